@@ -1,0 +1,27 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import switchyard from './eslint-rules/rooms.js';
+
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/', 'migrations/', '.switchyard/', 'coverage/', 'web/dist/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', AbortController: 'readonly', AbortSignal: 'readonly', NodeJS: 'readonly' } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+    },
+  },
+  {
+    files: ['src/**/*.ts'],
+    plugins: { switchyard },
+    rules: {
+      'switchyard/rooms': 'error',
+      // Configuration is read and validated once, in main/config.ts.
+      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Only src/main/config.ts reads process.env: take the value from Config.' }],
+    },
+  },
+  { files: ['src/main/config.ts'], rules: { 'no-restricted-properties': 'off' } },
+  { files: ['eslint-rules/**/*.js', 'bin/**/*.js'], rules: { '@typescript-eslint/consistent-type-imports': 'off' } },
+);

@@ -1,0 +1,129 @@
+// Orders and their lines as downloaded from Shopify, with the OMS's own state per line and a history.
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  bigserial,
+  doublePrecision,
+  index,
+  integer,
+  jsonb,
+  numeric,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
+import { variants } from '../catalog/index.js';
+import { facilities } from '../facilities/index.js';
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+export const ORDER_STATUSES = ['created', 'approved', 'in_progress', 'completed', 'cancelled'] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+
+/** Per-line states, see the domain guide's "Orders". */
+export const LINE_STATUSES = [
+  'created',
+  'approved',
+  'brokered',
+  'in_progress',
+  'shipped',
+  'picked_up',
+  'rejected',
+  'unfillable',
+  'cancelled',
+] as const;
+export type LineStatus = (typeof LINE_STATUSES)[number];
+
+export const SHIPPING_METHODS = ['standard', 'express', 'pickup'] as const;
+export type ShippingMethod = (typeof SHIPPING_METHODS)[number];
+
+export const orders = pgTable(
+  'orders',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    shopifyOrderId: text('shopify_order_id').notNull(),
+    name: text('name').notNull(),
+    status: text('status').$type<OrderStatus>().notNull().default('created'),
+    /** `web`, `pos`, ... (Shopify's sourceName). */
+    sourceName: text('source_name'),
+    financialStatus: text('financial_status'),
+    fulfillmentStatus: text('fulfillment_status'),
+    cancelledAt: ts('cancelled_at'),
+    cancelReason: text('cancel_reason'),
+    customer: jsonb('customer').$type<{ email?: string; firstName?: string; lastName?: string; phone?: string }>(),
+    shippingAddress: jsonb('shipping_address').$type<Record<string, string | number | null>>(),
+    latitude: doublePrecision('latitude'),
+    longitude: doublePrecision('longitude'),
+    shippingMethod: text('shipping_method').$type<ShippingMethod>().notNull().default('standard'),
+    shippingLineTitle: text('shipping_line_title'),
+    /** For pickup orders: the store the customer chose. */
+    pickupFacilityId: bigint('pickup_facility_id', { mode: 'number' }).references(() => facilities.id),
+    tags: text('tags').array().notNull().default([]),
+    priority: integer('priority').notNull().default(0),
+    promiseDate: ts('promise_date'),
+    currencyCode: text('currency_code'),
+    totalPrice: numeric('total_price', { precision: 14, scale: 2 }),
+    shopifyCreatedAt: ts('shopify_created_at').notNull(),
+    shopifyUpdatedAt: ts('shopify_updated_at').notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('orders_shopify_id').on(t.shopifyOrderId),
+    index('orders_status').on(t.status),
+    index('orders_shopify_updated').on(t.shopifyUpdatedAt),
+  ],
+);
+
+export const orderLines = pgTable(
+  'order_lines',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    orderId: bigint('order_id', { mode: 'number' })
+      .notNull()
+      .references(() => orders.id, { onDelete: 'cascade' }),
+    shopifyLineItemId: text('shopify_line_item_id').notNull(),
+    variantId: bigint('variant_id', { mode: 'number' }).references(() => variants.id),
+    sku: text('sku'),
+    title: text('title').notNull(),
+    /** Units ordered; never drops (Shopify's `quantity`). */
+    quantity: integer('quantity').notNull(),
+    /** Units still wanted (Shopify's `currentQuantity`: excludes refunded and removed units). */
+    currentQuantity: integer('current_quantity').notNull(),
+    unitPrice: numeric('unit_price', { precision: 14, scale: 2 }),
+    status: text('status').$type<LineStatus>().notNull().default('created'),
+    /** Where the line is now: a physical facility once brokered, else a VIRTUAL queue. */
+    facilityId: bigint('facility_id', { mode: 'number' }).references(() => facilities.id),
+    /** Lines sharing a group key (kits, bundles) are never split across facilities. */
+    groupKey: text('group_key'),
+    autoCancelAt: ts('auto_cancel_at'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('order_lines_shopify_id').on(t.shopifyLineItemId),
+    index('order_lines_order').on(t.orderId),
+    index('order_lines_facility_status').on(t.facilityId, t.status),
+    index('order_lines_open_variant')
+      .on(t.variantId)
+      .where(sql`status NOT IN ('shipped','picked_up','cancelled')`),
+  ],
+);
+
+/** Append-only history of everything that happened to an order (from Shopify or inside the OMS). */
+export const orderHistory = pgTable(
+  'order_history',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    orderId: bigint('order_id', { mode: 'number' })
+      .notNull()
+      .references(() => orders.id, { onDelete: 'cascade' }),
+    at: ts('at').notNull().defaultNow(),
+    /** Stable event name: `order.created`, `order.line_quantity_changed`, `order.cancelled`, ... */
+    kind: text('kind').notNull(),
+    source: text('source').notNull(),
+    details: jsonb('details').$type<Record<string, unknown>>().notNull().default({}),
+  },
+  (t) => [index('order_history_order').on(t.orderId, t.at)],
+);

@@ -1,0 +1,172 @@
+// The `switchyard` command: serve | migrate | jobs ...
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { ROLES, VERSION, makeJobs, openConfiguredDatabase, startSwitchyard, type Role } from './switchyard.js';
+import { makeLogger } from '../platform/logger.js';
+import { makeMetrics } from '../platform/metrics.js';
+import { systemClock } from '../platform/clock.js';
+import { isAppError } from '../platform/errors.js';
+import type { JobRunRow } from '../platform/jobs/runs.repo.js';
+
+function configFrom(options: { config?: string; port?: number }): Config {
+  const config = loadConfig(undefined, options.config);
+  return options.port === undefined ? config : { ...config, port: options.port };
+}
+
+function port(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 65535) throw new InvalidArgumentError('must be a whole number from 0 to 65535');
+  return Number(value);
+}
+
+/** Exits with a single clear line for expected errors; a stack only for bugs. */
+function fail(error: unknown): never {
+  if (error instanceof ConfigError || isAppError(error)) {
+    process.stderr.write(`switchyard: ${error.message}\n`);
+    process.exit(error instanceof ConfigError ? 2 : 1);
+  }
+  process.stderr.write(`switchyard: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+}
+
+function formatRun(run: JobRunRow): string {
+  const ms = run.finishedAt ? run.finishedAt.getTime() - run.startedAt.getTime() : null;
+  const counts = Object.entries(run.counts)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+  return `run #${run.id} ${run.jobName}: ${run.status}${ms === null ? '' : ` in ${ms} ms`}${counts ? ` (${counts})` : ''}${run.error ? ` — ${run.error}` : ''}`;
+}
+
+const program = new Command('switchyard')
+  .description('Switchyard: open-source order management for Shopify merchants')
+  .version(VERSION)
+  .showHelpAfterError();
+
+program
+  .command('serve')
+  .description('Start Switchyard: HTTP API and job workers (roles split them apart on PostgreSQL)')
+  .addOption(new Option('--role <role>', 'what this process runs').choices(ROLES).default('all'))
+  .option('--port <port>', 'HTTP port (overrides PORT)', port)
+  .option('--config <file>', 'JSON config file (keys are the environment variable names)')
+  .action(async (options: { role: Role; port?: number; config?: string }) => {
+    let config: Config;
+    try {
+      config = configFrom(options);
+    } catch (error) {
+      fail(error);
+    }
+    let switchyard;
+    try {
+      switchyard = await startSwitchyard(config, { role: options.role });
+    } catch (error) {
+      fail(error);
+    }
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals += 1;
+      if (signals > 1) {
+        switchyard.logger.warn({ signal }, 'second signal: exiting at once');
+        process.exit(130);
+      }
+      switchyard.logger.info({ signal }, 'shutting down');
+      switchyard.stop().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          switchyard.logger.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+
+program
+  .command('migrate')
+  .description('Apply database migrations and exit (they also apply at start-up)')
+  .option('--config <file>', 'JSON config file')
+  .action(async (options: { config?: string }) => {
+    try {
+      const config = configFrom(options);
+      const logger = makeLogger({ level: 'warn' });
+      const database = await openConfiguredDatabase(config, logger);
+      const status = await database.migrationStatus();
+      await database.close();
+      process.stdout.write(`migrations applied: ${status.applied} of ${status.available}; version ${status.version ?? '(none)'} (${database.kind})\n`);
+    } catch (error) {
+      fail(error);
+    }
+  });
+
+const jobsCommand = program.command('jobs').description('List, run and schedule jobs');
+
+async function withJobs<T>(options: { config?: string }, use: (jobs: ReturnType<typeof makeJobs>) => Promise<T>): Promise<T> {
+  const config = configFrom(options);
+  const logger = makeLogger({ level: 'warn' });
+  const database = await openConfiguredDatabase(config, logger);
+  const jobs = makeJobs(database, {}, logger, makeMetrics(), systemClock);
+  try {
+    return await use(jobs);
+  } finally {
+    await database.close();
+  }
+}
+
+jobsCommand
+  .command('list')
+  .description('Jobs with their schedule, next run and last run')
+  .option('--json', 'print JSON')
+  .option('--config <file>', 'JSON config file')
+  .action(async (options: { json?: boolean; config?: string }) => {
+    try {
+      const list = await withJobs(options, (jobs) => jobs.list());
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+        return;
+      }
+      for (const job of list) {
+        process.stdout.write(
+          `${job.name}\n  ${job.description}\n  schedule: ${job.enabled ? job.schedule : `${job.schedule} (off)`}` +
+            `${job.nextRunAt ? `, next ${job.nextRunAt}` : ''}\n  last: ${job.lastRun ? formatRun(job.lastRun) : 'never run'}\n`,
+        );
+      }
+    } catch (error) {
+      fail(error);
+    }
+  });
+
+jobsCommand
+  .command('run')
+  .description('Run a job now, in this process, and print its result')
+  .argument('<name>', 'job name (see jobs list)')
+  .option('--config <file>', 'JSON config file')
+  .action(async (name: string, options: { config?: string }) => {
+    try {
+      const run = await withJobs(options, (jobs) => jobs.runHere(name, 'cli'));
+      process.stdout.write(`${formatRun(run)}\n`);
+      if (run.status !== 'succeeded') process.exit(1);
+    } catch (error) {
+      fail(error);
+    }
+  });
+
+jobsCommand
+  .command('schedule')
+  .description('Change when a job runs: "every 15m", "every 1s", a cron expression ("0 6 * * * tz=Europe/Paris"), --on or --off')
+  .argument('<name>', 'job name')
+  .argument('[schedule]', 'new schedule')
+  .option('--on', 'switch the schedule on')
+  .option('--off', 'switch the schedule off')
+  .option('--config <file>', 'JSON config file')
+  .action(async (name: string, schedule: string | undefined, options: { on?: boolean; off?: boolean; config?: string }) => {
+    try {
+      const enabled = options.on ? true : options.off ? false : undefined;
+      const job = await withJobs(options, (jobs) =>
+        jobs.setSchedule(name, { ...(schedule === undefined ? {} : { schedule }), ...(enabled === undefined ? {} : { enabled }) }, 'cli'),
+      );
+      process.stdout.write(`${job.name}: ${job.schedule}${job.enabled ? '' : ' (off)'}${job.nextRunAt ? `, next ${job.nextRunAt}` : ''}\n`);
+    } catch (error) {
+      fail(error);
+    }
+  });
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,217 @@
+// The only place that reads process.env. Everything is validated once, at start-up; a bad value stops
+// the process with one line that names the variable and says what is expected.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface ShopifyConfig {
+  shop: string;
+  adminToken: string;
+  apiSecret: string;
+  apiVersion: string;
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  logLevel: LogLevel;
+  publicUrl: string;
+  apiToken: string | undefined;
+  shopify: ShopifyConfig | undefined;
+  /** Version to use when a shop is configured later or simulated; SHOPIFY_API_VERSION. */
+  shopifyApiVersion: string;
+  /** Seconds a running job may keep going after SIGTERM before it is interrupted. */
+  shutdownGraceSeconds: number;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    readonly expected: string,
+    readonly got: string | undefined,
+  ) {
+    super(`Configuration error: ${variable} ${expected}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`);
+  }
+}
+
+/** Names of values that must never be printed. */
+export const SECRET_VARIABLES = ['SHOPIFY_ADMIN_TOKEN', 'SHOPIFY_API_SECRET', 'SWITCHYARD_API_TOKEN', 'DATABASE_URL'] as const;
+
+const KNOWN_VARIABLES = [
+  'PORT',
+  'HOST',
+  'SWITCHYARD_DATA_DIR',
+  'DATABASE_URL',
+  'LOG_LEVEL',
+  'SHOPIFY_SHOP',
+  'SHOPIFY_ADMIN_TOKEN',
+  'SHOPIFY_API_SECRET',
+  'SHOPIFY_API_VERSION',
+  'SWITCHYARD_PUBLIC_URL',
+  'SWITCHYARD_API_TOKEN',
+  'SWITCHYARD_SHUTDOWN_GRACE_SECONDS',
+] as const;
+type Variable = (typeof KNOWN_VARIABLES)[number];
+type Source = Partial<Record<string, string | undefined>>;
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function text(source: Source, name: Variable): string | undefined {
+  const value = source[name];
+  if (value === undefined) return undefined;
+  const trimmed = value.trim();
+  return trimmed === '' ? undefined : trimmed;
+}
+
+function integer(source: Source, name: Variable, fallback: number, min: number, max: number): number {
+  const raw = text(source, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new ConfigError(name, `must be a whole number from ${min} to ${max}`, raw);
+  }
+  return Number(raw);
+}
+
+function url(source: Source, name: Variable, protocols: string[], expected: string): string | undefined {
+  const raw = text(source, name);
+  if (raw === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    // Never echo a DATABASE_URL back: it may hold a password.
+    throw new ConfigError(name, expected, SECRET_VARIABLES.includes(name as never) ? undefined : raw);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, expected, SECRET_VARIABLES.includes(name as never) ? undefined : raw);
+  }
+  return raw;
+}
+
+/** Reads an optional JSON config file whose keys are the same names as the environment variables. */
+export function readConfigFile(path: string): Source {
+  let content: string;
+  try {
+    content = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError('SWITCHYARD_CONFIG', `must name a readable JSON file: ${(error as Error).message}`, path);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(content);
+  } catch (error) {
+    throw new ConfigError('SWITCHYARD_CONFIG', `must hold valid JSON: ${(error as Error).message}`, path);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError('SWITCHYARD_CONFIG', 'must hold a JSON object of VARIABLE: value pairs', path);
+  }
+  const result: Source = {};
+  for (const [key, value] of Object.entries(parsed)) {
+    if (!KNOWN_VARIABLES.includes(key as Variable)) {
+      throw new ConfigError(key, `is not a known setting (in ${path}); known: ${KNOWN_VARIABLES.join(', ')}`, undefined);
+    }
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+      throw new ConfigError(key, `must be a string or number (in ${path})`, undefined);
+    }
+    result[key] = String(value);
+  }
+  return result;
+}
+
+/**
+ * Builds the configuration from a config file (SWITCHYARD_CONFIG or `configPath`) overlaid by the
+ * environment. Throws ConfigError on the first bad value.
+ */
+export function loadConfig(env: Source = process.env, configPath?: string): Config {
+  const filePath = configPath ?? text(env, 'SWITCHYARD_CONFIG' as Variable);
+  const fromFile = filePath ? readConfigFile(filePath) : {};
+  const source: Source = { ...fromFile };
+  for (const name of KNOWN_VARIABLES) {
+    if (env[name] !== undefined) source[name] = env[name];
+  }
+
+  const port = integer(source, 'PORT', 8080, 0, 65535);
+  const host = text(source, 'HOST') ?? '0.0.0.0';
+  const dataDir = resolve(text(source, 'SWITCHYARD_DATA_DIR') ?? './.switchyard');
+  const databaseUrl = url(source, 'DATABASE_URL', ['postgres:', 'postgresql:'], 'must be a postgres:// or postgresql:// URL');
+
+  const logLevelRaw = text(source, 'LOG_LEVEL') ?? 'info';
+  if (!LOG_LEVELS.includes(logLevelRaw as LogLevel)) {
+    throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`, logLevelRaw);
+  }
+
+  const apiVersion = text(source, 'SHOPIFY_API_VERSION') ?? '2026-07';
+  if (!/^(\d{4}-(01|04|07|10)|unstable)$/.test(apiVersion)) {
+    throw new ConfigError('SHOPIFY_API_VERSION', 'must be a Shopify API version like 2026-07 (YYYY-01/04/07/10)', apiVersion);
+  }
+
+  const shop = text(source, 'SHOPIFY_SHOP');
+  if (shop !== undefined && !/^[a-z0-9][a-z0-9-]*\.myshopify\.com$/.test(shop)) {
+    throw new ConfigError('SHOPIFY_SHOP', 'must be a shop domain like name.myshopify.com', shop);
+  }
+  const adminToken = text(source, 'SHOPIFY_ADMIN_TOKEN');
+  const apiSecret = text(source, 'SHOPIFY_API_SECRET');
+  let shopify: ShopifyConfig | undefined;
+  if (shop !== undefined) {
+    if (adminToken === undefined) throw new ConfigError('SHOPIFY_ADMIN_TOKEN', 'is required when SHOPIFY_SHOP is set', undefined);
+    if (apiSecret === undefined) throw new ConfigError('SHOPIFY_API_SECRET', 'is required when SHOPIFY_SHOP is set', undefined);
+    shopify = { shop, adminToken, apiSecret, apiVersion };
+  } else if (adminToken !== undefined || apiSecret !== undefined) {
+    throw new ConfigError('SHOPIFY_SHOP', 'is required when SHOPIFY_ADMIN_TOKEN or SHOPIFY_API_SECRET is set', undefined);
+  }
+
+  const publicUrl =
+    url(source, 'SWITCHYARD_PUBLIC_URL', ['http:', 'https:'], 'must be an http:// or https:// URL') ??
+    `http://localhost:${port}`;
+
+  const apiToken = text(source, 'SWITCHYARD_API_TOKEN');
+  if (apiToken !== undefined && apiToken.length < 16) {
+    throw new ConfigError('SWITCHYARD_API_TOKEN', 'must be at least 16 characters long', undefined);
+  }
+
+  return {
+    port,
+    host,
+    dataDir,
+    databaseUrl,
+    logLevel: logLevelRaw as LogLevel,
+    publicUrl: publicUrl.replace(/\/+$/, ''),
+    apiToken,
+    shopify,
+    shopifyApiVersion: apiVersion,
+    shutdownGraceSeconds: integer(source, 'SWITCHYARD_SHUTDOWN_GRACE_SECONDS', 25, 0, 3600),
+  };
+}
+
+/** The configuration with secrets masked, safe to log or show. */
+export function describeConfig(config: Config): Record<string, unknown> {
+  return {
+    port: config.port,
+    host: config.host,
+    dataDir: config.dataDir,
+    database: config.databaseUrl ? maskUrl(config.databaseUrl) : 'embedded (PGlite)',
+    logLevel: config.logLevel,
+    publicUrl: config.publicUrl,
+    apiToken: config.apiToken ? '[set]' : '[not set: API is open]',
+    shopify: config.shopify
+      ? { shop: config.shopify.shop, apiVersion: config.shopify.apiVersion, adminToken: '[set]', apiSecret: '[set]' }
+      : '[not configured]',
+  };
+}
+
+function maskUrl(raw: string): string {
+  const parsed = new URL(raw);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
+}
+
+/** Test and tooling hook: the env var names the config reads. */
+export const CONFIG_VARIABLES: readonly string[] = [...KNOWN_VARIABLES, 'SWITCHYARD_CONFIG'];
+
+/** Variables the test-suite support reads (not product settings). Kept here so only this file reads the environment. */
+export function readTestEnvironment(env: Source = process.env): { databaseUrl: string | undefined; path: string | undefined } {
+  return { databaseUrl: text(env, 'DATABASE_URL'), path: env['PATH'] };
+}

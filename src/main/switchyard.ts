@@ -1,0 +1,142 @@
+// Composition root: the only place that wires rooms together. The CLI and the tests start Switchyard
+// through startSwitchyard().
+import { readFileSync } from 'node:fs';
+import type { Config } from './config.js';
+import { describeConfig } from './config.js';
+import { openDatabase, type Database } from '../platform/db/client.js';
+import { systemClock, type Clock } from '../platform/clock.js';
+import { makeLogger, type Logger } from '../platform/logger.js';
+import { makeMetrics, type Metrics } from '../platform/metrics.js';
+import { makeJobRuntime, type JobRuntime } from '../platform/jobs/job-runtime.js';
+import type { JobDefinition } from '../platform/jobs/job.types.js';
+import { AppError } from '../platform/errors.js';
+import { makeJobRegistry } from '../jobs/registry.js';
+import { buildApp, type App } from '../http/app.js';
+
+export const ROLES = ['all', 'api', 'worker'] as const;
+export type Role = (typeof ROLES)[number];
+
+export const VERSION: string = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+export interface StartOptions {
+  role?: Role;
+  /** Jobs added to the registry (tests, simulations). */
+  extraJobs?: JobDefinition[];
+  clock?: Clock;
+  logger?: Logger;
+  schedulerTickMs?: number;
+  heartbeatMs?: number;
+  staleRunAfterMs?: number;
+}
+
+export interface Switchyard {
+  config: Config;
+  role: Role;
+  database: Database;
+  jobs: JobRuntime;
+  metrics: Metrics;
+  logger: Logger;
+  /** The HTTP app (roles `all` and `api`). */
+  app: App | undefined;
+  /** Where the HTTP server listens, once started. */
+  url: string | undefined;
+  stop(): Promise<void>;
+}
+
+/** Opens the database named by the config and applies migrations. */
+export async function openConfiguredDatabase(config: Config, logger: Logger): Promise<Database> {
+  const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
+  try {
+    const status = await database.migrate();
+    logger.info({ database: database.kind, migrations: status }, 'database ready');
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  return database;
+}
+
+export function makeJobs(database: Database, options: StartOptions, logger: Logger, metrics: Metrics, clock: Clock): JobRuntime {
+  return makeJobRuntime({
+    database,
+    jobs: [...makeJobRegistry(), ...(options.extraJobs ?? [])],
+    clock,
+    logger,
+    ...(options.schedulerTickMs === undefined ? {} : { schedulerTickMs: options.schedulerTickMs }),
+    ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
+    ...(options.staleRunAfterMs === undefined ? {} : { staleRunAfterMs: options.staleRunAfterMs }),
+    onRunFinished: ({ jobName, status, durationMs }) => {
+      metrics.jobRuns.inc({ job: jobName, status });
+      metrics.jobRunSeconds.observe({ job: jobName }, durationMs / 1000);
+    },
+  });
+}
+
+export async function startSwitchyard(config: Config, options: StartOptions = {}): Promise<Switchyard> {
+  const role = options.role ?? 'all';
+  const logger = options.logger ?? makeLogger({ level: config.logLevel });
+  const clock = options.clock ?? systemClock;
+  if (role !== 'all' && !config.databaseUrl) {
+    throw new AppError(
+      'platform.role_needs_postgres',
+      'invalid',
+      `--role ${role} needs PostgreSQL (set DATABASE_URL): the embedded database serves one process, which runs the API and the workers together.`,
+    );
+  }
+  logger.info({ config: describeConfig(config), role, version: VERSION }, 'starting Switchyard');
+
+  const startedAt = clock.now();
+  const metrics = makeMetrics();
+  const database = await openConfiguredDatabase(config, logger);
+  const jobs = makeJobs(database, options, logger, metrics, clock);
+  let app: App | undefined;
+  let url: string | undefined;
+  try {
+    await jobs.start({ work: role !== 'api', schedule: role !== 'api' });
+    if (role !== 'worker') {
+      app = await buildApp({
+        database,
+        jobs,
+        logger,
+        metrics,
+        clock,
+        startedAt,
+        role,
+        version: VERSION,
+        apiToken: config.apiToken,
+        publicUrl: config.publicUrl,
+      });
+      url = await app.listen({ port: config.port, host: config.host });
+      logger.info({ url, docs: `${config.publicUrl}/docs`, health: `${config.publicUrl}/health` }, 'Switchyard is listening');
+    }
+  } catch (error) {
+    await app?.close().catch(() => {});
+    await jobs.stop(0).catch(() => {});
+    await database.close();
+    throw error;
+  }
+
+  let stopping: Promise<void> | undefined;
+  return {
+    config,
+    role,
+    database,
+    jobs,
+    metrics,
+    logger,
+    app,
+    url,
+    stop() {
+      stopping ??= (async () => {
+        logger.info('stopping: no new requests or jobs');
+        await app?.close();
+        await jobs.stop(config.shutdownGraceSeconds * 1000);
+        await database.close();
+        logger.info('stopped');
+      })();
+      return stopping;
+    },
+  };
+}
