@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { ROLES, VERSION, makeJobs, openConfiguredDatabase, startSwitchyard, type Role } from './switchyard.js';
+import { stopOnSignals } from './signals.js';
 import { makeLogger } from '../platform/logger.js';
 import { makeMetrics } from '../platform/metrics.js';
 import { systemClock } from '../platform/clock.js';
@@ -31,6 +32,7 @@ function fail(error: unknown): never {
 function formatRun(run: JobRunRow): string {
   const ms = run.finishedAt ? run.finishedAt.getTime() - run.startedAt.getTime() : null;
   const counts = Object.entries(run.counts)
+    .sort(([a], [b]) => a.localeCompare(b))
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
   return `run #${run.id} ${run.jobName}: ${run.status}${ms === null ? '' : ` in ${ms} ms`}${counts ? ` (${counts})` : ''}${run.error ? ` — ${run.error}` : ''}`;
@@ -60,24 +62,7 @@ program
     } catch (error) {
       fail(error);
     }
-    let signals = 0;
-    const onSignal = (signal: NodeJS.Signals) => {
-      signals += 1;
-      if (signals > 1) {
-        switchyard.logger.warn({ signal }, 'second signal: exiting at once');
-        process.exit(130);
-      }
-      switchyard.logger.info({ signal }, 'shutting down');
-      switchyard.stop().then(
-        () => process.exit(0),
-        (error: unknown) => {
-          switchyard.logger.error({ err: error }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
+    stopOnSignals(switchyard);
   });
 
 program

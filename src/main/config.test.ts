@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { ConfigError, describeConfig, loadConfig } from './config.js';
+import { ConfigError, describeConfig, loadConfig, readTestEnvironment } from './config.js';
 import { CLI, startChild } from '../../test/support/child.js';
 
 function errorOf(env: Record<string, string>): ConfigError {
@@ -78,7 +78,7 @@ describe('configuration', () => {
   });
 
   test('the CLI stops at start-up with one line naming the variable', async () => {
-    const child = startChild(CLI, ['serve'], { PATH: process.env.PATH, PORT: 'eighty' });
+    const child = startChild(CLI, ['serve'], { PATH: readTestEnvironment().path, PORT: 'eighty' });
     expect(await child.exited).toBe(2);
     expect(child.output().trim()).toBe('switchyard: Configuration error: PORT must be a whole number from 0 to 65535 (got "eighty")');
   });

@@ -321,7 +321,7 @@ export function makeJobRuntime(options: JobRuntimeOptions): JobRuntime {
       stopping = true;
       if (schedulerTimer) clearTimeout(schedulerTimer);
       // Stop taking new work, then let what is running finish within the grace period.
-      if (boss) for (const name of definitions.keys()) await boss.offWork(name).catch(() => {});
+      if (boss) for (const name of definitions.keys()) await boss.offWork(name, { wait: false }).catch(() => {});
       const running = [...active];
       if (running.length > 0) {
         logger.info({ jobs: running.map((r) => r.jobName), graceMs }, 'waiting for running jobs to finish');

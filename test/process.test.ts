@@ -1,0 +1,206 @@
+// Switchyard as real processes: the data-dir lock, graceful shutdown during a job, roles, the CLI.
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { eq } from 'drizzle-orm';
+import { backend, childEnv, createTestDatabase, waitFor, type TestDatabase } from './support/backend.js';
+import { CLI, listeningUrl, startChild, type Child } from './support/child.js';
+import { stepsByRun } from './support/jobs.js';
+import { jobRuns } from '../src/platform/db/platform.schema.js';
+import { openDatabase } from '../src/platform/db/client.js';
+
+const SERVE_WITH_TEST_JOBS = 'test/support/serve-with-test-jobs.ts';
+const children: Child[] = [];
+function spawnChild(script: string, args: string[], env: NodeJS.ProcessEnv): Child {
+  const child = startChild(script, args, env);
+  children.push(child);
+  return child;
+}
+afterAll(() => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
+async function getJson(url: string) {
+  const response = await fetch(url);
+  return { status: response.status, body: (await response.json()) as Record<string, any> };
+}
+
+describe('the embedded database is locked to one process', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(() => db.drop());
+
+  test('a second process on the same data dir exits non-zero with a clear message; the first keeps its data', async () => {
+    // Always PGlite here: the lock exists for the embedded database.
+    const env = childEnv({ ...db, url: undefined }, { PORT: '0' });
+    delete env['DATABASE_URL'];
+    const first = spawnChild(CLI, ['serve'], env);
+    const url = await listeningUrl(first);
+    const changed = await fetch(`${url}/api/v1/jobs/housekeeping.prune-history/schedule`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ schedule: 'every 6h' }),
+    });
+    expect(changed.status).toBe(200);
+
+    const second = spawnChild(CLI, ['serve'], env);
+    expect(await second.exited).toBe(1);
+    expect(second.output()).toContain(`switchyard: The data directory ${db.dataDir} is in use by another Switchyard process (pid ${first.process.pid}`);
+
+    expect((await getJson(`${url}/health`)).status).toBe(200);
+    const jobs = await getJson(`${url}/api/v1/jobs`);
+    expect(jobs.body.jobs[0].schedule).toBe('every 6h');
+
+    first.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    // After a clean stop the data is there for the next process.
+    const list = spawnChild(CLI, ['jobs', 'list', '--json'], env);
+    expect(await list.exited).toBe(0);
+    expect(JSON.parse(list.output())[0].schedule).toBe('every 6h');
+  });
+});
+
+describe(`graceful shutdown on ${backend}`, () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(() => db.drop());
+
+  async function runsOfSlowJob() {
+    const database = await openDatabase({ url: db.url, dataDir: db.dataDir });
+    try {
+      const runs = await database.db.select().from(jobRuns).where(eq(jobRuns.jobName, 'test.slow'));
+      return { runs, steps: await stepsByRun(database.db, 'test.slow') };
+    } finally {
+      await database.close();
+    }
+  }
+
+  async function startAndTriggerSlowJob(extraEnv: Record<string, string>) {
+    const child = spawnChild(SERVE_WITH_TEST_JOBS, [], childEnv(db, { PORT: '0', ...extraEnv }));
+    const url = await listeningUrl(child);
+    const requested = await fetch(`${url}/api/v1/jobs/test.slow/run`, { method: 'POST' });
+    expect(requested.status).toBe(202);
+    await waitFor('the slow job to be running', async () => {
+      const { body } = await getJson(`${url}/api/v1/jobs/test.slow/runs?limit=1`);
+      return body.runs[0]?.status === 'running' && (body.runs[0].counts.steps ?? 0) >= 1;
+    });
+    return { child, url };
+  }
+
+  test('SIGTERM during a job: the job finishes within the grace period, then the process exits 0', async () => {
+    const { child } = await startAndTriggerSlowJob({ SWITCHYARD_SHUTDOWN_GRACE_SECONDS: '30' });
+    child.kill('SIGTERM');
+    expect(await child.exited).toBe(0);
+    const { runs, steps } = await runsOfSlowJob();
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toMatchObject({ status: 'succeeded', counts: { steps: 10 }, error: null });
+    expect(steps.get(runs[0]!.id)).toBe(10);
+  });
+
+  test('SIGTERM with no grace left: the job stops at a safe point, is recorded as interrupted, and is retried after restart', async () => {
+    const { child } = await startAndTriggerSlowJob({ SWITCHYARD_SHUTDOWN_GRACE_SECONDS: '0' });
+    child.kill('SIGTERM');
+    expect(await child.exited).toBe(0);
+    const { runs, steps } = await runsOfSlowJob();
+    const interrupted = runs.find((r) => r.status === 'interrupted');
+    expect(interrupted, JSON.stringify(runs)).toBeDefined();
+    expect(runs.filter((r) => r.status === 'running')).toEqual([]);
+    // Every step the run counted was committed whole; nothing beyond it.
+    expect(steps.get(interrupted!.id)).toBe(interrupted!.counts.steps);
+    expect(interrupted!.counts.steps).toBeLessThan(10);
+    expect(interrupted!.error).toBe('Interrupted by shutdown; the job stopped at a safe point and will be retried.');
+
+    const restarted = spawnChild(SERVE_WITH_TEST_JOBS, [], childEnv(db, { PORT: '0' }));
+    const url = await listeningUrl(restarted);
+    const retried = await waitFor(
+      'the queue to retry the interrupted job',
+      async () => {
+        const { body } = await getJson(`${url}/api/v1/jobs/test.slow/runs?limit=10`);
+        return body.runs.find((r: { id: number; status: string; trigger: string }) => r.id > interrupted!.id && r.status === 'succeeded');
+      },
+      40_000,
+      250,
+    );
+    expect(retried.trigger).toBe('api');
+    restarted.kill('SIGTERM');
+    expect(await restarted.exited).toBe(0);
+  });
+});
+
+describe(`roles on ${backend}`, () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(() => db.drop());
+
+  if (backend === 'postgres') {
+    test('--role api and --role worker run apart: the API queues, a worker runs', async () => {
+      const api = spawnChild(SERVE_WITH_TEST_JOBS, ['api'], childEnv(db, { PORT: '0' }));
+      const worker = spawnChild(SERVE_WITH_TEST_JOBS, ['worker'], childEnv(db, { PORT: '0' }));
+      const url = await listeningUrl(api);
+      await worker.waitForLine(/database ready/);
+      expect((await getJson(`${url}/health`)).body.role).toBe('api');
+      await fetch(`${url}/api/v1/jobs/test.slow/run`, { method: 'POST' });
+      const run = await waitFor('the worker to run the job', async () => {
+        const { body } = await getJson(`${url}/api/v1/jobs/test.slow/runs?limit=1`);
+        return body.runs[0]?.status === 'succeeded' && body.runs[0];
+      });
+      expect(run.workerId).toContain(`:${worker.process.pid}:`);
+      api.kill('SIGTERM');
+      worker.kill('SIGTERM');
+      expect(await api.exited).toBe(0);
+      expect(await worker.exited).toBe(0);
+    });
+  } else {
+    test('--role api on the embedded database is refused: it serves one process', async () => {
+      const child = spawnChild(CLI, ['serve', '--role', 'api'], childEnv(db, { PORT: '0' }));
+      expect(await child.exited).toBe(1);
+      expect(child.output()).toContain('switchyard: --role api needs PostgreSQL (set DATABASE_URL)');
+    });
+  }
+});
+
+describe('CLI', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(() => db.drop());
+
+  test('migrate, jobs list/run/schedule, and --help on each command', async () => {
+    const env = childEnv(db, { LOG_LEVEL: 'warn' });
+    const migrate = spawnChild(CLI, ['migrate'], env);
+    expect(await migrate.exited).toBe(0);
+    expect(migrate.output()).toMatch(new RegExp(`migrations applied: (\\d+) of \\1; version 0000_core_schema \\(${backend}\\)`));
+
+    const run = spawnChild(CLI, ['jobs', 'run', 'housekeeping.prune-history'], env);
+    expect(await run.exited).toBe(0);
+    expect(run.output()).toMatch(/^run #\d+ housekeeping.prune-history: succeeded in \d+ ms \(jobRunsDeleted=0 outboxDeleted=0\)/);
+
+    const schedule = spawnChild(CLI, ['jobs', 'schedule', 'housekeeping.prune-history', 'every 2h'], env);
+    expect(await schedule.exited).toBe(0);
+    expect(schedule.output()).toMatch(/^housekeeping.prune-history: every 2h, next /);
+
+    const badSchedule = spawnChild(CLI, ['jobs', 'schedule', 'housekeeping.prune-history', 'now and then'], env);
+    expect(await badSchedule.exited).toBe(1);
+    expect(badSchedule.output()).toContain('is neither "every N(s|m|h|d)" nor a cron expression');
+
+    const unknown = spawnChild(CLI, ['jobs', 'run', 'nope'], env);
+    expect(await unknown.exited).toBe(1);
+    expect(unknown.output()).toContain('switchyard: There is no job named "nope".');
+
+    const list = spawnChild(CLI, ['jobs', 'list'], env);
+    expect(await list.exited).toBe(0);
+    expect(list.output()).toContain('schedule: every 2h');
+    expect(list.output()).toMatch(/last: run #\d+ housekeeping.prune-history: succeeded/);
+
+    for (const args of [['--help'], ['serve', '--help'], ['migrate', '--help'], ['jobs', '--help'], ['jobs', 'run', '--help'], ['jobs', 'list', '--help']]) {
+      const help = spawnChild(CLI, args, env);
+      expect(await help.exited).toBe(0);
+      expect(help.output()).toContain('Usage: switchyard');
+    }
+  });
+});
