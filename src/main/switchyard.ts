@@ -86,6 +86,7 @@ export async function startSwitchyard(config: Config, options: StartOptions = {}
     );
   }
   logger.info({ config: describeConfig(config), role, version: VERSION }, 'starting Switchyard');
+  if (!config.apiToken) logger.warn('SWITCHYARD_API_TOKEN is not set: the /api endpoints are open to anyone who can reach this port.');
 
   const startedAt = clock.now();
   const metrics = makeMetrics();
