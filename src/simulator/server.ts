@@ -1,0 +1,320 @@
+// The simulated Shopify over real HTTP: the Admin GraphQL endpoint per shop and app, and a clearly
+// separate control API under /_sim for tests, demos and rehearsals.
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { GraphQLSchema } from 'graphql';
+import { loadAdminSchema } from './admin-schema.js';
+import { CostBucket, DEFAULT_BUCKET_FACTOR, PLANS, type PlanName } from './bucket.js';
+import { executeAdminRequest, type GraphQLBody } from './executor.js';
+import { generateShop, makeRandom, type Random } from './seed.js';
+import { gid, onHand, type SimShop } from './state.js';
+import type { SimApp } from './views.js';
+
+export const SIMULATED_API_VERSION = '2026-07';
+
+export interface ApiFaults {
+  /** Share of GraphQL calls answered with HTTP 5xx (502/503/500) before doing anything. */
+  errorRate: number;
+  /** Share of GraphQL calls that hang for `timeoutMs` and then drop the connection. */
+  timeoutRate: number;
+  timeoutMs: number;
+  /** Share of GraphQL calls answered THROTTLED whatever the bucket holds. */
+  throttleRate: number;
+}
+
+export const NO_FAULTS: ApiFaults = { errorRate: 0, timeoutRate: 0, timeoutMs: 10_000, throttleRate: 0 };
+
+interface AppEntry {
+  app: SimApp;
+  bucket: CostBucket;
+}
+
+interface ShopEntry {
+  shop: SimShop;
+  apps: Map<string, AppEntry>;
+  faults: ApiFaults;
+  random: Random;
+  plan: PlanName;
+  stats: { calls: number; pointsCharged: number; throttled: number; faultsInjected: number };
+}
+
+export interface CreateShopOptions {
+  seed: number;
+  products: number;
+  stores: number;
+  warehouses?: number;
+  plan?: PlanName;
+  /** Bucket size as a multiple of the restore rate (Shopify's is unpublished; about 20). */
+  bucketFactor?: number;
+  domain?: string;
+  scopes?: string[];
+}
+
+export interface ShopCredentials {
+  shop: string;
+  accessToken: string;
+  clientSecret: string;
+  apiVersion: string;
+  plan: PlanName;
+}
+
+export interface SimulatorOptions {
+  port?: number;
+  host?: string;
+  schemaCacheDir?: string;
+}
+
+export interface Simulator {
+  url: string;
+  server: Server;
+  createShop(options: CreateShopOptions): ShopCredentials;
+  addApp(domain: string, options: { name: string; scopes?: string[]; plan?: PlanName; bucketFactor?: number }): ShopCredentials;
+  shop(domain: string): SimShop;
+  setFaults(domain: string, faults: Partial<ApiFaults>): ApiFaults;
+  stats(domain: string): ShopEntry['stats'];
+  /** Moves the simulated clock forward (order ages, visibility windows, timestamps). */
+  advanceClock(ms: number): Date;
+  now(): Date;
+  close(): Promise<void>;
+}
+
+const DEFAULT_SCOPES = ['read_products', 'write_products', 'read_inventory', 'write_inventory', 'read_locations', 'read_orders', 'write_orders'];
+
+function readBody(request: IncomingMessage, limit = 20 * 1024 * 1024): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new Error('body too large'));
+        request.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    request.on('error', reject);
+  });
+}
+
+function send(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  response.end(text);
+}
+
+export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
+  const schema: GraphQLSchema = loadAdminSchema(SIMULATED_API_VERSION, options.schemaCacheDir);
+  const shops = new Map<string, ShopEntry>();
+  const byToken = new Map<string, { entry: ShopEntry; appEntry: AppEntry }>();
+  let clockOffsetMs = 0;
+  const now = () => new Date(Date.now() + clockOffsetMs);
+
+  function entryOf(domain: string): ShopEntry {
+    const entry = shops.get(domain);
+    if (!entry) throw new SimulatorError(404, `No simulated shop ${domain}.`);
+    return entry;
+  }
+
+  function addApp(domain: string, appOptions: { name: string; scopes?: string[]; plan?: PlanName; bucketFactor?: number }): ShopCredentials {
+    const entry = entryOf(domain);
+    const plan = appOptions.plan ?? entry.plan;
+    const restoreRate = PLANS[plan].restoreRate;
+    const app: SimApp = {
+      name: appOptions.name,
+      accessToken: `shpat_${randomBytes(16).toString('hex')}`,
+      clientSecret: `shpss_${randomBytes(16).toString('hex')}`,
+      scopes: new Set(appOptions.scopes ?? DEFAULT_SCOPES),
+    };
+    const appEntry: AppEntry = { app, bucket: new CostBucket(restoreRate * (appOptions.bucketFactor ?? DEFAULT_BUCKET_FACTOR), restoreRate, performance.now()) };
+    entry.apps.set(app.accessToken, appEntry);
+    byToken.set(app.accessToken, { entry, appEntry });
+    return { shop: domain, accessToken: app.accessToken, clientSecret: app.clientSecret, apiVersion: SIMULATED_API_VERSION, plan };
+  }
+
+  function createShop(shopOptions: CreateShopOptions): ShopCredentials {
+    const shop = generateShop({ ...shopOptions, now });
+    if (shops.has(shop.domain)) throw new SimulatorError(409, `Shop ${shop.domain} exists already.`);
+    const plan = shopOptions.plan ?? 'standard';
+    shops.set(shop.domain, {
+      shop,
+      apps: new Map(),
+      faults: { ...NO_FAULTS },
+      random: makeRandom(shopOptions.seed ^ 0x5eed),
+      plan,
+      stats: { calls: 0, pointsCharged: 0, throttled: 0, faultsInjected: 0 },
+    });
+    return addApp(shop.domain, {
+      name: 'Switchyard',
+      ...(shopOptions.scopes ? { scopes: shopOptions.scopes } : {}),
+      ...(shopOptions.bucketFactor ? { bucketFactor: shopOptions.bucketFactor } : {}),
+    });
+  }
+
+  async function handleGraphQL(request: IncomingMessage, response: ServerResponse, version: string): Promise<void> {
+    const token = request.headers['x-shopify-access-token'];
+    const found = typeof token === 'string' ? byToken.get(token) : undefined;
+    if (!found) {
+      send(response, 401, { errors: '[API] Invalid API key or access token (unrecognized login or wrong password)' });
+      return;
+    }
+    if (version !== SIMULATED_API_VERSION) {
+      send(response, 404, { errors: `API version ${version} is not served by this simulator (it serves ${SIMULATED_API_VERSION}).` });
+      return;
+    }
+    const { entry, appEntry } = found;
+    entry.stats.calls += 1;
+    const faults = entry.faults;
+    if (faults.timeoutRate > 0 && entry.random.chance(faults.timeoutRate)) {
+      entry.stats.faultsInjected += 1;
+      setTimeout(() => request.socket.destroy(), faults.timeoutMs).unref();
+      return;
+    }
+    if (faults.errorRate > 0 && entry.random.chance(faults.errorRate)) {
+      entry.stats.faultsInjected += 1;
+      const status = entry.random.pick([500, 502, 503]);
+      send(response, status, { errors: 'Internal Server Error' });
+      return;
+    }
+    let body: GraphQLBody;
+    try {
+      body = JSON.parse(await readBody(request)) as GraphQLBody;
+    } catch {
+      send(response, 400, { errors: 'Body must be JSON: { "query": "...", "variables": { ... } }' });
+      return;
+    }
+    const nowMs = performance.now();
+    if (faults.throttleRate > 0 && entry.random.chance(faults.throttleRate)) {
+      entry.stats.faultsInjected += 1;
+      appEntry.bucket.drain(nowMs);
+    }
+    const result = await executeAdminRequest({ schema, shop: entry.shop, app: appEntry.app, bucket: appEntry.bucket, body, nowMs });
+    entry.stats.pointsCharged += result.charged;
+    if (result.throttled) entry.stats.throttled += 1;
+    send(response, result.status, result.body);
+  }
+
+  async function handleControl(request: IncomingMessage, response: ServerResponse, path: string[]): Promise<void> {
+    const method = request.method ?? 'GET';
+    const input = method === 'GET' ? {} : (JSON.parse((await readBody(request)) || '{}') as Record<string, unknown>);
+    // /_sim/shops
+    if (path[0] === 'shops' && path.length === 1 && method === 'POST') {
+      send(response, 201, createShop(input as unknown as CreateShopOptions));
+      return;
+    }
+    if (path[0] === 'shops' && path[1]) {
+      const domain = path[1];
+      if (path.length === 3 && path[2] === 'apps' && method === 'POST') {
+        send(response, 201, addApp(domain, input as { name: string }));
+        return;
+      }
+      if (path.length === 3 && path[2] === 'faults' && method === 'PUT') {
+        send(response, 200, setFaults(domain, input as Partial<ApiFaults>));
+        return;
+      }
+      if (path.length === 3 && path[2] === 'state' && method === 'GET') {
+        send(response, 200, dumpState(entryOf(domain)));
+        return;
+      }
+    }
+    if (path[0] === 'clock' && path[1] === 'advance' && method === 'POST') {
+      send(response, 200, { now: advanceClock(Number(input['ms'] ?? 0)).toISOString() });
+      return;
+    }
+    if (path[0] === 'clock' && method === 'GET') {
+      send(response, 200, { now: now().toISOString() });
+      return;
+    }
+    throw new SimulatorError(404, `No control route ${method} /_sim/${path.join('/')}`);
+  }
+
+  function setFaults(domain: string, faults: Partial<ApiFaults>): ApiFaults {
+    const entry = entryOf(domain);
+    for (const [key, value] of Object.entries(faults)) {
+      if (!(key in NO_FAULTS)) throw new SimulatorError(400, `Unknown fault "${key}"; known: ${Object.keys(NO_FAULTS).join(', ')}`);
+      if (typeof value !== 'number' || value < 0 || (key.endsWith('Rate') && value > 1)) throw new SimulatorError(400, `Fault ${key} must be a number (rates 0 to 1).`);
+    }
+    entry.faults = { ...entry.faults, ...faults };
+    return entry.faults;
+  }
+
+  function advanceClock(ms: number): Date {
+    if (!Number.isFinite(ms) || ms < 0) throw new SimulatorError(400, 'The clock only moves forward: give ms ≥ 0.');
+    clockOffsetMs += ms;
+    return now();
+  }
+
+  const server = createServer((request, response) => {
+    const url = new URL(request.url ?? '/', 'http://simulator');
+    const segments = url.pathname.split('/').filter(Boolean);
+    const run = async () => {
+      const graphql = /^\/admin\/api\/([^/]+)\/graphql\.json$/.exec(url.pathname);
+      if (graphql && request.method === 'POST') return handleGraphQL(request, response, graphql[1]!);
+      if (segments[0] === '_sim') return handleControl(request, response, segments.slice(1));
+      send(response, 404, { errors: 'Not Found' });
+    };
+    run().catch((error: unknown) => {
+      if (response.headersSent) return;
+      if (error instanceof SimulatorError) send(response, error.status, { error: error.message });
+      else send(response, 500, { error: error instanceof Error ? error.message : String(error) });
+    });
+  });
+  server.keepAliveTimeout = 30_000;
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve));
+  const address = server.address() as AddressInfo;
+
+  return {
+    url: `http://${address.address}:${address.port}`,
+    server,
+    createShop,
+    addApp,
+    shop: (domain) => entryOf(domain).shop,
+    setFaults,
+    stats: (domain) => entryOf(domain).stats,
+    advanceClock,
+    now,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export class SimulatorError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Everything a test may want to compare with, in Shopify's terms (GIDs). */
+export function dumpState(entry: ShopEntry) {
+  const { shop } = entry;
+  return {
+    shop: { domain: shop.domain, name: shop.name, plan: entry.plan },
+    locations: [...shop.locations.values()].map((l) => ({ id: gid('Location', l.id), name: l.name, kind: l.kind, address: l.address, isActive: l.isActive })),
+    products: [...shop.products.values()].map((p) => ({
+      id: gid('Product', p.id),
+      title: p.title,
+      handle: p.handle,
+      status: p.status,
+      tags: p.tags,
+      variants: p.variantIds.map((id) => {
+        const v = shop.variants.get(id)!;
+        return { id: gid('ProductVariant', v.id), sku: v.sku, barcode: v.barcode, title: v.title, price: v.price, inventoryItemId: gid('InventoryItem', v.inventoryItemId) };
+      }),
+    })),
+    inventoryLevels: [...shop.levels.values()].map((l) => ({
+      inventoryItemId: gid('InventoryItem', l.itemId),
+      locationId: gid('Location', l.locationId),
+      ...l.quantities,
+      on_hand: onHand(l.quantities),
+    })),
+    stats: entry.stats,
+  };
+}

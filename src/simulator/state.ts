@@ -1,0 +1,406 @@
+// The simulated shop's data and Shopify's own rules for changing it. Plain in-memory state: the
+// simulator is a stand-in for Shopify, not a database.
+import { createHash } from 'node:crypto';
+
+export const QUANTITY_NAMES = ['available', 'on_hand', 'committed', 'reserved', 'incoming', 'damaged', 'safety_stock', 'quality_control'] as const;
+export type QuantityName = (typeof QUANTITY_NAMES)[number];
+/** Stored quantity states; `on_hand` is derived from them. */
+type StoredQuantities = Record<Exclude<QuantityName, 'on_hand'>, number>;
+
+/** Reasons Shopify accepts on inventory mutations (list from Shopify's docs; unknown → INVALID_REASON). */
+export const INVENTORY_REASONS = new Set([
+  'correction',
+  'cycle_count_available',
+  'damaged',
+  'movement_created',
+  'movement_updated',
+  'movement_received',
+  'movement_canceled',
+  'other',
+  'promotion',
+  'quality_control',
+  'received',
+  'reservation_created',
+  'reservation_deleted',
+  'reservation_updated',
+  'restock',
+  'safety_stock',
+  'shrinkage',
+]);
+
+export const QUANTITY_LIMIT = 1_000_000_000;
+
+export interface SimAddress {
+  address1: string;
+  address2: string | null;
+  city: string;
+  province: string;
+  provinceCode: string;
+  zip: string;
+  country: string;
+  countryCode: string;
+  phone: string | null;
+  latitude: number;
+  longitude: number;
+}
+
+export interface SimLocation {
+  id: number;
+  name: string;
+  /** What the simulator generated it as; Shopify itself has no such field. */
+  kind: 'warehouse' | 'store';
+  address: SimAddress;
+  isActive: boolean;
+  fulfillsOnlineOrders: boolean;
+  shipsInventory: boolean;
+  pickupEnabled: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface SimProduct {
+  id: number;
+  handle: string;
+  title: string;
+  status: 'ACTIVE' | 'DRAFT' | 'ARCHIVED';
+  vendor: string;
+  productType: string;
+  tags: string[];
+  imageUrls: string[];
+  variantIds: number[];
+  metafields: Map<string, { namespace: string; key: string; type: string; value: string; updatedAt: Date }>;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface SimVariant {
+  id: number;
+  productId: number;
+  title: string;
+  sku: string;
+  barcode: string;
+  price: string;
+  position: number;
+  inventoryPolicy: 'DENY' | 'CONTINUE';
+  inventoryItemId: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface SimInventoryItem {
+  id: number;
+  variantId: number;
+  tracked: boolean;
+  weightGrams: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface SimInventoryLevel {
+  itemId: number;
+  locationId: number;
+  quantities: StoredQuantities;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface InventoryChangeRecord {
+  name: QuantityName;
+  delta: number;
+  quantityAfterChange: number;
+  itemId: number;
+  locationId: number;
+  ledgerDocumentUri: string | null;
+}
+
+export interface InventoryAdjustmentGroup {
+  id: number;
+  createdAt: Date;
+  reason: string;
+  referenceDocumentUri: string | null;
+  changes: InventoryChangeRecord[];
+  appName: string;
+}
+
+export interface UserError {
+  code: string;
+  field: string[];
+  message: string;
+}
+
+export type MutationResult<T> = { ok: true; value: T } | { ok: false; userErrors: UserError[] };
+
+export function onHand(q: StoredQuantities): number {
+  return q.available + q.committed + q.reserved + q.damaged + q.safety_stock + q.quality_control;
+}
+
+export function quantityOf(level: SimInventoryLevel, name: QuantityName): number {
+  return name === 'on_hand' ? onHand(level.quantities) : level.quantities[name];
+}
+
+export const emptyQuantities = (): StoredQuantities => ({
+  available: 0,
+  committed: 0,
+  reserved: 0,
+  incoming: 0,
+  damaged: 0,
+  safety_stock: 0,
+  quality_control: 0,
+});
+
+export interface IdempotencyRecord {
+  fingerprint: string;
+  state: 'in_flight' | 'succeeded' | 'failed';
+  response: unknown;
+}
+
+export class SimShop {
+  readonly locations = new Map<number, SimLocation>();
+  readonly products = new Map<number, SimProduct>();
+  readonly variants = new Map<number, SimVariant>();
+  readonly inventoryItems = new Map<number, SimInventoryItem>();
+  /** Key: `${itemId}:${locationId}`. */
+  readonly levels = new Map<string, SimInventoryLevel>();
+  readonly adjustmentGroups: InventoryAdjustmentGroup[] = [];
+  /** Keyed by the `@idempotent` key of inventory mutations. */
+  readonly idempotency = new Map<string, IdempotencyRecord>();
+  private lastId = 1_000_000;
+
+  constructor(
+    readonly domain: string,
+    readonly name: string,
+    readonly currencyCode: string,
+    readonly ianaTimezone: string,
+    readonly now: () => Date,
+  ) {}
+
+  nextId(): number {
+    this.lastId += 1;
+    return this.lastId;
+  }
+
+  level(itemId: number, locationId: number): SimInventoryLevel | undefined {
+    return this.levels.get(`${itemId}:${locationId}`);
+  }
+
+  /** Makes an item stocked at a location (Shopify: "activate inventory"). */
+  activate(itemId: number, locationId: number, quantities: Partial<StoredQuantities> = {}): SimInventoryLevel {
+    const existing = this.level(itemId, locationId);
+    if (existing) return existing;
+    const at = this.now();
+    const level: SimInventoryLevel = { itemId, locationId, quantities: { ...emptyQuantities(), ...quantities }, createdAt: at, updatedAt: at };
+    this.levels.set(`${itemId}:${locationId}`, level);
+    return level;
+  }
+
+  levelsOfItem(itemId: number): SimInventoryLevel[] {
+    return [...this.levels.values()].filter((l) => l.itemId === itemId);
+  }
+
+  levelsAtLocation(locationId: number): SimInventoryLevel[] {
+    return [...this.levels.values()].filter((l) => l.locationId === locationId);
+  }
+
+  /**
+   * `inventorySetQuantities`: all-or-nothing. Every quantity must carry `changeFromQuantity` (a number
+   * to compare with, or an explicit null to opt out); a mismatch fails the whole call as stale.
+   */
+  setQuantities(
+    input: { name: string; reason: string; referenceDocumentUri?: string | null; quantities: Array<Record<string, unknown>> },
+    appName: string,
+  ): MutationResult<InventoryAdjustmentGroup> {
+    const errors: UserError[] = [];
+    if (input.name !== 'available' && input.name !== 'on_hand') {
+      errors.push({ code: 'INVALID_NAME', field: ['input', 'name'], message: "The quantity name must be either 'available' or 'on_hand'." });
+    }
+    if (!INVENTORY_REASONS.has(input.reason)) errors.push({ code: 'INVALID_REASON', field: ['input', 'reason'], message: 'The specified reason is invalid.' });
+    const seen = new Set<string>();
+    const resolved: Array<{ level: SimInventoryLevel; quantity: number }> = [];
+    input.quantities.forEach((q, index) => {
+      const field = (name: string) => ['input', 'quantities', String(index), name];
+      const itemId = parseGid(q['inventoryItemId'] as string, 'InventoryItem');
+      const locationId = parseGid(q['locationId'] as string, 'Location');
+      const quantity = q['quantity'] as number;
+      if (itemId === null || !this.inventoryItems.has(itemId)) {
+        errors.push({ code: 'INVALID_INVENTORY_ITEM', field: field('inventoryItemId'), message: 'The specified inventory item could not be found.' });
+        return;
+      }
+      if (locationId === null || !this.locations.has(locationId)) {
+        errors.push({ code: 'INVALID_LOCATION', field: field('locationId'), message: 'The specified location could not be found.' });
+        return;
+      }
+      const key = `${itemId}:${locationId}`;
+      if (seen.has(key)) {
+        errors.push({
+          code: 'NO_DUPLICATE_INVENTORY_ITEM_ID_GROUP_ID_PAIR',
+          field: field('inventoryItemId'),
+          message: 'The combination of inventoryItemId and locationId must be unique.',
+        });
+        return;
+      }
+      seen.add(key);
+      if (!('changeFromQuantity' in q)) {
+        errors.push({
+          code: 'CHANGE_FROM_QUANTITY_STALE',
+          field: field('changeFromQuantity'),
+          message: 'changeFromQuantity is required: pass the quantity you expect, or null to skip the check.',
+        });
+        return;
+      }
+      if (quantity < 0) {
+        errors.push({ code: 'INVALID_QUANTITY_NEGATIVE', field: field('quantity'), message: "The quantity can't be negative." });
+        return;
+      }
+      if (quantity > QUANTITY_LIMIT) {
+        errors.push({ code: 'INVALID_QUANTITY_TOO_HIGH', field: field('quantity'), message: "The total quantity can't be higher than 1,000,000,000." });
+        return;
+      }
+      const level = this.level(itemId, locationId);
+      if (!level) {
+        errors.push({ code: 'ITEM_NOT_STOCKED_AT_LOCATION', field: field('locationId'), message: 'The specified inventory item is not stocked at the location.' });
+        return;
+      }
+      const expected = q['changeFromQuantity'] as number | null;
+      const current = quantityOf(level, input.name as QuantityName);
+      if (expected !== null && expected !== current) {
+        errors.push({
+          code: 'CHANGE_FROM_QUANTITY_STALE',
+          field: field('changeFromQuantity'),
+          message: 'The changeFromQuantity value does not match persisted value.',
+        });
+        return;
+      }
+      resolved.push({ level, quantity });
+    });
+    if (errors.length > 0) return { ok: false, userErrors: errors };
+
+    const name = input.name as 'available' | 'on_hand';
+    const changes: InventoryChangeRecord[] = [];
+    const at = this.now();
+    for (const { level, quantity } of resolved) {
+      const before = quantityOf(level, name);
+      const delta = quantity - before;
+      // Setting on_hand moves the difference into `available`, as Shopify does.
+      level.quantities.available += delta;
+      level.updatedAt = at;
+      changes.push({ name: 'available', delta, quantityAfterChange: level.quantities.available, itemId: level.itemId, locationId: level.locationId, ledgerDocumentUri: null });
+      changes.push({ name: 'on_hand', delta, quantityAfterChange: onHand(level.quantities), itemId: level.itemId, locationId: level.locationId, ledgerDocumentUri: null });
+    }
+    return { ok: true, value: this.recordGroup(input.reason, input.referenceDocumentUri ?? null, changes, appName) };
+  }
+
+  /** `inventoryAdjustQuantities`: all-or-nothing deltas, with the same compare-and-set rule. */
+  adjustQuantities(
+    input: { name: string; reason: string; referenceDocumentUri?: string | null; changes: Array<Record<string, unknown>> },
+    appName: string,
+  ): MutationResult<InventoryAdjustmentGroup> {
+    const adjustable = new Set(['available', 'damaged', 'incoming', 'quality_control', 'reserved', 'safety_stock']);
+    const errors: UserError[] = [];
+    if (!adjustable.has(input.name)) {
+      errors.push({ code: 'INVALID_QUANTITY_NAME', field: ['input', 'name'], message: `The quantity name ${input.name} can't be adjusted.` });
+    }
+    if (!INVENTORY_REASONS.has(input.reason)) errors.push({ code: 'INVALID_REASON', field: ['input', 'reason'], message: 'The specified reason is invalid.' });
+    const resolved: Array<{ level: SimInventoryLevel; delta: number; ledgerDocumentUri: string | null }> = [];
+    input.changes.forEach((c, index) => {
+      const field = (name: string) => ['input', 'changes', String(index), name];
+      const itemId = parseGid(c['inventoryItemId'] as string, 'InventoryItem');
+      const locationId = parseGid(c['locationId'] as string, 'Location');
+      const delta = c['delta'] as number;
+      const ledgerDocumentUri = (c['ledgerDocumentUri'] as string | null | undefined) ?? null;
+      if (itemId === null || !this.inventoryItems.has(itemId)) {
+        errors.push({ code: 'INVALID_INVENTORY_ITEM', field: field('inventoryItemId'), message: 'The specified inventory item could not be found.' });
+        return;
+      }
+      if (locationId === null || !this.locations.has(locationId)) {
+        errors.push({ code: 'INVALID_LOCATION', field: field('locationId'), message: 'The specified location could not be found.' });
+        return;
+      }
+      if (input.name === 'available' && ledgerDocumentUri !== null) {
+        errors.push({ code: 'INVALID_AVAILABLE_DOCUMENT', field: field('ledgerDocumentUri'), message: 'A ledger document URI is not allowed when adjusting available.' });
+        return;
+      }
+      if (input.name !== 'available' && ledgerDocumentUri === null) {
+        errors.push({ code: 'INVALID_LEDGER_DOCUMENT', field: field('ledgerDocumentUri'), message: 'A ledger document URI is required for this quantity name.' });
+        return;
+      }
+      if (ledgerDocumentUri?.startsWith('gid://shopify/')) {
+        errors.push({ code: 'INTERNAL_LEDGER_DOCUMENT', field: field('ledgerDocumentUri'), message: 'A ledger document URI cannot be a Shopify GID.' });
+        return;
+      }
+      if (!('changeFromQuantity' in c)) {
+        errors.push({
+          code: 'CHANGE_FROM_QUANTITY_STALE',
+          field: field('changeFromQuantity'),
+          message: 'changeFromQuantity is required: pass the quantity you expect, or null to skip the check.',
+        });
+        return;
+      }
+      const level = this.level(itemId, locationId);
+      if (!level) {
+        errors.push({ code: 'ITEM_NOT_STOCKED_AT_LOCATION', field: field('locationId'), message: 'The specified inventory item is not stocked at the location.' });
+        return;
+      }
+      const current = quantityOf(level, input.name as QuantityName);
+      const expected = c['changeFromQuantity'] as number | null;
+      if (expected !== null && expected !== current) {
+        errors.push({ code: 'CHANGE_FROM_QUANTITY_STALE', field: field('changeFromQuantity'), message: 'The changeFromQuantity value does not match persisted value.' });
+        return;
+      }
+      if (current + delta > QUANTITY_LIMIT) {
+        errors.push({ code: 'INVALID_QUANTITY_TOO_HIGH', field: field('delta'), message: "The total quantity can't be higher than 1,000,000,000." });
+        return;
+      }
+      if (current + delta < -QUANTITY_LIMIT) {
+        errors.push({ code: 'INVALID_QUANTITY_TOO_LOW', field: field('delta'), message: "The total quantity can't be lower than -1,000,000,000." });
+        return;
+      }
+      resolved.push({ level, delta, ledgerDocumentUri });
+    });
+    if (errors.length > 0) return { ok: false, userErrors: errors };
+
+    const name = input.name as Exclude<QuantityName, 'on_hand'>;
+    const changes: InventoryChangeRecord[] = [];
+    const at = this.now();
+    for (const { level, delta, ledgerDocumentUri } of resolved) {
+      level.quantities[name] += delta;
+      level.updatedAt = at;
+      changes.push({ name, delta, quantityAfterChange: level.quantities[name], itemId: level.itemId, locationId: level.locationId, ledgerDocumentUri });
+      if (name !== 'incoming') {
+        changes.push({ name: 'on_hand', delta, quantityAfterChange: onHand(level.quantities), itemId: level.itemId, locationId: level.locationId, ledgerDocumentUri });
+      }
+    }
+    return { ok: true, value: this.recordGroup(input.reason, input.referenceDocumentUri ?? null, changes, appName) };
+  }
+
+  private recordGroup(reason: string, referenceDocumentUri: string | null, changes: InventoryChangeRecord[], appName: string): InventoryAdjustmentGroup {
+    const group: InventoryAdjustmentGroup = { id: this.nextId(), createdAt: this.now(), reason, referenceDocumentUri, changes, appName };
+    this.adjustmentGroups.push(group);
+    return group;
+  }
+}
+
+export function gid(type: string, id: number): string {
+  return `gid://shopify/${type}/${id}`;
+}
+
+/** The numeric id of a GID of the given type, or null. */
+export function parseGid(value: string | null | undefined, type: string): number | null {
+  if (typeof value !== 'string') return null;
+  const match = new RegExp(`^gid://shopify/${type}/(\\d+)(\\?.*)?$`).exec(value);
+  return match ? Number(match[1]) : null;
+}
+
+/** A stable fingerprint of a mutation's variables, for idempotency-key checks. */
+export function fingerprint(value: unknown): string {
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(canonical)
+      : v && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
+          )
+        : v;
+  return createHash('sha256').update(JSON.stringify(canonical(value))).digest('hex');
+}
