@@ -155,7 +155,7 @@ export async function executeAdminRequest(options: {
   }
 
   const context: RequestContext = { shop, app, variables };
-  const rootValue = operation.operation === 'mutation' ? makeMutationRoot(shop, context) : makeQueryRoot(shop);
+  const rootValue = operation.operation === 'mutation' ? makeMutationRoot(shop, context) : makeQueryRoot(shop, context);
   const result = await execute({
     schema,
     document,

@@ -8,8 +8,11 @@ import { loadAdminSchema } from './admin-schema.js';
 import { CostBucket, DEFAULT_BUCKET_FACTOR, PLANS, type PlanName } from './bucket.js';
 import { executeAdminRequest, type GraphQLBody } from './executor.js';
 import { generateShop, makeRandom, type Random } from './seed.js';
-import { gid, onHand, type SimShop } from './state.js';
+import { gid, onHand, parseGid, type MutationResult, type SimShop } from './state.js';
 import type { SimApp } from './views.js';
+import { cancelOrder, editOrder, placeOrder, posSale, refund, type PlaceOrderInput, type RestockType } from './orders.js';
+import { adminInventoryEdit, createProduct, editProduct } from './scenario.js';
+import { startWebhookDispatcher, type WebhookDispatcher, type WebhookFaults, NO_WEBHOOK_FAULTS } from './webhooks.js';
 
 export const SIMULATED_API_VERSION = '2026-07';
 
@@ -37,6 +40,7 @@ interface ShopEntry {
   random: Random;
   plan: PlanName;
   stats: { calls: number; pointsCharged: number; throttled: number; faultsInjected: number };
+  webhooks: WebhookDispatcher;
 }
 
 export interface CreateShopOptions {
@@ -63,6 +67,8 @@ export interface SimulatorOptions {
   port?: number;
   host?: string;
   schemaCacheDir?: string;
+  /** Multiplies webhook retry delays (1 = Shopify's real 4 hours; 0.001 = about 14 s). */
+  webhookTimeScale?: number;
 }
 
 export interface Simulator {
@@ -73,6 +79,9 @@ export interface Simulator {
   shop(domain: string): SimShop;
   setFaults(domain: string, faults: Partial<ApiFaults>): ApiFaults;
   stats(domain: string): ShopEntry['stats'];
+  /** Webhook deliveries of a shop: faults, statistics, log, and idle() to wait for quiet. */
+  webhooks(domain: string): WebhookDispatcher;
+  setWebhookFaults(domain: string, faults: Partial<WebhookFaults>): WebhookFaults;
   /** Moves the simulated clock forward (order ages, visibility windows, timestamps). */
   advanceClock(ms: number): Date;
   now(): Date;
@@ -138,13 +147,21 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     const shop = generateShop({ ...shopOptions, now });
     if (shops.has(shop.domain)) throw new SimulatorError(409, `Shop ${shop.domain} exists already.`);
     const plan = shopOptions.plan ?? 'standard';
+    const random = makeRandom(shopOptions.seed ^ 0x5eed);
     shops.set(shop.domain, {
       shop,
       apps: new Map(),
       faults: { ...NO_FAULTS },
-      random: makeRandom(shopOptions.seed ^ 0x5eed),
+      random,
       plan,
       stats: { calls: 0, pointsCharged: 0, throttled: 0, faultsInjected: 0 },
+      webhooks: startWebhookDispatcher({
+        shop,
+        apiVersion: SIMULATED_API_VERSION,
+        secretOf: (token) => byToken.get(token)?.appEntry.app.clientSecret,
+        random: makeRandom(shopOptions.seed ^ 0x40b),
+        timeScale: options.webhookTimeScale ?? 1,
+      }),
     });
     return addApp(shop.domain, {
       name: 'Switchyard',
@@ -218,6 +235,67 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         send(response, 200, dumpState(entryOf(domain)));
         return;
       }
+      if (path.length === 3 && path[2] === 'webhook-faults' && method === 'PUT') {
+        send(response, 200, setWebhookFaults(domain, input as Partial<WebhookFaults>));
+        return;
+      }
+      if (path.length === 3 && path[2] === 'webhooks' && method === 'GET') {
+        const { stats, log } = entryOf(domain).webhooks;
+        send(response, 200, { stats, deliveries: log.map(({ payload: _payload, ...rest }) => rest) });
+        return;
+      }
+      const shop = entryOf(domain).shop;
+      const answer = (result: MutationResult<unknown>, view: (value: never) => unknown) =>
+        result.ok ? send(response, 201, view(result.value as never)) : send(response, 422, { userErrors: result.userErrors });
+      const orderId = path[3] ? (parseGid(path[3], 'Order') ?? Number(path[3])) : NaN;
+      if (path.length === 3 && path[2] === 'orders' && method === 'POST') {
+        answer(placeOrder(shop, resolveOrderInput(shop, input)), (o: { id: number }) => ({ id: gid('Order', o.id) }));
+        return;
+      }
+      if (path.length === 3 && path[2] === 'pos-sales' && method === 'POST') {
+        const { lines } = resolveOrderInput(shop, input);
+        answer(posSale(shop, { locationId: parseGid(String(input['locationId']), 'Location') ?? -1, lines }), (o: { id: number }) => ({ id: gid('Order', o.id) }));
+        return;
+      }
+      if (path.length === 5 && path[2] === 'orders' && path[4] === 'edit' && method === 'POST') {
+        const remove = ((input['remove'] as Array<{ lineItemId: string; quantity: number }>) ?? []).map((r) => ({ lineItemId: parseGid(r.lineItemId, 'LineItem') ?? -1, quantity: r.quantity }));
+        const add = resolveOrderInput(shop, { lines: input['add'] ?? [], shipping: 'standard' }, true).lines;
+        answer(editOrder(shop, orderId, { remove, add }), (o: { id: number }) => ({ id: gid('Order', o.id) }));
+        return;
+      }
+      if (path.length === 5 && path[2] === 'orders' && path[4] === 'refunds' && method === 'POST') {
+        const lines = ((input['lines'] as Array<{ lineItemId: string; quantity: number; restockType: RestockType }>) ?? []).map((l) => ({
+          lineItemId: parseGid(l.lineItemId, 'LineItem') ?? -1,
+          quantity: l.quantity,
+          restockType: l.restockType,
+        }));
+        answer(refund(shop, orderId, { lines }), (r: { id: number }) => ({ id: gid('Refund', r.id) }));
+        return;
+      }
+      if (path.length === 5 && path[2] === 'orders' && path[4] === 'cancel' && method === 'POST') {
+        answer(cancelOrder(shop, orderId, { reason: String(input['reason'] ?? 'CUSTOMER'), restock: input['restock'] !== false }), (o: { id: number }) => ({ id: gid('Order', o.id) }));
+        return;
+      }
+      if (path.length === 3 && path[2] === 'products' && method === 'POST') {
+        answer(createProduct(shop, input as unknown as Parameters<typeof createProduct>[1]), (p: { id: number }) => ({ id: gid('Product', p.id) }));
+        return;
+      }
+      if (path.length === 4 && path[2] === 'products' && method === 'PATCH') {
+        answer(editProduct(shop, parseGid(path[3], 'Product') ?? Number(path[3]), input), (p: { id: number }) => ({ id: gid('Product', p.id) }));
+        return;
+      }
+      if (path.length === 3 && path[2] === 'inventory' && method === 'POST') {
+        const variant = [...shop.variants.values()].find((v) => v.sku === input['sku']);
+        answer(
+          adminInventoryEdit(shop, {
+            itemId: variant?.inventoryItemId ?? parseGid(String(input['inventoryItemId']), 'InventoryItem') ?? -1,
+            locationId: parseGid(String(input['locationId']), 'Location') ?? -1,
+            delta: Number(input['delta']),
+          }),
+          (available: number) => ({ available }),
+        );
+        return;
+      }
     }
     if (path[0] === 'clock' && path[1] === 'advance' && method === 'POST') {
       send(response, 200, { now: advanceClock(Number(input['ms'] ?? 0)).toISOString() });
@@ -238,6 +316,16 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     }
     entry.faults = { ...entry.faults, ...faults };
     return entry.faults;
+  }
+
+  function setWebhookFaults(domain: string, faults: Partial<WebhookFaults>): WebhookFaults {
+    const dispatcher = entryOf(domain).webhooks;
+    for (const [key, value] of Object.entries(faults)) {
+      if (!(key in NO_WEBHOOK_FAULTS)) throw new SimulatorError(400, `Unknown webhook fault "${key}"; known: ${Object.keys(NO_WEBHOOK_FAULTS).join(', ')}`);
+      if (typeof value !== 'number' || value < 0 || (key.endsWith('Rate') && value > 1)) throw new SimulatorError(400, `Webhook fault ${key} must be a number (rates 0 to 1).`);
+    }
+    Object.assign(dispatcher.faults, faults);
+    return dispatcher.faults;
   }
 
   function advanceClock(ms: number): Date {
@@ -273,13 +361,33 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     shop: (domain) => entryOf(domain).shop,
     setFaults,
     stats: (domain) => entryOf(domain).stats,
+    webhooks: (domain) => entryOf(domain).webhooks,
+    setWebhookFaults,
     advanceClock,
     now,
     close: () =>
       new Promise<void>((resolve) => {
+        for (const entry of shops.values()) entry.webhooks.stop();
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/** Order input from the control API: lines by SKU or variant GID, locations by GID. */
+function resolveOrderInput(shop: SimShop, input: Record<string, unknown>, allowEmpty = false): PlaceOrderInput {
+  const lines = ((input['lines'] as Array<{ sku?: string; variantId?: string; quantity: number }>) ?? []).map((line) => {
+    const variant = line.sku ? [...shop.variants.values()].find((v) => v.sku === line.sku) : undefined;
+    return { variantId: variant?.id ?? parseGid(line.variantId ?? null, 'ProductVariant') ?? -1, quantity: Number(line.quantity) };
+  });
+  if (!allowEmpty && lines.length === 0) throw new SimulatorError(400, 'Give "lines": [{ "sku" or "variantId", "quantity" }].');
+  const locationId = input['locationId'] ? (parseGid(String(input['locationId']), 'Location') ?? -1) : undefined;
+  return {
+    lines,
+    shipping: (input['shipping'] as PlaceOrderInput['shipping']) ?? 'standard',
+    ...(locationId === undefined ? {} : { locationId }),
+    ...(input['tags'] ? { tags: input['tags'] as string[] } : {}),
+    ...(input['createdAt'] ? { createdAt: new Date(String(input['createdAt'])) } : {}),
   };
 }
 

@@ -1,6 +1,7 @@
 // The simulated shop's data and Shopify's own rules for changing it. Plain in-memory state: the
 // simulator is a stand-in for Shopify, not a database.
 import { createHash } from 'node:crypto';
+import type { SimFulfillment, SimFulfillmentOrder, SimOrder } from './orders.js';
 
 export const QUANTITY_NAMES = ['available', 'on_hand', 'committed', 'reserved', 'incoming', 'damaged', 'safety_stock', 'quality_control'] as const;
 export type QuantityName = (typeof QUANTITY_NAMES)[number];
@@ -148,6 +149,35 @@ export const emptyQuantities = (): StoredQuantities => ({
   quality_control: 0,
 });
 
+export interface SimWebhookSubscription {
+  id: number;
+  /** GraphQL enum form, e.g. ORDERS_CREATE. */
+  topic: string;
+  uri: string;
+  /** The app that subscribed: deliveries are signed with its secret. */
+  appToken: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** Webhook topic names: ORDERS_CREATE ⇄ orders/create. */
+export const topicToEnum = (topic: string) => topic.replace('/', '_').toUpperCase();
+export const enumToTopic = (value: string) => {
+  const known = ['FULFILLMENT_ORDERS', 'INVENTORY_LEVELS', 'BULK_OPERATIONS'];
+  const prefix = known.find((k) => value.startsWith(`${k}_`)) ?? value.split('_')[0]!;
+  return `${prefix.toLowerCase()}/${value.slice(prefix.length + 1).toLowerCase()}`;
+};
+
+/** What changed, for webhooks; payloads are built from the current state when delivered. */
+export type ShopEvent =
+  | { topic: 'inventory_levels/update'; resource: 'inventory_level'; itemId: number; locationId: number }
+  | { topic: string; resource: 'order'; orderId: number; extra?: Record<string, unknown> }
+  | { topic: string; resource: 'product'; productId: number }
+  | { topic: string; resource: 'fulfillment'; fulfillmentId: number }
+  | { topic: string; resource: 'fulfillment_order'; fulfillmentOrderId: number; extra?: Record<string, unknown> }
+  | { topic: string; resource: 'refund'; orderId: number; refundId: number }
+  | { topic: string; resource: 'bulk_operation'; bulkOperationId: number };
+
 export interface IdempotencyRecord {
   fingerprint: string;
   state: 'in_flight' | 'succeeded' | 'failed';
@@ -164,7 +194,33 @@ export class SimShop {
   readonly adjustmentGroups: InventoryAdjustmentGroup[] = [];
   /** Keyed by the `@idempotent` key of inventory mutations. */
   readonly idempotency = new Map<string, IdempotencyRecord>();
+  readonly orders = new Map<number, SimOrder>();
+  readonly fulfillmentOrders = new Map<number, SimFulfillmentOrder>();
+  readonly fulfillments = new Map<number, SimFulfillment>();
+  readonly webhookSubscriptions = new Map<number, SimWebhookSubscription>();
+  /** Asynchronous jobs (orderCancel): done once applied. */
+  readonly jobs = new Map<number, { done: boolean }>();
+  /** Every change Shopify would announce by webhook, in order; the webhook dispatcher listens. */
+  readonly listeners: Array<(event: ShopEvent) => void> = [];
   private lastId = 1_000_000;
+  private lastOrderNumber = 1000;
+
+  nextOrderNumber(): number {
+    this.lastOrderNumber += 1;
+    return this.lastOrderNumber;
+  }
+
+  emit(event: ShopEvent): void {
+    for (const listener of this.listeners) listener(event);
+  }
+
+  /** Changes a stored quantity and announces the level change (inventory_levels/update). */
+  changeQuantity(level: SimInventoryLevel, name: Exclude<QuantityName, 'on_hand'>, delta: number): void {
+    if (delta === 0) return;
+    level.quantities[name] += delta;
+    level.updatedAt = this.now();
+    this.emit({ topic: 'inventory_levels/update', resource: 'inventory_level', itemId: level.itemId, locationId: level.locationId });
+  }
 
   constructor(
     readonly domain: string,
@@ -281,7 +337,7 @@ export class SimShop {
       const before = quantityOf(level, name);
       const delta = quantity - before;
       // Setting on_hand moves the difference into `available`, as Shopify does.
-      level.quantities.available += delta;
+      this.changeQuantity(level, 'available', delta);
       level.updatedAt = at;
       changes.push({ name: 'available', delta, quantityAfterChange: level.quantities.available, itemId: level.itemId, locationId: level.locationId, ledgerDocumentUri: null });
       changes.push({ name: 'on_hand', delta, quantityAfterChange: onHand(level.quantities), itemId: level.itemId, locationId: level.locationId, ledgerDocumentUri: null });
@@ -362,7 +418,7 @@ export class SimShop {
     const changes: InventoryChangeRecord[] = [];
     const at = this.now();
     for (const { level, delta, ledgerDocumentUri } of resolved) {
-      level.quantities[name] += delta;
+      this.changeQuantity(level, name, delta);
       level.updatedAt = at;
       changes.push({ name, delta, quantityAfterChange: level.quantities[name], itemId: level.itemId, locationId: level.locationId, ledgerDocumentUri });
       if (name !== 'incoming') {

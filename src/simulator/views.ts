@@ -3,6 +3,8 @@
 // field by name, so a client never receives a silent null for something Shopify would have answered.
 import { GraphQLError, valueFromASTUntyped, type GraphQLResolveInfo } from 'graphql';
 import { paginate, type ConnectionArgs } from './connection.js';
+import { makeOtherMutations, makeOtherQueries } from './mutations.js';
+import { makeOrderQueries, orderNodeView } from './views-orders.js';
 import { matches, parseSearch, SearchSyntaxError, type SearchFields } from './search.js';
 import {
   fingerprint,
@@ -452,11 +454,15 @@ function sorted<T extends { id: number }>(items: T[], key: (item: T) => string |
 // ---------------------------------------------------------------------------------------------
 // Root fields
 
-function viewOfNode(shop: SimShop, id: string): object | null {
+function viewOfNode(shop: SimShop, id: string, readAllOrders: boolean): object | null {
   const match = /^gid:\/\/shopify\/([A-Za-z]+)\/(\d+)/.exec(id);
   if (!match) return null;
   const numeric = Number(match[2]);
   switch (match[1]) {
+    case 'Order':
+    case 'FulfillmentOrder':
+    case 'Fulfillment':
+      return orderNodeView(shop, match[1], numeric, readAllOrders);
     case 'Product': {
       const p = shop.products.get(numeric);
       return p ? new ProductView(shop, p) : null;
@@ -483,8 +489,11 @@ function viewOfNode(shop: SimShop, id: string): object | null {
   }
 }
 
-export function makeQueryRoot(shop: SimShop) {
+export function makeQueryRoot(shop: SimShop, ctx: RequestContext) {
+  const readAllOrders = ctx.app.scopes.has('read_all_orders');
   return {
+    ...makeOrderQueries(shop, readAllOrders),
+    ...makeOtherQueries(shop, ctx),
     shop: new ShopView(shop),
     locations: (args: SearchArgs & { includeInactive?: boolean | null }) => {
       const all = search(shop.locations.values(), args.query, locationSearch).filter((l) => args.includeInactive || l.isActive);
@@ -524,9 +533,9 @@ export function makeQueryRoot(shop: SimShop) {
       const item = id === null ? undefined : shop.inventoryItems.get(id);
       return item ? new InventoryItemView(shop, item) : null;
     },
-    inventoryLevel: (args: Args) => viewOfNode(shop, args['id'] as string),
-    node: (args: Args) => viewOfNode(shop, args['id'] as string),
-    nodes: (args: Args) => (args['ids'] as string[]).map((id) => viewOfNode(shop, id)),
+    inventoryLevel: (args: Args) => viewOfNode(shop, args['id'] as string, readAllOrders),
+    node: (args: Args) => viewOfNode(shop, args['id'] as string, readAllOrders),
+    nodes: (args: Args) => (args['ids'] as string[]).map((id) => viewOfNode(shop, id, readAllOrders)),
   };
 }
 
@@ -611,6 +620,7 @@ function idempotent(
 
 export function makeMutationRoot(shop: SimShop, ctx: RequestContext) {
   return {
+    ...makeOtherMutations(shop, ctx),
     inventorySetQuantities: (args: Args, _ctx: unknown, info: GraphQLResolveInfo) =>
       idempotent(shop, info, ctx, args, () => shop.setQuantities(args['input'] as Parameters<SimShop['setQuantities']>[0], ctx.app.name)),
     inventoryAdjustQuantities: (args: Args, _ctx: unknown, info: GraphQLResolveInfo) =>

@@ -1,0 +1,242 @@
+// REST-style (snake_case) webhook bodies, shaped like Shopify's (see the samples Shopify documents):
+// numeric `id` plus `admin_graphql_api_id`. Built when the event happens, so a delayed delivery
+// carries the state of that moment, as Shopify's do.
+import { fulfillmentStatus, unfulfilledQuantity, type SimOrder } from './orders.js';
+import { gid, onHand, type ShopEvent, type SimShop } from './state.js';
+import { orderTotal } from './views-orders.js';
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+function orderPayload(shop: SimShop, order: SimOrder) {
+  const status = fulfillmentStatus(shop, order);
+  const address = order.shippingAddress;
+  return {
+    id: order.id,
+    admin_graphql_api_id: gid('Order', order.id),
+    name: order.name,
+    number: order.number - 1000,
+    order_number: order.number,
+    email: order.email,
+    contact_email: order.email,
+    created_at: iso(order.createdAt),
+    updated_at: iso(order.updatedAt),
+    processed_at: iso(order.processedAt),
+    cancelled_at: iso(order.cancelledAt),
+    cancel_reason: order.cancelReason?.toLowerCase() ?? null,
+    closed_at: iso(order.closedAt),
+    source_name: order.sourceName,
+    tags: order.tags.join(', '),
+    note: order.note,
+    test: false,
+    currency: shop.currencyCode,
+    financial_status: order.financialStatus.toLowerCase(),
+    fulfillment_status: status === 'FULFILLED' ? 'fulfilled' : status === 'PARTIALLY_FULFILLED' ? 'partial' : null,
+    total_price: orderTotal(order, false).toFixed(2),
+    current_total_price: orderTotal(order, true).toFixed(2),
+    location_id: order.sourceName === 'pos' ? (shop.fulfillmentOrders.get(order.fulfillmentOrderIds[0]!)?.assignedLocationId ?? null) : null,
+    customer: {
+      id: order.customer.id,
+      admin_graphql_api_id: gid('Customer', order.customer.id),
+      email: order.customer.email,
+      first_name: order.customer.firstName,
+      last_name: order.customer.lastName,
+    },
+    shipping_address: address
+      ? {
+          first_name: address.firstName,
+          last_name: address.lastName,
+          name: `${address.firstName} ${address.lastName}`,
+          address1: address.address1,
+          address2: address.address2,
+          city: address.city,
+          province: address.province,
+          province_code: address.provinceCode,
+          zip: address.zip,
+          country: address.country,
+          country_code: address.countryCode,
+          phone: address.phone,
+          company: null,
+          latitude: address.latitude,
+          longitude: address.longitude,
+        }
+      : null,
+    shipping_lines: order.shippingLine
+      ? [{ id: order.id, title: order.shippingLine.title, code: order.shippingLine.code, source: order.shippingLine.source, price: '0.00', is_removed: false }]
+      : [],
+    line_items: order.lineItems.map((line) => {
+      const open = unfulfilledQuantity(shop, order, line.id);
+      return {
+        id: line.id,
+        admin_graphql_api_id: gid('LineItem', line.id),
+        variant_id: line.variantId,
+        product_id: line.productId,
+        sku: line.sku,
+        title: line.title,
+        variant_title: line.variantTitle,
+        name: `${line.title} - ${line.variantTitle}`,
+        quantity: line.quantity,
+        current_quantity: line.currentQuantity,
+        fulfillable_quantity: open,
+        fulfillment_status: open === 0 && line.currentQuantity > 0 ? 'fulfilled' : null,
+        price: line.price,
+        grams: line.grams,
+        requires_shipping: true,
+        variant_inventory_management: 'shopify',
+      };
+    }),
+    fulfillments: order.fulfillmentIds.map((id) => fulfillmentPayload(shop, id)),
+    refunds: order.refunds.map((r) => refundPayload(shop, order, r.id)),
+  };
+}
+
+function fulfillmentPayload(shop: SimShop, id: number) {
+  const f = shop.fulfillments.get(id)!;
+  const order = shop.orders.get(f.orderId)!;
+  const tracking = f.trackingInfo[0];
+  return {
+    id: f.id,
+    admin_graphql_api_id: gid('Fulfillment', f.id),
+    order_id: f.orderId,
+    name: `${order.name}.${order.fulfillmentIds.indexOf(f.id) + 1}`,
+    status: f.status.toLowerCase(),
+    created_at: iso(f.createdAt),
+    updated_at: iso(f.updatedAt),
+    location_id: f.locationId,
+    tracking_company: tracking?.company ?? null,
+    tracking_number: tracking?.number ?? null,
+    tracking_numbers: tracking?.number ? [tracking.number] : [],
+    tracking_url: tracking?.url ?? null,
+    tracking_urls: tracking?.url ? [tracking.url] : [],
+    notify_customer: f.notifyCustomer,
+    line_items: f.lines.map((l) => {
+      const line = order.lineItems.find((li) => li.id === l.lineItemId)!;
+      return { id: line.id, admin_graphql_api_id: gid('LineItem', line.id), variant_id: line.variantId, sku: line.sku, quantity: l.quantity };
+    }),
+  };
+}
+
+function refundPayload(shop: SimShop, order: SimOrder, refundId: number) {
+  const refund = order.refunds.find((r) => r.id === refundId)!;
+  return {
+    id: refund.id,
+    admin_graphql_api_id: gid('Refund', refund.id),
+    order_id: order.id,
+    created_at: iso(refund.createdAt),
+    processed_at: iso(refund.createdAt),
+    note: refund.note,
+    restock: refund.lines.some((l) => l.restockType !== 'NO_RESTOCK'),
+    refund_line_items: refund.lines.map((l, index) => {
+      const line = order.lineItems.find((li) => li.id === l.lineItemId)!;
+      return {
+        id: refund.id * 100 + index,
+        line_item_id: line.id,
+        quantity: l.quantity,
+        restock_type: l.restockType.toLowerCase(),
+        location_id: l.locationId,
+        subtotal: (Number(line.price) * l.quantity).toFixed(2),
+        line_item: { id: line.id, variant_id: line.variantId, sku: line.sku, quantity: line.quantity, current_quantity: line.currentQuantity },
+      };
+    }),
+    transactions: [],
+    order_adjustments: [],
+  };
+}
+
+function productPayload(shop: SimShop, productId: number) {
+  const p = shop.products.get(productId);
+  if (!p) return { id: productId };
+  return {
+    id: p.id,
+    admin_graphql_api_id: gid('Product', p.id),
+    title: p.title,
+    handle: p.handle,
+    status: p.status.toLowerCase(),
+    vendor: p.vendor,
+    product_type: p.productType,
+    tags: p.tags.join(', '),
+    created_at: iso(p.createdAt),
+    updated_at: iso(p.updatedAt),
+    variant_gids: p.variantIds.map((id) => ({ admin_graphql_api_id: gid('ProductVariant', id), updated_at: iso(shop.variants.get(id)!.updatedAt) })),
+    variants: p.variantIds.map((id) => {
+      const v = shop.variants.get(id)!;
+      return {
+        id: v.id,
+        admin_graphql_api_id: gid('ProductVariant', v.id),
+        product_id: p.id,
+        title: v.title,
+        sku: v.sku,
+        barcode: v.barcode,
+        price: v.price,
+        position: v.position,
+        inventory_item_id: v.inventoryItemId,
+        inventory_policy: v.inventoryPolicy.toLowerCase(),
+        created_at: iso(v.createdAt),
+        updated_at: iso(v.updatedAt),
+      };
+    }),
+    media: p.imageUrls.map((url, index) => ({ id: p.id * 100 + index, admin_graphql_api_id: gid('MediaImage', p.id * 100 + index), media_content_type: 'IMAGE', preview_image: { src: url } })),
+  };
+}
+
+/** The body Shopify would send for this event. */
+export function buildPayload(shop: SimShop, event: ShopEvent): Record<string, unknown> {
+  switch (event.resource) {
+    case 'inventory_level': {
+      const level = shop.level(event.itemId, event.locationId);
+      return {
+        inventory_item_id: event.itemId,
+        location_id: event.locationId,
+        available: level ? level.quantities.available : null,
+        on_hand: level ? onHand(level.quantities) : null,
+        updated_at: iso(level?.updatedAt ?? shop.now()),
+        admin_graphql_api_id: `gid://shopify/InventoryLevel/${event.locationId}?inventory_item_id=${event.itemId}`,
+      };
+    }
+    case 'order': {
+      const order = shop.orders.get(event.orderId)!;
+      if (event.topic === 'orders/edited') {
+        return {
+          order_edit: {
+            id: shop.nextId(),
+            order_id: order.id,
+            created_at: iso(order.updatedAt),
+            committed_at: iso(order.updatedAt),
+            notify_customer: false,
+            staff_note: '',
+            line_items: { additions: event.extra?.['additions'] ?? [], removals: event.extra?.['removals'] ?? [] },
+            discounts: { additions: [], removals: [] },
+            shipping_lines: { additions: [], removals: [] },
+          },
+        };
+      }
+      if (event.topic === 'orders/delete') return { id: order.id };
+      return orderPayload(shop, order);
+    }
+    case 'refund':
+      return refundPayload(shop, shop.orders.get(event.orderId)!, event.refundId);
+    case 'fulfillment':
+      return fulfillmentPayload(shop, event.fulfillmentId);
+    case 'product':
+      return event.topic === 'products/delete' ? { id: event.productId } : productPayload(shop, event.productId);
+    case 'fulfillment_order': {
+      const fo = shop.fulfillmentOrders.get(event.fulfillmentOrderId)!;
+      const summary = (id: number) => {
+        const f = shop.fulfillmentOrders.get(id)!;
+        return { id: gid('FulfillmentOrder', f.id), status: f.status.toLowerCase(), assigned_location_id: gid('Location', f.assignedLocationId) };
+      };
+      if (event.topic === 'fulfillment_orders/moved') {
+        const originalId = Number(event.extra?.['originalId'] ?? fo.id);
+        return {
+          original_fulfillment_order: summary(originalId),
+          moved_fulfillment_order: summary(fo.id),
+          destination_location_id: gid('Location', fo.assignedLocationId),
+          fulfillment_order_line_items_requested: null,
+          source_location: { id: gid('Location', shop.fulfillmentOrders.get(originalId)!.assignedLocationId) },
+        };
+      }
+      return { fulfillment_order: { id: gid('FulfillmentOrder', fo.id), status: fo.status.toLowerCase(), preparable: true } };
+    }
+    case 'bulk_operation':
+      return { admin_graphql_api_id: gid('BulkOperation', event.bulkOperationId) };
+  }
+}
