@@ -34,8 +34,22 @@ function decodeCursor(cursor: string): { i: number; id: number } {
   throw new GraphQLError(`Invalid cursor for current pagination sort.`, { extensions: { code: 'BAD_REQUEST' } });
 }
 
+/** Bulk queries page through everything: while set, connections without first/last return all items. */
+let unbounded = false;
+
+/** Runs `fn` (synchronously) with unbounded connections, as a bulk query does. */
+export function withUnboundedPages<T>(fn: () => T): T {
+  unbounded = true;
+  try {
+    return fn();
+  } finally {
+    unbounded = false;
+  }
+}
+
 export function checkPageArgs(args: ConnectionArgs): number {
   const { first, last } = args;
+  if (unbounded && first == null && last == null) return Number.MAX_SAFE_INTEGER;
   if ((first === undefined || first === null) && (last === undefined || last === null)) {
     throw new GraphQLError('you must provide one of first or last', { extensions: { code: 'BAD_REQUEST' } });
   }

@@ -40,7 +40,7 @@ export interface GraphQLResponse {
 }
 
 /** Field resolver that answers only what a view defines, and names anything else. */
-const strictFieldResolver: GraphQLFieldResolver<unknown, RequestContext> = (source, args, context, info) => {
+export const strictFieldResolver: GraphQLFieldResolver<unknown, RequestContext> = (source, args, context, info) => {
   if (source !== null && typeof source === 'object' && info.fieldName in source && !Object.hasOwn(Object.prototype, info.fieldName)) {
     const value = (source as Record<string, unknown>)[info.fieldName];
     return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).call(source, args, context, info) : value;
@@ -50,7 +50,7 @@ const strictFieldResolver: GraphQLFieldResolver<unknown, RequestContext> = (sour
   });
 };
 
-const typeResolver: GraphQLTypeResolver<unknown, RequestContext> = (value) =>
+export const typeResolver: GraphQLTypeResolver<unknown, RequestContext> = (value) =>
   value && typeof value === 'object' && '__typename' in value ? String((value as { __typename: string }).__typename) : undefined;
 
 function largestArray(value: unknown): number {
@@ -95,8 +95,9 @@ export async function executeAdminRequest(options: {
   bucket: CostBucket;
   body: GraphQLBody;
   nowMs: number;
+  services: RequestContext['services'];
 }): Promise<GraphQLResponse> {
-  const { schema, shop, app, bucket, body, nowMs } = options;
+  const { schema, shop, app, bucket, body, nowMs, services } = options;
   const noCost = (status: number, errors: unknown): GraphQLResponse => ({ status, body: { errors }, charged: 0, throttled: false });
 
   if (typeof body.query !== 'string' || body.query.trim() === '') {
@@ -154,7 +155,7 @@ export async function executeAdminRequest(options: {
     };
   }
 
-  const context: RequestContext = { shop, app, variables };
+  const context: RequestContext = { shop, app, variables, services };
   const rootValue = operation.operation === 'mutation' ? makeMutationRoot(shop, context) : makeQueryRoot(shop, context);
   const result = await execute({
     schema,

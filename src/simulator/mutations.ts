@@ -4,6 +4,7 @@ import { cancelOrder, createFulfillment, moveFulfillmentOrder, prepareForPickup 
 import { gid, parseGid, topicToEnum, enumToTopic, type SimShop, type UserError } from './state.js';
 import { FulfillmentOrderView, FulfillmentView, OrderView } from './views-orders.js';
 import { ProductView, VariantView, type RequestContext } from './views.js';
+import { paginate } from './connection.js';
 
 type Args = Record<string, unknown>;
 const iso = (d: Date) => d.toISOString();
@@ -159,6 +160,24 @@ export function makeOtherMutations(shop: SimShop, ctx: RequestContext) {
       shop.webhookSubscriptions.set(id, { id, topic, uri, appToken: ctx.app.accessToken, createdAt: at, updatedAt: at });
       return { webhookSubscription: webhookSubscriptionView(shop, id), userErrors: [] };
     },
+    stagedUploadsCreate: (args: Args) => {
+      const inputs = args['input'] as Array<{ resource: string; filename: string; mimeType: string; httpMethod?: string | null }>;
+      const unsupported = inputs.findIndex((i) => i.resource !== 'BULK_MUTATION_VARIABLES');
+      if (unsupported >= 0) return { stagedTargets: null, userErrors: [{ field: ['input', String(unsupported), 'resource'], message: 'The simulator stages BULK_MUTATION_VARIABLES files only.' }] };
+      return { stagedTargets: inputs.map((input) => ctx.services.stage(input)), userErrors: [] };
+    },
+    bulkOperationRunQuery: (args: Args) => {
+      const { op, userErrors } = ctx.services.bulk.runQuery(args['query'] as string, ctx);
+      return { bulkOperation: op ? ctx.services.bulk.view(op) : null, userErrors };
+    },
+    bulkOperationRunMutation: (args: Args) => {
+      const { op, userErrors } = ctx.services.bulk.runMutation(args['mutation'] as string, args['stagedUploadPath'] as string, ctx);
+      return { bulkOperation: op ? ctx.services.bulk.view(op) : null, userErrors };
+    },
+    bulkOperationCancel: (args: Args) => {
+      const { op, userErrors } = ctx.services.bulk.cancel(parseGid(args['id'] as string, 'BulkOperation') ?? -1);
+      return { bulkOperation: op ? ctx.services.bulk.view(op) : null, userErrors };
+    },
     webhookSubscriptionDelete: (args: Args) => {
       const id = parseGid(args['id'] as string, 'WebhookSubscription');
       const sub = id === null ? undefined : shop.webhookSubscriptions.get(id);
@@ -198,6 +217,20 @@ export function makeOtherQueries(shop: SimShop, ctx: RequestContext) {
       const id = parseGid(args['id'] as string, 'Job');
       const job = id === null ? undefined : shop.jobs.get(id);
       return job ? { id: gid('Job', id!), done: job.done } : null;
+    },
+    bulkOperation: (args: Args) => {
+      const op = shop.bulkOperations.get(parseGid(args['id'] as string, 'BulkOperation') ?? -1);
+      return op && op.appToken === ctx.app.accessToken ? ctx.services.bulk.view(op) : null;
+    },
+    bulkOperations: (args: { first?: number | null; last?: number | null; after?: string | null; before?: string | null; reverse?: boolean | null; query?: string | null; sortKey?: string | null }) => {
+      const statusFilter = /status:(\w+)/i.exec(args.query ?? '')?.[1]?.toUpperCase();
+      const typeFilter = /operation_type:(\w+)/i.exec(args.query ?? '')?.[1]?.toUpperCase();
+      const ops = [...shop.bulkOperations.values()]
+        .filter((op) => op.appToken === ctx.app.accessToken)
+        .map((op) => ({ op, view: ctx.services.bulk.view(op) }))
+        .filter(({ view }) => (!statusFilter || view.status === statusFilter) && (!typeFilter || view.type === typeFilter))
+        .sort((a, b) => (args.sortKey === 'COMPLETED_AT' ? (a.op.completedAt?.getTime() ?? 0) - (b.op.completedAt?.getTime() ?? 0) : a.op.id - b.op.id));
+      return paginate(ops, args, ({ op }) => op.id, ({ view }) => view);
     },
     webhookSubscriptions: (args: { first?: number | null; topics?: string[] | null }) => {
       const subs = [...shop.webhookSubscriptions.values()].filter((s) => s.appToken === ctx.app.accessToken && (!args.topics || args.topics.includes(s.topic)));

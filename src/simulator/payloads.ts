@@ -236,7 +236,16 @@ export function buildPayload(shop: SimShop, event: ShopEvent): Record<string, un
       }
       return { fulfillment_order: { id: gid('FulfillmentOrder', fo.id), status: fo.status.toLowerCase(), preparable: true } };
     }
-    case 'bulk_operation':
-      return { admin_graphql_api_id: gid('BulkOperation', event.bulkOperationId) };
+    case 'bulk_operation': {
+      const op = shop.bulkOperations.get(event.bulkOperationId)!;
+      return {
+        admin_graphql_api_id: gid('BulkOperation', op.id),
+        completed_at: iso(op.completedAt),
+        created_at: iso(op.createdAt),
+        error_code: op.errorCode?.toLowerCase() ?? null,
+        status: op.status.toLowerCase(),
+        type: op.type.toLowerCase(),
+      };
+    }
   }
 }

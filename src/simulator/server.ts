@@ -12,6 +12,9 @@ import { gid, onHand, parseGid, type MutationResult, type SimShop } from './stat
 import type { SimApp } from './views.js';
 import { cancelOrder, editOrder, placeOrder, posSale, refund, type PlaceOrderInput, type RestockType } from './orders.js';
 import { adminInventoryEdit, createProduct, editProduct } from './scenario.js';
+import { makeBulkRunner, type BulkFiles, type BulkRunner } from './bulk.js';
+import { strictFieldResolver, typeResolver } from './executor.js';
+import type { StagedTarget } from './views.js';
 import { startWebhookDispatcher, type WebhookDispatcher, type WebhookFaults, NO_WEBHOOK_FAULTS } from './webhooks.js';
 
 export const SIMULATED_API_VERSION = '2026-07';
@@ -41,6 +44,9 @@ interface ShopEntry {
   plan: PlanName;
   stats: { calls: number; pointsCharged: number; throttled: number; faultsInjected: number };
   webhooks: WebhookDispatcher;
+  bulk: BulkRunner;
+  /** Concurrent bulk operations allowed per type (Shopify: 5 from 2026-01; 1 before). */
+  bulkConcurrency: number;
 }
 
 export interface CreateShopOptions {
@@ -53,6 +59,8 @@ export interface CreateShopOptions {
   bucketFactor?: number;
   domain?: string;
   scopes?: string[];
+  /** Concurrent bulk operations per type (default 5, as from API 2026-01; set 1 for older behaviour). */
+  bulkConcurrency?: number;
 }
 
 export interface ShopCredentials {
@@ -69,6 +77,8 @@ export interface SimulatorOptions {
   schemaCacheDir?: string;
   /** Multiplies webhook retry delays (1 = Shopify's real 4 hours; 0.001 = about 14 s). */
   webhookTimeScale?: number;
+  /** Milliseconds a bulk operation spends in CREATED and again in RUNNING. */
+  bulkStepMs?: number;
 }
 
 export interface Simulator {
@@ -82,6 +92,8 @@ export interface Simulator {
   /** Webhook deliveries of a shop: faults, statistics, log, and idle() to wait for quiet. */
   webhooks(domain: string): WebhookDispatcher;
   setWebhookFaults(domain: string, faults: Partial<WebhookFaults>): WebhookFaults;
+  /** Changes how many bulk operations of one type may run at once in a shop. */
+  setBulkConcurrency(domain: string, limit: number): void;
   /** Moves the simulated clock forward (order ages, visibility windows, timestamps). */
   advanceClock(ms: number): Date;
   now(): Date;
@@ -90,7 +102,11 @@ export interface Simulator {
 
 const DEFAULT_SCOPES = ['read_products', 'write_products', 'read_inventory', 'write_inventory', 'read_locations', 'read_orders', 'write_orders'];
 
-function readBody(request: IncomingMessage, limit = 20 * 1024 * 1024): Promise<string> {
+async function readBody(request: IncomingMessage, limit = 20 * 1024 * 1024): Promise<string> {
+  return (await readRawBody(request, limit)).toString('utf8');
+}
+
+function readRawBody(request: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -103,7 +119,7 @@ function readBody(request: IncomingMessage, limit = 20 * 1024 * 1024): Promise<s
       }
       chunks.push(chunk);
     });
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    request.on('end', () => resolve(Buffer.concat(chunks)));
     request.on('error', reject);
   });
 }
@@ -117,6 +133,8 @@ function send(response: ServerResponse, status: number, body: unknown, headers: 
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const schema: GraphQLSchema = loadAdminSchema(SIMULATED_API_VERSION, options.schemaCacheDir);
   const shops = new Map<string, ShopEntry>();
+  const files: BulkFiles = { results: new Map(), staged: new Map() };
+  let baseUrl = '';
   const byToken = new Map<string, { entry: ShopEntry; appEntry: AppEntry }>();
   let clockOffsetMs = 0;
   const now = () => new Date(Date.now() + clockOffsetMs);
@@ -148,7 +166,18 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     if (shops.has(shop.domain)) throw new SimulatorError(409, `Shop ${shop.domain} exists already.`);
     const plan = shopOptions.plan ?? 'standard';
     const random = makeRandom(shopOptions.seed ^ 0x5eed);
+    const bulk = makeBulkRunner(shop, {
+      schema,
+      files,
+      baseUrl: () => baseUrl,
+      concurrency: () => entryOf(shop.domain).bulkConcurrency,
+      stepMs: () => options.bulkStepMs ?? 20,
+      fieldResolver: strictFieldResolver,
+      typeResolver,
+    });
     shops.set(shop.domain, {
+      bulk,
+      bulkConcurrency: shopOptions.bulkConcurrency ?? 5,
       shop,
       apps: new Map(),
       faults: { ...NO_FAULTS },
@@ -207,7 +236,15 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       entry.stats.faultsInjected += 1;
       appEntry.bucket.drain(nowMs);
     }
-    const result = await executeAdminRequest({ schema, shop: entry.shop, app: appEntry.app, bucket: appEntry.bucket, body, nowMs });
+    const result = await executeAdminRequest({
+      schema,
+      shop: entry.shop,
+      app: appEntry.app,
+      bucket: appEntry.bucket,
+      body,
+      nowMs,
+      services: { bulk: entry.bulk, stage: (input) => stageTarget(entry.shop, input.filename, input.mimeType) },
+    });
     entry.stats.pointsCharged += result.charged;
     if (result.throttled) entry.stats.throttled += 1;
     send(response, result.status, result.body);
@@ -318,6 +355,55 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     return entry.faults;
   }
 
+  function stageTarget(shop: SimShop, filename: string, mimeType: string): StagedTarget {
+    const key = `tmp/${shop.domain}/bulk/${randomBytes(8).toString('hex')}/${filename}`;
+    return {
+      url: `${baseUrl}/_sim/staged-uploads`,
+      resourceUrl: null,
+      parameters: [
+        { name: 'key', value: key },
+        { name: 'Content-Type', value: mimeType },
+        { name: 'success_action_status', value: '201' },
+        { name: 'acl', value: 'private' },
+        { name: 'policy', value: Buffer.from(JSON.stringify({ key, expires: now().getTime() + 86_400_000 })).toString('base64') },
+      ],
+    };
+  }
+
+  /** The staged upload target: multipart/form-data, form parameters first and the file last. */
+  async function handleStagedUpload(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const raw = await readRawBody(request, 100 * 1024 * 1024);
+    const form = await new Request('http://simulator/upload', { method: 'POST', headers: { 'content-type': String(request.headers['content-type'] ?? '') }, body: raw })
+      .formData()
+      .catch(() => null);
+    const key = form?.get('key');
+    const file = form?.get('file');
+    if (!form || typeof key !== 'string' || !file || typeof file === 'string') {
+      response.writeHead(400, { 'content-type': 'application/xml' }).end('<Error><Code>InvalidArgument</Code><Message>Expected multipart form data with a key parameter and a file.</Message></Error>');
+      return;
+    }
+    const keys = [...form.keys()];
+    if (keys.indexOf('file') !== keys.length - 1) {
+      response.writeHead(400, { 'content-type': 'application/xml' }).end('<Error><Code>InvalidArgument</Code><Message>The file must be the last field of the form.</Message></Error>');
+      return;
+    }
+    files.staged.set(key, Buffer.from(await file.arrayBuffer()));
+    response.writeHead(201, { 'content-type': 'application/xml' }).end(`<PostResponse><Key>${key}</Key></PostResponse>`);
+  }
+
+  function handleBulkFile(response: ServerResponse, key: string): void {
+    const file = files.results.get(key);
+    if (!file) {
+      response.writeHead(404, { 'content-type': 'application/xml' }).end('<Error><Code>NoSuchKey</Code></Error>');
+      return;
+    }
+    if (now().getTime() > file.expiresAt) {
+      response.writeHead(403, { 'content-type': 'application/xml' }).end('<Error><Code>ExpiredToken</Code><Message>Request has expired</Message></Error>');
+      return;
+    }
+    response.writeHead(200, { 'content-type': 'application/jsonl', 'content-length': Buffer.byteLength(file.content) }).end(file.content);
+  }
+
   function setWebhookFaults(domain: string, faults: Partial<WebhookFaults>): WebhookFaults {
     const dispatcher = entryOf(domain).webhooks;
     for (const [key, value] of Object.entries(faults)) {
@@ -340,6 +426,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     const run = async () => {
       const graphql = /^\/admin\/api\/([^/]+)\/graphql\.json$/.exec(url.pathname);
       if (graphql && request.method === 'POST') return handleGraphQL(request, response, graphql[1]!);
+      if (segments[0] === '_sim' && segments[1] === 'staged-uploads' && request.method === 'POST') return handleStagedUpload(request, response);
+      if (segments[0] === '_sim' && segments[1] === 'bulk' && request.method === 'GET') return handleBulkFile(response, decodeURIComponent(segments.slice(2).join('/')));
       if (segments[0] === '_sim') return handleControl(request, response, segments.slice(1));
       send(response, 404, { errors: 'Not Found' });
     };
@@ -352,6 +440,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve));
   const address = server.address() as AddressInfo;
+  baseUrl = `http://${address.address}:${address.port}`;
 
   return {
     url: `http://${address.address}:${address.port}`,
@@ -362,6 +451,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     setFaults,
     stats: (domain) => entryOf(domain).stats,
     webhooks: (domain) => entryOf(domain).webhooks,
+    setBulkConcurrency: (domain, limit) => {
+      entryOf(domain).bulkConcurrency = limit;
+    },
     setWebhookFaults,
     advanceClock,
     now,

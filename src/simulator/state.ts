@@ -2,6 +2,7 @@
 // simulator is a stand-in for Shopify, not a database.
 import { createHash } from 'node:crypto';
 import type { SimFulfillment, SimFulfillmentOrder, SimOrder } from './orders.js';
+import type { SimBulkOperation } from './bulk.js';
 
 export const QUANTITY_NAMES = ['available', 'on_hand', 'committed', 'reserved', 'incoming', 'damaged', 'safety_stock', 'quality_control'] as const;
 export type QuantityName = (typeof QUANTITY_NAMES)[number];
@@ -198,6 +199,7 @@ export class SimShop {
   readonly fulfillmentOrders = new Map<number, SimFulfillmentOrder>();
   readonly fulfillments = new Map<number, SimFulfillment>();
   readonly webhookSubscriptions = new Map<number, SimWebhookSubscription>();
+  readonly bulkOperations = new Map<number, SimBulkOperation>();
   /** Asynchronous jobs (orderCancel): done once applied. */
   readonly jobs = new Map<number, { done: boolean }>();
   /** Every change Shopify would announce by webhook, in order; the webhook dispatcher listens. */

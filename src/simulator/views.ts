@@ -5,6 +5,7 @@ import { GraphQLError, valueFromASTUntyped, type GraphQLResolveInfo } from 'grap
 import { paginate, type ConnectionArgs } from './connection.js';
 import { makeOtherMutations, makeOtherQueries } from './mutations.js';
 import { makeOrderQueries, orderNodeView } from './views-orders.js';
+import type { BulkRunner } from './bulk.js';
 import { matches, parseSearch, SearchSyntaxError, type SearchFields } from './search.js';
 import {
   fingerprint,
@@ -29,10 +30,21 @@ export interface SimApp {
   scopes: Set<string>;
 }
 
+export interface StagedTarget {
+  url: string;
+  resourceUrl: string | null;
+  parameters: Array<{ name: string; value: string }>;
+}
+
 export interface RequestContext {
   shop: SimShop;
   app: SimApp;
   variables: Record<string, unknown>;
+  services: {
+    bulk: BulkRunner;
+    /** A staged-upload target for one file (multipart POST, parameters first, file last). */
+    stage(input: { filename: string; mimeType: string; resource: string; httpMethod?: string | null }): StagedTarget;
+  };
 }
 
 type Args = Record<string, unknown>;
