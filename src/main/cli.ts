@@ -8,6 +8,8 @@ import { makeMetrics } from '../platform/metrics.js';
 import { systemClock } from '../platform/clock.js';
 import { isAppError } from '../platform/errors.js';
 import type { JobRunRow } from '../platform/jobs/runs.repo.js';
+import { startSimulator } from '../simulator/server.js';
+import type { PlanName } from '../simulator/bucket.js';
 
 function configFrom(options: { config?: string; port?: number }): Config {
   const config = loadConfig(undefined, options.config);
@@ -152,6 +154,39 @@ jobsCommand
     } catch (error) {
       fail(error);
     }
+  });
+
+program
+  .command('sim')
+  .description('Run the local Shopify simulator (Admin GraphQL API 2026-07, webhooks, bulk operations, faults) for tests, demos and go-live rehearsals')
+  .option('--port <port>', 'port to listen on', port, 8090)
+  .option('--host <host>', 'interface to listen on', '127.0.0.1')
+  .option('--seed <n>', 'seed: the same seed gives the same shop', (v) => Number.parseInt(v, 10), 1)
+  .option('--products <n>', 'number of products', (v) => Number.parseInt(v, 10), 200)
+  .option('--stores <n>', 'number of stores (plus 2 warehouses)', (v) => Number.parseInt(v, 10), 10)
+  .addOption(new Option('--plan <plan>', 'Shopify plan: sets the API rate limit').choices(['standard', 'advanced', 'plus', 'enterprise']).default('standard'))
+  .option('--webhook-time-scale <x>', 'multiply webhook retry delays (1 = real 4 hours)', Number.parseFloat, 1)
+  .action(async (options: { port: number; host: string; seed: number; products: number; stores: number; plan: PlanName; webhookTimeScale: number }) => {
+    for (const [name, value] of [['--seed', options.seed], ['--products', options.products], ['--stores', options.stores]] as const) {
+      if (!Number.isInteger(value) || value < 0) fail(new ConfigError(name, 'must be a whole number ≥ 0', String(value)));
+    }
+    const simulator = await startSimulator({ port: options.port, host: options.host, webhookTimeScale: options.webhookTimeScale });
+    const credentials = simulator.createShop({ seed: options.seed, products: options.products, stores: options.stores, plan: options.plan });
+    process.stdout.write(
+      [
+        `Shopify simulator listening on ${simulator.url}`,
+        `  SHOPIFY_SHOP=${credentials.shop}`,
+        `  SHOPIFY_ADMIN_TOKEN=${credentials.accessToken}`,
+        `  SHOPIFY_API_SECRET=${credentials.clientSecret}`,
+        `  SHOPIFY_API_VERSION=${credentials.apiVersion}`,
+        `  Admin API: POST ${simulator.url}/admin/api/${credentials.apiVersion}/graphql.json (header X-Shopify-Access-Token)`,
+        `  Control:   ${simulator.url}/_sim/shops/${credentials.shop}/state  (see src/simulator/README.md)`,
+        '',
+      ].join('\n'),
+    );
+    const stop = () => void simulator.close().then(() => process.exit(0));
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
   });
 
 await program.parseAsync(process.argv);

@@ -422,12 +422,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
   const server = createServer((request, response) => {
     const url = new URL(request.url ?? '/', 'http://simulator');
-    const segments = url.pathname.split('/').filter(Boolean);
+    const segments = url.pathname.split('/').filter(Boolean).map((segment) => decodeURIComponent(segment));
     const run = async () => {
       const graphql = /^\/admin\/api\/([^/]+)\/graphql\.json$/.exec(url.pathname);
       if (graphql && request.method === 'POST') return handleGraphQL(request, response, graphql[1]!);
       if (segments[0] === '_sim' && segments[1] === 'staged-uploads' && request.method === 'POST') return handleStagedUpload(request, response);
-      if (segments[0] === '_sim' && segments[1] === 'bulk' && request.method === 'GET') return handleBulkFile(response, decodeURIComponent(segments.slice(2).join('/')));
+      if (segments[0] === '_sim' && segments[1] === 'bulk' && request.method === 'GET') return handleBulkFile(response, segments.slice(2).join('/'));
       if (segments[0] === '_sim') return handleControl(request, response, segments.slice(1));
       send(response, 404, { errors: 'Not Found' });
     };
