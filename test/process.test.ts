@@ -197,10 +197,10 @@ describe('CLI', () => {
     expect(list.output()).toContain('schedule: every 2h');
     expect(list.output()).toMatch(/last: run #\d+ housekeeping.prune-history: succeeded/);
 
-    for (const args of [['--help'], ['serve', '--help'], ['migrate', '--help'], ['jobs', '--help'], ['jobs', 'run', '--help'], ['jobs', 'list', '--help']]) {
-      const help = spawnChild(CLI, args, env);
+    const helps = [['--help'], ['serve', '--help'], ['migrate', '--help'], ['jobs', 'run', '--help'], ['sim', '--help']].map((args) => spawnChild(CLI, args, env));
+    for (const help of helps) {
       expect(await help.exited).toBe(0);
       expect(help.output()).toContain('Usage: switchyard');
     }
-  });
+  }, 180_000);
 });

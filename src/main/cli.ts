@@ -1,14 +1,14 @@
 // The `switchyard` command: serve | migrate | jobs ...
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { ROLES, VERSION, makeJobs, openConfiguredDatabase, startSwitchyard, type Role } from './switchyard.js';
-import { stopOnSignals } from './signals.js';
-import { makeLogger } from '../platform/logger.js';
-import { makeMetrics } from '../platform/metrics.js';
-import { systemClock } from '../platform/clock.js';
+import { ROLES, VERSION, type Role } from './version.js';
 import { isAppError } from '../platform/errors.js';
 import type { JobRunRow } from '../platform/jobs/runs.repo.js';
-import { startSimulator } from '../simulator/server.js';
+import type { JobRuntime } from '../platform/jobs/job-runtime.js';
+
+// Commands load what they need when they run, so `--help` and light commands start fast.
+const composition = () => import('./switchyard.js');
+const logging = () => import('../platform/logger.js');
 import type { PlanName } from '../simulator/bucket.js';
 
 function configFrom(options: { config?: string; port?: number }): Config {
@@ -60,11 +60,11 @@ program
     }
     let switchyard;
     try {
-      switchyard = await startSwitchyard(config, { role: options.role });
+      switchyard = await (await composition()).startSwitchyard(config, { role: options.role });
     } catch (error) {
       fail(error);
     }
-    stopOnSignals(switchyard);
+    (await import('./signals.js')).stopOnSignals(switchyard);
   });
 
 program
@@ -74,8 +74,8 @@ program
   .action(async (options: { config?: string }) => {
     try {
       const config = configFrom(options);
-      const logger = makeLogger({ level: 'warn' });
-      const database = await openConfiguredDatabase(config, logger);
+      const logger = (await logging()).makeLogger({ level: 'warn' });
+      const database = await (await composition()).openConfiguredDatabase(config, logger);
       const status = await database.migrationStatus();
       await database.close();
       process.stdout.write(`migrations applied: ${status.applied} of ${status.available}; version ${status.version ?? '(none)'} (${database.kind})\n`);
@@ -86,11 +86,12 @@ program
 
 const jobsCommand = program.command('jobs').description('List, run and schedule jobs');
 
-async function withJobs<T>(options: { config?: string }, use: (jobs: ReturnType<typeof makeJobs>) => Promise<T>): Promise<T> {
+async function withJobs<T>(options: { config?: string }, use: (jobs: JobRuntime) => Promise<T>): Promise<T> {
   const config = configFrom(options);
-  const logger = makeLogger({ level: 'warn' });
+  const { makeJobs, openConfiguredDatabase } = await composition();
+  const logger = (await logging()).makeLogger({ level: 'warn' });
   const database = await openConfiguredDatabase(config, logger);
-  const jobs = makeJobs(database, {}, logger, makeMetrics(), systemClock);
+  const jobs = makeJobs(database, {}, logger, (await import('../platform/metrics.js')).makeMetrics(), (await import('../platform/clock.js')).systemClock);
   try {
     return await use(jobs);
   } finally {
@@ -170,6 +171,8 @@ program
     for (const [name, value] of [['--seed', options.seed], ['--products', options.products], ['--stores', options.stores]] as const) {
       if (!Number.isInteger(value) || value < 0) fail(new ConfigError(name, 'must be a whole number ≥ 0', String(value)));
     }
+    // Loaded on demand: the simulator (graphql, the Admin schema) is not needed by other commands.
+    const { startSimulator } = await import('../simulator/server.js');
     const simulator = await startSimulator({ port: options.port, host: options.host, webhookTimeScale: options.webhookTimeScale });
     const credentials = simulator.createShop({ seed: options.seed, products: options.products, stores: options.stores, plan: options.plan });
     process.stdout.write(

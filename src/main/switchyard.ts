@@ -1,6 +1,5 @@
 // Composition root: the only place that wires rooms together. The CLI and the tests start Switchyard
 // through startSwitchyard().
-import { readFileSync } from 'node:fs';
 import type { Config } from './config.js';
 import { describeConfig } from './config.js';
 import { openDatabase, type Database } from '../platform/db/client.js';
@@ -12,13 +11,9 @@ import type { JobDefinition } from '../platform/jobs/job.types.js';
 import { AppError } from '../platform/errors.js';
 import { makeJobRegistry } from '../jobs/registry.js';
 import { buildApp, type App } from '../http/app.js';
+import { VERSION, type Role } from './version.js';
 
-export const ROLES = ['all', 'api', 'worker'] as const;
-export type Role = (typeof ROLES)[number];
-
-export const VERSION: string = (
-  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
+export { ROLES, VERSION, type Role } from './version.js';
 
 export interface StartOptions {
   role?: Role;
