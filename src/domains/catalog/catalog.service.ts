@@ -1,0 +1,116 @@
+// Products and variants follow Shopify. Applying a snapshot is idempotent and order-independent: an
+// older snapshot than the one stored changes nothing. An order may name a variant before the product
+// has been downloaded: a placeholder stands in and is filled when the product arrives.
+import { and, eq, sql } from 'drizzle-orm';
+import type { Db } from '../../platform/db/client.js';
+import { products, variants } from './catalog.schema.js';
+import * as repo from './catalog.repo.js';
+import type { ProductSnapshot, UpsertOutcome, VariantSnapshot } from './catalog.types.js';
+
+function variantValues(productId: number, v: VariantSnapshot, now: Date) {
+  return {
+    productId,
+    shopifyVariantId: v.shopifyVariantId,
+    shopifyInventoryItemId: v.shopifyInventoryItemId,
+    sku: v.sku,
+    barcode: v.barcode,
+    title: v.title,
+    price: v.price,
+    weightGrams: v.weightGrams,
+    inventoryPolicy: v.inventoryPolicy,
+    isPlaceholder: false,
+    shopifyUpdatedAt: v.updatedAt,
+    updatedAt: now,
+  };
+}
+
+/** Applies a product snapshot in its own transaction; returns what happened. */
+export async function applyProductSnapshot(db: Db, snapshot: ProductSnapshot, now: Date): Promise<UpsertOutcome> {
+  return db.transaction(async (tx) => {
+    const existing = await repo.findProductByShopifyId(tx, snapshot.shopifyProductId);
+    if (existing && !existing.isPlaceholder && existing.shopifyUpdatedAt && existing.shopifyUpdatedAt.getTime() > snapshot.updatedAt.getTime()) {
+      return 'stale';
+    }
+    const values = {
+      shopifyProductId: snapshot.shopifyProductId,
+      handle: snapshot.handle,
+      title: snapshot.title,
+      status: snapshot.status,
+      vendor: snapshot.vendor,
+      productType: snapshot.productType,
+      tags: [...snapshot.tags].sort(),
+      imageUrl: snapshot.imageUrl,
+      isPlaceholder: false,
+      shopifyUpdatedAt: snapshot.updatedAt,
+      updatedAt: now,
+    };
+    let productId: number;
+    let outcome: UpsertOutcome;
+    if (!existing) {
+      const [row] = await tx.insert(products).values(values).returning({ id: products.id });
+      productId = row!.id;
+      outcome = 'created';
+    } else {
+      productId = existing.id;
+      const same =
+        !existing.isPlaceholder &&
+        existing.title === values.title &&
+        existing.status === values.status &&
+        existing.shopifyUpdatedAt?.getTime() === snapshot.updatedAt.getTime() &&
+        JSON.stringify(existing.tags) === JSON.stringify(values.tags);
+      outcome = same ? 'unchanged' : 'updated';
+      if (!same) await tx.update(products).set(values).where(eq(products.id, productId));
+    }
+    const known = new Map((await repo.findVariantsByShopifyIds(tx, snapshot.variants.map((v) => v.shopifyVariantId))).map((v) => [v.shopifyVariantId, v]));
+    for (const variant of snapshot.variants) {
+      const row = known.get(variant.shopifyVariantId);
+      if (!row) {
+        await tx.insert(variants).values(variantValues(productId, variant, now));
+        if (outcome === 'unchanged') outcome = 'updated';
+      } else if (row.isPlaceholder || row.productId !== productId || !row.shopifyUpdatedAt || row.shopifyUpdatedAt.getTime() <= variant.updatedAt.getTime()) {
+        const changed =
+          row.isPlaceholder ||
+          row.productId !== productId ||
+          row.sku !== variant.sku ||
+          row.barcode !== variant.barcode ||
+          row.title !== variant.title ||
+          row.inventoryPolicy !== variant.inventoryPolicy ||
+          row.shopifyInventoryItemId !== variant.shopifyInventoryItemId ||
+          row.price !== variant.price;
+        if (changed) {
+          await tx.update(variants).set(variantValues(productId, variant, now)).where(eq(variants.id, row.id));
+          if (outcome === 'unchanged') outcome = 'updated';
+        }
+      }
+    }
+    // A placeholder product whose variants all moved to their real product is no longer needed.
+    await tx.execute(sql`delete from products p where p.is_placeholder and not exists (select 1 from variants v where v.product_id = p.id)`);
+    return outcome;
+  });
+}
+
+/**
+ * The variant an order line names, creating a placeholder (product + variant) when the catalog has
+ * not downloaded it yet. Returns the variant id, or null when the line has no variant (custom item).
+ */
+export async function ensureVariant(db: Db, input: { shopifyVariantId: string | null; sku: string | null; title: string }, now: Date): Promise<number | null> {
+  if (!input.shopifyVariantId) return null;
+  const [found] = await db.select({ id: variants.id }).from(variants).where(eq(variants.shopifyVariantId, input.shopifyVariantId));
+  if (found) return found.id;
+  const [product] = await db
+    .insert(products)
+    .values({ shopifyProductId: `placeholder:${input.shopifyVariantId}`, title: input.title, status: 'UNKNOWN', isPlaceholder: true, updatedAt: now })
+    .onConflictDoUpdate({ target: products.shopifyProductId, set: { updatedAt: now } })
+    .returning({ id: products.id });
+  await db
+    .insert(variants)
+    .values({ productId: product!.id, shopifyVariantId: input.shopifyVariantId, sku: input.sku, title: input.title, isPlaceholder: true, updatedAt: now })
+    .onConflictDoNothing();
+  const [created] = await db.select({ id: variants.id }).from(variants).where(eq(variants.shopifyVariantId, input.shopifyVariantId));
+  return created!.id;
+}
+
+export async function countPlaceholders(db: Db): Promise<number> {
+  const rows = await db.select({ id: variants.id }).from(variants).where(and(eq(variants.isPlaceholder, true)));
+  return rows.length;
+}

@@ -1,0 +1,168 @@
+// Orders follow Shopify. applyOrderSnapshot is idempotent and order-independent: the same snapshot
+// twice, or an older one after a newer one, changes nothing. Every real change is written to the
+// order's history and, for what other rooms must react to (cancelled units release reservations),
+// to the outbox, in the same transaction.
+import { eq } from 'drizzle-orm';
+import type { Db } from '../../platform/db/client.js';
+import { enqueueOutbox, type OutboxEvent } from '../../platform/outbox.js';
+import { ensureVariant } from '../catalog/index.js';
+import { facilities } from '../facilities/index.js';
+import { orderHistory, orderLines, orders } from './orders.schema.js';
+import { ORDER_EVENTS, type ApplyOutcome, type OrderSnapshot } from './orders.types.js';
+
+type HistoryEntry = { kind: string; details: Record<string, unknown> };
+
+function orderValues(s: OrderSnapshot, pickupFacilityId: number | null, now: Date) {
+  return {
+    shopifyOrderId: s.shopifyOrderId,
+    name: s.name,
+    sourceName: s.sourceName,
+    financialStatus: s.financialStatus,
+    fulfillmentStatus: s.fulfillmentStatus,
+    cancelledAt: s.cancelledAt,
+    cancelReason: s.cancelReason,
+    customer: s.customer,
+    shippingAddress: s.shippingAddress,
+    latitude: s.latitude,
+    longitude: s.longitude,
+    shippingMethod: s.shippingMethod,
+    shippingLineTitle: s.shippingLineTitle,
+    pickupFacilityId,
+    tags: [...s.tags].sort(),
+    currencyCode: s.currencyCode,
+    totalPrice: s.totalPrice,
+    shopifyCreatedAt: s.createdAt,
+    shopifyUpdatedAt: s.updatedAt,
+    updatedAt: now,
+    ...(s.cancelledAt ? { status: 'cancelled' as const } : {}),
+  };
+}
+
+async function pickupFacility(db: Db, locationId: string | null): Promise<number | null> {
+  if (!locationId) return null;
+  const [row] = await db.select({ id: facilities.id }).from(facilities).where(eq(facilities.shopifyLocationId, locationId));
+  return row?.id ?? null;
+}
+
+export async function applyOrderSnapshot(db: Db, snapshot: OrderSnapshot, source: string, now: Date): Promise<ApplyOutcome> {
+  try {
+    return await applyOnce(db, snapshot, source, now);
+  } catch (error) {
+    // Another worker inserted the same new order first: apply again, now as an update.
+    if ((error as { retryable?: boolean }).retryable) return applyOnce(db, snapshot, source, now);
+    throw error;
+  }
+}
+
+async function applyOnce(db: Db, snapshot: OrderSnapshot, source: string, now: Date): Promise<ApplyOutcome> {
+  return db.transaction(async (tx) => {
+    // Lock the order row (or its absence, through the unique index on insert) for this change.
+    const [existing] = await tx.select().from(orders).where(eq(orders.shopifyOrderId, snapshot.shopifyOrderId)).for('update');
+    if (existing && existing.shopifyUpdatedAt.getTime() > snapshot.updatedAt.getTime()) return 'stale';
+    const pickupFacilityId = await pickupFacility(tx, snapshot.pickupLocationId);
+    const history: HistoryEntry[] = [];
+    const events: OutboxEvent[] = [];
+    const key = `${snapshot.shopifyOrderId}@${snapshot.updatedAt.toISOString()}`;
+    const event = (topic: string, payload: Record<string, unknown>, suffix = '') =>
+      events.push({ topic, aggregateType: 'order', aggregateId: snapshot.shopifyOrderId, payload, idempotencyKey: `${topic}:${key}${suffix}` });
+
+    let orderId: number;
+    let outcome: ApplyOutcome = 'unchanged';
+    if (!existing) {
+      const [row] = await tx
+        .insert(orders)
+        .values({ ...orderValues(snapshot, pickupFacilityId, now), status: snapshot.cancelledAt ? 'cancelled' : 'created' })
+        .onConflictDoNothing({ target: orders.shopifyOrderId })
+        .returning({ id: orders.id });
+      if (!row) return applyOrderSnapshotConflict();
+      orderId = row.id;
+      outcome = 'created';
+      history.push({ kind: ORDER_EVENTS.created, details: { lines: snapshot.lines.length, source: snapshot.sourceName } });
+    } else {
+      orderId = existing.id;
+      const changes: string[] = [];
+      if (!existing.cancelledAt && snapshot.cancelledAt) {
+        history.push({ kind: ORDER_EVENTS.cancelled, details: { reason: snapshot.cancelReason } });
+        changes.push('cancelled');
+      }
+      if (JSON.stringify(existing.shippingAddress) !== JSON.stringify(snapshot.shippingAddress)) {
+        history.push({ kind: ORDER_EVENTS.addressChanged, details: { from: existing.shippingAddress, to: snapshot.shippingAddress } });
+        changes.push('address');
+      }
+      if (existing.shippingMethod !== snapshot.shippingMethod || existing.shippingLineTitle !== snapshot.shippingLineTitle || existing.pickupFacilityId !== pickupFacilityId) {
+        history.push({
+          kind: ORDER_EVENTS.shippingChanged,
+          details: { from: { method: existing.shippingMethod, title: existing.shippingLineTitle }, to: { method: snapshot.shippingMethod, title: snapshot.shippingLineTitle } },
+        });
+        changes.push('shipping');
+      }
+      if (JSON.stringify(existing.tags) !== JSON.stringify([...snapshot.tags].sort())) {
+        history.push({ kind: ORDER_EVENTS.tagsChanged, details: { from: existing.tags, to: [...snapshot.tags].sort() } });
+        changes.push('tags');
+      }
+      if (existing.financialStatus !== snapshot.financialStatus || existing.fulfillmentStatus !== snapshot.fulfillmentStatus) {
+        history.push({
+          kind: ORDER_EVENTS.statusChanged,
+          details: { financial: [existing.financialStatus, snapshot.financialStatus], fulfillment: [existing.fulfillmentStatus, snapshot.fulfillmentStatus] },
+        });
+        changes.push('status');
+      }
+      await tx.update(orders).set(orderValues(snapshot, pickupFacilityId, now)).where(eq(orders.id, orderId));
+      if (changes.length > 0 || existing.shopifyUpdatedAt.getTime() !== snapshot.updatedAt.getTime()) outcome = 'updated';
+      if (changes.includes('cancelled')) event(ORDER_EVENTS.cancelled, { orderId, reason: snapshot.cancelReason });
+    }
+
+    // Lines: added lines, and quantity changes (partial cancellations, edits, refunds).
+    const storedLines = new Map((await tx.select().from(orderLines).where(eq(orderLines.orderId, orderId))).map((l) => [l.shopifyLineItemId, l]));
+    for (const line of snapshot.lines) {
+      const stored = storedLines.get(line.shopifyLineItemId);
+      const cancelledLine = snapshot.cancelledAt !== null || line.currentQuantity === 0;
+      if (!stored) {
+        const variantId = await ensureVariant(tx, { shopifyVariantId: line.shopifyVariantId, sku: line.sku, title: line.title }, now);
+        const [inserted] = await tx
+          .insert(orderLines)
+          .values({
+            orderId,
+            shopifyLineItemId: line.shopifyLineItemId,
+            variantId,
+            sku: line.sku,
+            title: line.title,
+            quantity: line.quantity,
+            currentQuantity: line.currentQuantity,
+            unitPrice: line.unitPrice,
+            status: cancelledLine ? 'cancelled' : 'created',
+          })
+          .returning({ id: orderLines.id });
+        if (existing) {
+          history.push({ kind: ORDER_EVENTS.lineAdded, details: { line: line.shopifyLineItemId, sku: line.sku, quantity: line.currentQuantity } });
+          event(ORDER_EVENTS.lineAdded, { orderId, lineId: inserted!.id, quantity: line.currentQuantity }, `:${line.shopifyLineItemId}`);
+          outcome = 'updated';
+        }
+        continue;
+      }
+      if (stored.currentQuantity !== line.currentQuantity || stored.quantity !== line.quantity) {
+        const delta = line.currentQuantity - stored.currentQuantity;
+        const kind = delta < 0 ? ORDER_EVENTS.lineQuantityReduced : ORDER_EVENTS.lineQuantityIncreased;
+        history.push({ kind, details: { line: line.shopifyLineItemId, sku: line.sku, from: stored.currentQuantity, to: line.currentQuantity } });
+        event(kind, { orderId, lineId: stored.id, from: stored.currentQuantity, to: line.currentQuantity, delta }, `:${line.shopifyLineItemId}`);
+        outcome = 'updated';
+      }
+      const status = cancelledLine && stored.status !== 'shipped' && stored.status !== 'picked_up' ? 'cancelled' : stored.status;
+      await tx
+        .update(orderLines)
+        .set({ quantity: line.quantity, currentQuantity: line.currentQuantity, status, updatedAt: now })
+        .where(eq(orderLines.id, stored.id));
+    }
+    if (history.length > 0) {
+      await tx.insert(orderHistory).values(history.map((h) => ({ orderId, kind: h.kind, source, details: h.details, at: now })));
+    }
+    if (outcome === 'created') event(ORDER_EVENTS.created, { orderId });
+    await enqueueOutbox(tx, events);
+    return outcome;
+  });
+}
+
+/** Two writers created the same order at once: the other one won; the caller retries as an update. */
+function applyOrderSnapshotConflict(): never {
+  throw Object.assign(new Error('order created concurrently; retry'), { retryable: true });
+}

@@ -1,0 +1,52 @@
+import type { ShippingMethod } from './orders.schema.js';
+
+/** An order as Shopify has it at `updatedAt`, in Switchyard's terms (ids are Shopify GIDs). */
+export interface OrderSnapshot {
+  shopifyOrderId: string;
+  name: string;
+  email: string | null;
+  sourceName: string | null;
+  tags: string[];
+  financialStatus: string | null;
+  fulfillmentStatus: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+  cancelledAt: Date | null;
+  cancelReason: string | null;
+  customer: { email?: string; firstName?: string; lastName?: string; phone?: string } | null;
+  shippingAddress: Record<string, string | number | null> | null;
+  latitude: number | null;
+  longitude: number | null;
+  shippingMethod: ShippingMethod;
+  shippingLineTitle: string | null;
+  /** For pickup orders: the Shopify location the customer chose. */
+  pickupLocationId: string | null;
+  currencyCode: string | null;
+  totalPrice: string | null;
+  lines: OrderLineSnapshot[];
+}
+
+export interface OrderLineSnapshot {
+  shopifyLineItemId: string;
+  shopifyVariantId: string | null;
+  sku: string | null;
+  title: string;
+  quantity: number;
+  currentQuantity: number;
+  unitPrice: string | null;
+}
+
+export type ApplyOutcome = 'created' | 'updated' | 'unchanged' | 'stale';
+
+/** Event names written to the outbox and the order history (persisted: never rename). */
+export const ORDER_EVENTS = {
+  created: 'order.created',
+  cancelled: 'order.cancelled',
+  lineQuantityReduced: 'order.line_quantity_reduced',
+  lineQuantityIncreased: 'order.line_quantity_increased',
+  lineAdded: 'order.line_added',
+  addressChanged: 'order.address_changed',
+  shippingChanged: 'order.shipping_changed',
+  tagsChanged: 'order.tags_changed',
+  statusChanged: 'order.status_changed',
+} as const;

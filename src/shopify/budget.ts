@@ -1,0 +1,69 @@
+// A shop's API budget, as Shopify last reported it (`extensions.cost.throttleStatus`), projected
+// forward at the restore rate. One budget per shop per process, shared by every job, so concurrent
+// callers wait their turn instead of racing each other into THROTTLED.
+
+export interface ThrottleStatus {
+  maximumAvailable: number;
+  currentlyAvailable: number;
+  restoreRate: number;
+}
+
+export interface CostBudget {
+  /** Resolves when the bucket should hold `cost` points, and reserves them. */
+  reserve(cost: number): Promise<void>;
+  /** Records what Shopify reported after a call (the truth replaces the estimate). */
+  observe(status: ThrottleStatus): void;
+  /** Takes back an unused reservation (the call was not charged: throttled, failed before Shopify). */
+  release(cost: number): void;
+  snapshot(): { known: boolean; available: number; maximum: number; restoreRate: number };
+}
+
+export function makeCostBudget(now: () => number = () => performance.now()): CostBudget {
+  // Until Shopify has answered once, nothing is known: let the first call through and learn.
+  let known = false;
+  let available = 0;
+  let maximum = 0;
+  let restoreRate = 0;
+  let updatedAt = now();
+  let queue: Promise<void> = Promise.resolve();
+
+  const refill = () => {
+    const at = now();
+    if (known) available = Math.min(maximum, available + ((at - updatedAt) / 1000) * restoreRate);
+    updatedAt = at;
+  };
+
+  return {
+    reserve(cost) {
+      // Callers are served in order; each waits until its cost fits.
+      const turn = queue.then(async () => {
+        for (;;) {
+          refill();
+          if (!known || available >= cost || cost > maximum) {
+            available -= cost;
+            return;
+          }
+          const waitMs = Math.ceil(((cost - available) / restoreRate) * 1000);
+          await new Promise((resolve) => setTimeout(resolve, Math.max(5, waitMs)));
+        }
+      });
+      queue = turn.catch(() => {});
+      return turn;
+    },
+    observe(status) {
+      known = true;
+      maximum = status.maximumAvailable;
+      restoreRate = status.restoreRate;
+      available = status.currentlyAvailable;
+      updatedAt = now();
+    },
+    release(cost) {
+      refill();
+      available = Math.min(maximum || Number.POSITIVE_INFINITY, available + cost);
+    },
+    snapshot() {
+      refill();
+      return { known, available: Math.floor(available), maximum, restoreRate };
+    },
+  };
+}

@@ -1,0 +1,157 @@
+// The one way Switchyard talks to Shopify's Admin GraphQL API: the official client behind our own
+// cost-aware pacing and retries. The official client retries only HTTP 429/503 and knows nothing of
+// query cost, so it is set to retry nothing and this file does both:
+//   - before a call, wait until the shop's budget should hold the call's cost;
+//   - THROTTLED: wait for the bucket, retry (bounded);
+//   - HTTP 5xx, timeouts, network errors: back off exponentially with jitter, retry (bounded);
+//   - any other GraphQL error: fail at once with the errors (a bug or a schema change, not a blip).
+import { createAdminApiClient } from '@shopify/admin-api-client';
+import { AppError } from '../platform/errors.js';
+import type { Logger } from '../platform/logger.js';
+import { makeCostBudget, type CostBudget, type ThrottleStatus } from './budget.js';
+import type { Operation } from './operation.js';
+
+export interface ShopifyConnection {
+  shop: string;
+  accessToken: string;
+  apiVersion: string;
+  /** Where the Admin API is; default `https://{shop}`. The simulator's URL in demo mode and tests. */
+  apiUrl?: string | undefined;
+}
+
+export interface CallStats {
+  calls: number;
+  costPoints: number;
+  throttled: number;
+  retries: number;
+  failures: number;
+}
+
+export interface ShopifyClient {
+  readonly shop: string;
+  readonly budget: CostBudget;
+  readonly stats: CallStats;
+  request<TData, TVariables extends Record<string, unknown>>(operation: Operation<TData, TVariables>, variables: TVariables): Promise<TData>;
+}
+
+export interface ClientOptions {
+  logger: Logger;
+  /** Total tries per call for THROTTLED and for transient failures (each). */
+  maxAttempts?: number;
+  /** First back-off delay for transient failures; doubles each try, with jitter. */
+  baseDelayMs?: number;
+  timeoutMs?: number;
+  /** Shared per shop: pass the same budget to every client of one shop in a process. */
+  budget?: CostBudget;
+  random?: () => number;
+}
+
+interface GraphQLErrorShape {
+  message: string;
+  extensions?: { code?: string };
+}
+
+interface ClientResponse {
+  data?: unknown;
+  errors?: { networkStatusCode?: number; message?: string; graphQLErrors?: GraphQLErrorShape[] };
+  extensions?: { cost?: { requestedQueryCost: number; actualQueryCost: number | null; throttleStatus: ThrottleStatus } };
+}
+
+const budgets = new Map<string, CostBudget>();
+
+/** The process-wide budget of a shop (one bucket per app × shop at Shopify). */
+export function sharedBudget(shop: string): CostBudget {
+  let budget = budgets.get(shop);
+  if (!budget) {
+    budget = makeCostBudget();
+    budgets.set(shop, budget);
+  }
+  return budget;
+}
+
+export function makeShopifyClient(connection: ShopifyConnection, options: ClientOptions): ShopifyClient {
+  const maxAttempts = options.maxAttempts ?? 8;
+  const baseDelayMs = options.baseDelayMs ?? 250;
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const random = options.random ?? Math.random;
+  const budget = options.budget ?? sharedBudget(connection.shop);
+  const apiUrl = (connection.apiUrl ?? `https://${connection.shop}`).replace(/\/+$/, '');
+  const stats: CallStats = { calls: 0, costPoints: 0, throttled: 0, retries: 0, failures: 0 };
+  /** Last requested cost seen per operation: a better reservation than the static estimate. */
+  const knownCost = new Map<string, number>();
+
+  const client = createAdminApiClient({
+    storeDomain: connection.shop,
+    apiVersion: connection.apiVersion,
+    accessToken: connection.accessToken,
+    retries: 0,
+    customFetchApi: (url, init) =>
+      fetch(String(url).replace(/^https:\/\/[^/]+/, apiUrl), { ...(init as RequestInit), signal: AbortSignal.timeout(timeoutMs) }),
+  });
+  const log = options.logger.child({ shop: connection.shop });
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const backoff = (attempt: number) => Math.round(baseDelayMs * 2 ** (attempt - 1) * (0.5 + random()));
+
+  async function request<TData, TVariables extends Record<string, unknown>>(op: Operation<TData, TVariables>, variables: TVariables): Promise<TData> {
+    let throttledTries = 0;
+    let transientTries = 0;
+    for (;;) {
+      const cost = knownCost.get(op.name) ?? op.estimatedCost;
+      await budget.reserve(cost);
+      stats.calls += 1;
+      let response: ClientResponse;
+      try {
+        response = (await client.request(op.document, { variables })) as ClientResponse;
+      } catch (error) {
+        response = { errors: { message: error instanceof Error ? error.message : String(error) } };
+      }
+      const costInfo = response.extensions?.cost;
+      if (costInfo) {
+        budget.observe(costInfo.throttleStatus);
+        knownCost.set(op.name, costInfo.requestedQueryCost);
+        stats.costPoints += costInfo.actualQueryCost ?? 0;
+      } else {
+        budget.release(cost);
+      }
+      const errors = response.errors;
+      if (!errors) return response.data as TData;
+
+      const graphQLErrors = errors.graphQLErrors ?? [];
+      if (graphQLErrors.some((e) => e.extensions?.code === 'THROTTLED')) {
+        stats.throttled += 1;
+        throttledTries += 1;
+        if (throttledTries >= maxAttempts) {
+          stats.failures += 1;
+          throw new AppError('shopify.throttled', 'unavailable', `Shopify kept throttling ${op.name} after ${throttledTries} tries.`, { operation: op.name });
+        }
+        continue; // the budget now knows the bucket is empty: the next reserve() waits for it
+      }
+      const status = errors.networkStatusCode;
+      const transient = status === undefined || status === 429 || status >= 500;
+      if (graphQLErrors.length === 0 && transient) {
+        transientTries += 1;
+        if (transientTries >= maxAttempts) {
+          stats.failures += 1;
+          throw new AppError('shopify.unavailable', 'unavailable', `Shopify did not answer ${op.name}: ${errors.message ?? 'no response'} (after ${transientTries} tries).`, {
+            operation: op.name,
+            status: status ?? null,
+          });
+        }
+        stats.retries += 1;
+        const delay = backoff(transientTries);
+        log.debug({ operation: op.name, status, delay }, 'transient Shopify failure; retrying');
+        await sleep(delay);
+        continue;
+      }
+      stats.failures += 1;
+      const detail = graphQLErrors.map((e) => e.message).join('; ') || errors.message || 'unknown error';
+      throw new AppError('shopify.request_failed', 'unavailable', `Shopify refused ${op.name}: ${detail}`, {
+        operation: op.name,
+        status: status ?? null,
+        errors: graphQLErrors,
+      });
+    }
+  }
+
+  return { shop: connection.shop, budget, stats, request };
+}
