@@ -114,3 +114,13 @@ export async function countPlaceholders(db: Db): Promise<number> {
   const rows = await db.select({ id: variants.id }).from(variants).where(and(eq(variants.isPlaceholder, true)));
   return rows.length;
 }
+
+/** products/delete: the product stays for the orders that reference it, marked as deleted in Shopify. */
+export async function markProductDeleted(db: Db, shopifyProductId: string, now: Date): Promise<boolean> {
+  const rows = await db
+    .update(products)
+    .set({ status: 'DELETED', updatedAt: now })
+    .where(eq(products.shopifyProductId, shopifyProductId))
+    .returning({ id: products.id });
+  return rows.length > 0;
+}

@@ -1,0 +1,61 @@
+// What each webhook topic does. Order bodies are applied as they are (no API cost) unless they lack
+// something only the API has (a pickup order's store); order edits and refunds carry no full order,
+// so the order is read from the API.
+import { eq } from 'drizzle-orm';
+import type { Db } from '../platform/db/client.js';
+import type { Clock } from '../platform/clock.js';
+import { applyOrderSnapshot } from '../domains/orders/index.js';
+import { applyProductSnapshot, markProductDeleted } from '../domains/catalog/index.js';
+import type { ShopifyClient } from '../shopify/client.js';
+import { orderFromPayload, productFromPayload } from '../shopify/mappers.js';
+import { readOrder } from '../shopify/readers.js';
+import { shops } from '../shopify/connection.schema.js';
+import type { DeliveryHandler } from './inbox-processor.js';
+
+const orderGid = (id: unknown) => (typeof id === 'string' && id.startsWith('gid://') ? id : `gid://shopify/Order/${String(id)}`);
+
+export function makeWebhookHandler(deps: { db: Db; clock: Clock; shopify: ShopifyClient; shop: string }): DeliveryHandler {
+  const { db, clock, shopify } = deps;
+
+  async function refetchAndApply(id: string, source: string): Promise<string> {
+    const snapshot = await readOrder(shopify, id);
+    // An order deleted in Shopify since: nothing to apply.
+    if (!snapshot) return 'order_not_found';
+    return applyOrderSnapshot(db, snapshot, source, clock.now());
+  }
+
+  return async ({ topic, payload }) => {
+    const source = `webhook:${topic}`;
+    switch (topic) {
+      case 'orders/create':
+      case 'orders/updated':
+      case 'orders/cancelled':
+      case 'orders/fulfilled': {
+        const { snapshot, needsLookup } = orderFromPayload(payload);
+        if (needsLookup) return refetchAndApply(snapshot.shopifyOrderId, source);
+        return applyOrderSnapshot(db, snapshot, source, clock.now());
+      }
+      case 'orders/edited': {
+        const edit = payload['order_edit'] as { order_id?: unknown } | undefined;
+        if (!edit?.order_id) throw new Error('orders/edited body has no order_edit.order_id');
+        return refetchAndApply(orderGid(edit.order_id), source);
+      }
+      case 'refunds/create': {
+        if (!payload['order_id']) throw new Error('refunds/create body has no order_id');
+        return refetchAndApply(orderGid(payload['order_id']), source);
+      }
+      case 'products/create':
+      case 'products/update':
+        return applyProductSnapshot(db, productFromPayload(payload), clock.now());
+      case 'products/delete': {
+        const id = payload['admin_graphql_api_id'] ?? `gid://shopify/Product/${String(payload['id'])}`;
+        return (await markProductDeleted(db, String(id), clock.now())) ? 'deleted' : 'unknown_product';
+      }
+      case 'app/uninstalled':
+        await db.update(shops).set({ status: 'uninstalled', updatedAt: clock.now() }).where(eq(shops.domain, deps.shop));
+        return 'uninstalled';
+      default:
+        throw new Error(`No handler for topic ${topic}`);
+    }
+  };
+}

@@ -1,0 +1,141 @@
+// Runs a bulk query and streams its result: start it, follow it (a finish notification from the
+// bulk_operations/finish webhook when one arrives, polling as the fallback), then download the JSONL
+// line by line, never holding the file in memory. Children of nested connections come after their
+// parent with `__parentId`; `groupRecords` hands each root object over with its children.
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
+import { AppError } from '../platform/errors.js';
+import type { ShopifyClient } from './client.js';
+import { operation } from './operation.js';
+import type { UserErrorNode } from './operations.js';
+
+export interface BulkOperationNode {
+  id: string;
+  status: string;
+  errorCode: string | null;
+  objectCount: string;
+  rootObjectCount: string;
+  url: string | null;
+}
+
+export const BulkRunQuery = operation<
+  { bulkOperationRunQuery: { bulkOperation: { id: string; status: string } | null; userErrors: Array<UserErrorNode & { code: string | null }> } },
+  { query: string }
+>(
+  'BulkRunQuery',
+  10,
+  `mutation BulkRunQuery($query: String!) {
+    bulkOperationRunQuery(query: $query, groupObjects: false) { bulkOperation { id status } userErrors { code field message } }
+  }`,
+);
+
+export const BulkOperationStatus = operation<{ bulkOperation: BulkOperationNode | null }, { id: string }>(
+  'BulkOperationStatus',
+  1,
+  `query BulkOperationStatus($id: ID!) { bulkOperation(id: $id) { id status errorCode objectCount rootObjectCount url } }`,
+);
+
+export type BulkRecord = Record<string, unknown> & { __parentId?: string };
+
+/** Bulk finish notifications by operation id (fed by the bulk_operations/finish webhook). */
+export interface BulkFinishSignals {
+  wait(id: string, timeoutMs: number): Promise<boolean>;
+  notify(id: string): void;
+}
+
+export function makeBulkFinishSignals(): BulkFinishSignals {
+  const waiting = new Map<string, Array<() => void>>();
+  return {
+    wait(id, timeoutMs) {
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => {
+          waiting.set(id, (waiting.get(id) ?? []).filter((r) => r !== done));
+          resolve(false);
+        }, timeoutMs);
+        const done = () => {
+          clearTimeout(timer);
+          resolve(true);
+        };
+        waiting.set(id, [...(waiting.get(id) ?? []), done]);
+      });
+    },
+    notify(id) {
+      for (const resolve of waiting.get(id) ?? []) resolve();
+      waiting.delete(id);
+    },
+  };
+}
+
+export interface BulkProgress {
+  status: string;
+  objectCount: number;
+}
+
+/** Starts a bulk query and waits for it; returns the finished operation. */
+export async function runBulkQuery(
+  client: ShopifyClient,
+  query: string,
+  options: { signals?: BulkFinishSignals; pollMs?: number; timeoutMs?: number; onProgress?: (progress: BulkProgress) => void; signal?: AbortSignal },
+): Promise<BulkOperationNode> {
+  const started = await client.request(BulkRunQuery, { query });
+  const { bulkOperation, userErrors } = started.bulkOperationRunQuery;
+  if (!bulkOperation) {
+    throw new AppError('shopify.bulk_refused', 'unavailable', `Shopify refused the bulk query: ${userErrors.map((e) => `${e.code ?? ''} ${e.message}`.trim()).join('; ')}`, { userErrors });
+  }
+  const deadline = Date.now() + (options.timeoutMs ?? 3_600_000);
+  const pollMs = options.pollMs ?? 2_000;
+  for (;;) {
+    if (options.signal?.aborted) throw options.signal.reason;
+    const { bulkOperation: op } = await client.request(BulkOperationStatus, { id: bulkOperation.id });
+    if (!op) throw new AppError('shopify.bulk_lost', 'unavailable', `Bulk operation ${bulkOperation.id} disappeared.`);
+    options.onProgress?.({ status: op.status, objectCount: Number(op.objectCount) });
+    if (op.status === 'COMPLETED') return op;
+    if (['FAILED', 'CANCELED', 'EXPIRED'].includes(op.status)) {
+      throw new AppError('shopify.bulk_failed', 'unavailable', `Bulk operation ${op.id} ended ${op.status}${op.errorCode ? ` (${op.errorCode})` : ''}.`);
+    }
+    if (Date.now() > deadline) throw new AppError('shopify.bulk_timeout', 'unavailable', `Bulk operation ${op.id} did not finish in time.`);
+    // Wake on the finish webhook, or poll again after pollMs.
+    if (options.signals) await options.signals.wait(op.id, pollMs);
+    else await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}
+
+/** Streams the JSONL result of a finished bulk operation, one parsed line at a time. */
+export async function* readBulkResult(url: string | null, fetchFile: (url: string) => Promise<Response> = (u) => fetch(u)): AsyncGenerator<BulkRecord> {
+  if (!url) return; // Shopify gives no URL when there were no objects
+  const response = await fetchFile(url);
+  if (!response.ok || !response.body) throw new AppError('shopify.bulk_download_failed', 'unavailable', `Downloading the bulk result failed: HTTP ${response.status}.`);
+  const lines = createInterface({ input: Readable.fromWeb(response.body as never), crlfDelay: Number.POSITIVE_INFINITY });
+  let lineNumber = 0;
+  for await (const line of lines) {
+    lineNumber += 1;
+    if (line.trim() === '') continue;
+    try {
+      yield JSON.parse(line) as BulkRecord;
+    } catch {
+      throw new AppError('shopify.bulk_bad_line', 'unavailable', `Line ${lineNumber} of the bulk result is not JSON.`);
+    }
+  }
+}
+
+/**
+ * Groups a bulk stream into root objects with their children, keyed by the child's `__typename`-free
+ * GID type (`LineItem`, `ProductVariant`...). Children follow their parent, so one root is held at a time.
+ */
+export async function* groupRecords(records: AsyncIterable<BulkRecord>): AsyncGenerator<{ root: BulkRecord; children: Map<string, BulkRecord[]> }> {
+  let current: { root: BulkRecord; children: Map<string, BulkRecord[]>; ids: Set<string> } | null = null;
+  for await (const record of records) {
+    if (record.__parentId === undefined) {
+      if (current) yield { root: current.root, children: current.children };
+      current = { root: record, children: new Map(), ids: new Set([String(record['id'])]) };
+      continue;
+    }
+    if (!current || !current.ids.has(record.__parentId)) {
+      throw new AppError('shopify.bulk_orphan', 'unavailable', `Bulk line for ${String(record['id'])} names parent ${record.__parentId}, which is not the current root.`);
+    }
+    const type = /^gid:\/\/shopify\/([A-Za-z]+)\//.exec(String(record['id']))?.[1] ?? 'unknown';
+    current.children.set(type, [...(current.children.get(type) ?? []), record]);
+    if (typeof record['id'] === 'string') current.ids.add(record['id']);
+  }
+  if (current) yield { root: current.root, children: current.children };
+}

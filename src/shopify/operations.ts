@@ -1,0 +1,225 @@
+// Every GraphQL operation Switchyard sends to Shopify: named, typed, and validated against the real
+// Admin schema by operations.test.ts. Page sizes keep each query under Shopify's 1,000-point limit.
+import { operation } from './operation.js';
+
+// ---------------------------------------------------------------------------------------------
+// Shared shapes
+
+export interface PageInfo {
+  hasNextPage: boolean;
+  endCursor: string | null;
+}
+
+export interface ProductNode {
+  id: string;
+  handle: string;
+  title: string;
+  status: string;
+  vendor: string | null;
+  productType: string | null;
+  tags: string[];
+  updatedAt: string;
+  featuredMedia: { image?: { url: string } | null } | null;
+  variants: { nodes: VariantNode[]; pageInfo: PageInfo };
+}
+
+export interface VariantNode {
+  id: string;
+  title: string;
+  sku: string | null;
+  barcode: string | null;
+  price: string | null;
+  inventoryPolicy: 'DENY' | 'CONTINUE';
+  updatedAt: string;
+  inventoryItem: { id: string; measurement: { weight: { unit: string; value: number } | null } | null } | null;
+}
+
+export interface OrderNode {
+  id: string;
+  name: string;
+  email: string | null;
+  createdAt: string;
+  updatedAt: string;
+  cancelledAt: string | null;
+  cancelReason: string | null;
+  sourceName: string | null;
+  tags: string[];
+  displayFinancialStatus: string | null;
+  displayFulfillmentStatus: string | null;
+  customer: { firstName: string | null; lastName: string | null; email: string | null } | null;
+  shippingAddress: {
+    firstName: string | null;
+    lastName: string | null;
+    address1: string | null;
+    address2: string | null;
+    city: string | null;
+    province: string | null;
+    provinceCode: string | null;
+    zip: string | null;
+    countryCodeV2: string | null;
+    phone: string | null;
+    latitude: number | null;
+    longitude: number | null;
+  } | null;
+  shippingLines: { nodes: Array<{ title: string; code: string | null; source: string | null }> };
+  currentTotalPriceSet: { shopMoney: { amount: string; currencyCode: string } } | null;
+  lineItems: { nodes: LineItemNode[]; pageInfo: PageInfo };
+  fulfillmentOrders: { nodes: Array<{ id: string; status: string; deliveryMethod: { methodType: string } | null; assignedLocation: { location: { id: string } | null } }> };
+}
+
+export interface LineItemNode {
+  id: string;
+  sku: string | null;
+  title: string;
+  variantTitle: string | null;
+  quantity: number;
+  currentQuantity: number;
+  variant: { id: string } | null;
+  originalUnitPriceSet: { shopMoney: { amount: string } } | null;
+}
+
+const PRODUCT_FIELDS = `
+fragment ProductFields on Product {
+  id handle title status vendor productType tags updatedAt
+  featuredMedia { ... on MediaImage { image { url } } }
+  variants(first: 20) {
+    nodes { id title sku barcode price inventoryPolicy updatedAt inventoryItem { id measurement { weight { unit value } } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}`;
+
+const ORDER_FIELDS = `
+fragment OrderFields on Order {
+  id name email createdAt updatedAt cancelledAt cancelReason sourceName tags displayFinancialStatus displayFulfillmentStatus
+  customer { firstName lastName email }
+  shippingAddress { firstName lastName address1 address2 city province provinceCode zip countryCodeV2 phone latitude longitude }
+  shippingLines(first: 2) { nodes { title code source } }
+  currentTotalPriceSet { shopMoney { amount currencyCode } }
+  lineItems(first: 20) { nodes { id sku title variantTitle quantity currentQuantity variant { id } originalUnitPriceSet { shopMoney { amount } } } pageInfo { hasNextPage endCursor } }
+  fulfillmentOrders(first: 3) { nodes { id status deliveryMethod { methodType } assignedLocation { location { id } } } }
+}`;
+
+// ---------------------------------------------------------------------------------------------
+// Queries
+
+export const ShopInfo = operation<{ shop: { name: string; myshopifyDomain: string; currencyCode: string; ianaTimezone: string } }>(
+  'ShopInfo',
+  1,
+  `query ShopInfo { shop { name myshopifyDomain currencyCode ianaTimezone } }`,
+);
+
+export interface LocationNode {
+  id: string;
+  name: string;
+  isActive: boolean;
+  fulfillsOnlineOrders: boolean;
+  shipsInventory: boolean;
+  address: { address1: string | null; city: string | null; province: string | null; provinceCode: string | null; zip: string | null; countryCode: string | null; latitude: number | null; longitude: number | null };
+}
+
+export const LocationsPage = operation<{ locations: { nodes: LocationNode[]; pageInfo: PageInfo } }, { after: string | null }>(
+  'LocationsPage',
+  202,
+  `query LocationsPage($after: String) {
+    locations(first: 100, after: $after, includeInactive: true) {
+      nodes { id name isActive fulfillsOnlineOrders shipsInventory address { address1 city province provinceCode zip countryCode latitude longitude } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }`,
+);
+
+export const ProductsPage = operation<{ products: { nodes: ProductNode[]; pageInfo: PageInfo } }, { query: string | null; after: string | null }>(
+  'ProductsPage',
+  852,
+  `query ProductsPage($query: String, $after: String) {
+    products(first: 10, after: $after, query: $query, sortKey: UPDATED_AT) { nodes { ...ProductFields } pageInfo { hasNextPage endCursor } }
+  }
+  ${PRODUCT_FIELDS}`,
+);
+
+export const ProductVariantsPage = operation<{ product: { variants: { nodes: VariantNode[]; pageInfo: PageInfo } } | null }, { id: string; after: string | null }>(
+  'ProductVariantsPage',
+  402,
+  `query ProductVariantsPage($id: ID!, $after: String) {
+    product(id: $id) {
+      variants(first: 100, after: $after) {
+        nodes { id title sku barcode price inventoryPolicy updatedAt inventoryItem { id measurement { weight { unit value } } } }
+        pageInfo { hasNextPage endCursor }
+      }
+    }
+  }`,
+);
+
+export const OrdersPage = operation<{ orders: { nodes: OrderNode[]; pageInfo: PageInfo } }, { query: string | null; after: string | null }>(
+  'OrdersPage',
+  882,
+  `query OrdersPage($query: String, $after: String) {
+    orders(first: 8, after: $after, query: $query, sortKey: UPDATED_AT) { nodes { ...OrderFields } pageInfo { hasNextPage endCursor } }
+  }
+  ${ORDER_FIELDS}`,
+);
+
+export const OrderById = operation<{ order: OrderNode | null }, { id: string }>(
+  'OrderById',
+  110,
+  `query OrderById($id: ID!) { order(id: $id) { ...OrderFields } }
+  ${ORDER_FIELDS}`,
+);
+
+export const OrderLineItemsPage = operation<{ order: { lineItems: { nodes: LineItemNode[]; pageInfo: PageInfo } } | null }, { id: string; after: string | null }>(
+  'OrderLineItemsPage',
+  402,
+  `query OrderLineItemsPage($id: ID!, $after: String) {
+    order(id: $id) {
+      lineItems(first: 100, after: $after) { nodes { id sku title variantTitle quantity currentQuantity variant { id } originalUnitPriceSet { shopMoney { amount } } } pageInfo { hasNextPage endCursor } }
+    }
+  }`,
+);
+
+export const WebhookSubscriptions = operation<{ webhookSubscriptions: { nodes: Array<{ id: string; topic: string; uri: string }> } }>(
+  'WebhookSubscriptions',
+  102,
+  `query WebhookSubscriptions { webhookSubscriptions(first: 100) { nodes { id topic uri } } }`,
+);
+
+// ---------------------------------------------------------------------------------------------
+// Mutations
+
+export interface UserErrorNode {
+  field: string[] | null;
+  message: string;
+}
+
+export const WebhookSubscriptionCreate = operation<
+  { webhookSubscriptionCreate: { webhookSubscription: { id: string } | null; userErrors: UserErrorNode[] } },
+  { topic: string; uri: string }
+>(
+  'WebhookSubscriptionCreate',
+  10,
+  `mutation WebhookSubscriptionCreate($topic: WebhookSubscriptionTopic!, $uri: String!) {
+    webhookSubscriptionCreate(topic: $topic, webhookSubscription: { uri: $uri }) { webhookSubscription { id } userErrors { field message } }
+  }`,
+);
+
+export const WebhookSubscriptionDelete = operation<
+  { webhookSubscriptionDelete: { deletedWebhookSubscriptionId: string | null; userErrors: UserErrorNode[] } },
+  { id: string }
+>(
+  'WebhookSubscriptionDelete',
+  10,
+  `mutation WebhookSubscriptionDelete($id: ID!) { webhookSubscriptionDelete(id: $id) { deletedWebhookSubscriptionId userErrors { field message } } }`,
+);
+
+/** All operations, for the schema validation test. */
+export const ALL_OPERATIONS = [
+  ShopInfo,
+  LocationsPage,
+  ProductsPage,
+  ProductVariantsPage,
+  OrdersPage,
+  OrderById,
+  OrderLineItemsPage,
+  WebhookSubscriptions,
+  WebhookSubscriptionCreate,
+  WebhookSubscriptionDelete,
+];

@@ -1,0 +1,50 @@
+// Reads Shopify resources page by page and returns them as snapshots, fetching the rest of an
+// order's lines (or a product's variants) when one page did not hold them all.
+import type { OrderSnapshot, ProductSnapshot } from './mappers.js';
+import { orderFromNode, productFromNode } from './mappers.js';
+import type { ShopifyClient } from './client.js';
+import { OrderById, OrderLineItemsPage, OrdersPage, ProductsPage, ProductVariantsPage, type LineItemNode, type OrderNode, type PageInfo, type ProductNode, type VariantNode } from './operations.js';
+
+async function restOfLines(client: ShopifyClient, order: OrderNode): Promise<LineItemNode[]> {
+  const extra: LineItemNode[] = [];
+  let page = order.lineItems.pageInfo;
+  while (page.hasNextPage) {
+    const data = await client.request(OrderLineItemsPage, { id: order.id, after: page.endCursor });
+    if (!data.order) break;
+    extra.push(...data.order.lineItems.nodes);
+    page = data.order.lineItems.pageInfo;
+  }
+  return extra;
+}
+
+async function restOfVariants(client: ShopifyClient, product: ProductNode): Promise<VariantNode[]> {
+  const extra: VariantNode[] = [];
+  let page = product.variants.pageInfo;
+  while (page.hasNextPage) {
+    const data = await client.request(ProductVariantsPage, { id: product.id, after: page.endCursor });
+    if (!data.product) break;
+    extra.push(...data.product.variants.nodes);
+    page = data.product.variants.pageInfo;
+  }
+  return extra;
+}
+
+export async function readOrder(client: ShopifyClient, id: string): Promise<OrderSnapshot | null> {
+  const data = await client.request(OrderById, { id });
+  if (!data.order) return null;
+  return orderFromNode(data.order, await restOfLines(client, data.order));
+}
+
+export async function readOrdersPage(client: ShopifyClient, query: string | null, after: string | null): Promise<{ orders: OrderSnapshot[]; pageInfo: PageInfo }> {
+  const data = await client.request(OrdersPage, { query, after });
+  const orders: OrderSnapshot[] = [];
+  for (const node of data.orders.nodes) orders.push(orderFromNode(node, await restOfLines(client, node)));
+  return { orders, pageInfo: data.orders.pageInfo };
+}
+
+export async function readProductsPage(client: ShopifyClient, query: string | null, after: string | null): Promise<{ products: ProductSnapshot[]; pageInfo: PageInfo }> {
+  const data = await client.request(ProductsPage, { query, after });
+  const products: ProductSnapshot[] = [];
+  for (const node of data.products.nodes) products.push(productFromNode(node, await restOfVariants(client, node)));
+  return { products, pageInfo: data.products.pageInfo };
+}
