@@ -14,6 +14,9 @@ import type { JobRuntime } from '../platform/jobs/job-runtime.js';
 import type { Clock } from '../platform/clock.js';
 import { registerHealthRoutes } from './health.routes.js';
 import { registerJobRoutes } from './jobs.routes.js';
+import { registerSyncRoutes, type SyncService, type WebhookReceiver } from './sync.routes.js';
+import { registerCatalogRoutes } from './catalog.routes.js';
+import { registerOrderRoutes } from './orders.routes.js';
 
 export interface AppDeps {
   database: Database;
@@ -27,6 +30,8 @@ export interface AppDeps {
   /** When set, /api/* requires `Authorization: Bearer <token>`. */
   apiToken: string | undefined;
   publicUrl: string;
+  /** Present when a Shopify shop is connected. */
+  shopify?: { sync: SyncService; receiveWebhook: WebhookReceiver } | undefined;
 }
 
 export type App = FastifyInstance<Server, IncomingMessage, ServerResponse, Logger, TypeBoxTypeProvider>;
@@ -122,5 +127,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   registerHealthRoutes(app, deps);
   registerJobRoutes(app, deps);
+  registerCatalogRoutes(app, deps);
+  registerOrderRoutes(app, deps);
+  if (deps.shopify) registerSyncRoutes(app, deps.shopify);
   return app;
 }

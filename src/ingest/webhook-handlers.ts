@@ -9,12 +9,13 @@ import { applyProductSnapshot, markProductDeleted } from '../domains/catalog/ind
 import type { ShopifyClient } from '../shopify/client.js';
 import { orderFromPayload, productFromPayload } from '../shopify/mappers.js';
 import { readOrder } from '../shopify/readers.js';
+import type { BulkFinishSignals } from '../shopify/bulk-runner.js';
 import { shops } from '../shopify/connection.schema.js';
 import type { DeliveryHandler } from './inbox-processor.js';
 
 const orderGid = (id: unknown) => (typeof id === 'string' && id.startsWith('gid://') ? id : `gid://shopify/Order/${String(id)}`);
 
-export function makeWebhookHandler(deps: { db: Db; clock: Clock; shopify: ShopifyClient; shop: string }): DeliveryHandler {
+export function makeWebhookHandler(deps: { db: Db; clock: Clock; shopify: ShopifyClient; shop: string; bulkSignals?: BulkFinishSignals }): DeliveryHandler {
   const { db, clock, shopify } = deps;
 
   async function refetchAndApply(id: string, source: string): Promise<string> {
@@ -51,6 +52,10 @@ export function makeWebhookHandler(deps: { db: Db; clock: Clock; shopify: Shopif
         const id = payload['admin_graphql_api_id'] ?? `gid://shopify/Product/${String(payload['id'])}`;
         return (await markProductDeleted(db, String(id), clock.now())) ? 'deleted' : 'unknown_product';
       }
+      case 'bulk_operations/finish':
+        // Wakes a bulk runner of this process that waits for it (others poll).
+        deps.bulkSignals?.notify(String(payload['admin_graphql_api_id']));
+        return 'bulk_finished';
       case 'app/uninstalled':
         await db.update(shops).set({ status: 'uninstalled', updatedAt: clock.now() }).where(eq(shops.domain, deps.shop));
         return 'uninstalled';

@@ -10,6 +10,10 @@ export interface ShopifyConfig {
   adminToken: string;
   apiSecret: string;
   apiVersion: string;
+  /** The Admin API's base URL when it is not https://{shop} (the simulator). */
+  apiUrl: string | undefined;
+  /** Open orders downloaded by the initial load: 1, 2 or 6 months. */
+  initialLoadMonths: number;
 }
 
 export interface Config {
@@ -50,6 +54,8 @@ const KNOWN_VARIABLES = [
   'SHOPIFY_ADMIN_TOKEN',
   'SHOPIFY_API_SECRET',
   'SHOPIFY_API_VERSION',
+  'SHOPIFY_API_URL',
+  'SHOPIFY_INITIAL_LOAD_MONTHS',
   'SWITCHYARD_PUBLIC_URL',
   'SWITCHYARD_API_TOKEN',
   'SWITCHYARD_SHUTDOWN_GRACE_SECONDS',
@@ -158,7 +164,16 @@ export function loadConfig(env: Source = process.env, configPath?: string): Conf
   if (shop !== undefined) {
     if (adminToken === undefined) throw new ConfigError('SHOPIFY_ADMIN_TOKEN', 'is required when SHOPIFY_SHOP is set', undefined);
     if (apiSecret === undefined) throw new ConfigError('SHOPIFY_API_SECRET', 'is required when SHOPIFY_SHOP is set', undefined);
-    shopify = { shop, adminToken, apiSecret, apiVersion };
+    const months = integer(source, 'SHOPIFY_INITIAL_LOAD_MONTHS', 1, 1, 6);
+    if (![1, 2, 6].includes(months)) throw new ConfigError('SHOPIFY_INITIAL_LOAD_MONTHS', 'must be 1, 2 or 6', String(months));
+    shopify = {
+      shop,
+      adminToken,
+      apiSecret,
+      apiVersion,
+      apiUrl: url(source, 'SHOPIFY_API_URL', ['http:', 'https:'], 'must be an http:// or https:// URL'),
+      initialLoadMonths: months,
+    };
   } else if (adminToken !== undefined || apiSecret !== undefined) {
     throw new ConfigError('SHOPIFY_SHOP', 'is required when SHOPIFY_ADMIN_TOKEN or SHOPIFY_API_SECRET is set', undefined);
   }

@@ -12,6 +12,9 @@ import { AppError } from '../platform/errors.js';
 import { makeJobRegistry } from '../jobs/registry.js';
 import { buildApp, type App } from '../http/app.js';
 import { VERSION, type Role } from './version.js';
+import { makeShopifyClient } from '../shopify/client.js';
+import { ensureShop, INITIAL_LOAD_JOB, makeIngest } from '../ingest/index.js';
+import type { SyncSettings } from '../ingest/ingest.jobs.js';
 
 export { ROLES, VERSION, type Role } from './version.js';
 
@@ -24,6 +27,10 @@ export interface StartOptions {
   schedulerTickMs?: number;
   heartbeatMs?: number;
   staleRunAfterMs?: number;
+  /** Poll overlap and delay (tests shorten them). */
+  syncSettings?: SyncSettings;
+  /** Start the initial load on first start with a shop configured (default true). */
+  autoConnect?: boolean;
 }
 
 export interface Switchyard {
@@ -86,7 +93,38 @@ export async function startSwitchyard(config: Config, options: StartOptions = {}
   const startedAt = clock.now();
   const metrics = makeMetrics();
   const database = await openConfiguredDatabase(config, logger);
-  const jobs = makeJobs(database, options, logger, metrics, clock);
+  const shopifyConfig = config.shopify;
+  let requestProcessing = () => {};
+  const ingest = shopifyConfig
+    ? makeIngest({
+        db: database.db,
+        clock,
+        shopify: makeShopifyClient(
+          { shop: shopifyConfig.shop, accessToken: shopifyConfig.adminToken, apiVersion: shopifyConfig.apiVersion, apiUrl: shopifyConfig.apiUrl },
+          { logger },
+        ),
+        shop: shopifyConfig.shop,
+        apiSecret: shopifyConfig.apiSecret,
+        apiVersion: shopifyConfig.apiVersion,
+        webhookUrl: `${config.publicUrl}/webhooks/shopify`,
+        initialLoadMonths: shopifyConfig.initialLoadMonths,
+        ...(options.syncSettings ? { settings: options.syncSettings } : {}),
+        onWebhookStored: () => requestProcessing(),
+      })
+    : undefined;
+  const jobs = makeJobs(database, { ...options, extraJobs: [...(ingest?.jobs ?? []), ...(options.extraJobs ?? [])] }, logger, metrics, clock);
+  if (ingest) {
+    // A stored webhook starts the inbox processor at once (at most one request in flight).
+    let requested = false;
+    requestProcessing = () => {
+      if (requested) return;
+      requested = true;
+      setTimeout(() => {
+        requested = false;
+        jobs.requestRun(ingest.processJobName, 'system').catch((error: unknown) => logger.warn({ err: error }, 'could not start webhook processing'));
+      }, 20).unref();
+    };
+  }
   let app: App | undefined;
   let url: string | undefined;
   try {
@@ -103,9 +141,17 @@ export async function startSwitchyard(config: Config, options: StartOptions = {}
         version: VERSION,
         apiToken: config.apiToken,
         publicUrl: config.publicUrl,
+        shopify: ingest ? { sync: ingest.sync, receiveWebhook: ingest.receiveWebhook } : undefined,
       });
       url = await app.listen({ port: config.port, host: config.host });
       logger.info({ url, docs: `${config.publicUrl}/docs`, health: `${config.publicUrl}/health` }, 'Switchyard is listening');
+    }
+    if (shopifyConfig && role !== 'api' && options.autoConnect !== false) {
+      const shop = await ensureShop(database.db, shopifyConfig.shop, shopifyConfig.apiVersion);
+      if (shop.status !== 'connected') {
+        logger.info({ shop: shopifyConfig.shop }, 'first start with this shop: running the initial load');
+        await jobs.requestRun(INITIAL_LOAD_JOB, 'system');
+      }
     }
   } catch (error) {
     await app?.close().catch(() => {});

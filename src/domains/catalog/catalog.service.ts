@@ -124,3 +124,50 @@ export async function markProductDeleted(db: Db, shopifyProductId: string, now: 
     .returning({ id: products.id });
   return rows.length > 0;
 }
+
+export interface ProductListItem {
+  id: number;
+  shopifyProductId: string;
+  title: string;
+  status: string;
+  tags: string[];
+  isPlaceholder: boolean;
+  updatedAt: Date;
+  variants: Array<{ id: number; shopifyVariantId: string; sku: string | null; barcode: string | null; title: string; inventoryPolicy: string; isPlaceholder: boolean }>;
+}
+
+/** Products by id, with their variants; `query` matches title, SKU or barcode. */
+export async function listProducts(db: Db, options: { limit: number; afterId?: number | undefined; query?: string | undefined }): Promise<ProductListItem[]> {
+  const pattern = options.query ? `%${options.query.toLowerCase()}%` : null;
+  const rows = await db
+    .select()
+    .from(products)
+    .where(
+      and(
+        options.afterId ? sql`${products.id} > ${options.afterId}` : undefined,
+        pattern
+          ? sql`(lower(${products.title}) like ${pattern} or exists (select 1 from variants v where v.product_id = ${products.id} and (lower(v.sku) like ${pattern} or v.barcode like ${pattern})))`
+          : undefined,
+      ),
+    )
+    .orderBy(products.id)
+    .limit(options.limit);
+  if (rows.length === 0) return [];
+  const variantRows = await db
+    .select()
+    .from(variants)
+    .where(sql`${variants.productId} in ${rows.map((r) => r.id)}`)
+    .orderBy(variants.id);
+  return rows.map((p) => ({
+    id: p.id,
+    shopifyProductId: p.shopifyProductId,
+    title: p.title,
+    status: p.status,
+    tags: p.tags,
+    isPlaceholder: p.isPlaceholder,
+    updatedAt: p.updatedAt,
+    variants: variantRows
+      .filter((v) => v.productId === p.id)
+      .map((v) => ({ id: v.id, shopifyVariantId: v.shopifyVariantId, sku: v.sku, barcode: v.barcode, title: v.title, inventoryPolicy: v.inventoryPolicy, isPlaceholder: v.isPlaceholder })),
+  }));
+}

@@ -215,7 +215,7 @@ export function makeJobRuntime(options: JobRuntimeOptions): JobRuntime {
 
   function summarise(definition: JobDefinition, row: JobScheduleRow | undefined, lastRun: JobRunRow | undefined): JobSummary {
     const scheduleText = row?.schedule ?? definition.defaultSchedule;
-    const enabled = row?.enabled ?? true;
+    const enabled = row?.enabled ?? definition.defaultEnabled ?? true;
     let nextRunAt: string | null = null;
     if (enabled) {
       try {
@@ -243,7 +243,7 @@ export function makeJobRuntime(options: JobRuntimeOptions): JobRuntime {
       for (const definition of definitions.values()) parseSchedule(definition.defaultSchedule);
       await runsRepo.ensureSchedules(
         db,
-        [...definitions.values()].map((d) => ({ jobName: d.name, schedule: d.defaultSchedule })),
+        [...definitions.values()].map((d) => ({ jobName: d.name, schedule: d.defaultSchedule, enabled: d.defaultEnabled ?? true })),
       );
       const common = { schedule: false, supervise: work, migrate: true, persistWarnings: false } as const;
       boss =
@@ -295,7 +295,7 @@ export function makeJobRuntime(options: JobRuntimeOptions): JobRuntime {
         throw invalid('jobs.empty_change', 'Give a new "schedule", "enabled", or both.');
       }
       const normalised = change.schedule === undefined ? undefined : parseSchedule(change.schedule).text;
-      await runsRepo.ensureSchedules(db, [{ jobName: name, schedule: definition.defaultSchedule }]);
+      await runsRepo.ensureSchedules(db, [{ jobName: name, schedule: definition.defaultSchedule, enabled: definition.defaultEnabled ?? true }]);
       const row = await runsRepo.updateSchedule(
         db,
         name,

@@ -25,6 +25,8 @@ export interface JobDefinition {
   description: string;
   /** Default schedule text (see schedule.ts); the merchant's setting overrides it. */
   defaultSchedule: string;
+  /** False for jobs that only run when asked (their schedule starts switched off). */
+  defaultEnabled?: boolean;
   /** A run longer than this is aborted and recorded as failed. */
   timeoutSeconds: number;
   run(ctx: JobContext): Promise<void>;

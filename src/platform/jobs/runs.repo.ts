@@ -6,11 +6,11 @@ export type JobRunRow = typeof jobRuns.$inferSelect;
 export type JobScheduleRow = typeof jobSchedules.$inferSelect;
 
 /** Creates schedule rows for jobs that have none; existing rows (the merchant's settings) stay. */
-export async function ensureSchedules(db: Db, defaults: Array<{ jobName: string; schedule: string }>): Promise<void> {
+export async function ensureSchedules(db: Db, defaults: Array<{ jobName: string; schedule: string; enabled?: boolean }>): Promise<void> {
   if (defaults.length === 0) return;
   await db
     .insert(jobSchedules)
-    .values(defaults.map((d) => ({ jobName: d.jobName, schedule: d.schedule, updatedBy: 'default' })))
+    .values(defaults.map((d) => ({ jobName: d.jobName, schedule: d.schedule, enabled: d.enabled ?? true, updatedBy: 'default' })))
     .onConflictDoNothing();
 }
 

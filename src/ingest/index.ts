@@ -1,0 +1,66 @@
+// Ingest's surface for main/: everything that brings Shopify's data in.
+import type { Clock } from '../platform/clock.js';
+import type { Db } from '../platform/db/client.js';
+import type { JobDefinition } from '../platform/jobs/job.types.js';
+import type { ShopifyClient } from '../shopify/client.js';
+import { makeBulkFinishSignals } from '../shopify/bulk-runner.js';
+import { makeIngestJobs, INGEST_JOB_NAMES, type SyncSettings } from './ingest.jobs.js';
+import { runInitialLoad } from './initial-load.js';
+import { makeReconcileJob } from './reconcile.js';
+import { makeSyncApi } from './sync-api.js';
+import { makeWebhookHandler } from './webhook-handlers.js';
+import { makeWebhookReceiver } from './webhook-receiver.js';
+
+export { INGEST_JOB_NAMES } from './ingest.jobs.js';
+export { runInitialLoad, proposeLocations, type LocationProposal, type LoadProgress } from './initial-load.js';
+export { ensureShop } from './sync-state.js';
+
+export const INITIAL_LOAD_JOB = 'sync.initial-load';
+
+export interface IngestOptions {
+  db: Db;
+  clock: Clock;
+  shopify: ShopifyClient;
+  shop: string;
+  apiSecret: string;
+  apiVersion: string;
+  webhookUrl: string;
+  initialLoadMonths: number;
+  settings?: SyncSettings;
+  /** Called when a webhook was stored, to start processing at once. */
+  onWebhookStored?: () => void;
+}
+
+export function makeIngest(options: IngestOptions) {
+  const bulkSignals = makeBulkFinishSignals();
+  const handler = makeWebhookHandler({ db: options.db, clock: options.clock, shopify: options.shopify, shop: options.shop, bulkSignals });
+  const initialLoad: JobDefinition = {
+    name: INITIAL_LOAD_JOB,
+    description: `Downloads locations (as facilities), all products and the open orders of the last ${options.initialLoadMonths} month(s), and subscribes to webhooks.`,
+    defaultSchedule: 'every 1d',
+    defaultEnabled: false,
+    timeoutSeconds: 6 * 3600,
+    async run(ctx) {
+      await runInitialLoad({
+        db: ctx.db,
+        clock: ctx.clock,
+        shopify: options.shopify,
+        shop: options.shop,
+        apiVersion: options.apiVersion,
+        webhookUrl: options.webhookUrl,
+        months: options.initialLoadMonths,
+        confirmLocations: true,
+        signals: bulkSignals,
+        signal: ctx.signal,
+        onProgress: (p) => ctx.progress(p.percent, `${p.step}: ${JSON.stringify(p.counts)}`),
+      });
+    },
+  };
+  return {
+    jobs: [...makeIngestJobs({ shopify: options.shopify, shop: options.shop, handler, ...(options.settings ? { settings: options.settings } : {}) }), makeReconcileJob({ shopify: options.shopify, shop: options.shop }), initialLoad],
+    receiveWebhook: makeWebhookReceiver({ db: options.db, clock: options.clock, shop: options.shop, secret: options.apiSecret, ...(options.onWebhookStored ? { onStored: options.onWebhookStored } : {}) }),
+    sync: makeSyncApi({ db: options.db, clock: options.clock, shop: options.shop, shopify: options.shopify }),
+    bulkSignals,
+    processJobName: INGEST_JOB_NAMES.processWebhooks,
+  };
+}
