@@ -135,6 +135,9 @@ const ordersBulk = (since: Date) => `{ orders(query: "created_at:>='${since.toIS
   fulfillmentOrders { edges { node { id status deliveryMethod { methodType } assignedLocation { location { id } } } } }
 } } } }`;
 
+/** The bulk queries of the initial load (validated against the schema by a test). */
+export const BULK_QUERIES = { products: PRODUCTS_BULK, orders: ordersBulk(new Date('2026-01-01T00:00:00Z')) };
+
 const done = { hasNextPage: false, endCursor: null };
 
 function productNodeOf(root: BulkRecord, children: Map<string, BulkRecord[]>): ProductNode {

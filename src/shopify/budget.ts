@@ -26,6 +26,12 @@ export function makeCostBudget(now: () => number = () => performance.now()): Cos
   let restoreRate = 0;
   let updatedAt = now();
   let queue: Promise<void> = Promise.resolve();
+  // Until the first answer, one call at a time probes the bucket; the others wait for what it learns.
+  let probe: { done: Promise<void>; finish: () => void } | null = null;
+  const endProbe = () => {
+    probe?.finish();
+    probe = null;
+  };
 
   const refill = () => {
     const at = now();
@@ -38,8 +44,18 @@ export function makeCostBudget(now: () => number = () => performance.now()): Cos
       // Callers are served in order; each waits until its cost fits.
       const turn = queue.then(async () => {
         for (;;) {
+          if (!known) {
+            if (probe) {
+              await probe.done;
+              continue;
+            }
+            let finish = () => {};
+            const done = new Promise<void>((resolve) => (finish = resolve));
+            probe = { done, finish };
+            return;
+          }
           refill();
-          if (!known || available >= cost || cost > maximum) {
+          if (available >= cost || cost > maximum) {
             available -= cost;
             return;
           }
@@ -51,6 +67,7 @@ export function makeCostBudget(now: () => number = () => performance.now()): Cos
       return turn;
     },
     observe(status) {
+      endProbe();
       known = true;
       maximum = status.maximumAvailable;
       restoreRate = status.restoreRate;
@@ -58,6 +75,10 @@ export function makeCostBudget(now: () => number = () => performance.now()): Cos
       updatedAt = now();
     },
     release(cost) {
+      if (!known) {
+        endProbe();
+        return;
+      }
       refill();
       available = Math.min(maximum || Number.POSITIVE_INFINITY, available + cost);
     },

@@ -38,8 +38,9 @@ export interface ClientOptions {
   logger: Logger;
   /** Total tries per call for THROTTLED and for transient failures (each). */
   maxAttempts?: number;
-  /** First back-off delay for transient failures; doubles each try, with jitter. */
+  /** First back-off delay for transient failures; doubles each try, with jitter, up to maxDelayMs. */
   baseDelayMs?: number;
+  maxDelayMs?: number;
   timeoutMs?: number;
   /** Shared per shop: pass the same budget to every client of one shop in a process. */
   budget?: CostBudget;
@@ -72,6 +73,7 @@ export function sharedBudget(shop: string): CostBudget {
 export function makeShopifyClient(connection: ShopifyConnection, options: ClientOptions): ShopifyClient {
   const maxAttempts = options.maxAttempts ?? 8;
   const baseDelayMs = options.baseDelayMs ?? 250;
+  const maxDelayMs = options.maxDelayMs ?? 20_000;
   const timeoutMs = options.timeoutMs ?? 30_000;
   const random = options.random ?? Math.random;
   const budget = options.budget ?? sharedBudget(connection.shop);
@@ -90,7 +92,7 @@ export function makeShopifyClient(connection: ShopifyConnection, options: Client
   });
   const log = options.logger.child({ shop: connection.shop });
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-  const backoff = (attempt: number) => Math.round(baseDelayMs * 2 ** (attempt - 1) * (0.5 + random()));
+  const backoff = (attempt: number) => Math.round(Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1)) * (0.5 + random()));
 
   async function request<TData, TVariables extends Record<string, unknown>>(op: Operation<TData, TVariables>, variables: TVariables): Promise<TData> {
     let throttledTries = 0;

@@ -139,7 +139,7 @@ export const ProductsPage = operation<{ products: { nodes: ProductNode[]; pageIn
 
 export const ProductVariantsPage = operation<{ product: { variants: { nodes: VariantNode[]; pageInfo: PageInfo } } | null }, { id: string; after: string | null }>(
   'ProductVariantsPage',
-  402,
+  403,
   `query ProductVariantsPage($id: ID!, $after: String) {
     product(id: $id) {
       variants(first: 100, after: $after) {
@@ -152,7 +152,7 @@ export const ProductVariantsPage = operation<{ product: { variants: { nodes: Var
 
 export const OrdersPage = operation<{ orders: { nodes: OrderNode[]; pageInfo: PageInfo } }, { query: string | null; after: string | null }>(
   'OrdersPage',
-  882,
+  842,
   `query OrdersPage($query: String, $after: String) {
     orders(first: 8, after: $after, query: $query, sortKey: UPDATED_AT) { nodes { ...OrderFields } pageInfo { hasNextPage endCursor } }
   }
@@ -161,14 +161,14 @@ export const OrdersPage = operation<{ orders: { nodes: OrderNode[]; pageInfo: Pa
 
 export const OrderById = operation<{ order: OrderNode | null }, { id: string }>(
   'OrderById',
-  110,
+  105,
   `query OrderById($id: ID!) { order(id: $id) { ...OrderFields } }
   ${ORDER_FIELDS}`,
 );
 
 export const OrderLineItemsPage = operation<{ order: { lineItems: { nodes: LineItemNode[]; pageInfo: PageInfo } } | null }, { id: string; after: string | null }>(
   'OrderLineItemsPage',
-  402,
+  403,
   `query OrderLineItemsPage($id: ID!, $after: String) {
     order(id: $id) {
       lineItems(first: 100, after: $after) { nodes { id sku title variantTitle quantity currentQuantity variant { id } originalUnitPriceSet { shopMoney { amount } } } pageInfo { hasNextPage endCursor } }

@@ -220,6 +220,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     }
     if (faults.errorRate > 0 && entry.random.chance(faults.errorRate)) {
       entry.stats.faultsInjected += 1;
+      await readBody(request).catch(() => ''); // drain the request so the connection stays usable
       const status = entry.random.pick([500, 502, 503]);
       send(response, status, { errors: 'Internal Server Error' });
       return;
