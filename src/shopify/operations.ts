@@ -95,7 +95,7 @@ fragment OrderFields on Order {
   shippingAddress { firstName lastName address1 address2 city province provinceCode zip countryCodeV2 phone latitude longitude }
   shippingLines(first: 2) { nodes { title code source } }
   currentTotalPriceSet { shopMoney { amount currencyCode } }
-  lineItems(first: 20) { nodes { id sku title variantTitle quantity currentQuantity variant { id } originalUnitPriceSet { shopMoney { amount } } } pageInfo { hasNextPage endCursor } }
+  lineItems(first: 10) { nodes { id sku title variantTitle quantity currentQuantity variant { id } originalUnitPriceSet { shopMoney { amount } } } pageInfo { hasNextPage endCursor } }
   fulfillmentOrders(first: 3) { nodes { id status deliveryMethod { methodType } assignedLocation { location { id } } } }
 }`;
 
@@ -152,16 +152,16 @@ export const ProductVariantsPage = operation<{ product: { variants: { nodes: Var
 
 export const OrdersPage = operation<{ orders: { nodes: OrderNode[]; pageInfo: PageInfo } }, { query: string | null; after: string | null }>(
   'OrdersPage',
-  842,
+  977,
   `query OrdersPage($query: String, $after: String) {
-    orders(first: 8, after: $after, query: $query, sortKey: UPDATED_AT) { nodes { ...OrderFields } pageInfo { hasNextPage endCursor } }
+    orders(first: 15, after: $after, query: $query, sortKey: UPDATED_AT) { nodes { ...OrderFields } pageInfo { hasNextPage endCursor } }
   }
   ${ORDER_FIELDS}`,
 );
 
 export const OrderById = operation<{ order: OrderNode | null }, { id: string }>(
   'OrderById',
-  105,
+  65,
   `query OrderById($id: ID!) { order(id: $id) { ...OrderFields } }
   ${ORDER_FIELDS}`,
 );

@@ -59,6 +59,11 @@ async function applyOnce(db: Db, snapshot: OrderSnapshot, source: string, now: D
     // Lock the order row (or its absence, through the unique index on insert) for this change.
     const [existing] = await tx.select().from(orders).where(eq(orders.shopifyOrderId, snapshot.shopifyOrderId)).for('update');
     if (existing && existing.shopifyUpdatedAt.getTime() > snapshot.updatedAt.getTime()) return 'stale';
+    // Shopify moves updated_at on every change: the same time means the same order, already applied.
+    // (A pickup order's store is the one thing a webhook body lacks; it is only ever added.)
+    if (existing && existing.shopifyUpdatedAt.getTime() === snapshot.updatedAt.getTime() && !(snapshot.pickupLocationId && existing.pickupFacilityId === null)) {
+      return 'unchanged';
+    }
     const pickupFacilityId = await pickupFacility(tx, snapshot.pickupLocationId);
     const history: HistoryEntry[] = [];
     const events: OutboxEvent[] = [];
