@@ -5,7 +5,7 @@ import type { JobDefinition } from '../platform/jobs/job.types.js';
 import type { ShopifyClient } from '../shopify/client.js';
 import { makeBulkFinishSignals } from '../shopify/bulk-runner.js';
 import { makeIngestJobs, INGEST_JOB_NAMES, type SyncSettings } from './ingest.jobs.js';
-import { runInitialLoad } from './initial-load.js';
+import { ensureWebhookSubscriptions, runInitialLoad } from './initial-load.js';
 import { makeReconcileJob } from './reconcile.js';
 import { makeSyncApi } from './sync-api.js';
 import { makeWebhookHandler } from './webhook-handlers.js';
@@ -56,8 +56,19 @@ export function makeIngest(options: IngestOptions) {
       });
     },
   };
+  const verifySubscriptions: JobDefinition = {
+    name: 'sync.webhook-subscriptions',
+    description: `Checks that Shopify sends every topic Switchyard handles to ${options.webhookUrl}, and subscribes to any that is missing.`,
+    defaultSchedule: 'every 1h',
+    timeoutSeconds: 300,
+    async run(ctx) {
+      const { created, present } = await ensureWebhookSubscriptions(options.shopify, options.webhookUrl);
+      ctx.count('created', created);
+      ctx.count('present', present);
+    },
+  };
   return {
-    jobs: [...makeIngestJobs({ shopify: options.shopify, shop: options.shop, handler, ...(options.settings ? { settings: options.settings } : {}) }), makeReconcileJob({ shopify: options.shopify, shop: options.shop }), initialLoad],
+    jobs: [verifySubscriptions, ...makeIngestJobs({ shopify: options.shopify, shop: options.shop, handler, ...(options.settings ? { settings: options.settings } : {}) }), makeReconcileJob({ shopify: options.shopify, shop: options.shop }), initialLoad],
     receiveWebhook: makeWebhookReceiver({ db: options.db, clock: options.clock, shop: options.shop, secret: options.apiSecret, ...(options.onWebhookStored ? { onStored: options.onWebhookStored } : {}) }),
     sync: makeSyncApi({ db: options.db, clock: options.clock, shop: options.shop, shopify: options.shopify }),
     bulkSignals,

@@ -157,6 +157,61 @@ jobsCommand
     }
   });
 
+const shopifyCommand = program.command('shopify').description('Connect to the configured Shopify shop');
+
+shopifyCommand
+  .command('connect')
+  .description('Initial load: locations as facilities (shown for confirmation first), all products, open orders of a window, webhook subscriptions')
+  .addOption(new Option('--months <n>', 'open orders of the last N months').choices(['1', '2', '6']).default('1'))
+  .option('--yes', 'confirm the proposed locations → facilities mapping and load')
+  .option('--config <file>', 'JSON config file')
+  .action(async (options: { months: string; yes?: boolean; config?: string }) => {
+    try {
+      const config = configFrom(options);
+      if (!config.shopify) fail(new ConfigError('SHOPIFY_SHOP', 'is required to connect (with SHOPIFY_ADMIN_TOKEN and SHOPIFY_API_SECRET)', undefined));
+      const shopifyConfig = config.shopify;
+      const { openConfiguredDatabase } = await composition();
+      const { makeShopifyClient } = await import('../shopify/client.js');
+      const { runInitialLoad } = await import('../ingest/index.js');
+      const logger = (await logging()).makeLogger({ level: 'warn' });
+      const database = await openConfiguredDatabase(config, logger);
+      const shopify = makeShopifyClient({ shop: shopifyConfig.shop, accessToken: shopifyConfig.adminToken, apiVersion: shopifyConfig.apiVersion, apiUrl: shopifyConfig.apiUrl }, { logger });
+      const bar = (percent: number, label: string) => {
+        const width = 30;
+        const filled = Math.round((percent / 100) * width);
+        process.stdout.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(percent).padStart(3)}% ${label.padEnd(60).slice(0, 60)}`);
+      };
+      try {
+        const result = await runInitialLoad({
+          db: database.db,
+          clock: (await import('../platform/clock.js')).systemClock,
+          shopify,
+          shop: shopifyConfig.shop,
+          apiVersion: shopifyConfig.apiVersion,
+          webhookUrl: `${config.publicUrl}/webhooks/shopify`,
+          months: Number(options.months),
+          confirmLocations: options.yes === true,
+          onProgress: (p) => bar(p.percent, `${p.step} ${Object.entries(p.counts).map(([k, v]) => `${k}=${v}`).join(' ')}`),
+        });
+        process.stdout.write('\n');
+        process.stdout.write('Shopify locations → Switchyard facilities:\n');
+        for (const p of result.proposals) {
+          process.stdout.write(`  ${p.name.padEnd(36)} → ${p.code.padEnd(24)} ${p.kind.padEnd(9)} ship=${p.canShip} pickup=${p.canPickup}${p.existingFacilityId ? ` (already facility #${p.existingFacilityId})` : ''}\n`);
+        }
+        if (!result.completed) {
+          process.stdout.write('Nothing loaded yet. Review the mapping above, then run again with --yes.\n');
+          return;
+        }
+        process.stdout.write(`Loaded: ${Object.entries(result.counts).map(([k, v]) => `${k}=${v}`).join(', ')}\n`);
+        process.stdout.write(`API: ${shopify.stats.calls} calls, ${shopify.stats.costPoints} cost points, ${shopify.stats.throttled} throttled\n`);
+      } finally {
+        await database.close();
+      }
+    } catch (error) {
+      fail(error);
+    }
+  });
+
 program
   .command('sim')
   .description('Run the local Shopify simulator (Admin GraphQL API 2026-07, webhooks, bulk operations, faults) for tests, demos and go-live rehearsals')

@@ -62,6 +62,7 @@ export async function applyProductSnapshot(db: Db, snapshot: ProductSnapshot, no
       if (!same) await tx.update(products).set(values).where(eq(products.id, productId));
     }
     const known = new Map((await repo.findVariantsByShopifyIds(tx, snapshot.variants.map((v) => v.shopifyVariantId))).map((v) => [v.shopifyVariantId, v]));
+    const placeholderProducts = new Set([...known.values()].filter((v) => v.isPlaceholder && v.productId !== productId).map((v) => v.productId));
     for (const variant of snapshot.variants) {
       const row = known.get(variant.shopifyVariantId);
       if (!row) {
@@ -84,7 +85,9 @@ export async function applyProductSnapshot(db: Db, snapshot: ProductSnapshot, no
       }
     }
     // A placeholder product whose variants all moved to their real product is no longer needed.
-    await tx.execute(sql`delete from products p where p.is_placeholder and not exists (select 1 from variants v where v.product_id = p.id)`);
+    for (const placeholderId of placeholderProducts) {
+      await tx.execute(sql`delete from products p where p.id = ${placeholderId} and p.is_placeholder and not exists (select 1 from variants v where v.product_id = p.id)`);
+    }
     return outcome;
   });
 }

@@ -1,0 +1,170 @@
+// Shopify sync figures, against the simulator over HTTP (prints JSON):
+//   1. initial load of P products (~3 variants each) and O open orders: wall time, API calls, cost points;
+//   2. webhook-to-visible latency for new orders (placed one by one at a steady rate): p50/p95/max;
+//   3. steady-state API budget per 1,000 orders (webhooks, the lookups they need, and the pollers).
+// Usage: npx tsx bench/sync.ts [--products 10000] [--orders 20000] [--latency-orders 300] [--rate 20]
+// Uses PostgreSQL when DATABASE_URL is set (a fresh database beside it), else embedded PGlite.
+import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { loadConfig, readTestEnvironment } from '../src/main/config.js';
+import { startSwitchyard } from '../src/main/switchyard.js';
+import { startSimulator } from '../src/simulator/server.js';
+import { placeOrder } from '../src/simulator/orders.js';
+import { makeRandom } from '../src/simulator/seed.js';
+import { getOrder } from '../src/domains/orders/index.js';
+import { makeLogger } from '../src/platform/logger.js';
+
+const args = process.argv.slice(2);
+const option = (name: string, fallback: number) => {
+  const index = args.indexOf(`--${name}`);
+  return index >= 0 ? Number(args[index + 1]) : fallback;
+};
+const sizes = { products: option('products', 10_000), openOrders: option('orders', 20_000), latencyOrders: option('latency-orders', 300), ratePerSecond: option('rate', 20) };
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+};
+
+// --- the shop
+const sim = await startSimulator({ bulkStepMs: 50 });
+const creds = sim.createShop({ seed: 4, products: sizes.products, stores: 20, maxVariants: 5, plan: 'plus' } as never);
+const shop = sim.shop(creds.shop);
+const variants = [...shop.variants.values()];
+for (const v of variants) v.inventoryPolicy = 'CONTINUE';
+const random = makeRandom(99);
+const now = sim.now().getTime();
+for (let i = 0; i < sizes.openOrders; i++) {
+  const lines = Array.from({ length: random.int(1, 4) }, () => ({ variantId: random.pick(variants).id, quantity: random.int(1, 3) }));
+  placeOrder(shop, { lines, shipping: random.chance(0.2) ? 'express' : 'standard', createdAt: new Date(now - random.int(1, 28 * 24 * 60) * 60_000) });
+}
+
+// --- Switchyard
+const serverUrl = readTestEnvironment().databaseUrl;
+let databaseUrl: string | undefined;
+let databaseName: string | undefined;
+if (serverUrl) {
+  databaseName = `sy_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query(`create database ${databaseName}`);
+  await admin.end();
+  const url = new URL(serverUrl);
+  url.pathname = `/${databaseName}`;
+  databaseUrl = url.toString();
+}
+const dataDir = mkdtempSync(join(tmpdir(), 'sy-bench-'));
+const port = await freePort();
+const config = loadConfig({
+  PORT: String(port),
+  HOST: '127.0.0.1',
+  LOG_LEVEL: 'warn',
+  SWITCHYARD_DATA_DIR: dataDir,
+  ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+  SWITCHYARD_PUBLIC_URL: `http://127.0.0.1:${port}`,
+  SHOPIFY_SHOP: creds.shop,
+  SHOPIFY_ADMIN_TOKEN: creds.accessToken,
+  SHOPIFY_API_SECRET: creds.clientSecret,
+  SHOPIFY_API_URL: sim.url,
+});
+const health = async () => (await (await fetch(`http://127.0.0.1:${port}/api/v1/sync/health`)).json()) as Record<string, any>;
+
+const loadStart = performance.now();
+const switchyard = await startSwitchyard(config, { logger: makeLogger({ level: 'warn', destination: process.stderr }), schedulerTickMs: 250 });
+for (;;) {
+  const h = await health();
+  if (h.shop.status === 'connected') break;
+  await new Promise((r) => setTimeout(r, 500));
+}
+const loadSeconds = (performance.now() - loadStart) / 1000;
+const afterLoad = (await health()).api;
+const loadedCounts = (await health()).initialLoad.counts;
+
+// --- latency: orders placed one by one; visible = in Switchyard's database
+const latencies: number[] = [];
+const pending = new Map<string, number>();
+const interval = 1000 / sizes.ratePerSecond;
+const checker = setInterval(async () => {
+  for (const [id, placedAt] of [...pending]) {
+    if (await getOrder(switchyard.database.db, id)) {
+      latencies.push(performance.now() - placedAt);
+      pending.delete(id);
+    }
+  }
+}, 20);
+const steadyStart = (await health()).api;
+const stores = [...shop.locations.values()].filter((l) => l.kind === 'store');
+for (let i = 0; i < sizes.latencyOrders; i++) {
+  const lines = Array.from({ length: random.int(1, 4) }, () => ({ variantId: random.pick(variants).id, quantity: 1 }));
+  // 15% pickup at a store (those need one API lookup each: the webhook body does not name the store).
+  const placed = random.chance(0.15) ? placeOrder(shop, { lines, shipping: 'pickup', locationId: random.pick(stores).id }) : placeOrder(shop, { lines, shipping: 'standard' });
+  if (!placed.ok) throw new Error(`bench order refused: ${JSON.stringify(placed.userErrors)}`);
+  if (placed.ok) pending.set(`gid://shopify/Order/${placed.value.id}`, performance.now());
+  await new Promise((r) => setTimeout(r, interval));
+}
+while (pending.size > 0) await new Promise((r) => setTimeout(r, 50));
+clearInterval(checker);
+// The safety nets run on their schedules in production; run each once to count their cost too.
+for (const job of ['sync.orders-new', 'sync.orders-updated']) await switchyard.jobs.runHere(job, 'cli');
+const steadyEnd = (await health()).api;
+
+await switchyard.stop();
+await sim.close();
+rmSync(dataDir, { recursive: true, force: true });
+if (databaseName) {
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query(`drop database if exists ${databaseName} with (force)`);
+  await admin.end();
+}
+
+const steadyPoints = steadyEnd.costPoints - steadyStart.costPoints;
+process.stdout.write(
+  `${JSON.stringify(
+    {
+      benchmark: 'shopify-sync',
+      database: databaseUrl ? 'postgres' : 'pglite',
+      sizes: { ...sizes, variants: variants.length, plan: 'plus (1,000 points/s)', stores: 20, warehouses: 2 },
+      initialLoad: {
+        wallSeconds: Math.round(loadSeconds * 10) / 10,
+        apiCalls: afterLoad.calls,
+        costPoints: afterLoad.costPoints,
+        throttled: afterLoad.throttled,
+        loaded: loadedCounts,
+      },
+      webhookToVisible: {
+        orders: latencies.length,
+        ratePerSecond: sizes.ratePerSecond,
+        p50Ms: Math.round(percentile(latencies, 50)),
+        p95Ms: Math.round(percentile(latencies, 95)),
+        maxMs: Math.round(Math.max(...latencies)),
+        goalP95Ms: 2000,
+        met: percentile(latencies, 95) < 2000,
+      },
+      steadyState: {
+        orders: sizes.latencyOrders,
+        apiCalls: steadyEnd.calls - steadyStart.calls,
+        costPoints: steadyPoints,
+        costPointsPer1000Orders: Math.round((steadyPoints / sizes.latencyOrders) * 1000),
+        note: 'webhook processing (with lookups for pickup orders) plus one run of each order poller over the period',
+      },
+    },
+    null,
+    2,
+  )}\n`,
+);
+process.exit(0);
