@@ -11,11 +11,13 @@ export interface ThrottleStatus {
 export interface CostBudget {
   /** Resolves when the bucket should hold `cost` points, and reserves them. */
   reserve(cost: number): Promise<void>;
-  /** Records what Shopify reported after a call (the truth replaces the estimate). */
-  observe(status: ThrottleStatus): void;
-  /** Takes back an unused reservation (the call was not charged: throttled, failed before Shopify). */
-  release(cost: number): void;
-  snapshot(): { known: boolean; available: number; maximum: number; restoreRate: number };
+  /**
+   * Ends a reservation. With Shopify's report, the report replaces the estimate, less what calls
+   * still in flight have reserved (the report cannot know them yet). Without one (no answer), the
+   * reservation is given back.
+   */
+  settle(cost: number, status: ThrottleStatus | undefined): void;
+  snapshot(): { known: boolean; available: number; maximum: number; restoreRate: number; inFlight: number };
 }
 
 export function makeCostBudget(now: () => number = () => performance.now()): CostBudget {
@@ -25,6 +27,7 @@ export function makeCostBudget(now: () => number = () => performance.now()): Cos
   let maximum = 0;
   let restoreRate = 0;
   let updatedAt = now();
+  let inFlight = 0;
   let queue: Promise<void> = Promise.resolve();
   // Until the first answer, one call at a time probes the bucket; the others wait for what it learns.
   let probe: { done: Promise<void>; finish: () => void } | null = null;
@@ -52,11 +55,13 @@ export function makeCostBudget(now: () => number = () => performance.now()): Cos
             let finish = () => {};
             const done = new Promise<void>((resolve) => (finish = resolve));
             probe = { done, finish };
+            inFlight += cost;
             return;
           }
           refill();
           if (available >= cost || cost > maximum) {
             available -= cost;
+            inFlight += cost;
             return;
           }
           const waitMs = Math.ceil(((cost - available) / restoreRate) * 1000);
@@ -66,25 +71,27 @@ export function makeCostBudget(now: () => number = () => performance.now()): Cos
       queue = turn.catch(() => {});
       return turn;
     },
-    observe(status) {
-      endProbe();
-      known = true;
-      maximum = status.maximumAvailable;
-      restoreRate = status.restoreRate;
-      available = status.currentlyAvailable;
-      updatedAt = now();
-    },
-    release(cost) {
+    settle(cost, status) {
+      inFlight = Math.max(0, inFlight - cost);
+      if (status) {
+        endProbe();
+        known = true;
+        maximum = status.maximumAvailable;
+        restoreRate = status.restoreRate;
+        available = status.currentlyAvailable - inFlight;
+        updatedAt = now();
+        return;
+      }
       if (!known) {
         endProbe();
         return;
       }
       refill();
-      available = Math.min(maximum || Number.POSITIVE_INFINITY, available + cost);
+      available = Math.min(maximum, available + cost);
     },
     snapshot() {
       refill();
-      return { known, available: Math.floor(available), maximum, restoreRate };
+      return { known, available: Math.floor(available), maximum, restoreRate, inFlight };
     },
   };
 }

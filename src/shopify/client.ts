@@ -108,12 +108,10 @@ export function makeShopifyClient(connection: ShopifyConnection, options: Client
         response = { errors: { message: error instanceof Error ? error.message : String(error) } };
       }
       const costInfo = response.extensions?.cost;
+      budget.settle(cost, costInfo?.throttleStatus);
       if (costInfo) {
-        budget.observe(costInfo.throttleStatus);
         knownCost.set(op.name, costInfo.requestedQueryCost);
         stats.costPoints += costInfo.actualQueryCost ?? 0;
-      } else {
-        budget.release(cost);
       }
       const errors = response.errors;
       if (!errors) return response.data as TData;
