@@ -329,7 +329,18 @@ describe('webhooks', () => {
     expect(creates).toHaveLength(2);
     expect(creates[0]!.headers['x-shopify-webhook-id']).toBe(creates[1]!.headers['x-shopify-webhook-id']);
     expect(JSON.parse(creates[0]!.body).id).toBe(order.id);
-    sim.setWebhookFaults(creds.shop, { duplicateRate: 0, maxDelayMs: 0 });
+    // Random delays reorder deliveries: the arrival order differs from the order of events.
+    received.length = 0;
+    sim.setWebhookFaults(creds.shop, { duplicateRate: 0, maxDelayMs: 300 });
+    const emitted: number[] = [];
+    variant.inventoryPolicy = 'CONTINUE'; // 15 more orders than this variant has in stock
+    for (let i = 0; i < 15; i++) emitted.push(expectOk(placeOrder(shop, { lines: [{ variantId: variant.id, quantity: 1 }], shipping: 'standard', locationId: warehouse().id })).id);
+    await hooks.idle();
+    const arrived = received.filter((r) => r.headers['x-shopify-topic'] === 'orders/create').map((r) => JSON.parse(r.body).id as number);
+    expect([...arrived].sort((a, b) => a - b)).toEqual(emitted);
+    expect(arrived).not.toEqual(emitted);
+    variant.inventoryPolicy = 'DENY';
+    sim.setWebhookFaults(creds.shop, { maxDelayMs: 0 });
     expect(() => sim.setWebhookFaults(creds.shop, { lossRate: 1 } as never)).toThrow('Unknown webhook fault "lossRate"');
   });
 });
