@@ -2,7 +2,7 @@
 //   1. initial load of P products (~3 variants each) and O open orders: wall time, API calls, cost points;
 //   2. webhook-to-visible latency for new orders (placed one by one at a steady rate): p50/p95/max;
 //   3. steady-state API budget per 1,000 orders (webhooks, the lookups they need, and the pollers).
-// Usage: npx tsx bench/sync.ts [--products 10000] [--orders 20000] [--latency-orders 300] [--rate 20]
+// Usage: npx tsx bench/sync.ts [--products 10000] [--orders 20000] [--stores 8] [--latency-orders 300] [--rate 20]
 // Uses PostgreSQL when DATABASE_URL is set (a fresh database beside it), else embedded PGlite.
 import { createServer } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -23,7 +23,7 @@ const option = (name: string, fallback: number) => {
   const index = args.indexOf(`--${name}`);
   return index >= 0 ? Number(args[index + 1]) : fallback;
 };
-const sizes = { products: option('products', 10_000), openOrders: option('orders', 20_000), latencyOrders: option('latency-orders', 300), ratePerSecond: option('rate', 20) };
+const sizes = { products: option('products', 10_000), openOrders: option('orders', 20_000), stores: option('stores', 8), latencyOrders: option('latency-orders', 300), ratePerSecond: option('rate', 20) };
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -42,7 +42,7 @@ const percentile = (values: number[], p: number) => {
 
 // --- the shop
 const sim = await startSimulator({ bulkStepMs: 50 });
-const creds = sim.createShop({ seed: 4, products: sizes.products, stores: 20, maxVariants: 5, plan: 'plus' } as never);
+const creds = sim.createShop({ seed: 4, products: sizes.products, stores: sizes.stores, maxVariants: 5, plan: 'plus' } as never);
 const shop = sim.shop(creds.shop);
 const variants = [...shop.variants.values()];
 for (const v of variants) v.inventoryPolicy = 'CONTINUE';
@@ -138,7 +138,7 @@ process.stdout.write(
     {
       benchmark: 'shopify-sync',
       database: databaseUrl ? 'postgres' : 'pglite',
-      sizes: { ...sizes, variants: variants.length, plan: 'plus (1,000 points/s)', stores: 20, warehouses: 2 },
+      sizes: { ...sizes, variants: variants.length, inventoryLevels: shop.levels.size, plan: 'plus (1,000 points/s)', warehouses: 2, processes: 'simulator and Switchyard in one process' },
       initialLoad: {
         wallSeconds: Math.round(loadSeconds * 10) / 10,
         apiCalls: afterLoad.calls,

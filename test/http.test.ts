@@ -60,7 +60,7 @@ describe(`HTTP on ${backend}`, () => {
       status: 'ok',
       role: 'all',
       version: '0.1.0',
-      database: { kind: backend, reachable: true, migrationsVersion: '0000_core_schema', migrationsPending: 0 },
+      database: { kind: backend, reachable: true, migrationsVersion: '0001_shopify_inventory_snapshot', migrationsPending: 0 },
     });
     expect(body.uptimeSeconds).toBeGreaterThanOrEqual(0);
   });

@@ -14,6 +14,7 @@ import { facilities } from '../src/domains/facilities/index.js';
 import { orders } from '../src/domains/orders/index.js';
 import { products as productTable } from '../src/domains/catalog/index.js';
 import { webhookInbox } from '../src/ingest/inbox.schema.js';
+import { shopifyInventorySnapshot } from '../src/shopify/connection.schema.js';
 import { getOrder } from '../src/domains/orders/index.js';
 
 const ORDERS = 2000;
@@ -96,8 +97,20 @@ describe(`Shopify sync on ${backend}`, () => {
     for (const order of expected) expect(await getOrder(db, `gid://shopify/Order/${order.id}`)).not.toBeNull();
     const topics = [...shop.webhookSubscriptions.values()].map((s) => s.topic).sort();
     expect(topics).toEqual(['APP_UNINSTALLED', 'BULK_OPERATIONS_FINISH', 'ORDERS_CANCELLED', 'ORDERS_CREATE', 'ORDERS_EDITED', 'ORDERS_FULFILLED', 'ORDERS_UPDATED', 'PRODUCTS_CREATE', 'PRODUCTS_DELETE', 'PRODUCTS_UPDATE', 'REFUNDS_CREATE']);
+    // Shopify's inventory snapshot: every level, with Shopify's quantities at load time.
+    const snapshot = await db.select().from(shopifyInventorySnapshot);
+    expect(snapshot).toHaveLength(shop.levels.size);
+    for (const row of snapshot) {
+      const level = shop.level(Number(row.shopifyInventoryItemId.split('/').pop()), Number(row.shopifyLocationId.split('/').pop()))!;
+      expect([row.available, row.committed]).toEqual([level.quantities.available, level.quantities.committed]);
+    }
     const h = await health();
-    expect(h.initialLoad.counts).toMatchObject({ facilities_created: shop.locations.size, products_created: shop.products.size, orders_created: expected.length });
+    expect(h.initialLoad.counts).toMatchObject({
+      facilities_created: shop.locations.size,
+      products_created: shop.products.size,
+      orders_created: expected.length,
+      inventory_levels: shop.levels.size,
+    });
   }, 120_000);
 
   test('bad webhooks are refused clearly and store nothing', async () => {

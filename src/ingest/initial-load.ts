@@ -1,7 +1,7 @@
 // Connecting a shop: locations proposed as facilities (the merchant confirms), every product and
-// variant and the open orders of a chosen window (1, 2 or 6 months) through bulk operations, the
-// webhook subscriptions, and the watermarks the incremental pollers continue from.
-import { eq } from 'drizzle-orm';
+// variant, Shopify's inventory snapshot, and the open orders of a chosen window (1, 2 or 6 months)
+// through bulk operations, the webhook subscriptions, and the watermarks the pollers continue from.
+import { eq, sql } from 'drizzle-orm';
 import type { Clock } from '../platform/clock.js';
 import type { Db } from '../platform/db/client.js';
 import { invalid } from '../platform/errors.js';
@@ -12,7 +12,7 @@ import type { ShopifyClient } from '../shopify/client.js';
 import { groupRecords, readBulkResult, runBulkQuery, type BulkFinishSignals, type BulkRecord } from '../shopify/bulk-runner.js';
 import { orderFromNode, productFromNode } from '../shopify/mappers.js';
 import { LocationsPage, ShopInfo, WebhookSubscriptionCreate, WebhookSubscriptions, type LocationNode, type OrderNode, type ProductNode } from '../shopify/operations.js';
-import { shops } from '../shopify/connection.schema.js';
+import { shopifyInventorySnapshot, shops } from '../shopify/connection.schema.js';
 import { HANDLED_TOPICS, subscriptionTopic } from './topics.js';
 import { ensureShop, mergeSyncState, writeWatermark } from './sync-state.js';
 
@@ -29,7 +29,7 @@ export interface LocationProposal {
 }
 
 export interface LoadProgress {
-  step: 'shop' | 'locations' | 'products' | 'orders' | 'webhooks' | 'done';
+  step: 'shop' | 'locations' | 'products' | 'inventory' | 'orders' | 'webhooks' | 'done';
   percent: number;
   counts: Record<string, number>;
 }
@@ -125,6 +125,45 @@ const PRODUCTS_BULK = `{ products { edges { node {
   variants { edges { node { id title sku barcode price inventoryPolicy updatedAt inventoryItem { id measurement { weight { unit value } } } } } }
 } } } }`;
 
+const INVENTORY_BULK = `{ inventoryItems { edges { node {
+  id
+  inventoryLevels { edges { node { id location { id } quantities(names: ["available", "on_hand", "committed"]) { name quantity } } } }
+} } } }`;
+
+/** Shopify's inventory as it is now, per item × location, into the snapshot table (batched upserts). */
+async function loadInventorySnapshot(db: Db, levels: AsyncIterable<{ root: BulkRecord; children: Map<string, BulkRecord[]> }>, at: Date): Promise<number> {
+  let batch: Array<typeof shopifyInventorySnapshot.$inferInsert> = [];
+  let total = 0;
+  const flush = async () => {
+    if (batch.length === 0) return;
+    await db
+      .insert(shopifyInventorySnapshot)
+      .values(batch)
+      .onConflictDoUpdate({
+        target: [shopifyInventorySnapshot.shopifyInventoryItemId, shopifyInventorySnapshot.shopifyLocationId],
+        set: { available: sql`excluded.available`, onHand: sql`excluded.on_hand`, committed: sql`excluded.committed`, snapshotAt: sql`excluded.snapshot_at` },
+      });
+    total += batch.length;
+    batch = [];
+  };
+  for await (const { root, children } of levels) {
+    for (const level of children.get('InventoryLevel') ?? []) {
+      const quantities = new Map(((level['quantities'] as Array<{ name: string; quantity: number }>) ?? []).map((q) => [q.name, q.quantity]));
+      batch.push({
+        shopifyInventoryItemId: String(root['id']),
+        shopifyLocationId: String((level['location'] as { id: string }).id),
+        available: quantities.get('available') ?? 0,
+        onHand: quantities.get('on_hand') ?? 0,
+        committed: quantities.get('committed') ?? 0,
+        snapshotAt: at,
+      });
+      if (batch.length >= 500) await flush();
+    }
+  }
+  await flush();
+  return total;
+}
+
 const ordersBulk = (since: Date) => `{ orders(query: "created_at:>='${since.toISOString()}' AND status:open", sortKey: CREATED_AT) { edges { node {
   id name email createdAt updatedAt cancelledAt cancelReason sourceName tags displayFinancialStatus displayFulfillmentStatus
   customer { firstName lastName email }
@@ -136,7 +175,7 @@ const ordersBulk = (since: Date) => `{ orders(query: "created_at:>='${since.toIS
 } } } }`;
 
 /** The bulk queries of the initial load (validated against the schema by a test). */
-export const BULK_QUERIES = { products: PRODUCTS_BULK, orders: ordersBulk(new Date('2026-01-01T00:00:00Z')) };
+export const BULK_QUERIES = { products: PRODUCTS_BULK, inventory: INVENTORY_BULK, orders: ordersBulk(new Date('2026-01-01T00:00:00Z')) };
 
 const done = { hasNextPage: false, endCursor: null };
 
@@ -201,8 +240,12 @@ export async function runInitialLoad(options: InitialLoadOptions): Promise<{ pro
     count(`products_${await applyProductSnapshot(db, productFromNode(productNodeOf(root, children)), clock.now())}`);
     count('variants', children.get('ProductVariant')?.length ?? 0);
     const seen = (counts['products_created'] ?? 0) + (counts['products_updated'] ?? 0) + (counts['products_unchanged'] ?? 0) + (counts['products_stale'] ?? 0);
-    if (seen % 100 === 0) progress('products', 10 + Math.round((seen / totalProducts) * 40));
+    if (seen % 100 === 0) progress('products', 10 + Math.round((seen / totalProducts) * 35));
   }
+
+  progress('inventory', 45);
+  const inventoryOp = await runBulkQuery(shopify, INVENTORY_BULK, { ...(options.signals ? { signals: options.signals } : {}), pollMs: options.pollMs ?? 2000, ...(options.signal ? { signal: options.signal } : {}) });
+  count('inventory_levels', await loadInventorySnapshot(db, groupRecords(readBulkResult(inventoryOp.url)), clock.now()));
 
   progress('orders', 50);
   const since = new Date(startedAt.getTime());

@@ -1,5 +1,5 @@
 // The connected Shopify shop. Switchyard serves one shop per installation (docs/decisions/0002).
-import { pgTable, bigserial, jsonb, text, timestamp } from 'drizzle-orm/pg-core';
+import { bigserial, integer, jsonb, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -19,3 +19,21 @@ export const shops = pgTable('shops', {
   createdAt: ts('created_at').notNull().defaultNow(),
   updatedAt: ts('updated_at').notNull().defaultNow(),
 });
+
+/**
+ * What Shopify holds per inventory item × location, as last downloaded (initial load, snapshot
+ * reconciliation). Switchyard is the master of inventory; this is Shopify's side, for comparing and
+ * for publishing without overwriting Shopify's own changes.
+ */
+export const shopifyInventorySnapshot = pgTable(
+  'shopify_inventory_snapshot',
+  {
+    shopifyInventoryItemId: text('shopify_inventory_item_id').notNull(),
+    shopifyLocationId: text('shopify_location_id').notNull(),
+    available: integer('available').notNull(),
+    onHand: integer('on_hand').notNull(),
+    committed: integer('committed').notNull(),
+    snapshotAt: ts('snapshot_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.shopifyInventoryItemId, t.shopifyLocationId] })],
+);

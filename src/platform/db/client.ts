@@ -33,7 +33,7 @@ export interface Database {
 }
 
 export interface MigrationStatus {
-  /** Tag of the newest applied migration (e.g. `0000_core_schema`), null before the first. */
+  /** Tag of the newest applied migration (e.g. `0001_shopify_inventory_snapshot`), null before the first. */
   version: string | null;
   applied: number;
   available: number;
