@@ -4,12 +4,12 @@
 //   3. steady-state API budget per 1,000 orders (webhooks, the lookups they need, and the pollers).
 // Usage: npx tsx bench/sync.ts [--products 10000] [--orders 20000] [--stores 8] [--latency-orders 300] [--rate 20]
 // Uses PostgreSQL when DATABASE_URL is set (a fresh database beside it), else embedded PGlite.
-import { createServer } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { freePort } from '../test/support/net.js';
 import { loadConfig, readTestEnvironment } from '../src/main/config.js';
 import { startSwitchyard } from '../src/main/switchyard.js';
 import { startSimulator } from '../src/simulator/server.js';
@@ -25,15 +25,6 @@ const option = (name: string, fallback: number) => {
 };
 const sizes = { products: option('products', 10_000), openOrders: option('orders', 20_000), stores: option('stores', 8), latencyOrders: option('latency-orders', 300), ratePerSecond: option('rate', 20) };
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const percentile = (values: number[], p: number) => {
   const sorted = [...values].sort((a, b) => a - b);

@@ -1,9 +1,9 @@
 // Shopify sync end to end, against the simulator over real HTTP with the official client:
 // initial load, webhooks through the inbox, pollers, reconciliation, under faults.
 import { createHmac } from 'node:crypto';
-import { createServer } from 'node:net';
 import { count, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { freePort } from './support/net.js';
 import { backend, createTestDatabase, testConfig, waitFor, type TestDatabase } from './support/backend.js';
 import { startSwitchyard, type Switchyard } from '../src/main/switchyard.js';
 import { startSimulator, type ShopCredentials, type Simulator } from '../src/simulator/server.js';
@@ -11,11 +11,10 @@ import { cancelOrder, editOrder, placeOrder, posSale, refund, type SimOrder } fr
 import { createProduct, editProduct } from '../src/simulator/scenario.js';
 import { makeRandom } from '../src/simulator/seed.js';
 import { facilities } from '../src/domains/facilities/index.js';
-import { orders } from '../src/domains/orders/index.js';
 import { products as productTable } from '../src/domains/catalog/index.js';
 import { webhookInbox } from '../src/ingest/inbox.schema.js';
 import { shopifyInventorySnapshot } from '../src/shopify/connection.schema.js';
-import { getOrder } from '../src/domains/orders/index.js';
+import { getOrder, orders } from '../src/domains/orders/index.js';
 
 const ORDERS = 2000;
 const DAY = 86_400_000;
@@ -27,15 +26,6 @@ let switchyard: Switchyard;
 const tooOld = new Set<number>(); // outside the 1-month window of the initial load
 const closedBeforeConnect = new Set<number>(); // the initial load takes open orders only
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 beforeAll(async () => {
   sim = await startSimulator({ webhookTimeScale: 0.0005, bulkStepMs: 20 });

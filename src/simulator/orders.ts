@@ -107,6 +107,24 @@ export function defaultShippingLocation(shop: SimShop, variantIds: number[]): nu
   return (stocking ?? online[0]!).id;
 }
 
+/** A new order line for a variant, priced and described as the variant is now. */
+function newLineItem(shop: SimShop, variantId: number, quantity: number): SimLineItem {
+  const variant = shop.variants.get(variantId)!;
+  const product = shop.products.get(variant.productId)!;
+  return {
+    id: shop.nextId(),
+    variantId: variant.id,
+    productId: product.id,
+    sku: variant.sku,
+    title: product.title,
+    variantTitle: variant.title,
+    quantity,
+    currentQuantity: quantity,
+    price: variant.price,
+    grams: shop.inventoryItems.get(variant.inventoryItemId)!.weightGrams,
+  };
+}
+
 export interface PlaceOrderInput {
   lines: Array<{ variantId: number; quantity: number }>;
   shipping: ShippingKind;
@@ -180,19 +198,7 @@ export function placeOrder(shop: SimShop, input: PlaceOrderInput): MutationResul
   };
   for (const line of input.lines) {
     const variant = shop.variants.get(line.variantId)!;
-    const product = shop.products.get(variant.productId)!;
-    const item: SimLineItem = {
-      id: shop.nextId(),
-      variantId: variant.id,
-      productId: product.id,
-      sku: variant.sku,
-      title: product.title,
-      variantTitle: variant.title,
-      quantity: line.quantity,
-      currentQuantity: line.quantity,
-      price: variant.price,
-      grams: shop.inventoryItems.get(variant.inventoryItemId)!.weightGrams,
-    };
+    const item = newLineItem(shop, line.variantId, line.quantity);
     order.lineItems.push(item);
     fo.lineItems.push({ id: shop.nextId(), lineItemId: item.id, totalQuantity: line.quantity, remainingQuantity: line.quantity });
     const level = shop.level(variant.inventoryItemId, locationId)!;
@@ -421,19 +427,7 @@ export function editOrder(
   }
   for (const addition of input.add ?? []) {
     const variant = shop.variants.get(addition.variantId)!;
-    const product = shop.products.get(variant.productId)!;
-    const lineItem: SimLineItem = {
-      id: shop.nextId(),
-      variantId: variant.id,
-      productId: product.id,
-      sku: variant.sku,
-      title: product.title,
-      variantTitle: variant.title,
-      quantity: addition.quantity,
-      currentQuantity: addition.quantity,
-      price: variant.price,
-      grams: shop.inventoryItems.get(variant.inventoryItemId)!.weightGrams,
-    };
+    const lineItem = newLineItem(shop, addition.variantId, addition.quantity);
     order.lineItems.push(lineItem);
     fo!.lineItems.push({ id: shop.nextId(), lineItemId: lineItem.id, totalQuantity: addition.quantity, remainingQuantity: addition.quantity });
     fo!.status = 'OPEN';
