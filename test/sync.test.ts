@@ -103,6 +103,42 @@ describe(`Shopify sync on ${backend}`, () => {
     });
   }, 120_000);
 
+  test('the subscription check is idempotent; the read API serves what was loaded', async () => {
+    const check = await switchyard.jobs.runHere('sync.webhook-subscriptions', 'cli');
+    expect(check).toMatchObject({ status: 'succeeded', counts: { created: 0, present: 11 } });
+    const shop = sim.shop(creds.shop);
+    const sku = [...shop.variants.values()][3]!.sku;
+    const products = (await (await fetch(`${switchyard.url}/api/v1/products?q=${sku}`)).json()) as { products: Array<{ variants: Array<{ sku: string }> }> };
+    expect(products.products.flatMap((p) => p.variants.map((v) => v.sku))).toContain(sku);
+    const list = (await (await fetch(`${switchyard.url}/api/v1/orders?status=created&limit=5`)).json()) as { orders: Array<{ shopifyOrderId: string; lines: unknown[] }>; next: number };
+    expect(list.orders).toHaveLength(5);
+    expect(list.next).toEqual(expect.any(Number));
+    const one = list.orders[0]!;
+    const history = (await (await fetch(`${switchyard.url}/api/v1/orders/${encodeURIComponent(one.shopifyOrderId)}/history`)).json()) as { history: Array<{ kind: string; source: string }> };
+    expect(history.history[0]).toMatchObject({ kind: 'order.created', source: 'initial-load' });
+    expect((await fetch(`${switchyard.url}/api/v1/orders/999999`)).status).toBe(404);
+  });
+
+  test('reconciliation alone repairs changes whose webhooks were all lost', async () => {
+    const shop = sim.shop(creds.shop);
+    sim.setWebhookFaults(creds.shop, { dropRate: 1 });
+    const open = [...shop.orders.values()].filter((o) => !o.cancelledAt && o.sourceName === 'web' && o.lineItems[0]!.currentQuantity > 1 && !tooOld.has(o.id)).slice(0, 5);
+    expect(open).toHaveLength(5);
+    for (const order of open) refund(shop, order.id, { lines: [{ lineItemId: order.lineItems[0]!.id, quantity: 1, restockType: 'CANCEL' }] });
+    await sim.webhooks(creds.shop).idle();
+    const run = await switchyard.jobs.runHere('sync.reconcile', 'cli');
+    expect(run.status).toBe('succeeded');
+    expect(run.counts['fixed_line_current_quantity']).toBe(5);
+    for (const order of open) {
+      const mine = (await getOrder(switchyard.database.db, `gid://shopify/Order/${order.id}`))!;
+      expect(mine.lines[0]!.currentQuantity).toBe(order.lineItems[0]!.currentQuantity);
+    }
+    const h = await health();
+    expect(h.lastReconciliation.fixed).toBeGreaterThanOrEqual(5);
+    expect(h.lastReconciliation.differences.filter((d: { kind: string }) => d.kind === 'line_current_quantity')).toHaveLength(5);
+    sim.setWebhookFaults(creds.shop, { dropRate: 0 });
+  });
+
   test('bad webhooks are refused clearly and store nothing', async () => {
     const db = switchyard.database.db;
     const before = (await db.select({ n: count() }).from(webhookInbox))[0]!.n;

@@ -83,6 +83,17 @@ describe(`orders follow Shopify (${backend})`, () => {
     expect(events).toHaveLength(1);
   });
 
+  test('address, shipping method and tag changes are recorded on the history', async () => {
+    const base = snapshot({ shopifyOrderId: 'gid://shopify/Order/2', name: '#1002', lines: [{ ...snapshot().lines[1]!, shopifyLineItemId: 'gid://shopify/LineItem/21' }] });
+    await applyOrderSnapshot(database.db, base, 'test', now);
+    const changed = { ...base, updatedAt: new Date('2026-11-28T09:10:00Z'), shippingAddress: { city: 'Dallas' }, shippingMethod: 'express' as const, shippingLineTitle: 'Express', tags: ['vip', 'gift'] };
+    expect(await applyOrderSnapshot(database.db, changed, 'webhook:orders/updated', now)).toBe('updated');
+    const order = (await getOrder(database.db, 'gid://shopify/Order/2'))!;
+    expect(order).toMatchObject({ shippingMethod: 'express', shippingAddress: { city: 'Dallas' }, tags: ['gift', 'vip'] });
+    const kinds = (await getOrderHistory(database.db, order.id)).map((h) => h.kind);
+    expect(kinds).toEqual(['order.created', 'order.address_changed', 'order.shipping_changed', 'order.tags_changed']);
+  });
+
   test('an unknown variant gets a placeholder, replaced when the product arrives', async () => {
     const [placeholder] = await database.db.select().from(variants).where(eq(variants.shopifyVariantId, 'gid://shopify/ProductVariant/101'));
     expect(placeholder).toMatchObject({ isPlaceholder: true, sku: 'SKU-1' });
