@@ -192,6 +192,9 @@ export class SimShop {
   readonly inventoryItems = new Map<number, SimInventoryItem>();
   /** Key: `${itemId}:${locationId}`. */
   readonly levels = new Map<string, SimInventoryLevel>();
+  /** Indexes of `levels` (levels are never removed), so per-item and per-location reads stay cheap. */
+  private readonly levelsByItem = new Map<number, SimInventoryLevel[]>();
+  private readonly levelsByLocation = new Map<number, SimInventoryLevel[]>();
   readonly adjustmentGroups: InventoryAdjustmentGroup[] = [];
   /** Keyed by the `@idempotent` key of inventory mutations. */
   readonly idempotency = new Map<string, IdempotencyRecord>();
@@ -248,15 +251,19 @@ export class SimShop {
     const at = this.now();
     const level: SimInventoryLevel = { itemId, locationId, quantities: { ...emptyQuantities(), ...quantities }, createdAt: at, updatedAt: at };
     this.levels.set(`${itemId}:${locationId}`, level);
+    this.levelsByItem.set(itemId, [...(this.levelsByItem.get(itemId) ?? []), level]);
+    const atLocation = this.levelsByLocation.get(locationId);
+    if (atLocation) atLocation.push(level);
+    else this.levelsByLocation.set(locationId, [level]);
     return level;
   }
 
   levelsOfItem(itemId: number): SimInventoryLevel[] {
-    return [...this.levels.values()].filter((l) => l.itemId === itemId);
+    return this.levelsByItem.get(itemId) ?? [];
   }
 
   levelsAtLocation(locationId: number): SimInventoryLevel[] {
-    return [...this.levels.values()].filter((l) => l.locationId === locationId);
+    return this.levelsByLocation.get(locationId) ?? [];
   }
 
   /**

@@ -145,7 +145,7 @@ export class LocationView {
     return this.location.pickupEnabled ? { pickupTime: 'TWO_HOURS', instructions: 'Ask at the counter.' } : null;
   }
   inventoryLevels(args: SearchArgs) {
-    const levels = sortBy(this.shop.levelsAtLocation(this.location.id), (l) => l.itemId);
+    const levels = sortBy([...this.shop.levelsAtLocation(this.location.id)], (l) => l.itemId);
     return paginate(levels, args, (l) => l.itemId, (l) => new InventoryLevelView(this.shop, l));
   }
   inventoryLevel(args: Args) {
@@ -329,7 +329,7 @@ export class InventoryItemView {
     return { id: gid('InventoryItemMeasurement', this.item.id), weight: { unit: 'GRAMS', value: this.item.weightGrams } };
   }
   inventoryLevels(args: ConnectionArgs) {
-    const levels = sortBy(this.shop.levelsOfItem(this.item.id), (l) => l.locationId);
+    const levels = sortBy([...this.shop.levelsOfItem(this.item.id)], (l) => l.locationId);
     return paginate(levels, args, (l) => l.locationId, (l) => new InventoryLevelView(this.shop, l));
   }
   inventoryLevel(args: Args) {
