@@ -1,7 +1,7 @@
 // Mutations beyond inventory: fulfilment, order cancellation, tags, metafields, variants, webhooks.
 import { GraphQLError } from 'graphql';
 import { cancelOrder, createFulfillment, moveFulfillmentOrder, prepareForPickup } from './orders.js';
-import { gid, parseGid, topicToEnum, enumToTopic, type SimShop, type UserError } from './state.js';
+import { gid, parseGid, enumToTopic, type SimShop, type UserError } from './state.js';
 import { FulfillmentOrderView, FulfillmentView, OrderView } from './views-orders.js';
 import { ProductView, VariantView, type RequestContext } from './views.js';
 import { paginate } from './connection.js';
@@ -244,4 +244,3 @@ export function makeOtherQueries(shop: SimShop, ctx: RequestContext) {
   };
 }
 
-export { topicToEnum };

@@ -113,11 +113,6 @@ export async function ensureVariant(db: Db, input: { shopifyVariantId: string | 
   return created!.id;
 }
 
-export async function countPlaceholders(db: Db): Promise<number> {
-  const rows = await db.select({ id: variants.id }).from(variants).where(and(eq(variants.isPlaceholder, true)));
-  return rows.length;
-}
-
 /** products/delete: the product stays for the orders that reference it, marked as deleted in Shopify. */
 export async function markProductDeleted(db: Db, shopifyProductId: string, now: Date): Promise<boolean> {
   const rows = await db

@@ -1,5 +1,5 @@
 // Reading orders for the API and for comparisons with Shopify.
-import { and, asc, desc, eq, gte, inArray, lte, sql } from 'drizzle-orm';
+import { and, asc, eq, gte, inArray, lte, sql } from 'drizzle-orm';
 import type { Db } from '../../platform/db/client.js';
 import { orderHistory, orderLines, orders, type OrderStatus } from './orders.schema.js';
 
@@ -58,9 +58,4 @@ export async function ordersByShopifyIds(db: Db, ids: string[]): Promise<Map<str
   const rows = await db.select().from(orders).where(inArray(orders.shopifyOrderId, ids));
   const lines = rows.length === 0 ? [] : await db.select().from(orderLines).where(inArray(orderLines.orderId, rows.map((r) => r.id)));
   return new Map(rows.map((o) => [o.shopifyOrderId, { ...o, lines: lines.filter((l) => l.orderId === o.id) }]));
-}
-
-export async function latestOrderUpdate(db: Db): Promise<Date | null> {
-  const [row] = await db.select({ at: orders.shopifyUpdatedAt }).from(orders).orderBy(desc(orders.shopifyUpdatedAt)).limit(1);
-  return row?.at ?? null;
 }
