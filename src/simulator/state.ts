@@ -283,17 +283,10 @@ export class SimShop {
     const resolved: Array<{ level: SimInventoryLevel; quantity: number }> = [];
     input.quantities.forEach((q, index) => {
       const field = (name: string) => ['input', 'quantities', String(index), name];
-      const itemId = parseGid(q['inventoryItemId'] as string, 'InventoryItem');
-      const locationId = parseGid(q['locationId'] as string, 'Location');
       const quantity = q['quantity'] as number;
-      if (itemId === null || !this.inventoryItems.has(itemId)) {
-        errors.push({ code: 'INVALID_INVENTORY_ITEM', field: field('inventoryItemId'), message: 'The specified inventory item could not be found.' });
-        return;
-      }
-      if (locationId === null || !this.locations.has(locationId)) {
-        errors.push({ code: 'INVALID_LOCATION', field: field('locationId'), message: 'The specified location could not be found.' });
-        return;
-      }
+      const target = this.itemAtLocation(q, field, errors);
+      if (!target) return;
+      const { itemId, locationId } = target;
       const key = `${itemId}:${locationId}`;
       if (seen.has(key)) {
         errors.push({
@@ -368,18 +361,11 @@ export class SimShop {
     const resolved: Array<{ level: SimInventoryLevel; delta: number; ledgerDocumentUri: string | null }> = [];
     input.changes.forEach((c, index) => {
       const field = (name: string) => ['input', 'changes', String(index), name];
-      const itemId = parseGid(c['inventoryItemId'] as string, 'InventoryItem');
-      const locationId = parseGid(c['locationId'] as string, 'Location');
       const delta = c['delta'] as number;
       const ledgerDocumentUri = (c['ledgerDocumentUri'] as string | null | undefined) ?? null;
-      if (itemId === null || !this.inventoryItems.has(itemId)) {
-        errors.push({ code: 'INVALID_INVENTORY_ITEM', field: field('inventoryItemId'), message: 'The specified inventory item could not be found.' });
-        return;
-      }
-      if (locationId === null || !this.locations.has(locationId)) {
-        errors.push({ code: 'INVALID_LOCATION', field: field('locationId'), message: 'The specified location could not be found.' });
-        return;
-      }
+      const target = this.itemAtLocation(c, field, errors);
+      if (!target) return;
+      const { itemId, locationId } = target;
       if (input.name === 'available' && ledgerDocumentUri !== null) {
         errors.push({ code: 'INVALID_AVAILABLE_DOCUMENT', field: field('ledgerDocumentUri'), message: 'A ledger document URI is not allowed when adjusting available.' });
         return;
@@ -435,6 +421,21 @@ export class SimShop {
       }
     }
     return { ok: true, value: this.recordGroup(input.reason, input.referenceDocumentUri ?? null, changes, appName) };
+  }
+
+  /** The inventory item and location a mutation line names, or an error for the first unknown one. */
+  private itemAtLocation(line: Record<string, unknown>, field: (name: string) => string[], errors: UserError[]): { itemId: number; locationId: number } | null {
+    const itemId = parseGid(line['inventoryItemId'] as string, 'InventoryItem');
+    const locationId = parseGid(line['locationId'] as string, 'Location');
+    if (itemId === null || !this.inventoryItems.has(itemId)) {
+      errors.push({ code: 'INVALID_INVENTORY_ITEM', field: field('inventoryItemId'), message: 'The specified inventory item could not be found.' });
+      return null;
+    }
+    if (locationId === null || !this.locations.has(locationId)) {
+      errors.push({ code: 'INVALID_LOCATION', field: field('locationId'), message: 'The specified location could not be found.' });
+      return null;
+    }
+    return { itemId, locationId };
   }
 
   private recordGroup(reason: string, referenceDocumentUri: string | null, changes: InventoryChangeRecord[], appName: string): InventoryAdjustmentGroup {
