@@ -60,6 +60,8 @@ beforeAll(async () => {
     SHOPIFY_ADMIN_TOKEN: creds.accessToken,
     SHOPIFY_API_SECRET: creds.clientSecret,
     SHOPIFY_API_URL: sim.url,
+    // Nothing here needs the production grace period: stop promptly at the end.
+    SWITCHYARD_SHUTDOWN_GRACE_SECONDS: '2',
   });
   switchyard = await startSwitchyard(config, { syncSettings: { overlapMs: 120_000, delayMs: 0, defaultLookbackMs: DAY }, schedulerTickMs: 200 });
 }, 120_000);
@@ -68,7 +70,7 @@ afterAll(async () => {
   await switchyard?.stop();
   await sim?.close();
   await testDb?.drop();
-});
+}, 120_000);
 
 async function health() {
   const response = await fetch(`${switchyard.url}/api/v1/sync/health`);
@@ -209,6 +211,8 @@ describe(`Shopify sync on ${backend}`, () => {
       expect(run.status, `${job}: ${run.error}`).toBe('succeeded');
     }
     phase('polls done');
+    sim.setWebhookFaults(creds.shop, { dropRate: 0, duplicateRate: 0, maxDelayMs: 0 });
+    sim.setFaults(creds.shop, { errorRate: 0 });
     const reconciliation = await switchyard.jobs.runHere('sync.reconcile', 'cli');
     phase('reconciled');
     expect(reconciliation.status, reconciliation.error ?? '').toBe('succeeded');

@@ -47,6 +47,19 @@ export interface Switchyard {
   stop(): Promise<void>;
 }
 
+/** Waits for `work`, at most `ms`; past that, logs what did not finish and moves on. */
+async function bounded(work: Promise<unknown> | undefined, ms: number, what: string, logger: Logger): Promise<void> {
+  if (!work) return;
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), ms);
+    timer.unref();
+  });
+  const outcome = await Promise.race([work.then(() => 'done' as const), timedOut]);
+  clearTimeout(timer);
+  if (outcome === 'timeout') logger.error({ step: what, ms }, 'shutdown step did not finish in time; going on');
+}
+
 /** Opens the database named by the config and applies migrations. */
 export async function openConfiguredDatabase(config: Config, logger: Logger): Promise<Database> {
   const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
@@ -173,9 +186,10 @@ export async function startSwitchyard(config: Config, options: StartOptions = {}
     stop() {
       stopping ??= (async () => {
         logger.info('stopping: no new requests or jobs');
-        await app?.close();
-        await jobs.stop(config.shutdownGraceSeconds * 1000);
-        await database.close();
+        // Each step is bounded: a stuck connection must not keep the process from stopping.
+        await bounded(app?.close(), 10_000, 'closing the HTTP server', logger);
+        await bounded(jobs.stop(config.shutdownGraceSeconds * 1000), config.shutdownGraceSeconds * 1000 + 15_000, 'stopping the jobs', logger);
+        await bounded(database.close(), 10_000, 'closing the database', logger);
         logger.info('stopped');
       })();
       return stopping;
