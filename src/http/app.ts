@@ -17,6 +17,7 @@ import { registerJobRoutes } from './jobs.routes.js';
 import { registerSyncRoutes, type SyncService, type WebhookReceiver } from './sync.routes.js';
 import { registerCatalogRoutes } from './catalog.routes.js';
 import { registerOrderRoutes } from './orders.routes.js';
+import { registerInventoryRoutes } from './inventory.routes.js';
 
 export interface AppDeps {
   database: Database;
@@ -32,6 +33,8 @@ export interface AppDeps {
   publicUrl: string;
   /** Present when a Shopify shop is connected. */
   shopify?: { sync: SyncService; receiveWebhook: WebhookReceiver } | undefined;
+  /** Asks for a job run soon (a change to publish). */
+  requestJob?: ((name: string) => void) | undefined;
 }
 
 export type App = FastifyInstance<Server, IncomingMessage, ServerResponse, Logger, TypeBoxTypeProvider>;
@@ -129,6 +132,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerJobRoutes(app, deps);
   registerCatalogRoutes(app, deps);
   registerOrderRoutes(app, deps);
+  registerInventoryRoutes(app, deps);
   if (deps.shopify) registerSyncRoutes(app, deps.shopify);
   return app;
 }

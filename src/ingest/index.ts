@@ -29,11 +29,15 @@ export interface IngestOptions {
   settings?: SyncSettings;
   /** Called when a webhook was stored, to start processing at once. */
   onWebhookStored?: () => void;
+  /** Called after webhooks were applied (their outbox events wait for delivery). */
+  onProcessed?: () => void;
+  /** Called when Shopify reports an inventory level change (the publisher reads and reconciles it). */
+  onLevelChanged?: () => void;
 }
 
 export function makeIngest(options: IngestOptions) {
   const bulkSignals = makeBulkFinishSignals();
-  const handler = makeWebhookHandler({ db: options.db, clock: options.clock, shopify: options.shopify, shop: options.shop, bulkSignals });
+  const handler = makeWebhookHandler({ db: options.db, clock: options.clock, shopify: options.shopify, shop: options.shop, bulkSignals, ...(options.onLevelChanged ? { onLevelChanged: options.onLevelChanged } : {}) });
   const initialLoad: JobDefinition = {
     name: INITIAL_LOAD_JOB,
     description: `Downloads locations (as facilities), all products and the open orders of the last ${options.initialLoadMonths} month(s), and subscribes to webhooks.`,
@@ -68,7 +72,7 @@ export function makeIngest(options: IngestOptions) {
     },
   };
   return {
-    jobs: [verifySubscriptions, ...makeIngestJobs({ shopify: options.shopify, shop: options.shop, handler, ...(options.settings ? { settings: options.settings } : {}) }), makeReconcileJob({ shopify: options.shopify, shop: options.shop }), initialLoad],
+    jobs: [verifySubscriptions, ...makeIngestJobs({ shopify: options.shopify, shop: options.shop, handler, ...(options.settings ? { settings: options.settings } : {}), ...(options.onProcessed ? { onProcessed: options.onProcessed } : {}) }), makeReconcileJob({ shopify: options.shopify, shop: options.shop }), initialLoad],
     receiveWebhook: makeWebhookReceiver({ db: options.db, clock: options.clock, shop: options.shop, secret: options.apiSecret, ...(options.onWebhookStored ? { onStored: options.onWebhookStored } : {}) }),
     sync: makeSyncApi({ db: options.db, clock: options.clock, shop: options.shop, shopify: options.shopify }),
     bulkSignals,

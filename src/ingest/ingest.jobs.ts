@@ -78,7 +78,7 @@ export async function pollWindow(
   return { from, until, complete: true };
 }
 
-export function makeIngestJobs(deps: { shopify: ShopifyClient; shop: string; handler: DeliveryHandler; settings?: SyncSettings }): JobDefinition[] {
+export function makeIngestJobs(deps: { shopify: ShopifyClient; shop: string; handler: DeliveryHandler; settings?: SyncSettings; onProcessed?: () => void }): JobDefinition[] {
   const settings = deps.settings ?? DEFAULT_SYNC_SETTINGS;
   const processWebhooks: JobDefinition = {
     name: INGEST_JOB_NAMES.processWebhooks,
@@ -93,6 +93,7 @@ export function makeIngestJobs(deps: { shopify: ShopifyClient; shop: string; han
         ctx.count('failed', batch.failed);
         ctx.count('parked', batch.parked);
         for (const [outcome, n] of Object.entries(batch.outcomes)) ctx.count(outcome, n);
+        if (batch.processed > 0) deps.onProcessed?.();
         if (batch.processed + batch.failed + batch.parked === 0) break;
       }
     },

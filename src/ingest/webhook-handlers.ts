@@ -5,7 +5,8 @@ import { eq } from 'drizzle-orm';
 import type { Db } from '../platform/db/client.js';
 import type { Clock } from '../platform/clock.js';
 import { applyOrderSnapshot } from '../domains/orders/index.js';
-import { applyProductSnapshot, markProductDeleted } from '../domains/catalog/index.js';
+import { applyProductSnapshot, markProductDeleted, variants as variantsTable } from '../domains/catalog/index.js';
+import { markChanged } from '../domains/inventory/index.js';
 import type { ShopifyClient } from '../shopify/client.js';
 import { orderFromPayload, productFromPayload } from '../shopify/mappers.js';
 import { readOrder } from '../shopify/readers.js';
@@ -15,7 +16,7 @@ import type { DeliveryHandler } from './inbox-processor.js';
 
 const orderGid = (id: unknown) => (typeof id === 'string' && id.startsWith('gid://') ? id : `gid://shopify/Order/${String(id)}`);
 
-export function makeWebhookHandler(deps: { db: Db; clock: Clock; shopify: ShopifyClient; shop: string; bulkSignals?: BulkFinishSignals }): DeliveryHandler {
+export function makeWebhookHandler(deps: { db: Db; clock: Clock; shopify: ShopifyClient; shop: string; bulkSignals?: BulkFinishSignals; onLevelChanged?: () => void }): DeliveryHandler {
   const { db, clock, shopify } = deps;
 
   async function refetchAndApply(id: string, source: string): Promise<string> {
@@ -51,6 +52,18 @@ export function makeWebhookHandler(deps: { db: Db; clock: Clock; shopify: Shopif
       case 'products/delete': {
         const id = payload['admin_graphql_api_id'] ?? `gid://shopify/Product/${String(payload['id'])}`;
         return (await markProductDeleted(db, String(id), clock.now())) ? 'deleted' : 'unknown_product';
+      }
+      case 'inventory_levels/update': {
+        // Shopify builds this body from the level's state when it sends it, so it is a "look again"
+        // signal, not an event to apply: the publisher reads the level and reconciles it.
+        const item = payload['inventory_item_id'];
+        if (item === undefined || item === null) throw new Error('inventory_levels/update body has no inventory_item_id');
+        const itemId = String(item).startsWith('gid://') ? String(item) : `gid://shopify/InventoryItem/${String(item)}`;
+        const variants = await db.select({ id: variantsTable.id }).from(variantsTable).where(eq(variantsTable.shopifyInventoryItemId, itemId));
+        if (variants.length === 0) return 'unknown_inventory_item';
+        await markChanged(db, variants.map((v) => v.id), clock.now());
+        deps.onLevelChanged?.();
+        return 'level_marked';
       }
       case 'bulk_operations/finish':
         // Wakes a bulk runner of this process that waits for it (others poll).

@@ -5,6 +5,7 @@ import { ROLES, VERSION, type Role } from './version.js';
 import { isAppError } from '../platform/errors.js';
 import type { JobRunRow } from '../platform/jobs/runs.repo.js';
 import type { JobRuntime } from '../platform/jobs/job-runtime.js';
+import type { Db } from '../platform/db/client.js';
 
 // Commands load what they need when they run, so `--help` and light commands start fast.
 const composition = () => import('./switchyard.js');
@@ -152,6 +153,69 @@ jobsCommand
         jobs.setSchedule(name, { ...(schedule === undefined ? {} : { schedule }), ...(enabled === undefined ? {} : { enabled }) }, 'cli'),
       );
       process.stdout.write(`${job.name}: ${job.schedule}${job.enabled ? '' : ' (off)'}${job.nextRunAt ? `, next ${job.nextRunAt}` : ''}\n`);
+    } catch (error) {
+      fail(error);
+    }
+  });
+
+const inventoryCommand = program.command('inventory').description('Import ERP counts and check the ledger');
+
+async function withDatabase<T>(options: { config?: string }, use: (db: Db) => Promise<T>): Promise<T> {
+  const config = configFrom(options);
+  const logger = (await logging()).makeLogger({ level: 'warn' });
+  const database = await (await composition()).openConfiguredDatabase(config, logger);
+  try {
+    return await use(database.db);
+  } finally {
+    await database.close();
+  }
+}
+
+inventoryCommand
+  .command('import')
+  .description('Import an ERP count file (CSV or JSON Lines: facility, sku or barcode, quantity, counted_at), applied as of its count times')
+  .argument('<file>', 'the count file (.csv or .jsonl)')
+  .option('--per-row', 'apply the good rows even when some rows are bad')
+  .addOption(new Option('--format <format>', 'file format (default: from the file name)').choices(['csv', 'jsonl']))
+  .option('--json', 'print the whole report as JSON')
+  .option('--config <file>', 'JSON config file')
+  .action(async (file: string, options: { perRow?: boolean; format?: 'csv' | 'jsonl'; json?: boolean; config?: string }) => {
+    try {
+      const { importCountFile, formatOf } = await import('../domains/inventory/index.js');
+      const format = formatOf(file, options.format);
+      const report = await withDatabase(options, (db) => importCountFile(db, { path: file, format, perRow: options.perRow ?? false, source: 'cli', now: () => new Date() }));
+      if (options.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      else {
+        for (const e of report.errors) process.stdout.write(`line ${e.line}: ${e.reason}\n`);
+        if (report.errorCount > report.errors.length) process.stdout.write(`... and ${report.errorCount - report.errors.length} more errors\n`);
+        process.stdout.write(
+          `import #${report.importId} ${report.status}: ${report.rowsTotal} rows, ${report.errorCount} bad, ${report.rowsApplied} applied, ` +
+            `${report.rowsSuperseded} superseded by newer counts, ${report.entriesWritten} ledger entries\n`,
+        );
+        if (report.status === 'rejected') process.stdout.write('nothing was applied: fix the rows above, or use --per-row to apply the good rows\n');
+      }
+      if (report.status === 'rejected') process.exit(1);
+    } catch (error) {
+      fail(error);
+    }
+  });
+
+inventoryCommand
+  .command('check')
+  .description('Recompute on hand from the ledger and compare it with the counters (--fix rebuilds differing counters)')
+  .option('--fix', 'set differing counters to the ledger figure')
+  .option('--config <file>', 'JSON config file')
+  .action(async (options: { fix?: boolean; config?: string }) => {
+    try {
+      const { compareCountersWithLedger, rebuildCountersFromLedger } = await import('../domains/inventory/index.js');
+      const result = await withDatabase(options, async (db) => {
+        const found = await compareCountersWithLedger(db);
+        const fixed = options.fix && found.drift.length > 0 ? await rebuildCountersFromLedger(db, new Date()) : 0;
+        return { ...found, fixed };
+      });
+      for (const d of result.drift.slice(0, 100)) process.stdout.write(`variant ${d.variantId} facility ${d.facilityId}: counter ${d.counter}, ledger ${d.ledger}\n`);
+      process.stdout.write(`${result.pairs} counters checked, ${result.drift.length} differ from the ledger${options.fix ? `, ${result.fixed} rebuilt` : ''}\n`);
+      if (result.drift.length > 0 && !options.fix) process.exit(1);
     } catch (error) {
       fail(error);
     }

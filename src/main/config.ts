@@ -29,6 +29,8 @@ export interface Config {
   shopifyApiVersion: string;
   /** Seconds a running job may keep going after SIGTERM before it is interrupted. */
   shutdownGraceSeconds: number;
+  /** Folder watched for ERP count files (INVENTORY_IMPORT_DIR); unset = no folder import. */
+  inventoryImportDir: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -48,6 +50,7 @@ const KNOWN_VARIABLES = [
   'PORT',
   'HOST',
   'SWITCHYARD_DATA_DIR',
+  'INVENTORY_IMPORT_DIR',
   'DATABASE_URL',
   'LOG_LEVEL',
   'SHOPIFY_SHOP',
@@ -198,6 +201,7 @@ export function loadConfig(env: Source = process.env, configPath?: string): Conf
     shopify,
     shopifyApiVersion: apiVersion,
     shutdownGraceSeconds: integer(source, 'SWITCHYARD_SHUTDOWN_GRACE_SECONDS', 25, 0, 3600),
+    inventoryImportDir: text(source, 'INVENTORY_IMPORT_DIR') ? resolve(text(source, 'INVENTORY_IMPORT_DIR')!) : undefined,
   };
 }
 

@@ -15,6 +15,7 @@ import { VERSION, type Role } from './version.js';
 import { makeShopifyClient } from '../shopify/client.js';
 import { ensureShop, INITIAL_LOAD_JOB, makeIngest } from '../ingest/index.js';
 import type { SyncSettings } from '../ingest/ingest.jobs.js';
+import { INVENTORY_JOB_NAMES, makeInventoryJobs } from '../jobs/inventory.jobs.js';
 
 export { ROLES, VERSION, type Role } from './version.js';
 
@@ -108,14 +109,15 @@ export async function startSwitchyard(config: Config, options: StartOptions = {}
   const database = await openConfiguredDatabase(config, logger);
   const shopifyConfig = config.shopify;
   let requestProcessing = () => {};
-  const ingest = shopifyConfig
+  let requestJob: (name: string) => void = () => {};
+  const shopify = shopifyConfig
+    ? makeShopifyClient({ shop: shopifyConfig.shop, accessToken: shopifyConfig.adminToken, apiVersion: shopifyConfig.apiVersion, apiUrl: shopifyConfig.apiUrl }, { logger })
+    : undefined;
+  const ingest = shopifyConfig && shopify
     ? makeIngest({
         db: database.db,
         clock,
-        shopify: makeShopifyClient(
-          { shop: shopifyConfig.shop, accessToken: shopifyConfig.adminToken, apiVersion: shopifyConfig.apiVersion, apiUrl: shopifyConfig.apiUrl },
-          { logger },
-        ),
+        shopify,
         shop: shopifyConfig.shop,
         apiSecret: shopifyConfig.apiSecret,
         apiVersion: shopifyConfig.apiVersion,
@@ -123,9 +125,22 @@ export async function startSwitchyard(config: Config, options: StartOptions = {}
         initialLoadMonths: shopifyConfig.initialLoadMonths,
         ...(options.syncSettings ? { settings: options.syncSettings } : {}),
         onWebhookStored: () => requestProcessing(),
+        onProcessed: () => requestJob(INVENTORY_JOB_NAMES.dispatch),
+        onLevelChanged: () => requestJob(INVENTORY_JOB_NAMES.publish),
       })
     : undefined;
-  const jobs = makeJobs(database, { ...options, extraJobs: [...(ingest?.jobs ?? []), ...(options.extraJobs ?? [])] }, logger, metrics, clock);
+  const inventoryJobs = makeInventoryJobs({ shopify, importDir: config.inventoryImportDir, requestRun: (name) => requestJob(name) });
+  const jobs = makeJobs(database, { ...options, extraJobs: [...inventoryJobs, ...(ingest?.jobs ?? []), ...(options.extraJobs ?? [])] }, logger, metrics, clock);
+  // A change asks for the job that carries it on (at most one request in flight per job).
+  const requested = new Set<string>();
+  requestJob = (name) => {
+    if (requested.has(name)) return;
+    requested.add(name);
+    setTimeout(() => {
+      requested.delete(name);
+      jobs.requestRun(name, 'system').catch((error: unknown) => logger.warn({ err: error, job: name }, 'could not request a job run'));
+    }, 20).unref();
+  };
   if (ingest) {
     // A stored webhook starts the inbox processor at once (at most one request in flight).
     let requested = false;
@@ -155,6 +170,7 @@ export async function startSwitchyard(config: Config, options: StartOptions = {}
         apiToken: config.apiToken,
         publicUrl: config.publicUrl,
         shopify: ingest ? { sync: ingest.sync, receiveWebhook: ingest.receiveWebhook } : undefined,
+        requestJob: (name: string) => requestJob(name),
       });
       url = await app.listen({ port: config.port, host: config.host });
       logger.info({ url, docs: `${config.publicUrl}/docs`, health: `${config.publicUrl}/health` }, 'Switchyard is listening');

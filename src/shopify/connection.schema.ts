@@ -1,5 +1,5 @@
 // The connected Shopify shop. Switchyard serves one shop per installation (docs/decisions/0002).
-import { bigserial, integer, jsonb, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
+import { bigserial, index, integer, jsonb, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -33,7 +33,58 @@ export const shopifyInventorySnapshot = pgTable(
     available: integer('available').notNull(),
     onHand: integer('on_hand').notNull(),
     committed: integer('committed').notNull(),
+    /** When Shopify last confirmed these figures (a read, or a push it accepted). */
     snapshotAt: ts('snapshot_at').notNull(),
+    /** The last `available` Switchyard set here, and when. */
+    lastPublishedQuantity: integer('last_published_quantity'),
+    lastPublishedAt: ts('last_published_at'),
+    /**
+     * Shopify's on hand at `baseAt`, moved by Switchyard's own pushes since. Less the POS sales
+     * Switchyard has learned of since, it is what Shopify's on hand should be; a lower figure is a
+     * sale not downloaded yet, held back until its order arrives (or, after a grace period, taken for
+     * an edit in Shopify and corrected).
+     */
+    baseOnHand: integer('base_on_hand'),
+    baseAt: ts('base_at'),
+    unexplainedSince: ts('unexplained_since'),
   },
   (t) => [primaryKey({ columns: [t.shopifyInventoryItemId, t.shopifyLocationId] })],
+);
+
+/** Every inventory push to Shopify: what was sent, when, and Shopify's answer. */
+export const inventoryPublishLog = pgTable(
+  'inventory_publish_log',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    at: ts('at').notNull().defaultNow(),
+    /** `set` (inventorySetQuantities) or `bulk` (a bulk mutation through a staged upload). */
+    method: text('method').notNull(),
+    idempotencyKey: text('idempotency_key').notNull(),
+    /** `accepted`, `stale` (compare-and-set refused: read and reconciled), `failed`. */
+    outcome: text('outcome').notNull(),
+    quantities: jsonb('quantities')
+      .$type<Array<{ inventoryItemId: string; locationId: string; quantity: number; changeFromQuantity: number }>>()
+      .notNull(),
+    response: jsonb('response').$type<Record<string, unknown>>().notNull().default({}),
+    durationMs: integer('duration_ms').notNull().default(0),
+  },
+  (t) => [index('inventory_publish_log_at').on(t.at)],
+);
+
+/** A difference found between what Shopify holds and what Switchyard expected, with its cause. */
+export const inventorySyncDifferences = pgTable(
+  'inventory_sync_differences',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    at: ts('at').notNull().defaultNow(),
+    shopifyInventoryItemId: text('shopify_inventory_item_id').notNull(),
+    shopifyLocationId: text('shopify_location_id').notNull(),
+    expected: integer('expected').notNull(),
+    found: integer('found').notNull(),
+    /** `orders_not_yet_downloaded`, `changed_in_shopify`, `missing_level`... */
+    cause: text('cause').notNull(),
+    /** What Switchyard did: `held_back`, `corrected`, `none`. */
+    action: text('action').notNull(),
+  },
+  (t) => [index('inventory_sync_differences_at').on(t.at)],
 );

@@ -157,7 +157,8 @@ export function orderFromPayload(body: Body): { snapshot: OrderSnapshot; needsLo
     longitude: a?.['longitude'] ?? null,
     shippingMethod: pickup ? 'pickup' : EXPRESS.test(text) ? 'express' : 'standard',
     shippingLineTitle: shippingLines[0]?.['title'] ?? null,
-    pickupLocationId: null,
+    // A POS sale happens at a store: the body names it (a pickup's store needs the API, see above).
+    pickupLocationId: body['source_name'] === 'pos' && body['location_id'] ? gid('Location', body['location_id']) : null,
     currencyCode: body['currency'] ?? null,
     totalPrice: body['current_total_price'] ?? body['total_price'] ?? null,
     lines: (body['line_items'] ?? []).map((l: Body) => ({

@@ -182,6 +182,23 @@ export const WebhookSubscriptions = operation<{ webhookSubscriptions: { nodes: A
   `query WebhookSubscriptions { webhookSubscriptions(first: 100) { nodes { id topic uri } } }`,
 );
 
+export interface InventoryLevelNode {
+  id: string;
+  location: { id: string };
+  item: { id: string };
+  quantities: Array<{ name: string; quantity: number }>;
+}
+
+/** Levels by id (`gid://shopify/InventoryLevel/<location>?inventory_item_id=<item>`); missing ones come back null. */
+export const InventoryLevelsByIds = operation<{ nodes: Array<InventoryLevelNode | null> }, { ids: string[] }>(
+  'InventoryLevelsByIds',
+  // Requested cost does not see the length of `ids`; the budget learns the real cost (≈ 4 per id) from the first answer.
+  4,
+  `query InventoryLevelsByIds($ids: [ID!]!) {
+    nodes(ids: $ids) { ... on InventoryLevel { id location { id } item { id } quantities(names: ["available", "committed", "on_hand"]) { name quantity } } }
+  }`,
+);
+
 // ---------------------------------------------------------------------------------------------
 // Mutations
 
@@ -210,6 +227,30 @@ export const WebhookSubscriptionDelete = operation<
   `mutation WebhookSubscriptionDelete($id: ID!) { webhookSubscriptionDelete(id: $id) { deletedWebhookSubscriptionId userErrors { field message } } }`,
 );
 
+
+export interface InventoryUserError extends UserErrorNode {
+  code: string | null;
+}
+
+export interface InventorySetInput {
+  name: 'available';
+  reason: string;
+  referenceDocumentUri: string;
+  quantities: Array<{ inventoryItemId: string; locationId: string; quantity: number; changeFromQuantity: number | null }>;
+}
+
+/** Compare-and-set of `available` (≤ 250 quantities), under an idempotency key. */
+export const InventorySetQuantities = operation<
+  { inventorySetQuantities: { inventoryAdjustmentGroup: { id: string } | null; userErrors: InventoryUserError[] } },
+  { key: string; input: InventorySetInput }
+>(
+  'InventorySetQuantities',
+  10,
+  `mutation InventorySetQuantities($key: String!, $input: InventorySetQuantitiesInput!) {
+    inventorySetQuantities(input: $input) @idempotent(key: $key) { inventoryAdjustmentGroup { id } userErrors { field message code } }
+  }`,
+);
+
 /** All operations, for the schema validation test. */
 export const ALL_OPERATIONS = [
   ShopInfo,
@@ -222,4 +263,6 @@ export const ALL_OPERATIONS = [
   WebhookSubscriptions,
   WebhookSubscriptionCreate,
   WebhookSubscriptionDelete,
+  InventoryLevelsByIds,
+  InventorySetQuantities,
 ];

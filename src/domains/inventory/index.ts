@@ -1,1 +1,27 @@
 export * from './inventory.schema.js';
+export { facilityAtp, onlineAtp, mirrorQuantity, countsOnline, type FacilityTerms } from './atp.js';
+export { computeAtp, knownCommitments, onlineChannel, type VariantAtp, type KnownCommitments } from './atp.repo.js';
+export {
+  recordEntries,
+  markChanged,
+  compareCountersWithLedger,
+  rebuildCountersFromLedger,
+  type LedgerEntryInput,
+  type RecordOutcome,
+  type CounterDrift,
+} from './ledger.service.js';
+export { reserveStock, releaseReservation, consumeReservation, type ReserveInput } from './reservations.service.js';
+export {
+  recordVariance,
+  recordPosSale,
+  markOrderVariantsChanged,
+  releaseOrderReservations,
+  trimLineReservation,
+  explainSkuAtp,
+  VARIANCE_KINDS,
+  type VarianceInput,
+  type VarianceKind,
+  type SkuExplanation,
+} from './inventory.service.js';
+export { importCountFile, formatOf, type ImportFormat, type ImportReport, type ImportOptions } from './erp-import.js';
+export { publishedPairs, publishTargets, desiredAvailable, shopifySideOf, type PublishPair, type PublishTarget } from './publish-targets.js';

@@ -1,6 +1,6 @@
 // Inventory truth: an append-only ledger, counters derived from it, and reservations.
 import { sql } from 'drizzle-orm';
-import { bigint, bigserial, check, index, integer, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, check, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 import { variants } from '../catalog/index.js';
 import { facilities } from '../facilities/index.js';
 import { orderLines } from '../orders/index.js';
@@ -100,3 +100,89 @@ export const reservations = pgTable(
     check('reservations_quantity_positive', sql`quantity > 0`),
   ],
 );
+
+/**
+ * The latest ERP count per variant × facility. A ledger entry that happened before it (a late POS
+ * sale) was already in that count, so it is recorded together with an equal and opposite correction.
+ */
+export const inventoryCountMarks = pgTable(
+  'inventory_count_marks',
+  {
+    variantId: bigint('variant_id', { mode: 'number' })
+      .notNull()
+      .references(() => variants.id),
+    facilityId: bigint('facility_id', { mode: 'number' })
+      .notNull()
+      .references(() => facilities.id),
+    countedAt: ts('counted_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.variantId, t.facilityId] })],
+);
+
+/** Safety stock by product tag, for one facility or (facility null) for all of them. */
+export const safetyStockRules = pgTable(
+  'safety_stock_rules',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    tag: text('tag').notNull(),
+    facilityId: bigint('facility_id', { mode: 'number' }).references(() => facilities.id, { onDelete: 'cascade' }),
+    quantity: integer('quantity').notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('safety_stock_rules_tag_facility').on(t.tag, sql`coalesce(${t.facilityId}, 0)`),
+    check('safety_stock_rules_quantity_nonnegative', sql`quantity >= 0`),
+  ],
+);
+
+export const IMPORT_STATUSES = ['validating', 'rejected', 'applying', 'applied'] as const;
+export type ImportStatus = (typeof IMPORT_STATUSES)[number];
+
+/** One ERP count file import: what was checked, what was applied, and every bad row. */
+export const inventoryImports = pgTable('inventory_imports', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  fileName: text('file_name').notNull(),
+  fileSha256: text('file_sha256').notNull(),
+  format: text('format').notNull(),
+  source: text('source').notNull(),
+  perRow: integer('per_row').notNull().default(0),
+  status: text('status').$type<ImportStatus>().notNull(),
+  rowsTotal: integer('rows_total').notNull().default(0),
+  rowsValid: integer('rows_valid').notNull().default(0),
+  rowsApplied: integer('rows_applied').notNull().default(0),
+  entriesWritten: integer('entries_written').notNull().default(0),
+  errorCount: integer('error_count').notNull().default(0),
+  /** The first errors (line, reason); errorCount has them all. */
+  errors: jsonb('errors').$type<Array<{ line: number; reason: string }>>().notNull().default([]),
+  startedAt: ts('started_at').notNull().defaultNow(),
+  finishedAt: ts('finished_at'),
+});
+
+/** Valid rows of an import, staged between checking the whole file and applying it. */
+export const inventoryImportRows = pgTable(
+  'inventory_import_rows',
+  {
+    importId: bigint('import_id', { mode: 'number' })
+      .notNull()
+      .references(() => inventoryImports.id, { onDelete: 'cascade' }),
+    line: integer('line').notNull(),
+    facilityId: bigint('facility_id', { mode: 'number' }).notNull(),
+    variantId: bigint('variant_id', { mode: 'number' }).notNull(),
+    quantity: integer('quantity').notNull(),
+    countedAt: ts('counted_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.importId, t.line] })],
+);
+
+/**
+ * Variants whose available-to-promise may have changed since it was last published. Marked in the
+ * same transaction as the change; the publisher takes them under a lease and removes a mark only if
+ * no newer change came in meanwhile.
+ */
+export const inventoryPublishQueue = pgTable('inventory_publish_queue', {
+  variantId: bigint('variant_id', { mode: 'number' })
+    .primaryKey()
+    .references(() => variants.id),
+  changedAt: ts('changed_at').notNull(),
+  leasedUntil: ts('leased_until'),
+});

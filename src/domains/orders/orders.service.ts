@@ -115,6 +115,8 @@ async function applyOnce(db: Db, snapshot: OrderSnapshot, source: string, now: D
       await tx.update(orders).set(orderValues(snapshot, pickupFacilityId, now)).where(eq(orders.id, orderId));
       if (changes.length > 0 || existing.shopifyUpdatedAt.getTime() !== snapshot.updatedAt.getTime()) outcome = 'updated';
       if (changes.includes('cancelled')) event(ORDER_EVENTS.cancelled, { orderId, reason: snapshot.cancelReason });
+      // What is waiting to be routed depends on these too (fulfilled in Shopify, pickup store).
+      if (changes.includes('status') || changes.includes('shipping')) event(ORDER_EVENTS.statusChanged, { orderId });
     }
 
     // Lines: added lines, and quantity changes (partial cancellations, edits, refunds).

@@ -64,7 +64,7 @@ describe(`database on ${backend}`, () => {
 
   test('migrations are idempotent', async () => {
     const first = await database.migrationStatus();
-    expect(first).toEqual({ version: '0001_shopify_inventory_snapshot', applied: first.available, available: first.available });
+    expect(first).toEqual({ version: '0002_inventory_truth', applied: first.available, available: first.available });
     const again = await database.migrate();
     expect(again).toEqual(first);
     const tables = await queryRows<{ n: number }>(database.db, sql`select count(*)::int as n from drizzle.__drizzle_migrations`);
@@ -80,8 +80,14 @@ describe(`database on ${backend}`, () => {
       'facilities',
       'facility_group_members',
       'facility_groups',
+      'inventory_count_marks',
+      'inventory_import_rows',
+      'inventory_imports',
       'inventory_ledger',
       'inventory_levels',
+      'inventory_publish_log',
+      'inventory_publish_queue',
+      'inventory_sync_differences',
       'job_runs',
       'job_schedules',
       'order_history',
@@ -90,6 +96,7 @@ describe(`database on ${backend}`, () => {
       'outbox',
       'products',
       'reservations',
+      'safety_stock_rules',
       'settings',
       'shopify_inventory_snapshot',
       'shops',

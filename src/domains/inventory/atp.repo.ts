@@ -1,0 +1,166 @@
+// The SQL behind ATP: per-facility terms for some variants (or all), queue demand, and the channel.
+import { sql, type SQL } from 'drizzle-orm';
+import type { Db } from '../../platform/db/client.js';
+import { queryRows } from '../../platform/db/rows.js';
+import { countsOnline, facilityAtp, onlineAtp, type FacilityTerms } from './atp.js';
+
+/** Order lines still waiting to be routed: created, approved, rejected or parked as unfillable. */
+const WAITING = sql`ol.status in ('created', 'approved', 'rejected', 'unfillable') and ol.current_quantity > 0
+  and o.cancelled_at is null and coalesce(o.source_name, '') <> 'pos' and coalesce(o.fulfillment_status, '') <> 'FULFILLED'`;
+
+function variantFilter(column: SQL, variantIds: number[] | 'all'): SQL {
+  if (variantIds === 'all') return sql`true`;
+  if (variantIds.length === 0) return sql`false`;
+  return sql`${column} in (${sql.join(
+    variantIds.map((id) => sql`${id}::bigint`),
+    sql`, `,
+  )})`;
+}
+
+/** The online channel: the first facility group whose purpose is `online_channel`, else every physical facility. */
+export async function onlineChannel(db: Db): Promise<{ groupId: number | null; code: string; threshold: number }> {
+  const [group] = await queryRows<{ id: number; code: string; channel_threshold: number }>(
+    db,
+    sql`select id, code, channel_threshold from facility_groups where purpose = 'online_channel' order by id limit 1`,
+  );
+  return group ? { groupId: group.id, code: group.code, threshold: group.channel_threshold } : { groupId: null, code: 'all-facilities', threshold: 0 };
+}
+
+export async function facilityTerms(db: Db, variantIds: number[] | 'all', channelGroupId: number | null): Promise<Map<number, FacilityTerms[]>> {
+  const inChannel = channelGroupId === null ? sql`true` : sql`exists (select 1 from facility_group_members m where m.group_id = ${channelGroupId} and m.facility_id = f.id)`;
+  const rows = await queryRows<{
+    variant_id: number;
+    facility_id: number;
+    code: string;
+    kind: string;
+    on_hand: number;
+    reserved: number;
+    product_safety: number | null;
+    facility_rule: { tag: string; quantity: number } | null;
+    global_rule: { tag: string; quantity: number } | null;
+    default_safety_stock: number;
+    brokering: boolean;
+    excluded: boolean;
+    in_channel: boolean;
+    pickup_demand: number;
+  }>(
+    db,
+    sql`select l.variant_id, f.id as facility_id, f.code, f.kind, l.on_hand, l.reserved, l.safety_stock as product_safety,
+          (select json_build_object('tag', r.tag, 'quantity', r.quantity) from safety_stock_rules r
+             where r.facility_id = f.id and r.tag = any(p.tags) order by r.quantity desc, r.tag limit 1) as facility_rule,
+          (select json_build_object('tag', r.tag, 'quantity', r.quantity) from safety_stock_rules r
+             where r.facility_id is null and r.tag = any(p.tags) order by r.quantity desc, r.tag limit 1) as global_rule,
+          f.default_safety_stock, (f.brokering_enabled and f.active) as brokering, f.excluded_from_online_atp as excluded,
+          ${inChannel} as in_channel,
+          coalesce(pd.units, 0)::int as pickup_demand
+        from inventory_levels l
+        join facilities f on f.id = l.facility_id and f.kind <> 'VIRTUAL'
+        join variants v on v.id = l.variant_id
+        join products p on p.id = v.product_id
+        left join (select ol.variant_id, o.pickup_facility_id, sum(ol.current_quantity) as units
+                   from order_lines ol join orders o on o.id = ol.order_id
+                   where o.shipping_method = 'pickup' and ${WAITING} and ${variantFilter(sql`ol.variant_id`, variantIds)}
+                   group by ol.variant_id, o.pickup_facility_id) pd on pd.variant_id = l.variant_id and pd.pickup_facility_id = f.id
+        where ${variantFilter(sql`l.variant_id`, variantIds)}
+        order by l.variant_id, f.id`,
+  );
+  const byVariant = new Map<number, FacilityTerms[]>();
+  for (const r of rows) {
+    const [safetyStock, safetySource] =
+      r.product_safety !== null
+        ? [r.product_safety, 'product']
+        : r.facility_rule
+          ? [r.facility_rule.quantity, `tag:${r.facility_rule.tag}`]
+          : r.global_rule
+            ? [r.global_rule.quantity, `tag:${r.global_rule.tag}`]
+            : [r.default_safety_stock, 'facility_default'];
+    const list = byVariant.get(r.variant_id) ?? [];
+    list.push({
+      facilityId: r.facility_id,
+      facilityCode: r.code,
+      kind: r.kind,
+      onHand: r.on_hand,
+      reserved: r.reserved,
+      safetyStock,
+      safetySource,
+      brokeringEnabled: r.brokering,
+      excludedFromOnlineAtp: r.excluded,
+      inChannel: r.in_channel,
+      pickupDemand: r.pickup_demand,
+    });
+    byVariant.set(r.variant_id, list);
+  }
+  return byVariant;
+}
+
+export async function queueDemand(db: Db, variantIds: number[] | 'all'): Promise<Map<number, number>> {
+  const rows = await queryRows<{ variant_id: number; units: number }>(
+    db,
+    sql`select ol.variant_id, sum(ol.current_quantity)::int as units from order_lines ol join orders o on o.id = ol.order_id
+        where ${WAITING} and ${variantFilter(sql`ol.variant_id`, variantIds)} group by ol.variant_id`,
+  );
+  return new Map(rows.map((r) => [r.variant_id, r.units]));
+}
+
+export interface VariantAtp {
+  variantId: number;
+  facilities: Array<FacilityTerms & { atp: number; countsOnline: boolean }>;
+  facilityAtpSum: number;
+  channelThreshold: number;
+  queueDemand: number;
+  onlineAtp: number;
+}
+
+/** ATP for these variants (or all): every facility's terms and the online channel's figure. */
+export async function computeAtp(db: Db, variantIds: number[] | 'all'): Promise<Map<number, VariantAtp>> {
+  const channel = await onlineChannel(db);
+  const [terms, demand] = await Promise.all([facilityTerms(db, variantIds, channel.groupId), queueDemand(db, variantIds)]);
+  const ids = variantIds === 'all' ? [...new Set([...terms.keys(), ...demand.keys()])] : variantIds;
+  const result = new Map<number, VariantAtp>();
+  for (const variantId of ids) {
+    const facilities = (terms.get(variantId) ?? []).map((t) => ({ ...t, atp: facilityAtp(t), countsOnline: countsOnline(t) }));
+    const sum = facilities.filter((f) => f.countsOnline).reduce((s, f) => s + f.atp, 0);
+    const queued = demand.get(variantId) ?? 0;
+    result.set(variantId, {
+      variantId,
+      facilities,
+      facilityAtpSum: sum,
+      channelThreshold: channel.threshold,
+      queueDemand: queued,
+      onlineAtp: onlineAtp(sum, channel.threshold, queued),
+    });
+  }
+  return result;
+}
+
+export interface KnownCommitments {
+  /** Open units of shipped (non-pickup) orders: Shopify commits them at its online location. */
+  online: number;
+  /** Open units of pickup orders per store facility: Shopify commits them at the store. */
+  pickup: Map<number, number>;
+}
+
+/**
+ * Units of orders Switchyard knows and Shopify still holds as `committed`: every open line not yet
+ * shipped, handed over or cancelled. The publisher compares them with Shopify's own committed figure
+ * to see how many units orders not yet downloaded have taken.
+ */
+export async function knownCommitments(db: Db, variantIds: number[]): Promise<Map<number, KnownCommitments>> {
+  const rows = await queryRows<{ variant_id: number; pickup_facility_id: number | null; units: number }>(
+    db,
+    sql`select ol.variant_id, case when o.shipping_method = 'pickup' then o.pickup_facility_id end as pickup_facility_id, sum(ol.current_quantity)::int as units
+        from order_lines ol join orders o on o.id = ol.order_id
+        where ol.status not in ('shipped', 'picked_up', 'cancelled') and ol.current_quantity > 0 and o.cancelled_at is null
+          and coalesce(o.source_name, '') <> 'pos' and coalesce(o.fulfillment_status, '') <> 'FULFILLED'
+          and ${variantFilter(sql`ol.variant_id`, variantIds)}
+        group by 1, 2`,
+  );
+  const result = new Map<number, KnownCommitments>();
+  for (const r of rows) {
+    const entry = result.get(r.variant_id) ?? { online: 0, pickup: new Map<number, number>() };
+    if (r.pickup_facility_id === null) entry.online += r.units;
+    else entry.pickup.set(r.pickup_facility_id, (entry.pickup.get(r.pickup_facility_id) ?? 0) + r.units);
+    result.set(r.variant_id, entry);
+  }
+  return result;
+}

@@ -1,0 +1,142 @@
+// Inventory use cases other rooms and the HTTP edge call: stock variances, POS sales, reactions to
+// order changes, and the explanation of a SKU's ATP.
+import { randomUUID } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import type { Db } from '../../platform/db/client.js';
+import { queryRows } from '../../platform/db/rows.js';
+import { invalid, notFound } from '../../platform/errors.js';
+import { computeAtp, type VariantAtp } from './atp.repo.js';
+import { markChanged, recordEntries } from './ledger.service.js';
+import { releaseReservation } from './reservations.service.js';
+
+export const VARIANCE_KINDS = ['damaged', 'found', 'count_variance'] as const;
+export type VarianceKind = (typeof VARIANCE_KINDS)[number];
+
+export interface VarianceInput {
+  facility: string;
+  sku: string;
+  /** Units found (positive) or lost (negative); `damaged` takes a positive count of damaged units. */
+  quantity: number;
+  kind: VarianceKind;
+  reason: string;
+  occurredAt?: Date;
+  /** A client-chosen key makes a retried request harmless. */
+  idempotencyKey?: string;
+}
+
+async function variantBySku(db: Db, sku: string): Promise<{ id: number; sku: string }> {
+  const [row] = await queryRows<{ id: number; sku: string }>(db, sql`select id, sku from variants where sku = ${sku} order by id limit 1`);
+  if (!row) throw notFound('inventory.unknown_sku', `No variant has SKU "${sku}".`, { sku });
+  return row;
+}
+
+async function physicalFacility(db: Db, code: string): Promise<{ id: number; code: string }> {
+  const [row] = await queryRows<{ id: number; code: string; kind: string }>(db, sql`select id, code, kind from facilities where code = ${code}`);
+  if (!row) throw notFound('inventory.unknown_facility', `No facility has code "${code}".`, { facility: code });
+  if (row.kind === 'VIRTUAL') throw invalid('inventory.virtual_facility', `"${code}" is a queue, not a place that holds stock.`, { facility: code });
+  return row;
+}
+
+/** Found or damaged stock, recorded by a person with a reason. */
+export async function recordVariance(db: Db, input: VarianceInput, now: Date): Promise<{ entryKey: string; delta: number; onHand: number; replayed: boolean }> {
+  if (!VARIANCE_KINDS.includes(input.kind)) throw invalid('inventory.variance_kind', `kind must be one of ${VARIANCE_KINDS.join(', ')}.`, { field: 'kind' });
+  if (!Number.isInteger(input.quantity) || input.quantity === 0) throw invalid('inventory.variance_quantity', 'quantity must be a whole number other than 0.', { field: 'quantity' });
+  if (input.kind === 'damaged' && input.quantity < 0) throw invalid('inventory.variance_quantity', 'damaged takes the number of damaged units (positive).', { field: 'quantity' });
+  if (input.kind === 'found' && input.quantity < 0) throw invalid('inventory.variance_quantity', 'found takes the number of units found (positive).', { field: 'quantity' });
+  if (!input.reason.trim()) throw invalid('inventory.variance_reason', 'reason is required.', { field: 'reason' });
+  const variant = await variantBySku(db, input.sku);
+  const facility = await physicalFacility(db, input.facility);
+  const delta = input.kind === 'damaged' ? -input.quantity : input.quantity;
+  const entryKey = `variance:${input.idempotencyKey ?? randomUUID()}`;
+  return db.transaction(async (tx) => {
+    const outcome = await recordEntries(
+      tx,
+      [
+        {
+          variantId: variant.id,
+          facilityId: facility.id,
+          delta,
+          kind: input.kind,
+          referenceType: 'variance',
+          occurredAt: input.occurredAt ?? now,
+          source: 'api',
+          idempotencyKey: entryKey,
+          note: input.reason,
+        },
+      ],
+      now,
+    );
+    const [level] = await queryRows<{ on_hand: number }>(tx, sql`select on_hand from inventory_levels where variant_id = ${variant.id} and facility_id = ${facility.id}`);
+    return { entryKey, delta, onHand: level?.on_hand ?? 0, replayed: outcome.written === 0 };
+  });
+}
+
+/**
+ * A POS order: the customer left the store with the goods, so the store's on hand drops once per line
+ * (the entry key is the Shopify line), however often and in whatever order the order arrives.
+ */
+export async function recordPosSale(tx: Db, orderId: number, now: Date): Promise<number> {
+  const lines = await queryRows<{ shopify_line_item_id: string; variant_id: number | null; quantity: number; facility_id: number | null; created: Date; name: string }>(
+    tx,
+    sql`select ol.shopify_line_item_id, ol.variant_id, ol.quantity, o.pickup_facility_id as facility_id, o.shopify_created_at as created, o.name
+        from order_lines ol join orders o on o.id = ol.order_id
+        where o.id = ${orderId} and o.source_name = 'pos'`,
+  );
+  const entries = lines
+    .filter((l) => l.variant_id !== null && l.facility_id !== null && l.quantity > 0)
+    .map((l) => ({
+      variantId: l.variant_id!,
+      facilityId: l.facility_id!,
+      delta: -l.quantity,
+      kind: 'pos_sale' as const,
+      referenceType: 'order',
+      referenceId: l.name,
+      occurredAt: l.created,
+      source: 'shopify_pos',
+      idempotencyKey: `pos_sale:${l.shopify_line_item_id}`,
+    }));
+  return (await recordEntries(tx, entries, now)).written;
+}
+
+/** Every variant of an order: their queue demand or reservations may have moved. */
+export async function markOrderVariantsChanged(tx: Db, orderId: number, now: Date): Promise<void> {
+  const rows = await queryRows<{ variant_id: number }>(tx, sql`select distinct variant_id from order_lines where order_id = ${orderId} and variant_id is not null`);
+  await markChanged(
+    tx,
+    rows.map((r) => r.variant_id),
+    now,
+  );
+}
+
+/** A cancelled order: every reservation of its lines goes back. */
+export async function releaseOrderReservations(tx: Db, orderId: number, now: Date): Promise<number> {
+  const lines = await queryRows<{ id: number }>(tx, sql`select id from order_lines where order_id = ${orderId}`);
+  let released = 0;
+  for (const line of lines) released += await releaseReservation(tx, line.id, 'order_cancelled', now);
+  return released;
+}
+
+/** Fewer units wanted on a line: reservations above what is still wanted go back. */
+export async function trimLineReservation(tx: Db, lineId: number, now: Date): Promise<number> {
+  const [row] = await queryRows<{ wanted: number; reserved: number }>(
+    tx,
+    sql`select ol.current_quantity as wanted, coalesce((select sum(quantity) from reservations r where r.order_line_id = ol.id and r.status = 'active'), 0)::int as reserved
+        from order_lines ol where ol.id = ${lineId}`,
+  );
+  if (!row || row.reserved <= row.wanted) return 0;
+  return releaseReservation(tx, lineId, 'quantity_reduced', now, row.reserved - row.wanted);
+}
+
+export interface SkuExplanation {
+  sku: string;
+  variantId: number;
+  title: string;
+  atp: VariantAtp;
+}
+
+export async function explainSkuAtp(db: Db, sku: string): Promise<SkuExplanation> {
+  const variant = await variantBySku(db, sku);
+  const [row] = await queryRows<{ title: string }>(db, sql`select title from variants where id = ${variant.id}`);
+  const atp = (await computeAtp(db, [variant.id])).get(variant.id)!;
+  return { sku, variantId: variant.id, title: row?.title ?? sku, atp };
+}

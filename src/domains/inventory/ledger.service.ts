@@ -1,0 +1,198 @@
+// The ledger: every stock change is one append-only entry; the counters follow in the same
+// transaction. This room takes its own row locks, always in (variant, facility) order, so parallel
+// writers never lose an update and never deadlock; a replayed entry (same idempotency key) changes
+// nothing.
+import { sql } from 'drizzle-orm';
+import type { Db } from '../../platform/db/client.js';
+import { queryRows } from '../../platform/db/rows.js';
+import type { LedgerKind } from './inventory.schema.js';
+
+export interface LedgerEntryInput {
+  variantId: number;
+  facilityId: number;
+  delta: number;
+  kind: LedgerKind;
+  /** What caused it: `order_line`, `erp_import`, `variance`, ... and its id. */
+  referenceType?: string | null;
+  referenceId?: string | null;
+  occurredAt: Date;
+  source: string;
+  idempotencyKey: string;
+  note?: string | null;
+}
+
+export interface RecordOutcome {
+  /** Entries written now (replays are left out). */
+  written: number;
+  /** Entries whose key was already in the ledger. */
+  replayed: number;
+}
+
+const pairKey = (variantId: number, facilityId: number) => `${variantId}:${facilityId}`;
+
+/** Takes the counter rows of these pairs (creating missing ones) under lock, in key order. */
+export async function lockLevels(tx: Db, pairs: Array<{ variantId: number; facilityId: number }>): Promise<void> {
+  const unique = [...new Map(pairs.map((p) => [pairKey(p.variantId, p.facilityId), p])).values()].sort(
+    (a, b) => a.variantId - b.variantId || a.facilityId - b.facilityId,
+  );
+  for (let i = 0; i < unique.length; i += 1000) {
+    const chunk = unique.slice(i, i + 1000);
+    const values = sql.join(
+      chunk.map((p) => sql`(${p.variantId}::bigint, ${p.facilityId}::bigint)`),
+      sql`, `,
+    );
+    await tx.execute(sql`insert into inventory_levels (variant_id, facility_id) values ${values} on conflict do nothing`);
+    await tx.execute(
+      sql`select 1 from inventory_levels l join (values ${values}) as p(v, f) on l.variant_id = p.v and l.facility_id = p.f
+          order by l.variant_id, l.facility_id for update of l`,
+    );
+  }
+}
+
+/**
+ * Records entries and moves the counters, inside the caller's transaction. An entry that happened
+ * before the latest ERP count of its pair was already in that count: it is written together with an
+ * equal and opposite `erp_reset` correction, so on hand stays what the count said plus what came after.
+ */
+export async function recordEntries(tx: Db, entries: LedgerEntryInput[], now: Date): Promise<RecordOutcome> {
+  const real = entries.filter((e) => e.delta !== 0);
+  if (real.length === 0) return { written: 0, replayed: 0 };
+  await lockLevels(tx, real);
+  const inserted = await insertLedger(tx, real, now);
+  const marks = await countMarks(tx, inserted);
+  const corrections: LedgerEntryInput[] = [];
+  for (const entry of inserted) {
+    const countedAt = marks.get(pairKey(entry.variantId, entry.facilityId));
+    if (entry.kind !== 'erp_reset' && countedAt && entry.occurredAt.getTime() < countedAt.getTime() && entry.delta !== 0) {
+      corrections.push({
+        variantId: entry.variantId,
+        facilityId: entry.facilityId,
+        delta: -entry.delta,
+        kind: 'erp_reset',
+        referenceType: 'ledger_entry',
+        referenceId: entry.idempotencyKey,
+        occurredAt: countedAt,
+        source: 'count_correction',
+        idempotencyKey: `count-correction:${entry.idempotencyKey}`,
+        note: `already in the ERP count of ${countedAt.toISOString()}`,
+      });
+    }
+  }
+  const written = [...inserted, ...(corrections.length > 0 ? await insertLedger(tx, corrections, now) : [])];
+  await addToCounters(tx, written, now);
+  await markChanged(tx, [...new Set(written.map((e) => e.variantId))], now);
+  return { written: inserted.length, replayed: real.length - inserted.length };
+}
+
+async function insertLedger(tx: Db, entries: LedgerEntryInput[], now: Date): Promise<LedgerEntryInput[]> {
+  const written: LedgerEntryInput[] = [];
+  for (let i = 0; i < entries.length; i += 500) {
+    const chunk = entries.slice(i, i + 500);
+    const values = sql.join(
+      chunk.map(
+        (e) =>
+          sql`(${e.variantId}::bigint, ${e.facilityId}::bigint, ${e.delta}::int, ${e.kind}, ${e.referenceType ?? null}, ${e.referenceId ?? null}, ${e.occurredAt}::timestamptz, ${now}::timestamptz, ${e.source}, ${e.idempotencyKey}, ${e.note ?? null})`,
+      ),
+      sql`, `,
+    );
+    const rows = await queryRows<{ idempotency_key: string }>(
+      tx,
+      sql`insert into inventory_ledger (variant_id, facility_id, delta, kind, reference_type, reference_id, occurred_at, recorded_at, source, idempotency_key, note)
+          values ${values} on conflict (idempotency_key) do nothing returning idempotency_key`,
+    );
+    const keys = new Set(rows.map((r) => r.idempotency_key));
+    written.push(...chunk.filter((e) => keys.has(e.idempotencyKey)));
+  }
+  return written;
+}
+
+async function countMarks(tx: Db, entries: LedgerEntryInput[]): Promise<Map<string, Date>> {
+  const marks = new Map<string, Date>();
+  if (entries.length === 0) return marks;
+  const pairs = sql.join(
+    entries.map((e) => sql`(${e.variantId}::bigint, ${e.facilityId}::bigint)`),
+    sql`, `,
+  );
+  const rows = await queryRows<{ variant_id: number; facility_id: number; counted_at: Date }>(
+    tx,
+    sql`select m.variant_id, m.facility_id, m.counted_at from inventory_count_marks m
+        join (values ${pairs}) as p(v, f) on m.variant_id = p.v and m.facility_id = p.f`,
+  );
+  for (const r of rows) marks.set(pairKey(r.variant_id, r.facility_id), r.counted_at);
+  return marks;
+}
+
+async function addToCounters(tx: Db, entries: LedgerEntryInput[], now: Date): Promise<void> {
+  const sums = new Map<string, { variantId: number; facilityId: number; delta: number }>();
+  for (const e of entries) {
+    const key = pairKey(e.variantId, e.facilityId);
+    const sum = sums.get(key) ?? { variantId: e.variantId, facilityId: e.facilityId, delta: 0 };
+    sum.delta += e.delta;
+    sums.set(key, sum);
+  }
+  const changed = [...sums.values()].filter((s) => s.delta !== 0);
+  for (let i = 0; i < changed.length; i += 1000) {
+    const values = sql.join(
+      changed.slice(i, i + 1000).map((s) => sql`(${s.variantId}::bigint, ${s.facilityId}::bigint, ${s.delta}::int)`),
+      sql`, `,
+    );
+    await tx.execute(
+      sql`update inventory_levels l set on_hand = l.on_hand + d.delta, updated_at = ${now}
+          from (values ${values}) as d(v, f, delta) where l.variant_id = d.v and l.facility_id = d.f`,
+    );
+  }
+}
+
+/** Marks variants for publishing (same transaction as the change that moved them). */
+export async function markChanged(tx: Db, variantIds: number[], now: Date): Promise<void> {
+  const ids = [...new Set(variantIds)].sort((a, b) => a - b);
+  for (let i = 0; i < ids.length; i += 1000) {
+    const values = sql.join(
+      ids.slice(i, i + 1000).map((id) => sql`(${id}::bigint, ${now}::timestamptz)`),
+      sql`, `,
+    );
+    await tx.execute(
+      sql`insert into inventory_publish_queue (variant_id, changed_at) values ${values}
+          on conflict (variant_id) do update set changed_at = excluded.changed_at, leased_until = null`,
+    );
+  }
+}
+
+export interface CounterDrift {
+  variantId: number;
+  facilityId: number;
+  counter: number;
+  ledger: number;
+}
+
+/** Recomputes on hand from the ledger and lists every pair whose counter disagrees. */
+export async function compareCountersWithLedger(db: Db): Promise<{ pairs: number; drift: CounterDrift[] }> {
+  const rows = await queryRows<{ variant_id: number; facility_id: number; counter: number; ledger: number }>(
+    db,
+    sql`select coalesce(l.variant_id, s.variant_id) as variant_id, coalesce(l.facility_id, s.facility_id) as facility_id,
+               coalesce(l.on_hand, 0) as counter, coalesce(s.total, 0)::int as ledger
+        from inventory_levels l
+        full join (select variant_id, facility_id, sum(delta) as total from inventory_ledger group by variant_id, facility_id) s
+          on s.variant_id = l.variant_id and s.facility_id = l.facility_id
+        where coalesce(l.on_hand, 0) <> coalesce(s.total, 0)
+        order by 1, 2`,
+  );
+  const [count] = await queryRows<{ n: number }>(db, sql`select count(*)::int as n from inventory_levels`);
+  return {
+    pairs: count?.n ?? 0,
+    drift: rows.map((r) => ({ variantId: r.variant_id, facilityId: r.facility_id, counter: r.counter, ledger: r.ledger })),
+  };
+}
+
+/** Sets the counters back to what the ledger says (after compareCountersWithLedger found drift). */
+export async function rebuildCountersFromLedger(db: Db, now: Date): Promise<number> {
+  return db.transaction(async (tx) => {
+    const { drift } = await compareCountersWithLedger(tx);
+    await lockLevels(tx, drift);
+    for (const d of drift) {
+      await tx.execute(sql`update inventory_levels set on_hand = ${d.ledger}, updated_at = ${now} where variant_id = ${d.variantId} and facility_id = ${d.facilityId}`);
+    }
+    await markChanged(tx, drift.map((d) => d.variantId), now);
+    return drift.length;
+  });
+}

@@ -1,0 +1,109 @@
+// Reservations: a routed order line holds stock at its facility until it ships, is cancelled or is
+// rejected. `reserved` on the counter row moves in the same statement that checks it, so two workers
+// never promise the same unit.
+import { sql } from 'drizzle-orm';
+import type { Db } from '../../platform/db/client.js';
+import { queryRows } from '../../platform/db/rows.js';
+import { lockLevels, markChanged, recordEntries } from './ledger.service.js';
+
+export interface ReserveInput {
+  orderLineId: number;
+  variantId: number;
+  facilityId: number;
+  quantity: number;
+}
+
+/**
+ * Reserves `quantity` at the facility if it is there to promise (on hand − reserved − safety stock ≥
+ * quantity, unless `allowShortfall`). Returns false, changing nothing, when it is not.
+ */
+export async function reserveStock(tx: Db, input: ReserveInput, now: Date, options: { safetyStock?: number; allowShortfall?: boolean } = {}): Promise<boolean> {
+  if (!Number.isInteger(input.quantity) || input.quantity <= 0) throw new Error(`reserveStock: quantity must be a positive integer, got ${input.quantity}`);
+  await lockLevels(tx, [input]);
+  const guard = options.allowShortfall ? sql`true` : sql`on_hand - reserved - ${options.safetyStock ?? 0} >= ${input.quantity}`;
+  const moved = await queryRows<{ reserved: number }>(
+    tx,
+    sql`update inventory_levels set reserved = reserved + ${input.quantity}, updated_at = ${now}
+        where variant_id = ${input.variantId} and facility_id = ${input.facilityId} and ${guard} returning reserved`,
+  );
+  if (moved.length === 0) return false;
+  await tx.execute(
+    sql`insert into reservations (order_line_id, variant_id, facility_id, quantity, status, created_at)
+        values (${input.orderLineId}, ${input.variantId}, ${input.facilityId}, ${input.quantity}, 'active', ${now})
+        on conflict (order_line_id, facility_id) where status = 'active'
+        do update set quantity = reservations.quantity + excluded.quantity`,
+  );
+  await markChanged(tx, [input.variantId], now);
+  return true;
+}
+
+/**
+ * Releases up to `quantity` units (all when omitted) of a line's active reservations: cancellations,
+ * partial cancellations and rejections. Returns the units released.
+ */
+export async function releaseReservation(tx: Db, orderLineId: number, reason: string, now: Date, quantity?: number): Promise<number> {
+  const active = await queryRows<{ id: number; variant_id: number; facility_id: number; quantity: number }>(
+    tx,
+    sql`select id, variant_id, facility_id, quantity from reservations where order_line_id = ${orderLineId} and status = 'active' order by id`,
+  );
+  if (active.length === 0) return 0;
+  await lockLevels(tx, active.map((r) => ({ variantId: r.variant_id, facilityId: r.facility_id })));
+  let left = quantity ?? Number.POSITIVE_INFINITY;
+  let released = 0;
+  for (const r of active) {
+    if (left <= 0) break;
+    const take = Math.min(left, r.quantity);
+    if (take === r.quantity) {
+      await tx.execute(sql`update reservations set status = 'released', closed_at = ${now}, close_reason = ${reason} where id = ${r.id}`);
+    } else {
+      await tx.execute(sql`update reservations set quantity = quantity - ${take} where id = ${r.id}`);
+    }
+    await tx.execute(sql`update inventory_levels set reserved = reserved - ${take}, updated_at = ${now} where variant_id = ${r.variant_id} and facility_id = ${r.facility_id}`);
+    left -= take;
+    released += take;
+  }
+  await markChanged(tx, active.map((r) => r.variant_id), now);
+  return released;
+}
+
+/**
+ * Ships or hands over `quantity` reserved units of a line: the reservation is consumed and on hand
+ * drops once, through a `shipment` ledger entry keyed by `shipmentKey`.
+ */
+export async function consumeReservation(
+  tx: Db,
+  input: { orderLineId: number; facilityId: number; quantity: number; shipmentKey: string; occurredAt: Date; source: string },
+  now: Date,
+): Promise<{ consumed: number; replayed: boolean }> {
+  const [r] = await queryRows<{ id: number; variant_id: number; quantity: number }>(
+    tx,
+    sql`select id, variant_id, quantity from reservations where order_line_id = ${input.orderLineId} and facility_id = ${input.facilityId} and status = 'active'`,
+  );
+  if (!r) return { consumed: 0, replayed: false };
+  const outcome = await recordEntries(
+    tx,
+    [
+      {
+        variantId: r.variant_id,
+        facilityId: input.facilityId,
+        delta: -input.quantity,
+        kind: 'shipment',
+        referenceType: 'order_line',
+        referenceId: String(input.orderLineId),
+        occurredAt: input.occurredAt,
+        source: input.source,
+        idempotencyKey: `shipment:${input.shipmentKey}`,
+      },
+    ],
+    now,
+  );
+  if (outcome.written === 0) return { consumed: 0, replayed: true };
+  const take = Math.min(input.quantity, r.quantity);
+  if (take === r.quantity) {
+    await tx.execute(sql`update reservations set status = 'consumed', closed_at = ${now}, close_reason = 'shipped' where id = ${r.id}`);
+  } else {
+    await tx.execute(sql`update reservations set quantity = quantity - ${take} where id = ${r.id}`);
+  }
+  await tx.execute(sql`update inventory_levels set reserved = reserved - ${take}, updated_at = ${now} where variant_id = ${r.variant_id} and facility_id = ${input.facilityId}`);
+  return { consumed: take, replayed: false };
+}

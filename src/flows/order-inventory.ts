@@ -1,0 +1,45 @@
+// Order changes → inventory. The orders room writes an outbox event for each change in the same
+// transaction; these handlers run when the event is delivered, in the transaction that marks it
+// delivered, so each event moves stock exactly once.
+import type { OutboxHandler } from '../platform/outbox.js';
+import {
+  markOrderVariantsChanged,
+  recordPosSale,
+  releaseOrderReservations,
+  trimLineReservation,
+} from '../domains/inventory/index.js';
+import { ORDER_EVENTS } from '../domains/orders/index.js';
+
+const orderIdOf = (payload: Record<string, unknown>): number => {
+  const id = payload['orderId'];
+  if (typeof id !== 'number') throw new Error(`order event without a numeric orderId: ${JSON.stringify(payload)}`);
+  return id;
+};
+
+export function makeOrderInventoryHandlers(now: () => Date): Record<string, OutboxHandler> {
+  return {
+    // A POS sale lowers the store's stock; any new order changes what waits to be routed.
+    [ORDER_EVENTS.created]: async (tx, { payload }) => {
+      const orderId = orderIdOf(payload);
+      await recordPosSale(tx, orderId, now());
+      await markOrderVariantsChanged(tx, orderId, now());
+    },
+    [ORDER_EVENTS.cancelled]: async (tx, { payload }) => {
+      const orderId = orderIdOf(payload);
+      await releaseOrderReservations(tx, orderId, now());
+      await markOrderVariantsChanged(tx, orderId, now());
+    },
+    [ORDER_EVENTS.lineQuantityReduced]: async (tx, { payload }) => {
+      await trimLineReservation(tx, Number(payload['lineId']), now());
+      await markOrderVariantsChanged(tx, orderIdOf(payload), now());
+    },
+    [ORDER_EVENTS.lineQuantityIncreased]: async (tx, { payload }) => markOrderVariantsChanged(tx, orderIdOf(payload), now()),
+    [ORDER_EVENTS.lineAdded]: async (tx, { payload }) => markOrderVariantsChanged(tx, orderIdOf(payload), now()),
+    [ORDER_EVENTS.statusChanged]: async (tx, { payload }) => {
+      // A POS order first seen without its store gets its sale once the store is known.
+      const orderId = orderIdOf(payload);
+      await recordPosSale(tx, orderId, now());
+      await markOrderVariantsChanged(tx, orderId, now());
+    },
+  };
+}

@@ -1,0 +1,180 @@
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import { sql } from 'drizzle-orm';
+import { Type } from 'typebox';
+import type { App, AppDeps } from './app.js';
+import { explainSkuAtp, importCountFile, recordVariance, shopifySideOf, VARIANCE_KINDS, type VarianceKind } from '../domains/inventory/index.js';
+import { queryRows } from '../platform/db/rows.js';
+import { invalid, notFound } from '../platform/errors.js';
+
+const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
+
+export function registerInventoryRoutes(app: App, deps: AppDeps): void {
+  const db = deps.database.db;
+
+  app.get(
+    '/api/v1/inventory/:sku',
+    {
+      schema: {
+        summary: 'Explains a SKU\'s available-to-promise: every term per facility, the online figure, and what was last published to each Shopify location',
+        tags: ['inventory'],
+        params: Type.Object({ sku: Type.String({ minLength: 1 }) }),
+      },
+    },
+    async (request) => {
+      const { atp, variantId, title, sku } = await explainSkuAtp(db, request.params.sku);
+      const [variant] = await queryRows<{ shopify_inventory_item_id: string | null }>(db, sql`select shopify_inventory_item_id from variants where id = ${variantId}`);
+      const locations = variant?.shopify_inventory_item_id ? await shopifySideOf(db, variant.shopify_inventory_item_id) : [];
+      const facilities = await queryRows<{ id: number; code: string; shopify_location_id: string | null; publish_mode: string }>(
+        db,
+        sql`select id, code, shopify_location_id, publish_mode from facilities where shopify_location_id is not null order by id`,
+      );
+      return {
+        sku,
+        title,
+        formula: {
+          facility: 'max(0, on hand − reserved − safety stock); 0 when the facility does not broker',
+          online: 'max(0, Σ facility ATP of channel facilities not excluded − channel threshold − units waiting in queues)',
+        },
+        facilities: atp.facilities.map((f) => ({
+          facility: f.facilityCode,
+          kind: f.kind,
+          onHand: f.onHand,
+          reserved: f.reserved,
+          safetyStock: f.safetyStock,
+          safetyStockFrom: f.safetySource,
+          brokering: f.brokeringEnabled,
+          inOnlineChannel: f.inChannel,
+          excludedFromOnlineAtp: f.excludedFromOnlineAtp,
+          pickupsWaiting: f.pickupDemand,
+          atp: f.atp,
+          countsOnline: f.countsOnline,
+        })),
+        online: { facilityAtpSum: atp.facilityAtpSum, channelThreshold: atp.channelThreshold, queueDemand: atp.queueDemand, atp: atp.onlineAtp },
+        shopify: locations.map((l) => {
+          const facility = facilities.find((f) => f.shopify_location_id === l.locationId);
+          return {
+            locationId: l.locationId,
+            facility: facility?.code ?? null,
+            publishMode: facility?.publish_mode ?? 'none',
+            available: l.available,
+            committed: l.committed,
+            confirmedAt: iso(l.confirmedAt),
+            lastPublished: l.lastPublished,
+            lastPublishedAt: iso(l.lastPublishedAt),
+          };
+        }),
+      };
+    },
+  );
+
+  app.post(
+    '/api/v1/inventory/variances',
+    {
+      schema: {
+        summary: 'Records found or damaged stock at a facility, with a reason (a ledger entry)',
+        tags: ['inventory'],
+        body: Type.Object(
+          {
+            facility: Type.String({ minLength: 1 }),
+            sku: Type.String({ minLength: 1 }),
+            kind: Type.Union(VARIANCE_KINDS.map((k) => Type.Literal(k))),
+            quantity: Type.Integer(),
+            reason: Type.String({ minLength: 1 }),
+            occurredAt: Type.Optional(Type.String({ format: 'date-time' })),
+            idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request, reply) => {
+      const b = request.body;
+      const result = await recordVariance(
+        db,
+        {
+          facility: b.facility,
+          sku: b.sku,
+          kind: b.kind as VarianceKind,
+          quantity: b.quantity,
+          reason: b.reason,
+          ...(b.occurredAt ? { occurredAt: new Date(b.occurredAt) } : {}),
+          ...(b.idempotencyKey ? { idempotencyKey: b.idempotencyKey } : {}),
+        },
+        deps.clock.now(),
+      );
+      deps.requestJob?.('inventory.publish');
+      return reply.status(result.replayed ? 200 : 201).send(result);
+    },
+  );
+
+  // Count files arrive as the raw body (text/csv or application/x-ndjson), streamed to a temporary
+  // file: a million rows never sit in memory.
+  void app.register(async (plain) => {
+    const scope = plain as unknown as App;
+    scope.addContentTypeParser(['text/csv', 'application/x-ndjson', 'application/jsonl'], (_request, payload, done) => done(null, payload));
+    scope.post(
+      '/api/v1/inventory/imports',
+      {
+        schema: {
+          summary: 'Imports an ERP count file (CSV or JSON Lines). A file with errors applies nothing unless perRow=true',
+          tags: ['inventory'],
+          querystring: Type.Object(
+            {
+              fileName: Type.String({ minLength: 1, default: 'upload' }),
+              perRow: Type.Boolean({ default: false }),
+            },
+            { additionalProperties: false },
+          ),
+        },
+      },
+      async (request, reply) => {
+        const type = String(request.headers['content-type'] ?? '').split(';')[0]!.trim();
+        const format = type === 'text/csv' ? 'csv' : type === 'application/x-ndjson' || type === 'application/jsonl' ? 'jsonl' : undefined;
+        if (!format) throw invalid('inventory.import_content_type', 'Send the file as text/csv or application/x-ndjson.');
+        const dir = await mkdtemp(path.join(tmpdir(), 'switchyard-import-'));
+        try {
+          const file = path.join(dir, 'upload');
+          await pipeline(request.body as unknown as Readable, createWriteStream(file));
+          const report = await importCountFile(db, { path: file, fileName: request.query.fileName, format, perRow: request.query.perRow, source: 'upload', now: () => deps.clock.now() });
+          if (report.status === 'applied') deps.requestJob?.('inventory.publish');
+          return reply.status(report.status === 'applied' ? 201 : 422).send(report);
+        } finally {
+          await rm(dir, { recursive: true, force: true });
+        }
+      },
+    );
+  });
+
+  app.get(
+    '/api/v1/inventory/imports/:id',
+    { schema: { summary: 'One count file import: counts and every bad row (the first 1,000)', tags: ['inventory'], params: Type.Object({ id: Type.Integer({ minimum: 1 }) }) } },
+    async (request) => {
+      const [row] = await queryRows<Record<string, unknown>>(db, sql`select * from inventory_imports where id = ${request.params.id}`);
+      if (!row) throw notFound('inventory.unknown_import', `No import ${request.params.id}.`);
+      return row;
+    },
+  );
+
+  app.get(
+    '/api/v1/inventory/publish-log',
+    {
+      schema: {
+        summary: 'What was sent to Shopify, when, and its answer (newest first)',
+        tags: ['inventory'],
+        querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }) }, { additionalProperties: false }),
+      },
+    },
+    async (request) => {
+      const rows = await queryRows<{ id: number; at: Date; method: string; idempotency_key: string; outcome: string; quantities: unknown; response: unknown; duration_ms: number }>(
+        db,
+        sql`select id, at, method, idempotency_key, outcome, quantities, response, duration_ms from inventory_publish_log order by id desc limit ${request.query.limit}`,
+      );
+      return { entries: rows.map((r) => ({ id: r.id, at: r.at.toISOString(), method: r.method, idempotencyKey: r.idempotency_key, outcome: r.outcome, quantities: r.quantities, response: r.response, durationMs: r.duration_ms })) };
+    },
+  );
+}

@@ -1,0 +1,270 @@
+// Publishes available-to-promise to Shopify without ever overwriting Shopify's own changes.
+//
+// For each variant × published location: read Shopify's level (available, committed), work out how
+// many committed units belong to orders Switchyard has not downloaded yet (Shopify's committed minus
+// the open units Switchyard knows), hold those back from the target, and set `available` with
+// compare-and-set on the value just read. If Shopify moved in between, the whole call is refused
+// (CHANGE_FROM_QUANTITY_STALE): those items are read and reconciled again, never blindly re-sent.
+// Every call carries an @idempotent key derived from its content, so a retried call applies once.
+import { createHash } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import type { Db } from '../platform/db/client.js';
+import { queryRows } from '../platform/db/rows.js';
+import type { Logger } from '../platform/logger.js';
+import { desiredAvailable, publishedPairs, publishTargets, type PublishPair } from '../domains/inventory/index.js';
+import type { ShopifyClient } from '../shopify/client.js';
+import { InventoryLevelsByIds, InventorySetQuantities, type InventoryLevelNode } from '../shopify/operations.js';
+
+export interface PublishSettings {
+  /** Quantities per inventorySetQuantities call (Shopify accepts at most 250). */
+  batchSize: number;
+  /** Levels per read. */
+  readBatchSize: number;
+  /** Read-and-reconcile rounds after a stale compare-and-set before leaving the rest for the next run. */
+  maxRounds: number;
+  /** How long a drop in Shopify's on hand may wait for its POS order before it is taken for an edit in Shopify. */
+  unexplainedGraceMs: number;
+}
+
+export const DEFAULT_PUBLISH_SETTINGS: PublishSettings = { batchSize: 250, readBatchSize: 100, maxRounds: 3, unexplainedGraceMs: 30 * 60_000 };
+
+type Pair = PublishPair;
+
+export interface PairDecision extends Pair {
+  target: number;
+  shopifyAvailable: number | null;
+  shopifyCommitted: number | null;
+  knownCommitted: number;
+  /** Committed units of orders not yet downloaded, held back from the target. */
+  heldBack: number;
+  /** Units gone from Shopify's on hand that no known sale explains yet, held back too. */
+  unexplainedSale: number;
+  desired: number | null;
+}
+
+export interface PublishOutcome {
+  variants: number;
+  pairs: number;
+  unchanged: number;
+  pushed: number;
+  stale: number;
+  missingLevels: number;
+  calls: number;
+}
+
+const levelGid = (locationId: string, itemId: string) => `gid://shopify/InventoryLevel/${locationId.split('/').pop()}?inventory_item_id=${itemId.split('/').pop()}`;
+
+async function readLevels(shopify: ShopifyClient, pairs: Pair[], readBatchSize: number, counter: { calls: number }): Promise<Map<string, InventoryLevelNode>> {
+  const found = new Map<string, InventoryLevelNode>();
+  for (let i = 0; i < pairs.length; i += readBatchSize) {
+    const ids = pairs.slice(i, i + readBatchSize).map((p) => levelGid(p.locationId, p.itemId));
+    counter.calls++;
+    const data = await shopify.request(InventoryLevelsByIds, { ids });
+    for (const node of data.nodes) if (node) found.set(`${node.item.id}|${node.location.id}`, node);
+  }
+  return found;
+}
+
+const quantityOf = (node: InventoryLevelNode, name: string) => node.quantities.find((q) => q.name === name)?.quantity ?? 0;
+
+/** Decides what each pair should show in Shopify, given a fresh read of its level. */
+export async function decide(db: Db, shopify: ShopifyClient, pairs: Pair[], settings: PublishSettings, counter: { calls: number }, now: Date): Promise<PairDecision[]> {
+  const [targets, levels] = await Promise.all([publishTargets(db, pairs), readLevels(shopify, pairs, settings.readBatchSize, counter)]);
+  const bases = await onHandBases(db, targets);
+  const decisions: PairDecision[] = [];
+  const snapshot: SnapshotRow[] = [];
+  for (const pair of targets) {
+    const level = levels.get(`${pair.itemId}|${pair.locationId}`);
+    if (!level) {
+      decisions.push({ ...pair, shopifyAvailable: null, shopifyCommitted: null, heldBack: 0, unexplainedSale: 0, desired: null });
+      continue;
+    }
+    const available = quantityOf(level, 'available');
+    const committed = quantityOf(level, 'committed');
+    const onHand = quantityOf(level, 'on_hand');
+    // Units that left Shopify's shelf without Switchyard knowing why yet (a POS sale whose order is
+    // still on its way): held back, not re-published, until the order explains them.
+    const base = bases.get(`${pair.itemId}|${pair.locationId}`);
+    let unexplained = base && base.baseOnHand !== null ? base.baseOnHand - base.learnedSales - onHand : 0;
+    let row: SnapshotRow = { item: pair.itemId, location: pair.locationId, available, onHand, committed, rebase: true, unexplainedSince: null };
+    if (unexplained > 0) {
+      const since = base?.unexplainedSince ?? now;
+      if (now.getTime() - since.getTime() > settings.unexplainedGraceMs) {
+        await recordDifference(db, pair, onHand + unexplained, onHand, 'changed_in_shopify', 'corrected', now);
+        unexplained = 0;
+      } else {
+        row = { ...row, rebase: false, unexplainedSince: since };
+      }
+    }
+    const { heldBack, desired } = desiredAvailable(pair.target, committed, pair.knownCommitted);
+    const pendingSale = Math.max(0, unexplained);
+    decisions.push({ ...pair, shopifyAvailable: available, shopifyCommitted: committed, heldBack, unexplainedSale: pendingSale, desired: Math.max(0, desired - pendingSale) });
+    snapshot.push(row);
+  }
+  await saveSnapshot(db, snapshot, now);
+  return decisions;
+}
+
+interface SnapshotRow {
+  item: string;
+  location: string;
+  available: number;
+  onHand: number;
+  committed: number;
+  /** Everything Shopify shows is explained: this read becomes the new base. */
+  rebase: boolean;
+  unexplainedSince: Date | null;
+}
+
+/** Per pair: the on-hand base and the POS sales Switchyard has recorded since it was taken. */
+async function onHandBases(db: Db, pairs: PublishPair[]): Promise<Map<string, { baseOnHand: number | null; learnedSales: number; unexplainedSince: Date | null }>> {
+  const result = new Map<string, { baseOnHand: number | null; learnedSales: number; unexplainedSince: Date | null }>();
+  if (pairs.length === 0) return result;
+  const values = sql.join(
+    pairs.map((p) => sql`(${p.itemId}, ${p.locationId}, ${p.variantId}::bigint, ${p.facilityId}::bigint)`),
+    sql`, `,
+  );
+  const rows = await queryRows<{ item: string; location: string; base_on_hand: number | null; learned: number; unexplained_since: Date | null }>(
+    db,
+    sql`select p.item, p.location, s.base_on_hand, s.unexplained_since,
+          coalesce((select -sum(g.delta) from inventory_ledger g where g.variant_id = p.variant and g.facility_id = p.facility
+                    and g.kind = 'pos_sale' and g.recorded_at > s.base_at), 0)::int as learned
+        from (values ${values}) as p(item, location, variant, facility)
+        join shopify_inventory_snapshot s on s.shopify_inventory_item_id = p.item and s.shopify_location_id = p.location`,
+  );
+  for (const r of rows) result.set(`${r.item}|${r.location}`, { baseOnHand: r.base_on_hand, learnedSales: r.learned, unexplainedSince: r.unexplained_since });
+  return result;
+}
+
+async function recordDifference(db: Db, pair: PublishPair, expected: number, found: number, cause: string, action: string, now: Date): Promise<void> {
+  await db.execute(
+    sql`insert into inventory_sync_differences (at, shopify_inventory_item_id, shopify_location_id, expected, found, cause, action)
+        values (${now}, ${pair.itemId}, ${pair.locationId}, ${expected}, ${found}, ${cause}, ${action})`,
+  );
+}
+
+async function saveSnapshot(db: Db, rows: SnapshotRow[], now: Date): Promise<void> {
+  for (let i = 0; i < rows.length; i += 1000) {
+    const values = sql.join(
+      rows
+        .slice(i, i + 1000)
+        .map((r) => sql`(${r.item}, ${r.location}, ${r.available}::int, ${r.onHand}::int, ${r.committed}::int, ${now}::timestamptz, ${r.rebase}::boolean, ${r.unexplainedSince}::timestamptz)`),
+      sql`, `,
+    );
+    await db.execute(
+      sql`insert into shopify_inventory_snapshot (shopify_inventory_item_id, shopify_location_id, available, on_hand, committed, snapshot_at)
+          select item, location, available, on_hand, committed, at from (values ${values}) as v(item, location, available, on_hand, committed, at, rebase, since)
+          on conflict (shopify_inventory_item_id, shopify_location_id) do update set available = excluded.available, on_hand = excluded.on_hand,
+            committed = excluded.committed, snapshot_at = excluded.snapshot_at`,
+    );
+    // A fully explained read becomes the new base; otherwise the base stays until the sale arrives.
+    await db.execute(
+      sql`update shopify_inventory_snapshot s set
+            base_on_hand = case when v.rebase or s.base_on_hand is null then v.on_hand else s.base_on_hand end,
+            base_at = case when v.rebase or s.base_on_hand is null then v.at else s.base_at end,
+            unexplained_since = v.since
+          from (values ${values}) as v(item, location, available, on_hand, committed, at, rebase, since)
+          where s.shopify_inventory_item_id = v.item and s.shopify_location_id = v.location`,
+    );
+  }
+}
+
+/** Reads, decides and pushes for these variants; returns what happened. */
+export async function publishVariants(deps: { db: Db; shopify: ShopifyClient; logger: Logger; now: () => Date; settings?: PublishSettings }, variantIds: number[]): Promise<PublishOutcome> {
+  const settings = deps.settings ?? DEFAULT_PUBLISH_SETTINGS;
+  const counter = { calls: 0 };
+  const outcome: PublishOutcome = { variants: variantIds.length, pairs: 0, unchanged: 0, pushed: 0, stale: 0, missingLevels: 0, calls: 0 };
+  let pending = await publishedPairs(deps.db, variantIds);
+  outcome.pairs = pending.length;
+  for (let round = 0; round < settings.maxRounds && pending.length > 0; round++) {
+    const decisions = await decide(deps.db, deps.shopify, pending, settings, counter, deps.now());
+    const changes = decisions.filter((d) => d.desired !== null && d.desired !== d.shopifyAvailable);
+    outcome.missingLevels += round === 0 ? decisions.filter((d) => d.desired === null).length : 0;
+    outcome.unchanged += decisions.length - changes.length - (round === 0 ? decisions.filter((d) => d.desired === null).length : 0);
+    const staleAgain: Pair[] = [];
+    for (let i = 0; i < changes.length; i += settings.batchSize) {
+      const batch = changes.slice(i, i + settings.batchSize);
+      counter.calls++;
+      const accepted = await pushBatch(deps, batch);
+      if (accepted) outcome.pushed += batch.length;
+      else {
+        outcome.stale += batch.length;
+        staleAgain.push(...batch);
+      }
+    }
+    pending = staleAgain;
+  }
+  outcome.calls = counter.calls;
+  if (pending.length > 0) throw new PublishIncomplete(pending.map((p) => p.variantId), outcome);
+  return outcome;
+}
+
+export class PublishIncomplete extends Error {
+  constructor(
+    readonly variantIds: number[],
+    readonly outcome: PublishOutcome,
+  ) {
+    super(`${variantIds.length} inventory level(s) kept changing in Shopify during ${DEFAULT_PUBLISH_SETTINGS.maxRounds} read-and-reconcile rounds; left for the next run`);
+  }
+}
+
+/** One compare-and-set call. True when Shopify took it; false when a value had moved (stale). */
+async function pushBatch(deps: { db: Db; shopify: ShopifyClient; now: () => Date }, batch: PairDecision[]): Promise<boolean> {
+  const quantities = batch.map((d) => ({ inventoryItemId: d.itemId, locationId: d.locationId, quantity: d.desired!, changeFromQuantity: d.shopifyAvailable! }));
+  const key = `switchyard-publish-${createHash('sha256').update(JSON.stringify(quantities)).digest('hex').slice(0, 40)}`;
+  const started = Date.now();
+  const data = await deps.shopify.request(InventorySetQuantities, {
+    key,
+    input: { name: 'available', reason: 'correction', referenceDocumentUri: `switchyard://inventory/publish/${key}`, quantities },
+  });
+  const errors = data.inventorySetQuantities.userErrors;
+  const stale = errors.length > 0 && errors.every((e) => e.code === 'CHANGE_FROM_QUANTITY_STALE');
+  const outcome = errors.length === 0 ? 'accepted' : stale ? 'stale' : 'failed';
+  const now = deps.now();
+  await deps.db.transaction(async (tx) => {
+    await tx.execute(
+      sql`insert into inventory_publish_log (at, method, idempotency_key, outcome, quantities, response, duration_ms)
+          values (${now}, 'set', ${key}, ${outcome}, ${JSON.stringify(quantities)}::jsonb, ${JSON.stringify({ userErrors: errors })}::jsonb, ${Date.now() - started})`,
+    );
+    if (outcome === 'accepted') {
+      const values = sql.join(
+        quantities.map((q) => sql`(${q.inventoryItemId}, ${q.locationId}, ${q.quantity}::int)`),
+        sql`, `,
+      );
+      await tx.execute(
+        sql`update shopify_inventory_snapshot s set available = v.quantity, on_hand = s.on_hand + (v.quantity - s.available), base_on_hand = s.base_on_hand + (v.quantity - s.available),
+            snapshot_at = ${now}, last_published_quantity = v.quantity, last_published_at = ${now}
+            from (values ${values}) as v(item, location, quantity)
+            where s.shopify_inventory_item_id = v.item and s.shopify_location_id = v.location`,
+      );
+    }
+  });
+  if (outcome === 'failed') throw new Error(`Shopify refused an inventory push: ${errors.map((e) => `${e.code ?? ''} ${e.message}`).join('; ')}`);
+  return outcome === 'accepted';
+}
+
+/** Takes changed variants under a lease (two publishers never take the same one). */
+export async function claimChangedVariants(db: Db, now: Date, limit: number, leaseMs = 120_000): Promise<Array<{ variantId: number; changedAt: Date }>> {
+  const rows = await queryRows<{ variant_id: number; changed_at: Date }>(
+    db,
+    sql`update inventory_publish_queue set leased_until = ${new Date(now.getTime() + leaseMs)}
+        where variant_id in (select variant_id from inventory_publish_queue where leased_until is null or leased_until < ${now}
+                             order by changed_at limit ${limit} for update skip locked)
+        returning variant_id, changed_at`,
+  );
+  return rows.map((r) => ({ variantId: r.variant_id, changedAt: r.changed_at }));
+}
+
+/** Done: forget the marks, unless a newer change came in while publishing. */
+export async function releaseClaims(db: Db, claims: Array<{ variantId: number; changedAt: Date }>, published: boolean, retryAt?: Date): Promise<void> {
+  if (claims.length === 0) return;
+  const values = sql.join(
+    claims.map((c) => sql`(${c.variantId}::bigint, ${c.changedAt}::timestamptz)`),
+    sql`, `,
+  );
+  if (published) {
+    await db.execute(sql`delete from inventory_publish_queue q using (values ${values}) as c(v, t) where q.variant_id = c.v and q.changed_at = c.t`);
+  } else {
+    await db.execute(sql`update inventory_publish_queue q set leased_until = ${retryAt ?? null} from (values ${values}) as c(v, t) where q.variant_id = c.v`);
+  }
+}
