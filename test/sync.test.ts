@@ -88,7 +88,7 @@ describe(`Shopify sync on ${backend}`, () => {
     expect((await db.select({ n: count() }).from(orders))[0]!.n).toBe(expected.length);
     for (const order of expected) expect(await getOrder(db, `gid://shopify/Order/${order.id}`)).not.toBeNull();
     const topics = [...shop.webhookSubscriptions.values()].map((s) => s.topic).sort();
-    expect(topics).toEqual(['APP_UNINSTALLED', 'BULK_OPERATIONS_FINISH', 'ORDERS_CANCELLED', 'ORDERS_CREATE', 'ORDERS_EDITED', 'ORDERS_FULFILLED', 'ORDERS_UPDATED', 'PRODUCTS_CREATE', 'PRODUCTS_DELETE', 'PRODUCTS_UPDATE', 'REFUNDS_CREATE']);
+    expect(topics).toEqual(['APP_UNINSTALLED', 'BULK_OPERATIONS_FINISH', 'INVENTORY_LEVELS_UPDATE', 'ORDERS_CANCELLED', 'ORDERS_CREATE', 'ORDERS_EDITED', 'ORDERS_FULFILLED', 'ORDERS_UPDATED', 'PRODUCTS_CREATE', 'PRODUCTS_DELETE', 'PRODUCTS_UPDATE', 'REFUNDS_CREATE']);
     // Shopify's inventory snapshot: every level, with Shopify's quantities at load time.
     const snapshot = await db.select().from(shopifyInventorySnapshot);
     expect(snapshot).toHaveLength(shop.levels.size);
@@ -107,7 +107,7 @@ describe(`Shopify sync on ${backend}`, () => {
 
   test('the subscription check is idempotent; the read API serves what was loaded', async () => {
     const check = await switchyard.jobs.runHere('sync.webhook-subscriptions', 'cli');
-    expect(check).toMatchObject({ status: 'succeeded', counts: { created: 0, present: 11 } });
+    expect(check).toMatchObject({ status: 'succeeded', counts: { created: 0, present: 12 } });
     const shop = sim.shop(creds.shop);
     const sku = [...shop.variants.values()][3]!.sku;
     const products = (await (await fetch(`${switchyard.url}/api/v1/products?q=${sku}`)).json()) as { products: Array<{ variants: Array<{ sku: string }> }> };

@@ -18,6 +18,7 @@ import { registerSyncRoutes, type SyncService, type WebhookReceiver } from './sy
 import { registerCatalogRoutes } from './catalog.routes.js';
 import { registerOrderRoutes } from './orders.routes.js';
 import { registerInventoryRoutes } from './inventory.routes.js';
+import { registerFacilityRoutes } from './facilities.routes.js';
 
 export interface AppDeps {
   database: Database;
@@ -133,6 +134,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerCatalogRoutes(app, deps);
   registerOrderRoutes(app, deps);
   registerInventoryRoutes(app, deps);
+  registerFacilityRoutes(app, deps);
   if (deps.shopify) registerSyncRoutes(app, deps.shopify);
   return app;
 }

@@ -5,6 +5,7 @@ import { eq, sql } from 'drizzle-orm';
 import type { Clock } from '../platform/clock.js';
 import type { Db } from '../platform/db/client.js';
 import { invalid } from '../platform/errors.js';
+import { recordOpeningBalances } from '../domains/inventory/index.js';
 import { applyOrderSnapshot } from '../domains/orders/index.js';
 import { applyProductSnapshot } from '../domains/catalog/index.js';
 import { facilities, type FacilityKind } from '../domains/facilities/index.js';
@@ -109,7 +110,9 @@ async function applyLocations(db: Db, shopify: ShopifyClient, now: Date): Promis
         canShip: proposal.canShip,
         canPickup: proposal.canPickup,
         shopifyLocationId: proposal.shopifyLocationId,
-        publishMode: proposal.kind === 'STORE' ? 'mirror' : 'aggregate',
+        // Publishing starts when the merchant chooses each location's mode (PATCH /api/v1/facilities):
+        // connecting never rewrites Shopify's stock by itself.
+        publishMode: 'none',
         updatedAt: now,
       })
       .onConflictDoNothing()
@@ -245,7 +248,11 @@ export async function runInitialLoad(options: InitialLoadOptions): Promise<{ pro
 
   progress('inventory', 45);
   const inventoryOp = await runBulkQuery(shopify, INVENTORY_BULK, { ...(options.signals ? { signals: options.signals } : {}), pollMs: options.pollMs ?? 2000, ...(options.signal ? { signal: options.signal } : {}) });
-  count('inventory_levels', await loadInventorySnapshot(db, groupRecords(readBulkResult(inventoryOp.url)), clock.now()));
+  const snapshotAt = clock.now();
+  count('inventory_levels', await loadInventorySnapshot(db, groupRecords(readBulkResult(inventoryOp.url)), snapshotAt));
+  // Switchyard's opening stock: Shopify's on hand, for every pair that has no history yet.
+  const levels = await db.select().from(shopifyInventorySnapshot);
+  count('opening_balances', await recordOpeningBalances(db, levels, snapshotAt, clock.now()));
 
   progress('orders', 50);
   const since = new Date(startedAt.getTime());

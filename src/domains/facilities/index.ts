@@ -1,1 +1,2 @@
 export * from './facilities.schema.js';
+export { listFacilities, updateFacilitySettings, type FacilityRow, type FacilitySettings } from './facilities.service.js';

@@ -4,6 +4,7 @@ export { computeAtp, knownCommitments, onlineChannel, type VariantAtp, type Know
 export {
   recordEntries,
   markChanged,
+  markAllVariantsChanged,
   compareCountersWithLedger,
   rebuildCountersFromLedger,
   type LedgerEntryInput,
@@ -18,6 +19,7 @@ export {
   releaseOrderReservations,
   trimLineReservation,
   explainSkuAtp,
+  recordOpeningBalances,
   VARIANCE_KINDS,
   type VarianceInput,
   type VarianceKind,

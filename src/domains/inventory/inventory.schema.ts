@@ -21,6 +21,7 @@ export const LEDGER_KINDS = [
   'return_restock',
   'shopify_snapshot_difference',
   'manual_adjustment',
+  'opening_balance',
 ] as const;
 export type LedgerKind = (typeof LEDGER_KINDS)[number];
 

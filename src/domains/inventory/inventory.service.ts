@@ -140,3 +140,49 @@ export async function explainSkuAtp(db: Db, sku: string): Promise<SkuExplanation
   const atp = (await computeAtp(db, [variant.id])).get(variant.id)!;
   return { sku, variantId: variant.id, title: row?.title ?? sku, atp };
 }
+
+/**
+ * Stock Switchyard starts from when it connects to a shop: Shopify's on hand per item × location,
+ * once per variant × facility (a pair that already has ledger entries keeps them). The next ERP count
+ * corrects it as of its time.
+ */
+export async function recordOpeningBalances(
+  db: Db,
+  levels: Array<{ shopifyInventoryItemId: string; shopifyLocationId: string; onHand: number }>,
+  at: Date,
+  now: Date,
+): Promise<number> {
+  let written = 0;
+  for (let i = 0; i < levels.length; i += 1000) {
+    const chunk = levels.slice(i, i + 1000);
+    const values = sql.join(
+      chunk.map((l) => sql`(${l.shopifyInventoryItemId}, ${l.shopifyLocationId}, ${l.onHand}::int)`),
+      sql`, `,
+    );
+    const pairs = await queryRows<{ variant_id: number; facility_id: number; on_hand: number }>(
+      db,
+      sql`select v.id as variant_id, f.id as facility_id, l.on_hand from (values ${values}) as l(item, location, on_hand)
+          join variants v on v.shopify_inventory_item_id = l.item join facilities f on f.shopify_location_id = l.location
+          where not exists (select 1 from inventory_ledger g where g.variant_id = v.id and g.facility_id = f.id)`,
+    );
+    written += await db.transaction(async (tx) =>
+      (
+        await recordEntries(
+          tx,
+          pairs.map((p) => ({
+            variantId: p.variant_id,
+            facilityId: p.facility_id,
+            delta: p.on_hand,
+            kind: 'opening_balance' as const,
+            referenceType: 'shopify_inventory_snapshot',
+            occurredAt: at,
+            source: 'shopify',
+            idempotencyKey: `opening:${p.variant_id}:${p.facility_id}`,
+          })),
+          now,
+        )
+      ).written,
+    );
+  }
+  return written;
+}

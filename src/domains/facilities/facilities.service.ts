@@ -1,0 +1,55 @@
+// Facility settings a merchant changes: publishing mode, brokering, online ATP exclusion, safety
+// stock default, capacity and priority. Checked as a whole before anything is saved.
+import { asc, eq } from 'drizzle-orm';
+import type { Db } from '../../platform/db/client.js';
+import { invalid, notFound } from '../../platform/errors.js';
+import { facilities, PUBLISH_MODES, type PublishMode } from './facilities.schema.js';
+
+export type FacilityRow = typeof facilities.$inferSelect;
+
+export interface FacilitySettings {
+  publishMode?: PublishMode;
+  brokeringEnabled?: boolean;
+  excludedFromOnlineAtp?: boolean;
+  defaultSafetyStock?: number;
+  dailyOrderCapacity?: number | null;
+  brokeringPriority?: number;
+}
+
+export async function listFacilities(db: Db): Promise<FacilityRow[]> {
+  return db.select().from(facilities).orderBy(asc(facilities.id));
+}
+
+export async function updateFacilitySettings(db: Db, code: string, settings: FacilitySettings, now: Date): Promise<FacilityRow> {
+  return db.transaction(async (tx) => {
+    const [facility] = await tx.select().from(facilities).where(eq(facilities.code, code)).for('update');
+    if (!facility) throw notFound('facilities.unknown_facility', `No facility has code "${code}".`, { facility: code });
+    if (settings.publishMode !== undefined) {
+      if (!PUBLISH_MODES.includes(settings.publishMode)) throw invalid('facilities.publish_mode', `publishMode must be one of ${PUBLISH_MODES.join(', ')}.`, { field: 'publishMode' });
+      if (settings.publishMode !== 'none' && !facility.shopifyLocationId) {
+        throw invalid('facilities.no_shopify_location', `${code} has no Shopify location to publish to.`, { field: 'publishMode' });
+      }
+      if (settings.publishMode !== 'none' && facility.kind === 'VIRTUAL') throw invalid('facilities.virtual', `${code} is a queue: it holds no stock to publish.`, { field: 'publishMode' });
+      if (settings.publishMode === 'aggregate') {
+        // One location carries the online channel's ATP: two would offer the same units twice.
+        const other = (await tx.select().from(facilities).where(eq(facilities.publishMode, 'aggregate'))).find((f) => f.id !== facility.id);
+        if (other) throw invalid('facilities.second_aggregate', `${other.code} already publishes the online ATP (aggregate); set it to mirror or none first.`, { field: 'publishMode', current: other.code });
+      }
+    }
+    for (const field of ['defaultSafetyStock', 'brokeringPriority'] as const) {
+      const value = settings[field];
+      if (value !== undefined && (!Number.isInteger(value) || (field === 'defaultSafetyStock' && value < 0))) {
+        throw invalid('facilities.invalid_setting', `${field} must be a whole number${field === 'defaultSafetyStock' ? ' ≥ 0' : ''}.`, { field });
+      }
+    }
+    if (settings.dailyOrderCapacity !== undefined && settings.dailyOrderCapacity !== null && (!Number.isInteger(settings.dailyOrderCapacity) || settings.dailyOrderCapacity < 0)) {
+      throw invalid('facilities.invalid_setting', 'dailyOrderCapacity must be null (unlimited) or a whole number ≥ 0.', { field: 'dailyOrderCapacity' });
+    }
+    const [updated] = await tx
+      .update(facilities)
+      .set({ ...settings, updatedAt: now })
+      .where(eq(facilities.id, facility.id))
+      .returning();
+    return updated!;
+  });
+}

@@ -1,0 +1,243 @@
+// Inventory truth end to end against the simulator: opening balances from Shopify, publishing by
+// compare-and-set (aggregate and mirror), Shopify's own changes never overwritten or counted twice,
+// POS sales once whichever signal comes first, and no oversell while orders race the publisher.
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { freePort } from './support/net.js';
+import { backend, createTestDatabase, testConfig, waitFor, type TestDatabase } from './support/backend.js';
+import { startSwitchyard, type Switchyard } from '../src/main/switchyard.js';
+import { startSimulator, type ShopCredentials, type Simulator } from '../src/simulator/server.js';
+import { placeOrder, posSale } from '../src/simulator/orders.js';
+import { adminInventoryEdit } from '../src/simulator/scenario.js';
+import type { SimShop } from '../src/simulator/state.js';
+import { queryRows } from '../src/platform/db/rows.js';
+import { compareCountersWithLedger, publishTargets, publishedPairs, desiredAvailable } from '../src/domains/inventory/index.js';
+
+let sim: Simulator;
+let creds: ShopCredentials;
+let testDb: TestDatabase;
+let switchyard: Switchyard;
+let shop: SimShop;
+const DAY = 86_400_000;
+
+beforeAll(async () => {
+  sim = await startSimulator({ webhookTimeScale: 0.0005, bulkStepMs: 20 });
+  creds = sim.createShop({ seed: 5, products: 25, stores: 3, plan: 'enterprise', bucketFactor: 20 });
+  shop = sim.shop(creds.shop);
+  testDb = await createTestDatabase();
+  const port = await freePort();
+  const config = testConfig(testDb, {
+    PORT: String(port),
+    SWITCHYARD_PUBLIC_URL: `http://127.0.0.1:${port}`,
+    SHOPIFY_SHOP: creds.shop,
+    SHOPIFY_ADMIN_TOKEN: creds.accessToken,
+    SHOPIFY_API_SECRET: creds.clientSecret,
+    SHOPIFY_API_URL: sim.url,
+    SWITCHYARD_SHUTDOWN_GRACE_SECONDS: '2',
+  });
+  switchyard = await startSwitchyard(config, { syncSettings: { overlapMs: 120_000, delayMs: 0, defaultLookbackMs: DAY }, schedulerTickMs: 200 });
+  await waitFor('the initial load', async () => (await api('GET', '/api/v1/sync/health')).shop.status === 'connected', 90_000, 250);
+}, 120_000);
+
+afterAll(async () => {
+  await switchyard?.stop();
+  await sim?.close();
+  await testDb?.drop();
+}, 120_000);
+
+async function api(method: string, path: string, body?: unknown): Promise<any> {
+  const response = await fetch(`${switchyard.url}${path}`, {
+    method,
+    ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+  });
+  const json = await response.json();
+  if (!response.ok && response.status !== 422) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+const locationNumber = (gid: string) => Number(gid.split('/').pop());
+const db = () => switchyard.database.db;
+
+/** Waits until nothing is left to deliver or publish. */
+async function settle(): Promise<void> {
+  await sim.webhooks(creds.shop).idle();
+  await waitFor(
+    'webhooks, events and publishing to settle',
+    async () => {
+      const [row] = await queryRows<{ inbox: number; outbox: number; queue: number }>(
+        db(),
+        sql`select (select count(*)::int from webhook_inbox where status = 'pending') as inbox,
+                   (select count(*)::int from outbox where status = 'pending') as outbox,
+                   (select count(*)::int from inventory_publish_queue) as queue`,
+      );
+      return row!.inbox + row!.outbox + row!.queue === 0;
+    },
+    60_000,
+    100,
+  );
+}
+
+/** For every published pair: Shopify's available, and what Switchyard wants it to be. */
+async function compareWithShopify(): Promise<Array<{ sku: string; location: string; shopify: number; target: number }>> {
+  const targets = await publishTargets(db(), await publishedPairs(db(), 'all'));
+  const skus = new Map((await queryRows<{ id: number; sku: string }>(db(), sql`select id, sku from variants`)).map((v) => [v.id, v.sku]));
+  return targets.map((t) => {
+    const level = shop.level(locationNumber(t.itemId), locationNumber(t.locationId))!;
+    return { sku: skus.get(t.variantId)!, location: t.locationId, shopify: level.quantities.available, target: desiredAvailable(t.target, level.quantities.committed, t.knownCommitted).desired };
+  });
+}
+
+const warehouses = () => [...shop.locations.values()].filter((l) => l.kind === 'warehouse').sort((a, b) => a.id - b.id);
+const stores = () => [...shop.locations.values()].filter((l) => l.kind === 'store').sort((a, b) => a.id - b.id);
+
+describe(`inventory truth against Shopify (${backend})`, () => {
+  let aggregate: string;
+  let storeCodes: string[];
+
+  test('connecting takes Shopify\'s on hand as opening stock; publishing modes are validated', async () => {
+    const facilities = (await api('GET', '/api/v1/facilities')).facilities as Array<{ code: string; shopifyLocationId: string; kind: string }>;
+    aggregate = facilities.find((f) => f.shopifyLocationId === `gid://shopify/Location/${warehouses()[0]!.id}`)!.code;
+    storeCodes = stores().map((s) => facilities.find((f) => f.shopifyLocationId === `gid://shopify/Location/${s.id}`)!.code);
+    // Opening stock = Shopify's on hand per item × location.
+    const rows = await queryRows<{ item: string; location: string; on_hand: number }>(
+      db(),
+      sql`select v.shopify_inventory_item_id as item, f.shopify_location_id as location, l.on_hand from inventory_levels l
+          join variants v on v.id = l.variant_id join facilities f on f.id = l.facility_id`,
+    );
+    const mine = new Map(rows.map((r) => [`${locationNumber(r.item)}|${locationNumber(r.location)}`, r.on_hand]));
+    for (const level of shop.levels.values()) {
+      expect(mine.get(`${level.itemId}|${level.locationId}`) ?? 0).toBe(level.quantities.available + level.quantities.committed);
+    }
+    expect((await compareCountersWithLedger(db())).drift).toEqual([]);
+    const bad = await fetch(`${switchyard.url}/api/v1/facilities/${storeCodes[0]}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ publishMode: 'sideways' }) });
+    expect(bad.status).toBe(400);
+    await api('PATCH', `/api/v1/facilities/${aggregate}`, { publishMode: 'aggregate' });
+    const second = await fetch(`${switchyard.url}/api/v1/facilities/${storeCodes[0]}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ publishMode: 'aggregate' }) });
+    expect(second.status).toBe(400);
+    expect(((await second.json()) as any).error.code).toBe('facilities.second_aggregate');
+    for (const code of storeCodes) await api('PATCH', `/api/v1/facilities/${code}`, { publishMode: 'mirror', defaultSafetyStock: 1 });
+  }, 60_000);
+
+  test('publishing sets every aggregate and mirror location to its target, in batches, and logs each call', async () => {
+    await settle();
+    const differences = (await compareWithShopify()).filter((c) => c.shopify !== c.target);
+    expect(differences).toEqual([]);
+    const pairs = await compareWithShopify();
+    expect(pairs.length).toBe(shop.variants.size * 4);
+    const log = (await api('GET', '/api/v1/inventory/publish-log?limit=500')).entries as Array<{ outcome: string; quantities: unknown[] }>;
+    expect(log.length).toBeGreaterThan(0);
+    expect(log.every((e) => e.quantities.length <= 250)).toBe(true);
+    expect(log.some((e) => e.outcome === 'accepted')).toBe(true);
+    // The explanation of one SKU shows each term and what Shopify was last sent.
+    const variant = [...shop.variants.values()][0]!;
+    const explained = await api('GET', `/api/v1/inventory/${encodeURIComponent(variant.sku)}`);
+    expect(explained.facilities.map((f: { facility: string }) => f.facility)).toContain(aggregate);
+    const published = explained.shopify.find((l: { facility: string }) => l.facility === aggregate);
+    expect(published.available).toBe(shop.level(variant.inventoryItemId, warehouses()[0]!.id)!.quantities.available);
+    expect(explained.online.atp).toBe(published.available);
+  }, 90_000);
+
+  test('online orders Shopify takes itself are never counted twice; a variance moves Shopify within seconds', async () => {
+    const variants = [...shop.variants.values()];
+    for (let i = 0; i < 10; i++) placeOrder(shop, { lines: [{ variantId: variants[i]!.id, quantity: 1 }], shipping: 'standard' });
+    await settle();
+    expect((await compareWithShopify()).filter((c) => c.shopify !== c.target)).toEqual([]);
+    const v = variants[3]!;
+    const before = shop.level(v.inventoryItemId, warehouses()[0]!.id)!.quantities.available;
+    const found = await api('POST', '/api/v1/inventory/variances', { facility: aggregate, sku: v.sku, kind: 'found', quantity: 5, reason: 'found behind a shelf' });
+    expect(found.delta).toBe(5);
+    await waitFor('Shopify to show the found units', async () => shop.level(v.inventoryItemId, warehouses()[0]!.id)!.quantities.available === before + 5, 10_000, 50);
+  }, 90_000);
+
+  test('orders Switchyard has not downloaded yet are held back, not re-published', async () => {
+    const v = [...shop.variants.values()][6]!;
+    const wh = warehouses()[0]!.id;
+    sim.setWebhookFaults(creds.shop, { dropRate: 1 });
+    const placed = placeOrder(shop, { lines: [{ variantId: v.id, quantity: 2 }], shipping: 'standard' });
+    expect(placed.ok).toBe(true);
+    await sim.webhooks(creds.shop).idle();
+    const shopifyNow = shop.level(v.inventoryItemId, wh)!.quantities.available;
+    // Switchyard does not know the order; a change elsewhere makes it publish this SKU again.
+    await api('POST', '/api/v1/inventory/variances', { facility: storeCodes[0], sku: v.sku, kind: 'found', quantity: 1, reason: 'count' });
+    await settle();
+    // The online figure rose by the found unit only: the order's 2 units stay taken.
+    expect(shop.level(v.inventoryItemId, wh)!.quantities.available).toBe(shopifyNow + 1);
+    sim.setWebhookFaults(creds.shop, { dropRate: 0 });
+    expect((await switchyard.jobs.runHere('sync.orders-new', 'cli')).status).toBe('succeeded');
+    await settle();
+    expect((await compareWithShopify()).filter((c) => c.shopify !== c.target)).toEqual([]);
+    expect(shop.level(v.inventoryItemId, wh)!.quantities.available).toBe(shopifyNow + 1);
+  }, 90_000);
+
+  test('a POS sale lowers the store once, whether the level change or the order comes first', async () => {
+    const v = [...shop.variants.values()].find((x) => shop.level(x.inventoryItemId, stores()[1]!.id)!.quantities.available >= 3)!;
+    const store = stores()[1]!;
+    const code = storeCodes[1]!;
+    const onHand = async () =>
+      (await queryRows<{ on_hand: number }>(db(), sql`select l.on_hand from inventory_levels l join variants vv on vv.id = l.variant_id join facilities f on f.id = l.facility_id where vv.sku = ${v.sku} and f.code = ${code}`))[0]!.on_hand;
+    const start = await onHand();
+    // The order webhook is lost; the level is read first (a publish of this SKU).
+    sim.setWebhookFaults(creds.shop, { dropRate: 1 });
+    expect(posSale(shop, { locationId: store.id, lines: [{ variantId: v.id, quantity: 2 }] }).ok).toBe(true);
+    await sim.webhooks(creds.shop).idle();
+    const shopifyAfterSale = shop.level(v.inventoryItemId, store.id)!.quantities.available;
+    await api('POST', '/api/v1/inventory/variances', { facility: aggregate, sku: v.sku, kind: 'found', quantity: 1, reason: 'count' });
+    await settle();
+    // The store's units that left with the customer are not put back on sale.
+    expect(shop.level(v.inventoryItemId, store.id)!.quantities.available).toBe(shopifyAfterSale);
+    sim.setWebhookFaults(creds.shop, { dropRate: 0 });
+    expect((await switchyard.jobs.runHere('sync.orders-new', 'cli')).status).toBe('succeeded');
+    await settle();
+    expect(await onHand()).toBe(start - 2);
+    // The order first, then a duplicate of it: still once.
+    expect(posSale(shop, { locationId: store.id, lines: [{ variantId: v.id, quantity: 1 }] }).ok).toBe(true);
+    await settle();
+    expect((await switchyard.jobs.runHere('sync.orders-new', 'cli')).status).toBe('succeeded');
+    await settle();
+    expect(await onHand()).toBe(start - 3);
+    expect((await compareWithShopify()).filter((c) => c.shopify !== c.target)).toEqual([]);
+    expect((await compareCountersWithLedger(db())).drift).toEqual([]);
+  }, 90_000);
+
+  test('an edit in Shopify admin is corrected back to Switchyard\'s figure', async () => {
+    const v = [...shop.variants.values()][8]!;
+    const wh = warehouses()[0]!.id;
+    const before = shop.level(v.inventoryItemId, wh)!.quantities.available;
+    expect(adminInventoryEdit(shop, { itemId: v.inventoryItemId, locationId: wh, delta: 7 }).ok).toBe(true);
+    await waitFor('the correction', async () => shop.level(v.inventoryItemId, wh)!.quantities.available === before, 15_000, 50);
+    await settle();
+    expect((await compareWithShopify()).filter((c) => c.shopify !== c.target)).toEqual([]);
+  }, 60_000);
+
+  test('no oversell: concurrent online orders while Switchyard publishes never take units Switchyard does not have', async () => {
+    const v = [...shop.variants.values()][12]!;
+    const wh = warehouses()[0]!.id;
+    // Give the SKU little online stock: 6 at the warehouse, nothing sellable online elsewhere.
+    const [row] = await queryRows<{ id: number }>(db(), sql`select id from variants where sku = ${v.sku}`);
+    await db().execute(sql`update inventory_levels set safety_stock = 1000 where variant_id = ${row!.id} and facility_id <> (select id from facilities where code = ${aggregate})`);
+    const count = `facility,sku,quantity,counted_at\n${aggregate},${v.sku},6,${new Date().toISOString()}\n`;
+    const imported = await fetch(`${switchyard.url}/api/v1/inventory/imports?fileName=race.csv`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: count });
+    expect(imported.status).toBe(201);
+    await api('PATCH', `/api/v1/facilities/${aggregate}`, { defaultSafetyStock: 0 });
+    await settle();
+    const online = (await api('GET', `/api/v1/inventory/${encodeURIComponent(v.sku)}`)).online.atp as number;
+    expect(shop.level(v.inventoryItemId, wh)!.quantities.available).toBe(online);
+    // 30 customers try to buy one each while stock changes elsewhere make Switchyard republish.
+    let accepted = 0;
+    const buyers = Array.from({ length: 30 }, async (_, i) => {
+      await new Promise((r) => setTimeout(r, i * 15));
+      if (placeOrder(shop, { lines: [{ variantId: v.id, quantity: 1 }], shipping: 'standard' }).ok) accepted++;
+    });
+    const churn = (async () => {
+      for (let i = 0; i < 10; i++) {
+        await api('POST', '/api/v1/inventory/variances', { facility: storeCodes[2], sku: v.sku, kind: 'found', quantity: 1, reason: 'churn' });
+        await new Promise((r) => setTimeout(r, 40));
+      }
+    })();
+    await Promise.all([...buyers, churn]);
+    await settle();
+    expect(accepted).toBe(online);
+    expect(shop.level(v.inventoryItemId, wh)!.quantities.available).toBe(0);
+    expect((await compareWithShopify()).filter((c) => c.shopify !== c.target)).toEqual([]);
+  }, 90_000);
+});
