@@ -209,6 +209,26 @@ describe(`inventory truth against Shopify (${backend})`, () => {
     expect((await compareWithShopify()).filter((c) => c.shopify !== c.target)).toEqual([]);
   }, 60_000);
 
+  test('the snapshot reconciliation finds what webhooks missed, records it with its cause, and has it corrected', async () => {
+    const v = [...shop.variants.values()][9]!;
+    const store = stores()[2]!;
+    const before = shop.level(v.inventoryItemId, store.id)!.quantities.available;
+    sim.setWebhookFaults(creds.shop, { dropRate: 1 });
+    expect(adminInventoryEdit(shop, { itemId: v.inventoryItemId, locationId: store.id, delta: 4 }).ok).toBe(true);
+    await sim.webhooks(creds.shop).idle();
+    sim.setWebhookFaults(creds.shop, { dropRate: 0 });
+    const run = await switchyard.jobs.runHere('sync.inventory-snapshot', 'cli');
+    expect(run).toMatchObject({ status: 'succeeded', counts: { levels: shop.levels.size, differences: 1 } });
+    const [difference] = await queryRows<{ expected: number; found: number; cause: string; action: string }>(
+      db(),
+      sql`select expected, found, cause, action from inventory_sync_differences where shopify_inventory_item_id = ${`gid://shopify/InventoryItem/${v.inventoryItemId}`} order by id desc limit 1`,
+    );
+    expect(difference).toMatchObject({ expected: before, found: before + 4, action: 'corrected' });
+    expect(difference!.cause).toMatch(/^higher_in_shopify/);
+    await settle();
+    expect(shop.level(v.inventoryItemId, store.id)!.quantities.available).toBe(before);
+  }, 90_000);
+
   test('no oversell: concurrent online orders while Switchyard publishes never take units Switchyard does not have', async () => {
     const v = [...shop.variants.values()][12]!;
     const wh = warehouses()[0]!.id;

@@ -202,7 +202,14 @@ describe(`Shopify sync on ${backend}`, () => {
     const hooks = sim.webhooks(creds.shop).stats;
     expect(hooks.dropped).toBeGreaterThan(0);
     expect(hooks.duplicated).toBeGreaterThan(0);
-    await waitFor('the webhook inbox to drain', async () => (await health()).webhooks.pending === 0, 300_000, 500);
+    await waitFor('the webhook inbox to drain', async () => (await health()).webhooks.pending === 0, 300_000, 500).catch(async (e) => {
+      const { queryRows } = await import('../src/platform/db/rows.js');
+      const { sql } = await import('drizzle-orm');
+      console.log('DEBUG', JSON.stringify(await queryRows(switchyard.database.db, sql`select topic, status, attempts, last_error, next_attempt_at from webhook_inbox where status <> 'processed' limit 10`)));
+      console.log('DEBUG counts', JSON.stringify(await queryRows(switchyard.database.db, sql`select topic, status, count(*) from webhook_inbox group by 1,2`)));
+      console.log('DEBUG runs', JSON.stringify(await queryRows(switchyard.database.db, sql`select job_name, status, count(*), max(finished_at) from job_runs group by 1,2`)));
+      throw e;
+    });
     phase('inbox drained');
 
     // The safety nets: incremental polls, then one reconciliation.

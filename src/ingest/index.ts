@@ -7,6 +7,7 @@ import { makeBulkFinishSignals } from '../shopify/bulk-runner.js';
 import { makeIngestJobs, INGEST_JOB_NAMES, type SyncSettings } from './ingest.jobs.js';
 import { ensureWebhookSubscriptions, runInitialLoad } from './initial-load.js';
 import { makeReconcileJob } from './reconcile.js';
+import { makeInventorySnapshotJob } from './inventory-snapshot.js';
 import { makeSyncApi } from './sync-api.js';
 import { makeWebhookHandler } from './webhook-handlers.js';
 import { makeWebhookReceiver } from './webhook-receiver.js';
@@ -72,7 +73,7 @@ export function makeIngest(options: IngestOptions) {
     },
   };
   return {
-    jobs: [verifySubscriptions, ...makeIngestJobs({ shopify: options.shopify, shop: options.shop, handler, ...(options.settings ? { settings: options.settings } : {}), ...(options.onProcessed ? { onProcessed: options.onProcessed } : {}) }), makeReconcileJob({ shopify: options.shopify, shop: options.shop }), initialLoad],
+    jobs: [verifySubscriptions, ...makeIngestJobs({ shopify: options.shopify, shop: options.shop, handler, ...(options.settings ? { settings: options.settings } : {}), ...(options.onProcessed ? { onProcessed: options.onProcessed } : {}) }), makeReconcileJob({ shopify: options.shopify, shop: options.shop }), makeInventorySnapshotJob({ shopify: options.shopify, signals: bulkSignals, ...(options.onLevelChanged ? { onDifferences: options.onLevelChanged } : {}) }), initialLoad],
     receiveWebhook: makeWebhookReceiver({ db: options.db, clock: options.clock, shop: options.shop, secret: options.apiSecret, ...(options.onWebhookStored ? { onStored: options.onWebhookStored } : {}) }),
     sync: makeSyncApi({ db: options.db, clock: options.clock, shop: options.shop, shopify: options.shopify }),
     bulkSignals,

@@ -128,7 +128,7 @@ const PRODUCTS_BULK = `{ products { edges { node {
   variants { edges { node { id title sku barcode price inventoryPolicy updatedAt inventoryItem { id measurement { weight { unit value } } } } } }
 } } } }`;
 
-const INVENTORY_BULK = `{ inventoryItems { edges { node {
+export const INVENTORY_BULK = `{ inventoryItems { edges { node {
   id
   inventoryLevels { edges { node { id location { id } quantities(names: ["available", "on_hand", "committed"]) { name quantity } } } }
 } } } }`;

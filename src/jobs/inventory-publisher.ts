@@ -84,7 +84,9 @@ export async function decide(db: Db, shopify: ShopifyClient, pairs: Pair[], sett
     const onHand = quantityOf(level, 'on_hand');
     // Units that left Shopify's shelf without Switchyard knowing why yet (a POS sale whose order is
     // still on its way): held back, not re-published, until the order explains them.
-    const base = bases.get(`${pair.itemId}|${pair.locationId}`);
+    // Only stores sell at a counter; at the aggregate location a lower on hand (a cancellation without
+    // restock, a fulfilment) leaves `available` alone or is Shopify's bookkeeping, not a sale.
+    const base = pair.mode === 'mirror' ? bases.get(`${pair.itemId}|${pair.locationId}`) : undefined;
     let unexplained = base && base.baseOnHand !== null ? base.baseOnHand - base.learnedSales - onHand : 0;
     let row: SnapshotRow = { item: pair.itemId, location: pair.locationId, available, onHand, committed, rebase: true, unexplainedSince: null };
     if (unexplained > 0) {

@@ -165,9 +165,8 @@ export async function recordOpeningBalances(
           join variants v on v.shopify_inventory_item_id = l.item join facilities f on f.shopify_location_id = l.location
           where not exists (select 1 from inventory_ledger g where g.variant_id = v.id and g.facility_id = f.id)`,
     );
-    written += await db.transaction(async (tx) =>
-      (
-        await recordEntries(
+    written += await db.transaction(async (tx) => {
+      const outcome = await recordEntries(
           tx,
           pairs.map((p) => ({
             variantId: p.variant_id,
@@ -179,10 +178,22 @@ export async function recordOpeningBalances(
             source: 'shopify',
             idempotencyKey: `opening:${p.variant_id}:${p.facility_id}`,
           })),
-          now,
-        )
-      ).written,
-    );
+        now,
+      );
+      // The opening balance is a count as of `at`: an older ERP count says nothing new, and a change
+      // from before it that arrives later was already in Shopify's figure.
+      if (pairs.length > 0) {
+        const marks = sql.join(
+          pairs.map((p) => sql`(${p.variant_id}::bigint, ${p.facility_id}::bigint, ${at}::timestamptz)`),
+          sql`, `,
+        );
+        await tx.execute(
+          sql`insert into inventory_count_marks (variant_id, facility_id, counted_at) values ${marks}
+              on conflict (variant_id, facility_id) do update set counted_at = greatest(inventory_count_marks.counted_at, excluded.counted_at)`,
+        );
+      }
+      return outcome.written;
+    });
   }
   return written;
 }

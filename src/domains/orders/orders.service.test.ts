@@ -68,7 +68,7 @@ describe(`orders follow Shopify (${backend})`, () => {
     expect(history.map((h) => h.kind)).toEqual(['order.created', 'order.status_changed', 'order.line_quantity_reduced']);
     expect(history[2]!.details).toEqual({ line: 'gid://shopify/LineItem/11', sku: 'SKU-1', from: 3, to: 1 });
     const events = await database.db.select().from(outbox).where(eq(outbox.aggregateId, 'gid://shopify/Order/1'));
-    expect(events.map((e) => e.topic).sort()).toEqual(['order.created', 'order.line_quantity_reduced']);
+    expect(events.map((e) => e.topic).sort()).toEqual(['order.created', 'order.line_quantity_reduced', 'order.status_changed']);
     expect(events.find((e) => e.topic === 'order.line_quantity_reduced')!.payload).toMatchObject({ from: 3, to: 1, delta: -2 });
   });
 
