@@ -58,7 +58,8 @@ CREATE TABLE "inventory_imports" (
 CREATE TABLE "inventory_publish_queue" (
 	"variant_id" bigint PRIMARY KEY NOT NULL,
 	"changed_at" timestamp with time zone NOT NULL,
-	"leased_until" timestamp with time zone
+	"leased_until" timestamp with time zone,
+	"needs_read" boolean DEFAULT false NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE "safety_stock_rules" (

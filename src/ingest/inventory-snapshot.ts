@@ -98,6 +98,7 @@ export async function reconcileLevels(db: Db, levels: Level[], now: Date): Promi
       tx,
       differing.map((d) => d.target.variantId),
       now,
+      { needsRead: true },
     );
   });
   return differing.length;

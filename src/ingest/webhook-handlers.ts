@@ -61,7 +61,7 @@ export function makeWebhookHandler(deps: { db: Db; clock: Clock; shopify: Shopif
         const itemId = String(item).startsWith('gid://') ? String(item) : `gid://shopify/InventoryItem/${String(item)}`;
         const variants = await db.select({ id: variantsTable.id }).from(variantsTable).where(eq(variantsTable.shopifyInventoryItemId, itemId));
         if (variants.length === 0) return 'unknown_inventory_item';
-        await markChanged(db, variants.map((v) => v.id), clock.now());
+        await markChanged(db, variants.map((v) => v.id), clock.now(), { needsRead: true });
         deps.onLevelChanged?.();
         return 'level_marked';
       }

@@ -6,7 +6,7 @@
 // compare-and-set on the value just read. If Shopify moved in between, the whole call is refused
 // (CHANGE_FROM_QUANTITY_STALE): those items are read and reconciled again, never blindly re-sent.
 // Every call carries an @idempotent key derived from its content, so a retried call applies once.
-import { createHash } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { Db } from '../platform/db/client.js';
 import { queryRows } from '../platform/db/rows.js';
@@ -67,32 +67,49 @@ async function readLevels(shopify: ShopifyClient, pairs: Pair[], readBatchSize: 
 
 const quantityOf = (node: InventoryLevelNode, name: string) => node.quantities.find((q) => q.name === name)?.quantity ?? 0;
 
-/** Decides what each pair should show in Shopify, given a fresh read of its level. */
-export async function decide(db: Db, shopify: ShopifyClient, pairs: Pair[], settings: PublishSettings, counter: { calls: number }, now: Date): Promise<PairDecision[]> {
-  const [targets, levels] = await Promise.all([publishTargets(db, pairs), readLevels(shopify, pairs, settings.readBatchSize, counter)]);
-  const bases = await onHandBases(db, targets);
+/**
+ * Decides what each pair should show in Shopify. Pairs of variants in `readVariants` (Shopify may have
+ * changed them) or without a shadow are read first; the others start from the shadow (what Shopify
+ * last confirmed), and the compare-and-set tells if Shopify moved since.
+ */
+export async function decide(
+  db: Db,
+  shopify: ShopifyClient,
+  pairs: Pair[],
+  readVariants: Set<number> | 'all',
+  settings: PublishSettings,
+  counter: { calls: number },
+  now: Date,
+): Promise<PairDecision[]> {
+  const shadows = await shadowsOf(db, pairs);
+  const key = (p: Pair) => `${p.itemId}|${p.locationId}`;
+  const toRead = pairs.filter((p) => readVariants === 'all' || readVariants.has(p.variantId) || shadows.get(key(p))?.baseOnHand == null);
+  const [targets, levels] = await Promise.all([publishTargets(db, pairs), readLevels(shopify, toRead, settings.readBatchSize, counter)]);
+  const read = new Set(toRead.map(key));
   const decisions: PairDecision[] = [];
   const snapshot: SnapshotRow[] = [];
   for (const pair of targets) {
-    const level = levels.get(`${pair.itemId}|${pair.locationId}`);
-    if (!level) {
+    const shadow = shadows.get(key(pair));
+    const level = levels.get(key(pair));
+    const fresh = read.has(key(pair));
+    if (fresh && !level) {
       decisions.push({ ...pair, shopifyAvailable: null, shopifyCommitted: null, heldBack: 0, unexplainedSale: 0, desired: null });
       continue;
     }
-    const available = quantityOf(level, 'available');
-    const committed = quantityOf(level, 'committed');
-    const onHand = quantityOf(level, 'on_hand');
-    // Units that left Shopify's shelf without Switchyard knowing why yet (a POS sale whose order is
-    // still on its way): held back, not re-published, until the order explains them.
-    // Only stores sell at a counter; at the aggregate location a lower on hand (a cancellation without
-    // restock, a fulfilment) leaves `available` alone or is Shopify's bookkeeping, not a sale.
-    const base = pair.mode === 'mirror' ? bases.get(`${pair.itemId}|${pair.locationId}`) : undefined;
+    const available = level ? quantityOf(level, 'available') : shadow!.available;
+    const committed = level ? quantityOf(level, 'committed') : shadow!.committed;
+    const onHand = level ? quantityOf(level, 'on_hand') : shadow!.onHand;
+    // Units that left a store's shelf in Shopify without Switchyard knowing why yet (a POS sale whose
+    // order is still on its way): held back, not re-published, until the order explains them. Only
+    // stores sell at a counter; at the aggregate location a lower on hand (a cancellation without
+    // restock, a fulfilment) leaves `available` alone.
+    const base = pair.mode === 'mirror' ? shadow : undefined;
     let unexplained = base && base.baseOnHand !== null ? base.baseOnHand - base.learnedSales - onHand : 0;
     let row: SnapshotRow = { item: pair.itemId, location: pair.locationId, available, onHand, committed, rebase: true, unexplainedSince: null };
     if (unexplained > 0) {
       const since = base?.unexplainedSince ?? now;
-      if (now.getTime() - since.getTime() > settings.unexplainedGraceMs) {
-        await recordDifference(db, pair, onHand + unexplained, onHand, 'changed_in_shopify', 'corrected', now);
+      if (fresh && now.getTime() - since.getTime() > settings.unexplainedGraceMs) {
+        await recordDifference(db, pair, onHand + unexplained, onHand, 'on_hand_lower_in_shopify: no sale arrived to explain it; taken for an edit in Shopify admin', 'corrected', now);
         unexplained = 0;
       } else {
         row = { ...row, rebase: false, unexplainedSince: since };
@@ -101,7 +118,7 @@ export async function decide(db: Db, shopify: ShopifyClient, pairs: Pair[], sett
     const { heldBack, desired } = desiredAvailable(pair.target, committed, pair.knownCommitted);
     const pendingSale = Math.max(0, unexplained);
     decisions.push({ ...pair, shopifyAvailable: available, shopifyCommitted: committed, heldBack, unexplainedSale: pendingSale, desired: Math.max(0, desired - pendingSale) });
-    snapshot.push(row);
+    if (fresh) snapshot.push(row);
   }
   await saveSnapshot(db, snapshot, now);
   return decisions;
@@ -118,23 +135,35 @@ interface SnapshotRow {
   unexplainedSince: Date | null;
 }
 
-/** Per pair: the on-hand base and the POS sales Switchyard has recorded since it was taken. */
-async function onHandBases(db: Db, pairs: PublishPair[]): Promise<Map<string, { baseOnHand: number | null; learnedSales: number; unexplainedSince: Date | null }>> {
-  const result = new Map<string, { baseOnHand: number | null; learnedSales: number; unexplainedSince: Date | null }>();
-  if (pairs.length === 0) return result;
-  const values = sql.join(
-    pairs.map((p) => sql`(${p.itemId}, ${p.locationId}, ${p.variantId}::bigint, ${p.facilityId}::bigint)`),
-    sql`, `,
-  );
-  const rows = await queryRows<{ item: string; location: string; base_on_hand: number | null; learned: number; unexplained_since: Date | null }>(
-    db,
-    sql`select p.item, p.location, s.base_on_hand, s.unexplained_since,
-          coalesce((select -sum(g.delta) from inventory_ledger g where g.variant_id = p.variant and g.facility_id = p.facility
-                    and g.kind = 'pos_sale' and g.recorded_at > s.base_at), 0)::int as learned
-        from (values ${values}) as p(item, location, variant, facility)
-        join shopify_inventory_snapshot s on s.shopify_inventory_item_id = p.item and s.shopify_location_id = p.location`,
-  );
-  for (const r of rows) result.set(`${r.item}|${r.location}`, { baseOnHand: r.base_on_hand, learnedSales: r.learned, unexplainedSince: r.unexplained_since });
+interface Shadow {
+  available: number;
+  onHand: number;
+  committed: number;
+  baseOnHand: number | null;
+  learnedSales: number;
+  unexplainedSince: Date | null;
+}
+
+/** Per pair: what Shopify last confirmed, the on-hand base, and the POS sales recorded since the base. */
+async function shadowsOf(db: Db, pairs: PublishPair[]): Promise<Map<string, Shadow>> {
+  const result = new Map<string, Shadow>();
+  for (let i = 0; i < pairs.length; i += 1000) {
+    const values = sql.join(
+      pairs.slice(i, i + 1000).map((p) => sql`(${p.itemId}, ${p.locationId}, ${p.variantId}::bigint, ${p.facilityId}::bigint)`),
+      sql`, `,
+    );
+    const rows = await queryRows<{ item: string; location: string; available: number; on_hand: number; committed: number; base_on_hand: number | null; learned: number; unexplained_since: Date | null }>(
+      db,
+      sql`select p.item, p.location, s.available, s.on_hand, s.committed, s.base_on_hand, s.unexplained_since,
+            coalesce((select -sum(g.delta) from inventory_ledger g where g.variant_id = p.variant and g.facility_id = p.facility
+                      and g.kind = 'pos_sale' and g.recorded_at > s.base_at), 0)::int as learned
+          from (values ${values}) as p(item, location, variant, facility)
+          join shopify_inventory_snapshot s on s.shopify_inventory_item_id = p.item and s.shopify_location_id = p.location`,
+    );
+    for (const r of rows) {
+      result.set(`${r.item}|${r.location}`, { available: r.available, onHand: r.on_hand, committed: r.committed, baseOnHand: r.base_on_hand, learnedSales: r.learned, unexplainedSince: r.unexplained_since });
+    }
+  }
   return result;
 }
 
@@ -171,18 +200,24 @@ async function saveSnapshot(db: Db, rows: SnapshotRow[], now: Date): Promise<voi
   }
 }
 
-/** Reads, decides and pushes for these variants; returns what happened. */
-export async function publishVariants(deps: { db: Db; shopify: ShopifyClient; logger: Logger; now: () => Date; settings?: PublishSettings }, variantIds: number[]): Promise<PublishOutcome> {
+/** Decides and pushes for these variants (reading Shopify where needed); returns what happened. */
+export async function publishVariants(
+  deps: { db: Db; shopify: ShopifyClient; logger: Logger; now: () => Date; settings?: PublishSettings },
+  variantIds: number[],
+  readVariants: Set<number> | 'all' = new Set(),
+): Promise<PublishOutcome> {
   const settings = deps.settings ?? DEFAULT_PUBLISH_SETTINGS;
   const counter = { calls: 0 };
   const outcome: PublishOutcome = { variants: variantIds.length, pairs: 0, unchanged: 0, pushed: 0, stale: 0, missingLevels: 0, calls: 0 };
   let pending = await publishedPairs(deps.db, variantIds);
   outcome.pairs = pending.length;
   for (let round = 0; round < settings.maxRounds && pending.length > 0; round++) {
-    const decisions = await decide(deps.db, deps.shopify, pending, settings, counter, deps.now());
+    // After a refused compare-and-set, Shopify moved: read those items, never resend blindly.
+    const decisions = await decide(deps.db, deps.shopify, pending, round === 0 ? readVariants : 'all', settings, counter, deps.now());
+    const missing = decisions.filter((d) => d.desired === null).length;
     const changes = decisions.filter((d) => d.desired !== null && d.desired !== d.shopifyAvailable);
-    outcome.missingLevels += round === 0 ? decisions.filter((d) => d.desired === null).length : 0;
-    outcome.unchanged += decisions.length - changes.length - (round === 0 ? decisions.filter((d) => d.desired === null).length : 0);
+    outcome.missingLevels += missing;
+    outcome.unchanged += decisions.length - changes.length - missing;
     const staleAgain: Pair[] = [];
     for (let i = 0; i < changes.length; i += settings.batchSize) {
       const batch = changes.slice(i, i + settings.batchSize);
@@ -213,7 +248,9 @@ export class PublishIncomplete extends Error {
 /** One compare-and-set call. True when Shopify took it; false when a value had moved (stale). */
 async function pushBatch(deps: { db: Db; shopify: ShopifyClient; now: () => Date }, batch: PairDecision[]): Promise<boolean> {
   const quantities = batch.map((d) => ({ inventoryItemId: d.itemId, locationId: d.locationId, quantity: d.desired!, changeFromQuantity: d.shopifyAvailable! }));
-  const key = `switchyard-publish-${createHash('sha256').update(JSON.stringify(quantities)).digest('hex').slice(0, 40)}`;
+  // A fresh key per attempt: the client's own retries of this call reuse it (applied once), while a
+  // later publish of the same figures is a new change, not a replay.
+  const key = `switchyard-publish-${randomUUID()}`;
   const started = Date.now();
   const data = await deps.shopify.request(InventorySetQuantities, {
     key,
@@ -246,15 +283,15 @@ async function pushBatch(deps: { db: Db; shopify: ShopifyClient; now: () => Date
 }
 
 /** Takes changed variants under a lease (two publishers never take the same one). */
-export async function claimChangedVariants(db: Db, now: Date, limit: number, leaseMs = 120_000): Promise<Array<{ variantId: number; changedAt: Date }>> {
-  const rows = await queryRows<{ variant_id: number; changed_at: Date }>(
+export async function claimChangedVariants(db: Db, now: Date, limit: number, leaseMs = 120_000): Promise<Array<{ variantId: number; changedAt: Date; needsRead: boolean }>> {
+  const rows = await queryRows<{ variant_id: number; changed_at: Date; needs_read: boolean }>(
     db,
     sql`update inventory_publish_queue set leased_until = ${new Date(now.getTime() + leaseMs)}
         where variant_id in (select variant_id from inventory_publish_queue where leased_until is null or leased_until < ${now}
                              order by changed_at limit ${limit} for update skip locked)
-        returning variant_id, changed_at`,
+        returning variant_id, changed_at, needs_read`,
   );
-  return rows.map((r) => ({ variantId: r.variant_id, changedAt: r.changed_at }));
+  return rows.map((r) => ({ variantId: r.variant_id, changedAt: r.changed_at, needsRead: r.needs_read }));
 }
 
 /** Done: forget the marks, unless a newer change came in while publishing. */
@@ -267,6 +304,7 @@ export async function releaseClaims(db: Db, claims: Array<{ variantId: number; c
   if (published) {
     await db.execute(sql`delete from inventory_publish_queue q using (values ${values}) as c(v, t) where q.variant_id = c.v and q.changed_at = c.t`);
   } else {
-    await db.execute(sql`update inventory_publish_queue q set leased_until = ${retryAt ?? null} from (values ${values}) as c(v, t) where q.variant_id = c.v`);
+    // Whatever happened, Shopify may be other than the shadow says: read it next time.
+    await db.execute(sql`update inventory_publish_queue q set leased_until = ${retryAt ?? null}, needs_read = true from (values ${values}) as c(v, t) where q.variant_id = c.v`);
   }
 }

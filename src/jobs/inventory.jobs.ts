@@ -60,7 +60,7 @@ export function makeInventoryJobs(deps: InventoryJobDeps): JobDefinition[] {
         const claims = await claimChangedVariants(ctx.db, ctx.clock.now(), 1000);
         if (claims.length === 0) break;
         try {
-          const outcome = await publishVariants({ db: ctx.db, shopify, logger: ctx.log, now: () => ctx.clock.now(), settings: deps.publishSettings ?? DEFAULT_PUBLISH_SETTINGS }, claims.map((c) => c.variantId));
+          const outcome = await publishVariants({ db: ctx.db, shopify, logger: ctx.log, now: () => ctx.clock.now(), settings: deps.publishSettings ?? DEFAULT_PUBLISH_SETTINGS }, claims.map((c) => c.variantId), new Set(claims.filter((c) => c.needsRead).map((c) => c.variantId)));
           for (const [k, v] of Object.entries(outcome)) ctx.count(k, v);
           await releaseClaims(ctx.db, claims, true);
         } catch (error) {

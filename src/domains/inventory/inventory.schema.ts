@@ -1,6 +1,6 @@
 // Inventory truth: an append-only ledger, counters derived from it, and reservations.
 import { sql } from 'drizzle-orm';
-import { bigint, bigserial, check, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, boolean, check, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 import { variants } from '../catalog/index.js';
 import { facilities } from '../facilities/index.js';
 import { orderLines } from '../orders/index.js';
@@ -186,4 +186,6 @@ export const inventoryPublishQueue = pgTable('inventory_publish_queue', {
     .references(() => variants.id),
   changedAt: ts('changed_at').notNull(),
   leasedUntil: ts('leased_until'),
+  /** Shopify may have changed too (a level webhook, a snapshot difference): read before deciding. */
+  needsRead: boolean('needs_read').notNull().default(false),
 });

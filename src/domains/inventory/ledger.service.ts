@@ -143,17 +143,22 @@ async function addToCounters(tx: Db, entries: LedgerEntryInput[], now: Date): Pr
   }
 }
 
-/** Marks variants for publishing (same transaction as the change that moved them). */
-export async function markChanged(tx: Db, variantIds: number[], now: Date): Promise<void> {
+/**
+ * Marks variants for publishing (same transaction as the change that moved them). `needsRead` says
+ * Shopify may have changed as well, so the publisher reads its levels instead of trusting the shadow.
+ */
+export async function markChanged(tx: Db, variantIds: number[], now: Date, options: { needsRead?: boolean } = {}): Promise<void> {
   const ids = [...new Set(variantIds)].sort((a, b) => a - b);
+  const needsRead = options.needsRead ?? false;
   for (let i = 0; i < ids.length; i += 1000) {
     const values = sql.join(
-      ids.slice(i, i + 1000).map((id) => sql`(${id}::bigint, ${now}::timestamptz)`),
+      ids.slice(i, i + 1000).map((id) => sql`(${id}::bigint, ${now}::timestamptz, ${needsRead}::boolean)`),
       sql`, `,
     );
     await tx.execute(
-      sql`insert into inventory_publish_queue (variant_id, changed_at) values ${values}
-          on conflict (variant_id) do update set changed_at = excluded.changed_at, leased_until = null`,
+      sql`insert into inventory_publish_queue (variant_id, changed_at, needs_read) values ${values}
+          on conflict (variant_id) do update set changed_at = excluded.changed_at, leased_until = null,
+            needs_read = inventory_publish_queue.needs_read or excluded.needs_read`,
     );
   }
 }
