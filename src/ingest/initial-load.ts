@@ -144,7 +144,7 @@ async function loadInventorySnapshot(db: Db, levels: AsyncIterable<{ root: BulkR
       .values(batch)
       .onConflictDoUpdate({
         target: [shopifyInventorySnapshot.shopifyInventoryItemId, shopifyInventorySnapshot.shopifyLocationId],
-        set: { available: sql`excluded.available`, onHand: sql`excluded.on_hand`, committed: sql`excluded.committed`, snapshotAt: sql`excluded.snapshot_at` },
+        set: { available: sql`excluded.available`, onHand: sql`excluded.on_hand`, committed: sql`excluded.committed`, snapshotAt: sql`excluded.snapshot_at`, baseOnHand: sql`excluded.base_on_hand`, baseAt: sql`excluded.base_at`, unexplainedSince: null },
       });
     total += batch.length;
     batch = [];
@@ -159,6 +159,9 @@ async function loadInventorySnapshot(db: Db, levels: AsyncIterable<{ root: BulkR
         onHand: quantities.get('on_hand') ?? 0,
         committed: quantities.get('committed') ?? 0,
         snapshotAt: at,
+        // A fresh read of Shopify: the publisher's starting point (see docs/decisions/0006).
+        baseOnHand: quantities.get('on_hand') ?? 0,
+        baseAt: at,
       });
       if (batch.length >= 500) await flush();
     }

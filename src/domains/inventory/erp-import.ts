@@ -29,7 +29,7 @@ export interface ImportReport {
 }
 
 const MAX_STORED_ERRORS = 1000;
-const STAGE_BATCH = 1000;
+const STAGE_BATCH = 5000;
 const APPLY_CHUNK = 5000;
 /** A count from the future is a clock or file error, not a count. */
 const FUTURE_TOLERANCE_MS = 5 * 60_000;
@@ -179,11 +179,11 @@ export async function importCountFile(db: Db, options: ImportOptions): Promise<I
   let staged: Array<{ line: number; facilityId: number; variantId: number; quantity: number; countedAt: Date }> = [];
   const flush = async () => {
     if (staged.length === 0) return;
-    const values = sql.join(
-      staged.map((r) => sql`(${importId}::bigint, ${r.line}::int, ${r.facilityId}::bigint, ${r.variantId}::bigint, ${r.quantity}::int, ${r.countedAt}::timestamptz)`),
-      sql`, `,
+    const json = JSON.stringify(staged.map((r) => ({ l: r.line, f: r.facilityId, v: r.variantId, q: r.quantity, c: r.countedAt.toISOString() })));
+    await db.execute(
+      sql`insert into inventory_import_rows (import_id, line, facility_id, variant_id, quantity, counted_at)
+          select ${importId}::bigint, x.l, x.f, x.v, x.q, x.c from jsonb_to_recordset(${json}::jsonb) as x(l int, f bigint, v bigint, q int, c timestamptz)`,
     );
-    await db.execute(sql`insert into inventory_import_rows (import_id, line, facility_id, variant_id, quantity, counted_at) values ${values}`);
     staged = [];
   };
   const latest = options.now().getTime() + FUTURE_TOLERANCE_MS;
@@ -293,6 +293,7 @@ async function applyStagedCounts(db: Db, importId: number, sha: string, now: () 
           where import_id = ${importId} and line > ${after} order by line limit ${APPLY_CHUNK}`,
     );
     if (rows.length === 0) break;
+    const before = after;
     after = rows[rows.length - 1]!.line;
     await db.transaction(async (tx) => {
       await lockLevels(tx, rows.map((r) => ({ variantId: r.variant_id, facilityId: r.facility_id })));
@@ -305,10 +306,7 @@ async function applyStagedCounts(db: Db, importId: number, sha: string, now: () 
             from inventory_import_rows r
             left join inventory_levels l on l.variant_id = r.variant_id and l.facility_id = r.facility_id
             left join inventory_count_marks m on m.variant_id = r.variant_id and m.facility_id = r.facility_id
-            where r.import_id = ${importId} and r.line in (${sql.join(
-              rows.map((r) => sql`${r.line}::int`),
-              sql`, `,
-            )})`,
+            where r.import_id = ${importId} and r.line > ${before} and r.line <= ${after}`,
       );
       const byLine = new Map(asOf.map((a) => [a.line, a]));
       const entries: LedgerEntryInput[] = [];
@@ -337,7 +335,7 @@ async function applyStagedCounts(db: Db, importId: number, sha: string, now: () 
           note: `counted ${r.quantity} (line ${r.line})`,
         });
       }
-      const outcome = await recordEntries(tx, entries, now());
+      const outcome = await recordEntries(tx, entries, now(), { levelsLocked: true });
       entriesWritten += outcome.written;
       if (marks.length > 0) {
         const values = sql.join(
