@@ -11,7 +11,10 @@ import { placeOrder, posSale } from '../src/simulator/orders.js';
 import { adminInventoryEdit } from '../src/simulator/scenario.js';
 import type { SimShop } from '../src/simulator/state.js';
 import { queryRows } from '../src/platform/db/rows.js';
-import { compareCountersWithLedger, publishTargets, publishedPairs, desiredAvailable } from '../src/domains/inventory/index.js';
+import { compareCountersWithLedger, publishTargets, publishedPairs, desiredAvailable, recordEntries } from '../src/domains/inventory/index.js';
+import { DEFAULT_PUBLISH_SETTINGS, publishVariants } from '../src/jobs/inventory-publisher.js';
+import { makeShopifyClient } from '../src/shopify/client.js';
+import { makeLogger } from '../src/platform/logger.js';
 
 let sim: Simulator;
 let creds: ShopCredentials;
@@ -228,6 +231,26 @@ describe(`inventory truth against Shopify (${backend})`, () => {
     await settle();
     expect(shop.level(v.inventoryItemId, store.id)!.quantities.available).toBe(before);
   }, 90_000);
+
+  test('a large publish goes as one bulk mutation through a staged upload, with the same compare-and-set', async () => {
+    await switchyard.jobs.setSchedule('inventory.publish', { enabled: false }, 'test');
+    try {
+      const ids = (await queryRows<{ id: number }>(db(), sql`select id from variants where shopify_inventory_item_id is not null order by id limit 40`)).map((r) => r.id);
+      const [wh] = await queryRows<{ id: number }>(db(), sql`select id from facilities where code = ${aggregate}`);
+      await db().transaction((tx) =>
+        recordEntries(tx, ids.map((variantId) => ({ variantId, facilityId: wh!.id, delta: 3, kind: 'receipt' as const, occurredAt: new Date(), source: 'test', idempotencyKey: `bulk-test-${variantId}` })), new Date()),
+      );
+      const client = makeShopifyClient({ shop: creds.shop, accessToken: creds.accessToken, apiVersion: '2026-07', apiUrl: sim.url }, { logger: makeLogger({ level: 'silent' }) });
+      const outcome = await publishVariants({ db: db(), shopify: client, logger: makeLogger({ level: 'silent' }), now: () => new Date(), settings: { ...DEFAULT_PUBLISH_SETTINGS, batchSize: 10, bulkThreshold: 5 } }, ids);
+      expect(outcome).toMatchObject({ pushed: 40, stale: 0 });
+      const log = (await api('GET', '/api/v1/inventory/publish-log?limit=4')).entries as Array<{ method: string; outcome: string; quantities: unknown[] }>;
+      expect(log.map((e) => [e.method, e.outcome, e.quantities.length])).toEqual(Array.from({ length: 4 }, () => ['bulk', 'accepted', 10]));
+      expect((await compareWithShopify()).filter((c) => c.shopify !== c.target)).toEqual([]);
+    } finally {
+      await switchyard.jobs.setSchedule('inventory.publish', { enabled: true }, 'test');
+      await db().execute(sql`delete from inventory_publish_queue`);
+    }
+  }, 60_000);
 
   test('no oversell: concurrent online orders while Switchyard publishes never take units Switchyard does not have', async () => {
     const v = [...shop.variants.values()][12]!;

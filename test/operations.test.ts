@@ -5,12 +5,12 @@ import { describe, expect, test } from 'vitest';
 import { loadAdminSchema } from '../src/simulator/admin-schema.js';
 import { requestedCost } from '../src/simulator/cost.js';
 import { ALL_OPERATIONS } from '../src/shopify/operations.js';
-import { BulkOperationStatus, BulkRunQuery } from '../src/shopify/bulk-runner.js';
+import { BulkOperationStatus, BulkRunMutation, BulkRunQuery, StagedUploadsCreate } from '../src/shopify/bulk-runner.js';
 import { BULK_QUERIES } from '../src/ingest/initial-load.js';
 import { checkBulkQuery } from '../src/simulator/bulk.js';
 
 const schema = loadAdminSchema('2026-07');
-const operations = [...ALL_OPERATIONS, BulkRunQuery, BulkOperationStatus];
+const operations = [...ALL_OPERATIONS, BulkRunQuery, BulkOperationStatus, StagedUploadsCreate, BulkRunMutation];
 
 describe('connector operations against the real Admin schema', () => {
   test.each(operations.map((op) => [op.name, op] as const))('%s is valid, named, and reserves its real cost', (_name, op) => {

@@ -14,6 +14,8 @@ import type { Logger } from '../platform/logger.js';
 import { desiredAvailable, publishedPairs, publishTargets, type PublishPair } from '../domains/inventory/index.js';
 import type { ShopifyClient } from '../shopify/client.js';
 import { InventoryLevelsByIds, InventorySetQuantities, type InventoryLevelNode } from '../shopify/operations.js';
+import { runBulkMutation, type BulkFinishSignals } from '../shopify/bulk-runner.js';
+import { AppError } from '../platform/errors.js';
 
 export interface PublishSettings {
   /** Quantities per inventorySetQuantities call (Shopify accepts at most 250). */
@@ -24,9 +26,11 @@ export interface PublishSettings {
   maxRounds: number;
   /** How long a drop in Shopify's on hand may wait for its POS order before it is taken for an edit in Shopify. */
   unexplainedGraceMs: number;
+  /** From this many quantities on, a publish goes as one bulk mutation (staged upload) instead of calls. */
+  bulkThreshold: number;
 }
 
-export const DEFAULT_PUBLISH_SETTINGS: PublishSettings = { batchSize: 250, readBatchSize: 100, maxRounds: 3, unexplainedGraceMs: 30 * 60_000 };
+export const DEFAULT_PUBLISH_SETTINGS: PublishSettings = { batchSize: 250, readBatchSize: 100, maxRounds: 3, unexplainedGraceMs: 30 * 60_000, bulkThreshold: 5000 };
 
 type Pair = PublishPair;
 
@@ -202,7 +206,7 @@ async function saveSnapshot(db: Db, rows: SnapshotRow[], now: Date): Promise<voi
 
 /** Decides and pushes for these variants (reading Shopify where needed); returns what happened. */
 export async function publishVariants(
-  deps: { db: Db; shopify: ShopifyClient; logger: Logger; now: () => Date; settings?: PublishSettings },
+  deps: { db: Db; shopify: ShopifyClient; logger: Logger; now: () => Date; settings?: PublishSettings; signals?: BulkFinishSignals | undefined },
   variantIds: number[],
   readVariants: Set<number> | 'all' = new Set(),
 ): Promise<PublishOutcome> {
@@ -218,7 +222,22 @@ export async function publishVariants(
     const changes = decisions.filter((d) => d.desired !== null && d.desired !== d.shopifyAvailable);
     outcome.missingLevels += missing;
     outcome.unchanged += decisions.length - changes.length - missing;
-    const staleAgain: Pair[] = [];
+    let staleAgain: Pair[] = [];
+    if (changes.length >= settings.bulkThreshold) {
+      // Large publishes go as one bulk mutation; if Shopify refuses one (its bulk limit), call by call.
+      try {
+        counter.calls += 3;
+        const stale = await pushBulk(deps, changes, settings.batchSize);
+        outcome.pushed += changes.length - stale.length;
+        outcome.stale += stale.length;
+        staleAgain = stale;
+        pending = staleAgain;
+        continue;
+      } catch (error) {
+        if (!(error instanceof AppError && error.code === 'shopify.bulk_refused')) throw error;
+        deps.logger.warn({ err: error }, 'bulk mutation refused; publishing call by call');
+      }
+    }
     for (let i = 0; i < changes.length; i += settings.batchSize) {
       const batch = changes.slice(i, i + settings.batchSize);
       counter.calls++;
@@ -245,41 +264,80 @@ export class PublishIncomplete extends Error {
   }
 }
 
-/** One compare-and-set call. True when Shopify took it; false when a value had moved (stale). */
-async function pushBatch(deps: { db: Db; shopify: ShopifyClient; now: () => Date }, batch: PairDecision[]): Promise<boolean> {
-  const quantities = batch.map((d) => ({ inventoryItemId: d.itemId, locationId: d.locationId, quantity: d.desired!, changeFromQuantity: d.shopifyAvailable! }));
-  // A fresh key per attempt: the client's own retries of this call reuse it (applied once), while a
-  // later publish of the same figures is a new change, not a replay.
-  const key = `switchyard-publish-${randomUUID()}`;
-  const started = Date.now();
-  const data = await deps.shopify.request(InventorySetQuantities, {
-    key,
-    input: { name: 'available', reason: 'correction', referenceDocumentUri: `switchyard://inventory/publish/${key}`, quantities },
-  });
-  const errors = data.inventorySetQuantities.userErrors;
-  const stale = errors.length > 0 && errors.every((e) => e.code === 'CHANGE_FROM_QUANTITY_STALE');
-  const outcome = errors.length === 0 ? 'accepted' : stale ? 'stale' : 'failed';
-  const now = deps.now();
-  await deps.db.transaction(async (tx) => {
+type Quantity = { inventoryItemId: string; locationId: string; quantity: number; changeFromQuantity: number };
+type PushOutcome = 'accepted' | 'stale' | 'failed';
+
+const quantitiesOf = (batch: PairDecision[]): Quantity[] =>
+  batch.map((d) => ({ inventoryItemId: d.itemId, locationId: d.locationId, quantity: d.desired!, changeFromQuantity: d.shopifyAvailable! }));
+// A fresh key per attempt: the client's own retries of a call reuse it (applied once), while a later
+// publish of the same figures is a new change, not a replay.
+const newKey = () => `switchyard-publish-${randomUUID()}`;
+const inputOf = (key: string, quantities: Quantity[]) => ({ name: 'available' as const, reason: 'correction', referenceDocumentUri: `switchyard://inventory/publish/${key}`, quantities });
+
+function outcomeOf(errors: Array<{ code: string | null }>): PushOutcome {
+  if (errors.length === 0) return 'accepted';
+  return errors.every((e) => e.code === 'CHANGE_FROM_QUANTITY_STALE') ? 'stale' : 'failed';
+}
+
+/** The publish log row, and on acceptance the shadow: Shopify now holds exactly what was set. */
+async function recordPush(db: Db, push: { method: 'set' | 'bulk'; key: string; outcome: PushOutcome; quantities: Quantity[]; response: Record<string, unknown>; durationMs: number }, now: Date): Promise<void> {
+  await db.transaction(async (tx) => {
     await tx.execute(
       sql`insert into inventory_publish_log (at, method, idempotency_key, outcome, quantities, response, duration_ms)
-          values (${now}, 'set', ${key}, ${outcome}, ${JSON.stringify(quantities)}::jsonb, ${JSON.stringify({ userErrors: errors })}::jsonb, ${Date.now() - started})`,
+          values (${now}, ${push.method}, ${push.key}, ${push.outcome}, ${JSON.stringify(push.quantities)}::jsonb, ${JSON.stringify(push.response)}::jsonb, ${push.durationMs})`,
     );
-    if (outcome === 'accepted') {
-      const values = sql.join(
-        quantities.map((q) => sql`(${q.inventoryItemId}, ${q.locationId}, ${q.quantity}::int)`),
-        sql`, `,
-      );
-      await tx.execute(
-        sql`update shopify_inventory_snapshot s set available = v.quantity, on_hand = s.on_hand + (v.quantity - s.available), base_on_hand = s.base_on_hand + (v.quantity - s.available),
-            snapshot_at = ${now}, last_published_quantity = v.quantity, last_published_at = ${now}
-            from (values ${values}) as v(item, location, quantity)
-            where s.shopify_inventory_item_id = v.item and s.shopify_location_id = v.location`,
-      );
-    }
+    if (push.outcome !== 'accepted') return;
+    await tx.execute(
+      sql`update shopify_inventory_snapshot s set available = v.quantity, on_hand = s.on_hand + (v.quantity - s.available), base_on_hand = s.base_on_hand + (v.quantity - s.available),
+          snapshot_at = ${now}, last_published_quantity = v.quantity, last_published_at = ${now}
+          from jsonb_to_recordset(${JSON.stringify(push.quantities.map((q) => ({ item: q.inventoryItemId, location: q.locationId, quantity: q.quantity })))}::jsonb) as v(item text, location text, quantity int)
+          where s.shopify_inventory_item_id = v.item and s.shopify_location_id = v.location`,
+    );
   });
+}
+
+/** One compare-and-set call. True when Shopify took it; false when a value had moved (stale). */
+async function pushBatch(deps: { db: Db; shopify: ShopifyClient; now: () => Date }, batch: PairDecision[]): Promise<boolean> {
+  const quantities = quantitiesOf(batch);
+  const key = newKey();
+  const started = Date.now();
+  const data = await deps.shopify.request(InventorySetQuantities, { key, input: inputOf(key, quantities) });
+  const errors = data.inventorySetQuantities.userErrors;
+  const outcome = outcomeOf(errors);
+  await recordPush(deps.db, { method: 'set', key, outcome, quantities, response: { userErrors: errors }, durationMs: Date.now() - started }, deps.now());
   if (outcome === 'failed') throw new Error(`Shopify refused an inventory push: ${errors.map((e) => `${e.code ?? ''} ${e.message}`).join('; ')}`);
   return outcome === 'accepted';
+}
+
+/**
+ * Many batches as one bulk mutation (a JSONL of variables through a staged upload): the same
+ * compare-and-set per line, a fraction of the calls. Returns the decisions whose line went stale.
+ */
+async function pushBulk(deps: { db: Db; shopify: ShopifyClient; now: () => Date; signals?: BulkFinishSignals | undefined }, changes: PairDecision[], batchSize: number): Promise<PairDecision[]> {
+  const lines: Array<{ key: string; batch: PairDecision[]; quantities: Quantity[] }> = [];
+  for (let i = 0; i < changes.length; i += batchSize) {
+    const batch = changes.slice(i, i + batchSize);
+    lines.push({ key: newKey(), batch, quantities: quantitiesOf(batch) });
+  }
+  const started = Date.now();
+  const results = await runBulkMutation(
+    deps.shopify,
+    InventorySetQuantities.document,
+    lines.map((l) => ({ key: l.key, input: inputOf(l.key, l.quantities) })),
+    deps.signals ? { signals: deps.signals } : {},
+  );
+  const stale: PairDecision[] = [];
+  const failures: string[] = [];
+  for (const [index, line] of lines.entries()) {
+    const result = results.get(index) as { data?: { inventorySetQuantities?: { userErrors: Array<{ code: string | null; message: string }> } }; errors?: Array<{ message: string }> } | undefined;
+    const errors = result?.data?.inventorySetQuantities?.userErrors ?? [{ code: null, message: result?.errors?.map((e) => e.message).join('; ') ?? 'no result line' }];
+    const outcome = outcomeOf(errors);
+    await recordPush(deps.db, { method: 'bulk', key: line.key, outcome, quantities: line.quantities, response: { userErrors: errors }, durationMs: Date.now() - started }, deps.now());
+    if (outcome === 'stale') stale.push(...line.batch);
+    if (outcome === 'failed') failures.push(errors.map((e) => e.message).join('; '));
+  }
+  if (failures.length > 0) throw new Error(`Shopify refused ${failures.length} bulk inventory line(s): ${failures[0]}`);
+  return stale;
 }
 
 /** Takes changed variants under a lease (two publishers never take the same one). */

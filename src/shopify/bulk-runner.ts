@@ -139,3 +139,84 @@ export async function* groupRecords(records: AsyncIterable<BulkRecord>): AsyncGe
   }
   if (current) yield { root: current.root, children: current.children };
 }
+
+export const StagedUploadsCreate = operation<
+  {
+    stagedUploadsCreate: {
+      stagedTargets: Array<{ url: string; resourceUrl: string | null; parameters: Array<{ name: string; value: string }> }>;
+      userErrors: UserErrorNode[];
+    };
+  },
+  { filename: string }
+>(
+  'StagedUploadsCreate',
+  10,
+  `mutation StagedUploadsCreate($filename: String!) {
+    stagedUploadsCreate(input: [{ resource: BULK_MUTATION_VARIABLES, filename: $filename, mimeType: "text/jsonl", httpMethod: POST }]) {
+      stagedTargets { url resourceUrl parameters { name value } } userErrors { field message }
+    }
+  }`,
+);
+
+export const BulkRunMutation = operation<
+  { bulkOperationRunMutation: { bulkOperation: { id: string; status: string } | null; userErrors: Array<UserErrorNode & { code: string | null }> } },
+  { mutation: string; path: string }
+>(
+  'BulkRunMutation',
+  10,
+  `mutation BulkRunMutation($mutation: String!, $path: String!) {
+    bulkOperationRunMutation(mutation: $mutation, stagedUploadPath: $path) { bulkOperation { id status } userErrors { code field message } }
+  }`,
+);
+
+/**
+ * Runs one mutation for many sets of variables as a bulk operation: the variables go to Shopify's
+ * staged upload target as JSONL (form parameters first, the file last), the operation runs, and its
+ * result comes back as one record per input line, keyed by `__lineNumber`.
+ */
+export async function runBulkMutation(
+  client: ShopifyClient,
+  mutation: string,
+  variables: Array<Record<string, unknown>>,
+  options: { signals?: BulkFinishSignals; pollMs?: number; timeoutMs?: number; signal?: AbortSignal; fetchFile?: (url: string, init?: RequestInit) => Promise<Response> } = {},
+): Promise<Map<number, BulkRecord>> {
+  const fetchFile = options.fetchFile ?? ((url, init) => fetch(url, init));
+  const staged = await client.request(StagedUploadsCreate, { filename: 'switchyard-bulk.jsonl' });
+  const target = staged.stagedUploadsCreate.stagedTargets[0];
+  if (!target) throw new AppError('shopify.staged_upload_refused', 'unavailable', `Shopify gave no upload target: ${staged.stagedUploadsCreate.userErrors.map((e) => e.message).join('; ')}`);
+  const form = new FormData();
+  for (const { name, value } of target.parameters) form.append(name, value);
+  form.append('file', new Blob([variables.map((v) => JSON.stringify(v)).join('\n')], { type: 'text/jsonl' }), 'switchyard-bulk.jsonl');
+  const upload = await fetchFile(target.url, { method: 'POST', body: form });
+  if (!upload.ok) throw new AppError('shopify.staged_upload_failed', 'unavailable', `Uploading the bulk variables failed with HTTP ${upload.status}.`);
+  const path = target.parameters.find((p) => p.name === 'key')?.value;
+  if (!path) throw new AppError('shopify.staged_upload_refused', 'unavailable', 'The upload target has no key parameter.');
+  const started = await client.request(BulkRunMutation, { mutation, path });
+  const { bulkOperation, userErrors } = started.bulkOperationRunMutation;
+  if (!bulkOperation) {
+    throw new AppError('shopify.bulk_refused', 'unavailable', `Shopify refused the bulk mutation: ${userErrors.map((e) => `${e.code ?? ''} ${e.message}`.trim()).join('; ')}`, {
+      userErrors,
+    });
+  }
+  const finished = await waitForBulk(client, bulkOperation.id, options);
+  const results = new Map<number, BulkRecord>();
+  for await (const record of readBulkResult(finished.url)) results.set(Number(record['__lineNumber']), record);
+  return results;
+}
+
+async function waitForBulk(client: ShopifyClient, id: string, options: { signals?: BulkFinishSignals; pollMs?: number; timeoutMs?: number; signal?: AbortSignal }): Promise<BulkOperationNode> {
+  const deadline = Date.now() + (options.timeoutMs ?? 3_600_000);
+  const pollMs = options.pollMs ?? 1_000;
+  for (;;) {
+    if (options.signal?.aborted) throw options.signal.reason;
+    const { bulkOperation: op } = await client.request(BulkOperationStatus, { id });
+    if (!op) throw new AppError('shopify.bulk_lost', 'unavailable', `Bulk operation ${id} disappeared.`);
+    if (op.status === 'COMPLETED') return op;
+    if (['FAILED', 'CANCELED', 'EXPIRED'].includes(op.status)) {
+      throw new AppError('shopify.bulk_failed', 'unavailable', `Bulk operation ${op.id} ended ${op.status}${op.errorCode ? ` (${op.errorCode})` : ''}.`);
+    }
+    if (Date.now() > deadline) throw new AppError('shopify.bulk_timeout', 'unavailable', `Bulk operation ${op.id} did not finish in time.`);
+    if (options.signals) await options.signals.wait(op.id, pollMs);
+    else await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}
