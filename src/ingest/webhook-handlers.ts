@@ -1,7 +1,7 @@
 // What each webhook topic does. Order bodies are applied as they are (no API cost) unless they lack
 // something only the API has (a pickup order's store); order edits and refunds carry no full order,
 // so the order is read from the API.
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import type { Db } from '../platform/db/client.js';
 import type { Clock } from '../platform/clock.js';
 import { applyOrderSnapshot } from '../domains/orders/index.js';
@@ -11,7 +11,7 @@ import type { ShopifyClient } from '../shopify/client.js';
 import { orderFromPayload, productFromPayload } from '../shopify/mappers.js';
 import { readOrder } from '../shopify/readers.js';
 import type { BulkFinishSignals } from '../shopify/bulk-runner.js';
-import { shops } from '../shopify/connection.schema.js';
+import { shopifyInventorySnapshot, shops } from '../shopify/connection.schema.js';
 import type { DeliveryHandler } from './inbox-processor.js';
 
 const orderGid = (id: unknown) => (typeof id === 'string' && id.startsWith('gid://') ? id : `gid://shopify/Order/${String(id)}`);
@@ -61,6 +61,15 @@ export function makeWebhookHandler(deps: { db: Db; clock: Clock; shopify: Shopif
         const itemId = String(item).startsWith('gid://') ? String(item) : `gid://shopify/InventoryItem/${String(item)}`;
         const variants = await db.select({ id: variantsTable.id }).from(variantsTable).where(eq(variantsTable.shopifyInventoryItemId, itemId));
         if (variants.length === 0) return 'unknown_inventory_item';
+        // The echo of Switchyard's own push (Shopify shows what the shadow holds or what was just sent):
+        // nothing to look at.
+        const location = payload['location_id'];
+        const locationId = String(location).startsWith('gid://') ? String(location) : `gid://shopify/Location/${String(location)}`;
+        const [shadow] = await db
+          .select({ available: shopifyInventorySnapshot.available, sent: shopifyInventorySnapshot.lastPublishedQuantity })
+          .from(shopifyInventorySnapshot)
+          .where(and(eq(shopifyInventorySnapshot.shopifyInventoryItemId, itemId), eq(shopifyInventorySnapshot.shopifyLocationId, locationId)));
+        if (shadow && typeof payload['available'] === 'number' && (payload['available'] === shadow.available || payload['available'] === shadow.sent)) return 'level_as_published';
         await markChanged(db, variants.map((v) => v.id), clock.now(), { needsRead: true });
         deps.onLevelChanged?.();
         return 'level_marked';

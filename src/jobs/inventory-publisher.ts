@@ -30,7 +30,7 @@ export interface PublishSettings {
   bulkThreshold: number;
 }
 
-export const DEFAULT_PUBLISH_SETTINGS: PublishSettings = { batchSize: 250, readBatchSize: 100, maxRounds: 3, unexplainedGraceMs: 30 * 60_000, bulkThreshold: 5000 };
+export const DEFAULT_PUBLISH_SETTINGS: PublishSettings = { batchSize: 250, readBatchSize: 100, maxRounds: 3, unexplainedGraceMs: 30 * 60_000, bulkThreshold: 2500 };
 
 type Pair = PublishPair;
 
@@ -296,9 +296,22 @@ async function recordPush(db: Db, push: { method: 'set' | 'bulk'; key: string; o
   });
 }
 
+/**
+ * Notes the values about to be sent, before sending: Shopify's level webhooks for them may arrive
+ * before the answer, and must be recognised as the echo of this push (see the webhook handler).
+ */
+async function noteAttempt(db: Db, quantities: Quantity[], now: Date): Promise<void> {
+  await db.execute(
+    sql`update shopify_inventory_snapshot s set last_published_quantity = v.quantity, last_published_at = ${now}
+        from jsonb_to_recordset(${JSON.stringify(quantities.map((q) => ({ item: q.inventoryItemId, location: q.locationId, quantity: q.quantity })))}::jsonb) as v(item text, location text, quantity int)
+        where s.shopify_inventory_item_id = v.item and s.shopify_location_id = v.location`,
+  );
+}
+
 /** One compare-and-set call. True when Shopify took it; false when a value had moved (stale). */
 async function pushBatch(deps: { db: Db; shopify: ShopifyClient; now: () => Date }, batch: PairDecision[]): Promise<boolean> {
   const quantities = quantitiesOf(batch);
+  await noteAttempt(deps.db, quantities, deps.now());
   const key = newKey();
   const started = Date.now();
   const data = await deps.shopify.request(InventorySetQuantities, { key, input: inputOf(key, quantities) });
@@ -319,6 +332,7 @@ async function pushBulk(deps: { db: Db; shopify: ShopifyClient; now: () => Date;
     const batch = changes.slice(i, i + batchSize);
     lines.push({ key: newKey(), batch, quantities: quantitiesOf(batch) });
   }
+  await noteAttempt(deps.db, lines.flatMap((l) => l.quantities), deps.now());
   const started = Date.now();
   const results = await runBulkMutation(
     deps.shopify,

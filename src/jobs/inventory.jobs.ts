@@ -57,7 +57,7 @@ export function makeInventoryJobs(deps: InventoryJobDeps): JobDefinition[] {
     async run(ctx) {
       if (!shopify) return;
       while (!ctx.signal.aborted) {
-        const claims = await claimChangedVariants(ctx.db, ctx.clock.now(), 1000);
+        const claims = await claimChangedVariants(ctx.db, ctx.clock.now(), 10_000);
         if (claims.length === 0) break;
         try {
           const outcome = await publishVariants({ db: ctx.db, shopify, logger: ctx.log, now: () => ctx.clock.now(), settings: deps.publishSettings ?? DEFAULT_PUBLISH_SETTINGS }, claims.map((c) => c.variantId), new Set(claims.filter((c) => c.needsRead).map((c) => c.variantId)));

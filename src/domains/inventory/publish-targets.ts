@@ -37,10 +37,7 @@ export async function publishedPairs(db: Db, variantIds: number[] | 'all'): Prom
   const filter =
     variantIds === 'all'
       ? sql`true`
-      : sql`v.id in (${sql.join(
-          variantIds.map((id) => sql`${id}::bigint`),
-          sql`, `,
-        )})`;
+      : sql`v.id in (select (jsonb_array_elements_text(${JSON.stringify(variantIds)}::jsonb))::bigint)`;
   const rows = await queryRows<{ variant_id: number; facility_id: number; mode: 'aggregate' | 'mirror'; item_id: string; location_id: string }>(
     db,
     sql`select v.id as variant_id, f.id as facility_id, f.publish_mode as mode, v.shopify_inventory_item_id as item_id, f.shopify_location_id as location_id
