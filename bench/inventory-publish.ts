@@ -50,7 +50,7 @@ const config = loadConfig({
   SHOPIFY_API_URL: sim.url,
   SWITCHYARD_SHUTDOWN_GRACE_SECONDS: '2',
 });
-const switchyard = await startSwitchyard(config, { logger: makeLogger({ level: 'warn' }), schedulerTickMs: 200 });
+const switchyard = await startSwitchyard(config, { logger: makeLogger({ level: 'silent' }), schedulerTickMs: 200 });
 const api = async (method: string, path: string, body?: string, type = 'application/json') => {
   const response = await fetch(`${switchyard.url}${path}`, { method, ...(body === undefined ? {} : { headers: { 'content-type': type }, body }) });
   const json = (await response.json()) as Record<string, any>;

@@ -133,8 +133,9 @@ export async function startSwitchyard(config: Config, options: StartOptions = {}
   const jobs = makeJobs(database, { ...options, extraJobs: [...inventoryJobs, ...(ingest?.jobs ?? []), ...(options.extraJobs ?? [])] }, logger, metrics, clock);
   // A change asks for the job that carries it on (at most one request in flight per job).
   const requested = new Set<string>();
+  let stopRequested = false;
   requestJob = (name) => {
-    if (requested.has(name)) return;
+    if (stopRequested || requested.has(name)) return;
     requested.add(name);
     setTimeout(() => {
       requested.delete(name);
@@ -201,6 +202,7 @@ export async function startSwitchyard(config: Config, options: StartOptions = {}
     url,
     stop() {
       stopping ??= (async () => {
+        stopRequested = true;
         logger.info('stopping: no new requests or jobs');
         // Each step is bounded: a stuck connection must not keep the process from stopping.
         await bounded(app?.close(), 10_000, 'closing the HTTP server', logger);
