@@ -232,6 +232,34 @@ describe(`inventory truth against Shopify (${backend})`, () => {
     expect(shop.level(v.inventoryItemId, store.id)!.quantities.available).toBe(before);
   }, 90_000);
 
+  test('safety stock by product and by tag, and the channel threshold, are settings; Shopify follows them', async () => {
+    const v = [...shop.variants.values()][10]!;
+    const send = (method: string, path: string, body: unknown) =>
+      fetch(`${switchyard.url}${path}`, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect((await send('PUT', '/api/v1/inventory/safety-stock-rules', { tag: 'x', facility: 'NOPE', quantity: 1 })).status).toBe(404);
+    expect((await send('PUT', '/api/v1/inventory/safety-stock', { sku: v.sku, facility: aggregate, quantity: -1 })).status).toBe(400);
+    expect((await send('PUT', '/api/v1/inventory/online-channel', { threshold: -2 })).status).toBe(400);
+    expect((await api('GET', '/api/v1/inventory/safety-stock-rules')).rules).toEqual([]);
+
+    await api('PUT', '/api/v1/inventory/safety-stock', { sku: v.sku, facility: aggregate, quantity: 2 });
+    const tag = shop.products.get(v.productId)!.tags[0]!;
+    const rule = await api('PUT', '/api/v1/inventory/safety-stock-rules', { tag, facility: null, quantity: 1 });
+    expect(rule).toMatchObject({ tag, facility: null, quantity: 1 });
+    const channel = await api('PUT', '/api/v1/inventory/online-channel', { threshold: 3 });
+    expect(channel).toMatchObject({ threshold: 3 });
+    await settle();
+    const explained = await api('GET', `/api/v1/inventory/${encodeURIComponent(v.sku)}`);
+    expect(explained.facilities.find((f: { facility: string }) => f.facility === aggregate)).toMatchObject({ safetyStock: 2, safetyStockFrom: 'product' });
+    expect(explained.facilities.find((f: { facility: string }) => f.facility === storeCodes[0])).toMatchObject({ safetyStock: 1, safetyStockFrom: `tag:${tag}` });
+    expect(explained.online.channelThreshold).toBe(3);
+    expect(shop.level(v.inventoryItemId, warehouses()[0]!.id)!.quantities.available).toBe(explained.online.atp);
+    expect((await compareWithShopify()).filter((c) => c.shopify !== c.target)).toEqual([]);
+    // Back to no threshold and no rule for the tests that follow.
+    await api('PUT', '/api/v1/inventory/online-channel', { threshold: 0 });
+    expect((await fetch(`${switchyard.url}/api/v1/inventory/safety-stock-rules/${rule.id}`, { method: 'DELETE' })).status).toBe(204);
+    await settle();
+  }, 60_000);
+
   test('a large publish goes as one bulk mutation through a staged upload, with the same compare-and-set', async () => {
     await switchyard.jobs.setSchedule('inventory.publish', { enabled: false }, 'test');
     try {

@@ -207,7 +207,9 @@ describe(`Shopify sync on ${backend}`, () => {
       const { sql } = await import('drizzle-orm');
       console.log('DEBUG', JSON.stringify(await queryRows(switchyard.database.db, sql`select topic, status, attempts, last_error, next_attempt_at from webhook_inbox where status <> 'processed' limit 10`)));
       console.log('DEBUG counts', JSON.stringify(await queryRows(switchyard.database.db, sql`select topic, status, count(*) from webhook_inbox group by 1,2`)));
-      console.log('DEBUG runs', JSON.stringify(await queryRows(switchyard.database.db, sql`select job_name, status, count(*), max(finished_at) from job_runs group by 1,2`)));
+      console.log('DEBUG runs', JSON.stringify(await queryRows(switchyard.database.db, sql`select job_name, status, count(*), max(finished_at), max(started_at) from job_runs group by 1,2`)));
+      console.log('DEBUG running', JSON.stringify(await queryRows(switchyard.database.db, sql`select * from job_runs where status = 'running'`)));
+      console.log('DEBUG now', new Date().toISOString());
       throw e;
     });
     phase('inbox drained');

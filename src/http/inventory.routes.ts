@@ -7,7 +7,19 @@ import type { Readable } from 'node:stream';
 import { sql } from 'drizzle-orm';
 import { Type } from 'typebox';
 import type { App, AppDeps } from './app.js';
-import { explainSkuAtp, importCountFile, recordVariance, shopifySideOf, VARIANCE_KINDS, type VarianceKind } from '../domains/inventory/index.js';
+import {
+  deleteSafetyStockRule,
+  explainSkuAtp,
+  importCountFile,
+  listSafetyStockRules,
+  putSafetyStockRule,
+  recordVariance,
+  setOnlineChannel,
+  setProductSafetyStock,
+  shopifySideOf,
+  VARIANCE_KINDS,
+  type VarianceKind,
+} from '../domains/inventory/index.js';
 import { queryRows } from '../platform/db/rows.js';
 import { invalid, notFound } from '../platform/errors.js';
 
@@ -157,6 +169,77 @@ export function registerInventoryRoutes(app: App, deps: AppDeps): void {
       const [row] = await queryRows<Record<string, unknown>>(db, sql`select * from inventory_imports where id = ${request.params.id}`);
       if (!row) throw notFound('inventory.unknown_import', `No import ${request.params.id}.`);
       return row;
+    },
+  );
+
+  app.put(
+    '/api/v1/inventory/safety-stock',
+    {
+      schema: {
+        summary: 'Safety stock for one SKU at one facility (null clears it: tag rules and the facility default apply again)',
+        tags: ['inventory'],
+        body: Type.Object(
+          { sku: Type.String({ minLength: 1 }), facility: Type.String({ minLength: 1 }), quantity: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]) },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request) => {
+      await setProductSafetyStock(db, request.body, deps.clock.now());
+      deps.requestJob?.('inventory.publish');
+      return { ok: true };
+    },
+  );
+
+  app.get('/api/v1/inventory/safety-stock-rules', { schema: { summary: 'Safety stock rules by product tag', tags: ['inventory'] } }, async () => ({
+    rules: await listSafetyStockRules(db),
+  }));
+
+  app.put(
+    '/api/v1/inventory/safety-stock-rules',
+    {
+      schema: {
+        summary: 'Creates or replaces the rule for a tag (and facility, or every facility when facility is null)',
+        tags: ['inventory'],
+        body: Type.Object(
+          { tag: Type.String({ minLength: 1 }), facility: Type.Union([Type.String({ minLength: 1 }), Type.Null()]), quantity: Type.Integer({ minimum: 0 }) },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request) => {
+      const rule = await putSafetyStockRule(db, request.body, deps.clock.now());
+      deps.requestJob?.('inventory.publish');
+      return rule;
+    },
+  );
+
+  app.delete(
+    '/api/v1/inventory/safety-stock-rules/:id',
+    { schema: { summary: 'Deletes a safety stock rule', tags: ['inventory'], params: Type.Object({ id: Type.Integer({ minimum: 1 }) }) } },
+    async (request, reply) => {
+      await deleteSafetyStockRule(db, request.params.id, deps.clock.now());
+      deps.requestJob?.('inventory.publish');
+      return reply.status(204).send();
+    },
+  );
+
+  app.put(
+    '/api/v1/inventory/online-channel',
+    {
+      schema: {
+        summary: 'The online channel: units held back from its ATP (threshold) and which facilities sell online',
+        tags: ['inventory'],
+        body: Type.Object(
+          { threshold: Type.Optional(Type.Integer({ minimum: 0 })), facilities: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { uniqueItems: true })) },
+          { additionalProperties: false, minProperties: 1 },
+        ),
+      },
+    },
+    async (request) => {
+      const channel = await setOnlineChannel(db, request.body, deps.clock.now());
+      deps.requestJob?.('inventory.publish');
+      return channel;
     },
   );
 

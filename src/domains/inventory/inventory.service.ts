@@ -6,7 +6,7 @@ import type { Db } from '../../platform/db/client.js';
 import { queryRows } from '../../platform/db/rows.js';
 import { invalid, notFound } from '../../platform/errors.js';
 import { computeAtp, type VariantAtp } from './atp.repo.js';
-import { markChanged, recordEntries } from './ledger.service.js';
+import { lockLevels, markChanged, recordEntries } from './ledger.service.js';
 import { releaseReservation } from './reservations.service.js';
 
 export const VARIANCE_KINDS = ['damaged', 'found', 'count_variance'] as const;
@@ -196,4 +196,98 @@ export async function recordOpeningBalances(
     });
   }
   return written;
+}
+
+/** Safety stock for one product × facility (null: back to the tag rules and the facility default). */
+export async function setProductSafetyStock(db: Db, input: { sku: string; facility: string; quantity: number | null }, now: Date): Promise<void> {
+  if (input.quantity !== null && (!Number.isInteger(input.quantity) || input.quantity < 0)) {
+    throw invalid('inventory.safety_stock', 'quantity must be a whole number ≥ 0, or null to clear it.', { field: 'quantity' });
+  }
+  const variant = await variantBySku(db, input.sku);
+  const facility = await physicalFacility(db, input.facility);
+  await db.transaction(async (tx) => {
+    await lockLevels(tx, [{ variantId: variant.id, facilityId: facility.id }]);
+    await tx.execute(sql`update inventory_levels set safety_stock = ${input.quantity}, updated_at = ${now} where variant_id = ${variant.id} and facility_id = ${facility.id}`);
+    await markChanged(tx, [variant.id], now);
+  });
+}
+
+export interface SafetyStockRule {
+  id: number;
+  tag: string;
+  facility: string | null;
+  quantity: number;
+}
+
+export async function listSafetyStockRules(db: Db): Promise<SafetyStockRule[]> {
+  const rows = await queryRows<{ id: number; tag: string; code: string | null; quantity: number }>(
+    db,
+    sql`select r.id, r.tag, f.code, r.quantity from safety_stock_rules r left join facilities f on f.id = r.facility_id order by r.tag, f.code nulls first`,
+  );
+  return rows.map((r) => ({ id: r.id, tag: r.tag, facility: r.code, quantity: r.quantity }));
+}
+
+/** A tag rule: products with `tag` keep `quantity` units at the facility (or at every facility). */
+export async function putSafetyStockRule(db: Db, input: { tag: string; facility: string | null; quantity: number }, now: Date): Promise<SafetyStockRule> {
+  const tag = input.tag.trim();
+  if (!tag) throw invalid('inventory.safety_rule_tag', 'tag is required.', { field: 'tag' });
+  if (!Number.isInteger(input.quantity) || input.quantity < 0) throw invalid('inventory.safety_stock', 'quantity must be a whole number ≥ 0.', { field: 'quantity' });
+  const facility = input.facility === null ? null : await physicalFacility(db, input.facility);
+  return db.transaction(async (tx) => {
+    await tx.execute(sql`delete from safety_stock_rules where tag = ${tag} and coalesce(facility_id, 0) = ${facility?.id ?? 0}`);
+    const [row] = await queryRows<{ id: number }>(
+      tx,
+      sql`insert into safety_stock_rules (tag, facility_id, quantity, created_at) values (${tag}, ${facility?.id ?? null}, ${input.quantity}, ${now}) returning id`,
+    );
+    await markTaggedChanged(tx, tag, now);
+    return { id: row!.id, tag, facility: facility?.code ?? null, quantity: input.quantity };
+  });
+}
+
+export async function deleteSafetyStockRule(db: Db, id: number, now: Date): Promise<void> {
+  await db.transaction(async (tx) => {
+    const [row] = await queryRows<{ tag: string }>(tx, sql`delete from safety_stock_rules where id = ${id} returning tag`);
+    if (!row) throw notFound('inventory.unknown_safety_rule', `No safety stock rule ${id}.`);
+    await markTaggedChanged(tx, row.tag, now);
+  });
+}
+
+async function markTaggedChanged(tx: Db, tag: string, now: Date): Promise<void> {
+  const ids = await queryRows<{ id: number }>(tx, sql`select v.id from variants v join products p on p.id = v.product_id where ${tag} = any(p.tags)`);
+  await markChanged(
+    tx,
+    ids.map((r) => r.id),
+    now,
+  );
+}
+
+/** The online channel's threshold and, optionally, its facilities (by code; the group is created when missing). */
+export async function setOnlineChannel(db: Db, input: { threshold?: number; facilities?: string[] }, now: Date): Promise<{ code: string; threshold: number; facilities: string[] }> {
+  if (input.threshold !== undefined && (!Number.isInteger(input.threshold) || input.threshold < 0)) {
+    throw invalid('inventory.channel_threshold', 'threshold must be a whole number ≥ 0.', { field: 'threshold' });
+  }
+  const members = input.facilities === undefined ? undefined : await Promise.all(input.facilities.map((code) => physicalFacility(db, code)));
+  return db.transaction(async (tx) => {
+    let [group] = await queryRows<{ id: number; code: string; channel_threshold: number }>(
+      tx,
+      sql`select id, code, channel_threshold from facility_groups where purpose = 'online_channel' order by id limit 1 for update`,
+    );
+    if (!group) {
+      [group] = await queryRows<{ id: number; code: string; channel_threshold: number }>(tx, sql`insert into facility_groups (code, name, purpose, created_at) values ('online', 'Online channel', 'online_channel', ${now}) returning id, code, channel_threshold`);
+      // A new group starts with every physical facility, as the channel was without one.
+      if (!members) await tx.execute(sql`insert into facility_group_members (group_id, facility_id) select ${group!.id}, id from facilities where kind <> 'VIRTUAL'`);
+    }
+    if (input.threshold !== undefined) await tx.execute(sql`update facility_groups set channel_threshold = ${input.threshold} where id = ${group!.id}`);
+    if (members) {
+      await tx.execute(sql`delete from facility_group_members where group_id = ${group!.id}`);
+      for (const [i, m] of members.entries()) await tx.execute(sql`insert into facility_group_members (group_id, facility_id, sequence) values (${group!.id}, ${m.id}, ${i})`);
+    }
+    await tx.execute(
+      sql`insert into inventory_publish_queue (variant_id, changed_at) select id, ${now} from variants where shopify_inventory_item_id is not null
+          on conflict (variant_id) do update set changed_at = excluded.changed_at, leased_until = null`,
+    );
+    const [after] = await queryRows<{ channel_threshold: number }>(tx, sql`select channel_threshold from facility_groups where id = ${group!.id}`);
+    const codes = await queryRows<{ code: string }>(tx, sql`select f.code from facility_group_members m join facilities f on f.id = m.facility_id where m.group_id = ${group!.id} order by m.sequence, f.code`);
+    return { code: group!.code, threshold: after!.channel_threshold, facilities: codes.map((c) => c.code) };
+  });
 }

@@ -127,6 +127,10 @@ async function openPglite(dataDir: string): Promise<Database> {
   let pglite: PGlite;
   try {
     pglite = await PGlite.create(dataDir === 'memory' ? undefined : join(dataDir, 'pgdata'), {
+      // PostgreSQL keeps up to max_files_per_process relation files open (default 1,000); inside
+      // PGlite's file system that ran out of descriptors under load ("No file descriptors
+      // available"). A smaller cache makes it close and reopen files instead.
+      startParams: [...PGlite.defaultStartParams, '-c', 'max_files_per_process=128'],
       parsers: {
         [OID.INT8]: parseInt8,
         [OID.INT8_ARRAY]: (v: string) => parseScalarArray(v, parseInt8),
