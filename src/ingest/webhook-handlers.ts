@@ -14,6 +14,9 @@ import type { BulkFinishSignals } from '../shopify/bulk-runner.js';
 import { shopifyInventorySnapshot, shops } from '../shopify/connection.schema.js';
 import type { DeliveryHandler } from './inbox-processor.js';
 
+/** How far Shopify's clock and Switchyard's may disagree, for comparing a level webhook's time with a confirmation. */
+const LEVEL_CLOCK_MARGIN_MS = 1_000;
+
 const orderGid = (id: unknown) => (typeof id === 'string' && id.startsWith('gid://') ? id : `gid://shopify/Order/${String(id)}`);
 
 export function makeWebhookHandler(deps: { db: Db; clock: Clock; shopify: ShopifyClient; shop: string; bulkSignals?: BulkFinishSignals; onLevelChanged?: () => void }): DeliveryHandler {
@@ -66,10 +69,14 @@ export function makeWebhookHandler(deps: { db: Db; clock: Clock; shopify: Shopif
         const location = payload['location_id'];
         const locationId = String(location).startsWith('gid://') ? String(location) : `gid://shopify/Location/${String(location)}`;
         const [shadow] = await db
-          .select({ available: shopifyInventorySnapshot.available, sent: shopifyInventorySnapshot.lastPublishedQuantity })
+          .select({ available: shopifyInventorySnapshot.available, sent: shopifyInventorySnapshot.lastPublishedQuantity, confirmedAt: shopifyInventorySnapshot.snapshotAt })
           .from(shopifyInventorySnapshot)
           .where(and(eq(shopifyInventorySnapshot.shopifyInventoryItemId, itemId), eq(shopifyInventorySnapshot.shopifyLocationId, locationId)));
         if (shadow && typeof payload['available'] === 'number' && (payload['available'] === shadow.available || payload['available'] === shadow.sent)) return 'level_as_published';
+        // A change older than Shopify's last confirmation of this level (a read, or a compare-and-set
+        // it accepted) is already in the shadow; a margin covers the two clocks.
+        const changedAt = typeof payload['updated_at'] === 'string' ? Date.parse(payload['updated_at']) : Number.NaN;
+        if (shadow && Number.isFinite(changedAt) && changedAt <= shadow.confirmedAt.getTime() - LEVEL_CLOCK_MARGIN_MS) return 'level_already_confirmed';
         await markChanged(db, variants.map((v) => v.id), clock.now(), { needsRead: true });
         deps.onLevelChanged?.();
         return 'level_marked';
