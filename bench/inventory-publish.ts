@@ -10,13 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { freePort } from '../test/support/net.js';
-import { loadConfig } from '../src/main/config.js';
 import { startSwitchyard } from '../src/main/switchyard.js';
 import { startSimulator } from '../src/simulator/server.js';
 import { makeRandom } from '../src/simulator/seed.js';
 import { queryRows } from '../src/platform/db/rows.js';
 import { makeLogger } from '../src/platform/logger.js';
-import { openBenchDatabase } from './support/database.js';
+import { createTestDatabase, testConfig } from '../test/support/backend.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number) => {
@@ -32,17 +31,11 @@ const creds = sim.createShop({ seed: 8, products: sizes.products, stores: 2, max
 const shop = sim.shop(creds.shop);
 const variants = [...shop.variants.values()];
 
-// Switchyard on its own database; the database object is only used for its URL or data folder.
-const bench = await openBenchDatabase();
+// Switchyard on a fresh database (the test suite's helper): PostgreSQL beside DATABASE_URL, else embedded.
+const testDb = await createTestDatabase();
 const port = await freePort();
-const dataDir = mkdtempSync(join(tmpdir(), 'switchyard-bench-'));
-await bench.database.close();
-const config = loadConfig({
+const config = testConfig(testDb, {
   PORT: String(port),
-  HOST: '127.0.0.1',
-  LOG_LEVEL: 'warn',
-  SWITCHYARD_DATA_DIR: bench.url ? dataDir : bench.dataDir,
-  ...(bench.url ? { DATABASE_URL: bench.url } : {}),
   SWITCHYARD_PUBLIC_URL: `http://127.0.0.1:${port}`,
   SHOPIFY_SHOP: creds.shop,
   SHOPIFY_ADMIN_TOKEN: creds.accessToken,
@@ -141,5 +134,4 @@ process.stdout.write(
 );
 await switchyard.stop();
 await sim.close();
-await bench.close().catch(() => {});
-rmSync(dataDir, { recursive: true, force: true });
+await testDb.drop();

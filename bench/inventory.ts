@@ -13,7 +13,7 @@ import { once } from 'node:events';
 import { sql } from 'drizzle-orm';
 import { computeAtp, importCountFile } from '../src/domains/inventory/index.js';
 import { queryRows } from '../src/platform/db/rows.js';
-import { openBenchDatabase } from './support/database.js';
+import { backend, createTestDatabase } from '../test/support/backend.js';
 
 const args = process.argv.slice(2);
 const which = args[0];
@@ -24,8 +24,9 @@ const option = (name: string, fallback: number) => {
 const runs = option('runs', 3);
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
-const bench = await openBenchDatabase();
-const db = bench.database.db;
+// A fresh database beside DATABASE_URL's, or an embedded one on disk (the test suite's helper).
+const testDb = await createTestDatabase();
+const db = (await testDb.open({ onDisk: true })).db;
 
 /** Products, variants (SKU-<n>) and facilities (F<n>) made by SQL, as fast as the database allows. */
 async function seed(variantCount: number, facilityCount: number): Promise<void> {
@@ -84,7 +85,7 @@ if (which === 'erp') {
     `${JSON.stringify(
       {
         benchmark: 'erp-count-import',
-        database: bench.kind,
+        database: backend,
         sizes: { rows: facilities * skus, facilities, skus, runs },
         rowsPerSecond: { median: median(results.map((r) => r.rowsPerSecond)), unit: 'rows/s' },
         seconds: { median: median(results.map((r) => r.seconds)), unit: 's' },
@@ -128,7 +129,7 @@ if (which === 'erp') {
     `${JSON.stringify(
       {
         benchmark: 'atp-full-recompute',
-        database: bench.kind,
+        database: backend,
         sizes: { variants, facilities, levels: variants * facilities, openOrderLines: 20_000, batch: 1000, runs },
         seconds: { median: Math.round(median(times) * 10) / 10, unit: 's' },
         variantsPerSecond: Math.round(variants / median(times)),
@@ -143,4 +144,4 @@ if (which === 'erp') {
   process.stderr.write('usage: npx tsx bench/inventory.ts erp|atp [--facilities N] [--skus N] [--variants N] [--runs N]\n');
   process.exitCode = 2;
 }
-await bench.close();
+await testDb.drop();

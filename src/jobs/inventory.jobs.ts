@@ -3,13 +3,11 @@
 // hourly, and pick ERP count files up from a folder.
 import { mkdir, readdir, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { sql } from 'drizzle-orm';
 import type { JobDefinition } from '../platform/jobs/job.types.js';
 import { dispatchOutbox } from '../platform/outbox.js';
-import { importCountFile, markChanged } from '../domains/inventory/index.js';
+import { importCountFile, markAllVariantsChanged } from '../domains/inventory/index.js';
 import { makeOrderInventoryHandlers } from '../flows/order-inventory.js';
 import type { ShopifyClient } from '../shopify/client.js';
-import { queryRows } from '../platform/db/rows.js';
 import { claimChangedVariants, DEFAULT_PUBLISH_SETTINGS, publishVariants, PublishIncomplete, releaseClaims, type PublishSettings } from './inventory-publisher.js';
 
 export const INVENTORY_JOB_NAMES = {
@@ -86,9 +84,7 @@ export function makeInventoryJobs(deps: InventoryJobDeps): JobDefinition[] {
     defaultEnabled: shopify !== undefined,
     timeoutSeconds: 600,
     async run(ctx) {
-      const ids = (await queryRows<{ id: number }>(ctx.db, sql`select id from variants where shopify_inventory_item_id is not null and not is_placeholder order by id`)).map((r) => r.id);
-      for (let i = 0; i < ids.length; i += 5000) await markChanged(ctx.db, ids.slice(i, i + 5000), ctx.clock.now());
-      ctx.count('variants', ids.length);
+      ctx.count('variants', await markAllVariantsChanged(ctx.db, ctx.clock.now()));
       deps.requestRun?.(INVENTORY_JOB_NAMES.publish);
     },
   };

@@ -6,7 +6,7 @@ import type { Db } from '../../platform/db/client.js';
 import { queryRows } from '../../platform/db/rows.js';
 import { invalid, notFound } from '../../platform/errors.js';
 import { computeAtp, type VariantAtp } from './atp.repo.js';
-import { lockLevels, markChanged, recordEntries } from './ledger.service.js';
+import { lockLevels, markAllVariantsChanged, markChanged, recordEntries } from './ledger.service.js';
 import { releaseReservation } from './reservations.service.js';
 
 export const VARIANCE_KINDS = ['damaged', 'found', 'count_variance'] as const;
@@ -24,8 +24,8 @@ export interface VarianceInput {
   idempotencyKey?: string;
 }
 
-async function variantBySku(db: Db, sku: string): Promise<{ id: number; sku: string }> {
-  const [row] = await queryRows<{ id: number; sku: string }>(db, sql`select id, sku from variants where sku = ${sku} order by id limit 1`);
+async function variantBySku(db: Db, sku: string): Promise<{ id: number; sku: string; title: string }> {
+  const [row] = await queryRows<{ id: number; sku: string; title: string }>(db, sql`select id, sku, title from variants where sku = ${sku} order by id limit 1`);
   if (!row) throw notFound('inventory.unknown_sku', `No variant has SKU "${sku}".`, { sku });
   return row;
 }
@@ -136,9 +136,8 @@ export interface SkuExplanation {
 
 export async function explainSkuAtp(db: Db, sku: string): Promise<SkuExplanation> {
   const variant = await variantBySku(db, sku);
-  const [row] = await queryRows<{ title: string }>(db, sql`select title from variants where id = ${variant.id}`);
   const atp = (await computeAtp(db, [variant.id])).get(variant.id)!;
-  return { sku, variantId: variant.id, title: row?.title ?? sku, atp };
+  return { sku, variantId: variant.id, title: variant.title, atp };
 }
 
 /**
@@ -282,10 +281,7 @@ export async function setOnlineChannel(db: Db, input: { threshold?: number; faci
       await tx.execute(sql`delete from facility_group_members where group_id = ${group!.id}`);
       for (const [i, m] of members.entries()) await tx.execute(sql`insert into facility_group_members (group_id, facility_id, sequence) values (${group!.id}, ${m.id}, ${i})`);
     }
-    await tx.execute(
-      sql`insert into inventory_publish_queue (variant_id, changed_at) select id, ${now} from variants where shopify_inventory_item_id is not null
-          on conflict (variant_id) do update set changed_at = excluded.changed_at, leased_until = null`,
-    );
+    await markAllVariantsChanged(tx, now);
     const [after] = await queryRows<{ channel_threshold: number }>(tx, sql`select channel_threshold from facility_groups where id = ${group!.id}`);
     const codes = await queryRows<{ code: string }>(tx, sql`select f.code from facility_group_members m join facilities f on f.id = m.facility_id where m.group_id = ${group!.id} order by m.sequence, f.code`);
     return { code: group!.code, threshold: after!.channel_threshold, facilities: codes.map((c) => c.code) };

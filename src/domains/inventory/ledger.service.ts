@@ -199,10 +199,14 @@ export async function rebuildCountersFromLedger(db: Db, now: Date): Promise<numb
   });
 }
 
-/** Every variant may have a new ATP (a facility or channel setting changed). */
-export async function markAllVariantsChanged(db: Db, now: Date): Promise<void> {
-  await db.execute(
-    sql`insert into inventory_publish_queue (variant_id, changed_at) select id, ${now}::timestamptz from variants where shopify_inventory_item_id is not null
-        on conflict (variant_id) do update set changed_at = excluded.changed_at, leased_until = null`,
+/** Every variant may have a new ATP (a facility or channel setting changed, the hourly full publish). Returns how many. */
+export async function markAllVariantsChanged(db: Db, now: Date): Promise<number> {
+  const rows = await queryRows<{ variant_id: number }>(
+    db,
+    sql`insert into inventory_publish_queue (variant_id, changed_at)
+        select id, ${now}::timestamptz from variants where shopify_inventory_item_id is not null and not is_placeholder
+        on conflict (variant_id) do update set changed_at = excluded.changed_at, leased_until = null
+        returning variant_id`,
   );
+  return rows.length;
 }
