@@ -64,6 +64,13 @@ beforeAll(async () => {
     SWITCHYARD_SHUTDOWN_GRACE_SECONDS: '2',
   });
   switchyard = await startSwitchyard(config, { syncSettings: { overlapMs: 120_000, delayMs: 0, defaultLookbackMs: DAY }, schedulerTickMs: 200 });
+  // This test runs the pollers and reconciliations itself, at chosen moments. Their wall-clock
+  // schedules (every 15 min, 30 min, hourly) would otherwise fire whenever the run crosses such a
+  // boundary. (Open doubt, docs/STATUS.md: on PGlite such runs during the 2,000-order burst have
+  // frozen the shared connection.)
+  for (const job of ['sync.orders-new', 'sync.orders-updated', 'sync.products-new', 'sync.products-refresh', 'sync.reconcile', 'sync.inventory-snapshot', 'sync.webhook-subscriptions', 'inventory.publish-all']) {
+    await switchyard.jobs.setSchedule(job, { enabled: false }, 'test');
+  }
 }, 120_000);
 
 afterAll(async () => {
