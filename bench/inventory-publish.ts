@@ -73,16 +73,24 @@ const dir = mkdtempSync(join(tmpdir(), 'switchyard-bench-counts-'));
 for (let round = 0; round <= sizes.rounds; round++) {
   const before = (await health()).api;
   const [logBefore] = await queryRows<{ n: number }>(db, sql`select coalesce(sum(jsonb_array_length(quantities)), 0)::int as n from inventory_publish_log where outcome = 'accepted'`);
+  const quantityOf = (i: number) => 50 + ((i + round) % 7) + round;
+  const drift = () => (round === 0 ? 0 : variants.filter((v, i) => shop.level(v.inventoryItemId, warehouse.id)!.quantities.available !== quantityOf(i)).length);
   const started = performance.now();
   if (round === 0) {
+    // The online channel is the warehouse alone, so Shopify's available is exactly its count.
+    await api('PUT', '/api/v1/inventory/online-channel', JSON.stringify({ facilities: [aggregate] }));
     await api('PATCH', `/api/v1/facilities/${aggregate}`, JSON.stringify({ publishMode: 'aggregate' }));
   } else {
     const file = join(dir, `count-${round}.csv`);
     const at = new Date().toISOString();
-    writeFileSync(file, `facility,sku,quantity,counted_at\n${variants.map((v, i) => `${aggregate},${v.sku},${50 + ((i + round) % 7) + round},${at}`).join('\n')}\n`);
+    writeFileSync(file, `facility,sku,quantity,counted_at\n${variants.map((v, i) => `${aggregate},${v.sku},${quantityOf(i)},${at}`).join('\n')}\n`);
     await api('POST', `/api/v1/inventory/imports?fileName=count-${round}.csv`, (await import('node:fs')).readFileSync(file, 'utf8'), 'text/csv');
   }
-  await waitUntil('publishing to finish', queueEmpty, 1_800_000, 50);
+  // Done when Shopify shows every counted quantity (nothing else moves stock here: no orders, no
+  // safety stock), not merely when the publish queue is empty.
+  await waitUntil('publishing to finish', async () => drift() === 0 && (await queueEmpty()), 600_000, 50).catch((error) => {
+    throw new Error(`${(error as Error).message}: ${drift()} variants differ in Shopify after round ${round}`);
+  });
   const seconds = (performance.now() - started) / 1000;
   const after = (await health()).api;
   const [logAfter] = await queryRows<{ n: number }>(db, sql`select coalesce(sum(jsonb_array_length(quantities)), 0)::int as n from inventory_publish_log where outcome = 'accepted'`);

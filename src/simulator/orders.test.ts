@@ -9,6 +9,7 @@ import { officialClient } from '../../test/support/simulator.js';
 import { cancelOrder, createFulfillment, editOrder, moveFulfillmentOrder, placeOrder, posSale, refund, type SimOrder } from './orders.js';
 import { startSimulator, type ShopCredentials, type Simulator } from './server.js';
 import { gid, onHand, type SimShop } from './state.js';
+import { MAX_DELIVERIES_IN_FLIGHT } from './webhooks.js';
 
 let sim: Simulator;
 let creds: ShopCredentials;
@@ -238,6 +239,9 @@ describe('webhooks', () => {
   let receiverUrl: string;
   const received: Array<{ headers: IncomingMessage['headers']; body: string; valid: boolean }> = [];
   let failNext = 0;
+  let holdMs = 0;
+  let inFlight = 0;
+  let maxInFlight = 0;
   const shopifyLib = () =>
     shopifyApi({ apiKey: 'switchyard', apiSecretKey: sim.webhooks(creds.shop) && appSecret(), scopes: [], hostName: 'localhost', apiVersion: ApiVersion.July26, isEmbeddedApp: false, logger: { level: 0 } as never });
   const appSecret = () => creds.clientSecret;
@@ -247,8 +251,12 @@ describe('webhooks', () => {
     receiver = createServer((request: IncomingMessage, response: ServerResponse) => {
       const chunks: Buffer[] = [];
       request.on('data', (c: Buffer) => chunks.push(c));
+      inFlight += 1;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      response.on('finish', () => (inFlight -= 1));
       request.on('end', async () => {
         const body = Buffer.concat(chunks).toString('utf8');
+        if (holdMs > 0) await new Promise((r) => setTimeout(r, holdMs));
         if (failNext > 0) {
           failNext -= 1;
           response.writeHead(503).end();
@@ -293,6 +301,21 @@ describe('webhooks', () => {
       rawResponse: {} as never,
     });
     expect(tampered.valid).toBe(false);
+  });
+
+  test('a burst is delivered with a bounded number of requests in flight, none lost', async () => {
+    received.length = 0;
+    holdMs = 20;
+    maxInFlight = 0;
+    const { variant } = stockedVariant(warehouse().id);
+    variant.inventoryPolicy = 'CONTINUE';
+    const placed = Array.from({ length: 60 }, () => expectOk(placeOrder(shop, { lines: [{ variantId: variant.id, quantity: 1 }], shipping: 'standard', locationId: warehouse().id })).id);
+    variant.inventoryPolicy = 'DENY';
+    await sim.webhooks(creds.shop).idle();
+    holdMs = 0;
+    const creates = received.filter((r) => r.headers['x-shopify-topic'] === 'orders/create').map((r) => JSON.parse(r.body).id as number);
+    expect(creates.sort((a, b) => a - b)).toEqual(placed);
+    expect(maxInFlight).toBe(MAX_DELIVERIES_IN_FLIGHT);
   });
 
   test('a failed delivery is retried with the same webhook id', async () => {

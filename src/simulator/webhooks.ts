@@ -10,6 +10,13 @@ import type { Random } from './seed.js';
 /** Delay before each retry, in real-world seconds (Shopify: 8 tries within 4 hours). */
 export const RETRY_DELAYS_SECONDS = [10, 30, 60, 300, 900, 1800, 3600, 7200];
 export const DELIVERY_TIMEOUT_MS = 5_000;
+/**
+ * Deliveries in flight at once per shop. Shopify does not publish its figure; an unbounded number
+ * is also wrong for the process hosting the simulator: a burst of thousands of requests makes
+ * Node's fetch pool scan every open connection on each request (quadratic CPU), which starved the
+ * receiving service in the same process for minutes, and the requests then timed out and retried.
+ */
+export const MAX_DELIVERIES_IN_FLIGHT = 16;
 
 export interface WebhookFaults {
   /** Share of deliveries never sent (lost). */
@@ -65,6 +72,8 @@ export function startWebhookDispatcher(options: {
   let pending = 0;
   let waiters: Array<() => void> = [];
   let stopped = false;
+  let inFlight = 0;
+  const waitingToSend: Array<() => void> = [];
   const dispatcher: WebhookDispatcher = {
     faults: { ...NO_WEBHOOK_FAULTS },
     stats,
@@ -75,6 +84,7 @@ export function startWebhookDispatcher(options: {
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
       pending = 0;
+      for (const wake of waitingToSend.splice(0)) wake();
       settle();
     },
   };
@@ -97,6 +107,9 @@ export function startWebhookDispatcher(options: {
 
   async function attempt(record: DeliveryRecord, body: string, headers: Record<string, string>): Promise<void> {
     if (stopped) return;
+    if (inFlight >= MAX_DELIVERIES_IN_FLIGHT) await new Promise<void>((resolve) => waitingToSend.push(resolve));
+    if (stopped) return;
+    inFlight += 1;
     record.attempts += 1;
     let ok = false;
     try {
@@ -105,6 +118,9 @@ export function startWebhookDispatcher(options: {
       ok = response.status >= 200 && response.status < 300;
     } catch {
       ok = false;
+    } finally {
+      inFlight -= 1;
+      waitingToSend.shift()?.();
     }
     if (ok) {
       record.status = 'delivered';
