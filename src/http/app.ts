@@ -19,6 +19,7 @@ import { registerCatalogRoutes } from './catalog.routes.js';
 import { registerOrderRoutes } from './orders.routes.js';
 import { registerInventoryRoutes } from './inventory.routes.js';
 import { registerFacilityRoutes } from './facilities.routes.js';
+import { registerRoutingRoutes } from './routing.routes.js';
 
 export interface AppDeps {
   database: Database;
@@ -135,6 +136,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerOrderRoutes(app, deps);
   registerInventoryRoutes(app, deps);
   registerFacilityRoutes(app, deps);
+  registerRoutingRoutes(app, deps);
   if (deps.shopify) registerSyncRoutes(app, deps.shopify);
   return app;
 }

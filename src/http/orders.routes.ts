@@ -36,6 +36,9 @@ function present(order: OrderRow & { lines: OrderLineRow[] }) {
       currentQuantity: l.currentQuantity,
       status: l.status,
       facilityId: l.facilityId,
+      transferToFacilityId: l.transferToFacilityId,
+      held: l.held,
+      autoCancelAt: l.autoCancelAt?.toISOString() ?? null,
     })),
   };
 }

@@ -24,6 +24,8 @@ export interface InventoryJobDeps {
   publishSettings?: PublishSettings;
   /** Asks the runtime to run a job soon (debounced by the caller). */
   requestRun?: (name: string) => void;
+  /** Called when order events were delivered (routing takes the new orders). */
+  afterOrderEvents?: () => void;
 }
 
 export function makeInventoryJobs(deps: InventoryJobDeps): JobDefinition[] {
@@ -42,7 +44,10 @@ export function makeInventoryJobs(deps: InventoryJobDeps): JobDefinition[] {
         delivered += batch.delivered;
         if (batch.delivered + batch.failed === 0) break;
       }
-      if (delivered > 0) deps.requestRun?.(INVENTORY_JOB_NAMES.publish);
+      if (delivered > 0) {
+        deps.requestRun?.(INVENTORY_JOB_NAMES.publish);
+        deps.afterOrderEvents?.();
+      }
     },
   };
   const shopify = deps.shopify;

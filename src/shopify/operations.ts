@@ -251,6 +251,30 @@ export const InventorySetQuantities = operation<
   }`,
 );
 
+/** Cancels a whole order (asynchronous in Shopify: the job finishes it); restocks and refunds. */
+export const OrderCancel = operation<
+  { orderCancel: { job: { id: string; done: boolean } | null; orderCancelUserErrors: Array<UserErrorNode & { code: string | null }> } },
+  { orderId: string; reason: 'CUSTOMER' | 'DECLINED' | 'FRAUD' | 'INVENTORY' | 'OTHER' | 'STAFF'; restock: boolean; notifyCustomer: boolean; staffNote: string | null }
+>(
+  'OrderCancel',
+  10,
+  `mutation OrderCancel($orderId: ID!, $reason: OrderCancelReason!, $restock: Boolean!, $notifyCustomer: Boolean, $staffNote: String) {
+    orderCancel(orderId: $orderId, reason: $reason, restock: $restock, notifyCustomer: $notifyCustomer, refund: true, staffNote: $staffNote) {
+      job { id done } orderCancelUserErrors { field message code }
+    }
+  }`,
+);
+
+/** Cancels some units of an order (a refund of unfulfilled units with restock type CANCEL). */
+export const RefundCreate = operation<
+  { refundCreate: { refund: { id: string } | null; userErrors: UserErrorNode[] } },
+  { input: { orderId: string; notify: boolean; note: string | null; refundLineItems: Array<{ lineItemId: string; quantity: number; restockType: 'CANCEL' }> } }
+>(
+  'RefundCreate',
+  10,
+  `mutation RefundCreate($input: RefundInput!) { refundCreate(input: $input) { refund { id } userErrors { field message } } }`,
+);
+
 /** All operations, for the schema validation test. */
 export const ALL_OPERATIONS = [
   ShopInfo,
@@ -265,4 +289,6 @@ export const ALL_OPERATIONS = [
   WebhookSubscriptionDelete,
   InventoryLevelsByIds,
   InventorySetQuantities,
+  OrderCancel,
+  RefundCreate,
 ];

@@ -1,8 +1,8 @@
 // Mutations beyond inventory: fulfilment, order cancellation, tags, metafields, variants, webhooks.
 import { GraphQLError } from 'graphql';
-import { cancelOrder, createFulfillment, moveFulfillmentOrder, prepareForPickup } from './orders.js';
+import { cancelOrder, createFulfillment, moveFulfillmentOrder, prepareForPickup, refund, type RestockType } from './orders.js';
 import { gid, parseGid, enumToTopic, type SimShop, type UserError } from './state.js';
-import { FulfillmentOrderView, FulfillmentView, OrderView } from './views-orders.js';
+import { FulfillmentOrderView, FulfillmentView, OrderView, RefundView } from './views-orders.js';
 import { ProductView, VariantView, type RequestContext } from './views.js';
 import { paginate } from './connection.js';
 
@@ -96,6 +96,20 @@ export function makeOtherMutations(shop: SimShop, ctx: RequestContext) {
         shop.jobs.set(jobId, { done: true });
       });
       return { job: { id: gid('Job', jobId), done: false }, orderCancelUserErrors: [], userErrors: [] };
+    },
+    refundCreate: (args: Args) => {
+      const input = args['input'] as { orderId: string; note?: string | null; refundLineItems?: Array<{ lineItemId: string; quantity: number; restockType?: string | null; locationId?: string | null }> | null };
+      const orderId = parseGid(input.orderId, 'Order');
+      const order = orderId === null ? undefined : shop.orders.get(orderId);
+      if (!order) return { order: null, refund: null, userErrors: [{ field: ['orderId'], message: 'Order does not exist.' }] };
+      const restockTypes: Record<string, RestockType> = { CANCEL: 'CANCEL', RETURN: 'RETURN', NO_RESTOCK: 'NO_RESTOCK', LEGACY_RESTOCK: 'CANCEL' };
+      const lines = (input.refundLineItems ?? []).map((l) => {
+        const locationId = l.locationId ? parseGid(l.locationId, 'Location') : null;
+        return { lineItemId: parseGid(l.lineItemId, 'LineItem') ?? -1, quantity: l.quantity, restockType: restockTypes[l.restockType ?? 'NO_RESTOCK'] ?? 'NO_RESTOCK', ...(locationId !== null ? { locationId } : {}) };
+      });
+      const result = refund(shop, order.id, { lines, ...(input.note ? { note: input.note } : {}) });
+      if (!result.ok) return { order: null, refund: null, userErrors: result.userErrors.map(({ field, message }) => ({ field, message })) };
+      return { order: new OrderView(shop, order), refund: new RefundView(shop, order, result.value), userErrors: [] };
     },
     tagsAdd: (args: Args) => changeTags(shop, args, 'add'),
     tagsRemove: (args: Args) => changeTags(shop, args, 'remove'),

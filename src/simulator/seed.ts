@@ -1,24 +1,9 @@
 // Deterministic shop generation: the same seed gives the same shop, id for id.
 import { SimShop, type SimAddress } from './state.js';
 
-/** mulberry32: small, fast, good enough for test data. */
-export function makeRandom(seed: number) {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    next,
-    int: (min: number, max: number) => min + Math.floor(next() * (max - min + 1)),
-    pick: <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!,
-    chance: (p: number) => next() < p,
-  };
-}
-export type Random = ReturnType<typeof makeRandom>;
+import { makeRandom, type Random } from '../platform/random.js';
+
+export { makeRandom, type Random };
 
 /** UPC-A: 11 digits and a check digit (3 × odd positions + even positions). */
 export function upcA(elevenDigits: string): string {

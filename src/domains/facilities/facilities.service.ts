@@ -3,7 +3,7 @@
 import { asc, eq } from 'drizzle-orm';
 import type { Db } from '../../platform/db/client.js';
 import { invalid, notFound } from '../../platform/errors.js';
-import { facilities, PUBLISH_MODES, type PublishMode } from './facilities.schema.js';
+import { facilities, PUBLISH_MODES, QUEUE_KINDS, type PublishMode, type QueueKind } from './facilities.schema.js';
 
 export type FacilityRow = typeof facilities.$inferSelect;
 
@@ -14,6 +14,9 @@ export interface FacilitySettings {
   defaultSafetyStock?: number;
   dailyOrderCapacity?: number | null;
   brokeringPriority?: number;
+  canShip?: boolean;
+  canPickup?: boolean;
+  canExpress?: boolean;
 }
 
 export async function listFacilities(db: Db): Promise<FacilityRow[]> {
@@ -52,4 +55,25 @@ export async function updateFacilitySettings(db: Db, code: string, settings: Fac
       .returning();
     return updated!;
   });
+}
+
+/** Codes of the queue facilities Switchyard creates: `QUEUE-BROKERING`, `QUEUE-UNFILLABLE`, ... */
+export const queueCode = (kind: QueueKind) => `QUEUE-${kind.toUpperCase().replace(/_/g, '-')}`;
+
+/**
+ * The queues (VIRTUAL facilities) routing parks lines in, created on first use; returns kind → id.
+ * A queue the merchant already has (any code) is kept.
+ */
+export async function ensureQueueFacilities(db: Db): Promise<Map<QueueKind, number>> {
+  const existing = await db.select({ id: facilities.id, queueKind: facilities.queueKind }).from(facilities).where(eq(facilities.kind, 'VIRTUAL'));
+  const byKind = new Map(existing.filter((f) => f.queueKind).map((f) => [f.queueKind!, f.id]));
+  const missing = QUEUE_KINDS.filter((k) => !byKind.has(k));
+  if (missing.length > 0) {
+    await db
+      .insert(facilities)
+      .values(missing.map((kind) => ({ code: queueCode(kind), name: `${kind.replace(/_/g, ' ')} queue`, kind: 'VIRTUAL' as const, queueKind: kind, brokeringEnabled: false })))
+      .onConflictDoNothing();
+    return ensureQueueFacilities(db);
+  }
+  return byKind;
 }

@@ -1,2 +1,2 @@
 export * from './facilities.schema.js';
-export { listFacilities, updateFacilitySettings, type FacilityRow, type FacilitySettings } from './facilities.service.js';
+export { listFacilities, updateFacilitySettings, ensureQueueFacilities, queueCode, type FacilityRow, type FacilitySettings } from './facilities.service.js';

@@ -3,6 +3,7 @@ export { facilityAtp, onlineAtp, mirrorQuantity, countsOnline, type FacilityTerm
 export { computeAtp, knownCommitments, onlineChannel, type VariantAtp, type KnownCommitments } from './atp.repo.js';
 export {
   recordEntries,
+  lockLevels,
   markChanged,
   markAllVariantsChanged,
   compareCountersWithLedger,

@@ -3,6 +3,7 @@ import { sql } from 'drizzle-orm';
 import {
   bigint,
   bigserial,
+  boolean,
   doublePrecision,
   index,
   integer,
@@ -98,6 +99,13 @@ export const orderLines = pgTable(
     /** Lines sharing a group key (kits, bundles) are never split across facilities. */
     groupKey: text('group_key'),
     autoCancelAt: ts('auto_cancel_at'),
+    /** Held lines are never auto-cancelled (the merchant is sourcing them). */
+    held: boolean('held').notNull().default(false),
+    /** Facilities that rejected this line: routing never offers it to them again. */
+    excludedFacilityIds: bigint('excluded_facility_ids', { mode: 'number' }).array().notNull().default(sql`'{}'::bigint[]`),
+    /** Pickup lines sourced elsewhere: the store they travel to for the customer. */
+    transferToFacilityId: bigint('transfer_to_facility_id', { mode: 'number' }).references(() => facilities.id),
+    brokeredAt: ts('brokered_at'),
     createdAt: ts('created_at').notNull().defaultNow(),
     updatedAt: ts('updated_at').notNull().defaultNow(),
   },

@@ -1,0 +1,438 @@
+// The routing decision, in memory and without side effects: given waiting orders, facilities, the
+// stock each can promise and the rules, decide where each line goes, and why. The caller loads the
+// inputs and writes the result (live runs) or only measures it (what-if replays). Stock and capacity
+// are consumed as orders are decided, so later orders in a run see what earlier ones took.
+import type { FacilitySortField, InventoryRule, OrderFilters, Routing, RuleDocument, Sort } from './rules.js';
+
+export interface RoutableLine {
+  id: number;
+  variantId: number;
+  sku: string | null;
+  quantity: number;
+  unitPrice: number;
+  /** Lines with one group key (kits) are never split across facilities. */
+  groupKey: string | null;
+  /** The queue the line waits in (`brokering`, `rejected`, ...). */
+  queue: string;
+  /** Facilities that rejected this line: never offered it again. */
+  excludedFacilityIds: number[];
+}
+
+export interface RoutableOrder {
+  id: number;
+  name: string;
+  createdAt: Date;
+  priority: number;
+  promiseDate: Date | null;
+  shippingMethod: 'standard' | 'express' | 'pickup';
+  sourceName: string | null;
+  tags: string[];
+  latitude: number | null;
+  longitude: number | null;
+  pickupFacilityId: number | null;
+  lines: RoutableLine[];
+}
+
+export interface RoutingFacility {
+  id: number;
+  code: string;
+  kind: 'WAREHOUSE' | 'STORE';
+  latitude: number | null;
+  longitude: number | null;
+  canShip: boolean;
+  canPickup: boolean;
+  canExpress: boolean;
+  priority: number;
+  /** Orders per local day; null = unlimited. */
+  capacity: number | null;
+  /** Orders already assigned today (local day of the facility). */
+  usedToday: number;
+  groups: Set<string>;
+}
+
+/** Units each facility can promise per variant: variant → facility → units. Consumed as lines are assigned. */
+export type StockMap = Map<number, Map<number, number>>;
+
+export interface Assignment {
+  lineId: number;
+  variantId: number;
+  facilityId: number;
+  quantity: number;
+  /** Pickup sourced from another facility: the store the customer collects at. */
+  transferToFacilityId: number | null;
+}
+
+export interface Parking {
+  lineId: number;
+  queue: string;
+  autoCancelAfterDays: number | null;
+}
+
+export interface CandidateScore {
+  facility: string;
+  score: number;
+  distanceKm: number | null;
+  covers: number;
+  parts: { distance: number; packages: number; capacityHeadroom: number; facilityPriority: number };
+}
+
+export interface RuleTrace {
+  rule: string;
+  candidates: number;
+  /** Facilities removed, grouped by the filter that removed them. */
+  removed: Array<{ filter: string; reason: string; facilities: string[]; count?: number }>;
+  /** The best scored candidates (at most five), best first. */
+  scores: CandidateScore[];
+  outcome: string;
+}
+
+export interface OrderDecision {
+  orderId: number;
+  run: string;
+  routing: string;
+  assignments: Assignment[];
+  parked: Parking[];
+  trace: { scarcity: number; rules: RuleTrace[]; summary: string; split: string | null };
+}
+
+export interface EngineInput {
+  document: RuleDocument;
+  runCode: string;
+  orders: RoutableOrder[];
+  facilities: RoutingFacility[];
+  stock: StockMap;
+  now: Date;
+}
+
+const EARTH_KM = 6371;
+export function distanceKm(a: { latitude: number | null; longitude: number | null }, b: { latitude: number | null; longitude: number | null }): number | null {
+  if (a.latitude === null || a.longitude === null || b.latitude === null || b.longitude === null) return null;
+  const rad = Math.PI / 180;
+  const dLat = (b.latitude - a.latitude) * rad;
+  const dLon = (b.longitude - a.longitude) * rad;
+  const h = Math.sin(dLat / 2) ** 2 + Math.cos(a.latitude * rad) * Math.cos(b.latitude * rad) * Math.sin(dLon / 2) ** 2;
+  return 2 * EARTH_KM * Math.asin(Math.min(1, Math.sqrt(h)));
+}
+
+export function orderMatches(order: RoutableOrder, filters: OrderFilters, now: Date): boolean {
+  const queues = filters.queues ?? ['brokering'];
+  if (!order.lines.some((l) => queues.includes(l.queue as never))) return false;
+  if (filters.shippingMethods && !filters.shippingMethods.includes(order.shippingMethod)) return false;
+  if (filters.minPriority !== undefined && order.priority < filters.minPriority) return false;
+  if (filters.maxPriority !== undefined && order.priority > filters.maxPriority) return false;
+  if (filters.salesChannels && !filters.salesChannels.includes(order.sourceName ?? '')) return false;
+  if (filters.tagsAll && !filters.tagsAll.every((t) => order.tags.includes(t))) return false;
+  if (filters.tagsNone && filters.tagsNone.some((t) => order.tags.includes(t))) return false;
+  if (filters.promisedWithinHours !== undefined && order.promiseDate && order.promiseDate.getTime() - now.getTime() > filters.promisedWithinHours * 3_600_000) return false;
+  return true;
+}
+
+const available = (stock: StockMap, variantId: number, facilityId: number) => stock.get(variantId)?.get(facilityId) ?? 0;
+
+/** Groups of lines that travel together: a kit's lines, or a line alone. */
+function groupsOf(lines: RoutableLine[]): RoutableLine[][] {
+  const byKey = new Map<string, RoutableLine[]>();
+  for (const line of lines) {
+    const key = line.groupKey ? `g:${line.groupKey}` : `l:${line.id}`;
+    const list = byKey.get(key) ?? [];
+    list.push(line);
+    byKey.set(key, list);
+  }
+  return [...byKey.values()];
+}
+
+/** Can the facility give every line of the group its quantity and keep `keep` units of each? */
+function holds(stock: StockMap, facilityId: number, group: RoutableLine[], keep: number): boolean {
+  const need = new Map<number, number>();
+  for (const line of group) need.set(line.variantId, (need.get(line.variantId) ?? 0) + line.quantity);
+  for (const [variantId, units] of need) if (available(stock, variantId, facilityId) - units < keep) return false;
+  return true;
+}
+
+const value = (lines: RoutableLine[]) => lines.reduce((sum, l) => sum + l.unitPrice * l.quantity, 0);
+const units = (lines: RoutableLine[]) => lines.reduce((sum, l) => sum + l.quantity, 0);
+
+function capacityLeft(f: RoutingFacility): number {
+  return f.capacity === null ? Number.POSITIVE_INFINITY : f.capacity - f.usedToday;
+}
+
+/** The facility filters of a rule, in order; each returns why it removes a facility, or null. */
+function facilityFilters(rule: InventoryRule, order: RoutableOrder, lines: RoutableLine[], express: boolean) {
+  const excluded = new Set(lines.flatMap((l) => l.excludedFacilityIds));
+  const f = rule.filters;
+  const capabilities = new Set(f.capabilities ?? []);
+  if (express) capabilities.add('express');
+  const filters: Array<{ name: string; reason: (x: RoutingFacility) => string | null }> = [
+    { name: 'rejected', reason: (x) => (excluded.has(x.id) ? 'rejected this order line before' : null) },
+  ];
+  if (capabilities.size > 0) {
+    filters.push({
+      name: 'capabilities',
+      reason: (x) => {
+        const missing = [...capabilities].filter((c) => (c === 'ship' ? !x.canShip : c === 'pickup' ? !x.canPickup : !x.canExpress));
+        return missing.length > 0 ? `cannot ${missing.join(' or ')}` : null;
+      },
+    });
+  }
+  if (f.groupsInclude) filters.push({ name: 'groupsInclude', reason: (x) => (f.groupsInclude!.some((g) => x.groups.has(g)) ? null : `not in ${f.groupsInclude!.join(' or ')}`) });
+  if (f.groupsExclude) filters.push({ name: 'groupsExclude', reason: (x) => (f.groupsExclude!.some((g) => x.groups.has(g)) ? `in excluded group ${f.groupsExclude!.filter((g) => x.groups.has(g)).join(', ')}` : null) });
+  if (f.radiusKm !== undefined) {
+    filters.push({
+      name: 'radiusKm',
+      reason: (x) => {
+        const d = distanceKm(order, x);
+        return d === null ? 'distance unknown (no coordinates)' : d > f.radiusKm! ? `more than ${f.radiusKm} km away` : null;
+      },
+    });
+  }
+  filters.push({
+    name: 'capacity',
+    reason: (x) => {
+      if (x.capacity === 0) return 'switched off (capacity 0)';
+      const need = f.minCapacityLeft ?? 1;
+      return capacityLeft(x) < need ? `no capacity left today (${Math.max(0, capacityLeft(x))} of ${x.capacity} orders left, needs ${need})` : null;
+    },
+  });
+  return filters;
+}
+
+function compareBySorts(sorts: Array<Sort<FacilitySortField>>, key: (f: RoutingFacility, field: FacilitySortField) => number) {
+  return (a: RoutingFacility, b: RoutingFacility) => {
+    for (const s of sorts) {
+      const d = key(a, s.field) - key(b, s.field);
+      if (d !== 0 && Number.isFinite(d)) return s.direction === 'asc' ? d : -d;
+      if (!Number.isFinite(d) && key(a, s.field) !== key(b, s.field)) return (key(a, s.field) < key(b, s.field)) === (s.direction === 'asc') ? -1 : 1;
+    }
+    return a.id - b.id;
+  };
+}
+
+/** Decides every order of one brokering run. Mutates `stock` and the facilities' `usedToday`. */
+export function decide(input: EngineInput): OrderDecision[] {
+  const { document, stock, now } = input;
+  const run = document.runs.find((r) => r.code === input.runCode);
+  if (!run) throw new Error(`No brokering run "${input.runCode}" in the rule document.`);
+  const facilityById = new Map(input.facilities.map((f) => [f.id, f]));
+  const decided = new Set<number>();
+  const decisions: OrderDecision[] = [];
+  const maxPriority = Math.max(1, ...input.facilities.map((f) => Math.abs(f.priority)));
+
+  for (const routing of run.routings.filter((r) => r.enabled)) {
+    const queues = routing.orderFilters.queues ?? ['brokering'];
+    const selected = input.orders.filter((o) => !decided.has(o.id) && orderMatches(o, routing.orderFilters, now));
+    // Scarcity: how many facilities could take the whole order now (ship-capable, holding every line).
+    const scarcity = new Map<number, number>();
+    for (const order of selected) {
+      const lines = order.lines.filter((l) => queues.includes(l.queue as never));
+      let n = 0;
+      const first = lines[0] ? stock.get(lines[0].variantId) : undefined;
+      for (const facilityId of first?.keys() ?? []) if (facilityById.has(facilityId) && holds(stock, facilityId, lines, 0)) n++;
+      scarcity.set(order.id, n);
+    }
+    selected.sort((a, b) => {
+      if (document.scarceFirst) {
+        const d = scarcity.get(a.id)! - scarcity.get(b.id)!;
+        if (d !== 0) return d;
+      }
+      for (const s of routing.orderSorts) {
+        const av = s.field === 'order_date' ? a.createdAt.getTime() : s.field === 'priority' ? a.priority : (a.promiseDate?.getTime() ?? Number.MAX_SAFE_INTEGER);
+        const bv = s.field === 'order_date' ? b.createdAt.getTime() : s.field === 'priority' ? b.priority : (b.promiseDate?.getTime() ?? Number.MAX_SAFE_INTEGER);
+        if (av !== bv) return s.direction === 'asc' ? av - bv : bv - av;
+      }
+      return a.id - b.id;
+    });
+    for (const order of selected) {
+      decided.add(order.id);
+      const lines = order.lines.filter((l) => queues.includes(l.queue as never));
+      decisions.push(decideOrder(order, lines, routing, run.code, scarcity.get(order.id)!, { document, stock, facilityById, facilities: input.facilities, maxPriority, now }));
+    }
+  }
+  return decisions;
+}
+
+interface Ctx {
+  document: RuleDocument;
+  stock: StockMap;
+  facilityById: Map<number, RoutingFacility>;
+  facilities: RoutingFacility[];
+  maxPriority: number;
+  now: Date;
+}
+
+function decideOrder(order: RoutableOrder, waiting: RoutableLine[], routing: Routing, runCode: string, scarcity: number, ctx: Ctx): OrderDecision {
+  const decision: OrderDecision = { orderId: order.id, run: runCode, routing: routing.name, assignments: [], parked: [], trace: { scarcity, rules: [], summary: '', split: null } };
+  const usedFacilities = new Set<number>();
+  const assign = (facility: RoutingFacility, lines: RoutableLine[], transferTo: number | null) => {
+    for (const line of lines) {
+      decision.assignments.push({ lineId: line.id, variantId: line.variantId, facilityId: facility.id, quantity: line.quantity, transferToFacilityId: transferTo });
+      const m = ctx.stock.get(line.variantId)!;
+      m.set(facility.id, (m.get(facility.id) ?? 0) - line.quantity);
+    }
+    if (!usedFacilities.has(facility.id)) {
+      usedFacilities.add(facility.id);
+      facility.usedToday += 1;
+    }
+  };
+  let remaining = [...waiting];
+  let transferTo: number | null = null;
+
+  // Pickup: the chosen store, whole order, or the fallback.
+  if (order.shippingMethod === 'pickup') {
+    const store = order.pickupFacilityId === null ? undefined : ctx.facilityById.get(order.pickupFacilityId);
+    const why =
+      !store ? 'the chosen pickup store is not a routable facility'
+      : !store.canPickup ? `${store.code} does not do pickup`
+      : remaining.some((l) => l.excludedFacilityIds.includes(store.id)) ? `${store.code} rejected this order before`
+      : store.capacity === 0 || capacityLeft(store) < 1 ? `${store.code} has no capacity left today`
+      : !holds(ctx.stock, store.id, remaining, 0) ? `${store.code} does not hold every line`
+      : null;
+    if (!why) {
+      assign(store!, remaining, null);
+      decision.trace.rules.push({ rule: 'pickup at the chosen store', candidates: 1, removed: [], scores: [], outcome: `all lines reserved at ${store!.code}` });
+      decision.trace.summary = `Pickup at ${store!.code}, the store the customer chose.`;
+      return decision;
+    }
+    if (ctx.document.pickupFallback === 'queue' || !store) {
+      for (const line of remaining) decision.parked.push({ lineId: line.id, queue: 'pickup_rejected', autoCancelAfterDays: null });
+      decision.trace.rules.push({ rule: 'pickup at the chosen store', candidates: store ? 1 : 0, removed: [], scores: [], outcome: `parked in pickup_rejected: ${why}` });
+      decision.trace.summary = `Not routed: ${why}; parked in the pickup-rejected queue.`;
+      return decision;
+    }
+    // Transfer: what the store holds stays there; the rest is sourced elsewhere and sent to the store.
+    const atStore = remaining.filter((l) => !l.excludedFacilityIds.includes(store.id) && holds(ctx.stock, store.id, [l], 0) && store.canPickup && capacityLeft(store) >= 1);
+    if (atStore.length > 0) assign(store, atStore, null);
+    remaining = remaining.filter((l) => !atStore.includes(l));
+    transferTo = store.id;
+    decision.trace.rules.push({ rule: 'pickup at the chosen store', candidates: 1, removed: [], scores: [], outcome: `${why}; ${atStore.length} line(s) at ${store.code}, the rest by transfer` });
+  }
+
+  const express = order.shippingMethod === 'express';
+  for (const [index, rule] of routing.rules.entries()) {
+    if (remaining.length === 0) break;
+    const trace: RuleTrace = { rule: rule.name, candidates: 0, removed: [], scores: [], outcome: '' };
+    decision.trace.rules.push(trace);
+    // Only facilities holding some of these items can take part; the others are counted, not listed.
+    const stocked = new Set<number>();
+    for (const line of remaining) for (const [facilityId, n] of ctx.stock.get(line.variantId) ?? []) if (n > 0) stocked.add(facilityId);
+    let candidates = [...stocked]
+      .sort((a, b) => a - b)
+      .map((id) => ctx.facilityById.get(id))
+      .filter((f): f is RoutingFacility => f !== undefined);
+    if (ctx.facilities.length > candidates.length) {
+      trace.removed.push({ filter: 'stock', reason: 'holds none of these items', facilities: [], count: ctx.facilities.length - candidates.length });
+    }
+    for (const filter of facilityFilters(rule, order, remaining, express)) {
+      const removed: string[] = [];
+      const reasons = new Map<string, string[]>();
+      candidates = candidates.filter((f) => {
+        const reason = filter.reason(f);
+        if (reason === null) return true;
+        removed.push(f.code);
+        reasons.set(reason, [...(reasons.get(reason) ?? []), f.code]);
+        return false;
+      });
+      for (const [reason, codes] of reasons) trace.removed.push({ filter: filter.name, reason, facilities: codes });
+    }
+    const keep = rule.filters.minStockToKeep ?? 0;
+    const mode = express ? 'single' : rule.assignment.mode;
+    const minPart = rule.assignment.mode === 'split' ? (rule.assignment.minPartValue ?? 0) : 0;
+    const sortKey = (f: RoutingFacility, field: FacilitySortField) =>
+      field === 'distance' ? (distanceKm(order, f) ?? Number.POSITIVE_INFINITY)
+      : field === 'priority' ? f.priority
+      : field === 'capacity_left' ? capacityLeft(f)
+      : remaining.reduce((s, l) => s + available(ctx.stock, l.variantId, f.id), 0);
+    // Express: the nearest facility that ships everything fast, whatever the scores say.
+    const sorts: Array<Sort<FacilitySortField>> = express ? [{ field: 'distance', direction: 'asc' }] : rule.sorts;
+    const useScores = rule.useScores && !express;
+
+    const groups = groupsOf(remaining);
+    const covered = (f: RoutingFacility) => groups.filter((g) => holds(ctx.stock, f.id, g, keep));
+    const withStock = candidates.filter((f) => {
+      const c = covered(f);
+      return mode === 'single' ? c.length === groups.length : c.length > 0;
+    });
+    const noStock = candidates.filter((f) => !withStock.includes(f)).map((f) => f.code);
+    if (noStock.length > 0) {
+      trace.removed.push({ filter: 'stock', reason: mode === 'single' ? `cannot fill every line${keep ? ` and keep ${keep}` : ''}` : `holds no line${keep ? ` while keeping ${keep}` : ''}`, facilities: noStock });
+    }
+    trace.candidates = withStock.length;
+    const score = (f: RoutingFacility, remainingUnits: number): CandidateScore => {
+      const w = ctx.document.scoring;
+      const d = distanceKm(order, f);
+      const coverUnits = units(covered(f).flat());
+      const parts = {
+        distance: d === null ? 0 : Math.max(0, 1 - d / ctx.document.distanceScaleKm),
+        packages: remainingUnits === 0 ? 0 : coverUnits / remainingUnits,
+        capacityHeadroom: f.capacity === null ? 1 : f.capacity === 0 ? 0 : Math.max(0, capacityLeft(f) / f.capacity),
+        facilityPriority: f.priority / ctx.maxPriority,
+      };
+      const total = w.distance * parts.distance + w.packages * parts.packages + w.capacityHeadroom * parts.capacityHeadroom + w.facilityPriority * parts.facilityPriority;
+      return { facility: f.code, score: Math.round(total * 1000) / 1000, distanceKm: d === null ? null : Math.round(d * 10) / 10, covers: coverUnits, parts };
+    };
+    const rank = (list: RoutingFacility[], remainingUnits: number) => {
+      const scored = list.map((f) => ({ f, s: score(f, remainingUnits) }));
+      const bySorts = compareBySorts(sorts, sortKey);
+      scored.sort((a, b) => (useScores && b.s.score !== a.s.score ? b.s.score - a.s.score : bySorts(a.f, b.f)));
+      return scored;
+    };
+
+    if (mode === 'single') {
+      const ranked = rank(withStock, units(remaining));
+      trace.scores = ranked.slice(0, 5).map((r) => r.s);
+      if (ranked.length > 0) {
+        const chosen = ranked[0]!.f;
+        assign(chosen, remaining, transferTo);
+        trace.outcome = `all ${remaining.length} line(s) to ${chosen.code}`;
+        remaining = [];
+      }
+    } else {
+      const parts: string[] = [];
+      let pool = withStock;
+      for (;;) {
+        const open = groupsOf(remaining);
+        // A part is what one facility takes. Below the threshold it is not split off, unless it is
+        // the whole order (then there is no split at all).
+        const wholeOrder = (groups: RoutableLine[][]) => parts.length === 0 && decision.assignments.length === 0 && groups.length === open.length;
+        const eligible = pool
+          .map((f) => ({ f, groups: open.filter((g) => holds(ctx.stock, f.id, g, keep)) }))
+          .filter((x) => x.groups.length > 0 && (minPart === 0 || wholeOrder(x.groups) || value(x.groups.flat()) >= minPart));
+        if (eligible.length === 0) break;
+        const ranked = rank(eligible.map((x) => x.f), units(remaining));
+        if (parts.length === 0) trace.scores = ranked.slice(0, 5).map((r) => r.s);
+        const chosen = ranked[0]!.f;
+        const take = eligible.find((x) => x.f === chosen)!.groups.flat();
+        assign(chosen, take, transferTo);
+        parts.push(`${take.length} line(s) to ${chosen.code}`);
+        remaining = remaining.filter((l) => !take.includes(l));
+        pool = pool.filter((f) => f !== chosen);
+        if (remaining.length === 0) break;
+      }
+      trace.outcome = parts.length > 0 ? parts.join(', ') : 'no facility could take any part';
+      if (parts.length > 1) decision.trace.split = `No single facility could fill the order under "${rule.name}"; split into ${parts.length} parts (${parts.join('; ')}).`;
+      if (minPart > 0 && remaining.length > 0 && parts.length > 0) trace.outcome += `; parts under ${minPart} in value were not split off`;
+    }
+
+    if (remaining.length > 0) {
+      if (trace.outcome === '') trace.outcome = withStock.length === 0 ? 'no facility passed every filter with the stock' : 'not assigned';
+      const action = rule.onUnfilled;
+      if (action.action === 'next_rule' && index < routing.rules.length - 1) {
+        trace.outcome += `; ${remaining.length} line(s) left for the next rule`;
+        continue;
+      }
+      const queue = action.action === 'queue' ? action.queue : 'unfillable';
+      const days = action.action === 'queue' ? (action.autoCancelAfterDays ?? null) : null;
+      for (const line of remaining) decision.parked.push({ lineId: line.id, queue, autoCancelAfterDays: days });
+      trace.outcome += `; ${remaining.length} line(s) parked in ${queue}${days ? ` (auto-cancel after ${days} days)` : ''}`;
+      remaining = [];
+    }
+  }
+
+  const byFacility = new Map<number, number>();
+  for (const a of decision.assignments) byFacility.set(a.facilityId, (byFacility.get(a.facilityId) ?? 0) + 1);
+  const where = [...byFacility.entries()].map(([id, n]) => `${n} line(s) at ${ctx.facilityById.get(id)!.code}`).join(', ');
+  decision.trace.summary =
+    decision.parked.length === 0 ? `Routed: ${where}${transferTo ? ` (by transfer to ${ctx.facilityById.get(transferTo)!.code} where needed)` : ''}.`
+    : decision.assignments.length === 0 ? `Not routed: ${decision.parked.length} line(s) parked in ${[...new Set(decision.parked.map((p) => p.queue))].join(', ')}.`
+    : `Partly routed: ${where}; ${decision.parked.length} line(s) parked in ${[...new Set(decision.parked.map((p) => p.queue))].join(', ')}.`;
+  return decision;
+}

@@ -1,0 +1,17 @@
+export * from './routing.schema.js';
+export {
+  defaultRuleDocument,
+  validateRuleDocument,
+  CONTINUOUS,
+  type RuleDocument,
+  type RuleProblem,
+  type BrokeringRun,
+  type Routing,
+  type InventoryRule,
+} from './rules.js';
+export { decide, distanceKm, type OrderDecision, type RoutableOrder, type RoutingFacility, type StockMap } from './engine.js';
+export { runBrokering, orderRoutingHistory, type BrokeringOptions, type BrokeringCounts } from './routing.service.js';
+export { activeRules, listRuleVersions, getRuleVersion, createDraft, updateDraft, deleteDraft, activateVersion, rollbackRules, type RuleVersionRow } from './versions.service.js';
+export { rejectLine, listRejectionReasons, putRejectionReason, type RejectInput, type RejectResult, type RejectionReasonRow } from './rejections.service.js';
+export { queueSummary, queueLines, setLineHold, linesDueForAutoCancel, markAutoCancelled, type DueLine } from './queues.service.js';
+export { replayRules, type ReplayInput, type ReplayMetrics, type ReplayResult } from './replay.js';

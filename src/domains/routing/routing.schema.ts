@@ -1,0 +1,86 @@
+// Routing: versioned rule documents, per-order decision traces, facility capacity per local day, and
+// the reasons a store may give for rejecting a line.
+import { sql } from 'drizzle-orm';
+import { bigint, bigserial, boolean, date, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { facilities } from '../facilities/index.js';
+import { orders } from '../orders/index.js';
+import type { RuleDocument } from './rules.js';
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+export const RULE_VERSION_STATUSES = ['draft', 'active', 'archived'] as const;
+export type RuleVersionStatus = (typeof RULE_VERSION_STATUSES)[number];
+
+export const routingRuleVersions = pgTable(
+  'routing_rule_versions',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    name: text('name').notNull(),
+    status: text('status').$type<RuleVersionStatus>().notNull().default('draft'),
+    document: jsonb('document').$type<RuleDocument>().notNull(),
+    note: text('note'),
+    /** The version this one was copied from (drafts made from the active rules). */
+    basedOnId: bigint('based_on_id', { mode: 'number' }),
+    createdBy: text('created_by').notNull().default('api'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+    activatedAt: ts('activated_at'),
+    archivedAt: ts('archived_at'),
+  },
+  // At most one active version: activating is one statement pair in one transaction.
+  (t) => [uniqueIndex('routing_rule_versions_one_active').on(t.status).where(sql`status = 'active'`)],
+);
+
+export const routingDecisions = pgTable(
+  'routing_decisions',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    orderId: bigint('order_id', { mode: 'number' })
+      .notNull()
+      .references(() => orders.id, { onDelete: 'cascade' }),
+    at: ts('at').notNull(),
+    versionId: bigint('version_id', { mode: 'number' }),
+    runCode: text('run_code').notNull(),
+    routing: text('routing').notNull(),
+    /** What started it: `schedule`, `order`, `rejection:<reason>`, ... */
+    trigger: text('trigger').notNull(),
+    summary: text('summary').notNull(),
+    assignments: jsonb('assignments').$type<Array<{ lineId: number; facility: string; quantity: number; transferTo: string | null }>>().notNull(),
+    parked: jsonb('parked').$type<Array<{ lineId: number; queue: string; autoCancelAfterDays: number | null }>>().notNull(),
+    trace: jsonb('trace').$type<Record<string, unknown>>().notNull(),
+  },
+  (t) => [index('routing_decisions_order').on(t.orderId, t.at)],
+);
+
+/** Orders assigned to a facility per local day (its time zone), against its daily capacity. */
+export const facilityCapacityUsage = pgTable(
+  'facility_capacity_usage',
+  {
+    facilityId: bigint('facility_id', { mode: 'number' })
+      .notNull()
+      .references(() => facilities.id, { onDelete: 'cascade' }),
+    localDate: date('local_date', { mode: 'string' }).notNull(),
+    orders: integer('orders').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.facilityId, t.localDate] })],
+);
+
+export const STOCK_EFFECTS = ['none', 'zero', 'lower'] as const;
+export type StockEffect = (typeof STOCK_EFFECTS)[number];
+
+export const rejectionReasons = pgTable('rejection_reasons', {
+  code: text('code').primaryKey(),
+  label: text('label').notNull(),
+  /** What the rejection says about the store's stock of the item: nothing, none left, or fewer by the quantity. */
+  stockEffect: text('stock_effect').$type<StockEffect>().notNull(),
+  /** Also reject the store's other open lines of the same SKU (they cannot be filled either). */
+  collateral: boolean('collateral').notNull().default(false),
+  active: boolean('active').notNull().default(true),
+  createdAt: ts('created_at').notNull().defaultNow(),
+});
+
+/** The last schedule slot each brokering run was started for: one worker claims each slot. */
+export const routingRunSlots = pgTable('routing_run_slots', {
+  runCode: text('run_code').primaryKey(),
+  lastSlotAt: ts('last_slot_at').notNull(),
+});
