@@ -42,6 +42,11 @@ CREATE TABLE "routing_rule_versions" (
 	"archived_at" timestamp with time zone
 );
 --> statement-breakpoint
+CREATE TABLE "routing_run_slots" (
+	"run_code" text PRIMARY KEY NOT NULL,
+	"last_slot_at" timestamp with time zone NOT NULL
+);
+--> statement-breakpoint
 ALTER TABLE "order_lines" ADD COLUMN "held" boolean DEFAULT false NOT NULL;--> statement-breakpoint
 ALTER TABLE "order_lines" ADD COLUMN "excluded_facility_ids" bigint[] DEFAULT '{}'::bigint[] NOT NULL;--> statement-breakpoint
 ALTER TABLE "order_lines" ADD COLUMN "transfer_to_facility_id" bigint;--> statement-breakpoint

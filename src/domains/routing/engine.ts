@@ -149,6 +149,26 @@ function holds(stock: StockMap, facilityId: number, group: RoutableLine[], keep:
   return true;
 }
 
+/**
+ * The groups one facility can take together (each in full, keeping `keep` of every item): groups are
+ * added in order while the facility's stock still covers all of them, so two lines of one item never
+ * count the same units twice.
+ */
+function takeable(stock: StockMap, facilityId: number, groups: RoutableLine[][], keep: number): RoutableLine[][] {
+  const taken: RoutableLine[][] = [];
+  const used = new Map<number, number>();
+  for (const group of groups) {
+    const need = new Map<number, number>();
+    for (const line of group) need.set(line.variantId, (need.get(line.variantId) ?? 0) + line.quantity);
+    let fits = true;
+    for (const [variantId, units] of need) if (available(stock, variantId, facilityId) - (used.get(variantId) ?? 0) - units < keep) fits = false;
+    if (!fits) continue;
+    for (const [variantId, units] of need) used.set(variantId, (used.get(variantId) ?? 0) + units);
+    taken.push(group);
+  }
+  return taken;
+}
+
 const value = (lines: RoutableLine[]) => lines.reduce((sum, l) => sum + l.unitPrice * l.quantity, 0);
 const units = (lines: RoutableLine[]) => lines.reduce((sum, l) => sum + l.quantity, 0);
 
@@ -299,7 +319,8 @@ function decideOrder(order: RoutableOrder, waiting: RoutableLine[], routing: Rou
       return decision;
     }
     // Transfer: what the store holds stays there; the rest is sourced elsewhere and sent to the store.
-    const atStore = remaining.filter((l) => !l.excludedFacilityIds.includes(store.id) && holds(ctx.stock, store.id, [l], 0) && store.canPickup && capacityLeft(store) >= 1);
+    const open = remaining.filter((l) => !l.excludedFacilityIds.includes(store.id));
+    const atStore = store.canPickup && capacityLeft(store) >= 1 ? takeable(ctx.stock, store.id, open.map((l) => [l]), 0).flat() : [];
     if (atStore.length > 0) assign(store, atStore, null);
     remaining = remaining.filter((l) => !atStore.includes(l));
     transferTo = store.id;
@@ -346,7 +367,7 @@ function decideOrder(order: RoutableOrder, waiting: RoutableLine[], routing: Rou
     const useScores = rule.useScores && !express;
 
     const groups = groupsOf(remaining);
-    const covered = (f: RoutingFacility) => groups.filter((g) => holds(ctx.stock, f.id, g, keep));
+    const covered = (f: RoutingFacility) => takeable(ctx.stock, f.id, groups, keep);
     const withStock = candidates.filter((f) => {
       const c = covered(f);
       return mode === 'single' ? c.length === groups.length : c.length > 0;
@@ -394,7 +415,7 @@ function decideOrder(order: RoutableOrder, waiting: RoutableLine[], routing: Rou
         // the whole order (then there is no split at all).
         const wholeOrder = (groups: RoutableLine[][]) => parts.length === 0 && decision.assignments.length === 0 && groups.length === open.length;
         const eligible = pool
-          .map((f) => ({ f, groups: open.filter((g) => holds(ctx.stock, f.id, g, keep)) }))
+          .map((f) => ({ f, groups: takeable(ctx.stock, f.id, open, keep) }))
           .filter((x) => x.groups.length > 0 && (minPart === 0 || wholeOrder(x.groups) || value(x.groups.flat()) >= minPart));
         if (eligible.length === 0) break;
         const ranked = rank(eligible.map((x) => x.f), units(remaining));

@@ -14,4 +14,4 @@ export { runBrokering, orderRoutingHistory, type BrokeringOptions, type Brokerin
 export { activeRules, listRuleVersions, getRuleVersion, createDraft, updateDraft, deleteDraft, activateVersion, rollbackRules, type RuleVersionRow } from './versions.service.js';
 export { rejectLine, listRejectionReasons, putRejectionReason, type RejectInput, type RejectResult, type RejectionReasonRow } from './rejections.service.js';
 export { queueSummary, queueLines, setLineHold, linesDueForAutoCancel, markAutoCancelled, type DueLine } from './queues.service.js';
-export { replayRules, type ReplayInput, type ReplayMetrics, type ReplayResult } from './replay.js';
+export { replayRules, simulate, measure, type ReplayInput, type ReplayMetrics, type ReplayResult } from './replay.js';

@@ -128,6 +128,17 @@ describe(`routing scenarios (${backend})`, () => {
     expect(await fx.line(split.lines[1]!)).toMatchObject({ facility: 'WH-WEST', status: 'brokered' });
   });
 
+  test('split: two lines of one item never count the same units twice', async () => {
+    await fx.rules(rulesWith([{ name: 'split', assignment: { mode: 'split' }, onUnfilled: park }]));
+    await fx.stock('A', 'ST-PHL', 2);
+    await fx.stock('A', 'WH-WEST', 5);
+    const o = await fx.order({ name: '#4c', at: 'PHL', lines: [{ sku: 'A', quantity: 2 }, { sku: 'A', quantity: 1 }] });
+    await route();
+    expect(await fx.line(o.lines[0]!)).toMatchObject({ facility: 'ST-PHL', status: 'brokered' });
+    expect(await fx.line(o.lines[1]!)).toMatchObject({ facility: 'WH-WEST', status: 'brokered' });
+    expect(await fx.level('A', 'ST-PHL')).toEqual({ onHand: 2, reserved: 2 });
+  });
+
   test('radius: facilities too far away are removed, named in the trace', async () => {
     await fx.rules(rulesWith([{ name: 'within 100 km', filters: { radiusKm: 100 }, onUnfilled: park }]));
     await fx.stock('A', 'WH-EAST', 3); // New York is about 300 km from Boston

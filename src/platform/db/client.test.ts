@@ -64,7 +64,7 @@ describe(`database on ${backend}`, () => {
 
   test('migrations are idempotent', async () => {
     const first = await database.migrationStatus();
-    expect(first).toEqual({ version: '0002_inventory_truth', applied: first.available, available: first.available });
+    expect(first).toEqual({ version: '0003_routing', applied: first.available, available: first.available });
     const again = await database.migrate();
     expect(again).toEqual(first);
     const tables = await queryRows<{ n: number }>(database.db, sql`select count(*)::int as n from drizzle.__drizzle_migrations`);
@@ -78,6 +78,7 @@ describe(`database on ${backend}`, () => {
     );
     expect(rows.map((r) => r.table_name)).toEqual([
       'facilities',
+      'facility_capacity_usage',
       'facility_group_members',
       'facility_groups',
       'inventory_count_marks',
@@ -95,7 +96,11 @@ describe(`database on ${backend}`, () => {
       'orders',
       'outbox',
       'products',
+      'rejection_reasons',
       'reservations',
+      'routing_decisions',
+      'routing_rule_versions',
+      'routing_run_slots',
       'safety_stock_rules',
       'settings',
       'shopify_inventory_snapshot',

@@ -89,18 +89,6 @@ export function makeJobRuntime(options: JobRuntimeOptions): JobRuntime {
     return definition;
   }
 
-  // On the embedded database every job shares one connection: the work of different jobs takes turns
-  // (one at a time per process). Interleaved runs there have been seen to stall each other for
-  // minutes; on PostgreSQL each run has its own connection and they run side by side. Bookkeeping
-  // (the running row, skip when a run of the same job is active) is not part of the turn.
-  let turn: Promise<unknown> = Promise.resolve();
-  function inTurn<T>(work: () => Promise<T>): Promise<T> {
-    if (database.kind !== 'pglite') return work();
-    const next = turn.catch(() => {}).then(work);
-    turn = next;
-    return next;
-  }
-
   async function executeRun(definition: JobDefinition, trigger: JobTrigger, queueJobId: string | null): Promise<JobRunRow> {
     const startedAt = clock.now();
     let run = await runsRepo.insertRunningRun(db, { jobName: definition.name, trigger, queueJobId, workerId, now: startedAt });
@@ -153,11 +141,10 @@ export function makeJobRuntime(options: JobRuntimeOptions): JobRuntime {
       let errorText: string | null = null;
       try {
         // A job that ignores its signal is still bounded: the timeout settles the run.
-        // A job that ignores its signal is still bounded: the timeout settles the run, and ends its
-        // turn, so a stuck run cannot hold the other jobs back for longer than its own bound.
         const timedOut = new Promise((_, reject) => timeout.addEventListener('abort', () => reject(timeout.reason), { once: true }));
         timedOut.catch(() => {});
-        await Promise.race([inTurn(() => (signal.aborted ? Promise.reject(signal.reason) : Promise.race([definition.run(ctx), timedOut]))), timedOut]);
+        if (signal.aborted) throw signal.reason;
+        await Promise.race([definition.run(ctx), timedOut]);
       } catch (error) {
         if (controller.signal.aborted) {
           status = 'interrupted';
