@@ -10,6 +10,7 @@
 //
 // Usage: [DATABASE_URL=...] npx tsx bench/routing.ts [--orders 100000] [--facilities 200] [--skus 20000] [--batch 1000] [--rounds 1]
 import { sql } from 'drizzle-orm';
+import type { Db } from '../src/platform/db/client.js';
 import { createTestDatabase } from '../test/support/backend.js';
 import { queryRows } from '../src/platform/db/rows.js';
 import {
@@ -30,7 +31,7 @@ const option = (name: string, fallback: number) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? Number(args[i + 1]) : fallback;
 };
-const sizes = { orders: option('orders', 100_000), facilities: option('facilities', 200), skus: option('skus', 20_000), batch: option('batch', 1000), rounds: option('rounds', 1) };
+const sizes = { orders: option('orders', 100_000), facilities: option('facilities', 200), skus: option('skus', 20_000), batch: option('batch', 1000), rounds: option('rounds', 1), workers: option('workers', 1) };
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 function firstFitDocument(): RuleDocument {
@@ -59,7 +60,7 @@ function firstFitDocument(): RuleDocument {
   return checked.document;
 }
 
-async function build(db: import('../src/platform/db/client.js').Db) {
+async function build(db: Db) {
   const started = performance.now();
   await ensureQueueFacilities(db);
   // Facilities: 10 % warehouses, the rest stores (60 % of them ship); seeded random places.
@@ -98,7 +99,7 @@ async function build(db: import('../src/platform/db/client.js').Db) {
   return counts!;
 }
 
-async function allOrders(db: import('../src/platform/db/client.js').Db): Promise<RoutableOrder[]> {
+async function allOrders(db: Db): Promise<RoutableOrder[]> {
   const rows = await queryRows<{ id: number; name: string; created: Date; lat: number; lon: number; lines: Array<{ id: number; v: number; q: number; p: string }> }>(
     db,
     sql`select o.id, o.name, o.shopify_created_at as created, o.latitude as lat, o.longitude as lon,
@@ -148,8 +149,15 @@ for (let round = 0; round < sizes.rounds; round++) {
       console.error(`quality: ${JSON.stringify(quality)}`);
     }
     const started = performance.now();
-    const counts = await runBrokering(db, { runs: 'all', trigger: 'bench', now: () => new Date(), batchSize: sizes.batch });
+    // Workers side by side, each with its own connection (on PostgreSQL); they claim disjoint orders.
+    const all = await Promise.all(Array.from({ length: sizes.workers }, () => runBrokering(db, { runs: 'all', trigger: 'bench', now: () => new Date(), batchSize: sizes.batch })));
     const seconds = (performance.now() - started) / 1000;
+    const counts = { linesRouted: 0, linesParked: 0, conflicts: 0 };
+    for (const c of all) {
+      counts.linesRouted += c.linesRouted;
+      counts.linesParked += c.linesParked;
+      counts.conflicts += c.conflicts;
+    }
     const lines = counts.linesRouted + counts.linesParked;
     const figures = { seconds: Math.round(seconds * 10) / 10, lines, linesPerSecond: Math.round(lines / seconds), conflicts: counts.conflicts, parked: counts.linesParked };
     console.error(`round ${round + 1}: ${JSON.stringify(figures)}`);
@@ -164,7 +172,7 @@ process.stdout.write(
     {
       benchmark: 'routing',
       database: process.env['DATABASE_URL'] ? 'postgres' : 'pglite',
-      sizes: { orders: sizes.orders, lines: built.lines, facilities: sizes.facilities, skus: sizes.skus, inventoryLevels: built.levels, batchSize: sizes.batch, rounds: sizes.rounds },
+      sizes: { orders: sizes.orders, lines: built.lines, facilities: sizes.facilities, skus: sizes.skus, inventoryLevels: built.levels, batchSize: sizes.batch, workers: sizes.workers, rounds: sizes.rounds },
       endToEnd: { linesPerSecond: { median: median(runs.map((r) => r.linesPerSecond)), goal: '>= 10000 on PostgreSQL' }, rounds: runs },
       quality,
     },

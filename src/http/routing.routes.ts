@@ -67,7 +67,11 @@ function explain(trace: Trace) {
     rule: r.rule,
     outcome: r.outcome,
     candidatesLeft: r.candidates,
-    removed: r.removed.map((x) => (x.facilities.length > 0 ? `${x.facilities.join(', ')}: ${x.reason}` : `${x.count ?? 0} facilities: ${x.reason}`)),
+    removed: r.removed.map((x) =>
+      x.facilities.length === 0 ? `${x.count ?? 0} facilities: ${x.reason}`
+      : x.count !== undefined && x.count > x.facilities.length ? `${x.facilities.join(', ')} and ${x.count - x.facilities.length} more: ${x.reason}`
+      : `${x.facilities.join(', ')}: ${x.reason}`,
+    ),
     scores: r.scores.map(
       (s) =>
         `${s.facility}: score ${s.score} (${s.distanceKm === null ? 'distance unknown' : `${s.distanceKm} km`}, can take ${s.covers} unit(s), ` +

@@ -79,9 +79,9 @@ export interface CandidateScore {
 export interface RuleTrace {
   rule: string;
   candidates: number;
-  /** Facilities removed, grouped by the filter that removed them. */
+  /** Facilities removed, grouped by the filter that removed them (the first few named, `count` when there are more). */
   removed: Array<{ filter: string; reason: string; facilities: string[]; count?: number }>;
-  /** The best scored candidates (at most five), best first. */
+  /** The best scored candidates (at most three), best first. */
   scores: CandidateScore[];
   outcome: string;
 }
@@ -139,6 +139,12 @@ function groupsOf(lines: RoutableLine[]): RoutableLine[][] {
     byKey.set(key, list);
   }
   return [...byKey.values()];
+}
+
+/** Facilities named per removal reason in a trace; beyond that they are counted (traces stay small). */
+export const TRACE_NAMED_FACILITIES = 8;
+function removal(filter: string, reason: string, codes: string[]): RuleTrace['removed'][number] {
+  return codes.length <= TRACE_NAMED_FACILITIES ? { filter, reason, facilities: codes } : { filter, reason, facilities: codes.slice(0, TRACE_NAMED_FACILITIES), count: codes.length };
 }
 
 /** Can the facility give every line of the group its quantity and keep `keep` units of each? */
@@ -352,7 +358,7 @@ function decideOrder(order: RoutableOrder, waiting: RoutableLine[], routing: Rou
         reasons.set(reason, [...(reasons.get(reason) ?? []), f.code]);
         return false;
       });
-      for (const [reason, codes] of reasons) trace.removed.push({ filter: filter.name, reason, facilities: codes });
+      for (const [reason, codes] of reasons) trace.removed.push(removal(filter.name, reason, codes));
     }
     const keep = rule.filters.minStockToKeep ?? 0;
     const mode = express ? 'single' : rule.assignment.mode;
@@ -367,39 +373,42 @@ function decideOrder(order: RoutableOrder, waiting: RoutableLine[], routing: Rou
     const useScores = rule.useScores && !express;
 
     const groups = groupsOf(remaining);
-    const covered = (f: RoutingFacility) => takeable(ctx.stock, f.id, groups, keep);
+    const coverage = new Map<RoutingFacility, RoutableLine[][]>();
+    for (const f of candidates) coverage.set(f, takeable(ctx.stock, f.id, groups, keep));
     const withStock = candidates.filter((f) => {
-      const c = covered(f);
+      const c = coverage.get(f)!;
       return mode === 'single' ? c.length === groups.length : c.length > 0;
     });
-    const noStock = candidates.filter((f) => !withStock.includes(f)).map((f) => f.code);
-    if (noStock.length > 0) {
-      trace.removed.push({ filter: 'stock', reason: mode === 'single' ? `cannot fill every line${keep ? ` and keep ${keep}` : ''}` : `holds no line${keep ? ` while keeping ${keep}` : ''}`, facilities: noStock });
+    if (withStock.length < candidates.length) {
+      const noStock = candidates.filter((f) => !withStock.includes(f)).map((f) => f.code);
+      trace.removed.push(removal('stock', mode === 'single' ? `cannot fill every line${keep ? ` and keep ${keep}` : ''}` : `holds no line${keep ? ` while keeping ${keep}` : ''}`, noStock));
     }
     trace.candidates = withStock.length;
-    const score = (f: RoutingFacility, remainingUnits: number): CandidateScore => {
+    const round3 = (x: number) => Math.round(x * 1000) / 1000;
+    const score = (f: RoutingFacility, coverUnits: number, remainingUnits: number): CandidateScore => {
       const w = ctx.document.scoring;
       const d = distanceKm(order, f);
-      const coverUnits = units(covered(f).flat());
       const parts = {
-        distance: d === null ? 0 : Math.max(0, 1 - d / ctx.document.distanceScaleKm),
-        packages: remainingUnits === 0 ? 0 : coverUnits / remainingUnits,
-        capacityHeadroom: f.capacity === null ? 1 : f.capacity === 0 ? 0 : Math.max(0, capacityLeft(f) / f.capacity),
-        facilityPriority: f.priority / ctx.maxPriority,
+        distance: round3(d === null ? 0 : Math.max(0, 1 - d / ctx.document.distanceScaleKm)),
+        packages: round3(remainingUnits === 0 ? 0 : coverUnits / remainingUnits),
+        capacityHeadroom: round3(f.capacity === null ? 1 : f.capacity === 0 ? 0 : Math.max(0, capacityLeft(f) / f.capacity)),
+        facilityPriority: round3(f.priority / ctx.maxPriority),
       };
       const total = w.distance * parts.distance + w.packages * parts.packages + w.capacityHeadroom * parts.capacityHeadroom + w.facilityPriority * parts.facilityPriority;
-      return { facility: f.code, score: Math.round(total * 1000) / 1000, distanceKm: d === null ? null : Math.round(d * 10) / 10, covers: coverUnits, parts };
+      return { facility: f.code, score: round3(total), distanceKm: d === null ? null : Math.round(d * 10) / 10, covers: coverUnits, parts };
     };
-    const rank = (list: RoutingFacility[], remainingUnits: number) => {
-      const scored = list.map((f) => ({ f, s: score(f, remainingUnits) }));
+    const rank = (list: Array<{ f: RoutingFacility; groups: RoutableLine[][] }>, remainingUnits: number) => {
+      const scored = list.map((x) => ({ f: x.f, s: score(x.f, units(x.groups.flat()), remainingUnits) }));
       const bySorts = compareBySorts(sorts, sortKey);
       scored.sort((a, b) => (useScores && b.s.score !== a.s.score ? b.s.score - a.s.score : bySorts(a.f, b.f)));
       return scored;
     };
+    /** The best candidates kept in the trace. */
+    const TRACE_SCORES = 3;
 
     if (mode === 'single') {
-      const ranked = rank(withStock, units(remaining));
-      trace.scores = ranked.slice(0, 5).map((r) => r.s);
+      const ranked = rank(withStock.map((f) => ({ f, groups: coverage.get(f)! })), units(remaining));
+      trace.scores = ranked.slice(0, TRACE_SCORES).map((r) => r.s);
       if (ranked.length > 0) {
         const chosen = ranked[0]!.f;
         assign(chosen, remaining, transferTo);
@@ -418,8 +427,8 @@ function decideOrder(order: RoutableOrder, waiting: RoutableLine[], routing: Rou
           .map((f) => ({ f, groups: takeable(ctx.stock, f.id, open, keep) }))
           .filter((x) => x.groups.length > 0 && (minPart === 0 || wholeOrder(x.groups) || value(x.groups.flat()) >= minPart));
         if (eligible.length === 0) break;
-        const ranked = rank(eligible.map((x) => x.f), units(remaining));
-        if (parts.length === 0) trace.scores = ranked.slice(0, 5).map((r) => r.s);
+        const ranked = rank(eligible, units(remaining));
+        if (parts.length === 0) trace.scores = ranked.slice(0, TRACE_SCORES).map((r) => r.s);
         const chosen = ranked[0]!.f;
         const take = eligible.find((x) => x.f === chosen)!.groups.flat();
         assign(chosen, take, transferTo);

@@ -8,6 +8,9 @@ import type { QueueKind } from '../facilities/index.js';
 import { lockLevels, markChanged } from '../inventory/index.js';
 import type { OrderDecision, RoutableOrder, RoutingFacility, StockMap } from './engine.js';
 
+/** A PostgreSQL array literal of whole numbers, sent as one text parameter (cheaper to parse than JSON). */
+export const intArray = (values: Array<number | null>) => `{${values.map((v) => (v === null ? 'NULL' : String(Math.trunc(v)))).join(',')}}`;
+
 /** Line states that mean "waiting in a queue", the same set ATP counts as queue demand. */
 export const WAITING_STATUSES = ['approved', 'rejected', 'unfillable'] as const;
 
@@ -196,15 +199,20 @@ export async function loadStock(db: Db, variantIds: number[]): Promise<{ stock: 
         (select max(r.quantity) from safety_stock_rules r where r.facility_id is null and r.tag = any(p.tags)),
         f.default_safety_stock)`
     : sql`coalesce(l.safety_stock, f.default_safety_stock)`;
+  const ids = intArray([...new Set(variantIds)]);
   const rows = await queryRows<{ variant_id: number; facility_id: number; free: number; safety: number }>(
     db,
-    sql`select l.variant_id, l.facility_id, (l.on_hand - l.reserved)::int as free, (${safetyExpr})::int as safety
-        from inventory_levels l
-        join facilities f on f.id = l.facility_id and f.kind <> 'VIRTUAL' and f.active and f.brokering_enabled
-        join variants v on v.id = l.variant_id
-        join products p on p.id = v.product_id
-        where l.variant_id in (select (jsonb_array_elements_text(${JSON.stringify([...new Set(variantIds)])}::jsonb))::bigint)
-          and l.on_hand - l.reserved > 0`,
+    rules!.any
+      ? sql`select l.variant_id, l.facility_id, (l.on_hand - l.reserved)::int as free, (${safetyExpr})::int as safety
+            from inventory_levels l
+            join facilities f on f.id = l.facility_id and f.kind <> 'VIRTUAL' and f.active and f.brokering_enabled
+            join variants v on v.id = l.variant_id
+            join products p on p.id = v.product_id
+            where l.variant_id in (select unnest(${ids}::bigint[])) and l.on_hand - l.reserved > 0`
+      : sql`select l.variant_id, l.facility_id, (l.on_hand - l.reserved)::int as free, coalesce(l.safety_stock, f.default_safety_stock)::int as safety
+            from inventory_levels l
+            join facilities f on f.id = l.facility_id and f.kind <> 'VIRTUAL' and f.active and f.brokering_enabled
+            where l.variant_id in (select unnest(${ids}::bigint[])) and l.on_hand - l.reserved > 0`,
   );
   for (const r of rows) {
     const units = r.free - r.safety;
@@ -251,7 +259,7 @@ export async function commitDecisions(tx: Db, decisions: OrderDecision[], ctx: C
     await lockLevels(tx, pairs.map((p) => ({ variantId: p.v, facilityId: p.f })));
     const moved = await queryRows<{ n: number }>(
       tx,
-      sql`with d as (select * from jsonb_to_recordset(${JSON.stringify(pairs)}::jsonb) as x(v bigint, f bigint, q int, s int)),
+      sql`with d as (select * from unnest(${intArray(pairs.map((p) => p.v))}::bigint[], ${intArray(pairs.map((p) => p.f))}::bigint[], ${intArray(pairs.map((p) => p.q))}::int[], ${intArray(pairs.map((p) => p.s))}::int[]) as x(v, f, q, s)),
           u as (update inventory_levels l set reserved = l.reserved + d.q, updated_at = ${now}
                 from d where l.variant_id = d.v and l.facility_id = d.f and l.on_hand - l.reserved - d.s >= d.q returning 1)
           select count(*)::int as n from u`,
@@ -259,12 +267,15 @@ export async function commitDecisions(tx: Db, decisions: OrderDecision[], ctx: C
     if (moved[0]!.n !== pairs.length) throw new RoutingConflict(`stock moved for ${pairs.length - moved[0]!.n} of ${pairs.length} item × facility pairs`);
     await tx.execute(
       sql`insert into reservations (order_line_id, variant_id, facility_id, quantity, status, created_at)
-          select x.l, x.v, x.f, x.q, 'active', ${now}::timestamptz from jsonb_to_recordset(${JSON.stringify(assignments.map((a) => ({ l: a.lineId, v: a.variantId, f: a.facilityId, q: a.quantity })))}::jsonb) as x(l bigint, v bigint, f bigint, q int)
+          select x.l, x.v, x.f, x.q, 'active', ${now}::timestamptz
+          from unnest(${intArray(assignments.map((a) => a.lineId))}::bigint[], ${intArray(assignments.map((a) => a.variantId))}::bigint[],
+                      ${intArray(assignments.map((a) => a.facilityId))}::bigint[], ${intArray(assignments.map((a) => a.quantity))}::int[]) as x(l, v, f, q)
           on conflict (order_line_id, facility_id) where status = 'active' do update set quantity = reservations.quantity + excluded.quantity`,
     );
     await tx.execute(
       sql`update order_lines ol set status = 'brokered', facility_id = x.f, transfer_to_facility_id = x.t, brokered_at = ${now}, auto_cancel_at = null, updated_at = ${now}
-          from jsonb_to_recordset(${JSON.stringify(assignments.map((a) => ({ l: a.lineId, f: a.facilityId, t: a.transferToFacilityId })))}::jsonb) as x(l bigint, f bigint, t bigint)
+          from unnest(${intArray(assignments.map((a) => a.lineId))}::bigint[], ${intArray(assignments.map((a) => a.facilityId))}::bigint[],
+                      ${intArray(assignments.map((a) => a.transferToFacilityId))}::bigint[]) as x(l, f, t)
           where ol.id = x.l`,
     );
     // Capacity: one order per facility per local day, however many lines it sends there.
