@@ -1,6 +1,6 @@
 // Switchyard as real processes: the data-dir lock, graceful shutdown during a job, roles, the CLI.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { backend, childEnv, createTestDatabase, waitFor, type TestDatabase } from './support/backend.js';
 import { CLI, listeningUrl, startChild, type Child } from './support/child.js';
 import { stepsByRun } from './support/jobs.js';
@@ -170,7 +170,8 @@ describe('CLI', () => {
   });
   afterAll(() => db.drop());
 
-  test('migrate, jobs list/run/schedule, and --help on each command', async () => {
+  test('migrate, jobs list/run/schedule, routing replay, and --help on each command', async () => {
+    let draftId = 0;
     const env = childEnv(db, { LOG_LEVEL: 'warn' });
     const migrate = spawnChild(CLI, ['migrate'], env);
     expect(await migrate.exited).toBe(0);
@@ -197,7 +198,34 @@ describe('CLI', () => {
     expect(list.output()).toContain('schedule: every 2h');
     expect(list.output()).toMatch(/last: run #\d+ housekeeping.prune-history: succeeded/);
 
-    const helps = [['--help'], ['serve', '--help'], ['migrate', '--help'], ['jobs', 'run', '--help'], ['sim', '--help']].map((args) => spawnChild(CLI, args, env));
+    // What-if replay from the command line: the default rules against a draft that parks everything.
+    const database = await openDatabase({ url: db.url, dataDir: db.url ? undefined : db.dataDir });
+    try {
+      const { createDraft, defaultRuleDocument } = await import('../src/domains/routing/index.js');
+      const { recordEntries } = await import('../src/domains/inventory/index.js');
+      const { facilities } = await import('../src/domains/facilities/index.js');
+      const { applyProductSnapshot } = await import('../src/domains/catalog/index.js');
+      const now = new Date();
+      const [wh] = await database.db.insert(facilities).values({ code: 'WH', name: 'Warehouse', kind: 'WAREHOUSE', canShip: true, latitude: 40.7, longitude: -74 }).returning();
+      await applyProductSnapshot(database.db, { shopifyProductId: 'gid://shopify/Product/1', handle: 'p', title: 'P', status: 'ACTIVE', vendor: null, productType: null, tags: [], imageUrl: null, updatedAt: now, variants: [{ shopifyVariantId: 'gid://shopify/ProductVariant/1', shopifyInventoryItemId: 'gid://shopify/InventoryItem/1', sku: 'S1', barcode: null, title: 'S1', price: '12.00', weightGrams: null, inventoryPolicy: 'DENY', updatedAt: now }] }, now);
+      const { queryRows } = await import('../src/platform/db/rows.js');
+      const [variant] = await queryRows<{ id: number }>(database.db, sql`select id from variants where sku = 'S1'`);
+      await database.db.transaction((tx) => recordEntries(tx, [{ variantId: Number(variant!.id), facilityId: wh!.id, delta: 1000, kind: 'receipt', occurredAt: now, source: 'test', idempotencyKey: 'cli-replay' }], now));
+      const parkAll = defaultRuleDocument();
+      parkAll.runs[0]!.routings[0]!.rules = [{ name: 'nowhere', filters: { radiusKm: 0.001 }, sorts: [], useScores: true, assignment: { mode: 'single' }, onUnfilled: { action: 'queue', queue: 'unfillable' } }];
+      draftId = (await createDraft(database.db, { name: 'park all', document: parkAll, by: 'test' }, now)).id;
+    } finally {
+      await database.close();
+    }
+    const replay = spawnChild(CLI, ['routing', 'replay', '--draft', String(draftId), '--generate', '50', '--seed', '2'], env);
+    expect(await replay.exited).toBe(0);
+    expect(replay.output()).toContain('50 generated orders');
+    expect(replay.output()).toMatch(/fill rate\s+0\s+1\s+0×/);
+    const unknownDraft = spawnChild(CLI, ['routing', 'replay', '--draft', '9999', '--generate', '5'], env);
+    expect(await unknownDraft.exited).toBe(1);
+    expect(unknownDraft.output()).toContain('No rule version 9999.');
+
+    const helps = [['--help'], ['serve', '--help'], ['migrate', '--help'], ['jobs', 'run', '--help'], ['sim', '--help'], ['routing', 'replay', '--help']].map((args) => spawnChild(CLI, args, env));
     for (const help of helps) {
       expect(await help.exited).toBe(0);
       expect(help.output()).toContain('Usage: switchyard');

@@ -25,6 +25,8 @@ export function makeRoutingJobs(deps: RoutingJobDeps): JobDefinition[] {
       const counts = await runBrokering(ctx.db, {
         runs,
         trigger: runs === 'due' ? 'sweep' : 'arrivals',
+        // Arrivals route what is new (and rejected lines); parked orders wait for the sweep.
+        ...(runs === 'arrivals' ? { onlyQueues: ['brokering' as const, 'rejected' as const] } : {}),
         now: () => ctx.clock.now(),
         signal: ctx.signal,
         ...(deps.batchSize ? { batchSize: deps.batchSize } : {}),
@@ -34,6 +36,7 @@ export function makeRoutingJobs(deps: RoutingJobDeps): JobDefinition[] {
       ctx.count('orders', counts.orders);
       ctx.count('lines_routed', counts.linesRouted);
       ctx.count('lines_parked', counts.linesParked);
+      ctx.count('still_parked', counts.unchanged);
       ctx.count('conflicts', counts.conflicts);
     };
   const arrivals: JobDefinition = {
@@ -61,7 +64,11 @@ export function makeRoutingJobs(deps: RoutingJobDeps): JobDefinition[] {
       if (!shopify) return;
       const due = await linesDueForAutoCancel(ctx.db, ctx.clock.now());
       const byOrder = new Map<number, DueLine[]>();
-      for (const line of due) byOrder.set(line.orderId, [...(byOrder.get(line.orderId) ?? []), line]);
+      for (const line of due) {
+        const lines = byOrder.get(line.orderId);
+        if (lines) lines.push(line);
+        else byOrder.set(line.orderId, [line]);
+      }
       for (const lines of byOrder.values()) {
         if (ctx.signal.aborted) return;
         const first = lines[0]!;

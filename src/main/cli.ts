@@ -221,6 +221,51 @@ inventoryCommand
     }
   });
 
+const routingCommand = program.command('routing').description('Try rule versions before switching them on');
+
+routingCommand
+  .command('replay')
+  .description('Route the orders of a past period (or generated ones) under a draft and under the active rules, in memory, and compare')
+  .requiredOption('--draft <id>', 'the rule version to try', (v) => Number(v))
+  .option('--baseline <id>', 'compare with this version instead of the active one', (v) => Number(v))
+  .option('--from <time>', 'start of the period (ISO time or date)')
+  .option('--to <time>', 'end of the period (ISO time or date), exclusive')
+  .option('--generate <orders>', 'instead of a period: this many generated orders', (v) => Number(v))
+  .option('--seed <n>', 'seed for generated orders', (v) => Number(v), 1)
+  .option('--json', 'print the whole comparison as JSON')
+  .option('--config <file>', 'JSON config file')
+  .action(async (options: { draft: number; baseline?: number; from?: string; to?: string; generate?: number; seed: number; json?: boolean; config?: string }) => {
+    try {
+      const { replayRules } = await import('../domains/routing/index.js');
+      const result = await withDatabase(options, (db) =>
+        replayRules(db, {
+          candidateId: options.draft,
+          ...(options.baseline !== undefined ? { baselineId: options.baseline } : {}),
+          ...(options.from ? { from: new Date(options.from) } : {}),
+          ...(options.to ? { to: new Date(options.to) } : {}),
+          ...(options.generate !== undefined ? { generated: { orders: options.generate, seed: options.seed } } : {}),
+        }),
+      );
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+        return;
+      }
+      const c = result.candidate.metrics;
+      const b = result.baseline.metrics;
+      const row = (name: string, x: unknown, y: unknown, r?: number | null) => process.stdout.write(`${name.padEnd(20)} ${String(x).padStart(12)} ${String(y).padStart(12)}${r === undefined ? '' : `   ${r === null ? '-' : `${r}×`}`}\n`);
+      process.stdout.write(`${result.period.generated ? `${result.period.generated.orders} generated orders` : `orders from ${result.period.from} to ${result.period.to}`}: ${c.orders} orders, ${c.lines} lines\n`);
+      row('', `#${result.candidate.versionId} draft`, `#${result.baseline.versionId} base`, undefined);
+      row('fill rate', c.fillRate, b.fillRate, result.ratios.fillRate);
+      row('split rate', c.splitRate, b.splitRate, result.ratios.splitRate);
+      row('mean distance km', c.meanDistanceKm, b.meanDistanceKm, result.ratios.meanDistanceKm);
+      row('p95 distance km', c.p95DistanceKm, b.p95DistanceKm);
+      row('packages per order', c.packagesPerOrder, b.packagesPerOrder, result.ratios.packagesPerOrder);
+      row('lines parked', c.linesParked, b.linesParked);
+    } catch (error) {
+      fail(error);
+    }
+  });
+
 const shopifyCommand = program.command('shopify').description('Connect to the configured Shopify shop');
 
 shopifyCommand

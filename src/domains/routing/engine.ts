@@ -355,7 +355,9 @@ function decideOrder(order: RoutableOrder, waiting: RoutableLine[], routing: Rou
         const reason = filter.reason(f);
         if (reason === null) return true;
         removed.push(f.code);
-        reasons.set(reason, [...(reasons.get(reason) ?? []), f.code]);
+        const codes = reasons.get(reason);
+        if (codes) codes.push(f.code);
+        else reasons.set(reason, [f.code]);
         return false;
       });
       for (const [reason, codes] of reasons) trace.removed.push(removal(filter.name, reason, codes));

@@ -102,7 +102,9 @@ export function simulate(document: RuleDocument, orders: RoutableOrder[], facili
   const days = new Map<string, RoutableOrder[]>();
   for (const order of [...orders].sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.id - b.id)) {
     const day = localDate('UTC', order.createdAt);
-    days.set(day, [...(days.get(day) ?? []), order]);
+    const list = days.get(day);
+    if (list) list.push(order);
+    else days.set(day, [order]);
   }
   const decisions: OrderDecision[] = [];
   for (const dayOrders of days.values()) {

@@ -19,6 +19,8 @@ export interface BrokeringOptions {
    * sweep), `arrivals` (continuous runs only: new orders), `all` (a rejection, a manual run), or one code.
    */
   runs: 'due' | 'arrivals' | 'all' | { code: string };
+  /** Only orders waiting in these queues (arrivals: the new and the rejected, not every parked one). */
+  onlyQueues?: QueueKind[];
   /** Only these orders (immediate routing after a new order or a rejection). */
   orderIds?: number[];
   trigger: string;
@@ -35,13 +37,15 @@ export interface BrokeringCounts {
   orders: number;
   linesRouted: number;
   linesParked: number;
+  /** Parked orders looked at again and still parked where they were. */
+  unchanged: number;
   conflicts: number;
 }
 
 const MAX_CONFLICTS_PER_BATCH = 20;
 
 export async function runBrokering(db: Db, options: BrokeringOptions): Promise<BrokeringCounts> {
-  const counts: BrokeringCounts = { runs: [], approved: 0, orders: 0, linesRouted: 0, linesParked: 0, conflicts: 0 };
+  const counts: BrokeringCounts = { runs: [], approved: 0, orders: 0, linesRouted: 0, linesParked: 0, unchanged: 0, conflicts: 0 };
   const queueIds = await ensureQueueFacilities(db);
   const queueKindById = new Map([...queueIds.entries()].map(([kind, id]) => [id, kind]));
   counts.approved = await approveNewLines(db, queueIds.get('brokering')!, options.now(), options.orderIds);
@@ -59,7 +63,10 @@ export async function runBrokering(db: Db, options: BrokeringOptions): Promise<B
   for (const run of runs) {
     const sourceQueues = new Set<QueueKind>();
     for (const routing of run.routings.filter((r) => r.enabled)) for (const q of routing.orderFilters.queues ?? ['brokering']) sourceQueues.add(q);
-    const queueList = [...sourceQueues].filter((q) => (SOURCE_QUEUES as readonly string[]).includes(q)).map((q) => queueIds.get(q)!);
+    const queueList = [...sourceQueues]
+      .filter((q) => (SOURCE_QUEUES as readonly string[]).includes(q) && (!options.onlyQueues || options.onlyQueues.includes(q)))
+      .map((q) => queueIds.get(q)!);
+    if (queueList.length === 0) continue;
     let afterId = 0;
     for (;;) {
       if (options.signal?.aborted) return counts;
@@ -96,7 +103,12 @@ async function routeBatch(
         const orders = await loadOrders(tx, ids, p.queueKindById);
         const facilities = await loadRoutingFacilities(tx, now);
         const { stock, safety } = await loadStock(tx, orders.flatMap((o) => o.lines.map((l) => l.variantId)));
-        const decisions: OrderDecision[] = decide({ document: p.document, runCode: p.runCode, orders, facilities, stock, now });
+        const decided: OrderDecision[] = decide({ document: p.document, runCode: p.runCode, orders, facilities, stock, now });
+        // A parked order that is still parked where it was is not news: no line update, no new trace
+        // (the sweep re-tries parked orders every minute).
+        const queueOf = new Map(orders.flatMap((o) => o.lines.map((l) => [l.id, l.queue] as const)));
+        const decisions = decided.filter((d) => d.assignments.length > 0 || d.parked.some((x) => queueOf.get(x.lineId) !== x.queue));
+        p.counts.unchanged += decided.length - decisions.length;
         await commitDecisions(tx, decisions, {
           now,
           versionId: p.versionId,

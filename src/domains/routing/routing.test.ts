@@ -121,6 +121,10 @@ describe(`routing scenarios (${backend})`, () => {
     expect(await fx.line(split.lines[2]!)).toMatchObject({ facility: 'WH-EAST' }); // the loose line still ships
     expect(await fx.line(split.lines[0]!)).toMatchObject({ status: 'unfillable' });
     expect(await fx.line(split.lines[1]!)).toMatchObject({ status: 'unfillable' });
+    // Looked at again with nothing changed: still parked, no new decision written.
+    const decisionsBefore = (await orderRoutingHistory(db, split.id)).length;
+    expect(await route()).toMatchObject({ orders: 0, unchanged: 1 });
+    expect((await orderRoutingHistory(db, split.id)).length).toBe(decisionsBefore);
     await fx.stock('A', 'WH-WEST', 1);
     await fx.stock('B', 'WH-WEST', 1);
     await route();
@@ -217,6 +221,11 @@ describe(`routing scenarios (${backend})`, () => {
     const c = await fx.order({ name: '#9c', at: 'NYC', lines: [{ sku: 'A', quantity: 1 }] });
     await route();
     expect(await fx.line(c.lines[0]!)).toMatchObject({ facility: 'WH-EAST' });
+    await db.execute(sql`update facilities set daily_order_capacity = case code when 'WH-WEST' then 5 when 'WH-EAST' then 50 when 'ST-BOS' then 20 end where code in ('WH-WEST', 'WH-EAST', 'ST-BOS')`);
+    await fx.rules(rulesWith([{ name: 'most capacity left', useScores: false, sorts: [{ field: 'capacity_left', direction: 'desc' }], onUnfilled: park }]));
+    const d = await fx.order({ name: '#9d', at: 'LA', lines: [{ sku: 'A', quantity: 1 }] });
+    await route();
+    expect(await fx.line(d.lines[0]!)).toMatchObject({ facility: 'WH-EAST' }); // 50 − 2 used today, the most left
   });
 
   test('scarce orders first: the order with one possible facility is served before an older one with two', async () => {
