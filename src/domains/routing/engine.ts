@@ -123,7 +123,7 @@ export function orderMatches(order: RoutableOrder, filters: OrderFilters, now: D
   if (filters.salesChannels && !filters.salesChannels.includes(order.sourceName ?? '')) return false;
   if (filters.tagsAll && !filters.tagsAll.every((t) => order.tags.includes(t))) return false;
   if (filters.tagsNone && filters.tagsNone.some((t) => order.tags.includes(t))) return false;
-  if (filters.promisedWithinHours !== undefined && order.promiseDate && order.promiseDate.getTime() - now.getTime() > filters.promisedWithinHours * 3_600_000) return false;
+  if (filters.promisedWithinHours !== undefined && (!order.promiseDate || order.promiseDate.getTime() - now.getTime() > filters.promisedWithinHours * 3_600_000)) return false;
   return true;
 }
 

@@ -278,6 +278,34 @@ describe(`routing scenarios (${backend})`, () => {
     expect(await fx.line(transfer.lines[0]!)).toMatchObject({ facility: 'WH-EAST', transferTo: 'ST-CHI', status: 'brokered' });
   });
 
+  test('order filters pick the routing: shipping method, tags, channel, priority, promise date; unmatched orders wait', async () => {
+    await fx.stock('A', 'WH-EAST', 20);
+    await fx.stock('A', 'WH-WEST', 20);
+    const east = { name: 'east', sorts: [], useScores: false, onUnfilled: park, filters: { radiusKm: 5000 } } as const;
+    const doc = rulesWith([{ name: 'west only', filters: { groupsExclude: ['pilot'] }, useScores: false, sorts: [{ field: 'priority', direction: 'desc' }], onUnfilled: park }]);
+    await db.execute(sql`update facilities set brokering_priority = 5 where code = 'WH-WEST'`);
+    const base = doc.runs[0]!.routings[0]!;
+    doc.runs[0]!.routings = [
+      { ...base, name: 'vip web orders', orderFilters: { queues: ['brokering'], tagsAll: ['vip'], salesChannels: ['web'], minPriority: 1 }, rules: [{ ...base.rules[0]!, ...east, sorts: [{ field: 'distance', direction: 'asc' }] }] },
+      { ...base, name: 'due soon', orderFilters: { queues: ['brokering'], promisedWithinHours: 24, tagsNone: ['vip'] }, rules: [{ ...base.rules[0]!, ...east, sorts: [{ field: 'distance', direction: 'asc' }] }] },
+      { ...base, name: 'standard by priority', orderFilters: { queues: ['brokering'], shippingMethods: ['standard'], maxPriority: 0, tagsNone: ['vip'] } },
+    ];
+    await fx.rules(doc);
+    const vip = await fx.order({ name: '#f1', at: 'NYC', lines: [{ sku: 'A', quantity: 1 }], tags: ['vip'], priority: 2 });
+    const vipLow = await fx.order({ name: '#f2', at: 'NYC', lines: [{ sku: 'A', quantity: 1 }], tags: ['vip'], priority: 0 });
+    const plain = await fx.order({ name: '#f3', at: 'NYC', lines: [{ sku: 'A', quantity: 1 }] });
+    const soon = await fx.order({ name: '#f4', at: 'NYC', lines: [{ sku: 'A', quantity: 1 }], priority: 3 });
+    await db.execute(sql`update orders set promise_date = ${new Date(now.getTime() + 6 * 3_600_000)} where id = ${soon.id}`);
+    await route();
+    expect(await fx.line(vip.lines[0]!)).toMatchObject({ facility: 'WH-EAST' }); // nearest, VIP routing
+    expect(await fx.line(plain.lines[0]!)).toMatchObject({ facility: 'WH-WEST' }); // priority sort, standard routing
+    expect(await fx.line(soon.lines[0]!)).toMatchObject({ facility: 'WH-EAST' }); // promised within 24 h
+    expect(await fx.line(vipLow.lines[0]!)).toMatchObject({ status: 'approved', facility: 'QUEUE-BROKERING' }); // no routing takes it: it waits
+    const [d] = await orderRoutingHistory(db, vip.id);
+    expect(d!.routing).toBe('vip web orders');
+    expect((await orderRoutingHistory(db, vipLow.id)).length).toBe(0);
+  });
+
   test('next rule, then a queue with an auto-cancel date that a later parking keeps; held lines are not due', async () => {
     await fx.rules(
       rulesWith([

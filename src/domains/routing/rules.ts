@@ -42,7 +42,7 @@ export interface OrderFilters {
   tagsAll?: string[];
   /** None of these tags may be on the order. */
   tagsNone?: string[];
-  /** Only orders promised within this many hours from now (orders without a promise date pass). */
+  /** Only orders promised within this many hours from now (orders without a promise date do not match). */
   promisedWithinHours?: number;
 }
 
