@@ -109,7 +109,9 @@ describe(`inventory property (${backend})`, () => {
     const locations = [...shop.locations.values()].sort((a, b) => a.id - b.id);
     const storeLocations = locations.filter((l) => l.kind === 'store');
     const facilityOf = new Map(
-      ((await api('GET', '/api/v1/facilities')).facilities as Array<{ code: string; shopifyLocationId: string }>).map((f) => [num(f.shopifyLocationId), f.code]),
+      ((await api('GET', '/api/v1/facilities')).facilities as Array<{ code: string; shopifyLocationId: string | null }>)
+        .filter((f) => f.shopifyLocationId !== null) // routing's queues are facilities without a location
+        .map((f) => [num(f.shopifyLocationId!), f.code]),
     );
     const openOrders: number[] = [];
     // Logical clock for occurred-at times: 100 ms per step from now (after the opening balances), so

@@ -1,4 +1,4 @@
-// Order changes → inventory. The orders room writes an outbox event for each change in the same
+// Order changes → inventory (and routing, for a routed line that grew). The orders room writes an outbox event for each change in the same
 // transaction; these handlers run when the event is delivered, in the transaction that marks it
 // delivered, so each event moves stock exactly once.
 import type { OutboxHandler } from '../platform/outbox.js';
@@ -9,6 +9,7 @@ import {
   trimLineReservation,
 } from '../domains/inventory/index.js';
 import { ORDER_EVENTS } from '../domains/orders/index.js';
+import { requeueGrownLine } from '../domains/routing/index.js';
 
 const orderIdOf = (payload: Record<string, unknown>): number => {
   const id = payload['orderId'];
@@ -33,7 +34,11 @@ export function makeOrderInventoryHandlers(now: () => Date): Record<string, Outb
       await trimLineReservation(tx, Number(payload['lineId']), now());
       await markOrderVariantsChanged(tx, orderIdOf(payload), now());
     },
-    [ORDER_EVENTS.lineQuantityIncreased]: async (tx, { payload }) => markOrderVariantsChanged(tx, orderIdOf(payload), now()),
+    // A routed line that grew is routed again whole (its reservation covered the old quantity).
+    [ORDER_EVENTS.lineQuantityIncreased]: async (tx, { payload }) => {
+      await requeueGrownLine(tx, Number(payload['lineId']), now());
+      await markOrderVariantsChanged(tx, orderIdOf(payload), now());
+    },
     [ORDER_EVENTS.lineAdded]: async (tx, { payload }) => markOrderVariantsChanged(tx, orderIdOf(payload), now()),
     [ORDER_EVENTS.statusChanged]: async (tx, { payload }) => {
       // A POS order first seen without its store gets its sale once the store is known.

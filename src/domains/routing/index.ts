@@ -13,5 +13,5 @@ export { decide, distanceKm, type OrderDecision, type RoutableOrder, type Routin
 export { runBrokering, orderRoutingHistory, type BrokeringOptions, type BrokeringCounts } from './routing.service.js';
 export { activeRules, listRuleVersions, getRuleVersion, createDraft, updateDraft, deleteDraft, activateVersion, rollbackRules, type RuleVersionRow } from './versions.service.js';
 export { rejectLine, listRejectionReasons, putRejectionReason, type RejectInput, type RejectResult, type RejectionReasonRow } from './rejections.service.js';
-export { queueSummary, queueLines, setLineHold, linesDueForAutoCancel, markAutoCancelled, type DueLine } from './queues.service.js';
+export { queueSummary, queueLines, setLineHold, linesDueForAutoCancel, markAutoCancelled, requeueGrownLine, type DueLine } from './queues.service.js';
 export { replayRules, simulate, measure, type ReplayInput, type ReplayMetrics, type ReplayResult } from './replay.js';

@@ -5,6 +5,7 @@ import { conflict, invalid, notFound } from '../../platform/errors.js';
 import { queryRows } from '../../platform/db/rows.js';
 import { latestSlot, parseSchedule } from '../../platform/jobs/schedule.js';
 import { ensureQueueFacilities, QUEUE_KINDS, type QueueKind } from '../facilities/index.js';
+import { releaseReservation } from '../inventory/index.js';
 import { CONTINUOUS, type BrokeringRun } from './rules.js';
 
 export async function queueSummary(db: Db): Promise<Array<{ queue: QueueKind; lines: number; orders: number; units: number; oldest: Date | null }>> {
@@ -127,4 +128,25 @@ export async function markAutoCancelled(db: Db, orderId: number, lineIds: number
       sql`insert into order_history (order_id, at, kind, source, details) values (${orderId}, ${now}, 'order.lines_auto_cancelled', 'routing.auto-cancel', ${JSON.stringify({ lineIds, how })}::jsonb)`,
     );
   });
+}
+
+/**
+ * A routed line whose quantity grew (an order edit): its reservation covers the old quantity only, so
+ * it is released and the line goes back to the brokering queue to be routed whole again.
+ */
+export async function requeueGrownLine(tx: Db, lineId: number, now: Date): Promise<boolean> {
+  const [line] = await queryRows<{ status: string; current_quantity: number; order_id: number; reserved: number }>(
+    tx,
+    sql`select ol.status, ol.current_quantity, ol.order_id,
+          coalesce((select sum(r.quantity) from reservations r where r.order_line_id = ol.id and r.status = 'active'), 0)::int as reserved
+        from order_lines ol where ol.id = ${lineId} for update`,
+  );
+  if (!line || line.status !== 'brokered' || line.reserved >= line.current_quantity) return false;
+  const queues = await ensureQueueFacilities(tx);
+  await releaseReservation(tx, lineId, 'quantity_increased', now);
+  await tx.execute(sql`update order_lines set status = 'approved', facility_id = ${queues.get('brokering')!}, transfer_to_facility_id = null, updated_at = ${now} where id = ${lineId}`);
+  await tx.execute(
+    sql`insert into order_history (order_id, at, kind, source, details) values (${line.order_id}, ${now}, 'order.line_requeued', 'routing', ${JSON.stringify({ lineId, reason: 'quantity increased', from: line.reserved, to: line.current_quantity })}::jsonb)`,
+  );
+  return true;
 }

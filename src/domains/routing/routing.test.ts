@@ -7,6 +7,8 @@ import { makeFixture, type Fixture } from '../../../test/support/routing-fixture
 import type { Database, Db } from '../../platform/db/client.js';
 import { queryRows } from '../../platform/db/rows.js';
 import { compareCountersWithLedger } from '../inventory/index.js';
+import { ORDER_EVENTS } from '../orders/index.js';
+import { makeOrderInventoryHandlers } from '../../flows/order-inventory.js';
 import {
   activateVersion,
   activeRules,
@@ -329,6 +331,26 @@ describe(`routing scenarios (${backend})`, () => {
     expect((await linesDueForAutoCancel(db, later)).map((l) => [l.lineId, l.wholeOrder])).toEqual([[o.lines[0]!, false]]);
     await setLineHold(db, o.id, o.lines[1]!, false, 'test', now);
     expect((await linesDueForAutoCancel(db, later)).map((l) => l.wholeOrder)).toEqual([true, true]);
+  });
+});
+
+describe(`order changes after routing (${backend})`, () => {
+  test('a routed line that grows (an order edit) is released and routed again whole', async () => {
+    await fx.stock('A', 'ST-PHL', 2);
+    await fx.stock('A', 'WH-EAST', 10);
+    const o = await fx.order({ name: '#30', at: 'PHL', lines: [{ sku: 'A', quantity: 2 }] });
+    await route();
+    expect(await fx.line(o.lines[0]!)).toMatchObject({ facility: 'ST-PHL', status: 'brokered' });
+    await db.execute(sql`update order_lines set quantity = 3, current_quantity = 3 where id = ${o.lines[0]!}`);
+    const handlers = makeOrderInventoryHandlers(() => now);
+    await db.transaction((tx) =>
+      handlers[ORDER_EVENTS.lineQuantityIncreased]!(tx, { id: 1, topic: ORDER_EVENTS.lineQuantityIncreased, payload: { orderId: o.id, lineId: o.lines[0]!, from: 2, to: 3, delta: 1 } } as never),
+    );
+    expect(await fx.line(o.lines[0]!)).toMatchObject({ facility: 'QUEUE-BROKERING', status: 'approved' });
+    expect(await fx.level('A', 'ST-PHL')).toEqual({ onHand: 2, reserved: 0 });
+    await route();
+    expect(await fx.line(o.lines[0]!)).toMatchObject({ facility: 'WH-EAST', status: 'brokered' }); // Philadelphia has 2, not 3
+    expect(await fx.level('A', 'WH-EAST')).toEqual({ onHand: 10, reserved: 3 });
   });
 });
 
