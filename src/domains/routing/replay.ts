@@ -10,7 +10,7 @@ import { invalid } from '../../platform/errors.js';
 import { queryRows } from '../../platform/db/rows.js';
 import { makeRandom } from '../../platform/random.js';
 import { decide, distanceKm, type OrderDecision, type RoutableOrder, type RoutingFacility, type StockMap } from './engine.js';
-import { localDate, loadRoutingFacilities, loadStock } from './routing.repo.js';
+import { localDate, loadRoutingFacilities, loadStock, orderColumns, toRoutableOrder, type OrderRowWithLines } from './routing.repo.js';
 import { activeRules, getRuleVersion } from './versions.service.js';
 import type { RuleDocument } from './rules.js';
 
@@ -179,53 +179,16 @@ export function measure(decisions: OrderDecision[], orders: RoutableOrder[], fac
 }
 
 async function periodOrders(db: Db, from: Date, to: Date): Promise<RoutableOrder[]> {
-  const rows = await queryRows<{
-    id: number;
-    name: string;
-    shopify_created_at: Date;
-    priority: number;
-    promise_date: Date | null;
-    shipping_method: RoutableOrder['shippingMethod'];
-    source_name: string | null;
-    tags: string[];
-    latitude: number | null;
-    longitude: number | null;
-    pickup_facility_id: number | null;
-    lines: Array<{ id: number; variant_id: number; sku: string | null; quantity: number; unit_price: string | null; group_key: string | null }>;
-  }>(
+  // Every line as ordered (its full quantity), waiting in the brokering queue.
+  const rows = await queryRows<OrderRowWithLines & Record<string, unknown>>(
     db,
-    sql`select o.id, o.name, o.shopify_created_at, o.priority, o.promise_date, o.shipping_method, o.source_name, o.tags, o.latitude, o.longitude, o.pickup_facility_id,
-          (select json_agg(json_build_object('id', ol.id, 'variant_id', ol.variant_id, 'sku', ol.sku, 'quantity', ol.quantity, 'unit_price', ol.unit_price, 'group_key', ol.group_key) order by ol.id)
-             from order_lines ol where ol.order_id = o.id and ol.variant_id is not null and ol.quantity > 0) as lines
+    sql`select ${orderColumns(sql`select json_agg(json_build_object('id', ol.id, 'variant_id', ol.variant_id, 'sku', ol.sku, 'quantity', ol.quantity, 'unit_price', ol.unit_price, 'group_key', ol.group_key) order by ol.id)
+             from order_lines ol where ol.order_id = o.id and ol.variant_id is not null and ol.quantity > 0`)}
         from orders o
         where o.shopify_created_at >= ${from} and o.shopify_created_at < ${to} and coalesce(o.source_name, '') <> 'pos'
         order by o.shopify_created_at, o.id`,
   );
-  return rows
-    .filter((r) => r.lines && r.lines.length > 0)
-    .map((r) => ({
-      id: r.id,
-      name: r.name,
-      createdAt: r.shopify_created_at,
-      priority: r.priority,
-      promiseDate: r.promise_date,
-      shippingMethod: r.shipping_method,
-      sourceName: r.source_name,
-      tags: r.tags,
-      latitude: r.latitude,
-      longitude: r.longitude,
-      pickupFacilityId: r.pickup_facility_id,
-      lines: r.lines.map((l) => ({
-        id: Number(l.id),
-        variantId: Number(l.variant_id),
-        sku: l.sku,
-        quantity: l.quantity,
-        unitPrice: l.unit_price === null ? 0 : Number(l.unit_price),
-        groupKey: l.group_key,
-        queue: 'brokering',
-        excludedFacilityIds: [],
-      })),
-    }));
+  return rows.filter((r) => r.lines && r.lines.length > 0).map((r) => toRoutableOrder(r, () => 'brokering'));
 }
 
 /** Orders for a what-if when there is no history yet: stocked items, customers near the facilities. */

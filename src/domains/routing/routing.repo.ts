@@ -1,7 +1,7 @@
 // Reads the engine's inputs and writes its decisions. Writes are set-based (one statement per kind
 // for a whole batch) and guarded: stock and capacity are checked again under row locks in the same
 // statement that moves them, so two workers never promise the same unit or the same capacity slot.
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../../platform/db/client.js';
 import { queryRows } from '../../platform/db/rows.js';
 import type { QueueKind } from '../facilities/index.js';
@@ -58,32 +58,28 @@ export async function claimOrders(tx: Db, queueIds: number[], afterId: number, l
   return rows.map((r) => r.id);
 }
 
-export async function loadOrders(db: Db, orderIds: number[], queueKindById: Map<number, QueueKind>): Promise<RoutableOrder[]> {
-  if (orderIds.length === 0) return [];
-  const ids = JSON.stringify(orderIds);
-  const rows = await queryRows<{
-    id: number;
-    name: string;
-    shopify_created_at: Date;
-    priority: number;
-    promise_date: Date | null;
-    shipping_method: RoutableOrder['shippingMethod'];
-    source_name: string | null;
-    tags: string[];
-    latitude: number | null;
-    longitude: number | null;
-    pickup_facility_id: number | null;
-    lines: Array<{ id: number; variant_id: number; sku: string | null; quantity: number; unit_price: string | null; group_key: string | null; facility_id: number; excluded: number[] }>;
-  }>(
-    db,
-    sql`select o.id, o.name, o.shopify_created_at, o.priority, o.promise_date, o.shipping_method, o.source_name, o.tags, o.latitude, o.longitude, o.pickup_facility_id,
-          (select json_agg(json_build_object('id', ol.id, 'variant_id', ol.variant_id, 'sku', ol.sku, 'quantity', ol.current_quantity, 'unit_price', ol.unit_price,
-                  'group_key', ol.group_key, 'facility_id', ol.facility_id, 'excluded', ol.excluded_facility_ids) order by ol.id)
-             from order_lines ol where ol.order_id = o.id and ol.status in ('approved', 'rejected', 'unfillable') and ol.current_quantity > 0 and ol.variant_id is not null) as lines
-        from orders o where o.id in (select (jsonb_array_elements_text(${ids}::jsonb))::bigint)
-        order by o.id`,
-  );
-  return rows.map((r) => ({
+/** An order row with its lines as JSON, as both routing and replay read them. */
+export interface OrderRowWithLines {
+  id: number;
+  name: string;
+  shopify_created_at: Date;
+  priority: number;
+  promise_date: Date | null;
+  shipping_method: RoutableOrder['shippingMethod'];
+  source_name: string | null;
+  tags: string[];
+  latitude: number | null;
+  longitude: number | null;
+  pickup_facility_id: number | null;
+  lines: Array<{ id: number; variant_id: number; sku: string | null; quantity: number; unit_price: string | null; group_key: string | null; facility_id?: number; excluded?: number[] }> | null;
+}
+
+/** The order columns routing reads; `linesSql` is the subquery giving the lines as a JSON array. */
+export const orderColumns = (linesSql: SQL) =>
+  sql`o.id, o.name, o.shopify_created_at, o.priority, o.promise_date, o.shipping_method, o.source_name, o.tags, o.latitude, o.longitude, o.pickup_facility_id, (${linesSql}) as lines`;
+
+export function toRoutableOrder(r: OrderRowWithLines, queueOf: (facilityId: number | undefined) => string): RoutableOrder {
+  return {
     id: r.id,
     name: r.name,
     createdAt: r.shopify_created_at,
@@ -102,10 +98,23 @@ export async function loadOrders(db: Db, orderIds: number[], queueKindById: Map<
       quantity: l.quantity,
       unitPrice: l.unit_price === null ? 0 : Number(l.unit_price),
       groupKey: l.group_key,
-      queue: queueKindById.get(Number(l.facility_id)) ?? 'unknown',
+      queue: queueOf(l.facility_id === undefined ? undefined : Number(l.facility_id)),
       excludedFacilityIds: (l.excluded ?? []).map(Number),
     })),
-  }));
+  };
+}
+
+export async function loadOrders(db: Db, orderIds: number[], queueKindById: Map<number, QueueKind>): Promise<RoutableOrder[]> {
+  if (orderIds.length === 0) return [];
+  const rows = await queryRows<OrderRowWithLines & Record<string, unknown>>(
+    db,
+    sql`select ${orderColumns(sql`select json_agg(json_build_object('id', ol.id, 'variant_id', ol.variant_id, 'sku', ol.sku, 'quantity', ol.current_quantity, 'unit_price', ol.unit_price,
+                  'group_key', ol.group_key, 'facility_id', ol.facility_id, 'excluded', ol.excluded_facility_ids) order by ol.id)
+             from order_lines ol where ol.order_id = o.id and ol.status in ('approved', 'rejected', 'unfillable') and ol.current_quantity > 0 and ol.variant_id is not null`)}
+        from orders o where o.id in (select (jsonb_array_elements_text(${JSON.stringify(orderIds)}::jsonb))::bigint)
+        order by o.id`,
+  );
+  return rows.map((r) => toRoutableOrder(r, (facilityId) => (facilityId === undefined ? 'unknown' : (queueKindById.get(facilityId) ?? 'unknown'))));
 }
 
 const localDateFormats = new Map<string, Intl.DateTimeFormat>();
