@@ -45,7 +45,7 @@ function present(order: OrderRow & { lines: OrderLineRow[] }) {
 
 const OrderParams = Type.Object({ id: Type.String({ minLength: 1, description: 'Switchyard id, or the Shopify GID (URL-encoded)' }) });
 
-async function findOrder(deps: AppDeps, id: string) {
+export async function findOrder(deps: AppDeps, id: string) {
   const order = await getOrder(deps.database.db, /^\d+$/.test(id) ? Number(id) : id);
   if (!order) throw notFound('orders.unknown_order', `There is no order ${id}.`, { id });
   return order;

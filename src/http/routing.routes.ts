@@ -1,14 +1,16 @@
 import { Type } from 'typebox';
 import type { App, AppDeps } from './app.js';
-import { getOrder } from '../domains/orders/index.js';
+import { findOrder } from './orders.routes.js';
 import {
   activateVersion,
+  checkRuleDocument,
   createDraft,
   defaultRuleDocument,
   deleteDraft,
   getRuleVersion,
   listRejectionReasons,
   listRuleVersions,
+  orderLineLocations,
   orderRoutingHistory,
   putRejectionReason,
   queueLines,
@@ -19,12 +21,9 @@ import {
   runBrokering,
   setLineHold,
   updateDraft,
-  validateRuleDocument,
   type RuleVersionRow,
 } from '../domains/routing/index.js';
-import { queryRows } from '../platform/db/rows.js';
-import { invalid, notFound } from '../platform/errors.js';
-import { sql } from 'drizzle-orm';
+import { invalid } from '../platform/errors.js';
 
 const versionView = (v: RuleVersionRow) => ({
   id: v.id,
@@ -43,11 +42,7 @@ const versionView = (v: RuleVersionRow) => ({
 const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
 const LineParams = Type.Object({ id: Type.String({ minLength: 1 }), lineId: Type.Integer({ minimum: 1 }) });
 
-async function orderIdOf(deps: AppDeps, id: string): Promise<number> {
-  const order = await getOrder(deps.database.db, /^\d+$/.test(id) ? Number(id) : id);
-  if (!order) throw notFound('orders.unknown_order', `There is no order ${id}.`, { id });
-  return order.id;
-}
+const orderIdOf = async (deps: AppDeps, id: string) => (await findOrder(deps, id)).id;
 
 type Trace = {
   scarcity: number;
@@ -94,8 +89,7 @@ export function registerRoutingRoutes(app: App, deps: AppDeps): void {
     '/api/v1/routing/validate',
     { schema: { summary: 'Checks a rule document without saving it; lists every problem with its path', tags: ['routing'], body: Type.Unknown() } },
     async (request) => {
-      const groups = new Set((await queryRows<{ code: string }>(db, sql`select code from facility_groups`)).map((g) => g.code));
-      const result = validateRuleDocument(request.body, { groups });
+      const result = await checkRuleDocument(db, request.body);
       return result.ok ? { valid: true, problems: [], document: result.document } : { valid: false, problems: result.problems };
     },
   );
@@ -238,12 +232,7 @@ export function registerRoutingRoutes(app: App, deps: AppDeps): void {
     { schema: { summary: 'Why each line of the order is where it is: every routing decision with its candidates, filters, scores and splits', tags: ['routing'], params: Type.Object({ id: Type.String({ minLength: 1 }) }) } },
     async (request) => {
       const orderId = await orderIdOf(deps, request.params.id);
-      const lines = await queryRows<{ id: number; sku: string | null; quantity: number; status: string; code: string | null; kind: string | null; held: boolean; auto_cancel_at: Date | null; excluded: string[] | null }>(
-        db,
-        sql`select ol.id, ol.sku, ol.current_quantity as quantity, ol.status, f.code, f.kind, ol.held, ol.auto_cancel_at,
-              (select array_agg(x.code) from facilities x where x.id = any(ol.excluded_facility_ids)) as excluded
-            from order_lines ol left join facilities f on f.id = ol.facility_id where ol.order_id = ${orderId} order by ol.id`,
-      );
+      const lines = await orderLineLocations(db, orderId);
       const history = await orderRoutingHistory(db, orderId);
       return {
         orderId,

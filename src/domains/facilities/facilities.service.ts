@@ -2,7 +2,7 @@
 // stock default, capacity and priority. Checked as a whole before anything is saved.
 import { asc, eq } from 'drizzle-orm';
 import type { Db } from '../../platform/db/client.js';
-import { invalid, notFound } from '../../platform/errors.js';
+import { conflict, invalid, notFound } from '../../platform/errors.js';
 import { facilities, PUBLISH_MODES, QUEUE_KINDS, type PublishMode, type QueueKind } from './facilities.schema.js';
 
 export type FacilityRow = typeof facilities.$inferSelect;
@@ -65,15 +65,24 @@ export const queueCode = (kind: QueueKind) => `QUEUE-${kind.toUpperCase().replac
  * A queue the merchant already has (any code) is kept.
  */
 export async function ensureQueueFacilities(db: Db): Promise<Map<QueueKind, number>> {
-  const existing = await db.select({ id: facilities.id, queueKind: facilities.queueKind }).from(facilities).where(eq(facilities.kind, 'VIRTUAL'));
-  const byKind = new Map(existing.filter((f) => f.queueKind).map((f) => [f.queueKind!, f.id]));
+  const read = async () =>
+    new Map(
+      (await db.select({ id: facilities.id, queueKind: facilities.queueKind }).from(facilities).where(eq(facilities.kind, 'VIRTUAL')))
+        .filter((f) => f.queueKind)
+        .map((f) => [f.queueKind!, f.id]),
+    );
+  const byKind = await read();
   const missing = QUEUE_KINDS.filter((k) => !byKind.has(k));
-  if (missing.length > 0) {
-    await db
-      .insert(facilities)
-      .values(missing.map((kind) => ({ code: queueCode(kind), name: `${kind.replace(/_/g, ' ')} queue`, kind: 'VIRTUAL' as const, queueKind: kind, brokeringEnabled: false })))
-      .onConflictDoNothing();
-    return ensureQueueFacilities(db);
+  if (missing.length === 0) return byKind;
+  // Another worker may create them at the same time: insert what is missing, then read again.
+  await db
+    .insert(facilities)
+    .values(missing.map((kind) => ({ code: queueCode(kind), name: `${kind.replace(/_/g, ' ')} queue`, kind: 'VIRTUAL' as const, queueKind: kind, brokeringEnabled: false })))
+    .onConflictDoNothing();
+  const after = await read();
+  const still = QUEUE_KINDS.filter((k) => !after.has(k));
+  if (still.length > 0) {
+    throw conflict('facilities.queue_code_taken', `Cannot create the ${still.join(', ')} queue(s): another facility already has the code ${still.map(queueCode).join(', ')}.`, { queues: still });
   }
-  return byKind;
+  return after;
 }

@@ -147,14 +147,6 @@ function removal(filter: string, reason: string, codes: string[]): RuleTrace['re
   return codes.length <= TRACE_NAMED_FACILITIES ? { filter, reason, facilities: codes } : { filter, reason, facilities: codes.slice(0, TRACE_NAMED_FACILITIES), count: codes.length };
 }
 
-/** Can the facility give every line of the group its quantity and keep `keep` units of each? */
-function holds(stock: StockMap, facilityId: number, group: RoutableLine[], keep: number): boolean {
-  const need = new Map<number, number>();
-  for (const line of group) need.set(line.variantId, (need.get(line.variantId) ?? 0) + line.quantity);
-  for (const [variantId, units] of need) if (available(stock, variantId, facilityId) - units < keep) return false;
-  return true;
-}
-
 /**
  * The groups one facility can take together (each in full, keeping `keep` of every item): groups are
  * added in order while the facility's stock still covers all of them, so two lines of one item never
@@ -174,6 +166,9 @@ function takeable(stock: StockMap, facilityId: number, groups: RoutableLine[][],
   }
   return taken;
 }
+
+/** Can the facility give every line of the group its quantity and keep `keep` units of each? */
+const holds = (stock: StockMap, facilityId: number, group: RoutableLine[], keep: number) => takeable(stock, facilityId, [group], keep).length === 1;
 
 const value = (lines: RoutableLine[]) => lines.reduce((sum, l) => sum + l.unitPrice * l.quantity, 0);
 const units = (lines: RoutableLine[]) => lines.reduce((sum, l) => sum + l.quantity, 0);
@@ -225,9 +220,9 @@ function facilityFilters(rule: InventoryRule, order: RoutableOrder, lines: Routa
 function compareBySorts(sorts: Array<Sort<FacilitySortField>>, key: (f: RoutingFacility, field: FacilitySortField) => number) {
   return (a: RoutingFacility, b: RoutingFacility) => {
     for (const s of sorts) {
-      const d = key(a, s.field) - key(b, s.field);
-      if (d !== 0 && Number.isFinite(d)) return s.direction === 'asc' ? d : -d;
-      if (!Number.isFinite(d) && key(a, s.field) !== key(b, s.field)) return (key(a, s.field) < key(b, s.field)) === (s.direction === 'asc') ? -1 : 1;
+      const av = key(a, s.field);
+      const bv = key(b, s.field);
+      if (av !== bv) return (av < bv) === (s.direction === 'asc') ? -1 : 1;
     }
     return a.id - b.id;
   };

@@ -11,7 +11,7 @@ export {
 } from './rules.js';
 export { decide, distanceKm, type OrderDecision, type RoutableOrder, type RoutingFacility, type StockMap } from './engine.js';
 export { runBrokering, orderRoutingHistory, type BrokeringOptions, type BrokeringCounts } from './routing.service.js';
-export { activeRules, listRuleVersions, getRuleVersion, createDraft, updateDraft, deleteDraft, activateVersion, rollbackRules, type RuleVersionRow } from './versions.service.js';
+export { activeRules, checkRuleDocument, listRuleVersions, getRuleVersion, createDraft, updateDraft, deleteDraft, activateVersion, rollbackRules, type RuleVersionRow } from './versions.service.js';
 export { rejectLine, listRejectionReasons, putRejectionReason, type RejectInput, type RejectResult, type RejectionReasonRow } from './rejections.service.js';
-export { queueSummary, queueLines, setLineHold, linesDueForAutoCancel, markAutoCancelled, requeueGrownLine, type DueLine } from './queues.service.js';
+export { queueSummary, queueLines, setLineHold, linesDueForAutoCancel, markAutoCancelled, requeueGrownLine, orderLineLocations, type DueLine } from './queues.service.js';
 export { replayRules, simulate, measure, type ReplayInput, type ReplayMetrics, type ReplayResult } from './replay.js';

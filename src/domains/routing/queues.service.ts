@@ -150,3 +150,13 @@ export async function requeueGrownLine(tx: Db, lineId: number, now: Date): Promi
   );
   return true;
 }
+
+/** Each line of an order: where it is now (facility or queue), hold, auto-cancel date, stores that rejected it. */
+export async function orderLineLocations(db: Db, orderId: number) {
+  return queryRows<{ id: number; sku: string | null; quantity: number; status: string; code: string | null; kind: string | null; held: boolean; auto_cancel_at: Date | null; excluded: string[] | null }>(
+    db,
+    sql`select ol.id, ol.sku, ol.current_quantity as quantity, ol.status, f.code, f.kind, ol.held, ol.auto_cancel_at,
+          (select array_agg(x.code) from facilities x where x.id = any(ol.excluded_facility_ids)) as excluded
+        from order_lines ol left join facilities f on f.id = ol.facility_id where ol.order_id = ${orderId} order by ol.id`,
+  );
+}

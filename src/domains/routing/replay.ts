@@ -72,25 +72,19 @@ export async function replayRules(db: Db, input: ReplayInput): Promise<ReplayRes
   }
   const variantIds = [...new Set(orders.flatMap((o) => o.lines.map((l) => l.variantId)))];
   const { stock } = await loadStock(db, variantIds);
-  const measureWith = (document: RuleDocument) => measure(simulate(document, orders, facilities, stock), orders, facilities);
-  return withRatios({
+  const c = measure(simulate(candidate.document, orders, facilities, stock), orders, facilities);
+  const b = measure(simulate(baseline.document, orders, facilities, stock), orders, facilities);
+  return {
     period: { from: input.from?.toISOString() ?? null, to: input.to?.toISOString() ?? null, generated: input.generated ?? null },
-    candidate: { versionId: candidate.id, name: candidate.name, metrics: measureWith(candidate.document) },
-    baseline: { versionId: baseline.id, name: baseline.name, metrics: measureWith(baseline.document) },
-    ratios: { fillRate: null, splitRate: null, meanDistanceKm: null, packagesPerOrder: null },
-  });
-}
-
-function withRatios(result: ReplayResult): ReplayResult {
-  const c = result.candidate.metrics;
-  const b = result.baseline.metrics;
-  result.ratios = {
-    fillRate: ratio(c.fillRate, b.fillRate),
-    splitRate: ratio(c.splitRate, b.splitRate),
-    meanDistanceKm: ratio(c.meanDistanceKm, b.meanDistanceKm),
-    packagesPerOrder: ratio(c.packagesPerOrder, b.packagesPerOrder),
+    candidate: { versionId: candidate.id, name: candidate.name, metrics: c },
+    baseline: { versionId: baseline.id, name: baseline.name, metrics: b },
+    ratios: {
+      fillRate: ratio(c.fillRate, b.fillRate),
+      splitRate: ratio(c.splitRate, b.splitRate),
+      meanDistanceKm: ratio(c.meanDistanceKm, b.meanDistanceKm),
+      packagesPerOrder: ratio(c.packagesPerOrder, b.packagesPerOrder),
+    },
   };
-  return result;
 }
 
 /**

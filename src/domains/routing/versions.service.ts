@@ -13,8 +13,13 @@ async function knownGroups(db: Db): Promise<Set<string>> {
   return new Set((await queryRows<{ code: string }>(db, sql`select code from facility_groups`)).map((r) => r.code));
 }
 
+/** Checks a rule document against this shop's facility groups, saving nothing. */
+export async function checkRuleDocument(db: Db, document: unknown) {
+  return validateRuleDocument(document, { groups: await knownGroups(db) });
+}
+
 async function checked(db: Db, document: unknown): Promise<RuleDocument> {
-  const result = validateRuleDocument(document, { groups: await knownGroups(db) });
+  const result = await checkRuleDocument(db, document);
   if (!result.ok) {
     const first = result.problems[0]!;
     throw invalid('routing.invalid_rules', `The rule document has ${result.problems.length} problem(s); first: ${first.path}: ${first.message}.`, { problems: result.problems });
