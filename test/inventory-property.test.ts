@@ -70,12 +70,16 @@ const num = (gid: string) => Number(gid.split('/').pop());
 async function settle(): Promise<void> {
   await sim.webhooks(creds.shop).idle();
   await waitFor(
-    'webhooks, events and publishing to settle',
+    'webhooks, events, routing and publishing to settle',
     async () => {
       const [row] = await queryRows<{ n: number }>(
         db(),
         sql`select (select count(*)::int from webhook_inbox where status = 'pending') + (select count(*)::int from outbox where status = 'pending')
-                 + (select count(*)::int from inventory_publish_queue) as n`,
+                 + (select count(*)::int from inventory_publish_queue)
+                 -- online orders not routed yet: routing them moves demand between facilities (and so the targets)
+                 + (select count(*)::int from order_lines ol join orders o on o.id = ol.order_id
+                    where ol.status in ('created', 'approved') and ol.current_quantity > 0 and o.cancelled_at is null
+                      and coalesce(o.source_name, '') <> 'pos' and coalesce(o.fulfillment_status, '') <> 'FULFILLED') as n`,
       );
       return row!.n === 0;
     },

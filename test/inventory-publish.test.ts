@@ -65,15 +65,19 @@ const db = () => switchyard.database.db;
 async function settle(): Promise<void> {
   await sim.webhooks(creds.shop).idle();
   await waitFor(
-    'webhooks, events and publishing to settle',
+    'webhooks, events, routing and publishing to settle',
     async () => {
-      const [row] = await queryRows<{ inbox: number; outbox: number; queue: number }>(
+      const [row] = await queryRows<{ inbox: number; outbox: number; queue: number; unrouted: number }>(
         db(),
         sql`select (select count(*)::int from webhook_inbox where status = 'pending') as inbox,
                    (select count(*)::int from outbox where status = 'pending') as outbox,
-                   (select count(*)::int from inventory_publish_queue) as queue`,
+                   (select count(*)::int from inventory_publish_queue) as queue,
+                   -- online orders not routed yet: routing them moves demand between facilities (and so the targets)
+                   (select count(*)::int from order_lines ol join orders o on o.id = ol.order_id
+                    where ol.status in ('created', 'approved') and ol.current_quantity > 0 and o.cancelled_at is null
+                      and coalesce(o.source_name, '') <> 'pos' and coalesce(o.fulfillment_status, '') <> 'FULFILLED') as unrouted`,
       );
-      return row!.inbox + row!.outbox + row!.queue === 0;
+      return row!.inbox + row!.outbox + row!.queue + row!.unrouted === 0;
     },
     60_000,
     100,
