@@ -1,4 +1,5 @@
-// Order changes → inventory (and routing, for a routed line that grew). The orders room writes an outbox event for each change in the same
+// Order changes → inventory, store work (cancelled units leave it) and routing (a routed line that
+// grew). The orders room writes an outbox event for each change in the same
 // transaction; these handlers run when the event is delivered, in the transaction that marks it
 // delivered, so each event moves stock exactly once.
 import type { OutboxHandler } from '../platform/outbox.js';
@@ -10,6 +11,7 @@ import {
 } from '../domains/inventory/index.js';
 import { ORDER_EVENTS } from '../domains/orders/index.js';
 import { requeueGrownLine } from '../domains/routing/index.js';
+import { fitShipmentsToOrder, requestSync } from '../domains/fulfillment/index.js';
 
 const orderIdOf = (payload: Record<string, unknown>): number => {
   const id = payload['orderId'];
@@ -27,10 +29,12 @@ export function makeOrderInventoryHandlers(now: () => Date): Record<string, Outb
     },
     [ORDER_EVENTS.cancelled]: async (tx, { payload }) => {
       const orderId = orderIdOf(payload);
+      await fitShipmentsToOrder(tx, orderId, now());
       await releaseOrderReservations(tx, orderId, now());
       await markOrderVariantsChanged(tx, orderId, now());
     },
     [ORDER_EVENTS.lineQuantityReduced]: async (tx, { payload }) => {
+      await fitShipmentsToOrder(tx, orderIdOf(payload), now());
       await trimLineReservation(tx, Number(payload['lineId']), now());
       await markOrderVariantsChanged(tx, orderIdOf(payload), now());
     },
@@ -40,6 +44,8 @@ export function makeOrderInventoryHandlers(now: () => Date): Record<string, Outb
       await markOrderVariantsChanged(tx, orderIdOf(payload), now());
     },
     [ORDER_EVENTS.lineAdded]: async (tx, { payload }) => markOrderVariantsChanged(tx, orderIdOf(payload), now()),
+    // Shopify shows more units fulfilled: compare its fulfilments with Switchyard's (some may be made in Shopify).
+    [ORDER_EVENTS.fulfilledInShopify]: async (tx, { payload }) => requestSync(tx, orderIdOf(payload), now(), { check: true }),
     [ORDER_EVENTS.statusChanged]: async (tx, { payload }) => {
       // A POS order first seen without its store gets its sale once the store is known.
       const orderId = orderIdOf(payload);

@@ -20,6 +20,7 @@ import { registerOrderRoutes } from './orders.routes.js';
 import { registerInventoryRoutes } from './inventory.routes.js';
 import { registerFacilityRoutes } from './facilities.routes.js';
 import { registerRoutingRoutes } from './routing.routes.js';
+import { registerFulfillmentRoutes } from './fulfillment.routes.js';
 
 export interface AppDeps {
   database: Database;
@@ -137,6 +138,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerInventoryRoutes(app, deps);
   registerFacilityRoutes(app, deps);
   registerRoutingRoutes(app, deps);
+  registerFulfillmentRoutes(app, deps);
   if (deps.shopify) registerSyncRoutes(app, deps.shopify);
   return app;
 }

@@ -176,7 +176,7 @@ const ordersBulk = (since: Date) => `{ orders(query: "created_at:>='${since.toIS
   shippingAddress { firstName lastName address1 address2 city province provinceCode zip countryCodeV2 phone latitude longitude }
   currentTotalPriceSet { shopMoney { amount currencyCode } }
   shippingLines { edges { node { id title code source } } }
-  lineItems { edges { node { id sku title variantTitle quantity currentQuantity variant { id } originalUnitPriceSet { shopMoney { amount } } } } }
+  lineItems { edges { node { id sku title variantTitle quantity currentQuantity unfulfilledQuantity variant { id } originalUnitPriceSet { shopMoney { amount } } } } }
   fulfillmentOrders { edges { node { id status deliveryMethod { methodType } assignedLocation { location { id } } } } }
 } } } }`;
 

@@ -128,6 +128,14 @@ export function makeShopifyClient(connection: ShopifyConnection, options: Client
       }
       const status = errors.networkStatusCode;
       const transient = status === undefined || status === 429 || status >= 500;
+      if (graphQLErrors.length === 0 && transient && op.outcomeUnknownOnFailure && status !== 429) {
+        // It may have applied: re-sending could do it twice. The caller looks at Shopify first.
+        stats.failures += 1;
+        throw new AppError('shopify.outcome_unknown', 'unavailable', `No answer from Shopify to ${op.name} (${errors.message ?? `HTTP ${status}`}); it may or may not have applied.`, {
+          operation: op.name,
+          status: status ?? null,
+        });
+      }
       if (graphQLErrors.length === 0 && transient) {
         transientTries += 1;
         if (transientTries >= maxAttempts) {

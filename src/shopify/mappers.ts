@@ -117,6 +117,7 @@ export function orderFromNode(o: OrderNode, extraLines: OrderNode['lineItems']['
       title: l.variantTitle ? `${l.title} - ${l.variantTitle}` : l.title,
       quantity: l.quantity,
       currentQuantity: l.currentQuantity,
+      fulfilledQuantity: typeof l.unfulfilledQuantity === 'number' ? Math.max(0, l.currentQuantity - l.unfulfilledQuantity) : null,
       unitPrice: l.originalUnitPriceSet?.shopMoney.amount ?? null,
     })),
   };
@@ -168,6 +169,7 @@ export function orderFromPayload(body: Body): { snapshot: OrderSnapshot; needsLo
       title: l['variant_title'] ? `${l['title']} - ${l['variant_title']}` : l['title'],
       quantity: l['quantity'],
       currentQuantity: l['current_quantity'] ?? l['quantity'],
+      fulfilledQuantity: typeof l['fulfillable_quantity'] === 'number' ? Math.max(0, (l['current_quantity'] ?? l['quantity']) - l['fulfillable_quantity']) : null,
       unitPrice: l['price'] ?? null,
     })),
   };

@@ -74,6 +74,8 @@ export interface LineItemNode {
   variantTitle: string | null;
   quantity: number;
   currentQuantity: number;
+  /** Units not fulfilled yet (refunded and removed units excluded). */
+  unfulfilledQuantity: number;
   variant: { id: string } | null;
   originalUnitPriceSet: { shopMoney: { amount: string } } | null;
 }
@@ -95,7 +97,7 @@ fragment OrderFields on Order {
   shippingAddress { firstName lastName address1 address2 city province provinceCode zip countryCodeV2 phone latitude longitude }
   shippingLines(first: 2) { nodes { title code source } }
   currentTotalPriceSet { shopMoney { amount currencyCode } }
-  lineItems(first: 10) { nodes { id sku title variantTitle quantity currentQuantity variant { id } originalUnitPriceSet { shopMoney { amount } } } pageInfo { hasNextPage endCursor } }
+  lineItems(first: 10) { nodes { id sku title variantTitle quantity currentQuantity unfulfilledQuantity variant { id } originalUnitPriceSet { shopMoney { amount } } } pageInfo { hasNextPage endCursor } }
   fulfillmentOrders(first: 3) { nodes { id status deliveryMethod { methodType } assignedLocation { location { id } } } }
 }`;
 
@@ -171,7 +173,7 @@ export const OrderLineItemsPage = operation<{ order: { lineItems: { nodes: LineI
   403,
   `query OrderLineItemsPage($id: ID!, $after: String) {
     order(id: $id) {
-      lineItems(first: 100, after: $after) { nodes { id sku title variantTitle quantity currentQuantity variant { id } originalUnitPriceSet { shopMoney { amount } } } pageInfo { hasNextPage endCursor } }
+      lineItems(first: 100, after: $after) { nodes { id sku title variantTitle quantity currentQuantity unfulfilledQuantity variant { id } originalUnitPriceSet { shopMoney { amount } } } pageInfo { hasNextPage endCursor } }
     }
   }`,
 );
@@ -275,6 +277,75 @@ export const RefundCreate = operation<
   `mutation RefundCreate($input: RefundInput!) { refundCreate(input: $input) { refund { id } userErrors { field message } } }`,
 );
 
+export interface FulfillmentNode {
+  id: string;
+  status: string;
+  createdAt: string;
+  location: { id: string } | null;
+  trackingInfo: Array<{ number: string | null; company: string | null; url: string | null }>;
+  fulfillmentLineItems: { nodes: Array<{ quantity: number; lineItem: { id: string } }> };
+}
+
+export interface FulfillmentOrderNode {
+  id: string;
+  status: string;
+  deliveryMethod: { methodType: string } | null;
+  assignedLocation: { location: { id: string } | null };
+  lineItems: { nodes: Array<{ id: string; remainingQuantity: number; lineItem: { id: string } }> };
+}
+
+/** An order's fulfilments and fulfilment orders: what a push needs, and what it checks before retrying. */
+export const OrderFulfillmentState = operation<{ order: { id: string; cancelledAt: string | null; fulfillments: FulfillmentNode[]; fulfillmentOrders: { nodes: FulfillmentOrderNode[] } } | null }, { id: string }>(
+  'OrderFulfillmentState',
+  508,
+  `query OrderFulfillmentState($id: ID!) {
+    order(id: $id) {
+      id cancelledAt
+      fulfillments(first: 20) {
+        id status createdAt location { id } trackingInfo(first: 1) { number company url }
+        fulfillmentLineItems(first: 20) { nodes { quantity lineItem { id } } }
+      }
+      fulfillmentOrders(first: 10) {
+        nodes {
+          id status deliveryMethod { methodType } assignedLocation { location { id } }
+          lineItems(first: 20) { nodes { id remainingQuantity lineItem { id } } }
+        }
+      }
+    }
+  }`,
+);
+
+export interface FulfillmentInput {
+  lineItemsByFulfillmentOrder: Array<{ fulfillmentOrderId: string; fulfillmentOrderLineItems: Array<{ id: string; quantity: number }> }>;
+  notifyCustomer: boolean;
+  trackingInfo?: { company: string | null; number: string | null; url: string | null };
+}
+
+/** Creates one fulfilment (all its fulfilment orders belong to one order and one location). */
+export const FulfillmentCreate = operation<
+  { fulfillmentCreate: { fulfillment: { id: string; status: string; createdAt: string; location: { id: string } | null } | null; userErrors: UserErrorNode[] } },
+  { fulfillment: FulfillmentInput; message: string | null }
+>(
+  'FulfillmentCreate',
+  10,
+  `mutation FulfillmentCreate($fulfillment: FulfillmentInput!, $message: String) {
+    fulfillmentCreate(fulfillment: $fulfillment, message: $message) { fulfillment { id status createdAt location { id } } userErrors { field message } }
+  }`,
+  { outcomeUnknownOnFailure: true },
+);
+
+/** Marks pickup fulfilment orders ready; Shopify tells the customer. */
+export const PreparedForPickup = operation<
+  { fulfillmentOrderLineItemsPreparedForPickup: { userErrors: UserErrorNode[] } },
+  { input: { lineItemsByFulfillmentOrder: Array<{ fulfillmentOrderId: string }> } }
+>(
+  'PreparedForPickup',
+  10,
+  `mutation PreparedForPickup($input: FulfillmentOrderLineItemsPreparedForPickupInput!) {
+    fulfillmentOrderLineItemsPreparedForPickup(input: $input) { userErrors { field message } }
+  }`,
+);
+
 /** All operations, for the schema validation test. */
 export const ALL_OPERATIONS = [
   ShopInfo,
@@ -291,4 +362,7 @@ export const ALL_OPERATIONS = [
   InventorySetQuantities,
   OrderCancel,
   RefundCreate,
+  OrderFulfillmentState,
+  FulfillmentCreate,
+  PreparedForPickup,
 ];

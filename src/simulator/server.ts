@@ -27,9 +27,11 @@ export interface ApiFaults {
   timeoutMs: number;
   /** Share of GraphQL calls answered THROTTLED whatever the bucket holds. */
   throttleRate: number;
+  /** Share of mutations that are applied but whose answer is lost (the connection drops instead). */
+  lostResponseRate: number;
 }
 
-export const NO_FAULTS: ApiFaults = { errorRate: 0, timeoutRate: 0, timeoutMs: 10_000, throttleRate: 0 };
+export const NO_FAULTS: ApiFaults = { errorRate: 0, timeoutRate: 0, timeoutMs: 10_000, throttleRate: 0, lostResponseRate: 0 };
 
 interface AppEntry {
   app: SimApp;
@@ -248,6 +250,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     });
     entry.stats.pointsCharged += result.charged;
     if (result.throttled) entry.stats.throttled += 1;
+    if (faults.lostResponseRate > 0 && /^\s*mutation\b/.test(typeof body.query === 'string' ? body.query : '') && !result.throttled && entry.random.chance(faults.lostResponseRate)) {
+      // Done, but the caller never hears of it: only a look at the shop tells.
+      entry.stats.faultsInjected += 1;
+      request.socket.destroy();
+      return;
+    }
     send(response, result.status, result.body);
   }
 

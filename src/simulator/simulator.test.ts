@@ -330,6 +330,22 @@ describe('fault injection on the GraphQL endpoint', () => {
     expect((await rawGraphQL(sim.url, creds.accessToken, { query: '{ shop { name } }' })).status).toBe(200);
     expect(() => sim.setFaults(faulty.shop, { errorRate: 2 })).toThrow('Fault errorRate must be a number (rates 0 to 1).');
   });
+
+  test('a lost answer: the mutation applies, the caller hears nothing; queries still answer', async () => {
+    const faulty = sim.createShop({ seed: 12, products: 1, stores: 1 });
+    const shop = sim.shop(faulty.shop);
+    const variant = [...shop.variants.values()][0]!;
+    const location = [...shop.locations.values()][0]!;
+    const level = shop.level(variant.inventoryItemId, location.id)!;
+    const before = level.quantities.available;
+    sim.setFaults(faulty.shop, { lostResponseRate: 1 });
+    const set = `mutation Set($input: InventorySetQuantitiesInput!) { inventorySetQuantities(input: $input) @idempotent(key: "lost-1") { userErrors { message } } }`;
+    const input = { name: 'available', reason: 'correction', quantities: [{ inventoryItemId: `gid://shopify/InventoryItem/${variant.inventoryItemId}`, locationId: `gid://shopify/Location/${location.id}`, quantity: before + 3, changeFromQuantity: before }] };
+    await expect(rawGraphQL(sim.url, faulty.accessToken, { query: set, variables: { input } })).rejects.toThrow();
+    expect(level.quantities.available).toBe(before + 3);
+    expect((await rawGraphQL(sim.url, faulty.accessToken, { query: '{ shop { name } }' })).status).toBe(200);
+    expect(sim.stats(faulty.shop).faultsInjected).toBe(1);
+  });
 });
 
 describe('deterministic generation', () => {

@@ -4,8 +4,8 @@ import type { Db } from '../../platform/db/client.js';
 import { queryRows } from '../../platform/db/rows.js';
 import { countsOnline, facilityAtp, onlineAtp, type FacilityTerms } from './atp.js';
 
-/** Order lines still waiting to be routed: created, approved, rejected or parked as unfillable. */
-const WAITING = sql`ol.status in ('created', 'approved', 'rejected', 'unfillable') and ol.current_quantity > 0
+/** Order lines still waiting to be routed (less units already fulfilled in Shopify): created, approved, rejected or parked as unfillable. */
+const WAITING = sql`ol.status in ('created', 'approved', 'rejected', 'unfillable') and ol.current_quantity > ol.shipped_quantity
   and o.cancelled_at is null and coalesce(o.source_name, '') <> 'pos' and coalesce(o.fulfillment_status, '') <> 'FULFILLED'`;
 
 function variantFilter(column: SQL, variantIds: number[] | 'all'): SQL {
@@ -55,7 +55,7 @@ export async function facilityTerms(db: Db, variantIds: number[] | 'all', channe
         join facilities f on f.id = l.facility_id and f.kind <> 'VIRTUAL'
         join variants v on v.id = l.variant_id
         join products p on p.id = v.product_id
-        left join (select ol.variant_id, o.pickup_facility_id, sum(ol.current_quantity) as units
+        left join (select ol.variant_id, o.pickup_facility_id, sum(ol.current_quantity - ol.shipped_quantity) as units
                    from order_lines ol join orders o on o.id = ol.order_id
                    where o.shipping_method = 'pickup' and ${WAITING} and ${variantFilter(sql`ol.variant_id`, variantIds)}
                    group by ol.variant_id, o.pickup_facility_id) pd on pd.variant_id = l.variant_id and pd.pickup_facility_id = f.id
@@ -94,7 +94,7 @@ export async function facilityTerms(db: Db, variantIds: number[] | 'all', channe
 export async function queueDemand(db: Db, variantIds: number[] | 'all'): Promise<Map<number, number>> {
   const rows = await queryRows<{ variant_id: number; units: number }>(
     db,
-    sql`select ol.variant_id, sum(ol.current_quantity)::int as units from order_lines ol join orders o on o.id = ol.order_id
+    sql`select ol.variant_id, sum(ol.current_quantity - ol.shipped_quantity)::int as units from order_lines ol join orders o on o.id = ol.order_id
         where ${WAITING} and ${variantFilter(sql`ol.variant_id`, variantIds)} group by ol.variant_id`,
   );
   return new Map(rows.map((r) => [r.variant_id, r.units]));
@@ -146,9 +146,12 @@ export interface KnownCommitments {
 export async function knownCommitments(db: Db, variantIds: number[]): Promise<Map<number, KnownCommitments>> {
   const rows = await queryRows<{ variant_id: number; pickup_facility_id: number | null; units: number }>(
     db,
-    sql`select ol.variant_id, case when o.shipping_method = 'pickup' then o.pickup_facility_id end as pickup_facility_id, sum(ol.current_quantity)::int as units
+    // Shopify holds a line's units as committed until its fulfilment exists there: a line Switchyard
+    // shipped whose fulfilment is not confirmed yet still counts.
+    sql`select ol.variant_id, case when o.shipping_method = 'pickup' then o.pickup_facility_id end as pickup_facility_id,
+               sum(ol.current_quantity - ol.shopify_fulfilled_quantity)::int as units
         from order_lines ol join orders o on o.id = ol.order_id
-        where ol.status not in ('shipped', 'picked_up', 'cancelled') and ol.current_quantity > 0 and o.cancelled_at is null
+        where ol.status <> 'cancelled' and ol.current_quantity > ol.shopify_fulfilled_quantity and o.cancelled_at is null
           and coalesce(o.source_name, '') <> 'pos' and coalesce(o.fulfillment_status, '') <> 'FULFILLED'
           and ${variantFilter(sql`ol.variant_id`, variantIds)}
         group by 1, 2`,

@@ -116,11 +116,11 @@ export async function releaseOrderReservations(tx: Db, orderId: number, now: Dat
   return released;
 }
 
-/** Fewer units wanted on a line: reservations above what is still wanted go back. */
+/** Fewer units wanted on a line: reservations above what is still wanted (and not shipped) go back. */
 export async function trimLineReservation(tx: Db, lineId: number, now: Date): Promise<number> {
   const [row] = await queryRows<{ wanted: number; reserved: number }>(
     tx,
-    sql`select ol.current_quantity as wanted, coalesce((select sum(quantity) from reservations r where r.order_line_id = ol.id and r.status = 'active'), 0)::int as reserved
+    sql`select greatest(ol.current_quantity - ol.shipped_quantity, 0) as wanted, coalesce((select sum(quantity) from reservations r where r.order_line_id = ol.id and r.status = 'active'), 0)::int as reserved
         from order_lines ol where ol.id = ${lineId}`,
   );
   if (!row || row.reserved <= row.wanted) return 0;

@@ -67,24 +67,22 @@ export async function releaseReservation(tx: Db, orderLineId: number, reason: st
 }
 
 /**
- * Ships or hands over `quantity` reserved units of a line: the reservation is consumed and on hand
- * drops once, through a `shipment` ledger entry keyed by `shipmentKey`.
+ * Ships or hands over `quantity` units of a line from a facility: on hand drops once, through a
+ * `shipment` ledger entry keyed by `shipmentKey` (a replay changes nothing), and the line's active
+ * reservation there is consumed by as much as it holds. Units shipped without a reservation (a
+ * fulfilment made in Shopify for a line Switchyard had not routed there) still leave on hand.
  */
 export async function consumeReservation(
   tx: Db,
-  input: { orderLineId: number; facilityId: number; quantity: number; shipmentKey: string; occurredAt: Date; source: string },
+  input: { orderLineId: number; variantId: number; facilityId: number; quantity: number; shipmentKey: string; occurredAt: Date; source: string },
   now: Date,
 ): Promise<{ consumed: number; replayed: boolean }> {
-  const [r] = await queryRows<{ id: number; variant_id: number; quantity: number }>(
-    tx,
-    sql`select id, variant_id, quantity from reservations where order_line_id = ${input.orderLineId} and facility_id = ${input.facilityId} and status = 'active'`,
-  );
-  if (!r) return { consumed: 0, replayed: false };
+  if (!Number.isInteger(input.quantity) || input.quantity <= 0) throw new Error(`consumeReservation: quantity must be a positive integer, got ${input.quantity}`);
   const outcome = await recordEntries(
     tx,
     [
       {
-        variantId: r.variant_id,
+        variantId: input.variantId,
         facilityId: input.facilityId,
         delta: -input.quantity,
         kind: 'shipment',
@@ -98,12 +96,21 @@ export async function consumeReservation(
     now,
   );
   if (outcome.written === 0) return { consumed: 0, replayed: true };
+  const [r] = await queryRows<{ id: number; quantity: number }>(
+    tx,
+    sql`select id, quantity from reservations where order_line_id = ${input.orderLineId} and facility_id = ${input.facilityId} and status = 'active' for update`,
+  );
+  if (!r) {
+    await markChanged(tx, [input.variantId], now);
+    return { consumed: 0, replayed: false };
+  }
   const take = Math.min(input.quantity, r.quantity);
   if (take === r.quantity) {
     await tx.execute(sql`update reservations set status = 'consumed', closed_at = ${now}, close_reason = 'shipped' where id = ${r.id}`);
   } else {
     await tx.execute(sql`update reservations set quantity = quantity - ${take} where id = ${r.id}`);
   }
-  await tx.execute(sql`update inventory_levels set reserved = reserved - ${take}, updated_at = ${now} where variant_id = ${r.variant_id} and facility_id = ${input.facilityId}`);
+  await tx.execute(sql`update inventory_levels set reserved = reserved - ${take}, updated_at = ${now} where variant_id = ${input.variantId} and facility_id = ${input.facilityId}`);
+  await markChanged(tx, [input.variantId], now);
   return { consumed: take, replayed: false };
 }

@@ -106,6 +106,10 @@ export const orderLines = pgTable(
     /** Pickup lines sourced elsewhere: the store they travel to for the customer. */
     transferToFacilityId: bigint('transfer_to_facility_id', { mode: 'number' }).references(() => facilities.id),
     brokeredAt: ts('brokered_at'),
+    /** Units that left the facility: shipped or handed over (Switchyard's work or a fulfilment made in Shopify). */
+    shippedQuantity: integer('shipped_quantity').notNull().default(0),
+    /** Units Shopify shows fulfilled (from downloads and from Switchyard's confirmed pushes). */
+    shopifyFulfilledQuantity: integer('shopify_fulfilled_quantity').notNull().default(0),
     createdAt: ts('created_at').notNull().defaultNow(),
     updatedAt: ts('updated_at').notNull().defaultNow(),
   },

@@ -120,6 +120,7 @@ async function applyOnce(db: Db, snapshot: OrderSnapshot, source: string, now: D
     }
 
     // Lines: added lines, and quantity changes (partial cancellations, edits, refunds).
+    const fulfilledInShopify: string[] = [];
     const storedLines = new Map((await tx.select().from(orderLines).where(eq(orderLines.orderId, orderId))).map((l) => [l.shopifyLineItemId, l]));
     for (const line of snapshot.lines) {
       const stored = storedLines.get(line.shopifyLineItemId);
@@ -136,10 +137,12 @@ async function applyOnce(db: Db, snapshot: OrderSnapshot, source: string, now: D
             title: line.title,
             quantity: line.quantity,
             currentQuantity: line.currentQuantity,
+            shopifyFulfilledQuantity: line.fulfilledQuantity ?? 0,
             unitPrice: line.unitPrice,
             status: cancelledLine ? 'cancelled' : 'created',
           })
           .returning({ id: orderLines.id });
+        if ((line.fulfilledQuantity ?? 0) > 0) fulfilledInShopify.push(line.shopifyLineItemId);
         if (existing) {
           history.push({ kind: ORDER_EVENTS.lineAdded, details: { line: line.shopifyLineItemId, sku: line.sku, quantity: line.currentQuantity } });
           event(ORDER_EVENTS.lineAdded, { orderId, lineId: inserted!.id, quantity: line.currentQuantity }, `:${line.shopifyLineItemId}`);
@@ -155,15 +158,23 @@ async function applyOnce(db: Db, snapshot: OrderSnapshot, source: string, now: D
         outcome = 'updated';
       }
       const status = cancelledLine && stored.status !== 'shipped' && stored.status !== 'picked_up' ? 'cancelled' : stored.status;
+      const shopifyFulfilledQuantity = line.fulfilledQuantity ?? stored.shopifyFulfilledQuantity;
+      if (shopifyFulfilledQuantity > stored.shopifyFulfilledQuantity) {
+        fulfilledInShopify.push(line.shopifyLineItemId);
+        outcome = 'updated';
+      }
       await tx
         .update(orderLines)
-        .set({ quantity: line.quantity, currentQuantity: line.currentQuantity, status, updatedAt: now })
+        .set({ quantity: line.quantity, currentQuantity: line.currentQuantity, shopifyFulfilledQuantity, status, updatedAt: now })
         .where(eq(orderLines.id, stored.id));
     }
     if (history.length > 0) {
       await tx.insert(orderHistory).values(history.map((h) => ({ orderId, kind: h.kind, source, details: h.details, at: now })));
     }
     if (outcome === 'created') event(ORDER_EVENTS.created, { orderId });
+    // Some of these units may have been fulfilled in Shopify itself: the fulfilment room compares.
+    // (Not POS sales: the customer left with the goods, and the sale itself lowers the store's stock.)
+    if (fulfilledInShopify.length > 0 && snapshot.sourceName !== 'pos') event(ORDER_EVENTS.fulfilledInShopify, { orderId, lines: fulfilledInShopify });
     await enqueueOutbox(tx, events);
     return outcome;
   });

@@ -33,6 +33,8 @@ export interface OrderLineSnapshot {
   title: string;
   quantity: number;
   currentQuantity: number;
+  /** Units Shopify shows fulfilled (null when the source does not say). */
+  fulfilledQuantity?: number | null;
   unitPrice: string | null;
 }
 
@@ -49,4 +51,6 @@ export const ORDER_EVENTS = {
   shippingChanged: 'order.shipping_changed',
   tagsChanged: 'order.tags_changed',
   statusChanged: 'order.status_changed',
+  /** Shopify shows more units fulfilled than before: some may be fulfilments made in Shopify itself. */
+  fulfilledInShopify: 'order.fulfilled_in_shopify',
 } as const;

@@ -29,7 +29,7 @@ export async function approveNewLines(db: Db, brokeringQueueId: number, now: Dat
     db,
     sql`update order_lines ol set status = 'approved', facility_id = ${brokeringQueueId}, updated_at = ${now}
         from orders o
-        where o.id = ol.order_id and ol.status = 'created' and ol.current_quantity > 0 and ol.variant_id is not null
+        where o.id = ol.order_id and ol.status = 'created' and ol.current_quantity > ol.shipped_quantity and ol.variant_id is not null
           and o.cancelled_at is null and coalesce(o.source_name, '') <> 'pos' and coalesce(o.fulfillment_status, '') <> 'FULFILLED'
           and not (${HOLD_TAG} = any(o.tags))
           and (o.financial_status in (${sql.join(APPROVED_FINANCIAL.map((s) => sql`${s}`), sql`, `)}) or ${APPROVE_TAG} = any(o.tags))
@@ -50,7 +50,7 @@ export async function claimOrders(tx: Db, queueIds: number[], afterId: number, l
     sql`select o.id from orders o
         where o.id > ${afterId} and o.cancelled_at is null ${only}
           and exists (select 1 from order_lines ol where ol.order_id = o.id and ol.status in ('approved', 'rejected', 'unfillable')
-                        and ol.current_quantity > 0 and ol.facility_id in (select (jsonb_array_elements_text(${JSON.stringify(queueIds)}::jsonb))::bigint))
+                        and ol.current_quantity > ol.shipped_quantity and ol.facility_id in (select (jsonb_array_elements_text(${JSON.stringify(queueIds)}::jsonb))::bigint))
         order by o.id
         limit ${limit}
         for update of o skip locked`,
@@ -108,9 +108,9 @@ export async function loadOrders(db: Db, orderIds: number[], queueKindById: Map<
   if (orderIds.length === 0) return [];
   const rows = await queryRows<OrderRowWithLines & Record<string, unknown>>(
     db,
-    sql`select ${orderColumns(sql`select json_agg(json_build_object('id', ol.id, 'variant_id', ol.variant_id, 'sku', ol.sku, 'quantity', ol.current_quantity, 'unit_price', ol.unit_price,
+    sql`select ${orderColumns(sql`select json_agg(json_build_object('id', ol.id, 'variant_id', ol.variant_id, 'sku', ol.sku, 'quantity', ol.current_quantity - ol.shipped_quantity, 'unit_price', ol.unit_price,
                   'group_key', ol.group_key, 'facility_id', ol.facility_id, 'excluded', ol.excluded_facility_ids) order by ol.id)
-             from order_lines ol where ol.order_id = o.id and ol.status in ('approved', 'rejected', 'unfillable') and ol.current_quantity > 0 and ol.variant_id is not null`)}
+             from order_lines ol where ol.order_id = o.id and ol.status in ('approved', 'rejected', 'unfillable') and ol.current_quantity > ol.shipped_quantity and ol.variant_id is not null`)}
         from orders o where o.id in (select (jsonb_array_elements_text(${JSON.stringify(orderIds)}::jsonb))::bigint)
         order by o.id`,
   );

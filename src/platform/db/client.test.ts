@@ -64,7 +64,7 @@ describe(`database on ${backend}`, () => {
 
   test('migrations are idempotent', async () => {
     const first = await database.migrationStatus();
-    expect(first).toEqual({ version: '0003_routing', applied: first.available, available: first.available });
+    expect(first).toEqual({ version: '0004_fulfillment', applied: first.available, available: first.available });
     const again = await database.migrate();
     expect(again).toEqual(first);
     const tables = await queryRows<{ n: number }>(database.db, sql`select count(*)::int as n from drizzle.__drizzle_migrations`);
@@ -81,6 +81,9 @@ describe(`database on ${backend}`, () => {
       'facility_capacity_usage',
       'facility_group_members',
       'facility_groups',
+      'fulfillment_push_log',
+      'fulfillment_pushes',
+      'fulfillment_sync',
       'inventory_count_marks',
       'inventory_import_rows',
       'inventory_imports',
@@ -103,6 +106,8 @@ describe(`database on ${backend}`, () => {
       'routing_run_slots',
       'safety_stock_rules',
       'settings',
+      'shipment_lines',
+      'shipments',
       'shopify_inventory_snapshot',
       'shops',
       'variants',

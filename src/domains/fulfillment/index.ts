@@ -1,0 +1,31 @@
+export * from './fulfillment.schema.js';
+export {
+  facilityWork,
+  getShipment,
+  shipmentViews,
+  startShipment,
+  packShipment,
+  shipShipment,
+  markReadyForPickup,
+  handOver,
+  cancelShipment,
+  acknowledgePutBack,
+  fitShipmentsToOrder,
+  type ShipmentView,
+} from './work.service.js';
+export {
+  requestSync,
+  claimSyncOrders,
+  releaseSync,
+  requestSyncForUnsettledPushes,
+  orderSyncState,
+  logPush,
+  markSending,
+  confirmPush,
+  failPush,
+  noteError,
+  importShopifyFulfillment,
+  type SyncClaim,
+  type PushWork,
+  type OrderSyncState,
+} from './sync.repo.js';

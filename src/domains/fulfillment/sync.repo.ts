@@ -1,0 +1,255 @@
+// The fulfilment room's side of keeping Shopify in line: which orders need a sync, the pushes of
+// each order with what they must tell Shopify, their state changes, and the import of fulfilments
+// made in Shopify itself. The calls to Shopify are made by the pusher job (src/jobs/).
+import { sql } from 'drizzle-orm';
+import type { Db } from '../../platform/db/client.js';
+import { queryRows } from '../../platform/db/rows.js';
+import { consumeReservation, markChanged, trimLineReservation } from '../inventory/index.js';
+import type { PushAction, PushStatus, ShipmentKind } from './fulfillment.schema.js';
+
+/** Asks for an order's sync with Shopify (soon, or at `dueAt`); `check` also compares Shopify's fulfilments. */
+export async function requestSync(tx: Db, orderId: number, now: Date, options: { check?: boolean } = {}): Promise<void> {
+  await tx.execute(
+    sql`insert into fulfillment_sync (order_id, requested_at, due_at, "check") values (${orderId}, ${now}, ${now}, ${options.check ?? false})
+        on conflict (order_id) do update set requested_at = excluded.requested_at, due_at = least(fulfillment_sync.due_at, excluded.due_at),
+          "check" = fulfillment_sync."check" or excluded."check"`,
+  );
+}
+
+export interface SyncClaim {
+  orderId: number;
+  requestedAt: Date;
+  check: boolean;
+}
+
+/** Takes due orders under a lease (two workers never take the same order). */
+export async function claimSyncOrders(db: Db, now: Date, limit: number, leaseMs = 120_000): Promise<SyncClaim[]> {
+  const rows = await queryRows<{ order_id: number; requested_at: Date; check: boolean }>(
+    db,
+    sql`update fulfillment_sync set leased_until = ${new Date(now.getTime() + leaseMs)}
+        where order_id in (select order_id from fulfillment_sync where due_at <= ${now} and (leased_until is null or leased_until < ${now})
+                           order by due_at limit ${limit} for update skip locked)
+        returning order_id, requested_at, "check"`,
+  );
+  return rows.map((r) => ({ orderId: r.order_id, requestedAt: r.requested_at, check: r.check }));
+}
+
+/**
+ * Ends a claim: done removes the request unless a newer one came meanwhile; otherwise it comes back
+ * at `retryAt` (keeping its check flag).
+ */
+export async function releaseSync(db: Db, claim: SyncClaim, outcome: { done: true } | { done: false; retryAt: Date }): Promise<void> {
+  if (outcome.done) {
+    await db.execute(sql`delete from fulfillment_sync where order_id = ${claim.orderId} and requested_at = ${claim.requestedAt}`);
+    await db.execute(sql`update fulfillment_sync set leased_until = null where order_id = ${claim.orderId}`);
+  } else {
+    await db.execute(sql`update fulfillment_sync set leased_until = null, due_at = ${outcome.retryAt} where order_id = ${claim.orderId}`);
+  }
+}
+
+/** Every order with a push not settled, asked to sync (the batch job's safety net). */
+export async function requestSyncForUnsettledPushes(db: Db, now: Date): Promise<number> {
+  const rows = await queryRows<{ order_id: number }>(
+    db,
+    sql`insert into fulfillment_sync (order_id, requested_at, due_at)
+        select distinct order_id, ${now}::timestamptz, ${now}::timestamptz from fulfillment_pushes where status in ('pending', 'sending')
+        on conflict (order_id) do update set due_at = least(fulfillment_sync.due_at, excluded.due_at)
+        returning order_id`,
+  );
+  return rows.length;
+}
+
+export interface PushWork {
+  id: number;
+  shipmentId: number;
+  action: PushAction;
+  status: PushStatus;
+  notifyCustomer: boolean;
+  fulfillmentsBefore: string[];
+  attempts: number;
+  kind: ShipmentKind;
+  shipmentStatus: string;
+  facilityLocationId: string | null;
+  tracking: { company: string | null; number: string | null; url: string | null } | null;
+  /** Shopify line item id → units. */
+  lines: Array<{ orderLineId: number; shopifyLineItemId: string; variantId: number | null; quantity: number }>;
+}
+
+export interface OrderSyncState {
+  orderId: number;
+  shopifyOrderId: string;
+  pushes: PushWork[];
+  /** Shopify fulfilment ids Switchyard already accounts for (its own, and imported ones). */
+  knownFulfillmentIds: Set<string>;
+  lines: Array<{ id: number; shopifyLineItemId: string; variantId: number | null; facilityId: number | null; status: string; shippedQuantity: number; currentQuantity: number }>;
+}
+
+export async function orderSyncState(db: Db, orderId: number): Promise<OrderSyncState | null> {
+  const [order] = await queryRows<{ id: number; shopify_order_id: string }>(db, sql`select id, shopify_order_id from orders where id = ${orderId}`);
+  if (!order) return null;
+  const pushes = await queryRows<{
+    id: number; shipment_id: number; action: PushAction; status: PushStatus; notify_customer: boolean; fulfillments_before: string[]; attempts: number;
+    kind: ShipmentKind; shipment_status: string; location_id: string | null; carrier: string | null; tracking_number: string | null; tracking_url: string | null;
+  }>(
+    db,
+    sql`select p.id, p.shipment_id, p.action, p.status, p.notify_customer, p.fulfillments_before, p.attempts, s.kind, s.status as shipment_status,
+               f.shopify_location_id as location_id, s.carrier, s.tracking_number, s.tracking_url
+        from fulfillment_pushes p join shipments s on s.id = p.shipment_id join facilities f on f.id = s.facility_id
+        where p.order_id = ${orderId} and p.status in ('pending', 'sending') order by p.id`,
+  );
+  const shipmentLines = await queryRows<{ shipment_id: number; order_line_id: number; shopify_line_item_id: string; variant_id: number | null; quantity: number }>(
+    db,
+    sql`select sl.shipment_id, sl.order_line_id, ol.shopify_line_item_id, ol.variant_id, sl.quantity from shipment_lines sl join order_lines ol on ol.id = sl.order_line_id
+        where sl.shipment_id in (select shipment_id from fulfillment_pushes where order_id = ${orderId} and status in ('pending', 'sending')) order by sl.order_line_id`,
+  );
+  const known = await queryRows<{ id: string }>(
+    db,
+    sql`select shopify_fulfillment_id as id from shipments where order_id = ${orderId} and shopify_fulfillment_id is not null
+        union select shopify_fulfillment_id from fulfillment_pushes where order_id = ${orderId} and shopify_fulfillment_id is not null`,
+  );
+  const lines = await queryRows<{ id: number; shopify_line_item_id: string; variant_id: number | null; facility_id: number | null; status: string; shipped_quantity: number; current_quantity: number }>(
+    db,
+    sql`select id, shopify_line_item_id, variant_id, facility_id, status, shipped_quantity, current_quantity from order_lines where order_id = ${orderId} order by id`,
+  );
+  return {
+    orderId,
+    shopifyOrderId: order.shopify_order_id,
+    pushes: pushes.map((p) => ({
+      id: p.id,
+      shipmentId: p.shipment_id,
+      action: p.action,
+      status: p.status,
+      notifyCustomer: p.notify_customer,
+      fulfillmentsBefore: p.fulfillments_before,
+      attempts: p.attempts,
+      kind: p.kind,
+      shipmentStatus: p.shipment_status,
+      facilityLocationId: p.location_id,
+      tracking: p.tracking_number ? { company: p.carrier, number: p.tracking_number, url: p.tracking_url } : null,
+      lines: shipmentLines.filter((l) => l.shipment_id === p.shipment_id).map((l) => ({ orderLineId: l.order_line_id, shopifyLineItemId: l.shopify_line_item_id, variantId: l.variant_id, quantity: l.quantity })),
+    })),
+    knownFulfillmentIds: new Set(known.map((k) => k.id)),
+    lines: lines.map((l) => ({ id: l.id, shopifyLineItemId: l.shopify_line_item_id, variantId: l.variant_id, facilityId: l.facility_id, status: l.status, shippedQuantity: l.shipped_quantity, currentQuantity: l.current_quantity })),
+  };
+}
+
+export async function logPush(db: Db, pushId: number, outcome: string, request: Record<string, unknown>, response: Record<string, unknown>, durationMs: number, now: Date): Promise<void> {
+  await db.execute(
+    sql`insert into fulfillment_push_log (push_id, at, outcome, request, response, duration_ms)
+        values (${pushId}, ${now}, ${outcome}, ${JSON.stringify(request)}::jsonb, ${JSON.stringify(response)}::jsonb, ${Math.round(durationMs)})`,
+  );
+}
+
+/** Records the intent before the call: from here on, a crash leaves the push `sending`, settled by a check of Shopify's fulfilments. */
+export async function markSending(db: Db, pushId: number, fulfillmentsBefore: string[], now: Date): Promise<void> {
+  await db.execute(
+    sql`update fulfillment_pushes set status = 'sending', fulfillments_before = ${sql`array[${sql.join(fulfillmentsBefore.map((f) => sql`${f}`), sql`, `)}]::text[]`},
+          attempts = attempts + 1, sent_at = ${now} where id = ${pushId}`,
+  );
+}
+
+/**
+ * Shopify has it: the push is confirmed and, for a fulfilment, the lines' units count as fulfilled
+ * in Shopify (they are no longer committed there). Returns false if it was confirmed already.
+ */
+export async function confirmPush(db: Db, push: PushWork, fulfillmentId: string | null, now: Date): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const updated = await queryRows<{ id: number }>(
+      tx,
+      sql`update fulfillment_pushes set status = 'confirmed', shopify_fulfillment_id = ${fulfillmentId}, confirmed_at = ${now}, last_error = null
+          where id = ${push.id} and status <> 'confirmed' returning id`,
+    );
+    if (updated.length === 0) return false;
+    if (push.action === 'fulfil') {
+      await tx.execute(sql`update shipments set shopify_fulfillment_id = ${fulfillmentId}, updated_at = ${now} where id = ${push.shipmentId}`);
+      for (const l of push.lines) {
+        await tx.execute(sql`update order_lines set shopify_fulfilled_quantity = least(current_quantity, shopify_fulfilled_quantity + ${l.quantity}), updated_at = ${now} where id = ${l.orderLineId}`);
+      }
+      // Shopify's committed units for these lines are gone (its level webhook shows no change in
+      // `available`, so it looks like an echo): the publisher reads the levels again.
+      await markChanged(tx, [...new Set(push.lines.map((l) => l.variantId).filter((v): v is number => v !== null))], now, { needsRead: true });
+    }
+    return true;
+  });
+}
+
+/** Shopify refused: a person must look (the reason is kept). */
+export async function failPush(db: Db, pushId: number, error: string): Promise<void> {
+  await db.execute(sql`update fulfillment_pushes set status = 'failed', last_error = ${error} where id = ${pushId}`);
+}
+
+export async function noteError(db: Db, pushId: number, error: string): Promise<void> {
+  await db.execute(sql`update fulfillment_pushes set last_error = ${error} where id = ${pushId}`);
+}
+
+/**
+ * A fulfilment made in Shopify (not by Switchyard): its units left the shelf of the location it was
+ * made at. It becomes a completed shipment there, consuming the reservation of the lines (on hand
+ * drops once: the ledger key is the fulfilment's), and closes the matching store work. Returns false
+ * when it was imported already.
+ */
+export async function importShopifyFulfillment(
+  db: Db,
+  input: { orderId: number; fulfillmentId: string; locationId: string | null; createdAt: Date; tracking: { company: string | null; number: string | null; url: string | null } | null; lines: Array<{ shopifyLineItemId: string; quantity: number }> },
+  now: Date,
+  fitShipments: (tx: Db, orderId: number, now: Date) => Promise<number>,
+): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const [order] = await queryRows<{ source_name: string | null }>(tx, sql`select source_name from orders where id = ${input.orderId} for update`);
+    // A POS sale's fulfilment is the sale itself, which lowered the store's stock already.
+    if (!order || order.source_name === 'pos') return false;
+    const [exists] = await queryRows<{ id: number }>(tx, sql`select id from shipments where shopify_fulfillment_id = ${input.fulfillmentId}`);
+    if (exists) return false;
+    const [facility] = await queryRows<{ id: number }>(tx, sql`select id from facilities where shopify_location_id = ${input.locationId}`);
+    const lines = await queryRows<{ id: number; shopify_line_item_id: string; variant_id: number | null; facility_id: number | null; shipping_method: string }>(
+      tx,
+      sql`select ol.id, ol.shopify_line_item_id, ol.variant_id, ol.facility_id, o.shipping_method from order_lines ol join orders o on o.id = ol.order_id where ol.order_id = ${input.orderId}`,
+    );
+    const kind: ShipmentKind = lines[0]?.shipping_method === 'pickup' ? 'pickup' : 'ship';
+    // The units left where Shopify says; without a known location, where Switchyard routed the line.
+    const facilityId = facility?.id ?? lines.find((l) => input.lines.some((x) => x.shopifyLineItemId === l.shopify_line_item_id))?.facility_id ?? null;
+    if (facilityId === null) return false;
+    const [shipment] = await queryRows<{ id: number }>(
+      tx,
+      sql`insert into shipments (order_id, facility_id, kind, status, source, carrier, tracking_number, tracking_url, completed_at, shopify_fulfillment_id, created_by, created_at, updated_at)
+          values (${input.orderId}, ${facilityId}, ${kind}, ${kind === 'pickup' ? 'handed_over' : 'shipped'}, 'shopify', ${input.tracking?.company ?? null}, ${input.tracking?.number ?? null},
+                  ${input.tracking?.url ?? null}, ${input.createdAt}, ${input.fulfillmentId}, 'shopify', ${now}, ${now})
+          returning id`,
+    );
+    for (const x of input.lines) {
+      const line = lines.find((l) => l.shopify_line_item_id === x.shopifyLineItemId);
+      if (!line || x.quantity <= 0) continue;
+      await tx.execute(sql`insert into shipment_lines (shipment_id, order_line_id, quantity) values (${shipment!.id}, ${line.id}, ${x.quantity})`);
+      if (line.variant_id !== null) {
+        await consumeReservation(
+          tx,
+          { orderLineId: line.id, variantId: line.variant_id, facilityId, quantity: x.quantity, shipmentKey: `shopify:${input.fulfillmentId}:${line.id}`, occurredAt: input.createdAt, source: 'shopify' },
+          now,
+        );
+      }
+      await tx.execute(
+        sql`update order_lines set shipped_quantity = least(current_quantity, shipped_quantity + ${x.quantity}),
+              status = case when status = 'cancelled' then status when shipped_quantity + ${x.quantity} >= current_quantity then ${kind === 'pickup' ? 'picked_up' : 'shipped'} else status end,
+              updated_at = ${now}
+            where id = ${line.id}`,
+      );
+    }
+    await tx.execute(
+      sql`update orders set status = 'completed', updated_at = ${now}
+          where id = ${input.orderId} and not exists (select 1 from order_lines where order_id = ${input.orderId} and status not in ('shipped', 'picked_up', 'cancelled'))`,
+    );
+    // Store work for these units is no longer needed, nor stock held for them elsewhere.
+    await fitShipments(tx, input.orderId, now);
+    for (const x of input.lines) {
+      const line = lines.find((l) => l.shopify_line_item_id === x.shopifyLineItemId);
+      if (line) await trimLineReservation(tx, line.id, now);
+    }
+    // Shopify's committed and on hand moved at that location: the publisher reads the levels again.
+    await markChanged(tx, [...new Set(lines.map((l) => l.variant_id).filter((v): v is number => v !== null))], now, { needsRead: true });
+    await tx.execute(
+      sql`insert into order_history (order_id, at, kind, source, details) values (${input.orderId}, ${now}, 'fulfillment.imported_from_shopify', 'shopify',
+          ${JSON.stringify({ fulfillmentId: input.fulfillmentId, lines: input.lines })}::jsonb)`,
+    );
+    return true;
+  });
+}

@@ -1,0 +1,155 @@
+// Store work over HTTP, scoped to one facility: what is open, and each step of a shipment or pickup.
+import { Type } from 'typebox';
+import type { App, AppDeps } from './app.js';
+import { findOrder } from './orders.routes.js';
+import { notFound } from '../platform/errors.js';
+import {
+  acknowledgePutBack,
+  cancelShipment,
+  facilityWork,
+  getShipment,
+  handOver,
+  markReadyForPickup,
+  packShipment,
+  shipShipment,
+  startShipment,
+} from '../domains/fulfillment/index.js';
+
+const FacilityParams = Type.Object({ facility: Type.String({ minLength: 1 }) });
+const ShipmentParams = Type.Object({ facility: Type.String({ minLength: 1 }), id: Type.Integer({ minimum: 1 }) });
+const PUSH_JOB = 'fulfillment.push';
+
+export function registerFulfillmentRoutes(app: App, deps: AppDeps): void {
+  const db = deps.database.db;
+  const now = () => deps.clock.now();
+  // Shopify hears of each step at once (the job's schedule is the safety net).
+  const pushSoon = <T>(value: T): T => {
+    deps.requestJob?.(PUSH_JOB);
+    deps.requestJob?.('inventory.publish');
+    return value;
+  };
+
+  app.get(
+    '/api/v1/facilities/:facility/work',
+    { schema: { summary: 'Open work at a facility: shipments and pickups in hand, and routed lines not started (with customer, age, promise date)', tags: ['store work'], params: FacilityParams } },
+    async (request) => facilityWork(db, request.params.facility, now()),
+  );
+
+  app.post(
+    '/api/v1/facilities/:facility/shipments',
+    {
+      schema: {
+        summary: 'Starts picking an order: a parcel (or a pickup, for pickup orders) of some or all of its open units here',
+        tags: ['store work'],
+        params: FacilityParams,
+        body: Type.Object(
+          {
+            order: Type.String({ minLength: 1, description: 'Switchyard id or Shopify GID' }),
+            lines: Type.Optional(Type.Array(Type.Object({ lineId: Type.Integer({ minimum: 1 }), quantity: Type.Integer({ minimum: 1 }) }, { additionalProperties: false }), { minItems: 1 })),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request, reply) => {
+      const order = await findOrder(deps, request.body.order);
+      const shipment = await startShipment(db, { facility: request.params.facility, orderId: order.id, lines: request.body.lines, by: 'api' }, now());
+      return reply.code(201).send(shipment);
+    },
+  );
+
+  app.get('/api/v1/facilities/:facility/shipments/:id', { schema: { summary: 'One shipment or pickup, with what Shopify was told', tags: ['store work'], params: ShipmentParams } }, async (request) => {
+    const shipment = await getShipment(db, request.params.id);
+    if (shipment.facility !== request.params.facility) throw notFound('fulfillment.unknown_shipment', `${request.params.facility} has no shipment ${request.params.id}.`, { shipmentId: request.params.id });
+    return shipment;
+  });
+
+  app.post(
+    '/api/v1/facilities/:facility/shipments/:id/pack',
+    {
+      schema: {
+        summary: 'Packed: the packages and their weights',
+        tags: ['store work'],
+        params: ShipmentParams,
+        body: Type.Object({ packages: Type.Array(Type.Object({ weightGrams: Type.Number({ exclusiveMinimum: 0 }), box: Type.Optional(Type.String()) }, { additionalProperties: false }), { minItems: 1 }) }, { additionalProperties: false }),
+      },
+    },
+    async (request) => packShipment(db, { facility: request.params.facility, shipmentId: request.params.id, packages: request.body.packages }, now()),
+  );
+
+  app.post(
+    '/api/v1/facilities/:facility/shipments/:id/ship',
+    {
+      schema: {
+        summary: 'Shipped: carrier and tracking; the units leave stock and Shopify gets the fulfilment',
+        tags: ['store work'],
+        params: ShipmentParams,
+        body: Type.Object(
+          {
+            carrier: Type.String({ minLength: 1 }),
+            trackingNumber: Type.String({ minLength: 1 }),
+            trackingUrl: Type.Optional(Type.String({ format: 'uri' })),
+            shippedAt: Type.Optional(Type.String({ format: 'date-time' })),
+            notifyCustomer: Type.Optional(Type.Boolean({ default: true })),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request) =>
+      pushSoon(
+        await shipShipment(
+          db,
+          {
+            facility: request.params.facility,
+            shipmentId: request.params.id,
+            carrier: request.body.carrier,
+            trackingNumber: request.body.trackingNumber,
+            trackingUrl: request.body.trackingUrl,
+            shippedAt: request.body.shippedAt ? new Date(request.body.shippedAt) : undefined,
+            notifyCustomer: request.body.notifyCustomer ?? true,
+          },
+          now(),
+        ),
+      ),
+  );
+
+  app.post(
+    '/api/v1/facilities/:facility/shipments/:id/ready',
+    { schema: { summary: 'A pickup is ready: Shopify marks it prepared and tells the customer', tags: ['store work'], params: ShipmentParams } },
+    async (request) => pushSoon(await markReadyForPickup(db, { facility: request.params.facility, shipmentId: request.params.id }, now())),
+  );
+
+  app.post(
+    '/api/v1/facilities/:facility/shipments/:id/hand-over',
+    {
+      schema: {
+        summary: 'The customer collected the pickup: the units leave stock and Shopify gets the fulfilment',
+        tags: ['store work'],
+        params: ShipmentParams,
+        body: Type.Object({ to: Type.String({ minLength: 1, description: 'who collected' }), at: Type.Optional(Type.String({ format: 'date-time' })) }, { additionalProperties: false }),
+      },
+    },
+    async (request) =>
+      pushSoon(await handOver(db, { facility: request.params.facility, shipmentId: request.params.id, to: request.body.to, at: request.body.at ? new Date(request.body.at) : undefined }, now())),
+  );
+
+  app.post(
+    '/api/v1/facilities/:facility/shipments/:id/cancel',
+    {
+      schema: {
+        summary: 'Abandons a shipment still in hand: its units go back on the shelf, its lines back to open work (to reject a line, cancel its shipment first)',
+        tags: ['store work'],
+        params: ShipmentParams,
+        body: Type.Object({ reason: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
+      },
+    },
+    async (request) => cancelShipment(db, { facility: request.params.facility, shipmentId: request.params.id, reason: request.body.reason }, now()),
+  );
+
+  app.post(
+    '/api/v1/facilities/:facility/shipments/:id/put-back-done',
+    { schema: { summary: 'The units of lines cancelled after picking are back on the shelf', tags: ['store work'], params: ShipmentParams } },
+    async (request) => acknowledgePutBack(db, { facility: request.params.facility, shipmentId: request.params.id }, now()),
+  );
+}

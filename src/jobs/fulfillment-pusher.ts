@@ -1,0 +1,299 @@
+// Tells Shopify about shipments and pickups, exactly once, and imports fulfilments made in Shopify.
+//
+// One worker handles an order at a time (a lease on its fulfillment_sync row). For each order it reads
+// Shopify's fulfilments and fulfilment orders once, then:
+//   1. settles pushes left `sending` (a crash or a lost answer): a fulfilment Shopify shows that did
+//      not exist before the call and has exactly the shipment's lines is ours → confirmed; none → the
+//      call did not apply → sent again. fulfillmentCreate has no idempotency key, so this check is
+//      what keeps a retry from making a second fulfilment;
+//   2. sends pending pushes in order (a pickup's "prepared" before its fulfilment), recording the
+//      intent (`sending`, with the fulfilments that existed) before each call;
+//   3. when asked (`check`), imports Shopify's fulfilments Switchyard does not account for.
+import type { Db } from '../platform/db/client.js';
+import { sql } from 'drizzle-orm';
+import type { Logger } from '../platform/logger.js';
+import type { JobDefinition } from '../platform/jobs/job.types.js';
+import {
+  claimSyncOrders,
+  confirmPush,
+  failPush,
+  fitShipmentsToOrder,
+  importShopifyFulfillment,
+  logPush,
+  markSending,
+  noteError,
+  orderSyncState,
+  releaseSync,
+  requestSyncForUnsettledPushes,
+  type PushWork,
+  type SyncClaim,
+} from '../domains/fulfillment/index.js';
+import type { ShopifyClient } from '../shopify/client.js';
+import { FulfillmentCreate, OrderFulfillmentState, PreparedForPickup, type FulfillmentNode, type FulfillmentOrderNode } from '../shopify/operations.js';
+import { isAppError } from '../platform/errors.js';
+
+export const FULFILLMENT_JOB_NAMES = { push: 'fulfillment.push', sweep: 'fulfillment.sweep' } as const;
+
+export interface FulfillmentPusherDeps {
+  db: Db;
+  shopify: ShopifyClient;
+  log: Logger;
+  now: () => Date;
+}
+
+type OrderState = { fulfillments: FulfillmentNode[]; fulfillmentOrders: { nodes: FulfillmentOrderNode[] } };
+
+const linesOf = (f: FulfillmentNode) => new Map(f.fulfillmentLineItems.nodes.map((n) => [n.lineItem.id, n.quantity]));
+
+function sameLines(f: FulfillmentNode, push: PushWork): boolean {
+  const theirs = linesOf(f);
+  const ours = new Map<string, number>();
+  for (const l of push.lines) ours.set(l.shopifyLineItemId, (ours.get(l.shopifyLineItemId) ?? 0) + l.quantity);
+  if (theirs.size !== ours.size) return false;
+  for (const [id, q] of ours) if (theirs.get(id) !== q) return false;
+  return true;
+}
+
+/**
+ * The fulfilment orders' line items that cover a shipment, grouped by fulfilment order; all at one
+ * location (Shopify's rule for one fulfilment). Null, with the reason, when Shopify has too few
+ * units left to fulfil.
+ */
+function planFulfillment(fos: FulfillmentOrderNode[], push: PushWork): { plan: Array<{ fulfillmentOrderId: string; fulfillmentOrderLineItems: Array<{ id: string; quantity: number }> }>; locationId: string | null } | { error: string } {
+  const open = fos.filter((fo) => fo.status === 'OPEN' || fo.status === 'IN_PROGRESS');
+  const locations = [...new Set(open.map((fo) => fo.assignedLocation.location?.id ?? null))];
+  // Prefer the shipment's own location when a fulfilment order sits there, else the others in turn.
+  locations.sort((a, b) => Number(b === push.facilityLocationId) - Number(a === push.facilityLocationId));
+  let lastError = 'Shopify has no open fulfilment order for this order.';
+  for (const location of locations) {
+    const remaining = new Map<string, number>();
+    const byFo = new Map<string, Array<{ id: string; quantity: number }>>();
+    let short: string | null = null;
+    for (const l of push.lines) {
+      let need = l.quantity;
+      for (const fo of open.filter((f) => (f.assignedLocation.location?.id ?? null) === location)) {
+        for (const item of fo.lineItems.nodes.filter((n) => n.lineItem.id === l.shopifyLineItemId)) {
+          const left = remaining.get(item.id) ?? item.remainingQuantity;
+          const take = Math.min(left, need);
+          if (take <= 0) continue;
+          remaining.set(item.id, left - take);
+          need -= take;
+          byFo.set(fo.id, [...(byFo.get(fo.id) ?? []), { id: item.id, quantity: take }]);
+        }
+      }
+      if (need > 0) short = `Shopify has ${l.quantity - need} of ${l.quantity} unit(s) of line ${l.shopifyLineItemId} left to fulfil at ${location ?? 'its location'}.`;
+    }
+    if (!short) return { plan: [...byFo].map(([fulfillmentOrderId, fulfillmentOrderLineItems]) => ({ fulfillmentOrderId, fulfillmentOrderLineItems })), locationId: location };
+    lastError = short;
+  }
+  return { error: lastError };
+}
+
+/**
+ * A fulfilment lowers Shopify's on hand and committed at its location; Switchyard's base for that
+ * on hand moves with it, so a mirrored store does not take the drop for a sale still on its way
+ * (only a base set before the fulfilment: a later read already shows it). The committed figure is
+ * read afresh by the publisher (the variants are marked with a read when the push is confirmed).
+ */
+async function explainFulfilledUnits(db: Db, locationId: string | null, createdAt: Date, lines: Array<{ variantId: number | null; quantity: number }>): Promise<void> {
+  if (!locationId) return;
+  for (const l of lines) {
+    if (l.variantId === null) continue;
+    await db.execute(
+      sql`update shopify_inventory_snapshot s set base_on_hand = s.base_on_hand - ${l.quantity}
+          from variants v where v.id = ${l.variantId} and s.shopify_inventory_item_id = v.shopify_inventory_item_id and s.shopify_location_id = ${locationId}
+            and s.base_on_hand is not null and s.base_at < ${createdAt}`,
+    );
+  }
+}
+
+/** Syncs one order; returns when to come back if something is left. */
+export async function syncOrder(deps: FulfillmentPusherDeps, claim: SyncClaim): Promise<{ done: true } | { done: false; retryAt: Date }> {
+  const { db, shopify, log, now } = deps;
+  const state = await orderSyncState(db, claim.orderId);
+  if (!state || (state.pushes.length === 0 && !claim.check)) return { done: true };
+  const retryLater = (ms: number) => ({ done: false as const, retryAt: new Date(now().getTime() + ms) });
+
+  const read = async () => {
+    const data = await shopify.request(OrderFulfillmentState, { id: state.shopifyOrderId });
+    return data.order satisfies OrderState | null;
+  };
+  let order = await read();
+  if (!order) {
+    for (const p of state.pushes) await failPush(db, p.id, `Shopify has no order ${state.shopifyOrderId}.`);
+    return { done: true };
+  }
+  const known = state.knownFulfillmentIds;
+  const successful = () => order!.fulfillments.filter((f) => f.status === 'SUCCESS');
+
+  const pushes = [...state.pushes];
+  const settled = new Set<number>();
+  const confirm = async (push: PushWork, fulfillment: FulfillmentNode | { id: string; createdAt: string; location: { id: string } | null } | null, outcome: string, request: Record<string, unknown>, response: Record<string, unknown>, ms: number) => {
+    await confirmPush(db, push, fulfillment?.id ?? null, now());
+    await logPush(db, push.id, outcome, request, response, ms, now());
+    if (fulfillment) {
+      known.add(fulfillment.id);
+      await explainFulfilledUnits(db, fulfillment.location?.id ?? null, new Date(fulfillment.createdAt), push.lines);
+    }
+    settled.add(push.id);
+  };
+
+  // 1. Calls whose outcome is unknown: did Shopify apply them?
+  for (const push of pushes.filter((p) => p.status === 'sending')) {
+    if (push.action === 'fulfil') {
+      const mine = successful().find((f) => !known.has(f.id) && !push.fulfillmentsBefore.includes(f.id) && sameLines(f, push));
+      if (mine) {
+        await confirm(push, mine, 'found_existing', {}, { fulfillmentId: mine.id }, 0);
+        continue;
+      }
+    } else {
+      const pickupFos = order.fulfillmentOrders.nodes.filter((fo) => fo.deliveryMethod?.methodType === 'PICK_UP');
+      if (pickupFos.length > 0 && pickupFos.every((fo) => fo.status === 'IN_PROGRESS' || fo.status === 'CLOSED')) {
+        await confirm(push, null, 'found_existing', {}, { fulfillmentOrders: pickupFos.map((fo) => ({ id: fo.id, status: fo.status })) }, 0);
+        continue;
+      }
+    }
+    await logPush(db, push.id, 'not_applied', {}, { fulfillments: order.fulfillments.map((f) => f.id) }, 0, now());
+    push.status = 'pending';
+  }
+
+  // 2. Send what is pending, in order.
+  for (const push of pushes) {
+    if (settled.has(push.id) || push.status !== 'pending') continue;
+    // A pickup's fulfilment waits until Shopify knows it was prepared (the customer's notice first).
+    if (push.action === 'fulfil' && push.kind === 'pickup' && pushes.some((p) => p.shipmentId === push.shipmentId && p.action === 'prepare_pickup' && !settled.has(p.id))) {
+      await logPush(db, push.id, 'waiting', {}, { for: 'prepared for pickup' }, 0, now());
+      return retryLater(5_000);
+    }
+    if (push.action === 'prepare_pickup') {
+      const fos = order.fulfillmentOrders.nodes.filter((fo) => fo.deliveryMethod?.methodType === 'PICK_UP' && (fo.status === 'OPEN' || fo.status === 'IN_PROGRESS'));
+      if (fos.length === 0) {
+        await failPush(db, push.id, 'Shopify has no open pickup fulfilment order for this order.');
+        await logPush(db, push.id, 'refused', {}, { fulfillmentOrders: order.fulfillmentOrders.nodes.map((fo) => ({ id: fo.id, status: fo.status, method: fo.deliveryMethod?.methodType })) }, 0, now());
+        settled.add(push.id);
+        continue;
+      }
+      const input = { lineItemsByFulfillmentOrder: fos.map((fo) => ({ fulfillmentOrderId: fo.id })) };
+      await markSending(db, push.id, [], now());
+      const started = performance.now();
+      try {
+        const result = await shopify.request(PreparedForPickup, { input });
+        const errors = result.fulfillmentOrderLineItemsPreparedForPickup.userErrors;
+        if (errors.length > 0) {
+          await failPush(db, push.id, errors.map((e) => e.message).join('; '));
+          await logPush(db, push.id, 'refused', input, { userErrors: errors }, performance.now() - started, now());
+          settled.add(push.id);
+          continue;
+        }
+        await confirm(push, null, 'created', input, {}, performance.now() - started);
+      } catch (error) {
+        // Marking ready twice is harmless to the order, but the next run checks first anyway.
+        await noteError(db, push.id, error instanceof Error ? error.message : String(error));
+        await logPush(db, push.id, 'unknown', input, { error: error instanceof Error ? error.message : String(error) }, performance.now() - started, now());
+        return retryLater(5_000);
+      }
+      continue;
+    }
+
+    const planned = planFulfillment(order.fulfillmentOrders.nodes, push);
+    if ('error' in planned) {
+      await failPush(db, push.id, planned.error);
+      await logPush(db, push.id, 'refused', {}, { error: planned.error }, 0, now());
+      settled.add(push.id);
+      continue;
+    }
+    const input = {
+      lineItemsByFulfillmentOrder: planned.plan,
+      notifyCustomer: push.notifyCustomer,
+      ...(push.tracking ? { trackingInfo: push.tracking } : {}),
+    };
+    await markSending(db, push.id, order.fulfillments.map((f) => f.id), now());
+    const started = performance.now();
+    try {
+      const result = await shopify.request(FulfillmentCreate, { fulfillment: input, message: null });
+      const { fulfillment, userErrors } = result.fulfillmentCreate;
+      if (!fulfillment || userErrors.length > 0) {
+        const message = userErrors.map((e) => e.message).join('; ') || 'Shopify created no fulfilment.';
+        await failPush(db, push.id, message);
+        await logPush(db, push.id, 'refused', input, { userErrors }, performance.now() - started, now());
+        settled.add(push.id);
+        continue;
+      }
+      await confirm(push, fulfillment, 'created', input, { fulfillmentId: fulfillment.id }, performance.now() - started);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      await noteError(db, push.id, message);
+      await logPush(db, push.id, isAppError(error) && error.code === 'shopify.outcome_unknown' ? 'unknown' : 'error', input, { error: message }, performance.now() - started, now());
+      log.warn({ orderId: claim.orderId, pushId: push.id, err: error }, 'fulfilment push got no answer; Shopify is checked before it is sent again');
+      return retryLater(5_000);
+    }
+    // Shopify's remaining quantities moved: read again before the next push of this order.
+    if (pushes.some((p) => !settled.has(p.id) && p.status === 'pending')) order = (await read()) ?? order;
+  }
+
+  // 3. Fulfilments made in Shopify itself.
+  if (claim.check) {
+    if (pushes.some((p) => !settled.has(p.id))) return retryLater(5_000);
+    order = (await read()) ?? order;
+    for (const f of order.fulfillments.filter((x) => x.status === 'SUCCESS' && !known.has(x.id))) {
+      const lines = f.fulfillmentLineItems.nodes.map((n) => ({ shopifyLineItemId: n.lineItem.id, quantity: n.quantity }));
+      const imported = await importShopifyFulfillment(
+        db,
+        { orderId: claim.orderId, fulfillmentId: f.id, locationId: f.location?.id ?? null, createdAt: new Date(f.createdAt), tracking: f.trackingInfo[0] ?? null, lines },
+        now(),
+        fitShipmentsToOrder,
+      );
+      if (imported) {
+        log.info({ orderId: claim.orderId, fulfillmentId: f.id }, 'imported a fulfilment made in Shopify');
+        const variantOf = new Map(state.lines.map((l) => [l.shopifyLineItemId, l.variantId]));
+        await explainFulfilledUnits(db, f.location?.id ?? null, new Date(f.createdAt), lines.map((l) => ({ variantId: variantOf.get(l.shopifyLineItemId) ?? null, quantity: l.quantity })));
+      }
+    }
+  }
+  return { done: true };
+}
+
+export function makeFulfillmentJobs(deps: { shopify?: ShopifyClient | undefined; requestRun?: (name: string) => void }): JobDefinition[] {
+  const shopify = deps.shopify;
+  const push: JobDefinition = {
+    name: FULFILLMENT_JOB_NAMES.push,
+    description: 'Tells Shopify about shipments (fulfilments with tracking) and pickups (prepared, then fulfilled) exactly once; imports fulfilments made in Shopify.',
+    defaultSchedule: 'every 10s',
+    defaultEnabled: shopify !== undefined,
+    timeoutSeconds: 1800,
+    async run(ctx) {
+      if (!shopify) return;
+      while (!ctx.signal.aborted) {
+        const claims = await claimSyncOrders(ctx.db, ctx.clock.now(), 20);
+        if (claims.length === 0) break;
+        for (const claim of claims) {
+          if (ctx.signal.aborted) {
+            await releaseSync(ctx.db, claim, { done: false, retryAt: ctx.clock.now() });
+            continue;
+          }
+          try {
+            const outcome = await syncOrder({ db: ctx.db, shopify, log: ctx.log, now: () => ctx.clock.now() }, claim);
+            await releaseSync(ctx.db, claim, outcome);
+            ctx.count(outcome.done ? 'orders' : 'orders_retry', 1);
+          } catch (error) {
+            await releaseSync(ctx.db, claim, { done: false, retryAt: new Date(ctx.clock.now().getTime() + 30_000) });
+            ctx.count('orders_failed', 1);
+            ctx.log.warn({ orderId: claim.orderId, err: error }, 'fulfilment sync failed; will retry');
+          }
+        }
+      }
+    },
+  };
+  const sweep: JobDefinition = {
+    name: FULFILLMENT_JOB_NAMES.sweep,
+    description: 'Batch safety net: every order with a fulfilment push not settled is synced again.',
+    defaultSchedule: 'every 30m',
+    defaultEnabled: shopify !== undefined,
+    timeoutSeconds: 600,
+    async run(ctx) {
+      ctx.count('orders', await requestSyncForUnsettledPushes(ctx.db, ctx.clock.now()));
+      deps.requestRun?.(FULFILLMENT_JOB_NAMES.push);
+    },
+  };
+  return [push, sweep];
+}

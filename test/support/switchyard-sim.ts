@@ -1,0 +1,59 @@
+// Switchyard connected to a simulated Shopify store over real HTTP, on a fresh test database: the
+// setup every end-to-end test starts from.
+import { freePort } from './net.js';
+import { createTestDatabase, testConfig, waitFor, type TestDatabase } from './backend.js';
+import { startSwitchyard, type Switchyard } from '../../src/main/switchyard.js';
+import { startSimulator, type ShopCredentials, type Simulator } from '../../src/simulator/server.js';
+import type { SimShop } from '../../src/simulator/state.js';
+import type { Db } from '../../src/platform/db/client.js';
+
+export interface Connected {
+  sim: Simulator;
+  creds: ShopCredentials;
+  shop: SimShop;
+  testDb: TestDatabase;
+  switchyard: Switchyard;
+  db: () => Db;
+  /** Calls Switchyard's API; answers status and JSON body. */
+  api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+  close(): Promise<void>;
+}
+
+export async function connectToSimulatedShop(shopOptions: Parameters<Simulator['createShop']>[0]): Promise<Connected> {
+  const sim = await startSimulator({ webhookTimeScale: 0.0005, bulkStepMs: 20 });
+  const creds = sim.createShop(shopOptions);
+  const shop = sim.shop(creds.shop);
+  const testDb = await createTestDatabase();
+  const port = await freePort();
+  const switchyard = await startSwitchyard(
+    testConfig(testDb, {
+      PORT: String(port),
+      SWITCHYARD_PUBLIC_URL: `http://127.0.0.1:${port}`,
+      SHOPIFY_SHOP: creds.shop,
+      SHOPIFY_ADMIN_TOKEN: creds.accessToken,
+      SHOPIFY_API_SECRET: creds.clientSecret,
+      SHOPIFY_API_URL: sim.url,
+      SWITCHYARD_SHUTDOWN_GRACE_SECONDS: '2',
+    }),
+    { syncSettings: { overlapMs: 120_000, delayMs: 0, defaultLookbackMs: 86_400_000 }, schedulerTickMs: 200 },
+  );
+  const api = async (method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> => {
+    const response = await fetch(`${switchyard.url}${path}`, { method, ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }) });
+    return { status: response.status, body: response.status === 204 ? null : await response.json() };
+  };
+  await waitFor('the initial load', async () => (await api('GET', '/api/v1/sync/health')).body.shop.status === 'connected', 90_000, 250);
+  return {
+    sim,
+    creds,
+    shop,
+    testDb,
+    switchyard,
+    db: () => switchyard.database.db,
+    api,
+    async close() {
+      await switchyard.stop();
+      await sim.close();
+      await testDb.drop();
+    },
+  };
+}
