@@ -24,6 +24,7 @@ import {
   noteError,
   orderSyncState,
   releaseSync,
+  renewSyncLease,
   requestSyncForUnsettledPushes,
   type PushWork,
   type SyncClaim,
@@ -107,6 +108,13 @@ async function explainFulfilledUnits(db: Db, locationId: string | null, createdA
   }
 }
 
+/** The order's claim ran out (this worker stalled): another worker owns it now; touch nothing. */
+class ClaimLost extends Error {}
+
+async function keepClaim(db: Db, claim: SyncClaim, now: Date): Promise<void> {
+  if (!(await renewSyncLease(db, claim, now))) throw new ClaimLost(`the claim on order ${claim.orderId} ran out`);
+}
+
 /** Syncs one order; returns when to come back if something is left. */
 export async function syncOrder(deps: FulfillmentPusherDeps, claim: SyncClaim): Promise<{ done: true } | { done: false; retryAt: Date }> {
   const { db, shopify, log, now } = deps;
@@ -174,6 +182,7 @@ export async function syncOrder(deps: FulfillmentPusherDeps, claim: SyncClaim): 
         continue;
       }
       const input = { lineItemsByFulfillmentOrder: fos.map((fo) => ({ fulfillmentOrderId: fo.id })) };
+      await keepClaim(db, claim, now());
       await markSending(db, push.id, [], now());
       const started = performance.now();
       try {
@@ -207,6 +216,8 @@ export async function syncOrder(deps: FulfillmentPusherDeps, claim: SyncClaim): 
       notifyCustomer: push.notifyCustomer,
       ...(push.tracking ? { trackingInfo: push.tracking } : {}),
     };
+    // The claim must outlast the call: if it was lost, another worker owns the order now.
+    await keepClaim(db, claim, now());
     await markSending(db, push.id, order.fulfillments.map((f) => f.id), now());
     const started = performance.now();
     try {
@@ -264,7 +275,8 @@ export function makeFulfillmentJobs(deps: { shopify?: ShopifyClient | undefined;
     async run(ctx) {
       if (!shopify) return;
       while (!ctx.signal.aborted) {
-        const claims = await claimSyncOrders(ctx.db, ctx.clock.now(), 20);
+        // One order at a time: a crash leaves at most one order waiting for its lease to run out.
+        const claims = await claimSyncOrders(ctx.db, ctx.clock.now(), 1);
         if (claims.length === 0) break;
         for (const claim of claims) {
           if (ctx.signal.aborted) {
@@ -276,6 +288,10 @@ export function makeFulfillmentJobs(deps: { shopify?: ShopifyClient | undefined;
             await releaseSync(ctx.db, claim, outcome);
             ctx.count(outcome.done ? 'orders' : 'orders_retry', 1);
           } catch (error) {
+            if (error instanceof ClaimLost) {
+              ctx.log.warn({ orderId: claim.orderId }, error.message);
+              continue;
+            }
             await releaseSync(ctx.db, claim, { done: false, retryAt: new Date(ctx.clock.now().getTime() + 30_000) });
             ctx.count('orders_failed', 1);
             ctx.log.warn({ orderId: claim.orderId, err: error }, 'fulfilment sync failed; will retry');

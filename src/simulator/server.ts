@@ -29,9 +29,11 @@ export interface ApiFaults {
   throttleRate: number;
   /** Share of mutations that are applied but whose answer is lost (the connection drops instead). */
   lostResponseRate: number;
+  /** Milliseconds between applying a mutation and answering it (a window for crashes to fall in). */
+  mutationAnswerDelayMs: number;
 }
 
-export const NO_FAULTS: ApiFaults = { errorRate: 0, timeoutRate: 0, timeoutMs: 10_000, throttleRate: 0, lostResponseRate: 0 };
+export const NO_FAULTS: ApiFaults = { errorRate: 0, timeoutRate: 0, timeoutMs: 10_000, throttleRate: 0, lostResponseRate: 0, mutationAnswerDelayMs: 0 };
 
 interface AppEntry {
   app: SimApp;
@@ -250,7 +252,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     });
     entry.stats.pointsCharged += result.charged;
     if (result.throttled) entry.stats.throttled += 1;
-    if (faults.lostResponseRate > 0 && /^\s*mutation\b/.test(typeof body.query === 'string' ? body.query : '') && !result.throttled && entry.random.chance(faults.lostResponseRate)) {
+    const mutation = /^\s*mutation\b/.test(typeof body.query === 'string' ? body.query : '');
+    if (mutation && faults.mutationAnswerDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, faults.mutationAnswerDelayMs));
+    if (faults.lostResponseRate > 0 && mutation && !result.throttled && entry.random.chance(faults.lostResponseRate)) {
       // Done, but the caller never hears of it: only a look at the shop tells.
       entry.stats.faultsInjected += 1;
       request.socket.destroy();

@@ -16,6 +16,8 @@ export {
 export {
   requestSync,
   claimSyncOrders,
+  renewSyncLease,
+  SYNC_LEASE_MS,
   releaseSync,
   requestSyncForUnsettledPushes,
   orderSyncState,

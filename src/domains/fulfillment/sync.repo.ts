@@ -22,8 +22,15 @@ export interface SyncClaim {
   check: boolean;
 }
 
+/**
+ * How long a claim on an order holds. Longer than one call to Shopify (30 s timeout), so a worker
+ * that stalls is never overtaken mid-call; short, so an order a crashed worker held is taken again
+ * within a minute. The holder renews it before each call (`renewSyncLease`).
+ */
+export const SYNC_LEASE_MS = 60_000;
+
 /** Takes due orders under a lease (two workers never take the same order). */
-export async function claimSyncOrders(db: Db, now: Date, limit: number, leaseMs = 120_000): Promise<SyncClaim[]> {
+export async function claimSyncOrders(db: Db, now: Date, limit: number, leaseMs = SYNC_LEASE_MS): Promise<SyncClaim[]> {
   const rows = await queryRows<{ order_id: number; requested_at: Date; check: boolean }>(
     db,
     sql`update fulfillment_sync set leased_until = ${new Date(now.getTime() + leaseMs)}
@@ -32,6 +39,15 @@ export async function claimSyncOrders(db: Db, now: Date, limit: number, leaseMs 
         returning order_id, requested_at, "check"`,
   );
   return rows.map((r) => ({ orderId: r.order_id, requestedAt: r.requested_at, check: r.check }));
+}
+
+/** Renews the claim before a call to Shopify; false if the claim was lost (the order is someone else's now). */
+export async function renewSyncLease(db: Db, claim: SyncClaim, now: Date, leaseMs = SYNC_LEASE_MS): Promise<boolean> {
+  const rows = await queryRows<{ order_id: number }>(
+    db,
+    sql`update fulfillment_sync set leased_until = ${new Date(now.getTime() + leaseMs)} where order_id = ${claim.orderId} and leased_until > ${now} returning order_id`,
+  );
+  return rows.length === 1;
 }
 
 /**
