@@ -56,6 +56,7 @@ CREATE TABLE "shipments" (
 	"completed_at" timestamp with time zone,
 	"ready_at" timestamp with time zone,
 	"put_back" jsonb DEFAULT '{}'::jsonb NOT NULL,
+	"expiry_requested_at" timestamp with time zone,
 	"shopify_fulfillment_id" text,
 	"created_by" text DEFAULT 'api' NOT NULL,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
@@ -64,6 +65,7 @@ CREATE TABLE "shipments" (
 --> statement-breakpoint
 ALTER TABLE "order_lines" ADD COLUMN "shipped_quantity" integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE "order_lines" ADD COLUMN "shopify_fulfilled_quantity" integer DEFAULT 0 NOT NULL;--> statement-breakpoint
+ALTER TABLE "order_lines" ADD COLUMN "shopify_fulfillment_facility_id" bigint;--> statement-breakpoint
 ALTER TABLE "fulfillment_push_log" ADD CONSTRAINT "fulfillment_push_log_push_id_fulfillment_pushes_id_fk" FOREIGN KEY ("push_id") REFERENCES "public"."fulfillment_pushes"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "fulfillment_pushes" ADD CONSTRAINT "fulfillment_pushes_shipment_id_shipments_id_fk" FOREIGN KEY ("shipment_id") REFERENCES "public"."shipments"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "fulfillment_pushes" ADD CONSTRAINT "fulfillment_pushes_order_id_orders_id_fk" FOREIGN KEY ("order_id") REFERENCES "public"."orders"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
@@ -80,5 +82,6 @@ CREATE INDEX "shipment_lines_line" ON "shipment_lines" USING btree ("order_line_
 CREATE INDEX "shipments_facility_status" ON "shipments" USING btree ("facility_id","status");--> statement-breakpoint
 CREATE INDEX "shipments_order" ON "shipments" USING btree ("order_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "shipments_shopify_fulfillment" ON "shipments" USING btree ("shopify_fulfillment_id");--> statement-breakpoint
+ALTER TABLE "order_lines" ADD CONSTRAINT "order_lines_shopify_fulfillment_facility_id_facilities_id_fk" FOREIGN KEY ("shopify_fulfillment_facility_id") REFERENCES "public"."facilities"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 -- Orders Shopify already shows fulfilled: their units are no longer committed there.
 UPDATE "order_lines" SET "shopify_fulfilled_quantity" = "current_quantity" FROM "orders" WHERE "orders"."id" = "order_lines"."order_id" AND "orders"."fulfillment_status" = 'FULFILLED';

@@ -64,6 +64,32 @@ async function settle(): Promise<void> {
   );
 }
 
+
+/** The ledger recomputes to the counters, and Shopify shows Switchyard's target at every published location. */
+async function expectInventoryToAgree(): Promise<void> {
+  const { shop } = c;
+    expect((await compareCountersWithLedger(c.db())).drift).toEqual([]);
+    expect((await c.switchyard.jobs.runHere('inventory.publish-all', 'cli')).status).toBe('succeeded');
+    await settle();
+    const targets = await publishTargets(c.db(), await publishedPairs(c.db(), 'all'));
+    const drift = targets
+      .map((t) => ({ item: t.itemId, location: t.locationId, target: t.target, shopify: shop.level(num(t.itemId), num(t.locationId))!.quantities.available }))
+      .filter((d) => d.target !== d.shopify);
+    for (const d of drift) {
+      // Say why: Shopify's figures, Switchyard's view of them, and the open lines of that item.
+      const shadow = await queryRows(c.db(), sql`select available, committed, on_hand from shopify_inventory_snapshot where shopify_inventory_item_id = ${d.item} and shopify_location_id = ${d.location}`);
+      const lines = await queryRows(
+        c.db(),
+        sql`select o.shopify_order_id, o.shipping_method, o.cancelled_at is not null as cancelled, ol.status, ol.current_quantity, ol.shipped_quantity, ol.shopify_fulfilled_quantity, f.code
+            from order_lines ol join orders o on o.id = ol.order_id join variants v on v.id = ol.variant_id left join facilities f on f.id = ol.facility_id
+            where v.shopify_inventory_item_id = ${d.item}`,
+      );
+      const known = targets.find((t) => t.itemId === d.item && t.locationId === d.location)!.knownCommitted;
+      console.error('DRIFT', JSON.stringify({ ...d, level: shop.level(num(d.item), num(d.location))!.quantities, known, shadow, lines }));
+    }
+    expect(drift).toEqual([]);
+}
+
 describe(`fulfilment loop against Shopify (${backend})`, () => {
   const placed: Array<{ order: SimOrder; pickup: boolean }> = [];
   const cancelled = new Set<number>();
@@ -208,27 +234,7 @@ describe(`fulfilment loop against Shopify (${backend})`, () => {
     const [failed] = await queryRows<{ n: number }>(c.db(), sql`select count(*)::int as n from fulfillment_pushes where status <> 'confirmed'`);
     expect(failed!.n).toBe(0);
 
-    // Inventory agrees: the ledger recomputes to the counters, Shopify shows every target.
-    expect((await compareCountersWithLedger(c.db())).drift).toEqual([]);
-    expect((await c.switchyard.jobs.runHere('inventory.publish-all', 'cli')).status).toBe('succeeded');
-    await settle();
-    const targets = await publishTargets(c.db(), await publishedPairs(c.db(), 'all'));
-    const drift = targets
-      .map((t) => ({ item: t.itemId, location: t.locationId, target: t.target, shopify: shop.level(num(t.itemId), num(t.locationId))!.quantities.available }))
-      .filter((d) => d.target !== d.shopify);
-    for (const d of drift) {
-      // Say why: Shopify's figures, Switchyard's view of them, and the open lines of that item.
-      const shadow = await queryRows(c.db(), sql`select available, committed, on_hand from shopify_inventory_snapshot where shopify_inventory_item_id = ${d.item} and shopify_location_id = ${d.location}`);
-      const lines = await queryRows(
-        c.db(),
-        sql`select o.shopify_order_id, o.shipping_method, o.cancelled_at is not null as cancelled, ol.status, ol.current_quantity, ol.shipped_quantity, ol.shopify_fulfilled_quantity, f.code
-            from order_lines ol join orders o on o.id = ol.order_id join variants v on v.id = ol.variant_id left join facilities f on f.id = ol.facility_id
-            where v.shopify_inventory_item_id = ${d.item}`,
-      );
-      const known = targets.find((t) => t.itemId === d.item && t.locationId === d.location)!.knownCommitted;
-      console.error('DRIFT', JSON.stringify({ ...d, level: shop.level(num(d.item), num(d.location))!.quantities, known, shadow, lines }));
-    }
-    expect(drift).toEqual([]);
+    await expectInventoryToAgree();
   }, 600_000);
 
   test('wrong steps, unknown lines and other facilities are refused with a clear error, and change nothing', async () => {
@@ -285,4 +291,82 @@ describe(`fulfilment loop against Shopify (${backend})`, () => {
     expect(view.putBack).toEqual({ [String(line!.id)]: 2 });
     expect((await ok('POST', `/api/v1/facilities/${line!.code}/shipments/${s.id}/put-back-done`)).putBack).toEqual({});
   }, 120_000);
+
+  test('settings: fulfilment orders moved to the routed store, uncollected pickups cancelled (restocked or returned to stock); bad settings refused', async () => {
+    const { shop } = c;
+    const bad = await c.api('PATCH', '/api/v1/fulfillment/settings', { fulfillmentOrderLocation: 'teleport', pickupExpiryDays: 0, colour: 'red' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.details.problems.map((p: { path: string }) => p.path)).toEqual(['colour', 'fulfillmentOrderLocation', 'pickupExpiryDays']);
+    expect((await ok('GET', '/api/v1/fulfillment/settings')).fulfillmentOrderLocation).toBe('keep');
+    await ok('PATCH', '/api/v1/fulfillment/settings', { fulfillmentOrderLocation: 'move', pickupExpiryDays: 2 });
+
+    // Orders placed online, routed to stores, shipped from there: Shopify's fulfilment is made at the store.
+    const stores = [...shop.locations.values()].filter((l) => l.kind === 'store');
+    const warehouse = [...shop.locations.values()].filter((l) => l.kind === 'warehouse').sort((a, b) => a.id - b.id)[0]!;
+    const storeFacility = new Map(((await ok('GET', '/api/v1/facilities')).facilities as Array<{ code: string; shopifyLocationId: string | null }>).map((f) => [f.code, f.shopifyLocationId]));
+    const movedShipments: Array<{ id: number; location: string }> = [];
+    // Customers living next to a store: routing sends their orders there (Shopify put them at the warehouse).
+    const fresh: SimOrder[] = [];
+    for (const store of stores) {
+      const v = [...shop.variants.values()].find((x) => (shop.level(x.inventoryItemId, store.id)?.quantities.available ?? 0) >= 5 && (shop.level(x.inventoryItemId, warehouse.id)?.quantities.available ?? 0) >= 5);
+      if (!v) continue;
+      const placed = placeOrder(shop, { lines: [{ variantId: v.id, quantity: 1 }], shipping: 'standard', address: { ...store.address, firstName: 'Near', lastName: 'Store' } });
+      if (placed.ok) fresh.push(placed.value);
+    }
+    await c.sim.webhooks(c.creds.shop).idle();
+    await waitFor('the new orders to be routed', async () => (await Promise.all(fresh.map(routedLines))).every((l) => l.length > 0 && l.every((x) => x.status === 'brokered')), 60_000, 200);
+    for (const order of fresh) {
+      const lines = await routedLines(order);
+      const atStore = lines.filter((l) => l.status === 'brokered' && stores.some((s) => `gid://shopify/Location/${s.id}` === storeFacility.get(l.code!)));
+      const fo = shop.fulfillmentOrders.get(order.fulfillmentOrderIds[0]!)!;
+      if (atStore.length === 0 || lines.some((l) => l.status !== 'brokered') || fo.deliveryMethod !== 'SHIPPING' || fo.assignedLocationId !== warehouse.id) continue;
+      const code = atStore[0]!.code!;
+      if (atStore.some((l) => l.code !== code)) continue;
+      const s = await ok('POST', `/api/v1/facilities/${code}/shipments`, { order: String(atStore[0]!.order_id) });
+      await ok('POST', `/api/v1/facilities/${code}/shipments/${s.id}/pack`, { packages: [{ weightGrams: 300 }] });
+      await ok('POST', `/api/v1/facilities/${code}/shipments/${s.id}/ship`, { carrier: 'UPS', trackingNumber: `MOVE-${s.id}` });
+      movedShipments.push({ id: s.id, location: storeFacility.get(code)! });
+      if (movedShipments.length === 3) break;
+    }
+    expect(movedShipments.length).toBeGreaterThan(0);
+    await settle();
+    for (const m of movedShipments) {
+      const view = await ok('GET', `/api/v1/facilities/${(await queryRows<{ code: string }>(c.db(), sql`select f.code from shipments s join facilities f on f.id = s.facility_id where s.id = ${m.id}`))[0]!.code}/shipments/${m.id}`);
+      expect(view.shopify[0].status).toBe('confirmed');
+      expect(`gid://shopify/Location/${shop.fulfillments.get(num(view.shopify[0].fulfillmentId))!.locationId}`).toBe(m.location);
+    }
+    await expectInventoryToAgree();
+
+    // Pickups ready but not collected: after the setting's days, cancelled in Shopify once.
+    const pickups: Array<{ order: SimOrder; shipmentId: number; code: string }> = [];
+    for (const action of ['cancel_restock', 'cancel_return_to_stock'] as const) {
+      const store = stores.find((l) => l.pickupEnabled)!;
+      const v = [...shop.variants.values()].find((x) => (shop.level(x.inventoryItemId, store.id)?.quantities.available ?? 0) >= 2)!;
+      const placed = placeOrder(shop, { lines: [{ variantId: v.id, quantity: 1 }], shipping: 'pickup', locationId: store.id });
+      if (!placed.ok) throw new Error(JSON.stringify(placed.userErrors));
+      await c.sim.webhooks(c.creds.shop).idle();
+      await waitFor('the pickup to be routed', async () => (await routedLines(placed.value)).some((l) => l.status === 'brokered'), 60_000, 200);
+      const [line] = await routedLines(placed.value);
+      const s = await ok('POST', `/api/v1/facilities/${line!.code}/shipments`, { order: String(line!.order_id) });
+      await ok('POST', `/api/v1/facilities/${line!.code}/shipments/${s.id}/ready`);
+      await settle();
+      // Ready three days ago (the setting says two): moved back in time rather than waiting.
+      await c.db().execute(sql`update shipments set ready_at = now() - interval '3 days' where id = ${s.id}`);
+      await ok('PATCH', '/api/v1/fulfillment/settings', { pickupExpiryAction: action });
+      expect((await c.switchyard.jobs.runHere('fulfillment.pickup-expiry', 'cli')).status).toBe('succeeded');
+      // Run again at once: nothing is cancelled twice.
+      const second = await c.switchyard.jobs.runHere('fulfillment.pickup-expiry', 'cli');
+      expect(second.counts).toEqual({});
+      expect(shop.orders.get(placed.value.id)!.cancelledAt).not.toBeNull();
+      pickups.push({ order: placed.value, shipmentId: s.id, code: line!.code! });
+    }
+    await settle();
+    for (const p of pickups) {
+      const view = await ok('GET', `/api/v1/facilities/${p.code}/shipments/${p.shipmentId}`);
+      expect(view.status).toBe('cancelled');
+      expect(Object.values(view.putBack as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(1);
+      expect(shop.orders.get(p.order.id)!.fulfillmentIds).toEqual([]);
+    }
+    await expectInventoryToAgree();
+  }, 300_000);
 });

@@ -31,12 +31,14 @@ export function makeOrderInventoryHandlers(now: () => Date): Record<string, Outb
       const orderId = orderIdOf(payload);
       await fitShipmentsToOrder(tx, orderId, now());
       await releaseOrderReservations(tx, orderId, now());
-      await markOrderVariantsChanged(tx, orderId, now());
+      // Shopify released the committed units; without a restock its `available` did not move, so its
+      // level webhook looks like nothing happened: the publisher reads the levels.
+      await markOrderVariantsChanged(tx, orderId, now(), { needsRead: true });
     },
     [ORDER_EVENTS.lineQuantityReduced]: async (tx, { payload }) => {
       await fitShipmentsToOrder(tx, orderIdOf(payload), now());
       await trimLineReservation(tx, Number(payload['lineId']), now());
-      await markOrderVariantsChanged(tx, orderIdOf(payload), now());
+      await markOrderVariantsChanged(tx, orderIdOf(payload), now(), { needsRead: true });
     },
     // A routed line that grew is routed again whole (its reservation covered the old quantity).
     [ORDER_EVENTS.lineQuantityIncreased]: async (tx, { payload }) => {

@@ -7,6 +7,8 @@ import {
   acknowledgePutBack,
   cancelShipment,
   facilityWork,
+  fulfillmentSettings,
+  updateFulfillmentSettings,
   getShipment,
   handOver,
   markReadyForPickup,
@@ -28,6 +30,22 @@ export function registerFulfillmentRoutes(app: App, deps: AppDeps): void {
     deps.requestJob?.('inventory.publish');
     return value;
   };
+
+  app.get('/api/v1/fulfillment/settings', { schema: { summary: 'Fulfilment settings: customer notices, where fulfilment orders live, uncollected pickups', tags: ['store work'] } }, async () =>
+    fulfillmentSettings(db),
+  );
+
+  app.patch(
+    '/api/v1/fulfillment/settings',
+    {
+      schema: {
+        summary: 'Changes fulfilment settings (every problem is reported; nothing is saved if there is one)',
+        tags: ['store work'],
+        body: Type.Record(Type.String(), Type.Unknown()),
+      },
+    },
+    async (request) => updateFulfillmentSettings(db, request.body, 'api', now()),
+  );
 
   app.get(
     '/api/v1/facilities/:facility/work',
@@ -90,7 +108,7 @@ export function registerFulfillmentRoutes(app: App, deps: AppDeps): void {
             trackingNumber: Type.String({ minLength: 1 }),
             trackingUrl: Type.Optional(Type.String({ format: 'uri' })),
             shippedAt: Type.Optional(Type.String({ format: 'date-time' })),
-            notifyCustomer: Type.Optional(Type.Boolean({ default: true })),
+            notifyCustomer: Type.Optional(Type.Boolean({ description: 'Default: the notifyCustomer setting' })),
           },
           { additionalProperties: false },
         ),
@@ -107,7 +125,7 @@ export function registerFulfillmentRoutes(app: App, deps: AppDeps): void {
             trackingNumber: request.body.trackingNumber,
             trackingUrl: request.body.trackingUrl,
             shippedAt: request.body.shippedAt ? new Date(request.body.shippedAt) : undefined,
-            notifyCustomer: request.body.notifyCustomer ?? true,
+            notifyCustomer: request.body.notifyCustomer ?? (await fulfillmentSettings(db)).notifyCustomer,
           },
           now(),
         ),

@@ -18,7 +18,9 @@ import {
   confirmPush,
   failPush,
   fitShipmentsToOrder,
+  fulfillmentSettings,
   importShopifyFulfillment,
+  recordFulfillmentOrderMove,
   logPush,
   markSending,
   noteError,
@@ -30,8 +32,9 @@ import {
   type SyncClaim,
 } from '../domains/fulfillment/index.js';
 import type { ShopifyClient } from '../shopify/client.js';
-import { FulfillmentCreate, OrderFulfillmentState, PreparedForPickup, type FulfillmentNode, type FulfillmentOrderNode } from '../shopify/operations.js';
+import { FulfillmentCreate, FulfillmentOrderMove, OrderFulfillmentState, PreparedForPickup, type FulfillmentNode, type FulfillmentOrderNode } from '../shopify/operations.js';
 import { isAppError } from '../platform/errors.js';
+import { makePickupExpiryJob } from './pickup-expiry.js';
 
 export const FULFILLMENT_JOB_NAMES = { push: 'fulfillment.push', sweep: 'fulfillment.sweep' } as const;
 
@@ -108,6 +111,34 @@ async function explainFulfilledUnits(db: Db, locationId: string | null, createdA
   }
 }
 
+/**
+ * The moves that bring a shipment's units to its facility's location: for each line, the units not
+ * yet in an open fulfilment order there, taken from open fulfilment orders elsewhere. Computed from
+ * Shopify's present state each time, so a move that applied without an answer is not repeated.
+ */
+function plannedMoves(fos: FulfillmentOrderNode[], push: PushWork): Map<string, Array<{ id: string; quantity: number }>> {
+  const target = push.facilityLocationId;
+  const moves = new Map<string, Array<{ id: string; quantity: number }>>();
+  const open = fos.filter((fo) => fo.status === 'OPEN' || fo.status === 'IN_PROGRESS');
+  for (const l of push.lines) {
+    const there = open
+      .filter((fo) => fo.assignedLocation.location?.id === target)
+      .flatMap((fo) => fo.lineItems.nodes.filter((n) => n.lineItem.id === l.shopifyLineItemId))
+      .reduce((sum, n) => sum + n.remainingQuantity, 0);
+    let need = l.quantity - there;
+    // Only an OPEN fulfilment order can move (one in progress stays where it is).
+    for (const fo of open.filter((f) => f.status === 'OPEN' && f.assignedLocation.location?.id !== target)) {
+      for (const item of fo.lineItems.nodes.filter((n) => n.lineItem.id === l.shopifyLineItemId && n.remainingQuantity > 0)) {
+        if (need <= 0) break;
+        const take = Math.min(need, item.remainingQuantity);
+        moves.set(fo.id, [...(moves.get(fo.id) ?? []), { id: item.id, quantity: take }]);
+        need -= take;
+      }
+    }
+  }
+  return moves;
+}
+
 /** The order's claim ran out (this worker stalled): another worker owns it now; touch nothing. */
 class ClaimLost extends Error {}
 
@@ -132,6 +163,7 @@ export async function syncOrder(deps: FulfillmentPusherDeps, claim: SyncClaim): 
     return { done: true };
   }
   const known = state.knownFulfillmentIds;
+  const settings = await fulfillmentSettings(db);
   const successful = () => order!.fulfillments.filter((f) => f.status === 'SUCCESS');
 
   const pushes = [...state.pushes];
@@ -204,7 +236,37 @@ export async function syncOrder(deps: FulfillmentPusherDeps, claim: SyncClaim): 
       continue;
     }
 
+    // Setting `move`: the fulfilment order goes to the routed facility's location first.
+    if (settings.fulfillmentOrderLocation === 'move' && push.kind === 'ship' && push.facilityLocationId) {
+      const moves = plannedMoves(order.fulfillmentOrders.nodes, push);
+      let moved = false;
+      for (const [fulfillmentOrderId, lines] of moves) {
+        await keepClaim(db, claim, now());
+        const request = { id: fulfillmentOrderId, newLocationId: push.facilityLocationId, fulfillmentOrderLineItems: lines };
+        const started = performance.now();
+        try {
+          const result = await shopify.request(FulfillmentOrderMove, request);
+          const errors = result.fulfillmentOrderMove.userErrors;
+          await logPush(db, push.id, errors.length > 0 ? 'move_refused' : 'moved', request, errors.length > 0 ? { userErrors: errors } : { moved: result.fulfillmentOrderMove.movedFulfillmentOrder?.id ?? null }, performance.now() - started, now());
+          // Refused (the location does not stock the item, say): fulfilled where it is.
+          if (errors.length === 0) moved = true;
+        } catch (error) {
+          await logPush(db, push.id, 'unknown', request, { error: error instanceof Error ? error.message : String(error) }, performance.now() - started, now());
+          return retryLater(5_000);
+        }
+      }
+      if (moved) {
+        await recordFulfillmentOrderMove(db, push, now());
+        for (const l of push.lines) l.fulfillmentFacilityId = push.facilityId;
+        order = (await read()) ?? order;
+      }
+    }
     const planned = planFulfillment(order.fulfillmentOrders.nodes, push);
+    // Where Shopify holds these units now decides which location's committed figure they are in.
+    if (!('error' in planned) && settings.fulfillmentOrderLocation === 'move' && planned.locationId === push.facilityLocationId && push.lines.some((l) => l.fulfillmentFacilityId !== push.facilityId)) {
+      await recordFulfillmentOrderMove(db, push, now());
+      for (const l of push.lines) l.fulfillmentFacilityId = push.facilityId;
+    }
     if ('error' in planned) {
       await failPush(db, push.id, planned.error);
       await logPush(db, push.id, 'refused', {}, { error: planned.error }, 0, now());
@@ -311,5 +373,5 @@ export function makeFulfillmentJobs(deps: { shopify?: ShopifyClient | undefined;
       deps.requestRun?.(FULFILLMENT_JOB_NAMES.push);
     },
   };
-  return [push, sweep];
+  return [push, sweep, makePickupExpiryJob({ shopify })];
 }

@@ -106,6 +106,8 @@ export function makeRoutingJobs(deps: RoutingJobDeps): JobDefinition[] {
           .filter((l) => l.quantity > 0);
         if (refundLines.length > 0) {
           const result = await shopify.request(RefundCreate, {
+            // The same cancellation asked twice (a crash before it was recorded) applies once.
+            key: `auto-cancel:${first.orderId}:${refundLines.map((l) => `${l.lineItemId.split('/').pop()}x${l.quantity}`).join(',')}`,
             input: { orderId: first.shopifyOrderId, notify: deps.notifyCustomerOnCancel ?? true, note: 'Switchyard: no facility could fill these units before their auto-cancel date.', refundLineItems: refundLines },
           });
           if (result.refundCreate.userErrors.length > 0) {

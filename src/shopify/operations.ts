@@ -267,14 +267,17 @@ export const OrderCancel = operation<
   }`,
 );
 
-/** Cancels some units of an order (a refund of unfulfilled units with restock type CANCEL). */
+/**
+ * Cancels some unfulfilled units of an order: a refund with restock type CANCEL (back to Shopify's
+ * available) or NO_RESTOCK. Under an idempotency key (required since 2026-04): a retry applies once.
+ */
 export const RefundCreate = operation<
   { refundCreate: { refund: { id: string } | null; userErrors: UserErrorNode[] } },
-  { input: { orderId: string; notify: boolean; note: string | null; refundLineItems: Array<{ lineItemId: string; quantity: number; restockType: 'CANCEL' }> } }
+  { key: string; input: { orderId: string; notify: boolean; note: string | null; refundLineItems: Array<{ lineItemId: string; quantity: number; restockType: 'CANCEL' | 'NO_RESTOCK' }> } }
 >(
   'RefundCreate',
   10,
-  `mutation RefundCreate($input: RefundInput!) { refundCreate(input: $input) { refund { id } userErrors { field message } } }`,
+  `mutation RefundCreate($key: String!, $input: RefundInput!) { refundCreate(input: $input) @idempotent(key: $key) { refund { id } userErrors { field message } } }`,
 );
 
 export interface FulfillmentNode {
@@ -322,6 +325,27 @@ export interface FulfillmentInput {
 }
 
 /** Creates one fulfilment (all its fulfilment orders belong to one order and one location). */
+/** Moves (some units of) a fulfilment order to another location, which must stock the items. */
+export const FulfillmentOrderMove = operation<
+  {
+    fulfillmentOrderMove: {
+      movedFulfillmentOrder: { id: string; assignedLocation: { location: { id: string } | null } } | null;
+      userErrors: UserErrorNode[];
+    };
+  },
+  { id: string; newLocationId: string; fulfillmentOrderLineItems: Array<{ id: string; quantity: number }> }
+>(
+  'FulfillmentOrderMove',
+  10,
+  `mutation FulfillmentOrderMove($id: ID!, $newLocationId: ID!, $fulfillmentOrderLineItems: [FulfillmentOrderLineItemInput!]) {
+    fulfillmentOrderMove(id: $id, newLocationId: $newLocationId, fulfillmentOrderLineItems: $fulfillmentOrderLineItems) {
+      movedFulfillmentOrder { id assignedLocation { location { id } } } userErrors { field message }
+    }
+  }`,
+  // A move repeated after it applied would move more units: on no answer, look at the order again.
+  { outcomeUnknownOnFailure: true },
+);
+
 export const FulfillmentCreate = operation<
   { fulfillmentCreate: { fulfillment: { id: string; status: string; createdAt: string; location: { id: string } | null } | null; userErrors: UserErrorNode[] } },
   { fulfillment: FulfillmentInput; message: string | null }
@@ -364,5 +388,6 @@ export const ALL_OPERATIONS = [
   RefundCreate,
   OrderFulfillmentState,
   FulfillmentCreate,
+  FulfillmentOrderMove,
   PreparedForPickup,
 ];

@@ -582,24 +582,25 @@ function adjustmentGroupView(shop: SimShop, group: InventoryAdjustmentGroup) {
 }
 
 /**
- * Runs an inventory mutation under its `@idempotent` key (required since 2026-04): a repeat with the
- * same key and arguments answers the first result and changes nothing; the same key with other
- * arguments is refused; a key whose first attempt failed cannot be reused.
+ * Runs a mutation under its `@idempotent` key (required since 2026-04 for inventory adjustments and
+ * refunds): a repeat with the same key and arguments answers the first result and changes nothing;
+ * the same key with other arguments is refused; a key whose first attempt failed cannot be reused.
  */
-function idempotent(
+function idempotent<T extends { userErrors: unknown[] }>(
   shop: SimShop,
   info: GraphQLResolveInfo,
   ctx: RequestContext,
   args: Args,
-  apply: () => MutationResult<InventoryAdjustmentGroup>,
-) {
+  apply: () => T,
+  refused: (userError: { code: string; field: string[]; message: string }) => T,
+): T {
   const key = idempotencyKey(info, ctx.variables);
   if (key === null) {
     throw new GraphQLError(`${info.fieldName} requires the @idempotent(key: "...") directive from API version 2026-04.`, {
       extensions: { code: 'BAD_REQUEST' },
     });
   }
-  const print = fingerprint(args);
+  const print = `${info.fieldName}:${fingerprint(args)}`;
   const previous = shop.idempotency.get(key);
   if (previous) {
     const code =
@@ -617,25 +618,43 @@ function idempotent(
           : code === 'IDEMPOTENCY_CONCURRENT_REQUEST'
             ? 'This request is currently in progress, please try again.'
             : 'A previous request with this idempotency key failed. Retry with a new idempotency key.';
-      return { inventoryAdjustmentGroup: null, userErrors: [{ code, field: ['idempotent', 'key'], message }] };
+      return refused({ code, field: ['idempotent', 'key'], message });
     }
-    return previous.response;
+    return previous.response as T;
   }
   shop.idempotency.set(key, { fingerprint: print, state: 'in_flight', response: null });
-  const result = apply();
-  const response = result.ok
-    ? { inventoryAdjustmentGroup: adjustmentGroupView(shop, result.value), userErrors: [] }
-    : { inventoryAdjustmentGroup: null, userErrors: result.userErrors };
-  shop.idempotency.set(key, { fingerprint: print, state: result.ok ? 'succeeded' : 'failed', response });
+  const response = apply();
+  shop.idempotency.set(key, { fingerprint: print, state: response.userErrors.length === 0 ? 'succeeded' : 'failed', response });
   return response;
 }
 
+function inventoryChange(shop: SimShop, result: MutationResult<InventoryAdjustmentGroup>) {
+  return result.ok
+    ? { inventoryAdjustmentGroup: adjustmentGroupView(shop, result.value), userErrors: [] as unknown[] }
+    : { inventoryAdjustmentGroup: null, userErrors: result.userErrors as unknown[] };
+}
+
 export function makeMutationRoot(shop: SimShop, ctx: RequestContext) {
+  const others = makeOtherMutations(shop, ctx);
   return {
-    ...makeOtherMutations(shop, ctx),
+    ...others,
     inventorySetQuantities: (args: Args, _ctx: unknown, info: GraphQLResolveInfo) =>
-      idempotent(shop, info, ctx, args, () => shop.setQuantities(args['input'] as Parameters<SimShop['setQuantities']>[0], ctx.app.name)),
+      idempotent(
+        shop, info, ctx, args,
+        () => inventoryChange(shop, shop.setQuantities(args['input'] as Parameters<SimShop['setQuantities']>[0], ctx.app.name)),
+        (e) => ({ inventoryAdjustmentGroup: null, userErrors: [e] }),
+      ),
     inventoryAdjustQuantities: (args: Args, _ctx: unknown, info: GraphQLResolveInfo) =>
-      idempotent(shop, info, ctx, args, () => shop.adjustQuantities(args['input'] as Parameters<SimShop['adjustQuantities']>[0], ctx.app.name)),
+      idempotent(
+        shop, info, ctx, args,
+        () => inventoryChange(shop, shop.adjustQuantities(args['input'] as Parameters<SimShop['adjustQuantities']>[0], ctx.app.name)),
+        (e) => ({ inventoryAdjustmentGroup: null, userErrors: [e] }),
+      ),
+    refundCreate: (args: Args, _ctx: unknown, info: GraphQLResolveInfo) =>
+      idempotent(
+        shop, info, ctx, args,
+        () => others.refundCreate(args) as { userErrors: unknown[] },
+        (e) => ({ order: null, refund: null, userErrors: [e] }),
+      ),
   };
 }

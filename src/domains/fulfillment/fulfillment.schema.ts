@@ -51,6 +51,8 @@ export const shipments = pgTable(
      * back on the shelf ({ orderLineId: units }). Cleared when acknowledged.
      */
     putBack: jsonb('put_back').$type<Record<string, number>>().notNull().default({}),
+    /** When the pickup-expiry job asked Shopify to cancel this uncollected pickup. */
+    expiryRequestedAt: ts('expiry_requested_at'),
     /** The Shopify fulfilment this shipment became (ours once confirmed, or the imported one). */
     shopifyFulfillmentId: text('shopify_fulfillment_id'),
     createdBy: text('created_by').notNull().default('api'),

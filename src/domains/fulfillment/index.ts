@@ -11,6 +11,9 @@ export {
   cancelShipment,
   acknowledgePutBack,
   fitShipmentsToOrder,
+  expiredPickups,
+  markExpiryRequested,
+  type ExpiredPickup,
   type ShipmentView,
 } from './work.service.js';
 export {
@@ -27,7 +30,9 @@ export {
   failPush,
   noteError,
   importShopifyFulfillment,
+  recordFulfillmentOrderMove,
   type SyncClaim,
   type PushWork,
   type OrderSyncState,
 } from './sync.repo.js';
+export { fulfillmentSettings, updateFulfillmentSettings, DEFAULT_FULFILLMENT_SETTINGS, type FulfillmentSettings } from './settings.js';

@@ -85,10 +85,11 @@ export interface PushWork {
   attempts: number;
   kind: ShipmentKind;
   shipmentStatus: string;
+  facilityId: number;
   facilityLocationId: string | null;
   tracking: { company: string | null; number: string | null; url: string | null } | null;
   /** Shopify line item id → units. */
-  lines: Array<{ orderLineId: number; shopifyLineItemId: string; variantId: number | null; quantity: number }>;
+  lines: Array<{ orderLineId: number; shopifyLineItemId: string; variantId: number | null; quantity: number; fulfillmentFacilityId: number | null }>;
 }
 
 export interface OrderSyncState {
@@ -105,17 +106,17 @@ export async function orderSyncState(db: Db, orderId: number): Promise<OrderSync
   if (!order) return null;
   const pushes = await queryRows<{
     id: number; shipment_id: number; action: PushAction; status: PushStatus; notify_customer: boolean; fulfillments_before: string[]; attempts: number;
-    kind: ShipmentKind; shipment_status: string; location_id: string | null; carrier: string | null; tracking_number: string | null; tracking_url: string | null;
+    kind: ShipmentKind; shipment_status: string; facility_id: number; location_id: string | null; carrier: string | null; tracking_number: string | null; tracking_url: string | null;
   }>(
     db,
     sql`select p.id, p.shipment_id, p.action, p.status, p.notify_customer, p.fulfillments_before, p.attempts, s.kind, s.status as shipment_status,
-               f.shopify_location_id as location_id, s.carrier, s.tracking_number, s.tracking_url
+               s.facility_id, f.shopify_location_id as location_id, s.carrier, s.tracking_number, s.tracking_url
         from fulfillment_pushes p join shipments s on s.id = p.shipment_id join facilities f on f.id = s.facility_id
         where p.order_id = ${orderId} and p.status in ('pending', 'sending') order by p.id`,
   );
-  const shipmentLines = await queryRows<{ shipment_id: number; order_line_id: number; shopify_line_item_id: string; variant_id: number | null; quantity: number }>(
+  const shipmentLines = await queryRows<{ shipment_id: number; order_line_id: number; shopify_line_item_id: string; variant_id: number | null; quantity: number; fulfillment_facility_id: number | null }>(
     db,
-    sql`select sl.shipment_id, sl.order_line_id, ol.shopify_line_item_id, ol.variant_id, sl.quantity from shipment_lines sl join order_lines ol on ol.id = sl.order_line_id
+    sql`select sl.shipment_id, sl.order_line_id, ol.shopify_line_item_id, ol.variant_id, sl.quantity, ol.shopify_fulfillment_facility_id as fulfillment_facility_id from shipment_lines sl join order_lines ol on ol.id = sl.order_line_id
         where sl.shipment_id in (select shipment_id from fulfillment_pushes where order_id = ${orderId} and status in ('pending', 'sending')) order by sl.order_line_id`,
   );
   const known = await queryRows<{ id: string }>(
@@ -140,9 +141,12 @@ export async function orderSyncState(db: Db, orderId: number): Promise<OrderSync
       attempts: p.attempts,
       kind: p.kind,
       shipmentStatus: p.shipment_status,
+      facilityId: p.facility_id,
       facilityLocationId: p.location_id,
       tracking: p.tracking_number ? { company: p.carrier, number: p.tracking_number, url: p.tracking_url } : null,
-      lines: shipmentLines.filter((l) => l.shipment_id === p.shipment_id).map((l) => ({ orderLineId: l.order_line_id, shopifyLineItemId: l.shopify_line_item_id, variantId: l.variant_id, quantity: l.quantity })),
+      lines: shipmentLines
+        .filter((l) => l.shipment_id === p.shipment_id)
+        .map((l) => ({ orderLineId: l.order_line_id, shopifyLineItemId: l.shopify_line_item_id, variantId: l.variant_id, quantity: l.quantity, fulfillmentFacilityId: l.fulfillment_facility_id })),
     })),
     knownFulfillmentIds: new Set(known.map((k) => k.id)),
     lines: lines.map((l) => ({ id: l.id, shopifyLineItemId: l.shopify_line_item_id, variantId: l.variant_id, facilityId: l.facility_id, status: l.status, shippedQuantity: l.shipped_quantity, currentQuantity: l.current_quantity })),
@@ -186,6 +190,24 @@ export async function confirmPush(db: Db, push: PushWork, fulfillmentId: string 
       await markChanged(tx, [...new Set(push.lines.map((l) => l.variantId).filter((v): v is number => v !== null))], now, { needsRead: true });
     }
     return true;
+  });
+}
+
+/**
+ * Shopify moved the fulfilment order of these lines to the facility's location: its committed units
+ * are counted there now (and the publisher reads both locations again).
+ */
+export async function recordFulfillmentOrderMove(db: Db, push: PushWork, now: Date): Promise<void> {
+  await db.transaction(async (tx) => {
+    for (const l of push.lines) {
+      await tx.execute(sql`update order_lines set shopify_fulfillment_facility_id = ${push.facilityId}, updated_at = ${now} where id = ${l.orderLineId}`);
+    }
+    await markChanged(tx, [...new Set(push.lines.map((l) => l.variantId).filter((v): v is number => v !== null))], now, { needsRead: true });
+    await tx.execute(
+      sql`insert into order_history (order_id, at, kind, source, details)
+          select order_id, ${now}, 'fulfillment.fulfillment_order_moved', 'switchyard', ${JSON.stringify({ shipmentId: push.shipmentId, facilityId: push.facilityId, to: push.facilityLocationId })}::jsonb
+          from shipments where id = ${push.shipmentId}`,
+    );
   });
 }
 

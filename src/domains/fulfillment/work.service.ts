@@ -8,6 +8,7 @@ import { queryRows } from '../../platform/db/rows.js';
 import { conflict, invalid, notFound } from '../../platform/errors.js';
 import { consumeReservation } from '../inventory/index.js';
 import { requestSync } from './sync.repo.js';
+import { fulfillmentSettings } from './settings.js';
 import type { Package, ShipmentKind, ShipmentStatus } from './fulfillment.schema.js';
 
 export interface ShipmentView {
@@ -332,7 +333,7 @@ export async function handOver(db: Db, input: { facility: string; shipmentId: nu
     const at = input.at ?? now;
     await tx.execute(sql`update shipments set status = 'handed_over', handed_over_to = ${input.to}, completed_at = ${at}, updated_at = ${now} where id = ${s.id}`);
     await completeLines(tx, s, 'picked_up', at, now);
-    await addPush(tx, s, 'fulfil', true, now);
+    await addPush(tx, s, 'fulfil', (await fulfillmentSettings(tx)).notifyCustomer, now);
     await history(tx, s.order_id, 'fulfillment.handed_over', { shipmentId: s.id, to: input.to }, now);
   });
   return getShipment(db, input.shipmentId);
@@ -404,4 +405,48 @@ export async function fitShipmentsToOrder(tx: Db, orderId: number, now: Date): P
     }
   }
   return changed;
+}
+
+export interface ExpiredPickup {
+  shipmentId: number;
+  orderId: number;
+  shopifyOrderId: string;
+  orderName: string;
+  facilityLocationId: string | null;
+  readyAt: Date;
+  lines: Array<{ orderLineId: number; shopifyLineItemId: string; variantId: number | null; quantity: number }>;
+}
+
+/** Pickups ready for longer than `days` whose cancellation was not asked for yet. */
+export async function expiredPickups(db: Db, now: Date, days: number): Promise<ExpiredPickup[]> {
+  const rows = await queryRows<{ id: number; order_id: number; shopify_order_id: string; name: string; location_id: string | null; ready_at: Date }>(
+    db,
+    sql`select s.id, s.order_id, o.shopify_order_id, o.name, f.shopify_location_id as location_id, s.ready_at
+        from shipments s join orders o on o.id = s.order_id join facilities f on f.id = s.facility_id
+        where s.kind = 'pickup' and s.status = 'ready' and s.expiry_requested_at is null and s.ready_at <= ${new Date(now.getTime() - days * 86_400_000)}
+        order by s.ready_at limit 500`,
+  );
+  if (rows.length === 0) return [];
+  const lines = await queryRows<{ shipment_id: number; order_line_id: number; shopify_line_item_id: string; variant_id: number | null; quantity: number }>(
+    db,
+    sql`select sl.shipment_id, sl.order_line_id, ol.shopify_line_item_id, ol.variant_id, sl.quantity from shipment_lines sl join order_lines ol on ol.id = sl.order_line_id
+        where sl.shipment_id in (select (jsonb_array_elements_text(${JSON.stringify(rows.map((r) => r.id))}::jsonb))::bigint) order by sl.order_line_id`,
+  );
+  return rows.map((r) => ({
+    shipmentId: r.id,
+    orderId: r.order_id,
+    shopifyOrderId: r.shopify_order_id,
+    orderName: r.name,
+    facilityLocationId: r.location_id,
+    readyAt: r.ready_at,
+    lines: lines.filter((l) => l.shipment_id === r.id).map((l) => ({ orderLineId: l.order_line_id, shopifyLineItemId: l.shopify_line_item_id, variantId: l.variant_id, quantity: l.quantity })),
+  }));
+}
+
+/** Shopify was asked to cancel the uncollected pickup: its own update (by webhook or poll) closes the work. */
+export async function markExpiryRequested(db: Db, shipmentId: number, outcome: string, now: Date): Promise<void> {
+  await db.transaction(async (tx) => {
+    const [s] = await queryRows<{ order_id: number }>(tx, sql`update shipments set expiry_requested_at = ${now}, updated_at = ${now} where id = ${shipmentId} returning order_id`);
+    if (s) await history(tx, s.order_id, 'fulfillment.pickup_expired', { shipmentId, outcome }, now);
+  });
 }

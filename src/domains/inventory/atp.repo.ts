@@ -132,23 +132,23 @@ export async function computeAtp(db: Db, variantIds: number[] | 'all'): Promise<
 }
 
 export interface KnownCommitments {
-  /** Open units of shipped (non-pickup) orders: Shopify commits them at its online location. */
+  /** Open units Shopify commits at its online location: shipped orders whose fulfilment order stayed there. */
   online: number;
-  /** Open units of pickup orders per store facility: Shopify commits them at the store. */
-  pickup: Map<number, number>;
+  /** Open units Shopify commits at a facility's own location: pickups at their store, and fulfilment orders Switchyard moved there. */
+  atFacility: Map<number, number>;
 }
 
 /**
- * Units of orders Switchyard knows and Shopify still holds as `committed`: every open line not yet
- * shipped, handed over or cancelled. The publisher compares them with Shopify's own committed figure
- * to see how many units orders not yet downloaded have taken.
+ * Units of orders Switchyard knows and Shopify still holds as `committed`, by where Shopify holds
+ * them: every open line not yet fulfilled in Shopify or cancelled. The publisher compares them with
+ * Shopify's own committed figure to see how many units orders not yet downloaded have taken.
  */
 export async function knownCommitments(db: Db, variantIds: number[]): Promise<Map<number, KnownCommitments>> {
-  const rows = await queryRows<{ variant_id: number; pickup_facility_id: number | null; units: number }>(
+  const rows = await queryRows<{ variant_id: number; facility_id: number | null; units: number }>(
     db,
     // Shopify holds a line's units as committed until its fulfilment exists there: a line Switchyard
     // shipped whose fulfilment is not confirmed yet still counts.
-    sql`select ol.variant_id, case when o.shipping_method = 'pickup' then o.pickup_facility_id end as pickup_facility_id,
+    sql`select ol.variant_id, coalesce(ol.shopify_fulfillment_facility_id, case when o.shipping_method = 'pickup' then o.pickup_facility_id end) as facility_id,
                sum(ol.current_quantity - ol.shopify_fulfilled_quantity)::int as units
         from order_lines ol join orders o on o.id = ol.order_id
         where ol.status <> 'cancelled' and ol.current_quantity > ol.shopify_fulfilled_quantity and o.cancelled_at is null
@@ -158,9 +158,9 @@ export async function knownCommitments(db: Db, variantIds: number[]): Promise<Ma
   );
   const result = new Map<number, KnownCommitments>();
   for (const r of rows) {
-    const entry = result.get(r.variant_id) ?? { online: 0, pickup: new Map<number, number>() };
-    if (r.pickup_facility_id === null) entry.online += r.units;
-    else entry.pickup.set(r.pickup_facility_id, (entry.pickup.get(r.pickup_facility_id) ?? 0) + r.units);
+    const entry = result.get(r.variant_id) ?? { online: 0, atFacility: new Map<number, number>() };
+    if (r.facility_id === null) entry.online += r.units;
+    else entry.atFacility.set(r.facility_id, (entry.atFacility.get(r.facility_id) ?? 0) + r.units);
     result.set(r.variant_id, entry);
   }
   return result;

@@ -99,12 +99,13 @@ export async function recordPosSale(tx: Db, orderId: number, now: Date): Promise
 }
 
 /** Every variant of an order: their queue demand or reservations may have moved. */
-export async function markOrderVariantsChanged(tx: Db, orderId: number, now: Date): Promise<void> {
+export async function markOrderVariantsChanged(tx: Db, orderId: number, now: Date, options: { needsRead?: boolean } = {}): Promise<void> {
   const rows = await queryRows<{ variant_id: number }>(tx, sql`select distinct variant_id from order_lines where order_id = ${orderId} and variant_id is not null`);
   await markChanged(
     tx,
     rows.map((r) => r.variant_id),
     now,
+    options,
   );
 }
 

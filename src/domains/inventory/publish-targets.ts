@@ -61,7 +61,8 @@ export async function publishTargets(db: Db, pairs: PublishPair[]): Promise<Publ
       const terms = a.facilities.find((f) => f.facilityId === pair.facilityId);
       target = terms ? mirrorQuantity(terms) : 0;
     }
-    const knownCommitted = !k ? 0 : pair.mode === 'aggregate' ? k.online : (k.pickup.get(pair.facilityId) ?? 0);
+    // The online location holds the units left where Shopify put them, and any moved to it.
+    const knownCommitted = !k ? 0 : (pair.mode === 'aggregate' ? k.online : 0) + (k.atFacility.get(pair.facilityId) ?? 0);
     return { ...pair, target, knownCommitted };
   });
 }

@@ -110,6 +110,11 @@ export const orderLines = pgTable(
     shippedQuantity: integer('shipped_quantity').notNull().default(0),
     /** Units Shopify shows fulfilled (from downloads and from Switchyard's confirmed pushes). */
     shopifyFulfilledQuantity: integer('shopify_fulfilled_quantity').notNull().default(0),
+    /**
+     * The facility whose Shopify location holds the line's fulfilment order, once Switchyard moved it
+     * there (null: where Shopify put it, the online location or the pickup store).
+     */
+    shopifyFulfillmentFacilityId: bigint('shopify_fulfillment_facility_id', { mode: 'number' }).references(() => facilities.id),
     createdAt: ts('created_at').notNull().defaultNow(),
     updatedAt: ts('updated_at').notNull().defaultNow(),
   },

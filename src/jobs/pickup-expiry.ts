@@ -1,0 +1,89 @@
+// Pickups nobody collected: after the setting's days, their units are cancelled in Shopify (the whole
+// order, or a refund of those units), with or without Shopify's restock as the merchant chose. Shopify's
+// update then closes the store's work (the units go back on the shelf) and releases the reservation.
+import { sql } from 'drizzle-orm';
+import type { Db } from '../platform/db/client.js';
+import type { JobDefinition } from '../platform/jobs/job.types.js';
+import { expiredPickups, fulfillmentSettings, markExpiryRequested } from '../domains/fulfillment/index.js';
+import type { ShopifyClient } from '../shopify/client.js';
+import { OrderById, OrderCancel, RefundCreate } from '../shopify/operations.js';
+
+export const PICKUP_EXPIRY_JOB = 'fulfillment.pickup-expiry';
+
+/**
+ * Cancelling without restock takes the units out of Shopify's on hand at the store, but they are on
+ * the shelf: Switchyard's base for that on hand moves with them, so the drop is not taken for a sale,
+ * and the publisher puts them back in Shopify's available.
+ */
+async function explainCancelledUnits(db: Db, locationId: string | null, at: Date, lines: Array<{ variantId: number | null; quantity: number }>): Promise<void> {
+  if (!locationId) return;
+  for (const l of lines) {
+    if (l.variantId === null) continue;
+    await db.execute(
+      sql`update shopify_inventory_snapshot s set base_on_hand = s.base_on_hand - ${l.quantity}
+          from variants v where v.id = ${l.variantId} and s.shopify_inventory_item_id = v.shopify_inventory_item_id and s.shopify_location_id = ${locationId}
+            and s.base_on_hand is not null and s.base_at < ${at}`,
+    );
+  }
+}
+
+export function makePickupExpiryJob(deps: { shopify?: ShopifyClient | undefined }): JobDefinition {
+  const shopify = deps.shopify;
+  return {
+    name: PICKUP_EXPIRY_JOB,
+    description: 'Cancels pickups not collected within the set number of days, in Shopify (restocked or returned to stock, as set); the store puts the units back.',
+    defaultSchedule: 'every 1h',
+    defaultEnabled: shopify !== undefined,
+    timeoutSeconds: 1800,
+    async run(ctx) {
+      if (!shopify) return;
+      const settings = await fulfillmentSettings(ctx.db);
+      const restock = settings.pickupExpiryAction === 'cancel_restock';
+      for (const pickup of await expiredPickups(ctx.db, ctx.clock.now(), settings.pickupExpiryDays)) {
+        if (ctx.signal.aborted) return;
+        // Shopify's present state first: a retry after a crash must not cancel units twice.
+        const { order } = await shopify.request(OrderById, { id: pickup.shopifyOrderId });
+        if (!order || order.cancelledAt) {
+          await markExpiryRequested(ctx.db, pickup.shipmentId, 'already cancelled in Shopify', ctx.clock.now());
+          ctx.count('already_cancelled', 1);
+          continue;
+        }
+        const unfulfilled = new Map(order.lineItems.nodes.map((l) => [l.id, l.unfulfilledQuantity]));
+        const units = pickup.lines.map((l) => ({ ...l, quantity: Math.min(l.quantity, unfulfilled.get(l.shopifyLineItemId) ?? 0) })).filter((l) => l.quantity > 0);
+        if (units.length === 0) {
+          await markExpiryRequested(ctx.db, pickup.shipmentId, 'nothing left to cancel in Shopify', ctx.clock.now());
+          continue;
+        }
+        const whole = order.lineItems.nodes.every((l) => l.unfulfilledQuantity === 0 || units.some((u) => u.shopifyLineItemId === l.id && u.quantity === l.unfulfilledQuantity));
+        const note = `Switchyard: not collected within ${settings.pickupExpiryDays} day(s) of being ready.`;
+        if (whole) {
+          const result = await shopify.request(OrderCancel, { orderId: pickup.shopifyOrderId, reason: 'CUSTOMER', restock, notifyCustomer: settings.notifyCustomer, staffNote: note });
+          const errors = result.orderCancel.orderCancelUserErrors;
+          if (errors.length > 0 && !errors.some((e) => /already cancel/i.test(e.message))) {
+            ctx.log.warn({ order: pickup.orderName, errors }, 'Shopify refused to cancel an uncollected pickup; it stays ready');
+            ctx.count('refused', 1);
+            continue;
+          }
+        } else {
+          const result = await shopify.request(RefundCreate, {
+            key: `pickup-expiry:${pickup.shipmentId}`,
+            input: {
+              orderId: pickup.shopifyOrderId,
+              notify: settings.notifyCustomer,
+              note,
+              refundLineItems: units.map((u) => ({ lineItemId: u.shopifyLineItemId, quantity: u.quantity, restockType: restock ? ('CANCEL' as const) : ('NO_RESTOCK' as const) })),
+            },
+          });
+          if (result.refundCreate.userErrors.length > 0) {
+            ctx.log.warn({ order: pickup.orderName, errors: result.refundCreate.userErrors }, 'Shopify refused to cancel an uncollected pickup; it stays ready');
+            ctx.count('refused', 1);
+            continue;
+          }
+        }
+        if (!restock) await explainCancelledUnits(ctx.db, pickup.facilityLocationId, ctx.clock.now(), units);
+        await markExpiryRequested(ctx.db, pickup.shipmentId, whole ? 'order cancelled in Shopify' : 'units cancelled in Shopify (refund)', ctx.clock.now());
+        ctx.count(whole ? 'orders_cancelled' : 'units_cancelled', whole ? 1 : units.reduce((s, u) => s + u.quantity, 0));
+      }
+    },
+  };
+}
