@@ -3,44 +3,28 @@
 // past their date auto-cancelled in Shopify exactly once.
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { freePort } from './support/net.js';
-import { backend, createTestDatabase, testConfig, waitFor, type TestDatabase } from './support/backend.js';
-import { startSwitchyard, type Switchyard } from '../src/main/switchyard.js';
-import { startSimulator, type ShopCredentials, type Simulator } from '../src/simulator/server.js';
+import { backend, waitFor } from './support/backend.js';
+import { connectToSimulatedShop, type Connected } from './support/switchyard-sim.js';
+import type { Switchyard } from '../src/main/switchyard.js';
+import type { ShopCredentials, Simulator } from '../src/simulator/server.js';
 import { placeOrder, type SimOrder } from '../src/simulator/orders.js';
 import type { SimShop } from '../src/simulator/state.js';
 import { queryRows } from '../src/platform/db/rows.js';
 import { compareCountersWithLedger } from '../src/domains/inventory/index.js';
 
+let c: Connected;
 let sim: Simulator;
 let creds: ShopCredentials;
-let testDb: TestDatabase;
 let switchyard: Switchyard;
 let shop: SimShop;
 
 beforeAll(async () => {
-  sim = await startSimulator({ webhookTimeScale: 0.0005, bulkStepMs: 20 });
-  creds = sim.createShop({ seed: 31, products: 20, stores: 3, plan: 'enterprise', bucketFactor: 20 });
-  shop = sim.shop(creds.shop);
-  testDb = await createTestDatabase();
-  const port = await freePort();
-  const config = testConfig(testDb, {
-    PORT: String(port),
-    SWITCHYARD_PUBLIC_URL: `http://127.0.0.1:${port}`,
-    SHOPIFY_SHOP: creds.shop,
-    SHOPIFY_ADMIN_TOKEN: creds.accessToken,
-    SHOPIFY_API_SECRET: creds.clientSecret,
-    SHOPIFY_API_URL: sim.url,
-    SWITCHYARD_SHUTDOWN_GRACE_SECONDS: '2',
-  });
-  switchyard = await startSwitchyard(config, { syncSettings: { overlapMs: 120_000, delayMs: 0, defaultLookbackMs: 86_400_000 }, schedulerTickMs: 200 });
-  await waitFor('the initial load', async () => (await api('GET', '/api/v1/sync/health')).body.shop.status === 'connected', 90_000, 250);
+  c = await connectToSimulatedShop({ seed: 31, products: 20, stores: 3, plan: 'enterprise', bucketFactor: 20 });
+  ({ sim, creds, shop, switchyard } = c);
 }, 120_000);
 
 afterAll(async () => {
-  await switchyard?.stop();
-  await sim?.close();
-  await testDb?.drop();
+  await c?.close();
 }, 120_000);
 
 async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
