@@ -31,7 +31,8 @@ CREATE TABLE "fulfillment_sync" (
 	"requested_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"due_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"check" boolean DEFAULT false NOT NULL,
-	"leased_until" timestamp with time zone
+	"leased_until" timestamp with time zone,
+	"leased_by" text
 );
 --> statement-breakpoint
 CREATE TABLE "shipment_lines" (

@@ -9,7 +9,9 @@
 //   2. sends pending pushes in order (a pickup's "prepared" before its fulfilment), recording the
 //      intent (`sending`, with the fulfilments that existed) before each call;
 //   3. when asked (`check`), imports Shopify's fulfilments Switchyard does not account for.
+import { hostname } from 'node:os';
 import type { Db } from '../platform/db/client.js';
+import { isProcessAlive } from '../platform/processes.js';
 import { sql } from 'drizzle-orm';
 import type { Logger } from '../platform/logger.js';
 import type { JobDefinition } from '../platform/jobs/job.types.js';
@@ -25,8 +27,10 @@ import {
   markSending,
   noteError,
   orderSyncState,
+  releaseLeasesOf,
   releaseSync,
   renewSyncLease,
+  syncLeaseHolders,
   requestSyncForUnsettledPushes,
   type PushWork,
   type SyncClaim,
@@ -35,6 +39,8 @@ import type { ShopifyClient } from '../shopify/client.js';
 import { FulfillmentCreate, FulfillmentOrderMove, OrderFulfillmentState, PreparedForPickup, type FulfillmentNode, type FulfillmentOrderNode } from '../shopify/operations.js';
 import { isAppError } from '../platform/errors.js';
 import { makePickupExpiryJob } from './pickup-expiry.js';
+
+const HOLDER = `${hostname()}:${process.pid}`;
 
 export const FULFILLMENT_JOB_NAMES = { push: 'fulfillment.push', sweep: 'fulfillment.sweep' } as const;
 
@@ -336,9 +342,14 @@ export function makeFulfillmentJobs(deps: { shopify?: ShopifyClient | undefined;
     timeoutSeconds: 1800,
     async run(ctx) {
       if (!shopify) return;
+      // Orders a killed process of this machine was syncing are free at once (others wait for the lease).
+      for (const holder of await syncLeaseHolders(ctx.db, ctx.clock.now())) {
+        const [host, pid] = holder.split(':');
+        if (host === hostname() && Number(pid) !== process.pid && !isProcessAlive(Number(pid))) ctx.count('leases_freed', await releaseLeasesOf(ctx.db, holder));
+      }
       while (!ctx.signal.aborted) {
         // One order at a time: a crash leaves at most one order waiting for its lease to run out.
-        const claims = await claimSyncOrders(ctx.db, ctx.clock.now(), 1);
+        const claims = await claimSyncOrders(ctx.db, ctx.clock.now(), 1, HOLDER);
         if (claims.length === 0) break;
         for (const claim of claims) {
           if (ctx.signal.aborted) {

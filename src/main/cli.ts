@@ -59,6 +59,33 @@ program
     } catch (error) {
       fail(error);
     }
+    // No shop and no database server: a demo with its own simulated shop (SWITCHYARD_DEMO=off to skip).
+    if (!config.shopify && !config.databaseUrl && config.demo.mode === 'auto' && options.role === 'all') {
+      let demo;
+      try {
+        demo = await (await import('./demo.js')).startDemo(config, config.demo);
+      } catch (error) {
+        fail(error);
+      }
+      const url = demo.switchyard.url!;
+      const traffic = config.demo.ordersPerMinute > 0 ? `${config.demo.ordersPerMinute} customer events a minute (SWITCHYARD_DEMO_ORDERS_PER_MINUTE; 0 for none)` : 'off';
+      process.stdout.write(
+        [
+          '',
+          `Switchyard demo: no Shopify shop is configured, so it runs with a simulated one (${demo.shop}) at ${demo.simulator.url}.`,
+          `  API docs        ${url}/docs`,
+          `  health          ${url}/health`,
+          `  Shopify sync    ${url}/api/v1/sync/health`,
+          `  orders          ${url}/api/v1/orders`,
+          `  store work      ${url}/api/v1/facilities  →  /api/v1/facilities/{code}/work`,
+          `  traffic         ${traffic}; a bot works the stores every few seconds`,
+          '  Demo data starts fresh at each start. Set SHOPIFY_SHOP, SHOPIFY_ADMIN_TOKEN and SHOPIFY_API_SECRET for a real shop, or SWITCHYARD_DEMO=off.',
+          '',
+        ].join('\n') + '\n',
+      );
+      (await import('./signals.js')).stopOnSignals({ ...demo.switchyard, stop: () => demo.stop() });
+      return;
+    }
     let switchyard;
     try {
       switchyard = await (await composition()).startSwitchyard(config, { role: options.role });

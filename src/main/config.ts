@@ -31,6 +31,11 @@ export interface Config {
   shutdownGraceSeconds: number;
   /** Folder watched for ERP count files (INVENTORY_IMPORT_DIR); unset = no folder import. */
   inventoryImportDir: string | undefined;
+  /**
+   * Demo mode (SWITCHYARD_DEMO=auto|off): with no shop and no DATABASE_URL, `serve` runs its own
+   * simulated shop with traffic (see src/main/demo.ts).
+   */
+  demo: { mode: 'auto' | 'off'; ordersPerMinute: number; seed: number; associateDelaySeconds: number; minutesPerDay: number };
 }
 
 export class ConfigError extends Error {
@@ -62,6 +67,11 @@ const KNOWN_VARIABLES = [
   'SWITCHYARD_PUBLIC_URL',
   'SWITCHYARD_API_TOKEN',
   'SWITCHYARD_SHUTDOWN_GRACE_SECONDS',
+  'SWITCHYARD_DEMO',
+  'SWITCHYARD_DEMO_ORDERS_PER_MINUTE',
+  'SWITCHYARD_DEMO_SEED',
+  'SWITCHYARD_DEMO_ASSOCIATE_SECONDS',
+  'SWITCHYARD_DEMO_MINUTES_PER_DAY',
 ] as const;
 type Variable = (typeof KNOWN_VARIABLES)[number];
 type Source = Partial<Record<string, string | undefined>>;
@@ -190,6 +200,16 @@ export function loadConfig(env: Source = process.env, configPath?: string): Conf
     throw new ConfigError('SWITCHYARD_API_TOKEN', 'must be at least 16 characters long', undefined);
   }
 
+  const demoMode = text(source, 'SWITCHYARD_DEMO') ?? 'auto';
+  if (demoMode !== 'auto' && demoMode !== 'off') throw new ConfigError('SWITCHYARD_DEMO', 'must be auto or off', demoMode);
+  const demo = {
+    mode: demoMode as 'auto' | 'off',
+    ordersPerMinute: integer(source, 'SWITCHYARD_DEMO_ORDERS_PER_MINUTE', 10, 0, 6000),
+    seed: integer(source, 'SWITCHYARD_DEMO_SEED', 1, 1, 1_000_000),
+    associateDelaySeconds: integer(source, 'SWITCHYARD_DEMO_ASSOCIATE_SECONDS', 5, 0, 3600),
+    minutesPerDay: integer(source, 'SWITCHYARD_DEMO_MINUTES_PER_DAY', 10, 1, 1440),
+  };
+
   return {
     port,
     host,
@@ -202,6 +222,7 @@ export function loadConfig(env: Source = process.env, configPath?: string): Conf
     shopifyApiVersion: apiVersion,
     shutdownGraceSeconds: integer(source, 'SWITCHYARD_SHUTDOWN_GRACE_SECONDS', 25, 0, 3600),
     inventoryImportDir: text(source, 'INVENTORY_IMPORT_DIR') ? resolve(text(source, 'INVENTORY_IMPORT_DIR')!) : undefined,
+    demo,
   };
 }
 

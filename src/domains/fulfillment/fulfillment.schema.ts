@@ -153,4 +153,6 @@ export const fulfillmentSync = pgTable('fulfillment_sync', {
   /** Compare Shopify's fulfilments with Switchyard's and import the ones made in Shopify. */
   check: boolean('check').notNull().default(false),
   leasedUntil: ts('leased_until'),
+  /** Who holds the lease: `host:pid` of the worker process. */
+  leasedBy: text('leased_by'),
 });

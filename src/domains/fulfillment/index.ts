@@ -20,6 +20,8 @@ export {
   requestSync,
   claimSyncOrders,
   renewSyncLease,
+  syncLeaseHolders,
+  releaseLeasesOf,
   SYNC_LEASE_MS,
   releaseSync,
   requestSyncForUnsettledPushes,

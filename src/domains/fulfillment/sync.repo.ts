@@ -30,15 +30,27 @@ export interface SyncClaim {
 export const SYNC_LEASE_MS = 60_000;
 
 /** Takes due orders under a lease (two workers never take the same order). */
-export async function claimSyncOrders(db: Db, now: Date, limit: number, leaseMs = SYNC_LEASE_MS): Promise<SyncClaim[]> {
+export async function claimSyncOrders(db: Db, now: Date, limit: number, holder: string, leaseMs = SYNC_LEASE_MS): Promise<SyncClaim[]> {
   const rows = await queryRows<{ order_id: number; requested_at: Date; check: boolean }>(
     db,
-    sql`update fulfillment_sync set leased_until = ${new Date(now.getTime() + leaseMs)}
+    sql`update fulfillment_sync set leased_until = ${new Date(now.getTime() + leaseMs)}, leased_by = ${holder}
         where order_id in (select order_id from fulfillment_sync where due_at <= ${now} and (leased_until is null or leased_until < ${now})
                            order by due_at limit ${limit} for update skip locked)
         returning order_id, requested_at, "check"`,
   );
   return rows.map((r) => ({ orderId: r.order_id, requestedAt: r.requested_at, check: r.check }));
+}
+
+/** Holders of live leases (`host:pid`), for the caller to find the ones whose process is gone. */
+export async function syncLeaseHolders(db: Db, now: Date): Promise<string[]> {
+  const rows = await queryRows<{ leased_by: string }>(db, sql`select distinct leased_by from fulfillment_sync where leased_until > ${now} and leased_by is not null`);
+  return rows.map((r) => r.leased_by);
+}
+
+/** Frees the leases of a holder known to be gone (a process of this machine that was killed). */
+export async function releaseLeasesOf(db: Db, holder: string): Promise<number> {
+  const rows = await queryRows<{ order_id: number }>(db, sql`update fulfillment_sync set leased_until = null, leased_by = null where leased_by = ${holder} returning order_id`);
+  return rows.length;
 }
 
 /** Renews the claim before a call to Shopify; false if the claim was lost (the order is someone else's now). */

@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { hostname } from 'node:os';
 import { eq } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { backend, createTestDatabase, waitFor, type TestDatabase } from '../../../test/support/backend.js';
@@ -117,6 +119,26 @@ describe(`jobs on ${backend}`, () => {
     const [after] = await shared.db.select().from(jobRuns).where(eq(jobRuns.id, orphan!.id));
     expect(after!.status).toBe('interrupted');
     expect(after!.error).toBe('The worker running this job stopped responding (crash or kill).');
+  });
+
+  test('a run of a killed process of this machine is taken over at once; a live one of another machine is not', async () => {
+    const job = makeStepJob('test.killed-worker', { steps: 1, stepMs: 10 });
+    const justNow = new Date();
+    // A process that existed and is gone: a child that already exited.
+    const gone = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const [orphan] = await shared.db
+      .insert(jobRuns)
+      .values({ jobName: job.name, status: 'running', trigger: 'schedule', workerId: `${hostname()}:${gone}:dead`, startedAt: justNow, heartbeatAt: justNow })
+      .returning();
+    const runtime = makeJobRuntime({ database: shared, jobs: [job], clock: systemClock, logger: silentLogger });
+    expect((await runtime.runHere(job.name, 'cli')).status).toBe('succeeded');
+    const [after] = await shared.db.select().from(jobRuns).where(eq(jobRuns.id, orphan!.id));
+    expect(after!.status).toBe('interrupted');
+
+    const other = makeStepJob('test.remote-worker', { steps: 1, stepMs: 10 });
+    await shared.db.insert(jobRuns).values({ jobName: other.name, status: 'running', trigger: 'schedule', workerId: `elsewhere:${gone}:alive`, startedAt: justNow, heartbeatAt: justNow });
+    const second = makeJobRuntime({ database: shared, jobs: [other], clock: systemClock, logger: silentLogger });
+    expect((await second.runHere(other.name, 'cli')).status).toBe('skipped');
   });
 
   test('a failing job records its error, and the queue retries it', async () => {

@@ -1,6 +1,7 @@
 // The job runtime: pg-boss carries the queue (one delivery per queued job, retries, expiry when a
 // worker dies); this file adds what pg-boss leaves to us: schedules that merchants edit at run time,
 // a run-history row per attempt, no two runs of one job at once, and a graceful stop.
+import { isProcessAlive } from '../processes.js';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { PgBoss, fromPglite, type Job } from 'pg-boss';
@@ -93,8 +94,11 @@ export function makeJobRuntime(options: JobRuntimeOptions): JobRuntime {
     const startedAt = clock.now();
     let run = await runsRepo.insertRunningRun(db, { jobName: definition.name, trigger, queueJobId, workerId, now: startedAt });
     if (!run) {
-      // Another run holds the slot. If its worker died, free the slot and try once more.
-      const freed = await runsRepo.interruptStaleRuns(db, new Date(startedAt.getTime() - staleRunAfterMs), startedAt, definition.name);
+      // Another run holds the slot. If its worker died, free the slot and try once more: a process of
+      // this machine that is gone at once, any other once its heartbeat is stale.
+      const freed =
+        (await runsRepo.interruptRunsOfDeadLocalWorkers(db, hostname(), isProcessAlive, startedAt, definition.name)) +
+        (await runsRepo.interruptStaleRuns(db, new Date(startedAt.getTime() - staleRunAfterMs), startedAt, definition.name));
       if (freed > 0) run = await runsRepo.insertRunningRun(db, { jobName: definition.name, trigger, queueJobId, workerId, now: startedAt });
     }
     if (!run) {

@@ -1,0 +1,183 @@
+// Demo mode: with no Shopify shop configured, `switchyard serve` brings its own. A simulated Shopify
+// store runs in this process (generated catalog, warehouses and stores in real cities); Switchyard
+// connects to it exactly as to a real shop (webhooks, bulk loads, jobs); customers place orders, buy
+// at the counter, change their minds; a bot plays the store associates through Switchyard's own API;
+// and an ERP count file lands in the import folder every simulated morning.
+import { createServer } from 'node:net';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { sql } from 'drizzle-orm';
+import type { Config } from './config.js';
+import { startSwitchyard, type Switchyard } from './switchyard.js';
+import { startSimulator, type Simulator } from '../simulator/server.js';
+import { makeTrafficGenerator } from '../simulator/traffic.js';
+import { queryRows } from '../platform/db/rows.js';
+
+export interface DemoOptions {
+  /** Customer events per minute (0: a quiet shop). */
+  ordersPerMinute: number;
+  seed: number;
+  /** Seconds an associate takes between two steps of the same parcel (a random share of it is added). */
+  associateDelaySeconds: number;
+  /** Real minutes per simulated day: an ERP count file lands at the start of each. */
+  minutesPerDay: number;
+}
+
+export interface Demo {
+  switchyard: Switchyard;
+  simulator: Simulator;
+  shop: string;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startDemo(config: Config, options: DemoOptions): Promise<Demo> {
+  // The simulated shop lives in memory: its Switchyard data starts fresh with it.
+  const dataDir = join(config.dataDir, 'demo');
+  rmSync(dataDir, { recursive: true, force: true });
+  const importDir = join(dataDir, 'erp-drop');
+  mkdirSync(importDir, { recursive: true });
+  const port = config.port === 0 ? await freePort() : config.port;
+  const simulator = await startSimulator({ host: '127.0.0.1', webhookTimeScale: 0.01, bulkStepMs: 200 });
+  const creds = simulator.createShop({ seed: options.seed, products: 60, stores: 6, warehouses: 2, plan: 'plus', domain: 'switchyard-demo.myshopify.com' });
+  const shop = simulator.shop(creds.shop);
+  const switchyard = await startSwitchyard({
+    ...config,
+    port,
+    dataDir,
+    databaseUrl: undefined,
+    publicUrl: `http://127.0.0.1:${port}`,
+    inventoryImportDir: importDir,
+    shopify: { shop: creds.shop, adminToken: creds.accessToken, apiSecret: creds.clientSecret, apiVersion: creds.apiVersion, apiUrl: simulator.url, initialLoadMonths: 1 },
+  });
+  const log = switchyard.logger.child({ demo: true });
+  const api = async <T = unknown>(method: string, path: string, body?: unknown): Promise<T> => {
+    const response = await fetch(`${switchyard.url}${path}`, {
+      method,
+      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(config.apiToken ? { authorization: `Bearer ${config.apiToken}` } : {}) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const json = response.status === 204 ? null : await response.json();
+    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
+    return json as T;
+  };
+
+  const timers: NodeJS.Timeout[] = [];
+  let stopped = false;
+  const every = (ms: number, what: string, run: () => Promise<void> | void) => {
+    let busy = false;
+    const timer = setInterval(() => {
+      if (busy || stopped) return;
+      busy = true;
+      Promise.resolve()
+        .then(run)
+        .catch((error: unknown) => log.warn({ err: error }, `demo ${what} failed; trying again`))
+        .finally(() => (busy = false));
+    }, ms);
+    timer.unref();
+    timers.push(timer);
+  };
+
+  // Once connected: the online location carries online ATP, stores mirror their shelves.
+  let setupDone = false;
+  every(1000, 'setup', async () => {
+    if (setupDone) return;
+    const health = await api<{ shop?: { status: string } }>('GET', '/api/v1/sync/health');
+    if (health.shop?.status !== 'connected') return;
+    const { facilities } = await api<{ facilities: Array<{ code: string; kind: string; shopifyLocationId: string | null }> }>('GET', '/api/v1/facilities');
+    const online = [...shop.locations.values()].find((l) => l.fulfillsOnlineOrders && l.isActive);
+    for (const f of facilities.filter((x) => x.shopifyLocationId)) {
+      const mode = online && f.shopifyLocationId === `gid://shopify/Location/${online.id}` ? 'aggregate' : f.kind === 'STORE' ? 'mirror' : 'none';
+      await api('PATCH', `/api/v1/facilities/${f.code}`, { publishMode: mode });
+    }
+    setupDone = true;
+    log.info({ facilities: facilities.length }, 'demo: connected to the simulated shop; traffic starts');
+    // The first morning's count comes soon after opening.
+    setTimeout(() => void morningCount().catch((error: unknown) => log.warn({ err: error }, 'demo ERP count failed')), 15_000).unref();
+  });
+
+  // Customers.
+  const traffic = makeTrafficGenerator(shop, options.seed);
+  if (options.ordersPerMinute > 0) {
+    every(Math.max(50, Math.round(60_000 / options.ordersPerMinute)), 'traffic', () => {
+      if (setupDone) traffic.step();
+    });
+  }
+
+  // Store associates: each parcel moves one step after a human pause; now and then a line is damaged.
+  const seenAt = new Map<string, number>();
+  let roll = options.seed;
+  const chance = () => ((roll = (roll * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const due = (key: string) => {
+    const now = Date.now();
+    const first = seenAt.get(key) ?? (seenAt.set(key, now + options.associateDelaySeconds * 1000 * (1 + chance())), now + 1);
+    return now >= first;
+  };
+  every(2000, 'store associates', async () => {
+    if (!setupDone) return;
+    const facilities = (await api<{ facilities: Array<{ code: string; kind: string }> }>('GET', '/api/v1/facilities')).facilities.filter((f) => f.kind !== 'VIRTUAL');
+    for (const f of facilities) {
+      const work = await api<{ open: Array<{ orderId: number; lines: Array<{ lineId: number; transferTo: string | null }> }>; shipments: Array<{ id: number; kind: string; status: string; putBack: Record<string, number> }> }>(
+        'GET',
+        `/api/v1/facilities/${f.code}/work`,
+      );
+      for (const o of work.open) {
+        if (o.lines.some((l) => l.transferTo) || !due(`open:${f.code}:${o.orderId}`)) continue;
+        if (chance() < 0.04) {
+          await api('POST', `/api/v1/orders/${o.orderId}/lines/${o.lines[0]!.lineId}/reject`, { facility: f.code, reason: 'damaged', note: 'demo: box crushed' });
+        } else {
+          await api('POST', `/api/v1/facilities/${f.code}/shipments`, { order: String(o.orderId) });
+        }
+      }
+      for (const s of work.shipments) {
+        if (Object.keys(s.putBack).length > 0) await api('POST', `/api/v1/facilities/${f.code}/shipments/${s.id}/put-back-done`);
+        if (!due(`${s.id}:${s.status}`)) continue;
+        const at = `/api/v1/facilities/${f.code}/shipments/${s.id}`;
+        if (s.kind === 'ship' && s.status === 'picking') await api('POST', `${at}/pack`, { packages: [{ weightGrams: 400 + Math.round(chance() * 2000) }] });
+        else if (s.kind === 'ship' && s.status === 'packed') await api('POST', `${at}/ship`, { carrier: 'UPS', trackingNumber: `1Z${String(s.id).padStart(10, '0')}`, trackingUrl: `https://www.ups.com/track?tracknum=1Z${String(s.id).padStart(10, '0')}` });
+        else if (s.kind === 'pickup' && s.status === 'picking') await api('POST', `${at}/ready`);
+        else if (s.kind === 'pickup' && s.status === 'ready') await api('POST', `${at}/hand-over`, { to: 'the customer' });
+      }
+    }
+  });
+
+  // The ERP's morning count: what each store and warehouse holds, with the odd unit found or missing.
+  let day = 0;
+  const morningCount = async () => {
+    if (!setupDone || stopped) return;
+    day += 1;
+    const rows = await queryRows<{ code: string; sku: string; on_hand: number }>(
+      switchyard.database.db,
+      sql`select f.code, v.sku, l.on_hand from inventory_levels l join facilities f on f.id = l.facility_id join variants v on v.id = l.variant_id
+          where f.kind <> 'VIRTUAL' and v.sku is not null order by f.code, v.sku`,
+    );
+    const countedAt = new Date().toISOString();
+    const lines = rows.map((r) => `${r.code},${r.sku},${Math.max(0, r.on_hand + (chance() < 0.02 ? (chance() < 0.5 ? -1 : 1) : 0))},${countedAt}`);
+    writeFileSync(join(importDir, `counts-day-${day}.csv`), `facility,sku,quantity,counted_at\n${lines.join('\n')}\n`);
+    await switchyard.jobs.requestRun('inventory.import-folder', 'system');
+    log.info({ day, rows: lines.length }, 'demo: the ERP dropped its morning count file');
+  };
+  every(Math.max(10_000, options.minutesPerDay * 60_000), 'ERP count', morningCount);
+
+  return {
+    switchyard,
+    simulator,
+    shop: creds.shop,
+    async stop() {
+      stopped = true;
+      for (const t of timers) clearInterval(t);
+      await switchyard.stop();
+      await simulator.close();
+    },
+  };
+}

@@ -1,0 +1,97 @@
+// Gentle shop traffic for the demo: what customers do in a Shopify store, one event at a time.
+// Online orders (standard, express, pickup at a store), POS sales at a counter, and now and then a
+// customer cancels an order or a line is refunded. Deterministic for a seed.
+import { cancelOrder, placeOrder, posSale, refund, unfulfilledQuantity, type SimOrder } from './orders.js';
+import type { SimShop } from './state.js';
+
+export interface TrafficEvent {
+  kind: 'online' | 'express' | 'pickup' | 'pos' | 'cancel' | 'refund';
+  ok: boolean;
+  orderId?: number;
+  detail?: string;
+}
+
+export interface TrafficGenerator {
+  /** One customer event. */
+  step(): TrafficEvent;
+  readonly counts: Record<TrafficEvent['kind'], number>;
+}
+
+function random(seed: number): () => number {
+  let state = seed >>> 0 || 1;
+  return () => {
+    // xorshift32: small and good enough for picking customers.
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 4_294_967_296;
+  };
+}
+
+export function makeTrafficGenerator(shop: SimShop, seed: number): TrafficGenerator {
+  const next = random(seed);
+  const pick = <T>(list: T[]): T | undefined => list[Math.floor(next() * list.length)];
+  const counts: TrafficGenerator['counts'] = { online: 0, express: 0, pickup: 0, pos: 0, cancel: 0, refund: 0 };
+  const recent: SimOrder[] = [];
+
+  const inStockAt = (locationId: number, atLeast: number) =>
+    [...shop.variants.values()].filter((v) => (shop.level(v.inventoryItemId, locationId)?.quantities.available ?? 0) >= atLeast);
+
+  function order(kind: 'online' | 'express' | 'pickup'): TrafficEvent {
+    const stores = [...shop.locations.values()].filter((l) => l.kind === 'store' && l.isActive);
+    const pickupStore = kind === 'pickup' ? pick(stores.filter((s) => s.pickupEnabled)) : undefined;
+    const where = pickupStore?.id ?? [...shop.locations.values()].find((l) => l.fulfillsOnlineOrders && l.isActive)?.id;
+    if (where === undefined) return { kind, ok: false, detail: 'no location takes these orders' };
+    const candidates = inStockAt(where, 3);
+    const first = pick(candidates);
+    if (!first) return { kind, ok: false, detail: 'nothing in stock' };
+    const lines = [{ variantId: first.id, quantity: 1 + Math.floor(next() * 2) }];
+    const second = pick(candidates);
+    if (second && second.id !== first.id && next() < 0.4) lines.push({ variantId: second.id, quantity: 1 });
+    // A customer somewhere near one of the stores (routing prefers what is close).
+    const near = pick(stores);
+    const result = placeOrder(shop, {
+      lines,
+      shipping: kind === 'online' ? 'standard' : kind,
+      ...(pickupStore ? { locationId: pickupStore.id } : {}),
+      ...(near && kind !== 'pickup' ? { address: { ...near.address, firstName: 'Demo', lastName: `Customer ${shop.orders.size + 1}` } } : {}),
+    });
+    if (!result.ok) return { kind, ok: false, detail: result.userErrors[0]?.message ?? 'refused' };
+    recent.push(result.value);
+    if (recent.length > 50) recent.shift();
+    return { kind, ok: true, orderId: result.value.id };
+  }
+
+  function pos(): TrafficEvent {
+    const store = pick([...shop.locations.values()].filter((l) => l.kind === 'store' && l.isActive));
+    if (!store) return { kind: 'pos', ok: false, detail: 'no store' };
+    const variant = pick(inStockAt(store.id, 2));
+    if (!variant) return { kind: 'pos', ok: false, detail: 'nothing on the shelf' };
+    const result = posSale(shop, { locationId: store.id, lines: [{ variantId: variant.id, quantity: 1 }] });
+    return result.ok ? { kind: 'pos', ok: true, orderId: result.value.id } : { kind: 'pos', ok: false, detail: result.userErrors[0]?.message ?? 'refused' };
+  }
+
+  function changeOfMind(kind: 'cancel' | 'refund'): TrafficEvent {
+    const open = recent.filter((o) => o.cancelledAt === null && o.lineItems.some((l) => unfulfilledQuantity(shop, o, l.id) > 0));
+    const target = pick(open);
+    if (!target) return { kind, ok: false, detail: 'no open order' };
+    if (kind === 'cancel') {
+      const result = cancelOrder(shop, target.id, { reason: 'CUSTOMER', restock: true });
+      return { kind, ok: result.ok, orderId: target.id };
+    }
+    const line = target.lineItems.find((l) => unfulfilledQuantity(shop, target, l.id) > 0)!;
+    const result = refund(shop, target.id, { lines: [{ lineItemId: line.id, quantity: 1, restockType: 'CANCEL' }], note: 'customer changed their mind' });
+    return { kind, ok: result.ok, orderId: target.id };
+  }
+
+  return {
+    counts,
+    step() {
+      const roll = next();
+      const event =
+        roll < 0.5 ? order('online') : roll < 0.6 ? order('express') : roll < 0.75 ? order('pickup') : roll < 0.92 ? pos() : roll < 0.96 ? changeOfMind('cancel') : changeOfMind('refund');
+      if (event.ok) counts[event.kind] += 1;
+      return event;
+    },
+  };
+}
