@@ -248,6 +248,52 @@ inventoryCommand
     }
   });
 
+function wholeNumber(min: number, max: number) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) throw new InvalidArgumentError(`must be a whole number from ${min} to ${max}`);
+    return Number(value);
+  };
+}
+
+function share(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError('must be a number from 0 to 1');
+  return n;
+}
+
+program
+  .command('simulate-day')
+  .description('Run a compressed retail day against the simulator with faults, check the invariants, print a JSON report (exit 1 if one fails)')
+  .option('--orders <n>', 'online orders in the day', wholeNumber(1, 1_000_000), 500)
+  .option('--stores <n>', 'stores', wholeNumber(1, 500), 10)
+  .option('--products <n>', 'products', wholeNumber(1, 100_000), 200)
+  .option('--seed <n>', 'seed for the shop and the traffic', wholeNumber(1, 1_000_000_000), 1)
+  .option('--drop-webhooks <share>', 'share of webhook deliveries dropped', share, 0)
+  .option('--duplicate-webhooks <share>', 'share of webhook deliveries sent twice', share, 0)
+  .option('--api-errors <share>', 'share of Admin API calls answered with HTTP 5xx', share, 0)
+  .option('--kill-worker <n>', 'kill and restart the worker process n times (PostgreSQL)', wholeNumber(0, 100), 0)
+  .option('--clock-speed <x>', 'simulated seconds per real second (the orders arrive over 12 simulated hours)', wholeNumber(1, 10_000_000), 720)
+  .option('--report <file>', 'also write the JSON report to this file')
+  .option('--config <file>', 'JSON config file')
+  .action(async (options: { orders: number; stores: number; products: number; seed: number; dropWebhooks: number; duplicateWebhooks: number; apiErrors: number; killWorker: number; clockSpeed: number; report?: string; config?: string }) => {
+    try {
+      const config = configFrom(options);
+      if (options.killWorker > 0) {
+        throw new ConfigError('--kill-worker', 'is not supported yet (worker processes on PostgreSQL are still to come)', String(options.killWorker));
+      }
+      const { simulateDay } = await import('./simulate-day.js');
+      const report = await simulateDay(config, options, (message) => process.stderr.write(`simulate-day: ${message}\n`));
+      report.command = `switchyard simulate-day ${process.argv.slice(3).join(' ')}`.trim();
+      const json = JSON.stringify(report, null, 2);
+      if (options.report) (await import('node:fs')).writeFileSync(options.report, `${json}\n`);
+      process.stdout.write(`${json}\n`);
+      for (const i of report.invariants.filter((x) => !x.holds)) process.stderr.write(`simulate-day: FAILED ${i.name}: ${i.detail}\n`);
+      process.exit(report.ok ? 0 : 1);
+    } catch (error) {
+      fail(error);
+    }
+  });
+
 const routingCommand = program.command('routing').description('Try rule versions before switching them on');
 
 routingCommand

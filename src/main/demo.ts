@@ -3,7 +3,6 @@
 // connects to it exactly as to a real shop (webhooks, bulk loads, jobs); customers place orders, buy
 // at the counter, change their minds; a bot plays the store associates through Switchyard's own API;
 // and an ERP count file lands in the import folder every simulated morning.
-import { createServer } from 'node:net';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
@@ -12,6 +11,8 @@ import { startSwitchyard, type Switchyard } from './switchyard.js';
 import { startSimulator, type Simulator } from '../simulator/server.js';
 import { makeTrafficGenerator } from '../simulator/traffic.js';
 import { queryRows } from '../platform/db/rows.js';
+import { makeStoreBot } from './store-bot.js';
+import { apiClient, freePort } from './local-api.js';
 
 export interface DemoOptions {
   /** Customer events per minute (0: a quiet shop). */
@@ -28,17 +29,6 @@ export interface Demo {
   simulator: Simulator;
   shop: string;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export async function startDemo(config: Config, options: DemoOptions): Promise<Demo> {
@@ -61,16 +51,7 @@ export async function startDemo(config: Config, options: DemoOptions): Promise<D
     shopify: { shop: creds.shop, adminToken: creds.accessToken, apiSecret: creds.clientSecret, apiVersion: creds.apiVersion, apiUrl: simulator.url, initialLoadMonths: 1 },
   });
   const log = switchyard.logger.child({ demo: true });
-  const api = async <T = unknown>(method: string, path: string, body?: unknown): Promise<T> => {
-    const response = await fetch(`${switchyard.url}${path}`, {
-      method,
-      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(config.apiToken ? { authorization: `Bearer ${config.apiToken}` } : {}) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const json = response.status === 204 ? null : await response.json();
-    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
-    return json as T;
-  };
+  const api = apiClient(switchyard.url!, config.apiToken);
 
   const timers: NodeJS.Timeout[] = [];
   let stopped = false;
@@ -98,7 +79,8 @@ export async function startDemo(config: Config, options: DemoOptions): Promise<D
     const online = [...shop.locations.values()].find((l) => l.fulfillsOnlineOrders && l.isActive);
     for (const f of facilities.filter((x) => x.shopifyLocationId)) {
       const mode = online && f.shopifyLocationId === `gid://shopify/Location/${online.id}` ? 'aggregate' : f.kind === 'STORE' ? 'mirror' : 'none';
-      await api('PATCH', `/api/v1/facilities/${f.code}`, { publishMode: mode });
+      // Warehouses hand parcels to the express carrier.
+      await api('PATCH', `/api/v1/facilities/${f.code}`, { publishMode: mode, ...(f.kind === 'WAREHOUSE' ? { canExpress: true } : {}) });
     }
     setupDone = true;
     log.info({ facilities: facilities.length }, 'demo: connected to the simulated shop; traffic starts');
@@ -114,44 +96,15 @@ export async function startDemo(config: Config, options: DemoOptions): Promise<D
     });
   }
 
-  // Store associates: each parcel moves one step after a human pause; now and then a line is damaged.
-  const seenAt = new Map<string, number>();
-  let roll = options.seed;
-  const chance = () => ((roll = (roll * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-  const due = (key: string) => {
-    const now = Date.now();
-    const first = seenAt.get(key) ?? (seenAt.set(key, now + options.associateDelaySeconds * 1000 * (1 + chance())), now + 1);
-    return now >= first;
-  };
+  // Store associates.
+  const bot = makeStoreBot(api, { seed: options.seed, associateDelaySeconds: options.associateDelaySeconds, rejectShare: 0.04, label: 'demo' });
   every(2000, 'store associates', async () => {
-    if (!setupDone) return;
-    const facilities = (await api<{ facilities: Array<{ code: string; kind: string }> }>('GET', '/api/v1/facilities')).facilities.filter((f) => f.kind !== 'VIRTUAL');
-    for (const f of facilities) {
-      const work = await api<{ open: Array<{ orderId: number; lines: Array<{ lineId: number; transferTo: string | null }> }>; shipments: Array<{ id: number; kind: string; status: string; putBack: Record<string, number> }> }>(
-        'GET',
-        `/api/v1/facilities/${f.code}/work`,
-      );
-      for (const o of work.open) {
-        if (o.lines.some((l) => l.transferTo) || !due(`open:${f.code}:${o.orderId}`)) continue;
-        if (chance() < 0.04) {
-          await api('POST', `/api/v1/orders/${o.orderId}/lines/${o.lines[0]!.lineId}/reject`, { facility: f.code, reason: 'damaged', note: 'demo: box crushed' });
-        } else {
-          await api('POST', `/api/v1/facilities/${f.code}/shipments`, { order: String(o.orderId) });
-        }
-      }
-      for (const s of work.shipments) {
-        if (Object.keys(s.putBack).length > 0) await api('POST', `/api/v1/facilities/${f.code}/shipments/${s.id}/put-back-done`);
-        if (!due(`${s.id}:${s.status}`)) continue;
-        const at = `/api/v1/facilities/${f.code}/shipments/${s.id}`;
-        if (s.kind === 'ship' && s.status === 'picking') await api('POST', `${at}/pack`, { packages: [{ weightGrams: 400 + Math.round(chance() * 2000) }] });
-        else if (s.kind === 'ship' && s.status === 'packed') await api('POST', `${at}/ship`, { carrier: 'UPS', trackingNumber: `1Z${String(s.id).padStart(10, '0')}`, trackingUrl: `https://www.ups.com/track?tracknum=1Z${String(s.id).padStart(10, '0')}` });
-        else if (s.kind === 'pickup' && s.status === 'picking') await api('POST', `${at}/ready`);
-        else if (s.kind === 'pickup' && s.status === 'ready') await api('POST', `${at}/hand-over`, { to: 'the customer' });
-      }
-    }
+    if (setupDone) await bot.round();
   });
 
   // The ERP's morning count: what each store and warehouse holds, with the odd unit found or missing.
+  let roll = options.seed;
+  const chance = () => ((roll = (roll * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
   let day = 0;
   const morningCount = async () => {
     if (!setupDone || stopped) return;

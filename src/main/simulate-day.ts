@@ -1,0 +1,291 @@
+// `switchyard simulate-day`: a compressed retail day against the simulator, with the faults of real
+// life, then the invariants that prove nothing was lost or done twice, and a JSON report.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { sql } from 'drizzle-orm';
+import type { Config } from './config.js';
+import { startSwitchyard, type Switchyard } from './switchyard.js';
+import { makeStoreBot } from './store-bot.js';
+import { apiClient, freePort } from './local-api.js';
+import { startSimulator } from '../simulator/server.js';
+import { makeTrafficGenerator } from '../simulator/traffic.js';
+import { PLANS } from '../simulator/bucket.js';
+import { queryRows } from '../platform/db/rows.js';
+import { compareCountersWithLedger, publishedPairs, publishTargets } from '../domains/inventory/index.js';
+
+export interface DayOptions {
+  orders: number;
+  stores: number;
+  products: number;
+  seed: number;
+  dropWebhooks: number;
+  duplicateWebhooks: number;
+  apiErrors: number;
+  /** Simulated seconds per real second; the day's orders arrive over 12 simulated hours. */
+  clockSpeed: number;
+}
+
+export interface Invariant {
+  name: string;
+  holds: boolean;
+  value: number;
+  detail: string;
+}
+
+export interface DayReport {
+  command: string;
+  sizes: { orders: number; stores: number; products: number; seed: number };
+  faults: { dropWebhooks: number; duplicateWebhooks: number; apiErrors: number };
+  database: 'postgres' | 'pglite';
+  durationSeconds: number;
+  orders: { placed: number; routed: number; shipped: number; pickedUp: number; cancelled: number; parked: number; posSales: number };
+  orderToRoutedMs: { p50: number; p95: number; max: number; orders: number };
+  linesRoutedPerSecond: number;
+  shopifyApi: { calls: number; costPoints: number; budgetShare: number; throttled: number; faultsInjected: number };
+  webhooks: { events: number; dropped: number; duplicated: number; ordersFoundByReconciliation: number };
+  invariants: Invariant[];
+  ok: boolean;
+}
+
+const percentile = (sorted: number[], p: number) => (sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function simulateDay(config: Config, options: DayOptions, progress: (message: string) => void = () => {}): Promise<DayReport> {
+  const started = Date.now();
+  const simulator = await startSimulator({ host: '127.0.0.1', webhookTimeScale: 0.002, bulkStepMs: 50 });
+  const creds = simulator.createShop({ seed: options.seed, products: options.products, stores: options.stores, warehouses: 2, plan: 'plus', domain: `day-${options.seed}.myshopify.com` });
+  const shop = simulator.shop(creds.shop);
+  const dataDir = join(config.dataDir, `simulate-day-${options.seed}`);
+  if (!config.databaseUrl) rmSync(dataDir, { recursive: true, force: true });
+  const port = await freePort();
+  let switchyard: Switchyard | undefined;
+  try {
+    switchyard = await startSwitchyard(
+      {
+        ...config,
+        port,
+        host: '127.0.0.1',
+        dataDir,
+        publicUrl: `http://127.0.0.1:${port}`,
+        logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel,
+        shopify: { shop: creds.shop, adminToken: creds.accessToken, apiSecret: creds.clientSecret, apiVersion: creds.apiVersion, apiUrl: simulator.url, initialLoadMonths: 1 },
+      },
+      { syncSettings: { overlapMs: 10 * 60_000, delayMs: 0, defaultLookbackMs: 86_400_000 }, schedulerTickMs: 200 },
+    );
+    const sy = switchyard;
+    const db = sy.database.db;
+    const api = apiClient(sy.url!, config.apiToken);
+    const until = async (what: string, probe: () => Promise<boolean>, timeoutMs: number) => {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        if (await probe()) return;
+        await sleep(250);
+      }
+      throw new Error(`simulate-day: timed out waiting for ${what}`);
+    };
+
+    await until('the initial load', async () => (await api<{ shop?: { status: string } }>('GET', '/api/v1/sync/health')).shop?.status === 'connected', 300_000);
+    const { facilities } = await api<{ facilities: Array<{ code: string; kind: string; shopifyLocationId: string | null }> }>('GET', '/api/v1/facilities');
+    const online = [...shop.locations.values()].find((l) => l.fulfillsOnlineOrders && l.isActive);
+    for (const f of facilities.filter((x) => x.shopifyLocationId)) {
+      const mode = online && f.shopifyLocationId === `gid://shopify/Location/${online.id}` ? 'aggregate' : f.kind === 'STORE' ? 'mirror' : 'none';
+      // Warehouses hand parcels to the express carrier.
+      await api('PATCH', `/api/v1/facilities/${f.code}`, { publishMode: mode, ...(f.kind === 'WAREHOUSE' ? { canExpress: true } : {}) });
+    }
+    progress(`connected: ${shop.variants.size} variants, ${facilities.length} facilities`);
+
+    // The day: customers over 12 simulated hours, the faults on, associates working as orders come.
+    simulator.setWebhookFaults(creds.shop, { dropRate: options.dropWebhooks, duplicateRate: options.duplicateWebhooks, maxDelayMs: 200 });
+    simulator.setFaults(creds.shop, { errorRate: options.apiErrors });
+    const traffic = makeTrafficGenerator(shop, options.seed);
+    const bot = makeStoreBot(api, { seed: options.seed, associateDelaySeconds: 0.5, rejectShare: 0.02, label: 'simulate-day' });
+    const placed = () => traffic.counts.online + traffic.counts.express + traffic.counts.pickup;
+    const dayMs = (12 * 3600 * 1000) / options.clockSpeed;
+    const everyMs = dayMs / (options.orders / 0.75);
+    const trafficStarted = Date.now();
+    let botError: unknown;
+    let botRunning = true;
+    const botLoop = (async () => {
+      while (botRunning) {
+        await bot.round().catch((error: unknown) => (botError = error));
+        await sleep(500);
+      }
+    })();
+    let attempts = 0;
+    while (placed() < options.orders && attempts < options.orders * 20) {
+      traffic.step();
+      attempts++;
+      const due = trafficStarted + attempts * everyMs;
+      if (due > Date.now()) await sleep(due - Date.now());
+    }
+    const trafficSeconds = (Date.now() - trafficStarted) / 1000;
+    progress(`day over: ${placed()} orders placed in ${trafficSeconds.toFixed(1)} s; reconciling`);
+
+    // Evening: the faults stop, the safety nets run, the stores finish their work.
+    simulator.setWebhookFaults(creds.shop, { dropRate: 0, duplicateRate: 0, maxDelayMs: 0 });
+    simulator.setFaults(creds.shop, { errorRate: 0 });
+    await simulator.webhooks(creds.shop).idle();
+    const ordersBefore = (await queryRows<{ n: number }>(db, sql`select count(*)::int as n from orders`))[0]!.n;
+    for (const job of ['sync.orders-new', 'sync.orders-updated', 'sync.reconcile', 'sync.inventory-snapshot']) {
+      const run = await sy.jobs.runHere(job, 'cli');
+      if (run.status !== 'succeeded') throw new Error(`simulate-day: ${job} ${run.status}: ${run.error}`);
+    }
+    const ordersFoundByReconciliation = (await queryRows<{ n: number }>(db, sql`select count(*)::int as n from orders`))[0]!.n - ordersBefore;
+    const quiet = async () => {
+      const [row] = await queryRows<{ n: number }>(
+        db,
+        sql`select (select count(*)::int from webhook_inbox where status = 'pending') + (select count(*)::int from outbox where status = 'pending')
+                 + (select count(*)::int from inventory_publish_queue) + (select count(*)::int from fulfillment_sync)
+                 + (select count(*)::int from fulfillment_pushes where status in ('pending', 'sending'))
+                 + (select count(*)::int from order_lines ol join orders o on o.id = ol.order_id
+                    where ol.status in ('created', 'approved', 'brokered', 'in_progress') and ol.current_quantity > ol.shipped_quantity
+                      and o.cancelled_at is null and coalesce(o.source_name, '') <> 'pos') as n`,
+      );
+      return row!.n === 0;
+    };
+    await until('the stores to finish and every queue to empty', quiet, 600_000);
+    botRunning = false;
+    await botLoop;
+    if (botError) throw botError;
+    const publishAll = await sy.jobs.runHere('inventory.publish-all', 'cli');
+    if (publishAll.status !== 'succeeded') throw new Error(`simulate-day: inventory.publish-all ${publishAll.status}`);
+    await until('the last publish', quiet, 120_000);
+    progress('checking the invariants');
+
+    // The invariants.
+    const invariants: Invariant[] = [];
+    const check = (name: string, value: number, detail: string) => invariants.push({ name, holds: value === 0, value, detail });
+    const mine = new Map(
+      (await queryRows<{ shopify_order_id: string; cancelled: boolean; lines: Record<string, number> }>(
+        db,
+        sql`select o.shopify_order_id, o.cancelled_at is not null as cancelled, coalesce(jsonb_object_agg(ol.shopify_line_item_id, ol.current_quantity) filter (where ol.id is not null), '{}'::jsonb) as lines
+            from orders o left join order_lines ol on ol.order_id = o.id group by o.id`,
+      )).map((r) => [r.shopify_order_id, r]),
+    );
+    let orderMismatches = 0;
+    for (const o of shop.orders.values()) {
+      const m = mine.get(`gid://shopify/Order/${o.id}`);
+      const same = m && m.cancelled === (o.cancelledAt !== null) && o.lineItems.every((l) => m.lines[`gid://shopify/LineItem/${l.id}`] === l.currentQuantity);
+      if (!same) orderMismatches++;
+    }
+    check('every Shopify order is in Switchyard with equal lines and state', orderMismatches, `${orderMismatches} of ${shop.orders.size} orders differ or are missing`);
+    const [dupes] = await queryRows<{ orders: number; fulfilments: number }>(
+      db,
+      sql`select (select count(*)::int from (select shopify_order_id from orders group by 1 having count(*) > 1) x) as orders,
+                 (select count(*)::int from (select shopify_fulfillment_id from shipments where shopify_fulfillment_id is not null group by 1 having count(*) > 1) y) as fulfilments`,
+    );
+    check('no order and no fulfilment exists twice', dupes!.orders + dupes!.fulfilments, `${dupes!.orders} orders, ${dupes!.fulfilments} fulfilments twice`);
+    // A parcel that left while the customer cancelled in Shopify (before the push) cannot become a
+    // fulfilment: its push fails with the reason on the shipment. Counted apart, as a conflict.
+    const allShipments = await queryRows<{ id: number; fulfillment: string | null; units: number; conflict: boolean; push: string | null }>(
+      db,
+      sql`select s.id, s.shopify_fulfillment_id as fulfillment, (select sum(quantity)::int from shipment_lines where shipment_id = s.id) as units,
+                 (exists (select 1 from fulfillment_pushes p where p.shipment_id = s.id and p.action = 'fulfil' and p.status = 'failed')
+                  and (o.cancelled_at is not null
+                       or exists (select 1 from shipment_lines sl join order_lines ol on ol.id = sl.order_line_id where sl.shipment_id = s.id and ol.current_quantity < ol.shipped_quantity))) as conflict,
+                 (select p.status || coalesce(': ' || p.last_error, '') from fulfillment_pushes p where p.shipment_id = s.id and p.action = 'fulfil') as push
+          from shipments s join orders o on o.id = s.order_id where s.status in ('shipped', 'handed_over')`,
+    );
+    const shipments = allShipments.filter((s) => !s.conflict);
+    const conflicts = allShipments.length - shipments.length;
+    const simFulfillments = [...shop.fulfillments.values()].filter((f) => f.status === 'SUCCESS' && shop.orders.get(f.orderId)?.sourceName !== 'pos');
+    let unmatched = Math.abs(simFulfillments.length - shipments.length);
+    const unmatchedExamples: string[] = [];
+    for (const s of shipments) {
+      const f = s.fulfillment ? shop.fulfillments.get(Number(s.fulfillment.split('/').pop())) : undefined;
+      if (!f || f.lines.reduce((a, l) => a + l.quantity, 0) !== s.units) {
+        unmatched++;
+        if (unmatchedExamples.length < 5) unmatchedExamples.push(`shipment ${s.id} (${s.units} units, push ${s.push ?? 'none'})`);
+      }
+    }
+    check(
+      'every shipped unit has exactly one Shopify fulfilment',
+      unmatched,
+      `${shipments.length} shipments, ${simFulfillments.length} Shopify fulfilments, ${unmatched} not matching one to one${unmatchedExamples.length > 0 ? ` (${unmatchedExamples.join('; ')})` : ''}; counted apart: ${conflicts} shipped or handed over while those units were being cancelled or refunded in Shopify (push refused, shown on the shipment)`,
+    );
+    const ledger = (await compareCountersWithLedger(db)).drift.length;
+    check('the ledger recomputes to the counters', ledger, `${ledger} counters differ from the ledger`);
+    const targets = await publishTargets(db, await publishedPairs(db, 'all'));
+    const differing = targets
+      .map((t) => ({ t, level: shop.level(Number(t.itemId.split('/').pop()), Number(t.locationId.split('/').pop()))?.quantities }))
+      .filter(({ t, level }) => level?.available !== t.target);
+    const drift = differing.length;
+    const examples = differing
+      .slice(0, 5)
+      .map(({ t, level }) => `${t.itemId.split('/').pop()}@${t.locationId.split('/').pop()} (${t.mode}): target ${t.target}, Shopify ${level?.available} (committed ${level?.committed}, known ${t.knownCommitted})`);
+    check("Shopify's available equals Switchyard's target at every published location", drift, `${drift} of ${targets.length} published quantities differ${examples.length > 0 ? `: ${examples.join('; ')}` : ''}`);
+    // Lines parked unfillable: oversold, unless the store bot's rejections (damaged stock, a shock
+    // the day injects on purpose) took the stock away: those are counted apart.
+    // An oversell: a line Shopify took that is parked while Switchyard has not the units anywhere.
+    // Lines parked after the store bot's rejections (damaged stock: a shock the day injects on
+    // purpose) are counted apart, and so are lines parked by a rule while the stock is there.
+    const [parkedLines] = await queryRows<{ oversold: number; shocked: number; by_rule: number }>(
+      db,
+      sql`with parked as (
+            select ol.id, ol.variant_id, ol.current_quantity,
+                   cardinality(ol.excluded_facility_ids) > 0 or exists (select 1 from order_lines x where x.variant_id = ol.variant_id and cardinality(x.excluded_facility_ids) > 0) as shocked,
+                   (select coalesce(sum(l.on_hand - l.reserved), 0) from inventory_levels l join facilities f on f.id = l.facility_id
+                     where l.variant_id = ol.variant_id and f.kind <> 'VIRTUAL' and f.active and f.brokering_enabled) as free
+            from order_lines ol join orders o on o.id = ol.order_id where ol.status = 'unfillable' and o.cancelled_at is null and ol.current_quantity > 0)
+          select count(*) filter (where not shocked and free < current_quantity)::int as oversold,
+                 count(*) filter (where shocked)::int as shocked,
+                 count(*) filter (where not shocked and free >= current_quantity)::int as by_rule
+          from parked`,
+    );
+    check(
+      'no order accepted by Shopify for stock Switchyard did not have',
+      parkedLines!.oversold,
+      `${parkedLines!.oversold} order lines Shopify took that no facility had the units for; counted apart: ${parkedLines!.shocked} parked after injected stock shocks (damaged stock rejected by stores), ${parkedLines!.by_rule} parked by a routing rule while the stock is there`,
+    );
+
+    // The figures.
+    const [counts] = await queryRows<{ placed: number; routed: number; shipped: number; picked_up: number; cancelled: number; parked: number; pos: number; lines_routed: number }>(
+      db,
+      sql`select count(*) filter (where coalesce(o.source_name, '') <> 'pos')::int as placed,
+                 count(*) filter (where exists (select 1 from order_lines l where l.order_id = o.id and l.brokered_at is not null))::int as routed,
+                 count(*) filter (where exists (select 1 from shipments s where s.order_id = o.id and s.kind = 'ship' and s.status = 'shipped'))::int as shipped,
+                 count(*) filter (where exists (select 1 from shipments s where s.order_id = o.id and s.status = 'handed_over'))::int as picked_up,
+                 count(*) filter (where o.cancelled_at is not null)::int as cancelled,
+                 count(*) filter (where exists (select 1 from order_lines l where l.order_id = o.id and l.status = 'unfillable'))::int as parked,
+                 count(*) filter (where o.source_name = 'pos')::int as pos,
+                 (select count(*)::int from order_lines where brokered_at is not null) as lines_routed
+          from orders o`,
+    );
+    const latencies = (
+      await queryRows<{ ms: number }>(
+        db,
+        sql`select extract(epoch from (min(ol.brokered_at) - o.shopify_created_at)) * 1000 as ms from orders o join order_lines ol on ol.order_id = o.id
+            where ol.brokered_at is not null group by o.id`,
+      )
+    )
+      .map((r) => Number(r.ms))
+      .sort((a, b) => a - b);
+    const stats = simulator.stats(creds.shop);
+    const webhookStats = simulator.webhooks(creds.shop).stats;
+    const durationSeconds = (Date.now() - started) / 1000;
+    const report: DayReport = {
+      command: '',
+      sizes: { orders: options.orders, stores: options.stores, products: options.products, seed: options.seed },
+      faults: { dropWebhooks: options.dropWebhooks, duplicateWebhooks: options.duplicateWebhooks, apiErrors: options.apiErrors },
+      database: sy.database.kind === 'pglite' ? 'pglite' : 'postgres',
+      durationSeconds: Math.round(durationSeconds * 10) / 10,
+      orders: { placed: counts!.placed, routed: counts!.routed, shipped: counts!.shipped, pickedUp: counts!.picked_up, cancelled: counts!.cancelled, parked: counts!.parked, posSales: counts!.pos },
+      orderToRoutedMs: { p50: Math.round(percentile(latencies, 50)), p95: Math.round(percentile(latencies, 95)), max: Math.round(latencies.at(-1) ?? 0), orders: latencies.length },
+      linesRoutedPerSecond: Math.round((counts!.lines_routed / Math.max(1, trafficSeconds)) * 10) / 10,
+      shopifyApi: {
+        calls: stats.calls,
+        costPoints: stats.pointsCharged,
+        budgetShare: Math.round((stats.pointsCharged / (PLANS.plus.restoreRate * durationSeconds)) * 1000) / 1000,
+        throttled: stats.throttled,
+        faultsInjected: stats.faultsInjected,
+      },
+      webhooks: { events: webhookStats.events, dropped: webhookStats.dropped, duplicated: webhookStats.duplicated, ordersFoundByReconciliation },
+      invariants,
+      ok: invariants.every((i) => i.holds),
+    };
+    return report;
+  } finally {
+    await switchyard?.stop();
+    await simulator.close();
+  }
+}

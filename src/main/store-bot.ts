@@ -1,0 +1,70 @@
+// Store associates, played by a bot through Switchyard's own store work API (as the store app
+// would): each parcel moves one step after a human pause; pickups are prepared, then collected; now
+// and then a line turns out damaged and is rejected. Used by the demo and the day simulation.
+import type { ApiCall } from './local-api.js';
+
+
+export interface StoreBot {
+  /** One round over every facility's work. Returns the steps taken. */
+  round(): Promise<number>;
+}
+
+interface Work {
+  open: Array<{ orderId: number; lines: Array<{ lineId: number; transferTo: string | null }> }>;
+  shipments: Array<{ id: number; kind: string; status: string; putBack: Record<string, number> }>;
+}
+
+export function makeStoreBot(api: ApiCall, options: { seed: number; associateDelaySeconds: number; rejectShare: number; label: string }): StoreBot {
+  const seenAt = new Map<string, number>();
+  let roll = options.seed;
+  const chance = () => ((roll = (roll * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  // A step is due a human pause after the bot first saw its work.
+  const due = (key: string) => {
+    const now = Date.now();
+    let at = seenAt.get(key);
+    if (at === undefined) {
+      at = now + options.associateDelaySeconds * 1000 * (1 + chance());
+      seenAt.set(key, at);
+    }
+    return now >= at;
+  };
+  // The work changed under the associate (an order cancelled meanwhile): not an error, the next round sees it.
+  const step = async (method: string, path: string, body?: unknown): Promise<number> => {
+    try {
+      await api(method, path, body);
+      return 1;
+    } catch (error) {
+      if (/: (404|409) /.test(String(error))) return 0;
+      throw error;
+    }
+  };
+
+  return {
+    async round() {
+      let steps = 0;
+      const { facilities } = await api<{ facilities: Array<{ code: string; kind: string }> }>('GET', '/api/v1/facilities');
+      for (const f of facilities.filter((x) => x.kind !== 'VIRTUAL')) {
+        const work = await api<Work>('GET', `/api/v1/facilities/${f.code}/work`);
+        for (const o of work.open) {
+          if (o.lines.some((l) => l.transferTo) || !due(`open:${f.code}:${o.orderId}`)) continue;
+          if (chance() < options.rejectShare) {
+            steps += await step('POST', `/api/v1/orders/${o.orderId}/lines/${o.lines[0]!.lineId}/reject`, { facility: f.code, reason: 'damaged', note: `${options.label}: box crushed` });
+          } else {
+            steps += await step('POST', `/api/v1/facilities/${f.code}/shipments`, { order: String(o.orderId) });
+          }
+        }
+        for (const s of work.shipments) {
+          const at = `/api/v1/facilities/${f.code}/shipments/${s.id}`;
+          if (Object.keys(s.putBack).length > 0) steps += await step('POST', `${at}/put-back-done`);
+          if (!due(`${s.id}:${s.status}`)) continue;
+          const tracking = `1Z${String(s.id).padStart(10, '0')}`;
+          if (s.kind === 'ship' && s.status === 'picking') steps += await step('POST', `${at}/pack`, { packages: [{ weightGrams: 400 + Math.round(chance() * 2000) }] });
+          else if (s.kind === 'ship' && s.status === 'packed') steps += await step('POST', `${at}/ship`, { carrier: 'UPS', trackingNumber: tracking, trackingUrl: `https://www.ups.com/track?tracknum=${tracking}` });
+          else if (s.kind === 'pickup' && s.status === 'picking') steps += await step('POST', `${at}/ready`);
+          else if (s.kind === 'pickup' && s.status === 'ready') steps += await step('POST', `${at}/hand-over`, { to: 'the customer' });
+        }
+      }
+      return steps;
+    },
+  };
+}

@@ -1,0 +1,26 @@
+// A small retail day with every fault on, on this backend: the invariants hold and the report says
+// what happened (`switchyard simulate-day`, run in-process here).
+import { describe, expect, test } from 'vitest';
+import { backend, createTestDatabase, testConfig } from './support/backend.js';
+import { simulateDay } from '../src/main/simulate-day.js';
+
+describe(`a day in the life (${backend})`, () => {
+  test('150 orders under dropped, duplicated webhooks and API errors: every invariant holds', async () => {
+    const testDb = await createTestDatabase();
+    try {
+      const config = testConfig(testDb);
+      const report = await simulateDay(config, { orders: 150, stores: 4, products: 30, seed: 7, dropWebhooks: 0.3, duplicateWebhooks: 0.05, apiErrors: 0.02, clockSpeed: 1440 });
+      console.info(`[simulate-day] ${JSON.stringify({ orders: report.orders, orderToRoutedMs: report.orderToRoutedMs, api: report.shopifyApi, webhooks: report.webhooks, seconds: report.durationSeconds })}`);
+      expect(report.invariants.filter((i) => !i.holds)).toEqual([]);
+      expect(report.invariants).toHaveLength(6);
+      expect(report.orders.placed).toBe(150);
+      expect(report.orders.routed).toBeGreaterThan(100);
+      expect(report.orders.shipped + report.orders.pickedUp).toBeGreaterThan(100);
+      expect(report.webhooks.dropped).toBeGreaterThan(0);
+      expect(report.shopifyApi.faultsInjected).toBeGreaterThan(0);
+      expect(report.ok).toBe(true);
+    } finally {
+      await testDb.drop();
+    }
+  }, 600_000);
+});
