@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { freePort } from '../test/support/net.js';
+import { simulatedShopVariables } from '../test/support/switchyard-sim.js';
 import { startSwitchyard } from '../src/main/switchyard.js';
 import { startSimulator } from '../src/simulator/server.js';
 import { makeRandom } from '../src/simulator/seed.js';
@@ -34,15 +35,7 @@ const variants = [...shop.variants.values()];
 // Switchyard on a fresh database (the test suite's helper): PostgreSQL beside DATABASE_URL, else embedded.
 const testDb = await createTestDatabase();
 const port = await freePort();
-const config = testConfig(testDb, {
-  PORT: String(port),
-  SWITCHYARD_PUBLIC_URL: `http://127.0.0.1:${port}`,
-  SHOPIFY_SHOP: creds.shop,
-  SHOPIFY_ADMIN_TOKEN: creds.accessToken,
-  SHOPIFY_API_SECRET: creds.clientSecret,
-  SHOPIFY_API_URL: sim.url,
-  SWITCHYARD_SHUTDOWN_GRACE_SECONDS: '2',
-});
+const config = testConfig(testDb, simulatedShopVariables(sim.url, creds, port));
 const switchyard = await startSwitchyard(config, { logger: makeLogger({ level: 'silent' }), schedulerTickMs: 200 });
 const api = async (method: string, path: string, body?: string, type = 'application/json') => {
   const response = await fetch(`${switchyard.url}${path}`, { method, ...(body === undefined ? {} : { headers: { 'content-type': type }, body }) });

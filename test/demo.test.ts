@@ -19,7 +19,7 @@ afterAll(async () => {
 
 describe('demo mode', () => {
   test('npm start with no shop: orders flow, are routed and fulfilled within a minute, and the API shows them', async () => {
-    const env = childEnv({ url: undefined, dataDir } as never, { PORT: '0', SWITCHYARD_DEMO: 'auto', SWITCHYARD_DEMO_ORDERS_PER_MINUTE: '30', SWITCHYARD_DEMO_ASSOCIATE_SECONDS: '2' });
+    const env = childEnv({ url: undefined, dataDir }, { PORT: '0', SWITCHYARD_DEMO: 'auto', SWITCHYARD_DEMO_ORDERS_PER_MINUTE: '30', SWITCHYARD_DEMO_ASSOCIATE_SECONDS: '2' });
     delete env['DATABASE_URL'];
     child = startChild(CLI, ['serve'], env);
     const banner = await child.waitForLine(/API docs\s+http:\/\/\S+\/docs/, 60_000);

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { backend, childEnv, createTestDatabase, waitFor, type TestDatabase } from './support/backend.js';
 import { CLI, listeningUrl, startChild, type Child } from './support/child.js';
 import { freePort } from './support/net.js';
+import { simulatedShopVariables } from './support/switchyard-sim.js';
 import { startSimulator, type ShopCredentials, type Simulator } from '../src/simulator/server.js';
 import { placeOrder } from '../src/simulator/orders.js';
 import type { SimShop } from '../src/simulator/state.js';
@@ -26,15 +27,7 @@ async function startSwitchyardProcess(): Promise<void> {
   child = startChild(
     CLI,
     ['serve'],
-    childEnv(testDb, {
-      PORT: String(port),
-      SWITCHYARD_PUBLIC_URL: `http://127.0.0.1:${port}`,
-      SHOPIFY_SHOP: creds.shop,
-      SHOPIFY_ADMIN_TOKEN: creds.accessToken,
-      SHOPIFY_API_SECRET: creds.clientSecret,
-      SHOPIFY_API_URL: sim.url,
-      SWITCHYARD_SHUTDOWN_GRACE_SECONDS: '2',
-    }),
+    childEnv(testDb, simulatedShopVariables(sim.url, creds, port)),
   );
   url = await listeningUrl(child);
 }

@@ -4,6 +4,7 @@ import { createHmac } from 'node:crypto';
 import { count, eq, ne } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { freePort } from './support/net.js';
+import { simulatedShopVariables } from './support/switchyard-sim.js';
 import { backend, createTestDatabase, testConfig, waitFor, type TestDatabase } from './support/backend.js';
 import { startSwitchyard, type Switchyard } from '../src/main/switchyard.js';
 import { startSimulator, type ShopCredentials, type Simulator } from '../src/simulator/server.js';
@@ -53,16 +54,7 @@ beforeAll(async () => {
 
   testDb = await createTestDatabase();
   const port = await freePort();
-  const config = testConfig(testDb, {
-    PORT: String(port),
-    SWITCHYARD_PUBLIC_URL: `http://127.0.0.1:${port}`,
-    SHOPIFY_SHOP: creds.shop,
-    SHOPIFY_ADMIN_TOKEN: creds.accessToken,
-    SHOPIFY_API_SECRET: creds.clientSecret,
-    SHOPIFY_API_URL: sim.url,
-    // Nothing here needs the production grace period: stop promptly at the end.
-    SWITCHYARD_SHUTDOWN_GRACE_SECONDS: '2',
-  });
+  const config = testConfig(testDb, simulatedShopVariables(sim.url, creds, port));
   switchyard = await startSwitchyard(config, { syncSettings: { overlapMs: 120_000, delayMs: 0, defaultLookbackMs: DAY }, schedulerTickMs: 200 });
   // This test runs the pollers and reconciliations itself, at chosen moments. Their wall-clock
   // schedules (every 15 min, 30 min, hourly) would otherwise fire whenever the run crosses such a

@@ -9,17 +9,14 @@
 //   2. sends pending pushes in order (a pickup's "prepared" before its fulfilment), recording the
 //      intent (`sending`, with the fulfilments that existed) before each call;
 //   3. when asked (`check`), imports Shopify's fulfilments Switchyard does not account for.
-import { hostname } from 'node:os';
 import type { Db } from '../platform/db/client.js';
-import { isProcessAlive } from '../platform/processes.js';
-import { sql } from 'drizzle-orm';
+import { isGoneLocalProcess, THIS_PROCESS } from '../platform/processes.js';
 import type { Logger } from '../platform/logger.js';
 import type { JobDefinition } from '../platform/jobs/job.types.js';
 import {
   claimSyncOrders,
   confirmPush,
   failPush,
-  fitShipmentsToOrder,
   fulfillmentSettings,
   importShopifyFulfillment,
   recordFulfillmentOrderMove,
@@ -39,8 +36,7 @@ import type { ShopifyClient } from '../shopify/client.js';
 import { FulfillmentCreate, FulfillmentOrderMove, OrderFulfillmentState, PreparedForPickup, type FulfillmentNode, type FulfillmentOrderNode } from '../shopify/operations.js';
 import { isAppError } from '../platform/errors.js';
 import { makePickupExpiryJob } from './pickup-expiry.js';
-
-const HOLDER = `${hostname()}:${process.pid}`;
+import { explainOnHandDrop } from './inventory-publisher.js';
 
 export const FULFILLMENT_JOB_NAMES = { push: 'fulfillment.push', sweep: 'fulfillment.sweep' } as const;
 
@@ -97,24 +93,6 @@ function planFulfillment(fos: FulfillmentOrderNode[], push: PushWork): { plan: A
     lastError = short;
   }
   return { error: lastError };
-}
-
-/**
- * A fulfilment lowers Shopify's on hand and committed at its location; Switchyard's base for that
- * on hand moves with it, so a mirrored store does not take the drop for a sale still on its way
- * (only a base set before the fulfilment: a later read already shows it). The committed figure is
- * read afresh by the publisher (the variants are marked with a read when the push is confirmed).
- */
-async function explainFulfilledUnits(db: Db, locationId: string | null, createdAt: Date, lines: Array<{ variantId: number | null; quantity: number }>): Promise<void> {
-  if (!locationId) return;
-  for (const l of lines) {
-    if (l.variantId === null) continue;
-    await db.execute(
-      sql`update shopify_inventory_snapshot s set base_on_hand = s.base_on_hand - ${l.quantity}
-          from variants v where v.id = ${l.variantId} and s.shopify_inventory_item_id = v.shopify_inventory_item_id and s.shopify_location_id = ${locationId}
-            and s.base_on_hand is not null and s.base_at < ${createdAt}`,
-    );
-  }
 }
 
 /**
@@ -179,7 +157,7 @@ export async function syncOrder(deps: FulfillmentPusherDeps, claim: SyncClaim): 
     await logPush(db, push.id, outcome, request, response, ms, now());
     if (fulfillment) {
       known.add(fulfillment.id);
-      await explainFulfilledUnits(db, fulfillment.location?.id ?? null, new Date(fulfillment.createdAt), push.lines);
+      await explainOnHandDrop(db, fulfillment.location?.id ?? null, new Date(fulfillment.createdAt), push.lines);
     }
     settled.add(push.id);
   };
@@ -243,9 +221,9 @@ export async function syncOrder(deps: FulfillmentPusherDeps, claim: SyncClaim): 
     }
 
     // Setting `move`: the fulfilment order goes to the routed facility's location first.
+    let moved = false;
     if (settings.fulfillmentOrderLocation === 'move' && push.kind === 'ship' && push.facilityLocationId) {
       const moves = plannedMoves(order.fulfillmentOrders.nodes, push);
-      let moved = false;
       for (const [fulfillmentOrderId, lines] of moves) {
         await keepClaim(db, claim, now());
         const request = { id: fulfillmentOrderId, newLocationId: push.facilityLocationId, fulfillmentOrderLineItems: lines };
@@ -261,17 +239,14 @@ export async function syncOrder(deps: FulfillmentPusherDeps, claim: SyncClaim): 
           return retryLater(5_000);
         }
       }
-      if (moved) {
-        await recordFulfillmentOrderMove(db, push, now());
-        for (const l of push.lines) l.fulfillmentFacilityId = push.facilityId;
-        order = (await read()) ?? order;
-      }
+      if (moved) order = (await read()) ?? order;
     }
     const planned = planFulfillment(order.fulfillmentOrders.nodes, push);
-    // Where Shopify holds these units now decides which location's committed figure they are in.
-    if (!('error' in planned) && settings.fulfillmentOrderLocation === 'move' && planned.locationId === push.facilityLocationId && push.lines.some((l) => l.fulfillmentFacilityId !== push.facilityId)) {
+    // Where Shopify holds these units decides which location's committed figure they are in: record
+    // a move made now, or one an earlier attempt made without hearing the answer.
+    const atFacility = moved || (!('error' in planned) && planned.locationId === push.facilityLocationId);
+    if (settings.fulfillmentOrderLocation === 'move' && atFacility && push.lines.some((l) => l.fulfillmentFacilityId !== push.facilityId)) {
       await recordFulfillmentOrderMove(db, push, now());
-      for (const l of push.lines) l.fulfillmentFacilityId = push.facilityId;
     }
     if ('error' in planned) {
       await failPush(db, push.id, planned.error);
@@ -316,16 +291,14 @@ export async function syncOrder(deps: FulfillmentPusherDeps, claim: SyncClaim): 
     order = (await read()) ?? order;
     for (const f of order.fulfillments.filter((x) => x.status === 'SUCCESS' && !known.has(x.id))) {
       const lines = f.fulfillmentLineItems.nodes.map((n) => ({ shopifyLineItemId: n.lineItem.id, quantity: n.quantity }));
-      const imported = await importShopifyFulfillment(
+      const left = await importShopifyFulfillment(
         db,
         { orderId: claim.orderId, fulfillmentId: f.id, locationId: f.location?.id ?? null, createdAt: new Date(f.createdAt), tracking: f.trackingInfo[0] ?? null, lines },
         now(),
-        fitShipmentsToOrder,
       );
-      if (imported) {
+      if (left) {
         log.info({ orderId: claim.orderId, fulfillmentId: f.id }, 'imported a fulfilment made in Shopify');
-        const variantOf = new Map(state.lines.map((l) => [l.shopifyLineItemId, l.variantId]));
-        await explainFulfilledUnits(db, f.location?.id ?? null, new Date(f.createdAt), lines.map((l) => ({ variantId: variantOf.get(l.shopifyLineItemId) ?? null, quantity: l.quantity })));
+        await explainOnHandDrop(db, f.location?.id ?? null, new Date(f.createdAt), left);
       }
     }
   }
@@ -344,31 +317,24 @@ export function makeFulfillmentJobs(deps: { shopify?: ShopifyClient | undefined;
       if (!shopify) return;
       // Orders a killed process of this machine was syncing are free at once (others wait for the lease).
       for (const holder of await syncLeaseHolders(ctx.db, ctx.clock.now())) {
-        const [host, pid] = holder.split(':');
-        if (host === hostname() && Number(pid) !== process.pid && !isProcessAlive(Number(pid))) ctx.count('leases_freed', await releaseLeasesOf(ctx.db, holder));
+        if (isGoneLocalProcess(holder)) ctx.count('leases_freed', await releaseLeasesOf(ctx.db, holder));
       }
       while (!ctx.signal.aborted) {
         // One order at a time: a crash leaves at most one order waiting for its lease to run out.
-        const claims = await claimSyncOrders(ctx.db, ctx.clock.now(), 1, HOLDER);
-        if (claims.length === 0) break;
-        for (const claim of claims) {
-          if (ctx.signal.aborted) {
-            await releaseSync(ctx.db, claim, { done: false, retryAt: ctx.clock.now() });
+        const [claim] = await claimSyncOrders(ctx.db, ctx.clock.now(), 1, THIS_PROCESS);
+        if (!claim) break;
+        try {
+          const outcome = await syncOrder({ db: ctx.db, shopify, log: ctx.log, now: () => ctx.clock.now() }, claim);
+          await releaseSync(ctx.db, claim, outcome);
+          ctx.count(outcome.done ? 'orders' : 'orders_retry', 1);
+        } catch (error) {
+          if (error instanceof ClaimLost) {
+            ctx.log.warn({ orderId: claim.orderId }, error.message);
             continue;
           }
-          try {
-            const outcome = await syncOrder({ db: ctx.db, shopify, log: ctx.log, now: () => ctx.clock.now() }, claim);
-            await releaseSync(ctx.db, claim, outcome);
-            ctx.count(outcome.done ? 'orders' : 'orders_retry', 1);
-          } catch (error) {
-            if (error instanceof ClaimLost) {
-              ctx.log.warn({ orderId: claim.orderId }, error.message);
-              continue;
-            }
-            await releaseSync(ctx.db, claim, { done: false, retryAt: new Date(ctx.clock.now().getTime() + 30_000) });
-            ctx.count('orders_failed', 1);
-            ctx.log.warn({ orderId: claim.orderId, err: error }, 'fulfilment sync failed; will retry');
-          }
+          await releaseSync(ctx.db, claim, { done: false, retryAt: new Date(ctx.clock.now().getTime() + 30_000) });
+          ctx.count('orders_failed', 1);
+          ctx.log.warn({ orderId: claim.orderId, err: error }, 'fulfilment sync failed; will retry');
         }
       }
     },

@@ -355,6 +355,23 @@ async function pushBulk(deps: { db: Db; shopify: ShopifyClient; now: () => Date;
 }
 
 /** Takes changed variants under a lease (two publishers never take the same one). */
+/**
+ * Switchyard itself lowered Shopify's on hand at a location (a fulfilment, a cancellation without
+ * restock): the shadow's base moves with it, so a mirrored store does not take the drop for a sale
+ * still on its way. Only a base set before `at` moves: a later read already shows the drop.
+ */
+export async function explainOnHandDrop(db: Db, locationId: string | null, at: Date, lines: Array<{ variantId: number | null; quantity: number }>): Promise<void> {
+  if (!locationId) return;
+  for (const l of lines) {
+    if (l.variantId === null) continue;
+    await db.execute(
+      sql`update shopify_inventory_snapshot s set base_on_hand = s.base_on_hand - ${l.quantity}
+          from variants v where v.id = ${l.variantId} and s.shopify_inventory_item_id = v.shopify_inventory_item_id and s.shopify_location_id = ${locationId}
+            and s.base_on_hand is not null and s.base_at < ${at}`,
+    );
+  }
+}
+
 export async function claimChangedVariants(db: Db, now: Date, limit: number, leaseMs = 120_000): Promise<Array<{ variantId: number; changedAt: Date; needsRead: boolean }>> {
   const rows = await queryRows<{ variant_id: number; changed_at: Date; needs_read: boolean }>(
     db,

@@ -1,31 +1,13 @@
 // Pickups nobody collected: after the setting's days, their units are cancelled in Shopify (the whole
 // order, or a refund of those units), with or without Shopify's restock as the merchant chose. Shopify's
 // update then closes the store's work (the units go back on the shelf) and releases the reservation.
-import { sql } from 'drizzle-orm';
-import type { Db } from '../platform/db/client.js';
 import type { JobDefinition } from '../platform/jobs/job.types.js';
 import { expiredPickups, fulfillmentSettings, markExpiryRequested } from '../domains/fulfillment/index.js';
 import type { ShopifyClient } from '../shopify/client.js';
 import { OrderById, OrderCancel, RefundCreate } from '../shopify/operations.js';
+import { explainOnHandDrop } from './inventory-publisher.js';
 
 export const PICKUP_EXPIRY_JOB = 'fulfillment.pickup-expiry';
-
-/**
- * Cancelling without restock takes the units out of Shopify's on hand at the store, but they are on
- * the shelf: Switchyard's base for that on hand moves with them, so the drop is not taken for a sale,
- * and the publisher puts them back in Shopify's available.
- */
-async function explainCancelledUnits(db: Db, locationId: string | null, at: Date, lines: Array<{ variantId: number | null; quantity: number }>): Promise<void> {
-  if (!locationId) return;
-  for (const l of lines) {
-    if (l.variantId === null) continue;
-    await db.execute(
-      sql`update shopify_inventory_snapshot s set base_on_hand = s.base_on_hand - ${l.quantity}
-          from variants v where v.id = ${l.variantId} and s.shopify_inventory_item_id = v.shopify_inventory_item_id and s.shopify_location_id = ${locationId}
-            and s.base_on_hand is not null and s.base_at < ${at}`,
-    );
-  }
-}
 
 export function makePickupExpiryJob(deps: { shopify?: ShopifyClient | undefined }): JobDefinition {
   const shopify = deps.shopify;
@@ -80,7 +62,8 @@ export function makePickupExpiryJob(deps: { shopify?: ShopifyClient | undefined 
             continue;
           }
         }
-        if (!restock) await explainCancelledUnits(ctx.db, pickup.facilityLocationId, ctx.clock.now(), units);
+        // Without Shopify's restock the units left its on hand, but they are on the shelf: the publisher puts them back.
+        if (!restock) await explainOnHandDrop(ctx.db, pickup.facilityLocationId, ctx.clock.now(), units);
         await markExpiryRequested(ctx.db, pickup.shipmentId, whole ? 'order cancelled in Shopify' : 'units cancelled in Shopify (refund)', ctx.clock.now());
         ctx.count(whole ? 'orders_cancelled' : 'units_cancelled', whole ? 1 : units.reduce((s, u) => s + u.quantity, 0));
       }

@@ -7,12 +7,12 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import type { Config } from './config.js';
-import { startSwitchyard, type Switchyard } from './switchyard.js';
-import { startSimulator, type Simulator } from '../simulator/server.js';
+import type { Switchyard } from './switchyard.js';
+import type { Simulator } from '../simulator/server.js';
 import { makeTrafficGenerator } from '../simulator/traffic.js';
 import { queryRows } from '../platform/db/rows.js';
 import { makeStoreBot } from './store-bot.js';
-import { apiClient, freePort } from './local-api.js';
+import { connected, setUpFacilities, startWithSimulatedShop } from './simulated-shop.js';
 
 export interface DemoOptions {
   /** Customer events per minute (0: a quiet shop). */
@@ -37,21 +37,13 @@ export async function startDemo(config: Config, options: DemoOptions): Promise<D
   rmSync(dataDir, { recursive: true, force: true });
   const importDir = join(dataDir, 'erp-drop');
   mkdirSync(importDir, { recursive: true });
-  const port = config.port === 0 ? await freePort() : config.port;
-  const simulator = await startSimulator({ host: '127.0.0.1', webhookTimeScale: 0.01, bulkStepMs: 200 });
-  const creds = simulator.createShop({ seed: options.seed, products: 60, stores: 6, warehouses: 2, plan: 'plus', domain: 'switchyard-demo.myshopify.com' });
-  const shop = simulator.shop(creds.shop);
-  const switchyard = await startSwitchyard({
-    ...config,
-    port,
-    dataDir,
-    databaseUrl: undefined,
-    publicUrl: `http://127.0.0.1:${port}`,
-    inventoryImportDir: importDir,
-    shopify: { shop: creds.shop, adminToken: creds.accessToken, apiSecret: creds.clientSecret, apiVersion: creds.apiVersion, apiUrl: simulator.url, initialLoadMonths: 1 },
+  const { simulator, creds, shop, switchyard, api } = await startWithSimulatedShop(config, {
+    shop: { seed: options.seed, products: 60, stores: 6, warehouses: 2, plan: 'plus', domain: 'switchyard-demo.myshopify.com' },
+    webhookTimeScale: 0.01,
+    bulkStepMs: 200,
+    config: { dataDir, databaseUrl: undefined, inventoryImportDir: importDir },
   });
   const log = switchyard.logger.child({ demo: true });
-  const api = apiClient(switchyard.url!, config.apiToken);
 
   const timers: NodeJS.Timeout[] = [];
   let stopped = false;
@@ -69,21 +61,13 @@ export async function startDemo(config: Config, options: DemoOptions): Promise<D
     timers.push(timer);
   };
 
-  // Once connected: the online location carries online ATP, stores mirror their shelves.
+  // Once connected: the merchant's set-up, then the shop opens.
   let setupDone = false;
   every(1000, 'setup', async () => {
-    if (setupDone) return;
-    const health = await api<{ shop?: { status: string } }>('GET', '/api/v1/sync/health');
-    if (health.shop?.status !== 'connected') return;
-    const { facilities } = await api<{ facilities: Array<{ code: string; kind: string; shopifyLocationId: string | null }> }>('GET', '/api/v1/facilities');
-    const online = [...shop.locations.values()].find((l) => l.fulfillsOnlineOrders && l.isActive);
-    for (const f of facilities.filter((x) => x.shopifyLocationId)) {
-      const mode = online && f.shopifyLocationId === `gid://shopify/Location/${online.id}` ? 'aggregate' : f.kind === 'STORE' ? 'mirror' : 'none';
-      // Warehouses hand parcels to the express carrier.
-      await api('PATCH', `/api/v1/facilities/${f.code}`, { publishMode: mode, ...(f.kind === 'WAREHOUSE' ? { canExpress: true } : {}) });
-    }
+    if (setupDone || !(await connected(api))) return;
+    const facilities = await setUpFacilities(api, shop);
     setupDone = true;
-    log.info({ facilities: facilities.length }, 'demo: connected to the simulated shop; traffic starts');
+    log.info({ facilities }, 'demo: connected to the simulated shop; traffic starts');
     // The first morning's count comes soon after opening.
     setTimeout(() => void morningCount().catch((error: unknown) => log.warn({ err: error }, 'demo ERP count failed')), 15_000).unref();
   });

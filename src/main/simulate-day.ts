@@ -4,10 +4,8 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import type { Config } from './config.js';
-import { startSwitchyard, type Switchyard } from './switchyard.js';
 import { makeStoreBot } from './store-bot.js';
-import { apiClient, freePort } from './local-api.js';
-import { startSimulator } from '../simulator/server.js';
+import { connected, setUpFacilities, startWithSimulatedShop } from './simulated-shop.js';
 import { makeTrafficGenerator } from '../simulator/traffic.js';
 import { PLANS } from '../simulator/bucket.js';
 import { queryRows } from '../platform/db/rows.js';
@@ -52,29 +50,20 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function simulateDay(config: Config, options: DayOptions, progress: (message: string) => void = () => {}): Promise<DayReport> {
   const started = Date.now();
-  const simulator = await startSimulator({ host: '127.0.0.1', webhookTimeScale: 0.002, bulkStepMs: 50 });
-  const creds = simulator.createShop({ seed: options.seed, products: options.products, stores: options.stores, warehouses: 2, plan: 'plus', domain: `day-${options.seed}.myshopify.com` });
-  const shop = simulator.shop(creds.shop);
   const dataDir = join(config.dataDir, `simulate-day-${options.seed}`);
   if (!config.databaseUrl) rmSync(dataDir, { recursive: true, force: true });
-  const port = await freePort();
-  let switchyard: Switchyard | undefined;
+  const { simulator, creds, shop, switchyard: sy, api } = await startWithSimulatedShop(
+    { ...config, port: 0 },
+    {
+      shop: { seed: options.seed, products: options.products, stores: options.stores, warehouses: 2, plan: 'plus', domain: `day-${options.seed}.myshopify.com` },
+      webhookTimeScale: 0.002,
+      bulkStepMs: 50,
+      config: { host: '127.0.0.1', dataDir, logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel },
+      start: { syncSettings: { overlapMs: 10 * 60_000, delayMs: 0, defaultLookbackMs: 86_400_000 }, schedulerTickMs: 200 },
+    },
+  );
   try {
-    switchyard = await startSwitchyard(
-      {
-        ...config,
-        port,
-        host: '127.0.0.1',
-        dataDir,
-        publicUrl: `http://127.0.0.1:${port}`,
-        logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel,
-        shopify: { shop: creds.shop, adminToken: creds.accessToken, apiSecret: creds.clientSecret, apiVersion: creds.apiVersion, apiUrl: simulator.url, initialLoadMonths: 1 },
-      },
-      { syncSettings: { overlapMs: 10 * 60_000, delayMs: 0, defaultLookbackMs: 86_400_000 }, schedulerTickMs: 200 },
-    );
-    const sy = switchyard;
     const db = sy.database.db;
-    const api = apiClient(sy.url!, config.apiToken);
     const until = async (what: string, probe: () => Promise<boolean>, timeoutMs: number) => {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
@@ -84,15 +73,9 @@ export async function simulateDay(config: Config, options: DayOptions, progress:
       throw new Error(`simulate-day: timed out waiting for ${what}`);
     };
 
-    await until('the initial load', async () => (await api<{ shop?: { status: string } }>('GET', '/api/v1/sync/health')).shop?.status === 'connected', 300_000);
-    const { facilities } = await api<{ facilities: Array<{ code: string; kind: string; shopifyLocationId: string | null }> }>('GET', '/api/v1/facilities');
-    const online = [...shop.locations.values()].find((l) => l.fulfillsOnlineOrders && l.isActive);
-    for (const f of facilities.filter((x) => x.shopifyLocationId)) {
-      const mode = online && f.shopifyLocationId === `gid://shopify/Location/${online.id}` ? 'aggregate' : f.kind === 'STORE' ? 'mirror' : 'none';
-      // Warehouses hand parcels to the express carrier.
-      await api('PATCH', `/api/v1/facilities/${f.code}`, { publishMode: mode, ...(f.kind === 'WAREHOUSE' ? { canExpress: true } : {}) });
-    }
-    progress(`connected: ${shop.variants.size} variants, ${facilities.length} facilities`);
+    await until('the initial load', () => connected(api), 300_000);
+    const facilities = await setUpFacilities(api, shop);
+    progress(`connected: ${shop.variants.size} variants, ${facilities} facilities`);
 
     // The day: customers over 12 simulated hours, the faults on, associates working as orders come.
     simulator.setWebhookFaults(creds.shop, { dropRate: options.dropWebhooks, duplicateRate: options.duplicateWebhooks, maxDelayMs: 200 });
@@ -285,7 +268,7 @@ export async function simulateDay(config: Config, options: DayOptions, progress:
     };
     return report;
   } finally {
-    await switchyard?.stop();
+    await sy.stop();
     await simulator.close();
   }
 }

@@ -17,7 +17,7 @@ import { ensureShop, INITIAL_LOAD_JOB, makeIngest } from '../ingest/index.js';
 import type { SyncSettings } from '../ingest/ingest.jobs.js';
 import { INVENTORY_JOB_NAMES, makeInventoryJobs } from '../jobs/inventory.jobs.js';
 import { makeRoutingJobs, ROUTING_JOB_NAMES } from '../jobs/routing.jobs.js';
-import { FULFILLMENT_JOB_NAMES, makeFulfillmentJobs } from '../jobs/fulfillment-pusher.js';
+import { makeFulfillmentJobs } from '../jobs/fulfillment-pusher.js';
 
 export { ROLES, VERSION, type Role } from './version.js';
 
@@ -131,16 +131,7 @@ export async function startSwitchyard(config: Config, options: StartOptions = {}
         onLevelChanged: () => requestJob(INVENTORY_JOB_NAMES.publish),
       })
     : undefined;
-  const inventoryJobs = makeInventoryJobs({
-    shopify,
-    importDir: config.inventoryImportDir,
-    requestRun: (name) => requestJob(name),
-    // Order events may route new orders, and may ask for a comparison of Shopify's fulfilments.
-    afterOrderEvents: () => {
-      requestJob(ROUTING_JOB_NAMES.arrivals);
-      requestJob(FULFILLMENT_JOB_NAMES.push);
-    },
-  });
+  const inventoryJobs = makeInventoryJobs({ shopify, importDir: config.inventoryImportDir, requestRun: (name) => requestJob(name), afterOrderEvents: () => requestJob(ROUTING_JOB_NAMES.arrivals) });
   const routingJobs = makeRoutingJobs({ shopify });
   const fulfillmentJobs = makeFulfillmentJobs({ shopify, requestRun: (name) => requestJob(name) });
   const jobs = makeJobs(database, { ...options, extraJobs: [...inventoryJobs, ...routingJobs, ...fulfillmentJobs, ...(ingest?.jobs ?? []), ...(options.extraJobs ?? [])] }, logger, metrics, clock);

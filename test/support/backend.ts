@@ -71,7 +71,7 @@ export function testConfig(db: TestDatabase, overrides: Record<string, string> =
 }
 
 /** Environment for a child `switchyard` process on the test database. */
-export function childEnv(db: TestDatabase, overrides: Record<string, string> = {}): NodeJS.ProcessEnv {
+export function childEnv(db: Pick<TestDatabase, 'url' | 'dataDir'>, overrides: Record<string, string> = {}): NodeJS.ProcessEnv {
   // The demo (a simulated shop with traffic when no shop is configured) only where a test asks for it.
   const env: NodeJS.ProcessEnv = { PATH: readPath(), HOME: tmpdir(), LOG_LEVEL: 'info', HOST: '127.0.0.1', SWITCHYARD_DATA_DIR: db.dataDir, SWITCHYARD_DEMO: 'off' };
   if (db.url) env['DATABASE_URL'] = db.url;

@@ -19,6 +19,20 @@ export interface Connected {
   close(): Promise<void>;
 }
 
+/** The settings that point Switchyard, listening on `port`, at a shop of the simulator. */
+export function simulatedShopVariables(simulatorUrl: string, creds: ShopCredentials, port: number): Record<string, string> {
+  return {
+    PORT: String(port),
+    SWITCHYARD_PUBLIC_URL: `http://127.0.0.1:${port}`,
+    SHOPIFY_SHOP: creds.shop,
+    SHOPIFY_ADMIN_TOKEN: creds.accessToken,
+    SHOPIFY_API_SECRET: creds.clientSecret,
+    SHOPIFY_API_URL: simulatorUrl,
+    // Nothing in a test needs the production grace period: stop promptly at the end.
+    SWITCHYARD_SHUTDOWN_GRACE_SECONDS: '2',
+  };
+}
+
 export async function connectToSimulatedShop(shopOptions: Parameters<Simulator['createShop']>[0]): Promise<Connected> {
   const sim = await startSimulator({ webhookTimeScale: 0.0005, bulkStepMs: 20 });
   const creds = sim.createShop(shopOptions);
@@ -26,15 +40,7 @@ export async function connectToSimulatedShop(shopOptions: Parameters<Simulator['
   const testDb = await createTestDatabase();
   const port = await freePort();
   const switchyard = await startSwitchyard(
-    testConfig(testDb, {
-      PORT: String(port),
-      SWITCHYARD_PUBLIC_URL: `http://127.0.0.1:${port}`,
-      SHOPIFY_SHOP: creds.shop,
-      SHOPIFY_ADMIN_TOKEN: creds.accessToken,
-      SHOPIFY_API_SECRET: creds.clientSecret,
-      SHOPIFY_API_URL: sim.url,
-      SWITCHYARD_SHUTDOWN_GRACE_SECONDS: '2',
-    }),
+    testConfig(testDb, simulatedShopVariables(sim.url, creds, port)),
     { syncSettings: { overlapMs: 120_000, delayMs: 0, defaultLookbackMs: 86_400_000 }, schedulerTickMs: 200 },
   );
   const api = async (method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> => {

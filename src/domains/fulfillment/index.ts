@@ -31,10 +31,10 @@ export {
   confirmPush,
   failPush,
   noteError,
-  importShopifyFulfillment,
   recordFulfillmentOrderMove,
   type SyncClaim,
   type PushWork,
   type OrderSyncState,
 } from './sync.repo.js';
 export { fulfillmentSettings, updateFulfillmentSettings, DEFAULT_FULFILLMENT_SETTINGS, type FulfillmentSettings } from './settings.js';
+export { importShopifyFulfillment } from './shopify-import.js';

@@ -4,7 +4,7 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../../platform/db/client.js';
 import { queryRows } from '../../platform/db/rows.js';
-import { consumeReservation, markChanged, trimLineReservation } from '../inventory/index.js';
+import { markChanged } from '../inventory/index.js';
 import type { PushAction, PushStatus, ShipmentKind } from './fulfillment.schema.js';
 
 /** Asks for an order's sync with Shopify (soon, or at `dueAt`); `check` also compares Shopify's fulfilments. */
@@ -94,9 +94,7 @@ export interface PushWork {
   status: PushStatus;
   notifyCustomer: boolean;
   fulfillmentsBefore: string[];
-  attempts: number;
   kind: ShipmentKind;
-  shipmentStatus: string;
   facilityId: number;
   facilityLocationId: string | null;
   tracking: { company: string | null; number: string | null; url: string | null } | null;
@@ -110,18 +108,17 @@ export interface OrderSyncState {
   pushes: PushWork[];
   /** Shopify fulfilment ids Switchyard already accounts for (its own, and imported ones). */
   knownFulfillmentIds: Set<string>;
-  lines: Array<{ id: number; shopifyLineItemId: string; variantId: number | null; facilityId: number | null; status: string; shippedQuantity: number; currentQuantity: number }>;
 }
 
 export async function orderSyncState(db: Db, orderId: number): Promise<OrderSyncState | null> {
   const [order] = await queryRows<{ id: number; shopify_order_id: string }>(db, sql`select id, shopify_order_id from orders where id = ${orderId}`);
   if (!order) return null;
   const pushes = await queryRows<{
-    id: number; shipment_id: number; action: PushAction; status: PushStatus; notify_customer: boolean; fulfillments_before: string[]; attempts: number;
-    kind: ShipmentKind; shipment_status: string; facility_id: number; location_id: string | null; carrier: string | null; tracking_number: string | null; tracking_url: string | null;
+    id: number; shipment_id: number; action: PushAction; status: PushStatus; notify_customer: boolean; fulfillments_before: string[];
+    kind: ShipmentKind; facility_id: number; location_id: string | null; carrier: string | null; tracking_number: string | null; tracking_url: string | null;
   }>(
     db,
-    sql`select p.id, p.shipment_id, p.action, p.status, p.notify_customer, p.fulfillments_before, p.attempts, s.kind, s.status as shipment_status,
+    sql`select p.id, p.shipment_id, p.action, p.status, p.notify_customer, p.fulfillments_before, s.kind,
                s.facility_id, f.shopify_location_id as location_id, s.carrier, s.tracking_number, s.tracking_url
         from fulfillment_pushes p join shipments s on s.id = p.shipment_id join facilities f on f.id = s.facility_id
         where p.order_id = ${orderId} and p.status in ('pending', 'sending') order by p.id`,
@@ -136,10 +133,6 @@ export async function orderSyncState(db: Db, orderId: number): Promise<OrderSync
     sql`select shopify_fulfillment_id as id from shipments where order_id = ${orderId} and shopify_fulfillment_id is not null
         union select shopify_fulfillment_id from fulfillment_pushes where order_id = ${orderId} and shopify_fulfillment_id is not null`,
   );
-  const lines = await queryRows<{ id: number; shopify_line_item_id: string; variant_id: number | null; facility_id: number | null; status: string; shipped_quantity: number; current_quantity: number }>(
-    db,
-    sql`select id, shopify_line_item_id, variant_id, facility_id, status, shipped_quantity, current_quantity from order_lines where order_id = ${orderId} order by id`,
-  );
   return {
     orderId,
     shopifyOrderId: order.shopify_order_id,
@@ -150,9 +143,7 @@ export async function orderSyncState(db: Db, orderId: number): Promise<OrderSync
       status: p.status,
       notifyCustomer: p.notify_customer,
       fulfillmentsBefore: p.fulfillments_before,
-      attempts: p.attempts,
       kind: p.kind,
-      shipmentStatus: p.shipment_status,
       facilityId: p.facility_id,
       facilityLocationId: p.location_id,
       tracking: p.tracking_number ? { company: p.carrier, number: p.tracking_number, url: p.tracking_url } : null,
@@ -161,7 +152,6 @@ export async function orderSyncState(db: Db, orderId: number): Promise<OrderSync
         .map((l) => ({ orderLineId: l.order_line_id, shopifyLineItemId: l.shopify_line_item_id, variantId: l.variant_id, quantity: l.quantity, fulfillmentFacilityId: l.fulfillment_facility_id })),
     })),
     knownFulfillmentIds: new Set(known.map((k) => k.id)),
-    lines: lines.map((l) => ({ id: l.id, shopifyLineItemId: l.shopify_line_item_id, variantId: l.variant_id, facilityId: l.facility_id, status: l.status, shippedQuantity: l.shipped_quantity, currentQuantity: l.current_quantity })),
   };
 }
 
@@ -230,76 +220,4 @@ export async function failPush(db: Db, pushId: number, error: string): Promise<v
 
 export async function noteError(db: Db, pushId: number, error: string): Promise<void> {
   await db.execute(sql`update fulfillment_pushes set last_error = ${error} where id = ${pushId}`);
-}
-
-/**
- * A fulfilment made in Shopify (not by Switchyard): its units left the shelf of the location it was
- * made at. It becomes a completed shipment there, consuming the reservation of the lines (on hand
- * drops once: the ledger key is the fulfilment's), and closes the matching store work. Returns false
- * when it was imported already.
- */
-export async function importShopifyFulfillment(
-  db: Db,
-  input: { orderId: number; fulfillmentId: string; locationId: string | null; createdAt: Date; tracking: { company: string | null; number: string | null; url: string | null } | null; lines: Array<{ shopifyLineItemId: string; quantity: number }> },
-  now: Date,
-  fitShipments: (tx: Db, orderId: number, now: Date) => Promise<number>,
-): Promise<boolean> {
-  return db.transaction(async (tx) => {
-    const [order] = await queryRows<{ source_name: string | null }>(tx, sql`select source_name from orders where id = ${input.orderId} for update`);
-    // A POS sale's fulfilment is the sale itself, which lowered the store's stock already.
-    if (!order || order.source_name === 'pos') return false;
-    const [exists] = await queryRows<{ id: number }>(tx, sql`select id from shipments where shopify_fulfillment_id = ${input.fulfillmentId}`);
-    if (exists) return false;
-    const [facility] = await queryRows<{ id: number }>(tx, sql`select id from facilities where shopify_location_id = ${input.locationId}`);
-    const lines = await queryRows<{ id: number; shopify_line_item_id: string; variant_id: number | null; facility_id: number | null; shipping_method: string }>(
-      tx,
-      sql`select ol.id, ol.shopify_line_item_id, ol.variant_id, ol.facility_id, o.shipping_method from order_lines ol join orders o on o.id = ol.order_id where ol.order_id = ${input.orderId}`,
-    );
-    const kind: ShipmentKind = lines[0]?.shipping_method === 'pickup' ? 'pickup' : 'ship';
-    // The units left where Shopify says; without a known location, where Switchyard routed the line.
-    const facilityId = facility?.id ?? lines.find((l) => input.lines.some((x) => x.shopifyLineItemId === l.shopify_line_item_id))?.facility_id ?? null;
-    if (facilityId === null) return false;
-    const [shipment] = await queryRows<{ id: number }>(
-      tx,
-      sql`insert into shipments (order_id, facility_id, kind, status, source, carrier, tracking_number, tracking_url, completed_at, shopify_fulfillment_id, created_by, created_at, updated_at)
-          values (${input.orderId}, ${facilityId}, ${kind}, ${kind === 'pickup' ? 'handed_over' : 'shipped'}, 'shopify', ${input.tracking?.company ?? null}, ${input.tracking?.number ?? null},
-                  ${input.tracking?.url ?? null}, ${input.createdAt}, ${input.fulfillmentId}, 'shopify', ${now}, ${now})
-          returning id`,
-    );
-    for (const x of input.lines) {
-      const line = lines.find((l) => l.shopify_line_item_id === x.shopifyLineItemId);
-      if (!line || x.quantity <= 0) continue;
-      await tx.execute(sql`insert into shipment_lines (shipment_id, order_line_id, quantity) values (${shipment!.id}, ${line.id}, ${x.quantity})`);
-      if (line.variant_id !== null) {
-        await consumeReservation(
-          tx,
-          { orderLineId: line.id, variantId: line.variant_id, facilityId, quantity: x.quantity, shipmentKey: `shopify:${input.fulfillmentId}:${line.id}`, occurredAt: input.createdAt, source: 'shopify' },
-          now,
-        );
-      }
-      await tx.execute(
-        sql`update order_lines set shipped_quantity = least(current_quantity, shipped_quantity + ${x.quantity}),
-              status = case when status = 'cancelled' then status when shipped_quantity + ${x.quantity} >= current_quantity then ${kind === 'pickup' ? 'picked_up' : 'shipped'} else status end,
-              updated_at = ${now}
-            where id = ${line.id}`,
-      );
-    }
-    await tx.execute(
-      sql`update orders set status = 'completed', updated_at = ${now}
-          where id = ${input.orderId} and not exists (select 1 from order_lines where order_id = ${input.orderId} and status not in ('shipped', 'picked_up', 'cancelled'))`,
-    );
-    // Store work for these units is no longer needed, nor stock held for them elsewhere.
-    await fitShipments(tx, input.orderId, now);
-    for (const x of input.lines) {
-      const line = lines.find((l) => l.shopify_line_item_id === x.shopifyLineItemId);
-      if (line) await trimLineReservation(tx, line.id, now);
-    }
-    // Shopify's committed and on hand moved at that location: the publisher reads the levels again.
-    await markChanged(tx, [...new Set(lines.map((l) => l.variant_id).filter((v): v is number => v !== null))], now, { needsRead: true });
-    await tx.execute(
-      sql`insert into order_history (order_id, at, kind, source, details) values (${input.orderId}, ${now}, 'fulfillment.imported_from_shopify', 'shopify',
-          ${JSON.stringify({ fulfillmentId: input.fulfillmentId, lines: input.lines })}::jsonb)`,
-    );
-    return true;
-  });
 }

@@ -57,18 +57,21 @@ type LineState = {
   in_hand: number;
 };
 
+/** Units of the order line `ol` held by shipments still in hand. */
+const IN_HAND = sql`coalesce((select sum(sl.quantity) from shipment_lines sl join shipments s on s.id = sl.shipment_id
+                              where sl.order_line_id = ol.id and s.status in ('picking', 'packed', 'ready')), 0)::int`;
+
 const lineStates = (db: Db, orderId: number) =>
   queryRows<LineState>(
     db,
     sql`select ol.id, ol.order_id, ol.variant_id, ol.sku, ol.status, ol.facility_id, ol.transfer_to_facility_id, ol.current_quantity, ol.shipped_quantity,
-               coalesce((select sum(sl.quantity) from shipment_lines sl join shipments s on s.id = sl.shipment_id
-                         where sl.order_line_id = ol.id and s.status in ('picking', 'packed', 'ready')), 0)::int as in_hand
+               ${IN_HAND} as in_hand
         from order_lines ol where ol.order_id = ${orderId} order by ol.id`,
   );
 
 const openQuantity = (l: LineState) => Math.max(0, l.current_quantity - l.shipped_quantity - l.in_hand);
 
-/** Locks the order for this step; refuses a cancelled or unknown order. */
+/** Locks the order for this step (a download from Shopify takes the same lock); refuses an unknown order. */
 async function lockOrder(tx: Db, orderId: number): Promise<{ id: number; name: string; shipping_method: string; cancelled_at: Date | null }> {
   const [order] = await queryRows<{ id: number; name: string; shipping_method: string; cancelled_at: Date | null }>(
     tx,
@@ -92,8 +95,7 @@ export async function facilityWork(db: Db, facilityCode: string, now: Date) {
     db,
     sql`select o.id as order_id, o.name as order_name, o.shipping_method, o.customer, o.shopify_created_at, o.promise_date,
                ol.id as line_id, ol.sku, ol.title, t.code as transfer_to,
-               (ol.current_quantity - ol.shipped_quantity - coalesce((select sum(sl.quantity) from shipment_lines sl join shipments s on s.id = sl.shipment_id
-                                          where sl.order_line_id = ol.id and s.status in ('picking', 'packed', 'ready')), 0))::int as open
+               (ol.current_quantity - ol.shipped_quantity - ${IN_HAND})::int as open
         from order_lines ol join orders o on o.id = ol.order_id left join facilities t on t.id = ol.transfer_to_facility_id
         where ol.facility_id = ${facility.id} and ol.status in ('brokered', 'in_progress') and o.cancelled_at is null
         order by o.shopify_created_at, o.id, ol.id`,
@@ -258,8 +260,19 @@ export async function packShipment(db: Db, input: { facility: string; shipmentId
   return getShipment(db, input.shipmentId);
 }
 
-/** Units leave the facility: the reservation is consumed and on hand drops once per shipment line. */
-async function completeLines(tx: Db, s: LockedShipment, lineStatus: 'shipped' | 'picked_up', at: Date, now: Date): Promise<void> {
+/**
+ * Units leave the facility: the reservation is consumed and on hand drops once per shipment line
+ * (ledger key per shipment × line), the lines count them as shipped, and an order with nothing left
+ * is completed. Returns what left, per line.
+ */
+export async function completeLines(
+  tx: Db,
+  s: { id: number; order_id: number; facility_id: number },
+  lineStatus: 'shipped' | 'picked_up',
+  at: Date,
+  now: Date,
+  source = 'store',
+): Promise<Array<{ variantId: number | null; quantity: number }>> {
   const lines = await queryRows<{ order_line_id: number; quantity: number; variant_id: number | null }>(
     tx,
     sql`select sl.order_line_id, sl.quantity, ol.variant_id from shipment_lines sl join order_lines ol on ol.id = sl.order_line_id where sl.shipment_id = ${s.id} order by sl.order_line_id`,
@@ -268,13 +281,13 @@ async function completeLines(tx: Db, s: LockedShipment, lineStatus: 'shipped' | 
     if (l.variant_id !== null) {
       await consumeReservation(
         tx,
-        { orderLineId: l.order_line_id, variantId: l.variant_id, facilityId: s.facility_id, quantity: l.quantity, shipmentKey: `${s.id}:${l.order_line_id}`, occurredAt: at, source: 'store' },
+        { orderLineId: l.order_line_id, variantId: l.variant_id, facilityId: s.facility_id, quantity: l.quantity, shipmentKey: `${s.id}:${l.order_line_id}`, occurredAt: at, source },
         now,
       );
     }
     await tx.execute(
-      sql`update order_lines set shipped_quantity = shipped_quantity + ${l.quantity},
-            status = case when shipped_quantity + ${l.quantity} >= current_quantity then ${lineStatus} else status end, updated_at = ${now}
+      sql`update order_lines set shipped_quantity = least(current_quantity, shipped_quantity + ${l.quantity}),
+            status = case when status = 'cancelled' then status when shipped_quantity + ${l.quantity} >= current_quantity then ${lineStatus} else status end, updated_at = ${now}
           where id = ${l.order_line_id}`,
     );
   }
@@ -282,6 +295,7 @@ async function completeLines(tx: Db, s: LockedShipment, lineStatus: 'shipped' | 
     sql`update orders set status = 'completed', updated_at = ${now}
         where id = ${s.order_id} and not exists (select 1 from order_lines where order_id = ${s.order_id} and status not in ('shipped', 'picked_up', 'cancelled'))`,
   );
+  return lines.map((l) => ({ variantId: l.variant_id, quantity: l.quantity }));
 }
 
 async function addPush(tx: Db, s: { id: number; order_id: number }, action: 'prepare_pickup' | 'fulfil', notifyCustomer: boolean, now: Date): Promise<void> {

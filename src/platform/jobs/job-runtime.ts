@@ -1,9 +1,8 @@
 // The job runtime: pg-boss carries the queue (one delivery per queued job, retries, expiry when a
 // worker dies); this file adds what pg-boss leaves to us: schedules that merchants edit at run time,
 // a run-history row per attempt, no two runs of one job at once, and a graceful stop.
-import { isProcessAlive } from '../processes.js';
+import { isGoneLocalProcess, THIS_PROCESS } from '../processes.js';
 import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
 import { PgBoss, fromPglite, type Job } from 'pg-boss';
 import type { Database } from '../db/client.js';
 import type { Clock } from '../clock.js';
@@ -71,7 +70,7 @@ export function makeJobRuntime(options: JobRuntimeOptions): JobRuntime {
   const db = database.db;
   const definitions = new Map(options.jobs.map((job) => [job.name, job]));
   if (definitions.size !== options.jobs.length) throw new Error('Two jobs share a name');
-  const workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const workerId = `${THIS_PROCESS}:${randomUUID().slice(0, 8)}`;
   const tickMs = options.schedulerTickMs ?? 500;
   const heartbeatMs = options.heartbeatMs ?? 5_000;
   const staleRunAfterMs = options.staleRunAfterMs ?? Math.max(30_000, heartbeatMs * 4);
@@ -97,7 +96,7 @@ export function makeJobRuntime(options: JobRuntimeOptions): JobRuntime {
       // Another run holds the slot. If its worker died, free the slot and try once more: a process of
       // this machine that is gone at once, any other once its heartbeat is stale.
       const freed =
-        (await runsRepo.interruptRunsOfDeadLocalWorkers(db, hostname(), isProcessAlive, startedAt, definition.name)) +
+        (await runsRepo.interruptRunsOfGoneWorkers(db, isGoneLocalProcess, startedAt, definition.name)) +
         (await runsRepo.interruptStaleRuns(db, new Date(startedAt.getTime() - staleRunAfterMs), startedAt, definition.name));
       if (freed > 0) run = await runsRepo.insertRunningRun(db, { jobName: definition.name, trigger, queueJobId, workerId, now: startedAt });
     }

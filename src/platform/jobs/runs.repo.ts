@@ -154,23 +154,20 @@ export async function interruptStaleRuns(db: Db, olderThan: Date, now: Date, job
 
 /**
  * Runs left `running` by a worker process on this machine that no longer exists (killed, crashed):
- * interrupted at once instead of after their heartbeat goes stale. Worker ids are `host:pid:nonce`;
- * a run of another machine, or of a live process, is left to the heartbeat rule.
+ * interrupted at once instead of after their heartbeat goes stale. A run of another machine, or of a
+ * live process, is left to the heartbeat rule.
  */
-export async function interruptRunsOfDeadLocalWorkers(db: Db, host: string, isAlive: (pid: number) => boolean, now: Date, jobName?: string): Promise<number> {
+export async function interruptRunsOfGoneWorkers(db: Db, isGone: (workerId: string) => boolean, now: Date, jobName?: string): Promise<number> {
   const running = await db
     .select({ id: jobRuns.id, workerId: jobRuns.workerId })
     .from(jobRuns)
     .where(and(eq(jobRuns.status, 'running'), jobName === undefined ? undefined : eq(jobRuns.jobName, jobName)));
-  const dead = running.filter((r) => {
-    const [workerHost, pid] = (r.workerId ?? '').split(':');
-    return workerHost === host && Number.isInteger(Number(pid)) && Number(pid) > 0 && !isAlive(Number(pid));
-  });
-  if (dead.length === 0) return 0;
+  const gone = running.filter((r) => isGone(r.workerId));
+  if (gone.length === 0) return 0;
   const rows = await db
     .update(jobRuns)
     .set({ status: 'interrupted', finishedAt: now, error: 'The worker running this job stopped responding (crash or kill).' })
-    .where(and(eq(jobRuns.status, 'running'), inArray(jobRuns.id, dead.map((d) => d.id))))
+    .where(and(eq(jobRuns.status, 'running'), inArray(jobRuns.id, gone.map((d) => d.id))))
     .returning({ id: jobRuns.id });
   return rows.length;
 }
