@@ -189,6 +189,62 @@ describe(`inventory truth against Shopify (${backend})`, () => {
     expect((await compareCountersWithLedger(db())).drift).toEqual([]);
   }, 90_000);
 
+  test('a pickup handed over while the publisher reads the store is not taken for a sale still on its way', async () => {
+    // The publisher reads Shopify, then Switchyard fulfils (its own drop of Shopify's on hand), then
+    // the publisher saves what it read: the read must not undo the drop Switchyard accounted for.
+    const i = stores().findIndex((s) => s.pickupEnabled);
+    const store = stores()[i]!;
+    const code = storeCodes[i]!;
+    const v = [...shop.variants.values()].find((x) => shop.level(x.inventoryItemId, store.id)!.quantities.available >= 4)!;
+    const placed = placeOrder(shop, { lines: [{ variantId: v.id, quantity: 1 }], shipping: 'pickup', locationId: store.id });
+    expect(placed.ok).toBe(true);
+    await settle();
+    const shopifyOrderId = placed.ok ? placed.value.id : 0;
+    const orderId = (await queryRows<{ id: number }>(db(), sql`select id from orders where shopify_order_id = ${`gid://shopify/Order/${shopifyOrderId}`}`))[0]!.id;
+    await waitFor('the pickup routed to the store', async () => ((await api('GET', `/api/v1/facilities/${code}/work`)).open as Array<{ orderId: number }>).some((o) => o.orderId === orderId), 30_000, 100);
+    const shipment = await api('POST', `/api/v1/facilities/${code}/shipments`, { order: String(orderId) });
+    await api('POST', `/api/v1/facilities/${code}/shipments/${shipment.id}/ready`);
+    await settle();
+    const [ids] = await queryRows<{ variant: number }>(db(), sql`select id as variant from variants where sku = ${v.sku}`);
+    await switchyard.jobs.setSchedule('inventory.publish', { enabled: false }, 'test');
+    try {
+      const real = makeShopifyClient({ shop: creds.shop, accessToken: creds.accessToken, apiVersion: '2026-07', apiUrl: sim.url }, { logger: makeLogger({ level: 'silent' }) });
+      let handedOver = false;
+      const racing: typeof real = {
+        shop: real.shop,
+        budget: real.budget,
+        stats: real.stats,
+        async request(operation, variables) {
+          const answer = await real.request(operation, variables);
+          // Right after the publisher's read of the levels: the customer collects, Switchyard fulfils.
+          if (!handedOver && 'ids' in variables) {
+            handedOver = true;
+            await api('POST', `/api/v1/facilities/${code}/shipments/${shipment.id}/hand-over`, { to: 'the customer' });
+            await waitFor('the fulfilment in Shopify', async () => (await switchyard.jobs.runHere('fulfillment.push', 'cli')).status === 'succeeded' && [...shop.fulfillments.values()].some((f) => f.orderId === shopifyOrderId && f.status === 'SUCCESS'), 15_000, 100);
+          }
+          return answer;
+        },
+      };
+      const deps = { db: db(), shopify: racing, logger: makeLogger({ level: 'silent' }), now: () => new Date() };
+      await publishVariants(deps, [ids!.variant], new Set([ids!.variant]));
+      expect(handedOver).toBe(true);
+      // Read again: Shopify's lower on hand is the fulfilment, not a sale to hold back.
+      const again = await publishVariants(deps, [ids!.variant], new Set([ids!.variant]));
+      expect(again.stale).toBe(0);
+      const [shadow] = await queryRows<{ unexplained_since: Date | null }>(
+        db(),
+        sql`select unexplained_since from shopify_inventory_snapshot where shopify_inventory_item_id = ${`gid://shopify/InventoryItem/${v.inventoryItemId}`} and shopify_location_id = ${`gid://shopify/Location/${store.id}`}`,
+      );
+      expect(shadow!.unexplained_since).toBeNull();
+      expect((await compareWithShopify()).filter((c) => c.shopify !== c.target)).toEqual([]);
+    } finally {
+      await switchyard.jobs.setSchedule('inventory.publish', { enabled: true }, 'test');
+    }
+    await settle();
+    expect((await compareWithShopify()).filter((c) => c.shopify !== c.target)).toEqual([]);
+    expect((await compareCountersWithLedger(db())).drift).toEqual([]);
+  }, 90_000);
+
   test('an edit in Shopify admin is corrected back to Switchyard\'s figure', async () => {
     const v = [...shop.variants.values()][8]!;
     const wh = warehouses()[0]!.id;

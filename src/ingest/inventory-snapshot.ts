@@ -27,11 +27,13 @@ export function makeInventorySnapshotJob(deps: { shopify: ShopifyClient; signals
     defaultSchedule: 'every 1h',
     timeoutSeconds: 3600,
     async run(ctx) {
+      // The levels are as of some moment after this one: a shadow confirmed later is fresher.
+      const readFrom = ctx.clock.now();
       const op = await runBulkQuery(deps.shopify, INVENTORY_BULK, { ...(deps.signals ? { signals: deps.signals } : {}), pollMs: 1000, signal: ctx.signal });
       let batch: Level[] = [];
       let differences = 0;
       const flush = async () => {
-        const found = await reconcileLevels(ctx.db, batch, ctx.clock.now());
+        const found = await reconcileLevels(ctx.db, batch, readFrom, ctx.clock.now());
         differences += found;
         ctx.count('levels', batch.length);
         batch = [];
@@ -50,24 +52,36 @@ export function makeInventorySnapshotJob(deps: { shopify: ShopifyClient; signals
   };
 }
 
-/** Compares one batch of Shopify levels with the targets; returns the differences found. */
-export async function reconcileLevels(db: Db, levels: Level[], now: Date): Promise<number> {
+/**
+ * Compares one batch of Shopify levels, read from `readFrom` on, with the targets; returns the
+ * differences found. A level Switchyard confirmed after `readFrom` (a publish, a read) is newer than
+ * this download: it is left alone, neither saved over nor compared.
+ */
+export async function reconcileLevels(db: Db, levels: Level[], readFrom: Date, now: Date): Promise<number> {
   if (levels.length === 0) return 0;
   const values = sql.join(
     levels.map((l) => sql`(${l.item}, ${l.location}, ${l.available}::int, ${l.onHand}::int, ${l.committed}::int)`),
     sql`, `,
   );
-  await db.execute(
-    sql`insert into shopify_inventory_snapshot (shopify_inventory_item_id, shopify_location_id, available, on_hand, committed, snapshot_at)
-        select item, location, available, on_hand, committed, ${now}::timestamptz from (values ${values}) as v(item, location, available, on_hand, committed)
+  const saved = await queryRows<{ item: string; location: string }>(
+    db,
+    sql`insert into shopify_inventory_snapshot as s (shopify_inventory_item_id, shopify_location_id, available, on_hand, committed, snapshot_at)
+        select item, location, available, on_hand, committed, ${readFrom}::timestamptz from (values ${values}) as v(item, location, available, on_hand, committed)
         on conflict (shopify_inventory_item_id, shopify_location_id) do update set available = excluded.available, on_hand = excluded.on_hand,
-          committed = excluded.committed, snapshot_at = excluded.snapshot_at`,
+          committed = excluded.committed, snapshot_at = excluded.snapshot_at
+        where s.snapshot_at <= excluded.snapshot_at
+        returning s.shopify_inventory_item_id as item, s.shopify_location_id as location`,
+  );
+  if (saved.length === 0) return 0;
+  const fresh = sql.join(
+    saved.map((l) => sql`(${l.item}, ${l.location})`),
+    sql`, `,
   );
   // Published pairs among these levels; variants already waiting for the publisher are its business.
   const pairs = await queryRows<{ variant_id: number; facility_id: number; mode: 'aggregate' | 'mirror'; item: string; location: string }>(
     db,
     sql`select v.id as variant_id, f.id as facility_id, f.publish_mode as mode, l.item, l.location
-        from (values ${values}) as l(item, location, available, on_hand, committed)
+        from (values ${fresh}) as l(item, location)
         join variants v on v.shopify_inventory_item_id = l.item and not v.is_placeholder
         join facilities f on f.shopify_location_id = l.location and f.publish_mode in ('aggregate', 'mirror') and f.active
         where not exists (select 1 from inventory_publish_queue q where q.variant_id = v.id)`,

@@ -109,7 +109,7 @@ export async function decide(
     // restock, a fulfilment) leaves `available` alone.
     const base = pair.mode === 'mirror' ? shadow : undefined;
     let unexplained = base && base.baseOnHand !== null ? base.baseOnHand - base.learnedSales - onHand : 0;
-    let row: SnapshotRow = { item: pair.itemId, location: pair.locationId, available, onHand, committed, rebase: true, unexplainedSince: null };
+    let row: SnapshotRow = { item: pair.itemId, location: pair.locationId, available, onHand, committed, rebase: true, baseMoves: shadow?.baseMoves ?? 0, unexplainedSince: null };
     if (unexplained > 0) {
       const since = base?.unexplainedSince ?? now;
       if (fresh && now.getTime() - since.getTime() > settings.unexplainedGraceMs) {
@@ -136,6 +136,8 @@ interface SnapshotRow {
   committed: number;
   /** Everything Shopify shows is explained: this read becomes the new base. */
   rebase: boolean;
+  /** The shadow's base moves when this read began: a move since may be newer than the read. */
+  baseMoves: number;
   unexplainedSince: Date | null;
 }
 
@@ -144,6 +146,7 @@ interface Shadow {
   onHand: number;
   committed: number;
   baseOnHand: number | null;
+  baseMoves: number;
   learnedSales: number;
   unexplainedSince: Date | null;
 }
@@ -156,16 +159,16 @@ async function shadowsOf(db: Db, pairs: PublishPair[]): Promise<Map<string, Shad
       pairs.slice(i, i + 1000).map((p) => sql`(${p.itemId}, ${p.locationId}, ${p.variantId}::bigint, ${p.facilityId}::bigint)`),
       sql`, `,
     );
-    const rows = await queryRows<{ item: string; location: string; available: number; on_hand: number; committed: number; base_on_hand: number | null; learned: number; unexplained_since: Date | null }>(
+    const rows = await queryRows<{ item: string; location: string; available: number; on_hand: number; committed: number; base_on_hand: number | null; base_moves: number; learned: number; unexplained_since: Date | null }>(
       db,
-      sql`select p.item, p.location, s.available, s.on_hand, s.committed, s.base_on_hand, s.unexplained_since,
+      sql`select p.item, p.location, s.available, s.on_hand, s.committed, s.base_on_hand, s.base_moves, s.unexplained_since,
             coalesce((select -sum(g.delta) from inventory_ledger g where g.variant_id = p.variant and g.facility_id = p.facility
                       and g.kind = 'pos_sale' and g.recorded_at > s.base_at), 0)::int as learned
           from (values ${values}) as p(item, location, variant, facility)
           join shopify_inventory_snapshot s on s.shopify_inventory_item_id = p.item and s.shopify_location_id = p.location`,
     );
     for (const r of rows) {
-      result.set(`${r.item}|${r.location}`, { available: r.available, onHand: r.on_hand, committed: r.committed, baseOnHand: r.base_on_hand, learnedSales: r.learned, unexplainedSince: r.unexplained_since });
+      result.set(`${r.item}|${r.location}`, { available: r.available, onHand: r.on_hand, committed: r.committed, baseOnHand: r.base_on_hand, baseMoves: r.base_moves, learnedSales: r.learned, unexplainedSince: r.unexplained_since });
     }
   }
   return result;
@@ -183,23 +186,26 @@ async function saveSnapshot(db: Db, rows: SnapshotRow[], now: Date): Promise<voi
     const values = sql.join(
       rows
         .slice(i, i + 1000)
-        .map((r) => sql`(${r.item}, ${r.location}, ${r.available}::int, ${r.onHand}::int, ${r.committed}::int, ${now}::timestamptz, ${r.rebase}::boolean, ${r.unexplainedSince}::timestamptz)`),
+        .map((r) => sql`(${r.item}, ${r.location}, ${r.available}::int, ${r.onHand}::int, ${r.committed}::int, ${now}::timestamptz, ${r.rebase}::boolean, ${r.baseMoves}::int, ${r.unexplainedSince}::timestamptz)`),
       sql`, `,
     );
     await db.execute(
       sql`insert into shopify_inventory_snapshot (shopify_inventory_item_id, shopify_location_id, available, on_hand, committed, snapshot_at)
-          select item, location, available, on_hand, committed, at from (values ${values}) as v(item, location, available, on_hand, committed, at, rebase, since)
+          select item, location, available, on_hand, committed, at from (values ${values}) as v(item, location, available, on_hand, committed, at, rebase, moves, since)
           on conflict (shopify_inventory_item_id, shopify_location_id) do update set available = excluded.available, on_hand = excluded.on_hand,
-            committed = excluded.committed, snapshot_at = excluded.snapshot_at`,
+            committed = excluded.committed, snapshot_at = excluded.snapshot_at
+          where shopify_inventory_snapshot.snapshot_at <= excluded.snapshot_at`,
     );
     // A fully explained read becomes the new base; otherwise the base stays until the sale arrives.
+    // A base Switchyard moved while this read was under way (a fulfilment it made) stays too: the
+    // read may show Shopify from before that drop, and taking it would hold the units back as a sale.
     await db.execute(
       sql`update shopify_inventory_snapshot s set
-            base_on_hand = case when v.rebase or s.base_on_hand is null then v.on_hand else s.base_on_hand end,
-            base_at = case when v.rebase or s.base_on_hand is null then v.at else s.base_at end,
+            base_on_hand = case when (v.rebase and s.base_moves = v.moves) or s.base_on_hand is null then v.on_hand else s.base_on_hand end,
+            base_at = case when (v.rebase and s.base_moves = v.moves) or s.base_on_hand is null then v.at else s.base_at end,
             unexplained_since = v.since
-          from (values ${values}) as v(item, location, available, on_hand, committed, at, rebase, since)
-          where s.shopify_inventory_item_id = v.item and s.shopify_location_id = v.location`,
+          from (values ${values}) as v(item, location, available, on_hand, committed, at, rebase, moves, since)
+          where s.shopify_inventory_item_id = v.item and s.shopify_location_id = v.location and s.snapshot_at <= v.at`,
     );
   }
 }
@@ -365,7 +371,7 @@ export async function explainOnHandDrop(db: Db, locationId: string | null, at: D
   for (const l of lines) {
     if (l.variantId === null) continue;
     await db.execute(
-      sql`update shopify_inventory_snapshot s set base_on_hand = s.base_on_hand - ${l.quantity}
+      sql`update shopify_inventory_snapshot s set base_on_hand = s.base_on_hand - ${l.quantity}, base_moves = s.base_moves + 1
           from variants v where v.id = ${l.variantId} and s.shopify_inventory_item_id = v.shopify_inventory_item_id and s.shopify_location_id = ${locationId}
             and s.base_on_hand is not null and s.base_at < ${at}`,
     );

@@ -271,18 +271,15 @@ program
   .option('--drop-webhooks <share>', 'share of webhook deliveries dropped', share, 0)
   .option('--duplicate-webhooks <share>', 'share of webhook deliveries sent twice', share, 0)
   .option('--api-errors <share>', 'share of Admin API calls answered with HTTP 5xx', share, 0)
-  .option('--kill-worker <n>', 'kill and restart the worker process n times (not supported yet: 0 only)', (value: string) => {
-    if (value.trim() !== '0') throw new InvalidArgumentError('killing worker processes during the day is not supported yet');
-    return 0;
-  }, 0)
-  .option('--clock-speed <x>', 'simulated seconds per real second (the orders arrive over 12 simulated hours)', wholeNumber(1, 10_000_000), 720)
+  .option('--kill-worker <n>', 'kill a worker process (SIGKILL) n times during the day and restart it; the jobs then run in 2 worker processes (needs DATABASE_URL)', wholeNumber(0, 100), 0)
+  .option('--clock-speed <x>', 'simulated seconds per real second; the orders arrive over 12 simulated hours (default: 15 orders a second, a day of at least a minute)', wholeNumber(1, 10_000_000))
   .option('--report <file>', 'also write the JSON report to this file')
   .option('--config <file>', 'JSON config file')
-  .action(async (options: { orders: number; stores: number; products: number; seed: number; dropWebhooks: number; duplicateWebhooks: number; apiErrors: number; killWorker: number; clockSpeed: number; report?: string; config?: string }) => {
+  .action(async (options: { orders: number; stores: number; products: number; seed: number; dropWebhooks: number; duplicateWebhooks: number; apiErrors: number; killWorker: number; clockSpeed?: number; report?: string; config?: string }) => {
     try {
       const config = configFrom(options);
-      const { simulateDay } = await import('./simulate-day.js');
-      const report = await simulateDay(config, options, (message) => process.stderr.write(`simulate-day: ${message}\n`));
+      const { simulateDay, defaultClockSpeed } = await import('./simulate-day.js');
+      const report = await simulateDay(config, { ...options, clockSpeed: options.clockSpeed ?? defaultClockSpeed(options.orders) }, (message) => process.stderr.write(`simulate-day: ${message}\n`));
       report.command = `switchyard simulate-day ${process.argv.slice(3).join(' ')}`.trim();
       const json = JSON.stringify(report, null, 2);
       if (options.report) (await import('node:fs')).writeFileSync(options.report, `${json}\n`);

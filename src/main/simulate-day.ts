@@ -1,10 +1,11 @@
 // `switchyard simulate-day`: a compressed retail day against the simulator, with the faults of real
 // life, then the invariants that prove nothing was lost or done twice, and a JSON report.
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import type { Config } from './config.js';
 import { makeStoreBot } from './store-bot.js';
+import { workerProcesses, type WorkerProcesses } from './worker-processes.js';
 import { connected, setUpFacilities, startWithSimulatedShop } from './simulated-shop.js';
 import { makeTrafficGenerator } from '../simulator/traffic.js';
 import { PLANS } from '../simulator/bucket.js';
@@ -19,6 +20,8 @@ export interface DayOptions {
   dropWebhooks: number;
   duplicateWebhooks: number;
   apiErrors: number;
+  /** Worker kills (SIGKILL) spread over the day; the jobs then run in two worker processes (PostgreSQL). */
+  killWorker: number;
   /** Simulated seconds per real second; the day's orders arrive over 12 simulated hours. */
   clockSpeed: number;
 }
@@ -33,9 +36,13 @@ export interface Invariant {
 export interface DayReport {
   command: string;
   sizes: { orders: number; stores: number; products: number; seed: number };
-  faults: { dropWebhooks: number; duplicateWebhooks: number; apiErrors: number };
+  faults: { dropWebhooks: number; duplicateWebhooks: number; apiErrors: number; killWorker: number };
+  /** The worker processes when the jobs ran outside the API process, and each kill. */
+  workers: { processes: number; kills: WorkerKill[] } | null;
   database: 'postgres' | 'pglite';
   durationSeconds: number;
+  /** Publishing the merchant's set-up before the day (every variant compared once at each published location). */
+  setUpSeconds: number;
   orders: { placed: number; routed: number; shipped: number; pickedUp: number; cancelled: number; parked: number; posSales: number };
   orderToRoutedMs: { p50: number; p95: number; max: number; orders: number };
   linesRoutedPerSecond: number;
@@ -45,13 +52,37 @@ export interface DayReport {
   ok: boolean;
 }
 
+export interface WorkerKill {
+  atSecond: number;
+  pid: number;
+  /** The job runs the killed process was in the middle of. */
+  runningJobs: string[];
+  restartedPid: number;
+}
+
+const WORKER_PROCESSES = 2;
+
+/** The day's pace unless chosen: customers' orders at a rate one machine takes in comfortably. */
+export const DAY_ORDERS_PER_SECOND = 15;
+
+/** 12 simulated hours over orders / DAY_ORDERS_PER_SECOND real seconds, a minute at least. */
+export function defaultClockSpeed(orders: number): number {
+  return Math.max(1, Math.floor((12 * 3600) / Math.max(60, orders / DAY_ORDERS_PER_SECOND)));
+}
+
 const percentile = (sorted: number[], p: number) => (sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function simulateDay(config: Config, options: DayOptions, progress: (message: string) => void = () => {}): Promise<DayReport> {
   const started = Date.now();
+  // Killing workers needs them in processes of their own, which share only a database server.
+  if (options.killWorker > 0 && !config.databaseUrl) {
+    throw new Error('--kill-worker needs PostgreSQL (set DATABASE_URL): the embedded database serves a single process, so there is no worker process to kill.');
+  }
+  const separateWorkers = options.killWorker > 0;
   const dataDir = join(config.dataDir, `simulate-day-${options.seed}`);
   if (!config.databaseUrl) rmSync(dataDir, { recursive: true, force: true });
+  mkdirSync(dataDir, { recursive: true });
   const { simulator, creds, shop, switchyard: sy, api } = await startWithSimulatedShop(
     { ...config, port: 0 },
     {
@@ -59,23 +90,77 @@ export async function simulateDay(config: Config, options: DayOptions, progress:
       webhookTimeScale: 0.002,
       bulkStepMs: 50,
       config: { host: '127.0.0.1', dataDir, logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel },
-      start: { syncSettings: { overlapMs: 10 * 60_000, delayMs: 0, defaultLookbackMs: 86_400_000 }, schedulerTickMs: 200 },
+      start: { role: separateWorkers ? 'api' : 'all', syncSettings: { overlapMs: 10 * 60_000, delayMs: 0, defaultLookbackMs: 86_400_000 }, schedulerTickMs: 200 },
     },
   );
+  let workers: WorkerProcesses | undefined;
+  // A worker that dies without being killed is a failure of the day, not a fault to recover from.
+  let workerFailure: Error | undefined;
+  const noWorkerFailure = () => {
+    if (workerFailure) throw workerFailure;
+  };
   try {
     const db = sy.database.db;
     const until = async (what: string, probe: () => Promise<boolean>, timeoutMs: number) => {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
+        noWorkerFailure();
         if (await probe()) return;
         await sleep(250);
       }
       throw new Error(`simulate-day: timed out waiting for ${what}`);
     };
+    // Nothing left to take in, route, work, push or publish.
+    const quiet = async () => {
+      const [row] = await queryRows<{ n: number }>(
+        db,
+        sql`select (select count(*)::int from webhook_inbox where status = 'pending') + (select count(*)::int from outbox where status = 'pending')
+                 + (select count(*)::int from inventory_publish_queue) + (select count(*)::int from fulfillment_sync)
+                 + (select count(*)::int from fulfillment_pushes where status in ('pending', 'sending'))
+                 + (select count(*)::int from order_lines ol join orders o on o.id = ol.order_id
+                    where ol.status in ('created', 'approved', 'brokered', 'in_progress') and ol.current_quantity > ol.shipped_quantity
+                      and o.cancelled_at is null and coalesce(o.source_name, '') <> 'pos') as n`,
+      );
+      return row!.n === 0;
+    };
 
-    await until('the initial load', () => connected(api), 300_000);
+    if (separateWorkers) {
+      // This process serves the API and takes webhooks; the jobs run in worker processes, configured
+      // as a merchant would run them. The first one runs the initial load before the second starts.
+      workers = workerProcesses(
+        {
+          ...process.env,
+          DATABASE_URL: config.databaseUrl,
+          SWITCHYARD_DATA_DIR: dataDir,
+          SHOPIFY_SHOP: creds.shop,
+          SHOPIFY_ADMIN_TOKEN: creds.accessToken,
+          SHOPIFY_API_SECRET: creds.clientSecret,
+          SHOPIFY_API_VERSION: creds.apiVersion,
+          SHOPIFY_API_URL: simulator.url,
+          SHOPIFY_INITIAL_LOAD_MONTHS: '1',
+          SWITCHYARD_PUBLIC_URL: sy.url,
+          LOG_LEVEL: 'warn',
+          SWITCHYARD_DEMO: 'off',
+          SWITCHYARD_SHUTDOWN_GRACE_SECONDS: '2',
+        },
+        (index) => join(dataDir, `worker-${index}.log`),
+        (worker, how) => {
+          workerFailure ??= new Error(`simulate-day: worker ${worker.index} (pid ${worker.pid}) ended on its own (${how}); see ${join(dataDir, `worker-${worker.index}.log`)}`);
+        },
+      );
+      workers.start(0);
+      await until('the initial load', () => connected(api), 600_000);
+      for (let i = 1; i < WORKER_PROCESSES; i++) workers.start(i);
+      progress(`${WORKER_PROCESSES} worker processes (logs in ${dataDir})`);
+    }
+    await until('the initial load', () => connected(api), 600_000);
     const facilities = await setUpFacilities(api, shop);
-    progress(`connected: ${shop.variants.size} variants, ${facilities} facilities`);
+    // The merchant's set-up is published before the day begins (at every store that mirrors its
+    // shelf, every variant is compared with Shopify once), so the day measures the day.
+    const setUpStarted = Date.now();
+    await until('the set-up to be published', quiet, 3_600_000);
+    const setUpSeconds = Math.round((Date.now() - setUpStarted) / 100) / 10;
+    progress(`connected: ${shop.variants.size} variants, ${facilities} facilities; set-up published in ${setUpSeconds} s`);
 
     // The day: customers over 12 simulated hours, the faults on, associates working as orders come.
     simulator.setWebhookFaults(creds.shop, { dropRate: options.dropWebhooks, duplicateRate: options.duplicateWebhooks, maxDelayMs: 200 });
@@ -94,13 +179,45 @@ export async function simulateDay(config: Config, options: DayOptions, progress:
         await sleep(500);
       }
     })();
+    // Worker kills, spread evenly over the day.
+    const kills: WorkerKill[] = [];
+    let killing: Promise<void> = Promise.resolve();
+    const killOne = async () => {
+      // The busiest worker: the one in the middle of the most job runs.
+      const candidates = await Promise.all(
+        workers!.running().map(async (w) => ({
+          w,
+          jobs: (await queryRows<{ job_name: string }>(db, sql`select job_name from job_runs where status = 'running' and worker_id like ${`%:${w.pid}:%`}`)).map((r) => r.job_name),
+        })),
+      );
+      const victim = candidates.sort((a, b) => b.jobs.length - a.jobs.length)[0];
+      if (!victim) return;
+      await workers!.kill(victim.w.index);
+      const atSecond = Math.round((Date.now() - trafficStarted) / 100) / 10;
+      progress(`killed worker ${victim.w.index} (pid ${victim.w.pid}) at ${atSecond} s, in the middle of: ${victim.jobs.join(', ') || 'no job run'}`);
+      await sleep(1_000);
+      const restarted = workers!.start(victim.w.index);
+      kills.push({ atSecond, pid: victim.w.pid, runningJobs: victim.jobs, restartedPid: restarted.pid });
+    };
+    const killDue = (i: number) => trafficStarted + ((i + 1) / (options.killWorker + 1)) * dayMs;
+    let killsStarted = 0;
     let attempts = 0;
     while (placed() < options.orders && attempts < options.orders * 20) {
+      noWorkerFailure();
       traffic.step();
       attempts++;
+      if (killsStarted < options.killWorker && Date.now() >= killDue(killsStarted)) {
+        killsStarted++;
+        killing = killing.then(killOne);
+      }
       const due = trafficStarted + attempts * everyMs;
       if (due > Date.now()) await sleep(due - Date.now());
     }
+    while (killsStarted < options.killWorker) {
+      killsStarted++;
+      killing = killing.then(killOne);
+    }
+    await killing;
     const trafficSeconds = (Date.now() - trafficStarted) / 1000;
     progress(`day over: ${placed()} orders placed in ${trafficSeconds.toFixed(1)} s; reconciling`);
 
@@ -108,24 +225,14 @@ export async function simulateDay(config: Config, options: DayOptions, progress:
     simulator.setWebhookFaults(creds.shop, { dropRate: 0, duplicateRate: 0, maxDelayMs: 0 });
     simulator.setFaults(creds.shop, { errorRate: 0 });
     await simulator.webhooks(creds.shop).idle();
-    const ordersBefore = (await queryRows<{ n: number }>(db, sql`select count(*)::int as n from orders`))[0]!.n;
     for (const job of ['sync.orders-new', 'sync.orders-updated', 'sync.reconcile', 'sync.inventory-snapshot']) {
       const run = await sy.jobs.runHere(job, 'cli');
       if (run.status !== 'succeeded') throw new Error(`simulate-day: ${job} ${run.status}: ${run.error}`);
     }
-    const ordersFoundByReconciliation = (await queryRows<{ n: number }>(db, sql`select count(*)::int as n from orders`))[0]!.n - ordersBefore;
-    const quiet = async () => {
-      const [row] = await queryRows<{ n: number }>(
-        db,
-        sql`select (select count(*)::int from webhook_inbox where status = 'pending') + (select count(*)::int from outbox where status = 'pending')
-                 + (select count(*)::int from inventory_publish_queue) + (select count(*)::int from fulfillment_sync)
-                 + (select count(*)::int from fulfillment_pushes where status in ('pending', 'sending'))
-                 + (select count(*)::int from order_lines ol join orders o on o.id = ol.order_id
-                    where ol.status in ('created', 'approved', 'brokered', 'in_progress') and ol.current_quantity > ol.shipped_quantity
-                      and o.cancelled_at is null and coalesce(o.source_name, '') <> 'pos') as n`,
-      );
-      return row!.n === 0;
-    };
+    // Orders whose first news came from a poller or the reconciliation, not from a webhook.
+    const ordersFoundByReconciliation = (
+      await queryRows<{ n: number }>(db, sql`select count(*)::int as n from order_history where kind = 'order.created' and source not like 'webhook:%' and source <> 'initial-load'`)
+    )[0]!.n;
     await until('the stores to finish and every queue to empty', quiet, 600_000);
     botRunning = false;
     await botLoop;
@@ -133,6 +240,7 @@ export async function simulateDay(config: Config, options: DayOptions, progress:
     const publishAll = await sy.jobs.runHere('inventory.publish-all', 'cli');
     if (publishAll.status !== 'succeeded') throw new Error(`simulate-day: inventory.publish-all ${publishAll.status}`);
     await until('the last publish', quiet, 120_000);
+    noWorkerFailure();
     progress('checking the invariants');
 
     // The invariants.
@@ -249,9 +357,11 @@ export async function simulateDay(config: Config, options: DayOptions, progress:
     const report: DayReport = {
       command: '',
       sizes: { orders: options.orders, stores: options.stores, products: options.products, seed: options.seed },
-      faults: { dropWebhooks: options.dropWebhooks, duplicateWebhooks: options.duplicateWebhooks, apiErrors: options.apiErrors },
+      faults: { dropWebhooks: options.dropWebhooks, duplicateWebhooks: options.duplicateWebhooks, apiErrors: options.apiErrors, killWorker: options.killWorker },
+      workers: workers ? { processes: WORKER_PROCESSES, kills } : null,
       database: sy.database.kind === 'pglite' ? 'pglite' : 'postgres',
       durationSeconds: Math.round(durationSeconds * 10) / 10,
+      setUpSeconds,
       orders: { placed: counts!.placed, routed: counts!.routed, shipped: counts!.shipped, pickedUp: counts!.picked_up, cancelled: counts!.cancelled, parked: counts!.parked, posSales: counts!.pos },
       orderToRoutedMs: { p50: Math.round(percentile(latencies, 50)), p95: Math.round(percentile(latencies, 95)), max: Math.round(latencies.at(-1) ?? 0), orders: latencies.length },
       linesRoutedPerSecond: Math.round((counts!.lines_routed / Math.max(1, trafficSeconds)) * 10) / 10,
@@ -268,6 +378,7 @@ export async function simulateDay(config: Config, options: DayOptions, progress:
     };
     return report;
   } finally {
+    await workers?.stopAll(10_000);
     await sy.stop();
     await simulator.close();
   }

@@ -46,6 +46,11 @@ export const shopifyInventorySnapshot = pgTable(
      */
     baseOnHand: integer('base_on_hand'),
     baseAt: ts('base_at'),
+    /**
+     * How often Switchyard moved the base for a drop it made itself (a fulfilment). A read saved
+     * after such a move may predate the drop, so it does not replace the base.
+     */
+    baseMoves: integer('base_moves').notNull().default(0),
     unexplainedSince: ts('unexplained_since'),
   },
   (t) => [primaryKey({ columns: [t.shopifyInventoryItemId, t.shopifyLocationId] })],

@@ -1,11 +1,12 @@
 // Gentle shop traffic for the demo: what customers do in a Shopify store, one event at a time.
 // Online orders (standard, express, pickup at a store), POS sales at a counter, and now and then a
-// customer cancels an order or a line is refunded. Deterministic for a seed.
-import { cancelOrder, placeOrder, posSale, refund, unfulfilledQuantity, type SimOrder } from './orders.js';
+// customer cancels an order, edits it (one more item, one unit fewer) or a line is refunded.
+// Deterministic for a seed.
+import { cancelOrder, editOrder, placeOrder, posSale, refund, unfulfilledQuantity, type SimOrder } from './orders.js';
 import type { SimShop } from './state.js';
 
 export interface TrafficEvent {
-  kind: 'online' | 'express' | 'pickup' | 'pos' | 'cancel' | 'refund';
+  kind: 'online' | 'express' | 'pickup' | 'pos' | 'cancel' | 'edit' | 'refund';
   ok: boolean;
   orderId?: number;
   detail?: string;
@@ -31,7 +32,7 @@ function random(seed: number): () => number {
 export function makeTrafficGenerator(shop: SimShop, seed: number): TrafficGenerator {
   const next = random(seed);
   const pick = <T>(list: T[]): T | undefined => list[Math.floor(next() * list.length)];
-  const counts: TrafficGenerator['counts'] = { online: 0, express: 0, pickup: 0, pos: 0, cancel: 0, refund: 0 };
+  const counts: TrafficGenerator['counts'] = { online: 0, express: 0, pickup: 0, pos: 0, cancel: 0, edit: 0, refund: 0 };
   const recent: SimOrder[] = [];
 
   const inStockAt = (locationId: number, atLeast: number) =>
@@ -71,7 +72,7 @@ export function makeTrafficGenerator(shop: SimShop, seed: number): TrafficGenera
     return result.ok ? { kind: 'pos', ok: true, orderId: result.value.id } : { kind: 'pos', ok: false, detail: result.userErrors[0]?.message ?? 'refused' };
   }
 
-  function changeOfMind(kind: 'cancel' | 'refund'): TrafficEvent {
+  function changeOfMind(kind: 'cancel' | 'edit' | 'refund'): TrafficEvent {
     const open = recent.filter((o) => o.cancelledAt === null && o.lineItems.some((l) => unfulfilledQuantity(shop, o, l.id) > 0));
     const target = pick(open);
     if (!target) return { kind, ok: false, detail: 'no open order' };
@@ -80,6 +81,15 @@ export function makeTrafficGenerator(shop: SimShop, seed: number): TrafficGenera
       return { kind, ok: result.ok, orderId: target.id };
     }
     const line = target.lineItems.find((l) => unfulfilledQuantity(shop, target, l.id) > 0)!;
+    if (kind === 'edit') {
+      // Through customer service: one more of something the order's location has, one unit fewer of a line with two.
+      const where = [...shop.locations.values()].find((l) => l.fulfillsOnlineOrders && l.isActive)?.id;
+      const extra = where === undefined || target.shippingLine?.code === 'pickup' ? undefined : pick(inStockAt(where, 3));
+      const fewer = target.lineItems.find((l) => unfulfilledQuantity(shop, target, l.id) >= 2);
+      if (!extra && !fewer) return { kind, ok: false, detail: 'nothing to edit' };
+      const result = editOrder(shop, target.id, { ...(extra ? { add: [{ variantId: extra.id, quantity: 1 }] } : {}), ...(fewer ? { remove: [{ lineItemId: fewer.id, quantity: 1 }] } : {}) });
+      return { kind, ok: result.ok, orderId: target.id };
+    }
     const result = refund(shop, target.id, { lines: [{ lineItemId: line.id, quantity: 1, restockType: 'CANCEL' }], note: 'customer changed their mind' });
     return { kind, ok: result.ok, orderId: target.id };
   }
@@ -89,7 +99,7 @@ export function makeTrafficGenerator(shop: SimShop, seed: number): TrafficGenera
     step() {
       const roll = next();
       const event =
-        roll < 0.5 ? order('online') : roll < 0.6 ? order('express') : roll < 0.75 ? order('pickup') : roll < 0.92 ? pos() : roll < 0.96 ? changeOfMind('cancel') : changeOfMind('refund');
+        roll < 0.5 ? order('online') : roll < 0.6 ? order('express') : roll < 0.75 ? order('pickup') : roll < 0.92 ? pos() : roll < 0.95 ? changeOfMind('cancel') : roll < 0.97 ? changeOfMind('edit') : changeOfMind('refund');
       if (event.ok) counts[event.kind] += 1;
       return event;
     },

@@ -1,0 +1,1 @@
+ALTER TABLE "shopify_inventory_snapshot" ADD COLUMN "base_moves" integer DEFAULT 0 NOT NULL;
