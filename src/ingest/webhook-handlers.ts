@@ -77,7 +77,7 @@ export function makeWebhookHandler(deps: { db: Db; clock: Clock; shopify: Shopif
         // it accepted) is already in the shadow; a margin covers the two clocks.
         const changedAt = typeof payload['updated_at'] === 'string' ? Date.parse(payload['updated_at']) : Number.NaN;
         if (shadow && Number.isFinite(changedAt) && changedAt <= shadow.confirmedAt.getTime() - LEVEL_CLOCK_MARGIN_MS) return 'level_already_confirmed';
-        await markChanged(db, variants.map((v) => v.id), clock.now(), { needsRead: true });
+        await markChanged(db, variants.map((v) => v.id), clock.now(), { needsRead: true, readAt: locationId });
         deps.onLevelChanged?.();
         return 'level_marked';
       }

@@ -84,10 +84,12 @@ export async function decide(
   settings: PublishSettings,
   counter: { calls: number },
   now: Date,
+  /** Single `variantId|locationId` pairs to read (a level webhook named them). */
+  readPairs: ReadonlySet<string> = new Set(),
 ): Promise<PairDecision[]> {
   const shadows = await shadowsOf(db, pairs);
   const key = (p: Pair) => `${p.itemId}|${p.locationId}`;
-  const toRead = pairs.filter((p) => readVariants === 'all' || readVariants.has(p.variantId) || shadows.get(key(p))?.baseOnHand == null);
+  const toRead = pairs.filter((p) => readVariants === 'all' || readVariants.has(p.variantId) || readPairs.has(`${p.variantId}|${p.locationId}`) || shadows.get(key(p))?.baseOnHand == null);
   const [targets, levels] = await Promise.all([publishTargets(db, pairs), readLevels(shopify, toRead, settings.readBatchSize, counter)]);
   const read = new Set(toRead.map(key));
   const decisions: PairDecision[] = [];
@@ -215,6 +217,7 @@ export async function publishVariants(
   deps: { db: Db; shopify: ShopifyClient; logger: Logger; now: () => Date; settings?: PublishSettings; signals?: BulkFinishSignals | undefined },
   variantIds: number[],
   readVariants: Set<number> | 'all' = new Set(),
+  readPairs: ReadonlySet<string> = new Set(),
 ): Promise<PublishOutcome> {
   const settings = deps.settings ?? DEFAULT_PUBLISH_SETTINGS;
   const counter = { calls: 0 };
@@ -223,7 +226,7 @@ export async function publishVariants(
   outcome.pairs = pending.length;
   for (let round = 0; round < settings.maxRounds && pending.length > 0; round++) {
     // After a refused compare-and-set, Shopify moved: read those items, never resend blindly.
-    const decisions = await decide(deps.db, deps.shopify, pending, round === 0 ? readVariants : 'all', settings, counter, deps.now());
+    const decisions = await decide(deps.db, deps.shopify, pending, round === 0 ? readVariants : 'all', settings, counter, deps.now(), round === 0 ? readPairs : new Set());
     const missing = decisions.filter((d) => d.desired === null).length;
     const changes = decisions.filter((d) => d.desired !== null && d.desired !== d.shopifyAvailable);
     outcome.missingLevels += missing;
@@ -378,15 +381,20 @@ export async function explainOnHandDrop(db: Db, locationId: string | null, at: D
   }
 }
 
-export async function claimChangedVariants(db: Db, now: Date, limit: number, leaseMs = 120_000): Promise<Array<{ variantId: number; changedAt: Date; needsRead: boolean }>> {
-  const rows = await queryRows<{ variant_id: number; changed_at: Date; needs_read: boolean }>(
+export async function claimChangedVariants(
+  db: Db,
+  now: Date,
+  limit: number,
+  leaseMs = 120_000,
+): Promise<Array<{ variantId: number; changedAt: Date; needsRead: boolean; readLocations: string[] | null }>> {
+  const rows = await queryRows<{ variant_id: number; changed_at: Date; needs_read: boolean; read_locations: string[] | null }>(
     db,
     sql`update inventory_publish_queue set leased_until = ${new Date(now.getTime() + leaseMs)}
         where variant_id in (select variant_id from inventory_publish_queue where leased_until is null or leased_until < ${now}
                              order by changed_at limit ${limit} for update skip locked)
-        returning variant_id, changed_at, needs_read`,
+        returning variant_id, changed_at, needs_read, read_locations`,
   );
-  return rows.map((r) => ({ variantId: r.variant_id, changedAt: r.changed_at, needsRead: r.needs_read }));
+  return rows.map((r) => ({ variantId: r.variant_id, changedAt: r.changed_at, needsRead: r.needs_read, readLocations: r.read_locations }));
 }
 
 /** Done: forget the marks, unless a newer change came in while publishing. */
@@ -400,6 +408,6 @@ export async function releaseClaims(db: Db, claims: Array<{ variantId: number; c
     await db.execute(sql`delete from inventory_publish_queue q using (values ${values}) as c(v, t) where q.variant_id = c.v and q.changed_at = c.t`);
   } else {
     // Whatever happened, Shopify may be other than the shadow says: read it next time.
-    await db.execute(sql`update inventory_publish_queue q set leased_until = ${retryAt ?? null}, needs_read = true from (values ${values}) as c(v, t) where q.variant_id = c.v`);
+    await db.execute(sql`update inventory_publish_queue q set leased_until = ${retryAt ?? null}, needs_read = true, read_locations = null from (values ${values}) as c(v, t) where q.variant_id = c.v`);
   }
 }

@@ -63,7 +63,15 @@ export function makeInventoryJobs(deps: InventoryJobDeps): JobDefinition[] {
         const claims = await claimChangedVariants(ctx.db, ctx.clock.now(), 10_000);
         if (claims.length === 0) break;
         try {
-          const outcome = await publishVariants({ db: ctx.db, shopify, logger: ctx.log, now: () => ctx.clock.now(), settings: deps.publishSettings ?? DEFAULT_PUBLISH_SETTINGS }, claims.map((c) => c.variantId), new Set(claims.filter((c) => c.needsRead).map((c) => c.variantId)));
+          // Read Shopify where it may have moved: every location of a variant, or the one a level webhook named.
+          const readVariants = new Set(claims.filter((c) => c.needsRead && c.readLocations === null).map((c) => c.variantId));
+          const readPairs = new Set(claims.flatMap((c) => (c.needsRead && c.readLocations ? c.readLocations.map((l) => `${c.variantId}|${l}`) : [])));
+          const outcome = await publishVariants(
+            { db: ctx.db, shopify, logger: ctx.log, now: () => ctx.clock.now(), settings: deps.publishSettings ?? DEFAULT_PUBLISH_SETTINGS },
+            claims.map((c) => c.variantId),
+            readVariants,
+            readPairs,
+          );
           for (const [k, v] of Object.entries(outcome)) ctx.count(k, v);
           await releaseClaims(ctx.db, claims, true);
         } catch (error) {

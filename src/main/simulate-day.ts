@@ -176,7 +176,7 @@ export async function simulateDay(config: Config, options: DayOptions, progress:
     const botLoop = (async () => {
       while (botRunning) {
         await bot.round().catch((error: unknown) => (botError = error));
-        await sleep(500);
+        await sleep(2_000);
       }
     })();
     // Worker kills, spread evenly over the day.

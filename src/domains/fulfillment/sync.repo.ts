@@ -20,6 +20,8 @@ export interface SyncClaim {
   orderId: number;
   requestedAt: Date;
   check: boolean;
+  /** Who holds it (`host:pid`): renewing or ending a claim someone else has taken over does nothing. */
+  holder: string;
 }
 
 /**
@@ -38,7 +40,7 @@ export async function claimSyncOrders(db: Db, now: Date, limit: number, holder: 
                            order by due_at limit ${limit} for update skip locked)
         returning order_id, requested_at, "check"`,
   );
-  return rows.map((r) => ({ orderId: r.order_id, requestedAt: r.requested_at, check: r.check }));
+  return rows.map((r) => ({ orderId: r.order_id, requestedAt: r.requested_at, check: r.check, holder }));
 }
 
 /** Holders of live leases (`host:pid`), for the caller to find the ones whose process is gone. */
@@ -57,7 +59,7 @@ export async function releaseLeasesOf(db: Db, holder: string): Promise<number> {
 export async function renewSyncLease(db: Db, claim: SyncClaim, now: Date, leaseMs = SYNC_LEASE_MS): Promise<boolean> {
   const rows = await queryRows<{ order_id: number }>(
     db,
-    sql`update fulfillment_sync set leased_until = ${new Date(now.getTime() + leaseMs)} where order_id = ${claim.orderId} and leased_until > ${now} returning order_id`,
+    sql`update fulfillment_sync set leased_until = ${new Date(now.getTime() + leaseMs)} where order_id = ${claim.orderId} and leased_until > ${now} and leased_by = ${claim.holder} returning order_id`,
   );
   return rows.length === 1;
 }
@@ -68,10 +70,10 @@ export async function renewSyncLease(db: Db, claim: SyncClaim, now: Date, leaseM
  */
 export async function releaseSync(db: Db, claim: SyncClaim, outcome: { done: true } | { done: false; retryAt: Date }): Promise<void> {
   if (outcome.done) {
-    await db.execute(sql`delete from fulfillment_sync where order_id = ${claim.orderId} and requested_at = ${claim.requestedAt}`);
-    await db.execute(sql`update fulfillment_sync set leased_until = null where order_id = ${claim.orderId}`);
+    await db.execute(sql`delete from fulfillment_sync where order_id = ${claim.orderId} and requested_at = ${claim.requestedAt} and leased_by = ${claim.holder}`);
+    await db.execute(sql`update fulfillment_sync set leased_until = null where order_id = ${claim.orderId} and leased_by = ${claim.holder}`);
   } else {
-    await db.execute(sql`update fulfillment_sync set leased_until = null, due_at = ${outcome.retryAt} where order_id = ${claim.orderId}`);
+    await db.execute(sql`update fulfillment_sync set leased_until = null, due_at = ${outcome.retryAt} where order_id = ${claim.orderId} and leased_by = ${claim.holder}`);
   }
 }
 

@@ -188,4 +188,9 @@ export const inventoryPublishQueue = pgTable('inventory_publish_queue', {
   leasedUntil: ts('leased_until'),
   /** Shopify may have changed too (a level webhook, a snapshot difference): read before deciding. */
   needsRead: boolean('needs_read').notNull().default(false),
+  /**
+   * With `needsRead`, the locations to read (a level webhook names one); null reads the variant at
+   * every published location.
+   */
+  readLocations: text('read_locations').array(),
 });

@@ -16,6 +16,7 @@ import {
   computeAtp,
   explainSkuAtp,
   importCountFile,
+  markChanged,
   recordEntries,
   recordVariance,
   releaseReservation,
@@ -118,6 +119,27 @@ describe(`ledger and counters (${backend})`, () => {
     );
     expect(await onHand('SKU-C', 'WH1')).toBe(10 + 1 + 30);
     expect((await compareCountersWithLedger(db)).drift).toEqual([]);
+  });
+});
+
+describe(`publishing marks (${backend})`, () => {
+  test('a level webhook asks to read one location; marks for the same variant add up; a read of everything wins', async () => {
+    const v = ids['SKU-C']!;
+    const mark = async () =>
+      (await queryRows<{ needs_read: boolean; read_locations: string[] | null }>(db, sql`select needs_read, read_locations from inventory_publish_queue where variant_id = ${v}`))[0];
+    await db.execute(sql`delete from inventory_publish_queue`);
+    await markChanged(db, [v], now);
+    expect(await mark()).toEqual({ needs_read: false, read_locations: null });
+    await markChanged(db, [v], now, { needsRead: true, readAt: 'gid://shopify/Location/1' });
+    expect(await mark()).toEqual({ needs_read: true, read_locations: ['gid://shopify/Location/1'] });
+    await markChanged(db, [v], now);
+    await markChanged(db, [v], now, { needsRead: true, readAt: 'gid://shopify/Location/2' });
+    expect(await mark()).toEqual({ needs_read: true, read_locations: ['gid://shopify/Location/1', 'gid://shopify/Location/2'] });
+    await markChanged(db, [v], now, { needsRead: true });
+    expect(await mark()).toEqual({ needs_read: true, read_locations: null });
+    await markChanged(db, [v], now, { needsRead: true, readAt: 'gid://shopify/Location/3' });
+    expect(await mark()).toEqual({ needs_read: true, read_locations: null });
+    await db.execute(sql`delete from inventory_publish_queue`);
   });
 });
 

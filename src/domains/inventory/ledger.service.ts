@@ -147,15 +147,23 @@ async function addToCounters(tx: Db, entries: LedgerEntryInput[], now: Date): Pr
  * Marks variants for publishing (same transaction as the change that moved them). `needsRead` says
  * Shopify may have changed as well, so the publisher reads its levels instead of trusting the shadow.
  */
-export async function markChanged(tx: Db, variantIds: number[], now: Date, options: { needsRead?: boolean } = {}): Promise<void> {
+export async function markChanged(tx: Db, variantIds: number[], now: Date, options: { needsRead?: boolean; readAt?: string } = {}): Promise<void> {
   const ids = [...new Set(variantIds)].sort((a, b) => a - b);
   const needsRead = options.needsRead ?? false;
+  // Read at one location (a level webhook names it), or at all of them (null).
+  const location = needsRead && options.readAt ? options.readAt : null;
   for (let i = 0; i < ids.length; i += 5000) {
     await tx.execute(
-      sql`insert into inventory_publish_queue (variant_id, changed_at, needs_read)
-          select t.v, ${now}::timestamptz, ${needsRead}::boolean from jsonb_to_recordset(${JSON.stringify(ids.slice(i, i + 5000).map((v) => ({ v })))}::jsonb) as t(v bigint)
+      sql`insert into inventory_publish_queue as q (variant_id, changed_at, needs_read, read_locations)
+          select t.v, ${now}::timestamptz, ${needsRead}::boolean, case when ${location}::text is null then null else array[${location}::text] end
+          from jsonb_to_recordset(${JSON.stringify(ids.slice(i, i + 5000).map((v) => ({ v })))}::jsonb) as t(v bigint)
           on conflict (variant_id) do update set changed_at = excluded.changed_at, leased_until = null,
-            needs_read = inventory_publish_queue.needs_read or excluded.needs_read`,
+            needs_read = q.needs_read or excluded.needs_read,
+            read_locations = case
+              when (excluded.needs_read and excluded.read_locations is null) or (q.needs_read and q.read_locations is null) then null
+              when not q.needs_read then excluded.read_locations
+              when not excluded.needs_read then q.read_locations
+              else q.read_locations || excluded.read_locations end`,
     );
   }
 }

@@ -1,0 +1,1 @@
+ALTER TABLE "inventory_publish_queue" ADD COLUMN "read_locations" text[];
