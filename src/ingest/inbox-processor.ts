@@ -1,6 +1,7 @@
 // Works through the webhook inbox: each delivery in its own transaction, at most once at a time
 // (rows are claimed with a lease; two workers never take the same row), retried with back-off, and
-// parked with its error after `maxAttempts` for an operator to retry or discard.
+// parked with its error after `maxAttempts` for an operator to retry or discard. Deliveries about
+// different resources are handled side by side; those about one order, item or product in turn.
 import { sql } from 'drizzle-orm';
 import type { Db } from '../platform/db/client.js';
 import { queryRows } from '../platform/db/rows.js';
@@ -31,6 +32,8 @@ export async function processInboxBatch(deps: {
   batchSize?: number;
   maxAttempts?: number;
   leaseMs?: number;
+  /** Resources handled at the same time (each waits on the database and on Shopify, not the CPU). */
+  lanes?: number;
 }): Promise<InboxBatchResult> {
   const now = deps.clock.now();
   const leaseUntil = new Date(now.getTime() + (deps.leaseMs ?? 60_000));
@@ -49,7 +52,7 @@ export async function processInboxBatch(deps: {
         returning id, topic, payload, attempts`,
   );
   const result: InboxBatchResult = { processed: 0, failed: 0, parked: 0, outcomes: {} };
-  for (const delivery of claimed.sort((a, b) => a.id - b.id)) {
+  const handleOne = async (delivery: InboxDelivery) => {
     try {
       const outcome = await deps.handle(delivery);
       result.outcomes[outcome] = (result.outcomes[outcome] ?? 0) + 1;
@@ -66,6 +69,28 @@ export async function processInboxBatch(deps: {
       else result.failed += 1;
       deps.logger.warn({ delivery: delivery.id, topic: delivery.topic, attempts: delivery.attempts, parked: park, err: error }, 'webhook delivery failed');
     }
+  };
+  // One lane per resource, in arrival order within it; several lanes at once.
+  const lanes = new Map<string, InboxDelivery[]>();
+  for (const delivery of claimed.sort((a, b) => a.id - b.id)) {
+    const key = resourceKey(delivery);
+    lanes.set(key, [...(lanes.get(key) ?? []), delivery]);
   }
+  const queue = [...lanes.values()];
+  const worker = async () => {
+    for (let lane = queue.shift(); lane; lane = queue.shift()) for (const delivery of lane) await handleOne(delivery);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(deps.lanes ?? 8, queue.length)) }, worker));
   return result;
+}
+
+/** What a delivery is about: deliveries about the same thing are handled one after the other. */
+export function resourceKey(delivery: { id: number; topic: string; payload: Record<string, unknown> }): string {
+  const p = delivery.payload;
+  const edit = p['order_edit'] as { order_id?: unknown } | undefined;
+  const order = delivery.topic.startsWith('orders/') ? (edit?.order_id ?? p['id']) : delivery.topic === 'refunds/create' ? p['order_id'] : undefined;
+  if (order !== undefined && order !== null) return `order:${String(order).split('/').pop()}`;
+  if (delivery.topic === 'inventory_levels/update' && p['inventory_item_id'] != null) return `item:${String(p['inventory_item_id']).split('/').pop()}`;
+  if (delivery.topic.startsWith('products/') && p['id'] != null) return `product:${String(p['id']).split('/').pop()}`;
+  return `delivery:${delivery.id}`;
 }

@@ -3,7 +3,7 @@
 // customer cancels an order, edits it (one more item, one unit fewer) or a line is refunded.
 // Deterministic for a seed.
 import { cancelOrder, editOrder, placeOrder, posSale, refund, unfulfilledQuantity, type SimOrder } from './orders.js';
-import type { SimShop } from './state.js';
+import type { SimShop, SimVariant } from './state.js';
 
 export interface TrafficEvent {
   kind: 'online' | 'express' | 'pickup' | 'pos' | 'cancel' | 'edit' | 'refund';
@@ -35,19 +35,27 @@ export function makeTrafficGenerator(shop: SimShop, seed: number): TrafficGenera
   const counts: TrafficGenerator['counts'] = { online: 0, express: 0, pickup: 0, pos: 0, cancel: 0, edit: 0, refund: 0 };
   const recent: SimOrder[] = [];
 
-  const inStockAt = (locationId: number, atLeast: number) =>
-    [...shop.variants.values()].filter((v) => (shop.level(v.inventoryItemId, locationId)?.quantities.available ?? 0) >= atLeast);
+  const allVariants = [...shop.variants.values()];
+  const hasStock = (v: SimVariant, locationId: number, atLeast: number) => (shop.level(v.inventoryItemId, locationId)?.quantities.available ?? 0) >= atLeast;
+  // A customer looks at a few products, not the whole catalogue: random tries first, a full scan
+  // only when they find nothing (large catalogues stay cheap).
+  const pickInStock = (locationId: number, atLeast: number): SimVariant | undefined => {
+    for (let i = 0; i < 40; i++) {
+      const v = pick(allVariants);
+      if (v && hasStock(v, locationId, atLeast)) return v;
+    }
+    return pick(allVariants.filter((v) => hasStock(v, locationId, atLeast)));
+  };
 
   function order(kind: 'online' | 'express' | 'pickup'): TrafficEvent {
     const stores = [...shop.locations.values()].filter((l) => l.kind === 'store' && l.isActive);
     const pickupStore = kind === 'pickup' ? pick(stores.filter((s) => s.pickupEnabled)) : undefined;
     const where = pickupStore?.id ?? [...shop.locations.values()].find((l) => l.fulfillsOnlineOrders && l.isActive)?.id;
     if (where === undefined) return { kind, ok: false, detail: 'no location takes these orders' };
-    const candidates = inStockAt(where, 3);
-    const first = pick(candidates);
+    const first = pickInStock(where, 3);
     if (!first) return { kind, ok: false, detail: 'nothing in stock' };
     const lines = [{ variantId: first.id, quantity: 1 + Math.floor(next() * 2) }];
-    const second = pick(candidates);
+    const second = pickInStock(where, 3);
     if (second && second.id !== first.id && next() < 0.4) lines.push({ variantId: second.id, quantity: 1 });
     // A customer somewhere near one of the stores (routing prefers what is close).
     const near = pick(stores);
@@ -66,7 +74,7 @@ export function makeTrafficGenerator(shop: SimShop, seed: number): TrafficGenera
   function pos(): TrafficEvent {
     const store = pick([...shop.locations.values()].filter((l) => l.kind === 'store' && l.isActive));
     if (!store) return { kind: 'pos', ok: false, detail: 'no store' };
-    const variant = pick(inStockAt(store.id, 2));
+    const variant = pickInStock(store.id, 2);
     if (!variant) return { kind: 'pos', ok: false, detail: 'nothing on the shelf' };
     const result = posSale(shop, { locationId: store.id, lines: [{ variantId: variant.id, quantity: 1 }] });
     return result.ok ? { kind: 'pos', ok: true, orderId: result.value.id } : { kind: 'pos', ok: false, detail: result.userErrors[0]?.message ?? 'refused' };
@@ -84,7 +92,7 @@ export function makeTrafficGenerator(shop: SimShop, seed: number): TrafficGenera
     if (kind === 'edit') {
       // Through customer service: one more of something the order's location has, one unit fewer of a line with two.
       const where = [...shop.locations.values()].find((l) => l.fulfillsOnlineOrders && l.isActive)?.id;
-      const extra = where === undefined || target.shippingLine?.code === 'pickup' ? undefined : pick(inStockAt(where, 3));
+      const extra = where === undefined || target.shippingLine?.code === 'pickup' ? undefined : pickInStock(where, 3);
       const fewer = target.lineItems.find((l) => unfulfilledQuantity(shop, target, l.id) >= 2);
       if (!extra && !fewer) return { kind, ok: false, detail: 'nothing to edit' };
       const result = editOrder(shop, target.id, { ...(extra ? { add: [{ variantId: extra.id, quantity: 1 }] } : {}), ...(fewer ? { remove: [{ lineItemId: fewer.id, quantity: 1 }] } : {}) });
