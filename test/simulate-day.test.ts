@@ -8,17 +8,17 @@ import { simulateDay } from '../src/main/simulate-day.js';
 const killWorker = backend === 'postgres' ? 2 : 0;
 
 describe(`a day in the life (${backend})`, () => {
-  test(`150 orders under dropped, duplicated webhooks and API errors${killWorker ? ', workers killed twice' : ''}: every invariant holds`, async () => {
+  test(`250 orders under dropped, duplicated webhooks and API errors${killWorker ? ', workers killed twice' : ''}: every invariant holds`, async () => {
     const testDb = await createTestDatabase();
     try {
       const config = testConfig(testDb);
-      const report = await simulateDay(config, { orders: 150, stores: 4, products: 30, seed: 7, dropWebhooks: 0.3, duplicateWebhooks: 0.05, apiErrors: 0.02, killWorker, clockSpeed: 1440 });
+      const report = await simulateDay(config, { orders: 250, stores: 4, products: 30, seed: 7, dropWebhooks: 0.3, duplicateWebhooks: 0.05, apiErrors: 0.02, killWorker, clockSpeed: 1440 });
       console.info(`[simulate-day] ${JSON.stringify({ orders: report.orders, orderToRoutedMs: report.orderToRoutedMs, api: report.shopifyApi, webhooks: report.webhooks, seconds: report.durationSeconds })}`);
       expect(report.invariants.filter((i) => !i.holds)).toEqual([]);
       expect(report.invariants).toHaveLength(6);
-      expect(report.orders.placed).toBe(150);
-      expect(report.orders.routed).toBeGreaterThan(100);
-      expect(report.orders.shipped + report.orders.pickedUp).toBeGreaterThan(100);
+      expect(report.orders.placed).toBe(250);
+      expect(report.orders.routed).toBeGreaterThan(180);
+      expect(report.orders.shipped + report.orders.pickedUp).toBeGreaterThan(180);
       expect(report.webhooks.dropped).toBeGreaterThan(0);
       expect(report.shopifyApi.faultsInjected).toBeGreaterThan(0);
       if (killWorker) {

@@ -9,7 +9,7 @@ import { makeManualClock } from '../platform/clock.js';
 import { silentLogger } from '../platform/logger.js';
 import { makeShopifyClient } from '../shopify/client.js';
 import { webhookInbox } from './inbox.schema.js';
-import { processInboxBatch, type InboxDelivery } from './inbox-processor.js';
+import { processInboxBatch, resourceKey, type InboxDelivery } from './inbox-processor.js';
 import { makeSyncApi } from './sync-api.js';
 import { makeWebhookReceiver } from './webhook-receiver.js';
 
@@ -90,5 +90,36 @@ describe(`webhook inbox (${backend})`, () => {
     expect(await run()).toMatchObject({ processed: 1, failed: 0, parked: 0 });
     const rows = await database.db.select({ id: webhookInbox.webhookId, status: webhookInbox.status }).from(webhookInbox);
     expect(Object.fromEntries(rows.map((r) => [r.id, r.status]))).toEqual({ 'dup-1': 'processed', 'bad-1': 'processed', 'bad-2': 'discarded' });
+  });
+
+  test('deliveries about one order are handled one after the other, in arrival order; other orders side by side', async () => {
+    const receive = makeWebhookReceiver({ db: database.db, clock, shop: SHOP, secret: SECRET });
+    for (let i = 0; i < 4; i++) {
+      await receive(delivery(`lane-a-${i}`, 'orders/updated', { id: 501, step: i }));
+      await receive(delivery(`lane-b-${i}`, 'orders/updated', { id: 502, step: i }));
+    }
+    const seen: Record<string, number[]> = {};
+    let inFlight = 0;
+    let mostInFlight = 0;
+    const busy = new Set<unknown>();
+    const handle = async (d: InboxDelivery) => {
+      const id = d.payload['id'];
+      expect(busy.has(id)).toBe(false);
+      busy.add(id);
+      inFlight++;
+      mostInFlight = Math.max(mostInFlight, inFlight);
+      await new Promise((r) => setTimeout(r, 5));
+      (seen[String(id)] ??= []).push(d.payload['step'] as number);
+      inFlight--;
+      busy.delete(id);
+      return 'applied';
+    };
+    expect(await processInboxBatch({ db: database.db, clock, logger: silentLogger, handle })).toMatchObject({ processed: 8, failed: 0 });
+    expect(seen).toEqual({ '501': [0, 1, 2, 3], '502': [0, 1, 2, 3] });
+    expect(mostInFlight).toBe(2);
+    expect(resourceKey({ id: 1, topic: 'orders/edited', payload: { order_edit: { order_id: 77 } } })).toBe('order:77');
+    expect(resourceKey({ id: 2, topic: 'refunds/create', payload: { order_id: 77 } })).toBe('order:77');
+    expect(resourceKey({ id: 3, topic: 'inventory_levels/update', payload: { inventory_item_id: 5, location_id: 9 } })).toBe('item:5');
+    expect(resourceKey({ id: 4, topic: 'bulk_operations/finish', payload: {} })).toBe('delivery:4');
   });
 });

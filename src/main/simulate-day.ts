@@ -44,6 +44,8 @@ export interface DayReport {
   /** Publishing the merchant's set-up before the day (every variant compared once at each published location). */
   setUpSeconds: number;
   orders: { placed: number; routed: number; shipped: number; pickedUp: number; cancelled: number; parked: number; posSales: number };
+  /** What the simulated customers did in Shopify (orders by kind, POS sales, cancellations, edits, refunds). */
+  customerEvents: Record<string, number>;
   orderToRoutedMs: { p50: number; p95: number; max: number; orders: number };
   linesRoutedPerSecond: number;
   shopifyApi: { calls: number; costPoints: number; budgetShare: number; throttled: number; faultsInjected: number };
@@ -233,7 +235,8 @@ export async function simulateDay(config: Config, options: DayOptions, progress:
     const ordersFoundByReconciliation = (
       await queryRows<{ n: number }>(db, sql`select count(*)::int as n from order_history where kind = 'order.created' and source not like 'webhook:%' and source <> 'initial-load'`)
     )[0]!.n;
-    await until('the stores to finish and every queue to empty', quiet, 600_000);
+    // The evening: the stores finish the day's parcels; a busy day leaves more.
+    await until('the stores to finish and every queue to empty', quiet, 600_000 + options.orders * 100);
     botRunning = false;
     await botLoop;
     if (botError) throw botError;
@@ -363,6 +366,7 @@ export async function simulateDay(config: Config, options: DayOptions, progress:
       durationSeconds: Math.round(durationSeconds * 10) / 10,
       setUpSeconds,
       orders: { placed: counts!.placed, routed: counts!.routed, shipped: counts!.shipped, pickedUp: counts!.picked_up, cancelled: counts!.cancelled, parked: counts!.parked, posSales: counts!.pos },
+      customerEvents: { ...traffic.counts },
       orderToRoutedMs: { p50: Math.round(percentile(latencies, 50)), p95: Math.round(percentile(latencies, 95)), max: Math.round(latencies.at(-1) ?? 0), orders: latencies.length },
       linesRoutedPerSecond: Math.round((counts!.lines_routed / Math.max(1, trafficSeconds)) * 10) / 10,
       shopifyApi: {

@@ -4,6 +4,9 @@
 import type { ApiCall } from './local-api.js';
 
 
+/** Facilities worked at the same time in a round. */
+const FACILITIES_AT_ONCE = 8;
+
 export interface StoreBot {
   /** One round over every facility's work. Returns the steps taken. */
   round(): Promise<number>;
@@ -43,7 +46,9 @@ export function makeStoreBot(api: ApiCall, options: { seed: number; associateDel
     async round() {
       let steps = 0;
       const { facilities } = await api<{ facilities: Array<{ code: string; kind: string }> }>('GET', '/api/v1/facilities');
-      for (const f of facilities.filter((x) => x.kind !== 'VIRTUAL')) {
+      // Each store and warehouse has its own people: facilities are worked side by side.
+      const queue = facilities.filter((x) => x.kind !== 'VIRTUAL');
+      const workFacility = async (f: { code: string }) => {
         const work = await api<Work>('GET', `/api/v1/facilities/${f.code}/work`);
         for (const o of work.open) {
           if (o.lines.some((l) => l.transferTo) || !due(`open:${f.code}:${o.orderId}`)) continue;
@@ -63,7 +68,12 @@ export function makeStoreBot(api: ApiCall, options: { seed: number; associateDel
           else if (s.kind === 'pickup' && s.status === 'picking') steps += await step('POST', `${at}/ready`);
           else if (s.kind === 'pickup' && s.status === 'ready') steps += await step('POST', `${at}/hand-over`, { to: 'the customer' });
         }
-      }
+      };
+      await Promise.all(
+        Array.from({ length: Math.min(FACILITIES_AT_ONCE, queue.length) }, async () => {
+          for (let f = queue.shift(); f; f = queue.shift()) await workFacility(f);
+        }),
+      );
       return steps;
     },
   };
