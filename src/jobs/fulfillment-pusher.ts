@@ -305,6 +305,9 @@ export async function syncOrder(deps: FulfillmentPusherDeps, claim: SyncClaim): 
   return { done: true };
 }
 
+/** Orders synced with Shopify at the same time by one run (they wait on Shopify, not the CPU). */
+const PUSH_LANES = 4;
+
 export function makeFulfillmentJobs(deps: { shopify?: ShopifyClient | undefined; requestRun?: (name: string) => void }): JobDefinition[] {
   const shopify = deps.shopify;
   const push: JobDefinition = {
@@ -319,24 +322,28 @@ export function makeFulfillmentJobs(deps: { shopify?: ShopifyClient | undefined;
       for (const holder of await syncLeaseHolders(ctx.db, ctx.clock.now())) {
         if (isGoneLocalProcess(holder)) ctx.count('leases_freed', await releaseLeasesOf(ctx.db, holder));
       }
-      while (!ctx.signal.aborted) {
-        // One order at a time: a crash leaves at most one order waiting for its lease to run out.
-        const [claim] = await claimSyncOrders(ctx.db, ctx.clock.now(), 1, THIS_PROCESS);
-        if (!claim) break;
-        try {
-          const outcome = await syncOrder({ db: ctx.db, shopify, log: ctx.log, now: () => ctx.clock.now() }, claim);
-          await releaseSync(ctx.db, claim, outcome);
-          ctx.count(outcome.done ? 'orders' : 'orders_retry', 1);
-        } catch (error) {
-          if (error instanceof ClaimLost) {
-            ctx.log.warn({ orderId: claim.orderId }, error.message);
-            continue;
+      // Several orders side by side (each under its own claim, its calls in order); each lane takes
+      // one order at a time, so a crash leaves at most one order per lane waiting for its lease.
+      const lane = async () => {
+        while (!ctx.signal.aborted) {
+          const [claim] = await claimSyncOrders(ctx.db, ctx.clock.now(), 1, THIS_PROCESS);
+          if (!claim) return;
+          try {
+            const outcome = await syncOrder({ db: ctx.db, shopify, log: ctx.log, now: () => ctx.clock.now() }, claim);
+            await releaseSync(ctx.db, claim, outcome);
+            ctx.count(outcome.done ? 'orders' : 'orders_retry', 1);
+          } catch (error) {
+            if (error instanceof ClaimLost) {
+              ctx.log.warn({ orderId: claim.orderId }, error.message);
+              continue;
+            }
+            await releaseSync(ctx.db, claim, { done: false, retryAt: new Date(ctx.clock.now().getTime() + 30_000) });
+            ctx.count('orders_failed', 1);
+            ctx.log.warn({ orderId: claim.orderId, err: error }, 'fulfilment sync failed; will retry');
           }
-          await releaseSync(ctx.db, claim, { done: false, retryAt: new Date(ctx.clock.now().getTime() + 30_000) });
-          ctx.count('orders_failed', 1);
-          ctx.log.warn({ orderId: claim.orderId, err: error }, 'fulfilment sync failed; will retry');
         }
-      }
+      };
+      await Promise.all(Array.from({ length: PUSH_LANES }, lane));
     },
   };
   const sweep: JobDefinition = {

@@ -255,3 +255,8 @@ export const CONFIG_VARIABLES: readonly string[] = [...KNOWN_VARIABLES, 'SWITCHY
 export function readTestEnvironment(env: Source = process.env): { databaseUrl: string | undefined; path: string | undefined } {
   return { databaseUrl: text(env, 'DATABASE_URL'), path: env['PATH'] };
 }
+
+/** The environment a child process of Switchyard starts from (PATH, HOME, …), to be overlaid with its settings. */
+export function inheritedEnvironment(): NodeJS.ProcessEnv {
+  return { ...process.env };
+}

@@ -3,7 +3,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
-import type { Config } from './config.js';
+import { inheritedEnvironment, type Config } from './config.js';
 import { makeStoreBot } from './store-bot.js';
 import { workerProcesses, type WorkerProcesses } from './worker-processes.js';
 import { connected, setUpFacilities, startWithSimulatedShop } from './simulated-shop.js';
@@ -65,7 +65,7 @@ export interface WorkerKill {
 const WORKER_PROCESSES = 2;
 
 /** The day's pace unless chosen: customers' orders at a rate one machine takes in comfortably. */
-export const DAY_ORDERS_PER_SECOND = 15;
+export const DAY_ORDERS_PER_SECOND = 4;
 
 /** 12 simulated hours over orders / DAY_ORDERS_PER_SECOND real seconds, a minute at least. */
 export function defaultClockSpeed(orders: number): number {
@@ -112,6 +112,14 @@ export async function simulateDay(config: Config, options: DayOptions, progress:
       }
       throw new Error(`simulate-day: timed out waiting for ${what}`);
     };
+    // A run of its own, started now: one a worker has under way began before the evening.
+    const runAfterAnyRunning = async (job: string) => {
+      for (let attempt = 0; ; attempt++) {
+        const run = await sy.jobs.runHere(job, 'cli');
+        if (run.status !== 'skipped' || attempt >= 600) return run;
+        await sleep(1_000);
+      }
+    };
     // Nothing left to take in, route, work, push or publish.
     const quiet = async () => {
       const [row] = await queryRows<{ n: number }>(
@@ -131,7 +139,7 @@ export async function simulateDay(config: Config, options: DayOptions, progress:
       // as a merchant would run them. The first one runs the initial load before the second starts.
       workers = workerProcesses(
         {
-          ...process.env,
+          ...inheritedEnvironment(),
           DATABASE_URL: config.databaseUrl,
           SWITCHYARD_DATA_DIR: dataDir,
           SHOPIFY_SHOP: creds.shop,
@@ -228,7 +236,7 @@ export async function simulateDay(config: Config, options: DayOptions, progress:
     simulator.setFaults(creds.shop, { errorRate: 0 });
     await simulator.webhooks(creds.shop).idle();
     for (const job of ['sync.orders-new', 'sync.orders-updated', 'sync.reconcile', 'sync.inventory-snapshot']) {
-      const run = await sy.jobs.runHere(job, 'cli');
+      const run = await runAfterAnyRunning(job);
       if (run.status !== 'succeeded') throw new Error(`simulate-day: ${job} ${run.status}: ${run.error}`);
     }
     // Orders whose first news came from a poller or the reconciliation, not from a webhook.
@@ -240,7 +248,7 @@ export async function simulateDay(config: Config, options: DayOptions, progress:
     botRunning = false;
     await botLoop;
     if (botError) throw botError;
-    const publishAll = await sy.jobs.runHere('inventory.publish-all', 'cli');
+    const publishAll = await runAfterAnyRunning('inventory.publish-all');
     if (publishAll.status !== 'succeeded') throw new Error(`simulate-day: inventory.publish-all ${publishAll.status}`);
     await until('the last publish', quiet, 120_000);
     noWorkerFailure();

@@ -52,14 +52,13 @@ export function workerProcesses(env: NodeJS.ProcessEnv, logFile: (index: number)
         stdio: ['ignore', log, log],
       });
       closeSync(log);
-      let info: WorkerProcess | undefined;
       const exited = new Promise<void>((resolve) =>
         child.once('exit', (code, signal) => {
-          if (!asked.has(child) && info) onExit(info, signal ?? `exit code ${code}`);
+          if (!asked.has(child)) onExit(info, signal ?? `exit code ${code}`);
           resolve();
         }),
       );
-      info = { index, pid: child.pid!, exited };
+      const info: WorkerProcess = { index, pid: child.pid!, exited };
       children.set(index, { child, info });
       void exited.then(() => {
         if (children.get(index)?.child === child) children.delete(index);
