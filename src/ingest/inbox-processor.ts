@@ -74,7 +74,9 @@ export async function processInboxBatch(deps: {
   const lanes = new Map<string, InboxDelivery[]>();
   for (const delivery of claimed.sort((a, b) => a.id - b.id)) {
     const key = resourceKey(delivery);
-    lanes.set(key, [...(lanes.get(key) ?? []), delivery]);
+    const lane = lanes.get(key);
+    if (lane) lane.push(delivery);
+    else lanes.set(key, [delivery]);
   }
   const queue = [...lanes.values()];
   const worker = async () => {

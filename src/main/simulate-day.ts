@@ -159,11 +159,12 @@ export async function simulateDay(config: Config, options: DayOptions, progress:
         },
       );
       workers.start(0);
-      await until('the initial load', () => connected(api), 600_000);
+    }
+    await until('the initial load', () => connected(api), 600_000);
+    if (workers) {
       for (let i = 1; i < WORKER_PROCESSES; i++) workers.start(i);
       progress(`${WORKER_PROCESSES} worker processes (logs in ${dataDir})`);
     }
-    await until('the initial load', () => connected(api), 600_000);
     const facilities = await setUpFacilities(api, shop);
     // The merchant's set-up is published before the day begins (at every store that mirrors its
     // shelf, every variant is compared with Shopify once), so the day measures the day.
