@@ -122,7 +122,7 @@ async function allOrders(db: Db): Promise<RoutableOrder[]> {
   }));
 }
 
-const runs: Array<{ seconds: number; lines: number; linesPerSecond: number; conflicts: number; parked: number }> = [];
+const runs: Array<{ seconds: number; lines: number; linesPerSecond: number; conflicts: number; parked: number; phaseSeconds: Record<string, number> }> = [];
 let quality: Record<string, unknown> = {};
 let built: { lines: number; levels: number } = { lines: 0, levels: 0 };
 for (let round = 0; round < sizes.rounds; round++) {
@@ -153,13 +153,16 @@ for (let round = 0; round < sizes.rounds; round++) {
     const all = await Promise.all(Array.from({ length: sizes.workers }, () => runBrokering(db, { runs: 'all', trigger: 'bench', now: () => new Date(), batchSize: sizes.batch })));
     const seconds = (performance.now() - started) / 1000;
     const counts = { linesRouted: 0, linesParked: 0, conflicts: 0 };
+    // Where the time went, summed over the workers (phases of one worker overlap when it pipelines).
+    const phaseSeconds: Record<string, number> = {};
     for (const c of all) {
       counts.linesRouted += c.linesRouted;
       counts.linesParked += c.linesParked;
       counts.conflicts += c.conflicts;
+      for (const [phase, ms] of Object.entries(c.phases)) phaseSeconds[phase] = Math.round(((phaseSeconds[phase] ?? 0) + ms / 1000) * 100) / 100;
     }
     const lines = counts.linesRouted + counts.linesParked;
-    const figures = { seconds: Math.round(seconds * 10) / 10, lines, linesPerSecond: Math.round(lines / seconds), conflicts: counts.conflicts, parked: counts.linesParked };
+    const figures = { seconds: Math.round(seconds * 10) / 10, lines, linesPerSecond: Math.round(lines / seconds), conflicts: counts.conflicts, parked: counts.linesParked, phaseSeconds };
     console.error(`round ${round + 1}: ${JSON.stringify(figures)}`);
     runs.push(figures);
   } finally {

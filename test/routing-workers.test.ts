@@ -19,11 +19,8 @@ let fx: Fixture;
 const now = new Date();
 const ORDERS = 400;
 
-beforeAll(async () => {
-  testDb = await createTestDatabase();
-  database = await testDb.open();
-  db = database.db;
-  fx = await makeFixture(db, now);
+/** The same shop every time: scarce stock, 400 orders (standard, express, pickup), capacity on one store. */
+async function seed() {
   await fx.reset();
   // Default rules, but taking only the brokering queue: each line is decided exactly once (the
   // default also re-tries parked lines, which a second worker would then decide again).
@@ -44,10 +41,18 @@ beforeAll(async () => {
       ...(kind < 0.15 ? { method: 'pickup' as const, pickupAt: random.pick(['ST-BOS', 'ST-PHL', 'ST-CHI']) } : kind < 0.3 ? { method: 'express' as const } : {}),
     });
   }
+}
+
+beforeAll(async () => {
+  testDb = await createTestDatabase();
+  database = await testDb.open();
+  db = database.db;
+  fx = await makeFixture(db, now);
 }, 120_000);
 afterAll(() => testDb.drop());
 
 test(`two workers at once (${backend}): every line decided once, no unit reserved twice, capacity kept`, async () => {
+  await seed();
   let results: BrokeringCounts[];
   if (testDb.url) {
     const workers = [startChild('test/support/route-worker.ts', [testDb.url, '15'], process.env), startChild('test/support/route-worker.ts', [testDb.url, '15'], process.env)];
@@ -89,4 +94,34 @@ test(`two workers at once (${backend}): every line decided once, no unit reserve
   // Stock was scarce: some lines had to park, so the guards were tested against real contention.
   expect(lines.find((l) => l.status === 'unfillable')?.n ?? 0).toBeGreaterThan(0);
   expect((await compareCountersWithLedger(db)).drift).toEqual([]);
+}, 180_000);
+
+/** Where every line went, by order name and line position. */
+async function outcome() {
+  return queryRows<{ name: string; status: string; facility: string; quantity: number }>(
+    db,
+    sql`select o.name, ol.status, f.code as facility, coalesce(sum(r.quantity), 0)::int as quantity
+        from order_lines ol join orders o on o.id = ol.order_id join facilities f on f.id = ol.facility_id
+        left join reservations r on r.order_line_id = ol.id and r.status = 'active'
+        group by o.name, ol.id, ol.status, f.code order by o.name, ol.id`,
+  );
+}
+
+test(`one worker (${backend}): batches that overlap (read and decide the next while the last one writes) decide exactly as batches in turn`, async () => {
+  await seed();
+  const inTurn = await runBrokering(db, { runs: 'all', trigger: 'test', now: () => new Date(), batchSize: 15, pipeline: false });
+  const expected = await outcome();
+  await seed();
+  const overlapping = await runBrokering(db, { runs: 'all', trigger: 'test', now: () => new Date(), batchSize: 15 });
+  // Overlapping needs a second connection: PostgreSQL has one, the embedded database takes batches in turn.
+  expect(overlapping.pipelined).toBe(backend === 'postgres');
+  expect(inTurn.pipelined).toBe(false);
+  // Each batch took the one before it off the stock it read: no guard ever failed, and every line went
+  // where it went when batches took turns.
+  expect(overlapping.conflicts).toBe(0);
+  expect(await outcome()).toEqual(expected);
+  expect(expected.filter((l) => l.status === 'brokered').length).toBeGreaterThan(ORDERS / 2);
+  expect(expected.some((l) => l.status === 'unfillable')).toBe(true);
+  expect(overlapping.linesRouted).toBe(inTurn.linesRouted);
+  expect(overlapping.approved).toBe(inTurn.approved);
 }, 180_000);

@@ -142,7 +142,8 @@ export async function makeFixture(db: Db, now: Date): Promise<Fixture> {
       return draft.id;
     },
     async reset() {
-      await db.execute(sql`truncate reservations, routing_decisions, facility_capacity_usage, order_history, order_lines, orders, inventory_ledger, inventory_levels, inventory_count_marks, inventory_publish_queue, routing_run_slots cascade`);
+      await db.execute(sql`truncate reservations, routing_decisions, facility_capacity_usage, order_history, order_lines, orders, inventory_ledger, inventory_levels, inventory_count_marks, inventory_publish_queue, routing_run_slots, safety_stock_rules cascade`);
+      await db.execute(sql`update products set tags = '{}'`);
       await db.execute(sql`update facilities set daily_order_capacity = null, brokering_priority = 0, default_safety_stock = 0, brokering_enabled = true`);
       await db.execute(sql`delete from routing_rule_versions`);
       await activateVersion(db, (await createDraft(db, { name: 'default', document: defaultRuleDocument(), by: 'test' }, now)).id, now);

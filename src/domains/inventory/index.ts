@@ -4,6 +4,7 @@ export { computeAtp, knownCommitments, onlineChannel, type VariantAtp, type Know
 export {
   recordEntries,
   lockLevels,
+  lockExistingLevels,
   markChanged,
   markAllVariantsChanged,
   compareCountersWithLedger,

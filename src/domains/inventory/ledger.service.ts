@@ -4,7 +4,7 @@
 // nothing.
 import { sql } from 'drizzle-orm';
 import type { Db } from '../../platform/db/client.js';
-import { queryRows } from '../../platform/db/rows.js';
+import { intArray, queryRows } from '../../platform/db/rows.js';
 import type { LedgerKind } from './inventory.schema.js';
 
 export interface LedgerEntryInput {
@@ -45,6 +45,19 @@ export async function lockLevels(tx: Db, pairs: Array<{ variantId: number; facil
           order by l.variant_id, l.facility_id for update of l`,
     );
   }
+}
+
+/**
+ * Takes the counter rows of these pairs under lock, in key order, without creating missing ones
+ * (for callers that only move stock where a row exists, e.g. routing's reservations).
+ */
+export async function lockExistingLevels(tx: Db, pairs: Array<{ variantId: number; facilityId: number }>): Promise<void> {
+  if (pairs.length === 0) return;
+  await tx.execute(
+    sql`select 1 from inventory_levels l
+        join unnest(${intArray(pairs.map((p) => p.variantId))}::bigint[], ${intArray(pairs.map((p) => p.facilityId))}::bigint[]) as p(v, f) on l.variant_id = p.v and l.facility_id = p.f
+        order by l.variant_id, l.facility_id for update of l`,
+  );
 }
 
 /**
@@ -156,7 +169,7 @@ export async function markChanged(tx: Db, variantIds: number[], now: Date, optio
     await tx.execute(
       sql`insert into inventory_publish_queue as q (variant_id, changed_at, needs_read, read_locations)
           select t.v, ${now}::timestamptz, ${needsRead}::boolean, case when ${location}::text is null then null else array[${location}::text] end
-          from jsonb_to_recordset(${JSON.stringify(ids.slice(i, i + 5000).map((v) => ({ v })))}::jsonb) as t(v bigint)
+          from unnest(${intArray(ids.slice(i, i + 5000))}::bigint[]) as t(v)
           on conflict (variant_id) do update set changed_at = excluded.changed_at, leased_until = null,
             needs_read = q.needs_read or excluded.needs_read,
             read_locations = case

@@ -153,6 +153,10 @@ function removal(filter: string, reason: string, codes: string[]): RuleTrace['re
  * count the same units twice.
  */
 function takeable(stock: StockMap, facilityId: number, groups: RoutableLine[][], keep: number): RoutableLine[][] {
+  if (groups.every((g) => g.length === 1) && distinctItems(groups)) {
+    // The common case: single lines of different items, each judged on its own.
+    return groups.filter((g) => available(stock, g[0]!.variantId, facilityId) - g[0]!.quantity >= keep);
+  }
   const taken: RoutableLine[][] = [];
   const used = new Map<number, number>();
   for (const group of groups) {
@@ -167,8 +171,23 @@ function takeable(stock: StockMap, facilityId: number, groups: RoutableLine[][],
   return taken;
 }
 
+/** No item appears on two of these single-line groups. */
+function distinctItems(groups: RoutableLine[][]): boolean {
+  for (let i = 1; i < groups.length; i++) for (let j = 0; j < i; j++) if (groups[i]![0]!.variantId === groups[j]![0]!.variantId) return false;
+  return true;
+}
+
 /** Can the facility give every line of the group its quantity and keep `keep` units of each? */
-const holds = (stock: StockMap, facilityId: number, group: RoutableLine[], keep: number) => takeable(stock, facilityId, [group], keep).length === 1;
+function holds(stock: StockMap, facilityId: number, group: RoutableLine[], keep: number): boolean {
+  for (let i = 0; i < group.length; i++) {
+    const line = group[i]!;
+    // Units of this item wanted by this line and the ones before it (an item may be on two lines).
+    let need = line.quantity;
+    for (let j = 0; j < i; j++) if (group[j]!.variantId === line.variantId) need += group[j]!.quantity;
+    if (available(stock, line.variantId, facilityId) - need < keep) return false;
+  }
+  return true;
+}
 
 const value = (lines: RoutableLine[]) => lines.reduce((sum, l) => sum + l.unitPrice * l.quantity, 0);
 const units = (lines: RoutableLine[]) => lines.reduce((sum, l) => sum + l.quantity, 0);
@@ -178,7 +197,7 @@ function capacityLeft(f: RoutingFacility): number {
 }
 
 /** The facility filters of a rule, in order; each returns why it removes a facility, or null. */
-function facilityFilters(rule: InventoryRule, order: RoutableOrder, lines: RoutableLine[], express: boolean) {
+function facilityFilters(rule: InventoryRule, distanceTo: (f: RoutingFacility) => number | null, lines: RoutableLine[], express: boolean) {
   const excluded = new Set(lines.flatMap((l) => l.excludedFacilityIds));
   const f = rule.filters;
   const capabilities = new Set(f.capabilities ?? []);
@@ -190,8 +209,9 @@ function facilityFilters(rule: InventoryRule, order: RoutableOrder, lines: Routa
     filters.push({
       name: 'capabilities',
       reason: (x) => {
-        const missing = [...capabilities].filter((c) => (c === 'ship' ? !x.canShip : c === 'pickup' ? !x.canPickup : !x.canExpress));
-        return missing.length > 0 ? `cannot ${missing.join(' or ')}` : null;
+        const lacks = (c: string) => (c === 'ship' ? !x.canShip : c === 'pickup' ? !x.canPickup : !x.canExpress);
+        if (!((capabilities.has('ship') && !x.canShip) || (capabilities.has('pickup') && !x.canPickup) || (capabilities.has('express') && !x.canExpress))) return null;
+        return `cannot ${[...capabilities].filter(lacks).join(' or ')}`;
       },
     });
   }
@@ -201,7 +221,7 @@ function facilityFilters(rule: InventoryRule, order: RoutableOrder, lines: Routa
     filters.push({
       name: 'radiusKm',
       reason: (x) => {
-        const d = distanceKm(order, x);
+        const d = distanceTo(x);
         return d === null ? 'distance unknown (no coordinates)' : d > f.radiusKm! ? `more than ${f.radiusKm} km away` : null;
       },
     });
@@ -217,17 +237,6 @@ function facilityFilters(rule: InventoryRule, order: RoutableOrder, lines: Routa
   return filters;
 }
 
-function compareBySorts(sorts: Array<Sort<FacilitySortField>>, key: (f: RoutingFacility, field: FacilitySortField) => number) {
-  return (a: RoutingFacility, b: RoutingFacility) => {
-    for (const s of sorts) {
-      const av = key(a, s.field);
-      const bv = key(b, s.field);
-      if (av !== bv) return (av < bv) === (s.direction === 'asc') ? -1 : 1;
-    }
-    return a.id - b.id;
-  };
-}
-
 /** Decides every order of one brokering run. Mutates `stock` and the facilities' `usedToday`. */
 export function decide(input: EngineInput): OrderDecision[] {
   const { document, stock, now } = input;
@@ -237,6 +246,7 @@ export function decide(input: EngineInput): OrderDecision[] {
   const decided = new Set<number>();
   const decisions: OrderDecision[] = [];
   const maxPriority = Math.max(1, ...input.facilities.map((f) => Math.abs(f.priority)));
+  const scratch = scratchFor(input.facilities);
 
   for (const routing of run.routings.filter((r) => r.enabled)) {
     const queues = routing.orderFilters.queues ?? ['brokering'];
@@ -265,13 +275,27 @@ export function decide(input: EngineInput): OrderDecision[] {
     for (const order of selected) {
       decided.add(order.id);
       const lines = order.lines.filter((l) => queues.includes(l.queue as never));
-      decisions.push(decideOrder(order, lines, routing, run.code, scarcity.get(order.id)!, { document, stock, facilityById, facilities: input.facilities, maxPriority, now }));
+      decisions.push(decideOrder(order, lines, routing, run.code, scarcity.get(order.id)!, { scratch, document, stock, facilityById, facilities: input.facilities, maxPriority, now }));
     }
   }
   return decisions;
 }
 
+/** Facilities in id order with a mark per facility, reused by every order of a run. */
+interface Scratch {
+  byId: RoutingFacility[];
+  indexOf: Map<number, number>;
+  marks: Float64Array;
+  epoch: number;
+}
+
+function scratchFor(facilities: RoutingFacility[]): Scratch {
+  const byId = [...facilities].sort((a, b) => a.id - b.id);
+  return { byId, indexOf: new Map(byId.map((f, i) => [f.id, i])), marks: new Float64Array(byId.length), epoch: 0 };
+}
+
 interface Ctx {
+  scratch: Scratch;
   document: RuleDocument;
   stock: StockMap;
   facilityById: Map<number, RoutingFacility>;
@@ -296,6 +320,13 @@ function decideOrder(order: RoutableOrder, waiting: RoutableLine[], routing: Rou
   };
   let remaining = [...waiting];
   let transferTo: number | null = null;
+  // Each facility's distance from the destination, worked out once per order.
+  const distances = new Map<number, number | null>();
+  const distanceTo = (f: RoutingFacility) => {
+    let d = distances.get(f.id);
+    if (d === undefined) distances.set(f.id, (d = distanceKm(order, f)));
+    return d;
+  };
 
   // Pickup: the chosen store, whole order, or the fallback.
   if (order.shippingMethod === 'pickup') {
@@ -334,22 +365,24 @@ function decideOrder(order: RoutableOrder, waiting: RoutableLine[], routing: Rou
     const trace: RuleTrace = { rule: rule.name, candidates: 0, removed: [], scores: [], outcome: '' };
     decision.trace.rules.push(trace);
     // Only facilities holding some of these items can take part; the others are counted, not listed.
-    const stocked = new Set<number>();
-    for (const line of remaining) for (const [facilityId, n] of ctx.stock.get(line.variantId) ?? []) if (n > 0) stocked.add(facilityId);
-    let candidates = [...stocked]
-      .sort((a, b) => a - b)
-      .map((id) => ctx.facilityById.get(id))
-      .filter((f): f is RoutingFacility => f !== undefined);
+    // (Marked in a scratch array, then read in facility id order: no set, no sort per order.)
+    const mark = ++ctx.scratch.epoch;
+    for (const line of remaining) {
+      ctx.stock.get(line.variantId)?.forEach((n, facilityId) => {
+        const i = n > 0 ? ctx.scratch.indexOf.get(facilityId) : undefined;
+        if (i !== undefined) ctx.scratch.marks[i] = mark;
+      });
+    }
+    let candidates: RoutingFacility[] = [];
+    for (let i = 0; i < ctx.scratch.byId.length; i++) if (ctx.scratch.marks[i] === mark) candidates.push(ctx.scratch.byId[i]!);
     if (ctx.facilities.length > candidates.length) {
       trace.removed.push({ filter: 'stock', reason: 'holds none of these items', facilities: [], count: ctx.facilities.length - candidates.length });
     }
-    for (const filter of facilityFilters(rule, order, remaining, express)) {
-      const removed: string[] = [];
+    for (const filter of facilityFilters(rule, distanceTo, remaining, express)) {
       const reasons = new Map<string, string[]>();
       candidates = candidates.filter((f) => {
         const reason = filter.reason(f);
         if (reason === null) return true;
-        removed.push(f.code);
         const codes = reasons.get(reason);
         if (codes) codes.push(f.code);
         else reasons.set(reason, [f.code]);
@@ -361,7 +394,7 @@ function decideOrder(order: RoutableOrder, waiting: RoutableLine[], routing: Rou
     const mode = express ? 'single' : rule.assignment.mode;
     const minPart = rule.assignment.mode === 'split' ? (rule.assignment.minPartValue ?? 0) : 0;
     const sortKey = (f: RoutingFacility, field: FacilitySortField) =>
-      field === 'distance' ? (distanceKm(order, f) ?? Number.POSITIVE_INFINITY)
+      field === 'distance' ? (distanceTo(f) ?? Number.POSITIVE_INFINITY)
       : field === 'priority' ? f.priority
       : field === 'capacity_left' ? capacityLeft(f)
       : remaining.reduce((s, l) => s + available(ctx.stock, l.variantId, f.id), 0);
@@ -377,35 +410,49 @@ function decideOrder(order: RoutableOrder, waiting: RoutableLine[], routing: Rou
       return mode === 'single' ? c.length === groups.length : c.length > 0;
     });
     if (withStock.length < candidates.length) {
-      const noStock = candidates.filter((f) => !withStock.includes(f)).map((f) => f.code);
+      const kept = new Set(withStock);
+      const noStock = candidates.filter((f) => !kept.has(f)).map((f) => f.code);
       trace.removed.push(removal('stock', mode === 'single' ? `cannot fill every line${keep ? ` and keep ${keep}` : ''}` : `holds no line${keep ? ` while keeping ${keep}` : ''}`, noStock));
     }
     trace.candidates = withStock.length;
     const round3 = (x: number) => Math.round(x * 1000) / 1000;
-    const score = (f: RoutingFacility, coverUnits: number, remainingUnits: number): CandidateScore => {
-      const w = ctx.document.scoring;
-      const d = distanceKm(order, f);
-      const parts = {
-        distance: round3(d === null ? 0 : Math.max(0, 1 - d / ctx.document.distanceScaleKm)),
-        packages: round3(remainingUnits === 0 ? 0 : coverUnits / remainingUnits),
-        capacityHeadroom: round3(f.capacity === null ? 1 : f.capacity === 0 ? 0 : Math.max(0, capacityLeft(f) / f.capacity)),
-        facilityPriority: round3(f.priority / ctx.maxPriority),
-      };
-      const total = w.distance * parts.distance + w.packages * parts.packages + w.capacityHeadroom * parts.capacityHeadroom + w.facilityPriority * parts.facilityPriority;
-      return { facility: f.code, score: round3(total), distanceKm: d === null ? null : Math.round(d * 10) / 10, covers: coverUnits, parts };
+    const w = ctx.document.scoring;
+    const distancePart = (d: number | null) => round3(d === null ? 0 : Math.max(0, 1 - d / ctx.document.distanceScaleKm));
+    const packagesPart = (coverUnits: number, remainingUnits: number) => round3(remainingUnits === 0 ? 0 : coverUnits / remainingUnits);
+    const headroomPart = (f: RoutingFacility) => round3(f.capacity === null ? 1 : f.capacity === 0 ? 0 : Math.max(0, capacityLeft(f) / f.capacity));
+    const priorityPart = (f: RoutingFacility) => round3(f.priority / ctx.maxPriority);
+    /** The score alone (ranking needs only the number; the trace keeps the parts of the best few). */
+    const scoreOf = (f: RoutingFacility, coverUnits: number, remainingUnits: number) =>
+      round3(w.distance * distancePart(distanceTo(f)) + w.packages * packagesPart(coverUnits, remainingUnits) + w.capacityHeadroom * headroomPart(f) + w.facilityPriority * priorityPart(f));
+    const scoreInWords = (f: RoutingFacility, coverUnits: number, remainingUnits: number): CandidateScore => {
+      const d = distanceTo(f);
+      const parts = { distance: distancePart(d), packages: packagesPart(coverUnits, remainingUnits), capacityHeadroom: headroomPart(f), facilityPriority: priorityPart(f) };
+      return { facility: f.code, score: scoreOf(f, coverUnits, remainingUnits), distanceKm: d === null ? null : Math.round(d * 10) / 10, covers: coverUnits, parts };
     };
     const rank = (list: Array<{ f: RoutingFacility; groups: RoutableLine[][] }>, remainingUnits: number) => {
-      const scored = list.map((x) => ({ f: x.f, s: score(x.f, units(x.groups.flat()), remainingUnits) }));
-      const bySorts = compareBySorts(sorts, sortKey);
-      scored.sort((a, b) => (useScores && b.s.score !== a.s.score ? b.s.score - a.s.score : bySorts(a.f, b.f)));
+      // Scores and sort keys worked out once per candidate, not once per comparison.
+      const scored = list.map((x) => {
+        const cover = x.groups.reduce((n, g) => n + units(g), 0);
+        return { f: x.f, cover, score: scoreOf(x.f, cover, remainingUnits), keys: sorts.map((sort) => sortKey(x.f, sort.field)) };
+      });
+      scored.sort((a, b) => {
+        if (useScores && b.score !== a.score) return b.score - a.score;
+        for (let i = 0; i < sorts.length; i++) {
+          const av = a.keys[i]!;
+          const bv = b.keys[i]!;
+          if (av !== bv) return (av < bv) === (sorts[i]!.direction === 'asc') ? -1 : 1;
+        }
+        return a.f.id - b.f.id;
+      });
       return scored;
     };
+    const best = (ranked: ReturnType<typeof rank>, remainingUnits: number) => ranked.slice(0, TRACE_SCORES).map((r) => scoreInWords(r.f, r.cover, remainingUnits));
     /** The best candidates kept in the trace. */
     const TRACE_SCORES = 3;
 
     if (mode === 'single') {
       const ranked = rank(withStock.map((f) => ({ f, groups: coverage.get(f)! })), units(remaining));
-      trace.scores = ranked.slice(0, TRACE_SCORES).map((r) => r.s);
+      trace.scores = best(ranked, units(remaining));
       if (ranked.length > 0) {
         const chosen = ranked[0]!.f;
         assign(chosen, remaining, transferTo);
@@ -425,7 +472,7 @@ function decideOrder(order: RoutableOrder, waiting: RoutableLine[], routing: Rou
           .filter((x) => x.groups.length > 0 && (minPart === 0 || wholeOrder(x.groups) || value(x.groups.flat()) >= minPart));
         if (eligible.length === 0) break;
         const ranked = rank(eligible, units(remaining));
-        if (parts.length === 0) trace.scores = ranked.slice(0, TRACE_SCORES).map((r) => r.s);
+        if (parts.length === 0) trace.scores = best(ranked, units(remaining));
         const chosen = ranked[0]!.f;
         const take = eligible.find((x) => x.f === chosen)!.groups.flat();
         assign(chosen, take, transferTo);

@@ -3,13 +3,10 @@
 // statement that moves them, so two workers never promise the same unit or the same capacity slot.
 import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../../platform/db/client.js';
-import { queryRows } from '../../platform/db/rows.js';
+import { intArray, queryRows } from '../../platform/db/rows.js';
 import type { QueueKind } from '../facilities/index.js';
-import { lockLevels, markChanged } from '../inventory/index.js';
+import { lockExistingLevels, markChanged } from '../inventory/index.js';
 import type { OrderDecision, RoutableOrder, RoutingFacility, StockMap } from './engine.js';
-
-/** A PostgreSQL array literal of whole numbers, sent as one text parameter (cheaper to parse than JSON). */
-export const intArray = (values: Array<number | null>) => `{${values.map((v) => (v === null ? 'NULL' : String(Math.trunc(v)))).join(',')}}`;
 
 /** Line states that mean "waiting in a queue", the same set ATP counts as queue demand. */
 export const WAITING_STATUSES = ['approved', 'rejected', 'unfillable'] as const;
@@ -19,21 +16,27 @@ export const APPROVED_FINANCIAL = ['PAID', 'AUTHORIZED', 'PARTIALLY_PAID', 'PART
 export const APPROVE_TAG = 'switchyard-approved';
 export const HOLD_TAG = 'switchyard-hold';
 
+/** The checks an order passes before its lines may be routed (SQL over `o`, the order). */
+const approvableOrder = sql`o.cancelled_at is null and coalesce(o.source_name, '') <> 'pos' and coalesce(o.fulfillment_status, '') <> 'FULFILLED'
+  and not (${HOLD_TAG} = any(o.tags))
+  and (o.financial_status in (${sql.join(APPROVED_FINANCIAL.map((s) => sql`${s}`), sql`, `)}) or ${APPROVE_TAG} = any(o.tags))`;
+/** A new line (not yet approved) with something left to send (SQL over `ol`). */
+const newLine = sql`ol.status = 'created' and ol.current_quantity > ol.shipped_quantity and ol.variant_id is not null`;
+/** A line waiting in a queue with something left to send (SQL over `ol`). */
+const waitingLine = sql`ol.status in ('approved', 'rejected', 'unfillable') and ol.current_quantity > ol.shipped_quantity and ol.variant_id is not null`;
+
 /**
  * Approval: new lines of orders that passed the checks move to the brokering queue. Orders from POS
- * (sold in the store) and orders already fulfilled in Shopify are not routed.
+ * (sold in the store) and orders already fulfilled in Shopify are not routed. Brokering approves the
+ * lines of the orders it routes as it routes them (one line update, not two); this catches the rest.
  */
 export async function approveNewLines(db: Db, brokeringQueueId: number, now: Date, orderIds?: number[]): Promise<number> {
-  const only = orderIds ? sql`and o.id in (select (jsonb_array_elements_text(${JSON.stringify(orderIds)}::jsonb))::bigint)` : sql``;
+  const only = orderIds ? sql`and o.id = any(${intArray(orderIds)}::bigint[])` : sql``;
   const rows = await queryRows<{ id: number }>(
     db,
     sql`update order_lines ol set status = 'approved', facility_id = ${brokeringQueueId}, updated_at = ${now}
         from orders o
-        where o.id = ol.order_id and ol.status = 'created' and ol.current_quantity > ol.shipped_quantity and ol.variant_id is not null
-          and o.cancelled_at is null and coalesce(o.source_name, '') <> 'pos' and coalesce(o.fulfillment_status, '') <> 'FULFILLED'
-          and not (${HOLD_TAG} = any(o.tags))
-          and (o.financial_status in (${sql.join(APPROVED_FINANCIAL.map((s) => sql`${s}`), sql`, `)}) or ${APPROVE_TAG} = any(o.tags))
-          ${only}
+        where o.id = ol.order_id and ${newLine} and ${approvableOrder} ${only}
         returning ol.id`,
   );
   return rows.length;
@@ -41,16 +44,18 @@ export async function approveNewLines(db: Db, brokeringQueueId: number, now: Dat
 
 /**
  * Claims up to `limit` orders with lines waiting in the given queues, above `afterId` (keyset), locking
- * them for this transaction; another worker skips them.
+ * them for this transaction; another worker skips them. With `brokeringQueueId`, new lines of approvable
+ * orders count as waiting in the brokering queue.
  */
-export async function claimOrders(tx: Db, queueIds: number[], afterId: number, limit: number, orderIds?: number[]): Promise<number[]> {
-  const only = orderIds ? sql`and o.id in (select (jsonb_array_elements_text(${JSON.stringify(orderIds)}::jsonb))::bigint)` : sql``;
+export async function claimOrders(tx: Db, queueIds: number[], afterId: number, limit: number, orderIds: number[] | undefined, brokeringQueueId: number | null): Promise<number[]> {
+  const only = orderIds ? sql`and o.id = any(${intArray(orderIds)}::bigint[])` : sql``;
+  const fresh = brokeringQueueId === null ? sql`` : sql`or (${newLine} and ${approvableOrder})`;
   const rows = await queryRows<{ id: number }>(
     tx,
     sql`select o.id from orders o
         where o.id > ${afterId} and o.cancelled_at is null ${only}
-          and exists (select 1 from order_lines ol where ol.order_id = o.id and ol.status in ('approved', 'rejected', 'unfillable')
-                        and ol.current_quantity > ol.shipped_quantity and ol.facility_id in (select (jsonb_array_elements_text(${JSON.stringify(queueIds)}::jsonb))::bigint))
+          and exists (select 1 from order_lines ol where ol.order_id = o.id
+                        and ((${waitingLine} and ol.facility_id = any(${intArray(queueIds)}::bigint[])) ${fresh}))
         order by o.id
         limit ${limit}
         for update of o skip locked`,
@@ -104,17 +109,30 @@ export function toRoutableOrder(r: OrderRowWithLines, queueOf: (facilityId: numb
   };
 }
 
-export async function loadOrders(db: Db, orderIds: number[], queueKindById: Map<number, QueueKind>): Promise<RoutableOrder[]> {
-  if (orderIds.length === 0) return [];
+/**
+ * The claimed orders with their waiting lines; with `brokeringQueueId`, also their new lines of
+ * approvable orders (in the brokering queue, listed in `newLineIds`: the commit approves them).
+ */
+export async function loadOrders(
+  db: Db,
+  orderIds: number[],
+  queueKindById: Map<number, QueueKind>,
+  brokeringQueueId: number | null,
+): Promise<{ orders: RoutableOrder[]; newLineIds: Set<number> }> {
+  const newLineIds = new Set<number>();
+  if (orderIds.length === 0) return { orders: [], newLineIds };
+  const fresh = brokeringQueueId === null ? sql`false` : sql`(${newLine} and ${approvableOrder})`;
   const rows = await queryRows<OrderRowWithLines & Record<string, unknown>>(
     db,
     sql`select ${orderColumns(sql`select json_agg(json_build_object('id', ol.id, 'variant_id', ol.variant_id, 'sku', ol.sku, 'quantity', ol.current_quantity - ol.shipped_quantity, 'unit_price', ol.unit_price,
-                  'group_key', ol.group_key, 'facility_id', ol.facility_id, 'excluded', ol.excluded_facility_ids) order by ol.id)
-             from order_lines ol where ol.order_id = o.id and ol.status in ('approved', 'rejected', 'unfillable') and ol.current_quantity > ol.shipped_quantity and ol.variant_id is not null`)}
-        from orders o where o.id in (select (jsonb_array_elements_text(${JSON.stringify(orderIds)}::jsonb))::bigint)
+                  'group_key', ol.group_key, 'facility_id', case when ol.status = 'created' then ${brokeringQueueId}::bigint else ol.facility_id end, 'excluded', ol.excluded_facility_ids, 'new', ol.status = 'created') order by ol.id)
+             from order_lines ol where ol.order_id = o.id and (${waitingLine} or ${fresh})`)}
+        from orders o where o.id = any(${intArray(orderIds)}::bigint[])
         order by o.id`,
   );
-  return rows.map((r) => toRoutableOrder(r, (facilityId) => (facilityId === undefined ? 'unknown' : (queueKindById.get(facilityId) ?? 'unknown'))));
+  for (const r of rows) for (const l of r.lines ?? []) if ((l as { new?: boolean }).new) newLineIds.add(Number(l.id));
+  const orders = rows.map((r) => toRoutableOrder(r, (facilityId) => (facilityId === undefined ? 'unknown' : (queueKindById.get(facilityId) ?? 'unknown'))));
+  return { orders, newLineIds };
 }
 
 const localDateFormats = new Map<string, Intl.DateTimeFormat>();
@@ -186,52 +204,49 @@ export async function loadRoutingFacilities(db: Db, now: Date): Promise<Facility
   return facilities;
 }
 
-export interface StockRow {
-  variantId: number;
-  facilityId: number;
-  /** Units that can be promised: on hand − reserved − safety stock. */
-  available: number;
-  safety: number;
-}
-
-/** What each routable facility can promise of these variants (only positive amounts). */
-export async function loadStock(db: Db, variantIds: number[]): Promise<{ stock: StockMap; safety: Map<string, number> }> {
-  const stock: StockMap = new Map();
-  const safety = new Map<string, number>();
-  if (variantIds.length === 0) return { stock, safety };
-  const [rules] = await queryRows<{ any: boolean }>(db, sql`select exists (select 1 from safety_stock_rules) as any`);
-  // Safety stock as ATP computes it: the product's own figure, else the largest tag rule for the
-  // facility, else the largest global tag rule, else the facility's default.
-  const safetyExpr = rules!.any
+/**
+ * Safety stock as ATP computes it (SQL over `l` the level, `f` its facility, `p` the product): the
+ * level's own figure, else the largest tag rule for the facility, else the largest global tag rule,
+ * else the facility's default. Without tag rules (the usual case) the product is not needed.
+ */
+function safetyStock(tagRules: boolean): SQL {
+  return tagRules
     ? sql`coalesce(l.safety_stock,
         (select max(r.quantity) from safety_stock_rules r where r.facility_id = f.id and r.tag = any(p.tags)),
         (select max(r.quantity) from safety_stock_rules r where r.facility_id is null and r.tag = any(p.tags)),
         f.default_safety_stock)`
     : sql`coalesce(l.safety_stock, f.default_safety_stock)`;
+}
+
+async function hasTagRules(db: Db): Promise<boolean> {
+  const [rules] = await queryRows<{ any: boolean }>(db, sql`select exists (select 1 from safety_stock_rules) as any`);
+  return rules!.any;
+}
+
+/** What each routable facility can promise of these variants (on hand − reserved − safety stock; only positive amounts). */
+export async function loadStock(db: Db, variantIds: number[]): Promise<{ stock: StockMap }> {
+  const stock: StockMap = new Map();
+  if (variantIds.length === 0) return { stock };
+  const tagRules = await hasTagRules(db);
   const ids = intArray([...new Set(variantIds)]);
-  const rows = await queryRows<{ variant_id: number; facility_id: number; free: number; safety: number }>(
+  // One row per item with its facilities and units side by side: a tenth of the rows of one per level.
+  const rows = await queryRows<{ variant_id: number; facilities: number[]; units: number[] }>(
     db,
-    rules!.any
-      ? sql`select l.variant_id, l.facility_id, (l.on_hand - l.reserved)::int as free, (${safetyExpr})::int as safety
-            from inventory_levels l
-            join facilities f on f.id = l.facility_id and f.kind <> 'VIRTUAL' and f.active and f.brokering_enabled
-            join variants v on v.id = l.variant_id
-            join products p on p.id = v.product_id
-            where l.variant_id in (select unnest(${ids}::bigint[])) and l.on_hand - l.reserved > 0`
-      : sql`select l.variant_id, l.facility_id, (l.on_hand - l.reserved)::int as free, coalesce(l.safety_stock, f.default_safety_stock)::int as safety
-            from inventory_levels l
-            join facilities f on f.id = l.facility_id and f.kind <> 'VIRTUAL' and f.active and f.brokering_enabled
-            where l.variant_id in (select unnest(${ids}::bigint[])) and l.on_hand - l.reserved > 0`,
+    sql`select x.variant_id, array_agg(x.facility_id) as facilities, array_agg(x.units) as units
+        from (select l.variant_id, l.facility_id, (l.on_hand - l.reserved - ${safetyStock(tagRules)})::int as units
+              from inventory_levels l
+              join facilities f on f.id = l.facility_id and f.kind <> 'VIRTUAL' and f.active and f.brokering_enabled
+              ${tagRules ? sql`join variants v on v.id = l.variant_id join products p on p.id = v.product_id` : sql``}
+              where l.variant_id = any(${ids}::bigint[]) and l.on_hand - l.reserved > 0) x
+        where x.units > 0
+        group by x.variant_id`,
   );
   for (const r of rows) {
-    const units = r.free - r.safety;
-    safety.set(`${r.variant_id}:${r.facility_id}`, r.safety);
-    if (units <= 0) continue;
-    let m = stock.get(r.variant_id);
-    if (!m) stock.set(r.variant_id, (m = new Map()));
-    m.set(r.facility_id, units);
+    const m = new Map<number, number>();
+    for (let i = 0; i < r.facilities.length; i++) m.set(r.facilities[i]!, r.units[i]!);
+    stock.set(r.variant_id, m);
   }
-  return { stock, safety };
+  return { stock };
 }
 
 /** A guard failed: another worker took the stock or the capacity first. The batch is decided again. */
@@ -247,33 +262,48 @@ export interface CommitContext {
   trigger: string;
   queueIds: Map<QueueKind, number>;
   facilities: Map<number, FacilityWithZone>;
-  safety: Map<string, number>;
+  /** New lines read with the batch: approved here (routed, parked, or left in the brokering queue). */
+  newLineIds: Set<number>;
+  /** Milliseconds per write, added up (see `timePhase`). */
+  phases?: Record<string, number>;
+}
+
+/** Adds the time since `started` to a phase and returns now. */
+export function timePhase(phases: Record<string, number> | undefined, phase: string, started: number): number {
+  const now = performance.now();
+  if (phases) phases[phase] = (phases[phase] ?? 0) + (now - started);
+  return now;
 }
 
 /** Writes a batch of decisions in the caller's transaction; throws RoutingConflict when a guard fails. */
 export async function commitDecisions(tx: Db, decisions: OrderDecision[], ctx: CommitContext): Promise<void> {
-  const { now } = ctx;
+  const { now, phases } = ctx;
+  let t = performance.now();
   const assignments = decisions.flatMap((d) => d.assignments);
   if (assignments.length > 0) {
     // Per (variant, facility): the units the batch takes; locked in a fixed order, then moved only
     // where on hand − reserved still covers them and the safety stock.
-    const need = new Map<string, { v: number; f: number; q: number; s: number }>();
+    const need = new Map<string, { v: number; f: number; q: number }>();
     for (const a of assignments) {
       const key = `${a.variantId}:${a.facilityId}`;
-      const entry = need.get(key) ?? { v: a.variantId, f: a.facilityId, q: 0, s: ctx.safety.get(key) ?? 0 };
+      const entry = need.get(key) ?? { v: a.variantId, f: a.facilityId, q: 0 };
       entry.q += a.quantity;
       need.set(key, entry);
     }
-    const pairs = [...need.values()];
-    await lockLevels(tx, pairs.map((p) => ({ variantId: p.v, facilityId: p.f })));
+    const pairs = [...need.values()].sort((a, b) => a.v - b.v || a.f - b.f);
+    await lockExistingLevels(tx, pairs.map((p) => ({ variantId: p.v, facilityId: p.f })));
+    t = timePhase(phases, 'commit.lockLevels', t);
+    const tagRules = await hasTagRules(tx);
     const moved = await queryRows<{ n: number }>(
       tx,
-      sql`with d as (select * from unnest(${intArray(pairs.map((p) => p.v))}::bigint[], ${intArray(pairs.map((p) => p.f))}::bigint[], ${intArray(pairs.map((p) => p.q))}::int[], ${intArray(pairs.map((p) => p.s))}::int[]) as x(v, f, q, s)),
+      sql`with d as (select * from unnest(${intArray(pairs.map((p) => p.v))}::bigint[], ${intArray(pairs.map((p) => p.f))}::bigint[], ${intArray(pairs.map((p) => p.q))}::int[]) as x(v, f, q)),
           u as (update inventory_levels l set reserved = l.reserved + d.q, updated_at = ${now}
-                from d where l.variant_id = d.v and l.facility_id = d.f and l.on_hand - l.reserved - d.s >= d.q returning 1)
+                from d join facilities f on f.id = d.f ${tagRules ? sql`join variants v on v.id = d.v join products p on p.id = v.product_id` : sql``}
+                where l.variant_id = d.v and l.facility_id = d.f and l.on_hand - l.reserved - ${safetyStock(tagRules)} >= d.q returning 1)
           select count(*)::int as n from u`,
     );
     if (moved[0]!.n !== pairs.length) throw new RoutingConflict(`stock moved for ${pairs.length - moved[0]!.n} of ${pairs.length} item × facility pairs`);
+    t = timePhase(phases, 'commit.reserveLevels', t);
     await tx.execute(
       sql`insert into reservations (order_line_id, variant_id, facility_id, quantity, status, created_at)
           select x.l, x.v, x.f, x.q, 'active', ${now}::timestamptz
@@ -281,12 +311,14 @@ export async function commitDecisions(tx: Db, decisions: OrderDecision[], ctx: C
                       ${intArray(assignments.map((a) => a.facilityId))}::bigint[], ${intArray(assignments.map((a) => a.quantity))}::int[]) as x(l, v, f, q)
           on conflict (order_line_id, facility_id) where status = 'active' do update set quantity = reservations.quantity + excluded.quantity`,
     );
+    t = timePhase(phases, 'commit.reservations', t);
     await tx.execute(
       sql`update order_lines ol set status = 'brokered', facility_id = x.f, transfer_to_facility_id = x.t, brokered_at = ${now}, auto_cancel_at = null, updated_at = ${now}
           from unnest(${intArray(assignments.map((a) => a.lineId))}::bigint[], ${intArray(assignments.map((a) => a.facilityId))}::bigint[],
                       ${intArray(assignments.map((a) => a.transferToFacilityId))}::bigint[]) as x(l, f, t)
           where ol.id = x.l`,
     );
+    t = timePhase(phases, 'commit.lines', t);
     // Capacity: one order per facility per local day, however many lines it sends there.
     const perFacility = new Map<string, { f: number; d: string; n: number }>();
     for (const d of decisions) {
@@ -313,7 +345,9 @@ export async function commitDecisions(tx: Db, decisions: OrderDecision[], ctx: C
           select count(*)::int as n from u`,
     );
     if (counted[0]!.n !== usage.length) throw new RoutingConflict(`capacity taken for ${usage.length - counted[0]!.n} facilities`);
+    t = timePhase(phases, 'commit.capacity', t);
     await markChanged(tx, [...new Set(assignments.map((a) => a.variantId))], now);
+    t = timePhase(phases, 'commit.publishMarks', t);
   }
   const parked = decisions.flatMap((d) => d.parked);
   if (parked.length > 0) {
@@ -325,6 +359,18 @@ export async function commitDecisions(tx: Db, decisions: OrderDecision[], ctx: C
           from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(l bigint, f bigint, s text, days int)
           where ol.id = x.l`,
     );
+    t = timePhase(phases, 'commit.parked', t);
+  }
+  // New lines no routing took (the order matched no routing's filters) wait in the brokering queue.
+  if (ctx.newLineIds.size > 0) {
+    const decided = new Set([...assignments.map((a) => a.lineId), ...parked.map((p) => p.lineId)]);
+    const left = [...ctx.newLineIds].filter((id) => !decided.has(id));
+    if (left.length > 0) {
+      await tx.execute(
+        sql`update order_lines set status = 'approved', facility_id = ${ctx.queueIds.get('brokering')!}, updated_at = ${now}
+            where id = any(${intArray(left)}::bigint[]) and status = 'created'`,
+      );
+    }
   }
   if (decisions.length > 0) {
     const code = (id: number | null) => (id === null ? null : (ctx.facilities.get(id)?.code ?? String(id)));
@@ -337,10 +383,12 @@ export async function commitDecisions(tx: Db, decisions: OrderDecision[], ctx: C
       p: d.parked.map((p) => ({ lineId: p.lineId, queue: p.queue, autoCancelAfterDays: p.autoCancelAfterDays })),
       t: d.trace,
     }));
+    // json (kept as written), not jsonb: decisions are written in bulk and read back whole.
     await tx.execute(
       sql`insert into routing_decisions (order_id, at, version_id, run_code, routing, trigger, summary, assignments, parked, trace)
           select x.o, ${now}::timestamptz, ${ctx.versionId}::bigint, x.run, x.routing, ${ctx.trigger}, x.summary, x.a, x.p, x.t
-          from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(o bigint, run text, routing text, summary text, a jsonb, p jsonb, t jsonb)`,
+          from json_to_recordset(${JSON.stringify(rows)}::json) as x(o bigint, run text, routing text, summary text, a json, p json, t json)`,
     );
+    timePhase(phases, 'commit.decisions', t);
   }
 }

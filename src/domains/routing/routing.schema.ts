@@ -1,7 +1,7 @@
 // Routing: versioned rule documents, per-order decision traces, facility capacity per local day, and
 // the reasons a store may give for rejecting a line.
 import { sql } from 'drizzle-orm';
-import { bigint, bigserial, boolean, date, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, boolean, date, index, integer, json, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 import { facilities } from '../facilities/index.js';
 import { orders } from '../orders/index.js';
 import type { RuleDocument } from './rules.js';
@@ -45,9 +45,10 @@ export const routingDecisions = pgTable(
     /** What started it: `schedule`, `order`, `rejection:<reason>`, ... */
     trigger: text('trigger').notNull(),
     summary: text('summary').notNull(),
-    assignments: jsonb('assignments').$type<Array<{ lineId: number; facility: string; quantity: number; transferTo: string | null }>>().notNull(),
-    parked: jsonb('parked').$type<Array<{ lineId: number; queue: string; autoCancelAfterDays: number | null }>>().notNull(),
-    trace: jsonb('trace').$type<Record<string, unknown>>().notNull(),
+    // json, not jsonb: written in bulk by every routing batch and only ever read back whole.
+    assignments: json('assignments').$type<Array<{ lineId: number; facility: string; quantity: number; transferTo: string | null }>>().notNull(),
+    parked: json('parked').$type<Array<{ lineId: number; queue: string; autoCancelAfterDays: number | null }>>().notNull(),
+    trace: json('trace').$type<Record<string, unknown>>().notNull(),
   },
   (t) => [index('routing_decisions_order').on(t.orderId, t.at)],
 );

@@ -78,6 +78,32 @@ describe(`routing scenarios (${backend})`, () => {
     expect(decision!.summary).toBe('Routed: 2 line(s) at ST-BOS.');
   });
 
+  test('safety stock is never promised: the level\'s own figure, else a tag rule, else the facility\'s default', async () => {
+    await fx.stock('A', 'WH-EAST', 10);
+    await fx.stock('A', 'ST-BOS', 5);
+    await db.execute(sql`update facilities set default_safety_stock = 4 where code = 'ST-BOS'`);
+    // 5 on hand − 4 kept = 1 unit at the nearby store: two go to the warehouse.
+    const first = await fx.order({ name: '#s1', at: 'BOS', lines: [{ sku: 'A', quantity: 2 }] });
+    await route();
+    expect(await fx.line(first.lines[0]!)).toMatchObject({ status: 'brokered', facility: 'WH-EAST' });
+    // The level's own figure wins over the default.
+    await db.execute(sql`update inventory_levels set safety_stock = 0 where variant_id = ${fx.ids['A']!} and facility_id = ${fx.ids['ST-BOS']!}`);
+    const second = await fx.order({ name: '#s2', at: 'BOS', lines: [{ sku: 'A', quantity: 2 }] });
+    await route();
+    expect(await fx.line(second.lines[0]!)).toMatchObject({ status: 'brokered', facility: 'ST-BOS' });
+    // A tag rule for the store: B is fragile, keep 3 of it there (4 on hand: one can go).
+    await fx.stock('B', 'WH-EAST', 10);
+    await fx.stock('B', 'ST-BOS', 4);
+    await db.execute(sql`update products set tags = '{fragile}' where id = (select product_id from variants where id = ${fx.ids['B']!})`);
+    await db.execute(sql`insert into safety_stock_rules (tag, facility_id, quantity) values ('fragile', ${fx.ids['ST-BOS']!}, 3)`);
+    const two = await fx.order({ name: '#s3', at: 'BOS', lines: [{ sku: 'B', quantity: 2 }] });
+    const one = await fx.order({ name: '#s4', at: 'BOS', lines: [{ sku: 'B', quantity: 1 }] });
+    await route();
+    expect(await fx.line(two.lines[0]!)).toMatchObject({ status: 'brokered', facility: 'WH-EAST' });
+    expect(await fx.line(one.lines[0]!)).toMatchObject({ status: 'brokered', facility: 'ST-BOS' });
+    expect(await fx.level('B', 'ST-BOS')).toEqual({ onHand: 4, reserved: 1 });
+  });
+
   test('orders that are not paid, from POS, or on hold are not approved', async () => {
     await fx.stock('A', 'WH-EAST', 10);
     const pending = await fx.order({ name: '#p', at: 'NYC', lines: [{ sku: 'A', quantity: 1 }], financialStatus: 'PENDING' });

@@ -32,6 +32,15 @@ export interface Database {
   close(): Promise<void>;
 }
 
+/**
+ * Whether two transactions can be open at once on this database: a PostgreSQL pool can, the embedded
+ * database (one connection, transactions taken in turn) cannot.
+ */
+export function canRunTransactionsSideBySide(db: Db): boolean {
+  const session = (db as unknown as { session?: { client?: unknown } }).session;
+  return session?.client instanceof pg.Pool;
+}
+
 export interface MigrationStatus {
   /** Tag of the newest applied migration (e.g. `0001_shopify_inventory_snapshot`), null before the first. */
   version: string | null;

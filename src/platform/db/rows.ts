@@ -17,3 +17,6 @@ export async function queryRows<T extends Record<string, unknown>>(db: Db, query
   const result = await internals.session.client.query(sql, params);
   return result.rows as T[];
 }
+
+/** A PostgreSQL array literal of whole numbers, sent as one text parameter (cheaper to parse than JSON). */
+export const intArray = (values: Array<number | null>) => `{${values.map((v) => (v === null ? 'NULL' : String(Math.trunc(v)))).join(',')}}`;
