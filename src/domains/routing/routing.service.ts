@@ -148,8 +148,9 @@ async function routeRun(db: Db, p: RunContext): Promise<void> {
   };
   for (;;) {
     if (p.options.signal?.aborted) {
+      // Stopped (job cancelled or timed out): the batch under way still commits, or rolls back on its own.
       previous?.allowCommit();
-      if (previous) settle((await previous.finished)!);
+      await previous?.finished.then((outcome) => settle(outcome!)).catch(() => {});
       return;
     }
     const current = startBatch(db, p, afterId, pipelined ? previous : null);
