@@ -67,6 +67,7 @@ export async function reconcileLevels(db: Db, levels: Level[], readFrom: Date, n
     db,
     sql`insert into shopify_inventory_snapshot as s (shopify_inventory_item_id, shopify_location_id, available, on_hand, committed, snapshot_at)
         select item, location, available, on_hand, committed, ${readFrom}::timestamptz from (values ${values}) as v(item, location, available, on_hand, committed)
+        order by item, location -- rows taken in the order every writer of the shadow takes them (no deadlock)
         on conflict (shopify_inventory_item_id, shopify_location_id) do update set available = excluded.available, on_hand = excluded.on_hand,
           committed = excluded.committed, snapshot_at = excluded.snapshot_at
         where s.snapshot_at <= excluded.snapshot_at

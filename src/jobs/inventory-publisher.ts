@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { Db } from '../platform/db/client.js';
-import { queryRows } from '../platform/db/rows.js';
+import { intArray, queryRows } from '../platform/db/rows.js';
 import type { Logger } from '../platform/logger.js';
 import { desiredAvailable, publishedPairs, publishTargets, type PublishPair } from '../domains/inventory/index.js';
 import type { ShopifyClient } from '../shopify/client.js';
@@ -191,24 +191,29 @@ async function saveSnapshot(db: Db, rows: SnapshotRow[], now: Date): Promise<voi
         .map((r) => sql`(${r.item}, ${r.location}, ${r.available}::int, ${r.onHand}::int, ${r.committed}::int, ${now}::timestamptz, ${r.rebase}::boolean, ${r.baseMoves}::int, ${r.unexplainedSince}::timestamptz)`),
       sql`, `,
     );
-    await db.execute(
-      sql`insert into shopify_inventory_snapshot (shopify_inventory_item_id, shopify_location_id, available, on_hand, committed, snapshot_at)
-          select item, location, available, on_hand, committed, at from (values ${values}) as v(item, location, available, on_hand, committed, at, rebase, moves, since)
-          on conflict (shopify_inventory_item_id, shopify_location_id) do update set available = excluded.available, on_hand = excluded.on_hand,
-            committed = excluded.committed, snapshot_at = excluded.snapshot_at
-          where shopify_inventory_snapshot.snapshot_at <= excluded.snapshot_at`,
-    );
-    // A fully explained read becomes the new base; otherwise the base stays until the sale arrives.
-    // A base Switchyard moved while this read was under way (a fulfilment it made) stays too: the
-    // read may show Shopify from before that drop, and taking it would hold the units back as a sale.
-    await db.execute(
-      sql`update shopify_inventory_snapshot s set
-            base_on_hand = case when (v.rebase and s.base_moves = v.moves) or s.base_on_hand is null then v.on_hand else s.base_on_hand end,
-            base_at = case when (v.rebase and s.base_moves = v.moves) or s.base_on_hand is null then v.at else s.base_at end,
-            unexplained_since = v.since
-          from (values ${values}) as v(item, location, available, on_hand, committed, at, rebase, moves, since)
-          where s.shopify_inventory_item_id = v.item and s.shopify_location_id = v.location and s.snapshot_at <= v.at`,
-    );
+    await db.transaction(async (tx) => {
+      // Rows taken in (item, location) order, as every writer of the shadow takes them (no deadlock);
+      // a conflicting row stays locked for the update below even where the read was older.
+      await tx.execute(
+        sql`insert into shopify_inventory_snapshot (shopify_inventory_item_id, shopify_location_id, available, on_hand, committed, snapshot_at)
+            select item, location, available, on_hand, committed, at from (values ${values}) as v(item, location, available, on_hand, committed, at, rebase, moves, since)
+            order by item, location
+            on conflict (shopify_inventory_item_id, shopify_location_id) do update set available = excluded.available, on_hand = excluded.on_hand,
+              committed = excluded.committed, snapshot_at = excluded.snapshot_at
+            where shopify_inventory_snapshot.snapshot_at <= excluded.snapshot_at`,
+      );
+      // A fully explained read becomes the new base; otherwise the base stays until the sale arrives.
+      // A base Switchyard moved while this read was under way (a fulfilment it made) stays too: the
+      // read may show Shopify from before that drop, and taking it would hold the units back as a sale.
+      await tx.execute(
+        sql`update shopify_inventory_snapshot s set
+              base_on_hand = case when (v.rebase and s.base_moves = v.moves) or s.base_on_hand is null then v.on_hand else s.base_on_hand end,
+              base_at = case when (v.rebase and s.base_moves = v.moves) or s.base_on_hand is null then v.at else s.base_at end,
+              unexplained_since = v.since
+            from (values ${values}) as v(item, location, available, on_hand, committed, at, rebase, moves, since)
+            where s.shopify_inventory_item_id = v.item and s.shopify_location_id = v.location and s.snapshot_at <= v.at`,
+      );
+    });
   }
 }
 
@@ -296,6 +301,7 @@ async function recordPush(db: Db, push: { method: 'set' | 'bulk'; key: string; o
           values (${now}, ${push.method}, ${push.key}, ${push.outcome}, ${JSON.stringify(push.quantities)}::jsonb, ${JSON.stringify(push.response)}::jsonb, ${push.durationMs})`,
     );
     if (push.outcome !== 'accepted') return;
+    await lockShadowRows(tx, push.quantities);
     await tx.execute(
       sql`update shopify_inventory_snapshot s set available = v.quantity, on_hand = s.on_hand + (v.quantity - s.available), base_on_hand = s.base_on_hand + (v.quantity - s.available),
           snapshot_at = ${now}, last_published_quantity = v.quantity, last_published_at = ${now}
@@ -310,10 +316,26 @@ async function recordPush(db: Db, push: { method: 'set' | 'bulk'; key: string; o
  * before the answer, and must be recognised as the echo of this push (see the webhook handler).
  */
 async function noteAttempt(db: Db, quantities: Quantity[], now: Date): Promise<void> {
-  await db.execute(
-    sql`update shopify_inventory_snapshot s set last_published_quantity = v.quantity, last_published_at = ${now}
-        from jsonb_to_recordset(${JSON.stringify(quantities.map((q) => ({ item: q.inventoryItemId, location: q.locationId, quantity: q.quantity })))}::jsonb) as v(item text, location text, quantity int)
-        where s.shopify_inventory_item_id = v.item and s.shopify_location_id = v.location`,
+  await db.transaction(async (tx) => {
+    await lockShadowRows(tx, quantities);
+    await tx.execute(
+      sql`update shopify_inventory_snapshot s set last_published_quantity = v.quantity, last_published_at = ${now}
+          from jsonb_to_recordset(${JSON.stringify(quantities.map((q) => ({ item: q.inventoryItemId, location: q.locationId, quantity: q.quantity })))}::jsonb) as v(item text, location text, quantity int)
+          where s.shopify_inventory_item_id = v.item and s.shopify_location_id = v.location`,
+    );
+  });
+}
+
+/**
+ * Locks these shadow rows in (item, location) order, the order every writer of the shadow takes them:
+ * an update in join order could otherwise deadlock with a read being saved (publisher or snapshot job).
+ */
+async function lockShadowRows(tx: Db, quantities: Quantity[]): Promise<void> {
+  await tx.execute(
+    sql`select 1 from shopify_inventory_snapshot s
+        join jsonb_to_recordset(${JSON.stringify(quantities.map((q) => ({ item: q.inventoryItemId, location: q.locationId })))}::jsonb) as v(item text, location text)
+          on s.shopify_inventory_item_id = v.item and s.shopify_location_id = v.location
+        order by s.shopify_inventory_item_id, s.shopify_location_id for update of s`,
   );
 }
 
@@ -404,10 +426,17 @@ export async function releaseClaims(db: Db, claims: Array<{ variantId: number; c
     claims.map((c) => sql`(${c.variantId}::bigint, ${c.changedAt}::timestamptz)`),
     sql`, `,
   );
-  if (published) {
-    await db.execute(sql`delete from inventory_publish_queue q using (values ${values}) as c(v, t) where q.variant_id = c.v and q.changed_at = c.t`);
-  } else {
-    // Whatever happened, Shopify may be other than the shadow says: read it next time.
-    await db.execute(sql`update inventory_publish_queue q set leased_until = ${retryAt ?? null}, needs_read = true, read_locations = null from (values ${values}) as c(v, t) where q.variant_id = c.v`);
-  }
+  // One transaction, rows locked in variant order first, as every other writer of the queue takes
+  // them: a delete or update in join order could deadlock with a bulk mark (publish-all) taking them in order.
+  await db.transaction(async (tx) => {
+    await tx.execute(
+      sql`select 1 from inventory_publish_queue where variant_id = any(${intArray(claims.map((c) => c.variantId))}::bigint[]) order by variant_id for update`,
+    );
+    if (published) {
+      await tx.execute(sql`delete from inventory_publish_queue q using (values ${values}) as c(v, t) where q.variant_id = c.v and q.changed_at = c.t`);
+    } else {
+      // Whatever happened, Shopify may be other than the shadow says: read it next time.
+      await tx.execute(sql`update inventory_publish_queue q set leased_until = ${retryAt ?? null}, needs_read = true, read_locations = null from (values ${values}) as c(v, t) where q.variant_id = c.v`);
+    }
+  });
 }

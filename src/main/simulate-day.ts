@@ -249,6 +249,7 @@ export async function simulateDay(config: Config, options: DayOptions, progress:
     botRunning = false;
     await botLoop;
     if (botError) throw botError;
+    if (bot.connectionsLost > 0) progress(`store bot: ${bot.connectionsLost} call(s) got no answer (connection dropped) and were tried again in a later round`);
     const publishAll = await runAfterAnyRunning('inventory.publish-all');
     if (publishAll.status !== 'succeeded') throw new Error(`simulate-day: inventory.publish-all ${publishAll.status}`);
     await until('the last publish', quiet, 120_000);

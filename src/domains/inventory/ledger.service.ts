@@ -226,6 +226,7 @@ export async function markAllVariantsChanged(db: Db, now: Date): Promise<number>
     db,
     sql`insert into inventory_publish_queue (variant_id, changed_at)
         select id, ${now}::timestamptz from variants where shopify_inventory_item_id is not null and not is_placeholder
+        order by id -- rows locked in variant order, as every other writer of the queue does (no deadlock)
         on conflict (variant_id) do update set changed_at = excluded.changed_at, leased_until = null
         returning variant_id`,
   );
