@@ -12,7 +12,7 @@ import { adminInventoryEdit } from '../src/simulator/scenario.js';
 import type { SimShop } from '../src/simulator/state.js';
 import { queryRows } from '../src/platform/db/rows.js';
 import { compareCountersWithLedger, publishTargets, publishedPairs, desiredAvailable, recordEntries } from '../src/domains/inventory/index.js';
-import { DEFAULT_PUBLISH_SETTINGS, publishVariants } from '../src/jobs/inventory-publisher.js';
+import { claimChangedVariants, DEFAULT_PUBLISH_SETTINGS, publishVariants } from '../src/jobs/inventory-publisher.js';
 import { makeShopifyClient } from '../src/shopify/client.js';
 import { makeLogger } from '../src/platform/logger.js';
 
@@ -311,6 +311,8 @@ describe(`inventory truth against Shopify (${backend})`, () => {
       await db().transaction((tx) =>
         recordEntries(tx, ids.map((variantId) => ({ variantId, facilityId: wh!.id, delta: 3, kind: 'receipt' as const, occurredAt: new Date(), source: 'test', idempotencyKey: `bulk-test-${variantId}` })), new Date()),
       );
+      // Lease the marks as the job would, so a publish run already under way cannot push them first.
+      await claimChangedVariants(db(), new Date(), 10_000);
       const client = makeShopifyClient({ shop: creds.shop, accessToken: creds.accessToken, apiVersion: '2026-07', apiUrl: sim.url }, { logger: makeLogger({ level: 'silent' }) });
       const outcome = await publishVariants({ db: db(), shopify: client, logger: makeLogger({ level: 'silent' }), now: () => new Date(), settings: { ...DEFAULT_PUBLISH_SETTINGS, batchSize: 10, bulkThreshold: 5 } }, ids);
       expect(outcome).toMatchObject({ pushed: 40, stale: 0 });

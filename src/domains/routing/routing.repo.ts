@@ -32,11 +32,15 @@ const waitingLine = sql`ol.status in ('approved', 'rejected', 'unfillable') and 
  */
 export async function approveNewLines(db: Db, brokeringQueueId: number, now: Date, orderIds?: number[]): Promise<number> {
   const only = orderIds ? sql`and o.id = any(${intArray(orderIds)}::bigint[])` : sql``;
+  // Orders a routing batch holds are skipped (it approves their lines itself): waiting for them, or
+  // taking their lines in another order, could deadlock with it.
   const rows = await queryRows<{ id: number }>(
     db,
     sql`update order_lines ol set status = 'approved', facility_id = ${brokeringQueueId}, updated_at = ${now}
-        from orders o
-        where o.id = ol.order_id and ${newLine} and ${approvableOrder} ${only}
+        from (select o.id from orders o
+              where ${approvableOrder} ${only} and exists (select 1 from order_lines ol where ol.order_id = o.id and ${newLine})
+              order by o.id for update of o skip locked) o
+        where o.id = ol.order_id and ${newLine}
         returning ol.id`,
   );
   return rows.length;
