@@ -228,10 +228,10 @@ async function hasTagRules(db: Db): Promise<boolean> {
 }
 
 /** What each routable facility can promise of these variants (on hand − reserved − safety stock; only positive amounts). */
-export async function loadStock(db: Db, variantIds: number[]): Promise<{ stock: StockMap }> {
+export async function loadStock(db: Db, variantIds: number[]): Promise<{ stock: StockMap; tagRules: boolean }> {
   const stock: StockMap = new Map();
-  if (variantIds.length === 0) return { stock };
   const tagRules = await hasTagRules(db);
+  if (variantIds.length === 0) return { stock, tagRules };
   const ids = intArray([...new Set(variantIds)]);
   // One row per item with its facilities and units side by side: a tenth of the rows of one per level.
   const rows = await queryRows<{ variant_id: number; facilities: number[]; units: number[] }>(
@@ -250,7 +250,7 @@ export async function loadStock(db: Db, variantIds: number[]): Promise<{ stock: 
     for (let i = 0; i < r.facilities.length; i++) m.set(r.facilities[i]!, r.units[i]!);
     stock.set(r.variant_id, m);
   }
-  return { stock };
+  return { stock, tagRules };
 }
 
 /** A guard failed: another worker took the stock or the capacity first. The batch is decided again. */
@@ -268,6 +268,8 @@ export interface CommitContext {
   facilities: Map<number, FacilityWithZone>;
   /** New lines read with the batch: approved here (routed, parked, or left in the brokering queue). */
   newLineIds: Set<number>;
+  /** Whether safety stock tag rules exist (read with the stock: the guard uses the same safety stock SQL). */
+  tagRules: boolean;
   /** Milliseconds per write, added up (see `timePhase`). */
   phases?: Record<string, number>;
 }
@@ -297,7 +299,7 @@ export async function commitDecisions(tx: Db, decisions: OrderDecision[], ctx: C
     const pairs = [...need.values()].sort((a, b) => a.v - b.v || a.f - b.f);
     await lockExistingLevels(tx, pairs.map((p) => ({ variantId: p.v, facilityId: p.f })));
     t = timePhase(phases, 'commit.lockLevels', t);
-    const tagRules = await hasTagRules(tx);
+    const { tagRules } = ctx;
     const moved = await queryRows<{ n: number }>(
       tx,
       sql`with d as (select * from unnest(${intArray(pairs.map((p) => p.v))}::bigint[], ${intArray(pairs.map((p) => p.f))}::bigint[], ${intArray(pairs.map((p) => p.q))}::int[]) as x(v, f, q)),

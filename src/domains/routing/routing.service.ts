@@ -115,6 +115,8 @@ interface BatchInFlight {
   allowCommit: () => void;
   /** Resolves once committed (or with null when nothing was claimed); rejects when rolled back. */
   finished: Promise<BatchOutcome | null>;
+  /** Set when it rolled back. */
+  failed: boolean;
 }
 
 /** The previous batch of a pipeline: what it took (not yet committed when this one reads) and its outcome. */
@@ -193,7 +195,7 @@ async function routeRun(db: Db, p: RunContext): Promise<void> {
       // Another worker took the stock first: decide the failed batch again, on fresh figures.
       p.counts.conflicts += 1;
       conflictsInARow += 1;
-      afterId = previous && failureOf(previous) ? previous.afterId : current.afterId;
+      afterId = previous?.failed ? previous.afterId : current.afterId;
       previous = null;
       continue;
     }
@@ -202,10 +204,6 @@ async function routeRun(db: Db, p: RunContext): Promise<void> {
     previous = pipelined ? Object.assign(current, { decisions: decided.decisions }) : null;
   }
 }
-
-/** Which batch failed is told by its own promise; a rejected `finished` is remembered here. */
-const failedBatches = new WeakSet<BatchInFlight>();
-const failureOf = (batch: BatchInFlight) => failedBatches.has(batch);
 
 function startBatch(db: Db, p: RunContext, afterId: number, previous: PreviousBatch | null): BatchInFlight {
   let resolveDecided!: (value: Awaited<BatchInFlight['decided']>) => void;
@@ -216,7 +214,7 @@ function startBatch(db: Db, p: RunContext, afterId: number, previous: PreviousBa
   });
   let allowCommit!: () => void;
   const commitAllowed = new Promise<void>((resolve) => (allowCommit = resolve));
-  const batch: BatchInFlight = { afterId, decided, allowCommit, finished: Promise.resolve(null) };
+  const batch: BatchInFlight = { afterId, decided, allowCommit, finished: Promise.resolve(null), failed: false };
   batch.finished = db
     .transaction(async (tx) => {
       const now = p.options.now();
@@ -234,7 +232,7 @@ function startBatch(db: Db, p: RunContext, afterId: number, previous: PreviousBa
       t = timePhase(phases, 'loadOrders', t);
       const facilities = await loadRoutingFacilities(tx, now);
       t = timePhase(phases, 'loadFacilities', t);
-      const { stock } = await loadStock(tx, orders.flatMap((o) => o.lines.map((l) => l.variantId)));
+      const { stock, tagRules } = await loadStock(tx, orders.flatMap((o) => o.lines.map((l) => l.variantId)));
       t = timePhase(phases, 'loadStock', t);
       // Read before the previous batch committed: take off what it reserved and the capacity it used.
       if (previous) takeOff(previous.decisions, stock, facilities);
@@ -260,6 +258,7 @@ function startBatch(db: Db, p: RunContext, afterId: number, previous: PreviousBa
         queueIds: p.queueIds,
         facilities: new Map(facilities.map((f) => [f.id, f])),
         newLineIds,
+        tagRules,
         phases,
       });
       t = performance.now();
@@ -277,7 +276,7 @@ function startBatch(db: Db, p: RunContext, afterId: number, previous: PreviousBa
     })
     .catch((error: unknown) => {
       rejectDecided(error);
-      failedBatches.add(batch);
+      batch.failed = true;
       throw error;
     });
   // Callers wait on `decided` first; a rejection seen there must not also count as unhandled here.
