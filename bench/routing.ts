@@ -9,6 +9,7 @@
 // Stock is written straight into the counters (no ledger entries): routing reads and moves counters.
 //
 // Usage: [DATABASE_URL=...] npx tsx bench/routing.ts [--orders 100000] [--facilities 200] [--skus 20000] [--batch 1000] [--rounds 1]
+import { existsSync, readFileSync } from 'node:fs';
 import { sql } from 'drizzle-orm';
 import type { Db } from '../src/platform/db/client.js';
 import { createTestDatabase } from '../test/support/backend.js';
@@ -99,6 +100,39 @@ async function build(db: Db) {
   return counts!;
 }
 
+/**
+ * CPU used so far by this process and, when PostgreSQL runs on this machine, by each server process
+ * of this database (read from /proc; null elsewhere). Shows which side a change must make cheaper.
+ */
+async function cpuSeconds(db: Db): Promise<{ node: number; postgres: Map<number, number> | null }> {
+  const usage = process.cpuUsage();
+  const node = (usage.user + usage.system) / 1e6;
+  if (!process.env['DATABASE_URL'] || !existsSync('/proc/self/stat')) return { node, postgres: null };
+  const pids = await queryRows<{ pid: number }>(db, sql`select pid from pg_stat_activity where datname = current_database()`);
+  const postgres = new Map<number, number>();
+  for (const { pid } of pids) {
+    try {
+      // Fields after the command name: utime and stime are the 12th and 13th (clock ticks, 100 a second).
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      postgres.set(pid, (Number(fields[11]) + Number(fields[12])) / 100);
+    } catch {
+      return { node, postgres: null };
+    }
+  }
+  return { node, postgres };
+}
+
+/** CPU seconds between two readings (server processes that ended in between are not counted). */
+function cpuBetween(before: Awaited<ReturnType<typeof cpuSeconds>>, after: Awaited<ReturnType<typeof cpuSeconds>>) {
+  let postgres: number | null = null;
+  if (before.postgres && after.postgres) {
+    postgres = 0;
+    for (const [pid, seconds] of after.postgres) postgres += seconds - (before.postgres.get(pid) ?? 0);
+  }
+  const round = (n: number) => Math.round(n * 10) / 10;
+  return { node: round(after.node - before.node), postgres: postgres === null ? null : round(postgres) };
+}
+
 async function allOrders(db: Db): Promise<RoutableOrder[]> {
   const rows = await queryRows<{ id: number; name: string; created: Date; lat: number; lon: number; lines: Array<{ id: number; v: number; q: number; p: string }> }>(
     db,
@@ -134,7 +168,7 @@ for (let round = 0; round < sizes.rounds; round++) {
     if (round === 0) {
       const t0 = performance.now();
       const orders = await allOrders(db);
-      const facilities = await loadRoutingFacilities(db, new Date());
+      const { facilities } = await loadRoutingFacilities(db, new Date());
       const { stock } = await loadStock(db, [...new Set(orders.flatMap((o) => o.lines.map((l) => l.variantId)))]);
       const ours = measure(simulate((await activeRules(db)).document ?? defaultRuleDocument(), orders, facilities, stock), orders, facilities);
       const firstFit = measure(simulate(firstFitDocument(), orders, facilities, stock), orders, facilities);
@@ -148,10 +182,12 @@ for (let round = 0; round < sizes.rounds; round++) {
       };
       console.error(`quality: ${JSON.stringify(quality)}`);
     }
+    const cpuBefore = await cpuSeconds(db);
     const started = performance.now();
     // Workers side by side, each with its own connection (on PostgreSQL); they claim disjoint orders.
     const all = await Promise.all(Array.from({ length: sizes.workers }, () => runBrokering(db, { runs: 'all', trigger: 'bench', now: () => new Date(), batchSize: sizes.batch })));
     const seconds = (performance.now() - started) / 1000;
+    const cpuAfter = await cpuSeconds(db);
     const counts = { linesRouted: 0, linesParked: 0, conflicts: 0 };
     // Where the time went, summed over the workers (phases of one worker overlap when it pipelines).
     const phaseSeconds: Record<string, number> = {};
@@ -162,7 +198,8 @@ for (let round = 0; round < sizes.rounds; round++) {
       for (const [phase, ms] of Object.entries(c.phases)) phaseSeconds[phase] = Math.round(((phaseSeconds[phase] ?? 0) + ms / 1000) * 100) / 100;
     }
     const lines = counts.linesRouted + counts.linesParked;
-    const figures = { seconds: Math.round(seconds * 10) / 10, lines, linesPerSecond: Math.round(lines / seconds), conflicts: counts.conflicts, parked: counts.linesParked, phaseSeconds };
+    const cpu = cpuBetween(cpuBefore, cpuAfter);
+    const figures = { seconds: Math.round(seconds * 10) / 10, lines, linesPerSecond: Math.round(lines / seconds), conflicts: counts.conflicts, parked: counts.linesParked, cpuSeconds: cpu, phaseSeconds };
     console.error(`round ${round + 1}: ${JSON.stringify(figures)}`);
     runs.push(figures);
   } finally {

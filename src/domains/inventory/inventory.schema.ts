@@ -81,12 +81,11 @@ export const reservations = pgTable(
     orderLineId: bigint('order_line_id', { mode: 'number' })
       .notNull()
       .references(() => orderLines.id),
-    variantId: bigint('variant_id', { mode: 'number' })
-      .notNull()
-      .references(() => variants.id),
-    facilityId: bigint('facility_id', { mode: 'number' })
-      .notNull()
-      .references(() => facilities.id),
+    // The line's item and the facility holding the units. No foreign keys (routing writes hundreds of
+    // thousands of these an hour, each key check a lookup): items and facilities are never deleted,
+    // and routing writes only ids it has just read (docs/decisions/0007-routing.md).
+    variantId: bigint('variant_id', { mode: 'number' }).notNull(),
+    facilityId: bigint('facility_id', { mode: 'number' }).notNull(),
     quantity: integer('quantity').notNull(),
     status: text('status').$type<ReservationStatus>().notNull().default('active'),
     createdAt: ts('created_at').notNull().defaultNow(),
@@ -94,7 +93,7 @@ export const reservations = pgTable(
     closeReason: text('close_reason'),
   },
   (t) => [
-    index('reservations_line').on(t.orderLineId),
+    // Lines look up their active reservations only (the unique index below); no index over all of them.
     uniqueIndex('reservations_one_active_per_line_facility')
       .on(t.orderLineId, t.facilityId)
       .where(sql`status = 'active'`),

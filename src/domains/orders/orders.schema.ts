@@ -94,8 +94,11 @@ export const orderLines = pgTable(
     currentQuantity: integer('current_quantity').notNull(),
     unitPrice: numeric('unit_price', { precision: 14, scale: 2 }),
     status: text('status').$type<LineStatus>().notNull().default('created'),
-    /** Where the line is now: a physical facility once brokered, else a VIRTUAL queue. */
-    facilityId: bigint('facility_id', { mode: 'number' }).references(() => facilities.id),
+    /**
+     * Where the line is now: a physical facility once brokered, else a VIRTUAL queue. No foreign key:
+     * routing moves every line, and facilities are never deleted (docs/decisions/0007-routing.md).
+     */
+    facilityId: bigint('facility_id', { mode: 'number' }),
     /** Lines sharing a group key (kits, bundles) are never split across facilities. */
     groupKey: text('group_key'),
     autoCancelAt: ts('auto_cancel_at'),
@@ -125,6 +128,11 @@ export const orderLines = pgTable(
     index('order_lines_open_variant')
       .on(t.variantId)
       .where(sql`status NOT IN ('shipped','picked_up','cancelled')`),
+    // Lines routing may pick up (new or waiting in a queue), by order: routing claims orders through
+    // it, so a claim reads only these however many orders are done (routed lines leave it for free).
+    index('order_lines_waiting')
+      .on(t.orderId)
+      .where(sql`status IN ('created','approved','rejected','unfillable')`),
   ],
 );
 

@@ -56,7 +56,7 @@ export async function replayRules(db: Db, input: ReplayInput): Promise<ReplayRes
   const candidate = await getRuleVersion(db, input.candidateId);
   const baseline = input.baselineId !== undefined ? await getRuleVersion(db, input.baselineId) : await getRuleVersion(db, (await activeRules(db)).versionId!);
   const now = new Date();
-  const facilities = await loadRoutingFacilities(db, now);
+  const { facilities } = await loadRoutingFacilities(db, now);
   let orders: RoutableOrder[];
   if (input.generated) {
     if (!Number.isInteger(input.generated.orders) || input.generated.orders < 1 || input.generated.orders > 200_000) {

@@ -54,11 +54,14 @@ export async function approveNewLines(db: Db, brokeringQueueId: number, now: Dat
 export async function claimOrders(tx: Db, queueIds: number[], afterId: number, limit: number, orderIds: number[] | undefined, brokeringQueueId: number | null): Promise<number[]> {
   const only = orderIds ? sql`and o.id = any(${intArray(orderIds)}::bigint[])` : sql``;
   const fresh = brokeringQueueId === null ? sql`` : sql`or (${newLine} and ${approvableOrder})`;
+  // The lines' own `order_id > afterId` and status list let PostgreSQL read `order_lines_waiting` from
+  // where the previous batch stopped (without them, every batch read all the lines before it).
   const rows = await queryRows<{ id: number }>(
     tx,
     sql`select o.id from orders o
         where o.id > ${afterId} and o.cancelled_at is null ${only}
-          and exists (select 1 from order_lines ol where ol.order_id = o.id
+          and exists (select 1 from order_lines ol where ol.order_id = o.id and ol.order_id > ${afterId}
+                        and ol.status in ('created', 'approved', 'rejected', 'unfillable')
                         and ((${waitingLine} and ol.facility_id = any(${intArray(queueIds)}::bigint[])) ${fresh}))
         order by o.id
         limit ${limit}
@@ -139,6 +142,22 @@ export async function loadOrders(
   return { orders, newLineIds };
 }
 
+/**
+ * A batch still under way when another one reads: the order and time of one of its decision rows.
+ * A read that also sees that row saw the batch committed (the same snapshot), else not yet.
+ */
+export interface BatchMarker {
+  orderId: number;
+  at: Date;
+}
+
+/** SQL: whether each marker's decision row is visible, as a JSON array of booleans in marker order. */
+function markersSeen(markers: BatchMarker[]): SQL {
+  if (markers.length === 0) return sql`'[]'::json`;
+  return sql`(select json_agg(exists (select 1 from routing_decisions d where d.order_id = m.o and d.at = m.t) order by m.i)
+              from unnest(${intArray(markers.map((m) => m.orderId))}::bigint[], ${`{${markers.map((m) => `"${m.at.toISOString()}"`).join(',')}}`}::timestamptz[]) with ordinality as m(o, t, i))`;
+}
+
 const localDateFormats = new Map<string, Intl.DateTimeFormat>();
 /** The calendar date at `now` in a facility's time zone (capacity is per local day). */
 export function localDate(timeZone: string, now: Date): string {
@@ -159,8 +178,11 @@ export interface FacilityWithZone extends RoutingFacility {
   localDate: string;
 }
 
-/** Physical facilities open for routing, with their groups and the capacity used today. */
-export async function loadRoutingFacilities(db: Db, now: Date): Promise<FacilityWithZone[]> {
+/**
+ * Physical facilities open for routing, with their groups and the capacity used today; `seen` says
+ * which of the `markers` the capacity read saw committed.
+ */
+export async function loadRoutingFacilities(db: Db, now: Date, markers: BatchMarker[] = []): Promise<{ facilities: FacilityWithZone[]; seen: boolean[] }> {
   const rows = await queryRows<{
     id: number;
     code: string;
@@ -196,16 +218,18 @@ export async function loadRoutingFacilities(db: Db, now: Date): Promise<Facility
     timeZone: r.time_zone,
     localDate: localDate(r.time_zone, now),
   }));
-  const usage = await queryRows<{ facility_id: number; local_date: string; orders: number }>(
+  const [read] = await queryRows<{ usage: Array<{ f: number; d: string; n: number }> | null; seen: boolean[] }>(
     db,
-    sql`select facility_id, local_date::text as local_date, orders from facility_capacity_usage where local_date >= (${now}::timestamptz - interval '2 days')::date`,
+    sql`select (select json_agg(json_build_object('f', facility_id, 'd', local_date, 'n', orders)) from facility_capacity_usage
+                where local_date >= (${now}::timestamptz - interval '2 days')::date) as usage,
+               ${markersSeen(markers)} as seen`,
   );
   const byId = new Map(facilities.map((f) => [f.id, f]));
-  for (const u of usage) {
-    const f = byId.get(u.facility_id);
-    if (f && f.localDate === u.local_date) f.usedToday = u.orders;
+  for (const u of read!.usage ?? []) {
+    const f = byId.get(Number(u.f));
+    if (f && f.localDate === u.d) f.usedToday = u.n;
   }
-  return facilities;
+  return { facilities, seen: read!.seen };
 }
 
 /**
@@ -227,30 +251,35 @@ async function hasTagRules(db: Db): Promise<boolean> {
   return rules!.any;
 }
 
-/** What each routable facility can promise of these variants (on hand − reserved − safety stock; only positive amounts). */
-export async function loadStock(db: Db, variantIds: number[]): Promise<{ stock: StockMap; tagRules: boolean }> {
+/**
+ * What each routable facility can promise of these variants (on hand − reserved − safety stock; only
+ * positive amounts); `seen` says which of the `markers` this read saw committed.
+ */
+export async function loadStock(db: Db, variantIds: number[], markers: BatchMarker[] = []): Promise<{ stock: StockMap; tagRules: boolean; seen: boolean[] }> {
   const stock: StockMap = new Map();
   const tagRules = await hasTagRules(db);
-  if (variantIds.length === 0) return { stock, tagRules };
   const ids = intArray([...new Set(variantIds)]);
-  // One row per item with its facilities and units side by side: a tenth of the rows of one per level.
-  const rows = await queryRows<{ variant_id: number; facilities: number[]; units: number[] }>(
+  // One row per item, [variant, facilities, units], all in one JSON value with the markers read in
+  // the same snapshot (JSON is parsed natively, several times faster than array literals).
+  const [read] = await queryRows<{ stock: Array<[number, number[], number[]]> | null; seen: boolean[] }>(
     db,
-    sql`select x.variant_id, array_agg(x.facility_id) as facilities, array_agg(x.units) as units
-        from (select l.variant_id, l.facility_id, (l.on_hand - l.reserved - ${safetyStock(tagRules)})::int as units
-              from inventory_levels l
-              join facilities f on f.id = l.facility_id and f.kind <> 'VIRTUAL' and f.active and f.brokering_enabled
-              ${tagRules ? sql`join variants v on v.id = l.variant_id join products p on p.id = v.product_id` : sql``}
-              where l.variant_id = any(${ids}::bigint[]) and l.on_hand - l.reserved > 0) x
-        where x.units > 0
-        group by x.variant_id`,
+    sql`select (select json_agg(json_build_array(x.variant_id, x.facilities, x.units)) from (
+                 select x.variant_id, json_agg(x.facility_id) as facilities, json_agg(x.units) as units
+                 from (select l.variant_id, l.facility_id, (l.on_hand - l.reserved - ${safetyStock(tagRules)})::int as units
+                       from inventory_levels l
+                       join facilities f on f.id = l.facility_id and f.kind <> 'VIRTUAL' and f.active and f.brokering_enabled
+                       ${tagRules ? sql`join variants v on v.id = l.variant_id join products p on p.id = v.product_id` : sql``}
+                       where l.variant_id = any(${ids}::bigint[]) and l.on_hand - l.reserved > 0) x
+                 where x.units > 0
+                 group by x.variant_id) x) as stock,
+               ${markersSeen(markers)} as seen`,
   );
-  for (const r of rows) {
+  for (const [variantId, facilities, units] of read!.stock ?? []) {
     const m = new Map<number, number>();
-    for (let i = 0; i < r.facilities.length; i++) m.set(r.facilities[i]!, r.units[i]!);
-    stock.set(r.variant_id, m);
+    for (let i = 0; i < facilities.length; i++) m.set(facilities[i]!, units[i]!);
+    stock.set(variantId, m);
   }
-  return { stock, tagRules };
+  return { stock, tagRules, seen: read!.seen };
 }
 
 /** A guard failed: another worker took the stock or the capacity first. The batch is decided again. */
@@ -281,35 +310,23 @@ export function timePhase(phases: Record<string, number> | undefined, phase: str
   return now;
 }
 
-/** Writes a batch of decisions in the caller's transaction; throws RoutingConflict when a guard fails. */
-export async function commitDecisions(tx: Db, decisions: OrderDecision[], ctx: CommitContext): Promise<void> {
+/**
+ * Step one of writing a batch (caller's transaction): the rows only this batch touches, its own order
+ * lines, reservations and decision traces. They need nothing from a batch still committing, so a
+ * pipelined batch writes them while the previous one finishes (see `takeSharedStock`).
+ */
+export async function writeOwnRows(tx: Db, decisions: OrderDecision[], ctx: CommitContext): Promise<void> {
   const { now, phases } = ctx;
   let t = performance.now();
   const assignments = decisions.flatMap((d) => d.assignments);
   if (assignments.length > 0) {
-    // Per (variant, facility): the units the batch takes; locked in a fixed order, then moved only
-    // where on hand − reserved still covers them and the safety stock.
-    const need = new Map<string, { v: number; f: number; q: number }>();
-    for (const a of assignments) {
-      const key = `${a.variantId}:${a.facilityId}`;
-      const entry = need.get(key) ?? { v: a.variantId, f: a.facilityId, q: 0 };
-      entry.q += a.quantity;
-      need.set(key, entry);
-    }
-    const pairs = [...need.values()].sort((a, b) => a.v - b.v || a.f - b.f);
-    await lockExistingLevels(tx, pairs.map((p) => ({ variantId: p.v, facilityId: p.f })));
-    t = timePhase(phases, 'commit.lockLevels', t);
-    const { tagRules } = ctx;
-    const moved = await queryRows<{ n: number }>(
-      tx,
-      sql`with d as (select * from unnest(${intArray(pairs.map((p) => p.v))}::bigint[], ${intArray(pairs.map((p) => p.f))}::bigint[], ${intArray(pairs.map((p) => p.q))}::int[]) as x(v, f, q)),
-          u as (update inventory_levels l set reserved = l.reserved + d.q, updated_at = ${now}
-                from d join facilities f on f.id = d.f ${tagRules ? sql`join variants v on v.id = d.v join products p on p.id = v.product_id` : sql``}
-                where l.variant_id = d.v and l.facility_id = d.f and l.on_hand - l.reserved - ${safetyStock(tagRules)} >= d.q returning 1)
-          select count(*)::int as n from u`,
+    await tx.execute(
+      sql`update order_lines ol set status = 'brokered', facility_id = x.f, transfer_to_facility_id = x.t, brokered_at = ${now}, auto_cancel_at = null, updated_at = ${now}
+          from unnest(${intArray(assignments.map((a) => a.lineId))}::bigint[], ${intArray(assignments.map((a) => a.facilityId))}::bigint[],
+                      ${intArray(assignments.map((a) => a.transferToFacilityId))}::bigint[]) as x(l, f, t)
+          where ol.id = x.l`,
     );
-    if (moved[0]!.n !== pairs.length) throw new RoutingConflict(`stock moved for ${pairs.length - moved[0]!.n} of ${pairs.length} item × facility pairs`);
-    t = timePhase(phases, 'commit.reserveLevels', t);
+    t = timePhase(phases, 'write.lines', t);
     await tx.execute(
       sql`insert into reservations (order_line_id, variant_id, facility_id, quantity, status, created_at)
           select x.l, x.v, x.f, x.q, 'active', ${now}::timestamptz
@@ -317,43 +334,7 @@ export async function commitDecisions(tx: Db, decisions: OrderDecision[], ctx: C
                       ${intArray(assignments.map((a) => a.facilityId))}::bigint[], ${intArray(assignments.map((a) => a.quantity))}::int[]) as x(l, v, f, q)
           on conflict (order_line_id, facility_id) where status = 'active' do update set quantity = reservations.quantity + excluded.quantity`,
     );
-    t = timePhase(phases, 'commit.reservations', t);
-    await tx.execute(
-      sql`update order_lines ol set status = 'brokered', facility_id = x.f, transfer_to_facility_id = x.t, brokered_at = ${now}, auto_cancel_at = null, updated_at = ${now}
-          from unnest(${intArray(assignments.map((a) => a.lineId))}::bigint[], ${intArray(assignments.map((a) => a.facilityId))}::bigint[],
-                      ${intArray(assignments.map((a) => a.transferToFacilityId))}::bigint[]) as x(l, f, t)
-          where ol.id = x.l`,
-    );
-    t = timePhase(phases, 'commit.lines', t);
-    // Capacity: one order per facility per local day, however many lines it sends there.
-    const perFacility = new Map<string, { f: number; d: string; n: number }>();
-    for (const d of decisions) {
-      for (const facilityId of new Set(d.assignments.map((a) => a.facilityId))) {
-        const f = ctx.facilities.get(facilityId)!;
-        const key = `${facilityId}:${f.localDate}`;
-        const entry = perFacility.get(key) ?? { f: facilityId, d: f.localDate, n: 0 };
-        entry.n += 1;
-        perFacility.set(key, entry);
-      }
-    }
-    const usage = [...perFacility.values()].sort((a, b) => a.f - b.f);
-    const counted = await queryRows<{ n: number }>(
-      tx,
-      sql`with u as (
-            insert into facility_capacity_usage (facility_id, local_date, orders)
-            select x.f, x.d::date, x.n from jsonb_to_recordset(${JSON.stringify(usage)}::jsonb) as x(f bigint, d text, n int)
-            join facilities fa on fa.id = x.f where fa.daily_order_capacity is null or x.n <= fa.daily_order_capacity
-            order by x.f
-            on conflict (facility_id, local_date) do update set orders = facility_capacity_usage.orders + excluded.orders
-              where (select daily_order_capacity from facilities where id = excluded.facility_id) is null
-                 or facility_capacity_usage.orders + excluded.orders <= (select daily_order_capacity from facilities where id = excluded.facility_id)
-            returning 1)
-          select count(*)::int as n from u`,
-    );
-    if (counted[0]!.n !== usage.length) throw new RoutingConflict(`capacity taken for ${usage.length - counted[0]!.n} facilities`);
-    t = timePhase(phases, 'commit.capacity', t);
-    await markChanged(tx, [...new Set(assignments.map((a) => a.variantId))], now);
-    t = timePhase(phases, 'commit.publishMarks', t);
+    t = timePhase(phases, 'write.reservations', t);
   }
   const parked = decisions.flatMap((d) => d.parked);
   if (parked.length > 0) {
@@ -365,7 +346,7 @@ export async function commitDecisions(tx: Db, decisions: OrderDecision[], ctx: C
           from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(l bigint, f bigint, s text, days int)
           where ol.id = x.l`,
     );
-    t = timePhase(phases, 'commit.parked', t);
+    t = timePhase(phases, 'write.parked', t);
   }
   // New lines no routing took (the order matched no routing's filters) wait in the brokering queue.
   if (ctx.newLineIds.size > 0) {
@@ -395,6 +376,71 @@ export async function commitDecisions(tx: Db, decisions: OrderDecision[], ctx: C
           select x.o, ${now}::timestamptz, ${ctx.versionId}::bigint, x.run, x.routing, ${ctx.trigger}, x.summary, x.a, x.p, x.t
           from json_to_recordset(${JSON.stringify(rows)}::json) as x(o bigint, run text, routing text, summary text, a json, p json, t json)`,
     );
-    timePhase(phases, 'commit.decisions', t);
+    timePhase(phases, 'write.decisions', t);
   }
+}
+
+/**
+ * Step two (same transaction, after the previous batch committed): the rows batches share, stock
+ * levels, capacity and publish marks. Levels are locked in key order, then moved only where on hand −
+ * reserved still covers the units and the safety stock; capacity only where the day has room. Throws
+ * RoutingConflict when a guard fails (another worker took the stock or the capacity first): the whole
+ * batch, its own rows too, rolls back.
+ */
+export async function takeSharedStock(tx: Db, decisions: OrderDecision[], ctx: CommitContext): Promise<void> {
+  const { now, phases } = ctx;
+  let t = performance.now();
+  const assignments = decisions.flatMap((d) => d.assignments);
+  if (assignments.length === 0) return;
+  // Per (variant, facility): the units the batch takes.
+  const need = new Map<string, { v: number; f: number; q: number }>();
+  for (const a of assignments) {
+    const key = `${a.variantId}:${a.facilityId}`;
+    const entry = need.get(key) ?? { v: a.variantId, f: a.facilityId, q: 0 };
+    entry.q += a.quantity;
+    need.set(key, entry);
+  }
+  const pairs = [...need.values()].sort((a, b) => a.v - b.v || a.f - b.f);
+  await lockExistingLevels(tx, pairs.map((p) => ({ variantId: p.v, facilityId: p.f })));
+  t = timePhase(phases, 'shared.lockLevels', t);
+  const { tagRules } = ctx;
+  const moved = await queryRows<{ n: number }>(
+    tx,
+    sql`with d as (select * from unnest(${intArray(pairs.map((p) => p.v))}::bigint[], ${intArray(pairs.map((p) => p.f))}::bigint[], ${intArray(pairs.map((p) => p.q))}::int[]) as x(v, f, q)),
+        u as (update inventory_levels l set reserved = l.reserved + d.q, updated_at = ${now}
+              from d join facilities f on f.id = d.f ${tagRules ? sql`join variants v on v.id = d.v join products p on p.id = v.product_id` : sql``}
+              where l.variant_id = d.v and l.facility_id = d.f and l.on_hand - l.reserved - ${safetyStock(tagRules)} >= d.q returning 1)
+        select count(*)::int as n from u`,
+  );
+  if (moved[0]!.n !== pairs.length) throw new RoutingConflict(`stock moved for ${pairs.length - moved[0]!.n} of ${pairs.length} item × facility pairs`);
+  t = timePhase(phases, 'shared.reserveLevels', t);
+  // Capacity: one order per facility per local day, however many lines it sends there.
+  const perFacility = new Map<string, { f: number; d: string; n: number }>();
+  for (const d of decisions) {
+    for (const facilityId of new Set(d.assignments.map((a) => a.facilityId))) {
+      const f = ctx.facilities.get(facilityId)!;
+      const key = `${facilityId}:${f.localDate}`;
+      const entry = perFacility.get(key) ?? { f: facilityId, d: f.localDate, n: 0 };
+      entry.n += 1;
+      perFacility.set(key, entry);
+    }
+  }
+  const usage = [...perFacility.values()].sort((a, b) => a.f - b.f);
+  const counted = await queryRows<{ n: number }>(
+    tx,
+    sql`with u as (
+          insert into facility_capacity_usage (facility_id, local_date, orders)
+          select x.f, x.d::date, x.n from jsonb_to_recordset(${JSON.stringify(usage)}::jsonb) as x(f bigint, d text, n int)
+          join facilities fa on fa.id = x.f where fa.daily_order_capacity is null or x.n <= fa.daily_order_capacity
+          order by x.f
+          on conflict (facility_id, local_date) do update set orders = facility_capacity_usage.orders + excluded.orders
+            where (select daily_order_capacity from facilities where id = excluded.facility_id) is null
+               or facility_capacity_usage.orders + excluded.orders <= (select daily_order_capacity from facilities where id = excluded.facility_id)
+          returning 1)
+        select count(*)::int as n from u`,
+  );
+  if (counted[0]!.n !== usage.length) throw new RoutingConflict(`capacity taken for ${usage.length - counted[0]!.n} facilities`);
+  t = timePhase(phases, 'shared.capacity', t);
+  await markChanged(tx, [...new Set(assignments.map((a) => a.variantId))], now);
+  timePhase(phases, 'shared.publishMarks', t);
 }

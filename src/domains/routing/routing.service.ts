@@ -7,7 +7,7 @@ import { canRunTransactionsSideBySide, type Db } from '../../platform/db/client.
 import { queryRows } from '../../platform/db/rows.js';
 import { ensureQueueFacilities, type QueueKind } from '../facilities/index.js';
 import { decide, type OrderDecision, type RoutingFacility, type StockMap } from './engine.js';
-import { approveNewLines, claimOrders, commitDecisions, loadOrders, loadRoutingFacilities, loadStock, RoutingConflict, timePhase } from './routing.repo.js';
+import { approveNewLines, claimOrders, loadOrders, loadRoutingFacilities, loadStock, RoutingConflict, takeSharedStock, timePhase, writeOwnRows, type BatchMarker } from './routing.repo.js';
 import { activeRules } from './versions.service.js';
 import { CONTINUOUS, SOURCE_QUEUES, type RuleDocument } from './rules.js';
 import { dueRuns } from './queues.service.js';
@@ -98,7 +98,6 @@ interface RunContext {
 
 /** What a committed batch adds to the counts. */
 interface BatchOutcome {
-  lastId: number;
   approved: number;
   orders: number;
   linesRouted: number;
@@ -109,112 +108,100 @@ interface BatchOutcome {
 /** A batch under way in its own transaction. */
 interface BatchInFlight {
   afterId: number;
-  /** Resolves once the batch has read and decided: its decisions, or null when nothing was left to claim. */
-  decided: Promise<{ decisions: OrderDecision[]; lastId: number } | null>;
-  /** Lets the batch commit (pipelined: once the next batch has read the stock it left). */
-  allowCommit: () => void;
+  /** Resolves once the batch has read and decided (with the last order it claimed), or null when nothing was left to claim. */
+  decided: Promise<{ lastId: number } | null>;
   /** Resolves once committed (or with null when nothing was claimed); rejects when rolled back. */
   finished: Promise<BatchOutcome | null>;
+  /** Once decided: what it takes from the shared stock and capacity, and its marker (null: it takes nothing). */
+  taking: { decisions: OrderDecision[]; marker: BatchMarker } | null;
   /** Set when it rolled back. */
   failed: boolean;
 }
 
-/** The previous batch of a pipeline: what it took (not yet committed when this one reads) and its outcome. */
-interface PreviousBatch {
-  decisions: OrderDecision[];
-  finished: Promise<BatchOutcome | null>;
-}
-
-class PreviousBatchFailed extends Error {}
+/** Batches under way at once on PostgreSQL: one writing its shared rows, one its own, one reading. */
+const PIPELINE_DEPTH = 3;
 
 /**
- * Routes the waiting orders of one run, batch by batch. On PostgreSQL, batches overlap: while batch N
- * writes, batch N+1 (its own transaction) claims, reads and decides. N+1 reads before N commits (N's
- * commit waits for N+1's reads), so it sees the stock and capacity without N's reservations and takes
- * N's decisions off in memory; it writes only after N committed, and is rolled back if N was.
+ * Routes the waiting orders of one run, batch by batch. On PostgreSQL, batches overlap (up to
+ * PIPELINE_DEPTH, each its own transaction): a batch starts claiming, reading and deciding as soon as
+ * the one before it has decided. A batch's reads also say which earlier batches they saw committed
+ * (each batch's marker is one of its decision rows), and it takes the decisions of those not yet
+ * committed off the stock and capacity it read, in memory: the batches decide as they would one
+ * after the other. The guards in the writes stay the safety net (a conflict decides the batch again).
  */
 async function routeRun(db: Db, p: RunContext): Promise<void> {
-  const pipelined = p.options.pipeline !== false && canRunTransactionsSideBySide(db);
-  p.counts.pipelined ||= pipelined;
+  const depth = p.options.pipeline !== false && canRunTransactionsSideBySide(db) ? PIPELINE_DEPTH : 1;
+  p.counts.pipelined ||= depth > 1;
   let afterId = 0;
-  let previous: (BatchInFlight & PreviousBatch) | null = null;
   let conflictsInARow = 0;
-  const settle = (outcome: BatchOutcome) => {
-    const c = p.counts;
-    c.approved += outcome.approved;
-    c.orders += outcome.orders;
-    c.linesRouted += outcome.linesRouted;
-    c.linesParked += outcome.linesParked;
-    c.unchanged += outcome.unchanged;
-    conflictsInARow = 0;
+  const inFlight: BatchInFlight[] = [];
+  const failures: Array<{ error: unknown; afterId: number }> = [];
+  const settleOldest = async () => {
+    const batch = inFlight.shift()!;
+    try {
+      const outcome = await batch.finished;
+      if (!outcome) return;
+      const c = p.counts;
+      c.approved += outcome.approved;
+      c.orders += outcome.orders;
+      c.linesRouted += outcome.linesRouted;
+      c.linesParked += outcome.linesParked;
+      c.unchanged += outcome.unchanged;
+      if (failures.length === 0) conflictsInARow = 0;
+      await p.options.onBatch?.(c);
+    } catch (error) {
+      failures.push({ error, afterId: batch.afterId });
+    }
+  };
+  const settleAll = async () => {
+    while (inFlight.length > 0) await settleOldest();
   };
   for (;;) {
-    if (p.options.signal?.aborted) {
-      // Stopped (job cancelled or timed out): the batch under way still commits, or rolls back on its own.
-      previous?.allowCommit();
-      await previous?.finished.then((outcome) => settle(outcome!)).catch(() => {});
-      return;
-    }
-    const current = startBatch(db, p, afterId, pipelined ? previous : null);
-    if (!pipelined) current.allowCommit();
-    let decided: Awaited<BatchInFlight['decided']>;
-    try {
-      decided = await current.decided;
-    } catch (error) {
-      // This batch could not read: let the previous one finish, then give up.
-      previous?.allowCommit();
-      await previous?.finished.then((outcome) => settle(outcome!)).catch(() => {});
-      throw error;
-    }
-    // This batch has read: the previous one may commit.
-    previous?.allowCommit();
-    let failure: unknown = null;
-    if (previous) {
-      try {
-        settle((await previous.finished)!);
-        await p.options.onBatch?.(p.counts);
-      } catch (error) {
-        failure = error;
-      }
-    }
-    if (failure !== null || !pipelined || decided === null) {
-      if (decided !== null) current.allowCommit();
-      // Without a pipeline, or at the end, or when the previous batch failed (this one then rolls back).
-      try {
-        const outcome = await current.finished;
-        if (outcome) {
-          settle(outcome);
-          await p.options.onBatch?.(p.counts);
-        }
-      } catch (error) {
-        if (failure === null) failure = error;
-      }
-    }
-    if (failure !== null) {
-      if (!(failure instanceof RoutingConflict) || conflictsInARow >= MAX_CONFLICTS_PER_BATCH) throw failure;
-      // Another worker took the stock first: decide the failed batch again, on fresh figures.
-      p.counts.conflicts += 1;
+    if (failures.length > 0) {
+      // A batch rolled back: let the others finish, then decide again from the first one that failed.
+      await settleAll();
+      const other = failures.find((f) => !(f.error instanceof RoutingConflict));
+      if (other) throw other.error;
+      if (conflictsInARow >= MAX_CONFLICTS_PER_BATCH) throw failures[0]!.error;
+      // Another worker took the stock first: decide again on fresh figures.
+      p.counts.conflicts += failures.length;
       conflictsInARow += 1;
-      afterId = previous?.failed ? previous.afterId : current.afterId;
-      previous = null;
+      afterId = Math.min(...failures.map((f) => f.afterId));
+      failures.length = 0;
       continue;
     }
-    if (decided === null) return;
-    afterId = decided.lastId;
-    previous = pipelined ? Object.assign(current, { decisions: decided.decisions }) : null;
+    if (p.options.signal?.aborted) {
+      // Stopped (job cancelled or timed out): the batches under way still commit, or roll back on their own.
+      await settleAll();
+      return;
+    }
+    if (inFlight.length >= depth) {
+      await settleOldest();
+      continue;
+    }
+    const batch = startBatch(db, p, afterId, [...inFlight]);
+    inFlight.push(batch);
+    const decided = await batch.decided.catch(() => undefined);
+    // Failed before deciding: the failure is collected with the others.
+    if (decided === undefined) await settleAll();
+    else if (decided === null) {
+      await settleAll();
+      if (failures.length === 0) return;
+    } else afterId = decided.lastId;
   }
 }
 
-function startBatch(db: Db, p: RunContext, afterId: number, previous: PreviousBatch | null): BatchInFlight {
+function startBatch(db: Db, p: RunContext, afterId: number, earlier: BatchInFlight[]): BatchInFlight {
   let resolveDecided!: (value: Awaited<BatchInFlight['decided']>) => void;
   let rejectDecided!: (error: unknown) => void;
   const decided = new Promise<Awaited<BatchInFlight['decided']>>((resolve, reject) => {
     resolveDecided = resolve;
     rejectDecided = reject;
   });
-  let allowCommit!: () => void;
-  const commitAllowed = new Promise<void>((resolve) => (allowCommit = resolve));
-  const batch: BatchInFlight = { afterId, decided, allowCommit, finished: Promise.resolve(null), failed: false };
+  const batch: BatchInFlight = { afterId, decided, finished: Promise.resolve(null), taking: null, failed: false };
+  // Earlier batches that take stock: each is either seen committed by a read, or taken off after it.
+  const takers = earlier.filter((b) => b.taking !== null);
+  const markers = takers.map((b) => b.taking!.marker);
   batch.finished = db
     .transaction(async (tx) => {
       const now = p.options.now();
@@ -230,28 +217,24 @@ function startBatch(db: Db, p: RunContext, afterId: number, previous: PreviousBa
       }
       const { orders, newLineIds } = await loadOrders(tx, ids, p.queueKindById, brokeringQueueId);
       t = timePhase(phases, 'loadOrders', t);
-      const facilities = await loadRoutingFacilities(tx, now);
+      const read = await loadRoutingFacilities(tx, now, markers);
+      const facilities = read.facilities;
+      // A batch that rolled back took nothing; one not seen committed is taken off by hand.
+      takers.forEach((b, i) => read.seen[i] || b.failed || takeOffCapacity(b.taking!.decisions, facilities));
       t = timePhase(phases, 'loadFacilities', t);
-      const { stock, tagRules } = await loadStock(tx, orders.flatMap((o) => o.lines.map((l) => l.variantId)));
+      const { stock, tagRules, seen } = await loadStock(tx, orders.flatMap((o) => o.lines.map((l) => l.variantId)), markers);
+      takers.forEach((b, i) => seen[i] || b.failed || takeOffStock(b.taking!.decisions, stock));
       t = timePhase(phases, 'loadStock', t);
-      // Read before the previous batch committed: take off what it reserved and the capacity it used.
-      if (previous) takeOff(previous.decisions, stock, facilities);
       const all: OrderDecision[] = decide({ document: p.document, runCode: p.runCode, orders, facilities, stock, now });
       // A parked order that is still parked where it was is not news: no line update, no new trace
       // (the sweep re-tries parked orders every minute).
       const queueOf = new Map(orders.flatMap((o) => o.lines.map((l) => [l.id, l.queue] as const)));
       const decisions = all.filter((d) => d.assignments.length > 0 || d.parked.some((x) => queueOf.get(x.lineId) !== x.queue));
-      t = timePhase(phases, 'decide', t);
-      resolveDecided({ decisions, lastId: ids.at(-1)! });
-      if (previous) {
-        try {
-          await previous.finished;
-        } catch {
-          throw new PreviousBatchFailed('the previous batch was rolled back');
-        }
-        t = timePhase(phases, 'waitPrevious', t);
-      }
-      await commitDecisions(tx, decisions, {
+      timePhase(phases, 'decide', t);
+      const first = decisions.find((d) => d.assignments.length > 0);
+      batch.taking = first ? { decisions, marker: { orderId: first.orderId, at: now } } : null;
+      resolveDecided({ lastId: ids.at(-1)! });
+      const context = {
         now,
         versionId: p.versionId,
         trigger: p.options.trigger,
@@ -260,12 +243,11 @@ function startBatch(db: Db, p: RunContext, afterId: number, previous: PreviousBa
         newLineIds,
         tagRules,
         phases,
-      });
-      t = performance.now();
-      await commitAllowed;
-      timePhase(phases, 'waitNextRead', t);
+      };
+      // Own rows first (nothing shared), then the shared ones, each guarded, taken in key order.
+      await writeOwnRows(tx, decisions, context);
+      await takeSharedStock(tx, decisions, context);
       const outcome: BatchOutcome = {
-        lastId: ids.at(-1)!,
         approved: newLineIds.size,
         orders: decisions.length,
         linesRouted: decisions.reduce((n, d) => n + d.assignments.length, 0),
@@ -275,8 +257,8 @@ function startBatch(db: Db, p: RunContext, afterId: number, previous: PreviousBa
       return outcome;
     })
     .catch((error: unknown) => {
-      rejectDecided(error);
       batch.failed = true;
+      rejectDecided(error);
       throw error;
     });
   // Callers wait on `decided` first; a rejection seen there must not also count as unhandled here.
@@ -285,9 +267,8 @@ function startBatch(db: Db, p: RunContext, afterId: number, previous: PreviousBa
   return batch;
 }
 
-/** Takes a not yet committed batch's reservations and capacity off figures read before it committed. */
-function takeOff(decisions: OrderDecision[], stock: StockMap, facilities: RoutingFacility[]): void {
-  const byId = new Map(facilities.map((f) => [f.id, f]));
+/** Takes a not yet committed batch's reservations off stock read before it committed. */
+function takeOffStock(decisions: OrderDecision[], stock: StockMap): void {
   for (const d of decisions) {
     for (const a of d.assignments) {
       const units = stock.get(a.variantId);
@@ -297,6 +278,13 @@ function takeOff(decisions: OrderDecision[], stock: StockMap, facilities: Routin
         else units.delete(a.facilityId);
       }
     }
+  }
+}
+
+/** Takes a not yet committed batch's orders off the capacity used today, read before it committed. */
+function takeOffCapacity(decisions: OrderDecision[], facilities: RoutingFacility[]): void {
+  const byId = new Map(facilities.map((f) => [f.id, f]));
+  for (const d of decisions) {
     for (const facilityId of new Set(d.assignments.map((a) => a.facilityId))) {
       const f = byId.get(facilityId);
       if (f) f.usedToday += 1;
