@@ -43,27 +43,9 @@ async function seed() {
   }
 }
 
-beforeAll(async () => {
-  testDb = await createTestDatabase();
-  database = await testDb.open();
-  db = database.db;
-  fx = await makeFixture(db, now);
-}, 120_000);
-afterAll(() => testDb.drop());
-
-test(`two workers at once (${backend}): every line decided once, no unit reserved twice, capacity kept`, async () => {
-  await seed();
-  let results: BrokeringCounts[];
-  if (testDb.url) {
-    const workers = [startChild('test/support/route-worker.ts', [testDb.url, '15'], process.env), startChild('test/support/route-worker.ts', [testDb.url, '15'], process.env)];
-    const codes = await Promise.all(workers.map((w) => w.exited));
-    expect(codes, workers.map((w) => w.output()).join('\n')).toEqual([0, 0]);
-    results = workers.map((w) => JSON.parse(w.output().trim().split('\n').at(-1)!) as BrokeringCounts);
-  } else {
-    const pass = () => runBrokering(db, { runs: 'all', trigger: 'test', now: () => new Date(), batchSize: 15 });
-    results = await Promise.all([pass(), pass()]);
-  }
-  // Both worked, and between them they decided every order once.
+/** Every order decided once between the runs, no unit reserved twice, capacity kept, ledger = counters. */
+async function expectEveryLineDecidedOnce(results: BrokeringCounts[]) {
+  // Each worked, and between them they decided every order once.
   expect(results.every((r) => r.orders > 0)).toBe(true);
   const lines = await queryRows<{ status: string; n: number }>(db, sql`select status, count(*)::int as n from order_lines group by status order by status`);
   expect(lines.find((l) => l.status === 'approved' || l.status === 'created')).toBeUndefined();
@@ -94,6 +76,29 @@ test(`two workers at once (${backend}): every line decided once, no unit reserve
   // Stock was scarce: some lines had to park, so the guards were tested against real contention.
   expect(lines.find((l) => l.status === 'unfillable')?.n ?? 0).toBeGreaterThan(0);
   expect((await compareCountersWithLedger(db)).drift).toEqual([]);
+}
+
+beforeAll(async () => {
+  testDb = await createTestDatabase();
+  database = await testDb.open();
+  db = database.db;
+  fx = await makeFixture(db, now);
+}, 120_000);
+afterAll(() => testDb.drop());
+
+test(`two workers at once (${backend}): every line decided once, no unit reserved twice, capacity kept`, async () => {
+  await seed();
+  let results: BrokeringCounts[];
+  if (testDb.url) {
+    const workers = [startChild('test/support/route-worker.ts', [testDb.url, '15'], process.env), startChild('test/support/route-worker.ts', [testDb.url, '15'], process.env)];
+    const codes = await Promise.all(workers.map((w) => w.exited));
+    expect(codes, workers.map((w) => w.output()).join('\n')).toEqual([0, 0]);
+    results = workers.map((w) => JSON.parse(w.output().trim().split('\n').at(-1)!) as BrokeringCounts);
+  } else {
+    const pass = () => runBrokering(db, { runs: 'all', trigger: 'test', now: () => new Date(), batchSize: 15 });
+    results = await Promise.all([pass(), pass()]);
+  }
+  await expectEveryLineDecidedOnce(results);
 }, 180_000);
 
 /** Where every line went, by order name and line position. */
@@ -124,4 +129,27 @@ test(`one worker (${backend}): batches that overlap (read and decide the next wh
   expect(expected.some((l) => l.status === 'unfillable')).toBe(true);
   expect(overlapping.linesRouted).toBe(inTurn.linesRouted);
   expect(overlapping.approved).toBe(inTurn.approved);
+}, 180_000);
+
+test(`one worker (${backend}): a batch whose guard fails is decided again; the batches under way with it finish; nothing lost, nothing taken twice`, async () => {
+  await seed();
+  // The first batch, as it writes its traces, empties every level in its own transaction: its stock
+  // guard fails and it rolls back (the emptying with it), while the next batches (on PostgreSQL) are
+  // already under way and took its decisions off. It must be decided again, once.
+  await db.execute(sql`create sequence test_steal`);
+  await db.execute(
+    sql.raw(`create function test_steal() returns trigger language plpgsql as $$
+             begin if nextval('test_steal') = 1 then update inventory_levels set on_hand = reserved; end if; return null; end $$`),
+  );
+  await db.execute(sql`create trigger test_steal after insert on routing_decisions for each statement execute function test_steal()`);
+  try {
+    const counts = await runBrokering(db, { runs: 'all', trigger: 'test', now: () => new Date(), batchSize: 15 });
+    expect(counts.conflicts).toBe(1);
+    expect(counts.pipelined).toBe(backend === 'postgres');
+    await expectEveryLineDecidedOnce([counts]);
+  } finally {
+    await db.execute(sql`drop trigger test_steal on routing_decisions`);
+    await db.execute(sql`drop function test_steal()`);
+    await db.execute(sql`drop sequence test_steal`);
+  }
 }, 180_000);
