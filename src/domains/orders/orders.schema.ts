@@ -125,9 +125,11 @@ export const orderLines = pgTable(
     uniqueIndex('order_lines_shopify_id').on(t.shopifyLineItemId),
     index('order_lines_order').on(t.orderId),
     index('order_lines_facility_status').on(t.facilityId, t.status),
-    index('order_lines_open_variant')
+    // Queue demand per item (ATP): lines not yet at a facility. Routed lines leave it (their update
+    // writes no entry here), which keeps routing's line writes one index cheaper.
+    index('order_lines_waiting_variant')
       .on(t.variantId)
-      .where(sql`status NOT IN ('shipped','picked_up','cancelled')`),
+      .where(sql`status IN ('created','approved','rejected','unfillable')`),
     // Lines routing may pick up (new or waiting in a queue), by order: routing claims orders through
     // it, so a claim reads only these however many orders are done (routed lines leave it for free).
     index('order_lines_waiting')
