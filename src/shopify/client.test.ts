@@ -15,7 +15,7 @@ afterAll(() => sim.close());
 
 const Twenty = operation<{ products: { nodes: Array<{ id: string }> } }>('Twenty', 22, `query Twenty { products(first: 20) { nodes { id } } }`);
 
-function clientFor(shop: ReturnType<Simulator['createShop']>, options: { maxAttempts?: number } = {}) {
+function clientFor(shop: ReturnType<Simulator['createShop']>, options: { maxAttempts?: number; throttlePatienceMs?: number } = {}) {
   return makeShopifyClient(
     { shop: shop.shop, accessToken: shop.accessToken, apiVersion: shop.apiVersion, apiUrl: sim.url },
     { logger: silentLogger, budget: makeCostBudget(), baseDelayMs: 5, maxDelayMs: 40, ...options },
@@ -44,6 +44,21 @@ describe('Shopify connector', () => {
     expect(client.stats.retries).toBeGreaterThan(0);
     expect(client.stats.throttled).toBeGreaterThan(0);
     expect(client.stats.failures).toBe(0);
+  });
+
+  test('THROTTLED is waited out however many times it comes (within the patience), then fails clearly', async () => {
+    const shop = sim.createShop({ seed: 45, products: 3, stores: 1 });
+    // Most answers throttled: a try count as small as 2 must not make the call fail.
+    sim.setFaults(shop.shop, { throttleRate: 0.7 });
+    const client = clientFor(shop, { maxAttempts: 2 });
+    for (let i = 0; i < 10; i++) expect((await client.request(ShopInfo, {})).shop.myshopifyDomain).toBe(shop.shop);
+    expect(client.stats.throttled).toBeGreaterThan(10);
+    expect(client.stats.failures).toBe(0);
+    // Throttled without end: the call gives up once its patience is spent, and says so.
+    sim.setFaults(shop.shop, { throttleRate: 1 });
+    const impatient = clientFor(shop, { throttlePatienceMs: 300 });
+    await expect(impatient.request(ShopInfo, {})).rejects.toMatchObject({ code: 'shopify.throttled', message: expect.stringMatching(/kept throttling ShopInfo for \d+ s \(\d+ tries\)/) });
+    sim.setFaults(shop.shop, { throttleRate: 0 });
   });
 
   test('a dead endpoint fails after bounded tries with a clear error; a GraphQL error fails at once', async () => {

@@ -2,7 +2,8 @@
 // cost-aware pacing and retries. The official client retries only HTTP 429/503 and knows nothing of
 // query cost, so it is set to retry nothing and this file does both:
 //   - before a call, wait until the shop's budget should hold the call's cost;
-//   - THROTTLED: wait for the bucket, retry (bounded);
+//   - THROTTLED: wait for the bucket (and a growing, jittered pause), retry for up to
+//     `throttlePatienceMs`: Shopify saying "wait" is the normal flow when processes share a bucket;
 //   - HTTP 5xx, timeouts, network errors: back off exponentially with jitter, retry (bounded);
 //   - any other GraphQL error: fail at once with the errors (a bug or a schema change, not a blip).
 import { createAdminApiClient } from '@shopify/admin-api-client';
@@ -36,8 +37,13 @@ export interface ShopifyClient {
 
 export interface ClientOptions {
   logger: Logger;
-  /** Total tries per call for THROTTLED and for transient failures (each). */
+  /** Total tries per call for transient failures. */
   maxAttempts?: number;
+  /**
+   * How long one call keeps retrying THROTTLED answers (default 10 minutes). Several processes share
+   * a shop's bucket; a costly query can lose the race for it to many cheap ones for a while.
+   */
+  throttlePatienceMs?: number;
   /** First back-off delay for transient failures; doubles each try, with jitter, up to maxDelayMs. */
   baseDelayMs?: number;
   maxDelayMs?: number;
@@ -72,6 +78,7 @@ export function sharedBudget(shop: string): CostBudget {
 
 export function makeShopifyClient(connection: ShopifyConnection, options: ClientOptions): ShopifyClient {
   const maxAttempts = options.maxAttempts ?? 8;
+  const throttlePatienceMs = options.throttlePatienceMs ?? 10 * 60_000;
   const baseDelayMs = options.baseDelayMs ?? 250;
   const maxDelayMs = options.maxDelayMs ?? 20_000;
   const timeoutMs = options.timeoutMs ?? 30_000;
@@ -96,6 +103,7 @@ export function makeShopifyClient(connection: ShopifyConnection, options: Client
 
   async function request<TData, TVariables extends Record<string, unknown>>(op: Operation<TData, TVariables>, variables: TVariables): Promise<TData> {
     let throttledTries = 0;
+    let throttledSince = 0;
     let transientTries = 0;
     for (;;) {
       const cost = knownCost.get(op.name) ?? op.estimatedCost;
@@ -120,11 +128,20 @@ export function makeShopifyClient(connection: ShopifyConnection, options: Client
       if (graphQLErrors.some((e) => e.extensions?.code === 'THROTTLED')) {
         stats.throttled += 1;
         throttledTries += 1;
-        if (throttledTries >= maxAttempts) {
+        if (throttledTries === 1) throttledSince = performance.now();
+        const waited = performance.now() - throttledSince;
+        if (waited >= throttlePatienceMs) {
           stats.failures += 1;
-          throw new AppError('shopify.throttled', 'unavailable', `Shopify kept throttling ${op.name} after ${throttledTries} tries.`, { operation: op.name });
+          throw new AppError('shopify.throttled', 'unavailable', `Shopify kept throttling ${op.name} for ${Math.round(waited / 1000)} s (${throttledTries} tries).`, {
+            operation: op.name,
+            tries: throttledTries,
+          });
         }
-        continue; // the budget now knows the bucket is empty: the next reserve() waits for it
+        // The budget now knows how empty the bucket is: the next reserve() waits for it. The pause
+        // on top spreads competing callers out (the same jittered back-off as for failures).
+        log.debug({ operation: op.name, tries: throttledTries }, 'throttled by Shopify; waiting for the bucket');
+        await sleep(backoff(throttledTries));
+        continue;
       }
       const status = errors.networkStatusCode;
       const transient = status === undefined || status === 429 || status >= 500;
