@@ -6,7 +6,7 @@ import { sql } from 'drizzle-orm';
 import type { Db } from '../../platform/db/client.js';
 import { queryRows } from '../../platform/db/rows.js';
 import { conflict, invalid, notFound } from '../../platform/errors.js';
-import { consumeReservation } from '../inventory/index.js';
+import { consumeReservation, lockExistingLevels, markChanged } from '../inventory/index.js';
 import { requestSync } from './sync.repo.js';
 import { fulfillmentSettings } from './settings.js';
 import type { Package, ShipmentKind, ShipmentStatus } from './fulfillment.schema.js';
@@ -277,6 +277,13 @@ export async function completeLines(
     tx,
     sql`select sl.order_line_id, sl.quantity, ol.variant_id from shipment_lines sl join order_lines ol on ol.id = sl.order_line_id where sl.shipment_id = ${s.id} order by sl.order_line_id`,
   );
+  // Shared rows in key order first, as routing takes them (levels, then publish marks): taken line by
+  // line, a two-item parcel could hold one level while routing held the other (a deadlock).
+  const items = lines.filter((l) => l.variant_id !== null).map((l) => ({ variantId: l.variant_id!, facilityId: s.facility_id }));
+  if (items.length > 0) {
+    await lockExistingLevels(tx, [...new Map(items.map((i) => [i.variantId, i])).values()].sort((a, b) => a.variantId - b.variantId));
+    await markChanged(tx, items.map((i) => i.variantId), now);
+  }
   for (const l of lines) {
     if (l.variant_id !== null) {
       await consumeReservation(
