@@ -112,6 +112,17 @@ export async function markOrderVariantsChanged(tx: Db, orderId: number, now: Dat
 /** A cancelled order: every reservation of its lines goes back. */
 export async function releaseOrderReservations(tx: Db, orderId: number, now: Date): Promise<number> {
   const lines = await queryRows<{ id: number }>(tx, sql`select id from order_lines where order_id = ${orderId}`);
+  // Shared rows in key order first, as routing takes them (levels, then publish marks): line by line,
+  // a two-item order could hold one level while routing held the other.
+  const held = await queryRows<{ variant_id: number; facility_id: number }>(
+    tx,
+    sql`select distinct r.variant_id, r.facility_id from reservations r join order_lines ol on ol.id = r.order_line_id
+        where ol.order_id = ${orderId} and r.status = 'active' order by 1, 2`,
+  );
+  if (held.length > 0) {
+    await lockLevels(tx, held.map((h) => ({ variantId: h.variant_id, facilityId: h.facility_id })));
+    await markChanged(tx, held.map((h) => h.variant_id), now);
+  }
   let released = 0;
   for (const line of lines) released += await releaseReservation(tx, line.id, 'order_cancelled', now);
   return released;
