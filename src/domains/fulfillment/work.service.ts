@@ -281,7 +281,7 @@ export async function completeLines(
   // line, a two-item parcel could hold one level while routing held the other (a deadlock).
   const items = lines.filter((l) => l.variant_id !== null).map((l) => ({ variantId: l.variant_id!, facilityId: s.facility_id }));
   if (items.length > 0) {
-    await lockExistingLevels(tx, [...new Map(items.map((i) => [i.variantId, i])).values()].sort((a, b) => a.variantId - b.variantId));
+    await lockExistingLevels(tx, items);
     await markChanged(tx, items.map((i) => i.variantId), now);
   }
   for (const l of lines) {
