@@ -272,7 +272,7 @@ program
   .option('--duplicate-webhooks <share>', 'share of webhook deliveries sent twice', share, 0)
   .option('--api-errors <share>', 'share of Admin API calls answered with HTTP 5xx', share, 0)
   .option('--kill-worker <n>', 'kill a worker process (SIGKILL) n times during the day and restart it; the jobs then run in 2 worker processes (needs DATABASE_URL)', wholeNumber(0, 100), 0)
-  .option('--clock-speed <x>', 'simulated seconds per real second; the orders arrive over 12 simulated hours (default: 4 orders a second, a day of at least a minute)', wholeNumber(1, 10_000_000))
+  .option('--clock-speed <x>', 'simulated seconds per real second; the orders arrive over 12 simulated hours (default: 6 orders a second, a day of at least a minute)', wholeNumber(1, 10_000_000))
   .option('--report <file>', 'also write the JSON report to this file')
   .option('--config <file>', 'JSON config file')
   .action(async (options: { orders: number; stores: number; products: number; seed: number; dropWebhooks: number; duplicateWebhooks: number; apiErrors: number; killWorker: number; clockSpeed?: number; report?: string; config?: string }) => {

@@ -70,7 +70,7 @@ const WORKER_PROCESSES = 2;
 const EVENING_RUNS = 3;
 
 /** The day's pace unless chosen: customers' orders at a rate one machine takes in comfortably. */
-export const DAY_ORDERS_PER_SECOND = 4;
+export const DAY_ORDERS_PER_SECOND = 6;
 
 /** 12 simulated hours over orders / DAY_ORDERS_PER_SECOND real seconds, a minute at least. */
 export function defaultClockSpeed(orders: number): number {

@@ -5,7 +5,7 @@ import type { ApiCall } from './local-api.js';
 
 
 /** Facilities worked at the same time in a round. */
-const FACILITIES_AT_ONCE = 8;
+const FACILITIES_AT_ONCE = 16;
 
 export interface StoreBot {
   /** One round over every facility's work. Returns the steps taken. */

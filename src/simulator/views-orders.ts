@@ -379,13 +379,17 @@ const ORDER_SORTS: Record<string, (o: SimOrder) => number | string> = {
 };
 
 export function visibleOrders(shop: SimShop, readAllOrders: boolean): SimOrder[] {
-  const cutoff = shop.now().getTime() - ORDER_VISIBILITY_DAYS * DAY_MS;
   const all = [...shop.orders.values()];
-  return readAllOrders ? all : all.filter((o) => o.createdAt.getTime() >= cutoff);
+  return readAllOrders ? all : all.filter((o) => isVisible(shop, o, false));
+}
+
+/** Without read_all_orders an app sees the last ORDER_VISIBILITY_DAYS of orders (one order, no list built). */
+function isVisible(shop: SimShop, order: SimOrder, readAllOrders: boolean): boolean {
+  return readAllOrders || order.createdAt.getTime() >= shop.now().getTime() - ORDER_VISIBILITY_DAYS * DAY_MS;
 }
 
 export function makeOrderQueries(shop: SimShop, readAllOrders: boolean) {
-  const canSee = (order: SimOrder | undefined) => (order && visibleOrders(shop, readAllOrders).includes(order) ? order : undefined);
+  const canSee = (order: SimOrder | undefined) => (order && isVisible(shop, order, readAllOrders) ? order : undefined);
   return {
     orders: (args: ConnectionArgs & { query?: string | null; sortKey?: string | null }) => {
       let tree;
@@ -429,7 +433,7 @@ export function makeOrderQueries(shop: SimShop, readAllOrders: boolean) {
 export function orderNodeView(shop: SimShop, type: string, id: number, readAllOrders: boolean): object | null {
   const visible = (orderId: number) => {
     const order = shop.orders.get(orderId);
-    return order && visibleOrders(shop, readAllOrders).includes(order) ? order : undefined;
+    return order && isVisible(shop, order, readAllOrders) ? order : undefined;
   };
   switch (type) {
     case 'Order': {

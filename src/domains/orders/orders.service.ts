@@ -54,16 +54,37 @@ export async function applyOrderSnapshot(db: Db, snapshot: OrderSnapshot, source
   }
 }
 
+/**
+ * 'stale' or 'unchanged' when the order as stored already holds this snapshot (or a later one), else
+ * null. Shopify moves updated_at on every change: the same time means the same order, already applied.
+ * (A pickup order's store is the one thing a webhook body lacks; it is only ever added.)
+ */
+function alreadyApplied(
+  existing: { shopifyUpdatedAt: Date; pickupFacilityId: number | null } | undefined,
+  snapshot: OrderSnapshot,
+): 'stale' | 'unchanged' | null {
+  if (!existing) return null;
+  if (existing.shopifyUpdatedAt.getTime() > snapshot.updatedAt.getTime()) return 'stale';
+  if (existing.shopifyUpdatedAt.getTime() === snapshot.updatedAt.getTime() && !(snapshot.pickupLocationId && existing.pickupFacilityId === null)) {
+    return 'unchanged';
+  }
+  return null;
+}
+
 async function applyOnce(db: Db, snapshot: OrderSnapshot, source: string, now: Date): Promise<ApplyOutcome> {
+  // Most snapshots a poll or reconciliation reads are already applied: one plain read tells, without
+  // a transaction that waits on a commit. The locked read below decides for the others.
+  const [stored] = await db
+    .select({ shopifyUpdatedAt: orders.shopifyUpdatedAt, pickupFacilityId: orders.pickupFacilityId })
+    .from(orders)
+    .where(eq(orders.shopifyOrderId, snapshot.shopifyOrderId));
+  const known = alreadyApplied(stored, snapshot);
+  if (known) return known;
   return db.transaction(async (tx) => {
     // Lock the order row (or its absence, through the unique index on insert) for this change.
     const [existing] = await tx.select().from(orders).where(eq(orders.shopifyOrderId, snapshot.shopifyOrderId)).for('update');
-    if (existing && existing.shopifyUpdatedAt.getTime() > snapshot.updatedAt.getTime()) return 'stale';
-    // Shopify moves updated_at on every change: the same time means the same order, already applied.
-    // (A pickup order's store is the one thing a webhook body lacks; it is only ever added.)
-    if (existing && existing.shopifyUpdatedAt.getTime() === snapshot.updatedAt.getTime() && !(snapshot.pickupLocationId && existing.pickupFacilityId === null)) {
-      return 'unchanged';
-    }
+    const applied = alreadyApplied(existing, snapshot);
+    if (applied) return applied;
     const pickupFacilityId = await pickupFacility(tx, snapshot.pickupLocationId);
     const history: HistoryEntry[] = [];
     const events: OutboxEvent[] = [];

@@ -4,7 +4,7 @@
 import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../../platform/db/client.js';
 import { conflict, invalid, notFound } from '../../platform/errors.js';
-import { queryRows } from '../../platform/db/rows.js';
+import { intArray, queryRows } from '../../platform/db/rows.js';
 import { ensureQueueFacilities } from '../facilities/index.js';
 import { lockLevels, recordEntries, releaseReservation } from '../inventory/index.js';
 import { rejectionReasons, STOCK_EFFECTS, type StockEffect } from './routing.schema.js';
@@ -85,11 +85,21 @@ export async function rejectLine(db: Db, input: RejectInput, now: Date): Promise
         )
       : [];
     const lines = [{ id: line.id, order_id: line.order_id }, ...others];
+    // Every level this rejection moves (the store's, and wherever the lines hold stock) is taken in one
+    // key-ordered call, the order routing takes them in: taken one by one, a second rejection or a
+    // routing batch could hold one while waiting for the other.
+    const held = await queryRows<{ variant_id: number; facility_id: number }>(
+      tx,
+      sql`select variant_id, facility_id from reservations where order_line_id = any(${intArray(lines.map((l) => l.id))}::bigint[]) and status = 'active'`,
+    );
+    await lockLevels(tx, [
+      ...(reason.stockEffect !== 'none' ? [{ variantId: line.variant_id, facilityId }] : []),
+      ...held.map((h) => ({ variantId: h.variant_id, facilityId: h.facility_id })),
+    ]);
 
     // What the rejection says about the store's stock, once per rejection (keyed by line and store).
     let stockDelta = 0;
     if (reason.stockEffect !== 'none') {
-      await lockLevels(tx, [{ variantId: line.variant_id, facilityId }]);
       const [level] = await queryRows<{ on_hand: number }>(tx, sql`select on_hand from inventory_levels where variant_id = ${line.variant_id} and facility_id = ${facilityId}`);
       const onHand = level?.on_hand ?? 0;
       stockDelta = reason.stockEffect === 'zero' ? -Math.max(0, onHand) : -Math.min(Math.max(0, onHand), line.current_quantity);

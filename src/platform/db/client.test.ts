@@ -62,6 +62,13 @@ describe(`database on ${backend}`, () => {
     expect(inTx[0]!.at).toBeInstanceOf(Date);
   });
 
+  test('queries run without JIT compilation, inside transactions too', async () => {
+    const [plain] = await queryRows<{ jit: string }>(database.db, sql`show jit`);
+    expect(plain!.jit).toBe('off');
+    const inTx = await database.db.transaction(async (tx) => queryRows<{ jit: string }>(tx, sql`show jit`));
+    expect(inTx[0]!.jit).toBe('off');
+  });
+
   test('migrations are idempotent', async () => {
     const first = await database.migrationStatus();
     expect(first).toEqual({ version: '0008_routing_writes_and_claims', applied: first.available, available: first.available });
