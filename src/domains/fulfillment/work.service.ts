@@ -4,7 +4,7 @@
 // push towards Shopify in the same transaction.
 import { sql } from 'drizzle-orm';
 import type { Db } from '../../platform/db/client.js';
-import { queryRows } from '../../platform/db/rows.js';
+import { intArray, queryRows } from '../../platform/db/rows.js';
 import { conflict, invalid, notFound } from '../../platform/errors.js';
 import { consumeReservation, lockExistingLevels, markChanged } from '../inventory/index.js';
 import { requestSync } from './sync.repo.js';
@@ -121,7 +121,9 @@ export async function facilityWork(db: Db, facilityCode: string, now: Date) {
 
 export async function shipmentViews(db: Db, ids: number[]): Promise<ShipmentView[]> {
   if (ids.length === 0) return [];
-  const list = sql`(select (jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb))::bigint)`;
+  // An array parameter tells the planner how many ids come (a JSON list looks like 100 rows to it,
+  // and it then read every shipment line ever made instead of the index).
+  const list = sql`any(${intArray(ids)}::bigint[])`;
   const rows = await queryRows<{
     id: number; order_id: number; order_name: string; facility: string; kind: ShipmentKind; status: ShipmentStatus; source: string; packages: Package[];
     carrier: string | null; tracking_number: string | null; tracking_url: string | null; handed_over_to: string | null; completed_at: Date | null; ready_at: Date | null;
@@ -129,17 +131,19 @@ export async function shipmentViews(db: Db, ids: number[]): Promise<ShipmentView
   }>(
     db,
     sql`select s.*, o.name as order_name, f.code as facility from shipments s join orders o on o.id = s.order_id join facilities f on f.id = s.facility_id
-        where s.id in ${list} order by s.id`,
+        where s.id = ${list} order by s.id`,
   );
   const lines = await queryRows<{ shipment_id: number; order_line_id: number; quantity: number; sku: string | null; title: string }>(
     db,
     sql`select sl.shipment_id, sl.order_line_id, sl.quantity, ol.sku, ol.title from shipment_lines sl join order_lines ol on ol.id = sl.order_line_id
-        where sl.shipment_id in ${list} order by sl.order_line_id`,
+        where sl.shipment_id = ${list} order by sl.order_line_id`,
   );
   const pushes = await queryRows<{ shipment_id: number; action: string; status: string; shopify_fulfillment_id: string | null; last_error: string | null }>(
     db,
-    sql`select shipment_id, action, status, shopify_fulfillment_id, last_error from fulfillment_pushes where shipment_id in ${list} order by id`,
+    sql`select shipment_id, action, status, shopify_fulfillment_id, last_error from fulfillment_pushes where shipment_id = ${list} order by id`,
   );
+  const linesOf = groupBy(lines, (l) => l.shipment_id);
+  const pushesOf = groupBy(pushes, (p) => p.shipment_id);
   return rows.map((s) => ({
     id: s.id,
     orderId: s.order_id,
@@ -148,7 +152,7 @@ export async function shipmentViews(db: Db, ids: number[]): Promise<ShipmentView
     kind: s.kind,
     status: s.status,
     source: s.source,
-    lines: lines.filter((l) => l.shipment_id === s.id).map((l) => ({ lineId: l.order_line_id, sku: l.sku, title: l.title, quantity: l.quantity })),
+    lines: (linesOf.get(s.id) ?? []).map((l) => ({ lineId: l.order_line_id, sku: l.sku, title: l.title, quantity: l.quantity })),
     packages: s.packages,
     carrier: s.carrier,
     trackingNumber: s.tracking_number,
@@ -157,9 +161,19 @@ export async function shipmentViews(db: Db, ids: number[]): Promise<ShipmentView
     completedAt: s.completed_at?.toISOString() ?? null,
     readyAt: s.ready_at?.toISOString() ?? null,
     putBack: s.put_back,
-    shopify: pushes.filter((p) => p.shipment_id === s.id).map((p) => ({ action: p.action, status: p.status, fulfillmentId: p.shopify_fulfillment_id, error: p.last_error })),
+    shopify: (pushesOf.get(s.id) ?? []).map((p) => ({ action: p.action, status: p.status, fulfillmentId: p.shopify_fulfillment_id, error: p.last_error })),
     createdAt: s.created_at.toISOString(),
   }));
+}
+
+function groupBy<T>(items: T[], key: (item: T) => number): Map<number, T[]> {
+  const groups = new Map<number, T[]>();
+  for (const item of items) {
+    const group = groups.get(key(item));
+    if (group) group.push(item);
+    else groups.set(key(item), [item]);
+  }
+  return groups;
 }
 
 export async function getShipment(db: Db, id: number): Promise<ShipmentView> {
