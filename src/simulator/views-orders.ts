@@ -378,14 +378,19 @@ const ORDER_SORTS: Record<string, (o: SimOrder) => number | string> = {
   ORDER_NUMBER: (o) => o.number,
 };
 
+/** Without read_all_orders an app sees the orders created in the last ORDER_VISIBILITY_DAYS. */
+const visibleSince = (shop: SimShop) => shop.now().getTime() - ORDER_VISIBILITY_DAYS * DAY_MS;
+
 export function visibleOrders(shop: SimShop, readAllOrders: boolean): SimOrder[] {
   const all = [...shop.orders.values()];
-  return readAllOrders ? all : all.filter((o) => isVisible(shop, o, false));
+  if (readAllOrders) return all;
+  const since = visibleSince(shop);
+  return all.filter((o) => o.createdAt.getTime() >= since);
 }
 
-/** Without read_all_orders an app sees the last ORDER_VISIBILITY_DAYS of orders (one order, no list built). */
+/** One order's visibility, without building the list. */
 function isVisible(shop: SimShop, order: SimOrder, readAllOrders: boolean): boolean {
-  return readAllOrders || order.createdAt.getTime() >= shop.now().getTime() - ORDER_VISIBILITY_DAYS * DAY_MS;
+  return readAllOrders || order.createdAt.getTime() >= visibleSince(shop);
 }
 
 export function makeOrderQueries(shop: SimShop, readAllOrders: boolean) {
