@@ -4,59 +4,27 @@
 // one fulfilment in Shopify: none missing, none twice.
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { backend, childEnv, createTestDatabase, waitFor, type TestDatabase } from './support/backend.js';
-import { CLI, listeningUrl, startChild, type Child } from './support/child.js';
-import { freePort } from './support/net.js';
-import { simulatedShopVariables } from './support/switchyard-sim.js';
-import { startSimulator, type ShopCredentials, type Simulator } from '../src/simulator/server.js';
+import { backend, waitFor } from './support/backend.js';
+import { startSwitchyardProcess, type SwitchyardProcess } from './support/switchyard-sim.js';
 import { placeOrder } from '../src/simulator/orders.js';
-import type { SimShop } from '../src/simulator/state.js';
 import { queryRows } from '../src/platform/db/rows.js';
 
 const ORDERS = 60;
 
-let sim: Simulator;
-let creds: ShopCredentials;
-let shop: SimShop;
-let testDb: TestDatabase;
-let port: number;
-let child: Child | undefined;
-let url: string;
-
-async function startSwitchyardProcess(): Promise<void> {
-  child = startChild(
-    CLI,
-    ['serve'],
-    childEnv(testDb, simulatedShopVariables(sim.url, creds, port)),
-  );
-  url = await listeningUrl(child);
-}
-
-async function api(method: string, path: string, body?: unknown): Promise<any> {
-  const response = await fetch(`${url}${path}`, { method, ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }) });
-  const json = await response.json();
-  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
-  return json;
-}
+let p: SwitchyardProcess;
+const api = (method: string, path: string, body?: unknown) => p.api(method, path, body);
 
 beforeAll(async () => {
-  sim = await startSimulator({ webhookTimeScale: 0.0005, bulkStepMs: 20 });
-  creds = sim.createShop({ seed: 53, products: 20, stores: 2, plan: 'enterprise', bucketFactor: 50 });
-  shop = sim.shop(creds.shop);
-  testDb = await createTestDatabase();
-  port = await freePort();
-  await startSwitchyardProcess();
-  await waitFor('the initial load', async () => (await api('GET', '/api/v1/sync/health')).shop.status === 'connected', 90_000, 250);
+  p = await startSwitchyardProcess({ seed: 53, products: 20, stores: 2, plan: 'enterprise', bucketFactor: 50 });
 }, 180_000);
 
 afterAll(async () => {
-  child?.kill('SIGKILL');
-  await sim?.close();
-  await testDb?.drop();
+  await p?.close();
 }, 60_000);
 
 describe(`fulfilment pushes survive SIGKILL (${backend})`, () => {
   test('killed three times while pushing: no fulfilment missing or duplicated', async () => {
+    const { sim, creds, shop, testDb } = p;
     const warehouse = [...shop.locations.values()].filter((l) => l.kind === 'warehouse').sort((a, b) => a.id - b.id)[0]!;
     const stocked = [...shop.variants.values()].filter((v) => (shop.level(v.inventoryItemId, warehouse.id)?.quantities.available ?? 0) >= 10);
     for (let i = 0; i < ORDERS; i++) {
@@ -84,10 +52,10 @@ describe(`fulfilment pushes survive SIGKILL (${backend})`, () => {
         // (After a kill, the restarted process takes the job over once the dead run's heartbeat is stale: 30 s.)
         await waitFor('pushes to be under way', async () => shop.fulfillments.size > before, 90_000, 10);
         await new Promise((r) => setTimeout(r, 50 + ((i * 37) % 250)));
-        child!.kill('SIGKILL');
-        await child!.exited;
+        p.child().kill('SIGKILL');
+        await p.child().exited;
         kills++;
-        await startSwitchyardProcess();
+        await p.restart();
       }
     }
     expect(kills).toBe(3);
@@ -102,8 +70,8 @@ describe(`fulfilment pushes survive SIGKILL (${backend})`, () => {
       500,
     );
     sim.setFaults(creds.shop, { mutationAnswerDelayMs: 0 });
-    child!.kill('SIGTERM');
-    await child!.exited;
+    p.child().kill('SIGTERM');
+    await p.child().exited;
 
     const database = await testDb.open({ migrate: false, onDisk: true });
     const shipments = await queryRows<{ id: number; tracking_number: string; shopify_fulfillment_id: string | null; pushes: string }>(

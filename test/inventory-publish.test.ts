@@ -189,22 +189,30 @@ describe(`inventory truth against Shopify (${backend})`, () => {
     expect((await compareCountersWithLedger(db())).drift).toEqual([]);
   }, 90_000);
 
-  test('a pickup handed over while the publisher reads the store is not taken for a sale still on its way', async () => {
-    // The publisher reads Shopify, then Switchyard fulfils (its own drop of Shopify's on hand), then
-    // the publisher saves what it read: the read must not undo the drop Switchyard accounted for.
+  /** A one-unit pickup order at the first pickup store, routed there and ready for the customer. */
+  async function pickupReadyAtStore(stocked: (q: { available: number; committed: number }) => boolean, lastFirst = false) {
     const i = stores().findIndex((s) => s.pickupEnabled);
     const store = stores()[i]!;
     const code = storeCodes[i]!;
-    const v = [...shop.variants.values()].find((x) => shop.level(x.inventoryItemId, store.id)!.quantities.available >= 4)!;
+    const candidates = [...shop.variants.values()];
+    if (lastFirst) candidates.reverse();
+    const v = candidates.find((x) => stocked(shop.level(x.inventoryItemId, store.id)!.quantities))!;
     const placed = placeOrder(shop, { lines: [{ variantId: v.id, quantity: 1 }], shipping: 'pickup', locationId: store.id });
     expect(placed.ok).toBe(true);
     await settle();
     const shopifyOrderId = placed.ok ? placed.value.id : 0;
     const orderId = (await queryRows<{ id: number }>(db(), sql`select id from orders where shopify_order_id = ${`gid://shopify/Order/${shopifyOrderId}`}`))[0]!.id;
     await waitFor('the pickup routed to the store', async () => ((await api('GET', `/api/v1/facilities/${code}/work`)).open as Array<{ orderId: number }>).some((o) => o.orderId === orderId), 30_000, 100);
-    const shipment = await api('POST', `/api/v1/facilities/${code}/shipments`, { order: String(orderId) });
+    const shipment = (await api('POST', `/api/v1/facilities/${code}/shipments`, { order: String(orderId) })) as { id: number };
     await api('POST', `/api/v1/facilities/${code}/shipments/${shipment.id}/ready`);
     await settle();
+    return { store, code, v, shopifyOrderId, shipment };
+  }
+
+  test('a pickup handed over while the publisher reads the store is not taken for a sale still on its way', async () => {
+    // The publisher reads Shopify, then Switchyard fulfils (its own drop of Shopify's on hand), then
+    // the publisher saves what it read: the read must not undo the drop Switchyard accounted for.
+    const { store, code, v, shopifyOrderId, shipment } = await pickupReadyAtStore((x) => x.available >= 4);
     const [ids] = await queryRows<{ variant: number }>(db(), sql`select id as variant from variants where sku = ${v.sku}`);
     await switchyard.jobs.setSchedule('inventory.publish', { enabled: false }, 'test');
     try {
@@ -243,6 +251,89 @@ describe(`inventory truth against Shopify (${backend})`, () => {
     await settle();
     expect((await compareWithShopify()).filter((c) => c.shopify !== c.target)).toEqual([]);
     expect((await compareCountersWithLedger(db())).drift).toEqual([]);
+  }, 90_000);
+
+  test('a fulfilment is confirmed in one step with the base move it makes: a failure between them leaves neither', async () => {
+    // Switchyard fulfils a pickup at a mirrored store (its own drop of Shopify's on hand). If the
+    // confirmation could commit without the base move (a worker killed between the two), the drop
+    // would look like a POS sale still on its way and the unit would be held back.
+    const { store, code, v, shopifyOrderId, shipment } = await pickupReadyAtStore((x) => x.available >= 4 && x.committed === 0, true);
+    // The base move fails (as a killed worker would stop) until the trigger is dropped.
+    await db().execute(sql`create function test_fail_base_move() returns trigger language plpgsql as $$
+      begin
+        if new.base_moves <> old.base_moves and new.available = old.available then raise exception 'the worker died here'; end if;
+        return new;
+      end $$`);
+    await db().execute(sql`create trigger test_fail_base_move before update on shopify_inventory_snapshot for each row execute function test_fail_base_move()`);
+    try {
+      await switchyard.jobs.setSchedule('fulfillment.push', { enabled: false }, 'test');
+      await api('POST', `/api/v1/facilities/${code}/shipments/${shipment.id}/hand-over`, { to: 'the customer' });
+      await switchyard.jobs.runHere('fulfillment.push', 'cli');
+      expect([...shop.fulfillments.values()].some((f) => f.orderId === shopifyOrderId && f.status === 'SUCCESS')).toBe(true);
+      const pushes = await queryRows<{ status: string }>(db(), sql`select status from fulfillment_pushes where shipment_id = ${shipment.id} and action = 'fulfil'`);
+      expect(pushes.map((p) => p.status)).toEqual(['sending']);
+    } finally {
+      await db().execute(sql`drop trigger test_fail_base_move on shopify_inventory_snapshot`);
+      await db().execute(sql`drop function test_fail_base_move()`);
+      await db().execute(sql`update fulfillment_sync set due_at = now()`);
+      await switchyard.jobs.setSchedule('fulfillment.push', { enabled: true }, 'test');
+    }
+    await waitFor('the fulfilment confirmed', async () => (await queryRows<{ status: string }>(db(), sql`select status from fulfillment_pushes where shipment_id = ${shipment.id} and action = 'fulfil'`))[0]?.status === 'confirmed', 30_000, 100);
+    await settle();
+    const [shadow] = await queryRows<{ unexplained_since: Date | null }>(
+      db(),
+      sql`select unexplained_since from shopify_inventory_snapshot where shopify_inventory_item_id = ${`gid://shopify/InventoryItem/${v.inventoryItemId}`} and shopify_location_id = ${`gid://shopify/Location/${store.id}`}`,
+    );
+    expect(shadow!.unexplained_since).toBeNull();
+    expect((await compareWithShopify()).filter((c) => c.shopify !== c.target)).toEqual([]);
+  }, 90_000);
+
+  test('a push whose answer was lost (the worker killed after Shopify took it) is settled under its key, not taken for a sale', async () => {
+    // Switchyard lowers a mirrored store's available (damaged stock); Shopify applies the call and the
+    // answer never comes back. The next publish must learn that its own call moved Shopify's on hand,
+    // or it takes the drop for a POS sale still on its way and holds the units back a second time.
+    const store = stores()[1]!;
+    const code = storeCodes[1]!;
+    const v = [...shop.variants.values()].find((x) => shop.level(x.inventoryItemId, store.id)!.quantities.available >= 5 && shop.level(x.inventoryItemId, store.id)!.quantities.committed === 0)!;
+    const [ids] = await queryRows<{ variant: number }>(db(), sql`select id as variant from variants where sku = ${v.sku}`);
+    await settle();
+    await switchyard.jobs.setSchedule('inventory.publish', { enabled: false }, 'test');
+    try {
+      const before = shop.level(v.inventoryItemId, store.id)!.quantities.available;
+      await api('POST', '/api/v1/inventory/variances', { facility: code, sku: v.sku, kind: 'damaged', quantity: 2, reason: 'dropped' });
+      await claimChangedVariants(db(), new Date(), 10_000);
+      const real = makeShopifyClient({ shop: creds.shop, accessToken: creds.accessToken, apiVersion: '2026-07', apiUrl: sim.url }, { logger: makeLogger({ level: 'silent' }) });
+      const answerLost: typeof real = {
+        shop: real.shop,
+        budget: real.budget,
+        stats: real.stats,
+        async request(operation, variables) {
+          const answer = await real.request(operation, variables);
+          if ('input' in variables && 'key' in variables) throw new Error('socket hang up (the worker was killed)');
+          return answer;
+        },
+      };
+      const logger = makeLogger({ level: 'silent' });
+      await expect(publishVariants({ db: db(), shopify: answerLost, logger, now: () => new Date() }, [ids!.variant])).rejects.toThrow(/socket hang up/);
+      expect(shop.level(v.inventoryItemId, store.id)!.quantities.available).toBe(before - 2);
+      const [sending] = await queryRows<{ id: number; outcome: string }>(db(), sql`select id, outcome from inventory_publish_log order by id desc limit 1`);
+      expect(sending!.outcome).toBe('sending');
+      // The next publish (any worker) asks Shopify under the same key first, then reads and decides.
+      const outcome = await publishVariants({ db: db(), shopify: real, logger, now: () => new Date() }, [ids!.variant], new Set([ids!.variant]));
+      expect(outcome.stale).toBe(0);
+      expect(shop.level(v.inventoryItemId, store.id)!.quantities.available).toBe(before - 2);
+      const [shadow] = await queryRows<{ unexplained_since: Date | null }>(
+        db(),
+        sql`select unexplained_since from shopify_inventory_snapshot where shopify_inventory_item_id = ${`gid://shopify/InventoryItem/${v.inventoryItemId}`} and shopify_location_id = ${`gid://shopify/Location/${store.id}`}`,
+      );
+      expect(shadow!.unexplained_since).toBeNull();
+      const [settled] = await queryRows<{ outcome: string; response: { settledAfterLostAnswer?: boolean } }>(db(), sql`select outcome, response from inventory_publish_log where id = ${sending!.id}`);
+      expect(settled).toMatchObject({ outcome: 'accepted', response: { settledAfterLostAnswer: true } });
+    } finally {
+      await switchyard.jobs.setSchedule('inventory.publish', { enabled: true }, 'test');
+    }
+    await settle();
+    expect((await compareWithShopify()).filter((c) => c.shopify !== c.target)).toEqual([]);
   }, 90_000);
 
   test('an edit in Shopify admin is corrected back to Switchyard\'s figure', async () => {

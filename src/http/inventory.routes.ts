@@ -247,7 +247,7 @@ export function registerInventoryRoutes(app: App, deps: AppDeps): void {
     '/api/v1/inventory/publish-log',
     {
       schema: {
-        summary: 'What was sent to Shopify, when, and its answer (newest first)',
+        summary: 'What was sent to Shopify, when, and its answer (newest first); the backlog: variants waiting to be published, calls still without an answer',
         tags: ['inventory'],
         querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }) }, { additionalProperties: false }),
       },
@@ -257,7 +257,14 @@ export function registerInventoryRoutes(app: App, deps: AppDeps): void {
         db,
         sql`select id, at, method, idempotency_key, outcome, quantities, response, duration_ms from inventory_publish_log order by id desc limit ${request.query.limit}`,
       );
-      return { entries: rows.map((r) => ({ id: r.id, at: r.at.toISOString(), method: r.method, idempotencyKey: r.idempotency_key, outcome: r.outcome, quantities: r.quantities, response: r.response, durationMs: r.duration_ms })) };
+      const [backlog] = await queryRows<{ waiting: number; sending: number }>(
+        db,
+        sql`select (select count(*)::int from inventory_publish_queue) as waiting, (select count(*)::int from inventory_publish_log where outcome = 'sending') as sending`,
+      );
+      return {
+        backlog: { variantsWaiting: backlog!.waiting, callsWithoutAnswer: backlog!.sending },
+        entries: rows.map((r) => ({ id: r.id, at: r.at.toISOString(), method: r.method, idempotencyKey: r.idempotency_key, outcome: r.outcome, quantities: r.quantities, response: r.response, durationMs: r.duration_ms })),
+      };
     },
   );
 }

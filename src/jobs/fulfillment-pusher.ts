@@ -152,13 +152,15 @@ export async function syncOrder(deps: FulfillmentPusherDeps, claim: SyncClaim): 
 
   const pushes = [...state.pushes];
   const settled = new Set<number>();
+  // One transaction: a worker killed between the confirmation and the base move would leave the
+  // fulfilment's drop of Shopify's on hand looking like a sale still on its way (units held back).
   const confirm = async (push: PushWork, fulfillment: FulfillmentNode | { id: string; createdAt: string; location: { id: string } | null } | null, outcome: string, request: Record<string, unknown>, response: Record<string, unknown>, ms: number) => {
-    await confirmPush(db, push, fulfillment?.id ?? null, now());
-    await logPush(db, push.id, outcome, request, response, ms, now());
-    if (fulfillment) {
-      known.add(fulfillment.id);
-      await explainOnHandDrop(db, fulfillment.location?.id ?? null, new Date(fulfillment.createdAt), push.lines);
-    }
+    await db.transaction(async (tx) => {
+      const confirmed = await confirmPush(tx, push, fulfillment?.id ?? null, now());
+      await logPush(tx, push.id, outcome, request, response, ms, now());
+      if (confirmed && fulfillment) await explainOnHandDrop(tx, fulfillment.location?.id ?? null, new Date(fulfillment.createdAt), push.lines);
+    });
+    if (fulfillment) known.add(fulfillment.id);
     settled.add(push.id);
   };
 
@@ -291,15 +293,17 @@ export async function syncOrder(deps: FulfillmentPusherDeps, claim: SyncClaim): 
     order = (await read()) ?? order;
     for (const f of order.fulfillments.filter((x) => x.status === 'SUCCESS' && !known.has(x.id))) {
       const lines = f.fulfillmentLineItems.nodes.map((n) => ({ shopifyLineItemId: n.lineItem.id, quantity: n.quantity }));
-      const left = await importShopifyFulfillment(
-        db,
-        { orderId: claim.orderId, fulfillmentId: f.id, locationId: f.location?.id ?? null, createdAt: new Date(f.createdAt), tracking: f.trackingInfo[0] ?? null, lines },
-        now(),
-      );
-      if (left) {
-        log.info({ orderId: claim.orderId, fulfillmentId: f.id }, 'imported a fulfilment made in Shopify');
-        await explainOnHandDrop(db, f.location?.id ?? null, new Date(f.createdAt), left);
-      }
+      // The import and the base move together, as in `confirm`.
+      const left = await db.transaction(async (tx) => {
+        const units = await importShopifyFulfillment(
+          tx,
+          { orderId: claim.orderId, fulfillmentId: f.id, locationId: f.location?.id ?? null, createdAt: new Date(f.createdAt), tracking: f.trackingInfo[0] ?? null, lines },
+          now(),
+        );
+        if (units) await explainOnHandDrop(tx, f.location?.id ?? null, new Date(f.createdAt), units);
+        return units;
+      });
+      if (left) log.info({ orderId: claim.orderId, fulfillmentId: f.id }, 'imported a fulfilment made in Shopify');
     }
   }
   return { done: true };

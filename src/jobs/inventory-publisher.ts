@@ -5,13 +5,17 @@
 // the open units Switchyard knows), hold those back from the target, and set `available` with
 // compare-and-set on the value just read. If Shopify moved in between, the whole call is refused
 // (CHANGE_FROM_QUANTITY_STALE): those items are read and reconciled again, never blindly re-sent.
-// Every call carries an @idempotent key derived from its content, so a retried call applies once.
+// Every call carries an @idempotent key, so a retried call applies once. The call is logged as
+// `sending` before it goes out: if its answer is lost (a worker killed, a connection dropped), the
+// next publish sends it again under the same key to learn whether Shopify applied it, before it
+// decides anything for those levels (the on-hand base must count Switchyard's own moves exactly).
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { Db } from '../platform/db/client.js';
 import { intArray, queryRows } from '../platform/db/rows.js';
 import type { Logger } from '../platform/logger.js';
-import { desiredAvailable, publishedPairs, publishTargets, type PublishPair } from '../domains/inventory/index.js';
+import { desiredAvailable, markChanged, publishedPairs, publishTargets, type PublishPair } from '../domains/inventory/index.js';
+import { isGoneLocalProcess, THIS_PROCESS } from '../platform/processes.js';
 import type { ShopifyClient } from '../shopify/client.js';
 import { InventoryLevelsByIds, InventorySetQuantities, type InventoryLevelNode } from '../shopify/operations.js';
 import { runBulkMutation, type BulkFinishSignals } from '../shopify/bulk-runner.js';
@@ -227,8 +231,13 @@ export async function publishVariants(
   const settings = deps.settings ?? DEFAULT_PUBLISH_SETTINGS;
   const counter = { calls: 0 };
   const outcome: PublishOutcome = { variants: variantIds.length, pairs: 0, unchanged: 0, pushed: 0, stale: 0, missingLevels: 0, calls: 0 };
+  await settleUnknownPushes(deps);
   let pending = await publishedPairs(deps.db, variantIds);
   outcome.pairs = pending.length;
+  // A level whose last call is still under way elsewhere waits for its answer (left for the next run).
+  const unsettled = await pairsSending(deps.db);
+  const waiting = pending.filter((p) => unsettled.has(`${p.itemId}|${p.locationId}`));
+  if (waiting.length > 0) pending = pending.filter((p) => !unsettled.has(`${p.itemId}|${p.locationId}`));
   for (let round = 0; round < settings.maxRounds && pending.length > 0; round++) {
     // After a refused compare-and-set, Shopify moved: read those items, never resend blindly.
     const decisions = await decide(deps.db, deps.shopify, pending, round === 0 ? readVariants : 'all', settings, counter, deps.now(), round === 0 ? readPairs : new Set());
@@ -265,7 +274,7 @@ export async function publishVariants(
     pending = staleAgain;
   }
   outcome.calls = counter.calls;
-  if (pending.length > 0) throw new PublishIncomplete(pending.map((p) => p.variantId), outcome);
+  if (pending.length + waiting.length > 0) throw new PublishIncomplete([...new Set([...pending, ...waiting].map((p) => p.variantId))], outcome);
   return outcome;
 }
 
@@ -274,7 +283,7 @@ export class PublishIncomplete extends Error {
     readonly variantIds: number[],
     readonly outcome: PublishOutcome,
   ) {
-    super(`${variantIds.length} inventory level(s) kept changing in Shopify during ${DEFAULT_PUBLISH_SETTINGS.maxRounds} read-and-reconcile rounds; left for the next run`);
+    super(`${variantIds.length} variant(s) kept changing in Shopify during ${DEFAULT_PUBLISH_SETTINGS.maxRounds} read-and-reconcile rounds, or wait for the answer to a call still under way; left for the next run`);
   }
 }
 
@@ -293,37 +302,109 @@ function outcomeOf(errors: Array<{ code: string | null }>): PushOutcome {
   return errors.every((e) => e.code === 'CHANGE_FROM_QUANTITY_STALE') ? 'stale' : 'failed';
 }
 
-/** The publish log row, and on acceptance the shadow: Shopify now holds exactly what was set. */
-async function recordPush(db: Db, push: { method: 'set' | 'bulk'; key: string; outcome: PushOutcome; quantities: Quantity[]; response: Record<string, unknown>; durationMs: number }, now: Date): Promise<void> {
+/**
+ * Shopify answered: the log row says so and, on acceptance, the shadow shows exactly what was set.
+ * The base moves by what the call moved (quantity − changeFromQuantity: compare-and-set means
+ * Shopify's available was exactly that) and counts the move, so a read under way since does not
+ * replace it.
+ */
+async function recordPush(db: Db, push: { logId: number; outcome: PushOutcome | 'not_applied'; quantities: Quantity[]; response: Record<string, unknown>; durationMs: number }, now: Date): Promise<void> {
   await db.transaction(async (tx) => {
-    await tx.execute(
-      sql`insert into inventory_publish_log (at, method, idempotency_key, outcome, quantities, response, duration_ms)
-          values (${now}, ${push.method}, ${push.key}, ${push.outcome}, ${JSON.stringify(push.quantities)}::jsonb, ${JSON.stringify(push.response)}::jsonb, ${push.durationMs})`,
+    // Only a row still `sending`: two publishers settling the same lost call apply it once.
+    const updated = await queryRows<{ id: number }>(
+      tx,
+      sql`update inventory_publish_log set outcome = ${push.outcome}, response = ${JSON.stringify(push.response)}::jsonb, duration_ms = ${Math.round(push.durationMs)}
+          where id = ${push.logId} and outcome = 'sending' returning id`,
     );
-    if (push.outcome !== 'accepted') return;
+    if (updated.length === 0 || push.outcome !== 'accepted') return;
     await lockShadowRows(tx, push.quantities);
+    const moves = push.quantities.map((q) => ({ item: q.inventoryItemId, location: q.locationId, quantity: q.quantity, change_from: q.changeFromQuantity }));
     await tx.execute(
-      sql`update shopify_inventory_snapshot s set available = v.quantity, on_hand = s.on_hand + (v.quantity - s.available), base_on_hand = s.base_on_hand + (v.quantity - s.available),
-          snapshot_at = ${now}, last_published_quantity = v.quantity, last_published_at = ${now}
-          from jsonb_to_recordset(${JSON.stringify(push.quantities.map((q) => ({ item: q.inventoryItemId, location: q.locationId, quantity: q.quantity })))}::jsonb) as v(item text, location text, quantity int)
+      sql`update shopify_inventory_snapshot s set available = v.quantity, on_hand = s.on_hand + (v.quantity - s.available), base_on_hand = s.base_on_hand + (v.quantity - v.change_from),
+          base_moves = s.base_moves + 1, snapshot_at = ${now}, last_published_quantity = v.quantity, last_published_at = ${now}
+          from jsonb_to_recordset(${JSON.stringify(moves)}::jsonb) as v(item text, location text, quantity int, change_from int)
           where s.shopify_inventory_item_id = v.item and s.shopify_location_id = v.location`,
     );
   });
 }
 
 /**
- * Notes the values about to be sent, before sending: Shopify's level webhooks for them may arrive
- * before the answer, and must be recognised as the echo of this push (see the webhook handler).
+ * Logs the calls about to be sent as `sending` and notes the values on the shadow, before sending:
+ * a crash leaves the rows for `settleUnknownPushes`, and Shopify's level webhooks for these values,
+ * which may arrive before the answer, are recognised as the echo of this push (the webhook handler).
  */
-async function noteAttempt(db: Db, quantities: Quantity[], now: Date): Promise<void> {
-  await db.transaction(async (tx) => {
+async function noteAttempt(db: Db, method: 'set' | 'bulk', calls: Array<{ key: string; quantities: Quantity[] }>, now: Date): Promise<number[]> {
+  return db.transaction(async (tx) => {
+    const rows = await queryRows<{ id: number; key: string }>(
+      tx,
+      sql`insert into inventory_publish_log (at, method, idempotency_key, outcome, quantities, holder)
+          select ${now}, ${method}, c.key, 'sending', c.quantities, ${THIS_PROCESS}
+          from jsonb_to_recordset(${JSON.stringify(calls)}::jsonb) as c(key text, quantities jsonb)
+          returning id, idempotency_key as key`,
+    );
+    const ids = new Map(rows.map((r) => [r.key, r.id]));
+    const quantities = calls.flatMap((c) => c.quantities);
     await lockShadowRows(tx, quantities);
     await tx.execute(
       sql`update shopify_inventory_snapshot s set last_published_quantity = v.quantity, last_published_at = ${now}
           from jsonb_to_recordset(${JSON.stringify(quantities.map((q) => ({ item: q.inventoryItemId, location: q.locationId, quantity: q.quantity })))}::jsonb) as v(item text, location text, quantity int)
           where s.shopify_inventory_item_id = v.item and s.shopify_location_id = v.location`,
     );
+    return calls.map((c) => ids.get(c.key)!);
   });
+}
+
+/** Keys of calls this process has under way (a `sending` row of its own not here lost its answer). */
+const inFlight = new Set<string>();
+
+/** Levels named by a call still `sending` (under way, or waiting to be settled). */
+async function pairsSending(db: Db): Promise<Set<string>> {
+  const rows = await queryRows<{ item: string; location: string }>(
+    db,
+    sql`select distinct q."inventoryItemId" as item, q."locationId" as location
+        from inventory_publish_log l, jsonb_to_recordset(l.quantities) as q("inventoryItemId" text, "locationId" text)
+        where l.outcome = 'sending'`,
+  );
+  return new Set(rows.map((r) => `${r.item}|${r.location}`));
+}
+
+/** A `sending` call from elsewhere that old lost its answer even if its process lives (another machine). */
+const SENDING_GIVE_UP_MS = 10 * 60_000;
+
+/**
+ * Calls whose answer was lost (their process was killed, or the connection dropped after Shopify
+ * took them) are sent again under the same key: Shopify answers what it did the first time, or
+ * applies the call now if it never arrived (compare-and-set still guards it), or says the first
+ * attempt failed. Each outcome is recorded as if the answer had come; the variants are read again.
+ */
+export async function settleUnknownPushes(deps: { db: Db; shopify: ShopifyClient; logger: Logger; now: () => Date }): Promise<number> {
+  const rows = await queryRows<{ id: number; at: Date; idempotency_key: string; quantities: Quantity[]; holder: string | null }>(
+    deps.db,
+    sql`select id, at, idempotency_key, quantities, holder from inventory_publish_log where outcome = 'sending' order by id`,
+  );
+  const lost = rows.filter(
+    (r) =>
+      (r.holder === THIS_PROCESS && !inFlight.has(r.idempotency_key)) ||
+      (r.holder !== null && isGoneLocalProcess(r.holder)) ||
+      r.holder === null ||
+      deps.now().getTime() - r.at.getTime() > SENDING_GIVE_UP_MS,
+  );
+  for (const row of lost) {
+    const started = Date.now();
+    const data = await deps.shopify.request(InventorySetQuantities, { key: row.idempotency_key, input: inputOf(row.idempotency_key, row.quantities) });
+    const errors = data.inventorySetQuantities.userErrors;
+    // Still under way at Shopify: its answer is for a later run.
+    if (errors.some((e) => e.code === 'IDEMPOTENCY_CONCURRENT_REQUEST')) continue;
+    const outcome = errors.some((e) => e.code === 'IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED') ? 'not_applied' : outcomeOf(errors);
+    await recordPush(deps.db, { logId: row.id, outcome, quantities: row.quantities, response: { userErrors: errors, settledAfterLostAnswer: true }, durationMs: Date.now() - started }, deps.now());
+    const variants = await queryRows<{ id: number }>(
+      deps.db,
+      sql`select id from variants where shopify_inventory_item_id = any(${sql`array[${sql.join([...new Set(row.quantities.map((q) => q.inventoryItemId))].map((i) => sql`${i}`), sql`, `)}]::text[]`})`,
+    );
+    await markChanged(deps.db, variants.map((v) => v.id), deps.now(), { needsRead: true });
+    deps.logger.info({ key: row.idempotency_key, outcome, levels: row.quantities.length }, 'settled an inventory push whose answer was lost');
+  }
+  return lost.length;
 }
 
 /**
@@ -342,13 +423,20 @@ async function lockShadowRows(tx: Db, quantities: Quantity[]): Promise<void> {
 /** One compare-and-set call. True when Shopify took it; false when a value had moved (stale). */
 async function pushBatch(deps: { db: Db; shopify: ShopifyClient; now: () => Date }, batch: PairDecision[]): Promise<boolean> {
   const quantities = quantitiesOf(batch);
-  await noteAttempt(deps.db, quantities, deps.now());
   const key = newKey();
+  const [logId] = await noteAttempt(deps.db, 'set', [{ key, quantities }], deps.now());
   const started = Date.now();
-  const data = await deps.shopify.request(InventorySetQuantities, { key, input: inputOf(key, quantities) });
+  inFlight.add(key);
+  let data;
+  try {
+    data = await deps.shopify.request(InventorySetQuantities, { key, input: inputOf(key, quantities) });
+  } finally {
+    // No answer: the row stays `sending`, settled by the next publish.
+    inFlight.delete(key);
+  }
   const errors = data.inventorySetQuantities.userErrors;
   const outcome = outcomeOf(errors);
-  await recordPush(deps.db, { method: 'set', key, outcome, quantities, response: { userErrors: errors }, durationMs: Date.now() - started }, deps.now());
+  await recordPush(deps.db, { logId: logId!, outcome, quantities, response: { userErrors: errors }, durationMs: Date.now() - started }, deps.now());
   if (outcome === 'failed') throw new Error(`Shopify refused an inventory push: ${errors.map((e) => `${e.code ?? ''} ${e.message}`).join('; ')}`);
   return outcome === 'accepted';
 }
@@ -363,29 +451,49 @@ async function pushBulk(deps: { db: Db; shopify: ShopifyClient; now: () => Date;
     const batch = changes.slice(i, i + batchSize);
     lines.push({ key: newKey(), batch, quantities: quantitiesOf(batch) });
   }
-  await noteAttempt(deps.db, lines.flatMap((l) => l.quantities), deps.now());
+  const logIds = await noteAttempt(deps.db, 'bulk', lines, deps.now());
   const started = Date.now();
-  const results = await runBulkMutation(
-    deps.shopify,
-    InventorySetQuantities.document,
-    lines.map((l) => ({ key: l.key, input: inputOf(l.key, l.quantities) })),
-    deps.signals ? { signals: deps.signals } : {},
-  );
+  for (const line of lines) inFlight.add(line.key);
+  let results;
+  try {
+    results = await runBulkMutation(
+      deps.shopify,
+      InventorySetQuantities.document,
+      lines.map((l) => ({ key: l.key, input: inputOf(l.key, l.quantities) })),
+      deps.signals ? { signals: deps.signals } : {},
+    );
+  } catch (error) {
+    // Refused before it ran (Shopify's bulk limit): nothing was applied, and the caller sends call by call.
+    if (error instanceof AppError && error.code === 'shopify.bulk_refused') {
+      for (const [index, line] of lines.entries()) {
+        await recordPush(deps.db, { logId: logIds[index]!, outcome: 'not_applied', quantities: line.quantities, response: { error: error.message }, durationMs: Date.now() - started }, deps.now());
+      }
+    }
+    throw error;
+  } finally {
+    for (const line of lines) inFlight.delete(line.key);
+  }
   const stale: PairDecision[] = [];
   const failures: string[] = [];
+  let unanswered = 0;
   for (const [index, line] of lines.entries()) {
     const result = results.get(index) as { data?: { inventorySetQuantities?: { userErrors: Array<{ code: string | null; message: string }> } }; errors?: Array<{ message: string }> } | undefined;
-    const errors = result?.data?.inventorySetQuantities?.userErrors ?? [{ code: null, message: result?.errors?.map((e) => e.message).join('; ') ?? 'no result line' }];
+    // A line the result file does not answer stays `sending`: the next publish asks Shopify under its key.
+    if (!result) {
+      unanswered++;
+      continue;
+    }
+    const errors = result.data?.inventorySetQuantities?.userErrors ?? [{ code: null, message: result.errors?.map((e) => e.message).join('; ') ?? 'no answer for this line' }];
     const outcome = outcomeOf(errors);
-    await recordPush(deps.db, { method: 'bulk', key: line.key, outcome, quantities: line.quantities, response: { userErrors: errors }, durationMs: Date.now() - started }, deps.now());
+    await recordPush(deps.db, { logId: logIds[index]!, outcome, quantities: line.quantities, response: { userErrors: errors }, durationMs: Date.now() - started }, deps.now());
     if (outcome === 'stale') stale.push(...line.batch);
     if (outcome === 'failed') failures.push(errors.map((e) => e.message).join('; '));
   }
   if (failures.length > 0) throw new Error(`Shopify refused ${failures.length} bulk inventory line(s): ${failures[0]}`);
+  if (unanswered > 0) throw new Error(`the bulk mutation's result has no answer for ${unanswered} of ${lines.length} line(s); they are asked again under their keys`);
   return stale;
 }
 
-/** Takes changed variants under a lease (two publishers never take the same one). */
 /**
  * Switchyard itself lowered Shopify's on hand at a location (a fulfilment, a cancellation without
  * restock): the shadow's base moves with it, so a mirrored store does not take the drop for a sale
@@ -403,6 +511,7 @@ export async function explainOnHandDrop(db: Db, locationId: string | null, at: D
   }
 }
 
+/** Takes changed variants under a lease (two publishers never take the same one). */
 export async function claimChangedVariants(
   db: Db,
   now: Date,
@@ -411,12 +520,34 @@ export async function claimChangedVariants(
 ): Promise<Array<{ variantId: number; changedAt: Date; needsRead: boolean; readLocations: string[] | null }>> {
   const rows = await queryRows<{ variant_id: number; changed_at: Date; needs_read: boolean; read_locations: string[] | null }>(
     db,
-    sql`update inventory_publish_queue set leased_until = ${new Date(now.getTime() + leaseMs)}
+    sql`update inventory_publish_queue set leased_until = ${new Date(now.getTime() + leaseMs)}, leased_by = ${THIS_PROCESS}
         where variant_id in (select variant_id from inventory_publish_queue where leased_until is null or leased_until < ${now}
                              order by changed_at limit ${limit} for update skip locked)
         returning variant_id, changed_at, needs_read, read_locations`,
   );
   return rows.map((r) => ({ variantId: r.variant_id, changedAt: r.changed_at, needsRead: r.needs_read, readLocations: r.read_locations }));
+}
+
+/**
+ * Variants a killed process of this machine was publishing are free at once (others wait for the
+ * lease), and read before deciding: its last calls may or may not have reached Shopify.
+ */
+export async function freeLeasesOfGoneProcesses(db: Db, now: Date): Promise<number> {
+  const holders = await queryRows<{ holder: string }>(
+    db,
+    sql`select distinct leased_by as holder from inventory_publish_queue where leased_until > ${now} and leased_by is not null`,
+  );
+  let freed = 0;
+  for (const { holder } of holders.filter((h) => isGoneLocalProcess(h.holder))) {
+    const rows = await queryRows<{ variant_id: number }>(
+      db,
+      sql`update inventory_publish_queue set leased_until = null, leased_by = null, needs_read = true, read_locations = null
+          where variant_id in (select variant_id from inventory_publish_queue where leased_by = ${holder} order by variant_id for update)
+          returning variant_id`,
+    );
+    freed += rows.length;
+  }
+  return freed;
 }
 
 /** Done: forget the marks, unless a newer change came in while publishing. */

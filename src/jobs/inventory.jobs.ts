@@ -8,7 +8,7 @@ import { dispatchOutbox } from '../platform/outbox.js';
 import { importCountFile, markAllVariantsChanged } from '../domains/inventory/index.js';
 import { makeOrderInventoryHandlers } from '../flows/order-inventory.js';
 import type { ShopifyClient } from '../shopify/client.js';
-import { claimChangedVariants, DEFAULT_PUBLISH_SETTINGS, publishVariants, PublishIncomplete, releaseClaims, type PublishSettings } from './inventory-publisher.js';
+import { claimChangedVariants, DEFAULT_PUBLISH_SETTINGS, freeLeasesOfGoneProcesses, publishVariants, PublishIncomplete, releaseClaims, type PublishSettings } from './inventory-publisher.js';
 
 export const INVENTORY_JOB_NAMES = {
   dispatch: 'outbox.dispatch',
@@ -59,6 +59,7 @@ export function makeInventoryJobs(deps: InventoryJobDeps): JobDefinition[] {
     timeoutSeconds: 1800,
     async run(ctx) {
       if (!shopify) return;
+      ctx.count('leases_freed', await freeLeasesOfGoneProcesses(ctx.db, ctx.clock.now()));
       while (!ctx.signal.aborted) {
         const claims = await claimChangedVariants(ctx.db, ctx.clock.now(), 10_000);
         if (claims.length === 0) break;

@@ -9,6 +9,7 @@ import { workerProcesses, type WorkerProcesses } from './worker-processes.js';
 import { connected, setUpFacilities, startWithSimulatedShop } from './simulated-shop.js';
 import { makeTrafficGenerator } from '../simulator/traffic.js';
 import { PLANS } from '../simulator/bucket.js';
+import { onHand } from '../simulator/state.js';
 import { queryRows } from '../platform/db/rows.js';
 import { compareCountersWithLedger, publishedPairs, publishTargets } from '../domains/inventory/index.js';
 
@@ -130,7 +131,8 @@ export async function simulateDay(config: Config, options: DayOptions, progress:
       const [row] = await queryRows<{ n: number }>(
         db,
         sql`select (select count(*)::int from webhook_inbox where status = 'pending') + (select count(*)::int from outbox where status = 'pending')
-                 + (select count(*)::int from inventory_publish_queue) + (select count(*)::int from fulfillment_sync)
+                 + (select count(*)::int from inventory_publish_queue) + (select count(*)::int from inventory_publish_log where outcome = 'sending')
+                 + (select count(*)::int from fulfillment_sync)
                  + (select count(*)::int from fulfillment_pushes where status in ('pending', 'sending'))
                  + (select count(*)::int from order_lines ol join orders o on o.id = ol.order_id
                     where ol.status in ('created', 'approved', 'brokered', 'in_progress') and ol.current_quantity > ol.shipped_quantity
@@ -326,9 +328,22 @@ export async function simulateDay(config: Config, options: DayOptions, progress:
       .map((t) => ({ t, level: shop.level(Number(t.itemId.split('/').pop()), Number(t.locationId.split('/').pop()))?.quantities }))
       .filter(({ t, level }) => level?.available !== t.target);
     const drift = differing.length;
-    const examples = differing
-      .slice(0, 5)
-      .map(({ t, level }) => `${t.itemId.split('/').pop()}@${t.locationId.split('/').pop()} (${t.mode}): target ${t.target}, Shopify ${level?.available} (committed ${level?.committed}, known ${t.knownCommitted})`);
+    // What the publisher's shadow says of each example: a base above Shopify's on hand is a drop taken
+    // for a sale still on its way (held back); calls still `sending` lost their answer.
+    const shadows = new Map(
+      (
+        await queryRows<{ item: string; location: string; on_hand: number; base_on_hand: number | null; base_moves: number; unexplained_since: Date | null }>(
+          db,
+          sql`select shopify_inventory_item_id as item, shopify_location_id as location, on_hand, base_on_hand, base_moves, unexplained_since from shopify_inventory_snapshot
+              where (shopify_inventory_item_id, shopify_location_id) in (select x->>0, x->>1 from jsonb_array_elements(${JSON.stringify(differing.slice(0, 5).map(({ t }) => [t.itemId, t.locationId]))}::jsonb) as x)`,
+        )
+      ).map((r) => [`${r.item}|${r.location}`, r]),
+    );
+    const examples = differing.slice(0, 5).map(({ t, level }) => {
+      const shadow = shadows.get(`${t.itemId}|${t.locationId}`);
+      const seen = shadow ? `; shadow on hand ${shadow.on_hand}, base ${shadow.base_on_hand} (${shadow.base_moves} moves)${shadow.unexplained_since ? `, a drop unexplained since ${shadow.unexplained_since.toISOString()}` : ''}` : '';
+      return `${t.itemId.split('/').pop()}@${t.locationId.split('/').pop()} (${t.mode}): target ${t.target}, Shopify ${level?.available} (committed ${level?.committed}, on hand ${level ? onHand(level) : undefined}, known ${t.knownCommitted}${seen})`;
+    });
     check("Shopify's available equals Switchyard's target at every published location", drift, `${drift} of ${targets.length} published quantities differ${examples.length > 0 ? `: ${examples.join('; ')}` : ''}`);
     // Lines parked unfillable: oversold, unless the store bot's rejections (damaged stock, a shock
     // the day injects on purpose) took the stock away: those are counted apart.

@@ -1,5 +1,6 @@
 // The connected Shopify shop. Switchyard serves one shop per installation (docs/decisions/0002).
 import { bigserial, index, integer, jsonb, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
+import { sql } from 'drizzle-orm';
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -65,15 +66,21 @@ export const inventoryPublishLog = pgTable(
     /** `set` (inventorySetQuantities) or `bulk` (a bulk mutation through a staged upload). */
     method: text('method').notNull(),
     idempotencyKey: text('idempotency_key').notNull(),
-    /** `accepted`, `stale` (compare-and-set refused: read and reconciled), `failed`. */
+    /**
+     * `sending` (written before the call: the outcome is not known yet), then `accepted`, `stale`
+     * (compare-and-set refused: read and reconciled), `failed`, or `not_applied` (a call left
+     * `sending` by a crash, found never applied when it was sent again under its key).
+     */
     outcome: text('outcome').notNull(),
+    /** The process (`host:pid`) that made the call: a `sending` row of a gone process is settled by the next publisher. */
+    holder: text('holder'),
     quantities: jsonb('quantities')
       .$type<Array<{ inventoryItemId: string; locationId: string; quantity: number; changeFromQuantity: number }>>()
       .notNull(),
     response: jsonb('response').$type<Record<string, unknown>>().notNull().default({}),
     durationMs: integer('duration_ms').notNull().default(0),
   },
-  (t) => [index('inventory_publish_log_at').on(t.at)],
+  (t) => [index('inventory_publish_log_at').on(t.at), index('inventory_publish_log_sending').on(t.id).where(sql`outcome = 'sending'`)],
 );
 
 /** A difference found between what Shopify holds and what Switchyard expected, with its cause. */

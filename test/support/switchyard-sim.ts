@@ -1,7 +1,8 @@
 // Switchyard connected to a simulated Shopify store over real HTTP, on a fresh test database: the
 // setup every end-to-end test starts from.
 import { freePort } from './net.js';
-import { createTestDatabase, testConfig, waitFor, type TestDatabase } from './backend.js';
+import { childEnv, createTestDatabase, testConfig, waitFor, type TestDatabase } from './backend.js';
+import { CLI, listeningUrl, startChild, type Child } from './child.js';
 import { startSwitchyard, type Switchyard } from '../../src/main/switchyard.js';
 import { startSimulator, type ShopCredentials, type Simulator } from '../../src/simulator/server.js';
 import type { SimShop } from '../../src/simulator/state.js';
@@ -58,6 +59,56 @@ export async function connectToSimulatedShop(shopOptions: Parameters<Simulator['
     api,
     async close() {
       await switchyard.stop();
+      await sim.close();
+      await testDb.drop();
+    },
+  };
+}
+
+/** Switchyard as its own process (`serve`) against a simulated shop: the setting of the crash tests. */
+export interface SwitchyardProcess {
+  sim: Simulator;
+  creds: ShopCredentials;
+  shop: SimShop;
+  testDb: TestDatabase;
+  /** The running process (replaced by `restart`). */
+  child(): Child;
+  /** Starts the process again on the same database and port (after a kill). */
+  restart(): Promise<void>;
+  /** Calls the process's API; answers the JSON body, throws on an error status. */
+  api(method: string, path: string, body?: unknown): Promise<any>;
+  close(): Promise<void>;
+}
+
+export async function startSwitchyardProcess(shopOptions: Parameters<Simulator['createShop']>[0]): Promise<SwitchyardProcess> {
+  const sim = await startSimulator({ webhookTimeScale: 0.0005, bulkStepMs: 20 });
+  const creds = sim.createShop(shopOptions);
+  const testDb = await createTestDatabase();
+  const port = await freePort();
+  let child: Child | undefined;
+  let url = '';
+  const start = async () => {
+    child = startChild(CLI, ['serve'], childEnv(testDb, simulatedShopVariables(sim.url, creds, port)));
+    url = await listeningUrl(child);
+  };
+  const api = async (method: string, path: string, body?: unknown): Promise<any> => {
+    const response = await fetch(`${url}${path}`, { method, ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }) });
+    const json = await response.json();
+    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+  await start();
+  await waitFor('the initial load', async () => (await api('GET', '/api/v1/sync/health')).shop.status === 'connected', 90_000, 250);
+  return {
+    sim,
+    creds,
+    shop: sim.shop(creds.shop),
+    testDb,
+    child: () => child!,
+    restart: start,
+    api,
+    async close() {
+      child?.kill('SIGKILL');
       await sim.close();
       await testDb.drop();
     },

@@ -51,6 +51,11 @@ export const shipments = pgTable(
      * back on the shelf ({ orderLineId: units }). Cleared when acknowledged.
      */
     putBack: jsonb('put_back').$type<Record<string, number>>().notNull().default({}),
+    /**
+     * When the pickup-expiry job was about to ask Shopify to cancel this uncollected pickup (written
+     * before the call: a run after a crash finds the cancellation made and still moves the base).
+     */
+    expirySentAt: ts('expiry_sent_at'),
     /** When the pickup-expiry job asked Shopify to cancel this uncollected pickup. */
     expiryRequestedAt: ts('expiry_requested_at'),
     /** The Shopify fulfilment this shipment became (ours once confirmed, or the imported one). */

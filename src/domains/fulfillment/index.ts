@@ -13,6 +13,7 @@ export {
   fitShipmentsToOrder,
   expiredPickups,
   markExpiryRequested,
+  markExpirySent,
   type ExpiredPickup,
   type ShipmentView,
 } from './work.service.js';

@@ -449,14 +449,16 @@ export interface ExpiredPickup {
   orderName: string;
   facilityLocationId: string | null;
   readyAt: Date;
+  /** When an earlier run was about to ask Shopify to cancel it (that run may have died after the call). */
+  expirySentAt: Date | null;
   lines: Array<{ orderLineId: number; shopifyLineItemId: string; variantId: number | null; quantity: number }>;
 }
 
 /** Pickups ready for longer than `days` whose cancellation was not asked for yet. */
 export async function expiredPickups(db: Db, now: Date, days: number): Promise<ExpiredPickup[]> {
-  const rows = await queryRows<{ id: number; order_id: number; shopify_order_id: string; name: string; location_id: string | null; ready_at: Date }>(
+  const rows = await queryRows<{ id: number; order_id: number; shopify_order_id: string; name: string; location_id: string | null; ready_at: Date; expiry_sent_at: Date | null }>(
     db,
-    sql`select s.id, s.order_id, o.shopify_order_id, o.name, f.shopify_location_id as location_id, s.ready_at
+    sql`select s.id, s.order_id, o.shopify_order_id, o.name, f.shopify_location_id as location_id, s.ready_at, s.expiry_sent_at
         from shipments s join orders o on o.id = s.order_id join facilities f on f.id = s.facility_id
         where s.kind = 'pickup' and s.status = 'ready' and s.expiry_requested_at is null and s.ready_at <= ${new Date(now.getTime() - days * 86_400_000)}
         order by s.ready_at limit 500`,
@@ -474,8 +476,14 @@ export async function expiredPickups(db: Db, now: Date, days: number): Promise<E
     orderName: r.name,
     facilityLocationId: r.location_id,
     readyAt: r.ready_at,
+    expirySentAt: r.expiry_sent_at,
     lines: lines.filter((l) => l.shipment_id === r.id).map((l) => ({ orderLineId: l.order_line_id, shopifyLineItemId: l.shopify_line_item_id, variantId: l.variant_id, quantity: l.quantity })),
   }));
+}
+
+/** About to ask Shopify to cancel the uncollected pickup (`now`), or Shopify refused it (`null`). */
+export async function markExpirySent(db: Db, shipmentId: number, now: Date | null): Promise<void> {
+  await db.execute(sql`update shipments set expiry_sent_at = ${now}, updated_at = coalesce(${now}::timestamptz, updated_at) where id = ${shipmentId}`);
 }
 
 /** Shopify was asked to cancel the uncollected pickup: its own update (by webhook or poll) closes the work. */

@@ -185,6 +185,8 @@ export const inventoryPublishQueue = pgTable('inventory_publish_queue', {
     .references(() => variants.id),
   changedAt: ts('changed_at').notNull(),
   leasedUntil: ts('leased_until'),
+  /** The process (`host:pid`) publishing it: a killed one's leases are freed at once on this machine. */
+  leasedBy: text('leased_by'),
   /** Shopify may have changed too (a level webhook, a snapshot difference): read before deciding. */
   needsRead: boolean('needs_read').notNull().default(false),
   /**
