@@ -231,11 +231,10 @@ export async function publishVariants(
   const settings = deps.settings ?? DEFAULT_PUBLISH_SETTINGS;
   const counter = { calls: 0 };
   const outcome: PublishOutcome = { variants: variantIds.length, pairs: 0, unchanged: 0, pushed: 0, stale: 0, missingLevels: 0, calls: 0 };
-  await settleUnknownPushes(deps);
+  // A level whose last call is still under way elsewhere waits for its answer (left for the next run).
+  const unsettled = await settleUnknownPushes(deps);
   let pending = await publishedPairs(deps.db, variantIds);
   outcome.pairs = pending.length;
-  // A level whose last call is still under way elsewhere waits for its answer (left for the next run).
-  const unsettled = await pairsSending(deps.db);
   const waiting = pending.filter((p) => unsettled.has(`${p.itemId}|${p.locationId}`));
   if (waiting.length > 0) pending = pending.filter((p) => !unsettled.has(`${p.itemId}|${p.locationId}`));
   for (let round = 0; round < settings.maxRounds && pending.length > 0; round++) {
@@ -357,17 +356,6 @@ async function noteAttempt(db: Db, method: 'set' | 'bulk', calls: Array<{ key: s
 /** Keys of calls this process has under way (a `sending` row of its own not here lost its answer). */
 const inFlight = new Set<string>();
 
-/** Levels named by a call still `sending` (under way, or waiting to be settled). */
-async function pairsSending(db: Db): Promise<Set<string>> {
-  const rows = await queryRows<{ item: string; location: string }>(
-    db,
-    sql`select distinct q."inventoryItemId" as item, q."locationId" as location
-        from inventory_publish_log l, jsonb_to_recordset(l.quantities) as q("inventoryItemId" text, "locationId" text)
-        where l.outcome = 'sending'`,
-  );
-  return new Set(rows.map((r) => `${r.item}|${r.location}`));
-}
-
 /** A `sending` call from elsewhere that old lost its answer even if its process lives (another machine). */
 const SENDING_GIVE_UP_MS = 10 * 60_000;
 
@@ -376,8 +364,9 @@ const SENDING_GIVE_UP_MS = 10 * 60_000;
  * took them) are sent again under the same key: Shopify answers what it did the first time, or
  * applies the call now if it never arrived (compare-and-set still guards it), or says the first
  * attempt failed. Each outcome is recorded as if the answer had come; the variants are read again.
+ * Returns the levels (`item|location`) named by calls still `sending`: under way, not settled yet.
  */
-export async function settleUnknownPushes(deps: { db: Db; shopify: ShopifyClient; logger: Logger; now: () => Date }): Promise<number> {
+export async function settleUnknownPushes(deps: { db: Db; shopify: ShopifyClient; logger: Logger; now: () => Date }): Promise<Set<string>> {
   const rows = await queryRows<{ id: number; at: Date; idempotency_key: string; quantities: Quantity[]; holder: string | null }>(
     deps.db,
     sql`select id, at, idempotency_key, quantities, holder from inventory_publish_log where outcome = 'sending' order by id`,
@@ -386,15 +375,18 @@ export async function settleUnknownPushes(deps: { db: Db; shopify: ShopifyClient
     (r) =>
       (r.holder === THIS_PROCESS && !inFlight.has(r.idempotency_key)) ||
       (r.holder !== null && isGoneLocalProcess(r.holder)) ||
-      r.holder === null ||
       deps.now().getTime() - r.at.getTime() > SENDING_GIVE_UP_MS,
   );
+  const stillSending = new Set(rows.filter((r) => !lost.includes(r)));
   for (const row of lost) {
     const started = Date.now();
     const data = await deps.shopify.request(InventorySetQuantities, { key: row.idempotency_key, input: inputOf(row.idempotency_key, row.quantities) });
     const errors = data.inventorySetQuantities.userErrors;
     // Still under way at Shopify: its answer is for a later run.
-    if (errors.some((e) => e.code === 'IDEMPOTENCY_CONCURRENT_REQUEST')) continue;
+    if (errors.some((e) => e.code === 'IDEMPOTENCY_CONCURRENT_REQUEST')) {
+      stillSending.add(row);
+      continue;
+    }
     const outcome = errors.some((e) => e.code === 'IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED') ? 'not_applied' : outcomeOf(errors);
     await recordPush(deps.db, { logId: row.id, outcome, quantities: row.quantities, response: { userErrors: errors, settledAfterLostAnswer: true }, durationMs: Date.now() - started }, deps.now());
     const variants = await queryRows<{ id: number }>(
@@ -404,7 +396,7 @@ export async function settleUnknownPushes(deps: { db: Db; shopify: ShopifyClient
     await markChanged(deps.db, variants.map((v) => v.id), deps.now(), { needsRead: true });
     deps.logger.info({ key: row.idempotency_key, outcome, levels: row.quantities.length }, 'settled an inventory push whose answer was lost');
   }
-  return lost.length;
+  return new Set([...stillSending].flatMap((r) => r.quantities.map((q) => `${q.inventoryItemId}|${q.locationId}`)));
 }
 
 /**
