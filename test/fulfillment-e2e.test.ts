@@ -4,9 +4,10 @@
 // Shopify directly. Afterwards Shopify holds exactly one fulfilment per shipment with its tracking,
 // every pickup was prepared before it was fulfilled, and inventory agrees in Switchyard and Shopify.
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { backend, waitFor } from './support/backend.js';
 import { connectToSimulatedShop, type Connected } from './support/switchyard-sim.js';
+import { NO_FAULTS } from '../src/simulator/server.js';
 import { cancelOrder, createFulfillment, placeOrder, type SimOrder } from '../src/simulator/orders.js';
 import { queryRows } from '../src/platform/db/rows.js';
 import { compareCountersWithLedger, publishedPairs, publishTargets } from '../src/domains/inventory/index.js';
@@ -30,6 +31,11 @@ beforeAll(async () => {
 afterAll(async () => {
   await c?.close();
 }, 120_000);
+
+// A test that fails mid-way leaves no fault behind to fail the next one too.
+afterEach(() => {
+  c?.sim.setFaults(c.creds.shop, NO_FAULTS);
+});
 
 const num = (gid: string) => Number(gid.split('/').pop());
 const gidOf = (o: SimOrder) => `gid://shopify/Order/${o.id}`;

@@ -336,6 +336,49 @@ describe(`inventory truth against Shopify (${backend})`, () => {
     expect((await compareWithShopify()).filter((c) => c.shopify !== c.target)).toEqual([]);
   }, 90_000);
 
+  test('a push that went stale and whose answer was lost: the client sends it again, Shopify says the first attempt failed, and the publisher reads and decides again', async () => {
+    const wh = warehouses()[0]!;
+    const v = [...shop.variants.values()].find((x) => shop.level(x.inventoryItemId, wh.id)!.quantities.available >= 5)!;
+    const [ids] = await queryRows<{ variant: number }>(db(), sql`select id as variant from variants where sku = ${v.sku}`);
+    await settle();
+    await switchyard.jobs.setSchedule('inventory.publish', { enabled: false }, 'test');
+    try {
+      await api('POST', '/api/v1/inventory/variances', { facility: aggregate, sku: v.sku, kind: 'damaged', quantity: 1, reason: 'dropped' });
+      await claimChangedVariants(db(), new Date(), 10_000);
+      const real = makeShopifyClient({ shop: creds.shop, accessToken: creds.accessToken, apiVersion: '2026-07', apiUrl: sim.url }, { logger: makeLogger({ level: 'silent' }) });
+      let pushes = 0;
+      const staleThenLost: typeof real = {
+        shop: real.shop,
+        budget: real.budget,
+        stats: real.stats,
+        async request(operation, variables) {
+          if ('input' in variables && 'key' in variables && ++pushes === 1) {
+            // Shopify moves between the decision and the call (an admin edit), so the first attempt
+            // is refused as stale; its answer is lost and the client sends the call again, same key.
+            adminInventoryEdit(shop, { itemId: v.inventoryItemId, locationId: wh.id, delta: 3 });
+            await real.request(operation, variables);
+          }
+          return real.request(operation, variables);
+        },
+      };
+      const logger = makeLogger({ level: 'silent' });
+      const outcome = await publishVariants({ db: db(), shopify: staleThenLost, logger, now: () => new Date() }, [ids!.variant]);
+      expect(outcome).toMatchObject({ stale: 1, pushed: 1 });
+      const calls = await queryRows<{ outcome: string; codes: string[] }>(
+        db(),
+        sql`select outcome, coalesce((select array_agg(e->>'code') from jsonb_array_elements(response->'userErrors') e), '{}') as codes from inventory_publish_log order by id desc limit 2`,
+      );
+      expect(calls.reverse()).toEqual([
+        { outcome: 'not_applied', codes: ['IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED'] },
+        { outcome: 'accepted', codes: [] },
+      ]);
+    } finally {
+      await switchyard.jobs.setSchedule('inventory.publish', { enabled: true }, 'test');
+    }
+    await settle();
+    expect((await compareWithShopify()).filter((c) => c.shopify !== c.target)).toEqual([]);
+  }, 90_000);
+
   test('an edit in Shopify admin is corrected back to Switchyard\'s figure', async () => {
     const v = [...shop.variants.values()][8]!;
     const wh = warehouses()[0]!.id;

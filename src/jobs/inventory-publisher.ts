@@ -412,7 +412,7 @@ async function lockShadowRows(tx: Db, quantities: Quantity[]): Promise<void> {
   );
 }
 
-/** One compare-and-set call. True when Shopify took it; false when a value had moved (stale). */
+/** One compare-and-set call. True when Shopify took it; false when nothing applied (a value had moved). */
 async function pushBatch(deps: { db: Db; shopify: ShopifyClient; now: () => Date }, batch: PairDecision[]): Promise<boolean> {
   const quantities = quantitiesOf(batch);
   const key = newKey();
@@ -427,7 +427,9 @@ async function pushBatch(deps: { db: Db; shopify: ShopifyClient; now: () => Date
     inFlight.delete(key);
   }
   const errors = data.inventorySetQuantities.userErrors;
-  const outcome = outcomeOf(errors);
+  // The client sent the call again after its answer was lost, and Shopify says the first attempt
+  // failed (it went stale, or was refused): nothing was applied. Read and decide again, as for stale.
+  const outcome = errors.some((e) => e.code === 'IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED') ? 'not_applied' : outcomeOf(errors);
   await recordPush(deps.db, { logId: logId!, outcome, quantities, response: { userErrors: errors }, durationMs: Date.now() - started }, deps.now());
   if (outcome === 'failed') throw new Error(`Shopify refused an inventory push: ${errors.map((e) => `${e.code ?? ''} ${e.message}`).join('; ')}`);
   return outcome === 'accepted';
