@@ -4,13 +4,8 @@
 //   3. steady-state API budget per 1,000 orders (webhooks, the lookups they need, and the pollers).
 // Usage: npx tsx bench/sync.ts [--products 10000] [--orders 20000] [--stores 8] [--latency-orders 300] [--rate 20]
 // Uses PostgreSQL when DATABASE_URL is set (a fresh database beside it), else embedded PGlite.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { freePort } from '../test/support/net.js';
-import { loadConfig, readTestEnvironment } from '../src/main/config.js';
+import { benchDatabase } from './support/bench-database.js';
 import { startSwitchyard } from '../src/main/switchyard.js';
 import { startSimulator } from '../src/simulator/server.js';
 import { placeOrder } from '../src/simulator/orders.js';
@@ -45,33 +40,9 @@ for (let i = 0; i < sizes.openOrders; i++) {
 }
 
 // --- Switchyard
-const serverUrl = readTestEnvironment().databaseUrl;
-let databaseUrl: string | undefined;
-let databaseName: string | undefined;
-if (serverUrl) {
-  databaseName = `sy_bench_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`create database ${databaseName}`);
-  await admin.end();
-  const url = new URL(serverUrl);
-  url.pathname = `/${databaseName}`;
-  databaseUrl = url.toString();
-}
-const dataDir = mkdtempSync(join(tmpdir(), 'sy-bench-'));
+const database = await benchDatabase();
 const port = await freePort();
-const config = loadConfig({
-  PORT: String(port),
-  HOST: '127.0.0.1',
-  LOG_LEVEL: 'warn',
-  SWITCHYARD_DATA_DIR: dataDir,
-  ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
-  SWITCHYARD_PUBLIC_URL: `http://127.0.0.1:${port}`,
-  SHOPIFY_SHOP: creds.shop,
-  SHOPIFY_ADMIN_TOKEN: creds.accessToken,
-  SHOPIFY_API_SECRET: creds.clientSecret,
-  SHOPIFY_API_URL: sim.url,
-});
+const config = database.config(sim.url, creds, port);
 const health = async () => (await (await fetch(`http://127.0.0.1:${port}/api/v1/sync/health`)).json()) as Record<string, any>;
 
 const loadStart = performance.now();
@@ -115,20 +86,14 @@ const steadyEnd = (await health()).api;
 
 await switchyard.stop();
 await sim.close();
-rmSync(dataDir, { recursive: true, force: true });
-if (databaseName) {
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`drop database if exists ${databaseName} with (force)`);
-  await admin.end();
-}
+await database.drop();
 
 const steadyPoints = steadyEnd.costPoints - steadyStart.costPoints;
 process.stdout.write(
   `${JSON.stringify(
     {
       benchmark: 'shopify-sync',
-      database: databaseUrl ? 'postgres' : 'pglite',
+      database: database.kind,
       sizes: { ...sizes, variants: variants.length, inventoryLevels: shop.levels.size, plan: 'plus (1,000 points/s)', warehouses: 2, processes: 'simulator and Switchyard in one process' },
       initialLoad: {
         wallSeconds: Math.round(loadSeconds * 10) / 10,

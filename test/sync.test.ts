@@ -1,7 +1,7 @@
 // Shopify sync end to end, against the simulator over real HTTP with the official client:
 // initial load, webhooks through the inbox, pollers, reconciliation, under faults.
 import { createHmac } from 'node:crypto';
-import { count, eq, ne } from 'drizzle-orm';
+import { count, eq, ne, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { freePort } from './support/net.js';
 import { simulatedShopVariables } from './support/switchyard-sim.js';
@@ -141,6 +141,43 @@ describe(`Shopify sync on ${backend}`, () => {
     expect(h.lastReconciliation.fixed).toBeGreaterThanOrEqual(5);
     expect(h.lastReconciliation.differences.filter((d: { kind: string }) => d.kind === 'line_current_quantity')).toHaveLength(5);
     sim.setWebhookFaults(creds.shop, { dropRate: 0 });
+  });
+
+  test('a poll reads the window\'s ids and versions, and fetches in full only the orders Switchyard lacks, holds older, or holds without their pickup store', async () => {
+    const shop = sim.shop(creds.shop);
+    const db = switchyard.database.db;
+    const variants = [...shop.variants.values()];
+    const stores = [...shop.locations.values()].filter((l) => l.kind === 'store');
+    const pickup = placeOrder(shop, { lines: [{ variantId: variants[4]!.id, quantity: 1 }], shipping: 'pickup', locationId: stores[0]!.id });
+    if (!pickup.ok) throw new Error(JSON.stringify(pickup.userErrors));
+    const pickupGid = `gid://shopify/Order/${pickup.value.id}`;
+    await sim.webhooks(creds.shop).idle();
+    await waitFor('the pickup order with its store', async () => (await getOrder(db, pickupGid))?.pickupFacilityId);
+    // Everything known at Shopify's version: ids and versions are read, no order in full.
+    const quiet = await switchyard.jobs.runHere('sync.orders-updated', 'cli');
+    expect(quiet.status, quiet.error ?? '').toBe('succeeded');
+    expect(quiet.counts['orders_known']).toBeGreaterThan(10);
+    expect(Object.keys(quiet.counts).filter((k) => k.startsWith('orders_') && k !== 'orders_known')).toEqual([]);
+
+    // A new order and an edit whose webhooks are lost; a pickup order held without its store.
+    sim.setWebhookFaults(creds.shop, { dropRate: 1 });
+    const placed = placeOrder(shop, { lines: [{ variantId: variants[2]!.id, quantity: 1 }], shipping: 'standard' });
+    if (!placed.ok) throw new Error(JSON.stringify(placed.userErrors));
+    const edited = [...shop.orders.values()].find((o) => !o.cancelledAt && o.sourceName === 'web' && !tooOld.has(o.id) && o.id !== placed.value.id && o.id !== pickup.value.id)!;
+    expect(editOrder(shop, edited.id, { add: [{ variantId: variants[3]!.id, quantity: 1 }] }).ok).toBe(true);
+    await sim.webhooks(creds.shop).idle();
+    sim.setWebhookFaults(creds.shop, { dropRate: 0 });
+    await db.execute(sql`update orders set pickup_facility_id = null where shopify_order_id = ${pickupGid}`);
+
+    const run = await switchyard.jobs.runHere('sync.orders-updated', 'cli');
+    expect(run.status, run.error ?? '').toBe('succeeded');
+    expect(run.counts).toMatchObject({ orders_created: 1, orders_updated: 2 });
+    // Nothing fetched in vain: no order read in full turned out unchanged.
+    expect(Object.keys(run.counts).filter((k) => k.startsWith('orders_')).sort()).toEqual(['orders_created', 'orders_known', 'orders_updated']);
+    expect((await getOrder(db, `gid://shopify/Order/${placed.value.id}`))?.name).toBe(placed.value.name);
+    const mine = (await getOrder(db, `gid://shopify/Order/${edited.id}`))!;
+    expect(mine.lines).toHaveLength(shop.orders.get(edited.id)!.lineItems.length);
+    expect((await getOrder(db, pickupGid))?.pickupFacilityId).not.toBeNull();
   });
 
   test('bad webhooks are refused clearly and store nothing', async () => {

@@ -4,10 +4,10 @@
 import type { Clock } from '../platform/clock.js';
 import type { Db } from '../platform/db/client.js';
 import type { JobContext, JobDefinition } from '../platform/jobs/job.types.js';
-import { applyOrderSnapshot } from '../domains/orders/index.js';
+import { applyOrderSnapshot, orderVersions } from '../domains/orders/index.js';
 import { applyProductSnapshot } from '../domains/catalog/index.js';
 import type { ShopifyClient } from '../shopify/client.js';
-import { readOrdersPage, readProductsPage } from '../shopify/readers.js';
+import { readOrdersByIds, readOrdersIndexPage, readProductsPage } from '../shopify/readers.js';
 import { processInboxBatch, type DeliveryHandler } from './inbox-processor.js';
 import { mergeSyncState, readWatermark, writeWatermark } from './sync-state.js';
 
@@ -61,8 +61,18 @@ export async function pollWindow(
   for (;;) {
     if (ctx.signal.aborted) return { from, until, complete: false };
     if (spec.resource === 'orders') {
-      const page = await readOrdersPage(deps.shopify, query, after);
-      for (const order of page.orders) ctx.count(`orders_${await applyOrderSnapshot(deps.db, order, `poll:${key}`, deps.clock.now())}`);
+      // Most of a window's orders came by webhook: read ids and versions first (cheap), then in full
+      // only the orders Switchyard lacks, holds older, or holds without their pickup store.
+      const page = await readOrdersIndexPage(deps.shopify, query, after);
+      const held = await orderVersions(deps.db, page.orders.map((o) => o.shopifyOrderId));
+      const wanted = page.orders.filter((o) => {
+        const mine = held.get(o.shopifyOrderId);
+        return !mine || mine.updatedAt.getTime() < o.updatedAt.getTime() || mine.pickupWithoutStore;
+      });
+      ctx.count('orders_known', page.orders.length - wanted.length);
+      for (const order of await readOrdersByIds(deps.shopify, wanted.map((o) => o.shopifyOrderId))) {
+        ctx.count(`orders_${await applyOrderSnapshot(deps.db, order, `poll:${key}`, deps.clock.now())}`);
+      }
       if (!page.pageInfo.hasNextPage) break;
       after = page.pageInfo.endCursor;
     } else {

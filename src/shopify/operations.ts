@@ -161,6 +161,27 @@ export const OrdersPage = operation<{ orders: { nodes: OrderNode[]; pageInfo: Pa
   ${ORDER_FIELDS}`,
 );
 
+/** Only the ids and versions of a window's orders: a poll fetches in full only those it lacks or has older. */
+export const OrdersIndexPage = operation<{ orders: { nodes: Array<{ id: string; updatedAt: string }>; pageInfo: PageInfo } }, { query: string | null; after: string | null }>(
+  'OrdersIndexPage',
+  252,
+  `query OrdersIndexPage($query: String, $after: String) {
+    orders(first: 250, after: $after, query: $query, sortKey: UPDATED_AT) { nodes { id updatedAt } pageInfo { hasNextPage endCursor } }
+  }`,
+);
+
+/** Up to this many orders by id in one call: 15 × 65 points stays under Shopify's 1,000-point limit per query. */
+export const ORDERS_BY_IDS_MAX = 15;
+
+/** Orders by id, in full; ones that no longer exist come back null. */
+export const OrdersByIds = operation<{ nodes: Array<OrderNode | null> }, { ids: string[] }>(
+  'OrdersByIds',
+  // Requested cost per id (as for InventoryLevelsByIds); the budget learns the real cost from the first answer.
+  65,
+  `query OrdersByIds($ids: [ID!]!) { nodes(ids: $ids) { ...OrderFields } }
+  ${ORDER_FIELDS}`,
+);
+
 export const OrderById = operation<{ order: OrderNode | null }, { id: string }>(
   'OrderById',
   65,
@@ -377,6 +398,8 @@ export const ALL_OPERATIONS = [
   ProductsPage,
   ProductVariantsPage,
   OrdersPage,
+  OrdersIndexPage,
+  OrdersByIds,
   OrderById,
   OrderLineItemsPage,
   WebhookSubscriptions,

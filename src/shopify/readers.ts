@@ -3,7 +3,7 @@
 import type { OrderSnapshot, ProductSnapshot } from './mappers.js';
 import { orderFromNode, productFromNode } from './mappers.js';
 import type { ShopifyClient } from './client.js';
-import { OrderById, OrderLineItemsPage, OrdersPage, ProductsPage, ProductVariantsPage, type LineItemNode, type OrderNode, type PageInfo, type ProductNode, type VariantNode } from './operations.js';
+import { OrderById, OrderLineItemsPage, OrdersByIds, OrdersIndexPage, OrdersPage, ORDERS_BY_IDS_MAX, ProductsPage, ProductVariantsPage, type LineItemNode, type OrderNode, type PageInfo, type ProductNode, type VariantNode } from './operations.js';
 
 async function restOfLines(client: ShopifyClient, order: OrderNode): Promise<LineItemNode[]> {
   const extra: LineItemNode[] = [];
@@ -40,6 +40,22 @@ export async function readOrdersPage(client: ShopifyClient, query: string | null
   const orders: OrderSnapshot[] = [];
   for (const node of data.orders.nodes) orders.push(orderFromNode(node, await restOfLines(client, node)));
   return { orders, pageInfo: data.orders.pageInfo };
+}
+
+/** One page of a window's order ids and versions (250 at a time, cheap: no order's details). */
+export async function readOrdersIndexPage(client: ShopifyClient, query: string | null, after: string | null): Promise<{ orders: Array<{ shopifyOrderId: string; updatedAt: Date }>; pageInfo: PageInfo }> {
+  const data = await client.request(OrdersIndexPage, { query, after });
+  return { orders: data.orders.nodes.map((n) => ({ shopifyOrderId: n.id, updatedAt: new Date(n.updatedAt) })), pageInfo: data.orders.pageInfo };
+}
+
+/** These orders in full, in calls of up to 15; an order deleted meanwhile is left out. */
+export async function readOrdersByIds(client: ShopifyClient, ids: string[]): Promise<OrderSnapshot[]> {
+  const orders: OrderSnapshot[] = [];
+  for (let i = 0; i < ids.length; i += ORDERS_BY_IDS_MAX) {
+    const data = await client.request(OrdersByIds, { ids: ids.slice(i, i + ORDERS_BY_IDS_MAX) });
+    for (const node of data.nodes) if (node) orders.push(orderFromNode(node, await restOfLines(client, node)));
+  }
+  return orders;
 }
 
 export async function readProductsPage(client: ShopifyClient, query: string | null, after: string | null): Promise<{ products: ProductSnapshot[]; pageInfo: PageInfo }> {

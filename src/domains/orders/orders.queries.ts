@@ -53,6 +53,20 @@ export async function getOrderHistory(db: Db, orderId: number): Promise<OrderHis
 }
 
 /** Orders by Shopify GID, for comparing with Shopify's copy. */
+/**
+ * What Switchyard holds of these Shopify orders: the version (Shopify's updatedAt) and whether it
+ * still lacks a pickup order's store (a webhook body does not name it). A poll fetches in full only
+ * the orders missing here, older here, or lacking their store.
+ */
+export async function orderVersions(db: Db, shopifyOrderIds: string[]): Promise<Map<string, { updatedAt: Date; pickupWithoutStore: boolean }>> {
+  if (shopifyOrderIds.length === 0) return new Map();
+  const rows = await db
+    .select({ id: orders.shopifyOrderId, updatedAt: orders.shopifyUpdatedAt, method: orders.shippingMethod, pickupFacilityId: orders.pickupFacilityId })
+    .from(orders)
+    .where(inArray(orders.shopifyOrderId, shopifyOrderIds));
+  return new Map(rows.map((r) => [r.id, { updatedAt: r.updatedAt, pickupWithoutStore: r.method === 'pickup' && r.pickupFacilityId === null }]));
+}
+
 export async function ordersByShopifyIds(db: Db, ids: string[]): Promise<Map<string, OrderRow & { lines: OrderLineRow[] }>> {
   if (ids.length === 0) return new Map();
   const rows = await db.select().from(orders).where(inArray(orders.shopifyOrderId, ids));
