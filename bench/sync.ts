@@ -62,7 +62,8 @@ const pending = new Map<string, number>();
 const interval = 1000 / sizes.ratePerSecond;
 const checker = setInterval(async () => {
   for (const [id, placedAt] of [...pending]) {
-    if (await getOrder(switchyard.database.db, id)) {
+    // Checks overlap (each awaits the database): an order another check already counted is skipped.
+    if ((await getOrder(switchyard.database.db, id)) && pending.has(id)) {
       latencies.push(performance.now() - placedAt);
       pending.delete(id);
     }
