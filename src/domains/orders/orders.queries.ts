@@ -52,7 +52,6 @@ export async function getOrderHistory(db: Db, orderId: number): Promise<OrderHis
   return db.select().from(orderHistory).where(eq(orderHistory.orderId, orderId)).orderBy(asc(orderHistory.at), asc(orderHistory.id));
 }
 
-/** Orders by Shopify GID, for comparing with Shopify's copy. */
 /**
  * What Switchyard holds of these Shopify orders: the version (Shopify's updatedAt) and whether it
  * still lacks a pickup order's store (a webhook body does not name it). A poll fetches in full only
@@ -67,6 +66,7 @@ export async function orderVersions(db: Db, shopifyOrderIds: string[]): Promise<
   return new Map(rows.map((r) => [r.id, { updatedAt: r.updatedAt, pickupWithoutStore: r.method === 'pickup' && r.pickupFacilityId === null }]));
 }
 
+/** Orders by Shopify GID, for comparing with Shopify's copy. */
 export async function ordersByShopifyIds(db: Db, ids: string[]): Promise<Map<string, OrderRow & { lines: OrderLineRow[] }>> {
   if (ids.length === 0) return new Map();
   const rows = await db.select().from(orders).where(inArray(orders.shopifyOrderId, ids));
