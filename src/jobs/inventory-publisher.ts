@@ -287,7 +287,8 @@ export class PublishIncomplete extends Error {
 }
 
 type Quantity = { inventoryItemId: string; locationId: string; quantity: number; changeFromQuantity: number };
-type PushOutcome = 'accepted' | 'stale' | 'failed';
+/** `not_applied`: Shopify says an earlier attempt under this key failed, so nothing was applied. */
+type PushOutcome = 'accepted' | 'stale' | 'not_applied' | 'failed';
 
 const quantitiesOf = (batch: PairDecision[]): Quantity[] =>
   batch.map((d) => ({ inventoryItemId: d.itemId, locationId: d.locationId, quantity: d.desired!, changeFromQuantity: d.shopifyAvailable! }));
@@ -298,6 +299,8 @@ const inputOf = (key: string, quantities: Quantity[]) => ({ name: 'available' as
 
 function outcomeOf(errors: Array<{ code: string | null }>): PushOutcome {
   if (errors.length === 0) return 'accepted';
+  // A call sent again under its key (its answer was lost) whose first attempt went stale or was refused.
+  if (errors.some((e) => e.code === 'IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED')) return 'not_applied';
   return errors.every((e) => e.code === 'CHANGE_FROM_QUANTITY_STALE') ? 'stale' : 'failed';
 }
 
@@ -307,7 +310,7 @@ function outcomeOf(errors: Array<{ code: string | null }>): PushOutcome {
  * Shopify's available was exactly that) and counts the move, so a read under way since does not
  * replace it.
  */
-async function recordPush(db: Db, push: { logId: number; outcome: PushOutcome | 'not_applied'; quantities: Quantity[]; response: Record<string, unknown>; durationMs: number }, now: Date): Promise<void> {
+async function recordPush(db: Db, push: { logId: number; outcome: PushOutcome; quantities: Quantity[]; response: Record<string, unknown>; durationMs: number }, now: Date): Promise<void> {
   await db.transaction(async (tx) => {
     // Only a row still `sending`: two publishers settling the same lost call apply it once.
     const updated = await queryRows<{ id: number }>(
@@ -377,17 +380,17 @@ export async function settleUnknownPushes(deps: { db: Db; shopify: ShopifyClient
       (r.holder !== null && isGoneLocalProcess(r.holder)) ||
       deps.now().getTime() - r.at.getTime() > SENDING_GIVE_UP_MS,
   );
-  const stillSending = new Set(rows.filter((r) => !lost.includes(r)));
+  const stillSending = rows.filter((r) => !lost.includes(r));
   for (const row of lost) {
     const started = Date.now();
     const data = await deps.shopify.request(InventorySetQuantities, { key: row.idempotency_key, input: inputOf(row.idempotency_key, row.quantities) });
     const errors = data.inventorySetQuantities.userErrors;
     // Still under way at Shopify: its answer is for a later run.
     if (errors.some((e) => e.code === 'IDEMPOTENCY_CONCURRENT_REQUEST')) {
-      stillSending.add(row);
+      stillSending.push(row);
       continue;
     }
-    const outcome = errors.some((e) => e.code === 'IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED') ? 'not_applied' : outcomeOf(errors);
+    const outcome = outcomeOf(errors);
     await recordPush(deps.db, { logId: row.id, outcome, quantities: row.quantities, response: { userErrors: errors, settledAfterLostAnswer: true }, durationMs: Date.now() - started }, deps.now());
     const variants = await queryRows<{ id: number }>(
       deps.db,
@@ -396,7 +399,7 @@ export async function settleUnknownPushes(deps: { db: Db; shopify: ShopifyClient
     await markChanged(deps.db, variants.map((v) => v.id), deps.now(), { needsRead: true });
     deps.logger.info({ key: row.idempotency_key, outcome, levels: row.quantities.length }, 'settled an inventory push whose answer was lost');
   }
-  return new Set([...stillSending].flatMap((r) => r.quantities.map((q) => `${q.inventoryItemId}|${q.locationId}`)));
+  return new Set(stillSending.flatMap((r) => r.quantities.map((q) => `${q.inventoryItemId}|${q.locationId}`)));
 }
 
 /**
@@ -427,9 +430,9 @@ async function pushBatch(deps: { db: Db; shopify: ShopifyClient; now: () => Date
     inFlight.delete(key);
   }
   const errors = data.inventorySetQuantities.userErrors;
-  // The client sent the call again after its answer was lost, and Shopify says the first attempt
-  // failed (it went stale, or was refused): nothing was applied. Read and decide again, as for stale.
-  const outcome = errors.some((e) => e.code === 'IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED') ? 'not_applied' : outcomeOf(errors);
+  // Not applied (the client re-sent it after a lost answer and the first attempt had failed): read
+  // and decide again, as for stale.
+  const outcome = outcomeOf(errors);
   await recordPush(deps.db, { logId: logId!, outcome, quantities, response: { userErrors: errors }, durationMs: Date.now() - started }, deps.now());
   if (outcome === 'failed') throw new Error(`Shopify refused an inventory push: ${errors.map((e) => `${e.code ?? ''} ${e.message}`).join('; ')}`);
   return outcome === 'accepted';
@@ -480,7 +483,7 @@ async function pushBulk(deps: { db: Db; shopify: ShopifyClient; now: () => Date;
     const errors = result.data?.inventorySetQuantities?.userErrors ?? [{ code: null, message: result.errors?.map((e) => e.message).join('; ') ?? 'no answer for this line' }];
     const outcome = outcomeOf(errors);
     await recordPush(deps.db, { logId: logIds[index]!, outcome, quantities: line.quantities, response: { userErrors: errors }, durationMs: Date.now() - started }, deps.now());
-    if (outcome === 'stale') stale.push(...line.batch);
+    if (outcome === 'stale' || outcome === 'not_applied') stale.push(...line.batch);
     if (outcome === 'failed') failures.push(errors.map((e) => e.message).join('; '));
   }
   if (failures.length > 0) throw new Error(`Shopify refused ${failures.length} bulk inventory line(s): ${failures[0]}`);
