@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import switchyard from './eslint-rules/rooms.js';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'migrations/', '.switchyard/', 'coverage/', 'web/dist/'] },
+  { ignores: ['dist/', 'node_modules/', '.scratch/', 'migrations/', '.switchyard/', 'coverage/', 'web/dist/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

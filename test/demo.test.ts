@@ -10,6 +10,7 @@ import { CLI, startChild, type Child } from './support/child.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'switchyard-demo-'));
 let child: Child | undefined;
+let demoUrl: string | undefined;
 
 afterAll(async () => {
   child?.kill('SIGTERM');
@@ -47,5 +48,35 @@ describe('demo mode', () => {
     expect(health.shop.status).toBe('connected');
     const runs = await get('/api/v1/jobs/fulfillment.push/runs?limit=50');
     expect(runs.runs.some((r: { counts: Record<string, number> }) => (r.counts['orders'] ?? 0) > 0)).toBe(true);
+    demoUrl = url;
   }, 180_000);
+
+  test('a second npm start in the same folder exits naming the first, and leaves it untouched', async () => {
+    expect(demoUrl).toBeDefined();
+    const ordersNow = async () => ((await (await fetch(`${demoUrl}/api/v1/orders?limit=250`)).json()) as { orders: unknown[] }).orders.length;
+    const before = await ordersNow();
+    const env = childEnv({ url: undefined, dataDir }, { PORT: '0', SWITCHYARD_DEMO: 'auto' });
+    delete env['DATABASE_URL'];
+    const second = startChild(CLI, ['serve'], env);
+    const timer = setTimeout(() => second.kill('SIGKILL'), 40_000);
+    expect(await second.exited).toBe(1);
+    clearTimeout(timer);
+    expect(second.output()).toContain(`in use by another Switchyard process (pid ${child!.process.pid}`);
+    // The first demo still runs on its data.
+    expect(await ordersNow()).toBeGreaterThanOrEqual(before);
+    expect(((await (await fetch(`${demoUrl}/api/v1/sync/health`)).json()) as { shop: { status: string } }).shop.status).toBe('connected');
+  }, 60_000);
+
+  test('the demo will not listen beyond this machine without a token', async () => {
+    const other = mkdtempSync(join(tmpdir(), 'switchyard-demo-host-'));
+    try {
+      const env = childEnv({ url: undefined, dataDir: other }, { PORT: '0', SWITCHYARD_DEMO: 'auto', HOST: '0.0.0.0' });
+      delete env['DATABASE_URL'];
+      const open = startChild(CLI, ['serve'], env);
+      expect(await open.exited).toBe(2);
+      expect(open.output()).toContain('HOST must be this machine (127.0.0.1) for the demo unless SWITCHYARD_API_TOKEN is set');
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

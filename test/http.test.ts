@@ -79,15 +79,16 @@ describe(`HTTP on ${backend}`, () => {
 
   test('/metrics in Prometheus format', async () => {
     await call('/api/v1/jobs');
-    const response = await fetch(`${switchyard.url}/metrics`);
+    const response = await fetch(`${switchyard.url}/metrics`, { headers: auth });
     const text = await response.text();
     expect(response.headers.get('content-type')).toContain('text/plain');
     expect(text).toContain('switchyard_process_cpu_seconds_total');
     expect(text).toMatch(/switchyard_http_request_duration_seconds_count\{method="GET",route="\/api\/v1\/jobs",status="200"\} \d+/);
   });
 
-  test('the API needs the token; health and metrics do not', async () => {
+  test('the API and metrics need the token; health does not', async () => {
     expect((await call('/api/v1/jobs', { headers: { authorization: '' } })).status).toBe(401);
+    expect((await call('/metrics', { headers: { authorization: '' } })).status).toBe(401);
     const wrong = await call('/api/v1/jobs', { headers: { authorization: 'Bearer not-the-token-at-all' } });
     expect(wrong).toMatchObject({ status: 401, body: { error: { code: 'auth.unauthorized' } } });
     expect((await call('/health', { headers: { authorization: '' } })).status).toBe(200);
@@ -167,7 +168,7 @@ describe(`HTTP on ${backend}`, () => {
 });
 
 describe('when the database goes away', () => {
-  test('errors are answered as 500 without internals, and health says unavailable', async () => {
+  test('requests are answered 503 with Retry-After, without internals, and health says unavailable', async () => {
     const other = await createTestDatabase();
     const database = await other.open();
     let logged = '';
@@ -190,14 +191,16 @@ describe('when the database goes away', () => {
       startedAt: new Date(),
       role: 'all',
       version: 'test',
-      apiToken: undefined,
+      apiAccess: { mode: 'open' },
+      rateLimit: { perMinute: 0, webhooksPerMinute: 0 },
       publicUrl: 'http://localhost',
     });
     await database.close();
     const response = await app.inject({ method: 'GET', url: '/api/v1/jobs' });
-    expect(response.statusCode).toBe(500);
-    expect(response.json()).toEqual({ error: { code: 'internal', message: 'Internal error. It has been logged.' } });
-    expect(logged).toContain('unhandled error');
+    expect(response.statusCode).toBe(503);
+    expect(response.headers['retry-after']).toBe('5');
+    expect(response.json()).toEqual({ error: { code: 'database.unavailable', message: 'The database cannot be reached right now. Try again shortly.' } });
+    expect(logged).toContain('database unavailable');
     const health = await app.inject({ method: 'GET', url: '/health' });
     expect(health.statusCode).toBe(503);
     expect(health.json()).toMatchObject({ status: 'unavailable', database: { reachable: false } });

@@ -187,7 +187,7 @@ describe(`Shopify sync on ${backend}`, () => {
     const sign = (raw: string, secret = creds.clientSecret) => createHmac('sha256', secret).update(raw).digest('base64');
     const post = (raw: string, headers: Record<string, string>) =>
       fetch(`${switchyard.url}/webhooks/shopify`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: raw });
-    const base = { 'x-shopify-topic': 'orders/create', 'x-shopify-shop-domain': creds.shop, 'x-shopify-webhook-id': 'bad-1', 'x-shopify-api-version': '2026-07' };
+    const base = { 'x-shopify-topic': 'orders/create', 'x-shopify-shop-domain': creds.shop, 'x-shopify-webhook-id': 'bad-1', 'x-shopify-api-version': '2026-07', 'x-shopify-triggered-at': new Date().toISOString() };
     const cases: Array<[string, Record<string, string>, number, string]> = [
       [body, { ...base, 'x-shopify-hmac-sha256': sign(body, 'wrong-secret') }, 401, 'webhook.bad_signature'],
       [body, { ...base }, 401, 'webhook.bad_signature'],

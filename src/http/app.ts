@@ -1,8 +1,9 @@
 // The HTTP edge. buildApp() makes the Fastify app from its dependencies and does not listen, so tests
 // can inject requests and main/ decides where to listen.
-import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -12,6 +13,8 @@ import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import type { JobRuntime } from '../platform/jobs/job-runtime.js';
 import type { Clock } from '../platform/clock.js';
+import { isDatabaseUnavailable } from '../platform/db/unavailable.js';
+import { checkAccess, type ApiAccess, type RouteAccess } from './access.js';
 import { registerHealthRoutes } from './health.routes.js';
 import { registerJobRoutes } from './jobs.routes.js';
 import { registerSyncRoutes, type SyncService, type WebhookReceiver } from './sync.routes.js';
@@ -31,8 +34,12 @@ export interface AppDeps {
   startedAt: Date;
   role: string;
   version: string;
-  /** When set, /api/* requires `Authorization: Bearer <token>`. */
-  apiToken: string | undefined;
+  /** How routes that need the API credential check it (see access.ts). */
+  apiAccess: ApiAccess;
+  /** Requests per minute per client address (0: no limit); Shopify's webhook deliveries have their own. */
+  rateLimit: { perMinute: number; webhooksPerMinute: number };
+  /** Fastify's `trustProxy`: which proxies' X-Forwarded-For names the client (rate limits, logs). */
+  trustProxy?: string[] | undefined;
   publicUrl: string;
   /** Present when a Shopify shop is connected. */
   shopify?: { sync: SyncService; receiveWebhook: WebhookReceiver } | undefined;
@@ -41,6 +48,22 @@ export interface AppDeps {
 }
 
 export type App = FastifyInstance<Server, IncomingMessage, ServerResponse, Logger, TypeBoxTypeProvider>;
+
+/** A route Fastify knows, and who may call it (the route table tests walk). */
+export interface RouteEntry {
+  method: string;
+  url: string;
+  access: RouteAccess;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    routeTable: RouteEntry[];
+  }
+}
+
+/** Seconds a client should wait before trying again while the database is out of reach. */
+const DATABASE_RETRY_AFTER_SECONDS = 5;
 
 const STATUS_BY_KIND: Record<ErrorKind, number> = {
   invalid: 400,
@@ -61,7 +84,54 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     // Requests are counted in /metrics; failures are logged by the hooks below, not every request.
     logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true, useDefaults: true } },
+    ...(deps.trustProxy && deps.trustProxy.length > 0 ? { trustProxy: deps.trustProxy } : {}),
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
+
+  const routeTable: RouteEntry[] = [];
+  app.decorate('routeTable', routeTable);
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    // Read when asked: a plugin's own onRoute hook (the documentation's) may still set the access.
+    for (const method of methods) {
+      routeTable.push({
+        method,
+        url: route.url,
+        get access() {
+          return route.config?.access ?? 'api';
+        },
+      });
+    }
+  });
+
+  await app.register(helmet, {
+    // The API documentation page loads its own script and styles; nothing else here serves HTML. Not
+    // every installation is served over https (a store network, the demo): no forced upgrade.
+    contentSecurityPolicy: { directives: { 'img-src': ["'self'", 'data:'], 'upgrade-insecure-requests': null } },
+  });
+
+  // The limiter counts in each route's onRequest; the credential is checked after it (preParsing, still
+  // before any body is read), so failed attempts count too.
+  if (deps.rateLimit.perMinute > 0) {
+    await app.register(rateLimit, {
+      global: true,
+      max: deps.rateLimit.perMinute,
+      timeWindow: 60_000,
+      errorResponseBuilder: (_request, context) => {
+        const body: ErrorBody = {
+          error: { code: 'request.rate_limited', message: `Too many requests from this address: at most ${context.max} a minute. Try again in ${context.after}.` },
+        };
+        return Object.assign(new Error(body.error.message), { statusCode: 429, body });
+      },
+    });
+  }
+
+  app.addHook('preParsing', async (request, reply, payload) => {
+    const refusal = checkAccess(request, deps.apiAccess);
+    if (!refusal) return payload;
+    if (refusal.status === 401) reply.header('www-authenticate', 'Bearer');
+    const body: ErrorBody = { error: { code: refusal.code, message: refusal.message } };
+    throw Object.assign(new Error(refusal.message), { statusCode: refusal.status, body });
+  });
 
   await app.register(swagger, {
     openapi: {
@@ -72,20 +142,15 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       },
       servers: [{ url: deps.publicUrl }],
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: deps.apiToken ? [{ bearer: [] }] : [],
+      security: deps.apiAccess.mode === 'open' ? [] : [{ bearer: [] }],
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
-
-  app.addHook('onRequest', async (request) => {
-    if (!deps.apiToken || !request.url.startsWith('/api/')) return;
-    const header = request.headers.authorization ?? '';
-    const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '');
-    const expected = Buffer.from(deps.apiToken);
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      const body: ErrorBody = { error: { code: 'auth.unauthorized', message: 'Send the API token as "Authorization: Bearer <token>".' } };
-      throw Object.assign(new Error(body.error.message), { statusCode: 401, body });
-    }
+  // The documentation is public: its routes say so.
+  await app.register(async (docs) => {
+    docs.addHook('onRoute', (route) => {
+      route.config = { ...route.config, access: 'public' };
+    });
+    await docs.register(swaggerUi, { routePrefix: '/docs' });
   });
 
   app.addHook('onResponse', async (request, reply) => {
@@ -94,11 +159,16 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       { method: request.method, route, status: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );
-    if (reply.statusCode >= 500) request.log.warn({ method: request.method, url: request.url, status: reply.statusCode }, 'request failed');
+    if (reply.statusCode >= 500) request.log.warn({ method: request.method, route, status: reply.statusCode }, 'request failed');
   });
 
   app.setErrorHandler((error: FastifyError & { body?: ErrorBody }, request, reply) => {
     if (error.body) return reply.status(error.statusCode ?? 400).send(error.body);
+    if (isDatabaseUnavailable(error)) {
+      request.log.error({ err: error, method: request.method, route: request.routeOptions.url }, 'database unavailable');
+      const body: ErrorBody = { error: { code: 'database.unavailable', message: 'The database cannot be reached right now. Try again shortly.' } };
+      return reply.status(503).header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS)).send(body);
+    }
     if (isAppError(error)) {
       const body: ErrorBody = { error: { code: error.code, message: error.message, details: error.details } };
       return reply.status(STATUS_BY_KIND[error.kind]).send(body);
@@ -121,7 +191,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       const body: ErrorBody = { error: { code: `request.${error.code ?? 'bad_request'}`.toLowerCase(), message: error.message } };
       return reply.status(error.statusCode).send(body);
     }
-    request.log.error({ err: error, method: request.method, url: request.url }, 'unhandled error');
+    request.log.error({ err: error, method: request.method, route: request.routeOptions.url }, 'unhandled error');
     const body: ErrorBody = { error: { code: 'internal', message: 'Internal error. It has been logged.' } };
     return reply.status(500).send(body);
   });
@@ -139,6 +209,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerFacilityRoutes(app, deps);
   registerRoutingRoutes(app, deps);
   registerFulfillmentRoutes(app, deps);
-  if (deps.shopify) registerSyncRoutes(app, deps.shopify);
+  if (deps.shopify) registerSyncRoutes(app, { ...deps.shopify, webhooksPerMinute: deps.rateLimit.webhooksPerMinute });
   return app;
 }

@@ -19,6 +19,7 @@ export function registerHealthRoutes(app: App, deps: AppDeps): void {
   app.get(
     '/health',
     {
+      config: { access: 'public' },
       schema: {
         summary: 'Liveness and readiness: database reachable and migrated',
         tags: ['operations'],
@@ -56,7 +57,8 @@ export function registerHealthRoutes(app: App, deps: AppDeps): void {
     },
   );
 
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+  // Business volumes and internals: for the monitoring system, with the API credential.
+  app.get('/metrics', { config: { access: 'api' }, schema: { hide: true } }, async (_request, reply) => {
     reply.header('content-type', deps.metrics.registry.contentType);
     return deps.metrics.registry.metrics();
   });

@@ -10,18 +10,27 @@ export interface SyncService {
   discard(id: number): Promise<{ id: number; status: string }>;
 }
 
-export type WebhookReceiver = (request: { rawBody: Buffer; headers: Record<string, string | string[] | undefined> }) => Promise<{ status: number; body: unknown }>;
+export type WebhookReceiver = (request: { rawBody: Buffer; headers: Record<string, string | string[] | undefined> }) => Promise<{ status: number; body: unknown; retryAfterSeconds?: number }>;
 
-export function registerSyncRoutes(app: App, deps: { sync: SyncService; receiveWebhook: WebhookReceiver }): void {
+export function registerSyncRoutes(app: App, deps: { sync: SyncService; receiveWebhook: WebhookReceiver; webhooksPerMinute: number }): void {
   // Shopify's webhooks: the raw body is needed for the signature, so JSON is not parsed here.
   void app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 10 * 1024 * 1024 }, (_request, body, done) => done(null, body));
-    scope.post('/webhooks/shopify', { schema: { summary: 'Shopify webhook deliveries (HMAC-verified, stored, processed asynchronously)', tags: ['sync'] } }, async (request, reply) => {
-      const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-      const answer = await deps.receiveWebhook({ rawBody, headers: request.headers });
-      return reply.status(answer.status).send(answer.body);
-    });
+    scope.post(
+      '/webhooks/shopify',
+      {
+        schema: { summary: 'Shopify webhook deliveries (HMAC-verified, stored, processed asynchronously)', tags: ['sync'] },
+        // Shopify calls from its own addresses in bursts: a limit of its own, far above the API's.
+        config: { access: 'shopify-webhook', rateLimit: deps.webhooksPerMinute > 0 ? { max: deps.webhooksPerMinute } : false },
+      },
+      async (request, reply) => {
+        const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+        const answer = await deps.receiveWebhook({ rawBody, headers: request.headers });
+        if (answer.retryAfterSeconds !== undefined) reply.header('retry-after', String(answer.retryAfterSeconds));
+        return reply.status(answer.status).send(answer.body);
+      },
+    );
   });
 
   app.get('/api/v1/sync/health', { schema: { summary: 'Sync health per resource: polls, lag, inbox, parked deliveries, last reconciliation', tags: ['sync'] } }, async () =>

@@ -35,6 +35,8 @@ function delivery(id: string, topic: string, body: Record<string, unknown>) {
       'x-shopify-webhook-id': id,
       'x-shopify-hmac-sha256': createHmac('sha256', SECRET).update(raw).digest('base64'),
       'x-shopify-api-version': '2026-07',
+      'x-shopify-triggered-at': clock.now().toISOString(),
+      'content-type': 'application/json',
     },
   };
 }
@@ -44,21 +46,22 @@ const idleShopify = makeShopifyClient({ shop: SHOP, accessToken: 'unused', apiVe
 
 describe(`webhook inbox (${backend})`, () => {
   test('a delivery Shopify sends twice is stored once', async () => {
-    const receive = makeWebhookReceiver({ db: database.db, clock, shop: SHOP, secret: SECRET });
-    const first = await receive(delivery('dup-1', 'products/update', { id: 1, updated_at: '2026-11-28T07:00:00Z' }));
-    const again = await receive(delivery('dup-1', 'products/update', { id: 1, updated_at: '2026-11-28T07:00:00Z' }));
+    const receive = makeWebhookReceiver({ db: database.db, clock, shop: SHOP, secret: SECRET, maxAgeSeconds: 86_400 });
+    const product = { id: 1, admin_graphql_api_id: 'gid://shopify/Product/1', variants: [], updated_at: '2026-11-28T07:00:00Z' };
+    const first = await receive(delivery('dup-1', 'products/update', product));
+    const again = await receive(delivery('dup-1', 'products/update', product));
     expect(first).toEqual({ status: 200, body: { received: true, duplicate: false } });
     expect(again).toEqual({ status: 200, body: { received: true, duplicate: true } });
     expect(await database.db.select().from(webhookInbox).where(eq(webhookInbox.webhookId, 'dup-1'))).toHaveLength(1);
   });
 
   test('a failing delivery is retried with back-off, parked after 5 tries, then retried or discarded by an operator', async () => {
-    const receive = makeWebhookReceiver({ db: database.db, clock, shop: SHOP, secret: SECRET });
-    await receive(delivery('bad-1', 'refunds/create', { id: 9 }));
-    await receive(delivery('bad-2', 'refunds/create', { id: 10 }));
+    const receive = makeWebhookReceiver({ db: database.db, clock, shop: SHOP, secret: SECRET, maxAgeSeconds: 86_400 });
+    await receive(delivery('bad-1', 'refunds/create', { id: 9, order_id: 90, refund_line_items: [] }));
+    await receive(delivery('bad-2', 'refunds/create', { id: 10, order_id: 100, refund_line_items: [] }));
     let healthy = false;
     const handle = async (d: InboxDelivery) => {
-      if (d.topic === 'refunds/create' && !healthy) throw new Error('refunds/create body has no order_id');
+      if (d.topic === 'refunds/create' && !healthy) throw new Error('the order of this refund could not be read');
       return 'applied';
     };
     const run = () => processInboxBatch({ db: database.db, clock, logger: silentLogger, handle });
@@ -76,8 +79,8 @@ describe(`webhook inbox (${backend})`, () => {
     const api = makeSyncApi({ db: database.db, clock, shop: SHOP, shopify: idleShopify });
     const parked = await api.listDeliveries('parked', 10);
     expect(parked.map((d) => [d.webhookId, d.attempts, d.lastError])).toEqual([
-      ['bad-2', 5, 'refunds/create body has no order_id'],
-      ['bad-1', 5, 'refunds/create body has no order_id'],
+      ['bad-2', 5, 'the order of this refund could not be read'],
+      ['bad-1', 5, 'the order of this refund could not be read'],
     ]);
     expect((await api.health()).webhooks).toMatchObject({ pending: 0, parked: 2 });
 
@@ -93,10 +96,10 @@ describe(`webhook inbox (${backend})`, () => {
   });
 
   test('deliveries about one order are handled one after the other, in arrival order; other orders side by side', async () => {
-    const receive = makeWebhookReceiver({ db: database.db, clock, shop: SHOP, secret: SECRET });
+    const receive = makeWebhookReceiver({ db: database.db, clock, shop: SHOP, secret: SECRET, maxAgeSeconds: 86_400 });
     for (let i = 0; i < 4; i++) {
-      await receive(delivery(`lane-a-${i}`, 'orders/updated', { id: 501, step: i }));
-      await receive(delivery(`lane-b-${i}`, 'orders/updated', { id: 502, step: i }));
+      await receive(delivery(`lane-a-${i}`, 'orders/updated', { id: 501, line_items: [], step: i }));
+      await receive(delivery(`lane-b-${i}`, 'orders/updated', { id: 502, line_items: [], step: i }));
     }
     const seen: Record<string, number[]> = {};
     let inFlight = 0;

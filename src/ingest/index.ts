@@ -25,6 +25,8 @@ export interface IngestOptions {
   shop: string;
   apiSecret: string;
   apiVersion: string;
+  /** Deliveries triggered longer ago are refused as replays. */
+  webhookMaxAgeSeconds: number;
   webhookUrl: string;
   initialLoadMonths: number;
   settings?: SyncSettings;
@@ -74,7 +76,7 @@ export function makeIngest(options: IngestOptions) {
   };
   return {
     jobs: [verifySubscriptions, ...makeIngestJobs({ shopify: options.shopify, shop: options.shop, handler, ...(options.settings ? { settings: options.settings } : {}), ...(options.onProcessed ? { onProcessed: options.onProcessed } : {}) }), makeReconcileJob({ shopify: options.shopify, shop: options.shop }), makeInventorySnapshotJob({ shopify: options.shopify, signals: bulkSignals, ...(options.onLevelChanged ? { onDifferences: options.onLevelChanged } : {}) }), initialLoad],
-    receiveWebhook: makeWebhookReceiver({ db: options.db, clock: options.clock, shop: options.shop, secret: options.apiSecret, ...(options.onWebhookStored ? { onStored: options.onWebhookStored } : {}) }),
+    receiveWebhook: makeWebhookReceiver({ db: options.db, clock: options.clock, shop: options.shop, secret: options.apiSecret, maxAgeSeconds: options.webhookMaxAgeSeconds, ...(options.onWebhookStored ? { onStored: options.onWebhookStored } : {}) }),
     sync: makeSyncApi({ db: options.db, clock: options.clock, shop: options.shop, shopify: options.shopify }),
     bulkSignals,
     processJobName: INGEST_JOB_NAMES.processWebhooks,

@@ -10,6 +10,8 @@ import { markChanged } from '../domains/inventory/index.js';
 import type { ShopifyClient } from '../shopify/client.js';
 import { orderFromPayload, productFromPayload } from '../shopify/mappers.js';
 import { readOrder } from '../shopify/readers.js';
+import { ShopInfo } from '../shopify/operations.js';
+import { isAppError } from '../platform/errors.js';
 import type { BulkFinishSignals } from '../shopify/bulk-runner.js';
 import { shopifyInventorySnapshot, shops } from '../shopify/connection.schema.js';
 import type { DeliveryHandler } from './inbox-processor.js';
@@ -85,9 +87,18 @@ export function makeWebhookHandler(deps: { db: Db; clock: Clock; shopify: Shopif
         // Wakes a bulk runner of this process that waits for it (others poll).
         deps.bulkSignals?.notify(String(payload['admin_graphql_api_id']));
         return 'bulk_finished';
-      case 'app/uninstalled':
-        await db.update(shops).set({ status: 'uninstalled', updatedAt: clock.now() }).where(eq(shops.domain, deps.shop));
-        return 'uninstalled';
+      case 'app/uninstalled': {
+        // Destructive, and its signature covers only the body, which any old shop body of this app
+        // also has: believe it only when Shopify itself refuses the app's token.
+        try {
+          await shopify.request(ShopInfo, {});
+        } catch (error) {
+          if (!isAppError(error) || error.code !== 'shopify.unauthorized') throw error;
+          await db.update(shops).set({ status: 'uninstalled', updatedAt: clock.now() }).where(eq(shops.domain, deps.shop));
+          return 'uninstalled';
+        }
+        return 'uninstall_not_confirmed';
+      }
       default:
         throw new Error(`No handler for topic ${topic}`);
     }

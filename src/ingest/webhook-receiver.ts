@@ -5,6 +5,7 @@ import type { Clock } from '../platform/clock.js';
 import { isValidWebhookSignature } from '../shopify/webhook-verify.js';
 import { webhookInbox } from './inbox.schema.js';
 import { HANDLED_TOPICS } from './topics.js';
+import { bodyMisfit } from './webhook-shapes.js';
 
 export interface WebhookRequest {
   rawBody: Buffer;
@@ -12,7 +13,7 @@ export interface WebhookRequest {
 }
 
 export interface WebhookAnswer {
-  status: 200 | 400 | 401 | 404;
+  status: 200 | 400 | 401 | 404 | 415;
   body: { received: boolean; duplicate?: boolean; error?: { code: string; message: string } };
 }
 
@@ -23,8 +24,20 @@ const header = (headers: WebhookRequest['headers'], name: string): string | unde
 
 const refuse = (status: WebhookAnswer['status'], code: string, message: string): WebhookAnswer => ({ status, body: { received: false, error: { code, message } } });
 
-export function makeWebhookReceiver(deps: { db: Db; clock: Clock; shop: string; secret: string; onStored?: () => void }) {
+/** Drops NUL characters from every string of a parsed body: PostgreSQL stores none (text or jsonb). */
+function withoutNul(value: unknown): unknown {
+  if (typeof value === 'string') return value.includes('\u0000') ? value.replaceAll('\u0000', '') : value;
+  if (Array.isArray(value)) return value.map(withoutNul);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [withoutNul(k) as string, withoutNul(v)]));
+  return value;
+}
+
+export function makeWebhookReceiver(deps: { db: Db; clock: Clock; shop: string; secret: string; maxAgeSeconds: number; onStored?: () => void }) {
   return async function receive(request: WebhookRequest): Promise<WebhookAnswer> {
+    const contentType = header(request.headers, 'content-type') ?? '';
+    if (!/^application\/json\s*(;|$)/i.test(contentType)) {
+      return refuse(415, 'webhook.content_type', `Shopify sends webhooks as application/json; this delivery says ${JSON.stringify(contentType.slice(0, 100))}.`);
+    }
     if (!isValidWebhookSignature(request.rawBody, header(request.headers, 'x-shopify-hmac-sha256'), deps.secret)) {
       return refuse(401, 'webhook.bad_signature', 'X-Shopify-Hmac-Sha256 does not match the body signed with the app secret.');
     }
@@ -33,16 +46,30 @@ export function makeWebhookReceiver(deps: { db: Db; clock: Clock; shop: string; 
     const topic = header(request.headers, 'x-shopify-topic');
     if (!topic || !HANDLED_TOPICS.has(topic)) return refuse(400, 'webhook.unknown_topic', `Topic ${topic ?? '(none)'} is not one Switchyard subscribes to.`);
     const webhookId = header(request.headers, 'x-shopify-webhook-id');
-    if (!webhookId) return refuse(400, 'webhook.missing_id', 'X-Shopify-Webhook-Id is required.');
+    if (!webhookId || webhookId.length > 200) return refuse(400, 'webhook.missing_id', 'X-Shopify-Webhook-Id is required (at most 200 characters).');
+    // A valid body captured long ago and sent again is refused: Shopify's own retries of a delivery
+    // end within hours, and whatever a refused delivery held, the pollers and reconciliation find.
+    const triggeredAt = header(request.headers, 'x-shopify-triggered-at');
+    const triggeredMs = triggeredAt ? Date.parse(triggeredAt) : Number.NaN;
+    if (!Number.isFinite(triggeredMs)) return refuse(400, 'webhook.missing_triggered_at', 'X-Shopify-Triggered-At must be the time Shopify triggered the delivery.');
+    const ageSeconds = (deps.clock.now().getTime() - triggeredMs) / 1000;
+    if (ageSeconds > deps.maxAgeSeconds) {
+      return refuse(
+        400,
+        'webhook.too_old',
+        `This delivery was triggered at ${new Date(triggeredMs).toISOString()}, ${Math.round(ageSeconds / 3600)} h ago; deliveries older than ${Math.round(deps.maxAgeSeconds / 3600)} h (SHOPIFY_WEBHOOK_MAX_AGE_HOURS) are refused as replays. Nothing is lost: the order and inventory pollers and the reconciliation read Shopify directly.`,
+      );
+    }
     let payload: Record<string, unknown>;
     try {
       const parsed: unknown = JSON.parse(request.rawBody.toString('utf8'));
       if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
-      payload = parsed as Record<string, unknown>;
+      payload = withoutNul(parsed) as Record<string, unknown>;
     } catch (error) {
-      return refuse(400, 'webhook.malformed_json', `The body is not a JSON object: ${(error as Error).message}`);
+      return refuse(400, 'webhook.malformed_json', `The body is not a JSON object: ${(error as Error).message.slice(0, 200)}`);
     }
-    const triggeredAt = header(request.headers, 'x-shopify-triggered-at');
+    const misfit = bodyMisfit(topic, payload, deps.shop);
+    if (misfit) return refuse(400, 'webhook.body_does_not_fit_topic', `The body does not fit the topic ${topic}: ${misfit}.`);
     const updatedAt = typeof payload['updated_at'] === 'string' ? new Date(payload['updated_at']) : null;
     const stored = await deps.db
       .insert(webhookInbox)
@@ -52,7 +79,7 @@ export function makeWebhookReceiver(deps: { db: Db; clock: Clock; shop: string; 
         shopDomain: shop,
         topic,
         apiVersion: header(request.headers, 'x-shopify-api-version') ?? null,
-        triggeredAt: triggeredAt && !Number.isNaN(Date.parse(triggeredAt)) ? new Date(triggeredAt) : null,
+        triggeredAt: new Date(triggeredMs),
         receivedAt: deps.clock.now(),
         rawBody: request.rawBody.toString('utf8'),
         payload,

@@ -2,6 +2,7 @@
 // the process with one line that names the variable and says what is expected.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import type { ApiAccess } from '../http/access.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -14,6 +15,8 @@ export interface ShopifyConfig {
   apiUrl: string | undefined;
   /** Open orders downloaded by the initial load: 1, 2 or 6 months. */
   initialLoadMonths: number;
+  /** Webhook deliveries triggered longer ago than this are refused (a replayed old body). */
+  webhookMaxAgeSeconds: number;
 }
 
 export interface Config {
@@ -24,6 +27,12 @@ export interface Config {
   logLevel: LogLevel;
   publicUrl: string;
   apiToken: string | undefined;
+  /** Requests per minute per client address (0: no limit), and for Shopify's webhook deliveries. */
+  rateLimit: { perMinute: number; webhooksPerMinute: number };
+  /** Proxies (addresses, CIDRs, or `loopback`, `linklocal`, `uniquelocal`) whose X-Forwarded-For is believed. */
+  trustProxy: string[];
+  /** How long start-up waits for an unreachable PostgreSQL before it gives up. */
+  databaseWaitSeconds: number;
   shopify: ShopifyConfig | undefined;
   /** Version to use when a shop is configured later or simulated; SHOPIFY_API_VERSION. */
   shopifyApiVersion: string;
@@ -66,6 +75,11 @@ const KNOWN_VARIABLES = [
   'SHOPIFY_INITIAL_LOAD_MONTHS',
   'SWITCHYARD_PUBLIC_URL',
   'SWITCHYARD_API_TOKEN',
+  'SWITCHYARD_RATE_LIMIT_PER_MINUTE',
+  'SWITCHYARD_WEBHOOK_RATE_LIMIT_PER_MINUTE',
+  'SWITCHYARD_TRUST_PROXY',
+  'SWITCHYARD_DATABASE_WAIT_SECONDS',
+  'SHOPIFY_WEBHOOK_MAX_AGE_HOURS',
   'SWITCHYARD_SHUTDOWN_GRACE_SECONDS',
   'SWITCHYARD_DEMO',
   'SWITCHYARD_DEMO_ORDERS_PER_MINUTE',
@@ -153,7 +167,6 @@ export function loadConfig(env: Source = process.env, configPath?: string): Conf
   }
 
   const port = integer(source, 'PORT', 8080, 0, 65535);
-  const host = text(source, 'HOST') ?? '0.0.0.0';
   const dataDir = resolve(text(source, 'SWITCHYARD_DATA_DIR') ?? './.switchyard');
   const databaseUrl = url(source, 'DATABASE_URL', ['postgres:', 'postgresql:'], 'must be a postgres:// or postgresql:// URL');
 
@@ -186,6 +199,7 @@ export function loadConfig(env: Source = process.env, configPath?: string): Conf
       apiVersion,
       apiUrl: url(source, 'SHOPIFY_API_URL', ['http:', 'https:'], 'must be an http:// or https:// URL'),
       initialLoadMonths: months,
+      webhookMaxAgeSeconds: integer(source, 'SHOPIFY_WEBHOOK_MAX_AGE_HOURS', 24, 1, 24 * 30) * 3600,
     };
   } else if (adminToken !== undefined || apiSecret !== undefined) {
     throw new ConfigError('SHOPIFY_SHOP', 'is required when SHOPIFY_ADMIN_TOKEN or SHOPIFY_API_SECRET is set', undefined);
@@ -202,6 +216,15 @@ export function loadConfig(env: Source = process.env, configPath?: string): Conf
 
   const demoMode = text(source, 'SWITCHYARD_DEMO') ?? 'auto';
   if (demoMode !== 'auto' && demoMode !== 'off') throw new ConfigError('SWITCHYARD_DEMO', 'must be auto or off', demoMode);
+  // The demo is open without a credential, so by default it listens on this machine only.
+  const demoWouldRun = demoMode === 'auto' && shopify === undefined && databaseUrl === undefined;
+  const host = text(source, 'HOST') ?? (demoWouldRun ? '127.0.0.1' : '0.0.0.0');
+  const trustProxy = (text(source, 'SWITCHYARD_TRUST_PROXY') ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '');
+  for (const proxy of trustProxy) {
+    if (!/^(loopback|linklocal|uniquelocal|[0-9a-fA-F.:]+(\/\d{1,3})?)$/.test(proxy)) {
+      throw new ConfigError('SWITCHYARD_TRUST_PROXY', 'must be a comma-separated list of addresses, CIDR ranges, or loopback, linklocal, uniquelocal', proxy);
+    }
+  }
   const demo = {
     mode: demoMode as 'auto' | 'off',
     ordersPerMinute: integer(source, 'SWITCHYARD_DEMO_ORDERS_PER_MINUTE', 10, 0, 6000),
@@ -218,6 +241,12 @@ export function loadConfig(env: Source = process.env, configPath?: string): Conf
     logLevel: logLevelRaw as LogLevel,
     publicUrl: publicUrl.replace(/\/+$/, ''),
     apiToken,
+    rateLimit: {
+      perMinute: integer(source, 'SWITCHYARD_RATE_LIMIT_PER_MINUTE', 1200, 0, 10_000_000),
+      webhooksPerMinute: integer(source, 'SWITCHYARD_WEBHOOK_RATE_LIMIT_PER_MINUTE', 30_000, 0, 10_000_000),
+    },
+    trustProxy,
+    databaseWaitSeconds: integer(source, 'SWITCHYARD_DATABASE_WAIT_SECONDS', 300, 0, 86_400),
     shopify,
     shopifyApiVersion: apiVersion,
     shutdownGraceSeconds: integer(source, 'SWITCHYARD_SHUTDOWN_GRACE_SECONDS', 25, 0, 3600),
@@ -235,11 +264,41 @@ export function describeConfig(config: Config): Record<string, unknown> {
     database: config.databaseUrl ? maskUrl(config.databaseUrl) : 'embedded (PGlite)',
     logLevel: config.logLevel,
     publicUrl: config.publicUrl,
-    apiToken: config.apiToken ? '[set]' : '[not set: API is open]',
+    apiToken: config.apiToken ? '[set]' : '[not set]',
+    apiAccess: describeApiAccess(apiAccessOf(config)),
     shopify: config.shopify
       ? { shop: config.shopify.shop, apiVersion: config.shopify.apiVersion, adminToken: '[set]', apiSecret: '[set]' }
       : '[not configured]',
   };
+}
+
+const isLoopbackHost = (host: string) => host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+
+function isLoopbackUrl(raw: string): boolean {
+  const host = new URL(raw).hostname.replace(/^\[|\]$/g, '');
+  return isLoopbackHost(host);
+}
+
+/**
+ * Whether and how the API asks for a credential. With a token: always the token. Without one, the API
+ * is open only where nobody else can reach it and nothing real is at stake: listening on loopback, with
+ * no shop or a simulated one on this machine (the demo, a rehearsal). Otherwise it is closed until a
+ * credential is configured: nothing opens up because a setting is missing.
+ */
+export function apiAccessOf(config: Pick<Config, 'apiToken' | 'host' | 'shopify'>): ApiAccess {
+  if (config.apiToken) return { mode: 'token', token: config.apiToken };
+  const realShop = config.shopify !== undefined && (config.shopify.apiUrl === undefined || !isLoopbackUrl(config.shopify.apiUrl));
+  if (realShop) return { mode: 'closed', reason: 'a Shopify shop is connected and no credential is configured. Set SWITCHYARD_API_TOKEN (at least 16 characters) and restart.' };
+  if (!isLoopbackHost(config.host)) {
+    return { mode: 'closed', reason: `it listens on ${config.host}, beyond this machine, and no credential is configured. Set SWITCHYARD_API_TOKEN (at least 16 characters), or HOST=127.0.0.1, and restart.` };
+  }
+  return { mode: 'open' };
+}
+
+function describeApiAccess(access: ApiAccess): string {
+  if (access.mode === 'token') return 'bearer token';
+  if (access.mode === 'open') return 'open (listening on loopback only, no real shop)';
+  return `closed: ${access.reason}`;
 }
 
 function maskUrl(raw: string): string {

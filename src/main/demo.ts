@@ -6,7 +6,8 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
-import type { Config } from './config.js';
+import { apiAccessOf, ConfigError, type Config } from './config.js';
+import { acquireDataDirLock } from '../platform/db/data-dir-lock.js';
 import type { Switchyard } from './switchyard.js';
 import type { Simulator } from '../simulator/server.js';
 import { makeTrafficGenerator } from '../simulator/traffic.js';
@@ -32,17 +33,29 @@ export interface Demo {
 }
 
 export async function startDemo(config: Config, options: DemoOptions): Promise<Demo> {
+  const access = apiAccessOf({ ...config, shopify: undefined });
+  if (access.mode === 'closed') throw new ConfigError('HOST', `must be this machine (127.0.0.1) for the demo unless SWITCHYARD_API_TOKEN is set: ${access.reason}`, config.host);
+  // The data dir is ours before anything in it is touched: a second demo in the same folder stops
+  // here, naming this one, instead of wiping its database.
+  const lock = acquireDataDirLock(config.dataDir);
   // The simulated shop lives in memory: its Switchyard data starts fresh with it.
   const dataDir = join(config.dataDir, 'demo');
-  rmSync(dataDir, { recursive: true, force: true });
+  let started: Awaited<ReturnType<typeof startWithSimulatedShop>>;
+  try {
+    rmSync(dataDir, { recursive: true, force: true });
+    mkdirSync(join(dataDir, 'erp-drop'), { recursive: true });
+    started = await startWithSimulatedShop(config, {
+      shop: { seed: options.seed, products: 60, stores: 6, warehouses: 2, plan: 'plus', domain: 'switchyard-demo.myshopify.com' },
+      webhookTimeScale: 0.01,
+      bulkStepMs: 200,
+      config: { dataDir, databaseUrl: undefined, inventoryImportDir: join(dataDir, 'erp-drop') },
+    });
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+  const { simulator, creds, shop, switchyard, api } = started;
   const importDir = join(dataDir, 'erp-drop');
-  mkdirSync(importDir, { recursive: true });
-  const { simulator, creds, shop, switchyard, api } = await startWithSimulatedShop(config, {
-    shop: { seed: options.seed, products: 60, stores: 6, warehouses: 2, plan: 'plus', domain: 'switchyard-demo.myshopify.com' },
-    webhookTimeScale: 0.01,
-    bulkStepMs: 200,
-    config: { dataDir, databaseUrl: undefined, inventoryImportDir: importDir },
-  });
   const log = switchyard.logger.child({ demo: true });
 
   const timers: NodeJS.Timeout[] = [];
@@ -115,6 +128,7 @@ export async function startDemo(config: Config, options: DemoOptions): Promise<D
       for (const t of timers) clearInterval(t);
       await switchyard.stop();
       await simulator.close();
+      lock.release();
     },
   };
 }

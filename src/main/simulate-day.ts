@@ -97,7 +97,8 @@ export async function simulateDay(config: Config, options: DayOptions, progress:
       shop: { seed: options.seed, products: options.products, stores: options.stores, warehouses: 2, plan: 'plus', domain: `day-${options.seed}.myshopify.com` },
       webhookTimeScale: 0.002,
       bulkStepMs: 50,
-      config: { host: '127.0.0.1', dataDir, logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel },
+      // The store bot stands in for the devices of dozens of stores, all calling from this one address.
+      config: { host: '127.0.0.1', rateLimit: { perMinute: 0, webhooksPerMinute: config.rateLimit.webhooksPerMinute }, dataDir, logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel },
       start: { role: separateWorkers ? 'api' : 'all', syncSettings: { overlapMs: 10 * 60_000, delayMs: 0, defaultLookbackMs: 86_400_000 }, schedulerTickMs: 200 },
     },
   );

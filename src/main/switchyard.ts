@@ -1,7 +1,7 @@
 // Composition root: the only place that wires rooms together. The CLI and the tests start Switchyard
 // through startSwitchyard().
 import type { Config } from './config.js';
-import { describeConfig } from './config.js';
+import { apiAccessOf, describeConfig } from './config.js';
 import { openDatabase, type Database } from '../platform/db/client.js';
 import { systemClock, type Clock } from '../platform/clock.js';
 import { makeLogger, type Logger } from '../platform/logger.js';
@@ -9,6 +9,7 @@ import { makeMetrics, type Metrics } from '../platform/metrics.js';
 import { makeJobRuntime, type JobRuntime } from '../platform/jobs/job-runtime.js';
 import type { JobDefinition } from '../platform/jobs/job.types.js';
 import { AppError } from '../platform/errors.js';
+import { isDatabaseUnavailable } from '../platform/db/unavailable.js';
 import { makeJobRegistry } from '../jobs/registry.js';
 import { buildApp, type App } from '../http/app.js';
 import { VERSION, type Role } from './version.js';
@@ -50,6 +51,12 @@ export interface Switchyard {
   stop(): Promise<void>;
 }
 
+/** Host, port and database of a PostgreSQL URL: where, without who or the password. */
+function describeDatabase(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.hostname}:${parsed.port || '5432'}${parsed.pathname}`;
+}
+
 /** Waits for `work`, at most `ms`; past that, logs what did not finish and moves on. */
 async function bounded(work: Promise<unknown> | undefined, ms: number, what: string, logger: Logger): Promise<void> {
   if (!work) return;
@@ -63,9 +70,29 @@ async function bounded(work: Promise<unknown> | undefined, ms: number, what: str
   if (outcome === 'timeout') logger.error({ step: what, ms }, 'shutdown step did not finish in time; going on');
 }
 
-/** Opens the database named by the config and applies migrations. */
+/**
+ * Opens the database named by the config and applies migrations. A PostgreSQL server that cannot be
+ * reached yet (it starts after us, a network blip) is waited for, up to SWITCHYARD_DATABASE_WAIT_SECONDS,
+ * saying so every few seconds.
+ */
 export async function openConfiguredDatabase(config: Config, logger: Logger): Promise<Database> {
-  const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
+  const deadline = Date.now() + config.databaseWaitSeconds * 1000;
+  let database: Database | undefined;
+  for (let attempt = 1; !database; attempt++) {
+    try {
+      database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
+    } catch (error) {
+      if (!config.databaseUrl || !isDatabaseUnavailable(error)) throw error;
+      const where = describeDatabase(config.databaseUrl);
+      const reason = (error as { code?: string }).code ?? (error as Error).message;
+      if (Date.now() >= deadline) {
+        throw new AppError('platform.database_unreachable', 'unavailable', `The database at ${where} cannot be reached (${reason}); gave up after ${config.databaseWaitSeconds} s (SWITCHYARD_DATABASE_WAIT_SECONDS).`);
+      }
+      const waitMs = Math.min(5_000, 250 * 2 ** Math.min(attempt, 5), Math.max(0, deadline - Date.now()));
+      logger.warn({ database: where, reason, attempt }, `waiting for the database at ${where} (${reason}); trying again in ${Math.round(waitMs / 100) / 10} s`);
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+    }
+  }
   try {
     const status = await database.migrate();
     logger.info({ database: database.kind, migrations: status }, 'database ready');
@@ -104,7 +131,9 @@ export async function startSwitchyard(config: Config, options: StartOptions = {}
     );
   }
   logger.info({ config: describeConfig(config), role, version: VERSION }, 'starting Switchyard');
-  if (!config.apiToken) logger.warn('SWITCHYARD_API_TOKEN is not set: the /api endpoints are open to anyone who can reach this port.');
+  const apiAccess = apiAccessOf(config);
+  if (role !== 'worker' && apiAccess.mode === 'closed') logger.error(`The API refuses every request until a credential is configured: ${apiAccess.reason}`);
+  if (role !== 'worker' && apiAccess.mode === 'open') logger.warn(`SWITCHYARD_API_TOKEN is not set: the API is open to anyone on this machine (it listens on ${config.host} only).`);
 
   const startedAt = clock.now();
   const metrics = makeMetrics();
@@ -123,6 +152,7 @@ export async function startSwitchyard(config: Config, options: StartOptions = {}
         shop: shopifyConfig.shop,
         apiSecret: shopifyConfig.apiSecret,
         apiVersion: shopifyConfig.apiVersion,
+        webhookMaxAgeSeconds: shopifyConfig.webhookMaxAgeSeconds,
         webhookUrl: `${config.publicUrl}/webhooks/shopify`,
         initialLoadMonths: shopifyConfig.initialLoadMonths,
         ...(options.syncSettings ? { settings: options.syncSettings } : {}),
@@ -172,7 +202,9 @@ export async function startSwitchyard(config: Config, options: StartOptions = {}
         startedAt,
         role,
         version: VERSION,
-        apiToken: config.apiToken,
+        apiAccess,
+        rateLimit: config.rateLimit,
+        trustProxy: config.trustProxy,
         publicUrl: config.publicUrl,
         shopify: ingest ? { sync: ingest.sync, receiveWebhook: ingest.receiveWebhook } : undefined,
         requestJob: (name: string) => requestJob(name),

@@ -169,6 +169,12 @@ export function makeShopifyClient(connection: ShopifyConnection, options: Client
         continue;
       }
       stats.failures += 1;
+      if (status === 401) {
+        throw new AppError('shopify.unauthorized', 'unavailable', `Shopify does not accept the access token for ${connection.shop} (HTTP 401): the app was uninstalled or the token revoked.`, {
+          operation: op.name,
+          status,
+        });
+      }
       const detail = graphQLErrors.map((e) => e.message).join('; ') || errors.message || 'unknown error';
       throw new AppError('shopify.request_failed', 'unavailable', `Shopify refused ${op.name}: ${detail}`, {
         operation: op.name,

@@ -179,6 +179,13 @@ function productPayload(shop: SimShop, productId: number) {
 }
 
 /** The body Shopify would send for this event. */
+/** A stable numeric id for a shop (the simulator names shops by domain). */
+function shopNumericId(domain: string): number {
+  let hash = 0;
+  for (const c of domain) hash = (hash * 31 + c.charCodeAt(0)) % 2_147_483_647;
+  return hash;
+}
+
 export function buildPayload(shop: SimShop, event: ShopEvent): Record<string, unknown> {
   switch (event.resource) {
     case 'inventory_level': {
@@ -236,6 +243,21 @@ export function buildPayload(shop: SimShop, event: ShopEvent): Record<string, un
       }
       return { fulfillment_order: { id: gid('FulfillmentOrder', fo.id), status: fo.status.toLowerCase(), preparable: true } };
     }
+    case 'app':
+      // The shop, as Shopify sends it with app/uninstalled.
+      return {
+        id: shopNumericId(shop.domain),
+        name: shop.name,
+        email: `owner@${shop.domain}`,
+        domain: shop.domain,
+        myshopify_domain: shop.domain,
+        country_code: 'US',
+        currency: shop.currencyCode,
+        iana_timezone: shop.ianaTimezone,
+        plan_name: 'shopify_plus',
+        created_at: null,
+        updated_at: iso(shop.now()),
+      };
     case 'bulk_operation': {
       const op = shop.bulkOperations.get(event.bulkOperationId)!;
       return {

@@ -165,6 +165,20 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     return { shop: domain, accessToken: app.accessToken, clientSecret: app.clientSecret, apiVersion: SIMULATED_API_VERSION, plan };
   }
 
+  /**
+   * The merchant uninstalls an app: Shopify sends it app/uninstalled, then its token stops working and
+   * its webhook subscriptions are gone.
+   */
+  function uninstallApp(domain: string, accessToken: string): void {
+    const entry = entryOf(domain);
+    if (!entry.apps.has(accessToken)) throw new SimulatorError(404, `No app with that access token is installed on ${domain}.`);
+    // Delivered while the app's secret is still known: the dispatcher signs each delivery as it is made.
+    entry.shop.emit({ topic: 'app/uninstalled', resource: 'app', appToken: accessToken });
+    entry.apps.delete(accessToken);
+    byToken.delete(accessToken);
+    for (const [id, subscription] of entry.shop.webhookSubscriptions) if (subscription.appToken === accessToken) entry.shop.webhookSubscriptions.delete(id);
+  }
+
   function createShop(shopOptions: CreateShopOptions): ShopCredentials {
     const shop = generateShop({ ...shopOptions, now });
     if (shops.has(shop.domain)) throw new SimulatorError(409, `Shop ${shop.domain} exists already.`);
@@ -275,6 +289,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       const domain = path[1];
       if (path.length === 3 && path[2] === 'apps' && method === 'POST') {
         send(response, 201, addApp(domain, input as { name: string }));
+        return;
+      }
+      if (path.length === 4 && path[2] === 'apps' && method === 'DELETE') {
+        uninstallApp(domain, decodeURIComponent(path[3]!));
+        send(response, 200, { uninstalled: true });
         return;
       }
       if (path.length === 3 && path[2] === 'faults' && method === 'PUT') {

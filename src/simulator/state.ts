@@ -177,7 +177,9 @@ export type ShopEvent =
   | { topic: string; resource: 'fulfillment'; fulfillmentId: number }
   | { topic: string; resource: 'fulfillment_order'; fulfillmentOrderId: number; extra?: Record<string, unknown> }
   | { topic: string; resource: 'refund'; orderId: number; refundId: number }
-  | { topic: string; resource: 'bulk_operation'; bulkOperationId: number };
+  | { topic: string; resource: 'bulk_operation'; bulkOperationId: number }
+  /** Sent to the one app that was uninstalled, not to every subscriber of the topic. */
+  | { topic: 'app/uninstalled'; resource: 'app'; appToken: string };
 
 export interface IdempotencyRecord {
   fingerprint: string;

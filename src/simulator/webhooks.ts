@@ -184,7 +184,9 @@ export function startWebhookDispatcher(options: {
     stats.events += 1;
     const enumTopic = topicToEnum(event.topic);
     for (const subscription of shop.webhookSubscriptions.values()) {
-      if (subscription.topic === enumTopic) deliver(event, subscription);
+      if (subscription.topic !== enumTopic) continue;
+      if (event.resource === 'app' && subscription.appToken !== event.appToken) continue;
+      deliver(event, subscription);
     }
   });
   return dispatcher;

@@ -65,6 +65,8 @@ export function testConfig(db: TestDatabase, overrides: Record<string, string> =
     HOST: '127.0.0.1',
     LOG_LEVEL: 'silent',
     SWITCHYARD_DATA_DIR: db.dataDir,
+    // End-to-end tests call from one address far faster than a person; the limit itself has its own test.
+    SWITCHYARD_RATE_LIMIT_PER_MINUTE: '1000000',
     ...(db.url ? { DATABASE_URL: db.url } : {}),
     ...overrides,
   });
@@ -73,7 +75,7 @@ export function testConfig(db: TestDatabase, overrides: Record<string, string> =
 /** Environment for a child `switchyard` process on the test database. */
 export function childEnv(db: Pick<TestDatabase, 'url' | 'dataDir'>, overrides: Record<string, string> = {}): NodeJS.ProcessEnv {
   // The demo (a simulated shop with traffic when no shop is configured) only where a test asks for it.
-  const env: NodeJS.ProcessEnv = { PATH: readPath(), HOME: tmpdir(), LOG_LEVEL: 'info', HOST: '127.0.0.1', SWITCHYARD_DATA_DIR: db.dataDir, SWITCHYARD_DEMO: 'off' };
+  const env: NodeJS.ProcessEnv = { PATH: readPath(), HOME: tmpdir(), LOG_LEVEL: 'info', HOST: '127.0.0.1', SWITCHYARD_DATA_DIR: db.dataDir, SWITCHYARD_DEMO: 'off', SWITCHYARD_RATE_LIMIT_PER_MINUTE: '1000000' };
   if (db.url) env['DATABASE_URL'] = db.url;
   return { ...env, ...overrides };
 }

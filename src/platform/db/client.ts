@@ -106,11 +106,24 @@ pg.types.setTypeParser(OID.INT8, parseInt8);
 const NO_JIT = '-c jit=off';
 
 async function openPostgres(url: string, poolSize: number): Promise<Database> {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, types: pgTypes, application_name: 'switchyard', options: NO_JIT });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    types: pgTypes,
+    application_name: 'switchyard',
+    options: NO_JIT,
+    // A server that does not answer (a dropped network) fails a request in time instead of hanging it.
+    connectionTimeoutMillis: 10_000,
+  });
   // An idle client's error (server restart) must not crash the process; the next query reconnects.
   pool.on('error', () => {});
   const db = drizzlePg(pool) as unknown as Db;
-  await pool.query('select 1');
+  try {
+    await pool.query('select 1');
+  } catch (error) {
+    await pool.end().catch(() => {});
+    throw error;
+  }
   return {
     kind: 'postgres',
     db,
@@ -131,7 +144,9 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
       }
     },
     migrationStatus: () => readMigrationStatus(db),
-    close: () => pool.end(),
+    close: async () => {
+      if (!pool.ended) await pool.end();
+    },
   };
 }
 
@@ -176,7 +191,7 @@ async function openPglite(dataDir: string): Promise<Database> {
     migrationStatus: () => readMigrationStatus(db),
     async close() {
       try {
-        await pglite.close();
+        if (!pglite.closed) await pglite.close();
       } finally {
         lock?.release();
       }

@@ -1,0 +1,43 @@
+// Logs carry no personal data: a failed query's values (customers' names, addresses, whole webhook
+// bodies) never reach a log line, though the query and the database's error do.
+import { Writable } from 'node:stream';
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { backend, createTestDatabase, type TestDatabase } from '../../test/support/backend.js';
+import type { Database } from './db/client.js';
+import { makeLogger } from './logger.js';
+
+let testDb: TestDatabase;
+let database: Database;
+beforeAll(async () => {
+  testDb = await createTestDatabase();
+  database = await testDb.open();
+});
+afterAll(() => testDb.drop());
+
+test(`a failed query is logged without its values (${backend})`, async () => {
+  let text = '';
+  const logger = makeLogger({
+    level: 'info',
+    destination: new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        text += chunk.toString();
+        callback();
+      },
+    }),
+  });
+  const customer = JSON.stringify({ name: 'Jane Roe', email: 'jane.roe@example.com', address1: '12 Elm Street' });
+  const error = await database.db.execute(sql`insert into no_such_table (body) values (${customer})`).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(Error);
+  expect(String((error as Error).message)).toContain('jane.roe@example.com');
+  logger.error({ err: error }, 'query failed');
+  logger.warn({ error }, 'query failed again');
+  expect(text).toContain('insert into no_such_table');
+  expect(text).toContain('no_such_table');
+  expect(text).toContain('params: [redacted]');
+  expect(text).not.toContain('jane.roe@example.com');
+  expect(text).not.toContain('Elm Street');
+});
