@@ -60,7 +60,7 @@ describe(`HTTP on ${backend}`, () => {
       status: 'ok',
       role: 'all',
       version: '0.1.0',
-      database: { kind: backend, reachable: true, migrationsVersion: '0009_publish_attempts', migrationsPending: 0 },
+      database: { kind: backend, reachable: true, migrationsVersion: '0010_routing_replays', migrationsPending: 0 },
     });
     expect(body.uptimeSeconds).toBeGreaterThanOrEqual(0);
   });
@@ -121,7 +121,7 @@ describe(`HTTP on ${backend}`, () => {
 
     const cases: Array<[unknown, number, string]> = [
       [{ schedule: 'every blue moon' }, 400, 'jobs.invalid_schedule'],
-      [{ schedule: 15 }, 400, 'jobs.invalid_schedule'], // coerced to "15", then refused as a schedule
+      [{ schedule: 15 }, 400, 'request.invalid'], // a number is not a schedule: bodies are never coerced
       [{ enabled: 'perhaps' }, 400, 'request.invalid'],
       [{ schedule: 'every 1m', colour: 'red' }, 400, 'request.invalid'],
       [{}, 400, 'jobs.empty_change'],

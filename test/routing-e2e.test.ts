@@ -126,13 +126,28 @@ describe(`routing against Shopify (${backend})`, () => {
     const draft = await api('POST', '/api/v1/routing/versions', { name: 'high split threshold', document: defaults });
     expect(draft.status).toBe(201);
     expect(draft.body.status).toBe('draft');
-    const replay = await api('POST', '/api/v1/routing/replay', { draftId: draft.body.id, from: new Date(Date.now() - 86_400_000).toISOString(), to: new Date(Date.now() + 60_000).toISOString() });
-    expect(replay.status).toBe(200);
-    expect(replay.body.candidate.metrics.orders).toBeGreaterThanOrEqual(placed.length);
-    expect(replay.body.baseline.metrics.orders).toBe(replay.body.candidate.metrics.orders);
-    expect(replay.body.ratios).toHaveProperty('fillRate');
-    const generated = await api('POST', '/api/v1/routing/replay', { draftId: draft.body.id, generated: { orders: 200, seed: 3 } });
-    expect(generated.body.candidate.metrics.orders).toBe(200);
+    // A replay is queued and run by a job; the caller polls it.
+    const finished = async (queued: { status: number; body: { id: number; status: string } }) => {
+      expect(queued.status).toBe(202);
+      expect(queued.body.status).toBe('queued');
+      return waitFor('the replay to finish', async () => {
+        const { body } = await api('GET', `/api/v1/routing/replays/${queued.body.id}`);
+        return body.status === 'succeeded' || body.status === 'failed' ? body : undefined;
+      }, 60_000, 200);
+    };
+    const replay = await finished(await api('POST', '/api/v1/routing/replay', { draftId: draft.body.id, from: new Date(Date.now() - 86_400_000).toISOString(), to: new Date(Date.now() + 60_000).toISOString() }));
+    expect(replay.status).toBe('succeeded');
+    expect(replay.progress).toEqual({ percent: 100, message: 'done' });
+    expect(replay.result.candidate.metrics.orders).toBeGreaterThanOrEqual(placed.length);
+    expect(replay.result.baseline.metrics.orders).toBe(replay.result.candidate.metrics.orders);
+    expect(replay.result.ratios).toHaveProperty('fillRate');
+    const generated = await finished(await api('POST', '/api/v1/routing/replay', { draftId: draft.body.id, generated: { orders: 200, seed: 3 } }));
+    expect(generated.result.candidate.metrics.orders).toBe(200);
+    // Too many orders: refused at once, with the limit, and nothing queued.
+    const tooMany = await api('POST', '/api/v1/routing/replay', { draftId: draft.body.id, generated: { orders: 200_000, seed: 3 } });
+    expect(tooMany.status).toBe(400);
+    expect(tooMany.body.error.message).toContain('must be <= 50000');
+    expect((await api('GET', `/api/v1/routing/replays/${generated.id + 1}`)).status).toBe(404);
     const activated = await api('POST', `/api/v1/routing/versions/${draft.body.id}/activate`);
     expect(activated.body.status).toBe('active');
     const frozen = await api('PUT', `/api/v1/routing/versions/${draft.body.id}`, { name: 'renamed' });

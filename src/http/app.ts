@@ -14,6 +14,7 @@ import type { Metrics } from '../platform/metrics.js';
 import type { JobRuntime } from '../platform/jobs/job-runtime.js';
 import type { Clock } from '../platform/clock.js';
 import { isDatabaseUnavailable } from '../platform/db/unavailable.js';
+import { findNul, makeValidatorCompiler } from './validation.js';
 import { checkAccess, type ApiAccess, type RouteAccess } from './access.js';
 import { registerHealthRoutes } from './health.routes.js';
 import { registerJobRoutes } from './jobs.routes.js';
@@ -83,9 +84,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     loggerInstance: deps.logger,
     // Requests are counted in /metrics; failures are logged by the hooks below, not every request.
     logController: new LogController({ disableRequestLogging: true }),
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true, useDefaults: true } },
     ...(deps.trustProxy && deps.trustProxy.length > 0 ? { trustProxy: deps.trustProxy } : {}),
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
+  app.setValidatorCompiler(makeValidatorCompiler());
 
   const routeTable: RouteEntry[] = [];
   app.decorate('routeTable', routeTable);
@@ -131,6 +132,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     if (refusal.status === 401) reply.header('www-authenticate', 'Bearer');
     const body: ErrorBody = { error: { code: refusal.code, message: refusal.message } };
     throw Object.assign(new Error(refusal.message), { statusCode: refusal.status, body });
+  });
+
+  // No text Switchyard stores may hold a NUL (PostgreSQL refuses it): refused here, wherever it hides.
+  app.addHook('preValidation', async (request) => {
+    const where = findNul(request.params, 'params') ?? findNul(request.query, 'querystring') ?? findNul(request.body, 'body');
+    if (!where) return;
+    const body: ErrorBody = { error: { code: 'request.invalid', message: `${where} holds a NUL character, which no value may hold.`, details: { issues: [{ where, problem: 'holds a NUL character' }] } } };
+    throw Object.assign(new Error(body.error.message), { statusCode: 400, body });
   });
 
   await app.register(swagger, {

@@ -1,6 +1,7 @@
 import { Type } from 'typebox';
 import type { App, AppDeps } from './app.js';
 import { listProducts } from '../domains/catalog/index.js';
+import { After } from './schemas.js';
 
 export function registerCatalogRoutes(app: App, deps: AppDeps): void {
   app.get(
@@ -11,9 +12,9 @@ export function registerCatalogRoutes(app: App, deps: AppDeps): void {
         tags: ['catalog'],
         querystring: Type.Object(
           {
-            q: Type.Optional(Type.String({ minLength: 1, description: 'matches title, SKU or barcode' })),
+            q: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'matches title, SKU or barcode' })),
             limit: Type.Integer({ minimum: 1, maximum: 250, default: 50 }),
-            after: Type.Optional(Type.Integer({ minimum: 0, description: 'id of the last product of the previous page' })),
+            after: Type.Optional(After({ description: 'id of the last product of the previous page' })),
           },
           { additionalProperties: false },
         ),

@@ -2,6 +2,7 @@ import { Type } from 'typebox';
 import type { App, AppDeps } from './app.js';
 import { listFacilities, updateFacilitySettings, PUBLISH_MODES, type FacilityRow } from '../domains/facilities/index.js';
 import { markAllVariantsChanged } from '../domains/inventory/index.js';
+import { Code, MAX_UNITS, Units } from './schemas.js';
 
 function view(f: FacilityRow) {
   return {
@@ -37,15 +38,15 @@ export function registerFacilityRoutes(app: App, deps: AppDeps): void {
       schema: {
         summary: 'Changes a facility\'s settings: publishing mode (none, aggregate, mirror), brokering, online ATP exclusion, safety stock default, capacity, priority',
         tags: ['facilities'],
-        params: Type.Object({ code: Type.String({ minLength: 1 }) }),
+        params: Type.Object({ code: Code() }),
         body: Type.Object(
           {
             publishMode: Type.Optional(Type.Union(PUBLISH_MODES.map((m) => Type.Literal(m)))),
             brokeringEnabled: Type.Optional(Type.Boolean()),
             excludedFromOnlineAtp: Type.Optional(Type.Boolean()),
-            defaultSafetyStock: Type.Optional(Type.Integer({ minimum: 0 })),
-            dailyOrderCapacity: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
-            brokeringPriority: Type.Optional(Type.Integer()),
+            defaultSafetyStock: Type.Optional(Units(0)),
+            dailyOrderCapacity: Type.Optional(Type.Union([Units(0, { description: 'orders a local day' }), Type.Null()])),
+            brokeringPriority: Type.Optional(Type.Integer({ minimum: -MAX_UNITS, maximum: MAX_UNITS, description: 'higher is preferred' })),
             canShip: Type.Optional(Type.Boolean()),
             canPickup: Type.Optional(Type.Boolean()),
             canExpress: Type.Optional(Type.Boolean()),

@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import type { App, AppDeps } from './app.js';
 import { findOrder } from './orders.routes.js';
 import { notFound } from '../platform/errors.js';
+import { Code, DateTime, Id, OrderRef, Text, Units } from './schemas.js';
 import {
   acknowledgePutBack,
   cancelShipment,
@@ -17,8 +18,8 @@ import {
   startShipment,
 } from '../domains/fulfillment/index.js';
 
-const FacilityParams = Type.Object({ facility: Type.String({ minLength: 1 }) });
-const ShipmentParams = Type.Object({ facility: Type.String({ minLength: 1 }), id: Type.Integer({ minimum: 1 }) });
+const FacilityParams = Type.Object({ facility: Code() });
+const ShipmentParams = Type.Object({ facility: Code(), id: Id() });
 const PUSH_JOB = 'fulfillment.push';
 
 export function registerFulfillmentRoutes(app: App, deps: AppDeps): void {
@@ -41,7 +42,7 @@ export function registerFulfillmentRoutes(app: App, deps: AppDeps): void {
       schema: {
         summary: 'Changes fulfilment settings (every problem is reported; nothing is saved if there is one)',
         tags: ['store work'],
-        body: Type.Record(Type.String(), Type.Unknown()),
+        body: Type.Record(Type.String({ maxLength: 100 }), Type.Unknown(), { maxProperties: 20 }),
       },
     },
     async (request) => updateFulfillmentSettings(db, request.body, 'api', now()),
@@ -62,8 +63,8 @@ export function registerFulfillmentRoutes(app: App, deps: AppDeps): void {
         params: FacilityParams,
         body: Type.Object(
           {
-            order: Type.String({ minLength: 1, description: 'Switchyard id or Shopify GID' }),
-            lines: Type.Optional(Type.Array(Type.Object({ lineId: Type.Integer({ minimum: 1 }), quantity: Type.Integer({ minimum: 1 }) }, { additionalProperties: false }), { minItems: 1 })),
+            order: OrderRef({ description: 'Switchyard id or Shopify GID' }),
+            lines: Type.Optional(Type.Array(Type.Object({ lineId: Id(), quantity: Units(1) }, { additionalProperties: false }), { minItems: 1, maxItems: 250 })),
           },
           { additionalProperties: false },
         ),
@@ -89,7 +90,10 @@ export function registerFulfillmentRoutes(app: App, deps: AppDeps): void {
         summary: 'Packed: the packages and their weights',
         tags: ['store work'],
         params: ShipmentParams,
-        body: Type.Object({ packages: Type.Array(Type.Object({ weightGrams: Type.Number({ exclusiveMinimum: 0 }), box: Type.Optional(Type.String()) }, { additionalProperties: false }), { minItems: 1 }) }, { additionalProperties: false }),
+        body: Type.Object(
+          { packages: Type.Array(Type.Object({ weightGrams: Type.Number({ exclusiveMinimum: 0, maximum: 1_000_000 }), box: Type.Optional(Text(100)) }, { additionalProperties: false }), { minItems: 1, maxItems: 100 }) },
+          { additionalProperties: false },
+        ),
       },
     },
     async (request) => packShipment(db, { facility: request.params.facility, shipmentId: request.params.id, packages: request.body.packages }, now()),
@@ -104,10 +108,10 @@ export function registerFulfillmentRoutes(app: App, deps: AppDeps): void {
         params: ShipmentParams,
         body: Type.Object(
           {
-            carrier: Type.String({ minLength: 1 }),
-            trackingNumber: Type.String({ minLength: 1 }),
-            trackingUrl: Type.Optional(Type.String({ format: 'uri' })),
-            shippedAt: Type.Optional(Type.String({ format: 'date-time' })),
+            carrier: Text(100),
+            trackingNumber: Text(100),
+            trackingUrl: Type.Optional(Type.String({ format: 'uri', maxLength: 2000 })),
+            shippedAt: Type.Optional(DateTime()),
             notifyCustomer: Type.Optional(Type.Boolean({ description: 'Default: the notifyCustomer setting' })),
           },
           { additionalProperties: false },
@@ -145,7 +149,7 @@ export function registerFulfillmentRoutes(app: App, deps: AppDeps): void {
         summary: 'The customer collected the pickup: the units leave stock and Shopify gets the fulfilment',
         tags: ['store work'],
         params: ShipmentParams,
-        body: Type.Object({ to: Type.String({ minLength: 1, description: 'who collected' }), at: Type.Optional(Type.String({ format: 'date-time' })) }, { additionalProperties: false }),
+        body: Type.Object({ to: Text(200, { description: 'who collected' }), at: Type.Optional(DateTime()) }, { additionalProperties: false }),
       },
     },
     async (request) =>
@@ -159,7 +163,7 @@ export function registerFulfillmentRoutes(app: App, deps: AppDeps): void {
         summary: 'Abandons a shipment still in hand: its units go back on the shelf, its lines back to open work (to reject a line, cancel its shipment first)',
         tags: ['store work'],
         params: ShipmentParams,
-        body: Type.Object({ reason: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
+        body: Type.Object({ reason: Text(500) }, { additionalProperties: false }),
       },
     },
     async (request) => cancelShipment(db, { facility: request.params.facility, shipmentId: request.params.id, reason: request.body.reason }, now()),

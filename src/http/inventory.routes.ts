@@ -22,6 +22,7 @@ import {
 } from '../domains/inventory/index.js';
 import { queryRows } from '../platform/db/rows.js';
 import { invalid, notFound } from '../platform/errors.js';
+import { Code, Id, Sku, Units } from './schemas.js';
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 
@@ -34,7 +35,7 @@ export function registerInventoryRoutes(app: App, deps: AppDeps): void {
       schema: {
         summary: 'Explains a SKU\'s available-to-promise: every term per facility, the online figure, and what was last published to each Shopify location',
         tags: ['inventory'],
-        params: Type.Object({ sku: Type.String({ minLength: 1 }) }),
+        params: Type.Object({ sku: Sku() }),
       },
     },
     async (request) => {
@@ -164,7 +165,7 @@ export function registerInventoryRoutes(app: App, deps: AppDeps): void {
 
   app.get(
     '/api/v1/inventory/imports/:id',
-    { schema: { summary: 'One count file import: counts and every bad row (the first 1,000)', tags: ['inventory'], params: Type.Object({ id: Type.Integer({ minimum: 1 }) }) } },
+    { schema: { summary: 'One count file import: counts and every bad row (the first 1,000)', tags: ['inventory'], params: Type.Object({ id: Id() }) } },
     async (request) => {
       const [row] = await queryRows<Record<string, unknown>>(db, sql`select * from inventory_imports where id = ${request.params.id}`);
       if (!row) throw notFound('inventory.unknown_import', `No import ${request.params.id}.`);
@@ -179,7 +180,7 @@ export function registerInventoryRoutes(app: App, deps: AppDeps): void {
         summary: 'Safety stock for one SKU at one facility (null clears it: tag rules and the facility default apply again)',
         tags: ['inventory'],
         body: Type.Object(
-          { sku: Type.String({ minLength: 1 }), facility: Type.String({ minLength: 1 }), quantity: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]) },
+          { sku: Sku(), facility: Code(), quantity: Type.Union([Units(0), Type.Null()]) },
           { additionalProperties: false },
         ),
       },
@@ -202,7 +203,7 @@ export function registerInventoryRoutes(app: App, deps: AppDeps): void {
         summary: 'Creates or replaces the rule for a tag (and facility, or every facility when facility is null)',
         tags: ['inventory'],
         body: Type.Object(
-          { tag: Type.String({ minLength: 1 }), facility: Type.Union([Type.String({ minLength: 1 }), Type.Null()]), quantity: Type.Integer({ minimum: 0 }) },
+          { tag: Type.String({ minLength: 1, maxLength: 255 }), facility: Type.Union([Code(), Type.Null()]), quantity: Units(0) },
           { additionalProperties: false },
         ),
       },
@@ -216,7 +217,7 @@ export function registerInventoryRoutes(app: App, deps: AppDeps): void {
 
   app.delete(
     '/api/v1/inventory/safety-stock-rules/:id',
-    { schema: { summary: 'Deletes a safety stock rule', tags: ['inventory'], params: Type.Object({ id: Type.Integer({ minimum: 1 }) }) } },
+    { schema: { summary: 'Deletes a safety stock rule', tags: ['inventory'], params: Type.Object({ id: Id() }) } },
     async (request, reply) => {
       await deleteSafetyStockRule(db, request.params.id, deps.clock.now());
       deps.requestJob?.('inventory.publish');
@@ -231,7 +232,7 @@ export function registerInventoryRoutes(app: App, deps: AppDeps): void {
         summary: 'The online channel: units held back from its ATP (threshold) and which facilities sell online',
         tags: ['inventory'],
         body: Type.Object(
-          { threshold: Type.Optional(Type.Integer({ minimum: 0 })), facilities: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { uniqueItems: true })) },
+          { threshold: Type.Optional(Units(0)), facilities: Type.Optional(Type.Array(Code(), { uniqueItems: true, maxItems: 1000 })) },
           { additionalProperties: false, minProperties: 1 },
         ),
       },

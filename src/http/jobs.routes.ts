@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import type { App, AppDeps } from './app.js';
-import { errorResponses } from './schemas.js';
+import { errorResponses, Id } from './schemas.js';
 import type { JobRunRow } from '../platform/jobs/runs.repo.js';
 
 const JobRun = Type.Object({
@@ -114,7 +114,7 @@ export function registerJobRoutes(app: App, deps: AppDeps): void {
       schema: {
         summary: 'One job run, with progress while it runs',
         tags: ['jobs'],
-        params: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
+        params: Type.Object({ id: Id() }),
         response: { 200: JobRun, ...errorResponses },
       },
     },

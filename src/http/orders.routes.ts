@@ -2,6 +2,7 @@ import { Type } from 'typebox';
 import type { App, AppDeps } from './app.js';
 import { getOrder, getOrderHistory, listOrders, ORDER_STATUSES, type OrderLineRow, type OrderRow } from '../domains/orders/index.js';
 import { notFound } from '../platform/errors.js';
+import { After, DateTime, Id, OrderRef } from './schemas.js';
 
 function present(order: OrderRow & { lines: OrderLineRow[] }) {
   return {
@@ -43,10 +44,11 @@ function present(order: OrderRow & { lines: OrderLineRow[] }) {
   };
 }
 
-const OrderParams = Type.Object({ id: Type.String({ minLength: 1, description: 'Switchyard id, or the Shopify GID (URL-encoded)' }) });
+const OrderParams = Type.Object({ id: OrderRef({ description: 'Switchyard id, or the Shopify GID (URL-encoded)' }) });
 
 export async function findOrder(deps: AppDeps, id: string) {
-  const order = await getOrder(deps.database.db, /^\d+$/.test(id) ? Number(id) : id);
+  // Beyond 15 digits a number is no id Switchyard gave (and would not fit one exactly).
+  const order = /^\d{16,}$/.test(id) ? undefined : await getOrder(deps.database.db, /^\d+$/.test(id) ? Number(id) : id);
   if (!order) throw notFound('orders.unknown_order', `There is no order ${id}.`, { id });
   return order;
 }
@@ -61,11 +63,11 @@ export function registerOrderRoutes(app: App, deps: AppDeps): void {
         querystring: Type.Object(
           {
             status: Type.Optional(Type.Union(ORDER_STATUSES.map((s) => Type.Literal(s)))),
-            from: Type.Optional(Type.String({ format: 'date-time' })),
-            to: Type.Optional(Type.String({ format: 'date-time' })),
-            facility: Type.Optional(Type.Integer({ minimum: 1 })),
+            from: Type.Optional(DateTime()),
+            to: Type.Optional(DateTime()),
+            facility: Type.Optional(Id()),
             limit: Type.Integer({ minimum: 1, maximum: 250, default: 50 }),
-            after: Type.Optional(Type.Integer({ minimum: 0 })),
+            after: Type.Optional(After()),
           },
           { additionalProperties: false },
         ),

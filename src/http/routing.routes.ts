@@ -10,13 +10,15 @@ import {
   getRuleVersion,
   listRejectionReasons,
   listRuleVersions,
+  MAX_REPLAY_ORDERS,
   orderLineLocations,
   orderRoutingHistory,
   putRejectionReason,
   queueLines,
   queueSummary,
   rejectLine,
-  replayRules,
+  getReplay,
+  requestReplay,
   rollbackRules,
   runBrokering,
   setLineHold,
@@ -24,6 +26,7 @@ import {
   type RuleVersionRow,
 } from '../domains/routing/index.js';
 import { invalid } from '../platform/errors.js';
+import { Code, DateTime, Id, OrderRef, Text } from './schemas.js';
 
 const versionView = (v: RuleVersionRow) => ({
   id: v.id,
@@ -39,8 +42,8 @@ const versionView = (v: RuleVersionRow) => ({
   document: v.document,
 });
 
-const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
-const LineParams = Type.Object({ id: Type.String({ minLength: 1 }), lineId: Type.Integer({ minimum: 1 }) });
+const IdParams = Type.Object({ id: Id() });
+const LineParams = Type.Object({ id: OrderRef(), lineId: Id() });
 
 const orderIdOf = async (deps: AppDeps, id: string) => (await findOrder(deps, id)).id;
 
@@ -100,7 +103,7 @@ export function registerRoutingRoutes(app: App, deps: AppDeps): void {
       schema: {
         summary: 'Creates a draft: the given document, or a copy of the active rules',
         tags: ['routing'],
-        body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 200 }), note: Type.Optional(Type.String()), document: Type.Optional(Type.Unknown()) }, { additionalProperties: false }),
+        body: Type.Object({ name: Text(200), note: Type.Optional(Type.String({ maxLength: 2000 })), document: Type.Optional(Type.Unknown()) }, { additionalProperties: false }),
       },
     },
     async (request, reply) => reply.status(201).send(versionView(await createDraft(db, { ...request.body, by: 'api' }, now()))),
@@ -115,7 +118,7 @@ export function registerRoutingRoutes(app: App, deps: AppDeps): void {
         summary: 'Changes a draft (name, note, document); active and archived versions do not change',
         tags: ['routing'],
         params: IdParams,
-        body: Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })), note: Type.Optional(Type.String()), document: Type.Optional(Type.Unknown()) }, { additionalProperties: false, minProperties: 1 }),
+        body: Type.Object({ name: Type.Optional(Text(200)), note: Type.Optional(Type.String({ maxLength: 2000 })), document: Type.Optional(Type.Unknown()) }, { additionalProperties: false, minProperties: 1 }),
       },
     },
     async (request) => versionView(await updateDraft(db, request.params.id, request.body, now())),
@@ -142,7 +145,7 @@ export function registerRoutingRoutes(app: App, deps: AppDeps): void {
       schema: {
         summary: 'Routes the waiting orders now (every run of the active rules, or one)',
         tags: ['routing'],
-        body: Type.Object({ run: Type.Optional(Type.String({ minLength: 1 })) }, { additionalProperties: false }),
+        body: Type.Object({ run: Type.Optional(Code()) }, { additionalProperties: false }),
       },
     },
     async (request) => {
@@ -160,7 +163,7 @@ export function registerRoutingRoutes(app: App, deps: AppDeps): void {
       schema: {
         summary: 'The lines in one queue, oldest order first, with the last routing decision',
         tags: ['routing'],
-        params: Type.Object({ queue: Type.String({ minLength: 1 }) }),
+        params: Type.Object({ queue: Code() }),
         querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }) }, { additionalProperties: false }),
       },
     },
@@ -177,9 +180,9 @@ export function registerRoutingRoutes(app: App, deps: AppDeps): void {
       schema: {
         summary: 'Creates or changes a rejection reason',
         tags: ['routing'],
-        params: Type.Object({ code: Type.String({ minLength: 1 }) }),
+        params: Type.Object({ code: Code() }),
         body: Type.Object(
-          { label: Type.String({ minLength: 1 }), stockEffect: Type.String({ minLength: 1 }), collateral: Type.Optional(Type.Boolean()), active: Type.Optional(Type.Boolean()) },
+          { label: Text(200), stockEffect: Code(), collateral: Type.Optional(Type.Boolean()), active: Type.Optional(Type.Boolean()) },
           { additionalProperties: false },
         ),
       },
@@ -195,7 +198,7 @@ export function registerRoutingRoutes(app: App, deps: AppDeps): void {
         tags: ['routing'],
         params: LineParams,
         body: Type.Object(
-          { facility: Type.String({ minLength: 1 }), reason: Type.String({ minLength: 1 }), note: Type.Optional(Type.String()), collateral: Type.Optional(Type.Boolean()) },
+          { facility: Code(), reason: Code(), note: Type.Optional(Type.String({ maxLength: 2000 })), collateral: Type.Optional(Type.Boolean()) },
           { additionalProperties: false },
         ),
       },
@@ -229,7 +232,7 @@ export function registerRoutingRoutes(app: App, deps: AppDeps): void {
 
   app.get(
     '/api/v1/orders/:id/routing',
-    { schema: { summary: 'Why each line of the order is where it is: every routing decision with its candidates, filters, scores and splits', tags: ['routing'], params: Type.Object({ id: Type.String({ minLength: 1 }) }) } },
+    { schema: { summary: 'Why each line of the order is where it is: every routing decision with its candidates, filters, scores and splits', tags: ['routing'], params: Type.Object({ id: OrderRef() }) } },
     async (request) => {
       const orderId = await orderIdOf(deps, request.params.id);
       const lines = await orderLineLocations(db, orderId);
@@ -270,30 +273,43 @@ export function registerRoutingRoutes(app: App, deps: AppDeps): void {
     '/api/v1/routing/replay',
     {
       schema: {
-        summary: 'What-if: routes past orders (or generated ones) under a draft and under the active rules, in memory, and compares',
+        summary: `What-if: queues a replay of past orders (or generated ones, at most ${MAX_REPLAY_ORDERS.toLocaleString('en-US')}) under a draft and under the active rules, in memory; answers 202 with the replay to poll`,
         tags: ['routing'],
         body: Type.Object(
           {
-            draftId: Type.Integer({ minimum: 1 }),
-            baselineId: Type.Optional(Type.Integer({ minimum: 1 })),
-            from: Type.Optional(Type.String({ format: 'date-time' })),
-            to: Type.Optional(Type.String({ format: 'date-time' })),
-            generated: Type.Optional(Type.Object({ orders: Type.Integer({ minimum: 1, maximum: 200_000 }), seed: Type.Integer() }, { additionalProperties: false })),
+            draftId: Id(),
+            baselineId: Type.Optional(Id()),
+            from: Type.Optional(DateTime()),
+            to: Type.Optional(DateTime()),
+            generated: Type.Optional(Type.Object({ orders: Type.Integer({ minimum: 1, maximum: MAX_REPLAY_ORDERS }), seed: Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1 }) }, { additionalProperties: false })),
           },
           { additionalProperties: false },
         ),
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const b = request.body;
       if (!b.generated && (!b.from || !b.to)) throw invalid('routing.replay_period', 'Give a period (from and to) or generated: { orders, seed }.', { field: 'from' });
-      return replayRules(db, {
-        candidateId: b.draftId,
-        ...(b.baselineId ? { baselineId: b.baselineId } : {}),
-        ...(b.from ? { from: new Date(b.from) } : {}),
-        ...(b.to ? { to: new Date(b.to) } : {}),
-        ...(b.generated ? { generated: b.generated } : {}),
-      });
+      const queued = await requestReplay(
+        db,
+        {
+          candidateId: b.draftId,
+          ...(b.baselineId ? { baselineId: b.baselineId } : {}),
+          ...(b.from ? { from: new Date(b.from) } : {}),
+          ...(b.to ? { to: new Date(b.to) } : {}),
+          ...(b.generated ? { generated: b.generated } : {}),
+        },
+        'api',
+        now(),
+      );
+      deps.requestJob?.('routing.replay');
+      return reply.status(202).header('location', `/api/v1/routing/replays/${queued.id}`).send(queued);
     },
+  );
+
+  app.get(
+    '/api/v1/routing/replays/:id',
+    { schema: { summary: 'A what-if replay: queued, running (with progress), succeeded (with the comparison) or failed (with why)', tags: ['routing'], params: IdParams } },
+    async (request) => getReplay(db, request.params.id),
   );
 }

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import type { App } from './app.js';
-import { errorResponses } from './schemas.js';
+import { errorResponses, Id } from './schemas.js';
 
 /** Implemented by ingest/, wired by main/ (http/ does not import ingest/). */
 export interface SyncService {
@@ -62,7 +62,7 @@ export function registerSyncRoutes(app: App, deps: { sync: SyncService; receiveW
         schema: {
           summary: action === 'retry' ? 'Process a parked delivery again' : 'Give up on a parked delivery',
           tags: ['sync'],
-          params: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
+          params: Type.Object({ id: Id() }),
           response: { 200: Type.Object({ id: Type.Integer(), status: Type.String() }), ...errorResponses },
         },
       },

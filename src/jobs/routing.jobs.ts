@@ -2,7 +2,7 @@
 // every minute (continuous runs and the scheduled runs whose slot came), and once a day cancel lines
 // parked past their auto-cancel date, in Shopify first, then here.
 import type { JobDefinition } from '../platform/jobs/job.types.js';
-import { linesDueForAutoCancel, markAutoCancelled, runBrokering, type DueLine } from '../domains/routing/index.js';
+import { linesDueForAutoCancel, markAutoCancelled, runBrokering, runQueuedReplays, type DueLine } from '../domains/routing/index.js';
 import type { ShopifyClient } from '../shopify/client.js';
 import { OrderById, OrderCancel, RefundCreate } from '../shopify/operations.js';
 
@@ -10,6 +10,7 @@ export const ROUTING_JOB_NAMES = {
   arrivals: 'routing.route-arrivals',
   sweep: 'routing.broker',
   autoCancel: 'routing.auto-cancel',
+  replay: 'routing.replay',
 } as const;
 
 export interface RoutingJobDeps {
@@ -121,5 +122,16 @@ export function makeRoutingJobs(deps: RoutingJobDeps): JobDefinition[] {
       }
     },
   };
-  return [arrivals, sweep, autoCancel];
+  const replay: JobDefinition = {
+    name: ROUTING_JOB_NAMES.replay,
+    description: 'Runs the what-if replays asked for through the API, one at a time, with progress (asked for at each request).',
+    defaultSchedule: 'every 1m',
+    timeoutSeconds: 3600,
+    async run(ctx) {
+      const counts = await runQueuedReplays(ctx.db, { now: () => ctx.clock.now(), signal: ctx.signal, onProgress: (message) => ctx.progress(0, message) });
+      ctx.count('succeeded', counts.succeeded);
+      ctx.count('failed', counts.failed);
+    },
+  };
+  return [arrivals, sweep, autoCancel, replay];
 }

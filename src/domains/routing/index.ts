@@ -14,4 +14,5 @@ export { runBrokering, orderRoutingHistory, type BrokeringOptions, type Brokerin
 export { activeRules, checkRuleDocument, listRuleVersions, getRuleVersion, createDraft, updateDraft, deleteDraft, activateVersion, rollbackRules, type RuleVersionRow } from './versions.service.js';
 export { rejectLine, listRejectionReasons, putRejectionReason, type RejectInput, type RejectResult, type RejectionReasonRow } from './rejections.service.js';
 export { queueSummary, queueLines, setLineHold, linesDueForAutoCancel, markAutoCancelled, requeueGrownLine, orderLineLocations, type DueLine } from './queues.service.js';
-export { replayRules, simulate, measure, type ReplayInput, type ReplayMetrics, type ReplayResult } from './replay.js';
+export { replayRules, simulate, measure, MAX_REPLAY_ORDERS, type ReplayInput, type ReplayMetrics, type ReplayResult } from './replay.js';
+export { requestReplay, getReplay, runQueuedReplays, type ReplayRequest } from './replays.service.js';

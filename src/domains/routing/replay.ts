@@ -14,6 +14,14 @@ import { localDate, loadRoutingFacilities, loadStock, orderColumns, toRoutableOr
 import { activeRules, getRuleVersion } from './versions.service.js';
 import type { RuleDocument } from './rules.js';
 
+/**
+ * The most orders one replay routes (twice: candidate and baseline). Replays run as a job, in steps
+ * that let the process serve other work; beyond this size they would hold too much memory for too long.
+ */
+export const MAX_REPLAY_ORDERS = 50_000;
+/** Orders the engine decides in one step before the replay yields to other work. */
+const REPLAY_STEP_ORDERS = 200;
+
 export interface ReplayInput {
   /** The version to try (a draft, usually). */
   candidateId: number;
@@ -52,28 +60,47 @@ export interface ReplayResult {
 
 const ratio = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? null : Math.round((a / b) * 1000) / 1000);
 
-export async function replayRules(db: Db, input: ReplayInput): Promise<ReplayResult> {
+/**
+ * Checks a replay request without running it: the versions exist, the period or the generated size is
+ * given, and the orders fit MAX_REPLAY_ORDERS. Throws a clear `invalid` when not.
+ */
+export async function checkReplayInput(db: Db, input: ReplayInput, maxOrders = MAX_REPLAY_ORDERS): Promise<{ orders: number }> {
+  await getRuleVersion(db, input.candidateId);
+  if (input.baselineId !== undefined) await getRuleVersion(db, input.baselineId);
+  else if ((await activeRules(db)).versionId === null) throw invalid('routing.no_active_rules', 'There are no active rules to compare with: give baselineId.', { field: 'baselineId' });
+  if (input.generated) {
+    if (!Number.isInteger(input.generated.orders) || input.generated.orders < 1 || input.generated.orders > maxOrders) {
+      throw invalid('routing.replay_size', `generated.orders must be a whole number from 1 to ${maxOrders.toLocaleString('en-US')}.`, { field: 'generated.orders', max: maxOrders });
+    }
+    return { orders: input.generated.orders };
+  }
+  if (!input.from || !input.to || Number.isNaN(input.from.getTime()) || Number.isNaN(input.to.getTime())) {
+    throw invalid('routing.replay_period', 'Give a period (from, to as ISO times) or generated: { orders, seed }.', { field: 'from' });
+  }
+  if (input.from >= input.to) throw invalid('routing.replay_period', '"from" must be before "to".', { field: 'from' });
+  const [{ n } = { n: 0 }] = await queryRows<{ n: number }>(db, sql`select count(*)::int as n from orders o where ${periodCondition(input.from, input.to)}`);
+  if (n > maxOrders) {
+    throw invalid('routing.replay_size', `The period holds ${n.toLocaleString('en-US')} orders; a replay routes at most ${maxOrders.toLocaleString('en-US')}: choose a shorter period.`, {
+      field: 'from',
+      orders: n,
+      max: maxOrders,
+    });
+  }
+  return { orders: n };
+}
+
+export async function replayRules(db: Db, input: ReplayInput, onProgress?: (percent: number, message: string) => Promise<void> | void): Promise<ReplayResult> {
+  await checkReplayInput(db, input);
   const candidate = await getRuleVersion(db, input.candidateId);
   const baseline = input.baselineId !== undefined ? await getRuleVersion(db, input.baselineId) : await getRuleVersion(db, (await activeRules(db)).versionId!);
   const now = new Date();
   const { facilities } = await loadRoutingFacilities(db, now);
-  let orders: RoutableOrder[];
-  if (input.generated) {
-    if (!Number.isInteger(input.generated.orders) || input.generated.orders < 1 || input.generated.orders > 200_000) {
-      throw invalid('routing.replay_size', 'generated.orders must be a whole number from 1 to 200,000.', { field: 'generated.orders' });
-    }
-    orders = await generateOrders(db, facilities, input.generated.orders, input.generated.seed, now);
-  } else {
-    if (!input.from || !input.to || Number.isNaN(input.from.getTime()) || Number.isNaN(input.to.getTime())) {
-      throw invalid('routing.replay_period', 'Give a period (from, to as ISO times) or generated: { orders, seed }.', { field: 'from' });
-    }
-    if (input.from >= input.to) throw invalid('routing.replay_period', '"from" must be before "to".', { field: 'from' });
-    orders = await periodOrders(db, input.from, input.to);
-  }
+  const orders = input.generated ? await generateOrders(db, facilities, input.generated.orders, input.generated.seed, now) : await periodOrders(db, input.from!, input.to!);
   const variantIds = [...new Set(orders.flatMap((o) => o.lines.map((l) => l.variantId)))];
   const { stock } = await loadStock(db, variantIds);
-  const c = measure(simulate(candidate.document, orders, facilities, stock), orders, facilities);
-  const b = measure(simulate(baseline.document, orders, facilities, stock), orders, facilities);
+  const progress = (from: number, what: string) => (done: number) => onProgress?.(from + Math.round((done / orders.length) * 50), `${what}: ${done} of ${orders.length} orders`);
+  const c = measure(await simulate(candidate.document, orders, facilities, stock, { onStep: progress(0, 'candidate') }), orders, facilities);
+  const b = measure(await simulate(baseline.document, orders, facilities, stock, { onStep: progress(50, 'baseline') }), orders, facilities);
   return {
     period: { from: input.from?.toISOString() ?? null, to: input.to?.toISOString() ?? null, generated: input.generated ?? null },
     candidate: { versionId: candidate.id, name: candidate.name, metrics: c },
@@ -87,11 +114,22 @@ export async function replayRules(db: Db, input: ReplayInput): Promise<ReplayRes
   };
 }
 
+/** What a replay keeps of a decision (not its trace). */
+export type ReplayDecision = Pick<OrderDecision, 'orderId' | 'assignments' | 'parked'>;
+
 /**
  * Routes `orders` in memory under `document`, each run in order, on copies of the stock and of the
- * facilities' capacity (restarting each local day, in order-date order).
+ * facilities' capacity (restarting each local day, in order-date order). Decides a step of orders at
+ * a time, as the live batches do, and lets other work run between steps.
  */
-export function simulate(document: RuleDocument, orders: RoutableOrder[], facilities: RoutingFacility[], stock: StockMap): OrderDecision[] {
+export async function simulate(
+  document: RuleDocument,
+  orders: RoutableOrder[],
+  facilities: RoutingFacility[],
+  stock: StockMap,
+  options: { stepOrders?: number; onStep?: (ordersDone: number) => Promise<void> | void } = {},
+): Promise<ReplayDecision[]> {
+  const step = options.stepOrders ?? REPLAY_STEP_ORDERS;
   const stockCopy: StockMap = new Map([...stock].map(([v, m]) => [v, new Map(m)]));
   const days = new Map<string, RoutableOrder[]>();
   for (const order of [...orders].sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.id - b.id)) {
@@ -100,26 +138,33 @@ export function simulate(document: RuleDocument, orders: RoutableOrder[], facili
     if (list) list.push(order);
     else days.set(day, [order]);
   }
-  const decisions: OrderDecision[] = [];
-  for (const dayOrders of days.values()) {
+  const decisions: ReplayDecision[] = [];
+  let ordersDone = 0;
+  for (const allDayOrders of days.values()) {
     const copies = facilities.map((f) => ({ ...f, usedToday: 0 }));
-    // The engine decides the orders a run takes; lines a run leaves waiting go to the next run.
-    const waiting = new Map(dayOrders.map((o) => [o.id, { ...o, lines: o.lines.map((l) => ({ ...l })) }]));
-    for (const run of document.runs) {
-      const out = decide({ document, runCode: run.code, orders: [...waiting.values()], facilities: copies, stock: stockCopy, now: dayOrders[0]!.createdAt });
-      for (const d of out) {
-        decisions.push(d);
-        const order = waiting.get(d.orderId)!;
-        const done = new Set([...d.assignments.map((a) => a.lineId), ...d.parked.map((p) => p.lineId)]);
-        order.lines = order.lines.filter((l) => !done.has(l.id));
-        if (order.lines.length === 0) waiting.delete(d.orderId);
+    for (let at = 0; at < allDayOrders.length; at += step) {
+      const dayOrders = allDayOrders.slice(at, at + step);
+      // The engine decides the orders a run takes; lines a run leaves waiting go to the next run.
+      const waiting = new Map(dayOrders.map((o) => [o.id, { ...o, lines: o.lines.map((l) => ({ ...l })) }]));
+      for (const run of document.runs) {
+        const out = decide({ document, runCode: run.code, orders: [...waiting.values()], facilities: copies, stock: stockCopy, now: dayOrders[0]!.createdAt });
+        for (const d of out) {
+          decisions.push({ orderId: d.orderId, assignments: d.assignments, parked: d.parked });
+          const order = waiting.get(d.orderId)!;
+          const done = new Set([...d.assignments.map((a) => a.lineId), ...d.parked.map((p) => p.lineId)]);
+          order.lines = order.lines.filter((l) => !done.has(l.id));
+          if (order.lines.length === 0) waiting.delete(d.orderId);
+        }
       }
+      ordersDone += dayOrders.length;
+      await options.onStep?.(ordersDone);
+      await new Promise((resolve) => setImmediate(resolve));
     }
   }
   return decisions;
 }
 
-export function measure(decisions: OrderDecision[], orders: RoutableOrder[], facilities: RoutingFacility[]): ReplayMetrics {
+export function measure(decisions: ReplayDecision[], orders: RoutableOrder[], facilities: RoutingFacility[]): ReplayMetrics {
   const facilityById = new Map(facilities.map((f) => [f.id, f]));
   const orderById = new Map(orders.map((o) => [o.id, o]));
   const units = orders.reduce((n, o) => n + o.lines.reduce((m, l) => m + l.quantity, 0), 0);
@@ -172,6 +217,8 @@ export function measure(decisions: OrderDecision[], orders: RoutableOrder[], fac
   };
 }
 
+const periodCondition = (from: Date, to: Date) => sql`o.shopify_created_at >= ${from} and o.shopify_created_at < ${to} and coalesce(o.source_name, '') <> 'pos'`;
+
 async function periodOrders(db: Db, from: Date, to: Date): Promise<RoutableOrder[]> {
   // Every line as ordered (its full quantity), waiting in the brokering queue.
   const rows = await queryRows<OrderRowWithLines & Record<string, unknown>>(
@@ -179,7 +226,7 @@ async function periodOrders(db: Db, from: Date, to: Date): Promise<RoutableOrder
     sql`select ${orderColumns(sql`select json_agg(json_build_object('id', ol.id, 'variant_id', ol.variant_id, 'sku', ol.sku, 'quantity', ol.quantity, 'unit_price', ol.unit_price, 'group_key', ol.group_key) order by ol.id)
              from order_lines ol where ol.order_id = o.id and ol.variant_id is not null and ol.quantity > 0`)}
         from orders o
-        where o.shopify_created_at >= ${from} and o.shopify_created_at < ${to} and coalesce(o.source_name, '') <> 'pos'
+        where ${periodCondition(from, to)}
         order by o.shopify_created_at, o.id`,
   );
   return rows.filter((r) => r.lines && r.lines.length > 0).map((r) => toRoutableOrder(r, () => 'brokering'));

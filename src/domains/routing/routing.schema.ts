@@ -85,3 +85,30 @@ export const routingRunSlots = pgTable('routing_run_slots', {
   runCode: text('run_code').primaryKey(),
   lastSlotAt: ts('last_slot_at').notNull(),
 });
+
+export const REPLAY_STATUSES = ['queued', 'running', 'succeeded', 'failed'] as const;
+export type ReplayStatus = (typeof REPLAY_STATUSES)[number];
+
+/**
+ * What-if replays asked for through the API: queued, run by the `routing.replay` job (never on the
+ * request path), with progress while they run and the comparison when done.
+ */
+export const routingReplays = pgTable(
+  'routing_replays',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    status: text('status').$type<ReplayStatus>().notNull().default('queued'),
+    /** The request: candidate and baseline versions, the period or the generated size. */
+    input: jsonb('input').$type<Record<string, unknown>>().notNull(),
+    /** Orders the replay routes (under each of the two versions). */
+    orders: integer('orders').notNull(),
+    progress: jsonb('progress').$type<{ percent: number; message: string }>(),
+    result: jsonb('result').$type<Record<string, unknown>>(),
+    error: text('error'),
+    requestedBy: text('requested_by').notNull().default('api'),
+    requestedAt: ts('requested_at').notNull(),
+    startedAt: ts('started_at'),
+    finishedAt: ts('finished_at'),
+  },
+  (t) => [index('routing_replays_waiting').on(t.id).where(sql`status in ('queued', 'running')`)],
+);

@@ -18,8 +18,12 @@ import {
   listRuleVersions,
   orderRoutingHistory,
   rejectLine,
+  deleteDraft,
+  getReplay,
   replayRules,
+  requestReplay,
   rollbackRules,
+  runQueuedReplays,
   runBrokering,
   setLineHold,
   updateDraft,
@@ -504,5 +508,40 @@ describe(`what-if replay (${backend})`, () => {
     // The draft never splits: no facility holds A and B together, so everything parks.
     expect(result.candidate.metrics).toMatchObject({ fillRate: 0, splitRate: 0, linesParked: 12, parkedByQueue: { unfillable: 12 } });
     expect(result.ratios.fillRate).toBe(0);
+  });
+
+  test('replays are queued, checked first, run one at a time with progress, and a stopped one waits for the next run', async () => {
+    await fx.stock('A', 'WH-WEST', 20);
+    for (let i = 0; i < 6; i++) await fx.order({ name: `#q${i}`, at: 'NYC', lines: [{ sku: 'A', quantity: 1 }] });
+    const draft = await createDraft(db, { name: 'queued replay', document: rulesWith([{ name: 'whole only', onUnfilled: park }]), by: 'test' }, now);
+    const period = { from: new Date(now.getTime() - 86_400_000), to: new Date(now.getTime() + 1) };
+    // Too many orders for the limit: refused before anything is queued.
+    await expect(requestReplay(db, { candidateId: draft.id, ...period }, 'test', now, 5)).rejects.toMatchObject({ code: 'routing.replay_size', message: 'The period holds 6 orders; a replay routes at most 5: choose a shorter period.' });
+    await expect(requestReplay(db, { candidateId: draft.id, generated: { orders: 6, seed: 1 } }, 'test', now, 5)).rejects.toMatchObject({ code: 'routing.replay_size' });
+    await expect(requestReplay(db, { candidateId: 999_999, ...period }, 'test', now)).rejects.toMatchObject({ code: 'routing.unknown_version' });
+    expect((await queryRows<{ n: number }>(db, sql`select count(*)::int as n from routing_replays`))[0]!.n).toBe(0);
+
+    const first = await requestReplay(db, { candidateId: draft.id, ...period }, 'test', now);
+    expect(first).toMatchObject({ status: 'queued', orders: 6, progress: null, result: null });
+    const doomed = await createDraft(db, { name: 'deleted before it runs', document: rulesWith([{ name: 'x', onUnfilled: park }]), by: 'test' }, now);
+    const second = await requestReplay(db, { candidateId: doomed.id, ...period }, 'test', now);
+    await deleteDraft(db, doomed.id);
+
+    const progress: string[] = [];
+    expect(await runQueuedReplays(db, { now: () => now, signal: new AbortController().signal, onProgress: (m) => progress.push(m) })).toEqual({ succeeded: 1, failed: 1 });
+    expect(progress).toContain(`replay ${first.id}: candidate: 6 of 6 orders`);
+    const done = await getReplay(db, first.id);
+    expect(done).toMatchObject({ status: 'succeeded', progress: { percent: 100, message: 'done' }, error: null });
+    expect((done.result as { candidate: { metrics: { orders: number } } }).candidate.metrics.orders).toBe(6);
+    expect(await getReplay(db, second.id)).toMatchObject({ status: 'failed', error: expect.stringContaining(`${doomed.id}`) });
+
+    // A run told to stop puts the replay it was on back in the queue.
+    const third = await requestReplay(db, { candidateId: draft.id, ...period }, 'test', now);
+    const stopping = new AbortController();
+    await runQueuedReplays(db, { now: () => now, signal: stopping.signal, onProgress: () => stopping.abort() });
+    expect(await getReplay(db, third.id)).toMatchObject({ status: 'queued', progress: null, startedAt: null });
+    await runQueuedReplays(db, { now: () => now, signal: new AbortController().signal });
+    expect(await getReplay(db, third.id)).toMatchObject({ status: 'succeeded' });
+    await expect(getReplay(db, 999_999)).rejects.toMatchObject({ code: 'routing.unknown_replay', kind: 'not_found' });
   });
 });
