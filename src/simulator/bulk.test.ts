@@ -113,6 +113,24 @@ describe('bulk queries', () => {
     }
   });
 
+  test('currentBulkOperation (deprecated, still in the schema) answers the app\'s most recent operation of a type', async () => {
+    const CURRENT = `query($type: BulkOperationType) { currentBulkOperation(type: $type) { id type status } }`;
+    const first = await client().request(RUN_QUERY, { variables: { q: '{ locations { edges { node { id } } } }' } });
+    await finished(first.data.bulkOperationRunQuery.bulkOperation.id);
+    const second = await client().request(RUN_QUERY, { variables: { q: '{ products { edges { node { id } } } }' } });
+    const latestQuery = second.data.bulkOperationRunQuery.bulkOperation.id;
+    await finished(latestQuery);
+    const byDefault = await client().request(`{ currentBulkOperation { id type status } }`);
+    expect(byDefault.errors).toBeUndefined();
+    expect(byDefault.data.currentBulkOperation).toEqual({ id: latestQuery, type: 'QUERY', status: 'COMPLETED' });
+    expect((await client().request(CURRENT, { variables: { type: 'QUERY' } })).data.currentBulkOperation.id).toBe(latestQuery);
+    // No bulk mutation has run yet in this shop (the staged-upload test below runs one).
+    expect((await client().request(CURRENT, { variables: { type: 'MUTATION' } })).data.currentBulkOperation).toBeNull();
+    // Another app of the shop has run none.
+    const other = sim.addApp(creds.shop, { name: 'bulk bystander' });
+    expect((await officialClient(sim.url, other).request(`{ currentBulkOperation { id } }`)).data.currentBulkOperation).toBeNull();
+  });
+
   test('result URLs expire', async () => {
     const { data } = await client().request(RUN_QUERY, { variables: { q: '{ locations { edges { node { id name } } } }' } });
     const op = await finished(data.bulkOperationRunQuery.bulkOperation.id);
@@ -146,6 +164,8 @@ describe('staged upload + bulk mutation', () => {
     expect(run.data.bulkOperationRunMutation.userErrors).toEqual([]);
     const op = await finished(run.data.bulkOperationRunMutation.bulkOperation.id);
     expect(op).toMatchObject({ status: 'COMPLETED', type: 'MUTATION', objectCount: '3' });
+    const current = await client().request(`{ currentBulkOperation(type: MUTATION) { id type status } }`);
+    expect(current.data.currentBulkOperation).toEqual({ id: op.id, type: 'MUTATION', status: 'COMPLETED' });
     const lines = (await (await fetch(op.url)).text()).trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.map((l) => l.__lineNumber).sort()).toEqual([0, 1, 2]);
     for (const line of lines) expect(line.data.tagsAdd).toEqual({ node: { id: gid('Product', products[line.__lineNumber]!.id) }, userErrors: [] });

@@ -5,6 +5,7 @@ import { gid, parseGid, enumToTopic, type SimShop, type UserError } from './stat
 import { FulfillmentOrderView, FulfillmentView, OrderView, RefundView } from './views-orders.js';
 import { ProductView, VariantView, type RequestContext } from './views.js';
 import { paginate } from './connection.js';
+import type { SimBulkOperation } from './bulk.js';
 
 type Args = Record<string, unknown>;
 const iso = (d: Date) => d.toISOString();
@@ -235,6 +236,15 @@ export function makeOtherQueries(shop: SimShop, ctx: RequestContext) {
     bulkOperation: (args: Args) => {
       const op = shop.bulkOperations.get(parseGid(args['id'] as string, 'BulkOperation') ?? -1);
       return op && op.appToken === ctx.app.accessToken ? ctx.services.bulk.view(op) : null;
+    },
+    // Deprecated since 2026-01 (use bulkOperations with a status filter), still in the schema.
+    currentBulkOperation: (args: { type?: string | null }) => {
+      const type = args.type ?? 'QUERY';
+      let latest: SimBulkOperation | undefined;
+      for (const op of shop.bulkOperations.values()) {
+        if (op.appToken === ctx.app.accessToken && op.type === type && (!latest || op.id > latest.id)) latest = op;
+      }
+      return latest ? ctx.services.bulk.view(latest) : null;
     },
     bulkOperations: (args: { first?: number | null; last?: number | null; after?: string | null; before?: string | null; reverse?: boolean | null; query?: string | null; sortKey?: string | null }) => {
       const statusFilter = /status:(\w+)/i.exec(args.query ?? '')?.[1]?.toUpperCase();

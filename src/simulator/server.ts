@@ -17,7 +17,27 @@ import { strictFieldResolver, typeResolver } from './executor.js';
 import type { StagedTarget } from './views.js';
 import { startWebhookDispatcher, type WebhookDispatcher, type WebhookFaults, NO_WEBHOOK_FAULTS } from './webhooks.js';
 
+/** The version of the pinned Admin schema, and of webhook bodies. */
 export const SIMULATED_API_VERSION = '2026-07';
+
+/**
+ * The stable versions Shopify supports in December 2026 (each for at least 12 months after its
+ * release). The simulator answers every one of them with the pinned 2026-07 schema and rules.
+ */
+export const SUPPORTED_API_VERSIONS = ['2026-01', '2026-04', '2026-07', '2026-10'] as const;
+
+/**
+ * The version that answers a request made to `requested`: a supported version answers itself; an
+ * older stable version is no longer supported, and Shopify falls it forward to the oldest supported
+ * one; anything else (a malformed name, a month Shopify never releases, a version not released yet)
+ * has no endpoint (null).
+ */
+export function servedApiVersion(requested: string): string | null {
+  if (!/^\d{4}-(01|04|07|10)$/.test(requested)) return null;
+  if ((SUPPORTED_API_VERSIONS as readonly string[]).includes(requested)) return requested;
+  const oldest = SUPPORTED_API_VERSIONS[0];
+  return requested < oldest ? oldest : null;
+}
 
 export interface ApiFaults {
   /** Share of GraphQL calls answered with HTTP 5xx (502/503/500) before doing anything. */
@@ -217,15 +237,21 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     });
   }
 
-  async function handleGraphQL(request: IncomingMessage, response: ServerResponse, version: string): Promise<void> {
+  async function handleGraphQL(request: IncomingMessage, response: ServerResponse, requestedVersion: string): Promise<void> {
+    const version = servedApiVersion(requestedVersion);
+    if (version === null) {
+      await readBody(request).catch(() => '');
+      send(response, 404, {
+        errors: `Not Found: ${requestedVersion} is not an Admin API version served here (stable versions ${SUPPORTED_API_VERSIONS.join(', ')}; older ones fall forward to ${SUPPORTED_API_VERSIONS[0]}).`,
+      });
+      return;
+    }
+    // Shopify names the version that answered, so a client can tell it was fallen forward.
+    const versionHeader = { 'x-shopify-api-version': version };
     const token = request.headers['x-shopify-access-token'];
     const found = typeof token === 'string' ? byToken.get(token) : undefined;
     if (!found) {
-      send(response, 401, { errors: '[API] Invalid API key or access token (unrecognized login or wrong password)' });
-      return;
-    }
-    if (version !== SIMULATED_API_VERSION) {
-      send(response, 404, { errors: `API version ${version} is not served by this simulator (it serves ${SIMULATED_API_VERSION}).` });
+      send(response, 401, { errors: '[API] Invalid API key or access token (unrecognized login or wrong password)' }, versionHeader);
       return;
     }
     const { entry, appEntry } = found;
@@ -240,14 +266,14 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       entry.stats.faultsInjected += 1;
       await readBody(request).catch(() => ''); // drain the request so the connection stays usable
       const status = entry.random.pick([500, 502, 503]);
-      send(response, status, { errors: 'Internal Server Error' });
+      send(response, status, { errors: 'Internal Server Error' }, versionHeader);
       return;
     }
     let body: GraphQLBody;
     try {
       body = JSON.parse(await readBody(request)) as GraphQLBody;
     } catch {
-      send(response, 400, { errors: 'Body must be JSON: { "query": "...", "variables": { ... } }' });
+      send(response, 400, { errors: 'Body must be JSON: { "query": "...", "variables": { ... } }' }, versionHeader);
       return;
     }
     const nowMs = performance.now();
@@ -274,7 +300,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       request.socket.destroy();
       return;
     }
-    send(response, result.status, result.body);
+    send(response, result.status, result.body, versionHeader);
   }
 
   async function handleControl(request: IncomingMessage, response: ServerResponse, path: string[]): Promise<void> {
