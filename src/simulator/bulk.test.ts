@@ -27,34 +27,60 @@ async function finished(id: string) {
 }
 
 describe('bulk queries', () => {
-  test('nested query → JSONL with children after their parent, linked by __parentId', async () => {
-    const query = `{ products { edges { node { id title variants { edges { node { id sku inventoryItem { id } } } } } } } }`;
-    const { data } = await client().request(RUN_QUERY, { variables: { q: query } });
+  const NESTED = `{ products { edges { node { id title variants { edges { node { id sku inventoryItem { id } } } } } } } }`;
+  const runNested = async (grouping: string) => {
+    const { data } = await client().request(`mutation($q: String!) { bulkOperationRunQuery(query: $q${grouping}) { bulkOperation { id status } userErrors { code field message } } }`, { variables: { q: NESTED } });
     expect(data.bulkOperationRunQuery.userErrors).toEqual([]);
     expect(data.bulkOperationRunQuery.bulkOperation.status).toBe('CREATED');
     const op = await finished(data.bulkOperationRunQuery.bulkOperation.id);
     expect(op.status).toBe('COMPLETED');
     const shop = sim.shop(creds.shop);
-    const variantCount = shop.variants.size;
-    expect(op.objectCount).toBe(String(shop.products.size + variantCount));
+    expect(op.objectCount).toBe(String(shop.products.size + shop.variants.size));
     expect(op.rootObjectCount).toBe(String(shop.products.size));
-
     const text = await (await fetch(op.url)).text();
     expect(op.fileSize).toBe(String(Buffer.byteLength(text)));
-    const lines = text.trim().split('\n').map((l) => JSON.parse(l));
+    return text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
+  };
+  /** Every product and variant once: products bare, variants linked to their product by __parentId. */
+  const expectEveryObjectOnce = (lines: Array<Record<string, any>>) => {
+    const shop = sim.shop(creds.shop);
+    const expected = [...shop.products.values()].flatMap((p) => [
+      { id: gid('Product', p.id), title: p.title },
+      ...p.variantIds.map((id) => {
+        const v = shop.variants.get(id)!;
+        return { id: gid('ProductVariant', v.id), sku: v.sku, inventoryItem: { id: gid('InventoryItem', v.inventoryItemId) }, __parentId: gid('Product', p.id) };
+      }),
+    ]);
+    const byId = (a: Record<string, any>, b: Record<string, any>) => String(a['id']).localeCompare(String(b['id']));
+    expect([...lines].sort(byId)).toEqual(expected.sort(byId));
+  };
+
+  test('groupObjects: true → JSONL with children right after their parent, linked by __parentId', async () => {
+    const lines = await runNested(', groupObjects: true');
+    expectEveryObjectOnce(lines);
     let currentProduct: string | null = null;
     for (const line of lines) {
-      if (line.__parentId === undefined) {
-        expect(Object.keys(line).sort()).toEqual(['id', 'title']);
-        currentProduct = line.id;
-      } else {
-        // A variant line follows its product's line and points at it.
-        expect(line.__parentId).toBe(currentProduct);
-        expect(line).toMatchObject({ id: expect.stringMatching(/ProductVariant/), sku: expect.any(String), inventoryItem: { id: expect.stringMatching(/InventoryItem/) } });
-      }
+      if (line['__parentId'] === undefined) currentProduct = line['id'];
+      else expect(line['__parentId']).toBe(currentProduct); // a variant follows its product's line
     }
-    const first = [...shop.products.values()][0]!;
+    const first = [...sim.shop(creds.shop).products.values()][0]!;
     expect(lines[0]).toEqual({ id: gid('Product', first.id), title: first.title });
+  });
+
+  test('groupObjects false (the default since 2026-01) → ungrouped: children before or far from their parent, the same lines', async () => {
+    for (const grouping of ['', ', groupObjects: false']) {
+      const lines = await runNested(grouping);
+      expectEveryObjectOnce(lines);
+      const position = new Map(lines.map((l, i) => [l['id'], i]));
+      const children = lines.filter((l) => l['__parentId'] !== undefined);
+      // Shuffled: many children come before their parent, and many are not next to a line of their family.
+      expect(children.filter((c) => position.get(c['__parentId'])! > position.get(c['id'])!).length).toBeGreaterThan(children.length / 4);
+      const strays = children.filter((c) => {
+        const previous = lines[position.get(c['id'])! - 1];
+        return previous?.['id'] !== c['__parentId'] && previous?.['__parentId'] !== c['__parentId'];
+      });
+      expect(strays.length).toBeGreaterThan(children.length / 2);
+    }
   });
 
   test('invalid bulk queries are refused with a reason', async () => {

@@ -182,7 +182,7 @@ export function makeOtherMutations(shop: SimShop, ctx: RequestContext) {
       return { stagedTargets: inputs.map((input) => ctx.services.stage(input)), userErrors: [] };
     },
     bulkOperationRunQuery: (args: Args) => {
-      const { op, userErrors } = ctx.services.bulk.runQuery(args['query'] as string, ctx);
+      const { op, userErrors } = ctx.services.bulk.runQuery(args['query'] as string, args['groupObjects'] === true, ctx);
       return { bulkOperation: op ? ctx.services.bulk.view(op) : null, userErrors };
     },
     bulkOperationRunMutation: (args: Args) => {
