@@ -303,7 +303,8 @@ export function makeBulkRunner(shop: SimShop, options: BulkOptions) {
           );
           if (result.errors?.length || !result.data) {
             op.status = 'FAILED';
-            op.errorCode = 'INTERNAL_SERVER_ERROR';
+            // A field the app lacks the scope for fails the whole operation (BulkOperationErrorCode).
+            op.errorCode = result.errors?.some((e) => e.extensions['code'] === 'ACCESS_DENIED') ? 'ACCESS_DENIED' : 'INTERNAL_SERVER_ERROR';
             op.completedAt = shop.now();
             shop.emit({ topic: 'bulk_operations/finish', resource: 'bulk_operation', bulkOperationId: op.id });
             return;

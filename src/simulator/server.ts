@@ -13,7 +13,8 @@ import type { SimApp } from './views.js';
 import { cancelOrder, editOrder, placeOrder, posSale, refund, type PlaceOrderInput, type RestockType } from './orders.js';
 import { adminInventoryEdit, createProduct, editProduct } from './scenario.js';
 import { makeBulkRunner, type BulkFiles, type BulkRunner } from './bulk.js';
-import { strictFieldResolver, typeResolver } from './executor.js';
+import { scopedFieldResolver, typeResolver } from './executor.js';
+import { isScopeHandle, scopeRulesOf } from './scopes.js';
 import type { StagedTarget } from './views.js';
 import { startWebhookDispatcher, type WebhookDispatcher, type WebhookFaults, NO_WEBHOOK_FAULTS } from './webhooks.js';
 
@@ -110,6 +111,8 @@ export interface Simulator {
   server: Server;
   createShop(options: CreateShopOptions): ShopCredentials;
   addApp(domain: string, options: { name: string; scopes?: string[]; plan?: PlanName; bucketFactor?: number }): ShopCredentials;
+  /** Replaces the access scopes granted to an app of a shop (by its name); answers them. */
+  setAppScopes(domain: string, appName: string, scopes: string[]): string[];
   shop(domain: string): SimShop;
   setFaults(domain: string, faults: Partial<ApiFaults>): ApiFaults;
   stats(domain: string): ShopEntry['stats'];
@@ -124,7 +127,30 @@ export interface Simulator {
   close(): Promise<void>;
 }
 
-const DEFAULT_SCOPES = ['read_products', 'write_products', 'read_inventory', 'write_inventory', 'read_locations', 'read_orders', 'write_orders'];
+/**
+ * The scopes of a generated shop's first app: what Switchyard needs (src/shopify/scopes.ts; the
+ * simulator may not import it), and write_products for the pre-order mutations.
+ */
+export const DEFAULT_SCOPES = [
+  'read_customers',
+  'read_inventory',
+  'write_inventory',
+  'read_locations',
+  'read_merchant_managed_fulfillment_orders',
+  'write_merchant_managed_fulfillment_orders',
+  'read_orders',
+  'write_orders',
+  'read_products',
+  'write_products',
+];
+
+/** Checks a list of scopes from the control API (or a test): an array of scope handles. */
+function validScopes(scopes: unknown, field: string): string[] {
+  if (!Array.isArray(scopes) || !scopes.every(isScopeHandle)) {
+    throw new SimulatorError(400, `${field} must be an array of scope handles such as "read_orders" (got ${JSON.stringify(scopes)}).`);
+  }
+  return [...new Set(scopes)];
+}
 
 async function readBody(request: IncomingMessage, limit = 20 * 1024 * 1024): Promise<string> {
   return (await readRawBody(request, limit)).toString('utf8');
@@ -156,6 +182,8 @@ function send(response: ServerResponse, status: number, body: unknown, headers: 
 
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const schema: GraphQLSchema = loadAdminSchema(SIMULATED_API_VERSION, options.schemaCacheDir);
+  const scopeRules = scopeRulesOf(schema);
+  const fieldResolver = scopedFieldResolver(scopeRules);
   const shops = new Map<string, ShopEntry>();
   const files: BulkFiles = { results: new Map(), staged: new Map() };
   let baseUrl = '';
@@ -171,13 +199,16 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
   function addApp(domain: string, appOptions: { name: string; scopes?: string[]; plan?: PlanName; bucketFactor?: number }): ShopCredentials {
     const entry = entryOf(domain);
+    if (typeof appOptions.name !== 'string' || appOptions.name.trim() === '') throw new SimulatorError(400, 'An app needs a "name".');
+    if ([...entry.apps.values()].some((a) => a.app.name === appOptions.name)) throw new SimulatorError(409, `Shop ${domain} has an app named "${appOptions.name}" already.`);
+    const scopes = appOptions.scopes === undefined ? DEFAULT_SCOPES : validScopes(appOptions.scopes, 'scopes');
     const plan = appOptions.plan ?? entry.plan;
     const restoreRate = PLANS[plan].restoreRate;
     const app: SimApp = {
       name: appOptions.name,
       accessToken: `shpat_${randomBytes(16).toString('hex')}`,
       clientSecret: `shpss_${randomBytes(16).toString('hex')}`,
-      scopes: new Set(appOptions.scopes ?? DEFAULT_SCOPES),
+      scopes: new Set(scopes),
     };
     const appEntry: AppEntry = { app, bucket: new CostBucket(restoreRate * (appOptions.bucketFactor ?? DEFAULT_BUCKET_FACTOR), restoreRate, performance.now()) };
     entry.apps.set(app.accessToken, appEntry);
@@ -199,7 +230,16 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     for (const [id, subscription] of entry.shop.webhookSubscriptions) if (subscription.appToken === accessToken) entry.shop.webhookSubscriptions.delete(id);
   }
 
+  function setAppScopes(domain: string, appName: string, scopes: string[]): string[] {
+    const found = [...entryOf(domain).apps.values()].find((a) => a.app.name === appName);
+    if (!found) throw new SimulatorError(404, `Shop ${domain} has no app named "${appName}".`);
+    const granted = validScopes(scopes, 'scopes');
+    found.app.scopes = new Set(granted);
+    return granted.sort();
+  }
+
   function createShop(shopOptions: CreateShopOptions): ShopCredentials {
+    if (shopOptions.scopes !== undefined) validScopes(shopOptions.scopes, 'scopes');
     const shop = generateShop({ ...shopOptions, now });
     if (shops.has(shop.domain)) throw new SimulatorError(409, `Shop ${shop.domain} exists already.`);
     const plan = shopOptions.plan ?? 'standard';
@@ -210,7 +250,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       baseUrl: () => baseUrl,
       concurrency: () => entryOf(shop.domain).bulkConcurrency,
       stepMs: () => options.bulkStepMs ?? 20,
-      fieldResolver: strictFieldResolver,
+      fieldResolver,
       typeResolver,
     });
     shops.set(shop.domain, {
@@ -288,7 +328,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       bucket: appEntry.bucket,
       body,
       nowMs,
-      services: { bulk: entry.bulk, stage: (input) => stageTarget(entry.shop, input.filename, input.mimeType) },
+      services: { bulk: entry.bulk, scopes: scopeRules, stage: (input) => stageTarget(entry.shop, input.filename, input.mimeType) },
+      fieldResolver,
     });
     entry.stats.pointsCharged += result.charged;
     if (result.throttled) entry.stats.throttled += 1;
@@ -320,6 +361,14 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       if (path.length === 4 && path[2] === 'apps' && method === 'DELETE') {
         uninstallApp(domain, decodeURIComponent(path[3]!));
         send(response, 200, { uninstalled: true });
+        return;
+      }
+      if (path.length === 3 && path[2] === 'apps' && method === 'GET') {
+        send(response, 200, { apps: [...entryOf(domain).apps.values()].map(({ app }) => ({ name: app.name, scopes: [...app.scopes].sort() })) });
+        return;
+      }
+      if (path.length === 5 && path[2] === 'apps' && path[4] === 'scopes' && method === 'PUT') {
+        send(response, 200, { name: path[3], scopes: setAppScopes(domain, path[3]!, input['scopes'] as string[]) });
         return;
       }
       if (path.length === 3 && path[2] === 'faults' && method === 'PUT') {
@@ -505,6 +554,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     server,
     createShop,
     addApp,
+    setAppScopes,
     shop: (domain) => entryOf(domain).shop,
     setFaults,
     stats: (domain) => entryOf(domain).stats,
