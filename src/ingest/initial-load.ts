@@ -14,6 +14,9 @@ import { readBulkObjects, readBulkResult, runBulkQuery, type BulkFinishSignals, 
 import { orderFromNode, productFromNode } from '../shopify/mappers.js';
 import { LocationsPage, ShopInfo, WebhookSubscriptionCreate, WebhookSubscriptions, type LocationNode, type OrderNode, type ProductNode } from '../shopify/operations.js';
 import { shopifyInventorySnapshot, shops } from '../shopify/connection.schema.js';
+import type { Logger } from '../platform/logger.js';
+import type { ScopeNeed } from '../shopify/scopes.js';
+import { checkAccessScopes } from './access-scopes.js';
 import { HANDLED_TOPICS, subscriptionTopic } from './topics.js';
 import { ensureShop, mergeSyncState, writeWatermark } from './sync-state.js';
 
@@ -50,6 +53,8 @@ export interface InitialLoadOptions {
   pollMs?: number;
   onProgress?: (progress: LoadProgress) => void;
   signal?: AbortSignal;
+  /** Where missing access scopes are reported (they are also recorded for sync health). */
+  log?: Logger;
 }
 
 const slug = (text: string) =>
@@ -241,7 +246,9 @@ export async function ensureWebhookSubscriptions(shopify: ShopifyClient, webhook
   return { created, present: have.size };
 }
 
-export async function runInitialLoad(options: InitialLoadOptions): Promise<{ proposals: LocationProposal[]; counts: Record<string, number>; completed: boolean }> {
+export async function runInitialLoad(
+  options: InitialLoadOptions,
+): Promise<{ proposals: LocationProposal[]; counts: Record<string, number>; completed: boolean; missingScopes: ScopeNeed[] }> {
   if (!(ORDER_WINDOW_MONTHS as readonly number[]).includes(options.months)) {
     throw invalid('sync.bad_window', `The open-order window is 1, 2 or 6 months (got ${options.months}).`);
   }
@@ -253,6 +260,8 @@ export async function runInitialLoad(options: InitialLoadOptions): Promise<{ pro
 
   progress('shop', 0);
   await ensureShop(db, options.shop, options.apiVersion);
+  // Before anything changes: stops here when an essential scope is missing.
+  const { missing } = await checkAccessScopes({ db, shopify, shop: options.shop, orderWindowMonths: options.months, at: clock.now(), ...(options.log ? { log: options.log } : {}) });
   const info = await shopify.request(ShopInfo, {});
   await db
     .update(shops)
@@ -261,7 +270,7 @@ export async function runInitialLoad(options: InitialLoadOptions): Promise<{ pro
 
   progress('locations', 5);
   const proposals = await proposeLocations(db, shopify);
-  if (!options.confirmLocations) return { proposals, counts, completed: false };
+  if (!options.confirmLocations) return { proposals, counts, completed: false, missingScopes: missing };
   count('facilities_created', await applyLocations(db, shopify, clock.now()));
 
   progress('products', 10);
@@ -303,5 +312,5 @@ export async function runInitialLoad(options: InitialLoadOptions): Promise<{ pro
   await db.update(shops).set({ status: 'connected', connectedAt: clock.now(), updatedAt: clock.now() }).where(eq(shops.domain, options.shop));
   await mergeSyncState(db, options.shop, { initialLoad: { at: clock.now().toISOString(), months: options.months, counts } });
   progress('done', 100);
-  return { proposals, counts, completed: true };
+  return { proposals, counts, completed: true, missingScopes: missing };
 }
