@@ -33,7 +33,7 @@ export function registerSyncRoutes(app: App, deps: { sync: SyncService; receiveW
     );
   });
 
-  app.get('/api/v1/sync/health', { schema: { summary: 'Sync health per resource: polls, lag, inbox, parked deliveries, last reconciliation', tags: ['sync'] } }, async () =>
+  app.get('/api/v1/sync/health', { schema: { summary: 'Sync health per resource: polls, lag, inbox, parked deliveries, last reconciliation, access scopes granted and missing', tags: ['sync'] } }, async () =>
     deps.sync.health(),
   );
 

@@ -59,6 +59,7 @@ export function makeIngest(options: IngestOptions) {
         confirmLocations: true,
         signals: bulkSignals,
         signal: ctx.signal,
+        log: ctx.log,
         onProgress: (p) => ctx.progress(p.percent, `${p.step}: ${JSON.stringify(p.counts)}`),
       });
     },

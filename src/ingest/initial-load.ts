@@ -10,10 +10,13 @@ import { applyOrderSnapshot } from '../domains/orders/index.js';
 import { applyProductSnapshot } from '../domains/catalog/index.js';
 import { facilities, type FacilityKind } from '../domains/facilities/index.js';
 import type { ShopifyClient } from '../shopify/client.js';
-import { groupRecords, readBulkResult, runBulkQuery, type BulkFinishSignals, type BulkRecord } from '../shopify/bulk-runner.js';
+import { readBulkObjects, readBulkResult, runBulkQuery, type BulkFinishSignals, type BulkRecord } from '../shopify/bulk-runner.js';
 import { orderFromNode, productFromNode } from '../shopify/mappers.js';
 import { LocationsPage, ShopInfo, WebhookSubscriptionCreate, WebhookSubscriptions, type LocationNode, type OrderNode, type ProductNode } from '../shopify/operations.js';
 import { shopifyInventorySnapshot, shops } from '../shopify/connection.schema.js';
+import type { Logger } from '../platform/logger.js';
+import type { ScopeNeed } from '../shopify/scopes.js';
+import { checkAccessScopes } from './access-scopes.js';
 import { HANDLED_TOPICS, subscriptionTopic } from './topics.js';
 import { ensureShop, mergeSyncState, writeWatermark } from './sync-state.js';
 
@@ -50,6 +53,8 @@ export interface InitialLoadOptions {
   pollMs?: number;
   onProgress?: (progress: LoadProgress) => void;
   signal?: AbortSignal;
+  /** Where missing access scopes are reported (they are also recorded for sync health). */
+  log?: Logger;
 }
 
 const slug = (text: string) =>
@@ -133,8 +138,36 @@ export const INVENTORY_BULK = `{ inventoryItems { edges { node {
   inventoryLevels { edges { node { id location { id } quantities(names: ["available", "on_hand", "committed"]) { name quantity } } } }
 } } } }`;
 
+/** One inventory level as Shopify holds it. */
+export interface ShopifyLevel {
+  item: string;
+  location: string;
+  available: number;
+  onHand: number;
+  committed: number;
+}
+
+/**
+ * The levels of an INVENTORY_BULK result, whatever the line order: a level line names its inventory
+ * item as its parent, which is all it needs from it, so the lines are read one at a time and nothing
+ * is grouped or held (the file may hold hundreds of thousands of levels).
+ */
+export async function* inventoryLevelsOf(url: string | null): AsyncGenerator<ShopifyLevel> {
+  for await (const record of readBulkResult(url)) {
+    if (record.__parentId === undefined) continue; // an inventory item line: its id is all it holds
+    const quantities = new Map(((record['quantities'] as Array<{ name: string; quantity: number }>) ?? []).map((q) => [q.name, q.quantity]));
+    yield {
+      item: record.__parentId,
+      location: String((record['location'] as { id: string }).id),
+      available: quantities.get('available') ?? 0,
+      onHand: quantities.get('on_hand') ?? 0,
+      committed: quantities.get('committed') ?? 0,
+    };
+  }
+}
+
 /** Shopify's inventory as it is now, per item × location, into the snapshot table (batched upserts). */
-async function loadInventorySnapshot(db: Db, levels: AsyncIterable<{ root: BulkRecord; children: Map<string, BulkRecord[]> }>, at: Date): Promise<number> {
+async function loadInventorySnapshot(db: Db, levels: AsyncIterable<ShopifyLevel>, at: Date): Promise<number> {
   let batch: Array<typeof shopifyInventorySnapshot.$inferInsert> = [];
   let total = 0;
   const flush = async () => {
@@ -149,22 +182,19 @@ async function loadInventorySnapshot(db: Db, levels: AsyncIterable<{ root: BulkR
     total += batch.length;
     batch = [];
   };
-  for await (const { root, children } of levels) {
-    for (const level of children.get('InventoryLevel') ?? []) {
-      const quantities = new Map(((level['quantities'] as Array<{ name: string; quantity: number }>) ?? []).map((q) => [q.name, q.quantity]));
-      batch.push({
-        shopifyInventoryItemId: String(root['id']),
-        shopifyLocationId: String((level['location'] as { id: string }).id),
-        available: quantities.get('available') ?? 0,
-        onHand: quantities.get('on_hand') ?? 0,
-        committed: quantities.get('committed') ?? 0,
-        snapshotAt: at,
-        // A fresh read of Shopify: the publisher's starting point (see docs/decisions/0006).
-        baseOnHand: quantities.get('on_hand') ?? 0,
-        baseAt: at,
-      });
-      if (batch.length >= 500) await flush();
-    }
+  for await (const level of levels) {
+    batch.push({
+      shopifyInventoryItemId: level.item,
+      shopifyLocationId: level.location,
+      available: level.available,
+      onHand: level.onHand,
+      committed: level.committed,
+      snapshotAt: at,
+      // A fresh read of Shopify: the publisher's starting point (see docs/decisions/0006).
+      baseOnHand: level.onHand,
+      baseAt: at,
+    });
+    if (batch.length >= 500) await flush();
   }
   await flush();
   return total;
@@ -216,7 +246,9 @@ export async function ensureWebhookSubscriptions(shopify: ShopifyClient, webhook
   return { created, present: have.size };
 }
 
-export async function runInitialLoad(options: InitialLoadOptions): Promise<{ proposals: LocationProposal[]; counts: Record<string, number>; completed: boolean }> {
+export async function runInitialLoad(
+  options: InitialLoadOptions,
+): Promise<{ proposals: LocationProposal[]; counts: Record<string, number>; completed: boolean; missingScopes: ScopeNeed[] }> {
   if (!(ORDER_WINDOW_MONTHS as readonly number[]).includes(options.months)) {
     throw invalid('sync.bad_window', `The open-order window is 1, 2 or 6 months (got ${options.months}).`);
   }
@@ -228,6 +260,8 @@ export async function runInitialLoad(options: InitialLoadOptions): Promise<{ pro
 
   progress('shop', 0);
   await ensureShop(db, options.shop, options.apiVersion);
+  // Before anything changes: stops here when an essential scope is missing.
+  const { missing } = await checkAccessScopes({ db, shopify, shop: options.shop, orderWindowMonths: options.months, at: clock.now(), ...(options.log ? { log: options.log } : {}) });
   const info = await shopify.request(ShopInfo, {});
   await db
     .update(shops)
@@ -236,13 +270,13 @@ export async function runInitialLoad(options: InitialLoadOptions): Promise<{ pro
 
   progress('locations', 5);
   const proposals = await proposeLocations(db, shopify);
-  if (!options.confirmLocations) return { proposals, counts, completed: false };
+  if (!options.confirmLocations) return { proposals, counts, completed: false, missingScopes: missing };
   count('facilities_created', await applyLocations(db, shopify, clock.now()));
 
   progress('products', 10);
   const productsOp = await runBulkQuery(shopify, PRODUCTS_BULK, { ...(options.signals ? { signals: options.signals } : {}), pollMs: options.pollMs ?? 2000, ...(options.signal ? { signal: options.signal } : {}) });
   const totalProducts = Number(productsOp.rootObjectCount) || 1;
-  for await (const { root, children } of groupRecords(readBulkResult(productsOp.url))) {
+  for await (const { root, children } of readBulkObjects(productsOp.url)) {
     count(`products_${await applyProductSnapshot(db, productFromNode(productNodeOf(root, children)), clock.now())}`);
     count('variants', children.get('ProductVariant')?.length ?? 0);
     const seen = (counts['products_created'] ?? 0) + (counts['products_updated'] ?? 0) + (counts['products_unchanged'] ?? 0) + (counts['products_stale'] ?? 0);
@@ -252,7 +286,7 @@ export async function runInitialLoad(options: InitialLoadOptions): Promise<{ pro
   progress('inventory', 45);
   const inventoryOp = await runBulkQuery(shopify, INVENTORY_BULK, { ...(options.signals ? { signals: options.signals } : {}), pollMs: options.pollMs ?? 2000, ...(options.signal ? { signal: options.signal } : {}) });
   const snapshotAt = clock.now();
-  count('inventory_levels', await loadInventorySnapshot(db, groupRecords(readBulkResult(inventoryOp.url)), snapshotAt));
+  count('inventory_levels', await loadInventorySnapshot(db, inventoryLevelsOf(inventoryOp.url), snapshotAt));
   // Switchyard's opening stock: Shopify's on hand, for every pair that has no history yet.
   const levels = await db.select().from(shopifyInventorySnapshot);
   count('opening_balances', await recordOpeningBalances(db, levels, snapshotAt, clock.now()));
@@ -263,7 +297,7 @@ export async function runInitialLoad(options: InitialLoadOptions): Promise<{ pro
   const ordersOp = await runBulkQuery(shopify, ordersBulk(since), { ...(options.signals ? { signals: options.signals } : {}), pollMs: options.pollMs ?? 2000, ...(options.signal ? { signal: options.signal } : {}) });
   const totalOrders = Number(ordersOp.rootObjectCount) || 1;
   let orderCount = 0;
-  for await (const { root, children } of groupRecords(readBulkResult(ordersOp.url))) {
+  for await (const { root, children } of readBulkObjects(ordersOp.url)) {
     count(`orders_${await applyOrderSnapshot(db, orderFromNode(orderNodeOf(root, children)), 'initial-load', clock.now())}`);
     orderCount += 1;
     if (orderCount % 100 === 0) progress('orders', 50 + Math.round((orderCount / totalOrders) * 40));
@@ -278,5 +312,5 @@ export async function runInitialLoad(options: InitialLoadOptions): Promise<{ pro
   await db.update(shops).set({ status: 'connected', connectedAt: clock.now(), updatedAt: clock.now() }).where(eq(shops.domain, options.shop));
   await mergeSyncState(db, options.shop, { initialLoad: { at: clock.now().toISOString(), months: options.months, counts } });
   progress('done', 100);
-  return { proposals, counts, completed: true };
+  return { proposals, counts, completed: true, missingScopes: missing };
 }

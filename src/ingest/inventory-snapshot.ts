@@ -7,16 +7,8 @@ import { queryRows } from '../platform/db/rows.js';
 import type { JobDefinition } from '../platform/jobs/job.types.js';
 import { desiredAvailable, markChanged, publishTargets, type PublishPair } from '../domains/inventory/index.js';
 import type { ShopifyClient } from '../shopify/client.js';
-import { groupRecords, readBulkResult, runBulkQuery, type BulkFinishSignals } from '../shopify/bulk-runner.js';
-import { INVENTORY_BULK } from './initial-load.js';
-
-interface Level {
-  item: string;
-  location: string;
-  available: number;
-  onHand: number;
-  committed: number;
-}
+import { runBulkQuery, type BulkFinishSignals } from '../shopify/bulk-runner.js';
+import { INVENTORY_BULK, inventoryLevelsOf, type ShopifyLevel as Level } from './initial-load.js';
 
 export const INVENTORY_SNAPSHOT_JOB = 'sync.inventory-snapshot';
 
@@ -38,11 +30,8 @@ export function makeInventorySnapshotJob(deps: { shopify: ShopifyClient; signals
         ctx.count('levels', batch.length);
         batch = [];
       };
-      for await (const { root, children } of groupRecords(readBulkResult(op.url))) {
-        for (const level of children.get('InventoryLevel') ?? []) {
-          const q = new Map(((level['quantities'] as Array<{ name: string; quantity: number }>) ?? []).map((x) => [x.name, x.quantity]));
-          batch.push({ item: String(root['id']), location: String((level['location'] as { id: string }).id), available: q.get('available') ?? 0, onHand: q.get('on_hand') ?? 0, committed: q.get('committed') ?? 0 });
-        }
+      for await (const level of inventoryLevelsOf(op.url)) {
+        batch.push(level);
         if (batch.length >= 1000) await flush();
       }
       if (batch.length > 0) await flush();

@@ -8,6 +8,7 @@ import type { ShopifyClient } from '../shopify/client.js';
 import { shops } from '../shopify/connection.schema.js';
 import { webhookInbox, type InboxStatus } from './inbox.schema.js';
 import { readSyncState } from './sync-state.js';
+import { scopesHealth } from './access-scopes.js';
 
 export function makeSyncApi(deps: { db: Db; clock: Clock; shop: string; shopify: ShopifyClient }) {
   const { db, clock } = deps;
@@ -46,6 +47,8 @@ export function makeSyncApi(deps: { db: Db; clock: Clock; shop: string; shopify:
         },
         lastReconciliation: state['reconcile'] ?? null,
         initialLoad: state['initialLoad'] ?? null,
+        /** The access scopes Shopify granted at the last connect, and what is missing (null before it). */
+        scopes: await scopesHealth(db, deps.shop),
         api: { ...deps.shopify.stats, budget: deps.shopify.budget.snapshot() },
       };
     },

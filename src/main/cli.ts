@@ -373,6 +373,10 @@ shopifyCommand
           onProgress: (p) => bar(p.percent, `${p.step} ${Object.entries(p.counts).map(([k, v]) => `${k}=${v}`).join(' ')}`),
         });
         process.stdout.write('\n');
+        if (result.missingScopes.length > 0) {
+          process.stdout.write('The Shopify app lacks access scopes; without them:\n');
+          for (const m of result.missingScopes) process.stdout.write(`  ${m.scope.padEnd(44)} ${m.whatStopsWorking}\n`);
+        }
         process.stdout.write('Shopify locations → Switchyard facilities:\n');
         for (const p of result.proposals) {
           process.stdout.write(`  ${p.name.padEnd(36)} → ${p.code.padEnd(24)} ${p.kind.padEnd(9)} ship=${p.canShip} pickup=${p.canPickup}${p.existingFacilityId ? ` (already facility #${p.existingFacilityId})` : ''}\n`);

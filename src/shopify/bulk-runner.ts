@@ -1,7 +1,14 @@
-// Runs a bulk query and streams its result: start it, follow it (a finish notification from the
+// Runs a bulk query and reads its result: start it, follow it (a finish notification from the
 // bulk_operations/finish webhook when one arrives, polling as the fallback), then download the JSONL
-// line by line, never holding the file in memory. Children of nested connections come after their
-// parent with `__parentId`; `groupRecords` hands each root object over with its children.
+// without holding the file in memory. Children of nested connections are lines of their own that
+// name their parent in `__parentId`; since 2026-01 Shopify writes them ungrouped (a child may come
+// before its parent, or far from it), so `readBulkObjects` assembles each root object with its
+// children whatever the order.
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { AppError } from '../platform/errors.js';
@@ -118,26 +125,130 @@ export async function* readBulkResult(url: string | null, fetchFile: (url: strin
   }
 }
 
+export interface BulkObject {
+  root: BulkRecord;
+  /** Its descendants (children, and their children), by GID type: `LineItem`, `ProductVariant`... */
+  children: Map<string, BulkRecord[]>;
+}
+
 /**
- * Groups a bulk stream into root objects with their children, keyed by the child's `__typename`-free
- * GID type (`LineItem`, `ProductVariant`...). Children follow their parent, so one root is held at a time.
+ * Each root object of a bulk result with its descendants, whatever the order of the lines. The file
+ * is spooled to a temporary file while every line's place (offset and length) is indexed under its
+ * parent; then each root is read back with its descendants, in file order. Memory holds that index
+ * (two numbers per line, one key per parent), never the objects: a file of any size is read in
+ * bounded memory. A line naming a parent that is not in the file fails the read.
  */
-export async function* groupRecords(records: AsyncIterable<BulkRecord>): AsyncGenerator<{ root: BulkRecord; children: Map<string, BulkRecord[]> }> {
-  let current: { root: BulkRecord; children: Map<string, BulkRecord[]>; ids: Set<string> } | null = null;
-  for await (const record of records) {
-    if (record.__parentId === undefined) {
-      if (current) yield { root: current.root, children: current.children };
-      current = { root: record, children: new Map(), ids: new Set([String(record['id'])]) };
-      continue;
+export async function* readBulkObjects(
+  url: string | null,
+  options: { fetchFile?: (url: string) => Promise<Response>; tempDir?: string } = {},
+): AsyncGenerator<BulkObject> {
+  if (!url) return; // Shopify gives no URL when there were no objects
+  const fetchFile = options.fetchFile ?? ((u: string) => fetch(u));
+  const spoolDir = await mkdtemp(join(options.tempDir ?? tmpdir(), 'switchyard-bulk-'));
+  try {
+    const path = join(spoolDir, 'result.jsonl');
+    const { roots, childrenOf } = await spoolAndIndex(url, path, fetchFile);
+    const file = await open(path, 'r');
+    try {
+      for (let i = 0; i < roots.length; i += 2) {
+        const [root] = await readLines(file, [roots[i]!, roots[i + 1]!]);
+        const children = new Map<string, BulkRecord[]>();
+        const parents = [String(root!['id'])];
+        while (parents.length > 0) {
+          const parent = parents.pop()!;
+          const places = childrenOf.get(parent);
+          if (!places) continue;
+          childrenOf.delete(parent);
+          for (const child of await readLines(file, places)) {
+            const type = /^gid:\/\/shopify\/([A-Za-z]+)\//.exec(String(child['id']))?.[1] ?? 'unknown';
+            children.set(type, [...(children.get(type) ?? []), child]);
+            if (typeof child['id'] === 'string') parents.push(child['id']);
+          }
+        }
+        yield { root: root!, children };
+      }
+      // Whatever is left in the index names a parent no line of the file has.
+      const orphaned = childrenOf.entries().next().value;
+      if (orphaned) {
+        const [parent, places] = orphaned;
+        const [child] = await readLines(file, places.slice(0, 2));
+        throw new AppError('shopify.bulk_orphan', 'unavailable', `Bulk line for ${String(child!['id'])} names parent ${parent}, which is not in the result.`);
+      }
+    } finally {
+      await file.close();
     }
-    if (!current || !current.ids.has(record.__parentId)) {
-      throw new AppError('shopify.bulk_orphan', 'unavailable', `Bulk line for ${String(record['id'])} names parent ${record.__parentId}, which is not the current root.`);
-    }
-    const type = /^gid:\/\/shopify\/([A-Za-z]+)\//.exec(String(record['id']))?.[1] ?? 'unknown';
-    current.children.set(type, [...(current.children.get(type) ?? []), record]);
-    if (typeof record['id'] === 'string') current.ids.add(record['id']);
+  } finally {
+    await rm(spoolDir, { recursive: true, force: true });
   }
-  if (current) yield { root: current.root, children: current.children };
+}
+
+/** Downloads the file to `path`, indexing every line: roots in order, children under their parent (flat [offset, length] pairs). */
+async function spoolAndIndex(url: string, path: string, fetchFile: (url: string) => Promise<Response>): Promise<{ roots: number[]; childrenOf: Map<string, number[]> }> {
+  const response = await fetchFile(url);
+  if (!response.ok || !response.body) throw new AppError('shopify.bulk_download_failed', 'unavailable', `Downloading the bulk result failed: HTTP ${response.status}.`);
+  const roots: number[] = [];
+  const childrenOf = new Map<string, number[]>();
+  let lineNumber = 0;
+  const index = (line: Buffer, offset: number) => {
+    lineNumber += 1;
+    const text = line.toString('utf8');
+    if (text.trim() === '') return;
+    let record: BulkRecord;
+    try {
+      record = JSON.parse(text) as BulkRecord;
+    } catch {
+      throw new AppError('shopify.bulk_bad_line', 'unavailable', `Line ${lineNumber} of the bulk result is not JSON.`);
+    }
+    if (record.__parentId === undefined) {
+      roots.push(offset, line.length);
+      return;
+    }
+    const places = childrenOf.get(record.__parentId);
+    if (places) places.push(offset, line.length);
+    else childrenOf.set(record.__parentId, [offset, line.length]);
+  };
+  const out = createWriteStream(path);
+  try {
+    let pending: Buffer[] = []; // the start of a line whose end has not arrived yet
+    let lineStart = 0;
+    let position = 0;
+    for await (const chunk of Readable.fromWeb(response.body as never) as AsyncIterable<Buffer>) {
+      if (!out.write(chunk)) await once(out, 'drain');
+      let from = 0;
+      for (let newline = chunk.indexOf(10); newline !== -1; newline = chunk.indexOf(10, from)) {
+        const end = chunk.subarray(from, newline);
+        index(pending.length === 0 ? end : Buffer.concat([...pending, end]), lineStart);
+        pending = [];
+        lineStart = position + newline + 1;
+        from = newline + 1;
+      }
+      if (from < chunk.length) pending.push(chunk.subarray(from));
+      position += chunk.length;
+    }
+    if (pending.length > 0) index(Buffer.concat(pending), lineStart);
+  } finally {
+    out.end();
+    await once(out, 'close');
+  }
+  return { roots, childrenOf };
+}
+
+/** Reads and parses the lines at the given places (flat [offset, length] pairs); neighbours are read in one go. */
+async function readLines(file: FileHandle, places: number[]): Promise<BulkRecord[]> {
+  const records: BulkRecord[] = [];
+  for (let i = 0; i < places.length; ) {
+    const start = places[i]!;
+    let end = start + places[i + 1]!;
+    i += 2;
+    while (i < places.length && places[i] === end + 1) {
+      end = places[i]! + places[i + 1]!;
+      i += 2;
+    }
+    const buffer = Buffer.alloc(end - start);
+    await file.read(buffer, 0, buffer.length, start);
+    for (const line of buffer.toString('utf8').split('\n')) if (line.trim() !== '') records.push(JSON.parse(line) as BulkRecord);
+  }
+  return records;
 }
 
 export const StagedUploadsCreate = operation<

@@ -110,6 +110,13 @@ export const ShopInfo = operation<{ shop: { name: string; myshopifyDomain: strin
   `query ShopInfo { shop { name myshopifyDomain currencyCode ianaTimezone } }`,
 );
 
+/** The scopes granted to the app (see scopes.ts for what Switchyard needs). */
+export const AppAccessScopes = operation<{ currentAppInstallation: { accessScopes: Array<{ handle: string }> } }>(
+  'AppAccessScopes',
+  2,
+  `query AppAccessScopes { currentAppInstallation { accessScopes { handle } } }`,
+);
+
 export interface LocationNode {
   id: string;
   name: string;
@@ -394,6 +401,7 @@ export const PreparedForPickup = operation<
 /** All operations, for the schema validation test. */
 export const ALL_OPERATIONS = [
   ShopInfo,
+  AppAccessScopes,
   LocationsPage,
   ProductsPage,
   ProductVariantsPage,

@@ -27,34 +27,60 @@ async function finished(id: string) {
 }
 
 describe('bulk queries', () => {
-  test('nested query → JSONL with children after their parent, linked by __parentId', async () => {
-    const query = `{ products { edges { node { id title variants { edges { node { id sku inventoryItem { id } } } } } } } }`;
-    const { data } = await client().request(RUN_QUERY, { variables: { q: query } });
+  const NESTED = `{ products { edges { node { id title variants { edges { node { id sku inventoryItem { id } } } } } } } }`;
+  const runNested = async (grouping: string) => {
+    const { data } = await client().request(`mutation($q: String!) { bulkOperationRunQuery(query: $q${grouping}) { bulkOperation { id status } userErrors { code field message } } }`, { variables: { q: NESTED } });
     expect(data.bulkOperationRunQuery.userErrors).toEqual([]);
     expect(data.bulkOperationRunQuery.bulkOperation.status).toBe('CREATED');
     const op = await finished(data.bulkOperationRunQuery.bulkOperation.id);
     expect(op.status).toBe('COMPLETED');
     const shop = sim.shop(creds.shop);
-    const variantCount = shop.variants.size;
-    expect(op.objectCount).toBe(String(shop.products.size + variantCount));
+    expect(op.objectCount).toBe(String(shop.products.size + shop.variants.size));
     expect(op.rootObjectCount).toBe(String(shop.products.size));
-
     const text = await (await fetch(op.url)).text();
     expect(op.fileSize).toBe(String(Buffer.byteLength(text)));
-    const lines = text.trim().split('\n').map((l) => JSON.parse(l));
+    return text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
+  };
+  /** Every product and variant once: products bare, variants linked to their product by __parentId. */
+  const expectEveryObjectOnce = (lines: Array<Record<string, any>>) => {
+    const shop = sim.shop(creds.shop);
+    const expected = [...shop.products.values()].flatMap((p) => [
+      { id: gid('Product', p.id), title: p.title },
+      ...p.variantIds.map((id) => {
+        const v = shop.variants.get(id)!;
+        return { id: gid('ProductVariant', v.id), sku: v.sku, inventoryItem: { id: gid('InventoryItem', v.inventoryItemId) }, __parentId: gid('Product', p.id) };
+      }),
+    ]);
+    const byId = (a: Record<string, any>, b: Record<string, any>) => String(a['id']).localeCompare(String(b['id']));
+    expect([...lines].sort(byId)).toEqual(expected.sort(byId));
+  };
+
+  test('groupObjects: true → JSONL with children right after their parent, linked by __parentId', async () => {
+    const lines = await runNested(', groupObjects: true');
+    expectEveryObjectOnce(lines);
     let currentProduct: string | null = null;
     for (const line of lines) {
-      if (line.__parentId === undefined) {
-        expect(Object.keys(line).sort()).toEqual(['id', 'title']);
-        currentProduct = line.id;
-      } else {
-        // A variant line follows its product's line and points at it.
-        expect(line.__parentId).toBe(currentProduct);
-        expect(line).toMatchObject({ id: expect.stringMatching(/ProductVariant/), sku: expect.any(String), inventoryItem: { id: expect.stringMatching(/InventoryItem/) } });
-      }
+      if (line['__parentId'] === undefined) currentProduct = line['id'];
+      else expect(line['__parentId']).toBe(currentProduct); // a variant follows its product's line
     }
-    const first = [...shop.products.values()][0]!;
+    const first = [...sim.shop(creds.shop).products.values()][0]!;
     expect(lines[0]).toEqual({ id: gid('Product', first.id), title: first.title });
+  });
+
+  test('groupObjects false (the default since 2026-01) → ungrouped: children before or far from their parent, the same lines', async () => {
+    for (const grouping of ['', ', groupObjects: false']) {
+      const lines = await runNested(grouping);
+      expectEveryObjectOnce(lines);
+      const position = new Map(lines.map((l, i) => [l['id'], i]));
+      const children = lines.filter((l) => l['__parentId'] !== undefined);
+      // Shuffled: many children come before their parent, and many are not next to a line of their family.
+      expect(children.filter((c) => position.get(c['__parentId'])! > position.get(c['id'])!).length).toBeGreaterThan(children.length / 4);
+      const strays = children.filter((c) => {
+        const previous = lines[position.get(c['id'])! - 1];
+        return previous?.['id'] !== c['__parentId'] && previous?.['__parentId'] !== c['__parentId'];
+      });
+      expect(strays.length).toBeGreaterThan(children.length / 2);
+    }
   });
 
   test('invalid bulk queries are refused with a reason', async () => {
@@ -113,6 +139,24 @@ describe('bulk queries', () => {
     }
   });
 
+  test('currentBulkOperation (deprecated, still in the schema) answers the app\'s most recent operation of a type', async () => {
+    const CURRENT = `query($type: BulkOperationType) { currentBulkOperation(type: $type) { id type status } }`;
+    const first = await client().request(RUN_QUERY, { variables: { q: '{ locations { edges { node { id } } } }' } });
+    await finished(first.data.bulkOperationRunQuery.bulkOperation.id);
+    const second = await client().request(RUN_QUERY, { variables: { q: '{ products { edges { node { id } } } }' } });
+    const latestQuery = second.data.bulkOperationRunQuery.bulkOperation.id;
+    await finished(latestQuery);
+    const byDefault = await client().request(`{ currentBulkOperation { id type status } }`);
+    expect(byDefault.errors).toBeUndefined();
+    expect(byDefault.data.currentBulkOperation).toEqual({ id: latestQuery, type: 'QUERY', status: 'COMPLETED' });
+    expect((await client().request(CURRENT, { variables: { type: 'QUERY' } })).data.currentBulkOperation.id).toBe(latestQuery);
+    // No bulk mutation has run yet in this shop (the staged-upload test below runs one).
+    expect((await client().request(CURRENT, { variables: { type: 'MUTATION' } })).data.currentBulkOperation).toBeNull();
+    // Another app of the shop has run none.
+    const other = sim.addApp(creds.shop, { name: 'bulk bystander' });
+    expect((await officialClient(sim.url, other).request(`{ currentBulkOperation { id } }`)).data.currentBulkOperation).toBeNull();
+  });
+
   test('result URLs expire', async () => {
     const { data } = await client().request(RUN_QUERY, { variables: { q: '{ locations { edges { node { id name } } } }' } });
     const op = await finished(data.bulkOperationRunQuery.bulkOperation.id);
@@ -146,6 +190,8 @@ describe('staged upload + bulk mutation', () => {
     expect(run.data.bulkOperationRunMutation.userErrors).toEqual([]);
     const op = await finished(run.data.bulkOperationRunMutation.bulkOperation.id);
     expect(op).toMatchObject({ status: 'COMPLETED', type: 'MUTATION', objectCount: '3' });
+    const current = await client().request(`{ currentBulkOperation(type: MUTATION) { id type status } }`);
+    expect(current.data.currentBulkOperation).toEqual({ id: op.id, type: 'MUTATION', status: 'COMPLETED' });
     const lines = (await (await fetch(op.url)).text()).trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.map((l) => l.__lineNumber).sort()).toEqual([0, 1, 2]);
     for (const line of lines) expect(line.data.tagsAdd).toEqual({ node: { id: gid('Product', products[line.__lineNumber]!.id) }, userErrors: [] });

@@ -1,7 +1,9 @@
 // Bulk operations as Shopify runs them: asynchronous, one JSONL file of results at an expiring URL.
 // Queries: every node of every connection, nested connection nodes on their own lines with
-// `__parentId`, after their parent; at most 5 connections, nested at most 2 deep. Mutations: one
-// line of variables per line of a staged upload, one result line each with `__lineNumber`.
+// `__parentId`; at most 5 connections, nested at most 2 deep. Lines are ungrouped (a child anywhere,
+// even before its parent) unless the query asks `groupObjects: true` (the default is false since
+// 2026-01). Mutations: one line of variables per line of a staged upload, one result line each with
+// `__lineNumber`.
 import { randomUUID } from 'node:crypto';
 import {
   execute,
@@ -22,6 +24,7 @@ import {
   type GraphQLTypeResolver,
   type SelectionSetNode,
 } from 'graphql';
+import { makeRandom } from '../platform/random.js';
 import { withUnboundedPages } from './connection.js';
 import { isConnectionType } from './cost.js';
 import { gid, type SimShop } from './state.js';
@@ -169,6 +172,21 @@ export function toJsonLines(schema: GraphQLSchema, document: DocumentNode, data:
   return { lines, roots };
 }
 
+/**
+ * The lines as an ungrouped file has them: Shopify writes them as they come, so a child may come
+ * before its parent or far from it, and siblings in any order. A shuffle seeded by the operation
+ * stands for that (the same operation gives the same file).
+ */
+export function ungroupedLines(lines: string[], seed: number): string[] {
+  const random = makeRandom(seed);
+  const shuffled = [...lines];
+  for (let i = shuffled.length - 1; i > 0; i--) {
+    const j = Math.floor(random.next() * (i + 1));
+    [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+  }
+  return shuffled;
+}
+
 function findField(selectionSet: SelectionSetNode | undefined, responseKey: string): FieldNode | undefined {
   for (const s of selectionSet?.selections ?? []) {
     if (s.kind === Kind.FIELD && (s.alias?.value ?? s.name.value) === responseKey) return s;
@@ -254,7 +272,7 @@ export function makeBulkRunner(shop: SimShop, options: BulkOptions) {
       };
     },
 
-    runQuery(query: string, ctx: RequestContext): { op: SimBulkOperation | null; userErrors: UserError[] } {
+    runQuery(query: string, groupObjects: boolean, ctx: RequestContext): { op: SimBulkOperation | null; userErrors: UserError[] } {
       let document: DocumentNode;
       try {
         document = parse(query);
@@ -285,13 +303,14 @@ export function makeBulkRunner(shop: SimShop, options: BulkOptions) {
           );
           if (result.errors?.length || !result.data) {
             op.status = 'FAILED';
-            op.errorCode = 'INTERNAL_SERVER_ERROR';
+            // A field the app lacks the scope for fails the whole operation (BulkOperationErrorCode).
+            op.errorCode = result.errors?.some((e) => e.extensions['code'] === 'ACCESS_DENIED') ? 'ACCESS_DENIED' : 'INTERNAL_SERVER_ERROR';
             op.completedAt = shop.now();
             shop.emit({ topic: 'bulk_operations/finish', resource: 'bulk_operation', bulkOperationId: op.id });
             return;
           }
           const { lines, roots } = toJsonLines(options.schema, document, result.data as Record<string, unknown>);
-          finish(op, lines, roots);
+          finish(op, groupObjects ? lines : ungroupedLines(lines, op.id), roots);
         });
       });
       return { op, userErrors: [] };

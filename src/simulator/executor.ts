@@ -16,6 +16,7 @@ import {
 import { actualCost, requestedCost } from './cost.js';
 import type { CostBucket, ThrottleStatus } from './bucket.js';
 import type { SimShop } from './state.js';
+import { accessDenied, grants, type ScopeRules } from './scopes.js';
 import { makeMutationRoot, makeQueryRoot, type RequestContext, type SimApp } from './views.js';
 
 export const MAX_QUERY_COST = 1000;
@@ -48,6 +49,32 @@ export const strictFieldResolver: GraphQLFieldResolver<unknown, RequestContext> 
   throw new GraphQLError(`Field '${info.parentType.name}.${info.fieldName}' is not implemented by the Switchyard Shopify simulator.`, {
     extensions: { code: 'NOT_IMPLEMENTED', typeName: info.parentType.name, fieldName: info.fieldName },
   });
+};
+
+/**
+ * The field resolver with Shopify's access scopes in front: a field the app lacks the scope for
+ * answers ACCESS_DENIED before anything runs (a mutation changes nothing); a field handing out any
+ * kind of object (`node`, `nodes`) refuses each object the app may not read.
+ */
+export function scopedFieldResolver(rules: ScopeRules): GraphQLFieldResolver<unknown, RequestContext> {
+  return (source, args, context, info) => {
+    const required = rules.field(info.parentType, info.fieldName);
+    if (required && !grants(context.app.scopes, required)) throw accessDenied(info.fieldName, required);
+    const value = strictFieldResolver(source, args, context, info);
+    if (!rules.checksEachObject(info.parentType, info.fieldName)) return value;
+    const refuse = (object: unknown) => {
+      const type = object && typeof object === 'object' && '__typename' in object ? String(object.__typename) : null;
+      const needed = type ? rules.type(type) : undefined;
+      return needed && !grants(context.app.scopes, needed) ? accessDenied(info.fieldName, needed) : object;
+    };
+    // graphql-js reports an Error in a list as that item's error (null there), the others stay.
+    return Array.isArray(value) ? value.map(refuse) : throwIfError(refuse(value));
+  };
+}
+
+const throwIfError = (value: unknown) => {
+  if (value instanceof Error) throw value;
+  return value;
 };
 
 export const typeResolver: GraphQLTypeResolver<unknown, RequestContext> = (value) =>
@@ -96,6 +123,8 @@ export async function executeAdminRequest(options: {
   body: GraphQLBody;
   nowMs: number;
   services: RequestContext['services'];
+  /** `scopedFieldResolver` of the schema's rules. */
+  fieldResolver: GraphQLFieldResolver<unknown, RequestContext>;
 }): Promise<GraphQLResponse> {
   const { schema, shop, app, bucket, body, nowMs, services } = options;
   const noCost = (status: number, errors: unknown): GraphQLResponse => ({ status, body: { errors }, charged: 0, throttled: false });
@@ -164,7 +193,7 @@ export async function executeAdminRequest(options: {
     contextValue: context,
     variableValues: variables,
     operationName: operation.name?.value,
-    fieldResolver: strictFieldResolver,
+    fieldResolver: options.fieldResolver,
     typeResolver,
   });
   const actual = operation.operation === 'mutation' ? requested : actualCost(schema, document, operation, variables, result.data as Record<string, unknown> | null);

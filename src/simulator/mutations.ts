@@ -4,7 +4,9 @@ import { cancelOrder, createFulfillment, moveFulfillmentOrder, prepareForPickup,
 import { gid, parseGid, enumToTopic, type SimShop, type UserError } from './state.js';
 import { FulfillmentOrderView, FulfillmentView, OrderView, RefundView } from './views-orders.js';
 import { ProductView, VariantView, type RequestContext } from './views.js';
+import { accessDenied, grants, writeScopesFor } from './scopes.js';
 import { paginate } from './connection.js';
+import type { SimBulkOperation } from './bulk.js';
 
 type Args = Record<string, unknown>;
 const iso = (d: Date) => d.toISOString();
@@ -45,6 +47,14 @@ export function webhookSubscriptionView(shop: SimShop, id: number) {
     createdAt: iso(sub.createdAt),
     updatedAt: iso(sub.updatedAt),
   };
+}
+
+/** Refuses (ACCESS_DENIED) a change to an object of `typeName` the app may not write. */
+function requireWriteAccess(ctx: RequestContext, fieldName: string, typeName: string): void {
+  const read = ctx.services.scopes.type(typeName);
+  if (!read) return;
+  const required = writeScopesFor(read);
+  if (!grants(ctx.app.scopes, required)) throw accessDenied(fieldName, required);
 }
 
 export function makeOtherMutations(shop: SimShop, ctx: RequestContext) {
@@ -111,10 +121,11 @@ export function makeOtherMutations(shop: SimShop, ctx: RequestContext) {
       if (!result.ok) return { order: null, refund: null, userErrors: result.userErrors.map(({ field, message }) => ({ field, message })) };
       return { order: new OrderView(shop, order), refund: new RefundView(shop, order, result.value), userErrors: [] };
     },
-    tagsAdd: (args: Args) => changeTags(shop, args, 'add'),
-    tagsRemove: (args: Args) => changeTags(shop, args, 'remove'),
+    tagsAdd: (args: Args) => changeTags(shop, ctx, args, 'add'),
+    tagsRemove: (args: Args) => changeTags(shop, ctx, args, 'remove'),
     metafieldsSet: (args: Args) => {
       const inputs = args['metafields'] as Array<{ ownerId: string; namespace?: string | null; key: string; type?: string | null; value: string }>;
+      if (inputs.some((m) => parseGid(m.ownerId, 'Product') !== null)) requireWriteAccess(ctx, 'metafieldsSet', 'Product');
       if (inputs.length > 25) throw new GraphQLError('metafieldsSet accepts at most 25 metafields per call.', { extensions: { code: 'BAD_REQUEST' } });
       const errors: UserError[] = [];
       inputs.forEach((m, index) => {
@@ -161,6 +172,8 @@ export function makeOtherMutations(shop: SimShop, ctx: RequestContext) {
     },
     webhookSubscriptionCreate: (args: Args) => {
       const topic = args['topic'] as string;
+      const required = ctx.services.scopes.topic(topic);
+      if (required && !grants(ctx.app.scopes, required)) throw accessDenied('webhookSubscriptionCreate', required);
       const input = args['webhookSubscription'] as { uri?: string | null; callbackUrl?: string | null };
       const uri = input.uri ?? input.callbackUrl ?? null;
       if (!SUPPORTED_WEBHOOK_TOPICS.has(enumToTopic(topic))) {
@@ -181,7 +194,7 @@ export function makeOtherMutations(shop: SimShop, ctx: RequestContext) {
       return { stagedTargets: inputs.map((input) => ctx.services.stage(input)), userErrors: [] };
     },
     bulkOperationRunQuery: (args: Args) => {
-      const { op, userErrors } = ctx.services.bulk.runQuery(args['query'] as string, ctx);
+      const { op, userErrors } = ctx.services.bulk.runQuery(args['query'] as string, args['groupObjects'] === true, ctx);
       return { bulkOperation: op ? ctx.services.bulk.view(op) : null, userErrors };
     },
     bulkOperationRunMutation: (args: Args) => {
@@ -202,13 +215,15 @@ export function makeOtherMutations(shop: SimShop, ctx: RequestContext) {
   };
 }
 
-function changeTags(shop: SimShop, args: Args, how: 'add' | 'remove') {
+function changeTags(shop: SimShop, ctx: RequestContext, args: Args, how: 'add' | 'remove') {
   const id = args['id'] as string;
+  const fieldName = how === 'add' ? 'tagsAdd' : 'tagsRemove';
   const tags = (args['tags'] as string[]).flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean);
   const apply = (current: string[]) => (how === 'add' ? [...new Set([...current, ...tags])] : current.filter((t) => !tags.includes(t))).sort();
   const productId = parseGid(id, 'Product');
   const orderId = parseGid(id, 'Order');
   if (productId !== null && shop.products.has(productId)) {
+    requireWriteAccess(ctx, fieldName, 'Product');
     const product = shop.products.get(productId)!;
     product.tags = apply(product.tags);
     product.updatedAt = shop.now();
@@ -216,6 +231,7 @@ function changeTags(shop: SimShop, args: Args, how: 'add' | 'remove') {
     return { node: new ProductView(shop, product), userErrors: [] };
   }
   if (orderId !== null && shop.orders.has(orderId)) {
+    requireWriteAccess(ctx, fieldName, 'Order');
     const order = shop.orders.get(orderId)!;
     order.tags = apply(order.tags);
     order.updatedAt = shop.now();
@@ -235,6 +251,15 @@ export function makeOtherQueries(shop: SimShop, ctx: RequestContext) {
     bulkOperation: (args: Args) => {
       const op = shop.bulkOperations.get(parseGid(args['id'] as string, 'BulkOperation') ?? -1);
       return op && op.appToken === ctx.app.accessToken ? ctx.services.bulk.view(op) : null;
+    },
+    // Deprecated since 2026-01 (use bulkOperations with a status filter), still in the schema.
+    currentBulkOperation: (args: { type?: string | null }) => {
+      const type = args.type ?? 'QUERY';
+      let latest: SimBulkOperation | undefined;
+      for (const op of shop.bulkOperations.values()) {
+        if (op.appToken === ctx.app.accessToken && op.type === type && (!latest || op.id > latest.id)) latest = op;
+      }
+      return latest ? ctx.services.bulk.view(latest) : null;
     },
     bulkOperations: (args: { first?: number | null; last?: number | null; after?: string | null; before?: string | null; reverse?: boolean | null; query?: string | null; sortKey?: string | null }) => {
       const statusFilter = /status:(\w+)/i.exec(args.query ?? '')?.[1]?.toUpperCase();

@@ -8,8 +8,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { officialClient } from '../../test/support/simulator.js';
 import { cancelOrder, createFulfillment, editOrder, moveFulfillmentOrder, placeOrder, posSale, refund, type SimOrder } from './orders.js';
 import { startSimulator, type ShopCredentials, type Simulator } from './server.js';
-import { gid, onHand, type SimShop } from './state.js';
+import { gid, onHand, type SimInventoryLevel, type SimShop } from './state.js';
 import { MAX_DELIVERIES_IN_FLIGHT } from './webhooks.js';
+import { INVENTORY_LEVELS_UPDATE_CAPTURED, INVENTORY_LEVELS_UPDATE_DOCS_2024_04 } from '../../test/fixtures/shopify-webhook-samples.js';
 
 let sim: Simulator;
 let creds: ShopCredentials;
@@ -301,6 +302,58 @@ describe('webhooks', () => {
       rawResponse: {} as never,
     });
     expect(tampered.valid).toBe(false);
+  });
+
+  test("inventory_levels/update carries exactly the fields of Shopify's samples, one delivery per level change", async () => {
+    const levelBodies = (itemId: number, locationId: number) =>
+      received
+        .filter((r) => r.headers['x-shopify-topic'] === 'inventory_levels/update')
+        .map((r) => JSON.parse(r.body) as Record<string, unknown>)
+        .filter((b) => b['inventory_item_id'] === itemId && b['location_id'] === locationId);
+    const expectedBody = (level: SimInventoryLevel) => ({
+      inventory_item_id: level.itemId,
+      location_id: level.locationId,
+      available: level.quantities.available,
+      updated_at: level.updatedAt.toISOString(),
+      admin_graphql_api_id: `gid://shopify/InventoryLevel/${level.locationId}?inventory_item_id=${level.itemId}`,
+    });
+    // Both of Shopify's samples have the same fields, in the same order.
+    expect(Object.keys(INVENTORY_LEVELS_UPDATE_DOCS_2024_04)).toEqual(Object.keys(INVENTORY_LEVELS_UPDATE_CAPTURED));
+
+    // An order moves units from available to committed: one change of the level, one delivery.
+    received.length = 0;
+    const { variant, level } = stockedVariant(warehouse().id, 4);
+    const order = expectOk(placeOrder(shop, { lines: [{ variantId: variant.id, quantity: 2 }], shipping: 'standard', locationId: warehouse().id }));
+    await sim.webhooks(creds.shop).idle();
+    const placed = levelBodies(variant.inventoryItemId, warehouse().id);
+    expect(placed).toEqual([expectedBody(level)]);
+    expect(Object.keys(placed[0]!)).toEqual(Object.keys(INVENTORY_LEVELS_UPDATE_CAPTURED));
+
+    // Moving the fulfilment order to a store: one delivery for each of the two levels.
+    const both = [...shop.variants.values()].find((v) => [warehouse(), store()].every((l) => (shop.level(v.inventoryItemId, l.id)?.quantities.available ?? 0) >= 2))!;
+    const atWarehouse = shop.level(both.inventoryItemId, warehouse().id)!;
+    const atStore = shop.level(both.inventoryItemId, store().id)!;
+    const toMove = expectOk(placeOrder(shop, { lines: [{ variantId: both.id, quantity: 1 }], shipping: 'standard', locationId: warehouse().id }));
+    await sim.webhooks(creds.shop).idle();
+    received.length = 0;
+    expectOk(moveFulfillmentOrder(shop, toMove.fulfillmentOrderIds[0]!, store().id, null));
+    await sim.webhooks(creds.shop).idle();
+    expect(levelBodies(both.inventoryItemId, warehouse().id)).toEqual([expectedBody(atWarehouse)]);
+    expect(levelBodies(both.inventoryItemId, store().id)).toEqual([expectedBody(atStore)]);
+
+    // A cancellation with restock moves committed back to available: one delivery.
+    received.length = 0;
+    cancelOrder(shop, order.id, { reason: 'CUSTOMER', restock: true });
+    await sim.webhooks(creds.shop).idle();
+    expect(levelBodies(variant.inventoryItemId, warehouse().id)).toEqual([expectedBody(level)]);
+
+    // A POS sale (placed, then fulfilled at the counter) is one change of the store's level.
+    received.length = 0;
+    const availableBefore = atStore.quantities.available;
+    expectOk(posSale(shop, { locationId: store().id, lines: [{ variantId: both.id, quantity: 1 }] }));
+    await sim.webhooks(creds.shop).idle();
+    expect(atStore.quantities.available).toBe(availableBefore - 1);
+    expect(levelBodies(both.inventoryItemId, store().id)).toEqual([expectedBody(atStore)]);
   });
 
   test('a burst is delivered with a bounded number of requests in flight, none lost', async () => {

@@ -202,8 +202,7 @@ export function placeOrder(shop: SimShop, input: PlaceOrderInput): MutationResul
     order.lineItems.push(item);
     fo.lineItems.push({ id: shop.nextId(), lineItemId: item.id, totalQuantity: line.quantity, remainingQuantity: line.quantity });
     const level = shop.level(variant.inventoryItemId, locationId)!;
-    shop.changeQuantity(level, 'available', -line.quantity);
-    shop.changeQuantity(level, 'committed', line.quantity);
+    shop.changeQuantities(level, { available: -line.quantity, committed: line.quantity });
   }
   order.fulfillmentOrderIds.push(fo.id);
   shop.orders.set(order.id, order);
@@ -214,6 +213,10 @@ export function placeOrder(shop: SimShop, input: PlaceOrderInput): MutationResul
 
 /** A sale at a POS register: the customer leaves with the goods, so stock drops at once. */
 export function posSale(shop: SimShop, input: { locationId: number; lines: Array<{ variantId: number; quantity: number }>; createdAt?: Date }): MutationResult<SimOrder> {
+  return shop.asOneChange(() => sellAtCounter(shop, input));
+}
+
+function sellAtCounter(shop: SimShop, input: { locationId: number; lines: Array<{ variantId: number; quantity: number }>; createdAt?: Date }): MutationResult<SimOrder> {
   const placed = placeOrder(shop, { lines: input.lines, shipping: 'pickup', locationId: input.locationId, tags: ['pos'], ...(input.createdAt ? { createdAt: input.createdAt } : {}) });
   if (!placed.ok) return placed;
   const order = placed.value;
@@ -340,8 +343,7 @@ function releaseUnfulfilled(shop: SimShop, order: SimOrder, lineItem: SimLineIte
       location = fo.assignedLocationId;
       const level = levelFor(shop, lineItem.variantId, fo.assignedLocationId);
       if (level) {
-        shop.changeQuantity(level, 'committed', -take);
-        if (restock) shop.changeQuantity(level, 'available', take);
+        shop.changeQuantities(level, { committed: -take, available: restock ? take : 0 });
       }
       if (fo.lineItems.every((l) => l.totalQuantity === 0)) fo.status = 'CLOSED';
       fo.updatedAt = shop.now();
@@ -432,8 +434,7 @@ export function editOrder(
     fo!.lineItems.push({ id: shop.nextId(), lineItemId: lineItem.id, totalQuantity: addition.quantity, remainingQuantity: addition.quantity });
     fo!.status = 'OPEN';
     const level = shop.level(variant.inventoryItemId, fo!.assignedLocationId)!;
-    shop.changeQuantity(level, 'available', -addition.quantity);
-    shop.changeQuantity(level, 'committed', addition.quantity);
+    shop.changeQuantities(level, { available: -addition.quantity, committed: addition.quantity });
     additions.push({ id: lineItem.id, delta: addition.quantity });
   }
   refreshOrderStatus(shop, order);
@@ -503,10 +504,8 @@ export function moveFulfillmentOrder(
     const lineItem = order.lineItems.find((l) => l.id === line!.lineItemId)!;
     const from = levelFor(shop, lineItem.variantId, fo.assignedLocationId)!;
     const to = levelFor(shop, lineItem.variantId, newLocationId)!;
-    shop.changeQuantity(from, 'committed', -wanted.quantity);
-    shop.changeQuantity(from, 'available', wanted.quantity);
-    shop.changeQuantity(to, 'available', -wanted.quantity);
-    shop.changeQuantity(to, 'committed', wanted.quantity);
+    shop.changeQuantities(from, { committed: -wanted.quantity, available: wanted.quantity });
+    shop.changeQuantities(to, { available: -wanted.quantity, committed: wanted.quantity });
     if (!whole) {
       line!.remainingQuantity -= wanted.quantity;
       line!.totalQuantity -= wanted.quantity;

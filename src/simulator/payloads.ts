@@ -2,7 +2,7 @@
 // numeric `id` plus `admin_graphql_api_id`. Built when the event happens, so a delayed delivery
 // carries the state of that moment, as Shopify's do.
 import { fulfillmentStatus, unfulfilledQuantity, type SimOrder } from './orders.js';
-import { gid, onHand, type ShopEvent, type SimShop } from './state.js';
+import { gid, type ShopEvent, type SimShop } from './state.js';
 import { orderTotal } from './views-orders.js';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -189,12 +189,13 @@ function shopNumericId(domain: string): number {
 export function buildPayload(shop: SimShop, event: ShopEvent): Record<string, unknown> {
   switch (event.resource) {
     case 'inventory_level': {
+      // Exactly the fields of Shopify's samples (docs 2024-04, and a body captured in 2026): no
+      // other named quantity, so a receiver has to read the level to learn more.
       const level = shop.level(event.itemId, event.locationId);
       return {
         inventory_item_id: event.itemId,
         location_id: event.locationId,
         available: level ? level.quantities.available : null,
-        on_hand: level ? onHand(level.quantities) : null,
         updated_at: iso(level?.updatedAt ?? shop.now()),
         admin_graphql_api_id: `gid://shopify/InventoryLevel/${event.locationId}?inventory_item_id=${event.itemId}`,
       };

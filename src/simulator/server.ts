@@ -13,11 +13,32 @@ import type { SimApp } from './views.js';
 import { cancelOrder, editOrder, placeOrder, posSale, refund, type PlaceOrderInput, type RestockType } from './orders.js';
 import { adminInventoryEdit, createProduct, editProduct } from './scenario.js';
 import { makeBulkRunner, type BulkFiles, type BulkRunner } from './bulk.js';
-import { strictFieldResolver, typeResolver } from './executor.js';
+import { scopedFieldResolver, typeResolver } from './executor.js';
+import { isScopeHandle, scopeRulesOf } from './scopes.js';
 import type { StagedTarget } from './views.js';
 import { startWebhookDispatcher, type WebhookDispatcher, type WebhookFaults, NO_WEBHOOK_FAULTS } from './webhooks.js';
 
+/** The version of the pinned Admin schema, and of webhook bodies. */
 export const SIMULATED_API_VERSION = '2026-07';
+
+/**
+ * The stable versions Shopify supports in December 2026 (each for at least 12 months after its
+ * release). The simulator answers every one of them with the pinned 2026-07 schema and rules.
+ */
+export const SUPPORTED_API_VERSIONS = ['2026-01', '2026-04', '2026-07', '2026-10'] as const;
+
+/**
+ * The version that answers a request made to `requested`: a supported version answers itself; an
+ * older stable version is no longer supported, and Shopify falls it forward to the oldest supported
+ * one; anything else (a malformed name, a month Shopify never releases, a version not released yet)
+ * has no endpoint (null).
+ */
+export function servedApiVersion(requested: string): string | null {
+  if (!/^\d{4}-(01|04|07|10)$/.test(requested)) return null;
+  if ((SUPPORTED_API_VERSIONS as readonly string[]).includes(requested)) return requested;
+  const oldest = SUPPORTED_API_VERSIONS[0];
+  return requested < oldest ? oldest : null;
+}
 
 export interface ApiFaults {
   /** Share of GraphQL calls answered with HTTP 5xx (502/503/500) before doing anything. */
@@ -90,6 +111,8 @@ export interface Simulator {
   server: Server;
   createShop(options: CreateShopOptions): ShopCredentials;
   addApp(domain: string, options: { name: string; scopes?: string[]; plan?: PlanName; bucketFactor?: number }): ShopCredentials;
+  /** Replaces the access scopes granted to an app of a shop (by its name); answers them. */
+  setAppScopes(domain: string, appName: string, scopes: string[]): string[];
   shop(domain: string): SimShop;
   setFaults(domain: string, faults: Partial<ApiFaults>): ApiFaults;
   stats(domain: string): ShopEntry['stats'];
@@ -104,7 +127,30 @@ export interface Simulator {
   close(): Promise<void>;
 }
 
-const DEFAULT_SCOPES = ['read_products', 'write_products', 'read_inventory', 'write_inventory', 'read_locations', 'read_orders', 'write_orders'];
+/**
+ * The scopes of a generated shop's first app: what Switchyard needs (src/shopify/scopes.ts; the
+ * simulator may not import it), and write_products for the pre-order mutations.
+ */
+export const DEFAULT_SCOPES = [
+  'read_customers',
+  'read_inventory',
+  'write_inventory',
+  'read_locations',
+  'read_merchant_managed_fulfillment_orders',
+  'write_merchant_managed_fulfillment_orders',
+  'read_orders',
+  'write_orders',
+  'read_products',
+  'write_products',
+];
+
+/** Checks a list of scopes from the control API (or a test): an array of scope handles. */
+function validScopes(scopes: unknown, field: string): string[] {
+  if (!Array.isArray(scopes) || !scopes.every(isScopeHandle)) {
+    throw new SimulatorError(400, `${field} must be an array of scope handles such as "read_orders" (got ${JSON.stringify(scopes)}).`);
+  }
+  return [...new Set(scopes)];
+}
 
 async function readBody(request: IncomingMessage, limit = 20 * 1024 * 1024): Promise<string> {
   return (await readRawBody(request, limit)).toString('utf8');
@@ -136,6 +182,8 @@ function send(response: ServerResponse, status: number, body: unknown, headers: 
 
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const schema: GraphQLSchema = loadAdminSchema(SIMULATED_API_VERSION, options.schemaCacheDir);
+  const scopeRules = scopeRulesOf(schema);
+  const fieldResolver = scopedFieldResolver(scopeRules);
   const shops = new Map<string, ShopEntry>();
   const files: BulkFiles = { results: new Map(), staged: new Map() };
   let baseUrl = '';
@@ -151,13 +199,16 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
   function addApp(domain: string, appOptions: { name: string; scopes?: string[]; plan?: PlanName; bucketFactor?: number }): ShopCredentials {
     const entry = entryOf(domain);
+    if (typeof appOptions.name !== 'string' || appOptions.name.trim() === '') throw new SimulatorError(400, 'An app needs a "name".');
+    if ([...entry.apps.values()].some((a) => a.app.name === appOptions.name)) throw new SimulatorError(409, `Shop ${domain} has an app named "${appOptions.name}" already.`);
+    const scopes = appOptions.scopes === undefined ? DEFAULT_SCOPES : validScopes(appOptions.scopes, 'scopes');
     const plan = appOptions.plan ?? entry.plan;
     const restoreRate = PLANS[plan].restoreRate;
     const app: SimApp = {
       name: appOptions.name,
       accessToken: `shpat_${randomBytes(16).toString('hex')}`,
       clientSecret: `shpss_${randomBytes(16).toString('hex')}`,
-      scopes: new Set(appOptions.scopes ?? DEFAULT_SCOPES),
+      scopes: new Set(scopes),
     };
     const appEntry: AppEntry = { app, bucket: new CostBucket(restoreRate * (appOptions.bucketFactor ?? DEFAULT_BUCKET_FACTOR), restoreRate, performance.now()) };
     entry.apps.set(app.accessToken, appEntry);
@@ -179,7 +230,16 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     for (const [id, subscription] of entry.shop.webhookSubscriptions) if (subscription.appToken === accessToken) entry.shop.webhookSubscriptions.delete(id);
   }
 
+  function setAppScopes(domain: string, appName: string, scopes: string[]): string[] {
+    const found = [...entryOf(domain).apps.values()].find((a) => a.app.name === appName);
+    if (!found) throw new SimulatorError(404, `Shop ${domain} has no app named "${appName}".`);
+    const granted = validScopes(scopes, 'scopes');
+    found.app.scopes = new Set(granted);
+    return granted.sort();
+  }
+
   function createShop(shopOptions: CreateShopOptions): ShopCredentials {
+    if (shopOptions.scopes !== undefined) validScopes(shopOptions.scopes, 'scopes');
     const shop = generateShop({ ...shopOptions, now });
     if (shops.has(shop.domain)) throw new SimulatorError(409, `Shop ${shop.domain} exists already.`);
     const plan = shopOptions.plan ?? 'standard';
@@ -190,7 +250,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       baseUrl: () => baseUrl,
       concurrency: () => entryOf(shop.domain).bulkConcurrency,
       stepMs: () => options.bulkStepMs ?? 20,
-      fieldResolver: strictFieldResolver,
+      fieldResolver,
       typeResolver,
     });
     shops.set(shop.domain, {
@@ -217,15 +277,21 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     });
   }
 
-  async function handleGraphQL(request: IncomingMessage, response: ServerResponse, version: string): Promise<void> {
+  async function handleGraphQL(request: IncomingMessage, response: ServerResponse, requestedVersion: string): Promise<void> {
+    const version = servedApiVersion(requestedVersion);
+    if (version === null) {
+      await readBody(request).catch(() => '');
+      send(response, 404, {
+        errors: `Not Found: ${requestedVersion} is not an Admin API version served here (stable versions ${SUPPORTED_API_VERSIONS.join(', ')}; older ones fall forward to ${SUPPORTED_API_VERSIONS[0]}).`,
+      });
+      return;
+    }
+    // Shopify names the version that answered, so a client can tell it was fallen forward.
+    const versionHeader = { 'x-shopify-api-version': version };
     const token = request.headers['x-shopify-access-token'];
     const found = typeof token === 'string' ? byToken.get(token) : undefined;
     if (!found) {
-      send(response, 401, { errors: '[API] Invalid API key or access token (unrecognized login or wrong password)' });
-      return;
-    }
-    if (version !== SIMULATED_API_VERSION) {
-      send(response, 404, { errors: `API version ${version} is not served by this simulator (it serves ${SIMULATED_API_VERSION}).` });
+      send(response, 401, { errors: '[API] Invalid API key or access token (unrecognized login or wrong password)' }, versionHeader);
       return;
     }
     const { entry, appEntry } = found;
@@ -240,14 +306,14 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       entry.stats.faultsInjected += 1;
       await readBody(request).catch(() => ''); // drain the request so the connection stays usable
       const status = entry.random.pick([500, 502, 503]);
-      send(response, status, { errors: 'Internal Server Error' });
+      send(response, status, { errors: 'Internal Server Error' }, versionHeader);
       return;
     }
     let body: GraphQLBody;
     try {
       body = JSON.parse(await readBody(request)) as GraphQLBody;
     } catch {
-      send(response, 400, { errors: 'Body must be JSON: { "query": "...", "variables": { ... } }' });
+      send(response, 400, { errors: 'Body must be JSON: { "query": "...", "variables": { ... } }' }, versionHeader);
       return;
     }
     const nowMs = performance.now();
@@ -262,7 +328,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       bucket: appEntry.bucket,
       body,
       nowMs,
-      services: { bulk: entry.bulk, stage: (input) => stageTarget(entry.shop, input.filename, input.mimeType) },
+      services: { bulk: entry.bulk, scopes: scopeRules, stage: (input) => stageTarget(entry.shop, input.filename, input.mimeType) },
+      fieldResolver,
     });
     entry.stats.pointsCharged += result.charged;
     if (result.throttled) entry.stats.throttled += 1;
@@ -274,7 +341,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       request.socket.destroy();
       return;
     }
-    send(response, result.status, result.body);
+    send(response, result.status, result.body, versionHeader);
   }
 
   async function handleControl(request: IncomingMessage, response: ServerResponse, path: string[]): Promise<void> {
@@ -294,6 +361,14 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       if (path.length === 4 && path[2] === 'apps' && method === 'DELETE') {
         uninstallApp(domain, decodeURIComponent(path[3]!));
         send(response, 200, { uninstalled: true });
+        return;
+      }
+      if (path.length === 3 && path[2] === 'apps' && method === 'GET') {
+        send(response, 200, { apps: [...entryOf(domain).apps.values()].map(({ app }) => ({ name: app.name, scopes: [...app.scopes].sort() })) });
+        return;
+      }
+      if (path.length === 5 && path[2] === 'apps' && path[4] === 'scopes' && method === 'PUT') {
+        send(response, 200, { name: path[3], scopes: setAppScopes(domain, path[3]!, input['scopes'] as string[]) });
         return;
       }
       if (path.length === 3 && path[2] === 'faults' && method === 'PUT') {
@@ -479,6 +554,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     server,
     createShop,
     addApp,
+    setAppScopes,
     shop: (domain) => entryOf(domain).shop,
     setFaults,
     stats: (domain) => entryOf(domain).stats,

@@ -113,11 +113,28 @@ describe('schema-driven GraphQL', () => {
     ]);
   });
 
-  test('a wrong token is refused with 401; an unserved API version with 404', async () => {
+  test('a wrong token is refused with 401', async () => {
     const bad = await rawGraphQL(sim.url, 'shpat_wrong', { query: '{ shop { name } }' });
     expect(bad.status).toBe(401);
-    const oldVersion = await rawGraphQL(sim.url, creds.accessToken, { query: '{ shop { name } }' }, '2024-01');
-    expect(oldVersion.status).toBe(404);
+  });
+
+  test('every supported version is served; an unsupported older one falls forward to the oldest supported; anything else is 404', async () => {
+    const ask = (version: string) => rawGraphQL(sim.url, creds.accessToken, { query: '{ shop { myshopifyDomain } }' }, version);
+    for (const version of ['2026-01', '2026-04', '2026-07', '2026-10']) {
+      const answer = await ask(version);
+      expect([version, answer.status, answer.headers.get('x-shopify-api-version'), answer.body.data]).toEqual([version, 200, version, { shop: { myshopifyDomain: creds.shop } }]);
+    }
+    for (const version of ['2025-10', '2025-01', '2019-04']) {
+      const answer = await ask(version);
+      expect([version, answer.status, answer.headers.get('x-shopify-api-version'), answer.body.data]).toEqual([version, 200, '2026-01', { shop: { myshopifyDomain: creds.shop } }]);
+    }
+    for (const version of ['2026-13', '2026-02', '2026-7', 'latest', 'unstable', '2027-01']) {
+      const answer = await ask(version);
+      expect([version, answer.status, answer.headers.get('x-shopify-api-version')]).toEqual([version, 404, null]);
+      expect(answer.body.errors).toBe(
+        `Not Found: ${version} is not an Admin API version served here (stable versions 2026-01, 2026-04, 2026-07, 2026-10; older ones fall forward to 2026-01).`,
+      );
+    }
   });
 
   test('each shop and app has its own token and data', async () => {

@@ -209,6 +209,8 @@ export class SimShop {
   readonly jobs = new Map<number, { done: boolean }>();
   /** Every change Shopify would announce by webhook, in order; the webhook dispatcher listens. */
   readonly listeners: Array<(event: ShopEvent) => void> = [];
+  /** Levels touched by the operation under way in `asOneChange`, announced when it ends. */
+  private levelsInOneChange: Set<SimInventoryLevel> | null = null;
   private lastId = 1_000_000;
   private lastOrderNumber = 1000;
 
@@ -223,10 +225,40 @@ export class SimShop {
 
   /** Changes a stored quantity and announces the level change (inventory_levels/update). */
   changeQuantity(level: SimInventoryLevel, name: Exclude<QuantityName, 'on_hand'>, delta: number): void {
-    if (delta === 0) return;
-    level.quantities[name] += delta;
+    this.changeQuantities(level, { [name]: delta });
+  }
+
+  /**
+   * Moves several named quantities of one level at once (an order moves units from `available` to
+   * `committed`): one level change, so one inventory_levels/update, as Shopify sends.
+   */
+  changeQuantities(level: SimInventoryLevel, deltas: Partial<Record<Exclude<QuantityName, 'on_hand'>, number>>): void {
+    let changed = false;
+    for (const [name, delta] of Object.entries(deltas) as Array<[Exclude<QuantityName, 'on_hand'>, number]>) {
+      if (delta === 0) continue;
+      level.quantities[name] += delta;
+      changed = true;
+    }
+    if (!changed) return;
     level.updatedAt = this.now();
-    this.emit({ topic: 'inventory_levels/update', resource: 'inventory_level', itemId: level.itemId, locationId: level.locationId });
+    if (this.levelsInOneChange) this.levelsInOneChange.add(level);
+    else this.emit({ topic: 'inventory_levels/update', resource: 'inventory_level', itemId: level.itemId, locationId: level.locationId });
+  }
+
+  /**
+   * Runs an operation that moves stock in several steps (a POS sale: placed, then fulfilled) as the
+   * one change Shopify makes of it: each level it touched is announced once, at the end.
+   */
+  asOneChange<T>(run: () => T): T {
+    if (this.levelsInOneChange) return run();
+    const touched = new Set<SimInventoryLevel>();
+    this.levelsInOneChange = touched;
+    try {
+      return run();
+    } finally {
+      this.levelsInOneChange = null;
+      for (const level of touched) this.emit({ topic: 'inventory_levels/update', resource: 'inventory_level', itemId: level.itemId, locationId: level.locationId });
+    }
   }
 
   constructor(

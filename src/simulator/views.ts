@@ -6,6 +6,7 @@ import { paginate, type ConnectionArgs } from './connection.js';
 import { makeOtherMutations, makeOtherQueries } from './mutations.js';
 import { makeOrderQueries, orderNodeView } from './views-orders.js';
 import type { BulkRunner } from './bulk.js';
+import { accessScopeView, type ScopeRules } from './scopes.js';
 import { matches, parseSearch, SearchSyntaxError, type SearchFields } from './search.js';
 import {
   fingerprint,
@@ -27,6 +28,7 @@ export interface SimApp {
   name: string;
   accessToken: string;
   clientSecret: string;
+  /** The access scopes granted (`write_x` includes `read_x`; see scopes.ts). */
   scopes: Set<string>;
 }
 
@@ -42,6 +44,8 @@ export interface RequestContext {
   variables: Record<string, unknown>;
   services: {
     bulk: BulkRunner;
+    /** What each field, type and webhook topic needs (scopes.ts). */
+    scopes: ScopeRules;
     /** A staged-upload target for one file (multipart POST, parameters first, file last). */
     stage(input: { filename: string; mimeType: string; resource: string; httpMethod?: string | null }): StagedTarget;
   };
@@ -501,6 +505,9 @@ function viewOfNode(shop: SimShop, id: string, readAllOrders: boolean): object |
   }
 }
 
+/** A stable number for an app of a shop, from its token. */
+const appNumber = (app: SimApp) => Number.parseInt(app.accessToken.replace(/^shpat_/, '').slice(0, 8), 16);
+
 export function makeQueryRoot(shop: SimShop, ctx: RequestContext) {
   const readAllOrders = ctx.app.scopes.has('read_all_orders');
   return {
@@ -544,6 +551,12 @@ export function makeQueryRoot(shop: SimShop, ctx: RequestContext) {
       const id = parseGid(args['id'] as string, 'InventoryItem');
       const item = id === null ? undefined : shop.inventoryItems.get(id);
       return item ? new InventoryItemView(shop, item) : null;
+    },
+    currentAppInstallation: {
+      __typename: 'AppInstallation',
+      id: gid('AppInstallation', appNumber(ctx.app)),
+      accessScopes: [...ctx.app.scopes].sort().map(accessScopeView),
+      app: { __typename: 'App', id: gid('App', appNumber(ctx.app)), title: ctx.app.name },
     },
     inventoryLevel: (args: Args) => viewOfNode(shop, args['id'] as string, readAllOrders),
     node: (args: Args) => viewOfNode(shop, args['id'] as string, readAllOrders),

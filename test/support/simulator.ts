@@ -20,5 +20,5 @@ export async function rawGraphQL(simulatorUrl: string, accessToken: string, body
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await response.text();
-  return { status: response.status, body: JSON.parse(text) as Record<string, any> };
+  return { status: response.status, headers: response.headers, body: JSON.parse(text) as Record<string, any> };
 }
