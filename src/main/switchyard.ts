@@ -131,7 +131,7 @@ export async function startSwitchyard(config: Config, options: StartOptions = {}
         onLevelChanged: () => requestJob(INVENTORY_JOB_NAMES.publish),
       })
     : undefined;
-  const inventoryJobs = makeInventoryJobs({ shopify, importDir: config.inventoryImportDir, requestRun: (name) => requestJob(name), afterOrderEvents: () => requestJob(ROUTING_JOB_NAMES.arrivals) });
+  const inventoryJobs = makeInventoryJobs({ shopify, importDir: config.inventoryImportDir, maxLineBytes: config.imports.maxLineBytes, requestRun: (name) => requestJob(name), afterOrderEvents: () => requestJob(ROUTING_JOB_NAMES.arrivals) });
   const routingJobs = makeRoutingJobs({ shopify });
   const fulfillmentJobs = makeFulfillmentJobs({ shopify, requestRun: (name) => requestJob(name) });
   const jobs = makeJobs(database, { ...options, extraJobs: [...inventoryJobs, ...routingJobs, ...fulfillmentJobs, ...(ingest?.jobs ?? []), ...(options.extraJobs ?? [])] }, logger, metrics, clock);
