@@ -1,5 +1,6 @@
 // Composition root: the only place that wires rooms together. The CLI and the tests start Switchyard
 // through startSwitchyard().
+import { join } from 'node:path';
 import type { Config } from './config.js';
 import { describeConfig } from './config.js';
 import { openDatabase, type Database } from '../platform/db/client.js';
@@ -176,6 +177,7 @@ export async function startSwitchyard(config: Config, options: StartOptions = {}
         publicUrl: config.publicUrl,
         shopify: ingest ? { sync: ingest.sync, receiveWebhook: ingest.receiveWebhook } : undefined,
         requestJob: (name: string) => requestJob(name),
+        imports: { ...config.imports, uploadDir: join(config.dataDir, 'uploads') },
       });
       url = await app.listen({ port: config.port, host: config.host });
       logger.info({ url, docs: `${config.publicUrl}/docs`, health: `${config.publicUrl}/health` }, 'Switchyard is listening');
