@@ -29,6 +29,8 @@ export {
   setOnlineChannel,
   type SafetyStockRule,
   VARIANCE_KINDS,
+  MAX_VARIANCE_UNITS,
+  VARIANCE_TEXT_LIMITS,
   type VarianceInput,
   type VarianceKind,
   type SkuExplanation,
