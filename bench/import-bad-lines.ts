@@ -13,7 +13,7 @@
 // Usage: [DATABASE_URL=...] npx tsx bench/import-bad-lines.ts [--mb 1000] [--seed 1]
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -157,13 +157,11 @@ function run(cliArgs: string[], env: NodeJS.ProcessEnv) {
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   let sampled = 0;
   const sampler = setInterval(() => {
-    import('node:fs')
-      .then((fs) => fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))
-      .then((status) => {
-        const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-        sampled = Math.max(sampled, kb);
-      })
-      .catch(() => {});
+    try {
+      sampled = Math.max(sampled, Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0));
+    } catch {
+      // the process has just ended
+    }
   }, 50);
   const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
   return {
