@@ -21,7 +21,7 @@ import { registerJobRoutes } from './jobs.routes.js';
 import { registerSyncRoutes, type SyncService, type WebhookReceiver } from './sync.routes.js';
 import { registerCatalogRoutes } from './catalog.routes.js';
 import { registerOrderRoutes } from './orders.routes.js';
-import { registerInventoryRoutes } from './inventory.routes.js';
+import { registerInventoryRoutes, type InventoryImportSettings } from './inventory.routes.js';
 import { registerFacilityRoutes } from './facilities.routes.js';
 import { registerRoutingRoutes } from './routing.routes.js';
 import { registerFulfillmentRoutes } from './fulfillment.routes.js';
@@ -46,6 +46,8 @@ export interface AppDeps {
   shopify?: { sync: SyncService; receiveWebhook: WebhookReceiver } | undefined;
   /** Asks for a job run soon (a change to publish). */
   requestJob?: ((name: string) => void) | undefined;
+  /** Count file uploads: size and line limits, spool folder (defaults: 1 GiB, 64 KiB, the system's temp folder). */
+  imports?: InventoryImportSettings | undefined;
 }
 
 export type App = FastifyInstance<Server, IncomingMessage, ServerResponse, Logger, TypeBoxTypeProvider>;

@@ -1,23 +1,29 @@
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { once } from 'node:events';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { sql } from 'drizzle-orm';
 import { Type } from 'typebox';
-import type { App, AppDeps } from './app.js';
+import type { App, AppDeps, ErrorBody } from './app.js';
 import {
+  checkFileName,
+  DEFAULT_IMPORT_LIMITS,
   deleteSafetyStockRule,
   explainSkuAtp,
   importCountFile,
   listSafetyStockRules,
+  MAX_VARIANCE_UNITS,
   putSafetyStockRule,
   recordVariance,
   setOnlineChannel,
   setProductSafetyStock,
   shopifySideOf,
   VARIANCE_KINDS,
+  VARIANCE_TEXT_LIMITS,
+  type ImportLimits,
+  type ImportReport,
   type VarianceKind,
 } from '../domains/inventory/index.js';
 import { queryRows } from '../platform/db/rows.js';
@@ -25,6 +31,36 @@ import { invalid, notFound } from '../platform/errors.js';
 import { Code, Id, Sku, Units } from './schemas.js';
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
+
+/** Count file bounds (config: SWITCHYARD_IMPORT_MAX_*), and where uploads are spooled (one folder each, removed after). */
+export interface InventoryImportSettings extends ImportLimits {
+  uploadDir: string;
+}
+
+const bytes = (n: number) => `${n.toLocaleString('en-US')} bytes`;
+
+/**
+ * Streams an upload to `file`, stopping as soon as it passes `max` bytes. Returns the bytes received,
+ * or null when the upload was too large (the request is then left unread: the answer closes the
+ * connection).
+ */
+async function spool(body: Readable, file: string, max: number): Promise<number | null> {
+  const out = createWriteStream(file);
+  let received = 0;
+  try {
+    // Not destroyed on a break: destroying the request would drop the connection before the answer.
+    for await (const chunk of body.iterator({ destroyOnReturn: false })) {
+      received += (chunk as Buffer).length;
+      if (received > max) return null;
+      if (!out.write(chunk)) await once(out, 'drain');
+    }
+    out.end();
+    await once(out, 'finish');
+    return received;
+  } finally {
+    out.destroy();
+  }
+}
 
 export function registerInventoryRoutes(app: App, deps: AppDeps): void {
   const db = deps.database.db;
@@ -89,17 +125,18 @@ export function registerInventoryRoutes(app: App, deps: AppDeps): void {
     '/api/v1/inventory/variances',
     {
       schema: {
-        summary: 'Records found or damaged stock at a facility, with a reason (a ledger entry)',
+        summary:
+          'Records found or damaged stock at a facility, with a reason (a ledger entry). Refused with nothing written: occurredAt in the future (beyond 5 minutes) or before 2000, a quantity of 0 or past ±1,000,000, taking more than is on hand',
         tags: ['inventory'],
         body: Type.Object(
           {
-            facility: Type.String({ minLength: 1 }),
-            sku: Type.String({ minLength: 1 }),
+            facility: Type.String({ minLength: 1, maxLength: VARIANCE_TEXT_LIMITS.facility }),
+            sku: Type.String({ minLength: 1, maxLength: VARIANCE_TEXT_LIMITS.sku }),
             kind: Type.Union(VARIANCE_KINDS.map((k) => Type.Literal(k))),
-            quantity: Type.Integer(),
-            reason: Type.String({ minLength: 1 }),
-            occurredAt: Type.Optional(Type.String({ format: 'date-time' })),
-            idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+            quantity: Type.Integer({ minimum: -MAX_VARIANCE_UNITS, maximum: MAX_VARIANCE_UNITS }),
+            reason: Type.String({ minLength: 1, maxLength: VARIANCE_TEXT_LIMITS.reason }),
+            occurredAt: Type.Optional(Type.String({ format: 'date-time', maxLength: 64 })),
+            idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: VARIANCE_TEXT_LIMITS.idempotencyKey })),
           },
           { additionalProperties: false },
         ),
@@ -125,8 +162,9 @@ export function registerInventoryRoutes(app: App, deps: AppDeps): void {
     },
   );
 
-  // Count files arrive as the raw body (text/csv or application/x-ndjson), streamed to a temporary
-  // file: a million rows never sit in memory.
+  // Count files arrive as the raw body (text/csv or application/x-ndjson), streamed to a file in the
+  // upload folder: a million rows never sit in memory, and nothing past the upload limit is kept.
+  const imports: InventoryImportSettings = deps.imports ?? { ...DEFAULT_IMPORT_LIMITS, uploadDir: tmpdir() };
   void app.register(async (plain) => {
     const scope = plain as unknown as App;
     scope.addContentTypeParser(['text/csv', 'application/x-ndjson', 'application/jsonl'], (_request, payload, done) => done(null, payload));
@@ -134,11 +172,11 @@ export function registerInventoryRoutes(app: App, deps: AppDeps): void {
       '/api/v1/inventory/imports',
       {
         schema: {
-          summary: 'Imports an ERP count file (CSV or JSON Lines). A file with errors applies nothing unless perRow=true',
+          summary: `Imports an ERP count file (CSV or JSON Lines). A file with errors applies nothing unless perRow=true. Lines longer than ${bytes(imports.maxLineBytes)} are reported and skipped; an upload over ${bytes(imports.maxUploadBytes)} is refused (413)`,
           tags: ['inventory'],
           querystring: Type.Object(
             {
-              fileName: Type.String({ minLength: 1, default: 'upload' }),
+              fileName: Type.String({ minLength: 1, maxLength: 1000, default: 'upload' }),
               perRow: Type.Boolean({ default: false }),
             },
             { additionalProperties: false },
@@ -149,16 +187,45 @@ export function registerInventoryRoutes(app: App, deps: AppDeps): void {
         const type = String(request.headers['content-type'] ?? '').split(';')[0]!.trim();
         const format = type === 'text/csv' ? 'csv' : type === 'application/x-ndjson' || type === 'application/jsonl' ? 'jsonl' : undefined;
         if (!format) throw invalid('inventory.import_content_type', 'Send the file as text/csv or application/x-ndjson.');
-        const dir = await mkdtemp(path.join(tmpdir(), 'switchyard-import-'));
+        checkFileName(request.query.fileName);
+        const tooLarge = (details: { contentLength: number } | { receivedMoreThan: number }) => {
+          const body: ErrorBody = {
+            error: {
+              code: 'inventory.import_too_large',
+              message: `The upload is larger than ${bytes(imports.maxUploadBytes)} (SWITCHYARD_IMPORT_MAX_UPLOAD_BYTES): nothing was imported. Split the file, or raise the limit.`,
+              details: { maxUploadBytes: imports.maxUploadBytes, ...details },
+            },
+          };
+          // The rest of the body is not read: close the connection after the answer.
+          return reply.status(413).header('connection', 'close').send(body);
+        };
+        const declared = Number(request.headers['content-length']);
+        if (declared > imports.maxUploadBytes) return tooLarge({ contentLength: declared });
+        await mkdir(imports.uploadDir, { recursive: true });
+        const dir = await mkdtemp(path.join(imports.uploadDir, 'import-'));
+        let report: ImportReport | null;
         try {
           const file = path.join(dir, 'upload');
-          await pipeline(request.body as unknown as Readable, createWriteStream(file));
-          const report = await importCountFile(db, { path: file, fileName: request.query.fileName, format, perRow: request.query.perRow, source: 'upload', now: () => deps.clock.now() });
-          if (report.status === 'applied') deps.requestJob?.('inventory.publish');
-          return reply.status(report.status === 'applied' ? 201 : 422).send(report);
+          const received = await spool(request.body as unknown as Readable, file, imports.maxUploadBytes);
+          report =
+            received === null
+              ? null
+              : await importCountFile(db, {
+                  path: file,
+                  fileName: request.query.fileName,
+                  format,
+                  perRow: request.query.perRow,
+                  source: 'upload',
+                  now: () => deps.clock.now(),
+                  maxLineBytes: imports.maxLineBytes,
+                });
         } finally {
+          // Removed before the answer: once the client has it, nothing of the upload is left.
           await rm(dir, { recursive: true, force: true });
         }
+        if (!report) return tooLarge({ receivedMoreThan: imports.maxUploadBytes });
+        if (report.status === 'applied') deps.requestJob?.('inventory.publish');
+        return reply.status(report.status === 'applied' ? 201 : 422).send(report);
       },
     );
   });

@@ -1,8 +1,10 @@
 // The `switchyard` command: serve | migrate | jobs ...
+import { stat } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { ROLES, VERSION, type Role } from './version.js';
 import { isAppError } from '../platform/errors.js';
+import { quoted } from '../platform/text.js';
 import type { JobRunRow } from '../platform/jobs/runs.repo.js';
 import type { JobRuntime } from '../platform/jobs/job-runtime.js';
 import type { Db } from '../platform/db/client.js';
@@ -187,12 +189,12 @@ jobsCommand
 
 const inventoryCommand = program.command('inventory').description('Import ERP counts and check the ledger');
 
-async function withDatabase<T>(options: { config?: string }, use: (db: Db) => Promise<T>): Promise<T> {
+async function withDatabase<T>(options: { config?: string }, use: (db: Db, config: Config) => Promise<T>): Promise<T> {
   const config = configFrom(options);
   const logger = (await logging()).makeLogger({ level: 'warn' });
   const database = await (await composition()).openConfiguredDatabase(config, logger);
   try {
-    return await use(database.db);
+    return await use(database.db, config);
   } finally {
     await database.close();
   }
@@ -210,7 +212,14 @@ inventoryCommand
     try {
       const { importCountFile, formatOf } = await import('../domains/inventory/index.js');
       const format = formatOf(file, options.format);
-      const report = await withDatabase(options, (db) => importCountFile(db, { path: file, format, perRow: options.perRow ?? false, source: 'cli', now: () => new Date() }));
+      const found = await stat(file).catch(() => null);
+      if (!found?.isFile()) {
+        process.stderr.write(`switchyard: cannot read ${quoted(file, 500)}: ${found ? 'not a file' : 'no such file'}\n`);
+        process.exit(1);
+      }
+      const report = await withDatabase(options, (db, config) =>
+        importCountFile(db, { path: file, format, perRow: options.perRow ?? false, source: 'cli', now: () => new Date(), maxLineBytes: config.imports.maxLineBytes }),
+      );
       if (options.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       else {
         for (const e of report.errors) process.stdout.write(`line ${e.line}: ${e.reason}\n`);
@@ -221,7 +230,8 @@ inventoryCommand
         );
         if (report.status === 'rejected') process.stdout.write('nothing was applied: fix the rows above, or use --per-row to apply the good rows\n');
       }
-      if (report.status === 'rejected') process.exit(1);
+      // Not process.exit(): through a pipe, stdout is written asynchronously and the end of the report would be lost.
+      if (report.status === 'rejected') process.exitCode = 1;
     } catch (error) {
       fail(error);
     }

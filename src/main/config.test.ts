@@ -45,6 +45,13 @@ describe('configuration', () => {
     expect(error.message).toBe(message);
   });
 
+  test('count file bounds: defaults, settings, and values out of range refused', () => {
+    expect(loadConfig({}).imports).toEqual({ maxLineBytes: 65_536, maxUploadBytes: 1_073_741_824 });
+    expect(loadConfig({ SWITCHYARD_IMPORT_MAX_LINE_BYTES: '4096', SWITCHYARD_IMPORT_MAX_UPLOAD_BYTES: '10485760' }).imports).toEqual({ maxLineBytes: 4096, maxUploadBytes: 10_485_760 });
+    expect(errorOf({ SWITCHYARD_IMPORT_MAX_LINE_BYTES: '100' }).message).toBe('Configuration error: SWITCHYARD_IMPORT_MAX_LINE_BYTES must be a whole number from 1024 to 16777216 (got "100")');
+    expect(errorOf({ SWITCHYARD_IMPORT_MAX_UPLOAD_BYTES: '1GB' }).message).toBe('Configuration error: SWITCHYARD_IMPORT_MAX_UPLOAD_BYTES must be a whole number from 1024 to 68719476736 (got "1GB")');
+  });
+
   test('a malformed DATABASE_URL is named without echoing it (it may hold a password)', () => {
     const error = errorOf({ DATABASE_URL: 'postgres://user:hunter2@' });
     expect(error.variable).toBe('DATABASE_URL');

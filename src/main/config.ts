@@ -41,6 +41,12 @@ export interface Config {
   /** Folder watched for ERP count files (INVENTORY_IMPORT_DIR); unset = no folder import. */
   inventoryImportDir: string | undefined;
   /**
+   * Bounds on count files, whichever way they come: a longer line is reported and skipped
+   * (SWITCHYARD_IMPORT_MAX_LINE_BYTES); a larger upload is refused with 413
+   * (SWITCHYARD_IMPORT_MAX_UPLOAD_BYTES).
+   */
+  imports: { maxLineBytes: number; maxUploadBytes: number };
+  /**
    * Demo mode (SWITCHYARD_DEMO=auto|off): with no shop and no DATABASE_URL, `serve` runs its own
    * simulated shop with traffic (see src/main/demo.ts).
    */
@@ -65,6 +71,8 @@ const KNOWN_VARIABLES = [
   'HOST',
   'SWITCHYARD_DATA_DIR',
   'INVENTORY_IMPORT_DIR',
+  'SWITCHYARD_IMPORT_MAX_LINE_BYTES',
+  'SWITCHYARD_IMPORT_MAX_UPLOAD_BYTES',
   'DATABASE_URL',
   'LOG_LEVEL',
   'SHOPIFY_SHOP',
@@ -251,6 +259,13 @@ export function loadConfig(env: Source = process.env, configPath?: string): Conf
     shopifyApiVersion: apiVersion,
     shutdownGraceSeconds: integer(source, 'SWITCHYARD_SHUTDOWN_GRACE_SECONDS', 25, 0, 3600),
     inventoryImportDir: text(source, 'INVENTORY_IMPORT_DIR') ? resolve(text(source, 'INVENTORY_IMPORT_DIR')!) : undefined,
+    imports: {
+      // A count line is under 100 bytes; 64 KiB leaves room for wide ERP exports. At most 16 MiB:
+      // the reader holds one line.
+      maxLineBytes: integer(source, 'SWITCHYARD_IMPORT_MAX_LINE_BYTES', 64 * 1024, 1024, 16 * 1024 ** 2),
+      // 1 GiB is about 25 million count lines; the upload is streamed to disk, never held.
+      maxUploadBytes: integer(source, 'SWITCHYARD_IMPORT_MAX_UPLOAD_BYTES', 1024 ** 3, 1024, 64 * 1024 ** 3),
+    },
     demo,
   };
 }

@@ -1,5 +1,6 @@
 // Composition root: the only place that wires rooms together. The CLI and the tests start Switchyard
 // through startSwitchyard().
+import { join } from 'node:path';
 import type { Config } from './config.js';
 import { apiAccessOf, describeConfig } from './config.js';
 import { openDatabase, type Database } from '../platform/db/client.js';
@@ -161,7 +162,7 @@ export async function startSwitchyard(config: Config, options: StartOptions = {}
         onLevelChanged: () => requestJob(INVENTORY_JOB_NAMES.publish),
       })
     : undefined;
-  const inventoryJobs = makeInventoryJobs({ shopify, importDir: config.inventoryImportDir, requestRun: (name) => requestJob(name), afterOrderEvents: () => requestJob(ROUTING_JOB_NAMES.arrivals) });
+  const inventoryJobs = makeInventoryJobs({ shopify, importDir: config.inventoryImportDir, maxLineBytes: config.imports.maxLineBytes, requestRun: (name) => requestJob(name), afterOrderEvents: () => requestJob(ROUTING_JOB_NAMES.arrivals) });
   const routingJobs = makeRoutingJobs({ shopify });
   const fulfillmentJobs = makeFulfillmentJobs({ shopify, requestRun: (name) => requestJob(name) });
   const jobs = makeJobs(database, { ...options, extraJobs: [...inventoryJobs, ...routingJobs, ...fulfillmentJobs, ...(ingest?.jobs ?? []), ...(options.extraJobs ?? [])] }, logger, metrics, clock);
@@ -208,6 +209,7 @@ export async function startSwitchyard(config: Config, options: StartOptions = {}
         publicUrl: config.publicUrl,
         shopify: ingest ? { sync: ingest.sync, receiveWebhook: ingest.receiveWebhook } : undefined,
         requestJob: (name: string) => requestJob(name),
+        imports: { ...config.imports, uploadDir: join(config.dataDir, 'uploads') },
       });
       url = await app.listen({ port: config.port, host: config.host });
       logger.info({ url, docs: `${config.publicUrl}/docs`, health: `${config.publicUrl}/health` }, 'Switchyard is listening');

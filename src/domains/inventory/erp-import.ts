@@ -1,15 +1,17 @@
 // ERP morning counts: "facility F held N units of SKU S at time T". The file is streamed (never held
-// in memory), every row checked, good rows staged in the database; only a file without errors is
-// applied, unless the caller asked for per-row mode. Each count is applied as of its time: the entry
-// is N − (on hand as of T), so changes after T survive and changes before T are not counted twice.
+// in memory, nor any line longer than the limit), every row checked, good rows staged in the
+// database; only a file without errors is applied, unless the caller asked for per-row mode. Each
+// count is applied as of its time: the entry is N − (on hand as of T), so changes after T survive and
+// changes before T are not counted twice. Values echoed in errors are cut short (platform/text.ts).
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { sql } from 'drizzle-orm';
 import type { Db } from '../../platform/db/client.js';
 import { queryRows } from '../../platform/db/rows.js';
 import { invalid } from '../../platform/errors.js';
+import { echoed, hasUnsafeCharacters, quoted, storable } from '../../platform/text.js';
 import { lockLevels, recordEntries, type LedgerEntryInput } from './ledger.service.js';
+import { readLines } from './line-reader.js';
 
 export type ImportFormat = 'csv' | 'jsonl';
 
@@ -28,11 +30,27 @@ export interface ImportReport {
   errors: Array<{ line: number; reason: string }>;
 }
 
-const MAX_STORED_ERRORS = 1000;
+/** Errors kept in the report and the database; `errorCount` counts them all. */
+export const MAX_STORED_ERRORS = 1000;
 const STAGE_BATCH = 5000;
 const APPLY_CHUNK = 5000;
 /** A count from the future is a clock or file error, not a count. */
 const FUTURE_TOLERANCE_MS = 5 * 60_000;
+/** Counts from before this are a typo or a zero date (and PostgreSQL has no year 0). */
+export const EARLIEST_COUNT = new Date('2000-01-01T00:00:00Z');
+const MAX_QUANTITY = 2_000_000_000;
+/** File names are stored and shown: longer ones are cut. */
+const MAX_FILE_NAME = 255;
+
+/** Bounds on what an import reads; settings (SWITCHYARD_IMPORT_MAX_LINE_BYTES, SWITCHYARD_IMPORT_MAX_UPLOAD_BYTES). */
+export interface ImportLimits {
+  /** A longer line is reported as too long and skipped without being held. */
+  maxLineBytes: number;
+  /** A larger upload is refused (HTTP 413) before anything is imported. */
+  maxUploadBytes: number;
+}
+
+export const DEFAULT_IMPORT_LIMITS: ImportLimits = { maxLineBytes: 64 * 1024, maxUploadBytes: 1024 ** 3 };
 
 interface RawRow {
   facility: string;
@@ -45,9 +63,27 @@ interface RawRow {
 export function formatOf(fileName: string, declared?: string): ImportFormat {
   const format = declared ?? (/\.(jsonl|ndjson)$/i.test(fileName) ? 'jsonl' : /\.csv$/i.test(fileName) ? 'csv' : undefined);
   if (format !== 'csv' && format !== 'jsonl') {
-    throw invalid('inventory.import_format', `Cannot tell the format of ${fileName}: name it .csv or .jsonl, or say the format (csv or jsonl).`);
+    throw invalid('inventory.import_format', `Cannot tell the format of ${quoted(fileName)}: name it .csv or .jsonl, or say the format (csv or jsonl).`);
   }
   return format;
+}
+
+/**
+ * A file name given by a client (`?fileName=`) is a label, never a path: no folders, no control
+ * characters (PostgreSQL refuses NUL), at most 255 characters.
+ */
+export function checkFileName(fileName: string): void {
+  const why =
+    fileName.length > MAX_FILE_NAME
+      ? `is ${fileName.length.toLocaleString('en-US')} characters long (at most ${MAX_FILE_NAME})`
+      : /[/\\]/.test(fileName) || fileName === '.' || fileName === '..'
+        ? 'names a folder or a path'
+        : hasUnsafeCharacters(fileName)
+          ? 'holds control characters'
+          : undefined;
+  if (why) {
+    throw invalid('inventory.import_file_name', `fileName ${quoted(fileName)} ${why}: give a plain file name like counts-2026-11-28.csv.`, { field: 'fileName' });
+  }
 }
 
 /** Splits one CSV line (RFC 4180 quoting within a line). */
@@ -85,12 +121,21 @@ const HEADER_NAMES: Record<string, keyof RawRow> = {
 };
 
 /** Yields [line number, row or error] for every data line of the file. */
-async function* readRows(path: string, format: ImportFormat): AsyncGenerator<[number, RawRow | string]> {
-  const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
-  let lineNo = 0;
+async function* readRows(path: string, format: ImportFormat, maxLineBytes: number): AsyncGenerator<[number, RawRow | string]> {
+  let lastLine = 0;
   let columns: Array<keyof RawRow | null> | null = null;
-  for await (const text of lines) {
-    lineNo++;
+  for await (const read of readLines(createReadStream(path, { highWaterMark: 64 * 1024 }), maxLineBytes)) {
+    lastLine = read.line;
+    if ('problem' in read) {
+      // Without its header a CSV file cannot be read at all.
+      if (read.fatal || (format === 'csv' && !columns)) {
+        yield [read.line, format === 'csv' && !columns && !read.fatal ? `header: ${read.problem}` : read.problem];
+        return;
+      }
+      yield [read.line, read.problem];
+      continue;
+    }
+    const text = read.text;
     if (text.trim() === '') continue;
     if (format === 'csv') {
       if (!columns) {
@@ -98,39 +143,39 @@ async function* readRows(path: string, format: ImportFormat): AsyncGenerator<[nu
         const missing = ['facility', 'quantity', 'countedAt'].filter((c) => !columns!.includes(c as keyof RawRow));
         if (!columns.includes('sku') && !columns.includes('barcode')) missing.push('sku or barcode');
         if (missing.length > 0) {
-          yield [lineNo, `header must name the columns facility, sku (or barcode), quantity, counted_at; missing: ${missing.join(', ').replace('countedAt', 'counted_at')}`];
+          yield [read.line, `header must name the columns facility, sku (or barcode), quantity, counted_at; missing: ${missing.join(', ').replace('countedAt', 'counted_at')}; found ${quoted(text)}`];
           return;
         }
         continue;
       }
       const fields = splitCsv(text);
       if (fields.length !== columns.length) {
-        yield [lineNo, `expected ${columns.length} fields, found ${fields.length}`];
+        yield [read.line, `expected ${columns.length} fields, found ${fields.length}`];
         continue;
       }
       const row: RawRow = { facility: '', sku: '', barcode: '', quantity: '', countedAt: '' };
       columns.forEach((c, i) => {
         if (c) row[c] = fields[i]!;
       });
-      yield [lineNo, row];
+      yield [read.line, row];
     } else {
       let value: unknown;
       try {
         value = JSON.parse(text);
       } catch {
-        yield [lineNo, 'not valid JSON'];
+        yield [read.line, 'not valid JSON'];
         continue;
       }
       if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-        yield [lineNo, 'each line must be a JSON object'];
+        yield [read.line, 'each line must be a JSON object'];
         continue;
       }
       const o = value as Record<string, unknown>;
-      const str = (v: unknown) => (v === undefined || v === null ? '' : String(v).trim());
-      yield [lineNo, { facility: str(o['facility'] ?? o['facility_code']), sku: str(o['sku']), barcode: str(o['barcode'] ?? o['upc']), quantity: str(o['quantity']), countedAt: str(o['counted_at']) }];
+      const str = (v: unknown) => (v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v).trim());
+      yield [read.line, { facility: str(o['facility'] ?? o['facility_code']), sku: str(o['sku']), barcode: str(o['barcode'] ?? o['upc']), quantity: str(o['quantity']), countedAt: str(o['counted_at']) }];
     }
   }
-  if (format === 'csv' && !columns) yield [Math.max(1, lineNo), 'the file is empty: it needs a header line'];
+  if (format === 'csv' && !columns) yield [Math.max(1, lastLine), 'the file is empty: it needs a header line'];
 }
 
 async function sha256Of(path: string): Promise<string> {
@@ -146,11 +191,18 @@ export interface ImportOptions {
   perRow?: boolean;
   source: string;
   now: () => Date;
+  /** Longer lines are reported and skipped (default 64 KiB). */
+  maxLineBytes?: number;
+  /** Stops the import at a safe point (between batches); the import is then recorded as failed. */
+  signal?: AbortSignal;
 }
 
+type ImportError = { line: number; reason: string };
+
 export async function importCountFile(db: Db, options: ImportOptions): Promise<ImportReport> {
-  const fileName = options.fileName ?? options.path.split('/').pop()!;
-  const format = options.format ?? formatOf(fileName);
+  const givenName = options.fileName ?? options.path.split('/').pop()!;
+  const format = options.format ?? formatOf(givenName);
+  const fileName = storable(givenName, MAX_FILE_NAME);
   const sha = await sha256Of(options.path);
   const [created] = await queryRows<{ id: number }>(
     db,
@@ -158,7 +210,30 @@ export async function importCountFile(db: Db, options: ImportOptions): Promise<I
         values (${fileName}, ${sha}, ${format}, ${options.source}, ${options.perRow ? 1 : 0}, 'validating', ${options.now()}) returning id`,
   );
   const importId = created!.id;
-  const errors: Array<{ line: number; reason: string }> = [];
+  try {
+    return await checkAndApply(db, options, { importId, fileName, sha, format });
+  } catch (error) {
+    // Whatever stopped it (a stop signal, the database, the file going away), the import says so and
+    // keeps no staged rows. Best effort: the database may be what failed.
+    const reason = `the import stopped: ${storable(error instanceof Error ? error.message : String(error), 200)}`;
+    await db
+      .execute(
+        sql`update inventory_imports set status = 'failed', errors = ${JSON.stringify([{ line: 0, reason }])}::jsonb, finished_at = ${options.now()}
+            where id = ${importId} and status <> 'applied'`,
+      )
+      .then(() => db.execute(sql`delete from inventory_import_rows where import_id = ${importId}`))
+      .catch(() => {});
+    throw error;
+  }
+}
+
+async function checkAndApply(
+  db: Db,
+  options: ImportOptions,
+  file: { importId: number; fileName: string; sha: string; format: ImportFormat },
+): Promise<ImportReport> {
+  const { importId, sha } = file;
+  let errors: ImportError[] = [];
   let errorCount = 0;
   const fail = (line: number, reason: string) => {
     errorCount++;
@@ -187,7 +262,9 @@ export async function importCountFile(db: Db, options: ImportOptions): Promise<I
     staged = [];
   };
   const latest = options.now().getTime() + FUTURE_TOLERANCE_MS;
-  for await (const [line, row] of readRows(options.path, format)) {
+  let read = 0;
+  for await (const [line, row] of readRows(options.path, file.format, options.maxLineBytes ?? DEFAULT_IMPORT_LIMITS.maxLineBytes)) {
+    if (++read % 1000 === 0) options.signal?.throwIfAborted();
     if (typeof row === 'string') {
       fail(line, row);
       continue;
@@ -199,7 +276,7 @@ export async function importCountFile(db: Db, options: ImportOptions): Promise<I
       continue;
     }
     if (facilityId === undefined) {
-      fail(line, `unknown facility "${row.facility}"`);
+      fail(line, `unknown facility ${quoted(row.facility)}`);
       continue;
     }
     const variantId = row.sku ? bySku.get(row.sku) : byBarcode.get(row.barcode);
@@ -208,55 +285,67 @@ export async function importCountFile(db: Db, options: ImportOptions): Promise<I
       continue;
     }
     if (variantId === undefined) {
-      fail(line, row.sku ? `unknown SKU "${row.sku}"` : `unknown barcode "${row.barcode}"`);
+      fail(line, row.sku ? `unknown SKU ${quoted(row.sku)}` : `unknown barcode ${quoted(row.barcode)}`);
       continue;
     }
     if (!/^-?\d+$/.test(row.quantity)) {
-      fail(line, `quantity "${row.quantity}" is not a whole number`);
+      fail(line, `quantity ${quoted(row.quantity)} is not a whole number`);
+      continue;
+    }
+    if (row.quantity.startsWith('-') && /[1-9]/.test(row.quantity)) {
+      fail(line, `quantity ${echoed(row.quantity)} is negative`);
       continue;
     }
     const quantity = Number(row.quantity);
-    if (quantity < 0) {
-      fail(line, `quantity ${quantity} is negative`);
-      continue;
-    }
-    if (quantity > 2_000_000_000) {
-      fail(line, `quantity ${quantity} is too large`);
+    if (quantity > MAX_QUANTITY) {
+      fail(line, `quantity ${echoed(row.quantity)} is too large (at most ${MAX_QUANTITY.toLocaleString('en-US')})`);
       continue;
     }
     const countedAt = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(row.countedAt) ? new Date(row.countedAt) : null;
     if (!countedAt || Number.isNaN(countedAt.getTime())) {
-      fail(line, `counted_at "${row.countedAt}" is not a time with a zone (e.g. 2026-11-28T06:00:00Z)`);
+      fail(line, `counted_at ${quoted(row.countedAt)} is not a time with a zone (e.g. 2026-11-28T06:00:00Z)`);
       continue;
     }
     if (countedAt.getTime() > latest) {
-      fail(line, `counted_at ${row.countedAt} is in the future`);
+      fail(line, `counted_at ${echoed(row.countedAt)} is in the future`);
       continue;
     }
-    staged.push({ line, facilityId, variantId, quantity, countedAt });
+    if (countedAt.getTime() < EARLIEST_COUNT.getTime()) {
+      fail(line, `counted_at ${echoed(row.countedAt)} is before 2000-01-01`);
+      continue;
+    }
+    staged.push({ line, facilityId, variantId, quantity: quantity === 0 ? 0 : quantity, countedAt });
     if (staged.length >= STAGE_BATCH) await flush();
   }
   await flush();
+  options.signal?.throwIfAborted();
 
-  // The same SKU twice for one facility: which line is right is for the sender to say.
-  const duplicates = await queryRows<{ lines: number[] }>(
+  // The same SKU twice for one facility: which line is right is for the sender to say. Only the first
+  // errors are fetched: a file of a million repeats must not come back into memory.
+  const [repeats] = await queryRows<{ n: number }>(
     db,
-    sql`select array_agg(line order by line) as lines from inventory_import_rows where import_id = ${importId}
-        group by facility_id, variant_id having count(*) > 1 order by min(line)`,
+    sql`select (count(*) - count(distinct (facility_id, variant_id)))::int as n from inventory_import_rows where import_id = ${importId}`,
   );
-  for (const d of duplicates) {
-    for (const line of d.lines.slice(1)) fail(line, `the same SKU and facility as line ${d.lines[0]}`);
-  }
-  if (duplicates.length > 0) {
+  if (repeats!.n > 0) {
+    const firstRepeats = await queryRows<{ line: number; first_line: number }>(
+      db,
+      sql`select line, first_line from (
+            select line, first_value(line) over w as first_line, row_number() over w as n
+            from inventory_import_rows where import_id = ${importId}
+            window w as (partition by facility_id, variant_id order by line)) d
+          where n > 1 order by line limit ${MAX_STORED_ERRORS}`,
+    );
+    errorCount += repeats!.n;
+    errors = [...errors, ...firstRepeats.map((d) => ({ line: d.line, reason: `the same SKU and facility as line ${d.first_line}` }))];
     await db.execute(sql`delete from inventory_import_rows r using (
       select import_id, line, row_number() over (partition by facility_id, variant_id order by line) as n
       from inventory_import_rows where import_id = ${importId}) d
       where r.import_id = d.import_id and r.line = d.line and d.n > 1`);
   }
-  errors.sort((a, b) => a.line - b.line);
+  errors = errors.sort((a, b) => a.line - b.line).slice(0, MAX_STORED_ERRORS);
   const [{ n: rowsValid } = { n: 0 }] = await queryRows<{ n: number }>(db, sql`select count(*)::int as n from inventory_import_rows where import_id = ${importId}`);
 
-  const base = { importId, fileName, fileSha256: sha, rowsTotal, rowsValid, errorCount, errors };
+  const base = { importId, fileName: file.fileName, fileSha256: sha, rowsTotal, rowsValid, errorCount, errors };
   if (errorCount > 0 && !options.perRow) {
     await db.execute(sql`delete from inventory_import_rows where import_id = ${importId}`);
     await db.execute(
@@ -269,7 +358,7 @@ export async function importCountFile(db: Db, options: ImportOptions): Promise<I
     sql`update inventory_imports set status = 'applying', rows_total = ${rowsTotal}, rows_valid = ${rowsValid}, error_count = ${errorCount},
         errors = ${JSON.stringify(errors)}::jsonb where id = ${importId}`,
   );
-  const applied = await applyStagedCounts(db, importId, sha, options.now);
+  const applied = await applyStagedCounts(db, importId, sha, options.now, options.signal);
   await db.execute(
     sql`update inventory_imports set status = 'applied', rows_applied = ${applied.rowsApplied}, entries_written = ${applied.entriesWritten},
         finished_at = ${options.now()} where id = ${importId}`,
@@ -281,12 +370,19 @@ export async function importCountFile(db: Db, options: ImportOptions): Promise<I
  * Applies staged counts in chunks, each in its own transaction. Entry keys name the file and the
  * pair, so a chunk applied twice (a crash, the same file again) writes nothing the second time.
  */
-async function applyStagedCounts(db: Db, importId: number, sha: string, now: () => Date): Promise<{ rowsApplied: number; rowsSuperseded: number; entriesWritten: number }> {
+async function applyStagedCounts(
+  db: Db,
+  importId: number,
+  sha: string,
+  now: () => Date,
+  signal: AbortSignal | undefined,
+): Promise<{ rowsApplied: number; rowsSuperseded: number; entriesWritten: number }> {
   let rowsApplied = 0;
   let rowsSuperseded = 0;
   let entriesWritten = 0;
   let after = 0;
   for (;;) {
+    signal?.throwIfAborted();
     const rows = await queryRows<{ line: number; facility_id: number; variant_id: number; quantity: number; counted_at: Date }>(
       db,
       sql`select line, facility_id, variant_id, quantity, counted_at from inventory_import_rows

@@ -29,9 +29,21 @@ export {
   setOnlineChannel,
   type SafetyStockRule,
   VARIANCE_KINDS,
+  MAX_VARIANCE_UNITS,
+  VARIANCE_TEXT_LIMITS,
   type VarianceInput,
   type VarianceKind,
   type SkuExplanation,
 } from './inventory.service.js';
-export { importCountFile, formatOf, type ImportFormat, type ImportReport, type ImportOptions } from './erp-import.js';
+export {
+  importCountFile,
+  formatOf,
+  checkFileName,
+  DEFAULT_IMPORT_LIMITS,
+  MAX_STORED_ERRORS,
+  type ImportFormat,
+  type ImportReport,
+  type ImportOptions,
+  type ImportLimits,
+} from './erp-import.js';
 export { publishedPairs, publishTargets, desiredAvailable, shopifySideOf, type PublishPair, type PublishTarget } from './publish-targets.js';

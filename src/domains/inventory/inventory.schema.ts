@@ -135,7 +135,8 @@ export const safetyStockRules = pgTable(
   ],
 );
 
-export const IMPORT_STATUSES = ['validating', 'rejected', 'applying', 'applied'] as const;
+/** `failed`: stopped by something other than its rows (a stop signal, the database, the file gone); see its one error. */
+export const IMPORT_STATUSES = ['validating', 'rejected', 'applying', 'applied', 'failed'] as const;
 export type ImportStatus = (typeof IMPORT_STATUSES)[number];
 
 /** One ERP count file import: what was checked, what was applied, and every bad row. */

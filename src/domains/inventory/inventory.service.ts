@@ -4,7 +4,8 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { Db } from '../../platform/db/client.js';
 import { queryRows } from '../../platform/db/rows.js';
-import { invalid, notFound } from '../../platform/errors.js';
+import { conflict, invalid, notFound } from '../../platform/errors.js';
+import { echoed, hasUnsafeCharacters, quoted } from '../../platform/text.js';
 import { computeAtp, type VariantAtp } from './atp.repo.js';
 import { lockLevels, markAllVariantsChanged, markChanged, recordEntries } from './ledger.service.js';
 import { releaseReservation } from './reservations.service.js';
@@ -24,31 +25,107 @@ export interface VarianceInput {
   idempotencyKey?: string;
 }
 
+// Names from a request are echoed cut, and one with a NUL is not sent to PostgreSQL (which refuses it): no such name exists.
 async function variantBySku(db: Db, sku: string): Promise<{ id: number; sku: string; title: string }> {
-  const [row] = await queryRows<{ id: number; sku: string; title: string }>(db, sql`select id, sku, title from variants where sku = ${sku} order by id limit 1`);
-  if (!row) throw notFound('inventory.unknown_sku', `No variant has SKU "${sku}".`, { sku });
+  const [row] = hasUnsafeCharacters(sku)
+    ? []
+    : await queryRows<{ id: number; sku: string; title: string }>(db, sql`select id, sku, title from variants where sku = ${sku} order by id limit 1`);
+  if (!row) throw notFound('inventory.unknown_sku', `No variant has SKU ${quoted(sku)}.`, { sku: echoed(sku) });
   return row;
 }
 
 async function physicalFacility(db: Db, code: string): Promise<{ id: number; code: string }> {
-  const [row] = await queryRows<{ id: number; code: string; kind: string }>(db, sql`select id, code, kind from facilities where code = ${code}`);
-  if (!row) throw notFound('inventory.unknown_facility', `No facility has code "${code}".`, { facility: code });
+  const [row] = hasUnsafeCharacters(code) ? [] : await queryRows<{ id: number; code: string; kind: string }>(db, sql`select id, code, kind from facilities where code = ${code}`);
+  if (!row) throw notFound('inventory.unknown_facility', `No facility has code ${quoted(code)}.`, { facility: echoed(code) });
   if (row.kind === 'VIRTUAL') throw invalid('inventory.virtual_facility', `"${code}" is a queue, not a place that holds stock.`, { facility: code });
   return row;
 }
 
-/** Found or damaged stock, recorded by a person with a reason. */
-export async function recordVariance(db: Db, input: VarianceInput, now: Date): Promise<{ entryKey: string; delta: number; onHand: number; replayed: boolean }> {
+/** A variance dated more than this ahead of the server's clock is a typo or a wrong clock. */
+const VARIANCE_CLOCK_SKEW_MS = 5 * 60_000;
+/** Before this, a date is a typo or a zero date (and PostgreSQL has no year 0). */
+const EARLIEST_VARIANCE = new Date('2000-01-01T00:00:00Z');
+/** One found or damaged record moves at most this many units: more is a typo (a barcode in the quantity). */
+export const MAX_VARIANCE_UNITS = 1_000_000;
+/** The counters are PostgreSQL `integer`s. */
+const MAX_ON_HAND = 2_147_483_647;
+/** Longest text each field takes (SKUs are at most 255 characters in Shopify). */
+export const VARIANCE_TEXT_LIMITS = { facility: 200, sku: 255, reason: 1000, idempotencyKey: 200 } as const;
+
+const units = (n: number) => `${n.toLocaleString('en-US')} unit${Math.abs(n) === 1 ? '' : 's'}`;
+
+/** Refuses what cannot be true before anything is read or written (see the room README). */
+function checkVariance(input: VarianceInput, now: Date): void {
   if (!VARIANCE_KINDS.includes(input.kind)) throw invalid('inventory.variance_kind', `kind must be one of ${VARIANCE_KINDS.join(', ')}.`, { field: 'kind' });
+  for (const field of ['facility', 'sku', 'reason', 'idempotencyKey'] as const) {
+    const value = input[field];
+    if (value === undefined) continue;
+    const max = VARIANCE_TEXT_LIMITS[field];
+    if (value.length > max) throw invalid('inventory.variance_text', `${field} is ${value.length.toLocaleString('en-US')} characters long: at most ${max}.`, { field });
+    // A reason may run over lines; nothing may hold NUL (PostgreSQL refuses it) or other control characters.
+    if (hasUnsafeCharacters(field === 'reason' ? value.replace(/[\t\n\r]/g, ' ') : value)) {
+      throw invalid('inventory.variance_text', `${field} ${quoted(value)} holds control characters: send plain text.`, { field });
+    }
+  }
   if (!Number.isInteger(input.quantity) || input.quantity === 0) throw invalid('inventory.variance_quantity', 'quantity must be a whole number other than 0.', { field: 'quantity' });
+  if (Math.abs(input.quantity) > MAX_VARIANCE_UNITS) {
+    throw invalid('inventory.variance_quantity', `quantity ${input.quantity} is more than one record can move (at most ${MAX_VARIANCE_UNITS.toLocaleString('en-US')} units).`, { field: 'quantity' });
+  }
   if (input.kind === 'damaged' && input.quantity < 0) throw invalid('inventory.variance_quantity', 'damaged takes the number of damaged units (positive).', { field: 'quantity' });
   if (input.kind === 'found' && input.quantity < 0) throw invalid('inventory.variance_quantity', 'found takes the number of units found (positive).', { field: 'quantity' });
   if (!input.reason.trim()) throw invalid('inventory.variance_reason', 'reason is required.', { field: 'reason' });
+  const at = input.occurredAt;
+  if (at !== undefined) {
+    if (Number.isNaN(at.getTime())) throw invalid('inventory.variance_time', 'occurredAt is not a time.', { field: 'occurredAt' });
+    if (at.getTime() > now.getTime() + VARIANCE_CLOCK_SKEW_MS) {
+      throw invalid(
+        'inventory.variance_in_future',
+        `occurredAt ${at.toISOString()} is in the future (the server's time is ${now.toISOString()}; up to 5 minutes of clock difference are allowed). A variance is recorded once it happened.`,
+        { field: 'occurredAt', occurredAt: at.toISOString(), now: now.toISOString() },
+      );
+    }
+    if (at.getTime() < EARLIEST_VARIANCE.getTime()) {
+      throw invalid('inventory.variance_too_old', `occurredAt ${at.toISOString()} is before 2000-01-01: a typo or a zero date.`, { field: 'occurredAt', occurredAt: at.toISOString() });
+    }
+  }
+}
+
+/**
+ * Found or damaged stock, recorded by a person with a reason. Refused, with nothing written: a time in
+ * the future or before 2000, a quantity of 0 or beyond ±1,000,000, text with control characters,
+ * taking away more units than the facility has on hand, or on hand past the counter's range.
+ */
+export async function recordVariance(db: Db, input: VarianceInput, now: Date): Promise<{ entryKey: string; delta: number; onHand: number; replayed: boolean }> {
+  checkVariance(input, now);
   const variant = await variantBySku(db, input.sku);
   const facility = await physicalFacility(db, input.facility);
   const delta = input.kind === 'damaged' ? -input.quantity : input.quantity;
   const entryKey = `variance:${input.idempotencyKey ?? randomUUID()}`;
   return db.transaction(async (tx) => {
+    // On hand is judged under the level's lock, so two variances cannot both take the last units.
+    await lockLevels(tx, [{ variantId: variant.id, facilityId: facility.id }]);
+    const [level] = await queryRows<{ on_hand: number; replayed: boolean }>(
+      tx,
+      sql`select on_hand, exists (select 1 from inventory_ledger where idempotency_key = ${entryKey}) as replayed
+          from inventory_levels where variant_id = ${variant.id} and facility_id = ${facility.id}`,
+    );
+    const onHand = level!.on_hand;
+    // A retried request answers as the first one did, whatever happened since.
+    if (level!.replayed) return { entryKey, delta, onHand, replayed: true };
+    if (onHand + delta < 0) {
+      throw conflict(
+        'inventory.variance_exceeds_on_hand',
+        `${input.kind} ${units(Math.abs(delta))} of ${input.sku} at ${input.facility} is more than the ${units(onHand)} on hand there: on hand cannot go below 0. Count the shelf, or record what is there.`,
+        { field: 'quantity', facility: input.facility, sku: input.sku, onHand, quantity: input.quantity },
+      );
+    }
+    if (onHand + delta > MAX_ON_HAND) {
+      throw conflict('inventory.variance_out_of_range', `${input.kind} ${units(delta)} would take on hand of ${input.sku} at ${input.facility} past ${MAX_ON_HAND.toLocaleString('en-US')}.`, {
+        field: 'quantity',
+        onHand,
+        quantity: input.quantity,
+      });
+    }
     const outcome = await recordEntries(
       tx,
       [
@@ -65,9 +142,10 @@ export async function recordVariance(db: Db, input: VarianceInput, now: Date): P
         },
       ],
       now,
+      { levelsLocked: true },
     );
-    const [level] = await queryRows<{ on_hand: number }>(tx, sql`select on_hand from inventory_levels where variant_id = ${variant.id} and facility_id = ${facility.id}`);
-    return { entryKey, delta, onHand: level?.on_hand ?? 0, replayed: outcome.written === 0 };
+    const [after] = await queryRows<{ on_hand: number }>(tx, sql`select on_hand from inventory_levels where variant_id = ${variant.id} and facility_id = ${facility.id}`);
+    return { entryKey, delta, onHand: after?.on_hand ?? 0, replayed: outcome.written === 0 };
   });
 }
 

@@ -225,7 +225,7 @@ describe(`ERP count files (${backend})`, () => {
     expect(good.status).toBe('applied');
     expect(await onHand('SKU-C', 'ST2')).toBe(9);
     const header = await importFile(file('header.csv', 'store,item,qty\nST1,SKU-A,1\n'));
-    expect(header.errors).toEqual([{ line: 1, reason: 'header must name the columns facility, sku (or barcode), quantity, counted_at; missing: facility, counted_at, sku or barcode' }]);
+    expect(header.errors).toEqual([{ line: 1, reason: 'header must name the columns facility, sku (or barcode), quantity, counted_at; missing: facility, counted_at, sku or barcode; found "store,item,qty"' }]);
   });
 });
 
