@@ -162,9 +162,11 @@ describe(`count file uploads (${backend})`, () => {
     const before = await leftovers();
     const file = Buffer.from(`facility,sku,quantity,counted_at\nWH1,A,1,${at}\n`);
     const nul = await post(importsUrl('fileName=a%00b.csv'), { whole: file });
-    expect(nul).toMatchObject({
+    expect(nul).toMatchObject({ status: 400, body: { error: { code: 'request.invalid', message: 'querystring/fileName holds a NUL character, which no value may hold.' } } });
+    const control = await post(importsUrl('fileName=a%07b.csv'), { whole: file });
+    expect(control).toMatchObject({
       status: 400,
-      body: { error: { code: 'inventory.import_file_name', message: 'fileName "a\\u0000b.csv" holds control characters: give a plain file name like counts-2026-11-28.csv.', details: { field: 'fileName' } } },
+      body: { error: { code: 'inventory.import_file_name', message: 'fileName "a\\u0007b.csv" holds control characters: give a plain file name like counts-2026-11-28.csv.', details: { field: 'fileName' } } },
     });
     const traversal = await post(importsUrl(`fileName=${encodeURIComponent('../../etc/counts.csv')}`), { whole: file });
     expect(traversal).toMatchObject({

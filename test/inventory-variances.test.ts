@@ -80,11 +80,13 @@ describe(`variances over HTTP (${backend})`, () => {
     });
     expect((await variance({ ...base, occurredAt: '1970-01-01T00:00:00Z' })).body.error.code).toBe('inventory.variance_too_old');
     expect((await variance({ ...base, quantity: 0 })).body.error.code).toBe('inventory.variance_quantity');
-    expect((await variance({ ...base, reason: 'wet\u0000box' })).body.error).toEqual({
+    expect((await variance({ ...base, reason: 'wet\u0007box' })).body.error).toEqual({
       code: 'inventory.variance_text',
-      message: 'reason "wet\\u0000box" holds control characters: send plain text.',
+      message: 'reason "wet\\u0007box" holds control characters: send plain text.',
       details: { field: 'reason' },
     });
+    // A NUL is refused at the edge, wherever it is.
+    expect((await variance({ ...base, reason: 'wet\u0000box' })).body.error).toMatchObject({ code: 'request.invalid', message: 'body/reason holds a NUL character, which no value may hold.' });
     expect(await state()).toEqual(before);
   });
 
@@ -102,9 +104,13 @@ describe(`variances over HTTP (${backend})`, () => {
     expect(taken).toMatchObject({ status: 201, body: { delta: -23, onHand: 0, replayed: false } });
   });
 
-  test('a SKU with a NUL in the address is not found (not a database error)', async () => {
+  test('a SKU with a NUL in the address is refused clearly (not a database error)', async () => {
     const response = await fetch(`${switchyard.url}/api/v1/inventory/A%00`);
-    expect(response.status).toBe(404);
-    expect(await response.json()).toEqual({ error: { code: 'inventory.unknown_sku', message: 'No variant has SKU "A\\u0000".', details: { sku: 'A\\u0000' } } });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: { code: 'request.invalid', message: 'params/sku holds a NUL character, which no value may hold.' } });
+    // Other control characters reach the domain, which finds no such SKU.
+    const bell = await fetch(`${switchyard.url}/api/v1/inventory/A%07`);
+    expect(bell.status).toBe(404);
+    expect(await bell.json()).toEqual({ error: { code: 'inventory.unknown_sku', message: 'No variant has SKU "A\\u0007".', details: { sku: 'A\\u0007' } } });
   });
 });

@@ -24,7 +24,7 @@ import { registerOrderRoutes } from './orders.routes.js';
 import { registerInventoryRoutes, type InventoryImportSettings } from './inventory.routes.js';
 import { registerFacilityRoutes } from './facilities.routes.js';
 import { registerRoutingRoutes } from './routing.routes.js';
-import { registerFulfillmentRoutes } from './fulfillment.routes.js';
+import { registerFulfillmentRoutes, type OwedBeforeHandOff } from './fulfillment.routes.js';
 
 export interface AppDeps {
   database: Database;
@@ -43,7 +43,7 @@ export interface AppDeps {
   trustProxy?: string[] | undefined;
   publicUrl: string;
   /** Present when a Shopify shop is connected. */
-  shopify?: { sync: SyncService; receiveWebhook: WebhookReceiver } | undefined;
+  shopify?: { sync: SyncService; receiveWebhook: WebhookReceiver; owedBeforeHandOff?: OwedBeforeHandOff } | undefined;
   /** Asks for a job run soon (a change to publish). */
   requestJob?: ((name: string) => void) | undefined;
   /** Count file uploads: size and line limits, spool folder (defaults: 1 GiB, 64 KiB, the system's temp folder). */

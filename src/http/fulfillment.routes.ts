@@ -16,11 +16,16 @@ import {
   packShipment,
   shipShipment,
   startShipment,
+  checkStillOwed,
+  type OwedUnitsOf,
 } from '../domains/fulfillment/index.js';
 
 const FacilityParams = Type.Object({ facility: Code() });
 const ShipmentParams = Type.Object({ facility: Code(), id: Id() });
 const PUSH_JOB = 'fulfillment.push';
+
+/** Implemented by ingest/, wired by main/: what Shopify still owes of an order, when worth asking (null: not asked, or no answer). */
+export type OwedBeforeHandOff = OwedUnitsOf;
 
 export function registerFulfillmentRoutes(app: App, deps: AppDeps): void {
   const db = deps.database.db;
@@ -30,6 +35,11 @@ export function registerFulfillmentRoutes(app: App, deps: AppDeps): void {
     deps.requestJob?.(PUSH_JOB);
     deps.requestJob?.('inventory.publish');
     return value;
+  };
+  // Units leave only if Shopify still owes them (when a change Switchyard has not heard of is possible).
+  const confirmStillOwed = async (facility: string, shipmentId: number) => {
+    const owedUnitsOf = deps.shopify?.owedBeforeHandOff;
+    if (owedUnitsOf) await checkStillOwed(db, { facility, shipmentId }, owedUnitsOf);
   };
 
   app.get('/api/v1/fulfillment/settings', { schema: { summary: 'Fulfilment settings: customer notices, where fulfilment orders live, uncollected pickups', tags: ['store work'] } }, async () =>
@@ -118,8 +128,9 @@ export function registerFulfillmentRoutes(app: App, deps: AppDeps): void {
         ),
       },
     },
-    async (request) =>
-      pushSoon(
+    async (request) => {
+      await confirmStillOwed(request.params.facility, request.params.id);
+      return pushSoon(
         await shipShipment(
           db,
           {
@@ -133,7 +144,8 @@ export function registerFulfillmentRoutes(app: App, deps: AppDeps): void {
           },
           now(),
         ),
-      ),
+      );
+    },
   );
 
   app.post(
@@ -152,8 +164,10 @@ export function registerFulfillmentRoutes(app: App, deps: AppDeps): void {
         body: Type.Object({ to: Text(200, { description: 'who collected' }), at: Type.Optional(DateTime()) }, { additionalProperties: false }),
       },
     },
-    async (request) =>
-      pushSoon(await handOver(db, { facility: request.params.facility, shipmentId: request.params.id, to: request.body.to, at: request.body.at ? new Date(request.body.at) : undefined }, now())),
+    async (request) => {
+      await confirmStillOwed(request.params.facility, request.params.id);
+      return pushSoon(await handOver(db, { facility: request.params.facility, shipmentId: request.params.id, to: request.body.to, at: request.body.at ? new Date(request.body.at) : undefined }, now()));
+    },
   );
 
   app.post(

@@ -11,6 +11,8 @@ import { makeInventorySnapshotJob } from './inventory-snapshot.js';
 import { makeSyncApi } from './sync-api.js';
 import { makeWebhookHandler } from './webhook-handlers.js';
 import { makeWebhookReceiver } from './webhook-receiver.js';
+import { makeHandOffCheck } from './hand-off-check.js';
+import type { Logger } from '../platform/logger.js';
 
 export { INGEST_JOB_NAMES } from './ingest.jobs.js';
 export { runInitialLoad, proposeLocations, type LocationProposal, type LoadProgress } from './initial-load.js';
@@ -21,6 +23,7 @@ export const INITIAL_LOAD_JOB = 'sync.initial-load';
 export interface IngestOptions {
   db: Db;
   clock: Clock;
+  logger: Logger;
   shopify: ShopifyClient;
   shop: string;
   apiSecret: string;
@@ -78,6 +81,7 @@ export function makeIngest(options: IngestOptions) {
   return {
     jobs: [verifySubscriptions, ...makeIngestJobs({ shopify: options.shopify, shop: options.shop, handler, ...(options.settings ? { settings: options.settings } : {}), ...(options.onProcessed ? { onProcessed: options.onProcessed } : {}) }), makeReconcileJob({ shopify: options.shopify, shop: options.shop }), makeInventorySnapshotJob({ shopify: options.shopify, signals: bulkSignals, ...(options.onLevelChanged ? { onDifferences: options.onLevelChanged } : {}) }), initialLoad],
     receiveWebhook: makeWebhookReceiver({ db: options.db, clock: options.clock, shop: options.shop, secret: options.apiSecret, maxAgeSeconds: options.webhookMaxAgeSeconds, ...(options.onWebhookStored ? { onStored: options.onWebhookStored } : {}) }),
+    owedBeforeHandOff: makeHandOffCheck({ db: options.db, clock: options.clock, shopify: options.shopify, shop: options.shop, logger: options.logger, ...(options.onProcessed ? { onOrderApplied: options.onProcessed } : {}) }),
     sync: makeSyncApi({ db: options.db, clock: options.clock, shop: options.shop, shopify: options.shopify }),
     bulkSignals,
     processJobName: INGEST_JOB_NAMES.processWebhooks,

@@ -17,6 +17,7 @@ import {
   claimSyncOrders,
   confirmPush,
   failPush,
+  recordBeyondOwed,
   fulfillmentSettings,
   importShopifyFulfillment,
   recordFulfillmentOrderMove,
@@ -93,6 +94,29 @@ function planFulfillment(fos: FulfillmentOrderNode[], push: PushWork): { plan: A
     lastError = short;
   }
   return { error: lastError };
+}
+
+/** Fulfilment orders whose units Shopify still owes the customer (open, in progress, held or scheduled). */
+const OWING_STATUSES = new Set(['OPEN', 'IN_PROGRESS', 'ON_HOLD', 'SCHEDULED']);
+
+/**
+ * Units of the push Shopify no longer owes: per line, those beyond the remaining quantity of the
+ * order's fulfilment orders that still owe anything (the order was edited or refunded after the
+ * units were picked, and the change reached Switchyard too late).
+ */
+export function unitsBeyondOwed(fos: FulfillmentOrderNode[], push: PushWork): Array<{ orderLineId: number; quantity: number }> {
+  const owed = new Map<string, number>();
+  for (const fo of fos.filter((f) => OWING_STATUSES.has(f.status))) {
+    for (const item of fo.lineItems.nodes) owed.set(item.lineItem.id, (owed.get(item.lineItem.id) ?? 0) + item.remainingQuantity);
+  }
+  const beyond: Array<{ orderLineId: number; quantity: number }> = [];
+  for (const l of push.lines) {
+    const left = owed.get(l.shopifyLineItemId) ?? 0;
+    const take = Math.min(left, l.quantity);
+    owed.set(l.shopifyLineItemId, left - take);
+    if (l.quantity > take) beyond.push({ orderLineId: l.orderLineId, quantity: l.quantity - take });
+  }
+  return beyond;
 }
 
 /**
@@ -220,6 +244,18 @@ export async function syncOrder(deps: FulfillmentPusherDeps, claim: SyncClaim): 
         return retryLater(5_000);
       }
       continue;
+    }
+
+    // Units Shopify no longer owes left with the parcel: Shopify hears of the rest; these are recorded.
+    const beyond = unitsBeyondOwed(order.fulfillmentOrders.nodes, push);
+    if (beyond.length > 0) {
+      await recordBeyondOwed(db, push, beyond, now());
+      await logPush(db, push.id, 'beyond_owed', {}, { units: beyond }, 0, now());
+      log.warn({ orderId: claim.orderId, shipmentId: push.shipmentId, units: beyond }, 'units shipped beyond what Shopify still owed; recorded on the shipment');
+      if (push.lines.length === 0) {
+        await confirm(push, null, 'nothing_owed', {}, { beyondOwed: beyond }, 0);
+        continue;
+      }
     }
 
     // Setting `move`: the fulfilment order goes to the routed facility's location first.

@@ -20,6 +20,8 @@ import type { SyncSettings } from '../ingest/ingest.jobs.js';
 import { INVENTORY_JOB_NAMES, makeInventoryJobs } from '../jobs/inventory.jobs.js';
 import { makeRoutingJobs, ROUTING_JOB_NAMES } from '../jobs/routing.jobs.js';
 import { makeFulfillmentJobs } from '../jobs/fulfillment-pusher.js';
+import { unitsShippedBeyondOwed } from '../domains/fulfillment/index.js';
+import { Gauge } from 'prom-client';
 
 export { ROLES, VERSION, type Role } from './version.js';
 
@@ -139,6 +141,14 @@ export async function startSwitchyard(config: Config, options: StartOptions = {}
   const startedAt = clock.now();
   const metrics = makeMetrics();
   const database = await openConfiguredDatabase(config, logger);
+  new Gauge({
+    name: 'switchyard_units_shipped_beyond_owed',
+    help: 'Units that left a store beyond what Shopify still owed the customer (the order changed in Shopify first), all time',
+    registers: [metrics.registry],
+    async collect() {
+      this.set(await unitsShippedBeyondOwed(database.db));
+    },
+  });
   const shopifyConfig = config.shopify;
   let requestProcessing = () => {};
   let requestJob: (name: string) => void = () => {};
@@ -149,6 +159,7 @@ export async function startSwitchyard(config: Config, options: StartOptions = {}
     ? makeIngest({
         db: database.db,
         clock,
+        logger,
         shopify,
         shop: shopifyConfig.shop,
         apiSecret: shopifyConfig.apiSecret,
@@ -207,7 +218,7 @@ export async function startSwitchyard(config: Config, options: StartOptions = {}
         rateLimit: config.rateLimit,
         trustProxy: config.trustProxy,
         publicUrl: config.publicUrl,
-        shopify: ingest ? { sync: ingest.sync, receiveWebhook: ingest.receiveWebhook } : undefined,
+        shopify: ingest ? { sync: ingest.sync, receiveWebhook: ingest.receiveWebhook, owedBeforeHandOff: ingest.owedBeforeHandOff } : undefined,
         requestJob: (name: string) => requestJob(name),
         imports: { ...config.imports, uploadDir: join(config.dataDir, 'uploads') },
       });

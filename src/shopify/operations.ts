@@ -196,6 +196,15 @@ export const OrderById = operation<{ order: OrderNode | null }, { id: string }>(
   ${ORDER_FIELDS}`,
 );
 
+/** What Shopify still owes of an order, per line: cheap (a few points), read before units leave a store. */
+export const OrderOwed = operation<{ order: { id: string; updatedAt: string; cancelledAt: string | null; lineItems: { nodes: Array<{ id: string; currentQuantity: number; unfulfilledQuantity: number }> } } | null }, { id: string; first: number }>(
+  'OrderOwed',
+  12,
+  `query OrderOwed($id: ID!, $first: Int!) {
+    order(id: $id) { id updatedAt cancelledAt lineItems(first: $first) { nodes { id currentQuantity unfulfilledQuantity } } }
+  }`,
+);
+
 export const OrderLineItemsPage = operation<{ order: { lineItems: { nodes: LineItemNode[]; pageInfo: PageInfo } } | null }, { id: string; after: string | null }>(
   'OrderLineItemsPage',
   403,
@@ -410,6 +419,7 @@ export const ALL_OPERATIONS = [
   OrdersByIds,
   OrderById,
   OrderLineItemsPage,
+  OrderOwed,
   WebhookSubscriptions,
   WebhookSubscriptionCreate,
   WebhookSubscriptionDelete,

@@ -115,6 +115,12 @@ export const fulfillmentPushes = pgTable(
     /** The order's Shopify fulfilments just before the call: a new one matching this shipment is ours. */
     fulfillmentsBefore: text('fulfillments_before').array().notNull().default(sql`'{}'::text[]`),
     shopifyFulfillmentId: text('shopify_fulfillment_id'),
+    /**
+     * Units that left in this parcel beyond what Shopify still owed the customer when it was pushed
+     * (the order was edited or refunded in Shopify and Switchyard had not heard yet): the fulfilment
+     * covers the rest; these are an exception for the store to look at.
+     */
+    beyondOwed: jsonb('beyond_owed').$type<Array<{ orderLineId: number; quantity: number }>>().notNull().default([]),
     lastError: text('last_error'),
     createdAt: ts('created_at').notNull().defaultNow(),
     sentAt: ts('sent_at'),
@@ -124,6 +130,8 @@ export const fulfillmentPushes = pgTable(
     uniqueIndex('fulfillment_pushes_shipment_action').on(t.shipmentId, t.action),
     index('fulfillment_pushes_due').on(t.status, t.nextAttemptAt).where(sql`status in ('pending', 'sending')`),
     index('fulfillment_pushes_order').on(t.orderId),
+    // The few parcels with units beyond what Shopify owed: read by the store's work and the metrics.
+    index('fulfillment_pushes_beyond_owed').on(t.shipmentId).where(sql`beyond_owed <> '[]'::jsonb`),
   ],
 );
 

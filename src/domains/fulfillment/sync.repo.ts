@@ -100,8 +100,10 @@ export interface PushWork {
   facilityId: number;
   facilityLocationId: string | null;
   tracking: { company: string | null; number: string | null; url: string | null } | null;
-  /** Shopify line item id → units. */
+  /** What this push tells Shopify: the parcel's units less those found beyond what Shopify owed. */
   lines: Array<{ orderLineId: number; shopifyLineItemId: string; variantId: number | null; quantity: number; fulfillmentFacilityId: number | null }>;
+  /** Units of the parcel Shopify no longer owed when it was pushed (recorded, never fulfilled). */
+  beyondOwed: Array<{ orderLineId: number; quantity: number }>;
 }
 
 export interface OrderSyncState {
@@ -118,9 +120,10 @@ export async function orderSyncState(db: Db, orderId: number): Promise<OrderSync
   const pushes = await queryRows<{
     id: number; shipment_id: number; action: PushAction; status: PushStatus; notify_customer: boolean; fulfillments_before: string[];
     kind: ShipmentKind; facility_id: number; location_id: string | null; carrier: string | null; tracking_number: string | null; tracking_url: string | null;
+    beyond_owed: Array<{ orderLineId: number; quantity: number }>;
   }>(
     db,
-    sql`select p.id, p.shipment_id, p.action, p.status, p.notify_customer, p.fulfillments_before, s.kind,
+    sql`select p.id, p.shipment_id, p.action, p.status, p.notify_customer, p.fulfillments_before, p.beyond_owed, s.kind,
                s.facility_id, f.shopify_location_id as location_id, s.carrier, s.tracking_number, s.tracking_url
         from fulfillment_pushes p join shipments s on s.id = p.shipment_id join facilities f on f.id = s.facility_id
         where p.order_id = ${orderId} and p.status in ('pending', 'sending') order by p.id`,
@@ -151,7 +154,15 @@ export async function orderSyncState(db: Db, orderId: number): Promise<OrderSync
       tracking: p.tracking_number ? { company: p.carrier, number: p.tracking_number, url: p.tracking_url } : null,
       lines: shipmentLines
         .filter((l) => l.shipment_id === p.shipment_id)
-        .map((l) => ({ orderLineId: l.order_line_id, shopifyLineItemId: l.shopify_line_item_id, variantId: l.variant_id, quantity: l.quantity, fulfillmentFacilityId: l.fulfillment_facility_id })),
+        .map((l) => ({
+          orderLineId: l.order_line_id,
+          shopifyLineItemId: l.shopify_line_item_id,
+          variantId: l.variant_id,
+          quantity: l.quantity - p.beyond_owed.filter((b) => b.orderLineId === l.order_line_id).reduce((n, b) => n + b.quantity, 0),
+          fulfillmentFacilityId: l.fulfillment_facility_id,
+        }))
+        .filter((l) => l.quantity > 0),
+      beyondOwed: p.beyond_owed,
     })),
     knownFulfillmentIds: new Set(known.map((k) => k.id)),
   };
@@ -216,6 +227,32 @@ export async function recordFulfillmentOrderMove(db: Db, push: PushWork, now: Da
 }
 
 /** Shopify refused: a person must look (the reason is kept). */
+/**
+ * Shopify owes fewer units than the parcel holds (the order was edited or refunded in Shopify before
+ * Switchyard heard): the push tells Shopify only what it owes, and the rest is recorded on the push,
+ * in the order's history, and shown in the store's work. Only while the push is still to be sent.
+ */
+export async function recordBeyondOwed(db: Db, push: PushWork, units: Array<{ orderLineId: number; quantity: number }>, now: Date): Promise<void> {
+  const recorded = [...push.beyondOwed, ...units];
+  await db.transaction(async (tx) => {
+    const updated = await queryRows<{ order_id: number }>(
+      tx,
+      sql`update fulfillment_pushes set beyond_owed = ${JSON.stringify(recorded)}::jsonb where id = ${push.id} and status = 'pending' returning order_id`,
+    );
+    if (updated.length === 0) return;
+    await tx.execute(
+      sql`insert into order_history (order_id, at, kind, source, details)
+          values (${updated[0]!.order_id}, ${now}, 'fulfillment.shipped_beyond_owed', 'switchyard', ${JSON.stringify({ shipmentId: push.shipmentId, units })}::jsonb)`,
+    );
+  });
+  push.beyondOwed = recorded;
+  for (const unit of units) {
+    const line = push.lines.find((l) => l.orderLineId === unit.orderLineId);
+    if (line) line.quantity -= unit.quantity;
+  }
+  push.lines = push.lines.filter((l) => l.quantity > 0);
+}
+
 export async function failPush(db: Db, pushId: number, error: string): Promise<void> {
   await db.execute(sql`update fulfillment_pushes set status = 'failed', last_error = ${error} where id = ${pushId}`);
 }

@@ -29,8 +29,13 @@ export interface ShipmentView {
   readyAt: string | null;
   putBack: Record<string, number>;
   shopify: Array<{ action: string; status: string; fulfillmentId: string | null; error: string | null }>;
+  /** Units that left beyond what Shopify still owed the customer (the order changed in Shopify first). */
+  beyondOwed: Array<{ lineId: number; sku: string | null; units: number }>;
   createdAt: string;
 }
+
+/** How far back the store's work lists parcels that left with units Shopify no longer owed. */
+const BEYOND_OWED_DAYS = 30;
 
 type Facility = {
   id: number;
@@ -116,7 +121,19 @@ export async function facilityWork(db: Db, facilityCode: string, now: Date) {
     orders.set(l.order_id, entry);
   }
   const ids = await queryRows<{ id: number }>(db, sql`select id from shipments where facility_id = ${facility.id} and status in ('picking', 'packed', 'ready') order by id`);
-  return { facility: facility.code, open: [...orders.values()], shipments: await shipmentViews(db, ids.map((r) => r.id)) };
+  // Exceptions to look at: parcels that left with units the customer no longer had coming.
+  const since = new Date(now.getTime() - BEYOND_OWED_DAYS * 86_400_000);
+  const beyond = await queryRows<{ id: number }>(
+    db,
+    sql`select s.id from shipments s where s.facility_id = ${facility.id} and s.completed_at >= ${since}
+          and exists (select 1 from fulfillment_pushes p where p.shipment_id = s.id and p.beyond_owed <> '[]'::jsonb) order by s.id`,
+  );
+  return {
+    facility: facility.code,
+    open: [...orders.values()],
+    shipments: await shipmentViews(db, ids.map((r) => r.id)),
+    shippedBeyondOwed: await shipmentViews(db, beyond.map((r) => r.id)),
+  };
 }
 
 export async function shipmentViews(db: Db, ids: number[]): Promise<ShipmentView[]> {
@@ -138,9 +155,9 @@ export async function shipmentViews(db: Db, ids: number[]): Promise<ShipmentView
     sql`select sl.shipment_id, sl.order_line_id, sl.quantity, ol.sku, ol.title from shipment_lines sl join order_lines ol on ol.id = sl.order_line_id
         where sl.shipment_id = ${list} order by sl.order_line_id`,
   );
-  const pushes = await queryRows<{ shipment_id: number; action: string; status: string; shopify_fulfillment_id: string | null; last_error: string | null }>(
+  const pushes = await queryRows<{ shipment_id: number; action: string; status: string; shopify_fulfillment_id: string | null; last_error: string | null; beyond_owed: Array<{ orderLineId: number; quantity: number }> }>(
     db,
-    sql`select shipment_id, action, status, shopify_fulfillment_id, last_error from fulfillment_pushes where shipment_id = ${list} order by id`,
+    sql`select shipment_id, action, status, shopify_fulfillment_id, last_error, beyond_owed from fulfillment_pushes where shipment_id = ${list} order by id`,
   );
   const linesOf = groupBy(lines, (l) => l.shipment_id);
   const pushesOf = groupBy(pushes, (p) => p.shipment_id);
@@ -162,6 +179,9 @@ export async function shipmentViews(db: Db, ids: number[]): Promise<ShipmentView
     readyAt: s.ready_at?.toISOString() ?? null,
     putBack: s.put_back,
     shopify: (pushesOf.get(s.id) ?? []).map((p) => ({ action: p.action, status: p.status, fulfillmentId: p.shopify_fulfillment_id, error: p.last_error })),
+    beyondOwed: (pushesOf.get(s.id) ?? []).flatMap((p) =>
+      p.beyond_owed.map((b) => ({ lineId: b.orderLineId, sku: (linesOf.get(s.id) ?? []).find((l) => l.order_line_id === b.orderLineId)?.sku ?? null, units: b.quantity })),
+    ),
     createdAt: s.created_at.toISOString(),
   }));
 }
@@ -174,6 +194,15 @@ function groupBy<T>(items: T[], key: (item: T) => number): Map<number, T[]> {
     else groups.set(key(item), [item]);
   }
   return groups;
+}
+
+/** Every unit that left beyond what Shopify still owed, all time (a metric). */
+export async function unitsShippedBeyondOwed(db: Db): Promise<number> {
+  const [row] = await queryRows<{ units: number }>(
+    db,
+    sql`select coalesce(sum((b->>'quantity')::int), 0)::int as units from fulfillment_pushes p cross join jsonb_array_elements(p.beyond_owed) b where p.beyond_owed <> '[]'::jsonb`,
+  );
+  return row!.units;
 }
 
 export async function getShipment(db: Db, id: number): Promise<ShipmentView> {
@@ -259,6 +288,37 @@ async function lockShipment(tx: Db, shipmentId: number, facilityCode: string, fr
     throw conflict('fulfillment.wrong_state', `Shipment ${shipmentId} is ${s!.status.replace('_', ' ')}: it cannot be ${step} (only from ${from.join(' or ')}).`, { shipmentId, status: s!.status });
   }
   return s!;
+}
+
+/** What Shopify still owes of an order (Shopify line item id → units), or null when not asked. */
+export type OwedUnitsOf = (orderId: number) => Promise<{ owed: Map<string, number>; refreshed: boolean } | null>;
+
+/**
+ * Before a parcel ships or a pickup is handed over: its units against what Shopify still owes.
+ * Refused, changing nothing, when the parcel holds more: the order changed in Shopify (edited,
+ * refunded, cancelled) and the extra units must come out first.
+ */
+export async function checkStillOwed(db: Db, input: { facility: string; shipmentId: number }, owedUnitsOf: OwedUnitsOf): Promise<void> {
+  const [head] = await queryRows<{ facility: string; order_id: number }>(db, sql`select f.code as facility, s.order_id from shipments s join facilities f on f.id = s.facility_id where s.id = ${input.shipmentId}`);
+  if (!head || head.facility !== input.facility) return; // the step itself says what is wrong
+  const answer = await owedUnitsOf(head.order_id);
+  if (!answer) return;
+  const { owed, refreshed } = answer;
+  const lines = await queryRows<{ line_id: number; shopify_line_item_id: string; sku: string | null; quantity: number }>(
+    db,
+    sql`select sl.order_line_id as line_id, ol.shopify_line_item_id, ol.sku, sl.quantity from shipment_lines sl join order_lines ol on ol.id = sl.order_line_id
+        where sl.shipment_id = ${input.shipmentId} order by sl.order_line_id`,
+  );
+  const short = lines
+    .map((l) => ({ lineId: l.line_id, sku: l.sku, inParcel: l.quantity, owed: owed.get(l.shopify_line_item_id) ?? 0 }))
+    .filter((l) => l.inParcel > l.owed);
+  if (short.length === 0) return;
+  throw conflict(
+    'fulfillment.no_longer_owed',
+    `The order changed in Shopify: it no longer owes every unit of shipment ${input.shipmentId} (${short.map((l) => `${l.sku ?? `line ${l.lineId}`}: ${l.inParcel} in it, ${l.owed} owed`).join('; ')}). ` +
+      `${refreshed ? 'Switchyard has taken the change: ' : ''}take the extra units out (they are listed to put back), then try again.`,
+    { shipmentId: input.shipmentId, lines: short },
+  );
 }
 
 export async function packShipment(db: Db, input: { facility: string; shipmentId: number; packages: Package[] }, now: Date): Promise<ShipmentView> {

@@ -1,0 +1,2 @@
+ALTER TABLE "fulfillment_pushes" ADD COLUMN "beyond_owed" jsonb DEFAULT '[]'::jsonb NOT NULL;--> statement-breakpoint
+CREATE INDEX "fulfillment_pushes_beyond_owed" ON "fulfillment_pushes" USING btree ("shipment_id") WHERE beyond_owed <> '[]'::jsonb;
