@@ -95,6 +95,7 @@ async function settle(): Promise<void> {
                    (select json_agg(q) from (select variant_id, changed_at, leased_until, leased_by, needs_read from inventory_publish_queue limit 5) q) as publish_queue,
                    (select json_agg(s) from (select * from fulfillment_sync limit 5) s) as fulfillment_sync,
                    (select json_agg(p) from (select id, status, attempts, last_error from fulfillment_pushes where status in ('pending', 'sending') limit 5) p) as pushes,
+                   (select json_agg(l) from (select push_id, at, outcome, response from fulfillment_push_log where push_id in (select id from fulfillment_pushes where status in ('pending', 'sending')) order by id desc limit 10) l) as push_log,
                    (select json_agg(l) from (select id, at, method, holder, quantities from inventory_publish_log where outcome = 'sending' limit 5) l) as calls_sending,
                    (select json_agg(r) from (select job_name, status, started_at, heartbeat_at, error from job_runs where status = 'running' or started_at > now() - interval '3 minutes' order by id desc limit 15) r) as jobs,
                    (select json_object_agg(job_name, last_slot_at) from job_schedules) as schedule_slots`,

@@ -199,7 +199,8 @@ export const OrderById = operation<{ order: OrderNode | null }, { id: string }>(
 /** What Shopify still owes of an order, per line: cheap (a few points), read before units leave a store. */
 export const OrderOwed = operation<{ order: { id: string; updatedAt: string; cancelledAt: string | null; lineItems: { nodes: Array<{ id: string; currentQuantity: number; unfulfilledQuantity: number }> } } | null }, { id: string; first: number }>(
   'OrderOwed',
-  12,
+  // The order and the connection; each line adds a point (the budget learns the real cost per call).
+  3,
   `query OrderOwed($id: ID!, $first: Int!) {
     order(id: $id) { id updatedAt cancelledAt lineItems(first: $first) { nodes { id currentQuantity unfulfilledQuantity } } }
   }`,

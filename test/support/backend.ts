@@ -67,6 +67,8 @@ export function testConfig(db: TestDatabase, overrides: Record<string, string> =
     SWITCHYARD_DATA_DIR: db.dataDir,
     // End-to-end tests call from one address far faster than a person; the limit itself has its own test.
     SWITCHYARD_RATE_LIMIT_PER_MINUTE: '1000000',
+    // Nothing in a test needs the production grace period: stop promptly at the end.
+    SWITCHYARD_SHUTDOWN_GRACE_SECONDS: '2',
     ...(db.url ? { DATABASE_URL: db.url } : {}),
     ...overrides,
   });
