@@ -11,7 +11,8 @@ import { applyProductSnapshot } from '../domains/catalog/index.js';
 import { facilities, type FacilityKind } from '../domains/facilities/index.js';
 import type { ShopifyClient } from '../shopify/client.js';
 import { groupRecords, readBulkResult, runBulkQuery, type BulkFinishSignals, type BulkRecord } from '../shopify/bulk-runner.js';
-import { orderFromNode, productFromNode } from '../shopify/mappers.js';
+import { productFromNode } from '../shopify/mappers.js';
+import { orderSnapshotOf } from '../shopify/readers.js';
 import { LocationsPage, ShopInfo, WebhookSubscriptionCreate, WebhookSubscriptions, type LocationNode, type OrderNode, type ProductNode } from '../shopify/operations.js';
 import { shopifyInventorySnapshot, shops } from '../shopify/connection.schema.js';
 import { HANDLED_TOPICS, subscriptionTopic } from './topics.js';
@@ -178,6 +179,7 @@ const ordersBulk = (since: Date) => `{ orders(query: "created_at:>='${since.toIS
   shippingLines { edges { node { id title code source } } }
   lineItems { edges { node { id sku title variantTitle quantity currentQuantity unfulfilledQuantity variant { id } originalUnitPriceSet { shopMoney { amount } } } } }
   fulfillmentOrders { edges { node { id status deliveryMethod { methodType } assignedLocation { location { id } } } } }
+  retailLocation { id }
 } } } }`;
 
 /** The bulk queries of the initial load (validated against the schema by a test). */
@@ -264,7 +266,7 @@ export async function runInitialLoad(options: InitialLoadOptions): Promise<{ pro
   const totalOrders = Number(ordersOp.rootObjectCount) || 1;
   let orderCount = 0;
   for await (const { root, children } of groupRecords(readBulkResult(ordersOp.url))) {
-    count(`orders_${await applyOrderSnapshot(db, orderFromNode(orderNodeOf(root, children)), 'initial-load', clock.now())}`);
+    count(`orders_${await applyOrderSnapshot(db, await orderSnapshotOf(shopify, orderNodeOf(root, children)), 'initial-load', clock.now())}`);
     orderCount += 1;
     if (orderCount % 100 === 0) progress('orders', 50 + Math.round((orderCount / totalOrders) * 40));
   }

@@ -177,9 +177,9 @@ async function periodOrders(db: Db, from: Date, to: Date): Promise<RoutableOrder
   const rows = await queryRows<OrderRowWithLines & Record<string, unknown>>(
     db,
     sql`select ${orderColumns(sql`select json_agg(json_build_object('id', ol.id, 'variant_id', ol.variant_id, 'sku', ol.sku, 'quantity', ol.quantity, 'unit_price', ol.unit_price, 'group_key', ol.group_key) order by ol.id)
-             from order_lines ol where ol.order_id = o.id and ol.variant_id is not null and ol.quantity > 0`)}
+             from order_lines ol where ol.order_id = o.id and ol.variant_id is not null and ol.quantity > 0 and not ol.sold_over_counter`)}
         from orders o
-        where o.shopify_created_at >= ${from} and o.shopify_created_at < ${to} and coalesce(o.source_name, '') <> 'pos'
+        where o.shopify_created_at >= ${from} and o.shopify_created_at < ${to}
         order by o.shopify_created_at, o.id`,
   );
   return rows.filter((r) => r.lines && r.lines.length > 0).map((r) => toRoutableOrder(r, () => 'brokering'));
