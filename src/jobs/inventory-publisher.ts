@@ -112,9 +112,10 @@ export async function decide(
     // Units that left a store's shelf in Shopify without Switchyard knowing why yet (a POS sale whose
     // order is still on its way): held back, not re-published, until the order explains them. Only
     // stores sell at a counter; at the aggregate location a lower on hand (a cancellation without
-    // restock, a fulfilment) leaves `available` alone.
+    // restock, a fulfilment) leaves `available` alone. Returns restocked there since the base are
+    // known too: Shopify's on hand rose by them, so a sale they hide is still seen.
     const base = pair.mode === 'mirror' ? shadow : undefined;
-    let unexplained = base && base.baseOnHand !== null ? base.baseOnHand - base.learnedSales - onHand : 0;
+    let unexplained = base && base.baseOnHand !== null ? base.baseOnHand - base.learned - onHand : 0;
     let row: SnapshotRow = { item: pair.itemId, location: pair.locationId, available, onHand, committed, rebase: true, baseMoves: shadow?.baseMoves ?? 0, unexplainedSince: null };
     if (unexplained > 0) {
       const since = base?.unexplainedSince ?? now;
@@ -153,11 +154,22 @@ interface Shadow {
   committed: number;
   baseOnHand: number | null;
   baseMoves: number;
-  learnedSales: number;
+  /** Shopify's own moves of its on hand since the base that Switchyard knows of: POS sales less returns restocked. */
+  learned: number;
   unexplainedSince: Date | null;
 }
 
-/** Per pair: what Shopify last confirmed, the on-hand base, and the POS sales recorded since the base. */
+// A return within this margin after the base read is taken as already in it: counted twice it would
+// hold a unit back for the grace period; missed, it can hide a sale on its way for a moment.
+const RESTOCK_CLOCK_MARGIN_MS = 1_000;
+
+/**
+ * Per pair: what Shopify last confirmed, the on-hand base, and what Switchyard has learned since the
+ * base of Shopify's own moves of its on hand there: POS sales recorded since (a sale that happened
+ * before the base read kept the base from moving: see `decide`), less returns restocked there since
+ * (by when Shopify restocked them: a read after a return already shows it, even if Switchyard learns
+ * of the return later; the same clock comparison as `explainOnHandDrop`).
+ */
 async function shadowsOf(db: Db, pairs: PublishPair[]): Promise<Map<string, Shadow>> {
   const result = new Map<string, Shadow>();
   for (let i = 0; i < pairs.length; i += 1000) {
@@ -169,12 +181,13 @@ async function shadowsOf(db: Db, pairs: PublishPair[]): Promise<Map<string, Shad
       db,
       sql`select p.item, p.location, s.available, s.on_hand, s.committed, s.base_on_hand, s.base_moves, s.unexplained_since,
             coalesce((select -sum(g.delta) from inventory_ledger g where g.variant_id = p.variant and g.facility_id = p.facility
-                      and g.kind = 'pos_sale' and g.recorded_at > s.base_at), 0)::int as learned
+                      and ((g.kind = 'pos_sale' and g.recorded_at > s.base_at)
+                           or (g.kind = 'return_restock' and g.occurred_at > s.base_at + ${`${RESTOCK_CLOCK_MARGIN_MS} milliseconds`}::interval))), 0)::int as learned
           from (values ${values}) as p(item, location, variant, facility)
           join shopify_inventory_snapshot s on s.shopify_inventory_item_id = p.item and s.shopify_location_id = p.location`,
     );
     for (const r of rows) {
-      result.set(`${r.item}|${r.location}`, { available: r.available, onHand: r.on_hand, committed: r.committed, baseOnHand: r.base_on_hand, baseMoves: r.base_moves, learnedSales: r.learned, unexplainedSince: r.unexplained_since });
+      result.set(`${r.item}|${r.location}`, { available: r.available, onHand: r.on_hand, committed: r.committed, baseOnHand: r.base_on_hand, baseMoves: r.base_moves, learned: r.learned, unexplainedSince: r.unexplained_since });
     }
   }
   return result;
