@@ -11,6 +11,9 @@ import { placeOrder, posSale, refund, type SimOrder } from '../src/simulator/ord
 import type { SimLocation, SimVariant } from '../src/simulator/state.js';
 import { queryRows } from '../src/platform/db/rows.js';
 import { compareCountersWithLedger, desiredAvailable, publishedPairs, publishTargets } from '../src/domains/inventory/index.js';
+import { publishVariants } from '../src/jobs/inventory-publisher.js';
+import { makeShopifyClient } from '../src/shopify/client.js';
+import { makeLogger } from '../src/platform/logger.js';
 
 let c: Connected;
 /** Facility code by Shopify location id (number). */
@@ -210,6 +213,54 @@ describe(`POS returns and ship-to-customer sales (${backend})`, () => {
     expect(await entries('return_restock', v)).toEqual([{ key: returnEntryKey(back), delta: 1, facility: codeOf.get(store!.id) }]);
     expect(await drift()).toEqual([]);
   }, 120_000);
+
+  test('a return Shopify applied while the publisher was reading the store (a slow read) is not counted twice', async () => {
+    // The publisher starts deciding, the customer's return lands in Shopify, and the publisher's read
+    // (slow: retries) already shows it. When Switchyard then learns of the return, the read is known
+    // to include it by Shopify's own clock (the level's last change), however late it came back.
+    const [store] = stores();
+    const v = stocked(store!, 3);
+    const sale = expectOk(posSale(c.shop, { locationId: store!.id, lines: [{ variantId: v.id, quantity: 1 }] }));
+    await settle();
+    const start = await onHand(v, store!);
+    const [ids] = await queryRows<{ variant: number }>(c.db(), sql`select id as variant from variants where shopify_variant_id = ${`gid://shopify/ProductVariant/${v.id}`}`);
+    // Switchyard learns of the return only afterwards (its webhooks lost; the poll finds it), so no
+    // publish run takes this variant while the slow one is under way.
+    c.sim.setWebhookFaults(c.creds.shop, { dropRate: 1 });
+    const real = makeShopifyClient({ shop: c.creds.shop, accessToken: c.creds.accessToken, apiVersion: '2026-07', apiUrl: c.sim.url }, { logger: makeLogger({ level: 'silent' }) });
+    let returned = false;
+    const slowRead: typeof real = {
+      shop: real.shop,
+      budget: real.budget,
+      stats: real.stats,
+      async request(operation, variables) {
+        if (!returned && 'ids' in variables) {
+          returned = true;
+          await new Promise((r) => setTimeout(r, 1_500));
+          expectOk(refund(c.shop, sale.id, { lines: [{ lineItemId: sale.lineItems[0]!.id, quantity: 1, restockType: 'RETURN', locationId: store!.id }] }));
+          await new Promise((r) => setTimeout(r, 1_500));
+        }
+        return real.request(operation, variables);
+      },
+    };
+    await publishVariants({ db: c.db(), shopify: slowRead, logger: makeLogger({ level: 'silent' }), now: () => new Date() }, [ids!.variant], new Set([ids!.variant]));
+    expect(returned).toBe(true);
+    await c.sim.webhooks(c.creds.shop).idle();
+    c.sim.setWebhookFaults(c.creds.shop, { dropRate: 0 });
+    expect((await c.switchyard.jobs.runHere('sync.orders-updated', 'cli')).status).toBe('succeeded');
+    await settle();
+    expect(await onHand(v, store!)).toBe(start + 1);
+    // The returned unit is on sale in Shopify, not held back as a sale on its way.
+    const [target] = (await publishTargets(c.db(), await publishedPairs(c.db(), [ids!.variant]))).filter((t) => t.locationId === `gid://shopify/Location/${store!.id}`);
+    expect(target!.target).toBe(start + 1);
+    expect(available(v, store!)).toBe(start + 1);
+    expect(await drift()).toEqual([]);
+    const [shadow] = await queryRows<{ unexplained_since: Date | null }>(
+      c.db(),
+      sql`select unexplained_since from shopify_inventory_snapshot where shopify_inventory_item_id = ${`gid://shopify/InventoryItem/${v.inventoryItemId}`} and shopify_location_id = ${`gid://shopify/Location/${store!.id}`}`,
+    );
+    expect(shadow!.unexplained_since).toBeNull();
+  }, 90_000);
 
   test('a return without restock is on the order\'s record and moves no stock', async () => {
     const [store] = stores();

@@ -145,7 +145,7 @@ async function loadInventorySnapshot(db: Db, levels: AsyncIterable<{ root: BulkR
       .values(batch)
       .onConflictDoUpdate({
         target: [shopifyInventorySnapshot.shopifyInventoryItemId, shopifyInventorySnapshot.shopifyLocationId],
-        set: { available: sql`excluded.available`, onHand: sql`excluded.on_hand`, committed: sql`excluded.committed`, snapshotAt: sql`excluded.snapshot_at`, baseOnHand: sql`excluded.base_on_hand`, baseAt: sql`excluded.base_at`, unexplainedSince: null },
+        set: { available: sql`excluded.available`, onHand: sql`excluded.on_hand`, committed: sql`excluded.committed`, snapshotAt: sql`excluded.snapshot_at`, baseOnHand: sql`excluded.base_on_hand`, baseAt: sql`excluded.base_at`, baseLevelUpdatedAt: null, unexplainedSince: null },
       });
     total += batch.length;
     batch = [];

@@ -116,7 +116,17 @@ export async function decide(
     // known too: Shopify's on hand rose by them, so a sale they hide is still seen.
     const base = pair.mode === 'mirror' ? shadow : undefined;
     let unexplained = base && base.baseOnHand !== null ? base.baseOnHand - base.learned - onHand : 0;
-    let row: SnapshotRow = { item: pair.itemId, location: pair.locationId, available, onHand, committed, rebase: true, baseMoves: shadow?.baseMoves ?? 0, unexplainedSince: null };
+    let row: SnapshotRow = {
+      item: pair.itemId,
+      location: pair.locationId,
+      available,
+      onHand,
+      committed,
+      levelUpdatedAt: level ? new Date(level.updatedAt) : null,
+      rebase: true,
+      baseMoves: shadow?.baseMoves ?? 0,
+      unexplainedSince: null,
+    };
     if (unexplained > 0) {
       const since = base?.unexplainedSince ?? now;
       if (fresh && now.getTime() - since.getTime() > settings.unexplainedGraceMs) {
@@ -141,6 +151,8 @@ interface SnapshotRow {
   available: number;
   onHand: number;
   committed: number;
+  /** The level's `updatedAt` in this read (Shopify's clock). */
+  levelUpdatedAt: Date | null;
   /** Everything Shopify shows is explained: this read becomes the new base. */
   rebase: boolean;
   /** The shadow's base moves when this read began: a move since may be newer than the read. */
@@ -159,16 +171,18 @@ interface Shadow {
   unexplainedSince: Date | null;
 }
 
-// A return within this margin after the base read is taken as already in it: counted twice it would
-// hold a unit back for the grace period; missed, it can hide a sale on its way for a moment.
+// A return within this margin after the level's last change before the base read is taken as already
+// in it (Shopify may stamp a refund a moment after the stock moved): counted twice it would hold a
+// unit back for the grace period; missed, it can hide a sale on its way for a moment.
 const RESTOCK_CLOCK_MARGIN_MS = 1_000;
 
 /**
  * Per pair: what Shopify last confirmed, the on-hand base, and what Switchyard has learned since the
  * base of Shopify's own moves of its on hand there: POS sales recorded since (a sale that happened
- * before the base read kept the base from moving: see `decide`), less returns restocked there since
- * (by when Shopify restocked them: a read after a return already shows it, even if Switchyard learns
- * of the return later; the same clock comparison as `explainOnHandDrop`).
+ * before the base read kept the base from moving: see `decide`), less returns restocked there after
+ * the base read saw the level (a read after a return already shows it, even if Switchyard learns of
+ * the return later). Both sides of that comparison are Shopify's clock: the refund's time and the
+ * level's `updatedAt` in that read (a read delayed by retries is still placed right).
  */
 async function shadowsOf(db: Db, pairs: PublishPair[]): Promise<Map<string, Shadow>> {
   const result = new Map<string, Shadow>();
@@ -182,7 +196,7 @@ async function shadowsOf(db: Db, pairs: PublishPair[]): Promise<Map<string, Shad
       sql`select p.item, p.location, s.available, s.on_hand, s.committed, s.base_on_hand, s.base_moves, s.unexplained_since,
             coalesce((select -sum(g.delta) from inventory_ledger g where g.variant_id = p.variant and g.facility_id = p.facility
                       and ((g.kind = 'pos_sale' and g.recorded_at > s.base_at)
-                           or (g.kind = 'return_restock' and g.occurred_at > s.base_at + ${`${RESTOCK_CLOCK_MARGIN_MS} milliseconds`}::interval))), 0)::int as learned
+                           or (g.kind = 'return_restock' and g.occurred_at > coalesce(s.base_level_updated_at, s.base_at) + ${`${RESTOCK_CLOCK_MARGIN_MS} milliseconds`}::interval))), 0)::int as learned
           from (values ${values}) as p(item, location, variant, facility)
           join shopify_inventory_snapshot s on s.shopify_inventory_item_id = p.item and s.shopify_location_id = p.location`,
     );
@@ -205,7 +219,10 @@ async function saveSnapshot(db: Db, rows: SnapshotRow[], now: Date): Promise<voi
     const values = sql.join(
       rows
         .slice(i, i + 1000)
-        .map((r) => sql`(${r.item}, ${r.location}, ${r.available}::int, ${r.onHand}::int, ${r.committed}::int, ${now}::timestamptz, ${r.rebase}::boolean, ${r.baseMoves}::int, ${r.unexplainedSince}::timestamptz)`),
+        .map(
+          (r) =>
+            sql`(${r.item}, ${r.location}, ${r.available}::int, ${r.onHand}::int, ${r.committed}::int, ${now}::timestamptz, ${r.rebase}::boolean, ${r.baseMoves}::int, ${r.unexplainedSince}::timestamptz, ${r.levelUpdatedAt}::timestamptz)`,
+        ),
       sql`, `,
     );
     await db.transaction(async (tx) => {
@@ -213,7 +230,7 @@ async function saveSnapshot(db: Db, rows: SnapshotRow[], now: Date): Promise<voi
       // a conflicting row stays locked for the update below even where the read was older.
       await tx.execute(
         sql`insert into shopify_inventory_snapshot (shopify_inventory_item_id, shopify_location_id, available, on_hand, committed, snapshot_at)
-            select item, location, available, on_hand, committed, at from (values ${values}) as v(item, location, available, on_hand, committed, at, rebase, moves, since)
+            select item, location, available, on_hand, committed, at from (values ${values}) as v(item, location, available, on_hand, committed, at, rebase, moves, since, level_at)
             order by item, location
             on conflict (shopify_inventory_item_id, shopify_location_id) do update set available = excluded.available, on_hand = excluded.on_hand,
               committed = excluded.committed, snapshot_at = excluded.snapshot_at
@@ -226,8 +243,9 @@ async function saveSnapshot(db: Db, rows: SnapshotRow[], now: Date): Promise<voi
         sql`update shopify_inventory_snapshot s set
               base_on_hand = case when (v.rebase and s.base_moves = v.moves) or s.base_on_hand is null then v.on_hand else s.base_on_hand end,
               base_at = case when (v.rebase and s.base_moves = v.moves) or s.base_on_hand is null then v.at else s.base_at end,
+              base_level_updated_at = case when (v.rebase and s.base_moves = v.moves) or s.base_on_hand is null then v.level_at else s.base_level_updated_at end,
               unexplained_since = v.since
-            from (values ${values}) as v(item, location, available, on_hand, committed, at, rebase, moves, since)
+            from (values ${values}) as v(item, location, available, on_hand, committed, at, rebase, moves, since, level_at)
             where s.shopify_inventory_item_id = v.item and s.shopify_location_id = v.location and s.snapshot_at <= v.at`,
       );
     });

@@ -237,6 +237,8 @@ export interface InventoryLevelNode {
   location: { id: string };
   item: { id: string };
   quantities: Array<{ name: string; quantity: number }>;
+  /** When the level last changed, by Shopify's clock. */
+  updatedAt: string;
 }
 
 /** Levels by id (`gid://shopify/InventoryLevel/<location>?inventory_item_id=<item>`); missing ones come back null. */
@@ -245,7 +247,7 @@ export const InventoryLevelsByIds = operation<{ nodes: Array<InventoryLevelNode 
   // Requested cost does not see the length of `ids`; the budget learns the real cost (≈ 4 per id) from the first answer.
   4,
   `query InventoryLevelsByIds($ids: [ID!]!) {
-    nodes(ids: $ids) { ... on InventoryLevel { id location { id } item { id } quantities(names: ["available", "committed", "on_hand"]) { name quantity } } }
+    nodes(ids: $ids) { ... on InventoryLevel { id updatedAt location { id } item { id } quantities(names: ["available", "committed", "on_hand"]) { name quantity } } }
   }`,
 );
 
