@@ -134,6 +134,14 @@ describe(`orders follow Shopify (${backend})`, () => {
     ]);
     const events = await database.db.select().from(outbox).where(eq(outbox.topic, 'order.refunded'));
     expect(events.map((e) => e.payload)).toEqual([{ orderId: order.id, refundLineIds: refunds.map((r) => r.id) }]);
+
+    // First seen with its refund already made (its creation webhooks lost): still a new order, whose
+    // creation event (a POS sale's booking) and refund event both go out.
+    const late = { ...later, shopifyOrderId: 'gid://shopify/Order/5', name: '#1005', lines: later.lines.map((l, i) => ({ ...l, shopifyLineItemId: `gid://shopify/LineItem/5${i}` })) };
+    const lateRefund = { ...returned, shopifyRefundId: 'gid://shopify/Refund/502', lines: [{ ...returned.lines[0]!, shopifyRefundLineId: 'gid://shopify/RefundLineItem/603', shopifyLineItemId: 'gid://shopify/LineItem/50' }] };
+    expect(await applyOrderSnapshot(database.db, { ...late, refunds: [lateRefund] }, 'webhook:refunds/create', now)).toBe('created');
+    const lateEvents = await database.db.select().from(outbox).where(eq(outbox.aggregateId, 'gid://shopify/Order/5'));
+    expect(lateEvents.map((e) => e.topic).sort()).toEqual(['order.created', 'order.refunded']);
   });
 
   test('lines sold over the counter are stored as such; Shopify saying otherwise changes a line not routed yet, never a routed one', async () => {

@@ -220,7 +220,8 @@ async function applyOnce(db: Db, snapshot: OrderSnapshot, source: string, now: D
       for (const refund of await recordRefunds(tx, orderId, snapshot.refunds, lineIds, now)) {
         history.push({ kind: ORDER_EVENTS.refunded, details: { refund: refund.shopifyRefundId, lines: refund.lines } });
         event(ORDER_EVENTS.refunded, { orderId, refundLineIds: refund.rowIds }, `:${refund.shopifyRefundId}`);
-        outcome = 'updated';
+        // An order first seen with its refunds is still a new order (its creation event follows).
+        if (existing) outcome = 'updated';
       }
     }
     if (history.length > 0) {
