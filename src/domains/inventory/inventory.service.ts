@@ -191,11 +191,13 @@ async function cancelledAfterLeaving(tx: Db, lineId: number, facilityId: number,
   const [row] = await queryRows<{ left_here: number; unwanted_out: number; cancelled_here: number; restocked_here: number }>(
     tx,
     sql`select
-          coalesce((select -sum(g.delta) from inventory_ledger g where g.kind = 'shipment' and g.reference_type = 'order_line' and g.reference_id = ${String(lineId)} and g.facility_id = ${facilityId}), 0)::int as left_here,
+          coalesce((select -sum(g.delta) from inventory_ledger g where g.variant_id = ol.variant_id and g.facility_id = ${facilityId}
+                    and g.kind = 'shipment' and g.reference_type = 'order_line' and g.reference_id = ${String(lineId)}), 0)::int as left_here,
           greatest(0, ol.shipped_quantity - ol.current_quantity
             - coalesce((select sum(r.quantity) from order_refund_lines r where r.order_line_id = ol.id and r.restock_type in ('RETURN', 'NO_RESTOCK')), 0))::int as unwanted_out,
           coalesce((select sum(r.quantity) from order_refund_lines r where r.order_line_id = ol.id and r.restock_type = 'CANCEL' and r.facility_id = ${facilityId}), 0)::int as cancelled_here,
-          coalesce((select sum(g.delta) from inventory_ledger g where g.kind = 'cancel_restock' and g.reference_type = 'order_line' and g.reference_id = ${String(lineId)} and g.facility_id = ${facilityId}), 0)::int as restocked_here
+          coalesce((select sum(g.delta) from inventory_ledger g where g.variant_id = ol.variant_id and g.facility_id = ${facilityId}
+                    and g.kind = 'cancel_restock' and g.reference_type = 'order_line' and g.reference_id = ${String(lineId)}), 0)::int as restocked_here
         from order_lines ol where ol.id = ${lineId}`,
   );
   if (!row) return 0;

@@ -54,7 +54,8 @@ export async function applyOrderSnapshot(db: Db, snapshot: OrderSnapshot, source
   }
 }
 
-const refundLineCount = (snapshot: OrderSnapshot) => snapshot.refunds?.reduce((sum, r) => sum + r.lines.length, 0) ?? 0;
+/** Refund lines a snapshot carries that are stored (lines refunding no unit are not). */
+const refundLineCount = (snapshot: OrderSnapshot) => snapshot.refunds?.reduce((sum, r) => sum + r.lines.filter((l) => l.quantity > 0).length, 0) ?? 0;
 
 /**
  * 'stale' or 'unchanged' when the order as stored already holds this snapshot (or a later one), else
