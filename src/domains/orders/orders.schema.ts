@@ -96,7 +96,7 @@ export const orderLines = pgTable(
     /**
      * The customer took the units home from a store's counter (a POS line under an in-store, RETAIL,
      * fulfilment order): the sale lowered that store's stock, and the line is never routed. A POS line
-     * shipped to the customer is not: it is routed like an online line (docs/decisions/0011).
+     * shipped to the customer is not: it is routed like an online line (docs/decisions/0013).
      */
     soldOverCounter: boolean('sold_over_counter').notNull().default(false),
     status: text('status').$type<LineStatus>().notNull().default('created'),
