@@ -28,6 +28,9 @@ beforeAll(async () => {
     const mode = f.shopifyLocationId === `gid://shopify/Location/${online.id}` ? 'aggregate' : f.kind === 'STORE' ? 'mirror' : 'none';
     expect((await c.api('PATCH', `/api/v1/facilities/${f.code}`, { publishMode: mode })).status).toBe(200);
   }
+  // The tests run the polls by hand, when a lost webhook's change should be found: their wall-clock
+  // slots (:00, :15, :30) must not find it earlier.
+  for (const job of ['sync.orders-new', 'sync.orders-updated', 'sync.reconcile', 'sync.inventory-snapshot']) await c.switchyard.jobs.setSchedule(job, { enabled: false }, 'test');
   await settle();
 }, 120_000);
 
@@ -242,8 +245,8 @@ describe(`POS returns and ship-to-customer sales (${backend})`, () => {
     await settle();
     const start = await onHand(v, store!);
     const [ids] = await queryRows<{ variant: number }>(c.db(), sql`select id as variant from variants where shopify_variant_id = ${`gid://shopify/ProductVariant/${v.id}`}`);
-    // Switchyard learns of the return only afterwards (its webhooks lost; the poll finds it), so no
-    // publish run takes this variant while the slow one is under way.
+    // Switchyard learns of the return only afterwards (its webhooks lost; the poll run below finds it),
+    // so no publish run takes this variant while the slow one is under way.
     c.sim.setWebhookFaults(c.creds.shop, { dropRate: 1 });
     const real = makeShopifyClient({ shop: c.creds.shop, accessToken: c.creds.accessToken, apiVersion: '2026-07', apiUrl: c.sim.url }, { logger: makeLogger({ level: 'silent' }) });
     let returned = false;
