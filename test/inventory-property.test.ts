@@ -61,7 +61,7 @@ async function settle(): Promise<void> {
                  -- online orders not routed yet: routing them moves demand between facilities (and so the targets)
                  + (select count(*)::int from order_lines ol join orders o on o.id = ol.order_id
                     where ol.status in ('created', 'approved') and ol.current_quantity > 0 and o.cancelled_at is null
-                      and coalesce(o.source_name, '') <> 'pos' and coalesce(o.fulfillment_status, '') <> 'FULFILLED') as n`,
+                      and not ol.sold_over_counter and coalesce(o.fulfillment_status, '') <> 'FULFILLED') as n`,
       );
       return row!.n === 0;
     },

@@ -15,8 +15,12 @@ describe(`a day in the life (${backend})`, () => {
       const report = await simulateDay(config, { orders: 250, stores: 4, products: 30, seed: 7, dropWebhooks: 0.3, duplicateWebhooks: 0.05, apiErrors: 0.02, killWorker, clockSpeed: 1440 });
       console.info(`[simulate-day] ${JSON.stringify({ orders: report.orders, orderToRoutedMs: report.orderToRoutedMs, api: report.shopifyApi, webhooks: report.webhooks, seconds: report.durationSeconds })}`);
       expect(report.invariants.filter((i) => !i.holds)).toEqual([]);
-      expect(report.invariants).toHaveLength(6);
-      expect(report.orders.placed).toBe(250);
+      expect(report.invariants).toHaveLength(7);
+      // Online orders, and POS sales with items shipped to the customer (routed like them).
+      expect(report.customerEvents['pos_ship']).toBeGreaterThan(0);
+      expect(report.orders.placed).toBe(250 + report.customerEvents['pos_ship']!);
+      // Returns brought to stores happened, and the restock invariant above had some to check.
+      expect(report.customerEvents['return']).toBeGreaterThan(0);
       expect(report.orders.routed).toBeGreaterThan(180);
       expect(report.orders.shipped + report.orders.pickedUp).toBeGreaterThan(180);
       expect(report.webhooks.dropped).toBeGreaterThan(0);

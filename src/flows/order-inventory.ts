@@ -1,12 +1,14 @@
-// Order changes → inventory, store work (cancelled units leave it) and routing (a routed line that
-// grew). The orders room writes an outbox event for each change in the same
+// Order changes → inventory (sales over a counter, restocks from refunds), store work (cancelled
+// units leave it) and routing (a routed line that grew). The orders room writes an outbox event for each change in the same
 // transaction; these handlers run when the event is delivered, in the transaction that marks it
 // delivered, so each event moves stock exactly once.
 import type { OutboxHandler } from '../platform/outbox.js';
 import {
   markOrderVariantsChanged,
   recordPosSale,
+  recordRefundRestocks,
   releaseOrderReservations,
+  reversePosSale,
   trimLineReservation,
 } from '../domains/inventory/index.js';
 import { ORDER_EVENTS } from '../domains/orders/index.js';
@@ -21,7 +23,7 @@ const orderIdOf = (payload: Record<string, unknown>): number => {
 
 export function makeOrderInventoryHandlers(now: () => Date): Record<string, OutboxHandler> {
   return {
-    // A POS sale lowers the store's stock; any new order changes what waits to be routed.
+    // Lines sold over a counter lower the store's stock; any new order changes what waits to be routed.
     [ORDER_EVENTS.created]: async (tx, { payload }) => {
       const orderId = orderIdOf(payload);
       await recordPosSale(tx, orderId, now());
@@ -52,6 +54,20 @@ export function makeOrderInventoryHandlers(now: () => Date): Record<string, Outb
       // A POS order first seen without its store gets its sale once the store is known.
       const orderId = orderIdOf(payload);
       await recordPosSale(tx, orderId, now());
+      await markOrderVariantsChanged(tx, orderId, now());
+    },
+    // Units put back on a shelf by a refund (a return at a store, say) raise on hand there, once.
+    [ORDER_EVENTS.refunded]: async (tx, { payload }) => {
+      const ids = payload['refundLineIds'];
+      if (!Array.isArray(ids)) throw new Error(`order.refunded without refundLineIds: ${JSON.stringify(payload)}`);
+      await recordRefundRestocks(tx, ids.map(Number), now());
+    },
+    // A line now known to be taken home at the counter gets its sale; one now known to be shipped to
+    // the customer loses a sale booked for it (routing takes it as a new line).
+    [ORDER_EVENTS.counterChanged]: async (tx, { payload }) => {
+      const orderId = orderIdOf(payload);
+      if (payload['soldOverCounter'] === true) await recordPosSale(tx, orderId, now());
+      else await reversePosSale(tx, Number(payload['lineId']), now());
       await markOrderVariantsChanged(tx, orderId, now());
     },
   };

@@ -11,7 +11,8 @@ import { applyProductSnapshot } from '../domains/catalog/index.js';
 import { facilities, type FacilityKind } from '../domains/facilities/index.js';
 import type { ShopifyClient } from '../shopify/client.js';
 import { readBulkObjects, readBulkResult, runBulkQuery, type BulkFinishSignals, type BulkRecord } from '../shopify/bulk-runner.js';
-import { orderFromNode, productFromNode } from '../shopify/mappers.js';
+import { productFromNode } from '../shopify/mappers.js';
+import { orderSnapshotOf } from '../shopify/readers.js';
 import { LocationsPage, ShopInfo, WebhookSubscriptionCreate, WebhookSubscriptions, type LocationNode, type OrderNode, type ProductNode } from '../shopify/operations.js';
 import { shopifyInventorySnapshot, shops } from '../shopify/connection.schema.js';
 import type { Logger } from '../platform/logger.js';
@@ -177,7 +178,7 @@ async function loadInventorySnapshot(db: Db, levels: AsyncIterable<ShopifyLevel>
       .values(batch)
       .onConflictDoUpdate({
         target: [shopifyInventorySnapshot.shopifyInventoryItemId, shopifyInventorySnapshot.shopifyLocationId],
-        set: { available: sql`excluded.available`, onHand: sql`excluded.on_hand`, committed: sql`excluded.committed`, snapshotAt: sql`excluded.snapshot_at`, baseOnHand: sql`excluded.base_on_hand`, baseAt: sql`excluded.base_at`, unexplainedSince: null },
+        set: { available: sql`excluded.available`, onHand: sql`excluded.on_hand`, committed: sql`excluded.committed`, snapshotAt: sql`excluded.snapshot_at`, baseOnHand: sql`excluded.base_on_hand`, baseAt: sql`excluded.base_at`, baseLevelUpdatedAt: null, unexplainedSince: null },
       });
     total += batch.length;
     batch = [];
@@ -208,6 +209,7 @@ const ordersBulk = (since: Date) => `{ orders(query: "created_at:>='${since.toIS
   shippingLines { edges { node { id title code source } } }
   lineItems { edges { node { id sku title variantTitle quantity currentQuantity unfulfilledQuantity variant { id } originalUnitPriceSet { shopMoney { amount } } } } }
   fulfillmentOrders { edges { node { id status deliveryMethod { methodType } assignedLocation { location { id } } } } }
+  retailLocation { id }
 } } } }`;
 
 /** The bulk queries of the initial load (validated against the schema by a test). */
@@ -298,7 +300,7 @@ export async function runInitialLoad(
   const totalOrders = Number(ordersOp.rootObjectCount) || 1;
   let orderCount = 0;
   for await (const { root, children } of readBulkObjects(ordersOp.url)) {
-    count(`orders_${await applyOrderSnapshot(db, orderFromNode(orderNodeOf(root, children)), 'initial-load', clock.now())}`);
+    count(`orders_${await applyOrderSnapshot(db, await orderSnapshotOf(shopify, orderNodeOf(root, children)), 'initial-load', clock.now())}`);
     orderCount += 1;
     if (orderCount % 100 === 0) progress('orders', 50 + Math.round((orderCount / totalOrders) * 40));
   }

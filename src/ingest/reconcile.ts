@@ -13,13 +13,13 @@ import { mergeSyncState } from './sync-state.js';
 export interface Difference {
   resource: 'order' | 'product';
   id: string;
-  /** `missing`, `cancelled`, `line_missing`, `line_quantity`, `line_current_quantity`, `status`, `updated` */
+  /** `missing`, `cancelled`, `line_missing`, `line_quantity`, `line_current_quantity`, `line_counter`, `refund_missing`, `status`, `updated` */
   kind: string;
   detail: string;
 }
 
 /** What differs between Switchyard's order and Shopify's snapshot of it (empty when equal). */
-export function compareOrder(stored: (OrderRow & { lines: OrderLineRow[] }) | undefined, snapshot: OrderSnapshot): Difference[] {
+export function compareOrder(stored: (OrderRow & { lines: OrderLineRow[]; refundLineIds?: string[] }) | undefined, snapshot: OrderSnapshot): Difference[] {
   const id = snapshot.shopifyOrderId;
   if (!stored) return [{ resource: 'order', id, kind: 'missing', detail: `${snapshot.name} is not in Switchyard` }];
   const differences: Difference[] = [];
@@ -36,6 +36,17 @@ export function compareOrder(stored: (OrderRow & { lines: OrderLineRow[] }) | un
     if (mine.quantity !== line.quantity) differences.push({ resource: 'order', id, kind: 'line_quantity', detail: `${line.shopifyLineItemId}: quantity ${mine.quantity} → ${line.quantity}` });
     if (mine.currentQuantity !== line.currentQuantity) {
       differences.push({ resource: 'order', id, kind: 'line_current_quantity', detail: `${line.shopifyLineItemId}: current quantity ${mine.currentQuantity} → ${line.currentQuantity}` });
+    }
+    if (mine.soldOverCounter !== line.soldOverCounter) {
+      differences.push({ resource: 'order', id, kind: 'line_counter', detail: `${line.shopifyLineItemId}: sold over the counter ${mine.soldOverCounter} → ${line.soldOverCounter}` });
+    }
+  }
+  // A refund whose webhook was lost (a return restocked at a store must still reach the ledger).
+  const recorded = new Set(stored.refundLineIds ?? []);
+  for (const refund of snapshot.refunds ?? []) {
+    const missing = refund.lines.filter((l) => l.quantity > 0 && !recorded.has(l.shopifyRefundLineId));
+    if (missing.length > 0) {
+      differences.push({ resource: 'order', id, kind: 'refund_missing', detail: `refund ${refund.shopifyRefundId}: ${missing.map((l) => `${l.quantity} × ${l.shopifyLineItemId} ${l.restockType}`).join(', ')}` });
     }
   }
   if (stored.financialStatus !== snapshot.financialStatus || stored.fulfillmentStatus !== snapshot.fulfillmentStatus) {

@@ -112,10 +112,21 @@ export async function decide(
     // Units that left a store's shelf in Shopify without Switchyard knowing why yet (a POS sale whose
     // order is still on its way): held back, not re-published, until the order explains them. Only
     // stores sell at a counter; at the aggregate location a lower on hand (a cancellation without
-    // restock, a fulfilment) leaves `available` alone.
+    // restock, a fulfilment) leaves `available` alone. Returns restocked there since the base are
+    // known too: Shopify's on hand rose by them, so a sale they hide is still seen.
     const base = pair.mode === 'mirror' ? shadow : undefined;
-    let unexplained = base && base.baseOnHand !== null ? base.baseOnHand - base.learnedSales - onHand : 0;
-    let row: SnapshotRow = { item: pair.itemId, location: pair.locationId, available, onHand, committed, rebase: true, baseMoves: shadow?.baseMoves ?? 0, unexplainedSince: null };
+    let unexplained = base && base.baseOnHand !== null ? base.baseOnHand - base.learned - onHand : 0;
+    let row: SnapshotRow = {
+      item: pair.itemId,
+      location: pair.locationId,
+      available,
+      onHand,
+      committed,
+      levelUpdatedAt: level ? new Date(level.updatedAt) : null,
+      rebase: true,
+      baseMoves: shadow?.baseMoves ?? 0,
+      unexplainedSince: null,
+    };
     if (unexplained > 0) {
       const since = base?.unexplainedSince ?? now;
       if (fresh && now.getTime() - since.getTime() > settings.unexplainedGraceMs) {
@@ -140,6 +151,8 @@ interface SnapshotRow {
   available: number;
   onHand: number;
   committed: number;
+  /** The level's `updatedAt` in this read (Shopify's clock). */
+  levelUpdatedAt: Date | null;
   /** Everything Shopify shows is explained: this read becomes the new base. */
   rebase: boolean;
   /** The shadow's base moves when this read began: a move since may be newer than the read. */
@@ -153,11 +166,24 @@ interface Shadow {
   committed: number;
   baseOnHand: number | null;
   baseMoves: number;
-  learnedSales: number;
+  /** Shopify's own moves of its on hand since the base that Switchyard knows of: POS sales less returns restocked. */
+  learned: number;
   unexplainedSince: Date | null;
 }
 
-/** Per pair: what Shopify last confirmed, the on-hand base, and the POS sales recorded since the base. */
+// A return within this margin after the level's last change before the base read is taken as already
+// in it (Shopify may stamp a refund a moment after the stock moved): counted twice it would hold a
+// unit back for the grace period; missed, it can hide a sale on its way for a moment.
+const RESTOCK_CLOCK_MARGIN_MS = 1_000;
+
+/**
+ * Per pair: what Shopify last confirmed, the on-hand base, and what Switchyard has learned since the
+ * base of Shopify's own moves of its on hand there: POS sales recorded since (a sale that happened
+ * before the base read kept the base from moving: see `decide`), less returns restocked there after
+ * the base read saw the level (a read after a return already shows it, even if Switchyard learns of
+ * the return later). Both sides of that comparison are Shopify's clock: the refund's time and the
+ * level's `updatedAt` in that read (a read delayed by retries is still placed right).
+ */
 async function shadowsOf(db: Db, pairs: PublishPair[]): Promise<Map<string, Shadow>> {
   const result = new Map<string, Shadow>();
   for (let i = 0; i < pairs.length; i += 1000) {
@@ -169,12 +195,13 @@ async function shadowsOf(db: Db, pairs: PublishPair[]): Promise<Map<string, Shad
       db,
       sql`select p.item, p.location, s.available, s.on_hand, s.committed, s.base_on_hand, s.base_moves, s.unexplained_since,
             coalesce((select -sum(g.delta) from inventory_ledger g where g.variant_id = p.variant and g.facility_id = p.facility
-                      and g.kind = 'pos_sale' and g.recorded_at > s.base_at), 0)::int as learned
+                      and ((g.kind = 'pos_sale' and g.recorded_at > s.base_at)
+                           or (g.kind = 'return_restock' and g.occurred_at > coalesce(s.base_level_updated_at, s.base_at) + ${`${RESTOCK_CLOCK_MARGIN_MS} milliseconds`}::interval))), 0)::int as learned
           from (values ${values}) as p(item, location, variant, facility)
           join shopify_inventory_snapshot s on s.shopify_inventory_item_id = p.item and s.shopify_location_id = p.location`,
     );
     for (const r of rows) {
-      result.set(`${r.item}|${r.location}`, { available: r.available, onHand: r.on_hand, committed: r.committed, baseOnHand: r.base_on_hand, baseMoves: r.base_moves, learnedSales: r.learned, unexplainedSince: r.unexplained_since });
+      result.set(`${r.item}|${r.location}`, { available: r.available, onHand: r.on_hand, committed: r.committed, baseOnHand: r.base_on_hand, baseMoves: r.base_moves, learned: r.learned, unexplainedSince: r.unexplained_since });
     }
   }
   return result;
@@ -192,7 +219,10 @@ async function saveSnapshot(db: Db, rows: SnapshotRow[], now: Date): Promise<voi
     const values = sql.join(
       rows
         .slice(i, i + 1000)
-        .map((r) => sql`(${r.item}, ${r.location}, ${r.available}::int, ${r.onHand}::int, ${r.committed}::int, ${now}::timestamptz, ${r.rebase}::boolean, ${r.baseMoves}::int, ${r.unexplainedSince}::timestamptz)`),
+        .map(
+          (r) =>
+            sql`(${r.item}, ${r.location}, ${r.available}::int, ${r.onHand}::int, ${r.committed}::int, ${now}::timestamptz, ${r.rebase}::boolean, ${r.baseMoves}::int, ${r.unexplainedSince}::timestamptz, ${r.levelUpdatedAt}::timestamptz)`,
+        ),
       sql`, `,
     );
     await db.transaction(async (tx) => {
@@ -200,7 +230,7 @@ async function saveSnapshot(db: Db, rows: SnapshotRow[], now: Date): Promise<voi
       // a conflicting row stays locked for the update below even where the read was older.
       await tx.execute(
         sql`insert into shopify_inventory_snapshot (shopify_inventory_item_id, shopify_location_id, available, on_hand, committed, snapshot_at)
-            select item, location, available, on_hand, committed, at from (values ${values}) as v(item, location, available, on_hand, committed, at, rebase, moves, since)
+            select item, location, available, on_hand, committed, at from (values ${values}) as v(item, location, available, on_hand, committed, at, rebase, moves, since, level_at)
             order by item, location
             on conflict (shopify_inventory_item_id, shopify_location_id) do update set available = excluded.available, on_hand = excluded.on_hand,
               committed = excluded.committed, snapshot_at = excluded.snapshot_at
@@ -213,8 +243,9 @@ async function saveSnapshot(db: Db, rows: SnapshotRow[], now: Date): Promise<voi
         sql`update shopify_inventory_snapshot s set
               base_on_hand = case when (v.rebase and s.base_moves = v.moves) or s.base_on_hand is null then v.on_hand else s.base_on_hand end,
               base_at = case when (v.rebase and s.base_moves = v.moves) or s.base_on_hand is null then v.at else s.base_at end,
+              base_level_updated_at = case when (v.rebase and s.base_moves = v.moves) or s.base_on_hand is null then v.level_at else s.base_level_updated_at end,
               unexplained_since = v.since
-            from (values ${values}) as v(item, location, available, on_hand, committed, at, rebase, moves, since)
+            from (values ${values}) as v(item, location, available, on_hand, committed, at, rebase, moves, since, level_at)
             where s.shopify_inventory_item_id = v.item and s.shopify_location_id = v.location and s.snapshot_at <= v.at`,
       );
     });

@@ -44,6 +44,7 @@ export interface DayReport {
   durationSeconds: number;
   /** Publishing the merchant's set-up before the day (every variant compared once at each published location). */
   setUpSeconds: number;
+  /** Orders with something to deliver (online, and POS sales shipped to the customer); counter sales (POS, taken home). */
   orders: { placed: number; routed: number; shipped: number; pickedUp: number; cancelled: number; parked: number; posSales: number };
   /** What the simulated customers did in Shopify (orders by kind, POS sales, cancellations, edits, refunds). */
   customerEvents: Record<string, number>;
@@ -137,7 +138,7 @@ export async function simulateDay(config: Config, options: DayOptions, progress:
                  + (select count(*)::int from fulfillment_pushes where status in ('pending', 'sending'))
                  + (select count(*)::int from order_lines ol join orders o on o.id = ol.order_id
                     where ol.status in ('created', 'approved', 'brokered', 'in_progress') and ol.current_quantity > ol.shipped_quantity
-                      and o.cancelled_at is null and coalesce(o.source_name, '') <> 'pos') as n`,
+                      and o.cancelled_at is null and not ol.sold_over_counter) as n`,
       );
       return row!.n === 0;
     };
@@ -303,7 +304,8 @@ export async function simulateDay(config: Config, options: DayOptions, progress:
                  (select p.status || coalesce(': ' || p.last_error, '') from fulfillment_pushes p where p.shipment_id = s.id and p.action = 'fulfil') as push
           from shipments s join orders o on o.id = s.order_id where s.status in ('shipped', 'handed_over')`,
     );
-    const simFulfillments = [...shop.fulfillments.values()].filter((f) => f.status === 'SUCCESS' && shop.orders.get(f.orderId)?.sourceName !== 'pos');
+    // A counter sale's fulfilment (its in-store fulfillment order) is the sale itself, not a shipment.
+    const simFulfillments = [...shop.fulfillments.values()].filter((f) => f.status === 'SUCCESS' && f.lines.some((l) => shop.fulfillmentOrders.get(l.fulfillmentOrderId)?.deliveryMethod !== 'RETAIL'));
     const withFulfilment = shipments.filter((s) => s.beyond < s.units);
     let unmatched = Math.abs(simFulfillments.length - withFulfilment.length);
     const unmatchedExamples: string[] = [];
@@ -323,6 +325,20 @@ export async function simulateDay(config: Config, options: DayOptions, progress:
     );
     const ledger = (await compareCountersWithLedger(db)).drift.length;
     check('the ledger recomputes to the counters', ledger, `${ledger} counters differ from the ledger`);
+    // Every unit Shopify put back on a shelf by a return is on hand there in Switchyard, once.
+    const restocks = [...shop.orders.values()].flatMap((o) => o.refunds.flatMap((r) => r.lines.filter((l) => l.restockType === 'RETURN').map((l) => ({ key: `return_restock:gid://shopify/RefundLineItem/${l.id}`, quantity: l.quantity, location: l.locationId }))));
+    const entries = new Map(
+      (await queryRows<{ key: string; delta: number; location: string | null }>(
+        db,
+        sql`select g.idempotency_key as key, g.delta, f.shopify_location_id as location from inventory_ledger g join facilities f on f.id = g.facility_id where g.kind = 'return_restock'`,
+      )).map((r) => [r.key, r]),
+    );
+    const unrecorded = restocks.filter((r) => entries.get(r.key)?.delta !== r.quantity || entries.get(r.key)?.location !== `gid://shopify/Location/${r.location}`);
+    check(
+      'every unit a return put back on a shelf is on hand there once',
+      unrecorded.length + Math.max(0, entries.size - restocks.length),
+      `${restocks.length} units returned and restocked in Shopify, ${entries.size} return entries in the ledger, ${unrecorded.length} missing or different${unrecorded.length > 0 ? ` (${unrecorded.slice(0, 5).map((r) => r.key).join(', ')})` : ''}`,
+    );
     const targets = await publishTargets(db, await publishedPairs(db, 'all'));
     const differing = targets
       .map((t) => ({ t, level: shop.level(Number(t.itemId.split('/').pop()), Number(t.locationId.split('/').pop()))?.quantities }))
@@ -332,16 +348,24 @@ export async function simulateDay(config: Config, options: DayOptions, progress:
     // for a sale still on its way (held back); calls still `sending` lost their answer.
     const shadows = new Map(
       (
-        await queryRows<{ item: string; location: string; on_hand: number; base_on_hand: number | null; base_moves: number; unexplained_since: Date | null }>(
+        await queryRows<{ item: string; location: string; on_hand: number; base_on_hand: number | null; base_moves: number; unexplained_since: Date | null; learned: string | null }>(
           db,
-          sql`select shopify_inventory_item_id as item, shopify_location_id as location, on_hand, base_on_hand, base_moves, unexplained_since from shopify_inventory_snapshot
-              where (shopify_inventory_item_id, shopify_location_id) in (select x->>0, x->>1 from jsonb_array_elements(${JSON.stringify(differing.slice(0, 5).map(({ t }) => [t.itemId, t.locationId]))}::jsonb) as x)`,
+          // With the moves of Shopify's on hand Switchyard learned of since the base (POS sales, returns).
+          sql`select s.shopify_inventory_item_id as item, s.shopify_location_id as location, s.on_hand, s.base_on_hand, s.base_moves, s.unexplained_since,
+                (select string_agg(g.kind || ' ' || g.delta || ' (happened ' || to_char(g.occurred_at, 'HH24:MI:SS.MS') || ', recorded ' || to_char(g.recorded_at, 'HH24:MI:SS.MS') || ')', ', ' order by g.id)
+                 from inventory_ledger g join variants v on v.id = g.variant_id join facilities f on f.id = g.facility_id
+                 where v.shopify_inventory_item_id = s.shopify_inventory_item_id and f.shopify_location_id = s.shopify_location_id
+                   and g.kind in ('pos_sale', 'return_restock') and (g.recorded_at > s.base_at or g.occurred_at > s.base_at)) || ' since the base of ' || to_char(s.base_at, 'HH24:MI:SS.MS') as learned
+              from shopify_inventory_snapshot s
+              where (s.shopify_inventory_item_id, s.shopify_location_id) in (select x->>0, x->>1 from jsonb_array_elements(${JSON.stringify(differing.slice(0, 5).map(({ t }) => [t.itemId, t.locationId]))}::jsonb) as x)`,
         )
       ).map((r) => [`${r.item}|${r.location}`, r]),
     );
     const examples = differing.slice(0, 5).map(({ t, level }) => {
       const shadow = shadows.get(`${t.itemId}|${t.locationId}`);
-      const seen = shadow ? `; shadow on hand ${shadow.on_hand}, base ${shadow.base_on_hand} (${shadow.base_moves} moves)${shadow.unexplained_since ? `, a drop unexplained since ${shadow.unexplained_since.toISOString()}` : ''}` : '';
+      const seen = shadow
+        ? `; shadow on hand ${shadow.on_hand}, base ${shadow.base_on_hand} (${shadow.base_moves} moves)${shadow.unexplained_since ? `, a drop unexplained since ${shadow.unexplained_since.toISOString()}` : ''}${shadow.learned ? `; ${shadow.learned}` : ''}`
+        : '';
       return `${t.itemId.split('/').pop()}@${t.locationId.split('/').pop()} (${t.mode}): target ${t.target}, Shopify ${level?.available} (committed ${level?.committed}, on hand ${level ? onHand(level) : undefined}, known ${t.knownCommitted}${seen})`;
     });
     check("Shopify's available equals Switchyard's target at every published location", drift, `${drift} of ${targets.length} published quantities differ${examples.length > 0 ? `: ${examples.join('; ')}` : ''}`);
@@ -372,13 +396,13 @@ export async function simulateDay(config: Config, options: DayOptions, progress:
     // The figures.
     const [counts] = await queryRows<{ placed: number; routed: number; shipped: number; picked_up: number; cancelled: number; parked: number; pos: number; lines_routed: number }>(
       db,
-      sql`select count(*) filter (where coalesce(o.source_name, '') <> 'pos')::int as placed,
+      sql`select count(*) filter (where exists (select 1 from order_lines l where l.order_id = o.id and not l.sold_over_counter))::int as placed,
                  count(*) filter (where exists (select 1 from order_lines l where l.order_id = o.id and l.brokered_at is not null))::int as routed,
                  count(*) filter (where exists (select 1 from shipments s where s.order_id = o.id and s.kind = 'ship' and s.status = 'shipped'))::int as shipped,
                  count(*) filter (where exists (select 1 from shipments s where s.order_id = o.id and s.status = 'handed_over'))::int as picked_up,
                  count(*) filter (where o.cancelled_at is not null)::int as cancelled,
                  count(*) filter (where exists (select 1 from order_lines l where l.order_id = o.id and l.status = 'unfillable'))::int as parked,
-                 count(*) filter (where o.source_name = 'pos')::int as pos,
+                 count(*) filter (where exists (select 1 from order_lines l where l.order_id = o.id and l.sold_over_counter))::int as pos,
                  (select count(*)::int from order_lines where brokered_at is not null) as lines_routed
           from orders o`,
     );

@@ -41,12 +41,17 @@ export const shopifyInventorySnapshot = pgTable(
     lastPublishedAt: ts('last_published_at'),
     /**
      * Shopify's on hand at `baseAt`, moved by Switchyard's own pushes since. Less the POS sales
-     * Switchyard has learned of since, it is what Shopify's on hand should be; a lower figure is a
-     * sale not downloaded yet, held back until its order arrives (or, after a grace period, taken for
-     * an edit in Shopify and corrected).
+     * Switchyard has learned of since, and plus the returns restocked here since, it is what
+     * Shopify's on hand should be; a lower figure is a sale not downloaded yet, held back until its
+     * order arrives (or, after a grace period, taken for an edit in Shopify and corrected).
      */
     baseOnHand: integer('base_on_hand'),
     baseAt: ts('base_at'),
+    /**
+     * The level's `updatedAt` in the read the base comes from (Shopify's clock): a return restocked
+     * after it is not in the base. Null: not known (the initial load), `baseAt` stands in.
+     */
+    baseLevelUpdatedAt: ts('base_level_updated_at'),
     /**
      * How often Switchyard moved the base for a drop it made itself (a fulfilment). A read saved
      * after such a move may predate the drop, so it does not replace the base.

@@ -65,6 +65,16 @@ export interface OrderNode {
   currentTotalPriceSet: { shopMoney: { amount: string; currencyCode: string } } | null;
   lineItems: { nodes: LineItemNode[]; pageInfo: PageInfo };
   fulfillmentOrders: { nodes: Array<{ id: string; status: string; deliveryMethod: { methodType: string } | null; assignedLocation: { location: { id: string } | null } }> };
+  /** POS orders: the store of the sale. */
+  retailLocation?: { id: string } | null;
+  /** Absent where the read does not ask for them (the initial load's bulk query). */
+  refunds?: RefundNode[];
+}
+
+export interface RefundNode {
+  id: string;
+  createdAt: string;
+  refundLineItems: { nodes: Array<{ id: string | null; quantity: number; restockType: string; location: { id: string } | null; lineItem: { id: string } }> };
 }
 
 export interface LineItemNode {
@@ -99,6 +109,8 @@ fragment OrderFields on Order {
   currentTotalPriceSet { shopMoney { amount currencyCode } }
   lineItems(first: 10) { nodes { id sku title variantTitle quantity currentQuantity unfulfilledQuantity variant { id } originalUnitPriceSet { shopMoney { amount } } } pageInfo { hasNextPage endCursor } }
   fulfillmentOrders(first: 3) { nodes { id status deliveryMethod { methodType } assignedLocation { location { id } } } }
+  retailLocation { id }
+  refunds(first: 10) { id createdAt refundLineItems(first: 10) { nodes { id quantity restockType location { id } lineItem { id } } } }
 }`;
 
 // ---------------------------------------------------------------------------------------------
@@ -161,9 +173,9 @@ export const ProductVariantsPage = operation<{ product: { variants: { nodes: Var
 
 export const OrdersPage = operation<{ orders: { nodes: OrderNode[]; pageInfo: PageInfo } }, { query: string | null; after: string | null }>(
   'OrdersPage',
-  977,
+  992,
   `query OrdersPage($query: String, $after: String) {
-    orders(first: 15, after: $after, query: $query, sortKey: UPDATED_AT) { nodes { ...OrderFields } pageInfo { hasNextPage endCursor } }
+    orders(first: 10, after: $after, query: $query, sortKey: UPDATED_AT) { nodes { ...OrderFields } pageInfo { hasNextPage endCursor } }
   }
   ${ORDER_FIELDS}`,
 );
@@ -177,21 +189,21 @@ export const OrdersIndexPage = operation<{ orders: { nodes: Array<{ id: string; 
   }`,
 );
 
-/** Up to this many orders by id in one call: 15 × 65 points stays under Shopify's 1,000-point limit per query. */
-export const ORDERS_BY_IDS_MAX = 15;
+/** Up to this many orders by id in one call: 10 × 99 points stays under Shopify's 1,000-point limit per query. */
+export const ORDERS_BY_IDS_MAX = 10;
 
 /** Orders by id, in full; ones that no longer exist come back null. */
 export const OrdersByIds = operation<{ nodes: Array<OrderNode | null> }, { ids: string[] }>(
   'OrdersByIds',
   // Requested cost per id (as for InventoryLevelsByIds); the budget learns the real cost from the first answer.
-  65,
+  99,
   `query OrdersByIds($ids: [ID!]!) { nodes(ids: $ids) { ...OrderFields } }
   ${ORDER_FIELDS}`,
 );
 
 export const OrderById = operation<{ order: OrderNode | null }, { id: string }>(
   'OrderById',
-  65,
+  99,
   `query OrderById($id: ID!) { order(id: $id) { ...OrderFields } }
   ${ORDER_FIELDS}`,
 );
@@ -203,6 +215,21 @@ export const OrderOwed = operation<{ order: { id: string; updatedAt: string; can
   3,
   `query OrderOwed($id: ID!, $first: Int!) {
     order(id: $id) { id updatedAt cancelledAt lineItems(first: $first) { nodes { id currentQuantity unfulfilledQuantity } } }
+  }`,
+);
+
+/**
+ * Which lines each fulfilment order of an order holds: read only for an order with both an in-store
+ * (RETAIL) fulfilment order and one to deliver, to tell which lines the customer took home.
+ */
+export const OrderFulfillmentOrderLines = operation<
+  { order: { fulfillmentOrders: { nodes: Array<{ deliveryMethod: { methodType: string } | null; lineItems: { nodes: Array<{ lineItem: { id: string } }> } }> } } | null },
+  { id: string }
+>(
+  'OrderFulfillmentOrderLines',
+  523,
+  `query OrderFulfillmentOrderLines($id: ID!) {
+    order(id: $id) { fulfillmentOrders(first: 5) { nodes { deliveryMethod { methodType } lineItems(first: 50) { nodes { lineItem { id } } } } } }
   }`,
 );
 
@@ -227,6 +254,8 @@ export interface InventoryLevelNode {
   location: { id: string };
   item: { id: string };
   quantities: Array<{ name: string; quantity: number }>;
+  /** When the level last changed, by Shopify's clock. */
+  updatedAt: string;
 }
 
 /** Levels by id (`gid://shopify/InventoryLevel/<location>?inventory_item_id=<item>`); missing ones come back null. */
@@ -235,7 +264,7 @@ export const InventoryLevelsByIds = operation<{ nodes: Array<InventoryLevelNode 
   // Requested cost does not see the length of `ids`; the budget learns the real cost (≈ 4 per id) from the first answer.
   4,
   `query InventoryLevelsByIds($ids: [ID!]!) {
-    nodes(ids: $ids) { ... on InventoryLevel { id location { id } item { id } quantities(names: ["available", "committed", "on_hand"]) { name quantity } } }
+    nodes(ids: $ids) { ... on InventoryLevel { id updatedAt location { id } item { id } quantities(names: ["available", "committed", "on_hand"]) { name quantity } } }
   }`,
 );
 
@@ -421,6 +450,7 @@ export const ALL_OPERATIONS = [
   OrderById,
   OrderLineItemsPage,
   OrderOwed,
+  OrderFulfillmentOrderLines,
   WebhookSubscriptions,
   WebhookSubscriptionCreate,
   WebhookSubscriptionDelete,

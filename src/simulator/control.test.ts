@@ -63,6 +63,41 @@ describe('control API', () => {
     expect(state.products.find((p: { id: string }) => p.id === product.body.id)).toMatchObject({ title: 'Rain Shell II', tags: ['new', 'outerwear'], variants: [{ sku: 'RS-1', price: '89.00' }] });
   });
 
+  test('a POS sale with lines shipped to the customer, and a return restocked at a store, over the control API', async () => {
+    const domain = creds.shop;
+    let state = (await control('GET', `/shops/${domain}/state`)).body;
+    const [first, second] = state.locations.filter((l: { kind: string }) => l.kind === 'store');
+    const warehouse = state.locations.find((l: { kind: string }) => l.kind === 'warehouse');
+    const [a, b] = [state.products[1].variants[0], state.products[2].variants[0]];
+    const level = (s: any, v: { inventoryItemId: string }, locationId: string) => s.inventoryLevels.find((l: any) => l.locationId === locationId && l.inventoryItemId === v.inventoryItemId);
+    await control('POST', `/shops/${domain}/inventory`, { sku: a.sku, locationId: first.id, delta: 5 });
+    await control('POST', `/shops/${domain}/inventory`, { sku: b.sku, locationId: warehouse.id, delta: 5 });
+    state = (await control('GET', `/shops/${domain}/state`)).body;
+    const [shelf, from, back] = [level(state, a, first.id), level(state, b, warehouse.id), level(state, a, second.id)];
+    const shipTo = { address1: '1 Main St', address2: null, city: 'Albany', province: 'New York', provinceCode: 'NY', zip: '12207', country: 'United States', countryCode: 'US', phone: null, latitude: 42.65, longitude: -73.75, firstName: 'Sam', lastName: 'Lee' };
+    const sale = await control('POST', `/shops/${domain}/pos-sales`, { locationId: first.id, lines: [{ sku: a.sku, quantity: 2 }, { sku: b.sku, quantity: 1, ship: true }], shipTo });
+    expect(sale.status).toBe(201);
+    state = (await control('GET', `/shops/${domain}/state`)).body;
+    expect(level(state, a, first.id)).toMatchObject({ available: shelf.available - 2, on_hand: shelf.on_hand - 2 });
+    expect(level(state, b, warehouse.id)).toMatchObject({ available: from.available - 1, committed: from.committed + 1, on_hand: from.on_hand });
+    const { data } = await officialClient(sim.url, creds).request(
+      `query($id: ID!) { order(id: $id) { shippingAddress { city } lineItems(first: 5) { nodes { id sku } } fulfillmentOrders(first: 5) { nodes { deliveryMethod { methodType } assignedLocation { location { id } } } } } }`,
+      { variables: { id: sale.body.id } },
+    );
+    expect(data.order.shippingAddress).toEqual({ city: 'Albany' });
+    expect(data.order.fulfillmentOrders.nodes).toEqual([
+      { deliveryMethod: { methodType: 'RETAIL' }, assignedLocation: { location: { id: first.id } } },
+      { deliveryMethod: { methodType: 'SHIPPING' }, assignedLocation: { location: { id: warehouse.id } } },
+    ]);
+    // The customer brings one unit back to the other store, where it goes back on the shelf.
+    const lineItemId = data.order.lineItems.nodes.find((l: { sku: string }) => l.sku === a.sku).id;
+    const returned = await control('POST', `/shops/${domain}/orders/${encodeURIComponent(sale.body.id)}/refunds`, { lines: [{ lineItemId, quantity: 1, restockType: 'RETURN', locationId: second.id }] });
+    expect(returned).toMatchObject({ status: 201, body: { lines: [{ lineItemId, quantity: 1, restockType: 'RETURN', locationId: second.id }] } });
+    state = (await control('GET', `/shops/${domain}/state`)).body;
+    expect(level(state, a, second.id)).toMatchObject({ available: back.available + 1, on_hand: back.on_hand + 1 });
+    expect(level(state, a, first.id)).toMatchObject({ available: shelf.available - 2, on_hand: shelf.on_hand - 2 });
+  });
+
   test('bad control requests are refused clearly and change nothing', async () => {
     const domain = creds.shop;
     const before = (await control('GET', `/shops/${domain}/state`)).body;

@@ -1,5 +1,6 @@
 // Orders in the simulator: Shopify's own inventory behaviour, order queries and mutations through the
 // official client, and webhook deliveries checked by the official @shopify/shopify-api validator.
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import '@shopify/shopify-api/adapters/node';
@@ -62,15 +63,39 @@ describe("Shopify's own inventory behaviour", () => {
     variant.inventoryPolicy = 'DENY';
   });
 
-  test('a POS sale lowers available and on hand at the store at once', () => {
+  test('a POS sale lowers available and on hand at the store at once, through a RETAIL fulfillment order fulfilled on the spot', () => {
     const { variant, level } = stockedVariant(store().id, 1);
     const before = { ...level.quantities };
     const order = expectOk(posSale(shop, { locationId: store().id, lines: [{ variantId: variant.id, quantity: 1 }] }));
     expect(level.quantities.available).toBe(before.available - 1);
     expect(level.quantities.committed).toBe(before.committed);
     expect(onHand(level.quantities)).toBe(onHand(before) - 1);
-    expect(order.sourceName).toBe('pos');
+    expect(order).toMatchObject({ sourceName: 'pos', retailLocationId: store().id, shippingLine: null, shippingAddress: null });
     expect(order.closedAt).not.toBeNull();
+    expect(order.fulfillmentOrderIds.map((id) => shop.fulfillmentOrders.get(id))).toMatchObject([{ deliveryMethod: 'RETAIL', assignedLocationId: store().id, status: 'CLOSED' }]);
+  });
+
+  test('a POS sale shipped to the customer: a SHIPPING fulfillment order where Shopify assigns it, committed there; the counter lines leave the store', () => {
+    const here = store();
+    const { variant: taken, level: shelf } = stockedVariant(here.id, 1);
+    const shipped = [...shop.variants.values()].find((v) => v.id !== taken.id && (shop.level(v.inventoryItemId, warehouse().id)?.quantities.available ?? 0) >= 2)!;
+    const from = shop.level(shipped.inventoryItemId, warehouse().id)!;
+    const [shelfBefore, fromBefore] = [{ ...shelf.quantities }, { ...from.quantities }];
+    const shipTo = { ...warehouse().address, city: 'Albany', firstName: 'Sam', lastName: 'Lee' };
+    const order = expectOk(posSale(shop, { locationId: here.id, lines: [{ variantId: taken.id, quantity: 1 }, { variantId: shipped.id, quantity: 2, ship: true }], shipTo }));
+    expect(shelf.quantities.available).toBe(shelfBefore.available - 1);
+    expect(onHand(shelf.quantities)).toBe(onHand(shelfBefore) - 1);
+    expect(from.quantities).toMatchObject({ available: fromBefore.available - 2, committed: fromBefore.committed + 2 });
+    expect(order).toMatchObject({ sourceName: 'pos', retailLocationId: here.id, shippingAddress: { city: 'Albany', firstName: 'Sam' }, shippingLine: { code: 'STANDARD' }, closedAt: null });
+    const fos = order.fulfillmentOrderIds.map((id) => shop.fulfillmentOrders.get(id)!);
+    expect(fos.map((fo) => [fo.deliveryMethod, fo.assignedLocationId, fo.status, fo.lineItems.map((l) => [l.lineItemId, l.remainingQuantity])])).toEqual([
+      ['RETAIL', here.id, 'CLOSED', [[order.lineItems[0]!.id, 0]]],
+      ['SHIPPING', warehouse().id, 'OPEN', [[order.lineItems[1]!.id, 2]]],
+    ]);
+    // A line that cannot be shipped from anywhere is refused with its position, and nothing moves.
+    const refused = posSale(shop, { locationId: here.id, lines: [{ variantId: taken.id, quantity: 1 }, { variantId: shipped.id, quantity: 10_000, ship: true }] });
+    expect(refused).toMatchObject({ ok: false, userErrors: [{ code: 'NOT_ENOUGH_STOCK', field: ['lines', '1'] }] });
+    expect(shelf.quantities.available).toBe(shelfBefore.available - 1);
   });
 
   test('partial cancellation (refund, restock CANCEL) returns committed units to available', () => {
@@ -106,8 +131,36 @@ describe("Shopify's own inventory behaviour", () => {
     expectOk(createFulfillment(shop, { fulfillmentOrders: [{ fulfillmentOrderId: order.fulfillmentOrderIds[0]!, lines: null }], trackingInfo: { company: 'UPS', number: '1Z999' }, notifyCustomer: true }));
     expect(level.quantities.committed).toBe(before.committed - 2);
     expect(onHand(level.quantities)).toBe(onHand(before) - 2);
-    expectOk(refund(shop, order.id, { lines: [{ lineItemId: order.lineItems[0]!.id, quantity: 1, restockType: 'RETURN' }] }));
+    const returned = expectOk(refund(shop, order.id, { lines: [{ lineItemId: order.lineItems[0]!.id, quantity: 1, restockType: 'RETURN' }] }));
     expect(level.quantities.available).toBe(before.available + 1);
+    expect(onHand(level.quantities)).toBe(onHand(before) - 1);
+    expect(returned.lines).toMatchObject([{ quantity: 1, restockType: 'RETURN', locationId: warehouse().id }]);
+  });
+
+  test('a return restocked at a store moves that store\'s available and on hand; a return without restock moves nothing; only fulfilled units not refunded yet can be returned', () => {
+    const here = store();
+    const { variant, level: sold } = stockedVariant(here.id, 3);
+    const order = expectOk(posSale(shop, { locationId: here.id, lines: [{ variantId: variant.id, quantity: 3 }] }));
+    const line = order.lineItems[0]!;
+    const other = [...shop.locations.values()].find((l) => l.kind === 'store' && l.id !== here.id && shop.level(variant.inventoryItemId, l.id))!;
+    const elsewhere = shop.level(variant.inventoryItemId, other.id)!;
+    const [soldBefore, elsewhereBefore] = [{ ...sold.quantities }, { ...elsewhere.quantities }];
+    // Brought back to another store and put back on its shelf.
+    const back = expectOk(refund(shop, order.id, { lines: [{ lineItemId: line.id, quantity: 1, restockType: 'RETURN', locationId: other.id }] }));
+    expect(elsewhere.quantities).toMatchObject({ available: elsewhereBefore.available + 1, committed: elsewhereBefore.committed });
+    expect(onHand(elsewhere.quantities)).toBe(onHand(elsewhereBefore) + 1);
+    expect(sold.quantities).toEqual(soldBefore);
+    // Refunded, the customer keeps it (or it is not sellable): no stock moves anywhere.
+    const kept = expectOk(refund(shop, order.id, { lines: [{ lineItemId: line.id, quantity: 1, restockType: 'NO_RESTOCK' }] }));
+    expect(elsewhere.quantities.available).toBe(elsewhereBefore.available + 1);
+    expect(sold.quantities).toEqual(soldBefore);
+    expect(line.currentQuantity).toBe(1);
+    expect(back.lines[0]!.id).not.toBe(kept.lines[0]!.id);
+    expect(kept.lines).toMatchObject([{ restockType: 'NO_RESTOCK', locationId: null }]);
+    // One unit is left with the customer: two cannot come back, nor can unfulfilled units be cancelled.
+    expect(refund(shop, order.id, { lines: [{ lineItemId: line.id, quantity: 2, restockType: 'RETURN' }] })).toMatchObject({ ok: false, userErrors: [{ message: expect.stringMatching(/only 1 can be/) }] });
+    expect(refund(shop, order.id, { lines: [{ lineItemId: line.id, quantity: 1, restockType: 'CANCEL' }] })).toMatchObject({ ok: false });
+    expect(order.financialStatus).toBe('PARTIALLY_REFUNDED');
   });
 
   test('moving a fulfillment order moves its committed units', () => {
@@ -200,6 +253,34 @@ describe('orders through the official client', () => {
     const job = await client().request(`query($id: ID!) { job(id: $id) { done } }`, { variables: { id: cancel.data.orderCancel.job.id } });
     expect(job.data.job.done).toBe(true);
     expect(toCancel.cancelledAt).not.toBeNull();
+  });
+
+  test('a POS order names its store and its RETAIL fulfillment order; refunds show each line\'s restock type, location and own id', async () => {
+    const here = store();
+    const { variant } = stockedVariant(here.id, 2);
+    const sale = expectOk(posSale(shop, { locationId: here.id, lines: [{ variantId: variant.id, quantity: 2 }] }));
+    expectOk(refund(shop, sale.id, { lines: [{ lineItemId: sale.lineItems[0]!.id, quantity: 1, restockType: 'RETURN', locationId: here.id }] }));
+    expectOk(refund(shop, sale.id, { lines: [{ lineItemId: sale.lineItems[0]!.id, quantity: 1, restockType: 'NO_RESTOCK' }] }));
+    const { data, errors } = await client().request(
+      `query($id: ID!) { order(id: $id) {
+        sourceName retailLocation { id } displayFinancialStatus
+        fulfillmentOrders(first: 2) { nodes { status deliveryMethod { methodType } assignedLocation { location { id } } } }
+        refunds(first: 5) { id createdAt refundLineItems(first: 5) { nodes { id quantity restockType restocked location { id } lineItem { id } } } }
+      } }`,
+      { variables: { id: gid('Order', sale.id) } },
+    );
+    expect(errors).toBeUndefined();
+    expect(data.order).toMatchObject({
+      sourceName: 'pos',
+      retailLocation: { id: gid('Location', here.id) },
+      displayFinancialStatus: 'REFUNDED',
+      fulfillmentOrders: { nodes: [{ status: 'CLOSED', deliveryMethod: { methodType: 'RETAIL' }, assignedLocation: { location: { id: gid('Location', here.id) } } }] },
+    });
+    const lines = data.order.refunds.map((r: { refundLineItems: { nodes: unknown[] } }) => r.refundLineItems.nodes[0]);
+    expect(lines).toEqual([
+      { id: gid('RefundLineItem', sale.refunds[0]!.lines[0]!.id), quantity: 1, restockType: 'RETURN', restocked: true, location: { id: gid('Location', here.id) }, lineItem: { id: gid('LineItem', sale.lineItems[0]!.id) } },
+      { id: gid('RefundLineItem', sale.refunds[1]!.lines[0]!.id), quantity: 1, restockType: 'NO_RESTOCK', restocked: false, location: null, lineItem: { id: gid('LineItem', sale.lineItems[0]!.id) } },
+    ]);
   });
 
   test('orders older than 60 days are invisible without read_all_orders', async () => {
@@ -354,6 +435,26 @@ describe('webhooks', () => {
     await sim.webhooks(creds.shop).idle();
     expect(atStore.quantities.available).toBe(availableBefore - 1);
     expect(levelBodies(both.inventoryItemId, store().id)).toEqual([expectedBody(atStore)]);
+  });
+
+  test("refunds/create carries the fields of Shopify's own sample body; a POS order's body names its store", async () => {
+    received.length = 0;
+    const here = store();
+    const { variant } = stockedVariant(here.id, 1);
+    const sale = expectOk(posSale(shop, { locationId: here.id, lines: [{ variantId: variant.id, quantity: 1 }] }));
+    const back = expectOk(refund(shop, sale.id, { lines: [{ lineItemId: sale.lineItems[0]!.id, quantity: 1, restockType: 'RETURN', locationId: here.id }] }));
+    await sim.webhooks(creds.shop).idle();
+    const created = JSON.parse(received.find((r) => r.headers['x-shopify-topic'] === 'orders/create' && JSON.parse(r.body).id === sale.id)!.body);
+    expect(created).toMatchObject({ source_name: 'pos', location_id: here.id });
+    const body = JSON.parse(received.find((r) => r.headers['x-shopify-topic'] === 'refunds/create')!.body);
+    // Shopify's sample (docs, API 2026-04): test/fixtures/shopify/refunds-create.SOURCE.md.
+    const sample = JSON.parse(readFileSync(new URL('../../test/fixtures/shopify/refunds-create.json', import.meta.url), 'utf8'));
+    const keys = (o: object) => Object.keys(o).sort();
+    expect(keys(body)).toEqual(keys(sample));
+    expect(keys(body.refund_line_items[0])).toEqual(keys(sample.refund_line_items[0]));
+    expect(keys(body.refund_line_items[0].line_item)).toEqual(expect.arrayContaining(keys(sample.refund_line_items[0].line_item)));
+    expect(body).toMatchObject({ id: back.id, order_id: sale.id, restock: true, admin_graphql_api_id: gid('Refund', back.id) });
+    expect(body.refund_line_items).toMatchObject([{ id: back.lines[0]!.id, line_item_id: sale.lineItems[0]!.id, quantity: 1, restock_type: 'return', location_id: here.id, line_item: { id: sale.lineItems[0]!.id, sku: variant.sku } }]);
   });
 
   test('a burst is delivered with a bounded number of requests in flight, none lost', async () => {

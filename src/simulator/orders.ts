@@ -1,7 +1,11 @@
 // Orders as Shopify keeps them, and what Shopify itself does to inventory when they change:
 //   online order      available → committed at the fulfillment order's location (DENY refuses a shortfall)
-//   POS sale          available and on_hand drop at the store at once (fulfilled on the spot)
-//   cancel / refund   with restock: committed → available; without: the units leave committed and on_hand
+//   POS sale          counter lines: available and on_hand drop at the store at once (a RETAIL
+//                     fulfillment order, fulfilled on the spot); lines shipped to the customer: a
+//                     SHIPPING fulfillment order where Shopify assigns it, committed like an online order
+//   cancel / refund   unfulfilled units, with restock (CANCEL): committed → available; without: they
+//                     leave committed and on_hand. Fulfilled units returned (RETURN): available and
+//                     on_hand rise at the restock location; refunded without restock: no stock moves
 //   fulfillment       committed and on_hand drop
 //   move              committed units move to the new location
 import type { MutationResult, SimAddress, SimInventoryLevel, SimShop, UserError } from './state.js';
@@ -32,6 +36,8 @@ export interface SimOrder {
   shippingAddress: (SimAddress & { firstName: string; lastName: string }) | null;
   shippingLine: { title: string; code: string; source: string } | null;
   sourceName: 'web' | 'pos';
+  /** POS orders: the store where the sale was made (Shopify's `retailLocation`, REST `location_id`). */
+  retailLocationId: number | null;
   tags: string[];
   note: string | null;
   financialStatus: 'PAID' | 'PARTIALLY_REFUNDED' | 'REFUNDED' | 'VOIDED';
@@ -59,7 +65,8 @@ export interface SimFulfillmentOrder {
   orderId: number;
   assignedLocationId: number;
   status: 'OPEN' | 'IN_PROGRESS' | 'CLOSED' | 'CANCELLED' | 'ON_HOLD' | 'SCHEDULED' | 'INCOMPLETE';
-  deliveryMethod: 'SHIPPING' | 'PICK_UP' | 'LOCAL';
+  /** RETAIL: an in-store sale, nothing to deliver (a POS counter sale). */
+  deliveryMethod: 'SHIPPING' | 'PICK_UP' | 'LOCAL' | 'RETAIL';
   lineItems: SimFulfillmentOrderLine[];
   preparedForPickupAt: Date | null;
   createdAt: Date;
@@ -82,7 +89,17 @@ export interface SimRefund {
   id: number;
   createdAt: Date;
   note: string | null;
-  lines: Array<{ lineItemId: number; quantity: number; restockType: RestockType; locationId: number | null }>;
+  lines: SimRefundLine[];
+}
+
+export interface SimRefundLine {
+  /** The refund line item's own id (REST `refund_line_items[].id`, GraphQL `RefundLineItem.id`). */
+  id: number;
+  lineItemId: number;
+  quantity: number;
+  restockType: RestockType;
+  /** Where the units went back to stock; null when not restocked. */
+  locationId: number | null;
 }
 
 const fail = (code: string, field: string[], message: string): { ok: false; userErrors: UserError[] } => ({
@@ -136,44 +153,36 @@ export interface PlaceOrderInput {
   createdAt?: Date;
 }
 
-/** An online order, as the checkout creates it. */
-export function placeOrder(shop: SimShop, input: PlaceOrderInput): MutationResult<SimOrder> {
-  if (input.lines.length === 0) return fail('INVALID', ['lines'], 'An order needs at least one line.');
-  const locationId = input.locationId ?? defaultShippingLocation(shop, input.lines.map((l) => l.variantId));
-  const location = shop.locations.get(locationId);
-  if (!location) return fail('INVALID_LOCATION', ['locationId'], 'Unknown location.');
-  if (input.shipping === 'pickup' && !location.pickupEnabled) return fail('PICKUP_NOT_AVAILABLE', ['locationId'], `${location.name} does not offer pickup.`);
-  for (const [index, line] of input.lines.entries()) {
+/** Checks lines to be taken from `locationId`: known variants, whole quantities, stocked there, enough when the variant denies overselling. */
+function checkLines(shop: SimShop, lines: Array<{ variantId: number; quantity: number }>, locationId: number, field: (index: number) => string[]): UserError[] | null {
+  const location = shop.locations.get(locationId)!;
+  for (const [index, line] of lines.entries()) {
     const variant = shop.variants.get(line.variantId);
-    if (!variant) return fail('INVALID_VARIANT', ['lines', String(index), 'variantId'], 'Unknown variant.');
-    if (!Number.isInteger(line.quantity) || line.quantity < 1) return fail('INVALID_QUANTITY', ['lines', String(index), 'quantity'], 'Quantity must be at least 1.');
+    if (!variant) return fail('INVALID_VARIANT', [...field(index), 'variantId'], 'Unknown variant.').userErrors;
+    if (!Number.isInteger(line.quantity) || line.quantity < 1) return fail('INVALID_QUANTITY', [...field(index), 'quantity'], 'Quantity must be at least 1.').userErrors;
     const level = shop.level(variant.inventoryItemId, locationId);
-    if (!level) return fail('ITEM_NOT_STOCKED_AT_LOCATION', ['lines', String(index)], `${variant.sku} is not stocked at ${location.name}.`);
-    const wanted = input.lines.filter((l) => l.variantId === line.variantId).reduce((sum, l) => sum + l.quantity, 0);
+    if (!level) return fail('ITEM_NOT_STOCKED_AT_LOCATION', field(index), `${variant.sku} is not stocked at ${location.name}.`).userErrors;
+    const wanted = lines.filter((l) => l.variantId === line.variantId).reduce((sum, l) => sum + l.quantity, 0);
     if (variant.inventoryPolicy === 'DENY' && level.quantities.available < wanted) {
-      return fail('NOT_ENOUGH_STOCK', ['lines', String(index)], `Only ${level.quantities.available} of ${variant.sku} available.`);
+      return fail('NOT_ENOUGH_STOCK', field(index), `Only ${level.quantities.available} of ${variant.sku} available.`).userErrors;
     }
   }
-  const at = input.createdAt ?? shop.now();
+  return null;
+}
+
+type OrderDraft = Omit<SimOrder, 'id' | 'number' | 'name' | 'email' | 'customer' | 'lineItems' | 'fulfillmentOrderIds' | 'fulfillmentIds' | 'refunds' | 'createdAt' | 'updatedAt' | 'processedAt'>;
+
+/** A new order record (not stored yet), with its customer. */
+function newOrder(shop: SimShop, at: Date, customer: PlaceOrderInput['customer'], draft: (customer: SimOrder['customer']) => OrderDraft): SimOrder {
   const number = shop.nextOrderNumber();
-  const customer = input.customer ?? { firstName: 'Alex', lastName: 'Doe', email: `customer${number}@example.com` };
-  const order: SimOrder = {
+  const who = customer ?? { firstName: 'Alex', lastName: 'Doe', email: `customer${number}@example.com` };
+  const withId = { id: shop.nextId(), ...who };
+  return {
     id: shop.nextId(),
     number,
     name: `#${number}`,
-    email: customer.email,
-    customer: { id: shop.nextId(), ...customer },
-    shippingAddress: input.shipping === 'pickup' ? null : (input.address ?? { ...location.address, firstName: customer.firstName, lastName: customer.lastName }),
-    shippingLine:
-      input.shipping === 'pickup'
-        ? { title: `Pickup at ${location.name}`, code: 'pickup', source: 'shopify' }
-        : input.shipping === 'express'
-          ? { title: 'Express', code: 'EXPRESS', source: 'shopify' }
-          : { title: 'Standard', code: 'STANDARD', source: 'shopify' },
-    sourceName: 'web',
-    tags: input.tags ?? [],
-    note: null,
-    financialStatus: 'PAID',
+    email: who.email,
+    customer: withId,
     lineItems: [],
     fulfillmentOrderIds: [],
     fulfillmentIds: [],
@@ -181,22 +190,15 @@ export function placeOrder(shop: SimShop, input: PlaceOrderInput): MutationResul
     createdAt: at,
     updatedAt: at,
     processedAt: at,
-    cancelledAt: null,
-    cancelReason: null,
-    closedAt: null,
+    ...draft(withId),
   };
-  const fo: SimFulfillmentOrder = {
-    id: shop.nextId(),
-    orderId: order.id,
-    assignedLocationId: locationId,
-    status: 'OPEN',
-    deliveryMethod: input.shipping === 'pickup' ? 'PICK_UP' : 'SHIPPING',
-    lineItems: [],
-    preparedForPickupAt: null,
-    createdAt: at,
-    updatedAt: at,
-  };
-  for (const line of input.lines) {
+}
+
+/** Adds the lines to the order under one new fulfillment order at `locationId`; their units become committed there. */
+function addFulfillmentOrder(shop: SimShop, order: SimOrder, locationId: number, deliveryMethod: SimFulfillmentOrder['deliveryMethod'], lines: Array<{ variantId: number; quantity: number }>): SimFulfillmentOrder {
+  const at = order.createdAt;
+  const fo: SimFulfillmentOrder = { id: shop.nextId(), orderId: order.id, assignedLocationId: locationId, status: 'OPEN', deliveryMethod, lineItems: [], preparedForPickupAt: null, createdAt: at, updatedAt: at };
+  for (const line of lines) {
     const variant = shop.variants.get(line.variantId)!;
     const item = newLineItem(shop, line.variantId, line.quantity);
     order.lineItems.push(item);
@@ -205,30 +207,101 @@ export function placeOrder(shop: SimShop, input: PlaceOrderInput): MutationResul
     shop.changeQuantities(level, { available: -line.quantity, committed: line.quantity });
   }
   order.fulfillmentOrderIds.push(fo.id);
-  shop.orders.set(order.id, order);
   shop.fulfillmentOrders.set(fo.id, fo);
+  return fo;
+}
+
+const shippingLineOf = (shipping: ShippingKind, location: { name: string }) =>
+  shipping === 'pickup'
+    ? { title: `Pickup at ${location.name}`, code: 'pickup', source: 'shopify' }
+    : shipping === 'express'
+      ? { title: 'Express', code: 'EXPRESS', source: 'shopify' }
+      : { title: 'Standard', code: 'STANDARD', source: 'shopify' };
+
+/** An online order, as the checkout creates it. */
+export function placeOrder(shop: SimShop, input: PlaceOrderInput): MutationResult<SimOrder> {
+  if (input.lines.length === 0) return fail('INVALID', ['lines'], 'An order needs at least one line.');
+  const locationId = input.locationId ?? defaultShippingLocation(shop, input.lines.map((l) => l.variantId));
+  const location = shop.locations.get(locationId);
+  if (!location) return fail('INVALID_LOCATION', ['locationId'], 'Unknown location.');
+  if (input.shipping === 'pickup' && !location.pickupEnabled) return fail('PICKUP_NOT_AVAILABLE', ['locationId'], `${location.name} does not offer pickup.`);
+  const refused = checkLines(shop, input.lines, locationId, (index) => ['lines', String(index)]);
+  if (refused) return { ok: false, userErrors: refused };
+  const at = input.createdAt ?? shop.now();
+  const order = newOrder(shop, at, input.customer, (customer) => ({
+    shippingAddress: input.shipping === 'pickup' ? null : (input.address ?? { ...location.address, firstName: customer.firstName, lastName: customer.lastName }),
+    shippingLine: shippingLineOf(input.shipping, location),
+    sourceName: 'web',
+    retailLocationId: null,
+    tags: input.tags ?? [],
+    note: null,
+    financialStatus: 'PAID',
+    cancelledAt: null,
+    cancelReason: null,
+    closedAt: null,
+  }));
+  addFulfillmentOrder(shop, order, locationId, input.shipping === 'pickup' ? 'PICK_UP' : 'SHIPPING', input.lines);
+  shop.orders.set(order.id, order);
   shop.emit({ topic: 'orders/create', resource: 'order', orderId: order.id });
   return { ok: true, value: order };
 }
 
-/** A sale at a POS register: the customer leaves with the goods, so stock drops at once. */
-export function posSale(shop: SimShop, input: { locationId: number; lines: Array<{ variantId: number; quantity: number }>; createdAt?: Date }): MutationResult<SimOrder> {
+export interface PosSaleInput {
+  /** The store where the sale is made. */
+  locationId: number;
+  /** `ship: true`: the customer pays at the counter and the units are shipped to them from wherever Shopify assigns. */
+  lines: Array<{ variantId: number; quantity: number; ship?: boolean }>;
+  /** Where shipped lines go (default: the customer's address at the store's city). */
+  shipTo?: SimAddress & { firstName: string; lastName: string };
+  shipping?: 'standard' | 'express';
+  createdAt?: Date;
+}
+
+/**
+ * A sale at a POS register. Lines the customer takes home leave the store's stock at once (a RETAIL
+ * fulfillment order, fulfilled on the spot); lines shipped to the customer ("ship to customer") get a
+ * SHIPPING fulfillment order at the location Shopify assigns, committed there like an online order.
+ */
+export function posSale(shop: SimShop, input: PosSaleInput): MutationResult<SimOrder> {
+  // One delivery per level change, as Shopify sends: the sale's moves of one level come as one.
   return shop.asOneChange(() => sellAtCounter(shop, input));
 }
 
-function sellAtCounter(shop: SimShop, input: { locationId: number; lines: Array<{ variantId: number; quantity: number }>; createdAt?: Date }): MutationResult<SimOrder> {
-  const placed = placeOrder(shop, { lines: input.lines, shipping: 'pickup', locationId: input.locationId, tags: ['pos'], ...(input.createdAt ? { createdAt: input.createdAt } : {}) });
-  if (!placed.ok) return placed;
-  const order = placed.value;
-  order.sourceName = 'pos';
-  order.shippingLine = null;
-  const fo = shop.fulfillmentOrders.get(order.fulfillmentOrderIds[0]!)!;
-  const fulfilled = createFulfillment(shop, {
-    fulfillmentOrders: [{ fulfillmentOrderId: fo.id, lines: null }],
-    trackingInfo: null,
-    notifyCustomer: false,
-  });
-  if (!fulfilled.ok) return fulfilled;
+function sellAtCounter(shop: SimShop, input: PosSaleInput): MutationResult<SimOrder> {
+  if (input.lines.length === 0) return fail('INVALID', ['lines'], 'A sale needs at least one line.');
+  const store = shop.locations.get(input.locationId);
+  if (!store) return fail('INVALID_LOCATION', ['locationId'], 'Unknown location.');
+  const lines = input.lines.map((l, index) => ({ variantId: l.variantId, quantity: l.quantity, ship: Boolean(l.ship), index }));
+  const counter = lines.filter((l) => !l.ship);
+  const shipped = lines.filter((l) => l.ship);
+  const refusedHere = checkLines(shop, counter, store.id, (k) => ['lines', String(counter[k]!.index)]);
+  if (refusedHere) return { ok: false, userErrors: refusedHere };
+  const shipFrom = shipped.length > 0 ? defaultShippingLocation(shop, shipped.map((l) => l.variantId)) : null;
+  if (shipFrom !== null) {
+    const refused = checkLines(shop, shipped, shipFrom, (k) => ['lines', String(shipped[k]!.index)]);
+    if (refused) return { ok: false, userErrors: refused };
+  }
+  const at = input.createdAt ?? shop.now();
+  const order = newOrder(shop, at, undefined, (customer) => ({
+    shippingAddress: shipped.length > 0 ? (input.shipTo ?? { ...store.address, firstName: customer.firstName, lastName: customer.lastName }) : null,
+    shippingLine: shipped.length > 0 ? shippingLineOf(input.shipping ?? 'standard', store) : null,
+    sourceName: 'pos',
+    retailLocationId: store.id,
+    tags: ['pos'],
+    note: null,
+    financialStatus: 'PAID',
+    cancelledAt: null,
+    cancelReason: null,
+    closedAt: null,
+  }));
+  const retail = counter.length > 0 ? addFulfillmentOrder(shop, order, store.id, 'RETAIL', counter) : null;
+  if (shipFrom !== null) addFulfillmentOrder(shop, order, shipFrom, 'SHIPPING', shipped);
+  shop.orders.set(order.id, order);
+  shop.emit({ topic: 'orders/create', resource: 'order', orderId: order.id });
+  if (retail) {
+    const fulfilled = createFulfillment(shop, { fulfillmentOrders: [{ fulfillmentOrderId: retail.id, lines: null }], trackingInfo: null, notifyCustomer: false });
+    if (!fulfilled.ok) return fulfilled;
+  }
   return { ok: true, value: order };
 }
 
@@ -353,9 +426,12 @@ function releaseUnfulfilled(shop: SimShop, order: SimOrder, lineItem: SimLineIte
 }
 
 /**
- * A refund that takes units off an order. CANCEL: unfulfilled units, restocked (Shopify's partial
- * cancellation); RETURN: fulfilled units come back to stock at `locationId`; NO_RESTOCK: unfulfilled
- * units are dropped without going back to available.
+ * A refund that takes units off an order, per line by its restock type (Shopify's
+ * RefundLineItemRestockType): CANCEL takes unfulfilled units back to available at their fulfillment
+ * order's location (a partial cancellation); RETURN takes fulfilled units back into stock at
+ * `locationId` (default: where they were fulfilled); NO_RESTOCK refunds units without restocking them
+ * (unfulfilled ones first, which leave committed and on hand; then fulfilled ones, which the customer
+ * keeps or which are not sellable: no stock moves).
  */
 export function refund(
   shop: SimShop,
@@ -367,24 +443,34 @@ export function refund(
   for (const [index, line] of input.lines.entries()) {
     const lineItem = order.lineItems.find((l) => l.id === line.lineItemId);
     if (!lineItem) return fail('INVALID', ['refundLineItems', String(index)], 'Line item is not on this order.');
-    const limit = line.restockType === 'RETURN' ? fulfilledQuantity(shop, order, lineItem.id) : unfulfilledQuantity(shop, order, lineItem.id);
-    if (line.quantity < 1 || line.quantity > Math.min(limit, lineItem.currentQuantity)) {
-      return fail('INVALID', ['refundLineItems', String(index), 'quantity'], `Cannot refund ${line.quantity}: only ${Math.min(limit, lineItem.currentQuantity)} can be.`);
+    const unfulfilled = unfulfilledQuantity(shop, order, lineItem.id);
+    // Fulfilled units not refunded yet: what is still wanted beyond the units waiting for fulfilment.
+    const limit = line.restockType === 'CANCEL' ? unfulfilled : line.restockType === 'RETURN' ? lineItem.currentQuantity - unfulfilled : lineItem.currentQuantity;
+    if (!Number.isInteger(line.quantity) || line.quantity < 1 || line.quantity > limit) {
+      return fail('INVALID', ['refundLineItems', String(index), 'quantity'], `Cannot refund ${line.quantity} with restock type ${line.restockType}: only ${Math.max(0, limit)} can be.`);
+    }
+    if (line.restockType === 'RETURN' && line.locationId !== undefined) {
+      const location = shop.locations.get(line.locationId);
+      if (!location?.isActive) return fail('INVALID', ['refundLineItems', String(index), 'locationId'], 'Location does not exist or is not active.');
+      if (!levelFor(shop, lineItem.variantId, line.locationId)) return fail('INVALID', ['refundLineItems', String(index), 'locationId'], `${lineItem.sku} is not stocked at ${location.name}.`);
     }
   }
   const record: SimRefund = { id: shop.nextId(), createdAt: shop.now(), note: input.note ?? null, lines: [] };
   for (const line of input.lines) {
     const lineItem = order.lineItems.find((l) => l.id === line.lineItemId)!;
-    lineItem.currentQuantity -= line.quantity;
-    let locationId: number | null = line.locationId ?? null;
+    let locationId: number | null = null;
     if (line.restockType === 'RETURN') {
-      locationId ??= order.fulfillmentIds.map((id) => shop.fulfillments.get(id)!).find((f) => f.lines.some((l) => l.lineItemId === lineItem.id))!.locationId;
-      const level = levelFor(shop, lineItem.variantId, locationId);
-      if (level) shop.changeQuantity(level, 'available', line.quantity);
+      locationId = line.locationId ?? order.fulfillmentIds.map((id) => shop.fulfillments.get(id)!).find((f) => f.lines.some((l) => l.lineItemId === lineItem.id))!.locationId;
+      const level = levelFor(shop, lineItem.variantId, locationId)!;
+      shop.changeQuantity(level, 'available', line.quantity);
+    } else if (line.restockType === 'CANCEL') {
+      locationId = releaseUnfulfilled(shop, order, lineItem, line.quantity, true);
     } else {
-      locationId = releaseUnfulfilled(shop, order, lineItem, line.quantity, line.restockType === 'CANCEL');
+      const unfulfilled = Math.min(line.quantity, unfulfilledQuantity(shop, order, lineItem.id));
+      if (unfulfilled > 0) releaseUnfulfilled(shop, order, lineItem, unfulfilled, false);
     }
-    record.lines.push({ lineItemId: lineItem.id, quantity: line.quantity, restockType: line.restockType, locationId });
+    lineItem.currentQuantity -= line.quantity;
+    record.lines.push({ id: shop.nextId(), lineItemId: lineItem.id, quantity: line.quantity, restockType: line.restockType, locationId });
   }
   order.refunds.push(record);
   const remaining = order.lineItems.reduce((sum, l) => sum + l.currentQuantity, 0);

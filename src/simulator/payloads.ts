@@ -1,7 +1,7 @@
 // REST-style (snake_case) webhook bodies, shaped like Shopify's (see the samples Shopify documents):
 // numeric `id` plus `admin_graphql_api_id`. Built when the event happens, so a delayed delivery
 // carries the state of that moment, as Shopify's do.
-import { fulfillmentStatus, unfulfilledQuantity, type SimOrder } from './orders.js';
+import { fulfillmentStatus, unfulfilledQuantity, type SimLineItem, type SimOrder } from './orders.js';
 import { gid, type ShopEvent, type SimShop } from './state.js';
 import { orderTotal } from './views-orders.js';
 
@@ -33,7 +33,8 @@ function orderPayload(shop: SimShop, order: SimOrder) {
     fulfillment_status: status === 'FULFILLED' ? 'fulfilled' : status === 'PARTIALLY_FULFILLED' ? 'partial' : null,
     total_price: orderTotal(order, false).toFixed(2),
     current_total_price: orderTotal(order, true).toFixed(2),
-    location_id: order.sourceName === 'pos' ? (shop.fulfillmentOrders.get(order.fulfillmentOrderIds[0]!)?.assignedLocationId ?? null) : null,
+    // A POS order names its store.
+    location_id: order.retailLocationId,
     customer: {
       id: order.customer.id,
       admin_graphql_api_id: gid('Customer', order.customer.id),
@@ -63,27 +64,7 @@ function orderPayload(shop: SimShop, order: SimOrder) {
     shipping_lines: order.shippingLine
       ? [{ id: order.id, title: order.shippingLine.title, code: order.shippingLine.code, source: order.shippingLine.source, price: '0.00', is_removed: false }]
       : [],
-    line_items: order.lineItems.map((line) => {
-      const open = unfulfilledQuantity(shop, order, line.id);
-      return {
-        id: line.id,
-        admin_graphql_api_id: gid('LineItem', line.id),
-        variant_id: line.variantId,
-        product_id: line.productId,
-        sku: line.sku,
-        title: line.title,
-        variant_title: line.variantTitle,
-        name: `${line.title} - ${line.variantTitle}`,
-        quantity: line.quantity,
-        current_quantity: line.currentQuantity,
-        fulfillable_quantity: open,
-        fulfillment_status: open === 0 && line.currentQuantity > 0 ? 'fulfilled' : null,
-        price: line.price,
-        grams: line.grams,
-        requires_shipping: true,
-        variant_inventory_management: 'shopify',
-      };
-    }),
+    line_items: order.lineItems.map((line) => lineItemPayload(shop, order, line)),
     fulfillments: order.fulfillmentIds.map((id) => fulfillmentPayload(shop, id)),
     refunds: order.refunds.map((r) => refundPayload(shop, order, r.id)),
   };
@@ -115,6 +96,47 @@ function fulfillmentPayload(shop: SimShop, id: number) {
   };
 }
 
+const moneySet = (shop: SimShop, amount: number) => {
+  const money = { amount: amount.toFixed(2), currency_code: shop.currencyCode };
+  return { shop_money: money, presentment_money: money };
+};
+
+/** An order's line item as REST bodies carry it (orders/*, and inside refunds/create). */
+function lineItemPayload(shop: SimShop, order: SimOrder, line: SimLineItem) {
+  const open = unfulfilledQuantity(shop, order, line.id);
+  return {
+    id: line.id,
+    admin_graphql_api_id: gid('LineItem', line.id),
+    variant_id: line.variantId,
+    product_id: line.productId,
+    sku: line.sku,
+    title: line.title,
+    variant_title: line.variantTitle,
+    name: `${line.title} - ${line.variantTitle}`,
+    vendor: shop.products.get(line.productId)?.vendor ?? null,
+    quantity: line.quantity,
+    current_quantity: line.currentQuantity,
+    fulfillable_quantity: open,
+    fulfillment_status: open === 0 && line.currentQuantity > 0 ? 'fulfilled' : null,
+    fulfillment_service: 'manual',
+    price: line.price,
+    price_set: moneySet(shop, Number(line.price)),
+    total_discount: '0.00',
+    total_discount_set: moneySet(shop, 0),
+    discount_allocations: [],
+    duties: [],
+    tax_lines: [],
+    properties: [],
+    grams: line.grams,
+    requires_shipping: true,
+    taxable: true,
+    gift_card: false,
+    product_exists: true,
+    variant_inventory_management: 'shopify',
+  };
+}
+
+/** A refunds/create body, with the fields of Shopify's own sample (no transactions: the simulator moves no money). */
 function refundPayload(shop: SimShop, order: SimOrder, refundId: number) {
   const refund = order.refunds.find((r) => r.id === refundId)!;
   return {
@@ -124,21 +146,30 @@ function refundPayload(shop: SimShop, order: SimOrder, refundId: number) {
     created_at: iso(refund.createdAt),
     processed_at: iso(refund.createdAt),
     note: refund.note,
+    user_id: null,
     restock: refund.lines.some((l) => l.restockType !== 'NO_RESTOCK'),
-    refund_line_items: refund.lines.map((l, index) => {
+    duties: [],
+    total_duties_set: moneySet(shop, 0),
+    return: null,
+    refund_shipping_lines: [],
+    order_adjustments: [],
+    refund_line_items: refund.lines.map((l) => {
       const line = order.lineItems.find((li) => li.id === l.lineItemId)!;
+      const subtotal = Number(line.price) * l.quantity;
       return {
-        id: refund.id * 100 + index,
-        line_item_id: line.id,
+        id: l.id,
         quantity: l.quantity,
-        restock_type: l.restockType.toLowerCase(),
+        line_item_id: line.id,
         location_id: l.locationId,
-        subtotal: (Number(line.price) * l.quantity).toFixed(2),
-        line_item: { id: line.id, variant_id: line.variantId, sku: line.sku, quantity: line.quantity, current_quantity: line.currentQuantity },
+        restock_type: l.restockType.toLowerCase(),
+        subtotal,
+        total_tax: 0,
+        subtotal_set: moneySet(shop, subtotal),
+        total_tax_set: moneySet(shop, 0),
+        line_item: lineItemPayload(shop, order, line),
       };
     }),
     transactions: [],
-    order_adjustments: [],
   };
 }
 

@@ -10,7 +10,7 @@ import { executeAdminRequest, type GraphQLBody } from './executor.js';
 import { generateShop, makeRandom, type Random } from './seed.js';
 import { gid, onHand, parseGid, type MutationResult, type SimShop } from './state.js';
 import type { SimApp } from './views.js';
-import { cancelOrder, editOrder, placeOrder, posSale, refund, type PlaceOrderInput, type RestockType } from './orders.js';
+import { cancelOrder, editOrder, placeOrder, posSale, refund, type PlaceOrderInput, type PosSaleInput, type RestockType, type SimRefund } from './orders.js';
 import { adminInventoryEdit, createProduct, editProduct } from './scenario.js';
 import { makeBulkRunner, type BulkFiles, type BulkRunner } from './bulk.js';
 import { scopedFieldResolver, typeResolver } from './executor.js';
@@ -397,8 +397,15 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         return;
       }
       if (path.length === 3 && path[2] === 'pos-sales' && method === 'POST') {
+        // Lines with `ship: true` are shipped to the customer (`shipTo`, default an address in the store's city).
         const { lines } = resolveOrderInput(shop, input);
-        answer(posSale(shop, { locationId: parseGid(String(input['locationId']), 'Location') ?? -1, lines }), (o: { id: number }) => ({ id: gid('Order', o.id) }));
+        const ship = ((input['lines'] as Array<{ ship?: boolean }>) ?? []).map((l) => l.ship === true);
+        const shipTo = input['shipTo'] as PosSaleInput['shipTo'] | undefined;
+        const shipping = input['shipping'] === 'express' ? 'express' : 'standard';
+        answer(
+          posSale(shop, { locationId: parseGid(String(input['locationId']), 'Location') ?? -1, lines: lines.map((l, i) => ({ ...l, ship: ship[i] ?? false })), shipping, ...(shipTo ? { shipTo } : {}) }),
+          (o: { id: number }) => ({ id: gid('Order', o.id) }),
+        );
         return;
       }
       if (path.length === 5 && path[2] === 'orders' && path[4] === 'edit' && method === 'POST') {
@@ -408,12 +415,17 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         return;
       }
       if (path.length === 5 && path[2] === 'orders' && path[4] === 'refunds' && method === 'POST') {
-        const lines = ((input['lines'] as Array<{ lineItemId: string; quantity: number; restockType: RestockType }>) ?? []).map((l) => ({
+        // `locationId`: where a RETURN puts the units back (a store where the customer brought them).
+        const lines = ((input['lines'] as Array<{ lineItemId: string; quantity: number; restockType: RestockType; locationId?: string }>) ?? []).map((l) => ({
           lineItemId: parseGid(l.lineItemId, 'LineItem') ?? -1,
           quantity: l.quantity,
           restockType: l.restockType,
+          ...(l.locationId ? { locationId: parseGid(l.locationId, 'Location') ?? -1 } : {}),
         }));
-        answer(refund(shop, orderId, { lines }), (r: { id: number }) => ({ id: gid('Refund', r.id) }));
+        answer(refund(shop, orderId, { lines, ...(typeof input['note'] === 'string' ? { note: input['note'] } : {}) }), (r: SimRefund) => ({
+          id: gid('Refund', r.id),
+          lines: r.lines.map((l) => ({ id: gid('RefundLineItem', l.id), lineItemId: gid('LineItem', l.lineItemId), quantity: l.quantity, restockType: l.restockType, locationId: l.locationId === null ? null : gid('Location', l.locationId) })),
+        }));
         return;
       }
       if (path.length === 5 && path[2] === 'orders' && path[4] === 'cancel' && method === 'POST') {

@@ -68,6 +68,10 @@ export class OrderView {
   get sourceName() {
     return this.order.sourceName;
   }
+  get retailLocation() {
+    const location = this.order.retailLocationId === null ? undefined : this.shop.locations.get(this.order.retailLocationId);
+    return location ? new LocationView(this.shop, location) : null;
+  }
   get tags() {
     return this.order.tags;
   }
@@ -219,7 +223,8 @@ export class FulfillmentOrderView {
     return new OrderView(this.shop, this.shop.orders.get(this.fo.orderId)!);
   }
   get deliveryMethod() {
-    return { id: gid('DeliveryMethod', this.fo.id), methodType: this.fo.deliveryMethod, presentedName: this.fo.deliveryMethod === 'PICK_UP' ? 'Pickup' : 'Shipping' };
+    const presentedName = { PICK_UP: 'Pickup', RETAIL: 'In store', SHIPPING: 'Shipping', LOCAL: 'Local delivery' }[this.fo.deliveryMethod];
+    return { id: gid('DeliveryMethod', this.fo.id), methodType: this.fo.deliveryMethod, presentedName };
   }
   get assignedLocation() {
     const location = this.shop.locations.get(this.fo.assignedLocationId)!;
@@ -332,18 +337,33 @@ export class RefundView {
   get note() {
     return this.refund.note;
   }
+  get processedAt() {
+    return iso(this.refund.createdAt);
+  }
+  get updatedAt() {
+    return iso(this.refund.createdAt);
+  }
   get order() {
     return new OrderView(this.shop, this.owner);
   }
+  get return() {
+    return null;
+  }
   refundLineItems(args: ConnectionArgs) {
-    return paginate(this.refund.lines, args, (l) => l.lineItemId, (l) => ({
-      id: gid('RefundLineItem', l.lineItemId),
-      quantity: l.quantity,
-      restockType: l.restockType,
-      restocked: l.restockType !== 'NO_RESTOCK',
-      location: l.locationId ? new LocationView(this.shop, this.shop.locations.get(l.locationId)!) : null,
-      lineItem: new LineItemView(this.shop, this.owner, this.owner.lineItems.find((li) => li.id === l.lineItemId)!),
-    }));
+    return paginate(this.refund.lines, args, (l) => l.id, (l) => {
+      const lineItem = this.owner.lineItems.find((li) => li.id === l.lineItemId)!;
+      return {
+        id: gid('RefundLineItem', l.id),
+        quantity: l.quantity,
+        restockType: l.restockType,
+        restocked: l.restockType !== 'NO_RESTOCK',
+        location: l.locationId ? new LocationView(this.shop, this.shop.locations.get(l.locationId)!) : null,
+        lineItem: new LineItemView(this.shop, this.owner, lineItem),
+        priceSet: money(this.shop, lineItem.price),
+        subtotalSet: money(this.shop, Number(lineItem.price) * l.quantity),
+        totalTaxSet: money(this.shop, 0),
+      };
+    });
   }
 }
 

@@ -35,7 +35,8 @@ export interface Fixture {
 export interface OrderInput {
   name: string;
   at: keyof typeof PLACES | { latitude: number; longitude: number } | null;
-  lines: Array<{ sku: string; quantity: number; price?: number; group?: string }>;
+  /** `overCounter`: a POS line the customer took home (never routed). */
+  lines: Array<{ sku: string; quantity: number; price?: number; group?: string; overCounter?: boolean }>;
   method?: 'standard' | 'express' | 'pickup';
   pickupAt?: string;
   createdAt?: Date;
@@ -131,6 +132,7 @@ export async function makeFixture(db: Db, now: Date): Promise<Fixture> {
             currentQuantity: l.quantity,
             unitPrice: String(l.price ?? 10),
             groupKey: l.group ?? null,
+            soldOverCounter: l.overCounter ?? false,
           })),
         )
         .returning({ id: orderLines.id });

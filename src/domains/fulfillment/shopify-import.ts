@@ -10,7 +10,7 @@ import type { ShipmentKind } from './fulfillment.schema.js';
  * A fulfilment made in Shopify (not by Switchyard): its units left the shelf of the location it was
  * made at. It becomes a completed shipment there, consuming the reservation of the lines (on hand
  * drops once), closes the matching store work and frees stock held for those units elsewhere.
- * Returns what left, per line, or null when there is nothing to import (done already, a POS sale, or
+ * Returns what left, per line, or null when there is nothing to import (done already, a counter sale, or
  * no facility to take it from).
  */
 export async function importShopifyFulfillment(
@@ -19,18 +19,19 @@ export async function importShopifyFulfillment(
   now: Date,
 ): Promise<Array<{ variantId: number | null; quantity: number }> | null> {
   return db.transaction(async (tx) => {
-    const [order] = await queryRows<{ source_name: string | null; shipping_method: string }>(tx, sql`select source_name, shipping_method from orders where id = ${input.orderId} for update`);
-    // A POS sale's fulfilment is the sale itself, which lowered the store's stock already.
-    if (!order || order.source_name === 'pos') return null;
+    const [order] = await queryRows<{ shipping_method: string }>(tx, sql`select shipping_method from orders where id = ${input.orderId} for update`);
+    if (!order) return null;
     const [exists] = await queryRows<{ id: number }>(tx, sql`select id from shipments where shopify_fulfillment_id = ${input.fulfillmentId}`);
     if (exists) return null;
+    // A counter sale's fulfilment is the sale itself, which lowered the store's stock already.
     const lines = await queryRows<{ id: number; shopify_line_item_id: string; variant_id: number | null; facility_id: number | null }>(
       tx,
-      sql`select id, shopify_line_item_id, variant_id, facility_id from order_lines where order_id = ${input.orderId}`,
+      sql`select id, shopify_line_item_id, variant_id, facility_id from order_lines where order_id = ${input.orderId} and not sold_over_counter`,
     );
     const taken = input.lines
       .map((x) => ({ line: lines.find((l) => l.shopify_line_item_id === x.shopifyLineItemId), quantity: x.quantity }))
       .filter((x): x is { line: (typeof lines)[number]; quantity: number } => x.line !== undefined && x.quantity > 0);
+    if (taken.length === 0) return null;
     // The units left where Shopify says; without a known location, where Switchyard routed the line.
     const [facility] = await queryRows<{ id: number }>(tx, sql`select id from facilities where shopify_location_id = ${input.locationId}`);
     const facilityId = facility?.id ?? taken[0]?.line.facility_id ?? null;

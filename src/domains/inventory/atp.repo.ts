@@ -4,9 +4,12 @@ import type { Db } from '../../platform/db/client.js';
 import { queryRows } from '../../platform/db/rows.js';
 import { countsOnline, facilityAtp, onlineAtp, type FacilityTerms } from './atp.js';
 
-/** Order lines still waiting to be routed (less units already fulfilled in Shopify): created, approved, rejected or parked as unfillable. */
-const WAITING = sql`ol.status in ('created', 'approved', 'rejected', 'unfillable') and ol.current_quantity > ol.shipped_quantity
-  and o.cancelled_at is null and coalesce(o.source_name, '') <> 'pos' and coalesce(o.fulfillment_status, '') <> 'FULFILLED'`;
+/**
+ * Order lines still waiting to be routed (less units already fulfilled in Shopify): created, approved,
+ * rejected or parked as unfillable; not lines sold over a store's counter (they left with the customer).
+ */
+const WAITING = sql`ol.status in ('created', 'approved', 'rejected', 'unfillable') and ol.current_quantity > ol.shipped_quantity and not ol.sold_over_counter
+  and o.cancelled_at is null and coalesce(o.fulfillment_status, '') <> 'FULFILLED'`;
 
 function variantFilter(column: SQL, variantIds: number[] | 'all'): SQL {
   if (variantIds === 'all') return sql`true`;
@@ -152,7 +155,7 @@ export async function knownCommitments(db: Db, variantIds: number[]): Promise<Ma
                sum(ol.current_quantity - ol.shopify_fulfilled_quantity)::int as units
         from order_lines ol join orders o on o.id = ol.order_id
         where ol.status <> 'cancelled' and ol.current_quantity > ol.shopify_fulfilled_quantity and o.cancelled_at is null
-          and coalesce(o.source_name, '') <> 'pos' and coalesce(o.fulfillment_status, '') <> 'FULFILLED'
+          and not ol.sold_over_counter and coalesce(o.fulfillment_status, '') <> 'FULFILLED'
           and ${variantFilter(sql`ol.variant_id`, variantIds)}
         group by 1, 2`,
   );

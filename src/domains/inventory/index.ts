@@ -17,6 +17,8 @@ export { reserveStock, releaseReservation, consumeReservation, type ReserveInput
 export {
   recordVariance,
   recordPosSale,
+  reversePosSale,
+  recordRefundRestocks,
   markOrderVariantsChanged,
   releaseOrderReservations,
   trimLineReservation,

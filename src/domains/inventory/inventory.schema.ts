@@ -14,11 +14,16 @@ export const LEDGER_KINDS = [
   'transfer_in',
   'transfer_out',
   'pos_sale',
+  /** A POS sale booked for a line that turned out to be shipped to the customer, not taken home. */
+  'pos_sale_reversal',
   'shipment',
   'damaged',
   'found',
   'count_variance',
+  /** Units returned (refund line RETURN) and restocked at a facility: Shopify raised its on hand there too. */
   'return_restock',
+  /** Units Switchyard had counted out (shipped) that a refund cancelled with restock at the facility they left. */
+  'cancel_restock',
   'shopify_snapshot_difference',
   'manual_adjustment',
   'opening_balance',

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { Db } from '../../platform/db/client.js';
-import { queryRows } from '../../platform/db/rows.js';
+import { intArray, queryRows } from '../../platform/db/rows.js';
 import { conflict, invalid, notFound } from '../../platform/errors.js';
 import { echoed, hasUnsafeCharacters, quoted } from '../../platform/text.js';
 import { computeAtp, type VariantAtp } from './atp.repo.js';
@@ -150,15 +150,16 @@ export async function recordVariance(db: Db, input: VarianceInput, now: Date): P
 }
 
 /**
- * A POS order: the customer left the store with the goods, so the store's on hand drops once per line
- * (the entry key is the Shopify line), however often and in whatever order the order arrives.
+ * Lines sold over a store's counter: the customer left with the goods, so the store's on hand drops
+ * once per line (the entry key is the Shopify line), however often and in whatever order the order
+ * arrives. A POS line shipped to the customer is not one: it is routed and leaves by a shipment.
  */
 export async function recordPosSale(tx: Db, orderId: number, now: Date): Promise<number> {
   const lines = await queryRows<{ shopify_line_item_id: string; variant_id: number | null; quantity: number; facility_id: number | null; created: Date; name: string }>(
     tx,
     sql`select ol.shopify_line_item_id, ol.variant_id, ol.quantity, o.pickup_facility_id as facility_id, o.shopify_created_at as created, o.name
         from order_lines ol join orders o on o.id = ol.order_id
-        where o.id = ${orderId} and o.source_name = 'pos'`,
+        where o.id = ${orderId} and ol.sold_over_counter`,
   );
   const entries = lines
     .filter((l) => l.variant_id !== null && l.facility_id !== null && l.quantity > 0)
@@ -174,6 +175,112 @@ export async function recordPosSale(tx: Db, orderId: number, now: Date): Promise
       idempotencyKey: `pos_sale:${l.shopify_line_item_id}`,
     }));
   return (await recordEntries(tx, entries, now)).written;
+}
+
+/**
+ * A line taken for a counter sale turned out to be shipped to the customer (Shopify's fulfilment orders
+ * say so now): the units never left the store, so its POS sale is reversed, once.
+ */
+export async function reversePosSale(tx: Db, lineId: number, now: Date): Promise<number> {
+  const [sale] = await queryRows<{ variant_id: number; facility_id: number; delta: number; reference_id: string | null; key: string }>(
+    tx,
+    sql`select g.variant_id, g.facility_id, g.delta, g.reference_id, g.idempotency_key as key from inventory_ledger g
+        join order_lines ol on g.idempotency_key = 'pos_sale:' || ol.shopify_line_item_id where ol.id = ${lineId}`,
+  );
+  if (!sale) return 0;
+  const entry = {
+    variantId: sale.variant_id,
+    facilityId: sale.facility_id,
+    delta: -sale.delta,
+    kind: 'pos_sale_reversal' as const,
+    referenceType: 'order',
+    referenceId: sale.reference_id,
+    occurredAt: now,
+    source: 'shopify',
+    idempotencyKey: `pos_sale_reversal:${sale.key.slice('pos_sale:'.length)}`,
+    note: 'the line is shipped to the customer, not taken home',
+  };
+  return (await recordEntries(tx, [entry], now)).written;
+}
+
+/**
+ * Refund lines that put units back on a shelf raise on hand there, once each (the entry key is
+ * Shopify's refund line id):
+ * - RETURN: fulfilled units came back (a store return, or any return restocked at a facility). Every
+ *   fulfilled unit had left Switchyard's stock (a shipment, a POS sale, a fulfilment made in Shopify).
+ *   Shopify raised its own available and on hand there too (the publisher learns of it: `return_restock`).
+ * - CANCEL: unfulfilled units; they had not left the shelf (their reservation is trimmed by the line's
+ *   reduction), except units Switchyard had already shipped from that facility while Shopify still saw
+ *   them open, and which are no longer wanted: those went back on that shelf (`cancel_restock`).
+ *   Shopify only moved committed to available, so its on hand did not change.
+ * - NO_RESTOCK: nothing moves; the refund line is on the order's record.
+ * A location Switchyard does not hold as a facility moves nothing here.
+ */
+export async function recordRefundRestocks(tx: Db, refundLineIds: number[], now: Date): Promise<number> {
+  if (refundLineIds.length === 0) return 0;
+  const rows = await queryRows<{
+    shopify_refund_line_id: string;
+    order_line_id: number;
+    quantity: number;
+    restock_type: string;
+    facility_id: number | null;
+    refunded_at: Date;
+    variant_id: number | null;
+    name: string;
+  }>(
+    tx,
+    sql`select r.shopify_refund_line_id, r.order_line_id, r.quantity, r.restock_type, r.facility_id, r.refunded_at, ol.variant_id, o.name
+        from order_refund_lines r join order_lines ol on ol.id = r.order_line_id join orders o on o.id = r.order_id
+        where r.id = any(${intArray(refundLineIds)}::bigint[]) and r.facility_id is not null and ol.variant_id is not null and r.restock_type in ('RETURN', 'CANCEL')
+        order by r.id`,
+  );
+  if (rows.length === 0) return 0;
+  // The counters first, in key order, so what is decided below is read under lock.
+  await lockLevels(tx, rows.map((r) => ({ variantId: r.variant_id!, facilityId: r.facility_id! })));
+  let written = 0;
+  for (const r of rows) {
+    const quantity = r.restock_type === 'RETURN' ? r.quantity : await cancelledAfterLeaving(tx, r.order_line_id, r.facility_id!, r.quantity);
+    const kind = r.restock_type === 'RETURN' ? ('return_restock' as const) : ('cancel_restock' as const);
+    const entry = {
+      variantId: r.variant_id!,
+      facilityId: r.facility_id!,
+      delta: quantity,
+      kind,
+      referenceType: 'order_line',
+      referenceId: String(r.order_line_id),
+      occurredAt: r.refunded_at,
+      source: 'shopify',
+      idempotencyKey: `${kind}:${r.shopify_refund_line_id}`,
+      note: `refund of ${r.name}`,
+    };
+    // (The refund lowered the line's current quantity too: that event has the publisher read Shopify's levels.)
+    written += (await recordEntries(tx, [entry], now, { levelsLocked: true })).written;
+  }
+  return written;
+}
+
+/**
+ * Of `quantity` units a CANCEL refund line restocked at a facility, how many had already left that
+ * facility's shelf in Switchyard's books (shipped or handed over there) and are no longer wanted,
+ * less what earlier cancellations of the line put back there. Cancellations take the units not
+ * shipped first, as the line's reservation trimming does.
+ */
+async function cancelledAfterLeaving(tx: Db, lineId: number, facilityId: number, quantity: number): Promise<number> {
+  const [row] = await queryRows<{ left_here: number; unwanted_out: number; cancelled_here: number; restocked_here: number }>(
+    tx,
+    sql`select
+          coalesce((select -sum(g.delta) from inventory_ledger g where g.variant_id = ol.variant_id and g.facility_id = ${facilityId}
+                    and g.kind = 'shipment' and g.reference_type = 'order_line' and g.reference_id = ${String(lineId)}), 0)::int as left_here,
+          greatest(0, ol.shipped_quantity - ol.current_quantity
+            - coalesce((select sum(r.quantity) from order_refund_lines r where r.order_line_id = ol.id and r.restock_type in ('RETURN', 'NO_RESTOCK')), 0))::int as unwanted_out,
+          coalesce((select sum(r.quantity) from order_refund_lines r where r.order_line_id = ol.id and r.restock_type = 'CANCEL' and r.facility_id = ${facilityId}), 0)::int as cancelled_here,
+          coalesce((select sum(g.delta) from inventory_ledger g where g.variant_id = ol.variant_id and g.facility_id = ${facilityId}
+                    and g.kind = 'cancel_restock' and g.reference_type = 'order_line' and g.reference_id = ${String(lineId)}), 0)::int as restocked_here
+        from order_lines ol where ol.id = ${lineId}`,
+  );
+  if (!row) return 0;
+  const back = Math.min(row.left_here, row.unwanted_out, row.cancelled_here) - row.restocked_here;
+  return Math.max(0, Math.min(quantity, back));
 }
 
 /** Every variant of an order: their queue demand or reservations may have moved. */

@@ -15,9 +15,11 @@ import {
   compareCountersWithLedger,
   computeAtp,
   explainSkuAtp,
+  consumeReservation,
   importCountFile,
   markChanged,
   recordEntries,
+  recordRefundRestocks,
   recordVariance,
   releaseReservation,
   reserveStock,
@@ -286,7 +288,7 @@ describe(`ATP (${backend})`, () => {
   });
 });
 
-function order(id: string, lines: Array<{ sku: string; variant: number; quantity: number; current?: number }>, overrides: Partial<OrderSnapshot> = {}): OrderSnapshot {
+function order(id: string, lines: Array<{ sku: string; variant: number; quantity: number; current?: number; counter?: boolean }>, overrides: Partial<OrderSnapshot> = {}): OrderSnapshot {
   return {
     shopifyOrderId: id,
     name: `#${id.split('/').pop()}`,
@@ -316,7 +318,9 @@ function order(id: string, lines: Array<{ sku: string; variant: number; quantity
       quantity: l.quantity,
       currentQuantity: l.current ?? l.quantity,
       unitPrice: '10.00',
+      soldOverCounter: l.counter ?? false,
     })),
+    refunds: [],
     ...overrides,
   };
 }
@@ -359,7 +363,7 @@ describe(`reservations and order events (${backend})`, () => {
     // POS: the store's on hand drops once, however often the order arrives.
     await db.execute(sql`update facilities set shopify_location_id = 'gid://shopify/Location/7' where id = ${ids['ST1']!}`);
     const before = await onHand('SKU-B', 'ST1');
-    const pos = order('gid://shopify/Order/80', [{ sku: 'SKU-B', variant: 2, quantity: 2 }], { sourceName: 'pos', fulfillmentStatus: 'FULFILLED', pickupLocationId: 'gid://shopify/Location/7' });
+    const pos = order('gid://shopify/Order/80', [{ sku: 'SKU-B', variant: 2, quantity: 2, counter: true }], { sourceName: 'pos', fulfillmentStatus: 'FULFILLED', pickupLocationId: 'gid://shopify/Location/7' });
     await applyOrderSnapshot(db, pos, 'webhook', now);
     await applyOrderSnapshot(db, pos, 'poll', now);
     await deliver();
@@ -368,6 +372,82 @@ describe(`reservations and order events (${backend})`, () => {
     expect(await onHand('SKU-B', 'ST1')).toBe(before - 2);
     // A POS order is not demand waiting for routing.
     expect((await computeAtp(db, [ids['SKU-B']!])).get(ids['SKU-B']!)!.queueDemand).toBe(1);
+    expect((await compareCountersWithLedger(db)).drift).toEqual([]);
+  });
+
+  test('refunds: a return restocked at a store raises on hand there once; without restock nothing moves; a cancellation puts back only units already shipped from there', async () => {
+    await db.execute(sql`update facilities set shopify_location_id = 'gid://shopify/Location/8' where id = ${ids['ST2']!}`);
+    await db.execute(sql`update facilities set shopify_location_id = 'gid://shopify/Location/9' where id = ${ids['WH1']!}`);
+    const entries = async (kind: string) =>
+      queryRows<{ key: string; delta: number; facility: string; occurred_at: Date }>(
+        db,
+        sql`select g.idempotency_key as key, g.delta, f.code as facility, g.occurred_at from inventory_ledger g join facilities f on f.id = g.facility_id where g.kind = ${kind} order by g.id`,
+      );
+    const refundLine = (id: string, line: string, quantity: number, restockType: 'RETURN' | 'NO_RESTOCK' | 'CANCEL', locationId: string | null) => ({
+      shopifyRefundLineId: `gid://shopify/RefundLineItem/${id}`,
+      shopifyLineItemId: line,
+      quantity,
+      restockType,
+      locationId,
+    });
+    const at = new Date('2026-11-28T09:45:00Z');
+
+    // A counter sale at ST1: one unit brought back to ST2 and put on its shelf, one refunded without restock.
+    const sale = order('gid://shopify/Order/90', [{ sku: 'SKU-A', variant: 1, quantity: 2, counter: true }], { sourceName: 'pos', fulfillmentStatus: 'FULFILLED', pickupLocationId: 'gid://shopify/Location/7' });
+    await applyOrderSnapshot(db, sale, 'webhook', now);
+    await deliver();
+    const [st1, st2] = [await onHand('SKU-A', 'ST1'), await onHand('SKU-A', 'ST2')];
+    const returned = {
+      ...sale,
+      updatedAt: new Date('2026-11-28T09:46:00Z'),
+      lines: [{ ...sale.lines[0]!, currentQuantity: 0 }],
+      refunds: [
+        { shopifyRefundId: 'gid://shopify/Refund/91', createdAt: at, lines: [refundLine('911', 'gid://shopify/Order/90/line/0', 1, 'RETURN', 'gid://shopify/Location/8')] },
+        { shopifyRefundId: 'gid://shopify/Refund/92', createdAt: at, lines: [refundLine('921', 'gid://shopify/Order/90/line/0', 1, 'NO_RESTOCK', null)] },
+      ],
+    };
+    expect(await applyOrderSnapshot(db, returned, 'webhook:refunds/create', now)).toBe('updated');
+    expect(await applyOrderSnapshot(db, returned, 'poll', now)).toBe('unchanged');
+    await deliver();
+    expect([await onHand('SKU-A', 'ST1'), await onHand('SKU-A', 'ST2')]).toEqual([st1, st2 + 1]);
+    expect(await entries('return_restock')).toContainEqual({ key: 'return_restock:gid://shopify/RefundLineItem/911', delta: 1, facility: 'ST2', occurred_at: at });
+    // The same refund lines handled again (an event delivered twice) write nothing.
+    const rows = (await queryRows<{ id: number }>(db, sql`select id from order_refund_lines where shopify_refund_id in ('gid://shopify/Refund/91', 'gid://shopify/Refund/92')`)).map((r) => r.id);
+    expect(await db.transaction((tx) => recordRefundRestocks(tx, rows, now))).toBe(0);
+    expect(await onHand('SKU-A', 'ST2')).toBe(st2 + 1);
+
+    // Online orders of SKU-C at WH1, two units each, reserved there; one unit of each shipped by Switchyard
+    // while Shopify still saw it open. Cancelling one unit (with restock) takes the unit not shipped;
+    // cancelling both puts the shipped one back on the shelf it left.
+    const wh = await onHand('SKU-C', 'WH1');
+    const shipOne = async (shopifyId: string) => {
+      const o = order(shopifyId, [{ sku: 'SKU-C', variant: 3, quantity: 2 }]);
+      await applyOrderSnapshot(db, o, 'webhook', now);
+      const [line] = await queryRows<{ id: number }>(db, sql`select id from order_lines where shopify_line_item_id = ${`${shopifyId}/line/0`}`);
+      await db.transaction(async (tx) => {
+        expect(await reserveStock(tx, { orderLineId: line!.id, variantId: ids['SKU-C']!, facilityId: ids['WH1']!, quantity: 2 }, now)).toBe(true);
+        await consumeReservation(tx, { orderLineId: line!.id, variantId: ids['SKU-C']!, facilityId: ids['WH1']!, quantity: 1, shipmentKey: `test:${line!.id}`, occurredAt: now, source: 'test' }, now);
+        await tx.execute(sql`update order_lines set shipped_quantity = 1 where id = ${line!.id}`);
+      });
+      return o;
+    };
+    const partly = await shipOne('gid://shopify/Order/93');
+    const wholly = await shipOne('gid://shopify/Order/94');
+    await deliver();
+    expect(await onHand('SKU-C', 'WH1')).toBe(wh - 2);
+    const cancelled = (o: OrderSnapshot, id: string, quantity: number) => ({
+      ...o,
+      updatedAt: new Date('2026-11-28T09:50:00Z'),
+      lines: [{ ...o.lines[0]!, currentQuantity: 2 - quantity }],
+      refunds: [{ shopifyRefundId: `gid://shopify/Refund/${id}`, createdAt: at, lines: [refundLine(id, o.lines[0]!.shopifyLineItemId, quantity, 'CANCEL', 'gid://shopify/Location/9')] }],
+    });
+    await applyOrderSnapshot(db, cancelled(partly, '931', 1), 'webhook:refunds/create', now);
+    await applyOrderSnapshot(db, cancelled(wholly, '941', 2), 'webhook:refunds/create', now);
+    await deliver();
+    expect(await onHand('SKU-C', 'WH1')).toBe(wh - 1);
+    expect((await entries('cancel_restock')).map((e) => [e.key, e.delta, e.facility])).toEqual([['cancel_restock:gid://shopify/RefundLineItem/941', 1, 'WH1']]);
+    const [reserved] = await queryRows<{ reserved: number }>(db, sql`select reserved from inventory_levels where variant_id = ${ids['SKU-C']!} and facility_id = ${ids['WH1']!}`);
+    expect(reserved!.reserved).toBe(0);
     expect((await compareCountersWithLedger(db)).drift).toEqual([]);
   });
 });

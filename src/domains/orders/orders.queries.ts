@@ -1,11 +1,12 @@
 // Reading orders for the API and for comparisons with Shopify.
 import { and, asc, eq, gte, inArray, lte, sql } from 'drizzle-orm';
 import type { Db } from '../../platform/db/client.js';
-import { orderHistory, orderLines, orders, type OrderStatus } from './orders.schema.js';
+import { orderHistory, orderLines, orderRefundLines, orders, type OrderStatus } from './orders.schema.js';
 
 export type OrderRow = typeof orders.$inferSelect;
 export type OrderLineRow = typeof orderLines.$inferSelect;
 export type OrderHistoryRow = typeof orderHistory.$inferSelect;
+export type OrderRefundLineRow = typeof orderRefundLines.$inferSelect;
 
 export interface OrderFilter {
   status?: OrderStatus | undefined;
@@ -66,10 +67,19 @@ export async function orderVersions(db: Db, shopifyOrderIds: string[]): Promise<
   return new Map(rows.map((r) => [r.id, { updatedAt: r.updatedAt, pickupWithoutStore: r.method === 'pickup' && r.pickupFacilityId === null }]));
 }
 
-/** Orders by Shopify GID, for comparing with Shopify's copy. */
-export async function ordersByShopifyIds(db: Db, ids: string[]): Promise<Map<string, OrderRow & { lines: OrderLineRow[] }>> {
+/** Orders by Shopify GID with their lines and the Shopify ids of the refund lines recorded, for comparing with Shopify's copy. */
+export async function ordersByShopifyIds(db: Db, ids: string[]): Promise<Map<string, OrderRow & { lines: OrderLineRow[]; refundLineIds: string[] }>> {
   if (ids.length === 0) return new Map();
   const rows = await db.select().from(orders).where(inArray(orders.shopifyOrderId, ids));
-  const lines = rows.length === 0 ? [] : await db.select().from(orderLines).where(inArray(orderLines.orderId, rows.map((r) => r.id)));
-  return new Map(rows.map((o) => [o.shopifyOrderId, { ...o, lines: lines.filter((l) => l.orderId === o.id) }]));
+  const orderIds = rows.map((r) => r.id);
+  const lines = rows.length === 0 ? [] : await db.select().from(orderLines).where(inArray(orderLines.orderId, orderIds));
+  const refunds = rows.length === 0 ? [] : await db.select({ orderId: orderRefundLines.orderId, id: orderRefundLines.shopifyRefundLineId }).from(orderRefundLines).where(inArray(orderRefundLines.orderId, orderIds));
+  return new Map(
+    rows.map((o) => [o.shopifyOrderId, { ...o, lines: lines.filter((l) => l.orderId === o.id), refundLineIds: refunds.filter((r) => r.orderId === o.id).map((r) => r.id) }]),
+  );
+}
+
+/** The refund lines recorded for an order, oldest first. */
+export async function getOrderRefunds(db: Db, orderId: number): Promise<OrderRefundLineRow[]> {
+  return db.select().from(orderRefundLines).where(eq(orderRefundLines.orderId, orderId)).orderBy(asc(orderRefundLines.id));
 }

@@ -46,7 +46,7 @@ export const orders = pgTable(
     shopifyOrderId: text('shopify_order_id').notNull(),
     name: text('name').notNull(),
     status: text('status').$type<OrderStatus>().notNull().default('created'),
-    /** `web`, `pos`, ... (Shopify's sourceName). */
+    /** `web`, `pos`, ... (Shopify's sourceName): the sales channel, for reports and routing filters. */
     sourceName: text('source_name'),
     financialStatus: text('financial_status'),
     fulfillmentStatus: text('fulfillment_status'),
@@ -58,7 +58,7 @@ export const orders = pgTable(
     longitude: doublePrecision('longitude'),
     shippingMethod: text('shipping_method').$type<ShippingMethod>().notNull().default('standard'),
     shippingLineTitle: text('shipping_line_title'),
-    /** For pickup orders: the store the customer chose. */
+    /** For pickup orders: the store the customer chose; for POS orders: the store of the sale. */
     pickupFacilityId: bigint('pickup_facility_id', { mode: 'number' }).references(() => facilities.id),
     tags: text('tags').array().notNull().default([]),
     priority: integer('priority').notNull().default(0),
@@ -93,6 +93,12 @@ export const orderLines = pgTable(
     /** Units still wanted (Shopify's `currentQuantity`: excludes refunded and removed units). */
     currentQuantity: integer('current_quantity').notNull(),
     unitPrice: numeric('unit_price', { precision: 14, scale: 2 }),
+    /**
+     * The customer took the units home from a store's counter (a POS line under an in-store, RETAIL,
+     * fulfilment order): the sale lowered that store's stock, and the line is never routed. A POS line
+     * shipped to the customer is not: it is routed like an online line (docs/decisions/0013).
+     */
+    soldOverCounter: boolean('sold_over_counter').notNull().default(false),
     status: text('status').$type<LineStatus>().notNull().default('created'),
     /**
      * Where the line is now: a physical facility once brokered, else a VIRTUAL queue. No foreign key:
@@ -153,4 +159,38 @@ export const orderHistory = pgTable(
     details: jsonb('details').$type<Record<string, unknown>>().notNull().default({}),
   },
   (t) => [index('order_history_order').on(t.orderId, t.at)],
+);
+
+/** Restock types of Shopify's refund lines (RefundLineItemRestockType). */
+export const RESTOCK_TYPES = ['CANCEL', 'RETURN', 'NO_RESTOCK', 'LEGACY_RESTOCK'] as const;
+export type RestockType = (typeof RESTOCK_TYPES)[number];
+
+/**
+ * Every refund line Shopify made on an order, once (append-only): units refunded, whether and where
+ * they went back to stock. A return without restock lives only here and in the history; a restock
+ * becomes a ledger entry (the inventory room reads these rows).
+ */
+export const orderRefundLines = pgTable(
+  'order_refund_lines',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    orderId: bigint('order_id', { mode: 'number' })
+      .notNull()
+      .references(() => orders.id, { onDelete: 'cascade' }),
+    orderLineId: bigint('order_line_id', { mode: 'number' })
+      .notNull()
+      .references(() => orderLines.id, { onDelete: 'cascade' }),
+    shopifyRefundId: text('shopify_refund_id').notNull(),
+    shopifyRefundLineId: text('shopify_refund_line_id').notNull(),
+    quantity: integer('quantity').notNull(),
+    restockType: text('restock_type').$type<RestockType>().notNull(),
+    /** Where Shopify put the units back (null: not restocked). */
+    shopifyLocationId: text('shopify_location_id'),
+    /** The facility of that location (null: not restocked, or a location Switchyard does not hold). */
+    facilityId: bigint('facility_id', { mode: 'number' }).references(() => facilities.id),
+    /** Shopify's time of the refund. */
+    refundedAt: ts('refunded_at').notNull(),
+    recordedAt: ts('recorded_at').notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('order_refund_lines_shopify_id').on(t.shopifyRefundLineId), index('order_refund_lines_line').on(t.orderLineId)],
 );

@@ -4,7 +4,8 @@ import { backend, createTestDatabase, type TestDatabase } from '../../../test/su
 import type { Database } from '../../platform/db/client.js';
 import { outbox } from '../../platform/db/platform.schema.js';
 import { applyProductSnapshot, products, variants } from '../catalog/index.js';
-import { applyOrderSnapshot, getOrder, getOrderHistory, type OrderSnapshot } from './index.js';
+import { facilities } from '../facilities/index.js';
+import { applyOrderSnapshot, getOrder, getOrderHistory, getOrderRefunds, orderLines, type OrderSnapshot } from './index.js';
 
 let testDb: TestDatabase;
 let database: Database;
@@ -38,9 +39,10 @@ function snapshot(overrides: Partial<OrderSnapshot> = {}): OrderSnapshot {
     currencyCode: 'USD',
     totalPrice: '50.00',
     lines: [
-      { shopifyLineItemId: 'gid://shopify/LineItem/11', shopifyVariantId: 'gid://shopify/ProductVariant/101', sku: 'SKU-1', title: 'Tee', quantity: 3, currentQuantity: 3, unitPrice: '10.00' },
-      { shopifyLineItemId: 'gid://shopify/LineItem/12', shopifyVariantId: 'gid://shopify/ProductVariant/102', sku: 'SKU-2', title: 'Cap', quantity: 1, currentQuantity: 1, unitPrice: '20.00' },
+      { shopifyLineItemId: 'gid://shopify/LineItem/11', shopifyVariantId: 'gid://shopify/ProductVariant/101', sku: 'SKU-1', title: 'Tee', quantity: 3, currentQuantity: 3, unitPrice: '10.00', soldOverCounter: false },
+      { shopifyLineItemId: 'gid://shopify/LineItem/12', shopifyVariantId: 'gid://shopify/ProductVariant/102', sku: 'SKU-2', title: 'Cap', quantity: 1, currentQuantity: 1, unitPrice: '20.00', soldOverCounter: false },
     ],
+    refunds: [],
     ...overrides,
   };
 }
@@ -92,6 +94,75 @@ describe(`orders follow Shopify (${backend})`, () => {
     expect(order).toMatchObject({ shippingMethod: 'express', shippingAddress: { city: 'Dallas' }, tags: ['gift', 'vip'] });
     const kinds = (await getOrderHistory(database.db, order.id)).map((h) => h.kind);
     expect(kinds).toEqual(['order.created', 'order.address_changed', 'order.shipping_changed', 'order.tags_changed']);
+  });
+
+  test('refunds are recorded once per refund line, with their restock and facility, one history entry and one event per refund', async () => {
+    const [store] = await database.db.insert(facilities).values({ code: 'ST-REF', name: 'Refund store', kind: 'STORE', shopifyLocationId: 'gid://shopify/Location/77' }).returning({ id: facilities.id });
+    const base = snapshot({ shopifyOrderId: 'gid://shopify/Order/3', name: '#1003', lines: snapshot().lines.map((l, i) => ({ ...l, shopifyLineItemId: `gid://shopify/LineItem/3${i}` })) });
+    await applyOrderSnapshot(database.db, base, 'test', now);
+    const returned = {
+      shopifyRefundId: 'gid://shopify/Refund/501',
+      createdAt: new Date('2026-11-28T09:40:00Z'),
+      lines: [
+        { shopifyRefundLineId: 'gid://shopify/RefundLineItem/601', shopifyLineItemId: 'gid://shopify/LineItem/30', quantity: 1, restockType: 'RETURN' as const, locationId: 'gid://shopify/Location/77' },
+        { shopifyRefundLineId: 'gid://shopify/RefundLineItem/602', shopifyLineItemId: 'gid://shopify/LineItem/31', quantity: 1, restockType: 'NO_RESTOCK' as const, locationId: null },
+      ],
+    };
+    const later = { ...base, updatedAt: new Date('2026-11-28T09:40:00Z'), lines: base.lines.map((l, i) => ({ ...l, currentQuantity: l.currentQuantity - 1 + (i > 1 ? 1 : 0) })) };
+    // A source that does not carry refunds (null) applies the rest; the next snapshot of the same version that does is not "unchanged".
+    expect(await applyOrderSnapshot(database.db, { ...later, refunds: null }, 'initial-load', now)).toBe('updated');
+    expect(await applyOrderSnapshot(database.db, { ...later, refunds: [returned] }, 'webhook:orders/updated', now)).toBe('updated');
+    expect(await applyOrderSnapshot(database.db, { ...later, refunds: [returned] }, 'poll', now)).toBe('unchanged');
+    const order = (await getOrder(database.db, 'gid://shopify/Order/3'))!;
+    const refunds = await getOrderRefunds(database.db, order.id);
+    expect(refunds.map((r) => [r.shopifyRefundLineId, r.orderLineId, r.quantity, r.restockType, r.facilityId, r.refundedAt.toISOString()])).toEqual([
+      ['gid://shopify/RefundLineItem/601', order.lines[0]!.id, 1, 'RETURN', store!.id, '2026-11-28T09:40:00.000Z'],
+      ['gid://shopify/RefundLineItem/602', order.lines[1]!.id, 1, 'NO_RESTOCK', null, '2026-11-28T09:40:00.000Z'],
+    ]);
+    const history = (await getOrderHistory(database.db, order.id)).filter((h) => h.kind === 'order.refunded');
+    expect(history.map((h) => [h.source, h.details])).toEqual([
+      [
+        'webhook:orders/updated',
+        {
+          refund: 'gid://shopify/Refund/501',
+          lines: [
+            { line: 'gid://shopify/LineItem/30', quantity: 1, restockType: 'RETURN', location: 'gid://shopify/Location/77' },
+            { line: 'gid://shopify/LineItem/31', quantity: 1, restockType: 'NO_RESTOCK', location: null },
+          ],
+        },
+      ],
+    ]);
+    const events = await database.db.select().from(outbox).where(eq(outbox.topic, 'order.refunded'));
+    expect(events.map((e) => e.payload)).toEqual([{ orderId: order.id, refundLineIds: refunds.map((r) => r.id) }]);
+
+    // First seen with its refund already made (its creation webhooks lost): still a new order, whose
+    // creation event (a POS sale's booking) and refund event both go out.
+    const late = { ...later, shopifyOrderId: 'gid://shopify/Order/5', name: '#1005', lines: later.lines.map((l, i) => ({ ...l, shopifyLineItemId: `gid://shopify/LineItem/5${i}` })) };
+    const lateRefund = { ...returned, shopifyRefundId: 'gid://shopify/Refund/502', lines: [{ ...returned.lines[0]!, shopifyRefundLineId: 'gid://shopify/RefundLineItem/603', shopifyLineItemId: 'gid://shopify/LineItem/50' }] };
+    expect(await applyOrderSnapshot(database.db, { ...late, refunds: [lateRefund] }, 'webhook:refunds/create', now)).toBe('created');
+    const lateEvents = await database.db.select().from(outbox).where(eq(outbox.aggregateId, 'gid://shopify/Order/5'));
+    expect(lateEvents.map((e) => e.topic).sort()).toEqual(['order.created', 'order.refunded']);
+  });
+
+  test('lines sold over the counter are stored as such; Shopify saying otherwise changes a line not routed yet, never a routed one', async () => {
+    const lines = snapshot().lines.map((l, i) => ({ ...l, shopifyLineItemId: `gid://shopify/LineItem/4${i}`, soldOverCounter: i === 0 }));
+    const pos = snapshot({ shopifyOrderId: 'gid://shopify/Order/4', name: '#1004', sourceName: 'pos', lines });
+    expect(await applyOrderSnapshot(database.db, pos, 'webhook:orders/create', now)).toBe('created');
+    let order = (await getOrder(database.db, 'gid://shopify/Order/4'))!;
+    expect(order.lines.map((l) => l.soldOverCounter)).toEqual([true, false]);
+    // Routing took the shipped line; then a read says the first line was shipped and the second taken home.
+    await database.db.update(orderLines).set({ status: 'brokered' }).where(eq(orderLines.id, order.lines[1]!.id));
+    const flipped = { ...pos, updatedAt: new Date('2026-11-28T09:50:00Z'), lines: lines.map((l) => ({ ...l, soldOverCounter: !l.soldOverCounter })) };
+    expect(await applyOrderSnapshot(database.db, flipped, 'poll', now)).toBe('updated');
+    order = (await getOrder(database.db, 'gid://shopify/Order/4'))!;
+    expect(order.lines.map((l) => l.soldOverCounter)).toEqual([false, false]);
+    const history = (await getOrderHistory(database.db, order.id)).filter((h) => h.kind === 'order.counter_changed');
+    expect(history.map((h) => h.details)).toEqual([
+      { line: 'gid://shopify/LineItem/40', sku: 'SKU-1', soldOverCounter: false },
+      { line: 'gid://shopify/LineItem/41', sku: 'SKU-2', soldOverCounter: true, kept: 'the line is brokered already' },
+    ]);
+    const events = await database.db.select().from(outbox).where(eq(outbox.topic, 'order.counter_changed'));
+    expect(events.map((e) => e.payload)).toEqual([{ orderId: order.id, lineId: order.lines[0]!.id, soldOverCounter: false }]);
   });
 
   test('an unknown variant gets a placeholder, replaced when the product arrives', async () => {

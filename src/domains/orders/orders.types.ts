@@ -1,4 +1,4 @@
-import type { ShippingMethod } from './orders.schema.js';
+import type { RestockType, ShippingMethod } from './orders.schema.js';
 
 /** An order as Shopify has it at `updatedAt`, in Switchyard's terms (ids are Shopify GIDs). */
 export interface OrderSnapshot {
@@ -19,11 +19,19 @@ export interface OrderSnapshot {
   longitude: number | null;
   shippingMethod: ShippingMethod;
   shippingLineTitle: string | null;
-  /** For pickup orders: the Shopify location the customer chose. */
+  /** For pickup orders: the Shopify location the customer chose; for POS orders: the store of the sale. */
   pickupLocationId: string | null;
   currencyCode: string | null;
   totalPrice: string | null;
   lines: OrderLineSnapshot[];
+  /** Every refund of the order (null: this source does not carry them; nothing is concluded). */
+  refunds: RefundSnapshot[] | null;
+}
+
+export interface RefundSnapshot {
+  shopifyRefundId: string;
+  createdAt: Date;
+  lines: Array<{ shopifyRefundLineId: string; shopifyLineItemId: string; quantity: number; restockType: RestockType; locationId: string | null }>;
 }
 
 export interface OrderLineSnapshot {
@@ -36,6 +44,8 @@ export interface OrderLineSnapshot {
   /** Units Shopify shows fulfilled (null when the source does not say). */
   fulfilledQuantity?: number | null;
   unitPrice: string | null;
+  /** Taken home from a store's counter (an in-store fulfilment order), not to be routed. */
+  soldOverCounter: boolean;
 }
 
 export type ApplyOutcome = 'created' | 'updated' | 'unchanged' | 'stale';
@@ -53,4 +63,8 @@ export const ORDER_EVENTS = {
   statusChanged: 'order.status_changed',
   /** Shopify shows more units fulfilled than before: some may be fulfilments made in Shopify itself. */
   fulfilledInShopify: 'order.fulfilled_in_shopify',
+  /** A refund Switchyard had not seen: its lines are in `order_refund_lines` (restocks move stock). */
+  refunded: 'order.refunded',
+  /** Whether a line was taken home at a store's counter changed (Shopify's fulfilment orders say otherwise now). */
+  counterChanged: 'order.counter_changed',
 } as const;

@@ -217,14 +217,16 @@ export function measure(decisions: ReplayDecision[], orders: RoutableOrder[], fa
   };
 }
 
-const periodCondition = (from: Date, to: Date) => sql`o.shopify_created_at >= ${from} and o.shopify_created_at < ${to} and coalesce(o.source_name, '') <> 'pos'`;
+/** Orders of the period with something to deliver (units sold over a counter are not routed). */
+const periodCondition = (from: Date, to: Date) =>
+  sql`o.shopify_created_at >= ${from} and o.shopify_created_at < ${to} and exists (select 1 from order_lines ol where ol.order_id = o.id and not ol.sold_over_counter)`;
 
 async function periodOrders(db: Db, from: Date, to: Date): Promise<RoutableOrder[]> {
   // Every line as ordered (its full quantity), waiting in the brokering queue.
   const rows = await queryRows<OrderRowWithLines & Record<string, unknown>>(
     db,
     sql`select ${orderColumns(sql`select json_agg(json_build_object('id', ol.id, 'variant_id', ol.variant_id, 'sku', ol.sku, 'quantity', ol.quantity, 'unit_price', ol.unit_price, 'group_key', ol.group_key) order by ol.id)
-             from order_lines ol where ol.order_id = o.id and ol.variant_id is not null and ol.quantity > 0`)}
+             from order_lines ol where ol.order_id = o.id and ol.variant_id is not null and ol.quantity > 0 and not ol.sold_over_counter`)}
         from orders o
         where ${periodCondition(from, to)}
         order by o.shopify_created_at, o.id`,

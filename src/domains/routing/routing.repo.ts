@@ -17,17 +17,18 @@ export const APPROVE_TAG = 'switchyard-approved';
 export const HOLD_TAG = 'switchyard-hold';
 
 /** The checks an order passes before its lines may be routed (SQL over `o`, the order). */
-const approvableOrder = sql`o.cancelled_at is null and coalesce(o.source_name, '') <> 'pos' and coalesce(o.fulfillment_status, '') <> 'FULFILLED'
+const approvableOrder = sql`o.cancelled_at is null and coalesce(o.fulfillment_status, '') <> 'FULFILLED'
   and not (${HOLD_TAG} = any(o.tags))
   and (o.financial_status in (${sql.join(APPROVED_FINANCIAL.map((s) => sql`${s}`), sql`, `)}) or ${APPROVE_TAG} = any(o.tags))`;
-/** A new line (not yet approved) with something left to send (SQL over `ol`). */
-const newLine = sql`ol.status = 'created' and ol.current_quantity > ol.shipped_quantity and ol.variant_id is not null`;
+/** A new line (not yet approved) with something left to send; a line taken home at a store's counter has nothing (SQL over `ol`). */
+const newLine = sql`ol.status = 'created' and ol.current_quantity > ol.shipped_quantity and ol.variant_id is not null and not ol.sold_over_counter`;
 /** A line waiting in a queue with something left to send (SQL over `ol`). */
 const waitingLine = sql`ol.status in ('approved', 'rejected', 'unfillable') and ol.current_quantity > ol.shipped_quantity and ol.variant_id is not null`;
 
 /**
- * Approval: new lines of orders that passed the checks move to the brokering queue. Orders from POS
- * (sold in the store) and orders already fulfilled in Shopify are not routed. Brokering approves the
+ * Approval: new lines of orders that passed the checks move to the brokering queue. Lines sold over a
+ * store's counter (the customer took them home) and orders already fulfilled in Shopify are not
+ * routed; a POS line shipped to the customer is, like an online one. Brokering approves the
  * lines of the orders it routes as it routes them (one line update, not two); this catches the rest.
  */
 export async function approveNewLines(db: Db, brokeringQueueId: number, now: Date, orderIds?: number[]): Promise<number> {

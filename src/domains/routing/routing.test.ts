@@ -108,15 +108,18 @@ describe(`routing scenarios (${backend})`, () => {
     expect(await fx.level('B', 'ST-BOS')).toEqual({ onHand: 4, reserved: 1 });
   });
 
-  test('orders that are not paid, from POS, or on hold are not approved', async () => {
+  test('orders that are not paid or on hold, and lines sold over a counter, are not approved; a POS line shipped to the customer is', async () => {
     await fx.stock('A', 'WH-EAST', 10);
     const pending = await fx.order({ name: '#p', at: 'NYC', lines: [{ sku: 'A', quantity: 1 }], financialStatus: 'PENDING' });
-    const pos = await fx.order({ name: '#pos', at: 'NYC', lines: [{ sku: 'A', quantity: 1 }], sourceName: 'pos' });
+    const pos = await fx.order({ name: '#pos', at: 'NYC', lines: [{ sku: 'A', quantity: 1, overCounter: true }], sourceName: 'pos' });
     const held = await fx.order({ name: '#h', at: 'NYC', lines: [{ sku: 'A', quantity: 1 }], tags: ['switchyard-hold'] });
     const tagged = await fx.order({ name: '#t', at: 'NYC', lines: [{ sku: 'A', quantity: 1 }], financialStatus: 'PENDING', tags: ['switchyard-approved'] });
-    expect(await route()).toMatchObject({ approved: 1, linesRouted: 1 });
-    for (const o of [pending, pos, held]) expect((await fx.line(o.lines[0]!)).status).toBe('created');
+    const shipAndCarry = await fx.order({ name: '#pos-ship', at: 'NYC', lines: [{ sku: 'A', quantity: 1, overCounter: true }, { sku: 'A', quantity: 2 }], sourceName: 'pos' });
+    expect(await route()).toMatchObject({ approved: 2, linesRouted: 2 });
+    for (const line of [pending.lines[0]!, pos.lines[0]!, held.lines[0]!, shipAndCarry.lines[0]!]) expect((await fx.line(line)).status).toBe('created');
     expect(await fx.line(tagged.lines[0]!)).toMatchObject({ status: 'brokered', facility: 'WH-EAST' });
+    expect(await fx.line(shipAndCarry.lines[1]!)).toMatchObject({ status: 'brokered', facility: 'WH-EAST' });
+    expect(await fx.level('A', 'WH-EAST')).toEqual({ onHand: 10, reserved: 3 });
   });
 
   test('split: no facility holds everything, so each part goes where it is; the trace says why', async () => {
