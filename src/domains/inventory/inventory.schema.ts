@@ -22,8 +22,6 @@ export const LEDGER_KINDS = [
   'count_variance',
   /** Units returned (refund line RETURN) and restocked at a facility: Shopify raised its on hand there too. */
   'return_restock',
-  /** Units Switchyard had counted out (shipped) that a refund cancelled with restock at the facility they left. */
-  'cancel_restock',
   'shopify_snapshot_difference',
   'manual_adjustment',
   'opening_balance',

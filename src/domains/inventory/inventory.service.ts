@@ -210,9 +210,9 @@ export async function reversePosSale(tx: Db, lineId: number, now: Date): Promise
  *   fulfilled unit had left Switchyard's stock (a shipment, a POS sale, a fulfilment made in Shopify).
  *   Shopify raised its own available and on hand there too (the publisher learns of it: `return_restock`).
  * - CANCEL: unfulfilled units; they had not left the shelf (their reservation is trimmed by the line's
- *   reduction), except units Switchyard had already shipped from that facility while Shopify still saw
- *   them open, and which are no longer wanted: those went back on that shelf (`cancel_restock`).
- *   Shopify only moved committed to available, so its on hand did not change.
+ *   reduction). Units Switchyard had already shipped while Shopify still saw them open are not back
+ *   on any shelf, whatever Shopify's restock says: they are in a parcel. The fulfilment push records
+ *   them as shipped beyond what was owed; if they come back, that is a return (or a found variance).
  * - NO_RESTOCK: nothing moves; the refund line is on the order's record.
  * A location Switchyard does not hold as a facility moves nothing here.
  */
@@ -231,7 +231,7 @@ export async function recordRefundRestocks(tx: Db, refundLineIds: number[], now:
     tx,
     sql`select r.shopify_refund_line_id, r.order_line_id, r.quantity, r.restock_type, r.facility_id, r.refunded_at, ol.variant_id, o.name
         from order_refund_lines r join order_lines ol on ol.id = r.order_line_id join orders o on o.id = r.order_id
-        where r.id = any(${intArray(refundLineIds)}::bigint[]) and r.facility_id is not null and ol.variant_id is not null and r.restock_type in ('RETURN', 'CANCEL')
+        where r.id = any(${intArray(refundLineIds)}::bigint[]) and r.facility_id is not null and ol.variant_id is not null and r.restock_type = 'RETURN'
         order by r.id`,
   );
   if (rows.length === 0) return 0;
@@ -239,12 +239,11 @@ export async function recordRefundRestocks(tx: Db, refundLineIds: number[], now:
   await lockLevels(tx, rows.map((r) => ({ variantId: r.variant_id!, facilityId: r.facility_id! })));
   let written = 0;
   for (const r of rows) {
-    const quantity = r.restock_type === 'RETURN' ? r.quantity : await cancelledAfterLeaving(tx, r.order_line_id, r.facility_id!, r.quantity);
-    const kind = r.restock_type === 'RETURN' ? ('return_restock' as const) : ('cancel_restock' as const);
+    const kind = 'return_restock' as const;
     const entry = {
       variantId: r.variant_id!,
       facilityId: r.facility_id!,
-      delta: quantity,
+      delta: r.quantity,
       kind,
       referenceType: 'order_line',
       referenceId: String(r.order_line_id),
@@ -257,30 +256,6 @@ export async function recordRefundRestocks(tx: Db, refundLineIds: number[], now:
     written += (await recordEntries(tx, [entry], now, { levelsLocked: true })).written;
   }
   return written;
-}
-
-/**
- * Of `quantity` units a CANCEL refund line restocked at a facility, how many had already left that
- * facility's shelf in Switchyard's books (shipped or handed over there) and are no longer wanted,
- * less what earlier cancellations of the line put back there. Cancellations take the units not
- * shipped first, as the line's reservation trimming does.
- */
-async function cancelledAfterLeaving(tx: Db, lineId: number, facilityId: number, quantity: number): Promise<number> {
-  const [row] = await queryRows<{ left_here: number; unwanted_out: number; cancelled_here: number; restocked_here: number }>(
-    tx,
-    sql`select
-          coalesce((select -sum(g.delta) from inventory_ledger g where g.variant_id = ol.variant_id and g.facility_id = ${facilityId}
-                    and g.kind = 'shipment' and g.reference_type = 'order_line' and g.reference_id = ${String(lineId)}), 0)::int as left_here,
-          greatest(0, ol.shipped_quantity - ol.current_quantity
-            - coalesce((select sum(r.quantity) from order_refund_lines r where r.order_line_id = ol.id and r.restock_type in ('RETURN', 'NO_RESTOCK')), 0))::int as unwanted_out,
-          coalesce((select sum(r.quantity) from order_refund_lines r where r.order_line_id = ol.id and r.restock_type = 'CANCEL' and r.facility_id = ${facilityId}), 0)::int as cancelled_here,
-          coalesce((select sum(g.delta) from inventory_ledger g where g.variant_id = ol.variant_id and g.facility_id = ${facilityId}
-                    and g.kind = 'cancel_restock' and g.reference_type = 'order_line' and g.reference_id = ${String(lineId)}), 0)::int as restocked_here
-        from order_lines ol where ol.id = ${lineId}`,
-  );
-  if (!row) return 0;
-  const back = Math.min(row.left_here, row.unwanted_out, row.cancelled_here) - row.restocked_here;
-  return Math.max(0, Math.min(quantity, back));
 }
 
 /** Every variant of an order: their queue demand or reservations may have moved. */

@@ -375,7 +375,7 @@ describe(`reservations and order events (${backend})`, () => {
     expect((await compareCountersWithLedger(db)).drift).toEqual([]);
   });
 
-  test('refunds: a return restocked at a store raises on hand there once; without restock nothing moves; a cancellation puts back only units already shipped from there', async () => {
+  test('refunds: a return restocked at a store raises on hand there once; without restock nothing moves; a cancellation puts back no unit that already left in a parcel', async () => {
     await db.execute(sql`update facilities set shopify_location_id = 'gid://shopify/Location/8' where id = ${ids['ST2']!}`);
     await db.execute(sql`update facilities set shopify_location_id = 'gid://shopify/Location/9' where id = ${ids['WH1']!}`);
     const entries = async (kind: string) =>
@@ -418,7 +418,7 @@ describe(`reservations and order events (${backend})`, () => {
 
     // Online orders of SKU-C at WH1, two units each, reserved there; one unit of each shipped by Switchyard
     // while Shopify still saw it open. Cancelling one unit (with restock) takes the unit not shipped;
-    // cancelling both puts the shipped one back on the shelf it left.
+    // cancelling both does not put the shipped one back on the shelf: it is in a parcel.
     const wh = await onHand('SKU-C', 'WH1');
     const shipOne = async (shopifyId: string) => {
       const o = order(shopifyId, [{ sku: 'SKU-C', variant: 3, quantity: 2 }]);
@@ -444,8 +444,14 @@ describe(`reservations and order events (${backend})`, () => {
     await applyOrderSnapshot(db, cancelled(partly, '931', 1), 'webhook:refunds/create', now);
     await applyOrderSnapshot(db, cancelled(wholly, '941', 2), 'webhook:refunds/create', now);
     await deliver();
-    expect(await onHand('SKU-C', 'WH1')).toBe(wh - 1);
-    expect((await entries('cancel_restock')).map((e) => [e.key, e.delta, e.facility])).toEqual([['cancel_restock:gid://shopify/RefundLineItem/941', 1, 'WH1']]);
+    expect(await onHand('SKU-C', 'WH1')).toBe(wh - 2);
+    // The two orders' lines moved stock only by their shipments.
+    const kinds = await queryRows<{ kind: string; delta: number }>(
+      db,
+      sql`select g.kind, g.delta from inventory_ledger g join order_lines ol on g.reference_type = 'order_line' and g.reference_id = ol.id::text
+          where ol.shopify_line_item_id in ('gid://shopify/Order/93/line/0', 'gid://shopify/Order/94/line/0') order by g.id`,
+    );
+    expect(kinds).toEqual([{ kind: 'shipment', delta: -1 }, { kind: 'shipment', delta: -1 }]);
     const [reserved] = await queryRows<{ reserved: number }>(db, sql`select reserved from inventory_levels where variant_id = ${ids['SKU-C']!} and facility_id = ${ids['WH1']!}`);
     expect(reserved!.reserved).toBe(0);
     expect((await compareCountersWithLedger(db)).drift).toEqual([]);
