@@ -6,16 +6,19 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 // fresh clone vitest knows no durations and starts the largest files first, so one of these could
 // start last and stretch the run by minutes: start them first, in this order.
 const LONGEST_FIRST = [
-  'test/sync.test.ts',
   'test/fulfillment-e2e.test.ts',
-  'test/process.test.ts',
   'test/simulate-day.test.ts',
-  'test/fulfillment-crash.test.ts',
+  'test/api-fuzz.test.ts',
+  'test/sync.test.ts',
+  'test/process.test.ts',
+  'test/pos-orders.test.ts',
   'test/inventory-publish.test.ts',
-  'test/publish-crash.test.ts',
-  'test/http.test.ts',
   'test/demo.test.ts',
   'test/inventory-property.test.ts',
+  'test/fulfillment-crash.test.ts',
+  'test/stop-stress.test.ts',
+  'test/publish-crash.test.ts',
+  'test/fulfillment-beyond-owed.test.ts',
 ];
 
 class LongestFirst extends BaseSequencer {

@@ -34,7 +34,8 @@ describe('demo mode', () => {
       async () => {
         const orders = (await get('/api/v1/orders?limit=250')).orders as Array<{ status: string; lines: Array<{ status: string }> }>;
         const routed = orders.filter((o) => o.lines.some((l) => ['brokered', 'in_progress', 'shipped', 'picked_up'].includes(l.status)));
-        const completed = orders.filter((o) => o.status === 'completed');
+        // Completed through the store work (a counter sale is complete from the start).
+        const completed = orders.filter((o) => o.status === 'completed' && o.lines.some((l) => l.status === 'shipped' || l.status === 'picked_up'));
         return completed.length > 0 ? { orders: orders.length, routed: routed.length, completed: completed.length } : null;
       },
       90_000,
@@ -46,8 +47,10 @@ describe('demo mode', () => {
     // Shopify heard of it: some push confirmed.
     const health = await get('/api/v1/sync/health');
     expect(health.shop.status).toBe('connected');
-    const runs = await get('/api/v1/jobs/fulfillment.push/runs?limit=50');
-    expect(runs.runs.some((r: { counts: Record<string, number> }) => (r.counts['orders'] ?? 0) > 0)).toBe(true);
+    await waitFor('a fulfilment pushed to Shopify', async () => {
+      const runs = await get('/api/v1/jobs/fulfillment.push/runs?limit=50');
+      return runs.runs.some((r: { counts: Record<string, number> }) => (r.counts['orders'] ?? 0) > 0);
+    }, 30_000, 500);
     demoUrl = url;
   }, 180_000);
 

@@ -12,9 +12,9 @@ import { cancelOrder, createFulfillment, placeOrder, type SimOrder } from '../sr
 import { queryRows } from '../src/platform/db/rows.js';
 import { compareCountersWithLedger, publishedPairs, publishTargets } from '../src/domains/inventory/index.js';
 
-// 500 orders on PostgreSQL (the acceptance figure); 200 on the embedded database keeps CI short
+// 500 orders on PostgreSQL (the acceptance figure); 150 on the embedded database keeps CI short
 // (FULFILLMENT_E2E_ORDERS=500 runs the full size there too, in about 90 s).
-const ORDERS = Number(process.env['FULFILLMENT_E2E_ORDERS'] ?? (backend === 'postgres' ? 500 : 200));
+const ORDERS = Number(process.env['FULFILLMENT_E2E_ORDERS'] ?? (backend === 'postgres' ? 500 : 150));
 
 let c: Connected;
 

@@ -1,6 +1,7 @@
 // Shopify sync end to end, against the simulator over real HTTP with the official client:
 // initial load, webhooks through the inbox, pollers, reconciliation, under faults.
-import { createHmac } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { count, eq, ne, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { freePort } from './support/net.js';
@@ -300,4 +301,38 @@ describe(`Shopify sync on ${backend}`, () => {
     expect(h.webhooks.parked).toBe(0);
     expect(h.lastReconciliation.ordersChecked).toBeGreaterThan(0);
   }, 600_000);
+});
+
+// Last, since it disconnects the shop. app/uninstalled is destructive and its signature covers only
+// the body: an old shop body of this app, sent again, must not disconnect the shop. Switchyard
+// believes an uninstall only when Shopify itself refuses the app's token.
+describe(`app/uninstalled (${backend})`, () => {
+  const shopStatus = async () => ((await (await fetch(`${switchyard.url}/api/v1/sync/health`)).json()) as { shop: { status: string } }).shop.status;
+  const inboxStatus = async (webhookId: string) => (await switchyard.database.db.select({ status: webhookInbox.status }).from(webhookInbox).where(eq(webhookInbox.webhookId, webhookId)))[0]?.status;
+
+  test('a replayed shop body signed by the app, while the app is still installed, changes nothing', async () => {
+    const body = JSON.stringify({ ...JSON.parse(readFileSync(new URL('./fixtures/shopify-webhooks/app-uninstalled.json', import.meta.url), 'utf8')), myshopify_domain: creds.shop });
+    const webhookId = randomUUID();
+    const response = await fetch(`${switchyard.url}/webhooks/shopify`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-shopify-topic': 'app/uninstalled',
+        'x-shopify-shop-domain': creds.shop,
+        'x-shopify-webhook-id': webhookId,
+        'x-shopify-triggered-at': new Date().toISOString(),
+        'x-shopify-hmac-sha256': createHmac('sha256', creds.clientSecret).update(body).digest('base64'),
+      },
+      body,
+    });
+    expect(response.status).toBe(200);
+    await waitFor('the delivery to be processed', async () => (await inboxStatus(webhookId)) === 'processed', 30_000);
+    expect(await shopStatus()).toBe('connected');
+  });
+
+  test('a real uninstall (Shopify then refuses the token) marks the shop uninstalled', async () => {
+    const answer = await fetch(`${sim.url}/_sim/shops/${creds.shop}/apps/${encodeURIComponent(creds.accessToken)}`, { method: 'DELETE' });
+    expect(answer.status).toBe(200);
+    await waitFor('the uninstall to be applied', async () => (await shopStatus()) === 'uninstalled', 30_000);
+  });
 });
