@@ -98,6 +98,7 @@ async function settle(): Promise<void> {
                    (select json_agg(l) from (select push_id, at, outcome, response from fulfillment_push_log where push_id in (select id from fulfillment_pushes where status in ('pending', 'sending')) order by id desc limit 10) l) as push_log,
                    (select json_agg(l) from (select id, at, method, holder, quantities from inventory_publish_log where outcome = 'sending' limit 5) l) as calls_sending,
                    (select json_agg(r) from (select job_name, status, started_at, heartbeat_at, error from job_runs where status = 'running' or started_at > now() - interval '3 minutes' order by id desc limit 15) r) as jobs,
+                   (select json_agg(r) from (select id, status, started_at, finished_at, error from job_runs where job_name = 'fulfillment.push' and status <> 'succeeded' order by id desc limit 5) r) as push_runs_not_succeeded,
                    (select json_object_agg(job_name, last_slot_at) from job_schedules) as schedule_slots`,
       ),
       new Promise<unknown[]>((resolve) => setTimeout(() => resolve(['the database did not answer within 10 s']), 10_000)),

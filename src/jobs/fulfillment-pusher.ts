@@ -383,7 +383,11 @@ export function makeFulfillmentJobs(deps: { shopify?: ShopifyClient | undefined;
           }
         }
       };
-      await Promise.all(Array.from({ length: PUSH_LANES }, lane));
+      // Every lane ends before the run does, even when one fails: a lane left running after its run
+      // ended would hold its order's claim with no run to show for it.
+      const lanes = await Promise.allSettled(Array.from({ length: PUSH_LANES }, lane));
+      const failed = lanes.find((l): l is PromiseRejectedResult => l.status === 'rejected');
+      if (failed) throw failed.reason;
     },
   };
   const sweep: JobDefinition = {
