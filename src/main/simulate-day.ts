@@ -54,6 +54,11 @@ export interface DayReport {
   webhooks: { events: number; dropped: number; duplicated: number; ordersFoundByReconciliation: number };
   /** Evening safety-net runs that failed and were run again (as their schedule would), with why. */
   eveningRetries: Array<{ job: string; error: string }>;
+  /**
+   * Units Shopify no longer owed: parcels and pickups refused at the last step after Switchyard asked
+   * Shopify (the order changed unheard), and units that left anyway (Shopify did not answer in time).
+   */
+  storeWork: { handOffsRefusedNoLongerOwed: number; unitsShippedBeyondOwed: number };
   invariants: Invariant[];
   ok: boolean;
 }
@@ -439,6 +444,7 @@ export async function simulateDay(config: Config, options: DayOptions, progress:
       },
       webhooks: { events: webhookStats.events, dropped: webhookStats.dropped, duplicated: webhookStats.duplicated, ordersFoundByReconciliation },
       eveningRetries,
+      storeWork: { handOffsRefusedNoLongerOwed: bot.handOffsRefusedNoLongerOwed, unitsShippedBeyondOwed: shipments.reduce((n, s) => n + s.beyond, 0) },
       invariants,
       ok: invariants.every((i) => i.holds),
     };

@@ -12,6 +12,8 @@ export interface StoreBot {
   round(): Promise<number>;
   /** Calls that got no answer (the connection dropped): the associate tries again in a later round. */
   readonly connectionsLost: number;
+  /** Parcels and pickups refused at the last step because Shopify no longer owed every unit. */
+  readonly handOffsRefusedNoLongerOwed: number;
 }
 
 /** fetch found no answer at all (connection refused or dropped), as opposed to an HTTP error. */
@@ -25,6 +27,7 @@ interface Work {
 export function makeStoreBot(api: ApiCall, options: { seed: number; associateDelaySeconds: number; rejectShare: number; label: string }): StoreBot {
   const seenAt = new Map<string, number>();
   let connectionsLost = 0;
+  let noLongerOwed = 0;
   let roll = options.seed;
   const chance = () => ((roll = (roll * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
   // A step is due a human pause after the bot first saw its work.
@@ -43,6 +46,8 @@ export function makeStoreBot(api: ApiCall, options: { seed: number; associateDel
       await api(method, path, body);
       return 1;
     } catch (error) {
+      // Shopify no longer owes every unit (an order change the bot had not seen): the next round finds the parcel shrunk.
+      if (String(error).includes('fulfillment.no_longer_owed')) noLongerOwed++;
       if (/: (404|409) /.test(String(error))) return 0;
       // A dropped connection: whether the step happened or not, the next round reads the work again.
       if (noAnswer(error)) {
@@ -56,6 +61,9 @@ export function makeStoreBot(api: ApiCall, options: { seed: number; associateDel
   return {
     get connectionsLost() {
       return connectionsLost;
+    },
+    get handOffsRefusedNoLongerOwed() {
+      return noLongerOwed;
     },
     async round() {
       let steps = 0;
