@@ -133,7 +133,7 @@ function validValue(schema: Schema, name: string): unknown {
 
 const BAD_JSON_VALUES: unknown[] = [
   '3', true, [2], {}, null, 1.5, -1, 0, 2 ** 31, 3e9, 1e12, -1e12, 1e308, Number.MAX_SAFE_INTEGER + 2, '99999999999999999999',
-  'a\u0000b', '\u0000', 'x'.repeat(100_000), 'ÿ漢字🙂\u202e', '', ' ', "'; drop table orders; --", ['BOSTON-STORE'],
+  'a\u0000b', '\u0000', 'a\ud800b', '\udfff', 'x'.repeat(100_000), 'ÿ漢字🙂\u202e', '', ' ', "'; drop table orders; --", ['BOSTON-STORE'],
 ];
 const BAD_TEXT_VALUES = ['99999999999999999999', '-1', '0', '1.5', '2147483648', '9007199254740993', '%00', 'a%00b', '%F0%9F%99%82', 'x'.repeat(3000), '..%2F..', '%FF', 'true', '[]'];
 const RAW_BODIES: Array<[string, string]> = [
@@ -174,7 +174,7 @@ function leafMutations(value: unknown, bads: unknown[], path: string[] = []): Ar
   return bads.map((bad) => ({ path: `${path.join('.')}=${JSON.stringify(bad).slice(0, 20)}`, value: bad }));
 }
 
-const LEAF_BADS: unknown[] = ['3', true, null, -1, 2 ** 31, 1e308, 'a\u0000b', 'x'.repeat(5000), [2], {}];
+const LEAF_BADS: unknown[] = ['3', true, null, -1, 2 ** 31, 1e308, 'a\u0000b', 'a\ud800b', 'x'.repeat(5000), [2], {}];
 
 function probesFor(path: string, method: string, op: Operation): Probe[] {
   const params = op.parameters ?? [];

@@ -111,6 +111,28 @@ describe(`units Shopify no longer owes (${backend})`, () => {
     expect(metrics).toMatch(/^switchyard_units_shipped_beyond_owed [1-9]/m);
   }, 120_000);
 
+  test('a push whose call did not apply, then the order changed unheard: the next attempt records the units beyond owed, never loses them', async () => {
+    const { order, shipmentId, lineItemId } = await packedParcel();
+    // Shopify answers queries but refuses every mutation: the fulfilment call goes out and is refused
+    // without an answer Switchyard can trust (the push stays `sending`).
+    c.sim.setFaults(c.creds.shop, { ...NO_FAULTS, mutationErrorRate: 1 });
+    expect((await c.api('POST', `/api/v1/facilities/${warehouse.code}/shipments/${shipmentId}/ship`, { carrier: 'UPS', trackingNumber: '1Z-OWED-4' })).status).toBe(200);
+    await waitFor('the push to be left sending', async () => {
+      const s = await ok('GET', `/api/v1/facilities/${warehouse.code}/shipments/${shipmentId}`);
+      return s.shopify.some((p: { action: string; status: string }) => p.action === 'fulfil' && p.status === 'sending');
+    }, 30_000, 100);
+    // Meanwhile a unit is cancelled in Shopify, its webhook lost.
+    c.sim.setWebhookFaults(c.creds.shop, { ...NO_WEBHOOK_FAULTS, dropRate: 1 });
+    expect(refund(c.shop, order.id, { lines: [{ lineItemId, quantity: 1, restockType: 'CANCEL' }] }).ok).toBe(true);
+    c.sim.setFaults(c.creds.shop, NO_FAULTS);
+    const view = await waitFor('the push to settle', async () => {
+      const s = await ok('GET', `/api/v1/facilities/${warehouse.code}/shipments/${shipmentId}`);
+      return s.shopify.some((p: { action: string; status: string }) => p.action === 'fulfil' && p.status === 'confirmed') ? s : null;
+    }, 60_000, 250);
+    expect(view.beyondOwed).toEqual([{ lineId: view.lines[0].lineId, sku: view.lines[0].sku, units: 1 }]);
+    expect(shopifyFulfilled(order)).toEqual([2]);
+  }, 120_000);
+
   test('an order cancelled in Shopify after its parcel left, unknown to Switchyard: no fulfilment is made, every unit is recorded', async () => {
     const { order, shipmentId } = await packedParcel();
     c.sim.setFaults(c.creds.shop, { ...NO_FAULTS, errorRate: 1 });

@@ -144,11 +144,16 @@ describe('when the API opens without a credential', () => {
       expect(access).toMatchObject({ mode: 'closed', reason: expect.stringContaining('SWITCHYARD_API_TOKEN') });
     }
   });
-  test('a simulated shop on this machine, or none: open on loopback only', () => {
+  test('a simulated shop on this machine, or none on the embedded database: open on loopback only, with no proxy in front', () => {
     expect(apiAccessOf(loadConfig({ ...base, HOST: '127.0.0.1', ...SHOP }))).toEqual({ mode: 'open' });
     expect(apiAccessOf(loadConfig({ ...base, HOST: '0.0.0.0', ...SHOP }))).toMatchObject({ mode: 'closed' });
-    expect(apiAccessOf(loadConfig({ ...base, HOST: '::', DATABASE_URL: 'postgres://x@db/x' }))).toMatchObject({ mode: 'closed' });
     expect(apiAccessOf(loadConfig({ ...base, HOST: '::1' }))).toEqual({ mode: 'open' });
+    // A server database without a shop is a production set-up not fully configured, wherever it listens.
+    expect(apiAccessOf(loadConfig({ ...base, HOST: '::', DATABASE_URL: 'postgres://x@db/x' }))).toMatchObject({ mode: 'closed' });
+    expect(apiAccessOf(loadConfig({ ...base, HOST: '127.0.0.1', DATABASE_URL: 'postgres://x@db/x' }))).toMatchObject({ mode: 'closed', reason: expect.stringContaining('DATABASE_URL') });
+    // Behind a reverse proxy on this machine, loopback is everyone.
+    expect(apiAccessOf(loadConfig({ ...base, HOST: '127.0.0.1', SWITCHYARD_TRUST_PROXY: 'loopback' }))).toMatchObject({ mode: 'closed', reason: expect.stringContaining('SWITCHYARD_TRUST_PROXY') });
+    expect(apiAccessOf(loadConfig({ ...base, HOST: '127.0.0.1', SWITCHYARD_TRUST_PROXY: 'loopback', ...SHOP }))).toMatchObject({ mode: 'closed' });
   });
   test('the demo listens on loopback by default; other set-ups on every interface', () => {
     expect(loadConfig({ ...base }).host).toBe('127.0.0.1');
@@ -192,8 +197,10 @@ describe('rate limits', () => {
       const refused = await rawRequest(limitedPort, 'GET', '/api/v1/jobs', { authorization: `Bearer ${API_TOKEN}` });
       expect(refused.headers['retry-after']).toMatch(/^\d+$/);
       expect(JSON.parse(refused.body).error).toMatchObject({ code: 'request.rate_limited' });
-      // Failed attempts count as well: no guessing the token at speed.
+      // Failed attempts count as well: no guessing the token at speed, on a route or off one.
       expect((await rawRequest(limitedPort, 'GET', '/api/v1/jobs', { authorization: 'Bearer guess-guess-guess-guess' })).status).toBe(429);
+      expect((await rawRequest(limitedPort, 'GET', '/api/v1/no-such-route', { authorization: 'Bearer guess-guess-guess-guess' })).status).toBe(429);
+      expect((await rawRequest(limitedPort, 'GET', '/nope')).status).toBe(429);
       const webhooks: number[] = [];
       for (let i = 0; i < 10; i++) webhooks.push((await rawRequest(limitedPort, 'POST', '/webhooks/shopify', { 'content-type': 'application/json' }, '{}')).status);
       expect(webhooks.slice(0, 8).every((s) => s === 401)).toBe(true);

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { backend, childEnv, createTestDatabase, testConfig, type TestDatabase } from './support/backend.js';
+import { backend, childEnv, createTestDatabase, TEST_API_TOKEN, TEST_AUTH, testConfig, type TestDatabase } from './support/backend.js';
 import { CLI, startChild } from './support/child.js';
 import { startSwitchyard, type Switchyard } from '../src/main/switchyard.js';
 import { queryRows } from '../src/platform/db/rows.js';
@@ -54,7 +54,7 @@ async function seed(target: Db): Promise<void> {
 
 beforeAll(async () => {
   testDb = await createTestDatabase();
-  switchyard = await startSwitchyard(testConfig(testDb, { SWITCHYARD_IMPORT_MAX_UPLOAD_BYTES: '4096', SWITCHYARD_IMPORT_MAX_LINE_BYTES: '1024', SWITCHYARD_DEMO: 'off' }));
+  switchyard = await startSwitchyard(testConfig(testDb, { SWITCHYARD_IMPORT_MAX_UPLOAD_BYTES: '4096', SWITCHYARD_IMPORT_MAX_LINE_BYTES: '1024', SWITCHYARD_DEMO: 'off', SWITCHYARD_API_TOKEN: TEST_API_TOKEN }));
   db = switchyard.database.db;
   await seed(db);
 });
@@ -85,7 +85,7 @@ async function leftovers() {
 function post(url: string, body: { whole: Buffer } | { chunks: number; chunk: Buffer }, contentType = 'text/csv'): Promise<{ status: number; body: any; connection: string | undefined }> {
   return new Promise((resolve, reject) => {
     let answered = false;
-    const req = request(url, { method: 'POST', headers: { 'content-type': contentType, ...('whole' in body ? { 'content-length': body.whole.length } : {}) } }, (res) => {
+    const req = request(url, { method: 'POST', headers: { 'content-type': contentType, ...TEST_AUTH, ...('whole' in body ? { 'content-length': body.whole.length } : {}) } }, (res) => {
       answered = true;
       let text = '';
       res.on('data', (c: Buffer) => (text += c.toString()));
@@ -154,7 +154,7 @@ describe(`count file uploads (${backend})`, () => {
       { line: 3, reason: `line is ${(4 + 3000 + 3 + at.length).toLocaleString('en-US')} bytes long, more than the 1,024 allowed: not read` },
       { line: 4, reason: 'unknown SKU "B\\u0000"' },
     ]);
-    const stored = await fetch(`${switchyard.url}/api/v1/inventory/imports/${answer.body.importId}`).then((r) => r.json());
+    const stored = await fetch(`${switchyard.url}/api/v1/inventory/imports/${answer.body.importId}`, { headers: TEST_AUTH }).then((r) => r.json());
     expect(stored).toMatchObject({ status: 'rejected', file_name: 'long.csv', error_count: 2, errors: answer.body.errors });
   });
 

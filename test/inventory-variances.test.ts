@@ -2,7 +2,7 @@
 // the body is bounded by its schema, and a refused request writes nothing.
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { backend, createTestDatabase, testConfig, type TestDatabase } from './support/backend.js';
+import { backend, createTestDatabase, TEST_API_TOKEN, TEST_AUTH, testConfig, type TestDatabase } from './support/backend.js';
 import { startSwitchyard, type Switchyard } from '../src/main/switchyard.js';
 import { queryRows } from '../src/platform/db/rows.js';
 import type { Db } from '../src/platform/db/client.js';
@@ -16,7 +16,7 @@ let db: Db;
 
 beforeAll(async () => {
   testDb = await createTestDatabase();
-  switchyard = await startSwitchyard(testConfig(testDb, { SWITCHYARD_DEMO: 'off' }));
+  switchyard = await startSwitchyard(testConfig(testDb, { SWITCHYARD_DEMO: 'off', SWITCHYARD_API_TOKEN: TEST_API_TOKEN }));
   db = switchyard.database.db;
   const now = new Date();
   const [wh] = await db.insert(facilities).values({ code: 'WH1', name: 'Warehouse', kind: 'WAREHOUSE' }).returning({ id: facilities.id });
@@ -55,7 +55,7 @@ async function state() {
 }
 
 async function variance(body: Record<string, unknown>): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${switchyard.url}/api/v1/inventory/variances`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const response = await fetch(`${switchyard.url}/api/v1/inventory/variances`, { method: 'POST', headers: { 'content-type': 'application/json', ...TEST_AUTH }, body: JSON.stringify(body) });
   return { status: response.status, body: await response.json() };
 }
 
@@ -105,11 +105,11 @@ describe(`variances over HTTP (${backend})`, () => {
   });
 
   test('a SKU with a NUL in the address is refused clearly (not a database error)', async () => {
-    const response = await fetch(`${switchyard.url}/api/v1/inventory/A%00`);
+    const response = await fetch(`${switchyard.url}/api/v1/inventory/A%00`, { headers: TEST_AUTH });
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ error: { code: 'request.invalid', message: 'params/sku holds a NUL character, which no value may hold.' } });
     // Other control characters reach the domain, which finds no such SKU.
-    const bell = await fetch(`${switchyard.url}/api/v1/inventory/A%07`);
+    const bell = await fetch(`${switchyard.url}/api/v1/inventory/A%07`, { headers: TEST_AUTH });
     expect(bell.status).toBe(404);
     expect(await bell.json()).toEqual({ error: { code: 'inventory.unknown_sku', message: 'No variant has SKU "A\\u0007".', details: { sku: 'A\\u0007' } } });
   });

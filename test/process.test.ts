@@ -1,7 +1,7 @@
 // Switchyard as real processes: the data-dir lock, graceful shutdown during a job, roles, the CLI.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { eq, sql } from 'drizzle-orm';
-import { backend, childEnv, createTestDatabase, waitFor, type TestDatabase } from './support/backend.js';
+import { backend, childEnv, createTestDatabase, TEST_API_TOKEN, TEST_AUTH, waitFor, type TestDatabase } from './support/backend.js';
 import { CLI, listeningUrl, startChild, type Child } from './support/child.js';
 import { stepsByRun } from './support/jobs.js';
 import { jobRuns } from '../src/platform/db/platform.schema.js';
@@ -19,7 +19,7 @@ afterAll(() => {
 });
 
 async function getJson(url: string) {
-  const response = await fetch(url);
+  const response = await fetch(url, { headers: TEST_AUTH });
   return { status: response.status, body: (await response.json()) as Record<string, any> };
 }
 
@@ -32,13 +32,13 @@ describe('the embedded database is locked to one process', () => {
 
   test('a second process on the same data dir exits non-zero with a clear message; the first keeps its data', async () => {
     // Always PGlite here: the lock exists for the embedded database.
-    const env = childEnv({ ...db, url: undefined }, { PORT: '0' });
+    const env = childEnv({ ...db, url: undefined }, { PORT: '0', SWITCHYARD_API_TOKEN: TEST_API_TOKEN });
     delete env['DATABASE_URL'];
     const first = spawnChild(CLI, ['serve'], env);
     const url = await listeningUrl(first);
     const changed = await fetch(`${url}/api/v1/jobs/housekeeping.prune-history/schedule`, {
       method: 'PUT',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...TEST_AUTH },
       body: JSON.stringify({ schedule: 'every 6h' }),
     });
     expect(changed.status).toBe(200);
@@ -78,9 +78,9 @@ describe(`graceful shutdown on ${backend}`, () => {
   }
 
   async function startAndTriggerSlowJob(extraEnv: Record<string, string>) {
-    const child = spawnChild(SERVE_WITH_TEST_JOBS, [], childEnv(db, { PORT: '0', ...extraEnv }));
+    const child = spawnChild(SERVE_WITH_TEST_JOBS, [], childEnv(db, { PORT: '0', SWITCHYARD_API_TOKEN: TEST_API_TOKEN, ...extraEnv }));
     const url = await listeningUrl(child);
-    const requested = await fetch(`${url}/api/v1/jobs/test.slow/run`, { method: 'POST' });
+    const requested = await fetch(`${url}/api/v1/jobs/test.slow/run`, { method: 'POST', headers: TEST_AUTH });
     expect(requested.status).toBe(202);
     await waitFor('the slow job to be running', async () => {
       const { body } = await getJson(`${url}/api/v1/jobs/test.slow/runs?limit=1`);
@@ -112,7 +112,7 @@ describe(`graceful shutdown on ${backend}`, () => {
     expect(interrupted!.counts.steps).toBeLessThan(10);
     expect(interrupted!.error).toBe('Interrupted by shutdown; the job stopped at a safe point and will be retried.');
 
-    const restarted = spawnChild(SERVE_WITH_TEST_JOBS, [], childEnv(db, { PORT: '0' }));
+    const restarted = spawnChild(SERVE_WITH_TEST_JOBS, [], childEnv(db, { PORT: '0', SWITCHYARD_API_TOKEN: TEST_API_TOKEN }));
     const url = await listeningUrl(restarted);
     const retried = await waitFor(
       'the queue to retry the interrupted job',
@@ -138,12 +138,12 @@ describe(`roles on ${backend}`, () => {
 
   if (backend === 'postgres') {
     test('--role api and --role worker run apart: the API queues, a worker runs', async () => {
-      const api = spawnChild(SERVE_WITH_TEST_JOBS, ['api'], childEnv(db, { PORT: '0' }));
-      const worker = spawnChild(SERVE_WITH_TEST_JOBS, ['worker'], childEnv(db, { PORT: '0' }));
+      const api = spawnChild(SERVE_WITH_TEST_JOBS, ['api'], childEnv(db, { PORT: '0', SWITCHYARD_API_TOKEN: TEST_API_TOKEN }));
+      const worker = spawnChild(SERVE_WITH_TEST_JOBS, ['worker'], childEnv(db, { PORT: '0', SWITCHYARD_API_TOKEN: TEST_API_TOKEN }));
       const url = await listeningUrl(api);
       await worker.waitForLine(/database ready/);
       expect((await getJson(`${url}/health`)).body.role).toBe('api');
-      await fetch(`${url}/api/v1/jobs/test.slow/run`, { method: 'POST' });
+      await fetch(`${url}/api/v1/jobs/test.slow/run`, { method: 'POST', headers: TEST_AUTH });
       const run = await waitFor('the worker to run the job', async () => {
         const { body } = await getJson(`${url}/api/v1/jobs/test.slow/runs?limit=1`);
         return body.runs[0]?.status === 'succeeded' && body.runs[0];
@@ -156,7 +156,7 @@ describe(`roles on ${backend}`, () => {
     });
   } else {
     test('--role api on the embedded database is refused: it serves one process', async () => {
-      const child = spawnChild(CLI, ['serve', '--role', 'api'], childEnv(db, { PORT: '0' }));
+      const child = spawnChild(CLI, ['serve', '--role', 'api'], childEnv(db, { PORT: '0', SWITCHYARD_API_TOKEN: TEST_API_TOKEN }));
       expect(await child.exited).toBe(1);
       expect(child.output()).toContain('switchyard: --role api needs PostgreSQL (set DATABASE_URL)');
     });
@@ -175,7 +175,7 @@ describe('CLI', () => {
     const env = childEnv(db, { LOG_LEVEL: 'warn' });
     const migrate = spawnChild(CLI, ['migrate'], env);
     expect(await migrate.exited).toBe(0);
-    expect(migrate.output()).toMatch(new RegExp(`migrations applied: (\\d+) of \\1; version 0012_pos_counter_lines_and_refunds \\(${backend}\\)`));
+    expect(migrate.output()).toMatch(new RegExp(`migrations applied: (\\d+) of \\1; version 0013_webhook_body_hash_and_replay_lease \\(${backend}\\)`));
 
     const run = spawnChild(CLI, ['jobs', 'run', 'housekeeping.prune-history'], env);
     expect(await run.exited).toBe(0);

@@ -89,6 +89,10 @@ describe(`stopping under load (${backend})`, () => {
       }
       const stopLoad = load(switchyard.url!, cycle);
       await new Promise((r) => setTimeout(r, cycle === 0 ? 300 : 500 + Math.floor(random.next() * 3_000)));
+      if (cycle === 0) {
+        const status = ((await (await fetch(`${switchyard.url}/api/v1/sync/health`)).json()) as { shop: { status: string } }).shop.status;
+        expect(status, 'the first stop comes while the initial load is under way').not.toBe('connected');
+      }
       const started = performance.now();
       await switchyard.stop();
       durations.push(Math.round(performance.now() - started));

@@ -14,7 +14,7 @@ import type { Metrics } from '../platform/metrics.js';
 import type { JobRuntime } from '../platform/jobs/job-runtime.js';
 import type { Clock } from '../platform/clock.js';
 import { isDatabaseUnavailable } from '../platform/db/unavailable.js';
-import { findNul, makeValidatorCompiler } from './validation.js';
+import { findUnstorableText, makeValidatorCompiler } from './validation.js';
 import { checkAccess, type ApiAccess, type RouteAccess } from './access.js';
 import { registerHealthRoutes } from './health.routes.js';
 import { registerJobRoutes } from './jobs.routes.js';
@@ -24,7 +24,8 @@ import { registerOrderRoutes } from './orders.routes.js';
 import { registerInventoryRoutes, type InventoryImportSettings } from './inventory.routes.js';
 import { registerFacilityRoutes } from './facilities.routes.js';
 import { registerRoutingRoutes } from './routing.routes.js';
-import { registerFulfillmentRoutes, type OwedBeforeHandOff } from './fulfillment.routes.js';
+import { registerFulfillmentRoutes } from './fulfillment.routes.js';
+import type { OwedUnitsOf } from '../domains/fulfillment/index.js';
 
 export interface AppDeps {
   database: Database;
@@ -43,7 +44,8 @@ export interface AppDeps {
   trustProxy?: string[] | undefined;
   publicUrl: string;
   /** Present when a Shopify shop is connected. */
-  shopify?: { sync: SyncService; receiveWebhook: WebhookReceiver; owedBeforeHandOff?: OwedBeforeHandOff } | undefined;
+  /** Present when a shop is connected; `owedBeforeHandOff` asks Shopify what it still owes before units leave. */
+  shopify?: { sync: SyncService; receiveWebhook: WebhookReceiver; owedBeforeHandOff?: OwedUnitsOf } | undefined;
   /** Asks for a job run soon (a change to publish). */
   requestJob?: ((name: string) => void) | undefined;
   /** Count file uploads: size and line limits, spool folder (defaults: 1 GiB, 64 KiB, the system's temp folder). */
@@ -128,7 +130,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     });
   }
 
+  // The limiter counts per route; a target that matches no route is counted here, in the same bucket.
+  const limitUnmatched = deps.rateLimit.perMinute > 0 ? (app.rateLimit() as unknown as (this: App, request: unknown, reply: unknown) => Promise<void>) : undefined;
   app.addHook('preParsing', async (request, reply, payload) => {
+    if (limitUnmatched && request.routeOptions.url === undefined) await limitUnmatched.call(app, request, reply);
     const refusal = checkAccess(request, deps.apiAccess);
     if (!refusal) return payload;
     if (refusal.status === 401) reply.header('www-authenticate', 'Bearer');
@@ -136,11 +141,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     throw Object.assign(new Error(refusal.message), { statusCode: refusal.status, body });
   });
 
-  // No text Switchyard stores may hold a NUL (PostgreSQL refuses it): refused here, wherever it hides.
+  // No text Switchyard stores may hold a NUL or a lone surrogate (PostgreSQL refuses both): refused
+  // here, wherever it hides.
   app.addHook('preValidation', async (request) => {
-    const where = findNul(request.params, 'params') ?? findNul(request.query, 'querystring') ?? findNul(request.body, 'body');
-    if (!where) return;
-    const body: ErrorBody = { error: { code: 'request.invalid', message: `${where} holds a NUL character, which no value may hold.`, details: { issues: [{ where, problem: 'holds a NUL character' }] } } };
+    const found = findUnstorableText(request.params, 'params') ?? findUnstorableText(request.query, 'querystring') ?? findUnstorableText(request.body, 'body');
+    if (!found) return;
+    const body: ErrorBody = { error: { code: 'request.invalid', message: `${found.where} ${found.problem}.`, details: { issues: [found] } } };
     throw Object.assign(new Error(body.error.message), { statusCode: 400, body });
   });
 

@@ -17,15 +17,12 @@ import {
   shipShipment,
   startShipment,
   checkStillOwed,
-  type OwedUnitsOf,
 } from '../domains/fulfillment/index.js';
 
 const FacilityParams = Type.Object({ facility: Code() });
 const ShipmentParams = Type.Object({ facility: Code(), id: Id() });
 const PUSH_JOB = 'fulfillment.push';
 
-/** Implemented by ingest/, wired by main/: what Shopify still owes of an order, when worth asking (null: not asked, or no answer). */
-export type OwedBeforeHandOff = OwedUnitsOf;
 
 export function registerFulfillmentRoutes(app: App, deps: AppDeps): void {
   const db = deps.database.db;
@@ -37,9 +34,9 @@ export function registerFulfillmentRoutes(app: App, deps: AppDeps): void {
     return value;
   };
   // Units leave only if Shopify still owes them (when a change Switchyard has not heard of is possible).
-  const confirmStillOwed = async (facility: string, shipmentId: number) => {
+  const confirmStillOwed = async (facility: string, shipmentId: number, kind: 'ship' | 'pickup', from: 'packed' | 'ready') => {
     const owedUnitsOf = deps.shopify?.owedBeforeHandOff;
-    if (owedUnitsOf) await checkStillOwed(db, { facility, shipmentId }, owedUnitsOf);
+    if (owedUnitsOf) await checkStillOwed(db, { facility, shipmentId, kind, from }, owedUnitsOf);
   };
 
   app.get('/api/v1/fulfillment/settings', { schema: { summary: 'Fulfilment settings: customer notices, where fulfilment orders live, uncollected pickups', tags: ['store work'] } }, async () =>
@@ -129,7 +126,7 @@ export function registerFulfillmentRoutes(app: App, deps: AppDeps): void {
       },
     },
     async (request) => {
-      await confirmStillOwed(request.params.facility, request.params.id);
+      await confirmStillOwed(request.params.facility, request.params.id, 'ship', 'packed');
       return pushSoon(
         await shipShipment(
           db,
@@ -165,7 +162,7 @@ export function registerFulfillmentRoutes(app: App, deps: AppDeps): void {
       },
     },
     async (request) => {
-      await confirmStillOwed(request.params.facility, request.params.id);
+      await confirmStillOwed(request.params.facility, request.params.id, 'pickup', 'ready');
       return pushSoon(await handOver(db, { facility: request.params.facility, shipmentId: request.params.id, to: request.body.to, at: request.body.at ? new Date(request.body.at) : undefined }, now()));
     },
   );

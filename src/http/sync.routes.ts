@@ -10,7 +10,7 @@ export interface SyncService {
   discard(id: number): Promise<{ id: number; status: string }>;
 }
 
-export type WebhookReceiver = (request: { rawBody: Buffer; headers: Record<string, string | string[] | undefined> }) => Promise<{ status: number; body: unknown; retryAfterSeconds?: number }>;
+export type WebhookReceiver = (request: { rawBody: Buffer; headers: Record<string, string | string[] | undefined> }) => Promise<{ status: number; body: unknown }>;
 
 export function registerSyncRoutes(app: App, deps: { sync: SyncService; receiveWebhook: WebhookReceiver; webhooksPerMinute: number }): void {
   // Shopify's webhooks: the raw body is needed for the signature, so JSON is not parsed here.
@@ -27,7 +27,6 @@ export function registerSyncRoutes(app: App, deps: { sync: SyncService; receiveW
       async (request, reply) => {
         const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
         const answer = await deps.receiveWebhook({ rawBody, headers: request.headers });
-        if (answer.retryAfterSeconds !== undefined) reply.header('retry-after', String(answer.retryAfterSeconds));
         return reply.status(answer.status).send(answer.body);
       },
     );

@@ -19,13 +19,28 @@ export function makeValidatorCompiler(): FastifySchemaCompiler<unknown> {
   return ({ schema, httpPart }) => (httpPart === 'body' ? forBodies : forText).compile(schema as object);
 }
 
-/** Where in a parsed request a NUL character hides, if anywhere (PostgreSQL stores none). */
-export function findNul(value: unknown, where: string, depth = 0): string | undefined {
-  if (typeof value === 'string') return value.includes('\u0000') ? where : undefined;
-  if (depth > 32 || !isPlainData(value)) return undefined;
+/** Half of a UTF-16 surrogate pair without its other half: not Unicode text (PostgreSQL refuses it). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Why a text cannot be stored, if it cannot: PostgreSQL stores no NUL and no lone surrogate. */
+function unstorable(text: string): string | undefined {
+  if (text.includes('\u0000')) return 'holds a NUL character, which no value may hold';
+  if (LONE_SURROGATE.test(text)) return 'holds half of a UTF-16 surrogate pair: it is not Unicode text';
+  return undefined;
+}
+
+/** Where in a parsed request a text that cannot be stored hides, and why; undefined when none does. */
+export function findUnstorableText(value: unknown, where: string, depth = 0): { where: string; problem: string } | undefined {
+  if (typeof value === 'string') {
+    const problem = unstorable(value);
+    return problem ? { where, problem } : undefined;
+  }
+  // Deeper than any body Switchyard takes; the schemas refuse such bodies anyway.
+  if (depth > 64 || !isPlainData(value)) return undefined;
   for (const [key, inner] of Object.entries(value)) {
-    if (key.includes('\u0000')) return `${where} (a key)`;
-    const found = findNul(inner, `${where}/${key}`, depth + 1);
+    const keyProblem = unstorable(key);
+    if (keyProblem) return { where: `${where} (a key)`, problem: keyProblem };
+    const found = findUnstorableText(inner, `${where}/${key}`, depth + 1);
     if (found) return found;
   }
   return undefined;

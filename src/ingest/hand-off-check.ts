@@ -39,7 +39,8 @@ export function makeHandOffCheck(deps: { db: Db; clock: Clock; shopify: ShopifyC
       deps.db,
       sql`select o.shopify_order_id, o.shopify_created_at, o.shopify_updated_at, (select count(*)::int from order_lines where order_id = o.id) as lines from orders o where o.id = ${orderId}`,
     );
-    if (!order) return null;
+    // Beyond one page of lines the answer would be partial: not asked (the push still decides).
+    if (!order || order.lines > 250) return null;
     const now = deps.clock.now().getTime();
     const recent = now - order.shopify_updated_at.getTime() < RECENT_ORDER_MS || now - order.shopify_created_at.getTime() < RECENT_ORDER_MS;
     const polled = await readWatermark(deps.db, deps.shop, 'orders.updated_at');
@@ -53,16 +54,22 @@ export function makeHandOffCheck(deps: { db: Db; clock: Clock; shopify: ShopifyC
       // A read: left to finish in the background when it is too slow.
       const data = await Promise.race([deps.shopify.request(OrderOwed, { id: order.shopify_order_id, first: Math.min(250, Math.max(1, order.lines)) }), timeout]).finally(() => clearTimeout(timer));
       if (!data.order) return { owed: new Map(), refreshed: false };
+      const owed = new Map(data.order.lineItems.nodes.map((l) => [l.id, data.order!.cancelledAt ? 0 : l.unfulfilledQuantity]));
       let refreshed = false;
       if (new Date(data.order.updatedAt).getTime() > order.shopify_updated_at.getTime()) {
-        const snapshot = await readOrder(deps.shopify, order.shopify_order_id);
-        if (snapshot) {
-          await applyOrderSnapshot(deps.db, snapshot, 'hand-off check', deps.clock.now());
-          deps.onOrderApplied?.();
-          refreshed = true;
+        // Switchyard's copy is behind: taken now, so the parcel shrinks to what is owed. Should that
+        // fail, what Shopify owes is known all the same.
+        try {
+          const snapshot = await readOrder(deps.shopify, order.shopify_order_id);
+          if (snapshot) {
+            await applyOrderSnapshot(deps.db, snapshot, 'hand-off check', deps.clock.now());
+            deps.onOrderApplied?.();
+            refreshed = true;
+          }
+        } catch (error) {
+          deps.logger.warn({ orderId, err: error }, 'could not take the newer order from Shopify; the pollers will');
         }
       }
-      const owed = new Map(data.order.lineItems.nodes.map((l) => [l.id, data.order!.cancelledAt ? 0 : l.unfulfilledQuantity]));
       return { owed, refreshed };
     } catch (error) {
       deps.logger.warn({ orderId, err: error }, 'could not ask Shopify what it still owes before units leave; they go, and the push records any units no longer owed');

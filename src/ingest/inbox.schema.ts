@@ -21,6 +21,11 @@ export const webhookInbox = pgTable(
     receivedAt: ts('received_at').notNull().defaultNow(),
     /** The raw body as received, kept for re-verification and re-processing. */
     rawBody: text('raw_body').notNull(),
+    /**
+     * sha256 of the raw body. The signature covers the body alone, so a captured body can come again
+     * under fresh headers (a new webhook id): the same body for the same topic is stored once.
+     */
+    bodySha256: text('body_sha256'),
     payload: jsonb('payload').notNull(),
     /** For ordering deliveries of one resource: `updated_at` in the payload when present. */
     resourceUpdatedAt: ts('resource_updated_at'),
@@ -33,6 +38,7 @@ export const webhookInbox = pgTable(
   },
   (t) => [
     uniqueIndex('webhook_inbox_webhook_id').on(t.webhookId),
+    uniqueIndex('webhook_inbox_topic_body').on(t.topic, t.bodySha256),
     index('webhook_inbox_pending').on(t.nextAttemptAt).where(sql`status = 'pending'`),
   ],
 );

@@ -19,7 +19,16 @@ let testDb: TestDatabase;
 let database: Database;
 let receive: ReturnType<typeof makeWebhookReceiver>;
 
-const sample = (name: string) => JSON.parse(readFileSync(new URL(`../../test/fixtures/shopify-webhooks/${name}.json`, import.meta.url), 'utf8')) as Record<string, unknown>;
+/** Shopify's sample body of a topic, with its times set to now (as a delivery made now carries). */
+const sample = (name: string) => fresh(original(name));
+const original = (name: string) => JSON.parse(readFileSync(new URL(`../../test/fixtures/shopify-webhooks/${name}.json`, import.meta.url), 'utf8')) as Record<string, unknown>;
+function fresh(body: Record<string, unknown>): Record<string, unknown> {
+  const now = clock.now().toISOString();
+  const out: Record<string, unknown> = { ...body };
+  for (const key of ['updated_at', 'created_at', 'processed_at']) if (typeof out[key] === 'string') out[key] = now;
+  if (out['order_edit'] && typeof out['order_edit'] === 'object') out['order_edit'] = { ...(out['order_edit'] as object), created_at: now, committed_at: now };
+  return out;
+}
 
 beforeAll(async () => {
   testDb = await createTestDatabase();
@@ -97,6 +106,26 @@ describe(`webhook receiver (${backend})`, () => {
     expect((await receive(delivery('products/update', body, { 'x-shopify-triggered-at': new Date(clock.now().getTime() - 23 * 3_600_000).toISOString() }))).status).toBe(200);
   });
 
+  test('an old body sent again under fresh headers (a new id, a new triggered-at) is refused by its own time', async () => {
+    const before = await stored();
+    for (const [topic, file] of [['orders/updated', 'orders-create'], ['refunds/create', 'refunds-create'], ['orders/edited', 'orders-edited'], ['products/update', 'products-create']] as const) {
+      const answer = await receive(delivery(topic, original(file)));
+      expect({ topic, status: answer.status, code: answer.body.error?.code }).toEqual({ topic, status: 400, code: 'webhook.too_old' });
+      expect(answer.body.error?.message).toContain('2022-01-01T00:00:00.000Z');
+    }
+    expect(await stored()).toBe(before);
+  });
+
+  test('the same body for the same topic is stored once, whatever webhook id it comes under', async () => {
+    const body = { ...sample('products-create'), title: 'Stored once' };
+    const first = await receive(delivery('products/update', body));
+    const again = await receive(delivery('products/update', body));
+    expect(first).toEqual({ status: 200, body: { received: true, duplicate: false } });
+    expect(again).toEqual({ status: 200, body: { received: true, duplicate: true } });
+    // Another topic with the same body is another delivery.
+    expect((await receive(delivery('products/create', body))).body.duplicate).toBe(false);
+  });
+
   test('only application/json is taken', async () => {
     const before = await stored();
     for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'application/jsonp', '']) {
@@ -120,12 +149,12 @@ describe(`webhook receiver (${backend})`, () => {
     expect(await stored()).toBe(before);
   });
 
-  test('NUL characters in a body are dropped, not a crash', async () => {
-    const body = { ...sample('products-create'), title: 'Ni\u0000ce' };
+  test('NUL characters and lone surrogates in a body are made storable, not a crash', async () => {
+    const body = { ...sample('products-create'), title: 'Ni\u0000ce', vendor: 'Acme \ud800 Co' };
     const answer = await receive(delivery('products/update', body, { 'x-shopify-webhook-id': 'nul-1' }));
     expect(answer.status).toBe(200);
-    const [row] = await queryRows<{ title: string }>(database.db, sql`select payload->>'title' as title from webhook_inbox where webhook_id = 'nul-1'`);
-    expect(row!.title).toBe('Nice');
+    const [row] = await queryRows<{ title: string; vendor: string }>(database.db, sql`select payload->>'title' as title, payload->>'vendor' as vendor from webhook_inbox where webhook_id = 'nul-1'`);
+    expect(row).toEqual({ title: 'Nice', vendor: 'Acme \uFFFD Co' });
   });
 
   test('shapes name what a body of the topic holds', () => {

@@ -5,7 +5,8 @@ import type { Clock } from '../platform/clock.js';
 import { isValidWebhookSignature } from '../shopify/webhook-verify.js';
 import { webhookInbox } from './inbox.schema.js';
 import { HANDLED_TOPICS } from './topics.js';
-import { bodyMisfit } from './webhook-shapes.js';
+import { bodyMisfit, bodyTime } from './webhook-shapes.js';
+import { createHash } from 'node:crypto';
 
 export interface WebhookRequest {
   rawBody: Buffer;
@@ -24,11 +25,17 @@ const header = (headers: WebhookRequest['headers'], name: string): string | unde
 
 const refuse = (status: WebhookAnswer['status'], code: string, message: string): WebhookAnswer => ({ status, body: { received: false, error: { code, message } } });
 
-/** Drops NUL characters from every string of a parsed body: PostgreSQL stores none (text or jsonb). */
-function withoutNul(value: unknown): unknown {
-  if (typeof value === 'string') return value.includes('\u0000') ? value.replaceAll('\u0000', '') : value;
-  if (Array.isArray(value)) return value.map(withoutNul);
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [withoutNul(k) as string, withoutNul(v)]));
+/** Half of a UTF-16 surrogate pair without its other half. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * Every string of a parsed body as PostgreSQL can store it (text or jsonb): NUL characters dropped,
+ * lone surrogates replaced by U+FFFD. Shopify's data is kept; only what no database column holds goes.
+ */
+function storable(value: unknown): unknown {
+  if (typeof value === 'string') return value.replaceAll('\u0000', '').replace(LONE_SURROGATE, '\uFFFD');
+  if (Array.isArray(value)) return value.map(storable);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [storable(k) as string, storable(v)]));
   return value;
 }
 
@@ -64,12 +71,21 @@ export function makeWebhookReceiver(deps: { db: Db; clock: Clock; shop: string; 
     try {
       const parsed: unknown = JSON.parse(request.rawBody.toString('utf8'));
       if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
-      payload = withoutNul(parsed) as Record<string, unknown>;
+      payload = storable(parsed) as Record<string, unknown>;
     } catch (error) {
       return refuse(400, 'webhook.malformed_json', `The body is not a JSON object: ${(error as Error).message.slice(0, 200)}`);
     }
     const misfit = bodyMisfit(topic, payload, deps.shop);
     if (misfit) return refuse(400, 'webhook.body_does_not_fit_topic', `The body does not fit the topic ${topic}: ${misfit}.`);
+    // The headers are not signed: the body's own time says how old the change is, whatever they say.
+    const changedAt = bodyTime(topic, payload);
+    if (changedAt !== null && (deps.clock.now().getTime() - changedAt) / 1000 > deps.maxAgeSeconds) {
+      return refuse(
+        400,
+        'webhook.too_old',
+        `The change this body tells of happened at ${new Date(changedAt).toISOString()}, more than ${Math.round(deps.maxAgeSeconds / 3600)} h ago (SHOPIFY_WEBHOOK_MAX_AGE_HOURS): refused as a replay. The pollers and the reconciliation read Shopify directly.`,
+      );
+    }
     const updatedAt = typeof payload['updated_at'] === 'string' ? new Date(payload['updated_at']) : null;
     const stored = await deps.db
       .insert(webhookInbox)
@@ -82,12 +98,14 @@ export function makeWebhookReceiver(deps: { db: Db; clock: Clock; shop: string; 
         triggeredAt: new Date(triggeredMs),
         receivedAt: deps.clock.now(),
         rawBody: request.rawBody.toString('utf8'),
+        bodySha256: createHash('sha256').update(request.rawBody).digest('hex'),
         payload,
         resourceUpdatedAt: updatedAt && !Number.isNaN(updatedAt.getTime()) ? updatedAt : null,
         hmacVerified: true,
         nextAttemptAt: deps.clock.now(),
       })
-      .onConflictDoNothing({ target: webhookInbox.webhookId })
+      // A webhook id seen before (Shopify's retry), or the same body for the same topic under another id.
+      .onConflictDoNothing()
       .returning({ id: webhookInbox.id });
     if (stored.length > 0) deps.onStored?.();
     return { status: 200, body: { received: true, duplicate: stored.length === 0 } };

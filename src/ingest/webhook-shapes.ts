@@ -36,7 +36,7 @@ const SHAPES: Record<string, (body: Body, shop: string) => string | undefined> =
   'products/update': productBody,
   'products/delete': (body) => {
     if (!isId(body['id'])) return 'a product deletion body has the product id';
-    return ORDER_MARKERS.some((k) => k in body) || 'variants' in body ? 'a product deletion body carries only the product id' : undefined;
+    return ORDER_MARKERS.some((k) => k in body) || ['variants', 'title', 'name', 'myshopify_domain'].some((k) => k in body) ? 'a product deletion body carries only the product id' : undefined;
   },
   'inventory_levels/update': (body) => {
     if (!isId(body['inventory_item_id']) || !isId(body['location_id'])) return 'an inventory level body has inventory_item_id and location_id';
@@ -59,6 +59,20 @@ function productBody(body: Body): string | undefined {
   if (!isGidOf('Product')(body['admin_graphql_api_id'])) return 'a product body has a Product GID';
   if (!Array.isArray(body['variants'])) return 'a product body has variants';
   return undefined;
+}
+
+/**
+ * When the change a body tells of happened, in the body's own words (signed, unlike the headers):
+ * the resource's `updated_at`, a refund's `created_at`, an edit's `committed_at`. Null where a body
+ * has no such time (a deletion, a bulk operation, the shop of app/uninstalled, whose own updated_at
+ * says nothing of the uninstall).
+ */
+export function bodyTime(topic: string, body: Body): number | null {
+  const at = (value: unknown) => (typeof value === 'string' && Number.isFinite(Date.parse(value)) ? Date.parse(value) : null);
+  if (topic === 'orders/edited') return isObject(body['order_edit']) ? (at(body['order_edit']['committed_at']) ?? at(body['order_edit']['created_at'])) : null;
+  if (topic === 'refunds/create') return at(body['processed_at']) ?? at(body['created_at']);
+  if (topic.startsWith('orders/') || topic === 'products/create' || topic === 'products/update' || topic === 'inventory_levels/update') return at(body['updated_at']);
+  return null;
 }
 
 /** Undefined when the body fits the topic; otherwise what a body of that topic should hold. */

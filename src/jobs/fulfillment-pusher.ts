@@ -17,6 +17,7 @@ import {
   claimSyncOrders,
   confirmPush,
   failPush,
+  markPending,
   recordBeyondOwed,
   fulfillmentSettings,
   importShopifyFulfillment,
@@ -204,6 +205,8 @@ export async function syncOrder(deps: FulfillmentPusherDeps, claim: SyncClaim): 
       }
     }
     await logPush(db, push.id, 'not_applied', {}, { fulfillments: order.fulfillments.map((f) => f.id) }, 0, now());
+    // Pending again in the database too: what is decided about it next (units beyond owed) is recorded.
+    await markPending(db, push.id);
     push.status = 'pending';
   }
 

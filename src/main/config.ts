@@ -296,16 +296,20 @@ function isLoopbackUrl(raw: string): boolean {
 
 /**
  * Whether and how the API asks for a credential. With a token: always the token. Without one, the API
- * is open only where nobody else can reach it and nothing real is at stake: listening on loopback, with
- * no shop or a simulated one on this machine (the demo, a rehearsal). Otherwise it is closed until a
- * credential is configured: nothing opens up because a setting is missing.
+ * is open only for the demo and rehearsals: listening on loopback, no reverse proxy in front, and
+ * either no shop on the embedded database, or a simulated shop on this machine. Anything else (a real
+ * shop, a server database, a proxy, another interface) is closed until a credential is configured:
+ * nothing opens up because a setting is missing.
  */
-export function apiAccessOf(config: Pick<Config, 'apiToken' | 'host' | 'shopify'>): ApiAccess {
+export function apiAccessOf(config: Pick<Config, 'apiToken' | 'host' | 'shopify' | 'databaseUrl' | 'trustProxy'>): ApiAccess {
   if (config.apiToken) return { mode: 'token', token: config.apiToken };
+  const set = 'Set SWITCHYARD_API_TOKEN (at least 16 characters)';
   const realShop = config.shopify !== undefined && (config.shopify.apiUrl === undefined || !isLoopbackUrl(config.shopify.apiUrl));
-  if (realShop) return { mode: 'closed', reason: 'a Shopify shop is connected and no credential is configured. Set SWITCHYARD_API_TOKEN (at least 16 characters) and restart.' };
-  if (!isLoopbackHost(config.host)) {
-    return { mode: 'closed', reason: `it listens on ${config.host}, beyond this machine, and no credential is configured. Set SWITCHYARD_API_TOKEN (at least 16 characters), or HOST=127.0.0.1, and restart.` };
+  if (realShop) return { mode: 'closed', reason: `a Shopify shop is connected and no credential is configured. ${set} and restart.` };
+  if (!isLoopbackHost(config.host)) return { mode: 'closed', reason: `it listens on ${config.host}, beyond this machine, and no credential is configured. ${set}, or HOST=127.0.0.1, and restart.` };
+  if (config.trustProxy.length > 0) return { mode: 'closed', reason: `a reverse proxy forwards requests from elsewhere (SWITCHYARD_TRUST_PROXY) and no credential is configured. ${set} and restart.` };
+  if (config.shopify === undefined && config.databaseUrl !== undefined) {
+    return { mode: 'closed', reason: `it runs on a PostgreSQL database (DATABASE_URL) and no credential is configured. ${set} and restart.` };
   }
   return { mode: 'open' };
 }

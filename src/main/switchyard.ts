@@ -10,7 +10,7 @@ import { makeMetrics, type Metrics } from '../platform/metrics.js';
 import { makeJobRuntime, type JobRuntime } from '../platform/jobs/job-runtime.js';
 import type { JobDefinition } from '../platform/jobs/job.types.js';
 import { AppError } from '../platform/errors.js';
-import { isDatabaseUnavailable } from '../platform/db/unavailable.js';
+import { isConnectionFailure } from '../platform/db/unavailable.js';
 import { makeJobRegistry } from '../jobs/registry.js';
 import { buildApp, type App } from '../http/app.js';
 import { VERSION, type Role } from './version.js';
@@ -85,7 +85,7 @@ export async function openConfiguredDatabase(config: Config, logger: Logger): Pr
     try {
       database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
     } catch (error) {
-      if (!config.databaseUrl || !isDatabaseUnavailable(error)) throw error;
+      if (!config.databaseUrl || !isConnectionFailure(error)) throw error;
       const where = describeDatabase(config.databaseUrl);
       const reason = (error as { code?: string }).code ?? (error as Error).message;
       if (Date.now() >= deadline) {

@@ -41,3 +41,29 @@ test(`a failed query is logged without its values (${backend})`, async () => {
   expect(text).not.toContain('jane.roe@example.com');
   expect(text).not.toContain('Elm Street');
 });
+
+test(`a row PostgreSQL refuses is logged without the row (${backend})`, async () => {
+  let text = '';
+  const logger = makeLogger({
+    level: 'info',
+    destination: new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        text += chunk.toString();
+        callback();
+      },
+    }),
+  });
+  await database.db.execute(sql`create table logged_customers (name text not null, email text not null)`);
+  // A not-null failure: PostgreSQL's detail repeats the failing row.
+  const notNull = await database.db.execute(sql`insert into logged_customers (name, email) values (${'Jane Roe'}, null)`).then(() => undefined, (e: unknown) => e);
+  // Bad JSON text: PostgreSQL's `where` quotes the text it was reading.
+  const badJson = await database.db.execute(sql`select ${'{"email":"jane.roe@example.com","x":"\\ud800"}'}::jsonb`).then(() => undefined, (e: unknown) => e);
+  expect(notNull).toBeInstanceOf(Error);
+  expect(badJson).toBeInstanceOf(Error);
+  logger.error({ err: notNull }, 'insert failed');
+  logger.error({ err: badJson }, 'read failed');
+  logger.error({ err: new AggregateError([badJson], 'several failed') }, 'several failed');
+  expect(text).toContain('logged_customers');
+  expect(text).not.toContain('Jane Roe');
+  expect(text).not.toContain('jane.roe@example.com');
+});

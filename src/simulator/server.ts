@@ -52,9 +52,11 @@ export interface ApiFaults {
   lostResponseRate: number;
   /** Milliseconds between applying a mutation and answering it (a window for crashes to fall in). */
   mutationAnswerDelayMs: number;
+  /** Share of mutations answered with HTTP 503 without being applied (queries are answered). */
+  mutationErrorRate: number;
 }
 
-export const NO_FAULTS: ApiFaults = { errorRate: 0, timeoutRate: 0, timeoutMs: 10_000, throttleRate: 0, lostResponseRate: 0, mutationAnswerDelayMs: 0 };
+export const NO_FAULTS: ApiFaults = { errorRate: 0, timeoutRate: 0, timeoutMs: 10_000, throttleRate: 0, lostResponseRate: 0, mutationAnswerDelayMs: 0, mutationErrorRate: 0 };
 
 interface AppEntry {
   app: SimApp;
@@ -314,6 +316,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       body = JSON.parse(await readBody(request)) as GraphQLBody;
     } catch {
       send(response, 400, { errors: 'Body must be JSON: { "query": "...", "variables": { ... } }' }, versionHeader);
+      return;
+    }
+    if (faults.mutationErrorRate > 0 && /^\s*mutation\b/.test(typeof body.query === 'string' ? body.query : '') && entry.random.chance(faults.mutationErrorRate)) {
+      entry.stats.faultsInjected += 1;
+      send(response, 503, { errors: 'Service Unavailable' });
       return;
     }
     const nowMs = performance.now();

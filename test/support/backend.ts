@@ -58,6 +58,10 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   };
 }
 
+/** The API credential of tests that run Switchyard where the API is closed without one (PostgreSQL, no shop). */
+export const TEST_API_TOKEN = 'test-api-token-0123456789abcdef';
+export const TEST_AUTH = { authorization: `Bearer ${TEST_API_TOKEN}` };
+
 /** A validated Config for a test process: random port, silent logs, the test database. */
 export function testConfig(db: TestDatabase, overrides: Record<string, string> = {}): Config {
   return loadConfig({

@@ -34,6 +34,7 @@ export {
   markSending,
   confirmPush,
   failPush,
+  markPending,
   recordBeyondOwed,
   noteError,
   recordFulfillmentOrderMove,

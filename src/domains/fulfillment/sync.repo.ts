@@ -226,7 +226,6 @@ export async function recordFulfillmentOrderMove(db: Db, push: PushWork, now: Da
   });
 }
 
-/** Shopify refused: a person must look (the reason is kept). */
 /**
  * Shopify owes fewer units than the parcel holds (the order was edited or refunded in Shopify before
  * Switchyard heard): the push tells Shopify only what it owes, and the rest is recorded on the push,
@@ -239,7 +238,8 @@ export async function recordBeyondOwed(db: Db, push: PushWork, units: Array<{ or
       tx,
       sql`update fulfillment_pushes set beyond_owed = ${JSON.stringify(recorded)}::jsonb where id = ${push.id} and status = 'pending' returning order_id`,
     );
-    if (updated.length === 0) return;
+    // Only a push still to be sent is decided here; anything else is a bug in the caller.
+    if (updated.length === 0) throw new Error(`push ${push.id} is not pending: its units beyond owed cannot be recorded`);
     await tx.execute(
       sql`insert into order_history (order_id, at, kind, source, details)
           values (${updated[0]!.order_id}, ${now}, 'fulfillment.shipped_beyond_owed', 'switchyard', ${JSON.stringify({ shipmentId: push.shipmentId, units })}::jsonb)`,
@@ -253,6 +253,12 @@ export async function recordBeyondOwed(db: Db, push: PushWork, units: Array<{ or
   push.lines = push.lines.filter((l) => l.quantity > 0);
 }
 
+/** A push left `sending` whose call Shopify shows did not apply: to be sent again. */
+export async function markPending(db: Db, pushId: number): Promise<void> {
+  await db.execute(sql`update fulfillment_pushes set status = 'pending' where id = ${pushId} and status = 'sending'`);
+}
+
+/** Shopify refused: a person must look (the reason is kept). */
 export async function failPush(db: Db, pushId: number, error: string): Promise<void> {
   await db.execute(sql`update fulfillment_pushes set status = 'failed', last_error = ${error} where id = ${pushId}`);
 }

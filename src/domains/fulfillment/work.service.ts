@@ -298,19 +298,30 @@ export type OwedUnitsOf = (orderId: number) => Promise<{ owed: Map<string, numbe
  * Refused, changing nothing, when the parcel holds more: the order changed in Shopify (edited,
  * refunded, cancelled) and the extra units must come out first.
  */
-export async function checkStillOwed(db: Db, input: { facility: string; shipmentId: number }, owedUnitsOf: OwedUnitsOf): Promise<void> {
-  const [head] = await queryRows<{ facility: string; order_id: number }>(db, sql`select f.code as facility, s.order_id from shipments s join facilities f on f.id = s.facility_id where s.id = ${input.shipmentId}`);
-  if (!head || head.facility !== input.facility) return; // the step itself says what is wrong
+export async function checkStillOwed(
+  db: Db,
+  input: { facility: string; shipmentId: number; kind: ShipmentKind; from: ShipmentStatus },
+  owedUnitsOf: OwedUnitsOf,
+): Promise<void> {
+  const [head] = await queryRows<{ facility: string; order_id: number; kind: ShipmentKind; status: ShipmentStatus }>(
+    db,
+    sql`select f.code as facility, s.order_id, s.kind, s.status from shipments s join facilities f on f.id = s.facility_id where s.id = ${input.shipmentId}`,
+  );
+  // A step that cannot be taken anyway says what is wrong itself, without asking Shopify.
+  if (!head || head.facility !== input.facility || head.kind !== input.kind || head.status !== input.from) return;
   const answer = await owedUnitsOf(head.order_id);
   if (!answer) return;
   const { owed, refreshed } = answer;
-  const lines = await queryRows<{ line_id: number; shopify_line_item_id: string; sku: string | null; quantity: number }>(
+  // Units of the same line that left in other parcels Shopify has not been told of yet are still
+  // owed in Shopify's eyes: they are not owed to this parcel.
+  const lines = await queryRows<{ line_id: number; shopify_line_item_id: string; sku: string | null; quantity: number; on_the_way: number }>(
     db,
-    sql`select sl.order_line_id as line_id, ol.shopify_line_item_id, ol.sku, sl.quantity from shipment_lines sl join order_lines ol on ol.id = sl.order_line_id
+    sql`select sl.order_line_id as line_id, ol.shopify_line_item_id, ol.sku, sl.quantity, greatest(0, ol.shipped_quantity - ol.shopify_fulfilled_quantity)::int as on_the_way
+        from shipment_lines sl join order_lines ol on ol.id = sl.order_line_id
         where sl.shipment_id = ${input.shipmentId} order by sl.order_line_id`,
   );
   const short = lines
-    .map((l) => ({ lineId: l.line_id, sku: l.sku, inParcel: l.quantity, owed: owed.get(l.shopify_line_item_id) ?? 0 }))
+    .map((l) => ({ lineId: l.line_id, sku: l.sku, inParcel: l.quantity, owed: Math.max(0, (owed.get(l.shopify_line_item_id) ?? 0) - l.on_the_way) }))
     .filter((l) => l.inParcel > l.owed);
   if (short.length === 0) return;
   throw conflict(

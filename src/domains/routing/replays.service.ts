@@ -79,38 +79,49 @@ export async function getReplay(db: Db, id: number): Promise<ReplayRequest> {
   return present(row);
 }
 
+/** How long a running replay's claim holds without a step; each step renews it. */
+const REPLAY_LEASE_MS = 2 * 60_000;
+
 /**
- * Runs queued replays, oldest first, until none is left or `signal` says stop. A replay found
- * `running` was left by a run that died (the job never runs twice at once): it starts again.
+ * Runs queued replays, oldest first, until none is left or `signal` says stop. A replay `running`
+ * past its claim belongs to a run that died: it starts again. One whose claim is alive is another
+ * run's (a worker taken for dead while the database was away, say) and is left to it.
  */
 export async function runQueuedReplays(db: Db, options: { now: () => Date; signal: AbortSignal; onProgress?: (message: string) => void }): Promise<{ succeeded: number; failed: number }> {
   const counts = { succeeded: 0, failed: 0 };
   while (!options.signal.aborted) {
+    const now = options.now();
     const [claimed] = await queryRows<ReplayRow>(
       db,
-      sql`update routing_replays set status = 'running', started_at = ${options.now()}, progress = ${JSON.stringify({ percent: 0, message: 'starting' })}::jsonb
-          where id = (select id from routing_replays where status in ('queued', 'running') order by id limit 1 for update skip locked)
+      sql`update routing_replays set status = 'running', started_at = ${now}, leased_until = ${new Date(now.getTime() + REPLAY_LEASE_MS)},
+            progress = ${JSON.stringify({ percent: 0, message: 'starting' })}::jsonb
+          where id = (select id from routing_replays
+                      where status = 'queued' or (status = 'running' and (leased_until is null or leased_until < ${now}))
+                      order by id limit 1 for update skip locked)
           returning id, status, orders, input, progress, result, error, requested_at, started_at, finished_at`,
     );
     if (!claimed) break;
     try {
       const result = await replayRules(db, toInput(claimed.input), async (percent, message) => {
         if (options.signal.aborted) throw new ReplayStopped();
-        await db.execute(sql`update routing_replays set progress = ${JSON.stringify({ percent, message })}::jsonb where id = ${claimed.id}`);
+        await db.execute(
+          sql`update routing_replays set progress = ${JSON.stringify({ percent, message })}::jsonb, leased_until = ${new Date(options.now().getTime() + REPLAY_LEASE_MS)} where id = ${claimed.id}`,
+        );
         options.onProgress?.(`replay ${claimed.id}: ${message}`);
       });
       await db.execute(
-        sql`update routing_replays set status = 'succeeded', result = ${JSON.stringify(result)}::jsonb, progress = ${JSON.stringify({ percent: 100, message: 'done' })}::jsonb, finished_at = ${options.now()} where id = ${claimed.id}`,
+        sql`update routing_replays set status = 'succeeded', result = ${JSON.stringify(result)}::jsonb, progress = ${JSON.stringify({ percent: 100, message: 'done' })}::jsonb,
+              finished_at = ${options.now()}, leased_until = null where id = ${claimed.id}`,
       );
       counts.succeeded++;
     } catch (error) {
       // Stopped at a safe point (shutdown): the replay waits for the next run, from the start.
       if (error instanceof ReplayStopped) {
-        await db.execute(sql`update routing_replays set status = 'queued', progress = null, started_at = null where id = ${claimed.id}`);
+        await db.execute(sql`update routing_replays set status = 'queued', progress = null, started_at = null, leased_until = null where id = ${claimed.id}`);
         break;
       }
       const message = error instanceof Error ? error.message.slice(0, 1000) : String(error).slice(0, 1000);
-      await db.execute(sql`update routing_replays set status = 'failed', error = ${message}, finished_at = ${options.now()} where id = ${claimed.id}`);
+      await db.execute(sql`update routing_replays set status = 'failed', error = ${message}, finished_at = ${options.now()}, leased_until = null where id = ${claimed.id}`);
       counts.failed++;
     }
   }

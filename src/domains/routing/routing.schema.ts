@@ -103,6 +103,8 @@ export const routingReplays = pgTable(
     /** Orders the replay routes (under each of the two versions). */
     orders: integer('orders').notNull(),
     progress: jsonb('progress').$type<{ percent: number; message: string }>(),
+    /** A running replay's claim, renewed at each step: one past it belongs to a run that died. */
+    leasedUntil: ts('leased_until'),
     result: jsonb('result').$type<Record<string, unknown>>(),
     error: text('error'),
     requestedBy: text('requested_by').notNull().default('api'),

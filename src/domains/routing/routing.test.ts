@@ -545,6 +545,14 @@ describe(`what-if replay (${backend})`, () => {
     expect(await getReplay(db, third.id)).toMatchObject({ status: 'queued', progress: null, startedAt: null });
     await runQueuedReplays(db, { now: () => now, signal: new AbortController().signal });
     expect(await getReplay(db, third.id)).toMatchObject({ status: 'succeeded' });
+
+    // A replay another run is on (its claim alive) is left to it; one whose run died is taken again.
+    const fourth = await requestReplay(db, { candidateId: draft.id, ...period }, 'test', now);
+    await db.execute(sql`update routing_replays set status = 'running', leased_until = ${new Date(now.getTime() + 60_000)} where id = ${fourth.id}`);
+    expect(await runQueuedReplays(db, { now: () => now, signal: new AbortController().signal })).toEqual({ succeeded: 0, failed: 0 });
+    expect(await getReplay(db, fourth.id)).toMatchObject({ status: 'running' });
+    expect(await runQueuedReplays(db, { now: () => new Date(now.getTime() + 120_000), signal: new AbortController().signal })).toEqual({ succeeded: 1, failed: 0 });
+    expect(await getReplay(db, fourth.id)).toMatchObject({ status: 'succeeded' });
     await expect(getReplay(db, 999_999)).rejects.toMatchObject({ code: 'routing.unknown_replay', kind: 'not_found' });
   });
 });

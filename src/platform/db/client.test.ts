@@ -71,7 +71,7 @@ describe(`database on ${backend}`, () => {
 
   test('migrations are idempotent', async () => {
     const first = await database.migrationStatus();
-    expect(first).toEqual({ version: '0012_pos_counter_lines_and_refunds', applied: first.available, available: first.available });
+    expect(first).toEqual({ version: '0013_webhook_body_hash_and_replay_lease', applied: first.available, available: first.available });
     const again = await database.migrate();
     expect(again).toEqual(first);
     const tables = await queryRows<{ n: number }>(database.db, sql`select count(*)::int as n from drizzle.__drizzle_migrations`);

@@ -1,5 +1,6 @@
 import type { SQL } from 'drizzle-orm';
 import type { Db } from './client.js';
+import { markDatabaseError } from './unavailable.js';
 
 interface RawClient {
   query(text: string, params: unknown[]): Promise<{ rows: unknown[] }>;
@@ -14,8 +15,12 @@ interface RawClient {
 export async function queryRows<T extends Record<string, unknown>>(db: Db, query: SQL): Promise<T[]> {
   const internals = db as unknown as { dialect: { sqlToQuery(q: SQL): { sql: string; params: unknown[] } }; session: { client: RawClient } };
   const { sql, params } = internals.dialect.sqlToQuery(query);
-  const result = await internals.session.client.query(sql, params);
-  return result.rows as T[];
+  try {
+    const result = await internals.session.client.query(sql, params);
+    return result.rows as T[];
+  } catch (error) {
+    throw markDatabaseError(error);
+  }
 }
 
 /** A PostgreSQL array literal of whole numbers, sent as one text parameter (cheaper to parse than JSON). */

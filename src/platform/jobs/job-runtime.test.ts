@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { backend, createTestDatabase, waitFor, type TestDatabase } from '../../../test/support/backend.js';
 import { makeFailingJob, makeStepJob, stepsByRun } from '../../../test/support/jobs.js';
@@ -151,6 +151,23 @@ describe(`jobs on ${backend}`, () => {
     await runtime.requestRun(job.name, 'api');
     // The first queued attempt fails; retries follow with back-off (5 s, then longer).
     await waitFor('a retried attempt', async () => (await runsOf(job.name)).filter((r) => r.trigger === 'api').length >= 2, 30_000);
+  });
+
+  test("a job failing on a query records the query's error, not the values it carried", async () => {
+    const job: JobDefinition = {
+      name: 'test.failing-query',
+      description: 'fails on a query holding a customer',
+      defaultSchedule: 'every 1d',
+      timeoutSeconds: 30,
+      async run(ctx) {
+        await ctx.db.execute(sql`insert into no_such_table (email) values (${'jane.roe@example.com'})`);
+      },
+    };
+    const run = await makeJobRuntime({ database: shared, jobs: [job], clock: systemClock, logger: silentLogger }).runHere(job.name, 'cli');
+    expect(run.status).toBe('failed');
+    expect(run.error).toContain('insert into no_such_table');
+    expect(run.error).toContain('params: [redacted]');
+    expect(run.error).not.toContain('jane.roe@example.com');
   });
 
   test('a job past its timeout is stopped and recorded as failed', async () => {

@@ -157,7 +157,8 @@ export function makeJobRuntime(options: JobRuntimeOptions): JobRuntime {
           errorText = `Timed out after ${definition.timeoutSeconds} s.`;
         } else {
           status = 'failed';
-          errorText = error instanceof Error ? error.message : String(error);
+          // Shown in the job's history through the API: never the values of a failed query.
+          errorText = withoutQueryValues(error instanceof Error ? error.message : String(error));
           log.error({ err: error }, 'job failed');
         }
       } finally {
@@ -339,6 +340,11 @@ export function makeJobRuntime(options: JobRuntimeOptions): JobRuntime {
       boss = undefined;
     },
   };
+}
+
+/** A failed query's message without its values (drizzle appends them as `params: …`). */
+function withoutQueryValues(message: string): string {
+  return message.replace(/\nparams: [\s\S]*$/, '\nparams: [redacted]');
 }
 
 function delay(ms: number): Promise<void> {
