@@ -220,6 +220,7 @@ describe(`inventory truth against Shopify (${backend})`, () => {
       let handedOver = false;
       const racing: typeof real = {
         shop: real.shop,
+        tokens: real.tokens,
         budget: real.budget,
         stats: real.stats,
         async request(operation, variables) {
@@ -305,6 +306,7 @@ describe(`inventory truth against Shopify (${backend})`, () => {
       const real = makeShopifyClient({ shop: creds.shop, accessToken: creds.accessToken, apiVersion: '2026-07', apiUrl: sim.url }, { logger: makeLogger({ level: 'silent' }) });
       const answerLost: typeof real = {
         shop: real.shop,
+        tokens: real.tokens,
         budget: real.budget,
         stats: real.stats,
         async request(operation, variables) {
@@ -349,6 +351,7 @@ describe(`inventory truth against Shopify (${backend})`, () => {
       let pushes = 0;
       const staleThenLost: typeof real = {
         shop: real.shop,
+        tokens: real.tokens,
         budget: real.budget,
         stats: real.stats,
         async request(operation, variables) {

@@ -252,6 +252,7 @@ describe(`POS returns and ship-to-customer sales (${backend})`, () => {
     let returned = false;
     const slowRead: typeof real = {
       shop: real.shop,
+      tokens: real.tokens,
       budget: real.budget,
       stats: real.stats,
       async request(operation, variables) {

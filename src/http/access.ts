@@ -8,9 +8,11 @@ import type { FastifyRequest } from 'fastify';
 /**
  * - `public`: anyone (health, API documentation).
  * - `shopify-webhook`: anyone at the HTTP layer; the receiver verifies Shopify's HMAC signature.
+ * - `shopify-install`: anyone at the HTTP layer (a merchant's browser); the install flow checks
+ *   Shopify's HMAC, a single-use nonce and the shop, and installs only the configured shop.
  * - `api`: the API credential.
  */
-export type RouteAccess = 'public' | 'shopify-webhook' | 'api';
+export type RouteAccess = 'public' | 'shopify-webhook' | 'shopify-install' | 'api';
 
 declare module 'fastify' {
   interface FastifyContextConfig {

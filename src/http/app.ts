@@ -19,6 +19,7 @@ import { checkAccess, type ApiAccess, type RouteAccess } from './access.js';
 import { registerHealthRoutes } from './health.routes.js';
 import { registerJobRoutes } from './jobs.routes.js';
 import { registerSyncRoutes, type SyncService, type WebhookReceiver } from './sync.routes.js';
+import { registerShopifyInstallRoutes, type ShopifyInstall } from './shopify-install.routes.js';
 import { registerCatalogRoutes } from './catalog.routes.js';
 import { registerOrderRoutes } from './orders.routes.js';
 import { registerInventoryRoutes, type InventoryImportSettings } from './inventory.routes.js';
@@ -45,7 +46,7 @@ export interface AppDeps {
   publicUrl: string;
   /** Present when a Shopify shop is connected. */
   /** Present when a shop is connected; `owedBeforeHandOff` asks Shopify what it still owes before units leave. */
-  shopify?: { sync: SyncService; receiveWebhook: WebhookReceiver; owedBeforeHandOff?: OwedUnitsOf } | undefined;
+  shopify?: { sync: SyncService; receiveWebhook: WebhookReceiver; owedBeforeHandOff?: OwedUnitsOf; install?: ShopifyInstall | undefined; onInstalled?: () => void } | undefined;
   /** Asks for a job run soon (a change to publish). */
   requestJob?: ((name: string) => void) | undefined;
   /** Count file uploads: size and line limits, spool folder (defaults: 1 GiB, 64 KiB, the system's temp folder). */
@@ -227,5 +228,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerRoutingRoutes(app, deps);
   registerFulfillmentRoutes(app, deps);
   if (deps.shopify) registerSyncRoutes(app, { ...deps.shopify, webhooksPerMinute: deps.rateLimit.webhooksPerMinute });
+  if (deps.shopify?.install) {
+    registerShopifyInstallRoutes(app, { install: deps.shopify.install, publicUrl: deps.publicUrl, ...(deps.shopify.onInstalled ? { onInstalled: deps.shopify.onInstalled } : {}) });
+  }
   return app;
 }

@@ -37,6 +37,8 @@ export function makeSyncApi(deps: { db: Db; clock: Clock; shop: string; shopify:
       };
       return {
         shop: { domain: deps.shop, status: shop?.status ?? 'not connected', connectedAt: shop?.connectedAt?.toISOString() ?? null },
+        /** How Switchyard gets its token, when it expires, and why calls wait if renewing fails. */
+        credentials: await deps.shopify.tokens.status(),
         orders: resource('orders'),
         products: resource('products'),
         webhooks: {

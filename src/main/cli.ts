@@ -364,7 +364,9 @@ shopifyCommand
       const { runInitialLoad } = await import('../ingest/index.js');
       const logger = (await logging()).makeLogger({ level: 'warn' });
       const database = await openConfiguredDatabase(config, logger);
-      const shopify = makeShopifyClient({ shop: shopifyConfig.shop, accessToken: shopifyConfig.adminToken, apiVersion: shopifyConfig.apiVersion, apiUrl: shopifyConfig.apiUrl }, { logger });
+      const { accessTokensFor } = await import('../shopify/access-tokens.js');
+      const tokens = accessTokensFor(shopifyConfig, { db: database.db, logger, installUrl: `${config.publicUrl}/shopify/install?shop=${shopifyConfig.shop}` });
+      const shopify = makeShopifyClient({ shop: shopifyConfig.shop, tokens, apiVersion: shopifyConfig.apiVersion, apiUrl: shopifyConfig.apiUrl }, { logger });
       const bar = (percent: number, label: string) => {
         const width = 30;
         const filled = Math.round((percent / 100) * width);

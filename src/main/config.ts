@@ -3,13 +3,28 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ApiAccess } from '../http/access.js';
+import { parseKey } from '../shopify/secret-box.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
+/**
+ * How Switchyard gets its Admin API token (docs/decisions/0015-connecting-to-shopify.md): a legacy
+ * custom app's static token; the client credentials grant (an app of the merchant's own organization,
+ * made in the Dev Dashboard); or an install through the authorization code grant, with expiring
+ * offline tokens and refresh tokens.
+ */
+export type ShopifyAuth =
+  | { grant: 'static'; adminToken: string }
+  | { grant: 'client_credentials'; clientId: string }
+  | { grant: 'authorization_code'; clientId: string };
+
 export interface ShopifyConfig {
   shop: string;
-  adminToken: string;
+  auth: ShopifyAuth;
+  /** The app's client secret: signs webhooks, and obtains tokens with the client ID. */
   apiSecret: string;
+  /** Seals stored tokens (SWITCHYARD_ENCRYPTION_KEY, 32 bytes); undefined: derived from the secret (client credentials only). */
+  encryptionKey: Buffer | undefined;
   apiVersion: string;
   /** The Admin API's base URL when it is not https://{shop} (the simulator). */
   apiUrl: string | undefined;
@@ -64,7 +79,7 @@ export class ConfigError extends Error {
 }
 
 /** Names of values that must never be printed. */
-export const SECRET_VARIABLES = ['SHOPIFY_ADMIN_TOKEN', 'SHOPIFY_API_SECRET', 'SWITCHYARD_API_TOKEN', 'DATABASE_URL'] as const;
+export const SECRET_VARIABLES = ['SHOPIFY_ADMIN_TOKEN', 'SHOPIFY_API_SECRET', 'SWITCHYARD_API_TOKEN', 'SWITCHYARD_ENCRYPTION_KEY', 'DATABASE_URL'] as const;
 
 const KNOWN_VARIABLES = [
   'PORT',
@@ -77,7 +92,10 @@ const KNOWN_VARIABLES = [
   'LOG_LEVEL',
   'SHOPIFY_SHOP',
   'SHOPIFY_ADMIN_TOKEN',
+  'SHOPIFY_CLIENT_ID',
   'SHOPIFY_API_SECRET',
+  'SHOPIFY_GRANT',
+  'SWITCHYARD_ENCRYPTION_KEY',
   'SHOPIFY_API_VERSION',
   'SHOPIFY_API_URL',
   'SHOPIFY_INITIAL_LOAD_MONTHS',
@@ -193,24 +211,48 @@ export function loadConfig(env: Source = process.env, configPath?: string): Conf
     throw new ConfigError('SHOPIFY_SHOP', 'must be a shop domain like name.myshopify.com', shop);
   }
   const adminToken = text(source, 'SHOPIFY_ADMIN_TOKEN');
+  const clientId = text(source, 'SHOPIFY_CLIENT_ID');
   const apiSecret = text(source, 'SHOPIFY_API_SECRET');
+  const grant = text(source, 'SHOPIFY_GRANT');
+  const keyText = text(source, 'SWITCHYARD_ENCRYPTION_KEY');
+  const encryptionKey = keyText === undefined ? undefined : parseKey(keyText);
+  if (keyText !== undefined && encryptionKey === undefined) {
+    throw new ConfigError('SWITCHYARD_ENCRYPTION_KEY', 'must be 32 random bytes as 64 hex digits or base64 (make one with: openssl rand -hex 32)', undefined);
+  }
   let shopify: ShopifyConfig | undefined;
   if (shop !== undefined) {
-    if (adminToken === undefined) throw new ConfigError('SHOPIFY_ADMIN_TOKEN', 'is required when SHOPIFY_SHOP is set', undefined);
-    if (apiSecret === undefined) throw new ConfigError('SHOPIFY_API_SECRET', 'is required when SHOPIFY_SHOP is set', undefined);
+    if (apiSecret === undefined) throw new ConfigError('SHOPIFY_API_SECRET', "is required when SHOPIFY_SHOP is set (the app's client secret, from the Dev Dashboard)", undefined);
+    if (grant !== undefined && grant !== 'client_credentials' && grant !== 'authorization_code') {
+      throw new ConfigError('SHOPIFY_GRANT', 'must be client_credentials (an app of your own organization) or authorization_code (an app installed through its install link)', grant);
+    }
+    let auth: ShopifyAuth;
+    if (adminToken !== undefined) {
+      if (grant !== undefined) throw new ConfigError('SHOPIFY_GRANT', 'does not go with SHOPIFY_ADMIN_TOKEN (a legacy custom app has a fixed token): set one or the other', grant);
+      auth = { grant: 'static', adminToken };
+    } else {
+      if (clientId === undefined) {
+        throw new ConfigError('SHOPIFY_CLIENT_ID', "is required when SHOPIFY_SHOP is set (the app's client ID, from the Dev Dashboard; or SHOPIFY_ADMIN_TOKEN for a legacy custom app)", undefined);
+      }
+      if (!/^[A-Za-z0-9_-]{8,100}$/.test(clientId)) throw new ConfigError('SHOPIFY_CLIENT_ID', 'must be the client ID shown in the Dev Dashboard (letters and digits)', undefined);
+      if (grant === 'authorization_code' && encryptionKey === undefined) {
+        throw new ConfigError('SWITCHYARD_ENCRYPTION_KEY', 'is required with SHOPIFY_GRANT=authorization_code: it seals the refresh token at rest (make one with: openssl rand -hex 32)', undefined);
+      }
+      auth = { grant: grant === 'authorization_code' ? 'authorization_code' : 'client_credentials', clientId };
+    }
     const months = integer(source, 'SHOPIFY_INITIAL_LOAD_MONTHS', 1, 1, 6);
     if (![1, 2, 6].includes(months)) throw new ConfigError('SHOPIFY_INITIAL_LOAD_MONTHS', 'must be 1, 2 or 6', String(months));
     shopify = {
       shop,
-      adminToken,
+      auth,
       apiSecret,
+      encryptionKey,
       apiVersion,
       apiUrl: url(source, 'SHOPIFY_API_URL', ['http:', 'https:'], 'must be an http:// or https:// URL'),
       initialLoadMonths: months,
       webhookMaxAgeSeconds: integer(source, 'SHOPIFY_WEBHOOK_MAX_AGE_HOURS', 24, 1, 24 * 30) * 3600,
     };
-  } else if (adminToken !== undefined || apiSecret !== undefined) {
-    throw new ConfigError('SHOPIFY_SHOP', 'is required when SHOPIFY_ADMIN_TOKEN or SHOPIFY_API_SECRET is set', undefined);
+  } else if (adminToken !== undefined || apiSecret !== undefined || clientId !== undefined) {
+    throw new ConfigError('SHOPIFY_SHOP', 'is required when SHOPIFY_ADMIN_TOKEN, SHOPIFY_CLIENT_ID or SHOPIFY_API_SECRET is set', undefined);
   }
 
   const publicUrl =
@@ -282,7 +324,14 @@ export function describeConfig(config: Config): Record<string, unknown> {
     apiToken: config.apiToken ? '[set]' : '[not set]',
     apiAccess: describeApiAccess(apiAccessOf(config)),
     shopify: config.shopify
-      ? { shop: config.shopify.shop, apiVersion: config.shopify.apiVersion, adminToken: '[set]', apiSecret: '[set]' }
+      ? {
+          shop: config.shopify.shop,
+          apiVersion: config.shopify.apiVersion,
+          grant: config.shopify.auth.grant,
+          ...(config.shopify.auth.grant === 'static' ? { adminToken: '[set]' } : { clientId: config.shopify.auth.clientId }),
+          apiSecret: '[set]',
+          encryptionKey: config.shopify.encryptionKey ? '[set]' : '[derived from the client secret]',
+        }
       : '[not configured]',
   };
 }

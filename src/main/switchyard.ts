@@ -15,6 +15,11 @@ import { makeJobRegistry } from '../jobs/registry.js';
 import { buildApp, type App } from '../http/app.js';
 import { VERSION, type Role } from './version.js';
 import { makeShopifyClient } from '../shopify/client.js';
+import { accessTokensFor } from '../shopify/access-tokens.js';
+import { makeInstallFlow } from '../shopify/install.js';
+import { makeTokenEndpoint } from '../shopify/token-endpoint.js';
+import { makeSecretBox } from '../shopify/secret-box.js';
+import { scopesNeeded } from '../shopify/scopes.js';
 import { ensureShop, INITIAL_LOAD_JOB, makeIngest } from '../ingest/index.js';
 import type { SyncSettings } from '../ingest/ingest.jobs.js';
 import { INVENTORY_JOB_NAMES, makeInventoryJobs } from '../jobs/inventory.jobs.js';
@@ -152,8 +157,35 @@ export async function startSwitchyard(config: Config, options: StartOptions = {}
   const shopifyConfig = config.shopify;
   let requestProcessing = () => {};
   let requestJob: (name: string) => void = () => {};
-  const shopify = shopifyConfig
-    ? makeShopifyClient({ shop: shopifyConfig.shop, accessToken: shopifyConfig.adminToken, apiVersion: shopifyConfig.apiVersion, apiUrl: shopifyConfig.apiUrl }, { logger })
+  // Once Shopify gives a token again (or for the first time, after an install), a shop that was
+  // never loaded is loaded: nothing waits for a restart.
+  let loadIfNeverLoaded = () => {};
+  const tokens = shopifyConfig
+    ? accessTokensFor(shopifyConfig, { db: database.db, logger, installUrl: `${config.publicUrl}/shopify/install?shop=${shopifyConfig.shop}`, onRecovered: () => loadIfNeverLoaded() })
+    : undefined;
+  const shopify = shopifyConfig && tokens
+    ? makeShopifyClient(
+        {
+          shop: shopifyConfig.shop,
+          tokens,
+          apiVersion: shopifyConfig.apiVersion,
+          apiUrl: shopifyConfig.apiUrl,
+        },
+        { logger },
+      )
+    : undefined;
+  const installFlow = shopifyConfig && shopifyConfig.auth.grant === 'authorization_code'
+    ? makeInstallFlow({
+        db: database.db,
+        shop: shopifyConfig.shop,
+        clientId: shopifyConfig.auth.clientId,
+        clientSecret: shopifyConfig.apiSecret,
+        apiUrl: shopifyConfig.apiUrl,
+        redirectUrl: `${config.publicUrl}/shopify/callback`,
+        scopes: scopesNeeded(shopifyConfig.initialLoadMonths).map((need) => need.scope),
+        endpoint: makeTokenEndpoint({ shop: shopifyConfig.shop, clientId: shopifyConfig.auth.clientId, clientSecret: shopifyConfig.apiSecret, apiUrl: shopifyConfig.apiUrl }),
+        box: makeSecretBox(shopifyConfig.encryptionKey!),
+      })
     : undefined;
   const ingest = shopifyConfig && shopify
     ? makeIngest({
@@ -218,18 +250,37 @@ export async function startSwitchyard(config: Config, options: StartOptions = {}
         rateLimit: config.rateLimit,
         trustProxy: config.trustProxy,
         publicUrl: config.publicUrl,
-        shopify: ingest ? { sync: ingest.sync, receiveWebhook: ingest.receiveWebhook, owedBeforeHandOff: ingest.owedBeforeHandOff } : undefined,
+        shopify: ingest
+          ? {
+              sync: ingest.sync,
+              receiveWebhook: ingest.receiveWebhook,
+              owedBeforeHandOff: ingest.owedBeforeHandOff,
+              install: installFlow,
+              onInstalled: () => loadIfNeverLoaded(),
+            }
+          : undefined,
         requestJob: (name: string) => requestJob(name),
         imports: { ...config.imports, uploadDir: join(config.dataDir, 'uploads') },
       });
       url = await app.listen({ port: config.port, host: config.host });
       logger.info({ url, docs: `${config.publicUrl}/docs`, health: `${config.publicUrl}/health` }, 'Switchyard is listening');
     }
-    if (shopifyConfig && role !== 'api' && options.autoConnect !== false) {
-      const shop = await ensureShop(database.db, shopifyConfig.shop, shopifyConfig.apiVersion);
-      if (shop.status !== 'connected') {
-        logger.info({ shop: shopifyConfig.shop }, 'first start with this shop: running the initial load');
-        await jobs.requestRun(INITIAL_LOAD_JOB, 'system');
+    if (shopifyConfig && options.autoConnect !== false) {
+      const shopConfig = shopifyConfig;
+      loadIfNeverLoaded = () => {
+        void (async () => {
+          const shop = await ensureShop(database.db, shopConfig.shop, shopConfig.apiVersion);
+          if (shop.status === 'connected' || stopRequested) return;
+          logger.info({ shop: shopConfig.shop }, 'the shop was never loaded: running the initial load');
+          await jobs.requestRun(INITIAL_LOAD_JOB, 'system');
+        })().catch((error: unknown) => logger.warn({ err: error }, 'could not request the initial load'));
+      };
+      if (role !== 'api') {
+        const shop = await ensureShop(database.db, shopifyConfig.shop, shopifyConfig.apiVersion);
+        if (shop.status !== 'connected') {
+          logger.info({ shop: shopifyConfig.shop }, 'first start with this shop: running the initial load');
+          await jobs.requestRun(INITIAL_LOAD_JOB, 'system');
+        }
       }
     }
   } catch (error) {

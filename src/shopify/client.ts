@@ -7,14 +7,17 @@
 //   - HTTP 5xx, timeouts, network errors: back off exponentially with jitter, retry (bounded);
 //   - any other GraphQL error: fail at once with the errors (a bug or a schema change, not a blip).
 import { createAdminApiClient } from '@shopify/admin-api-client';
-import { AppError } from '../platform/errors.js';
+import { AppError, isAppError } from '../platform/errors.js';
 import type { Logger } from '../platform/logger.js';
 import { makeCostBudget, type CostBudget, type ThrottleStatus } from './budget.js';
 import type { Operation } from './operation.js';
+import { staticAccessToken, type AccessTokens } from './access-tokens.js';
 
 export interface ShopifyConnection {
   shop: string;
-  accessToken: string;
+  /** Where each call's token comes from; or a fixed token (a legacy custom app, tests). */
+  tokens?: AccessTokens;
+  accessToken?: string;
   apiVersion: string;
   /** Where the Admin API is; default `https://{shop}`. The simulator's URL in demo mode and tests. */
   apiUrl?: string | undefined;
@@ -26,10 +29,14 @@ export interface CallStats {
   throttled: number;
   retries: number;
   failures: number;
+  /** Calls Shopify answered 401 (an expired or revoked token), and those sent again with a renewed token. */
+  unauthorized: number;
+  retriedWithNewToken: number;
 }
 
 export interface ShopifyClient {
   readonly shop: string;
+  readonly tokens: AccessTokens;
   readonly budget: CostBudget;
   readonly stats: CallStats;
   request<TData, TVariables extends Record<string, unknown>>(operation: Operation<TData, TVariables>, variables: TVariables): Promise<TData>;
@@ -85,14 +92,17 @@ export function makeShopifyClient(connection: ShopifyConnection, options: Client
   const random = options.random ?? Math.random;
   const budget = options.budget ?? sharedBudget(connection.shop);
   const apiUrl = (connection.apiUrl ?? `https://${connection.shop}`).replace(/\/+$/, '');
-  const stats: CallStats = { calls: 0, costPoints: 0, throttled: 0, retries: 0, failures: 0 };
+  const stats: CallStats = { calls: 0, costPoints: 0, throttled: 0, retries: 0, failures: 0, unauthorized: 0, retriedWithNewToken: 0 };
+  if (!connection.tokens && !connection.accessToken) throw new Error('A Shopify connection needs tokens or an access token.');
+  const tokens = connection.tokens ?? staticAccessToken(connection.accessToken!);
   /** Last requested cost seen per operation: a better reservation than the static estimate. */
   const knownCost = new Map<string, number>();
 
   const client = createAdminApiClient({
     storeDomain: connection.shop,
     apiVersion: connection.apiVersion,
-    accessToken: connection.accessToken,
+    // Each call sends the token of the moment (below); this one is never used.
+    accessToken: 'set-per-request',
     retries: 0,
     customFetchApi: (url, init) =>
       fetch(String(url).replace(/^https:\/\/[^/]+/, apiUrl), { ...(init as RequestInit), signal: AbortSignal.timeout(timeoutMs) }),
@@ -105,13 +115,15 @@ export function makeShopifyClient(connection: ShopifyConnection, options: Client
     let throttledTries = 0;
     let throttledSince = 0;
     let transientTries = 0;
+    let renewedAfter401 = false;
+    let token = await tokens.current();
     for (;;) {
       const cost = knownCost.get(op.name) ?? op.estimatedCost;
       await budget.reserve(cost);
       stats.calls += 1;
       let response: ClientResponse;
       try {
-        response = (await client.request(op.document, { variables })) as ClientResponse;
+        response = (await client.request(op.document, { variables, headers: { 'X-Shopify-Access-Token': token } })) as ClientResponse;
       } catch (error) {
         response = { errors: { message: error instanceof Error ? error.message : String(error) } };
       }
@@ -168,6 +180,24 @@ export function makeShopifyClient(connection: ShopifyConnection, options: Client
         await sleep(delay);
         continue;
       }
+      if (status === 401) {
+        stats.unauthorized += 1;
+        // Expired or revoked: a renewed token gets one more try (a 401 applied nothing).
+        if (!renewedAfter401) {
+          renewedAfter401 = true;
+          const renewed = await tokens.refused(token).catch((error: unknown) => {
+            // Shopify refusing the app itself (secret, grant, install) is as final as the 401.
+            if (isAppError(error) && ['invalid_client', 'invalid_grant', 'not_installed'].includes(String(error.details['reason']))) return undefined;
+            stats.failures += 1;
+            throw error;
+          });
+          if (renewed !== undefined) {
+            stats.retriedWithNewToken += 1;
+            token = renewed;
+            continue;
+          }
+        }
+      }
       stats.failures += 1;
       if (status === 401) {
         throw new AppError('shopify.unauthorized', 'unavailable', `Shopify does not accept the access token for ${connection.shop} (HTTP 401): the app was uninstalled or the token revoked.`, {
@@ -184,5 +214,5 @@ export function makeShopifyClient(connection: ShopifyConnection, options: Client
     }
   }
 
-  return { shop: connection.shop, budget, stats, request };
+  return { shop: connection.shop, tokens, budget, stats, request };
 }
