@@ -1,7 +1,7 @@
 // The `switchyard` command: serve | migrate | jobs ...
 import { stat } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { ConfigError, loadAppConfigSettings, loadConfig, type Config } from './config.js';
 import { ROLES, VERSION, type Role } from './version.js';
 import { isAppError } from '../platform/errors.js';
 import { quoted } from '../platform/text.js';
@@ -402,6 +402,56 @@ shopifyCommand
       } finally {
         await database.close();
       }
+    } catch (error) {
+      fail(error);
+    }
+  });
+
+shopifyCommand
+  .command('app-config')
+  .description("Write the shopify.app.toml of the Shopify app Switchyard connects through (scopes, install callback, webhook API version)")
+  .option('--url <url>', 'the https:// URL Switchyard is reached at (default: SWITCHYARD_PUBLIC_URL)')
+  .option('--client-id <id>', "the app's client ID from the Dev Dashboard (default: SHOPIFY_CLIENT_ID; else a placeholder)")
+  .option('--name <name>', 'the app name shown to the merchant (default: Switchyard)')
+  .option('--out <file>', 'where to write it; - prints it', 'shopify.app.toml')
+  .option('--force', 'overwrite an existing file')
+  .option('--config <file>', 'JSON config file')
+  .action(async (options: { url?: string; clientId?: string; name?: string; out: string; force?: boolean; config?: string }) => {
+    try {
+      const { appConfigToml, checkAppName, checkAppUrl, checkClientId, hasClientIdPlaceholder, INSTALL_CALLBACK_PATH } = await import('../shopify/app-config.js');
+      const { HANDLED_TOPICS } = await import('../ingest/topics.js');
+      const settings = loadAppConfigSettings(undefined, options.config);
+      const urlFrom = options.url !== undefined ? '--url' : 'SWITCHYARD_PUBLIC_URL';
+      const rawUrl = options.url ?? settings.publicUrl;
+      if (rawUrl === undefined) fail(new ConfigError('--url', 'is required (or set SWITCHYARD_PUBLIC_URL): the https:// URL Shopify reaches Switchyard at', undefined));
+      const url = checkAppUrl(rawUrl);
+      if (!url.ok) fail(new ConfigError(urlFrom, url.expected, rawUrl));
+      const rawClientId = options.clientId ?? settings.clientId;
+      const clientId = rawClientId === undefined ? undefined : checkClientId(rawClientId);
+      if (clientId && !clientId.ok) fail(new ConfigError(options.clientId !== undefined ? '--client-id' : 'SHOPIFY_CLIENT_ID', clientId.expected, rawClientId));
+      const name = options.name === undefined ? undefined : checkAppName(options.name);
+      if (name && !name.ok) fail(new ConfigError('--name', name.expected, options.name));
+
+      const toml = appConfigToml({ url: url.value, clientId: clientId?.value, name: name?.value, apiVersion: settings.apiVersion, registeredTopics: HANDLED_TOPICS });
+      if (options.out === '-') {
+        process.stdout.write(toml);
+        return;
+      }
+      const { writeFile } = await import('node:fs/promises');
+      try {
+        // 'wx' fails on an existing file: a merchant's edited TOML is never lost by accident.
+        await writeFile(options.out, toml, { flag: options.force ? 'w' : 'wx' });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EEXIST') fail(new ConfigError('--out', 'names a file that exists: pass --force to overwrite it, or choose another --out', options.out));
+        fail(new ConfigError('--out', `cannot be written (${(error as Error).message})`, options.out));
+      }
+      const steps = [
+        ...(hasClientIdPlaceholder(toml) ? ["Put the app's client ID in client_id (the app's Settings page in the Dev Dashboard), or run this again with --client-id."] : []),
+        'Deploy it: `shopify app deploy` from this folder, or enter its values in a new version of the app in the Dev Dashboard and release it.',
+        `Set SHOPIFY_CLIENT_ID and SHOPIFY_API_SECRET (the app's client ID and secret) and run Switchyard at ${url.value}.`,
+        `Install the app on the shop from the Dev Dashboard: Shopify sends you back to ${url.value}${INSTALL_CALLBACK_PATH}.`,
+      ];
+      process.stdout.write(`Wrote ${options.out}. Next:\n${steps.map((step, i) => `  ${i + 1}. ${step}\n`).join('')}`);
     } catch (error) {
       fail(error);
     }

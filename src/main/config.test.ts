@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { ConfigError, describeConfig, loadConfig, readTestEnvironment } from './config.js';
+import { ConfigError, describeConfig, loadAppConfigSettings, loadConfig, readTestEnvironment } from './config.js';
 import { CLI, startChild } from '../../test/support/child.js';
 
 function errorOf(env: Record<string, string>): ConfigError {
@@ -73,6 +73,15 @@ describe('configuration', () => {
     expect(errorOf({ SWITCHYARD_CONFIG: file }).variable).toBe('PROT');
     writeFileSync(file, '{ not json');
     expect(errorOf({ SWITCHYARD_CONFIG: file }).message).toMatch(/^Configuration error: SWITCHYARD_CONFIG must hold valid JSON/);
+  });
+
+  test('app-config settings are read before the shop can be connected: a shop without its token is no error there', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-config-'));
+    const file = join(dir, 'config.json');
+    writeFileSync(file, JSON.stringify({ SWITCHYARD_PUBLIC_URL: 'https://oms.example.com', SHOPIFY_CLIENT_ID: 'from-file' }));
+    expect(loadAppConfigSettings({ SHOPIFY_SHOP: 'x.myshopify.com', SHOPIFY_CLIENT_ID: 'abc' }, file)).toEqual({ publicUrl: 'https://oms.example.com', clientId: 'abc', apiVersion: '2026-07' });
+    expect(() => loadConfig({ SHOPIFY_SHOP: 'x.myshopify.com' })).toThrow('SHOPIFY_ADMIN_TOKEN is required');
+    expect(() => loadAppConfigSettings({ SHOPIFY_API_VERSION: '2026-05' })).toThrow('SHOPIFY_API_VERSION must be a Shopify API version');
   });
 
   test('describeConfig never shows secrets', () => {

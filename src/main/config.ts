@@ -98,6 +98,7 @@ const KNOWN_VARIABLES = [
   'SWITCHYARD_ENCRYPTION_KEY',
   'SHOPIFY_API_VERSION',
   'SHOPIFY_API_URL',
+  'SHOPIFY_CLIENT_ID',
   'SHOPIFY_INITIAL_LOAD_MONTHS',
   'SWITCHYARD_PUBLIC_URL',
   'SWITCHYARD_API_TOKEN',
@@ -180,17 +181,41 @@ export function readConfigFile(path: string): Source {
   return result;
 }
 
-/**
- * Builds the configuration from a config file (SWITCHYARD_CONFIG or `configPath`) overlaid by the
- * environment. Throws ConfigError on the first bad value.
- */
-export function loadConfig(env: Source = process.env, configPath?: string): Config {
+/** The config file (SWITCHYARD_CONFIG or `configPath`) overlaid by the environment. */
+function sourceOf(env: Source, configPath: string | undefined): Source {
   const filePath = configPath ?? text(env, 'SWITCHYARD_CONFIG' as Variable);
   const fromFile = filePath ? readConfigFile(filePath) : {};
   const source: Source = { ...fromFile };
   for (const name of KNOWN_VARIABLES) {
     if (env[name] !== undefined) source[name] = env[name];
   }
+  return source;
+}
+
+function shopifyApiVersionOf(source: Source): string {
+  const apiVersion = text(source, 'SHOPIFY_API_VERSION') ?? '2026-07';
+  if (!/^(\d{4}-(01|04|07|10)|unstable)$/.test(apiVersion)) {
+    throw new ConfigError('SHOPIFY_API_VERSION', 'must be a Shopify API version like 2026-07 (YYYY-01/04/07/10)', apiVersion);
+  }
+  return apiVersion;
+}
+
+/**
+ * What `switchyard shopify app-config` reads, and nothing else: it runs before the app exists, when
+ * the rest of the Shopify settings (a token, a secret) cannot be there yet. The URL is checked by the
+ * command, which knows whether it came from --url or from here.
+ */
+export function loadAppConfigSettings(env: Source = process.env, configPath?: string): { publicUrl: string | undefined; clientId: string | undefined; apiVersion: string } {
+  const source = sourceOf(env, configPath);
+  return { publicUrl: text(source, 'SWITCHYARD_PUBLIC_URL'), clientId: text(source, 'SHOPIFY_CLIENT_ID'), apiVersion: shopifyApiVersionOf(source) };
+}
+
+/**
+ * Builds the configuration from a config file (SWITCHYARD_CONFIG or `configPath`) overlaid by the
+ * environment. Throws ConfigError on the first bad value.
+ */
+export function loadConfig(env: Source = process.env, configPath?: string): Config {
+  const source = sourceOf(env, configPath);
 
   const port = integer(source, 'PORT', 8080, 0, 65535);
   const dataDir = resolve(text(source, 'SWITCHYARD_DATA_DIR') ?? './.switchyard');
@@ -201,10 +226,7 @@ export function loadConfig(env: Source = process.env, configPath?: string): Conf
     throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`, logLevelRaw);
   }
 
-  const apiVersion = text(source, 'SHOPIFY_API_VERSION') ?? '2026-07';
-  if (!/^(\d{4}-(01|04|07|10)|unstable)$/.test(apiVersion)) {
-    throw new ConfigError('SHOPIFY_API_VERSION', 'must be a Shopify API version like 2026-07 (YYYY-01/04/07/10)', apiVersion);
-  }
+  const apiVersion = shopifyApiVersionOf(source);
 
   const shop = text(source, 'SHOPIFY_SHOP');
   if (shop !== undefined && !/^[a-z0-9][a-z0-9-]*\.myshopify\.com$/.test(shop)) {
