@@ -80,7 +80,7 @@ describe('configuration', () => {
     const file = join(dir, 'config.json');
     writeFileSync(file, JSON.stringify({ SWITCHYARD_PUBLIC_URL: 'https://oms.example.com', SHOPIFY_CLIENT_ID: 'from-file' }));
     expect(loadAppConfigSettings({ SHOPIFY_SHOP: 'x.myshopify.com', SHOPIFY_CLIENT_ID: 'abc' }, file)).toEqual({ publicUrl: 'https://oms.example.com', clientId: 'abc', apiVersion: '2026-07' });
-    expect(() => loadConfig({ SHOPIFY_SHOP: 'x.myshopify.com' })).toThrow('SHOPIFY_ADMIN_TOKEN is required');
+    expect(() => loadConfig({ SHOPIFY_SHOP: 'x.myshopify.com' })).toThrow('SHOPIFY_API_SECRET is required');
     expect(() => loadAppConfigSettings({ SHOPIFY_API_VERSION: '2026-05' })).toThrow('SHOPIFY_API_VERSION must be a Shopify API version');
   });
 

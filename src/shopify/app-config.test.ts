@@ -21,7 +21,7 @@ describe('appConfigToml', () => {
     expect(parsed(appConfigToml(base))).toEqual({
       client_id: 'abc',
       name: 'Switchyard',
-      application_url: 'https://oms.example.com',
+      application_url: 'https://oms.example.com/shopify/install',
       embedded: false,
       access_scopes: {
         scopes: 'read_customers,read_inventory,read_locations,read_merchant_managed_fulfillment_orders,read_orders,read_products,write_inventory,write_merchant_managed_fulfillment_orders,write_orders',
@@ -52,7 +52,7 @@ describe('appConfigToml', () => {
 
   test('the install callback sits under the URL, a path kept and a trailing slash dropped', () => {
     expect(parsed(appConfigToml({ ...base, url: 'https://example.com/switchyard/' }))).toMatchObject({
-      application_url: 'https://example.com/switchyard',
+      application_url: 'https://example.com/switchyard/shopify/install',
       auth: { redirect_urls: ['https://example.com/switchyard/shopify/callback'] },
     });
   });

@@ -8,6 +8,8 @@ import { READ_ALL_ORDERS, SCOPES_NEEDED } from './scopes.js';
 
 /** Where Shopify sends the merchant back with the authorization code when the app is installed. */
 export const INSTALL_CALLBACK_PATH = '/shopify/callback';
+/** Where Shopify opens the app after an install (with ?shop=…): it asks for the token from there. */
+export const INSTALL_PATH = '/shopify/install';
 /** Where the subscriptions Switchyard registers itself deliver. */
 export const WEBHOOK_PATH = '/webhooks/shopify';
 
@@ -104,8 +106,8 @@ export function appConfigToml(input: AppConfigInput): string {
       ? ["# The app's client ID, from its Settings page in the Dev Dashboard (or run this again with --client-id).", `client_id = ${str(CLIENT_ID_PLACEHOLDER)}`]
       : [`client_id = ${str(clientId)}`]),
     `name = ${str(name)}`,
-    `application_url = ${str(url)}`,
-    '# Switchyard runs on its own server, not inside the Shopify admin.',
+    `application_url = ${str(url + INSTALL_PATH)}`,
+    '# Switchyard runs on its own server, not inside the Shopify admin; after an install Shopify opens\n# this page, which asks Shopify for the token (authorization code grant).',
     'embedded = false',
     '',
     '[access_scopes]',
