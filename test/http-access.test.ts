@@ -11,7 +11,10 @@ import type { RouteEntry } from '../src/http/app.js';
 const API_TOKEN = 'access-test-token-0123456789';
 const SHOP = {
   SHOPIFY_SHOP: 'access-shop.myshopify.com',
-  SHOPIFY_ADMIN_TOKEN: 'shpat_access_test',
+  // An app installed through its install link: every kind of route exists, the install's too.
+  SHOPIFY_CLIENT_ID: '0123456789abcdef0123456789abcdef',
+  SHOPIFY_GRANT: 'authorization_code',
+  SWITCHYARD_ENCRYPTION_KEY: '00'.repeat(32),
   SHOPIFY_API_SECRET: 'shpss_access_test',
   // Nothing answers there: the shop is never called (no initial load in these tests).
   SHOPIFY_API_URL: 'http://127.0.0.1:9',
@@ -73,9 +76,11 @@ afterAll(async () => {
 const routes = (): RouteEntry[] => switchyard.app!.routeTable.filter((r) => r.method !== 'OPTIONS');
 
 describe('every route says who may call it', () => {
-  test('the public routes are exactly the health check, the API documentation and Shopify webhooks', () => {
+  test('the public routes are exactly the health check, the API documentation, Shopify webhooks and the install link and callback', () => {
     const open = routes().filter((r) => r.access !== 'api');
     expect(open.filter((r) => r.access === 'shopify-webhook').map((r) => `${r.method} ${r.url}`)).toEqual(['POST /webhooks/shopify']);
+    expect(open.filter((r) => r.access === 'shopify-install').map((r) => `${r.method} ${r.url}`).filter((r) => !r.startsWith('HEAD'))).toEqual(['GET /shopify/install', 'GET /shopify/callback']);
+    expect(open.every((r) => ['public', 'shopify-webhook', 'shopify-install'].includes(r.access))).toBe(true);
     for (const route of open.filter((r) => r.access === 'public')) expect(PUBLIC_ROUTES).toContain(route.url);
     // The API is all behind the credential, and there is plenty of it.
     const api = routes().filter((r) => r.url.startsWith('/api/'));
