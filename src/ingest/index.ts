@@ -16,7 +16,7 @@ import type { Logger } from '../platform/logger.js';
 
 export { INGEST_JOB_NAMES } from './ingest.jobs.js';
 export { runInitialLoad, proposeLocations, type LocationProposal, type LoadProgress } from './initial-load.js';
-export { ensureShop } from './sync-state.js';
+export { ensureShop, resumeAfterCredentials } from './sync-state.js';
 
 export const INITIAL_LOAD_JOB = 'sync.initial-load';
 

@@ -478,10 +478,14 @@ program
     process.stdout.write(
       [
         `Shopify simulator listening on ${simulator.url}`,
+        '  Connect as a Dev Dashboard app (client credentials grant: Switchyard obtains and renews its token):',
         `  SHOPIFY_SHOP=${credentials.shop}`,
-        `  SHOPIFY_ADMIN_TOKEN=${credentials.accessToken}`,
+        `  SHOPIFY_CLIENT_ID=${credentials.clientId}`,
         `  SHOPIFY_API_SECRET=${credentials.clientSecret}`,
         `  SHOPIFY_API_VERSION=${credentials.apiVersion}`,
+        `  SHOPIFY_API_URL=${simulator.url}`,
+        `  Or as a legacy custom app: SHOPIFY_ADMIN_TOKEN=${credentials.accessToken} (instead of SHOPIFY_CLIENT_ID)`,
+        `  Token endpoint: POST ${simulator.url}/admin/oauth/access_token; install page: GET ${simulator.url}/admin/oauth/authorize`,
         `  Admin API: POST ${simulator.url}/admin/api/${credentials.apiVersion}/graphql.json (header X-Shopify-Access-Token)`,
         `  Control:   ${simulator.url}/_sim/shops/${credentials.shop}/state  (see src/simulator/README.md)`,
         '',

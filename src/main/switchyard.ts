@@ -20,7 +20,7 @@ import { makeInstallFlow } from '../shopify/install.js';
 import { makeTokenEndpoint } from '../shopify/token-endpoint.js';
 import { makeSecretBox } from '../shopify/secret-box.js';
 import { scopesNeeded } from '../shopify/scopes.js';
-import { ensureShop, INITIAL_LOAD_JOB, makeIngest } from '../ingest/index.js';
+import { ensureShop, INITIAL_LOAD_JOB, makeIngest, resumeAfterCredentials } from '../ingest/index.js';
 import type { SyncSettings } from '../ingest/ingest.jobs.js';
 import { INVENTORY_JOB_NAMES, makeInventoryJobs } from '../jobs/inventory.jobs.js';
 import { makeRoutingJobs, ROUTING_JOB_NAMES } from '../jobs/routing.jobs.js';
@@ -269,11 +269,11 @@ export async function startSwitchyard(config: Config, options: StartOptions = {}
       const shopConfig = shopifyConfig;
       loadIfNeverLoaded = () => {
         void (async () => {
-          const shop = await ensureShop(database.db, shopConfig.shop, shopConfig.apiVersion);
-          if (shop.status === 'connected' || stopRequested) return;
-          logger.info({ shop: shopConfig.shop }, 'the shop was never loaded: running the initial load');
-          await jobs.requestRun(INITIAL_LOAD_JOB, 'system');
-        })().catch((error: unknown) => logger.warn({ err: error }, 'could not request the initial load'));
+          if (stopRequested) return;
+          const next = await resumeAfterCredentials(database.db, shopConfig.shop, shopConfig.apiVersion);
+          logger.info({ shop: shopConfig.shop, next }, next === 'load' ? 'Shopify credentials work: running the initial load' : 'Shopify credentials work again: reconciling what was missed');
+          await jobs.requestRun(next === 'load' ? INITIAL_LOAD_JOB : 'sync.reconcile', 'system');
+        })().catch((error: unknown) => logger.warn({ err: error }, 'could not request the sync after credentials came back'));
       };
       if (role !== 'api') {
         const shop = await ensureShop(database.db, shopifyConfig.shop, shopifyConfig.apiVersion);

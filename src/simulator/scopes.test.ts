@@ -256,7 +256,7 @@ describe('granted scopes', () => {
     expect(changed).toEqual({ status: 200, body: { name: 'changing', scopes: ['read_locations', 'read_products'] } });
     expect((await client.request('{ locations(first: 1) { nodes { id } } }')).data.locations.nodes).toHaveLength(1);
     const listed = await control('GET', `/shops/${creds.shop}/apps`);
-    expect(listed.body.apps.find((a: { name: string }) => a.name === 'changing')).toEqual({ name: 'changing', scopes: ['read_locations', 'read_products'] });
+    expect(listed.body.apps.find((a: { name: string }) => a.name === 'changing')).toMatchObject({ name: 'changing', installed: true, scopes: ['read_locations', 'read_products'] });
 
     expect(await control('PUT', `/shops/${creds.shop}/apps/changing/scopes`, { scopes: ['read orders'] })).toEqual({
       status: 400,
@@ -269,7 +269,7 @@ describe('granted scopes', () => {
       body: { error: 'scopes must be an array of scope handles such as "read_orders" (got "read_orders").' },
     });
     // Nothing half-applied: the refused changes left the app as it was, and no app "bad" exists.
-    expect((await control('GET', `/shops/${creds.shop}/apps`)).body.apps.filter((a: { name: string }) => ['changing', 'bad'].includes(a.name))).toEqual([
+    expect((await control('GET', `/shops/${creds.shop}/apps`)).body.apps.filter((a: { name: string }) => ['changing', 'bad'].includes(a.name))).toMatchObject([
       { name: 'changing', scopes: ['read_locations', 'read_products'] },
     ]);
   });

@@ -17,6 +17,7 @@ import { scopedFieldResolver, typeResolver } from './executor.js';
 import { isScopeHandle, scopeRulesOf } from './scopes.js';
 import type { StagedTarget } from './views.js';
 import { startWebhookDispatcher, type WebhookDispatcher, type WebhookFaults, NO_WEBHOOK_FAULTS } from './webhooks.js';
+import { makeOAuth, SHOPIFY_TOKEN_LIFETIMES, type OAuthApp, type TokenGrantName, type TokenLifetimes, type TokenStats } from './oauth.js';
 
 /** The version of the pinned Admin schema, and of webhook bodies. */
 export const SIMULATED_API_VERSION = '2026-07';
@@ -54,9 +55,23 @@ export interface ApiFaults {
   mutationAnswerDelayMs: number;
   /** Share of mutations answered with HTTP 503 without being applied (queries are answered). */
   mutationErrorRate: number;
+  /** Share of token endpoint requests answered HTTP 503. */
+  tokenEndpointErrorRate: number;
+  /** The next this many token endpoint requests are answered HTTP 503. */
+  tokenEndpointFailNext: number;
 }
 
-export const NO_FAULTS: ApiFaults = { errorRate: 0, timeoutRate: 0, timeoutMs: 10_000, throttleRate: 0, lostResponseRate: 0, mutationAnswerDelayMs: 0, mutationErrorRate: 0 };
+export const NO_FAULTS: ApiFaults = {
+  errorRate: 0,
+  timeoutRate: 0,
+  timeoutMs: 10_000,
+  throttleRate: 0,
+  lostResponseRate: 0,
+  mutationAnswerDelayMs: 0,
+  mutationErrorRate: 0,
+  tokenEndpointErrorRate: 0,
+  tokenEndpointFailNext: 0,
+};
 
 interface AppEntry {
   app: SimApp;
@@ -69,7 +84,8 @@ interface ShopEntry {
   faults: ApiFaults;
   random: Random;
   plan: PlanName;
-  stats: { calls: number; pointsCharged: number; throttled: number; faultsInjected: number };
+  stats: { calls: number; pointsCharged: number; throttled: number; faultsInjected: number; tokenRequests: Record<TokenGrantName, TokenStats>; expiredTokenCalls: number };
+  lifetimes: TokenLifetimes;
   webhooks: WebhookDispatcher;
   bulk: BulkRunner;
   /** Concurrent bulk operations allowed per type (Shopify: 5 from 2026-01; 1 before). */
@@ -92,7 +108,10 @@ export interface CreateShopOptions {
 
 export interface ShopCredentials {
   shop: string;
+  /** The legacy custom app's static token. */
   accessToken: string;
+  /** The app's client ID and secret: what a Dev Dashboard app has (the client credentials grant). */
+  clientId: string;
   clientSecret: string;
   apiVersion: string;
   plan: PlanName;
@@ -106,13 +125,35 @@ export interface SimulatorOptions {
   webhookTimeScale?: number;
   /** Milliseconds a bulk operation spends in CREATED and again in RUNNING. */
   bulkStepMs?: number;
+  /** Token lifetimes of new shops (default Shopify's: a day, an hour, 90 days). */
+  tokenLifetimes?: Partial<TokenLifetimes>;
+}
+
+export interface AddAppOptions {
+  name: string;
+  scopes?: string[];
+  plan?: PlanName;
+  bucketFactor?: number;
+  /** False: an app to be installed through the install link (`/admin/oauth/authorize`). */
+  installed?: boolean;
+  redirectUrls?: string[];
 }
 
 export interface Simulator {
   url: string;
   server: Server;
   createShop(options: CreateShopOptions): ShopCredentials;
-  addApp(domain: string, options: { name: string; scopes?: string[]; plan?: PlanName; bucketFactor?: number }): ShopCredentials;
+  addApp(domain: string, options: AddAppOptions): ShopCredentials;
+  /** Sets how long new tokens of a shop last; answers the lifetimes in force. */
+  setTokenLifetimes(domain: string, lifetimes: Partial<TokenLifetimes>): TokenLifetimes;
+  /** The developer rotates an app's client secret: the old one and every token issued so far stop working. Answers the new secret. */
+  rotateSecret(domain: string, appName: string): string;
+  /** The merchant uninstalls an app (by name, client ID or legacy token): app/uninstalled, then every token stops working. */
+  uninstallApp(domain: string, app: string): void;
+  /** Installs an uninstalled app again (as from the Dev Dashboard), with its scopes. */
+  reinstallApp(domain: string, appName: string): void;
+  /** Live access tokens issued to an app (tests). */
+  liveTokens(domain: string, appName: string): Array<{ expiresAt: number | undefined }>;
   /** Replaces the access scopes granted to an app of a shop (by its name); answers them. */
   setAppScopes(domain: string, appName: string, scopes: string[]): string[];
   shop(domain: string): SimShop;
@@ -199,37 +240,86 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     return entry;
   }
 
-  function addApp(domain: string, appOptions: { name: string; scopes?: string[]; plan?: PlanName; bucketFactor?: number }): ShopCredentials {
+  const byClientId = new Map<string, { entry: ShopEntry; appEntry: AppEntry }>();
+  const oauth = makeOAuth((clientId): OAuthApp | undefined => {
+    const found = byClientId.get(clientId);
+    if (!found) return undefined;
+    const { entry, appEntry } = found;
+    return { app: appEntry.app, shop: { domain: entry.shop.domain, lifetimes: entry.lifetimes, faults: entry.faults, random: entry.random, stats: entry.stats } };
+  });
+
+  function appNamed(domain: string, name: string): AppEntry {
+    const entry = entryOf(domain);
+    const found = [...entry.apps.values()].find((a) => a.app.name === name || a.app.clientId === name || a.app.accessToken === name);
+    if (!found) throw new SimulatorError(404, `Shop ${domain} has no app "${name}".`);
+    return found;
+  }
+
+  function addApp(domain: string, appOptions: AddAppOptions): ShopCredentials {
     const entry = entryOf(domain);
     if (typeof appOptions.name !== 'string' || appOptions.name.trim() === '') throw new SimulatorError(400, 'An app needs a "name".');
     if ([...entry.apps.values()].some((a) => a.app.name === appOptions.name)) throw new SimulatorError(409, `Shop ${domain} has an app named "${appOptions.name}" already.`);
     const scopes = appOptions.scopes === undefined ? DEFAULT_SCOPES : validScopes(appOptions.scopes, 'scopes');
     const plan = appOptions.plan ?? entry.plan;
     const restoreRate = PLANS[plan].restoreRate;
+    if (appOptions.redirectUrls !== undefined && (!Array.isArray(appOptions.redirectUrls) || !appOptions.redirectUrls.every((u) => typeof u === 'string'))) {
+      throw new SimulatorError(400, 'redirectUrls must be an array of URLs.');
+    }
     const app: SimApp = {
       name: appOptions.name,
       accessToken: `shpat_${randomBytes(16).toString('hex')}`,
+      clientId: randomBytes(16).toString('hex'),
       clientSecret: `shpss_${randomBytes(16).toString('hex')}`,
+      redirectUrls: appOptions.redirectUrls ?? [],
+      installed: appOptions.installed ?? true,
+      epoch: 0,
       scopes: new Set(scopes),
     };
     const appEntry: AppEntry = { app, bucket: new CostBucket(restoreRate * (appOptions.bucketFactor ?? DEFAULT_BUCKET_FACTOR), restoreRate, performance.now()) };
     entry.apps.set(app.accessToken, appEntry);
-    byToken.set(app.accessToken, { entry, appEntry });
-    return { shop: domain, accessToken: app.accessToken, clientSecret: app.clientSecret, apiVersion: SIMULATED_API_VERSION, plan };
+    if (app.installed) byToken.set(app.accessToken, { entry, appEntry });
+    byClientId.set(app.clientId, { entry, appEntry });
+    return { shop: domain, accessToken: app.accessToken, clientId: app.clientId, clientSecret: app.clientSecret, apiVersion: SIMULATED_API_VERSION, plan };
   }
 
   /**
    * The merchant uninstalls an app: Shopify sends it app/uninstalled, then its token stops working and
    * its webhook subscriptions are gone.
    */
-  function uninstallApp(domain: string, accessToken: string): void {
+  function uninstallApp(domain: string, which: string): void {
     const entry = entryOf(domain);
-    if (!entry.apps.has(accessToken)) throw new SimulatorError(404, `No app with that access token is installed on ${domain}.`);
+    const { app } = appNamed(domain, which);
+    if (!app.installed) throw new SimulatorError(404, `The app "${app.name}" is not installed on ${domain}.`);
+    const accessToken = app.accessToken;
     // Delivered while the app's secret is still known: the dispatcher signs each delivery as it is made.
     entry.shop.emit({ topic: 'app/uninstalled', resource: 'app', appToken: accessToken });
-    entry.apps.delete(accessToken);
+    app.installed = false;
+    app.epoch += 1;
     byToken.delete(accessToken);
     for (const [id, subscription] of entry.shop.webhookSubscriptions) if (subscription.appToken === accessToken) entry.shop.webhookSubscriptions.delete(id);
+  }
+
+  function reinstallApp(domain: string, appName: string): void {
+    const appEntry = appNamed(domain, appName);
+    appEntry.app.installed = true;
+    byToken.set(appEntry.app.accessToken, { entry: entryOf(domain), appEntry });
+  }
+
+  function rotateSecret(domain: string, appName: string): string {
+    const { app } = appNamed(domain, appName);
+    app.clientSecret = `shpss_${randomBytes(16).toString('hex')}`;
+    app.epoch += 1;
+    return app.clientSecret;
+  }
+
+  function setTokenLifetimes(domain: string, lifetimes: Partial<TokenLifetimes>): TokenLifetimes {
+    const entry = entryOf(domain);
+    for (const [key, value] of Object.entries(lifetimes)) {
+      if (!(key in SHOPIFY_TOKEN_LIFETIMES)) throw new SimulatorError(400, `Unknown lifetime "${key}"; known: ${Object.keys(SHOPIFY_TOKEN_LIFETIMES).join(', ')}`);
+      if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) throw new SimulatorError(400, `${key} must be a whole number of seconds > 0.`);
+    }
+    entry.lifetimes = { ...entry.lifetimes, ...lifetimes };
+    return entry.lifetimes;
   }
 
   function setAppScopes(domain: string, appName: string, scopes: string[]): string[] {
@@ -263,11 +353,20 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       faults: { ...NO_FAULTS },
       random,
       plan,
-      stats: { calls: 0, pointsCharged: 0, throttled: 0, faultsInjected: 0 },
+      stats: {
+        calls: 0,
+        pointsCharged: 0,
+        throttled: 0,
+        faultsInjected: 0,
+        tokenRequests: { client_credentials: { issued: 0, refused: 0 }, authorization_code: { issued: 0, refused: 0 }, refresh_token: { issued: 0, refused: 0 } },
+        expiredTokenCalls: 0,
+      },
+      lifetimes: { ...SHOPIFY_TOKEN_LIFETIMES, ...options.tokenLifetimes },
       webhooks: startWebhookDispatcher({
         shop,
         apiVersion: SIMULATED_API_VERSION,
-        secretOf: (token) => byToken.get(token)?.appEntry.app.clientSecret,
+        // By the app's identity (its legacy token), installed or not: the last app/uninstalled is signed too.
+        secretOf: (token) => shops.get(shop.domain)?.apps.get(token)?.app.clientSecret,
         random: makeRandom(shopOptions.seed ^ 0x40b),
         timeScale: options.webhookTimeScale ?? 1,
       }),
@@ -291,8 +390,18 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     // Shopify names the version that answered, so a client can tell it was fallen forward.
     const versionHeader = { 'x-shopify-api-version': version };
     const token = request.headers['x-shopify-access-token'];
-    const found = typeof token === 'string' ? byToken.get(token) : undefined;
+    let found = typeof token === 'string' ? byToken.get(token) : undefined;
+    // A token from the token endpoint: its own scopes, and only until it expires.
+    let tokenScopes: Set<string> | undefined;
+    if (!found && typeof token === 'string') {
+      const issued = oauth.lookup(token);
+      if (issued && issued !== 'expired') {
+        found = byClientId.get(issued.found.app.clientId);
+        tokenScopes = issued.scopes;
+      }
+    }
     if (!found) {
+      await readBody(request).catch(() => '');
       send(response, 401, { errors: '[API] Invalid API key or access token (unrecognized login or wrong password)' }, versionHeader);
       return;
     }
@@ -331,7 +440,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     const result = await executeAdminRequest({
       schema,
       shop: entry.shop,
-      app: appEntry.app,
+      app: tokenScopes ? { ...appEntry.app, scopes: tokenScopes } : appEntry.app,
       bucket: appEntry.bucket,
       body,
       nowMs,
@@ -362,7 +471,20 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     if (path[0] === 'shops' && path[1]) {
       const domain = path[1];
       if (path.length === 3 && path[2] === 'apps' && method === 'POST') {
-        send(response, 201, addApp(domain, input as { name: string }));
+        send(response, 201, addApp(domain, input as unknown as AddAppOptions));
+        return;
+      }
+      if (path.length === 5 && path[2] === 'apps' && path[4] === 'rotate-secret' && method === 'POST') {
+        send(response, 200, { name: path[3], clientSecret: rotateSecret(domain, path[3]!) });
+        return;
+      }
+      if (path.length === 5 && path[2] === 'apps' && path[4] === 'install' && method === 'POST') {
+        reinstallApp(domain, path[3]!);
+        send(response, 200, { name: path[3], installed: true });
+        return;
+      }
+      if (path.length === 3 && path[2] === 'token-lifetimes' && method === 'PUT') {
+        send(response, 200, setTokenLifetimes(domain, input as Partial<TokenLifetimes>));
         return;
       }
       if (path.length === 4 && path[2] === 'apps' && method === 'DELETE') {
@@ -371,7 +493,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         return;
       }
       if (path.length === 3 && path[2] === 'apps' && method === 'GET') {
-        send(response, 200, { apps: [...entryOf(domain).apps.values()].map(({ app }) => ({ name: app.name, scopes: [...app.scopes].sort() })) });
+        send(response, 200, { apps: [...entryOf(domain).apps.values()].map(({ app }) => ({ name: app.name, clientId: app.clientId, installed: app.installed, scopes: [...app.scopes].sort() })) });
         return;
       }
       if (path.length === 5 && path[2] === 'apps' && path[4] === 'scopes' && method === 'PUT') {
@@ -540,6 +662,25 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     return dispatcher.faults;
   }
 
+  async function handleTokenRequest(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const raw = await readBody(request, 64 * 1024);
+    const type = String(request.headers['content-type'] ?? '');
+    let params: Record<string, string> = {};
+    if (type.includes('application/json')) {
+      try {
+        const parsed: unknown = JSON.parse(raw);
+        if (parsed && typeof parsed === 'object') params = Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, String(v)]));
+      } catch {
+        send(response, 400, { error: 'invalid_request', error_description: 'The body is not valid JSON.' });
+        return;
+      }
+    } else {
+      params = Object.fromEntries(new URLSearchParams(raw));
+    }
+    const answer = oauth.tokenRequest(params);
+    send(response, answer.status, answer.body);
+  }
+
   function advanceClock(ms: number): Date {
     if (!Number.isFinite(ms) || ms < 0) throw new SimulatorError(400, 'The clock only moves forward: give ms ≥ 0.');
     clockOffsetMs += ms;
@@ -552,6 +693,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     const run = async () => {
       const graphql = /^\/admin\/api\/([^/]+)\/graphql\.json$/.exec(url.pathname);
       if (graphql && request.method === 'POST') return handleGraphQL(request, response, graphql[1]!);
+      if (url.pathname === '/admin/oauth/access_token' && request.method === 'POST') return handleTokenRequest(request, response);
+      if (url.pathname === '/admin/oauth/authorize' && request.method === 'GET') {
+        const answer = oauth.authorize(Object.fromEntries(url.searchParams));
+        if (answer.location) response.writeHead(302, { location: answer.location }).end();
+        else send(response, answer.status, { errors: answer.message });
+        return;
+      }
       if (segments[0] === '_sim' && segments[1] === 'staged-uploads' && request.method === 'POST') return handleStagedUpload(request, response);
       if (segments[0] === '_sim' && segments[1] === 'bulk' && request.method === 'GET') return handleBulkFile(response, segments.slice(2).join('/'));
       if (segments[0] === '_sim') return handleControl(request, response, segments.slice(1));
@@ -574,6 +722,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     createShop,
     addApp,
     setAppScopes,
+    setTokenLifetimes,
+    rotateSecret,
+    uninstallApp,
+    reinstallApp,
+    liveTokens: (domain, appName) => oauth.liveTokens(appNamed(domain, appName).app.clientId),
     shop: (domain) => entryOf(domain).shop,
     setFaults,
     stats: (domain) => entryOf(domain).stats,

@@ -26,8 +26,16 @@ import {
 
 export interface SimApp {
   name: string;
+  /** The legacy custom app's static token; also the app's identity (subscriptions, bulk operations). */
   accessToken: string;
+  /** The app's client ID and secret (the Dev Dashboard's), for the token endpoint and webhook signatures. */
+  clientId: string;
   clientSecret: string;
+  /** Redirect URLs an install may name (empty: any). */
+  redirectUrls: string[];
+  installed: boolean;
+  /** Moves when the secret is rotated or the app uninstalled: tokens issued before stop working. */
+  epoch: number;
   /** The access scopes granted (`write_x` includes `read_x`; see scopes.ts). */
   scopes: Set<string>;
 }
