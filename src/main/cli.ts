@@ -81,7 +81,7 @@ program
           `  orders          ${url}/api/v1/orders`,
           `  store work      ${url}/api/v1/facilities  →  /api/v1/facilities/{code}/work`,
           `  traffic         ${traffic}; a bot works the stores every few seconds`,
-          '  Demo data starts fresh at each start. Set SHOPIFY_SHOP, SHOPIFY_ADMIN_TOKEN and SHOPIFY_API_SECRET for a real shop, or SWITCHYARD_DEMO=off.',
+          '  Demo data starts fresh at each start. Set SHOPIFY_SHOP, SHOPIFY_CLIENT_ID and SHOPIFY_API_SECRET for a real shop (see the README, "Connecting a Shopify shop"), or SWITCHYARD_DEMO=off.',
           '',
         ].join('\n') + '\n',
       );
@@ -357,7 +357,7 @@ shopifyCommand
   .action(async (options: { months: string; yes?: boolean; config?: string }) => {
     try {
       const config = configFrom(options);
-      if (!config.shopify) fail(new ConfigError('SHOPIFY_SHOP', 'is required to connect (with SHOPIFY_ADMIN_TOKEN and SHOPIFY_API_SECRET)', undefined));
+      if (!config.shopify) fail(new ConfigError('SHOPIFY_SHOP', 'is required to connect (with SHOPIFY_CLIENT_ID and SHOPIFY_API_SECRET, or SHOPIFY_ADMIN_TOKEN for a legacy custom app)', undefined));
       const shopifyConfig = config.shopify;
       const { openConfiguredDatabase } = await composition();
       const { makeShopifyClient } = await import('../shopify/client.js');

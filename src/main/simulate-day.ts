@@ -157,7 +157,7 @@ export async function simulateDay(config: Config, options: DayOptions, progress:
           DATABASE_URL: config.databaseUrl,
           SWITCHYARD_DATA_DIR: dataDir,
           SHOPIFY_SHOP: creds.shop,
-          SHOPIFY_ADMIN_TOKEN: creds.accessToken,
+          SHOPIFY_CLIENT_ID: creds.clientId,
           SHOPIFY_API_SECRET: creds.clientSecret,
           SHOPIFY_API_VERSION: creds.apiVersion,
           SHOPIFY_API_URL: simulator.url,

@@ -29,7 +29,7 @@ export async function startWithSimulatedShop(
         ...options.config,
         port,
         publicUrl: `http://127.0.0.1:${port}`,
-        shopify: { shop: creds.shop, auth: { grant: 'static', adminToken: creds.accessToken }, apiSecret: creds.clientSecret, encryptionKey: undefined, apiVersion: creds.apiVersion, apiUrl: simulator.url, initialLoadMonths: 1, webhookMaxAgeSeconds: 86_400 },
+        shopify: { shop: creds.shop, auth: { grant: 'client_credentials', clientId: creds.clientId }, apiSecret: creds.clientSecret, encryptionKey: undefined, apiVersion: creds.apiVersion, apiUrl: simulator.url, initialLoadMonths: 1, webhookMaxAgeSeconds: 86_400 },
       },
       options.start,
     );

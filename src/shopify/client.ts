@@ -73,6 +73,9 @@ interface ClientResponse {
 
 const budgets = new Map<string, CostBudget>();
 
+/** The header that carries a call's token to the fetch below (never sent). */
+const TOKEN_CARRIER = 'x-switchyard-call-token';
+
 /** The process-wide budget of a shop (one bucket per app × shop at Shopify). */
 export function sharedBudget(shop: string): CostBudget {
   let budget = budgets.get(shop);
@@ -104,8 +107,15 @@ export function makeShopifyClient(connection: ShopifyConnection, options: Client
     // Each call sends the token of the moment (below); this one is never used.
     accessToken: 'set-per-request',
     retries: 0,
-    customFetchApi: (url, init) =>
-      fetch(String(url).replace(/^https:\/\/[^/]+/, apiUrl), { ...(init as RequestInit), signal: AbortSignal.timeout(timeoutMs) }),
+    // The client's own token header wins over a call's headers, so each call's token travels in a
+    // header of ours and takes its place here.
+    customFetchApi: (url, init) => {
+      const headers = { ...((init?.headers ?? {}) as Record<string, string>) };
+      const token = headers[TOKEN_CARRIER];
+      delete headers[TOKEN_CARRIER];
+      if (token !== undefined) headers['X-Shopify-Access-Token'] = token;
+      return fetch(String(url).replace(/^https:\/\/[^/]+/, apiUrl), { ...(init as RequestInit), headers, signal: AbortSignal.timeout(timeoutMs) });
+    },
   });
   const log = options.logger.child({ shop: connection.shop });
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -123,7 +133,7 @@ export function makeShopifyClient(connection: ShopifyConnection, options: Client
       stats.calls += 1;
       let response: ClientResponse;
       try {
-        response = (await client.request(op.document, { variables, headers: { 'X-Shopify-Access-Token': token } })) as ClientResponse;
+        response = (await client.request(op.document, { variables, headers: { [TOKEN_CARRIER]: token } })) as ClientResponse;
       } catch (error) {
         response = { errors: { message: error instanceof Error ? error.message : String(error) } };
       }

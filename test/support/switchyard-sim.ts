@@ -26,7 +26,8 @@ export function simulatedShopVariables(simulatorUrl: string, creds: ShopCredenti
     PORT: String(port),
     SWITCHYARD_PUBLIC_URL: `http://127.0.0.1:${port}`,
     SHOPIFY_SHOP: creds.shop,
-    SHOPIFY_ADMIN_TOKEN: creds.accessToken,
+    // As a Dev Dashboard app connects today: client ID and secret, the token obtained and renewed.
+    SHOPIFY_CLIENT_ID: creds.clientId,
     SHOPIFY_API_SECRET: creds.clientSecret,
     SHOPIFY_API_URL: simulatorUrl,
     // Nothing in a test needs the production grace period: stop promptly at the end.
