@@ -60,7 +60,7 @@ describe(`HTTP on ${backend}`, () => {
       status: 'ok',
       role: 'all',
       version: '0.1.0',
-      database: { kind: backend, reachable: true, migrationsVersion: '0013_webhook_body_hash_and_replay_lease', migrationsPending: 0 },
+      database: { kind: backend, reachable: true, migrationsVersion: '0014_shopify_credentials', migrationsPending: 0 },
     });
     expect(body.uptimeSeconds).toBeGreaterThanOrEqual(0);
   });

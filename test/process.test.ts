@@ -175,7 +175,7 @@ describe('CLI', () => {
     const env = childEnv(db, { LOG_LEVEL: 'warn' });
     const migrate = spawnChild(CLI, ['migrate'], env);
     expect(await migrate.exited).toBe(0);
-    expect(migrate.output()).toMatch(new RegExp(`migrations applied: (\\d+) of \\1; version 0013_webhook_body_hash_and_replay_lease \\(${backend}\\)`));
+    expect(migrate.output()).toMatch(new RegExp(`migrations applied: (\\d+) of \\1; version 0014_shopify_credentials \\(${backend}\\)`));
 
     const run = spawnChild(CLI, ['jobs', 'run', 'housekeeping.prune-history'], env);
     expect(await run.exited).toBe(0);

@@ -5,7 +5,8 @@
 import { createHmac } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { backend, createTestDatabase, testConfig, waitFor, type TestDatabase } from './support/backend.js';
+import { backend, childEnv, createTestDatabase, testConfig, waitFor, type TestDatabase } from './support/backend.js';
+import { CLI, startChild } from './support/child.js';
 import { freePort } from './support/net.js';
 import { startSwitchyard, type Switchyard } from '../src/main/switchyard.js';
 import { startSimulator, type ShopCredentials, type Simulator } from '../src/simulator/server.js';
@@ -268,5 +269,31 @@ describe(`install through the install link: authorization code grant, expiring o
     const [row] = await queryRows<{ refresh_token: string }>(switchyard.database.db, sql`select refresh_token from shopify_credentials`);
     expect(row!.refresh_token.startsWith('v1:')).toBe(true);
     expect(row!.refresh_token).not.toContain('shprt_');
+  });
+});
+
+describe(`switchyard shopify connect (${backend})`, () => {
+  test('with a client ID and secret: says how it connected, which scopes are granted and which are missing, and loads', async () => {
+    const creds = sim.createShop({ seed: 63, products: 3, stores: 1 });
+    // An app without write_orders: connecting goes on, naming what stops working.
+    const app = sim.addApp(creds.shop, { name: 'Fewer', scopes: ['read_customers', 'read_inventory', 'write_inventory', 'read_locations', 'read_merchant_managed_fulfillment_orders', 'write_merchant_managed_fulfillment_orders', 'read_orders', 'read_products'] });
+    const testDb = await createTestDatabase();
+    try {
+      const env = childEnv(testDb, { SHOPIFY_SHOP: app.shop, SHOPIFY_CLIENT_ID: app.clientId, SHOPIFY_API_SECRET: app.clientSecret, SHOPIFY_API_URL: sim.url, LOG_LEVEL: 'silent' });
+      const child = startChild(CLI, ['shopify', 'connect', '--yes'], env);
+      expect(await child.exited).toBe(0);
+      const output = child.output();
+      expect(output).toContain(`Connected to ${app.shop} (client credentials grant, token valid until`);
+      expect(output).toMatch(/Access scopes granted: read_customers, read_inventory, read_locations, .*write_inventory/);
+      expect(output).toMatch(/write_orders +Cancelling orders and refunding lines/);
+      expect(output).toContain('Loaded:');
+      // A wrong secret: a clear error naming the settings, exit code not 0.
+      const wrong = startChild(CLI, ['shopify', 'connect', '--yes'], { ...env, SHOPIFY_API_SECRET: 'shpss_wrong' });
+      expect(await wrong.exited).not.toBe(0);
+      expect(wrong.output()).toContain('check SHOPIFY_CLIENT_ID and SHOPIFY_API_SECRET');
+      expect(wrong.output()).not.toContain('shpss_wrong');
+    } finally {
+      await testDb.drop();
+    }
   });
 });

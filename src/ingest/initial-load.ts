@@ -250,7 +250,7 @@ export async function ensureWebhookSubscriptions(shopify: ShopifyClient, webhook
 
 export async function runInitialLoad(
   options: InitialLoadOptions,
-): Promise<{ proposals: LocationProposal[]; counts: Record<string, number>; completed: boolean; missingScopes: ScopeNeed[] }> {
+): Promise<{ proposals: LocationProposal[]; counts: Record<string, number>; completed: boolean; missingScopes: ScopeNeed[]; grantedScopes: string[] }> {
   if (!(ORDER_WINDOW_MONTHS as readonly number[]).includes(options.months)) {
     throw invalid('sync.bad_window', `The open-order window is 1, 2 or 6 months (got ${options.months}).`);
   }
@@ -263,7 +263,7 @@ export async function runInitialLoad(
   progress('shop', 0);
   await ensureShop(db, options.shop, options.apiVersion);
   // Before anything changes: stops here when an essential scope is missing.
-  const { missing } = await checkAccessScopes({ db, shopify, shop: options.shop, orderWindowMonths: options.months, at: clock.now(), ...(options.log ? { log: options.log } : {}) });
+  const { missing, granted } = await checkAccessScopes({ db, shopify, shop: options.shop, orderWindowMonths: options.months, at: clock.now(), ...(options.log ? { log: options.log } : {}) });
   const info = await shopify.request(ShopInfo, {});
   await db
     .update(shops)
@@ -272,7 +272,7 @@ export async function runInitialLoad(
 
   progress('locations', 5);
   const proposals = await proposeLocations(db, shopify);
-  if (!options.confirmLocations) return { proposals, counts, completed: false, missingScopes: missing };
+  if (!options.confirmLocations) return { proposals, counts, completed: false, missingScopes: missing, grantedScopes: granted };
   count('facilities_created', await applyLocations(db, shopify, clock.now()));
 
   progress('products', 10);
@@ -314,5 +314,5 @@ export async function runInitialLoad(
   await db.update(shops).set({ status: 'connected', connectedAt: clock.now(), updatedAt: clock.now() }).where(eq(shops.domain, options.shop));
   await mergeSyncState(db, options.shop, { initialLoad: { at: clock.now().toISOString(), months: options.months, counts } });
   progress('done', 100);
-  return { proposals, counts, completed: true, missingScopes: missing };
+  return { proposals, counts, completed: true, missingScopes: missing, grantedScopes: granted };
 }

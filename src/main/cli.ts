@@ -283,13 +283,14 @@ program
   .option('--api-errors <share>', 'share of Admin API calls answered with HTTP 5xx', share, 0)
   .option('--kill-worker <n>', 'kill a worker process (SIGKILL) n times during the day and restart it; the jobs then run in 2 worker processes (needs DATABASE_URL)', wholeNumber(0, 100), 0)
   .option('--clock-speed <x>', 'simulated seconds per real second; the orders arrive over 12 simulated hours (default: 6 orders a second, a day of at least a minute)', wholeNumber(1, 10_000_000))
+  .option('--token-lifetime <seconds>', "how long Shopify's access tokens last (default Shopify's 86399): short, they expire and are renewed all day", wholeNumber(5, 86_399))
   .option('--report <file>', 'also write the JSON report to this file')
   .option('--config <file>', 'JSON config file')
-  .action(async (options: { orders: number; stores: number; products: number; seed: number; dropWebhooks: number; duplicateWebhooks: number; apiErrors: number; killWorker: number; clockSpeed?: number; report?: string; config?: string }) => {
+  .action(async (options: { orders: number; stores: number; products: number; seed: number; dropWebhooks: number; duplicateWebhooks: number; apiErrors: number; killWorker: number; clockSpeed?: number; tokenLifetime?: number; report?: string; config?: string }) => {
     try {
       const config = configFrom(options);
       const { simulateDay, defaultClockSpeed } = await import('./simulate-day.js');
-      const report = await simulateDay(config, { ...options, clockSpeed: options.clockSpeed ?? defaultClockSpeed(options.orders) }, (message) => process.stderr.write(`simulate-day: ${message}\n`));
+      const report = await simulateDay(config, { ...options, clockSpeed: options.clockSpeed ?? defaultClockSpeed(options.orders), ...(options.tokenLifetime ? { tokenLifetimeSeconds: options.tokenLifetime } : {}) }, (message) => process.stderr.write(`simulate-day: ${message}\n`));
       report.command = `switchyard simulate-day ${process.argv.slice(3).join(' ')}`.trim();
       const json = JSON.stringify(report, null, 2);
       if (options.report) (await import('node:fs')).writeFileSync(options.report, `${json}\n`);
@@ -385,6 +386,10 @@ shopifyCommand
           onProgress: (p) => bar(p.percent, `${p.step} ${Object.entries(p.counts).map(([k, v]) => `${k}=${v}`).join(' ')}`),
         });
         process.stdout.write('\n');
+        const tokens = await shopify.tokens.status();
+        process.stdout.write(`Connected to ${shopifyConfig.shop} (${tokens.grant === 'static' ? 'legacy custom app token' : `${tokens.grant.replace('_', ' ')} grant, token valid until ${tokens.accessTokenExpiresAt ?? '?'}`}).\n`);
+        process.stdout.write(`Access scopes granted: ${result.grantedScopes.join(', ') || '(none)'}\n`);
+        if (result.missingScopes.length === 0) process.stdout.write('Access scopes missing: none\n');
         if (result.missingScopes.length > 0) {
           process.stdout.write('The Shopify app lacks access scopes; without them:\n');
           for (const m of result.missingScopes) process.stdout.write(`  ${m.scope.padEnd(44)} ${m.whatStopsWorking}\n`);

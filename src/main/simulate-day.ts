@@ -25,6 +25,11 @@ export interface DayOptions {
   killWorker: number;
   /** Simulated seconds per real second; the day's orders arrive over 12 simulated hours. */
   clockSpeed: number;
+  /**
+   * How long Shopify's tokens last (Switchyard connects with the client ID and secret, as a Dev
+   * Dashboard app does); default Shopify's 86,399 s. Short: tokens expire and are renewed all day.
+   */
+  tokenLifetimeSeconds?: number;
 }
 
 export interface Invariant {
@@ -59,6 +64,8 @@ export interface DayReport {
    * Shopify (the order changed unheard), and units that left anyway (Shopify did not answer in time).
    */
   storeWork: { handOffsRefusedNoLongerOwed: number; unitsShippedBeyondOwed: number };
+  /** The connection: client credentials; tokens issued by Shopify, and calls Shopify answered 401 for an expired token (each sent again with a new one). */
+  credentials: { grant: 'client_credentials'; tokenLifetimeSeconds: number; tokensIssued: number; expiredTokenAnswers: number };
   invariants: Invariant[];
   ok: boolean;
 }
@@ -103,6 +110,7 @@ export async function simulateDay(config: Config, options: DayOptions, progress:
       shop: { seed: options.seed, products: options.products, stores: options.stores, warehouses: 2, plan: 'plus', domain: `day-${options.seed}.myshopify.com` },
       webhookTimeScale: 0.002,
       bulkStepMs: 50,
+      ...(options.tokenLifetimeSeconds ? { tokenLifetimes: { clientCredentialsSeconds: options.tokenLifetimeSeconds } } : {}),
       // The store bot stands in for the devices of dozens of stores, all calling from this one address.
       config: { host: '127.0.0.1', rateLimit: { perMinute: 0, webhooksPerMinute: config.rateLimit.webhooksPerMinute }, dataDir, logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel },
       start: { role: separateWorkers ? 'api' : 'all', syncSettings: { overlapMs: 10 * 60_000, delayMs: 0, defaultLookbackMs: 86_400_000 }, schedulerTickMs: 200 },
@@ -398,6 +406,14 @@ export async function simulateDay(config: Config, options: DayOptions, progress:
       `${parkedLines!.oversold} order lines Shopify took that no facility had the units for; counted apart: ${parkedLines!.shocked} parked after injected stock shocks (damaged stock rejected by stores), ${parkedLines!.by_rule} parked by a routing rule while the stock is there`,
     );
 
+    // Tokens expire all day long: a call Shopify refused for one is sent again with a new token, never lost.
+    const [lostToTokens] = await queryRows<{ n: number; jobs: string | null }>(
+      db,
+      sql`select count(*)::int as n, string_agg(distinct job_name, ', ') as jobs from job_runs
+          where status = 'failed' and (error like '%HTTP 401%' or error ilike '%access token%' or error ilike '%Shopify credentials%')`,
+    );
+    check('no call lost to an expired or renewed token', lostToTokens!.n, `${lostToTokens!.n} job runs failed for a token${lostToTokens!.jobs ? ` (${lostToTokens!.jobs})` : ''}`);
+
     // The figures.
     const [counts] = await queryRows<{ placed: number; routed: number; shipped: number; picked_up: number; cancelled: number; parked: number; pos: number; lines_routed: number }>(
       db,
@@ -445,6 +461,12 @@ export async function simulateDay(config: Config, options: DayOptions, progress:
       webhooks: { events: webhookStats.events, dropped: webhookStats.dropped, duplicated: webhookStats.duplicated, ordersFoundByReconciliation },
       eveningRetries,
       storeWork: { handOffsRefusedNoLongerOwed: bot.handOffsRefusedNoLongerOwed, unitsShippedBeyondOwed: shipments.reduce((n, s) => n + s.beyond, 0) },
+      credentials: {
+        grant: 'client_credentials',
+        tokenLifetimeSeconds: options.tokenLifetimeSeconds ?? 86_399,
+        tokensIssued: stats.tokenRequests.client_credentials.issued,
+        expiredTokenAnswers: stats.expiredTokenCalls,
+      },
       invariants,
       ok: invariants.every((i) => i.holds),
     };

@@ -6,6 +6,7 @@ import { startSwitchyard, type StartOptions, type Switchyard } from './switchyar
 import { apiClient, freePort, type ApiCall } from './local-api.js';
 import { startSimulator, type CreateShopOptions, type ShopCredentials, type Simulator } from '../simulator/server.js';
 import type { SimShop } from '../simulator/state.js';
+import type { TokenLifetimes } from '../simulator/oauth.js';
 
 export interface SimulatedShop {
   simulator: Simulator;
@@ -17,10 +18,10 @@ export interface SimulatedShop {
 
 export async function startWithSimulatedShop(
   config: Config,
-  options: { shop: CreateShopOptions; webhookTimeScale: number; bulkStepMs: number; config: Partial<Config>; start?: StartOptions },
+  options: { shop: CreateShopOptions; webhookTimeScale: number; bulkStepMs: number; config: Partial<Config>; start?: StartOptions; tokenLifetimes?: Partial<TokenLifetimes> },
 ): Promise<SimulatedShop> {
   const port = config.port === 0 ? await freePort() : config.port;
-  const simulator = await startSimulator({ host: '127.0.0.1', webhookTimeScale: options.webhookTimeScale, bulkStepMs: options.bulkStepMs });
+  const simulator = await startSimulator({ host: '127.0.0.1', webhookTimeScale: options.webhookTimeScale, bulkStepMs: options.bulkStepMs, ...(options.tokenLifetimes ? { tokenLifetimes: options.tokenLifetimes } : {}) });
   const creds = simulator.createShop(options.shop);
   try {
     const switchyard = await startSwitchyard(

@@ -21,13 +21,13 @@ export interface Connected {
 }
 
 /** The settings that point Switchyard, listening on `port`, at a shop of the simulator. */
-export function simulatedShopVariables(simulatorUrl: string, creds: ShopCredentials, port: number): Record<string, string> {
+export function simulatedShopVariables(simulatorUrl: string, creds: ShopCredentials, port: number, options: { legacyToken?: boolean } = {}): Record<string, string> {
   return {
     PORT: String(port),
     SWITCHYARD_PUBLIC_URL: `http://127.0.0.1:${port}`,
     SHOPIFY_SHOP: creds.shop,
     // As a Dev Dashboard app connects today: client ID and secret, the token obtained and renewed.
-    SHOPIFY_CLIENT_ID: creds.clientId,
+    ...(options.legacyToken ? { SHOPIFY_ADMIN_TOKEN: creds.accessToken } : { SHOPIFY_CLIENT_ID: creds.clientId }),
     SHOPIFY_API_SECRET: creds.clientSecret,
     SHOPIFY_API_URL: simulatorUrl,
     // Nothing in a test needs the production grace period: stop promptly at the end.
@@ -35,14 +35,15 @@ export function simulatedShopVariables(simulatorUrl: string, creds: ShopCredenti
   };
 }
 
-export async function connectToSimulatedShop(shopOptions: Parameters<Simulator['createShop']>[0]): Promise<Connected> {
+/** `legacyToken`: connect with the app's static token, whose scopes follow the app's at once (a token from the token endpoint keeps those it was issued with). */
+export async function connectToSimulatedShop(shopOptions: Parameters<Simulator['createShop']>[0], options: { legacyToken?: boolean } = {}): Promise<Connected> {
   const sim = await startSimulator({ webhookTimeScale: 0.0005, bulkStepMs: 20 });
   const creds = sim.createShop(shopOptions);
   const shop = sim.shop(creds.shop);
   const testDb = await createTestDatabase();
   const port = await freePort();
   const switchyard = await startSwitchyard(
-    testConfig(testDb, simulatedShopVariables(sim.url, creds, port)),
+    testConfig(testDb, simulatedShopVariables(sim.url, creds, port, options)),
     { syncSettings: { overlapMs: 120_000, delayMs: 0, defaultLookbackMs: 86_400_000 }, schedulerTickMs: 200 },
   );
   const api = async (method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> => {

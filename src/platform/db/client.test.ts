@@ -71,7 +71,7 @@ describe(`database on ${backend}`, () => {
 
   test('migrations are idempotent', async () => {
     const first = await database.migrationStatus();
-    expect(first).toEqual({ version: '0013_webhook_body_hash_and_replay_lease', applied: first.available, available: first.available });
+    expect(first).toEqual({ version: '0014_shopify_credentials', applied: first.available, available: first.available });
     const again = await database.migrate();
     expect(again).toEqual(first);
     const tables = await queryRows<{ n: number }>(database.db, sql`select count(*)::int as n from drizzle.__drizzle_migrations`);
@@ -117,7 +117,9 @@ describe(`database on ${backend}`, () => {
       'settings',
       'shipment_lines',
       'shipments',
+      'shopify_credentials',
       'shopify_inventory_snapshot',
+      'shopify_oauth_states',
       'shops',
       'variants',
       'webhook_inbox',

@@ -7,7 +7,7 @@ import { PgBoss, fromPglite, type Job } from 'pg-boss';
 import type { Database } from '../db/client.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
-import { invalid, notFound, unavailable } from '../errors.js';
+import { invalid, isAppError, notFound, unavailable } from '../errors.js';
 import type { JobContext, JobDefinition, JobTrigger } from './job.types.js';
 import { latestSlot, nextSlot, parseSchedule, type Schedule } from './schedule.js';
 import * as runsRepo from './runs.repo.js';
@@ -159,7 +159,9 @@ export function makeJobRuntime(options: JobRuntimeOptions): JobRuntime {
           status = 'failed';
           // Shown in the job's history through the API: never the values of a failed query.
           errorText = withoutQueryValues(error instanceof Error ? error.message : String(error));
-          log.error({ err: error }, 'job failed');
+          // Waiting for Shopify's credentials is said once by the connector, not as every job's error.
+          if (isAppError(error) && error.code === 'shopify.credentials_unavailable') log.info({ reason: error.details['reason'] }, 'job waits for Shopify credentials');
+          else log.error({ err: error }, 'job failed');
         }
       } finally {
         clearInterval(beat);
