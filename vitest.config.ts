@@ -9,6 +9,7 @@ const LONGEST_FIRST = [
   'test/fulfillment-e2e.test.ts',
   'test/simulate-day.test.ts',
   'test/api-fuzz.test.ts',
+  'test/shopify-connect.test.ts',
   'test/sync.test.ts',
   'test/process.test.ts',
   'test/pos-orders.test.ts',

@@ -58,8 +58,8 @@ describe(`client credentials grant (${backend})`, () => {
 
   beforeAll(async () => {
     creds = sim.createShop({ seed: 61, products: 8, stores: 2, plan: 'enterprise' });
-    // Tokens live 4 s: they expire again and again during the test.
-    sim.setTokenLifetimes(creds.shop, { clientCredentialsSeconds: 4 });
+    // Tokens live 3 s: they expire again and again during the test.
+    sim.setTokenLifetimes(creds.shop, { clientCredentialsSeconds: 3 });
     testDb = await createTestDatabase();
     const port = await freePort();
     switchyard = await startSwitchyard(
@@ -84,15 +84,15 @@ describe(`client credentials grant (${backend})`, () => {
     const shop = sim.shop(creds.shop);
     const variants = [...shop.variants.values()];
     const placed: string[] = [];
-    // Orders over 10 s: two and a half token lifetimes.
-    for (let i = 0; i < 20; i++) {
+    // Orders over 6 s: two token lifetimes.
+    for (let i = 0; i < 12; i++) {
       placed.push(order(shop, { lines: [{ variantId: variants[i % variants.length]!.id, quantity: 1 }], shipping: 'standard' }));
       await new Promise((r) => setTimeout(r, 500));
     }
     await waitFor('every order in Switchyard', async () => (await orderCount(switchyard, placed)) === placed.length, 60_000, 250);
     const { credentials, api: calls } = await health(switchyard);
     expect(credentials).toMatchObject({ grant: 'client_credentials', status: 'connected', failure: null });
-    // Renewed when a call needs a token (no call, no renewal): at least once more over 10 s of orders.
+    // Renewed when a call needs a token (no call, no renewal): at least once more over 6 s of orders.
     expect(credentials.renewals).toBeGreaterThanOrEqual(2);
     expect(sim.stats(creds.shop).tokenRequests.client_credentials.issued).toBe(credentials.renewals);
     // A token that expired under a call was renewed and the call sent again: none failed for it.
@@ -159,9 +159,9 @@ describe(`install through the install link: authorization code grant, expiring o
 
   beforeAll(async () => {
     const creds = sim.createShop({ seed: 62, products: 6, stores: 1, plan: 'enterprise' });
-    // The integrator's app, not installed yet; offline tokens of 3 s.
+    // The integrator's app, not installed yet; offline tokens of 2 s.
     app = sim.addApp(creds.shop, { name: 'Integrator', installed: false, scopes: [] });
-    sim.setTokenLifetimes(creds.shop, { expiringOfflineSeconds: 3 });
+    sim.setTokenLifetimes(creds.shop, { expiringOfflineSeconds: 2 });
     testDb = await createTestDatabase();
     const port = await freePort();
     publicUrl = `http://127.0.0.1:${port}`;
@@ -248,13 +248,13 @@ describe(`install through the install link: authorization code grant, expiring o
     await refused(callback, cookie, 400, 'already used');
   });
 
-  test('after the install: the shop is loaded, and offline tokens of 3 s are refreshed with rotation without a call lost; the refresh token is sealed', async () => {
+  test('after the install: the shop is loaded, and offline tokens of 2 s are refreshed with rotation without a call lost; the refresh token is sealed', async () => {
     const installedAt = new Date();
     await waitFor('the initial load after the install', async () => (await health(switchyard)).shop.status === 'connected', 90_000, 250);
     const shop = sim.shop(app.shop);
     const variants = [...shop.variants.values()];
     const placed: string[] = [];
-    for (let i = 0; i < 16; i++) {
+    for (let i = 0; i < 10; i++) {
       placed.push(order(shop, { lines: [{ variantId: variants[i % variants.length]!.id, quantity: 1 }], shipping: 'standard' }));
       await new Promise((r) => setTimeout(r, 500));
     }
