@@ -15,6 +15,7 @@ const SHOP = {
   SHOPIFY_CLIENT_ID: '0123456789abcdef0123456789abcdef',
   SHOPIFY_GRANT: 'authorization_code',
   SWITCHYARD_ENCRYPTION_KEY: '00'.repeat(32),
+  SWITCHYARD_PUBLIC_URL: 'http://127.0.0.1:8080',
   SHOPIFY_API_SECRET: 'shpss_access_test',
   // Nothing answers there: the shop is never called (no initial load in these tests).
   SHOPIFY_API_URL: 'http://127.0.0.1:9',

@@ -137,6 +137,8 @@ describe(`client credentials grant (${backend})`, () => {
       30_000,
       1_000,
     );
+    // Shopify's app/uninstalled is believed: a new token was refused.
+    await waitFor('the shop marked uninstalled', async () => (await health(switchyard)).shop.status === 'uninstalled', 30_000, 250);
     const waiting = (await health(switchyard)).credentials;
     expect(waiting.status).toBe('waiting');
     expect(waiting.failure.message).toContain('install it again');

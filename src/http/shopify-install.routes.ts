@@ -31,6 +31,8 @@ const Query = Type.Record(Type.String(), Type.String({ maxLength: 2048 }));
 
 export function registerShopifyInstallRoutes(app: App, deps: { install: ShopifyInstall; publicUrl: string; onInstalled?: () => void }): void {
   const secure = deps.publicUrl.startsWith('https:') ? '; Secure' : '';
+  // The path the browser sees (a proxy may serve Switchyard under a prefix).
+  const cookiePath = `${new URL(deps.publicUrl).pathname.replace(/\/+$/, '')}/shopify`;
 
   app.get(
     '/shopify/install',
@@ -45,7 +47,7 @@ export function registerShopifyInstallRoutes(app: App, deps: { install: ShopifyI
       try {
         const { location, state } = await deps.install.begin(query['shop']);
         return reply
-          .header('set-cookie', `${STATE_COOKIE}=${state}; HttpOnly; SameSite=Lax; Path=/shopify; Max-Age=600${secure}`)
+          .header('set-cookie', `${STATE_COOKIE}=${state}; HttpOnly; SameSite=Lax; Path=${cookiePath}; Max-Age=600${secure}`)
           .redirect(location, 302);
       } catch (error) {
         if (!isAppError(error)) throw error;
@@ -63,7 +65,7 @@ export function registerShopifyInstallRoutes(app: App, deps: { install: ShopifyI
     async (request, reply) => {
       const query = request.query as Record<string, string | undefined>;
       // The nonce is spent either way: clear it from the browser.
-      reply.header('set-cookie', `${STATE_COOKIE}=; HttpOnly; SameSite=Lax; Path=/shopify; Max-Age=0${secure}`);
+      reply.header('set-cookie', `${STATE_COOKIE}=; HttpOnly; SameSite=Lax; Path=${cookiePath}; Max-Age=0${secure}`);
       try {
         const { shop, scope } = await deps.install.complete(query, cookieOf(request.headers.cookie, STATE_COOKIE));
         deps.onInstalled?.();

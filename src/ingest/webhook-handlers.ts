@@ -93,7 +93,10 @@ export function makeWebhookHandler(deps: { db: Db; clock: Clock; shopify: Shopif
         try {
           await shopify.request(ShopInfo, {});
         } catch (error) {
-          if (!isAppError(error) || error.code !== 'shopify.unauthorized') throw error;
+          // Refused outright, or refused a new token (`invalid_grant`: the app is not installed). A
+          // token endpoint that is down, or a wrong secret, proves nothing: tried again later.
+          const refused = isAppError(error) && (error.code === 'shopify.unauthorized' || (error.code === 'shopify.credentials_unavailable' && error.details['reason'] === 'invalid_grant'));
+          if (!refused) throw error;
           await db.update(shops).set({ status: 'uninstalled', updatedAt: clock.now() }).where(eq(shops.domain, deps.shop));
           return 'uninstalled';
         }

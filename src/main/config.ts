@@ -249,6 +249,7 @@ export function loadConfig(env: Source = process.env, configPath?: string): Conf
     let auth: ShopifyAuth;
     if (adminToken !== undefined) {
       if (grant !== undefined) throw new ConfigError('SHOPIFY_GRANT', 'does not go with SHOPIFY_ADMIN_TOKEN (a legacy custom app has a fixed token): set one or the other', grant);
+      if (clientId !== undefined) throw new ConfigError('SHOPIFY_CLIENT_ID', 'does not go with SHOPIFY_ADMIN_TOKEN: set the client ID (a Dev Dashboard app) or the token (a legacy custom app), not both', undefined);
       auth = { grant: 'static', adminToken };
     } else {
       if (clientId === undefined) {
@@ -257,6 +258,15 @@ export function loadConfig(env: Source = process.env, configPath?: string): Conf
       if (!/^[A-Za-z0-9_-]{8,100}$/.test(clientId)) throw new ConfigError('SHOPIFY_CLIENT_ID', 'must be the client ID shown in the Dev Dashboard (letters and digits)', undefined);
       if (grant === 'authorization_code' && encryptionKey === undefined) {
         throw new ConfigError('SWITCHYARD_ENCRYPTION_KEY', 'is required with SHOPIFY_GRANT=authorization_code: it seals the refresh token at rest (make one with: openssl rand -hex 32)', undefined);
+      }
+      if (grant === 'authorization_code') {
+        // Shopify sends the install's code to this address: it must be set, and https unless on this machine.
+        const given = text(source, 'SWITCHYARD_PUBLIC_URL');
+        const parsed = given === undefined ? undefined : URL.canParse(given) ? new URL(given) : undefined;
+        const local = parsed !== undefined && ['localhost', '127.0.0.1', '[::1]'].includes(parsed.hostname);
+        if (parsed === undefined || (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && local))) {
+          throw new ConfigError('SWITCHYARD_PUBLIC_URL', 'must be set to the https:// address Shopify sends the install back to, with SHOPIFY_GRANT=authorization_code (http:// only on localhost)', given);
+        }
       }
       auth = { grant: grant === 'authorization_code' ? 'authorization_code' : 'client_credentials', clientId };
     }
@@ -272,8 +282,8 @@ export function loadConfig(env: Source = process.env, configPath?: string): Conf
       initialLoadMonths: months,
       webhookMaxAgeSeconds: integer(source, 'SHOPIFY_WEBHOOK_MAX_AGE_HOURS', 24, 1, 24 * 30) * 3600,
     };
-  } else if (adminToken !== undefined || apiSecret !== undefined || clientId !== undefined) {
-    throw new ConfigError('SHOPIFY_SHOP', 'is required when SHOPIFY_ADMIN_TOKEN, SHOPIFY_CLIENT_ID or SHOPIFY_API_SECRET is set', undefined);
+  } else if (adminToken !== undefined || apiSecret !== undefined || clientId !== undefined || grant !== undefined) {
+    throw new ConfigError('SHOPIFY_SHOP', 'is required when SHOPIFY_ADMIN_TOKEN, SHOPIFY_CLIENT_ID, SHOPIFY_API_SECRET or SHOPIFY_GRANT is set', undefined);
   }
 
   const publicUrl =

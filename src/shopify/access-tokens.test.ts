@@ -138,6 +138,21 @@ describe(`access tokens (${backend})`, () => {
     expect((await a.status()).renewals).toBe(1 + 6);
   });
 
+  test('a renewal refused while the app was being installed again does not cover the new install', async () => {
+    const shopify = fakeEndpoint({ lifetimeSeconds: 3600, delayMs: 200 });
+    await storeInstalledTokens(first.db, box, SHOP, { accessToken: 'access-0', scope: 'read_orders', expiresInSeconds: 3600, refreshToken: 'refresh-old', refreshExpiresInSeconds: 7_776_000 }, clock);
+    const a = source(first, shopify.endpoint, 'authorization_code');
+    expect(await a.current()).toBe('access-0');
+    // Shopify refuses the old refresh token (the app was uninstalled)...
+    shopify.fail(new TokenEndpointError('invalid_grant', 'refused: install it again', 400));
+    const renewing = a.refused('access-0');
+    // ...while the merchant installs it again and the callback stores new tokens.
+    await new Promise((r) => setTimeout(r, 50));
+    await storeInstalledTokens(first.db, box, SHOP, { accessToken: 'access-new', scope: 'read_orders', expiresInSeconds: 3600, refreshToken: 'refresh-new', refreshExpiresInSeconds: 7_776_000 }, clock);
+    expect(await renewing).toBe('access-new');
+    expect(await a.status()).toMatchObject({ status: 'connected', failure: null, nextAttemptAt: null });
+  });
+
   test('a claim left by a process that died mid-renewal runs out, and another process renews', async () => {
     const shopify = fakeEndpoint({ lifetimeSeconds: 60 });
     const a = source(first, shopify.endpoint, 'client_credentials');

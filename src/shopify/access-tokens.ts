@@ -181,17 +181,24 @@ export function storedAccessTokens(options: StoredTokensOptions): AccessTokens {
     return next;
   }
 
-  async function recordFailure(claimed: Row, failure: TokenEndpointError | CredentialFailure): Promise<AppError> {
+  /** Records why renewing failed; undefined when newer tokens arrived meanwhile (an install, another renewer): use those. */
+  async function recordFailure(claimed: Row, failure: TokenEndpointError | CredentialFailure): Promise<AppError | undefined> {
     const attempts = (claimed.failure?.attempts ?? 0) + 1;
     const code = failure instanceof TokenEndpointError ? failure.code : failure.code;
     const message = failure.message;
     const next: CredentialFailure = { code, message, since: claimed.failure?.code === code ? claimed.failure.since : new Date(now()).toISOString(), attempts };
     // Nothing to retry until somebody installs the app: the callback clears this.
     const nextAttemptAt = code === 'not_installed' ? null : new Date(now() + renewalBackoffMs(attempts));
-    await db
+    const recorded = await db
       .update(shopifyCredentials)
       .set({ failure: next, nextAttemptAt, renewingBy: null, renewingUntil: null, updatedAt: new Date(now()) })
-      .where(eq(shopifyCredentials.shop, shop));
+      // Only over what this process saw: a failure must never cover tokens stored since.
+      .where(sql`${shopifyCredentials.shop} = ${shop} and ${shopifyCredentials.generation} = ${claimed.generation}`)
+      .returning({ shop: shopifyCredentials.shop });
+    if (recorded.length === 0) {
+      await release().catch(() => {});
+      return undefined;
+    }
     if (lastFailureCode !== code) log.warn({ reason: code, attempts, nextAttemptAt: nextAttemptAt?.toISOString() ?? null }, `Shopify credentials not available: ${message}`);
     lastFailureCode = code;
     return waiting(next, nextAttemptAt);
@@ -232,16 +239,24 @@ export function storedAccessTokens(options: StoredTokensOptions): AccessTokens {
             const why = claimed.refreshToken && claimed.grant === 'authorization_code'
               ? `The stored refresh token for ${shop} cannot be read with SWITCHYARD_ENCRYPTION_KEY (was the key changed?).`
               : `Switchyard is not installed on ${shop} yet.`;
-            throw await recordFailure(claimed, notInstalled(why));
+            const failed = await recordFailure(claimed, notInstalled(why));
+            if (failed) throw failed;
+            continue;
           }
           if (claimed.refreshExpiresAt && claimed.refreshExpiresAt.getTime() <= now()) {
-            throw await recordFailure(claimed, notInstalled(`The refresh token for ${shop} expired on ${claimed.refreshExpiresAt.toISOString()}.`));
+            const failed = await recordFailure(claimed, notInstalled(`The refresh token for ${shop} expired on ${claimed.refreshExpiresAt.toISOString()}.`));
+            if (failed) throw failed;
+            continue;
           }
           issued = await endpoint.request({ grant: 'refresh_token', refreshToken });
         }
         return keep(await store(claimed, issued));
       } catch (error) {
-        if (error instanceof TokenEndpointError) throw await recordFailure(claimed, error);
+        if (error instanceof TokenEndpointError) {
+          const failed = await recordFailure(claimed, error);
+          if (failed) throw failed;
+          continue;
+        }
         await release().catch(() => {});
         throw error;
       }
@@ -274,8 +289,14 @@ export function storedAccessTokens(options: StoredTokensOptions): AccessTokens {
       }
     },
     async refused(token) {
-      const rejected = held?.token === token ? held.generation : 0;
+      let rejected = held?.token === token ? held.generation : undefined;
       if (held?.token === token) held = undefined;
+      // Not the token this process holds (it was let go meanwhile): if it is the stored one, only a
+      // newer generation helps; otherwise the stored token is already another.
+      if (rejected === undefined) {
+        const stored = heldOf(await readRow());
+        rejected = stored && stored.token === token ? stored.generation : 0;
+      }
       // Only a newer generation than the refused token's helps. A renewal already under way for
       // another reason may still hand back the refused token: then ask once more.
       let next = await renewOnce(rejected);
