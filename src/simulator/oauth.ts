@@ -4,9 +4,10 @@
 // - an install's authorization code, traded once (within 10 minutes) for an offline token, which with
 //   `expiring=1` lasts an hour and comes with a refresh token (90 days);
 // - the refresh of such a token: a new pair each time. The refresh token used can be sent again until
-//   the app uses its replacement (Shopify keeps it for a lost answer); from then on it is refused.
+//   the app uses its replacement (Shopify keeps it for a lost answer), for at most 30 days after its
+//   first use; from then on it is refused, and so is every other replacement issued for it.
 // Every token carries the scopes granted when it was issued; an expired token is answered 401 like an
-// unknown one; rotating the client secret or uninstalling the app ends every token issued so far.
+// unknown one; rotating the client secret or uninstalling the app ends every token and code issued so far.
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Random } from './seed.js';
 import { isScopeHandle } from './scopes.js';
@@ -16,16 +17,20 @@ export interface TokenLifetimes {
   clientCredentialsSeconds: number;
   expiringOfflineSeconds: number;
   refreshTokenSeconds: number;
+  /** How long after its first use a refresh token may be sent again (while its replacement is unused). */
+  refreshRetrySeconds: number;
 }
 
 /** Shopify's documented lifetimes. */
-export const SHOPIFY_TOKEN_LIFETIMES: TokenLifetimes = { clientCredentialsSeconds: 86_399, expiringOfflineSeconds: 3_600, refreshTokenSeconds: 7_776_000 };
+export const SHOPIFY_TOKEN_LIFETIMES: TokenLifetimes = { clientCredentialsSeconds: 86_399, expiringOfflineSeconds: 3_600, refreshTokenSeconds: 7_776_000, refreshRetrySeconds: 2_592_000 };
 
 export type TokenGrantName = 'client_credentials' | 'authorization_code' | 'refresh_token';
 
 export interface TokenStats {
   issued: number;
   refused: number;
+  /** Answered 503 by a token endpoint fault. */
+  unavailable: number;
 }
 
 /** What the token endpoint needs of the app's shop. */
@@ -34,7 +39,7 @@ export interface OAuthShop {
   lifetimes: TokenLifetimes;
   faults: { tokenEndpointErrorRate: number; tokenEndpointFailNext: number };
   random: Random;
-  stats: { tokenRequests: Record<TokenGrantName, TokenStats>; expiredTokenCalls: number };
+  stats: { tokenRequests: Record<TokenGrantName, TokenStats>; expiredTokenCalls: number; revokedTokenCalls: number; faultsInjected: number };
 }
 
 export interface OAuthApp {
@@ -44,6 +49,7 @@ export interface OAuthApp {
 
 interface IssuedAccess {
   clientId: string;
+  grant: TokenGrantName;
   scopes: Set<string>;
   /** Real time (ms); undefined: never expires. */
   expiresAt: number | undefined;
@@ -52,11 +58,14 @@ interface IssuedAccess {
 
 interface IssuedRefresh {
   clientId: string;
-  scopes: Set<string>;
   expiresAt: number;
   epoch: number;
   /** The refresh token this one replaced: retired once this one is used. */
   replaced: string | undefined;
+  /** The refresh tokens issued for this one (one per retry). */
+  replacements: string[];
+  /** Real time (ms) of the first refresh made with it: retries are allowed for a while after. */
+  firstUsedAt: number | undefined;
   retired: boolean;
 }
 
@@ -64,7 +73,18 @@ interface IssuedCode {
   clientId: string;
   scopes: Set<string>;
   expiresAt: number;
+  epoch: number;
   used: boolean;
+}
+
+/** A token the app no longer may use: past its expiry, or ended by a rotated secret or an uninstall. */
+export type DeadToken = 'expired' | 'revoked';
+
+export interface LiveToken {
+  grant: TokenGrantName;
+  scopes: string[];
+  /** Real time (ms); undefined: never expires. */
+  expiresAt: number | undefined;
 }
 
 export interface TokenAnswer {
@@ -91,18 +111,19 @@ export function makeOAuth(appByClientId: (clientId: string) => OAuthApp | undefi
   const codes = new Map<string, IssuedCode>();
   const realNow = () => Date.now();
 
-  function issueAccess(found: OAuthApp, scopes: Set<string>, lifetimeSeconds: number | undefined): string {
+  function issueAccess(found: OAuthApp, grant: TokenGrantName, scopes: Set<string>, lifetimeSeconds: number | undefined): string {
     const value = token('shpat');
-    access.set(value, { clientId: found.app.clientId, scopes, expiresAt: lifetimeSeconds === undefined ? undefined : realNow() + lifetimeSeconds * 1000, epoch: found.app.epoch });
+    access.set(value, { clientId: found.app.clientId, grant, scopes, expiresAt: lifetimeSeconds === undefined ? undefined : realNow() + lifetimeSeconds * 1000, epoch: found.app.epoch });
     return value;
   }
 
-  function expiringPair(found: OAuthApp, scopes: Set<string>, replaced: string | undefined): Record<string, unknown> {
+  function expiringPair(found: OAuthApp, grant: TokenGrantName, scopes: Set<string>, replaced: string | undefined): Record<string, unknown> {
     const { lifetimes } = found.shop;
     const refresh = token('shprt');
-    refreshes.set(refresh, { clientId: found.app.clientId, scopes, expiresAt: realNow() + lifetimes.refreshTokenSeconds * 1000, epoch: found.app.epoch, replaced, retired: false });
+    refreshes.set(refresh, { clientId: found.app.clientId, expiresAt: realNow() + lifetimes.refreshTokenSeconds * 1000, epoch: found.app.epoch, replaced, replacements: [], firstUsedAt: undefined, retired: false });
+    if (replaced !== undefined) refreshes.get(replaced)?.replacements.push(refresh);
     return {
-      access_token: issueAccess(found, scopes, lifetimes.expiringOfflineSeconds),
+      access_token: issueAccess(found, grant, scopes, lifetimes.expiringOfflineSeconds),
       scope: [...scopes].sort().join(','),
       expires_in: lifetimes.expiringOfflineSeconds,
       refresh_token: refresh,
@@ -110,30 +131,39 @@ export function makeOAuth(appByClientId: (clientId: string) => OAuthApp | undefi
     };
   }
 
+  /** Whether a refresh token may still be traded: live, of the app's current secret, not retired, retry window open. */
+  function refreshable(record: IssuedRefresh | undefined, { app, shop }: OAuthApp, now: number): record is IssuedRefresh {
+    if (!record || record.clientId !== app.clientId || record.epoch !== app.epoch || record.retired || record.expiresAt <= now) return false;
+    return record.firstUsedAt === undefined || now < record.firstUsedAt + shop.lifetimes.refreshRetrySeconds * 1000;
+  }
+
   function grant(found: OAuthApp, params: Record<string, string>, grantName: TokenGrantName): TokenAnswer {
     const { app, shop } = found;
     if (grantName === 'client_credentials') {
-      const body = { access_token: issueAccess(found, new Set(app.scopes), shop.lifetimes.clientCredentialsSeconds), scope: [...app.scopes].sort().join(','), expires_in: shop.lifetimes.clientCredentialsSeconds };
+      const body = { access_token: issueAccess(found, grantName, new Set(app.scopes), shop.lifetimes.clientCredentialsSeconds), scope: [...app.scopes].sort().join(','), expires_in: shop.lifetimes.clientCredentialsSeconds };
       return { status: 200, body };
     }
+    const now = realNow();
     if (grantName === 'authorization_code') {
       const code = codes.get(params['code'] ?? '');
-      if (!code || code.clientId !== app.clientId || code.used || code.expiresAt < realNow()) return oauthError(400, 'invalid_grant', 'The authorization code is invalid, expired or already used.');
+      if (!code || code.clientId !== app.clientId || code.epoch !== app.epoch || code.used || code.expiresAt <= now) return oauthError(400, 'invalid_grant', 'The authorization code is invalid, expired or already used.');
       code.used = true;
-      if (params['expiring'] === '1') return { status: 200, body: expiringPair(found, code.scopes, undefined) };
-      return { status: 200, body: { access_token: issueAccess(found, code.scopes, undefined), scope: [...code.scopes].sort().join(',') } };
+      if (params['expiring'] === '1') return { status: 200, body: expiringPair(found, grantName, code.scopes, undefined) };
+      return { status: 200, body: { access_token: issueAccess(found, grantName, code.scopes, undefined), scope: [...code.scopes].sort().join(',') } };
     }
     const presented = params['refresh_token'] ?? '';
     const record = refreshes.get(presented);
-    if (!record || record.clientId !== app.clientId || record.epoch !== app.epoch || record.retired || record.expiresAt < realNow()) {
-      return oauthError(400, 'invalid_grant', 'The refresh token is invalid, expired or was replaced.');
+    if (!refreshable(record, found, now)) return oauthError(400, 'invalid_grant', 'The refresh token is invalid, expired or was replaced.');
+    record.firstUsedAt ??= now;
+    // Using a replacement retires the token it replaced, and the other replacements issued for it
+    // (answers the app did not keep): one chain goes on.
+    const previous = record.replaced === undefined ? undefined : refreshes.get(record.replaced);
+    if (previous) {
+      previous.retired = true;
+      for (const sibling of previous.replacements) if (sibling !== presented) refreshes.get(sibling)!.retired = true;
     }
-    // Using this token retires the one it replaced: only a lost answer may be retried.
-    if (record.replaced) {
-      const previous = refreshes.get(record.replaced);
-      if (previous) previous.retired = true;
-    }
-    return { status: 200, body: expiringPair(found, record.scopes, presented) };
+    // The scopes granted now: a refresh issues a new token.
+    return { status: 200, body: expiringPair(found, grantName, new Set(app.scopes), presented) };
   }
 
   return {
@@ -152,6 +182,8 @@ export function makeOAuth(appByClientId: (clientId: string) => OAuthApp | undefi
         const { faults, random } = found.shop;
         if (faults.tokenEndpointFailNext > 0 || (faults.tokenEndpointErrorRate > 0 && random.chance(faults.tokenEndpointErrorRate))) {
           if (faults.tokenEndpointFailNext > 0) faults.tokenEndpointFailNext -= 1;
+          found.shop.stats.faultsInjected += 1;
+          if (grantName) found.shop.stats.tokenRequests[grantName].unavailable += 1;
           return { status: 503, body: { errors: 'Service Unavailable' } };
         }
       }
@@ -190,7 +222,7 @@ export function makeOAuth(appByClientId: (clientId: string) => OAuthApp | undefi
       found.app.installed = true;
       found.app.scopes = new Set(requested);
       const code = randomBytes(16).toString('hex');
-      codes.set(code, { clientId: found.app.clientId, scopes: new Set(requested), expiresAt: realNow() + 10 * 60_000, used: false });
+      codes.set(code, { clientId: found.app.clientId, scopes: new Set(requested), expiresAt: realNow() + 10 * 60_000, epoch: found.app.epoch, used: false });
       const answer: Record<string, string> = {
         code,
         host: Buffer.from(`${found.shop.domain}/admin`).toString('base64url'),
@@ -203,21 +235,31 @@ export function makeOAuth(appByClientId: (clientId: string) => OAuthApp | undefi
       return { status: 302, location: redirect.toString() };
     },
 
-    /** The app and scopes of an issued access token; `expired` when it no longer works; undefined when unknown. */
-    lookup(value: string): { found: OAuthApp; scopes: Set<string> } | 'expired' | undefined {
+    /** The app and scopes of an issued access token; why it no longer works; undefined when unknown. */
+    lookup(value: string): { found: OAuthApp; scopes: Set<string> } | DeadToken | undefined {
       const issued = access.get(value);
       if (!issued) return undefined;
       const found = appByClientId(issued.clientId);
-      if (!found || !found.app.installed || found.app.epoch !== issued.epoch || (issued.expiresAt !== undefined && issued.expiresAt <= realNow())) {
-        if (found) found.shop.stats.expiredTokenCalls += 1;
+      if (!found) return undefined;
+      if (!found.app.installed || found.app.epoch !== issued.epoch) {
+        found.shop.stats.revokedTokenCalls += 1;
+        return 'revoked';
+      }
+      if (issued.expiresAt !== undefined && issued.expiresAt <= realNow()) {
+        found.shop.stats.expiredTokenCalls += 1;
         return 'expired';
       }
       return { found, scopes: issued.scopes };
     },
 
-    /** Live access tokens of an app with their expiry (tests). */
-    liveTokens(clientId: string): Array<{ expiresAt: number | undefined }> {
-      return [...access.values()].filter((t) => t.clientId === clientId && (t.expiresAt === undefined || t.expiresAt > realNow())).map((t) => ({ expiresAt: t.expiresAt }));
+    /** The access tokens of an app that still work, oldest first (tests). */
+    liveTokens(clientId: string): LiveToken[] {
+      const app = appByClientId(clientId)?.app;
+      if (!app?.installed) return [];
+      const now = realNow();
+      return [...access.values()]
+        .filter((t) => t.clientId === clientId && t.epoch === app.epoch && (t.expiresAt === undefined || t.expiresAt > now))
+        .map((t) => ({ grant: t.grant, scopes: [...t.scopes].sort(), expiresAt: t.expiresAt }));
     },
   };
 }

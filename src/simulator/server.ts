@@ -17,7 +17,7 @@ import { scopedFieldResolver, typeResolver } from './executor.js';
 import { isScopeHandle, scopeRulesOf } from './scopes.js';
 import type { StagedTarget } from './views.js';
 import { startWebhookDispatcher, type WebhookDispatcher, type WebhookFaults, NO_WEBHOOK_FAULTS } from './webhooks.js';
-import { makeOAuth, SHOPIFY_TOKEN_LIFETIMES, type OAuthApp, type TokenGrantName, type TokenLifetimes, type TokenStats } from './oauth.js';
+import { makeOAuth, SHOPIFY_TOKEN_LIFETIMES, type LiveToken, type OAuthApp, type TokenGrantName, type TokenLifetimes, type TokenStats } from './oauth.js';
 
 /** The version of the pinned Admin schema, and of webhook bodies. */
 export const SIMULATED_API_VERSION = '2026-07';
@@ -84,7 +84,19 @@ interface ShopEntry {
   faults: ApiFaults;
   random: Random;
   plan: PlanName;
-  stats: { calls: number; pointsCharged: number; throttled: number; faultsInjected: number; tokenRequests: Record<TokenGrantName, TokenStats>; expiredTokenCalls: number };
+  stats: {
+    calls: number;
+    pointsCharged: number;
+    throttled: number;
+    /** GraphQL and token endpoint faults injected. */
+    faultsInjected: number;
+    /** Token endpoint requests of this shop's apps by grant: issued, refused, answered 503 by a fault. */
+    tokenRequests: Record<TokenGrantName, TokenStats>;
+    /** Admin API calls refused (401) for a token past its expiry. */
+    expiredTokenCalls: number;
+    /** Admin API calls refused (401) for a token ended by a rotated secret or an uninstall. */
+    revokedTokenCalls: number;
+  };
   lifetimes: TokenLifetimes;
   webhooks: WebhookDispatcher;
   bulk: BulkRunner;
@@ -125,7 +137,7 @@ export interface SimulatorOptions {
   webhookTimeScale?: number;
   /** Milliseconds a bulk operation spends in CREATED and again in RUNNING. */
   bulkStepMs?: number;
-  /** Token lifetimes of new shops (default Shopify's: a day, an hour, 90 days). */
+  /** Token lifetimes of new shops (default Shopify's: a day, an hour, 90 days; retries of a used refresh token 30 days). */
   tokenLifetimes?: Partial<TokenLifetimes>;
 }
 
@@ -134,8 +146,9 @@ export interface AddAppOptions {
   scopes?: string[];
   plan?: PlanName;
   bucketFactor?: number;
-  /** False: an app to be installed through the install link (`/admin/oauth/authorize`). */
+  /** False: an app to be installed through the install link (`/admin/oauth/authorize`); its legacy token works once installed. */
   installed?: boolean;
+  /** Redirect URIs an install may name (absolute URLs; empty, the default: any). */
   redirectUrls?: string[];
 }
 
@@ -152,8 +165,10 @@ export interface Simulator {
   uninstallApp(domain: string, app: string): void;
   /** Installs an uninstalled app again (as from the Dev Dashboard), with its scopes. */
   reinstallApp(domain: string, appName: string): void;
-  /** Live access tokens issued to an app (tests). */
-  liveTokens(domain: string, appName: string): Array<{ expiresAt: number | undefined }>;
+  /** The access tokens from the token endpoint that still work for an app, oldest first (tests). */
+  liveTokens(domain: string, appName: string): LiveToken[];
+  /** Replaces the redirect URIs an install of the app may name (empty: any); answers them. */
+  setRedirectUrls(domain: string, appName: string, urls: string[]): string[];
   /** Replaces the access scopes granted to an app of a shop (by its name); answers them. */
   setAppScopes(domain: string, appName: string, scopes: string[]): string[];
   shop(domain: string): SimShop;
@@ -186,6 +201,22 @@ export const DEFAULT_SCOPES = [
   'read_products',
   'write_products',
 ];
+
+/** Checks token lifetimes from the control API, a test or the simulator's options: whole seconds > 0. */
+function validLifetimes(lifetimes: unknown): Partial<TokenLifetimes> {
+  if (!lifetimes || typeof lifetimes !== 'object' || Array.isArray(lifetimes)) throw new SimulatorError(400, `Token lifetimes must be an object such as { "clientCredentialsSeconds": 60 }.`);
+  for (const [key, value] of Object.entries(lifetimes)) {
+    if (!(key in SHOPIFY_TOKEN_LIFETIMES)) throw new SimulatorError(400, `Unknown lifetime "${key}"; known: ${Object.keys(SHOPIFY_TOKEN_LIFETIMES).join(', ')}`);
+    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) throw new SimulatorError(400, `${key} must be a whole number of seconds > 0 (got ${JSON.stringify(value)}).`);
+  }
+  return lifetimes as Partial<TokenLifetimes>;
+}
+
+/** Checks redirect URIs: an array of absolute URLs. */
+function validRedirectUrls(urls: unknown): string[] {
+  if (!Array.isArray(urls) || !urls.every((url) => typeof url === 'string' && URL.canParse(url))) throw new SimulatorError(400, `redirectUrls must be an array of absolute URLs (got ${JSON.stringify(urls)}).`);
+  return [...new Set(urls as string[])];
+}
 
 /** Checks a list of scopes from the control API (or a test): an array of scope handles. */
 function validScopes(scopes: unknown, field: string): string[] {
@@ -224,12 +255,14 @@ function send(response: ServerResponse, status: number, body: unknown, headers: 
 }
 
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
+  if (options.tokenLifetimes !== undefined) validLifetimes(options.tokenLifetimes);
   const schema: GraphQLSchema = loadAdminSchema(SIMULATED_API_VERSION, options.schemaCacheDir);
   const scopeRules = scopeRulesOf(schema);
   const fieldResolver = scopedFieldResolver(scopeRules);
   const shops = new Map<string, ShopEntry>();
   const files: BulkFiles = { results: new Map(), staged: new Map() };
   let baseUrl = '';
+  // Every app by its legacy token, installed or not: a call is refused while the app is not installed.
   const byToken = new Map<string, { entry: ShopEntry; appEntry: AppEntry }>();
   let clockOffsetMs = 0;
   const now = () => new Date(Date.now() + clockOffsetMs);
@@ -262,29 +295,28 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     const scopes = appOptions.scopes === undefined ? DEFAULT_SCOPES : validScopes(appOptions.scopes, 'scopes');
     const plan = appOptions.plan ?? entry.plan;
     const restoreRate = PLANS[plan].restoreRate;
-    if (appOptions.redirectUrls !== undefined && (!Array.isArray(appOptions.redirectUrls) || !appOptions.redirectUrls.every((u) => typeof u === 'string'))) {
-      throw new SimulatorError(400, 'redirectUrls must be an array of URLs.');
-    }
+    const redirectUrls = appOptions.redirectUrls === undefined ? [] : validRedirectUrls(appOptions.redirectUrls);
+    if (appOptions.installed !== undefined && typeof appOptions.installed !== 'boolean') throw new SimulatorError(400, 'installed must be true or false.');
     const app: SimApp = {
       name: appOptions.name,
       accessToken: `shpat_${randomBytes(16).toString('hex')}`,
       clientId: randomBytes(16).toString('hex'),
       clientSecret: `shpss_${randomBytes(16).toString('hex')}`,
-      redirectUrls: appOptions.redirectUrls ?? [],
+      redirectUrls,
       installed: appOptions.installed ?? true,
       epoch: 0,
       scopes: new Set(scopes),
     };
     const appEntry: AppEntry = { app, bucket: new CostBucket(restoreRate * (appOptions.bucketFactor ?? DEFAULT_BUCKET_FACTOR), restoreRate, performance.now()) };
     entry.apps.set(app.accessToken, appEntry);
-    if (app.installed) byToken.set(app.accessToken, { entry, appEntry });
+    byToken.set(app.accessToken, { entry, appEntry });
     byClientId.set(app.clientId, { entry, appEntry });
     return { shop: domain, accessToken: app.accessToken, clientId: app.clientId, clientSecret: app.clientSecret, apiVersion: SIMULATED_API_VERSION, plan };
   }
 
   /**
-   * The merchant uninstalls an app: Shopify sends it app/uninstalled, then its token stops working and
-   * its webhook subscriptions are gone.
+   * The merchant uninstalls an app: Shopify sends it app/uninstalled, then its tokens (legacy, issued,
+   * refresh) and unused install codes stop working and its webhook subscriptions are gone.
    */
   function uninstallApp(domain: string, which: string): void {
     const entry = entryOf(domain);
@@ -295,14 +327,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     entry.shop.emit({ topic: 'app/uninstalled', resource: 'app', appToken: accessToken });
     app.installed = false;
     app.epoch += 1;
-    byToken.delete(accessToken);
     for (const [id, subscription] of entry.shop.webhookSubscriptions) if (subscription.appToken === accessToken) entry.shop.webhookSubscriptions.delete(id);
   }
 
   function reinstallApp(domain: string, appName: string): void {
-    const appEntry = appNamed(domain, appName);
-    appEntry.app.installed = true;
-    byToken.set(appEntry.app.accessToken, { entry: entryOf(domain), appEntry });
+    appNamed(domain, appName).app.installed = true;
   }
 
   function rotateSecret(domain: string, appName: string): string {
@@ -314,12 +343,14 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
   function setTokenLifetimes(domain: string, lifetimes: Partial<TokenLifetimes>): TokenLifetimes {
     const entry = entryOf(domain);
-    for (const [key, value] of Object.entries(lifetimes)) {
-      if (!(key in SHOPIFY_TOKEN_LIFETIMES)) throw new SimulatorError(400, `Unknown lifetime "${key}"; known: ${Object.keys(SHOPIFY_TOKEN_LIFETIMES).join(', ')}`);
-      if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) throw new SimulatorError(400, `${key} must be a whole number of seconds > 0.`);
-    }
-    entry.lifetimes = { ...entry.lifetimes, ...lifetimes };
+    entry.lifetimes = { ...entry.lifetimes, ...validLifetimes(lifetimes) };
     return entry.lifetimes;
+  }
+
+  function setRedirectUrls(domain: string, appName: string, urls: string[]): string[] {
+    const { app } = appNamed(domain, appName);
+    app.redirectUrls = validRedirectUrls(urls);
+    return app.redirectUrls;
   }
 
   function setAppScopes(domain: string, appName: string, scopes: string[]): string[] {
@@ -358,8 +389,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         pointsCharged: 0,
         throttled: 0,
         faultsInjected: 0,
-        tokenRequests: { client_credentials: { issued: 0, refused: 0 }, authorization_code: { issued: 0, refused: 0 }, refresh_token: { issued: 0, refused: 0 } },
+        tokenRequests: {
+          client_credentials: { issued: 0, refused: 0, unavailable: 0 },
+          authorization_code: { issued: 0, refused: 0, unavailable: 0 },
+          refresh_token: { issued: 0, refused: 0, unavailable: 0 },
+        },
         expiredTokenCalls: 0,
+        revokedTokenCalls: 0,
       },
       lifetimes: { ...SHOPIFY_TOKEN_LIFETIMES, ...options.tokenLifetimes },
       webhooks: startWebhookDispatcher({
@@ -391,11 +427,15 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     const versionHeader = { 'x-shopify-api-version': version };
     const token = request.headers['x-shopify-access-token'];
     let found = typeof token === 'string' ? byToken.get(token) : undefined;
+    if (found && !found.appEntry.app.installed) {
+      found.entry.stats.revokedTokenCalls += 1;
+      found = undefined;
+    }
     // A token from the token endpoint: its own scopes, and only until it expires.
     let tokenScopes: Set<string> | undefined;
-    if (!found && typeof token === 'string') {
+    if (!found && typeof token === 'string' && !byToken.has(token)) {
       const issued = oauth.lookup(token);
-      if (issued && issued !== 'expired') {
+      if (typeof issued === 'object') {
         found = byClientId.get(issued.found.app.clientId);
         tokenScopes = issued.scopes;
       }
@@ -462,7 +502,14 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
   async function handleControl(request: IncomingMessage, response: ServerResponse, path: string[]): Promise<void> {
     const method = request.method ?? 'GET';
-    const input = method === 'GET' ? {} : (JSON.parse((await readBody(request)) || '{}') as Record<string, unknown>);
+    let input: Record<string, unknown> = {};
+    if (method !== 'GET') {
+      try {
+        input = JSON.parse((await readBody(request)) || '{}') as Record<string, unknown>;
+      } catch {
+        throw new SimulatorError(400, 'The body must be JSON.');
+      }
+    }
     // /_sim/shops
     if (path[0] === 'shops' && path.length === 1 && method === 'POST') {
       send(response, 201, createShop(input as unknown as CreateShopOptions));
@@ -487,13 +534,17 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         send(response, 200, setTokenLifetimes(domain, input as Partial<TokenLifetimes>));
         return;
       }
+      if (path.length === 5 && path[2] === 'apps' && path[4] === 'redirect-urls' && method === 'PUT') {
+        send(response, 200, { name: path[3], redirectUrls: setRedirectUrls(domain, path[3]!, input['redirectUrls'] as string[]) });
+        return;
+      }
       if (path.length === 4 && path[2] === 'apps' && method === 'DELETE') {
         uninstallApp(domain, decodeURIComponent(path[3]!));
         send(response, 200, { uninstalled: true });
         return;
       }
       if (path.length === 3 && path[2] === 'apps' && method === 'GET') {
-        send(response, 200, { apps: [...entryOf(domain).apps.values()].map(({ app }) => ({ name: app.name, clientId: app.clientId, installed: app.installed, scopes: [...app.scopes].sort() })) });
+        send(response, 200, { apps: [...entryOf(domain).apps.values()].map(({ app }) => ({ name: app.name, clientId: app.clientId, installed: app.installed, scopes: [...app.scopes].sort(), redirectUrls: app.redirectUrls })) });
         return;
       }
       if (path.length === 5 && path[2] === 'apps' && path[4] === 'scopes' && method === 'PUT') {
@@ -598,6 +649,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     for (const [key, value] of Object.entries(faults)) {
       if (!(key in NO_FAULTS)) throw new SimulatorError(400, `Unknown fault "${key}"; known: ${Object.keys(NO_FAULTS).join(', ')}`);
       if (typeof value !== 'number' || value < 0 || (key.endsWith('Rate') && value > 1)) throw new SimulatorError(400, `Fault ${key} must be a number (rates 0 to 1).`);
+      if (key === 'tokenEndpointFailNext' && !Number.isInteger(value)) throw new SimulatorError(400, 'Fault tokenEndpointFailNext must be a whole number of requests.');
     }
     entry.faults = { ...entry.faults, ...faults };
     return entry.faults;
@@ -727,6 +779,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     uninstallApp,
     reinstallApp,
     liveTokens: (domain, appName) => oauth.liveTokens(appNamed(domain, appName).app.clientId),
+    setRedirectUrls,
     shop: (domain) => entryOf(domain).shop,
     setFaults,
     stats: (domain) => entryOf(domain).stats,
