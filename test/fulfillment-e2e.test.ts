@@ -97,13 +97,21 @@ async function settle(): Promise<void> {
                    (select json_agg(p) from (select id, status, attempts, last_error from fulfillment_pushes where status in ('pending', 'sending') limit 5) p) as pushes,
                    (select json_agg(l) from (select push_id, at, outcome, response from fulfillment_push_log where push_id in (select id from fulfillment_pushes where status in ('pending', 'sending')) order by id desc limit 10) l) as push_log,
                    (select json_agg(l) from (select id, at, method, holder, quantities from inventory_publish_log where outcome = 'sending' limit 5) l) as calls_sending,
-                   (select json_agg(r) from (select job_name, status, started_at, heartbeat_at, error from job_runs where status = 'running' or started_at > now() - interval '3 minutes' order by id desc limit 15) r) as jobs,
+                   (select json_agg(r) from (select job_name, status, started_at, heartbeat_at, error from job_runs where status = 'running' or started_at > now() - interval '3 minutes' order by (status = 'running') desc, id desc limit 15) r) as jobs,
                    (select json_agg(r) from (select id, status, started_at, finished_at, error from job_runs where job_name = 'fulfillment.push' and status <> 'succeeded' order by id desc limit 5) r) as push_runs_not_succeeded,
                    (select json_object_agg(job_name, last_slot_at) from job_schedules) as schedule_slots`,
       ),
       new Promise<unknown[]>((resolve) => setTimeout(() => resolve(['the database did not answer within 10 s']), 10_000)),
     ]);
-    throw new Error(`${(error as Error).message}\nleft: ${JSON.stringify(backlog[0])}\nnow: ${new Date().toISOString()}`);
+    // And how the calls to Shopify went (a call waiting out THROTTLED or retrying holds its order's claim).
+    const calls = await Promise.race([
+      c.api('GET', '/api/v1/sync/health').then((r) => ({ switchyard: r.body?.api ?? null, credentials: r.body?.credentials ?? null })),
+      new Promise((resolve) => setTimeout(() => resolve('sync health did not answer within 10 s'), 10_000)),
+    ]).catch((e: unknown) => String(e));
+    const simulated = c.sim.stats(c.creds.shop);
+    throw new Error(
+      `${(error as Error).message}\nleft: ${JSON.stringify(backlog[0])}\nshopify calls: ${JSON.stringify(calls)}\nsimulator: ${JSON.stringify({ calls: simulated.calls, throttled: simulated.throttled, faultsInjected: simulated.faultsInjected })}\nnow: ${new Date().toISOString()}`,
+    );
   }
 }
 

@@ -3,6 +3,7 @@
 // install through the install link (authorization code grant, expiring offline tokens and refresh
 // tokens), a revoked or uninstalled app, and a token endpoint that fails.
 import { createHmac } from 'node:crypto';
+import { Writable } from 'node:stream';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { backend, childEnv, createTestDatabase, testConfig, waitFor, type TestDatabase } from './support/backend.js';
@@ -13,6 +14,7 @@ import { startSimulator, type ShopCredentials, type Simulator } from '../src/sim
 import { placeOrder } from '../src/simulator/orders.js';
 import type { SimShop } from '../src/simulator/state.js';
 import { queryRows } from '../src/platform/db/rows.js';
+import { makeLogger } from '../src/platform/logger.js';
 
 const SYNC = { syncSettings: { overlapMs: 120_000, delayMs: 0, defaultLookbackMs: 86_400_000 }, schedulerTickMs: 200 };
 const KEY = 'ab'.repeat(32);
@@ -158,6 +160,7 @@ describe(`install through the install link: authorization code grant, expiring o
   let switchyard: Switchyard;
   let app: ShopCredentials;
   let publicUrl: string;
+  let logs = '';
 
   beforeAll(async () => {
     const creds = sim.createShop({ seed: 62, products: 6, stores: 1, plan: 'enterprise' });
@@ -178,7 +181,7 @@ describe(`install through the install link: authorization code grant, expiring o
         SWITCHYARD_ENCRYPTION_KEY: KEY,
         SHOPIFY_API_URL: sim.url,
       }),
-      SYNC,
+      { ...SYNC, logger: makeLogger({ level: 'debug', destination: new Writable({ write: (chunk: Buffer, _e, done) => ((logs += chunk.toString()), done()) }) }) },
     );
   });
   afterAll(async () => {
@@ -271,6 +274,10 @@ describe(`install through the install link: authorization code grant, expiring o
     const [row] = await queryRows<{ refresh_token: string }>(switchyard.database.db, sql`select refresh_token from shopify_credentials`);
     expect(row!.refresh_token.startsWith('v1:')).toBe(true);
     expect(row!.refresh_token).not.toContain('shprt_');
+    // Renewals are logged, never a token, a code or the secret (debug level included).
+    expect(logs).toContain('Shopify access token renewed');
+    expect(logs).not.toMatch(/shpat_[0-9a-f]{8}|shprt_[0-9a-f]{8}/);
+    expect(logs).not.toContain(app.clientSecret);
   });
 });
 
