@@ -369,8 +369,11 @@ export function makeFulfillmentJobs(deps: { shopify?: ShopifyClient | undefined;
       // one order at a time, so a crash leaves at most one order per lane waiting for its lease.
       const lane = async () => {
         while (!ctx.signal.aborted) {
-          const [claim] = await claimSyncOrders(ctx.db, ctx.clock.now(), 1, THIS_PROCESS);
-          if (!claim) return;
+          const claims = await claimSyncOrders(ctx.db, ctx.clock.now(), 1, THIS_PROCESS);
+          if (claims.length === 0) return;
+          // One is asked for; any other given back at once rather than left leased and unworked.
+          for (const extra of claims.slice(1)) await releaseSync(ctx.db, extra, { done: false, retryAt: ctx.clock.now() });
+          const claim = claims[0]!;
           try {
             const outcome = await syncOrder({ db: ctx.db, shopify, log: ctx.log, now: () => ctx.clock.now() }, claim);
             await releaseSync(ctx.db, claim, outcome);

@@ -35,10 +35,14 @@ export const SYNC_LEASE_MS = 60_000;
 export async function claimSyncOrders(db: Db, now: Date, limit: number, holder: string, leaseMs = SYNC_LEASE_MS): Promise<SyncClaim[]> {
   const rows = await queryRows<{ order_id: number; requested_at: Date; check: boolean }>(
     db,
-    sql`update fulfillment_sync set leased_until = ${new Date(now.getTime() + leaseMs)}, leased_by = ${holder}
-        where order_id in (select order_id from fulfillment_sync where due_at <= ${now} and (leased_until is null or leased_until < ${now})
-                           order by due_at limit ${limit} for update skip locked)
-        returning order_id, requested_at, "check"`,
+    // The rows are picked once, in a CTE: as `where order_id in (select … limit n)` the planner may
+    // run the subquery again and lease more rows than the caller takes (they then sat leased, unworked,
+    // for a whole lease period).
+    sql`with picked as (select order_id from fulfillment_sync where due_at <= ${now} and (leased_until is null or leased_until < ${now})
+                        order by due_at limit ${limit} for update skip locked)
+        update fulfillment_sync f set leased_until = ${new Date(now.getTime() + leaseMs)}, leased_by = ${holder}
+        from picked where f.order_id = picked.order_id
+        returning f.order_id, f.requested_at, f."check"`,
   );
   return rows.map((r) => ({ orderId: r.order_id, requestedAt: r.requested_at, check: r.check, holder }));
 }
