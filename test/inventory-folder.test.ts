@@ -13,7 +13,7 @@ import { queryRows } from '../src/platform/db/rows.js';
 import { makeLogger } from '../src/platform/logger.js';
 import { systemClock, type Clock } from '../src/platform/clock.js';
 import type { JobContext } from '../src/platform/jobs/job.types.js';
-import { applyProductSnapshot } from '../src/domains/catalog/index.js';
+import { seedTee } from './support/catalog.js';
 import { facilities } from '../src/domains/facilities/index.js';
 import { INVENTORY_JOB_NAMES, makeInventoryJobs } from '../src/jobs/inventory.jobs.js';
 
@@ -26,22 +26,7 @@ beforeAll(async () => {
   database = await testDb.open();
   await database.db.insert(facilities).values({ code: 'WH1', name: 'Warehouse', kind: 'WAREHOUSE' });
   const now = new Date();
-  await applyProductSnapshot(
-    database.db,
-    {
-      shopifyProductId: 'gid://shopify/Product/1',
-      handle: 'p',
-      title: 'P',
-      status: 'ACTIVE',
-      vendor: null,
-      productType: null,
-      tags: [],
-      imageUrl: null,
-      updatedAt: now,
-      variants: [{ shopifyVariantId: 'gid://shopify/ProductVariant/1', shopifyInventoryItemId: 'gid://shopify/InventoryItem/1', sku: 'A', barcode: null, title: 'A', price: null, weightGrams: null, inventoryPolicy: 'DENY', updatedAt: now }],
-    },
-    now,
-  );
+  await seedTee(database.db, ['A'], now);
 });
 afterAll(() => testDb.drop());
 

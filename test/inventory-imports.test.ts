@@ -12,7 +12,7 @@ import { CLI, startChild } from './support/child.js';
 import { startSwitchyard, type Switchyard } from '../src/main/switchyard.js';
 import { queryRows } from '../src/platform/db/rows.js';
 import type { Db } from '../src/platform/db/client.js';
-import { applyProductSnapshot } from '../src/domains/catalog/index.js';
+import { seedTee } from './support/catalog.js';
 import { facilities } from '../src/domains/facilities/index.js';
 
 const at = new Date(Date.now() - 3600_000).toISOString();
@@ -24,32 +24,7 @@ const uploads = () => path.join(testDb.dataDir, 'uploads');
 async function seed(target: Db): Promise<void> {
   const now = new Date();
   await target.insert(facilities).values([{ code: 'WH1', name: 'Warehouse', kind: 'WAREHOUSE' }]);
-  await applyProductSnapshot(
-    target,
-    {
-      shopifyProductId: 'gid://shopify/Product/1',
-      handle: 'tee',
-      title: 'Tee',
-      status: 'ACTIVE',
-      vendor: null,
-      productType: null,
-      tags: [],
-      imageUrl: null,
-      updatedAt: now,
-      variants: ['A', 'B'].map((v, i) => ({
-        shopifyVariantId: `gid://shopify/ProductVariant/${i + 1}`,
-        shopifyInventoryItemId: `gid://shopify/InventoryItem/${i + 1}`,
-        sku: v,
-        barcode: null,
-        title: v,
-        price: '10.00',
-        weightGrams: 100,
-        inventoryPolicy: 'DENY' as const,
-        updatedAt: now,
-      })),
-    },
-    now,
-  );
+  await seedTee(target, ['A', 'B'], now);
 }
 
 beforeAll(async () => {

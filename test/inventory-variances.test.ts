@@ -6,7 +6,7 @@ import { backend, createTestDatabase, TEST_API_TOKEN, TEST_AUTH, testConfig, typ
 import { startSwitchyard, type Switchyard } from '../src/main/switchyard.js';
 import { queryRows } from '../src/platform/db/rows.js';
 import type { Db } from '../src/platform/db/client.js';
-import { applyProductSnapshot } from '../src/domains/catalog/index.js';
+import { seedTee } from './support/catalog.js';
 import { facilities } from '../src/domains/facilities/index.js';
 import { recordEntries } from '../src/domains/inventory/index.js';
 
@@ -20,22 +20,7 @@ beforeAll(async () => {
   db = switchyard.database.db;
   const now = new Date();
   const [wh] = await db.insert(facilities).values({ code: 'WH1', name: 'Warehouse', kind: 'WAREHOUSE' }).returning({ id: facilities.id });
-  await applyProductSnapshot(
-    db,
-    {
-      shopifyProductId: 'gid://shopify/Product/1',
-      handle: 'tee',
-      title: 'Tee',
-      status: 'ACTIVE',
-      vendor: null,
-      productType: null,
-      tags: [],
-      imageUrl: null,
-      updatedAt: now,
-      variants: [{ shopifyVariantId: 'gid://shopify/ProductVariant/1', shopifyInventoryItemId: 'gid://shopify/InventoryItem/1', sku: 'A', barcode: null, title: 'A', price: null, weightGrams: null, inventoryPolicy: 'DENY', updatedAt: now }],
-    },
-    now,
-  );
+  await seedTee(db, ['A'], now);
   const [variant] = await queryRows<{ id: number }>(db, sql`select id from variants`);
   await db.transaction((tx) =>
     recordEntries(tx, [{ variantId: variant!.id, facilityId: wh!.id, delta: 23, kind: 'receipt', occurredAt: new Date(now.getTime() - 3600_000), source: 'test', idempotencyKey: 'r-1' }], now),

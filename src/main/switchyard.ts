@@ -15,10 +15,8 @@ import { makeJobRegistry } from '../jobs/registry.js';
 import { buildApp, type App } from '../http/app.js';
 import { VERSION, type Role } from './version.js';
 import { makeShopifyClient } from '../shopify/client.js';
-import { accessTokensFor } from '../shopify/access-tokens.js';
+import { accessTokensFor, tokenEndpointAndBox } from '../shopify/access-tokens.js';
 import { makeInstallFlow } from '../shopify/install.js';
-import { makeTokenEndpoint } from '../shopify/token-endpoint.js';
-import { makeSecretBox } from '../shopify/secret-box.js';
 import { scopesNeeded } from '../shopify/scopes.js';
 import { ensureShop, INITIAL_LOAD_JOB, makeIngest, resumeAfterCredentials } from '../ingest/index.js';
 import type { SyncSettings } from '../ingest/ingest.jobs.js';
@@ -183,8 +181,7 @@ export async function startSwitchyard(config: Config, options: StartOptions = {}
         apiUrl: shopifyConfig.apiUrl,
         redirectUrl: `${config.publicUrl}/shopify/callback`,
         scopes: scopesNeeded(shopifyConfig.initialLoadMonths).map((need) => need.scope),
-        endpoint: makeTokenEndpoint({ shop: shopifyConfig.shop, clientId: shopifyConfig.auth.clientId, clientSecret: shopifyConfig.apiSecret, apiUrl: shopifyConfig.apiUrl }),
-        box: makeSecretBox(shopifyConfig.encryptionKey!),
+        ...tokenEndpointAndBox(shopifyConfig, shopifyConfig.auth.clientId),
       })
     : undefined;
   const ingest = shopifyConfig && shopify

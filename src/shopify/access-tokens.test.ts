@@ -116,7 +116,7 @@ describe(`access tokens (${backend})`, () => {
     const b = source(second, shopify.endpoint, 'authorization_code');
     expect(await a.current()).toBe('access-0');
     expect(await b.current()).toBe('access-0');
-    for (let round = 1; round <= 3; round += 1) {
+    for (let round = 0; round < 3; round += 1) {
       // Both see the token refused by Shopify at once (a barrier: both calls start together).
       const before = shopify.calls.length;
       const token = await a.current();
@@ -133,7 +133,6 @@ describe(`access tokens (${backend})`, () => {
       expect(await b.current()).toBe(await a.current());
       expect(shopify.calls.length - ahead).toBe(1);
       expect(shopify.lockedOut).toBe(false);
-      expect(round).toBeGreaterThan(0);
     }
     expect((await a.status()).renewals).toBe(1 + 6);
   });

@@ -184,7 +184,7 @@ export function storedAccessTokens(options: StoredTokensOptions): AccessTokens {
   /** Records why renewing failed; undefined when newer tokens arrived meanwhile (an install, another renewer): use those. */
   async function recordFailure(claimed: Row, failure: TokenEndpointError | CredentialFailure): Promise<AppError | undefined> {
     const attempts = (claimed.failure?.attempts ?? 0) + 1;
-    const code = failure instanceof TokenEndpointError ? failure.code : failure.code;
+    const code = failure.code;
     const message = failure.message;
     const next: CredentialFailure = { code, message, since: claimed.failure?.code === code ? claimed.failure.since : new Date(now()).toISOString(), attempts };
     // Nothing to retry until somebody installs the app: the callback clears this.
@@ -354,6 +354,14 @@ export interface ConnectionSettings {
   apiUrl: string | undefined;
 }
 
+/** A Dev Dashboard app's token endpoint, and the sealing of the tokens it gives (the token source's and the install's). */
+export function tokenEndpointAndBox(settings: ConnectionSettings, clientId: string): { endpoint: TokenEndpoint; box: SecretBox } {
+  return {
+    endpoint: makeTokenEndpoint({ shop: settings.shop, clientId, clientSecret: settings.apiSecret, apiUrl: settings.apiUrl }),
+    box: makeSecretBox(settings.encryptionKey ?? keyFromSecret(settings.apiSecret)),
+  };
+}
+
 /** The token source a configuration asks for (every process builds its own; obtained tokens are shared through the database). */
 export function accessTokensFor(settings: ConnectionSettings, deps: { db: Db; logger: Logger; installUrl?: string; onRecovered?: () => void }): AccessTokens {
   if (settings.auth.grant === 'static') return staticAccessToken(settings.auth.adminToken);
@@ -361,8 +369,7 @@ export function accessTokensFor(settings: ConnectionSettings, deps: { db: Db; lo
     db: deps.db,
     shop: settings.shop,
     grant: settings.auth.grant,
-    endpoint: makeTokenEndpoint({ shop: settings.shop, clientId: settings.auth.clientId, clientSecret: settings.apiSecret, apiUrl: settings.apiUrl }),
-    box: makeSecretBox(settings.encryptionKey ?? keyFromSecret(settings.apiSecret)),
+    ...tokenEndpointAndBox(settings, settings.auth.clientId),
     logger: deps.logger,
     ...(deps.installUrl ? { installUrl: deps.installUrl } : {}),
     ...(deps.onRecovered ? { onRecovered: deps.onRecovered } : {}),

@@ -108,11 +108,11 @@ export function makeTokenEndpoint(options: TokenEndpointOptions): TokenEndpoint 
     }
     if (response.ok) throw new TokenEndpointError('unavailable', `Shopify's token endpoint answered without an access token (HTTP ${response.status}).`, response.status);
     if (error === 'invalid_client' || response.status === 401) {
-      return Promise.reject(new TokenEndpointError('invalid_client', `Shopify refused the app's client ID or secret (${said}): check SHOPIFY_CLIENT_ID and SHOPIFY_API_SECRET, and that the secret was not rotated in the Dev Dashboard.`, response.status));
+      throw new TokenEndpointError('invalid_client', `Shopify refused the app's client ID or secret (${said}): check SHOPIFY_CLIENT_ID and SHOPIFY_API_SECRET, and that the secret was not rotated in the Dev Dashboard.`, response.status);
     }
     if (error === 'invalid_grant') {
       const what = grant.grant === 'refresh_token' ? 'the refresh token' : grant.grant === 'authorization_code' ? 'the install code' : 'the grant';
-      return Promise.reject(new TokenEndpointError('invalid_grant', `Shopify refused ${what} (${said}): the app was uninstalled or its access revoked; install it again.`, response.status));
+      throw new TokenEndpointError('invalid_grant', `Shopify refused ${what} (${said}): the app was uninstalled or its access revoked; install it again.`, response.status);
     }
     throw new TokenEndpointError('refused', `Shopify's token endpoint refused the request (${said}).`, response.status);
   }

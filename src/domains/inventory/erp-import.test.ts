@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { backend, createTestDatabase, type TestDatabase } from '../../../test/support/backend.js';
 import type { Db } from '../../platform/db/client.js';
 import { queryRows } from '../../platform/db/rows.js';
-import { applyProductSnapshot } from '../catalog/index.js';
+import { seedTee } from '../../../test/support/catalog.js';
 import { facilities } from '../facilities/index.js';
 import { checkFileName, formatOf, importCountFile, type ImportReport } from './index.js';
 
@@ -50,32 +50,7 @@ beforeAll(async () => {
   testDb = await createTestDatabase();
   db = (await testDb.open()).db;
   await db.insert(facilities).values([{ code: 'WH1', name: 'Warehouse', kind: 'WAREHOUSE' }]);
-  await applyProductSnapshot(
-    db,
-    {
-      shopifyProductId: 'gid://shopify/Product/1',
-      handle: 'tee',
-      title: 'Tee',
-      status: 'ACTIVE',
-      vendor: null,
-      productType: null,
-      tags: [],
-      imageUrl: null,
-      updatedAt: now,
-      variants: ['A', 'B'].map((v, i) => ({
-        shopifyVariantId: `gid://shopify/ProductVariant/${i + 1}`,
-        shopifyInventoryItemId: `gid://shopify/InventoryItem/${i + 1}`,
-        sku: v,
-        barcode: `00${i + 1}`,
-        title: v,
-        price: '10.00',
-        weightGrams: 100,
-        inventoryPolicy: 'DENY' as const,
-        updatedAt: now,
-      })),
-    },
-    now,
-  );
+  await seedTee(db, ['A', 'B'], now, (i) => `00${i + 1}`);
 });
 afterAll(() => testDb.drop());
 

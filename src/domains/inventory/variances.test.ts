@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { backend, createTestDatabase, type TestDatabase } from '../../../test/support/backend.js';
 import type { Db } from '../../platform/db/client.js';
 import { queryRows } from '../../platform/db/rows.js';
-import { applyProductSnapshot } from '../catalog/index.js';
+import { seedTee } from '../../../test/support/catalog.js';
 import { facilities } from '../facilities/index.js';
 import { explainSkuAtp, recordEntries, recordVariance, type VarianceInput } from './index.js';
 
@@ -64,32 +64,7 @@ beforeAll(async () => {
     ])
     .returning({ id: facilities.id, code: facilities.code });
   for (const f of made) ids[f.code] = f.id;
-  await applyProductSnapshot(
-    db,
-    {
-      shopifyProductId: 'gid://shopify/Product/1',
-      handle: 'tee',
-      title: 'Tee',
-      status: 'ACTIVE',
-      vendor: null,
-      productType: null,
-      tags: [],
-      imageUrl: null,
-      updatedAt: now,
-      variants: ['A', 'B', 'C'].map((v, i) => ({
-        shopifyVariantId: `gid://shopify/ProductVariant/${i + 1}`,
-        shopifyInventoryItemId: `gid://shopify/InventoryItem/${i + 1}`,
-        sku: v,
-        barcode: null,
-        title: v,
-        price: '10.00',
-        weightGrams: 100,
-        inventoryPolicy: 'DENY' as const,
-        updatedAt: now,
-      })),
-    },
-    now,
-  );
+  await seedTee(db, ['A', 'B', 'C'], now);
   for (const v of await queryRows<{ id: number; sku: string }>(db, sql`select id, sku from variants`)) ids[v.sku] = v.id;
   await receive('A', 'WH1', 23, 'r-a');
 });
