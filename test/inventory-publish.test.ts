@@ -12,7 +12,8 @@ import { adminInventoryEdit } from '../src/simulator/scenario.js';
 import type { SimShop } from '../src/simulator/state.js';
 import { queryRows } from '../src/platform/db/rows.js';
 import { compareCountersWithLedger, publishTargets, publishedPairs, desiredAvailable, recordEntries } from '../src/domains/inventory/index.js';
-import { claimChangedVariants, DEFAULT_PUBLISH_SETTINGS, publishVariants } from '../src/jobs/inventory-publisher.js';
+import { DEFAULT_PUBLISH_SETTINGS, publishVariants } from '../src/outbound/index.js';
+import { claimChangedVariants } from '../src/domains/inventory/index.js';
 import { makeShopifyClient } from '../src/shopify/client.js';
 import { makeLogger } from '../src/platform/logger.js';
 

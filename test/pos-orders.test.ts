@@ -11,7 +11,7 @@ import { placeOrder, posSale, refund, type SimOrder } from '../src/simulator/ord
 import type { SimLocation, SimVariant } from '../src/simulator/state.js';
 import { queryRows } from '../src/platform/db/rows.js';
 import { compareCountersWithLedger, desiredAvailable, publishedPairs, publishTargets } from '../src/domains/inventory/index.js';
-import { publishVariants } from '../src/jobs/inventory-publisher.js';
+import { publishVariants } from '../src/outbound/index.js';
 import { makeShopifyClient } from '../src/shopify/client.js';
 import { makeLogger } from '../src/platform/logger.js';
 

@@ -2,7 +2,7 @@
 // what happened (`switchyard simulate-day`, run in-process here).
 import { describe, expect, test } from 'vitest';
 import { backend, createTestDatabase, testConfig } from './support/backend.js';
-import { simulateDay } from '../src/main/simulate-day.js';
+import { simulateDay } from '../src/harness/simulate-day.js';
 
 // On PostgreSQL the jobs run in two worker processes, killed (SIGKILL) twice during the day.
 const killWorker = backend === 'postgres' ? 2 : 0;

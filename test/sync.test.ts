@@ -15,7 +15,7 @@ import { makeRandom } from '../src/simulator/seed.js';
 import { facilities } from '../src/domains/facilities/index.js';
 import { products as productTable } from '../src/domains/catalog/index.js';
 import { webhookInbox } from '../src/ingest/inbox.schema.js';
-import { shopifyInventorySnapshot } from '../src/shopify/connection.schema.js';
+import { shopifyInventorySnapshot } from '../src/outbound/outbound.schema.js';
 import { getOrder, orders } from '../src/domains/orders/index.js';
 
 // 2,000 orders on PostgreSQL (the acceptance figure); 1,000 on the embedded database keeps CI short

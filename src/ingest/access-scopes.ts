@@ -7,7 +7,7 @@ import type { Db } from '../platform/db/client.js';
 import { AppError } from '../platform/errors.js';
 import type { Logger } from '../platform/logger.js';
 import type { ShopifyClient } from '../shopify/client.js';
-import { shops } from '../shopify/connection.schema.js';
+import { shops } from './shop.schema.js';
 import { AppAccessScopes } from '../shopify/operations.js';
 import { missingScopes, scopeNeedOf, scopesNeeded, type ScopeNeed } from '../shopify/scopes.js';
 import { mergeSyncState, readSyncState } from './sync-state.js';

@@ -1,7 +1,7 @@
 // Connecting a shop: locations proposed as facilities (the merchant confirms), every product and
 // variant, Shopify's inventory snapshot, and the open orders of a chosen window (1, 2 or 6 months)
 // through bulk operations, the webhook subscriptions, and the watermarks the pollers continue from.
-import { eq, sql } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import type { Clock } from '../platform/clock.js';
 import type { Db } from '../platform/db/client.js';
 import { invalid } from '../platform/errors.js';
@@ -10,11 +10,13 @@ import { applyOrderSnapshot } from '../domains/orders/index.js';
 import { applyProductSnapshot } from '../domains/catalog/index.js';
 import { facilities, type FacilityKind } from '../domains/facilities/index.js';
 import type { ShopifyClient } from '../shopify/client.js';
-import { readBulkObjects, readBulkResult, runBulkQuery, type BulkFinishSignals, type BulkRecord } from '../shopify/bulk-runner.js';
+import { readBulkObjects, runBulkQuery, type BulkFinishSignals, type BulkRecord } from '../shopify/bulk-runner.js';
 import { productFromNode } from '../shopify/mappers.js';
 import { orderSnapshotOf } from '../shopify/readers.js';
 import { LocationsPage, ShopInfo, WebhookSubscriptionCreate, WebhookSubscriptions, type LocationNode, type OrderNode, type ProductNode } from '../shopify/operations.js';
-import { shopifyInventorySnapshot, shops } from '../shopify/connection.schema.js';
+import { shops } from './shop.schema.js';
+import { saveShopifyLevels, shopifyLevels } from '../outbound/index.js';
+import { INVENTORY_BULK, inventoryLevelsOf } from '../shopify/inventory-levels.js';
 import type { Logger } from '../platform/logger.js';
 import type { ScopeNeed } from '../shopify/scopes.js';
 import { checkAccessScopes } from './access-scopes.js';
@@ -134,72 +136,6 @@ const PRODUCTS_BULK = `{ products { edges { node {
   variants { edges { node { id title sku barcode price inventoryPolicy updatedAt inventoryItem { id measurement { weight { unit value } } } } } }
 } } } }`;
 
-export const INVENTORY_BULK = `{ inventoryItems { edges { node {
-  id
-  inventoryLevels { edges { node { id location { id } quantities(names: ["available", "on_hand", "committed"]) { name quantity } } } }
-} } } }`;
-
-/** One inventory level as Shopify holds it. */
-export interface ShopifyLevel {
-  item: string;
-  location: string;
-  available: number;
-  onHand: number;
-  committed: number;
-}
-
-/**
- * The levels of an INVENTORY_BULK result, whatever the line order: a level line names its inventory
- * item as its parent, which is all it needs from it, so the lines are read one at a time and nothing
- * is grouped or held (the file may hold hundreds of thousands of levels).
- */
-export async function* inventoryLevelsOf(url: string | null): AsyncGenerator<ShopifyLevel> {
-  for await (const record of readBulkResult(url)) {
-    if (record.__parentId === undefined) continue; // an inventory item line: its id is all it holds
-    const quantities = new Map(((record['quantities'] as Array<{ name: string; quantity: number }>) ?? []).map((q) => [q.name, q.quantity]));
-    yield {
-      item: record.__parentId,
-      location: String((record['location'] as { id: string }).id),
-      available: quantities.get('available') ?? 0,
-      onHand: quantities.get('on_hand') ?? 0,
-      committed: quantities.get('committed') ?? 0,
-    };
-  }
-}
-
-/** Shopify's inventory as it is now, per item × location, into the snapshot table (batched upserts). */
-async function loadInventorySnapshot(db: Db, levels: AsyncIterable<ShopifyLevel>, at: Date): Promise<number> {
-  let batch: Array<typeof shopifyInventorySnapshot.$inferInsert> = [];
-  let total = 0;
-  const flush = async () => {
-    if (batch.length === 0) return;
-    await db
-      .insert(shopifyInventorySnapshot)
-      .values(batch)
-      .onConflictDoUpdate({
-        target: [shopifyInventorySnapshot.shopifyInventoryItemId, shopifyInventorySnapshot.shopifyLocationId],
-        set: { available: sql`excluded.available`, onHand: sql`excluded.on_hand`, committed: sql`excluded.committed`, snapshotAt: sql`excluded.snapshot_at`, baseOnHand: sql`excluded.base_on_hand`, baseAt: sql`excluded.base_at`, baseLevelUpdatedAt: null, unexplainedSince: null },
-      });
-    total += batch.length;
-    batch = [];
-  };
-  for await (const level of levels) {
-    batch.push({
-      shopifyInventoryItemId: level.item,
-      shopifyLocationId: level.location,
-      available: level.available,
-      onHand: level.onHand,
-      committed: level.committed,
-      snapshotAt: at,
-      // A fresh read of Shopify: the publisher's starting point (see docs/decisions/0006).
-      baseOnHand: level.onHand,
-      baseAt: at,
-    });
-    if (batch.length >= 500) await flush();
-  }
-  await flush();
-  return total;
-}
 
 const ordersBulk = (since: Date) => `{ orders(query: "created_at:>='${since.toISOString()}' AND status:open", sortKey: CREATED_AT) { edges { node {
   id name email createdAt updatedAt cancelledAt cancelReason sourceName tags displayFinancialStatus displayFulfillmentStatus
@@ -288,9 +224,9 @@ export async function runInitialLoad(
   progress('inventory', 45);
   const inventoryOp = await runBulkQuery(shopify, INVENTORY_BULK, { ...(options.signals ? { signals: options.signals } : {}), pollMs: options.pollMs ?? 2000, ...(options.signal ? { signal: options.signal } : {}) });
   const snapshotAt = clock.now();
-  count('inventory_levels', await loadInventorySnapshot(db, inventoryLevelsOf(inventoryOp.url), snapshotAt));
+  count('inventory_levels', await saveShopifyLevels(db, inventoryLevelsOf(inventoryOp.url), snapshotAt));
   // Switchyard's opening stock: Shopify's on hand, for every pair that has no history yet.
-  const levels = await db.select().from(shopifyInventorySnapshot);
+  const levels = await shopifyLevels(db);
   count('opening_balances', await recordOpeningBalances(db, levels, snapshotAt, clock.now()));
 
   progress('orders', 50);

@@ -5,7 +5,7 @@ import type { Db } from '../platform/db/client.js';
 import { conflict, notFound } from '../platform/errors.js';
 import { queryRows } from '../platform/db/rows.js';
 import type { ShopifyClient } from '../shopify/client.js';
-import { shops } from '../shopify/connection.schema.js';
+import { shops } from './shop.schema.js';
 import { webhookInbox, type InboxStatus } from './inbox.schema.js';
 import { readSyncState } from './sync-state.js';
 import { scopesHealth } from './access-scopes.js';

@@ -2,7 +2,7 @@
 // kept in shops.sync_state so every worker sees the same.
 import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../platform/db/client.js';
-import { shops } from '../shopify/connection.schema.js';
+import { shops } from './shop.schema.js';
 
 export type ShopRow = typeof shops.$inferSelect;
 

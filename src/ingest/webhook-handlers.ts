@@ -1,7 +1,7 @@
 // What each webhook topic does. Order bodies are applied as they are (no API cost) unless they lack
 // something only the API has (a pickup order's store); order edits and refunds carry no full order,
 // so the order is read from the API.
-import { and, eq } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import type { Db } from '../platform/db/client.js';
 import type { Clock } from '../platform/clock.js';
 import { applyOrderSnapshot } from '../domains/orders/index.js';
@@ -13,7 +13,8 @@ import { readOrder } from '../shopify/readers.js';
 import { ShopInfo } from '../shopify/operations.js';
 import { isAppError } from '../platform/errors.js';
 import type { BulkFinishSignals } from '../shopify/bulk-runner.js';
-import { shopifyInventorySnapshot, shops } from '../shopify/connection.schema.js';
+import { shops } from './shop.schema.js';
+import { shadowOf } from '../outbound/index.js';
 import type { DeliveryHandler } from './inbox-processor.js';
 
 /** How far Shopify's clock and Switchyard's may disagree, for comparing a level webhook's time with a confirmation. */
@@ -70,10 +71,7 @@ export function makeWebhookHandler(deps: { db: Db; clock: Clock; shopify: Shopif
         // nothing to look at.
         const location = payload['location_id'];
         const locationId = String(location).startsWith('gid://') ? String(location) : `gid://shopify/Location/${String(location)}`;
-        const [shadow] = await db
-          .select({ available: shopifyInventorySnapshot.available, sent: shopifyInventorySnapshot.lastPublishedQuantity, confirmedAt: shopifyInventorySnapshot.snapshotAt })
-          .from(shopifyInventorySnapshot)
-          .where(and(eq(shopifyInventorySnapshot.shopifyInventoryItemId, itemId), eq(shopifyInventorySnapshot.shopifyLocationId, locationId)));
+        const shadow = await shadowOf(db, itemId, locationId);
         if (shadow && typeof payload['available'] === 'number' && (payload['available'] === shadow.available || payload['available'] === shadow.sent)) return 'level_as_published';
         // A change older than Shopify's last confirmation of this level (a read, or a compare-and-set
         // it accepted) is already in the shadow; a margin covers the two clocks.

@@ -9,7 +9,7 @@ import { storable } from '../platform/text.js';
 import { importCountFile, markAllVariantsChanged, type ImportReport } from '../domains/inventory/index.js';
 import { makeOrderInventoryHandlers } from '../flows/order-inventory.js';
 import type { ShopifyClient } from '../shopify/client.js';
-import { claimChangedVariants, DEFAULT_PUBLISH_SETTINGS, freeLeasesOfGoneProcesses, publishVariants, PublishIncomplete, releaseClaims, type PublishSettings } from './inventory-publisher.js';
+import { DEFAULT_PUBLISH_SETTINGS, publishChangedVariants, type PublishSettings } from '../outbound/index.js';
 
 export const INVENTORY_JOB_NAMES = {
   dispatch: 'outbox.dispatch',
@@ -62,36 +62,7 @@ export function makeInventoryJobs(deps: InventoryJobDeps): JobDefinition[] {
     timeoutSeconds: 1800,
     async run(ctx) {
       if (!shopify) return;
-      ctx.count('leases_freed', await freeLeasesOfGoneProcesses(ctx.db, ctx.clock.now()));
-      while (!ctx.signal.aborted) {
-        const claims = await claimChangedVariants(ctx.db, ctx.clock.now(), 10_000);
-        if (claims.length === 0) break;
-        try {
-          // Read Shopify where it may have moved: every location of a variant, or the one a level webhook named.
-          const readVariants = new Set(claims.filter((c) => c.needsRead && c.readLocations === null).map((c) => c.variantId));
-          const readPairs = new Set(claims.flatMap((c) => (c.needsRead && c.readLocations ? c.readLocations.map((l) => `${c.variantId}|${l}`) : [])));
-          const outcome = await publishVariants(
-            { db: ctx.db, shopify, logger: ctx.log, now: () => ctx.clock.now(), settings: deps.publishSettings ?? DEFAULT_PUBLISH_SETTINGS },
-            claims.map((c) => c.variantId),
-            readVariants,
-            readPairs,
-          );
-          for (const [k, v] of Object.entries(outcome)) ctx.count(k, v);
-          await releaseClaims(ctx.db, claims, true);
-        } catch (error) {
-          if (error instanceof PublishIncomplete) {
-            const left = new Set(error.variantIds);
-            for (const [k, v] of Object.entries(error.outcome)) ctx.count(k, v);
-            await releaseClaims(ctx.db, claims.filter((c) => !left.has(c.variantId)), true);
-            await releaseClaims(ctx.db, claims.filter((c) => left.has(c.variantId)), false, new Date(ctx.clock.now().getTime() + 5000));
-            ctx.log.warn({ variants: error.variantIds.length }, error.message);
-            continue;
-          }
-          // Shopify unavailable or a bug: the marks stay and come back after a pause.
-          await releaseClaims(ctx.db, claims, false, new Date(ctx.clock.now().getTime() + 30_000));
-          throw error;
-        }
-      }
+      await publishChangedVariants(ctx, shopify, deps.publishSettings ?? DEFAULT_PUBLISH_SETTINGS);
     },
   };
   const publishAll: JobDefinition = {

@@ -65,7 +65,7 @@ program
     if (!config.shopify && !config.databaseUrl && config.demo.mode === 'auto' && options.role === 'all') {
       let demo;
       try {
-        demo = await (await import('./demo.js')).startDemo(config, config.demo);
+        demo = await (await import('../harness/demo.js')).startDemo(config, config.demo);
       } catch (error) {
         fail(error);
       }
@@ -289,7 +289,7 @@ program
   .action(async (options: { orders: number; stores: number; products: number; seed: number; dropWebhooks: number; duplicateWebhooks: number; apiErrors: number; killWorker: number; clockSpeed?: number; tokenLifetime?: number; report?: string; config?: string }) => {
     try {
       const config = configFrom(options);
-      const { simulateDay, defaultClockSpeed } = await import('./simulate-day.js');
+      const { simulateDay, defaultClockSpeed } = await import('../harness/simulate-day.js');
       const report = await simulateDay(config, { ...options, clockSpeed: options.clockSpeed ?? defaultClockSpeed(options.orders), ...(options.tokenLifetime ? { tokenLifetimeSeconds: options.tokenLifetime } : {}) }, (message) => process.stderr.write(`simulate-day: ${message}\n`));
       report.command = `switchyard simulate-day ${process.argv.slice(3).join(' ')}`.trim();
       const json = JSON.stringify(report, null, 2);

@@ -63,7 +63,7 @@ export interface Config {
   imports: { maxLineBytes: number; maxUploadBytes: number };
   /**
    * Demo mode (SWITCHYARD_DEMO=auto|off): with no shop and no DATABASE_URL, `serve` runs its own
-   * simulated shop with traffic (see src/main/demo.ts).
+   * simulated shop with traffic (see src/harness/demo.ts).
    */
   demo: { mode: 'auto' | 'off'; ordersPerMinute: number; seed: number; associateDelaySeconds: number; minutesPerDay: number };
 }

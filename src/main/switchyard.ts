@@ -11,7 +11,7 @@ import { makeJobRuntime, type JobRuntime } from '../platform/jobs/job-runtime.js
 import type { JobDefinition } from '../platform/jobs/job.types.js';
 import { AppError } from '../platform/errors.js';
 import { isConnectionFailure } from '../platform/db/unavailable.js';
-import { makeJobRegistry } from '../jobs/registry.js';
+import { housekeepingJobs, INVENTORY_JOB_NAMES, makeJobRegistry } from '../jobs/registry.js';
 import { buildApp, type App } from '../http/app.js';
 import { VERSION, type Role } from './version.js';
 import { makeShopifyClient } from '../shopify/client.js';
@@ -20,9 +20,6 @@ import { makeInstallFlow } from '../shopify/install.js';
 import { scopesNeeded } from '../shopify/scopes.js';
 import { ensureShop, INITIAL_LOAD_JOB, makeIngest, resumeAfterCredentials } from '../ingest/index.js';
 import type { SyncSettings } from '../ingest/ingest.jobs.js';
-import { INVENTORY_JOB_NAMES, makeInventoryJobs } from '../jobs/inventory.jobs.js';
-import { makeRoutingJobs, ROUTING_JOB_NAMES } from '../jobs/routing.jobs.js';
-import { makeFulfillmentJobs } from '../jobs/fulfillment-pusher.js';
 import { unitsShippedBeyondOwed } from '../domains/fulfillment/index.js';
 import { Gauge } from 'prom-client';
 
@@ -109,10 +106,11 @@ export async function openConfiguredDatabase(config: Config, logger: Logger): Pr
   return database;
 }
 
-export function makeJobs(database: Database, options: StartOptions, logger: Logger, metrics: Metrics, clock: Clock): JobRuntime {
+/** The job runtime over `jobs` (default: the housekeeping jobs alone, for the CLI) and the options' extra jobs. */
+export function makeJobs(database: Database, options: StartOptions, logger: Logger, metrics: Metrics, clock: Clock, jobs: JobDefinition[] = housekeepingJobs()): JobRuntime {
   return makeJobRuntime({
     database,
-    jobs: [...makeJobRegistry(), ...(options.extraJobs ?? [])],
+    jobs: [...jobs, ...(options.extraJobs ?? [])],
     clock,
     logger,
     ...(options.schedulerTickMs === undefined ? {} : { schedulerTickMs: options.schedulerTickMs }),
@@ -202,10 +200,14 @@ export async function startSwitchyard(config: Config, options: StartOptions = {}
         onLevelChanged: () => requestJob(INVENTORY_JOB_NAMES.publish),
       })
     : undefined;
-  const inventoryJobs = makeInventoryJobs({ shopify, importDir: config.inventoryImportDir, maxLineBytes: config.imports.maxLineBytes, requestRun: (name) => requestJob(name), afterOrderEvents: () => requestJob(ROUTING_JOB_NAMES.arrivals) });
-  const routingJobs = makeRoutingJobs({ shopify });
-  const fulfillmentJobs = makeFulfillmentJobs({ shopify, requestRun: (name) => requestJob(name) });
-  const jobs = makeJobs(database, { ...options, extraJobs: [...inventoryJobs, ...routingJobs, ...fulfillmentJobs, ...(ingest?.jobs ?? []), ...(options.extraJobs ?? [])] }, logger, metrics, clock);
+  const registry = makeJobRegistry({
+    shopify,
+    importDir: config.inventoryImportDir,
+    maxLineBytes: config.imports.maxLineBytes,
+    requestRun: (name) => requestJob(name),
+    ...(ingest ? { ingestJobs: ingest.jobs } : {}),
+  });
+  const jobs = makeJobs(database, options, logger, metrics, clock, registry);
   // A change asks for the job that carries it on (at most one request in flight per job).
   const requested = new Set<string>();
   let stopRequested = false;

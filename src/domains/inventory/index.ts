@@ -48,4 +48,5 @@ export {
   type ImportOptions,
   type ImportLimits,
 } from './erp-import.js';
+export { claimChangedVariants, freeLeasesOfGoneProcesses, releaseClaims } from './publish-queue.js';
 export { publishedPairs, publishTargets, desiredAvailable, shopifySideOf, type PublishPair, type PublishTarget } from './publish-targets.js';

@@ -12,10 +12,12 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { Db } from '../platform/db/client.js';
-import { intArray, queryRows } from '../platform/db/rows.js';
+import { queryRows } from '../platform/db/rows.js';
 import type { Logger } from '../platform/logger.js';
-import { desiredAvailable, markChanged, publishedPairs, publishTargets, type PublishPair } from '../domains/inventory/index.js';
+import { claimChangedVariants, desiredAvailable, freeLeasesOfGoneProcesses, markChanged, publishedPairs, publishTargets, releaseClaims, type PublishPair } from '../domains/inventory/index.js';
+import type { JobContext } from '../platform/jobs/job.types.js';
 import { isGoneLocalProcess, THIS_PROCESS } from '../platform/processes.js';
+import { recordDifference, saveSnapshot, shadowNoteSent, shadowsOf, shadowTookPush, type SnapshotRow } from './shadow.js';
 import type { ShopifyClient } from '../shopify/client.js';
 import { InventoryLevelsByIds, InventorySetQuantities, type InventoryLevelNode } from '../shopify/operations.js';
 import { runBulkMutation, type BulkFinishSignals } from '../shopify/bulk-runner.js';
@@ -145,113 +147,6 @@ export async function decide(
   return decisions;
 }
 
-interface SnapshotRow {
-  item: string;
-  location: string;
-  available: number;
-  onHand: number;
-  committed: number;
-  /** The level's `updatedAt` in this read (Shopify's clock). */
-  levelUpdatedAt: Date | null;
-  /** Everything Shopify shows is explained: this read becomes the new base. */
-  rebase: boolean;
-  /** The shadow's base moves when this read began: a move since may be newer than the read. */
-  baseMoves: number;
-  unexplainedSince: Date | null;
-}
-
-interface Shadow {
-  available: number;
-  onHand: number;
-  committed: number;
-  baseOnHand: number | null;
-  baseMoves: number;
-  /** Shopify's own moves of its on hand since the base that Switchyard knows of: POS sales less returns restocked. */
-  learned: number;
-  unexplainedSince: Date | null;
-}
-
-// A return within this margin after the level's last change before the base read is taken as already
-// in it (Shopify may stamp a refund a moment after the stock moved): counted twice it would hold a
-// unit back for the grace period; missed, it can hide a sale on its way for a moment.
-const RESTOCK_CLOCK_MARGIN_MS = 1_000;
-
-/**
- * Per pair: what Shopify last confirmed, the on-hand base, and what Switchyard has learned since the
- * base of Shopify's own moves of its on hand there: POS sales recorded since (a sale that happened
- * before the base read kept the base from moving: see `decide`), less returns restocked there after
- * the base read saw the level (a read after a return already shows it, even if Switchyard learns of
- * the return later). Both sides of that comparison are Shopify's clock: the refund's time and the
- * level's `updatedAt` in that read (a read delayed by retries is still placed right).
- */
-async function shadowsOf(db: Db, pairs: PublishPair[]): Promise<Map<string, Shadow>> {
-  const result = new Map<string, Shadow>();
-  for (let i = 0; i < pairs.length; i += 1000) {
-    const values = sql.join(
-      pairs.slice(i, i + 1000).map((p) => sql`(${p.itemId}, ${p.locationId}, ${p.variantId}::bigint, ${p.facilityId}::bigint)`),
-      sql`, `,
-    );
-    const rows = await queryRows<{ item: string; location: string; available: number; on_hand: number; committed: number; base_on_hand: number | null; base_moves: number; learned: number; unexplained_since: Date | null }>(
-      db,
-      sql`select p.item, p.location, s.available, s.on_hand, s.committed, s.base_on_hand, s.base_moves, s.unexplained_since,
-            coalesce((select -sum(g.delta) from inventory_ledger g where g.variant_id = p.variant and g.facility_id = p.facility
-                      and ((g.kind = 'pos_sale' and g.recorded_at > s.base_at)
-                           or (g.kind = 'return_restock' and g.occurred_at > coalesce(s.base_level_updated_at, s.base_at) + ${`${RESTOCK_CLOCK_MARGIN_MS} milliseconds`}::interval))), 0)::int as learned
-          from (values ${values}) as p(item, location, variant, facility)
-          join shopify_inventory_snapshot s on s.shopify_inventory_item_id = p.item and s.shopify_location_id = p.location`,
-    );
-    for (const r of rows) {
-      result.set(`${r.item}|${r.location}`, { available: r.available, onHand: r.on_hand, committed: r.committed, baseOnHand: r.base_on_hand, baseMoves: r.base_moves, learned: r.learned, unexplainedSince: r.unexplained_since });
-    }
-  }
-  return result;
-}
-
-async function recordDifference(db: Db, pair: PublishPair, expected: number, found: number, cause: string, action: string, now: Date): Promise<void> {
-  await db.execute(
-    sql`insert into inventory_sync_differences (at, shopify_inventory_item_id, shopify_location_id, expected, found, cause, action)
-        values (${now}, ${pair.itemId}, ${pair.locationId}, ${expected}, ${found}, ${cause}, ${action})`,
-  );
-}
-
-async function saveSnapshot(db: Db, rows: SnapshotRow[], now: Date): Promise<void> {
-  for (let i = 0; i < rows.length; i += 1000) {
-    const values = sql.join(
-      rows
-        .slice(i, i + 1000)
-        .map(
-          (r) =>
-            sql`(${r.item}, ${r.location}, ${r.available}::int, ${r.onHand}::int, ${r.committed}::int, ${now}::timestamptz, ${r.rebase}::boolean, ${r.baseMoves}::int, ${r.unexplainedSince}::timestamptz, ${r.levelUpdatedAt}::timestamptz)`,
-        ),
-      sql`, `,
-    );
-    await db.transaction(async (tx) => {
-      // Rows taken in (item, location) order, as every writer of the shadow takes them (no deadlock);
-      // a conflicting row stays locked for the update below even where the read was older.
-      await tx.execute(
-        sql`insert into shopify_inventory_snapshot (shopify_inventory_item_id, shopify_location_id, available, on_hand, committed, snapshot_at)
-            select item, location, available, on_hand, committed, at from (values ${values}) as v(item, location, available, on_hand, committed, at, rebase, moves, since, level_at)
-            order by item, location
-            on conflict (shopify_inventory_item_id, shopify_location_id) do update set available = excluded.available, on_hand = excluded.on_hand,
-              committed = excluded.committed, snapshot_at = excluded.snapshot_at
-            where shopify_inventory_snapshot.snapshot_at <= excluded.snapshot_at`,
-      );
-      // A fully explained read becomes the new base; otherwise the base stays until the sale arrives.
-      // A base Switchyard moved while this read was under way (a fulfilment it made) stays too: the
-      // read may show Shopify from before that drop, and taking it would hold the units back as a sale.
-      await tx.execute(
-        sql`update shopify_inventory_snapshot s set
-              base_on_hand = case when (v.rebase and s.base_moves = v.moves) or s.base_on_hand is null then v.on_hand else s.base_on_hand end,
-              base_at = case when (v.rebase and s.base_moves = v.moves) or s.base_on_hand is null then v.at else s.base_at end,
-              base_level_updated_at = case when (v.rebase and s.base_moves = v.moves) or s.base_on_hand is null then v.level_at else s.base_level_updated_at end,
-              unexplained_since = v.since
-            from (values ${values}) as v(item, location, available, on_hand, committed, at, rebase, moves, since, level_at)
-            where s.shopify_inventory_item_id = v.item and s.shopify_location_id = v.location and s.snapshot_at <= v.at`,
-      );
-    });
-  }
-}
-
 /** Decides and pushes for these variants (reading Shopify where needed); returns what happened. */
 export async function publishVariants(
   deps: { db: Db; shopify: ShopifyClient; logger: Logger; now: () => Date; settings?: PublishSettings; signals?: BulkFinishSignals | undefined },
@@ -350,14 +245,7 @@ async function recordPush(db: Db, push: { logId: number; outcome: PushOutcome; q
           where id = ${push.logId} and outcome = 'sending' returning id`,
     );
     if (updated.length === 0 || push.outcome !== 'accepted') return;
-    await lockShadowRows(tx, push.quantities);
-    const moves = push.quantities.map((q) => ({ item: q.inventoryItemId, location: q.locationId, quantity: q.quantity, change_from: q.changeFromQuantity }));
-    await tx.execute(
-      sql`update shopify_inventory_snapshot s set available = v.quantity, on_hand = s.on_hand + (v.quantity - s.available), base_on_hand = s.base_on_hand + (v.quantity - v.change_from),
-          base_moves = s.base_moves + 1, snapshot_at = ${now}, last_published_quantity = v.quantity, last_published_at = ${now}
-          from jsonb_to_recordset(${JSON.stringify(moves)}::jsonb) as v(item text, location text, quantity int, change_from int)
-          where s.shopify_inventory_item_id = v.item and s.shopify_location_id = v.location`,
-    );
+    await shadowTookPush(tx, push.quantities, now);
   });
 }
 
@@ -377,12 +265,7 @@ async function noteAttempt(db: Db, method: 'set' | 'bulk', calls: Array<{ key: s
     );
     const ids = new Map(rows.map((r) => [r.key, r.id]));
     const quantities = calls.flatMap((c) => c.quantities);
-    await lockShadowRows(tx, quantities);
-    await tx.execute(
-      sql`update shopify_inventory_snapshot s set last_published_quantity = v.quantity, last_published_at = ${now}
-          from jsonb_to_recordset(${JSON.stringify(quantities.map((q) => ({ item: q.inventoryItemId, location: q.locationId, quantity: q.quantity })))}::jsonb) as v(item text, location text, quantity int)
-          where s.shopify_inventory_item_id = v.item and s.shopify_location_id = v.location`,
-    );
+    await shadowNoteSent(tx, quantities, now);
     return calls.map((c) => ids.get(c.key)!);
   });
 }
@@ -431,19 +314,6 @@ export async function settleUnknownPushes(deps: { db: Db; shopify: ShopifyClient
     deps.logger.info({ key: row.idempotency_key, outcome, levels: row.quantities.length }, 'settled an inventory push whose answer was lost');
   }
   return new Set(stillSending.flatMap((r) => r.quantities.map((q) => `${q.inventoryItemId}|${q.locationId}`)));
-}
-
-/**
- * Locks these shadow rows in (item, location) order, the order every writer of the shadow takes them:
- * an update in join order could otherwise deadlock with a read being saved (publisher or snapshot job).
- */
-async function lockShadowRows(tx: Db, quantities: Quantity[]): Promise<void> {
-  await tx.execute(
-    sql`select 1 from shopify_inventory_snapshot s
-        join jsonb_to_recordset(${JSON.stringify(quantities.map((q) => ({ item: q.inventoryItemId, location: q.locationId })))}::jsonb) as v(item text, location text)
-          on s.shopify_inventory_item_id = v.item and s.shopify_location_id = v.location
-        order by s.shopify_inventory_item_id, s.shopify_location_id for update of s`,
-  );
 }
 
 /** One compare-and-set call. True when Shopify took it; false when nothing applied (a value had moved). */
@@ -522,80 +392,40 @@ async function pushBulk(deps: { db: Db; shopify: ShopifyClient; now: () => Date;
   return stale;
 }
 
-/**
- * Switchyard itself lowered Shopify's on hand at a location (a fulfilment, a cancellation without
- * restock): the shadow's base moves with it, so a mirrored store does not take the drop for a sale
- * still on its way. Only a base set before `at` moves: a later read already shows the drop.
- */
-export async function explainOnHandDrop(db: Db, locationId: string | null, at: Date, lines: Array<{ variantId: number | null; quantity: number }>): Promise<void> {
-  if (!locationId) return;
-  for (const l of lines) {
-    if (l.variantId === null) continue;
-    await db.execute(
-      sql`update shopify_inventory_snapshot s set base_on_hand = s.base_on_hand - ${l.quantity}, base_moves = s.base_moves + 1
-          from variants v where v.id = ${l.variantId} and s.shopify_inventory_item_id = v.shopify_inventory_item_id and s.shopify_location_id = ${locationId}
-            and s.base_on_hand is not null and s.base_at < ${at}`,
-    );
-  }
-}
-
-/** Takes changed variants under a lease (two publishers never take the same one). */
-export async function claimChangedVariants(
-  db: Db,
-  now: Date,
-  limit: number,
-  leaseMs = 120_000,
-): Promise<Array<{ variantId: number; changedAt: Date; needsRead: boolean; readLocations: string[] | null }>> {
-  const rows = await queryRows<{ variant_id: number; changed_at: Date; needs_read: boolean; read_locations: string[] | null }>(
-    db,
-    sql`update inventory_publish_queue set leased_until = ${new Date(now.getTime() + leaseMs)}, leased_by = ${THIS_PROCESS}
-        where variant_id in (select variant_id from inventory_publish_queue where leased_until is null or leased_until < ${now}
-                             order by changed_at limit ${limit} for update skip locked)
-        returning variant_id, changed_at, needs_read, read_locations`,
-  );
-  return rows.map((r) => ({ variantId: r.variant_id, changedAt: r.changed_at, needsRead: r.needs_read, readLocations: r.read_locations }));
-}
 
 /**
- * Variants a killed process of this machine was publishing are free at once (others wait for the
- * lease), and read before deciding: its last calls may or may not have reached Shopify.
+ * One publish run: takes the marked variants under a lease, in rounds of up to 10,000, publishes them
+ * and gives the marks back (kept, read next time, when a publish did not finish).
  */
-export async function freeLeasesOfGoneProcesses(db: Db, now: Date): Promise<number> {
-  const holders = await queryRows<{ holder: string }>(
-    db,
-    sql`select distinct leased_by as holder from inventory_publish_queue where leased_until > ${now} and leased_by is not null`,
-  );
-  let freed = 0;
-  for (const { holder } of holders.filter((h) => isGoneLocalProcess(h.holder))) {
-    const rows = await queryRows<{ variant_id: number }>(
-      db,
-      sql`update inventory_publish_queue set leased_until = null, leased_by = null, needs_read = true, read_locations = null
-          where variant_id in (select variant_id from inventory_publish_queue where leased_by = ${holder} order by variant_id for update)
-          returning variant_id`,
-    );
-    freed += rows.length;
-  }
-  return freed;
-}
-
-/** Done: forget the marks, unless a newer change came in while publishing. */
-export async function releaseClaims(db: Db, claims: Array<{ variantId: number; changedAt: Date }>, published: boolean, retryAt?: Date): Promise<void> {
-  if (claims.length === 0) return;
-  const values = sql.join(
-    claims.map((c) => sql`(${c.variantId}::bigint, ${c.changedAt}::timestamptz)`),
-    sql`, `,
-  );
-  // One transaction, rows locked in variant order first, as every other writer of the queue takes
-  // them: a delete or update in join order could deadlock with a bulk mark (publish-all) taking them in order.
-  await db.transaction(async (tx) => {
-    await tx.execute(
-      sql`select 1 from inventory_publish_queue where variant_id = any(${intArray(claims.map((c) => c.variantId))}::bigint[]) order by variant_id for update`,
-    );
-    if (published) {
-      await tx.execute(sql`delete from inventory_publish_queue q using (values ${values}) as c(v, t) where q.variant_id = c.v and q.changed_at = c.t`);
-    } else {
-      // Whatever happened, Shopify may be other than the shadow says: read it next time.
-      await tx.execute(sql`update inventory_publish_queue q set leased_until = ${retryAt ?? null}, needs_read = true, read_locations = null from (values ${values}) as c(v, t) where q.variant_id = c.v`);
+export async function publishChangedVariants(ctx: JobContext, shopify: ShopifyClient, settings: PublishSettings): Promise<void> {
+  ctx.count('leases_freed', await freeLeasesOfGoneProcesses(ctx.db, ctx.clock.now()));
+  while (!ctx.signal.aborted) {
+    const claims = await claimChangedVariants(ctx.db, ctx.clock.now(), 10_000);
+    if (claims.length === 0) break;
+    try {
+      // Read Shopify where it may have moved: every location of a variant, or the one a level webhook named.
+      const readVariants = new Set(claims.filter((c) => c.needsRead && c.readLocations === null).map((c) => c.variantId));
+      const readPairs = new Set(claims.flatMap((c) => (c.needsRead && c.readLocations ? c.readLocations.map((l) => `${c.variantId}|${l}`) : [])));
+      const outcome = await publishVariants(
+        { db: ctx.db, shopify, logger: ctx.log, now: () => ctx.clock.now(), settings },
+        claims.map((c) => c.variantId),
+        readVariants,
+        readPairs,
+      );
+      for (const [k, v] of Object.entries(outcome)) ctx.count(k, v);
+      await releaseClaims(ctx.db, claims, true);
+    } catch (error) {
+      if (error instanceof PublishIncomplete) {
+        const left = new Set(error.variantIds);
+        for (const [k, v] of Object.entries(error.outcome)) ctx.count(k, v);
+        await releaseClaims(ctx.db, claims.filter((c) => !left.has(c.variantId)), true);
+        await releaseClaims(ctx.db, claims.filter((c) => left.has(c.variantId)), false, new Date(ctx.clock.now().getTime() + 5000));
+        ctx.log.warn({ variants: error.variantIds.length }, error.message);
+        continue;
+      }
+      // Shopify unavailable or a bug: the marks stay and come back after a pause.
+      await releaseClaims(ctx.db, claims, false, new Date(ctx.clock.now().getTime() + 30_000));
+      throw error;
     }
-  });
+  }
 }

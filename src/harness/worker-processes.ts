@@ -23,10 +23,10 @@ export interface WorkerProcesses {
   stopAll(graceMs: number): Promise<void>;
 }
 
-// The CLI beside this file: compiled JavaScript when built, else the TypeScript source through tsx.
+// The CLI in main/: compiled JavaScript when built, else the TypeScript source through tsx.
 const here = fileURLToPath(import.meta.url);
 const compiled = here.endsWith('.js');
-const cli = join(dirname(here), compiled ? 'cli.js' : 'cli.ts');
+const cli = join(dirname(here), '..', 'main', compiled ? 'cli.js' : 'cli.ts');
 const root = join(dirname(here), '..', '..');
 
 /**

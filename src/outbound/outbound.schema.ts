@@ -1,25 +1,9 @@
-// The connected Shopify shop. Switchyard serves one shop per installation (docs/decisions/0002).
+// The outbound room's state: Shopify's side of inventory as Switchyard last knew it (the shadow the
+// publisher compares and sets against), every push it made, and the differences it found.
 import { bigserial, index, integer, jsonb, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
 import { sql } from 'drizzle-orm';
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
-
-export const shops = pgTable('shops', {
-  id: bigserial('id', { mode: 'number' }).primaryKey(),
-  domain: text('domain').notNull().unique(),
-  name: text('name'),
-  apiVersion: text('api_version').notNull(),
-  /** connecting | connected | uninstalled */
-  status: text('status').notNull().default('connecting'),
-  scopes: text('scopes').array().notNull().default([]),
-  currencyCode: text('currency_code'),
-  ianaTimezone: text('iana_timezone'),
-  connectedAt: ts('connected_at'),
-  /** Watermarks and sync state per resource (`orders.updated_at`, ...), owned by ingest. */
-  syncState: jsonb('sync_state').$type<Record<string, unknown>>().notNull().default({}),
-  createdAt: ts('created_at').notNull().defaultNow(),
-  updatedAt: ts('updated_at').notNull().defaultNow(),
-});
 
 /**
  * What Shopify holds per inventory item × location, as last downloaded (initial load, snapshot

@@ -3,7 +3,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
-import { inheritedEnvironment, type Config } from './config.js';
+import { inheritedEnvironment, type Config } from '../main/config.js';
 import { makeStoreBot } from './store-bot.js';
 import { workerProcesses, type WorkerProcesses } from './worker-processes.js';
 import { connected, setUpFacilities, startWithSimulatedShop } from './simulated-shop.js';

@@ -6,9 +6,9 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
-import { apiAccessOf, ConfigError, type Config } from './config.js';
+import { apiAccessOf, ConfigError, type Config } from '../main/config.js';
 import { acquireDataDirLock } from '../platform/db/data-dir-lock.js';
-import type { Switchyard } from './switchyard.js';
+import type { Switchyard } from '../main/switchyard.js';
 import type { Simulator } from '../simulator/server.js';
 import { makeTrafficGenerator } from '../simulator/traffic.js';
 import { queryRows } from '../platform/db/rows.js';

@@ -1,8 +1,8 @@
 // Switchyard connected to a simulated Shopify store running in this process (the demo and the day
 // simulation): the shop, Switchyard pointed at it exactly as at a real one, and the facility set-up
 // a merchant would make.
-import type { Config } from './config.js';
-import { startSwitchyard, type StartOptions, type Switchyard } from './switchyard.js';
+import type { Config } from '../main/config.js';
+import { startSwitchyard, type StartOptions, type Switchyard } from '../main/switchyard.js';
 import { apiClient, freePort, type ApiCall } from './local-api.js';
 import { startSimulator, type CreateShopOptions, type ShopCredentials, type Simulator } from '../simulator/server.js';
 import type { SimShop } from '../simulator/state.js';

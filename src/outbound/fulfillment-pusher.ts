@@ -12,7 +12,7 @@
 import type { Db } from '../platform/db/client.js';
 import { isGoneLocalProcess, THIS_PROCESS } from '../platform/processes.js';
 import type { Logger } from '../platform/logger.js';
-import type { JobDefinition } from '../platform/jobs/job.types.js';
+import type { JobContext } from '../platform/jobs/job.types.js';
 import {
   claimSyncOrders,
   confirmPush,
@@ -30,17 +30,13 @@ import {
   releaseSync,
   renewSyncLease,
   syncLeaseHolders,
-  requestSyncForUnsettledPushes,
   type PushWork,
   type SyncClaim,
 } from '../domains/fulfillment/index.js';
 import type { ShopifyClient } from '../shopify/client.js';
 import { FulfillmentCreate, FulfillmentOrderMove, OrderFulfillmentState, PreparedForPickup, type FulfillmentNode, type FulfillmentOrderNode } from '../shopify/operations.js';
 import { isAppError } from '../platform/errors.js';
-import { makePickupExpiryJob } from './pickup-expiry.js';
-import { explainOnHandDrop } from './inventory-publisher.js';
-
-export const FULFILLMENT_JOB_NAMES = { push: 'fulfillment.push', sweep: 'fulfillment.sweep' } as const;
+import { explainOnHandDrop } from './shadow.js';
 
 export interface FulfillmentPusherDeps {
   db: Db;
@@ -351,61 +347,39 @@ export async function syncOrder(deps: FulfillmentPusherDeps, claim: SyncClaim): 
 /** Orders synced with Shopify at the same time by one run (they wait on Shopify, not the CPU). */
 const PUSH_LANES = 4;
 
-export function makeFulfillmentJobs(deps: { shopify?: ShopifyClient | undefined; requestRun?: (name: string) => void }): JobDefinition[] {
-  const shopify = deps.shopify;
-  const push: JobDefinition = {
-    name: FULFILLMENT_JOB_NAMES.push,
-    description: 'Tells Shopify about shipments (fulfilments with tracking) and pickups (prepared, then fulfilled) exactly once; imports fulfilments made in Shopify.',
-    defaultSchedule: 'every 10s',
-    defaultEnabled: shopify !== undefined,
-    timeoutSeconds: 1800,
-    async run(ctx) {
-      if (!shopify) return;
-      // Orders a killed process of this machine was syncing are free at once (others wait for the lease).
-      for (const holder of await syncLeaseHolders(ctx.db, ctx.clock.now())) {
-        if (isGoneLocalProcess(holder)) ctx.count('leases_freed', await releaseLeasesOf(ctx.db, holder));
-      }
-      // Several orders side by side (each under its own claim, its calls in order); each lane takes
-      // one order at a time, so a crash leaves at most one order per lane waiting for its lease.
-      const lane = async () => {
-        while (!ctx.signal.aborted) {
-          const claims = await claimSyncOrders(ctx.db, ctx.clock.now(), 1, THIS_PROCESS);
-          if (claims.length === 0) return;
-          // One is asked for; any other given back at once rather than left leased and unworked.
-          for (const extra of claims.slice(1)) await releaseSync(ctx.db, extra, { done: false, retryAt: ctx.clock.now() });
-          const claim = claims[0]!;
-          try {
-            const outcome = await syncOrder({ db: ctx.db, shopify, log: ctx.log, now: () => ctx.clock.now() }, claim);
-            await releaseSync(ctx.db, claim, outcome);
-            ctx.count(outcome.done ? 'orders' : 'orders_retry', 1);
-          } catch (error) {
-            if (error instanceof ClaimLost) {
-              ctx.log.warn({ orderId: claim.orderId }, error.message);
-              continue;
-            }
-            await releaseSync(ctx.db, claim, { done: false, retryAt: new Date(ctx.clock.now().getTime() + 30_000) });
-            ctx.count('orders_failed', 1);
-            ctx.log.warn({ orderId: claim.orderId, err: error }, 'fulfilment sync failed; will retry');
-          }
+/** One push run: every order with fulfilment work to tell Shopify, a few side by side. */
+export async function pushFulfilments(ctx: JobContext, shopify: ShopifyClient): Promise<void> {
+  // Orders a killed process of this machine was syncing are free at once (others wait for the lease).
+  for (const holder of await syncLeaseHolders(ctx.db, ctx.clock.now())) {
+    if (isGoneLocalProcess(holder)) ctx.count('leases_freed', await releaseLeasesOf(ctx.db, holder));
+  }
+  // Several orders side by side (each under its own claim, its calls in order); each lane takes
+  // one order at a time, so a crash leaves at most one order per lane waiting for its lease.
+  const lane = async () => {
+    while (!ctx.signal.aborted) {
+      const claims = await claimSyncOrders(ctx.db, ctx.clock.now(), 1, THIS_PROCESS);
+      if (claims.length === 0) return;
+      // One is asked for; any other given back at once rather than left leased and unworked.
+      for (const extra of claims.slice(1)) await releaseSync(ctx.db, extra, { done: false, retryAt: ctx.clock.now() });
+      const claim = claims[0]!;
+      try {
+        const outcome = await syncOrder({ db: ctx.db, shopify, log: ctx.log, now: () => ctx.clock.now() }, claim);
+        await releaseSync(ctx.db, claim, outcome);
+        ctx.count(outcome.done ? 'orders' : 'orders_retry', 1);
+      } catch (error) {
+        if (error instanceof ClaimLost) {
+          ctx.log.warn({ orderId: claim.orderId }, error.message);
+          continue;
         }
-      };
-      // Every lane ends before the run does, even when one fails: a lane left running after its run
-      // ended would hold its order's claim with no run to show for it.
-      const lanes = await Promise.allSettled(Array.from({ length: PUSH_LANES }, lane));
-      const failed = lanes.find((l): l is PromiseRejectedResult => l.status === 'rejected');
-      if (failed) throw failed.reason;
-    },
+        await releaseSync(ctx.db, claim, { done: false, retryAt: new Date(ctx.clock.now().getTime() + 30_000) });
+        ctx.count('orders_failed', 1);
+        ctx.log.warn({ orderId: claim.orderId, err: error }, 'fulfilment sync failed; will retry');
+      }
+    }
   };
-  const sweep: JobDefinition = {
-    name: FULFILLMENT_JOB_NAMES.sweep,
-    description: 'Batch safety net: every order with a fulfilment push not settled is synced again.',
-    defaultSchedule: 'every 30m',
-    defaultEnabled: shopify !== undefined,
-    timeoutSeconds: 600,
-    async run(ctx) {
-      ctx.count('orders', await requestSyncForUnsettledPushes(ctx.db, ctx.clock.now()));
-      deps.requestRun?.(FULFILLMENT_JOB_NAMES.push);
-    },
-  };
-  return [push, sweep, makePickupExpiryJob({ shopify })];
+  // Every lane ends before the run does, even when one fails: a lane left running after its run
+  // ended would hold its order's claim with no run to show for it.
+  const lanes = await Promise.allSettled(Array.from({ length: PUSH_LANES }, lane));
+  const failed = lanes.find((l): l is PromiseRejectedResult => l.status === 'rejected');
+  if (failed) throw failed.reason;
 }
