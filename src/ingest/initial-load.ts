@@ -8,7 +8,7 @@ import { invalid } from '../platform/errors.js';
 import { recordOpeningBalances } from '../domains/inventory/index.js';
 import { applyOrderSnapshot } from '../domains/orders/index.js';
 import { applyProductSnapshot } from '../domains/catalog/index.js';
-import { facilities, type FacilityKind } from '../domains/facilities/index.js';
+import { addFacilityIfNew, facilityIdsByLocation, type FacilityKind } from '../domains/facilities/index.js';
 import type { ShopifyClient } from '../shopify/client.js';
 import { readBulkObjects, runBulkQuery, type BulkFinishSignals, type BulkRecord } from '../shopify/bulk-runner.js';
 import { productFromNode } from '../shopify/mappers.js';
@@ -81,7 +81,7 @@ export async function proposeLocations(db: Db, shopify: ShopifyClient): Promise<
     if (!data.locations.pageInfo.hasNextPage) break;
     after = data.locations.pageInfo.endCursor;
   }
-  const mapped = new Map((await db.select({ id: facilities.id, loc: facilities.shopifyLocationId }).from(facilities)).map((f) => [f.loc, f.id]));
+  const mapped = await facilityIdsByLocation(db);
   return locations.map((l) => {
     const kind = proposeKind(l);
     return {
@@ -104,9 +104,7 @@ async function applyLocations(db: Db, shopify: ShopifyClient, now: Date): Promis
   for (const proposal of await proposeLocations(db, shopify)) {
     if (proposal.existingFacilityId !== null) continue;
     const location = byId.get(proposal.shopifyLocationId);
-    const rows = await db
-      .insert(facilities)
-      .values({
+    const added = await addFacilityIfNew(db, {
         code: proposal.code,
         name: proposal.name,
         kind: proposal.kind,
@@ -122,10 +120,8 @@ async function applyLocations(db: Db, shopify: ShopifyClient, now: Date): Promis
         // connecting never rewrites Shopify's stock by itself.
         publishMode: 'none',
         updatedAt: now,
-      })
-      .onConflictDoNothing()
-      .returning({ id: facilities.id });
-    created += rows.length;
+      });
+    if (added) created += 1;
   }
   return created;
 }

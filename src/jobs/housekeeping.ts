@@ -1,8 +1,8 @@
 // Housekeeping: keeps history tables from growing without bound and tables fit for the planner.
-import { and, lt, eq, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import { canRunTransactionsSideBySide, type Db } from '../platform/db/client.js';
 import { queryRows } from '../platform/db/rows.js';
-import { outbox } from '../platform/db/platform.schema.js';
+import { deleteSentBefore } from '../platform/outbox.js';
 import type { JobDefinition } from '../platform/jobs/job.types.js';
 import { deleteRunsBefore } from '../platform/jobs/runs.repo.js';
 
@@ -17,11 +17,7 @@ export function makePruneHistoryJob(options: { jobRunRetentionDays: number; outb
     async run(ctx) {
       const now = ctx.clock.now().getTime();
       ctx.count('jobRunsDeleted', await deleteRunsBefore(ctx.db, new Date(now - options.jobRunRetentionDays * DAY_MS)));
-      const deleted = await ctx.db
-        .delete(outbox)
-        .where(and(eq(outbox.status, 'sent'), lt(outbox.sentAt, new Date(now - options.outboxRetentionDays * DAY_MS))))
-        .returning({ id: outbox.id });
-      ctx.count('outboxDeleted', deleted.length);
+      ctx.count('outboxDeleted', await deleteSentBefore(ctx.db, new Date(now - options.outboxRetentionDays * DAY_MS)));
     },
   };
 }

@@ -1,7 +1,7 @@
 // Side effects decided inside a transaction are written here, in that transaction, and delivered by
 // a worker after commit. The idempotency key makes writing the same event twice harmless.
 import type { Db } from './db/client.js';
-import { sql } from 'drizzle-orm';
+import { and, eq, lt, sql } from 'drizzle-orm';
 import { outbox } from './db/platform.schema.js';
 import { queryRows } from './db/rows.js';
 
@@ -75,4 +75,13 @@ export async function dispatchOutbox(deps: {
     }
   }
   return { delivered, failed };
+}
+
+/** Delivered entries sent before `before` are deleted (history pruning); returns how many. */
+export async function deleteSentBefore(db: Db, before: Date): Promise<number> {
+  const deleted = await db
+    .delete(outbox)
+    .where(and(eq(outbox.status, 'sent'), lt(outbox.sentAt, before)))
+    .returning({ id: outbox.id });
+  return deleted.length;
 }

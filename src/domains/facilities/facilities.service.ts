@@ -86,3 +86,15 @@ export async function ensureQueueFacilities(db: Db): Promise<Map<QueueKind, numb
   }
   return after;
 }
+
+/** Adds a facility unless one with its code or Shopify location exists; true when added. */
+export async function addFacilityIfNew(db: Db, values: typeof facilities.$inferInsert): Promise<boolean> {
+  const rows = await db.insert(facilities).values(values).onConflictDoNothing().returning({ id: facilities.id });
+  return rows.length > 0;
+}
+
+/** Each facility's id by its Shopify location id (null: a facility with no location). */
+export async function facilityIdsByLocation(db: Db): Promise<Map<string | null, number>> {
+  const rows = await db.select({ id: facilities.id, loc: facilities.shopifyLocationId }).from(facilities);
+  return new Map(rows.map((f) => [f.loc, f.id]));
+}

@@ -1,2 +1,3 @@
 export * from './facilities.schema.js';
-export { listFacilities, updateFacilitySettings, ensureQueueFacilities, queueCode, type FacilityRow, type FacilitySettings } from './facilities.service.js';
+export { addFacilityIfNew, facilityIdsByLocation, listFacilities, updateFacilitySettings, ensureQueueFacilities, queueCode, type FacilityRow, type FacilitySettings } from './facilities.service.js';
+export { createOnlineChannelGroup, lockOnlineChannelGroup, replaceGroupMembers, setGroupThreshold, type ChannelGroup } from './groups.repo.js';

@@ -3,6 +3,7 @@ import { sql } from 'drizzle-orm';
 import type { Db } from '../../platform/db/client.js';
 import { queryRows } from '../../platform/db/rows.js';
 import { invalid } from '../../platform/errors.js';
+import { writeSetting } from '../../platform/settings.js';
 
 export interface FulfillmentSettings {
   /** Shopify emails the customer when a parcel ships (a shipment may say otherwise). */
@@ -54,9 +55,6 @@ export async function updateFulfillmentSettings(db: Db, change: Record<string, u
     throw invalid('fulfillment.invalid_settings', problems.map((p) => `${p.path}: ${p.message}`).join('; '), { problems });
   }
   const next = { ...(await fulfillmentSettings(db)), ...change } as FulfillmentSettings;
-  await db.execute(
-    sql`insert into settings (key, value, updated_at, updated_by) values (${KEY}, ${JSON.stringify(next)}::jsonb, ${now}, ${by})
-        on conflict (key) do update set value = excluded.value, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
-  );
+  await writeSetting(db, KEY, next, by, now);
   return next;
 }

@@ -3,6 +3,7 @@ import { sql } from 'drizzle-orm';
 import type { Db } from '../../platform/db/client.js';
 import { queryRows } from '../../platform/db/rows.js';
 import { markChanged, trimLineReservation } from '../inventory/index.js';
+import { appendOrderHistory } from '../orders/index.js';
 import { completeLines, fitShipmentsToOrder } from './work.service.js';
 import type { ShipmentKind } from './fulfillment.schema.js';
 
@@ -51,10 +52,7 @@ export async function importShopifyFulfillment(
     for (const x of taken) await trimLineReservation(tx, x.line.id, now);
     // Shopify's committed and on hand moved at that location: the publisher reads the levels again.
     await markChanged(tx, [...new Set(lines.map((l) => l.variant_id).filter((v): v is number => v !== null))], now, { needsRead: true });
-    await tx.execute(
-      sql`insert into order_history (order_id, at, kind, source, details) values (${input.orderId}, ${now}, 'fulfillment.imported_from_shopify', 'shopify',
-          ${JSON.stringify({ fulfillmentId: input.fulfillmentId, lines: input.lines })}::jsonb)`,
-    );
+    await appendOrderHistory(tx, { orderId: input.orderId, at: now, kind: 'fulfillment.imported_from_shopify', source: 'shopify', details: { fulfillmentId: input.fulfillmentId, lines: input.lines } });
     return left;
   });
 }

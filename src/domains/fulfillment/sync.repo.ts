@@ -5,6 +5,7 @@ import { sql } from 'drizzle-orm';
 import type { Db } from '../../platform/db/client.js';
 import { queryRows } from '../../platform/db/rows.js';
 import { markChanged } from '../inventory/index.js';
+import { addShopifyFulfilledUnits, appendOrderHistory, setShopifyFulfillmentFacility } from '../orders/index.js';
 import type { PushAction, PushStatus, ShipmentKind } from './fulfillment.schema.js';
 
 /** Asks for an order's sync with Shopify (soon, or at `dueAt`); `check` also compares Shopify's fulfilments. */
@@ -202,7 +203,7 @@ export async function confirmPush(db: Db, push: PushWork, fulfillmentId: string 
     if (push.action === 'fulfil') {
       await tx.execute(sql`update shipments set shopify_fulfillment_id = ${fulfillmentId}, updated_at = ${now} where id = ${push.shipmentId}`);
       for (const l of push.lines) {
-        await tx.execute(sql`update order_lines set shopify_fulfilled_quantity = least(current_quantity, shopify_fulfilled_quantity + ${l.quantity}), updated_at = ${now} where id = ${l.orderLineId}`);
+        await addShopifyFulfilledUnits(tx, l.orderLineId, l.quantity, now);
       }
       // Shopify's committed units for these lines are gone (its level webhook shows no change in
       // `available`, so it looks like an echo): the publisher reads the levels again.
@@ -219,14 +220,19 @@ export async function confirmPush(db: Db, push: PushWork, fulfillmentId: string 
 export async function recordFulfillmentOrderMove(db: Db, push: PushWork, now: Date): Promise<void> {
   await db.transaction(async (tx) => {
     for (const l of push.lines) {
-      await tx.execute(sql`update order_lines set shopify_fulfillment_facility_id = ${push.facilityId}, updated_at = ${now} where id = ${l.orderLineId}`);
+      await setShopifyFulfillmentFacility(tx, l.orderLineId, push.facilityId, now);
     }
     await markChanged(tx, [...new Set(push.lines.map((l) => l.variantId).filter((v): v is number => v !== null))], now, { needsRead: true });
-    await tx.execute(
-      sql`insert into order_history (order_id, at, kind, source, details)
-          select order_id, ${now}, 'fulfillment.fulfillment_order_moved', 'switchyard', ${JSON.stringify({ shipmentId: push.shipmentId, facilityId: push.facilityId, to: push.facilityLocationId })}::jsonb
-          from shipments where id = ${push.shipmentId}`,
-    );
+    const [shipment] = await queryRows<{ order_id: number }>(tx, sql`select order_id from shipments where id = ${push.shipmentId}`);
+    if (shipment) {
+      await appendOrderHistory(tx, {
+        orderId: shipment.order_id,
+        at: now,
+        kind: 'fulfillment.fulfillment_order_moved',
+        source: 'switchyard',
+        details: { shipmentId: push.shipmentId, facilityId: push.facilityId, to: push.facilityLocationId },
+      });
+    }
   });
 }
 
@@ -244,10 +250,7 @@ export async function recordBeyondOwed(db: Db, push: PushWork, units: Array<{ or
     );
     // Only a push still to be sent is decided here; anything else is a bug in the caller.
     if (updated.length === 0) throw new Error(`push ${push.id} is not pending: its units beyond owed cannot be recorded`);
-    await tx.execute(
-      sql`insert into order_history (order_id, at, kind, source, details)
-          values (${updated[0]!.order_id}, ${now}, 'fulfillment.shipped_beyond_owed', 'switchyard', ${JSON.stringify({ shipmentId: push.shipmentId, units })}::jsonb)`,
-    );
+    await appendOrderHistory(tx, { orderId: updated[0]!.order_id, at: now, kind: 'fulfillment.shipped_beyond_owed', source: 'switchyard', details: { shipmentId: push.shipmentId, units } });
   });
   push.beyondOwed = recorded;
   for (const unit of units) {

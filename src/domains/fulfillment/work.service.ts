@@ -7,6 +7,7 @@ import type { Db } from '../../platform/db/client.js';
 import { intArray, queryRows } from '../../platform/db/rows.js';
 import { conflict, invalid, notFound } from '../../platform/errors.js';
 import { consumeReservation, lockExistingLevels, markChanged } from '../inventory/index.js';
+import { appendOrderHistory, completeOrderIfDone, recordShippedUnits, reopenLines, startLine, startOrder } from '../orders/index.js';
 import { requestSync } from './sync.repo.js';
 import { fulfillmentSettings } from './settings.js';
 import type { Package, ShipmentKind, ShipmentStatus } from './fulfillment.schema.js';
@@ -87,7 +88,7 @@ async function lockOrder(tx: Db, orderId: number): Promise<{ id: number; name: s
 }
 
 async function history(tx: Db, orderId: number, kind: string, details: Record<string, unknown>, now: Date): Promise<void> {
-  await tx.execute(sql`insert into order_history (order_id, at, kind, source, details) values (${orderId}, ${now}, ${kind}, 'store', ${JSON.stringify(details)}::jsonb)`);
+  await appendOrderHistory(tx, { orderId, at: now, kind, source: 'store', details });
 }
 
 /** Open work at a facility: shipments in hand, and lines routed here that no shipment holds yet. */
@@ -255,9 +256,9 @@ export async function startShipment(
     );
     for (const w of wanted) {
       await tx.execute(sql`insert into shipment_lines (shipment_id, order_line_id, quantity) values (${shipment!.id}, ${w.lineId}, ${w.quantity})`);
-      await tx.execute(sql`update order_lines set status = 'in_progress', updated_at = ${now} where id = ${w.lineId} and status = 'brokered'`);
+      await startLine(tx, w.lineId, now);
     }
-    await tx.execute(sql`update orders set status = 'in_progress', updated_at = ${now} where id = ${order.id} and status in ('created', 'approved')`);
+    await startOrder(tx, order.id, now);
     await history(tx, order.id, 'fulfillment.picking_started', { shipmentId: shipment!.id, facility: facility.code, kind, lines: wanted }, now);
     return shipment!.id;
   });
@@ -377,16 +378,9 @@ export async function completeLines(
         now,
       );
     }
-    await tx.execute(
-      sql`update order_lines set shipped_quantity = least(current_quantity, shipped_quantity + ${l.quantity}),
-            status = case when status = 'cancelled' then status when shipped_quantity + ${l.quantity} >= current_quantity then ${lineStatus} else status end, updated_at = ${now}
-          where id = ${l.order_line_id}`,
-    );
+    await recordShippedUnits(tx, l.order_line_id, l.quantity, lineStatus, now);
   }
-  await tx.execute(
-    sql`update orders set status = 'completed', updated_at = ${now}
-        where id = ${s.order_id} and not exists (select 1 from order_lines where order_id = ${s.order_id} and status not in ('shipped', 'picked_up', 'cancelled'))`,
-  );
+  await completeOrderIfDone(tx, s.order_id, now);
   return lines.map((l) => ({ variantId: l.variant_id, quantity: l.quantity }));
 }
 
@@ -460,12 +454,15 @@ async function dropShipment(tx: Db, shipmentId: number, now: Date): Promise<void
   // A push not sent yet has nothing to tell Shopify any more (one being sent is settled by the pusher).
   await tx.execute(sql`delete from fulfillment_pushes where shipment_id = ${shipmentId} and status = 'pending'`);
   // Lines with nothing else in hand and nothing shipped are open work again.
-  await tx.execute(
-    sql`update order_lines ol set status = 'brokered', updated_at = ${now}
+  const open = await queryRows<{ id: number }>(
+    tx,
+    sql`select ol.id from order_lines ol
         where ol.id in (select order_line_id from shipment_lines where shipment_id = ${shipmentId}) and ol.status = 'in_progress' and ol.shipped_quantity = 0
           and not exists (select 1 from shipment_lines sl join shipments s on s.id = sl.shipment_id
-                          where sl.order_line_id = ol.id and s.status in ('picking', 'packed', 'ready'))`,
+                          where sl.order_line_id = ol.id and s.status in ('picking', 'packed', 'ready'))
+        order by ol.id`,
   );
+  await reopenLines(tx, open.map((l) => l.id), now);
 }
 
 /** The associate has put the units of cancelled lines back on the shelf. */

@@ -13,7 +13,7 @@ export {
   type RecordOutcome,
   type CounterDrift,
 } from './ledger.service.js';
-export { reserveStock, releaseReservation, consumeReservation, type ReserveInput } from './reservations.service.js';
+export { reserveStock, releaseReservation, consumeReservation, reserveForRouting, reserveLevelsGuarded, safetyStockSql, type ReserveInput } from './reservations.service.js';
 export {
   recordVariance,
   recordPosSale,

@@ -9,6 +9,7 @@ import { echoed, hasUnsafeCharacters, quoted } from '../../platform/text.js';
 import { computeAtp, type VariantAtp } from './atp.repo.js';
 import { lockLevels, markAllVariantsChanged, markChanged, recordEntries } from './ledger.service.js';
 import { releaseReservation } from './reservations.service.js';
+import { createOnlineChannelGroup, lockOnlineChannelGroup, replaceGroupMembers, setGroupThreshold } from '../facilities/index.js';
 
 export const VARIANCE_KINDS = ['damaged', 'found', 'count_variance'] as const;
 export type VarianceKind = (typeof VARIANCE_KINDS)[number];
@@ -439,23 +440,13 @@ export async function setOnlineChannel(db: Db, input: { threshold?: number; faci
   }
   const members = input.facilities === undefined ? undefined : await Promise.all(input.facilities.map((code) => physicalFacility(db, code)));
   return db.transaction(async (tx) => {
-    let [group] = await queryRows<{ id: number; code: string; channel_threshold: number }>(
-      tx,
-      sql`select id, code, channel_threshold from facility_groups where purpose = 'online_channel' order by id limit 1 for update`,
-    );
-    if (!group) {
-      [group] = await queryRows<{ id: number; code: string; channel_threshold: number }>(tx, sql`insert into facility_groups (code, name, purpose, created_at) values ('online', 'Online channel', 'online_channel', ${now}) returning id, code, channel_threshold`);
-      // A new group starts with every physical facility, as the channel was without one.
-      if (!members) await tx.execute(sql`insert into facility_group_members (group_id, facility_id) select ${group!.id}, id from facilities where kind <> 'VIRTUAL'`);
-    }
-    if (input.threshold !== undefined) await tx.execute(sql`update facility_groups set channel_threshold = ${input.threshold} where id = ${group!.id}`);
-    if (members) {
-      await tx.execute(sql`delete from facility_group_members where group_id = ${group!.id}`);
-      for (const [i, m] of members.entries()) await tx.execute(sql`insert into facility_group_members (group_id, facility_id, sequence) values (${group!.id}, ${m.id}, ${i})`);
-    }
+    let group = await lockOnlineChannelGroup(tx);
+    if (!group) group = await createOnlineChannelGroup(tx, now, !members);
+    if (input.threshold !== undefined) await setGroupThreshold(tx, group.id, input.threshold);
+    if (members) await replaceGroupMembers(tx, group.id, members.map((m) => m.id));
     await markAllVariantsChanged(tx, now);
-    const [after] = await queryRows<{ channel_threshold: number }>(tx, sql`select channel_threshold from facility_groups where id = ${group!.id}`);
-    const codes = await queryRows<{ code: string }>(tx, sql`select f.code from facility_group_members m join facilities f on f.id = m.facility_id where m.group_id = ${group!.id} order by m.sequence, f.code`);
-    return { code: group!.code, threshold: after!.channel_threshold, facilities: codes.map((c) => c.code) };
+    const [after] = await queryRows<{ channel_threshold: number }>(tx, sql`select channel_threshold from facility_groups where id = ${group.id}`);
+    const codes = await queryRows<{ code: string }>(tx, sql`select f.code from facility_group_members m join facilities f on f.id = m.facility_id where m.group_id = ${group.id} order by m.sequence, f.code`);
+    return { code: group.code, threshold: after!.channel_threshold, facilities: codes.map((c) => c.code) };
   });
 }

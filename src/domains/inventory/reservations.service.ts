@@ -1,9 +1,9 @@
 // Reservations: a routed order line holds stock at its facility until it ships, is cancelled or is
 // rejected. `reserved` on the counter row moves in the same statement that checks it, so two workers
 // never promise the same unit.
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../../platform/db/client.js';
-import { queryRows } from '../../platform/db/rows.js';
+import { intArray, queryRows } from '../../platform/db/rows.js';
 import { lockLevels, markChanged, recordEntries } from './ledger.service.js';
 
 export interface ReserveInput {
@@ -113,4 +113,48 @@ export async function consumeReservation(
   await tx.execute(sql`update inventory_levels set reserved = reserved - ${take}, updated_at = ${now} where variant_id = ${input.variantId} and facility_id = ${input.facilityId}`);
   await markChanged(tx, [input.variantId], now);
   return { consumed: take, replayed: false };
+}
+
+// --- routing's batches (set-based, in the routing batch's transaction; see domains/routing/routing.repo.ts)
+
+/**
+ * Safety stock as ATP computes it (SQL over `l` the level, `f` its facility, `p` the product): the
+ * level's own figure, else the largest tag rule for the facility, else the largest global tag rule,
+ * else the facility's default. Without tag rules (the usual case) the product is not needed.
+ */
+export function safetyStockSql(tagRules: boolean): SQL {
+  return tagRules
+    ? sql`coalesce(l.safety_stock,
+        (select max(r.quantity) from safety_stock_rules r where r.facility_id = f.id and r.tag = any(p.tags)),
+        (select max(r.quantity) from safety_stock_rules r where r.facility_id is null and r.tag = any(p.tags)),
+        f.default_safety_stock)`
+    : sql`coalesce(l.safety_stock, f.default_safety_stock)`;
+}
+
+/** Reservations for the lines a routing batch assigned (one per line × facility; a second adds to it). */
+export async function reserveForRouting(tx: Db, assignments: Array<{ lineId: number; variantId: number; facilityId: number; quantity: number }>, now: Date): Promise<void> {
+  await tx.execute(
+    sql`insert into reservations (order_line_id, variant_id, facility_id, quantity, status, created_at)
+        select x.l, x.v, x.f, x.q, 'active', ${now}::timestamptz
+        from unnest(${intArray(assignments.map((a) => a.lineId))}::bigint[], ${intArray(assignments.map((a) => a.variantId))}::bigint[],
+                    ${intArray(assignments.map((a) => a.facilityId))}::bigint[], ${intArray(assignments.map((a) => a.quantity))}::int[]) as x(l, v, f, q)
+        on conflict (order_line_id, facility_id) where status = 'active' do update set quantity = reservations.quantity + excluded.quantity`,
+  );
+}
+
+/**
+ * Moves the batch's units into `reserved`, per (variant, facility) pair (`q` units; levels already
+ * locked in key order by the caller), only where on hand − reserved still covers them and the safety
+ * stock. Returns how many pairs moved: fewer than asked means another worker took the stock first.
+ */
+export async function reserveLevelsGuarded(tx: Db, pairs: Array<{ v: number; f: number; q: number }>, now: Date, tagRules: boolean): Promise<number> {
+  const moved = await queryRows<{ n: number }>(
+    tx,
+    sql`with d as (select * from unnest(${intArray(pairs.map((p) => p.v))}::bigint[], ${intArray(pairs.map((p) => p.f))}::bigint[], ${intArray(pairs.map((p) => p.q))}::int[]) as x(v, f, q)),
+        u as (update inventory_levels l set reserved = l.reserved + d.q, updated_at = ${now}
+              from d join facilities f on f.id = d.f ${tagRules ? sql`join variants v on v.id = d.v join products p on p.id = v.product_id` : sql``}
+              where l.variant_id = d.v and l.facility_id = d.f and l.on_hand - l.reserved - ${safetyStockSql(tagRules)} >= d.q returning 1)
+        select count(*)::int as n from u`,
+  );
+  return moved[0]!.n;
 }

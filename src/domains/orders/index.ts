@@ -4,3 +4,22 @@ export { ORDER_EVENTS } from './orders.types.js';
 export { applyOrderSnapshot } from './orders.service.js';
 export { listOrders, getOrder, getOrderHistory, getOrderRefunds, ordersByShopifyIds, orderVersions } from './orders.queries.js';
 export type { OrderRow, OrderLineRow, OrderHistoryRow, OrderRefundLineRow, OrderFilter } from './orders.queries.js';
+export {
+  addShopifyFulfilledUnits,
+  appendOrderHistory,
+  approveLinesInto,
+  approveNewLinesOf,
+  assignLines,
+  cancelUnfillableLines,
+  completeOrderIfDone,
+  newLine,
+  parkLines,
+  recordShippedUnits,
+  moveLineToRejected,
+  reopenLines,
+  requeueLine,
+  setLineHeld,
+  setShopifyFulfillmentFacility,
+  startLine,
+  startOrder,
+} from './line-moves.js';

@@ -6,6 +6,7 @@ import { queryRows } from '../../platform/db/rows.js';
 import { latestSlot, parseSchedule } from '../../platform/jobs/schedule.js';
 import { ensureQueueFacilities, QUEUE_KINDS, type QueueKind } from '../facilities/index.js';
 import { releaseReservation } from '../inventory/index.js';
+import { appendOrderHistory, cancelUnfillableLines, requeueLine, setLineHeld } from '../orders/index.js';
 import { CONTINUOUS, type BrokeringRun } from './rules.js';
 
 export async function queueSummary(db: Db): Promise<Array<{ queue: QueueKind; lines: number; orders: number; units: number; oldest: Date | null }>> {
@@ -45,10 +46,8 @@ export async function setLineHold(db: Db, orderId: number, lineId: number, held:
     const [line] = await queryRows<{ order_id: number; status: string }>(tx, sql`select order_id, status from order_lines where id = ${lineId} for update`);
     if (!line || line.order_id !== orderId) throw notFound('orders.unknown_line', `Order ${orderId} has no line ${lineId}.`, { orderId, lineId });
     if (['shipped', 'picked_up', 'cancelled'].includes(line.status)) throw conflict('routing.line_closed', `Line ${lineId} is ${line.status}: there is nothing to hold.`, { status: line.status });
-    await tx.execute(sql`update order_lines set held = ${held}, updated_at = ${now} where id = ${lineId}`);
-    await tx.execute(
-      sql`insert into order_history (order_id, at, kind, source, details) values (${orderId}, ${now}, ${held ? 'order.line_held' : 'order.line_released'}, ${by}, ${JSON.stringify({ lineId })}::jsonb)`,
-    );
+    await setLineHeld(tx, lineId, held, now);
+    await appendOrderHistory(tx, { orderId, at: now, kind: held ? 'order.line_held' : 'order.line_released', source: by, details: { lineId } });
     return { lineId, held };
   });
 }
@@ -120,13 +119,8 @@ export async function linesDueForAutoCancel(db: Db, now: Date, limit = 1000): Pr
 export async function markAutoCancelled(db: Db, orderId: number, lineIds: number[], how: string, now: Date): Promise<void> {
   if (lineIds.length === 0) throw invalid('routing.no_lines', 'No lines to mark cancelled.');
   await db.transaction(async (tx) => {
-    await tx.execute(
-      sql`update order_lines set status = 'cancelled', auto_cancel_at = null, updated_at = ${now}
-          where id in (select (jsonb_array_elements_text(${JSON.stringify(lineIds)}::jsonb))::bigint) and status = 'unfillable'`,
-    );
-    await tx.execute(
-      sql`insert into order_history (order_id, at, kind, source, details) values (${orderId}, ${now}, 'order.lines_auto_cancelled', 'routing.auto-cancel', ${JSON.stringify({ lineIds, how })}::jsonb)`,
-    );
+    await cancelUnfillableLines(tx, lineIds, now);
+    await appendOrderHistory(tx, { orderId, at: now, kind: 'order.lines_auto_cancelled', source: 'routing.auto-cancel', details: { lineIds, how } });
   });
 }
 
@@ -144,10 +138,8 @@ export async function requeueGrownLine(tx: Db, lineId: number, now: Date): Promi
   if (!line || line.status !== 'brokered' || line.reserved >= line.current_quantity) return false;
   const queues = await ensureQueueFacilities(tx);
   await releaseReservation(tx, lineId, 'quantity_increased', now);
-  await tx.execute(sql`update order_lines set status = 'approved', facility_id = ${queues.get('brokering')!}, transfer_to_facility_id = null, updated_at = ${now} where id = ${lineId}`);
-  await tx.execute(
-    sql`insert into order_history (order_id, at, kind, source, details) values (${line.order_id}, ${now}, 'order.line_requeued', 'routing', ${JSON.stringify({ lineId, reason: 'quantity increased', from: line.reserved, to: line.current_quantity })}::jsonb)`,
-  );
+  await requeueLine(tx, lineId, queues.get('brokering')!, now);
+  await appendOrderHistory(tx, { orderId: line.order_id, at: now, kind: 'order.line_requeued', source: 'routing', details: { lineId, reason: 'quantity increased', from: line.reserved, to: line.current_quantity } });
   return true;
 }
 

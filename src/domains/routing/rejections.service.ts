@@ -7,6 +7,7 @@ import { conflict, invalid, notFound } from '../../platform/errors.js';
 import { intArray, queryRows } from '../../platform/db/rows.js';
 import { ensureQueueFacilities } from '../facilities/index.js';
 import { lockLevels, recordEntries, releaseReservation } from '../inventory/index.js';
+import { appendOrderHistory, moveLineToRejected } from '../orders/index.js';
 import { rejectionReasons, STOCK_EFFECTS, type StockEffect } from './routing.schema.js';
 
 export type RejectionReasonRow = typeof rejectionReasons.$inferSelect;
@@ -126,16 +127,14 @@ export async function rejectLine(db: Db, input: RejectInput, now: Date): Promise
     }
     for (const l of lines) {
       await releaseReservation(tx, l.id, `rejected:${reason.code}`, now);
-      await tx.execute(
-        sql`update order_lines set status = 'rejected', facility_id = ${queues.get('rejected')!}, updated_at = ${now},
-              excluded_facility_ids = array_append(excluded_facility_ids, ${facilityId}::bigint)
-            where id = ${l.id}`,
-      );
-      await tx.execute(
-        sql`insert into order_history (order_id, at, kind, source, details)
-            values (${l.order_id}, ${now}, 'order.line_rejected', ${input.by},
-                    ${JSON.stringify({ lineId: l.id, facility: input.facilityCode, reason: reason.code, collateral: l.id !== line.id, note: input.note ?? null })}::jsonb)`,
-      );
+      await moveLineToRejected(tx, l.id, queues.get('rejected')!, facilityId, now);
+      await appendOrderHistory(tx, {
+        orderId: l.order_id,
+        at: now,
+        kind: 'order.line_rejected',
+        source: input.by,
+        details: { lineId: l.id, facility: input.facilityCode, reason: reason.code, collateral: l.id !== line.id, note: input.note ?? null },
+      });
     }
     return { rejectedLineIds: lines.map((l) => l.id), affectedOrderIds: [...new Set(lines.map((l) => l.order_id))], stockEffect: reason.stockEffect, stockDelta };
   });

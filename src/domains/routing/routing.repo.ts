@@ -5,7 +5,8 @@ import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../../platform/db/client.js';
 import { intArray, queryRows } from '../../platform/db/rows.js';
 import type { QueueKind } from '../facilities/index.js';
-import { lockExistingLevels, markChanged } from '../inventory/index.js';
+import { lockExistingLevels, markChanged, reserveForRouting, reserveLevelsGuarded, safetyStockSql } from '../inventory/index.js';
+import { approveLinesInto, approveNewLinesOf, assignLines, newLine, parkLines } from '../orders/index.js';
 import type { OrderDecision, RoutableOrder, RoutingFacility, StockMap } from './engine.js';
 
 /** Line states that mean "waiting in a queue", the same set ATP counts as queue demand. */
@@ -20,8 +21,6 @@ export const HOLD_TAG = 'switchyard-hold';
 const approvableOrder = sql`o.cancelled_at is null and coalesce(o.fulfillment_status, '') <> 'FULFILLED'
   and not (${HOLD_TAG} = any(o.tags))
   and (o.financial_status in (${sql.join(APPROVED_FINANCIAL.map((s) => sql`${s}`), sql`, `)}) or ${APPROVE_TAG} = any(o.tags))`;
-/** A new line (not yet approved) with something left to send; a line taken home at a store's counter has nothing (SQL over `ol`). */
-const newLine = sql`ol.status = 'created' and ol.current_quantity > ol.shipped_quantity and ol.variant_id is not null and not ol.sold_over_counter`;
 /** A line waiting in a queue with something left to send (SQL over `ol`). */
 const waitingLine = sql`ol.status in ('approved', 'rejected', 'unfillable') and ol.current_quantity > ol.shipped_quantity and ol.variant_id is not null`;
 
@@ -35,16 +34,10 @@ export async function approveNewLines(db: Db, brokeringQueueId: number, now: Dat
   const only = orderIds ? sql`and o.id = any(${intArray(orderIds)}::bigint[])` : sql``;
   // Orders a routing batch holds are skipped (it approves their lines itself): waiting for them, or
   // taking their lines in another order, could deadlock with it.
-  const rows = await queryRows<{ id: number }>(
-    db,
-    sql`update order_lines ol set status = 'approved', facility_id = ${brokeringQueueId}, updated_at = ${now}
-        from (select o.id from orders o
-              where ${approvableOrder} ${only} and exists (select 1 from order_lines ol where ol.order_id = o.id and ${newLine})
-              order by o.id for update of o skip locked) o
-        where o.id = ol.order_id and ${newLine}
-        returning ol.id`,
-  );
-  return rows.length;
+  const orders = sql`select o.id from orders o
+        where ${approvableOrder} ${only} and exists (select 1 from order_lines ol where ol.order_id = o.id and ${newLine})
+        order by o.id for update of o skip locked`;
+  return (await approveNewLinesOf(db, orders, brokeringQueueId, now)).length;
 }
 
 /**
@@ -233,20 +226,6 @@ export async function loadRoutingFacilities(db: Db, now: Date, markers: BatchMar
   return { facilities, seen: read!.seen };
 }
 
-/**
- * Safety stock as ATP computes it (SQL over `l` the level, `f` its facility, `p` the product): the
- * level's own figure, else the largest tag rule for the facility, else the largest global tag rule,
- * else the facility's default. Without tag rules (the usual case) the product is not needed.
- */
-function safetyStock(tagRules: boolean): SQL {
-  return tagRules
-    ? sql`coalesce(l.safety_stock,
-        (select max(r.quantity) from safety_stock_rules r where r.facility_id = f.id and r.tag = any(p.tags)),
-        (select max(r.quantity) from safety_stock_rules r where r.facility_id is null and r.tag = any(p.tags)),
-        f.default_safety_stock)`
-    : sql`coalesce(l.safety_stock, f.default_safety_stock)`;
-}
-
 async function hasTagRules(db: Db): Promise<boolean> {
   const [rules] = await queryRows<{ any: boolean }>(db, sql`select exists (select 1 from safety_stock_rules) as any`);
   return rules!.any;
@@ -266,7 +245,7 @@ export async function loadStock(db: Db, variantIds: number[], markers: BatchMark
     db,
     sql`select (select json_agg(json_build_array(x.variant_id, x.facilities, x.units)) from (
                  select x.variant_id, json_agg(x.facility_id) as facilities, json_agg(x.units) as units
-                 from (select l.variant_id, l.facility_id, (l.on_hand - l.reserved - ${safetyStock(tagRules)})::int as units
+                 from (select l.variant_id, l.facility_id, (l.on_hand - l.reserved - ${safetyStockSql(tagRules)})::int as units
                        from inventory_levels l
                        join facilities f on f.id = l.facility_id and f.kind <> 'VIRTUAL' and f.active and f.brokering_enabled
                        ${tagRules ? sql`join variants v on v.id = l.variant_id join products p on p.id = v.product_id` : sql``}
@@ -324,44 +303,22 @@ export async function writeOwnRows(tx: Db, decisions: OrderDecision[], ctx: Comm
   let t = performance.now();
   const assignments = decisions.flatMap((d) => d.assignments);
   if (assignments.length > 0) {
-    await tx.execute(
-      sql`update order_lines ol set status = 'brokered', facility_id = x.f, transfer_to_facility_id = x.t, brokered_at = ${now}, auto_cancel_at = null, updated_at = ${now}
-          from unnest(${intArray(assignments.map((a) => a.lineId))}::bigint[], ${intArray(assignments.map((a) => a.facilityId))}::bigint[],
-                      ${intArray(assignments.map((a) => a.transferToFacilityId))}::bigint[]) as x(l, f, t)
-          where ol.id = x.l`,
-    );
+    await assignLines(tx, assignments, now);
     t = timePhase(phases, 'write.lines', t);
-    await tx.execute(
-      sql`insert into reservations (order_line_id, variant_id, facility_id, quantity, status, created_at)
-          select x.l, x.v, x.f, x.q, 'active', ${now}::timestamptz
-          from unnest(${intArray(assignments.map((a) => a.lineId))}::bigint[], ${intArray(assignments.map((a) => a.variantId))}::bigint[],
-                      ${intArray(assignments.map((a) => a.facilityId))}::bigint[], ${intArray(assignments.map((a) => a.quantity))}::int[]) as x(l, v, f, q)
-          on conflict (order_line_id, facility_id) where status = 'active' do update set quantity = reservations.quantity + excluded.quantity`,
-    );
+    await reserveForRouting(tx, assignments, now);
     t = timePhase(phases, 'write.reservations', t);
   }
   const parked = decisions.flatMap((d) => d.parked);
   if (parked.length > 0) {
     const rows = parked.map((p) => ({ l: p.lineId, f: ctx.queueIds.get(p.queue as QueueKind)!, s: p.queue === 'rejected' ? 'rejected' : 'unfillable', days: p.autoCancelAfterDays }));
-    // A line parked again keeps its first auto-cancel date; one parked without a date loses it.
-    await tx.execute(
-      sql`update order_lines ol set status = x.s, facility_id = x.f, updated_at = ${now},
-            auto_cancel_at = case when x.days is null then null else coalesce(ol.auto_cancel_at, ${now}::timestamptz + make_interval(days => x.days)) end
-          from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(l bigint, f bigint, s text, days int)
-          where ol.id = x.l`,
-    );
+    await parkLines(tx, rows, now);
     t = timePhase(phases, 'write.parked', t);
   }
   // New lines no routing took (the order matched no routing's filters) wait in the brokering queue.
   if (ctx.newLineIds.size > 0) {
     const decided = new Set([...assignments.map((a) => a.lineId), ...parked.map((p) => p.lineId)]);
     const left = [...ctx.newLineIds].filter((id) => !decided.has(id));
-    if (left.length > 0) {
-      await tx.execute(
-        sql`update order_lines set status = 'approved', facility_id = ${ctx.queueIds.get('brokering')!}, updated_at = ${now}
-            where id = any(${intArray(left)}::bigint[]) and status = 'created'`,
-      );
-    }
+    await approveLinesInto(tx, left, ctx.queueIds.get('brokering')!, now);
   }
   if (decisions.length > 0) {
     const code = (id: number | null) => (id === null ? null : (ctx.facilities.get(id)?.code ?? String(id)));
@@ -407,15 +364,8 @@ export async function takeSharedStock(tx: Db, decisions: OrderDecision[], ctx: C
   await lockExistingLevels(tx, pairs.map((p) => ({ variantId: p.v, facilityId: p.f })));
   t = timePhase(phases, 'shared.lockLevels', t);
   const { tagRules } = ctx;
-  const moved = await queryRows<{ n: number }>(
-    tx,
-    sql`with d as (select * from unnest(${intArray(pairs.map((p) => p.v))}::bigint[], ${intArray(pairs.map((p) => p.f))}::bigint[], ${intArray(pairs.map((p) => p.q))}::int[]) as x(v, f, q)),
-        u as (update inventory_levels l set reserved = l.reserved + d.q, updated_at = ${now}
-              from d join facilities f on f.id = d.f ${tagRules ? sql`join variants v on v.id = d.v join products p on p.id = v.product_id` : sql``}
-              where l.variant_id = d.v and l.facility_id = d.f and l.on_hand - l.reserved - ${safetyStock(tagRules)} >= d.q returning 1)
-        select count(*)::int as n from u`,
-  );
-  if (moved[0]!.n !== pairs.length) throw new RoutingConflict(`stock moved for ${pairs.length - moved[0]!.n} of ${pairs.length} item × facility pairs`);
+  const moved = await reserveLevelsGuarded(tx, pairs, now, tagRules);
+  if (moved !== pairs.length) throw new RoutingConflict(`stock moved for ${pairs.length - moved} of ${pairs.length} item × facility pairs`);
   t = timePhase(phases, 'shared.reserveLevels', t);
   // Capacity: one order per facility per local day, however many lines it sends there.
   const perFacility = new Map<string, { f: number; d: string; n: number }>();
