@@ -1,6 +1,9 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
-import switchyard from './eslint-rules/rooms.js';
+import rooms from './eslint-rules/rooms.js';
+import tables from './eslint-rules/tables.js';
+
+const switchyard = { rules: { ...rooms.rules, ...tables.rules } };
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', '.scratch/', 'migrations/', '.switchyard/', 'coverage/', 'web/dist/'] },
@@ -18,6 +21,8 @@ export default tseslint.config(
     plugins: { switchyard },
     rules: {
       'switchyard/rooms': 'error',
+      // Only the room that declares a table writes it (docs/TABLES.md).
+      'switchyard/table-owners': 'error',
       // Configuration is read and validated once, in main/config.ts.
       'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Only src/main/config.ts reads process.env: take the value from Config.' }],
     },
