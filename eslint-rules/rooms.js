@@ -64,7 +64,7 @@ export const roomsRule = {
       const target = roomOf(path.resolve(path.dirname(filename), source), srcDir);
       if (!target) return;
       if (target.room === from.room) {
-        if (from.room === 'domains' && target.domain !== from.domain && !isDomainIndex(target)) {
+        if (from.room === 'domains' && target.domain !== from.domain && !isDomainIndex(target) && !isSchemaToSchema(from, target)) {
           context.report({ node, messageId: 'domainIndex', data: { domain: target.domain } });
         }
         return;
@@ -94,6 +94,11 @@ export const roomsRule = {
     };
   },
 };
+
+/** A domain's tables may reference another domain's (foreign keys): its schema imports that schema file. */
+function isSchemaToSchema(from, target) {
+  return /\.schema\.ts$/.test(from.relative) && /\.schema\.[cm]?[jt]s$/.test(target.relative);
+}
 
 function isDomainIndex(target) {
   const parts = target.relative.split(path.sep);

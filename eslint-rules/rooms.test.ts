@@ -16,6 +16,8 @@ tester.run('switchyard/rooms', roomsRule as never, {
     { filename: at('domains/inventory/inventory.service.ts'), code: "import { x } from '../../platform/errors.js';", options },
     { filename: at('domains/inventory/inventory.service.ts'), code: "import { x } from './atp.js';", options },
     { filename: at('domains/inventory/inventory.schema.ts'), code: "import { variants } from '../catalog/index.js';", options },
+    // a table's foreign key names another domain's table: schema to schema
+    { filename: at('domains/inventory/inventory.schema.ts'), code: "import { variants } from '../catalog/catalog.schema.js';", options },
     { filename: at('main/switchyard.ts'), code: "import { buildApp } from '../http/app.js'; import { s } from '../simulator/server.js';", options },
     { filename: at('http/app.ts'), code: "import { x } from '../domains/orders/index.js'; import { y } from '../flows/place-order.js';", options },
     { filename: at('shopify/client.ts'), code: "import { createAdminApiClient } from '@shopify/admin-api-client';", options },
@@ -26,6 +28,12 @@ tester.run('switchyard/rooms', roomsRule as never, {
     { filename: '/repo/test/e2e.test.ts', code: "import { x } from '../src/http/app.js';", options },
   ],
   invalid: [
+    {
+      filename: at('domains/inventory/inventory.service.ts'),
+      code: "import { variants } from '../catalog/catalog.schema.js';",
+      options,
+      errors: [{ message: 'Import another domain through its index.ts only: catalog/index.js.' }],
+    },
     {
       filename: at('domains/inventory/inventory.service.ts'),
       code: "import { buildApp } from '../../http/app.js';",

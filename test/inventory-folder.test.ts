@@ -14,7 +14,7 @@ import { makeLogger } from '../src/platform/logger.js';
 import { systemClock, type Clock } from '../src/platform/clock.js';
 import type { JobContext } from '../src/platform/jobs/job.types.js';
 import { seedTee } from './support/catalog.js';
-import { facilities } from '../src/domains/facilities/index.js';
+import { facilities } from '../src/domains/facilities/facilities.schema.js';
 import { INVENTORY_JOB_NAMES, makeInventoryJobs } from '../src/jobs/inventory.jobs.js';
 
 let testDb: TestDatabase;

@@ -13,7 +13,7 @@ import { startSwitchyard, type Switchyard } from '../src/main/switchyard.js';
 import { queryRows } from '../src/platform/db/rows.js';
 import type { Db } from '../src/platform/db/client.js';
 import { seedTee } from './support/catalog.js';
-import { facilities } from '../src/domains/facilities/index.js';
+import { facilities } from '../src/domains/facilities/facilities.schema.js';
 
 const at = new Date(Date.now() - 3600_000).toISOString();
 let testDb: TestDatabase;

@@ -7,7 +7,7 @@ import { startSwitchyard, type Switchyard } from '../src/main/switchyard.js';
 import { queryRows } from '../src/platform/db/rows.js';
 import type { Db } from '../src/platform/db/client.js';
 import { seedTee } from './support/catalog.js';
-import { facilities } from '../src/domains/facilities/index.js';
+import { facilities } from '../src/domains/facilities/facilities.schema.js';
 import { recordEntries } from '../src/domains/inventory/index.js';
 
 let testDb: TestDatabase;

@@ -203,7 +203,7 @@ describe('CLI', () => {
     try {
       const { createDraft, defaultRuleDocument } = await import('../src/domains/routing/index.js');
       const { recordEntries } = await import('../src/domains/inventory/index.js');
-      const { facilities } = await import('../src/domains/facilities/index.js');
+      const { facilities } = await import('../src/domains/facilities/facilities.schema.js');
       const { applyProductSnapshot } = await import('../src/domains/catalog/index.js');
       const now = new Date();
       const [wh] = await database.db.insert(facilities).values({ code: 'WH', name: 'Warehouse', kind: 'WAREHOUSE', canShip: true, latitude: 40.7, longitude: -74 }).returning();

@@ -12,11 +12,12 @@ import { startSimulator, type ShopCredentials, type Simulator } from '../src/sim
 import { cancelOrder, editOrder, placeOrder, posSale, refund, type SimOrder } from '../src/simulator/orders.js';
 import { createProduct, editProduct } from '../src/simulator/scenario.js';
 import { makeRandom } from '../src/simulator/seed.js';
-import { facilities } from '../src/domains/facilities/index.js';
-import { products as productTable } from '../src/domains/catalog/index.js';
+import { facilities } from '../src/domains/facilities/facilities.schema.js';
+import { products as productTable } from '../src/domains/catalog/catalog.schema.js';
 import { webhookInbox } from '../src/ingest/inbox.schema.js';
 import { shopifyInventorySnapshot } from '../src/outbound/outbound.schema.js';
-import { getOrder, orders } from '../src/domains/orders/index.js';
+import { getOrder } from '../src/domains/orders/index.js';
+import { orders } from '../src/domains/orders/orders.schema.js';
 
 // 2,000 orders on PostgreSQL (the acceptance figure); 1,000 on the embedded database keeps CI short
 // (SYNC_E2E_ORDERS=2000 runs the full size there too).

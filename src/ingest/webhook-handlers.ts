@@ -5,7 +5,7 @@ import { eq } from 'drizzle-orm';
 import type { Db } from '../platform/db/client.js';
 import type { Clock } from '../platform/clock.js';
 import { applyOrderSnapshot } from '../domains/orders/index.js';
-import { applyProductSnapshot, markProductDeleted, variants as variantsTable } from '../domains/catalog/index.js';
+import { applyProductSnapshot, markProductDeleted, variantIdsOfInventoryItem } from '../domains/catalog/index.js';
 import { markChanged } from '../domains/inventory/index.js';
 import type { ShopifyClient } from '../shopify/client.js';
 import { orderFromPayload, productFromPayload } from '../shopify/mappers.js';
@@ -65,8 +65,8 @@ export function makeWebhookHandler(deps: { db: Db; clock: Clock; shopify: Shopif
         const item = payload['inventory_item_id'];
         if (item === undefined || item === null) throw new Error('inventory_levels/update body has no inventory_item_id');
         const itemId = String(item).startsWith('gid://') ? String(item) : `gid://shopify/InventoryItem/${String(item)}`;
-        const variants = await db.select({ id: variantsTable.id }).from(variantsTable).where(eq(variantsTable.shopifyInventoryItemId, itemId));
-        if (variants.length === 0) return 'unknown_inventory_item';
+        const variantIds = await variantIdsOfInventoryItem(db, itemId);
+        if (variantIds.length === 0) return 'unknown_inventory_item';
         // The echo of Switchyard's own push (Shopify shows what the shadow holds or what was just sent):
         // nothing to look at.
         const location = payload['location_id'];
@@ -77,7 +77,7 @@ export function makeWebhookHandler(deps: { db: Db; clock: Clock; shopify: Shopif
         // it accepted) is already in the shadow; a margin covers the two clocks.
         const changedAt = typeof payload['updated_at'] === 'string' ? Date.parse(payload['updated_at']) : Number.NaN;
         if (shadow && Number.isFinite(changedAt) && changedAt <= shadow.confirmedAt.getTime() - LEVEL_CLOCK_MARGIN_MS) return 'level_already_confirmed';
-        await markChanged(db, variants.map((v) => v.id), clock.now(), { needsRead: true, readAt: locationId });
+        await markChanged(db, variantIds, clock.now(), { needsRead: true, readAt: locationId });
         deps.onLevelChanged?.();
         return 'level_marked';
       }

@@ -5,9 +5,9 @@ import { sql } from 'drizzle-orm';
 import type { Db } from '../../src/platform/db/client.js';
 import { queryRows } from '../../src/platform/db/rows.js';
 import { applyProductSnapshot } from '../../src/domains/catalog/index.js';
-import { facilities, facilityGroupMembers, facilityGroups } from '../../src/domains/facilities/index.js';
+import { facilities, facilityGroupMembers, facilityGroups } from '../../src/domains/facilities/facilities.schema.js';
 import { recordEntries } from '../../src/domains/inventory/index.js';
-import { orderLines, orders } from '../../src/domains/orders/index.js';
+import { orderLines, orders } from '../../src/domains/orders/orders.schema.js';
 import { activateVersion, createDraft } from '../../src/domains/routing/index.js';
 import { defaultRuleDocument, type RuleDocument } from '../../src/domains/routing/index.js';
 

@@ -169,3 +169,9 @@ export async function listProducts(db: Db, options: { limit: number; afterId?: n
       .map((v) => ({ id: v.id, shopifyVariantId: v.shopifyVariantId, sku: v.sku, barcode: v.barcode, title: v.title, inventoryPolicy: v.inventoryPolicy, isPlaceholder: v.isPlaceholder })),
   }));
 }
+
+/** The variants of a Shopify inventory item (usually one). */
+export async function variantIdsOfInventoryItem(db: Db, inventoryItemId: string): Promise<number[]> {
+  const rows = await db.select({ id: variants.id }).from(variants).where(eq(variants.shopifyInventoryItemId, inventoryItemId));
+  return rows.map((r) => r.id);
+}

@@ -1,8 +1,8 @@
 // Store work (shipments and pickups) and the pushes that tell Shopify about them.
 import { sql } from 'drizzle-orm';
 import { bigint, bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
-import { facilities } from '../facilities/index.js';
-import { orderLines, orders } from '../orders/index.js';
+import { facilities } from '../facilities/facilities.schema.js';
+import { orderLines, orders } from '../orders/orders.schema.js';
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 

@@ -1,4 +1,5 @@
-export * from './fulfillment.schema.js';
+// The room's tables are its own: other rooms read them through its functions (docs/TABLES.md).
+export { SHIPMENT_KINDS, SHIPMENT_STATUSES, ACTIVE_SHIPMENT_STATUSES, PUSH_ACTIONS, PUSH_STATUSES, type ShipmentKind, type ShipmentStatus, type Package, type PushAction, type PushStatus } from './fulfillment.schema.js';
 export {
   facilityWork,
   getShipment,

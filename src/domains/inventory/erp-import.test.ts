@@ -10,7 +10,7 @@ import { backend, createTestDatabase, type TestDatabase } from '../../../test/su
 import type { Db } from '../../platform/db/client.js';
 import { queryRows } from '../../platform/db/rows.js';
 import { seedTee } from '../../../test/support/catalog.js';
-import { facilities } from '../facilities/index.js';
+import { facilities } from '../facilities/facilities.schema.js';
 import { checkFileName, formatOf, importCountFile, type ImportReport } from './index.js';
 
 let testDb: TestDatabase;

@@ -1,4 +1,5 @@
-export * from './inventory.schema.js';
+// The room's tables are its own: other rooms read them through its functions (docs/TABLES.md).
+export { LEDGER_KINDS, RESERVATION_STATUSES, IMPORT_STATUSES, type LedgerKind, type ReservationStatus, type ImportStatus } from './inventory.schema.js';
 export { facilityAtp, onlineAtp, mirrorQuantity, countsOnline, type FacilityTerms } from './atp.js';
 export { computeAtp, knownCommitments, onlineChannel, type VariantAtp, type KnownCommitments } from './atp.repo.js';
 export {

@@ -1,9 +1,9 @@
 // Inventory truth: an append-only ledger, counters derived from it, and reservations.
 import { sql } from 'drizzle-orm';
 import { bigint, bigserial, boolean, check, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
-import { variants } from '../catalog/index.js';
-import { facilities } from '../facilities/index.js';
-import { orderLines } from '../orders/index.js';
+import { variants } from '../catalog/catalog.schema.js';
+import { facilities } from '../facilities/facilities.schema.js';
+import { orderLines } from '../orders/orders.schema.js';
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 

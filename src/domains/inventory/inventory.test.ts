@@ -8,24 +8,11 @@ import type { Database, Db } from '../../platform/db/client.js';
 import { queryRows } from '../../platform/db/rows.js';
 import { dispatchOutbox } from '../../platform/outbox.js';
 import { applyProductSnapshot } from '../catalog/index.js';
-import { facilities, facilityGroupMembers, facilityGroups } from '../facilities/index.js';
+import { facilities, facilityGroupMembers, facilityGroups } from '../facilities/facilities.schema.js';
 import { applyOrderSnapshot, type OrderSnapshot } from '../orders/index.js';
 import { makeOrderInventoryHandlers } from '../../flows/order-inventory.js';
-import {
-  compareCountersWithLedger,
-  computeAtp,
-  explainSkuAtp,
-  consumeReservation,
-  importCountFile,
-  markChanged,
-  recordEntries,
-  recordRefundRestocks,
-  recordVariance,
-  releaseReservation,
-  reserveStock,
-  safetyStockRules,
-  type ImportReport,
-} from './index.js';
+import { compareCountersWithLedger, computeAtp, explainSkuAtp, consumeReservation, importCountFile, markChanged, recordEntries, recordRefundRestocks, recordVariance, releaseReservation, reserveStock, type ImportReport } from './index.js';
+import { safetyStockRules } from './inventory.schema.js';
 
 let testDb: TestDatabase;
 let database: Database;

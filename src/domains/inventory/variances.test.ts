@@ -8,7 +8,7 @@ import { backend, createTestDatabase, type TestDatabase } from '../../../test/su
 import type { Db } from '../../platform/db/client.js';
 import { queryRows } from '../../platform/db/rows.js';
 import { seedTee } from '../../../test/support/catalog.js';
-import { facilities } from '../facilities/index.js';
+import { facilities } from '../facilities/facilities.schema.js';
 import { explainSkuAtp, recordEntries, recordVariance, type VarianceInput } from './index.js';
 
 let testDb: TestDatabase;

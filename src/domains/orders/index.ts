@@ -1,4 +1,5 @@
-export * from './orders.schema.js';
+// The room's tables are its own: other rooms read them through its functions (docs/TABLES.md).
+export { ORDER_STATUSES, LINE_STATUSES, SHIPPING_METHODS, RESTOCK_TYPES, type OrderStatus, type LineStatus, type ShippingMethod, type RestockType } from './orders.schema.js';
 export type { OrderSnapshot, OrderLineSnapshot, RefundSnapshot, ApplyOutcome } from './orders.types.js';
 export { ORDER_EVENTS } from './orders.types.js';
 export { applyOrderSnapshot } from './orders.service.js';

@@ -14,8 +14,8 @@ import {
   timestamp,
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
-import { variants } from '../catalog/index.js';
-import { facilities } from '../facilities/index.js';
+import { variants } from '../catalog/catalog.schema.js';
+import { facilities } from '../facilities/facilities.schema.js';
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 

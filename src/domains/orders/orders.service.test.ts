@@ -3,9 +3,11 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { backend, createTestDatabase, type TestDatabase } from '../../../test/support/backend.js';
 import type { Database } from '../../platform/db/client.js';
 import { outbox } from '../../platform/db/platform.schema.js';
-import { applyProductSnapshot, products, variants } from '../catalog/index.js';
-import { facilities } from '../facilities/index.js';
-import { applyOrderSnapshot, getOrder, getOrderHistory, getOrderRefunds, orderLines, type OrderSnapshot } from './index.js';
+import { applyProductSnapshot } from '../catalog/index.js';
+import { products, variants } from '../catalog/catalog.schema.js';
+import { facilities } from '../facilities/facilities.schema.js';
+import { applyOrderSnapshot, getOrder, getOrderHistory, getOrderRefunds, type OrderSnapshot } from './index.js';
+import { orderLines } from './orders.schema.js';
 
 let testDb: TestDatabase;
 let database: Database;

@@ -2,11 +2,11 @@
 // twice, or an older one after a newer one, changes nothing. Every real change is written to the
 // order's history and, for what other rooms must react to (cancelled units release reservations),
 // to the outbox, in the same transaction.
-import { eq, inArray, sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../../platform/db/client.js';
 import { enqueueOutbox, type OutboxEvent } from '../../platform/outbox.js';
 import { ensureVariant } from '../catalog/index.js';
-import { facilities } from '../facilities/index.js';
+import { facilityIdsOfLocations } from '../facilities/index.js';
 import { orderHistory, orderLines, orderRefundLines, orders } from './orders.schema.js';
 import { ORDER_EVENTS, type ApplyOutcome, type OrderSnapshot, type RefundSnapshot } from './orders.types.js';
 
@@ -40,8 +40,7 @@ function orderValues(s: OrderSnapshot, pickupFacilityId: number | null, now: Dat
 
 async function pickupFacility(db: Db, locationId: string | null): Promise<number | null> {
   if (!locationId) return null;
-  const [row] = await db.select({ id: facilities.id }).from(facilities).where(eq(facilities.shopifyLocationId, locationId));
-  return row?.id ?? null;
+  return (await facilityIdsOfLocations(db, [locationId])).get(locationId) ?? null;
 }
 
 export async function applyOrderSnapshot(db: Db, snapshot: OrderSnapshot, source: string, now: Date): Promise<ApplyOutcome> {
@@ -250,11 +249,7 @@ async function recordRefunds(
   now: Date,
 ): Promise<Array<{ shopifyRefundId: string; rowIds: number[]; lines: Array<Record<string, unknown>> }>> {
   const locations = [...new Set(refunds.flatMap((r) => r.lines.map((l) => l.locationId)).filter((l): l is string => l !== null))];
-  const facilityOf = new Map(
-    locations.length === 0
-      ? []
-      : (await tx.select({ id: facilities.id, location: facilities.shopifyLocationId }).from(facilities).where(inArray(facilities.shopifyLocationId, locations))).map((f) => [f.location, f.id]),
-  );
+  const facilityOf = await facilityIdsOfLocations(tx, locations);
   const recorded: Array<{ shopifyRefundId: string; rowIds: number[]; lines: Array<Record<string, unknown>> }> = [];
   for (const refund of refunds) {
     const values = refund.lines

@@ -1,4 +1,5 @@
-export * from './routing.schema.js';
+// The room's tables are its own: other rooms read them through its functions (docs/TABLES.md).
+export { RULE_VERSION_STATUSES, STOCK_EFFECTS, REPLAY_STATUSES, type RuleVersionStatus, type StockEffect, type ReplayStatus } from './routing.schema.js';
 export {
   defaultRuleDocument,
   validateRuleDocument,

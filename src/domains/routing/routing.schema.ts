@@ -2,8 +2,8 @@
 // the reasons a store may give for rejecting a line.
 import { sql } from 'drizzle-orm';
 import { bigint, bigserial, boolean, date, index, integer, json, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
-import { facilities } from '../facilities/index.js';
-import { orders } from '../orders/index.js';
+import { facilities } from '../facilities/facilities.schema.js';
+import { orders } from '../orders/orders.schema.js';
 import type { RuleDocument } from './rules.js';
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
