@@ -1,7 +1,7 @@
 // Every scheduled job Switchyard runs, in one list (schedules: each definition's `defaultSchedule`,
 // `switchyard jobs list`). A job only declares its name, schedule and timeout and calls into the room
-// that does the work; `test/job-registry.test.ts` checks that the
-// running process registers exactly these.
+// that does the work; `registry.test.ts` checks that a process with a shop
+// registers exactly these.
 //
 // | job | does (room that does the work) |
 // |---|---|
