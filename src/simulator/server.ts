@@ -280,6 +280,7 @@ function send(response: ServerResponse, status: number, body: unknown, headers: 
   response.end(text);
 }
 
+// eslint-disable-next-line max-lines-per-function -- the simulator's factory: its GraphQL handler, control routes and shop functions are closures over the shops, tokens and clock
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   if (options.tokenLifetimes !== undefined) validLifetimes(options.tokenLifetimes);
   const schema: GraphQLSchema = loadAdminSchema(SIMULATED_API_VERSION, options.schemaCacheDir);
