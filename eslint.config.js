@@ -27,6 +27,16 @@ export default tseslint.config(
       'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Only src/main/config.ts reads process.env: take the value from Config.' }],
     },
   },
+  // Functions short enough to hold in the head. Raised from 100 / 30, which flagged more than could be
+  // split at once; the functions that stay whole say why where they are declared.
+  {
+    files: ['src/**/*.ts'],
+    ignores: ['src/**/*.test.ts'],
+    rules: {
+      'max-lines-per-function': ['error', { max: 120, skipBlankLines: true, skipComments: true }],
+      complexity: ['error', 35],
+    },
+  },
   { files: ['src/main/config.ts'], rules: { 'no-restricted-properties': 'off' } },
   { files: ['eslint-rules/**/*.js', 'bin/**/*.js'], rules: { '@typescript-eslint/consistent-type-imports': 'off' } },
   // Tests and benchmarks read loosely typed JSON answers from the API.

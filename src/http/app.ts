@@ -84,6 +84,7 @@ export interface ErrorBody {
   error: { code: string; message: string; details?: Record<string, unknown> };
 }
 
+// eslint-disable-next-line max-lines-per-function -- the Fastify app's set-up in the order Fastify needs it (plugins, hooks, error handler, routes); each part is a few lines
 export async function buildApp(deps: AppDeps): Promise<App> {
   const app = Fastify({
     loggerInstance: deps.logger,

@@ -213,6 +213,7 @@ export function loadAppConfigSettings(env: Source = process.env, configPath?: st
  * Builds the configuration from a config file (SWITCHYARD_CONFIG or `configPath`) overlaid by the
  * environment. Throws ConfigError on the first bad value.
  */
+// eslint-disable-next-line complexity -- one line per setting, each with its default and bounds: the branches are the settings' fallbacks, read top to bottom
 export function loadConfig(env: Source = process.env, configPath?: string): Config {
   const source = sourceOf(env, configPath);
 

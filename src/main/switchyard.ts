@@ -123,6 +123,7 @@ export function makeJobs(database: Database, options: StartOptions, logger: Logg
   });
 }
 
+// eslint-disable-next-line max-lines-per-function -- start-up and its stop in one place: each service is started after what it needs and stopped in the reverse order, which only reads right whole
 export async function startSwitchyard(config: Config, options: StartOptions = {}): Promise<Switchyard> {
   const role = options.role ?? 'all';
   const logger = options.logger ?? makeLogger({ level: config.logLevel });

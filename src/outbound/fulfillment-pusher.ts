@@ -151,9 +151,24 @@ async function keepClaim(db: Db, claim: SyncClaim, now: Date): Promise<void> {
   if (!(await renewSyncLease(db, claim, now))) throw new ClaimLost(`the claim on order ${claim.orderId} ran out`);
 }
 
+type SyncOutcome = { done: true } | { done: false; retryAt: Date };
+
+/** One order's sync under way: Shopify's state of the order as last read, and the pushes settled so far. */
+interface OrderSync {
+  deps: FulfillmentPusherDeps;
+  claim: SyncClaim;
+  order: OrderState;
+  known: Set<string>;
+  settings: Awaited<ReturnType<typeof fulfillmentSettings>>;
+  pushes: PushWork[];
+  settled: Set<number>;
+  read: () => Promise<OrderState | null>;
+  retryLater: (ms: number) => SyncOutcome;
+}
+
 /** Syncs one order; returns when to come back if something is left. */
 export async function syncOrder(deps: FulfillmentPusherDeps, claim: SyncClaim): Promise<{ done: true } | { done: false; retryAt: Date }> {
-  const { db, shopify, log, now } = deps;
+  const { db, shopify, now } = deps;
   const state = await orderSyncState(db, claim.orderId);
   if (!state || (state.pushes.length === 0 && !claim.check)) return { done: true };
   const retryLater = (ms: number) => ({ done: false as const, retryAt: new Date(now().getTime() + ms) });
@@ -162,41 +177,54 @@ export async function syncOrder(deps: FulfillmentPusherDeps, claim: SyncClaim): 
     const data = await shopify.request(OrderFulfillmentState, { id: state.shopifyOrderId });
     return data.order satisfies OrderState | null;
   };
-  let order = await read();
+  const order = await read();
   if (!order) {
     for (const p of state.pushes) await failPush(db, p.id, `Shopify has no order ${state.shopifyOrderId}.`);
     return { done: true };
   }
   const known = state.knownFulfillmentIds;
   const settings = await fulfillmentSettings(db);
-  const successful = () => order!.fulfillments.filter((f) => f.status === 'SUCCESS');
-
-  const pushes = [...state.pushes];
-  const settled = new Set<number>();
-  // One transaction: a worker killed between the confirmation and the base move would leave the
-  // fulfilment's drop of Shopify's on hand looking like a sale still on its way (units held back).
-  const confirm = async (push: PushWork, fulfillment: FulfillmentNode | { id: string; createdAt: string; location: { id: string } | null } | null, outcome: string, request: Record<string, unknown>, response: Record<string, unknown>, ms: number) => {
-    await db.transaction(async (tx) => {
-      const confirmed = await confirmPush(tx, push, fulfillment?.id ?? null, now());
-      await logPush(tx, push.id, outcome, request, response, ms, now());
-      if (confirmed && fulfillment) await explainOnHandDrop(tx, fulfillment.location?.id ?? null, new Date(fulfillment.createdAt), push.lines);
-    });
-    if (fulfillment) known.add(fulfillment.id);
-    settled.add(push.id);
-  };
+  const sync: OrderSync = { deps, claim, order, known, settings, pushes: [...state.pushes], settled: new Set<number>(), read, retryLater };
 
   // 1. Calls whose outcome is unknown: did Shopify apply them?
-  for (const push of pushes.filter((p) => p.status === 'sending')) {
+  await settleUnknownPushes(sync);
+  // 2. Send what is pending, in order.
+  const retry = await sendPendingPushes(sync);
+  if (retry) return retry;
+  // 3. Fulfilments made in Shopify itself.
+  if (claim.check) return importShopifyFulfilments(sync);
+  return { done: true };
+}
+
+// One transaction: a worker killed between the confirmation and the base move would leave the
+// fulfilment's drop of Shopify's on hand looking like a sale still on its way (units held back).
+async function confirm(sync: OrderSync, push: PushWork, fulfillment: FulfillmentNode | { id: string; createdAt: string; location: { id: string } | null } | null, outcome: string, request: Record<string, unknown>, response: Record<string, unknown>, ms: number): Promise<void> {
+  const { db, now } = sync.deps;
+  await db.transaction(async (tx) => {
+    const confirmed = await confirmPush(tx, push, fulfillment?.id ?? null, now());
+    await logPush(tx, push.id, outcome, request, response, ms, now());
+    if (confirmed && fulfillment) await explainOnHandDrop(tx, fulfillment.location?.id ?? null, new Date(fulfillment.createdAt), push.lines);
+  });
+  if (fulfillment) sync.known.add(fulfillment.id);
+  sync.settled.add(push.id);
+}
+
+/** Pushes left `sending`: confirmed when Shopify shows their effect, else pending again. */
+async function settleUnknownPushes(sync: OrderSync): Promise<void> {
+  const { db, now } = sync.deps;
+  const { order, known } = sync;
+  const successful = () => order.fulfillments.filter((f) => f.status === 'SUCCESS');
+  for (const push of sync.pushes.filter((p) => p.status === 'sending')) {
     if (push.action === 'fulfil') {
       const mine = successful().find((f) => !known.has(f.id) && !push.fulfillmentsBefore.includes(f.id) && sameLines(f, push));
       if (mine) {
-        await confirm(push, mine, 'found_existing', {}, { fulfillmentId: mine.id }, 0);
+        await confirm(sync, push, mine, 'found_existing', {}, { fulfillmentId: mine.id }, 0);
         continue;
       }
     } else {
       const pickupFos = order.fulfillmentOrders.nodes.filter((fo) => fo.deliveryMethod?.methodType === 'PICK_UP');
       if (pickupFos.length > 0 && pickupFos.every((fo) => fo.status === 'IN_PROGRESS' || fo.status === 'CLOSED')) {
-        await confirm(push, null, 'found_existing', {}, { fulfillmentOrders: pickupFos.map((fo) => ({ id: fo.id, status: fo.status })) }, 0);
+        await confirm(sync, push, null, 'found_existing', {}, { fulfillmentOrders: pickupFos.map((fo) => ({ id: fo.id, status: fo.status })) }, 0);
         continue;
       }
     }
@@ -205,141 +233,172 @@ export async function syncOrder(deps: FulfillmentPusherDeps, claim: SyncClaim): 
     await markPending(db, push.id);
     push.status = 'pending';
   }
+}
 
-  // 2. Send what is pending, in order.
+/** Sends the pending pushes in order; returns when to come back if one must wait or got no answer. */
+async function sendPendingPushes(sync: OrderSync): Promise<SyncOutcome | undefined> {
+  const { db, now } = sync.deps;
+  const { pushes, settled } = sync;
   for (const push of pushes) {
     if (settled.has(push.id) || push.status !== 'pending') continue;
     // A pickup's fulfilment waits until Shopify knows it was prepared (the customer's notice first).
     if (push.action === 'fulfil' && push.kind === 'pickup' && pushes.some((p) => p.shipmentId === push.shipmentId && p.action === 'prepare_pickup' && !settled.has(p.id))) {
       await logPush(db, push.id, 'waiting', {}, { for: 'prepared for pickup' }, 0, now());
-      return retryLater(5_000);
+      return sync.retryLater(5_000);
     }
-    if (push.action === 'prepare_pickup') {
-      const fos = order.fulfillmentOrders.nodes.filter((fo) => fo.deliveryMethod?.methodType === 'PICK_UP' && (fo.status === 'OPEN' || fo.status === 'IN_PROGRESS'));
-      if (fos.length === 0) {
-        await failPush(db, push.id, 'Shopify has no open pickup fulfilment order for this order.');
-        await logPush(db, push.id, 'refused', {}, { fulfillmentOrders: order.fulfillmentOrders.nodes.map((fo) => ({ id: fo.id, status: fo.status, method: fo.deliveryMethod?.methodType })) }, 0, now());
-        settled.add(push.id);
-        continue;
-      }
-      const input = { lineItemsByFulfillmentOrder: fos.map((fo) => ({ fulfillmentOrderId: fo.id })) };
-      await keepClaim(db, claim, now());
-      await markSending(db, push.id, [], now());
-      const started = performance.now();
-      try {
-        const result = await shopify.request(PreparedForPickup, { input });
-        const errors = result.fulfillmentOrderLineItemsPreparedForPickup.userErrors;
-        if (errors.length > 0) {
-          await failPush(db, push.id, errors.map((e) => e.message).join('; '));
-          await logPush(db, push.id, 'refused', input, { userErrors: errors }, performance.now() - started, now());
-          settled.add(push.id);
-          continue;
-        }
-        await confirm(push, null, 'created', input, {}, performance.now() - started);
-      } catch (error) {
-        // Marking ready twice is harmless to the order, but the next run checks first anyway.
-        await noteError(db, push.id, error instanceof Error ? error.message : String(error));
-        await logPush(db, push.id, 'unknown', input, { error: error instanceof Error ? error.message : String(error) }, performance.now() - started, now());
-        return retryLater(5_000);
-      }
-      continue;
-    }
+    const retry = push.action === 'prepare_pickup' ? await sendPreparedForPickup(sync, push) : await sendFulfilment(sync, push);
+    if (retry) return retry;
+  }
+  return undefined;
+}
 
-    // Units Shopify no longer owes left with the parcel: Shopify hears of the rest; these are recorded.
-    const beyond = unitsBeyondOwed(order.fulfillmentOrders.nodes, push);
-    if (beyond.length > 0) {
-      await recordBeyondOwed(db, push, beyond, now());
-      await logPush(db, push.id, 'beyond_owed', {}, { units: beyond }, 0, now());
-      log.warn({ orderId: claim.orderId, shipmentId: push.shipmentId, units: beyond }, 'units shipped beyond what Shopify still owed; recorded on the shipment');
-      if (push.lines.length === 0) {
-        await confirm(push, null, 'nothing_owed', {}, { beyondOwed: beyond }, 0);
-        continue;
-      }
+/** Tells Shopify a pickup is ready; returns when to come back if the call got no answer. */
+async function sendPreparedForPickup(sync: OrderSync, push: PushWork): Promise<SyncOutcome | undefined> {
+  const { db, shopify, now } = sync.deps;
+  const { order, claim } = sync;
+  const fos = order.fulfillmentOrders.nodes.filter((fo) => fo.deliveryMethod?.methodType === 'PICK_UP' && (fo.status === 'OPEN' || fo.status === 'IN_PROGRESS'));
+  if (fos.length === 0) {
+    await failPush(db, push.id, 'Shopify has no open pickup fulfilment order for this order.');
+    await logPush(db, push.id, 'refused', {}, { fulfillmentOrders: order.fulfillmentOrders.nodes.map((fo) => ({ id: fo.id, status: fo.status, method: fo.deliveryMethod?.methodType })) }, 0, now());
+    sync.settled.add(push.id);
+    return undefined;
+  }
+  const input = { lineItemsByFulfillmentOrder: fos.map((fo) => ({ fulfillmentOrderId: fo.id })) };
+  await keepClaim(db, claim, now());
+  await markSending(db, push.id, [], now());
+  const started = performance.now();
+  try {
+    const result = await shopify.request(PreparedForPickup, { input });
+    const errors = result.fulfillmentOrderLineItemsPreparedForPickup.userErrors;
+    if (errors.length > 0) {
+      await failPush(db, push.id, errors.map((e) => e.message).join('; '));
+      await logPush(db, push.id, 'refused', input, { userErrors: errors }, performance.now() - started, now());
+      sync.settled.add(push.id);
+      return undefined;
     }
+    await confirm(sync, push, null, 'created', input, {}, performance.now() - started);
+  } catch (error) {
+    // Marking ready twice is harmless to the order, but the next run checks first anyway.
+    await noteError(db, push.id, error instanceof Error ? error.message : String(error));
+    await logPush(db, push.id, 'unknown', input, { error: error instanceof Error ? error.message : String(error) }, performance.now() - started, now());
+    return sync.retryLater(5_000);
+  }
+  return undefined;
+}
 
-    // Setting `move`: the fulfilment order goes to the routed facility's location first.
-    let moved = false;
-    if (settings.fulfillmentOrderLocation === 'move' && push.kind === 'ship' && push.facilityLocationId) {
-      const moves = plannedMoves(order.fulfillmentOrders.nodes, push);
-      for (const [fulfillmentOrderId, lines] of moves) {
-        await keepClaim(db, claim, now());
-        const request = { id: fulfillmentOrderId, newLocationId: push.facilityLocationId, fulfillmentOrderLineItems: lines };
-        const started = performance.now();
-        try {
-          const result = await shopify.request(FulfillmentOrderMove, request);
-          const errors = result.fulfillmentOrderMove.userErrors;
-          await logPush(db, push.id, errors.length > 0 ? 'move_refused' : 'moved', request, errors.length > 0 ? { userErrors: errors } : { moved: result.fulfillmentOrderMove.movedFulfillmentOrder?.id ?? null }, performance.now() - started, now());
-          // Refused (the location does not stock the item, say): fulfilled where it is.
-          if (errors.length === 0) moved = true;
-        } catch (error) {
-          await logPush(db, push.id, 'unknown', request, { error: error instanceof Error ? error.message : String(error) }, performance.now() - started, now());
-          return retryLater(5_000);
-        }
-      }
-      if (moved) order = (await read()) ?? order;
+/** Creates a shipment's or pickup's fulfilment in Shopify; returns when to come back if a call got no answer. */
+async function sendFulfilment(sync: OrderSync, push: PushWork): Promise<SyncOutcome | undefined> {
+  const { db, shopify, log, now } = sync.deps;
+  const { claim, settings, pushes, settled } = sync;
+  // Units Shopify no longer owes left with the parcel: Shopify hears of the rest; these are recorded.
+  const beyond = unitsBeyondOwed(sync.order.fulfillmentOrders.nodes, push);
+  if (beyond.length > 0) {
+    await recordBeyondOwed(db, push, beyond, now());
+    await logPush(db, push.id, 'beyond_owed', {}, { units: beyond }, 0, now());
+    log.warn({ orderId: claim.orderId, shipmentId: push.shipmentId, units: beyond }, 'units shipped beyond what Shopify still owed; recorded on the shipment');
+    if (push.lines.length === 0) {
+      await confirm(sync, push, null, 'nothing_owed', {}, { beyondOwed: beyond }, 0);
+      return undefined;
     }
-    const planned = planFulfillment(order.fulfillmentOrders.nodes, push);
-    // Where Shopify holds these units decides which location's committed figure they are in: record
-    // a move made now, or one an earlier attempt made without hearing the answer.
-    const atFacility = moved || (!('error' in planned) && planned.locationId === push.facilityLocationId);
-    if (settings.fulfillmentOrderLocation === 'move' && atFacility && push.lines.some((l) => l.fulfillmentFacilityId !== push.facilityId)) {
-      await recordFulfillmentOrderMove(db, push, now());
-    }
-    if ('error' in planned) {
-      await failPush(db, push.id, planned.error);
-      await logPush(db, push.id, 'refused', {}, { error: planned.error }, 0, now());
-      settled.add(push.id);
-      continue;
-    }
-    const input = {
-      lineItemsByFulfillmentOrder: planned.plan,
-      notifyCustomer: push.notifyCustomer,
-      ...(push.tracking ? { trackingInfo: push.tracking } : {}),
-    };
-    // The claim must outlast the call: if it was lost, another worker owns the order now.
-    await keepClaim(db, claim, now());
-    await markSending(db, push.id, order.fulfillments.map((f) => f.id), now());
-    const started = performance.now();
-    try {
-      const result = await shopify.request(FulfillmentCreate, { fulfillment: input, message: null });
-      const { fulfillment, userErrors } = result.fulfillmentCreate;
-      if (!fulfillment || userErrors.length > 0) {
-        const message = userErrors.map((e) => e.message).join('; ') || 'Shopify created no fulfilment.';
-        await failPush(db, push.id, message);
-        await logPush(db, push.id, 'refused', input, { userErrors }, performance.now() - started, now());
-        settled.add(push.id);
-        continue;
-      }
-      await confirm(push, fulfillment, 'created', input, { fulfillmentId: fulfillment.id }, performance.now() - started);
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      await noteError(db, push.id, message);
-      await logPush(db, push.id, isAppError(error) && error.code === 'shopify.outcome_unknown' ? 'unknown' : 'error', input, { error: message }, performance.now() - started, now());
-      log.warn({ orderId: claim.orderId, pushId: push.id, err: error }, 'fulfilment push got no answer; Shopify is checked before it is sent again');
-      return retryLater(5_000);
-    }
-    // Shopify's remaining quantities moved: read again before the next push of this order.
-    if (pushes.some((p) => !settled.has(p.id) && p.status === 'pending')) order = (await read()) ?? order;
   }
 
-  // 3. Fulfilments made in Shopify itself.
-  if (claim.check) {
-    if (pushes.some((p) => !settled.has(p.id))) return retryLater(5_000);
-    order = (await read()) ?? order;
-    for (const f of order.fulfillments.filter((x) => x.status === 'SUCCESS' && !known.has(x.id))) {
-      const lines = f.fulfillmentLineItems.nodes.map((n) => ({ shopifyLineItemId: n.lineItem.id, quantity: n.quantity }));
-      // The import and the base move together, as in `confirm`.
-      const left = await db.transaction(async (tx) => {
-        const units = await importShopifyFulfillment(
-          tx,
-          { orderId: claim.orderId, fulfillmentId: f.id, locationId: f.location?.id ?? null, createdAt: new Date(f.createdAt), tracking: f.trackingInfo[0] ?? null, lines },
-          now(),
-        );
-        if (units) await explainOnHandDrop(tx, f.location?.id ?? null, new Date(f.createdAt), units);
-        return units;
-      });
-      if (left) log.info({ orderId: claim.orderId, fulfillmentId: f.id }, 'imported a fulfilment made in Shopify');
+  const moving = await moveToFacility(sync, push);
+  if ('done' in moving) return moving;
+  const { moved } = moving;
+  const planned = planFulfillment(sync.order.fulfillmentOrders.nodes, push);
+  // Where Shopify holds these units decides which location's committed figure they are in: record
+  // a move made now, or one an earlier attempt made without hearing the answer.
+  const atFacility = moved || (!('error' in planned) && planned.locationId === push.facilityLocationId);
+  if (settings.fulfillmentOrderLocation === 'move' && atFacility && push.lines.some((l) => l.fulfillmentFacilityId !== push.facilityId)) {
+    await recordFulfillmentOrderMove(db, push, now());
+  }
+  if ('error' in planned) {
+    await failPush(db, push.id, planned.error);
+    await logPush(db, push.id, 'refused', {}, { error: planned.error }, 0, now());
+    settled.add(push.id);
+    return undefined;
+  }
+  const input = {
+    lineItemsByFulfillmentOrder: planned.plan,
+    notifyCustomer: push.notifyCustomer,
+    ...(push.tracking ? { trackingInfo: push.tracking } : {}),
+  };
+  // The claim must outlast the call: if it was lost, another worker owns the order now.
+  await keepClaim(db, claim, now());
+  await markSending(db, push.id, sync.order.fulfillments.map((f) => f.id), now());
+  const started = performance.now();
+  try {
+    const result = await shopify.request(FulfillmentCreate, { fulfillment: input, message: null });
+    const { fulfillment, userErrors } = result.fulfillmentCreate;
+    if (!fulfillment || userErrors.length > 0) {
+      const message = userErrors.map((e) => e.message).join('; ') || 'Shopify created no fulfilment.';
+      await failPush(db, push.id, message);
+      await logPush(db, push.id, 'refused', input, { userErrors }, performance.now() - started, now());
+      settled.add(push.id);
+      return undefined;
     }
+    await confirm(sync, push, fulfillment, 'created', input, { fulfillmentId: fulfillment.id }, performance.now() - started);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    await noteError(db, push.id, message);
+    await logPush(db, push.id, isAppError(error) && error.code === 'shopify.outcome_unknown' ? 'unknown' : 'error', input, { error: message }, performance.now() - started, now());
+    log.warn({ orderId: claim.orderId, pushId: push.id, err: error }, 'fulfilment push got no answer; Shopify is checked before it is sent again');
+    return sync.retryLater(5_000);
+  }
+  // Shopify's remaining quantities moved: read again before the next push of this order.
+  if (pushes.some((p) => !settled.has(p.id) && p.status === 'pending')) sync.order = (await sync.read()) ?? sync.order;
+  return undefined;
+}
+
+/**
+ * Setting `move`: the fulfilment order goes to the routed facility's location first. Says whether a
+ * move applied (Shopify's state then read again), or when to come back if a move got no answer.
+ */
+async function moveToFacility(sync: OrderSync, push: PushWork): Promise<{ moved: boolean } | SyncOutcome> {
+  const { db, shopify, now } = sync.deps;
+  let moved = false;
+  if (sync.settings.fulfillmentOrderLocation === 'move' && push.kind === 'ship' && push.facilityLocationId) {
+    const moves = plannedMoves(sync.order.fulfillmentOrders.nodes, push);
+    for (const [fulfillmentOrderId, lines] of moves) {
+      await keepClaim(db, sync.claim, now());
+      const request = { id: fulfillmentOrderId, newLocationId: push.facilityLocationId, fulfillmentOrderLineItems: lines };
+      const started = performance.now();
+      try {
+        const result = await shopify.request(FulfillmentOrderMove, request);
+        const errors = result.fulfillmentOrderMove.userErrors;
+        await logPush(db, push.id, errors.length > 0 ? 'move_refused' : 'moved', request, errors.length > 0 ? { userErrors: errors } : { moved: result.fulfillmentOrderMove.movedFulfillmentOrder?.id ?? null }, performance.now() - started, now());
+        // Refused (the location does not stock the item, say): fulfilled where it is.
+        if (errors.length === 0) moved = true;
+      } catch (error) {
+        await logPush(db, push.id, 'unknown', request, { error: error instanceof Error ? error.message : String(error) }, performance.now() - started, now());
+        return sync.retryLater(5_000);
+      }
+    }
+    if (moved) sync.order = (await sync.read()) ?? sync.order;
+  }
+  return { moved };
+}
+
+/** Imports the fulfilments made in Shopify itself, once every push of the order is settled. */
+async function importShopifyFulfilments(sync: OrderSync): Promise<SyncOutcome> {
+  const { db, log, now } = sync.deps;
+  const { claim, known } = sync;
+  if (sync.pushes.some((p) => !sync.settled.has(p.id))) return sync.retryLater(5_000);
+  const order = (await sync.read()) ?? sync.order;
+  sync.order = order;
+  for (const f of order.fulfillments.filter((x) => x.status === 'SUCCESS' && !known.has(x.id))) {
+    const lines = f.fulfillmentLineItems.nodes.map((n) => ({ shopifyLineItemId: n.lineItem.id, quantity: n.quantity }));
+    // The import and the base move together, as in `confirm`.
+    const left = await db.transaction(async (tx) => {
+      const units = await importShopifyFulfillment(
+        tx,
+        { orderId: claim.orderId, fulfillmentId: f.id, locationId: f.location?.id ?? null, createdAt: new Date(f.createdAt), tracking: f.trackingInfo[0] ?? null, lines },
+        now(),
+      );
+      if (units) await explainOnHandDrop(tx, f.location?.id ?? null, new Date(f.createdAt), units);
+      return units;
+    });
+    if (left) log.info({ orderId: claim.orderId, fulfillmentId: f.id }, 'imported a fulfilment made in Shopify');
   }
   return { done: true };
 }

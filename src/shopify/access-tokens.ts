@@ -79,6 +79,7 @@ let claimSequence = 0;
 /** Back-off between failing renewals: 5 s, doubling, at most 5 minutes (a fixed secret is picked up within 5 minutes). */
 export const renewalBackoffMs = (attempts: number) => Math.min(300_000, 5_000 * 2 ** Math.max(0, attempts - 1));
 
+// eslint-disable-next-line max-lines-per-function -- a factory: the token source's methods are closures over the one cached token, its lease and its back-off
 export function storedAccessTokens(options: StoredTokensOptions): AccessTokens {
   const { db, shop, box, endpoint, logger } = options;
   const now = options.now ?? Date.now;
@@ -204,6 +205,7 @@ export function storedAccessTokens(options: StoredTokensOptions): AccessTokens {
     return waiting(next, nextAttemptAt);
   }
 
+  // eslint-disable-next-line complexity -- the renewal loop: read, keep another process's fresh token, wait out a back-off or the lease holder, or renew; each branch is one of those outcomes
   async function renew(rejectedGeneration: number): Promise<string> {
     const deadline = now() + waitForOthersMs;
     for (;;) {

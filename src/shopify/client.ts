@@ -86,6 +86,7 @@ export function sharedBudget(shop: string): CostBudget {
   return budget;
 }
 
+// eslint-disable-next-line max-lines-per-function -- a factory: request and its retry helpers are closures over the one connection, budget and options
 export function makeShopifyClient(connection: ShopifyConnection, options: ClientOptions): ShopifyClient {
   const maxAttempts = options.maxAttempts ?? 8;
   const throttlePatienceMs = options.throttlePatienceMs ?? 10 * 60_000;

@@ -198,6 +198,7 @@ function findField(selectionSet: SelectionSetNode | undefined, responseKey: stri
   return undefined;
 }
 
+// eslint-disable-next-line max-lines-per-function -- a factory: the simulated bulk operations' steps are closures over the shop's one list of operations
 export function makeBulkRunner(shop: SimShop, options: BulkOptions) {
   const operations = shop.bulkOperations;
 

@@ -57,6 +57,7 @@ function requireWriteAccess(ctx: RequestContext, fieldName: string, typeName: st
   if (!grants(ctx.app.scopes, required)) throw accessDenied(fieldName, required);
 }
 
+// eslint-disable-next-line max-lines-per-function -- a table of simulated mutations, one short entry per Shopify mutation, over the same shop and request
 export function makeOtherMutations(shop: SimShop, ctx: RequestContext) {
   return {
     fulfillmentCreate: (args: Args) => {

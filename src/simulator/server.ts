@@ -248,12 +248,39 @@ function readRawBody(request: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
+/** A control route: the method, the path after /_sim/shops/{domain}/ (`*` for any one segment), and what it does. */
+type ControlRoute<C> = [method: string, pattern: string, handle: (c: C) => void];
+
+interface ShopControl {
+  domain: string;
+  path: string[];
+  input: Record<string, unknown>;
+  response: ServerResponse;
+}
+
+interface ShopDataControl extends ShopControl {
+  shop: SimShop;
+  /** 201 with the view of the value, or 422 with Shopify's user errors. */
+  answer: (result: MutationResult<unknown>, view: (value: never) => unknown) => void;
+}
+
+function findRoute<C>(routes: Array<ControlRoute<C>>, method: string, rest: string[]): ControlRoute<C> | undefined {
+  return routes.find(([m, pattern]) => {
+    const parts = pattern.split('/');
+    return m === method && parts.length === rest.length && parts.every((p, i) => p === '*' || p === rest[i]);
+  });
+}
+
+/** The order of /_sim/shops/{domain}/orders/{id}/…: its GID or its number. */
+const orderIdOf = (path: string[]) => (path[3] ? (parseGid(path[3], 'Order') ?? Number(path[3])) : NaN);
+
 function send(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
   response.end(text);
 }
 
+// eslint-disable-next-line max-lines-per-function -- the simulator's factory: its GraphQL handler, control routes and shop functions are closures over the shops, tokens and clock
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   if (options.tokenLifetimes !== undefined) validLifetimes(options.tokenLifetimes);
   const schema: GraphQLSchema = loadAdminSchema(SIMULATED_API_VERSION, options.schemaCacheDir);
@@ -517,120 +544,16 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     }
     if (path[0] === 'shops' && path[1]) {
       const domain = path[1];
-      if (path.length === 3 && path[2] === 'apps' && method === 'POST') {
-        send(response, 201, addApp(domain, input as unknown as AddAppOptions));
-        return;
-      }
-      if (path.length === 5 && path[2] === 'apps' && path[4] === 'rotate-secret' && method === 'POST') {
-        send(response, 200, { name: path[3], clientSecret: rotateSecret(domain, path[3]!) });
-        return;
-      }
-      if (path.length === 5 && path[2] === 'apps' && path[4] === 'install' && method === 'POST') {
-        reinstallApp(domain, path[3]!);
-        send(response, 200, { name: path[3], installed: true });
-        return;
-      }
-      if (path.length === 3 && path[2] === 'token-lifetimes' && method === 'PUT') {
-        send(response, 200, setTokenLifetimes(domain, input as Partial<TokenLifetimes>));
-        return;
-      }
-      if (path.length === 5 && path[2] === 'apps' && path[4] === 'redirect-urls' && method === 'PUT') {
-        send(response, 200, { name: path[3], redirectUrls: setRedirectUrls(domain, path[3]!, input['redirectUrls'] as string[]) });
-        return;
-      }
-      if (path.length === 4 && path[2] === 'apps' && method === 'DELETE') {
-        uninstallApp(domain, decodeURIComponent(path[3]!));
-        send(response, 200, { uninstalled: true });
-        return;
-      }
-      if (path.length === 3 && path[2] === 'apps' && method === 'GET') {
-        send(response, 200, { apps: [...entryOf(domain).apps.values()].map(({ app }) => ({ name: app.name, clientId: app.clientId, installed: app.installed, scopes: [...app.scopes].sort(), redirectUrls: app.redirectUrls })) });
-        return;
-      }
-      if (path.length === 5 && path[2] === 'apps' && path[4] === 'scopes' && method === 'PUT') {
-        send(response, 200, { name: path[3], scopes: setAppScopes(domain, path[3]!, input['scopes'] as string[]) });
-        return;
-      }
-      if (path.length === 3 && path[2] === 'faults' && method === 'PUT') {
-        send(response, 200, setFaults(domain, input as Partial<ApiFaults>));
-        return;
-      }
-      if (path.length === 3 && path[2] === 'state' && method === 'GET') {
-        send(response, 200, dumpState(entryOf(domain)));
-        return;
-      }
-      if (path.length === 3 && path[2] === 'webhook-faults' && method === 'PUT') {
-        send(response, 200, setWebhookFaults(domain, input as Partial<WebhookFaults>));
-        return;
-      }
-      if (path.length === 3 && path[2] === 'webhooks' && method === 'GET') {
-        const { stats, log } = entryOf(domain).webhooks;
-        send(response, 200, { stats, deliveries: log.map(({ payload: _payload, ...rest }) => rest) });
-        return;
-      }
+      const rest = path.slice(2);
+      const setUp = findRoute(shopRoutes, method, rest);
+      if (setUp) return setUp[2]({ domain, path, input, response });
+      // The shop's data: an unknown shop is refused here, before the route is looked for.
       const shop = entryOf(domain).shop;
-      const answer = (result: MutationResult<unknown>, view: (value: never) => unknown) =>
-        result.ok ? send(response, 201, view(result.value as never)) : send(response, 422, { userErrors: result.userErrors });
-      const orderId = path[3] ? (parseGid(path[3], 'Order') ?? Number(path[3])) : NaN;
-      if (path.length === 3 && path[2] === 'orders' && method === 'POST') {
-        answer(placeOrder(shop, resolveOrderInput(shop, input)), (o: { id: number }) => ({ id: gid('Order', o.id) }));
-        return;
-      }
-      if (path.length === 3 && path[2] === 'pos-sales' && method === 'POST') {
-        // Lines with `ship: true` are shipped to the customer (`shipTo`, default an address in the store's city).
-        const { lines } = resolveOrderInput(shop, input);
-        const ship = ((input['lines'] as Array<{ ship?: boolean }>) ?? []).map((l) => l.ship === true);
-        const shipTo = input['shipTo'] as PosSaleInput['shipTo'] | undefined;
-        const shipping = input['shipping'] === 'express' ? 'express' : 'standard';
-        answer(
-          posSale(shop, { locationId: parseGid(String(input['locationId']), 'Location') ?? -1, lines: lines.map((l, i) => ({ ...l, ship: ship[i] ?? false })), shipping, ...(shipTo ? { shipTo } : {}) }),
-          (o: { id: number }) => ({ id: gid('Order', o.id) }),
-        );
-        return;
-      }
-      if (path.length === 5 && path[2] === 'orders' && path[4] === 'edit' && method === 'POST') {
-        const remove = ((input['remove'] as Array<{ lineItemId: string; quantity: number }>) ?? []).map((r) => ({ lineItemId: parseGid(r.lineItemId, 'LineItem') ?? -1, quantity: r.quantity }));
-        const add = resolveOrderInput(shop, { lines: input['add'] ?? [], shipping: 'standard' }, true).lines;
-        answer(editOrder(shop, orderId, { remove, add }), (o: { id: number }) => ({ id: gid('Order', o.id) }));
-        return;
-      }
-      if (path.length === 5 && path[2] === 'orders' && path[4] === 'refunds' && method === 'POST') {
-        // `locationId`: where a RETURN puts the units back (a store where the customer brought them).
-        const lines = ((input['lines'] as Array<{ lineItemId: string; quantity: number; restockType: RestockType; locationId?: string }>) ?? []).map((l) => ({
-          lineItemId: parseGid(l.lineItemId, 'LineItem') ?? -1,
-          quantity: l.quantity,
-          restockType: l.restockType,
-          ...(l.locationId ? { locationId: parseGid(l.locationId, 'Location') ?? -1 } : {}),
-        }));
-        answer(refund(shop, orderId, { lines, ...(typeof input['note'] === 'string' ? { note: input['note'] } : {}) }), (r: SimRefund) => ({
-          id: gid('Refund', r.id),
-          lines: r.lines.map((l) => ({ id: gid('RefundLineItem', l.id), lineItemId: gid('LineItem', l.lineItemId), quantity: l.quantity, restockType: l.restockType, locationId: l.locationId === null ? null : gid('Location', l.locationId) })),
-        }));
-        return;
-      }
-      if (path.length === 5 && path[2] === 'orders' && path[4] === 'cancel' && method === 'POST') {
-        answer(cancelOrder(shop, orderId, { reason: String(input['reason'] ?? 'CUSTOMER'), restock: input['restock'] !== false }), (o: { id: number }) => ({ id: gid('Order', o.id) }));
-        return;
-      }
-      if (path.length === 3 && path[2] === 'products' && method === 'POST') {
-        answer(createProduct(shop, input as unknown as Parameters<typeof createProduct>[1]), (p: { id: number }) => ({ id: gid('Product', p.id) }));
-        return;
-      }
-      if (path.length === 4 && path[2] === 'products' && method === 'PATCH') {
-        answer(editProduct(shop, parseGid(path[3], 'Product') ?? Number(path[3]), input), (p: { id: number }) => ({ id: gid('Product', p.id) }));
-        return;
-      }
-      if (path.length === 3 && path[2] === 'inventory' && method === 'POST') {
-        const variant = [...shop.variants.values()].find((v) => v.sku === input['sku']);
-        answer(
-          adminInventoryEdit(shop, {
-            itemId: variant?.inventoryItemId ?? parseGid(String(input['inventoryItemId']), 'InventoryItem') ?? -1,
-            locationId: parseGid(String(input['locationId']), 'Location') ?? -1,
-            delta: Number(input['delta']),
-          }),
-          (available: number) => ({ available }),
-        );
-        return;
+      const data = findRoute(shopDataRoutes, method, rest);
+      if (data) {
+        const answer = (result: MutationResult<unknown>, view: (value: never) => unknown) =>
+          result.ok ? send(response, 201, view(result.value as never)) : send(response, 422, { userErrors: result.userErrors });
+        return data[2]({ domain, path, input, response, shop, answer });
       }
     }
     if (path[0] === 'clock' && path[1] === 'advance' && method === 'POST') {
@@ -643,6 +566,117 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     }
     throw new SimulatorError(404, `No control route ${method} /_sim/${path.join('/')}`);
   }
+
+  // /_sim/shops/{domain}/…: the shop's apps, faults and what it has seen.
+  const shopRoutes: Array<ControlRoute<ShopControl>> = [
+    ['POST', 'apps', ({ domain, input, response }) => send(response, 201, addApp(domain, input as unknown as AddAppOptions))],
+    ['POST', 'apps/*/rotate-secret', ({ domain, path, response }) => send(response, 200, { name: path[3], clientSecret: rotateSecret(domain, path[3]!) })],
+    [
+      'POST',
+      'apps/*/install',
+      ({ domain, path, response }) => {
+        reinstallApp(domain, path[3]!);
+        send(response, 200, { name: path[3], installed: true });
+      },
+    ],
+    ['PUT', 'token-lifetimes', ({ domain, input, response }) => send(response, 200, setTokenLifetimes(domain, input as Partial<TokenLifetimes>))],
+    ['PUT', 'apps/*/redirect-urls', ({ domain, path, input, response }) => send(response, 200, { name: path[3], redirectUrls: setRedirectUrls(domain, path[3]!, input['redirectUrls'] as string[]) })],
+    [
+      'DELETE',
+      'apps/*',
+      ({ domain, path, response }) => {
+        uninstallApp(domain, decodeURIComponent(path[3]!));
+        send(response, 200, { uninstalled: true });
+      },
+    ],
+    [
+      'GET',
+      'apps',
+      ({ domain, response }) =>
+        send(response, 200, { apps: [...entryOf(domain).apps.values()].map(({ app }) => ({ name: app.name, clientId: app.clientId, installed: app.installed, scopes: [...app.scopes].sort(), redirectUrls: app.redirectUrls })) }),
+    ],
+    ['PUT', 'apps/*/scopes', ({ domain, path, input, response }) => send(response, 200, { name: path[3], scopes: setAppScopes(domain, path[3]!, input['scopes'] as string[]) })],
+    ['PUT', 'faults', ({ domain, input, response }) => send(response, 200, setFaults(domain, input as Partial<ApiFaults>))],
+    ['GET', 'state', ({ domain, response }) => send(response, 200, dumpState(entryOf(domain)))],
+    ['PUT', 'webhook-faults', ({ domain, input, response }) => send(response, 200, setWebhookFaults(domain, input as Partial<WebhookFaults>))],
+    [
+      'GET',
+      'webhooks',
+      ({ domain, response }) => {
+        const { stats, log } = entryOf(domain).webhooks;
+        send(response, 200, { stats, deliveries: log.map(({ payload: _payload, ...rest }) => rest) });
+      },
+    ],
+  ];
+
+  // /_sim/shops/{domain}/…: what customers, staff and the merchant do in the shop.
+  const shopDataRoutes: Array<ControlRoute<ShopDataControl>> = [
+    ['POST', 'orders', ({ shop, input, answer }) => answer(placeOrder(shop, resolveOrderInput(shop, input)), (o: { id: number }) => ({ id: gid('Order', o.id) }))],
+    [
+      'POST',
+      'pos-sales',
+      ({ shop, input, answer }) => {
+        // Lines with `ship: true` are shipped to the customer (`shipTo`, default an address in the store's city).
+        const { lines } = resolveOrderInput(shop, input);
+        const ship = ((input['lines'] as Array<{ ship?: boolean }>) ?? []).map((l) => l.ship === true);
+        const shipTo = input['shipTo'] as PosSaleInput['shipTo'] | undefined;
+        const shipping = input['shipping'] === 'express' ? 'express' : 'standard';
+        answer(
+          posSale(shop, { locationId: parseGid(String(input['locationId']), 'Location') ?? -1, lines: lines.map((l, i) => ({ ...l, ship: ship[i] ?? false })), shipping, ...(shipTo ? { shipTo } : {}) }),
+          (o: { id: number }) => ({ id: gid('Order', o.id) }),
+        );
+      },
+    ],
+    [
+      'POST',
+      'orders/*/edit',
+      ({ shop, path, input, answer }) => {
+        const remove = ((input['remove'] as Array<{ lineItemId: string; quantity: number }>) ?? []).map((r) => ({ lineItemId: parseGid(r.lineItemId, 'LineItem') ?? -1, quantity: r.quantity }));
+        const add = resolveOrderInput(shop, { lines: input['add'] ?? [], shipping: 'standard' }, true).lines;
+        answer(editOrder(shop, orderIdOf(path), { remove, add }), (o: { id: number }) => ({ id: gid('Order', o.id) }));
+      },
+    ],
+    [
+      'POST',
+      'orders/*/refunds',
+      ({ shop, path, input, answer }) => {
+        // `locationId`: where a RETURN puts the units back (a store where the customer brought them).
+        const lines = ((input['lines'] as Array<{ lineItemId: string; quantity: number; restockType: RestockType; locationId?: string }>) ?? []).map((l) => ({
+          lineItemId: parseGid(l.lineItemId, 'LineItem') ?? -1,
+          quantity: l.quantity,
+          restockType: l.restockType,
+          ...(l.locationId ? { locationId: parseGid(l.locationId, 'Location') ?? -1 } : {}),
+        }));
+        answer(refund(shop, orderIdOf(path), { lines, ...(typeof input['note'] === 'string' ? { note: input['note'] } : {}) }), (r: SimRefund) => ({
+          id: gid('Refund', r.id),
+          lines: r.lines.map((l) => ({ id: gid('RefundLineItem', l.id), lineItemId: gid('LineItem', l.lineItemId), quantity: l.quantity, restockType: l.restockType, locationId: l.locationId === null ? null : gid('Location', l.locationId) })),
+        }));
+      },
+    ],
+    [
+      'POST',
+      'orders/*/cancel',
+      ({ shop, path, input, answer }) =>
+        answer(cancelOrder(shop, orderIdOf(path), { reason: String(input['reason'] ?? 'CUSTOMER'), restock: input['restock'] !== false }), (o: { id: number }) => ({ id: gid('Order', o.id) })),
+    ],
+    ['POST', 'products', ({ shop, input, answer }) => answer(createProduct(shop, input as unknown as Parameters<typeof createProduct>[1]), (p: { id: number }) => ({ id: gid('Product', p.id) }))],
+    ['PATCH', 'products/*', ({ shop, path, input, answer }) => answer(editProduct(shop, parseGid(path[3], 'Product') ?? Number(path[3]), input), (p: { id: number }) => ({ id: gid('Product', p.id) }))],
+    [
+      'POST',
+      'inventory',
+      ({ shop, input, answer }) => {
+        const variant = [...shop.variants.values()].find((v) => v.sku === input['sku']);
+        answer(
+          adminInventoryEdit(shop, {
+            itemId: variant?.inventoryItemId ?? parseGid(String(input['inventoryItemId']), 'InventoryItem') ?? -1,
+            locationId: parseGid(String(input['locationId']), 'Location') ?? -1,
+            delta: Number(input['delta']),
+          }),
+          (available: number) => ({ available }),
+        );
+      },
+    ],
+  ];
 
   function setFaults(domain: string, faults: Partial<ApiFaults>): ApiFaults {
     const entry = entryOf(domain);

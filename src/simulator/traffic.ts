@@ -31,6 +31,7 @@ function random(seed: number): () => number {
   };
 }
 
+// eslint-disable-next-line max-lines-per-function -- a factory: one closure per kind of customer event, over the same seeded random and counts
 export function makeTrafficGenerator(shop: SimShop, seed: number): TrafficGenerator {
   const next = random(seed);
   const pick = <T>(list: T[]): T | undefined => list[Math.floor(next() * list.length)];

@@ -227,6 +227,7 @@ export async function importCountFile(db: Db, options: ImportOptions): Promise<I
   }
 }
 
+// eslint-disable-next-line max-lines-per-function -- checks the staged file, then applies it: every step reports into the one error list and counter (fail) and the apply must see exactly what the checks passed
 async function checkAndApply(
   db: Db,
   options: ImportOptions,

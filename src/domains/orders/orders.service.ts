@@ -81,6 +81,7 @@ function alreadyApplied(
 
 const storedRefundLines = sql<number>`(select count(*)::int from order_refund_lines r where r.order_id = ${orders.id})`;
 
+// eslint-disable-next-line max-lines-per-function -- the quick already-applied read and the locked transaction below are one decision: the read only short-cuts what the transaction decides again under the lock
 async function applyOnce(db: Db, snapshot: OrderSnapshot, source: string, now: Date): Promise<ApplyOutcome> {
   // Most snapshots a poll or reconciliation reads are already applied: one plain read tells, without
   // a transaction that waits on a commit. The locked read below decides for the others.
@@ -90,6 +91,7 @@ async function applyOnce(db: Db, snapshot: OrderSnapshot, source: string, now: D
     .where(eq(orders.shopifyOrderId, snapshot.shopifyOrderId));
   const known = alreadyApplied(stored, snapshot);
   if (known) return known;
+  // eslint-disable-next-line max-lines-per-function, complexity -- one transaction under the order's row lock: the order, each line, the refunds, history and outbox events build one outcome and one set of events, written together or not at all
   return db.transaction(async (tx) => {
     // Lock the order row (or its absence, through the unique index on insert) for this change.
     const [existing] = await tx.select().from(orders).where(eq(orders.shopifyOrderId, snapshot.shopifyOrderId)).for('update');

@@ -304,7 +304,34 @@ interface Ctx {
   now: Date;
 }
 
+/** One order's decision in the making: the lines still to place, and the store they go to by transfer. */
+interface OrderWork {
+  order: RoutableOrder;
+  decision: OrderDecision;
+  ctx: Ctx;
+  remaining: RoutableLine[];
+  transferTo: number | null;
+  assign: (facility: RoutingFacility, lines: RoutableLine[], transferTo: number | null) => void;
+  distanceTo: (f: RoutingFacility) => number | null;
+}
+
 function decideOrder(order: RoutableOrder, waiting: RoutableLine[], routing: Routing, runCode: string, scarcity: number, ctx: Ctx): OrderDecision {
+  const work = startDecision(order, waiting, routing, runCode, scarcity, ctx);
+
+  // Pickup: the chosen store, whole order, or the fallback.
+  if (order.shippingMethod === 'pickup' && routePickup(work)) return work.decision;
+
+  const express = order.shippingMethod === 'express';
+  for (const [index, rule] of routing.rules.entries()) {
+    if (work.remaining.length === 0) break;
+    applyRule(work, rule, index < routing.rules.length - 1, express);
+  }
+
+  summarise(work);
+  return work.decision;
+}
+
+function startDecision(order: RoutableOrder, waiting: RoutableLine[], routing: Routing, runCode: string, scarcity: number, ctx: Ctx): OrderWork {
   const decision: OrderDecision = { orderId: order.id, run: runCode, routing: routing.name, assignments: [], parked: [], trace: { scarcity, rules: [], summary: '', split: null } };
   const usedFacilities = new Set<number>();
   const assign = (facility: RoutingFacility, lines: RoutableLine[], transferTo: number | null) => {
@@ -318,8 +345,6 @@ function decideOrder(order: RoutableOrder, waiting: RoutableLine[], routing: Rou
       facility.usedToday += 1;
     }
   };
-  let remaining = [...waiting];
-  let transferTo: number | null = null;
   // Each facility's distance from the destination, worked out once per order.
   const distances = new Map<number, number | null>();
   const distanceTo = (f: RoutingFacility) => {
@@ -327,180 +352,226 @@ function decideOrder(order: RoutableOrder, waiting: RoutableLine[], routing: Rou
     if (d === undefined) distances.set(f.id, (d = distanceKm(order, f)));
     return d;
   };
+  return { order, decision, ctx, remaining: [...waiting], transferTo: null, assign, distanceTo };
+}
 
-  // Pickup: the chosen store, whole order, or the fallback.
-  if (order.shippingMethod === 'pickup') {
-    const store = order.pickupFacilityId === null ? undefined : ctx.facilityById.get(order.pickupFacilityId);
-    const why =
-      !store ? 'the chosen pickup store is not a routable facility'
-      : !store.canPickup ? `${store.code} does not do pickup`
-      : remaining.some((l) => l.excludedFacilityIds.includes(store.id)) ? `${store.code} rejected this order before`
-      : store.capacity === 0 || capacityLeft(store) < 1 ? `${store.code} has no capacity left today`
-      : !holds(ctx.stock, store.id, remaining, 0) ? `${store.code} does not hold every line`
-      : null;
-    if (!why) {
-      assign(store!, remaining, null);
-      decision.trace.rules.push({ rule: 'pickup at the chosen store', candidates: 1, removed: [], scores: [], outcome: `all lines reserved at ${store!.code}` });
-      decision.trace.summary = `Pickup at ${store!.code}, the store the customer chose.`;
-      return decision;
-    }
-    if (ctx.document.pickupFallback === 'queue' || !store) {
-      for (const line of remaining) decision.parked.push({ lineId: line.id, queue: 'pickup_rejected', autoCancelAfterDays: null });
-      decision.trace.rules.push({ rule: 'pickup at the chosen store', candidates: store ? 1 : 0, removed: [], scores: [], outcome: `parked in pickup_rejected: ${why}` });
-      decision.trace.summary = `Not routed: ${why}; parked in the pickup-rejected queue.`;
-      return decision;
-    }
-    // Transfer: what the store holds stays there; the rest is sourced elsewhere and sent to the store.
-    const open = remaining.filter((l) => !l.excludedFacilityIds.includes(store.id));
-    const atStore = store.canPickup && capacityLeft(store) >= 1 ? takeable(ctx.stock, store.id, open.map((l) => [l]), 0).flat() : [];
-    if (atStore.length > 0) assign(store, atStore, null);
-    remaining = remaining.filter((l) => !atStore.includes(l));
-    transferTo = store.id;
-    decision.trace.rules.push({ rule: 'pickup at the chosen store', candidates: 1, removed: [], scores: [], outcome: `${why}; ${atStore.length} line(s) at ${store.code}, the rest by transfer` });
+/**
+ * A pickup order: the whole order at the chosen store, else the fallback. Returns true when the order
+ * is decided (reserved at the store, or parked); false when the rest is to be sourced by transfer.
+ */
+function routePickup(work: OrderWork): boolean {
+  const { order, decision, ctx, assign } = work;
+  let remaining = work.remaining;
+  const store = order.pickupFacilityId === null ? undefined : ctx.facilityById.get(order.pickupFacilityId);
+  const why =
+    !store ? 'the chosen pickup store is not a routable facility'
+    : !store.canPickup ? `${store.code} does not do pickup`
+    : remaining.some((l) => l.excludedFacilityIds.includes(store.id)) ? `${store.code} rejected this order before`
+    : store.capacity === 0 || capacityLeft(store) < 1 ? `${store.code} has no capacity left today`
+    : !holds(ctx.stock, store.id, remaining, 0) ? `${store.code} does not hold every line`
+    : null;
+  if (!why) {
+    assign(store!, remaining, null);
+    decision.trace.rules.push({ rule: 'pickup at the chosen store', candidates: 1, removed: [], scores: [], outcome: `all lines reserved at ${store!.code}` });
+    decision.trace.summary = `Pickup at ${store!.code}, the store the customer chose.`;
+    return true;
   }
+  if (ctx.document.pickupFallback === 'queue' || !store) {
+    for (const line of remaining) decision.parked.push({ lineId: line.id, queue: 'pickup_rejected', autoCancelAfterDays: null });
+    decision.trace.rules.push({ rule: 'pickup at the chosen store', candidates: store ? 1 : 0, removed: [], scores: [], outcome: `parked in pickup_rejected: ${why}` });
+    decision.trace.summary = `Not routed: ${why}; parked in the pickup-rejected queue.`;
+    return true;
+  }
+  // Transfer: what the store holds stays there; the rest is sourced elsewhere and sent to the store.
+  const open = remaining.filter((l) => !l.excludedFacilityIds.includes(store.id));
+  const atStore = store.canPickup && capacityLeft(store) >= 1 ? takeable(ctx.stock, store.id, open.map((l) => [l]), 0).flat() : [];
+  if (atStore.length > 0) assign(store, atStore, null);
+  remaining = remaining.filter((l) => !atStore.includes(l));
+  work.remaining = remaining;
+  work.transferTo = store.id;
+  decision.trace.rules.push({ rule: 'pickup at the chosen store', candidates: 1, removed: [], scores: [], outcome: `${why}; ${atStore.length} line(s) at ${store.code}, the rest by transfer` });
+  return false;
+}
 
-  const express = order.shippingMethod === 'express';
-  for (const [index, rule] of routing.rules.entries()) {
-    if (remaining.length === 0) break;
-    const trace: RuleTrace = { rule: rule.name, candidates: 0, removed: [], scores: [], outcome: '' };
-    decision.trace.rules.push(trace);
-    // Only facilities holding some of these items can take part; the others are counted, not listed.
-    // (Marked in a scratch array, then read in facility id order: no set, no sort per order.)
-    const mark = ++ctx.scratch.epoch;
-    for (const line of remaining) {
-      ctx.stock.get(line.variantId)?.forEach((n, facilityId) => {
-        const i = n > 0 ? ctx.scratch.indexOf.get(facilityId) : undefined;
-        if (i !== undefined) ctx.scratch.marks[i] = mark;
-      });
-    }
-    let candidates: RoutingFacility[] = [];
-    for (let i = 0; i < ctx.scratch.byId.length; i++) if (ctx.scratch.marks[i] === mark) candidates.push(ctx.scratch.byId[i]!);
-    if (ctx.facilities.length > candidates.length) {
-      trace.removed.push({ filter: 'stock', reason: 'holds none of these items', facilities: [], count: ctx.facilities.length - candidates.length });
-    }
-    for (const filter of facilityFilters(rule, distanceTo, remaining, express)) {
-      const reasons = new Map<string, string[]>();
-      candidates = candidates.filter((f) => {
-        const reason = filter.reason(f);
-        if (reason === null) return true;
-        const codes = reasons.get(reason);
-        if (codes) codes.push(f.code);
-        else reasons.set(reason, [f.code]);
-        return false;
-      });
-      for (const [reason, codes] of reasons) trace.removed.push(removal(filter.name, reason, codes));
-    }
-    const keep = rule.filters.minStockToKeep ?? 0;
-    const mode = express ? 'single' : rule.assignment.mode;
-    const minPart = rule.assignment.mode === 'split' ? (rule.assignment.minPartValue ?? 0) : 0;
-    const sortKey = (f: RoutingFacility, field: FacilitySortField) =>
-      field === 'distance' ? (distanceTo(f) ?? Number.POSITIVE_INFINITY)
-      : field === 'priority' ? f.priority
-      : field === 'capacity_left' ? capacityLeft(f)
-      : remaining.reduce((s, l) => s + available(ctx.stock, l.variantId, f.id), 0);
-    // Express: the nearest facility that ships everything fast, whatever the scores say.
-    const sorts: Array<Sort<FacilitySortField>> = express ? [{ field: 'distance', direction: 'asc' }] : rule.sorts;
-    const useScores = rule.useScores && !express;
+/** One inventory rule: the candidates, the stock check, the assignment, then what happens to what is left. */
+function applyRule(work: OrderWork, rule: InventoryRule, hasNextRule: boolean, express: boolean): void {
+  const { ctx } = work;
+  const trace: RuleTrace = { rule: rule.name, candidates: 0, removed: [], scores: [], outcome: '' };
+  work.decision.trace.rules.push(trace);
+  const candidates = filteredCandidates(work, rule, trace, express);
+  const keep = rule.filters.minStockToKeep ?? 0;
+  const mode = express ? 'single' : rule.assignment.mode;
+  const minPart = rule.assignment.mode === 'split' ? (rule.assignment.minPartValue ?? 0) : 0;
+  // Express: the nearest facility that ships everything fast, whatever the scores say.
+  const sorts: Array<Sort<FacilitySortField>> = express ? [{ field: 'distance', direction: 'asc' }] : rule.sorts;
+  const useScores = rule.useScores && !express;
 
-    const groups = groupsOf(remaining);
-    const coverage = new Map<RoutingFacility, RoutableLine[][]>();
-    for (const f of candidates) coverage.set(f, takeable(ctx.stock, f.id, groups, keep));
-    const withStock = candidates.filter((f) => {
-      const c = coverage.get(f)!;
-      return mode === 'single' ? c.length === groups.length : c.length > 0;
+  const groups = groupsOf(work.remaining);
+  const coverage = new Map<RoutingFacility, RoutableLine[][]>();
+  for (const f of candidates) coverage.set(f, takeable(ctx.stock, f.id, groups, keep));
+  const withStock = candidates.filter((f) => {
+    const c = coverage.get(f)!;
+    return mode === 'single' ? c.length === groups.length : c.length > 0;
+  });
+  if (withStock.length < candidates.length) {
+    const kept = new Set(withStock);
+    const noStock = candidates.filter((f) => !kept.has(f)).map((f) => f.code);
+    trace.removed.push(removal('stock', mode === 'single' ? `cannot fill every line${keep ? ` and keep ${keep}` : ''}` : `holds no line${keep ? ` while keeping ${keep}` : ''}`, noStock));
+  }
+  trace.candidates = withStock.length;
+  const ranking = makeRanking(work, sorts, useScores);
+
+  if (mode === 'single') assignWhole(work, ranking, withStock, coverage, trace);
+  else assignSplit(work, ranking, withStock, rule.name, keep, minPart, trace);
+
+  if (work.remaining.length > 0) parkOrPassOn(work, rule, trace, withStock.length, hasNextRule);
+}
+
+/** The facilities that hold some of the lines and pass every filter of the rule; the trace says who was removed and why. */
+function filteredCandidates(work: OrderWork, rule: InventoryRule, trace: RuleTrace, express: boolean): RoutingFacility[] {
+  const { ctx, remaining } = work;
+  // Only facilities holding some of these items can take part; the others are counted, not listed.
+  // (Marked in a scratch array, then read in facility id order: no set, no sort per order.)
+  const mark = ++ctx.scratch.epoch;
+  for (const line of remaining) {
+    ctx.stock.get(line.variantId)?.forEach((n, facilityId) => {
+      const i = n > 0 ? ctx.scratch.indexOf.get(facilityId) : undefined;
+      if (i !== undefined) ctx.scratch.marks[i] = mark;
     });
-    if (withStock.length < candidates.length) {
-      const kept = new Set(withStock);
-      const noStock = candidates.filter((f) => !kept.has(f)).map((f) => f.code);
-      trace.removed.push(removal('stock', mode === 'single' ? `cannot fill every line${keep ? ` and keep ${keep}` : ''}` : `holds no line${keep ? ` while keeping ${keep}` : ''}`, noStock));
-    }
-    trace.candidates = withStock.length;
-    const round3 = (x: number) => Math.round(x * 1000) / 1000;
-    const w = ctx.document.scoring;
-    const distancePart = (d: number | null) => round3(d === null ? 0 : Math.max(0, 1 - d / ctx.document.distanceScaleKm));
-    const packagesPart = (coverUnits: number, remainingUnits: number) => round3(remainingUnits === 0 ? 0 : coverUnits / remainingUnits);
-    const headroomPart = (f: RoutingFacility) => round3(f.capacity === null ? 1 : f.capacity === 0 ? 0 : Math.max(0, capacityLeft(f) / f.capacity));
-    const priorityPart = (f: RoutingFacility) => round3(f.priority / ctx.maxPriority);
-    /** The score alone (ranking needs only the number; the trace keeps the parts of the best few). */
-    const scoreOf = (f: RoutingFacility, coverUnits: number, remainingUnits: number) =>
-      round3(w.distance * distancePart(distanceTo(f)) + w.packages * packagesPart(coverUnits, remainingUnits) + w.capacityHeadroom * headroomPart(f) + w.facilityPriority * priorityPart(f));
-    const scoreInWords = (f: RoutingFacility, coverUnits: number, remainingUnits: number): CandidateScore => {
-      const d = distanceTo(f);
-      const parts = { distance: distancePart(d), packages: packagesPart(coverUnits, remainingUnits), capacityHeadroom: headroomPart(f), facilityPriority: priorityPart(f) };
-      return { facility: f.code, score: scoreOf(f, coverUnits, remainingUnits), distanceKm: d === null ? null : Math.round(d * 10) / 10, covers: coverUnits, parts };
-    };
-    const rank = (list: Array<{ f: RoutingFacility; groups: RoutableLine[][] }>, remainingUnits: number) => {
-      // Scores and sort keys worked out once per candidate, not once per comparison.
-      const scored = list.map((x) => {
-        const cover = x.groups.reduce((n, g) => n + units(g), 0);
-        return { f: x.f, cover, score: scoreOf(x.f, cover, remainingUnits), keys: sorts.map((sort) => sortKey(x.f, sort.field)) };
-      });
-      scored.sort((a, b) => {
-        if (useScores && b.score !== a.score) return b.score - a.score;
-        for (let i = 0; i < sorts.length; i++) {
-          const av = a.keys[i]!;
-          const bv = b.keys[i]!;
-          if (av !== bv) return (av < bv) === (sorts[i]!.direction === 'asc') ? -1 : 1;
-        }
-        return a.f.id - b.f.id;
-      });
-      return scored;
-    };
-    const best = (ranked: ReturnType<typeof rank>, remainingUnits: number) => ranked.slice(0, TRACE_SCORES).map((r) => scoreInWords(r.f, r.cover, remainingUnits));
-    /** The best candidates kept in the trace. */
-    const TRACE_SCORES = 3;
-
-    if (mode === 'single') {
-      const ranked = rank(withStock.map((f) => ({ f, groups: coverage.get(f)! })), units(remaining));
-      trace.scores = best(ranked, units(remaining));
-      if (ranked.length > 0) {
-        const chosen = ranked[0]!.f;
-        assign(chosen, remaining, transferTo);
-        trace.outcome = `all ${remaining.length} line(s) to ${chosen.code}`;
-        remaining = [];
-      }
-    } else {
-      const parts: string[] = [];
-      let pool = withStock;
-      for (;;) {
-        const open = groupsOf(remaining);
-        // A part is what one facility takes. Below the threshold it is not split off, unless it is
-        // the whole order (then there is no split at all).
-        const wholeOrder = (groups: RoutableLine[][]) => parts.length === 0 && decision.assignments.length === 0 && groups.length === open.length;
-        const eligible = pool
-          .map((f) => ({ f, groups: takeable(ctx.stock, f.id, open, keep) }))
-          .filter((x) => x.groups.length > 0 && (minPart === 0 || wholeOrder(x.groups) || value(x.groups.flat()) >= minPart));
-        if (eligible.length === 0) break;
-        const ranked = rank(eligible, units(remaining));
-        if (parts.length === 0) trace.scores = best(ranked, units(remaining));
-        const chosen = ranked[0]!.f;
-        const take = eligible.find((x) => x.f === chosen)!.groups.flat();
-        assign(chosen, take, transferTo);
-        parts.push(`${take.length} line(s) to ${chosen.code}`);
-        remaining = remaining.filter((l) => !take.includes(l));
-        pool = pool.filter((f) => f !== chosen);
-        if (remaining.length === 0) break;
-      }
-      trace.outcome = parts.length > 0 ? parts.join(', ') : 'no facility could take any part';
-      if (parts.length > 1) decision.trace.split = `No single facility could fill the order under "${rule.name}"; split into ${parts.length} parts (${parts.join('; ')}).`;
-      if (minPart > 0 && remaining.length > 0 && parts.length > 0) trace.outcome += `; parts under ${minPart} in value were not split off`;
-    }
-
-    if (remaining.length > 0) {
-      if (trace.outcome === '') trace.outcome = withStock.length === 0 ? 'no facility passed every filter with the stock' : 'not assigned';
-      const action = rule.onUnfilled;
-      if (action.action === 'next_rule' && index < routing.rules.length - 1) {
-        trace.outcome += `; ${remaining.length} line(s) left for the next rule`;
-        continue;
-      }
-      const queue = action.action === 'queue' ? action.queue : 'unfillable';
-      const days = action.action === 'queue' ? (action.autoCancelAfterDays ?? null) : null;
-      for (const line of remaining) decision.parked.push({ lineId: line.id, queue, autoCancelAfterDays: days });
-      trace.outcome += `; ${remaining.length} line(s) parked in ${queue}${days ? ` (auto-cancel after ${days} days)` : ''}`;
-      remaining = [];
-    }
   }
+  let candidates: RoutingFacility[] = [];
+  for (let i = 0; i < ctx.scratch.byId.length; i++) if (ctx.scratch.marks[i] === mark) candidates.push(ctx.scratch.byId[i]!);
+  if (ctx.facilities.length > candidates.length) {
+    trace.removed.push({ filter: 'stock', reason: 'holds none of these items', facilities: [], count: ctx.facilities.length - candidates.length });
+  }
+  for (const filter of facilityFilters(rule, work.distanceTo, remaining, express)) {
+    const reasons = new Map<string, string[]>();
+    candidates = candidates.filter((f) => {
+      const reason = filter.reason(f);
+      if (reason === null) return true;
+      const codes = reasons.get(reason);
+      if (codes) codes.push(f.code);
+      else reasons.set(reason, [f.code]);
+      return false;
+    });
+    for (const [reason, codes] of reasons) trace.removed.push(removal(filter.name, reason, codes));
+  }
+  return candidates;
+}
 
+type Ranked = Array<{ f: RoutingFacility; cover: number; score: number; keys: number[] }>;
+interface Ranking {
+  rank: (list: Array<{ f: RoutingFacility; groups: RoutableLine[][] }>, remainingUnits: number) => Ranked;
+  best: (ranked: Ranked, remainingUnits: number) => CandidateScore[];
+}
+
+/** Orders candidates by score (when the rule uses scores), then by the rule's sorts, then by id. */
+function makeRanking(work: OrderWork, sorts: Array<Sort<FacilitySortField>>, useScores: boolean): Ranking {
+  const { ctx, distanceTo } = work;
+  // Reads the lines still to place when called: in a split they shrink part by part.
+  const sortKey = (f: RoutingFacility, field: FacilitySortField) =>
+    field === 'distance' ? (distanceTo(f) ?? Number.POSITIVE_INFINITY)
+    : field === 'priority' ? f.priority
+    : field === 'capacity_left' ? capacityLeft(f)
+    : work.remaining.reduce((s, l) => s + available(ctx.stock, l.variantId, f.id), 0);
+  const round3 = (x: number) => Math.round(x * 1000) / 1000;
+  const w = ctx.document.scoring;
+  const distancePart = (d: number | null) => round3(d === null ? 0 : Math.max(0, 1 - d / ctx.document.distanceScaleKm));
+  const packagesPart = (coverUnits: number, remainingUnits: number) => round3(remainingUnits === 0 ? 0 : coverUnits / remainingUnits);
+  const headroomPart = (f: RoutingFacility) => round3(f.capacity === null ? 1 : f.capacity === 0 ? 0 : Math.max(0, capacityLeft(f) / f.capacity));
+  const priorityPart = (f: RoutingFacility) => round3(f.priority / ctx.maxPriority);
+  /** The score alone (ranking needs only the number; the trace keeps the parts of the best few). */
+  const scoreOf = (f: RoutingFacility, coverUnits: number, remainingUnits: number) =>
+    round3(w.distance * distancePart(distanceTo(f)) + w.packages * packagesPart(coverUnits, remainingUnits) + w.capacityHeadroom * headroomPart(f) + w.facilityPriority * priorityPart(f));
+  const scoreInWords = (f: RoutingFacility, coverUnits: number, remainingUnits: number): CandidateScore => {
+    const d = distanceTo(f);
+    const parts = { distance: distancePart(d), packages: packagesPart(coverUnits, remainingUnits), capacityHeadroom: headroomPart(f), facilityPriority: priorityPart(f) };
+    return { facility: f.code, score: scoreOf(f, coverUnits, remainingUnits), distanceKm: d === null ? null : Math.round(d * 10) / 10, covers: coverUnits, parts };
+  };
+  const rank = (list: Array<{ f: RoutingFacility; groups: RoutableLine[][] }>, remainingUnits: number) => {
+    // Scores and sort keys worked out once per candidate, not once per comparison.
+    const scored = list.map((x) => {
+      const cover = x.groups.reduce((n, g) => n + units(g), 0);
+      return { f: x.f, cover, score: scoreOf(x.f, cover, remainingUnits), keys: sorts.map((sort) => sortKey(x.f, sort.field)) };
+    });
+    scored.sort((a, b) => {
+      if (useScores && b.score !== a.score) return b.score - a.score;
+      for (let i = 0; i < sorts.length; i++) {
+        const av = a.keys[i]!;
+        const bv = b.keys[i]!;
+        if (av !== bv) return (av < bv) === (sorts[i]!.direction === 'asc') ? -1 : 1;
+      }
+      return a.f.id - b.f.id;
+    });
+    return scored;
+  };
+  const best = (ranked: Ranked, remainingUnits: number) => ranked.slice(0, TRACE_SCORES).map((r) => scoreInWords(r.f, r.cover, remainingUnits));
+  /** The best candidates kept in the trace. */
+  const TRACE_SCORES = 3;
+  return { rank, best };
+}
+
+/** Mode single: the best facility that holds every line takes them all. */
+function assignWhole(work: OrderWork, ranking: Ranking, withStock: RoutingFacility[], coverage: Map<RoutingFacility, RoutableLine[][]>, trace: RuleTrace): void {
+  const remaining = work.remaining;
+  const ranked = ranking.rank(withStock.map((f) => ({ f, groups: coverage.get(f)! })), units(remaining));
+  trace.scores = ranking.best(ranked, units(remaining));
+  if (ranked.length > 0) {
+    const chosen = ranked[0]!.f;
+    work.assign(chosen, remaining, work.transferTo);
+    trace.outcome = `all ${remaining.length} line(s) to ${chosen.code}`;
+    work.remaining = [];
+  }
+}
+
+/** Mode split: the best facility takes what it can, then the next best takes from what is left, and so on. */
+function assignSplit(work: OrderWork, ranking: Ranking, withStock: RoutingFacility[], ruleName: string, keep: number, minPart: number, trace: RuleTrace): void {
+  const { ctx, decision } = work;
+  const parts: string[] = [];
+  let pool = withStock;
+  for (;;) {
+    const open = groupsOf(work.remaining);
+    // A part is what one facility takes. Below the threshold it is not split off, unless it is
+    // the whole order (then there is no split at all).
+    const wholeOrder = (groups: RoutableLine[][]) => parts.length === 0 && decision.assignments.length === 0 && groups.length === open.length;
+    const eligible = pool
+      .map((f) => ({ f, groups: takeable(ctx.stock, f.id, open, keep) }))
+      .filter((x) => x.groups.length > 0 && (minPart === 0 || wholeOrder(x.groups) || value(x.groups.flat()) >= minPart));
+    if (eligible.length === 0) break;
+    const ranked = ranking.rank(eligible, units(work.remaining));
+    if (parts.length === 0) trace.scores = ranking.best(ranked, units(work.remaining));
+    const chosen = ranked[0]!.f;
+    const take = eligible.find((x) => x.f === chosen)!.groups.flat();
+    work.assign(chosen, take, work.transferTo);
+    parts.push(`${take.length} line(s) to ${chosen.code}`);
+    work.remaining = work.remaining.filter((l) => !take.includes(l));
+    pool = pool.filter((f) => f !== chosen);
+    if (work.remaining.length === 0) break;
+  }
+  trace.outcome = parts.length > 0 ? parts.join(', ') : 'no facility could take any part';
+  if (parts.length > 1) decision.trace.split = `No single facility could fill the order under "${ruleName}"; split into ${parts.length} parts (${parts.join('; ')}).`;
+  if (minPart > 0 && work.remaining.length > 0 && parts.length > 0) trace.outcome += `; parts under ${minPart} in value were not split off`;
+}
+
+/** What the rule could not place: left for the next rule, or parked in the rule's queue. */
+function parkOrPassOn(work: OrderWork, rule: InventoryRule, trace: RuleTrace, withStockCount: number, hasNextRule: boolean): void {
+  const remaining = work.remaining;
+  if (trace.outcome === '') trace.outcome = withStockCount === 0 ? 'no facility passed every filter with the stock' : 'not assigned';
+  const action = rule.onUnfilled;
+  if (action.action === 'next_rule' && hasNextRule) {
+    trace.outcome += `; ${remaining.length} line(s) left for the next rule`;
+    return;
+  }
+  const queue = action.action === 'queue' ? action.queue : 'unfillable';
+  const days = action.action === 'queue' ? (action.autoCancelAfterDays ?? null) : null;
+  for (const line of remaining) work.decision.parked.push({ lineId: line.id, queue, autoCancelAfterDays: days });
+  trace.outcome += `; ${remaining.length} line(s) parked in ${queue}${days ? ` (auto-cancel after ${days} days)` : ''}`;
+  work.remaining = [];
+}
+
+/** The decision in one sentence: where the lines went, and what was parked. */
+function summarise(work: OrderWork): void {
+  const { decision, ctx, transferTo } = work;
   const byFacility = new Map<number, number>();
   for (const a of decision.assignments) byFacility.set(a.facilityId, (byFacility.get(a.facilityId) ?? 0) + 1);
   const where = [...byFacility.entries()].map(([id, n]) => `${n} line(s) at ${ctx.facilityById.get(id)!.code}`).join(', ');
@@ -508,5 +579,4 @@ function decideOrder(order: RoutableOrder, waiting: RoutableLine[], routing: Rou
     decision.parked.length === 0 ? `Routed: ${where}${transferTo ? ` (by transfer to ${ctx.facilityById.get(transferTo)!.code} where needed)` : ''}.`
     : decision.assignments.length === 0 ? `Not routed: ${decision.parked.length} line(s) parked in ${[...new Set(decision.parked.map((p) => p.queue))].join(', ')}.`
     : `Partly routed: ${where}; ${decision.parked.length} line(s) parked in ${[...new Set(decision.parked.map((p) => p.queue))].join(', ')}.`;
-  return decision;
 }

@@ -65,6 +65,7 @@ export interface JobRuntime {
   stop(graceMs: number): Promise<void>;
 }
 
+// eslint-disable-next-line max-lines-per-function -- a factory: the runtime's methods are closures over the same definitions, timers and running set
 export function makeJobRuntime(options: JobRuntimeOptions): JobRuntime {
   const { database, clock, logger } = options;
   const db = database.db;
