@@ -10,7 +10,21 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', AbortController: 'readonly', AbortSignal: 'readonly', NodeJS: 'readonly' } },
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        Buffer: 'readonly',
+        URL: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        AbortController: 'readonly',
+        AbortSignal: 'readonly',
+        NodeJS: 'readonly',
+      },
+    },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
@@ -24,7 +38,14 @@ export default tseslint.config(
       // Only the room that declares a table writes it (docs/TABLES.md).
       'switchyard/table-owners': 'error',
       // Configuration is read and validated once, in main/config.ts.
-      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Only src/main/config.ts reads process.env: take the value from Config.' }],
+      'no-restricted-properties': [
+        'error',
+        {
+          object: 'process',
+          property: 'env',
+          message: 'Only src/main/config.ts reads process.env: take the value from Config.',
+        },
+      ],
     },
   },
   // Functions short enough to hold in the head. Raised from 100 / 30, which flagged more than could be
@@ -40,5 +61,8 @@ export default tseslint.config(
   { files: ['src/main/config.ts'], rules: { 'no-restricted-properties': 'off' } },
   { files: ['eslint-rules/**/*.js', 'bin/**/*.js'], rules: { '@typescript-eslint/consistent-type-imports': 'off' } },
   // Tests and benchmarks read loosely typed JSON answers from the API.
-  { files: ['test/**/*.ts', 'src/**/*.test.ts', 'bench/**/*.ts'], rules: { '@typescript-eslint/no-explicit-any': 'off' } },
+  {
+    files: ['test/**/*.ts', 'src/**/*.test.ts', 'bench/**/*.ts'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off' },
+  },
 );

@@ -38,18 +38,31 @@ const testDb = await createTestDatabase();
 {
   const database = await testDb.open({ onDisk: true });
   const db = database.db;
-  await db.execute(sql`insert into products (shopify_product_id, title) select 'gid://bench/Product/' || g, 'Product ' || g from generate_series(1, ${SKUS}::int) g`);
+  await db.execute(
+    sql`insert into products (shopify_product_id, title) select 'gid://bench/Product/' || g, 'Product ' || g from generate_series(1, ${SKUS}::int) g`,
+  );
   await db.execute(
     sql`insert into variants (product_id, shopify_variant_id, shopify_inventory_item_id, sku, title)
         select id, 'gid://bench/ProductVariant/' || id, 'gid://bench/InventoryItem/' || id, 'SKU-' || id, 'Default' from products`,
   );
-  await db.execute(sql`insert into facilities (code, name, kind) select 'F' || g, 'Facility ' || g, 'WAREHOUSE' from generate_series(1, ${FACILITIES}::int) g`);
+  await db.execute(
+    sql`insert into facilities (code, name, kind) select 'F' || g, 'Facility ' || g, 'WAREHOUSE' from generate_series(1, ${FACILITIES}::int) g`,
+  );
   await database.close();
 }
 const dir = mkdtempSync(join(tmpdir(), 'switchyard-bench-bad-'));
 
 /** What the file holds, to check the import's report against. */
-const sizes = { fileBytes: 0, lines: 0, tooLong: 0, longestLineBytes: 0, shortBad: 0, wrongFieldCount: 0, validRows: 10_000, repeats: 1000 };
+const sizes = {
+  fileBytes: 0,
+  lines: 0,
+  tooLong: 0,
+  longestLineBytes: 0,
+  shortBad: 0,
+  wrongFieldCount: 0,
+  validRows: 10_000,
+  repeats: 1000,
+};
 
 async function writeBadFile(path: string): Promise<void> {
   const random = makeRandom(seed);
@@ -120,8 +133,10 @@ async function writeBadFile(path: string): Promise<void> {
   sizes.lines++;
   // Good rows (each pair once) and repeats of some: staged, checked, then thrown away with the file.
   let good = '';
-  for (let i = 0; i < sizes.validRows; i++) good += `F${(i % FACILITIES) + 1},SKU-${Math.floor(i / FACILITIES) + 1},${i % 50},${at}\n`;
-  for (let i = 0; i < sizes.repeats; i++) good += `F${(i % FACILITIES) + 1},SKU-${Math.floor(i / FACILITIES) + 1},7,${at}\n`;
+  for (let i = 0; i < sizes.validRows; i++)
+    good += `F${(i % FACILITIES) + 1},SKU-${Math.floor(i / FACILITIES) + 1},${i % 50},${at}\n`;
+  for (let i = 0; i < sizes.repeats; i++)
+    good += `F${(i % FACILITIES) + 1},SKU-${Math.floor(i / FACILITIES) + 1},7,${at}\n`;
   await write(good);
   sizes.lines += sizes.validRows + sizes.repeats;
   await longLine(MAX_LINE + 2); // 64 KiB + 1 without its newline: one byte too long
@@ -150,7 +165,11 @@ interface Measured {
 
 /** Starts `node --import tsx --import max-rss.mjs src/main/cli.ts ...args`, sampling its resident memory from /proc. */
 function run(cliArgs: string[], env: NodeJS.ProcessEnv) {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--import', './bench/support/max-rss.mjs', 'src/main/cli.ts', ...cliArgs], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', '--import', './bench/support/max-rss.mjs', 'src/main/cli.ts', ...cliArgs],
+    { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -158,12 +177,17 @@ function run(cliArgs: string[], env: NodeJS.ProcessEnv) {
   let sampled = 0;
   const sampler = setInterval(() => {
     try {
-      sampled = Math.max(sampled, Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0));
+      sampled = Math.max(
+        sampled,
+        Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0),
+      );
     } catch {
       // the process has just ended
     }
   }, 50);
-  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const exited = new Promise<number | string>((resolve) =>
+    child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+  );
   return {
     child,
     stdout: () => stdout,
@@ -190,9 +214,15 @@ async function viaCli(file: string): Promise<Measured> {
 async function viaHttp(file: string): Promise<Measured> {
   const p = run(['serve'], childEnv(testDb, { PORT: '0', LOG_LEVEL: 'info' }));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${p.stdout().slice(-2000)}${p.stderr().slice(-2000)}`)), 120_000);
+    const timer = setTimeout(
+      () => reject(new Error(`serve did not start: ${p.stdout().slice(-2000)}${p.stderr().slice(-2000)}`)),
+      120_000,
+    );
     const check = () => {
-      const line = p.stdout().split('\n').find((l) => l.includes('Switchyard is listening'));
+      const line = p
+        .stdout()
+        .split('\n')
+        .find((l) => l.includes('Switchyard is listening'));
       if (line) {
         clearTimeout(timer);
         p.child.stdout.off('data', check);
@@ -203,11 +233,15 @@ async function viaHttp(file: string): Promise<Measured> {
   });
   const started = performance.now();
   const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = request(`${url}/api/v1/inventory/imports?fileName=bad-lines.csv`, { method: 'POST', headers: { 'content-type': 'text/csv', 'content-length': statSync(file).size } }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode!, body: text }));
-    });
+    const req = request(
+      `${url}/api/v1/inventory/imports?fileName=bad-lines.csv`,
+      { method: 'POST', headers: { 'content-type': 'text/csv', 'content-length': statSync(file).size } },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+      },
+    );
     req.on('error', reject);
     createReadStream(file).pipe(req);
   });
@@ -241,9 +275,18 @@ for (const [name, measure] of [
   console.error(`${name} baseline: ${JSON.stringify({ ...baseline, report: baseline.report?.status })}`);
   const measured = await measure(bad);
   const report = measured.report!;
-  console.error(`${name}: ${JSON.stringify({ ...measured, report: { status: report.status, rowsTotal: report.rowsTotal, errorCount: report.errorCount } })}`);
-  if (report.status !== 'rejected' || report.errorCount !== expectedErrors || report.rowsTotal !== expectedRows || report.errors.length !== 1000) {
-    throw new Error(`${name}: unexpected report ${JSON.stringify({ ...report, errors: report.errors.slice(0, 5) })} (expected ${expectedErrors} errors, ${expectedRows} rows)`);
+  console.error(
+    `${name}: ${JSON.stringify({ ...measured, report: { status: report.status, rowsTotal: report.rowsTotal, errorCount: report.errorCount } })}`,
+  );
+  if (
+    report.status !== 'rejected' ||
+    report.errorCount !== expectedErrors ||
+    report.rowsTotal !== expectedRows ||
+    report.errors.length !== 1000
+  ) {
+    throw new Error(
+      `${name}: unexpected report ${JSON.stringify({ ...report, errors: report.errors.slice(0, 5) })} (expected ${expectedErrors} errors, ${expectedRows} rows)`,
+    );
   }
   results[name] = {
     peakRssMb: measured.peakRssMb,
@@ -254,7 +297,12 @@ for (const [name, measure] of [
     linesPerSecond: Math.round(sizes.lines / measured.seconds),
     megabytesPerSecond: Math.round((sizes.fileBytes / 1e6 / measured.seconds) * 10) / 10,
     ...(measured.httpStatus ? { httpStatus: measured.httpStatus } : {}),
-    report: { status: report.status, rowsTotal: report.rowsTotal, errorCount: report.errorCount, errorsKept: report.errors.length },
+    report: {
+      status: report.status,
+      rowsTotal: report.rowsTotal,
+      errorCount: report.errorCount,
+      errorsKept: report.errors.length,
+    },
     underGoal: measured.peakRssMb < GOAL_MB,
   };
 }
@@ -270,7 +318,7 @@ process.stdout.write(
       limits: { maxLineBytes: MAX_LINE, maxUploadBytes: 1024 ** 3 },
       goal: { peakRssMb: `< ${GOAL_MB}`, unit: 'MB' },
       ...results,
-      note: 'peakRssMb: the measured process\'s own high-water mark (getrusage maxRSS at exit); sampledPeakRssMb: VmRSS sampled every 50 ms; baselinePeakRssMb: the same command on a one-line file',
+      note: "peakRssMb: the measured process's own high-water mark (getrusage maxRSS at exit); sampledPeakRssMb: VmRSS sampled every 50 ms; baselinePeakRssMb: the same command on a one-line file",
     },
     null,
     2,

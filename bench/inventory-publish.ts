@@ -25,10 +25,17 @@ const option = (name: string, fallback: number) => {
 };
 const sizes = { products: option('products', 3400), rounds: option('rounds', 3), changes: option('changes', 50) };
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((p / 100) * values.length))]!;
+const percentile = (values: number[], p: number) =>
+  [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((p / 100) * values.length))]!;
 
 const sim = await startSimulator({ bulkStepMs: 50 });
-const creds = sim.createShop({ seed: 8, products: sizes.products, stores: 2, maxVariants: 5, plan: 'standard' } as never);
+const creds = sim.createShop({
+  seed: 8,
+  products: sizes.products,
+  stores: 2,
+  maxVariants: 5,
+  plan: 'standard',
+} as never);
 const shop = sim.shop(creds.shop);
 const variants = [...shop.variants.values()];
 
@@ -38,12 +45,19 @@ const port = await freePort();
 const config = testConfig(testDb, simulatedShopVariables(sim.url, creds, port));
 const switchyard = await startSwitchyard(config, { logger: makeLogger({ level: 'silent' }), schedulerTickMs: 200 });
 const api = async (method: string, path: string, body?: string, type = 'application/json') => {
-  const response = await fetch(`${switchyard.url}${path}`, { method, ...(body === undefined ? {} : { headers: { 'content-type': type }, body }) });
+  const response = await fetch(`${switchyard.url}${path}`, {
+    method,
+    ...(body === undefined ? {} : { headers: { 'content-type': type }, body }),
+  });
   const json = (await response.json()) as Record<string, any>;
   if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json).slice(0, 300)}`);
   return json;
 };
-const health = async () => (await api('GET', '/api/v1/sync/health')) as { shop: { status: string }; api: { calls: number; costPoints: number; throttled: number } };
+const health = async () =>
+  (await api('GET', '/api/v1/sync/health')) as {
+    shop: { status: string };
+    api: { calls: number; costPoints: number; throttled: number };
+  };
 const waitUntil = async (what: string, check: () => Promise<boolean>, ms: number, every = 50) => {
   const end = Date.now() + ms;
   while (Date.now() < end) {
@@ -53,21 +67,38 @@ const waitUntil = async (what: string, check: () => Promise<boolean>, ms: number
   throw new Error(`timed out: ${what}`);
 };
 const db = switchyard.database.db;
-const queueEmpty = async () => (await queryRows<{ n: number }>(db, sql`select count(*)::int as n from inventory_publish_queue`))[0]!.n === 0;
+const queueEmpty = async () =>
+  (await queryRows<{ n: number }>(db, sql`select count(*)::int as n from inventory_publish_queue`))[0]!.n === 0;
 
 await waitUntil('the initial load', async () => (await health()).shop.status === 'connected', 1_800_000, 500);
-const facilities = (await api('GET', '/api/v1/facilities')).facilities as Array<{ code: string; shopifyLocationId: string }>;
+const facilities = (await api('GET', '/api/v1/facilities')).facilities as Array<{
+  code: string;
+  shopifyLocationId: string;
+}>;
 const warehouse = [...shop.locations.values()].filter((l) => l.kind === 'warehouse').sort((a, b) => a.id - b.id)[0]!;
 const aggregate = facilities.find((f) => f.shopifyLocationId === `gid://shopify/Location/${warehouse.id}`)!.code;
 
 // 1. Publish every variant: first the switch to aggregate mode, then rounds of a count that moves all.
-const rounds: Array<{ seconds: number; calls: number; costPoints: number; throttled: number; quantitiesPushed: number }> = [];
+const rounds: Array<{
+  seconds: number;
+  calls: number;
+  costPoints: number;
+  throttled: number;
+  quantitiesPushed: number;
+}> = [];
 const dir = mkdtempSync(join(tmpdir(), 'switchyard-bench-counts-'));
 for (let round = 0; round <= sizes.rounds; round++) {
   const before = (await health()).api;
-  const [logBefore] = await queryRows<{ n: number }>(db, sql`select coalesce(sum(jsonb_array_length(quantities)), 0)::int as n from inventory_publish_log where outcome = 'accepted'`);
+  const [logBefore] = await queryRows<{ n: number }>(
+    db,
+    sql`select coalesce(sum(jsonb_array_length(quantities)), 0)::int as n from inventory_publish_log where outcome = 'accepted'`,
+  );
   const quantityOf = (i: number) => 50 + ((i + round) % 7) + round;
-  const drift = () => (round === 0 ? 0 : variants.filter((v, i) => shop.level(v.inventoryItemId, warehouse.id)!.quantities.available !== quantityOf(i)).length);
+  const drift = () =>
+    round === 0
+      ? 0
+      : variants.filter((v, i) => shop.level(v.inventoryItemId, warehouse.id)!.quantities.available !== quantityOf(i))
+          .length;
   const started = performance.now();
   if (round === 0) {
     // The online channel is the warehouse alone, so Shopify's available is exactly its count.
@@ -76,18 +107,37 @@ for (let round = 0; round <= sizes.rounds; round++) {
   } else {
     const file = join(dir, `count-${round}.csv`);
     const at = new Date().toISOString();
-    writeFileSync(file, `facility,sku,quantity,counted_at\n${variants.map((v, i) => `${aggregate},${v.sku},${quantityOf(i)},${at}`).join('\n')}\n`);
-    await api('POST', `/api/v1/inventory/imports?fileName=count-${round}.csv`, (await import('node:fs')).readFileSync(file, 'utf8'), 'text/csv');
+    writeFileSync(
+      file,
+      `facility,sku,quantity,counted_at\n${variants.map((v, i) => `${aggregate},${v.sku},${quantityOf(i)},${at}`).join('\n')}\n`,
+    );
+    await api(
+      'POST',
+      `/api/v1/inventory/imports?fileName=count-${round}.csv`,
+      (await import('node:fs')).readFileSync(file, 'utf8'),
+      'text/csv',
+    );
   }
   // Done when Shopify shows every counted quantity (nothing else moves stock here: no orders, no
   // safety stock), not merely when the publish queue is empty.
-  await waitUntil('publishing to finish', async () => drift() === 0 && (await queueEmpty()), 600_000, 50).catch((error) => {
-    throw new Error(`${(error as Error).message}: ${drift()} variants differ in Shopify after round ${round}`);
-  });
+  await waitUntil('publishing to finish', async () => drift() === 0 && (await queueEmpty()), 600_000, 50).catch(
+    (error) => {
+      throw new Error(`${(error as Error).message}: ${drift()} variants differ in Shopify after round ${round}`);
+    },
+  );
   const seconds = (performance.now() - started) / 1000;
   const after = (await health()).api;
-  const [logAfter] = await queryRows<{ n: number }>(db, sql`select coalesce(sum(jsonb_array_length(quantities)), 0)::int as n from inventory_publish_log where outcome = 'accepted'`);
-  const figures = { seconds: Math.round(seconds * 10) / 10, calls: after.calls - before.calls, costPoints: after.costPoints - before.costPoints, throttled: after.throttled - before.throttled, quantitiesPushed: logAfter!.n - logBefore!.n };
+  const [logAfter] = await queryRows<{ n: number }>(
+    db,
+    sql`select coalesce(sum(jsonb_array_length(quantities)), 0)::int as n from inventory_publish_log where outcome = 'accepted'`,
+  );
+  const figures = {
+    seconds: Math.round(seconds * 10) / 10,
+    calls: after.calls - before.calls,
+    costPoints: after.costPoints - before.costPoints,
+    throttled: after.throttled - before.throttled,
+    quantitiesPushed: logAfter!.n - logBefore!.n,
+  };
   console.error(`${round === 0 ? 'switch to aggregate' : `round ${round}`}: ${JSON.stringify(figures)}`);
   if (round > 0) rounds.push(figures);
 }
@@ -101,7 +151,11 @@ for (let i = 0; i < sizes.changes; i++) {
   const level = shop.level(v.inventoryItemId, warehouse.id)!;
   const before = level.quantities.available;
   const started = performance.now();
-  await api('POST', '/api/v1/inventory/variances', JSON.stringify({ facility: aggregate, sku: v.sku, kind: 'found', quantity: 1, reason: 'bench' }));
+  await api(
+    'POST',
+    '/api/v1/inventory/variances',
+    JSON.stringify({ facility: aggregate, sku: v.sku, kind: 'found', quantity: 1, reason: 'bench' }),
+  );
   await waitUntil('the change in Shopify', async () => level.quantities.available === before + 1, 30_000, 5);
   latencies.push(performance.now() - started);
   await new Promise((r) => setTimeout(r, 200));
@@ -113,7 +167,13 @@ process.stdout.write(
       benchmark: 'inventory-publish',
       database: switchyard.database.kind,
       plan: 'standard (100 points/s restore, 2,000-point bucket)',
-      sizes: { variants: variants.length, products: sizes.products, publishedLocations: 1, rounds: sizes.rounds, latencyChanges: sizes.changes },
+      sizes: {
+        variants: variants.length,
+        products: sizes.products,
+        publishedLocations: 1,
+        rounds: sizes.rounds,
+        latencyChanges: sizes.changes,
+      },
       publishAllVariants: {
         seconds: { median: median(rounds.map((r) => r.seconds)), unit: 's' },
         apiCalls: { median: median(rounds.map((r) => r.calls)) },

@@ -30,7 +30,9 @@ const db = (await testDb.open({ onDisk: true })).db;
 
 /** Products, variants (SKU-<n>) and facilities (F<n>) made by SQL, as fast as the database allows. */
 async function seed(variantCount: number, facilityCount: number): Promise<void> {
-  await db.execute(sql`insert into products (shopify_product_id, title) select 'gid://bench/Product/' || g, 'Product ' || g from generate_series(1, ${variantCount}::int) g`);
+  await db.execute(
+    sql`insert into products (shopify_product_id, title) select 'gid://bench/Product/' || g, 'Product ' || g from generate_series(1, ${variantCount}::int) g`,
+  );
   await db.execute(
     sql`insert into variants (product_id, shopify_variant_id, shopify_inventory_item_id, sku, title)
         select id, 'gid://bench/ProductVariant/' || id, 'gid://bench/InventoryItem/' || id, 'SKU-' || id, 'Default' from products`,
@@ -40,7 +42,13 @@ async function seed(variantCount: number, facilityCount: number): Promise<void> 
   );
 }
 
-async function writeCountFile(path: string, facilities: number, skus: number, countedAt: Date, salt: number): Promise<void> {
+async function writeCountFile(
+  path: string,
+  facilities: number,
+  skus: number,
+  countedAt: Date,
+  salt: number,
+): Promise<void> {
   const out = createWriteStream(path);
   const stamp = countedAt.toISOString();
   if (!out.write('facility,sku,quantity,counted_at\n')) await once(out, 'drain');
@@ -58,7 +66,13 @@ if (which === 'erp') {
   const skus = option('skus', 50_000);
   await seed(skus, facilities);
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-bench-'));
-  const results: Array<{ seconds: number; rowsPerSecond: number; peakRssMb: number; peakHeapMb: number; entries: number }> = [];
+  const results: Array<{
+    seconds: number;
+    rowsPerSecond: number;
+    peakRssMb: number;
+    peakHeapMb: number;
+    entries: number;
+  }> = [];
   for (let run = 0; run < runs; run++) {
     const file = join(dir, `count-${run}.csv`);
     await writeCountFile(file, facilities, skus, new Date(Date.now() - (runs - run) * 60_000), run * 11);
@@ -74,9 +88,18 @@ if (which === 'erp') {
     const report = await importCountFile(db, { path: file, source: 'bench', now: () => new Date() });
     const seconds = (performance.now() - started) / 1000;
     clearInterval(sample);
-    if (report.status !== 'applied' || report.rowsApplied !== facilities * skus) throw new Error(`import ${run}: ${JSON.stringify(report).slice(0, 500)}`);
-    results.push({ seconds: Math.round(seconds * 10) / 10, rowsPerSecond: Math.round(report.rowsTotal / seconds), peakRssMb: Math.round(peakRss / 1e6), peakHeapMb: Math.round(peakHeap / 1e6), entries: report.entriesWritten });
-    console.error(`run ${run + 1}/${runs}: ${JSON.stringify(results.at(-1))} (file ${Math.round(statSync(file).size / 1e6)} MB)`);
+    if (report.status !== 'applied' || report.rowsApplied !== facilities * skus)
+      throw new Error(`import ${run}: ${JSON.stringify(report).slice(0, 500)}`);
+    results.push({
+      seconds: Math.round(seconds * 10) / 10,
+      rowsPerSecond: Math.round(report.rowsTotal / seconds),
+      peakRssMb: Math.round(peakRss / 1e6),
+      peakHeapMb: Math.round(peakHeap / 1e6),
+      entries: report.entriesWritten,
+    });
+    console.error(
+      `run ${run + 1}/${runs}: ${JSON.stringify(results.at(-1))} (file ${Math.round(statSync(file).size / 1e6)} MB)`,
+    );
     rmSync(file);
   }
   rmSync(dir, { recursive: true, force: true });
@@ -89,7 +112,11 @@ if (which === 'erp') {
         sizes: { rows: facilities * skus, facilities, skus, runs },
         rowsPerSecond: { median: median(results.map((r) => r.rowsPerSecond)), unit: 'rows/s' },
         seconds: { median: median(results.map((r) => r.seconds)), unit: 's' },
-        peakRssMb: { max: Math.max(...results.map((r) => r.peakRssMb)), unit: 'MB', note: 'resident memory of the whole process during the import' },
+        peakRssMb: {
+          max: Math.max(...results.map((r) => r.peakRssMb)),
+          unit: 'MB',
+          note: 'resident memory of the whole process during the import',
+        },
         peakHeapMb: { max: Math.max(...results.map((r) => r.peakHeapMb)), unit: 'MB' },
         ledgerEntries: ledger!.n,
         runs: results,
@@ -106,7 +133,9 @@ if (which === 'erp') {
     sql`insert into inventory_levels (variant_id, facility_id, on_hand, reserved) select v.id, f.id, (v.id * 7 + f.id * 13) % 40, (v.id + f.id) % 3 from variants v cross join facilities f`,
   );
   // Some demand waiting in the queue: 10,000 open orders of 2 lines.
-  await db.execute(sql`insert into orders (shopify_order_id, name, shopify_created_at, shopify_updated_at) select 'gid://bench/Order/' || g, '#' || g, now(), now() from generate_series(1, 10000) g`);
+  await db.execute(
+    sql`insert into orders (shopify_order_id, name, shopify_created_at, shopify_updated_at) select 'gid://bench/Order/' || g, '#' || g, now(), now() from generate_series(1, 10000) g`,
+  );
   await db.execute(
     sql`insert into order_lines (order_id, shopify_line_item_id, variant_id, title, quantity, current_quantity)
         select o.id, 'gid://bench/LineItem/' || o.id || '-' || k, 1 + ((o.id * 31 + k * 17) % ${variants}::int), 'line', 1 + k, 1 + k from orders o, generate_series(0, 1) k`,
@@ -141,7 +170,9 @@ if (which === 'erp') {
     )}\n`,
   );
 } else {
-  process.stderr.write('usage: npx tsx bench/inventory.ts erp|atp [--facilities N] [--skus N] [--variants N] [--runs N]\n');
+  process.stderr.write(
+    'usage: npx tsx bench/inventory.ts erp|atp [--facilities N] [--skus N] [--variants N] [--runs N]\n',
+  );
   process.exitCode = 2;
 }
 await testDb.drop();

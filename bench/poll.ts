@@ -19,7 +19,12 @@ const option = (name: string, fallback: number) => {
   const index = args.indexOf(`--${name}`);
   return index >= 0 ? Number(args[index + 1]) : fallback;
 };
-const sizes = { ordersPerRound: option('orders', 2000), dropRate: option('drop', 0.3), rounds: option('rounds', 3), products: option('products', 500) };
+const sizes = {
+  ordersPerRound: option('orders', 2000),
+  dropRate: option('drop', 0.3),
+  rounds: option('rounds', 3),
+  products: option('products', 500),
+};
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
 
 // --- the shop
@@ -34,7 +39,8 @@ const random = makeRandom(7);
 const database = await benchDatabase();
 const port = await freePort();
 const config = database.config(sim.url, creds, port);
-const health = async () => (await (await fetch(`http://127.0.0.1:${port}/api/v1/sync/health`)).json()) as Record<string, any>;
+const health = async () =>
+  (await (await fetch(`http://127.0.0.1:${port}/api/v1/sync/health`)).json()) as Record<string, any>;
 // Read everything up to now (no delay), with the production overlap of 5 minutes.
 const switchyard = await startSwitchyard(config, {
   logger: makeLogger({ level: 'warn', destination: process.stderr }),
@@ -43,7 +49,8 @@ const switchyard = await startSwitchyard(config, {
 });
 while ((await health()).shop.status !== 'connected') await new Promise((r) => setTimeout(r, 500));
 // The bench runs the poll itself, at chosen moments.
-for (const job of ['sync.orders-new', 'sync.orders-updated', 'sync.reconcile']) await switchyard.jobs.setSchedule(job, { enabled: false }, 'bench');
+for (const job of ['sync.orders-new', 'sync.orders-updated', 'sync.reconcile'])
+  await switchyard.jobs.setSchedule(job, { enabled: false }, 'bench');
 
 const db = switchyard.database.db;
 async function quiet(): Promise<void> {
@@ -62,7 +69,10 @@ const rounds: Array<Record<string, unknown>> = [];
 for (let round = 0; round < sizes.rounds; round++) {
   sim.setWebhookFaults(creds.shop, { dropRate: sizes.dropRate });
   for (let i = 0; i < sizes.ordersPerRound; i++) {
-    const lines = Array.from({ length: random.int(1, 4) }, () => ({ variantId: random.pick(variants).id, quantity: random.int(1, 2) }));
+    const lines = Array.from({ length: random.int(1, 4) }, () => ({
+      variantId: random.pick(variants).id,
+      quantity: random.int(1, 2),
+    }));
     placeOrder(shop, { lines, shipping: random.chance(0.2) ? 'express' : 'standard' });
     if (i % 200 === 199) await new Promise((r) => setTimeout(r, 5));
   }
@@ -92,7 +102,10 @@ await switchyard.stop();
 await sim.close();
 await database.drop();
 
-const windowOrders = (r: Record<string, any>) => Object.entries(r['counts'] as Record<string, number>).filter(([k]) => k.startsWith('orders_')).reduce((s, [, n]) => s + n, 0);
+const windowOrders = (r: Record<string, any>) =>
+  Object.entries(r['counts'] as Record<string, number>)
+    .filter(([k]) => k.startsWith('orders_'))
+    .reduce((s, [, n]) => s + n, 0);
 process.stdout.write(
   `${JSON.stringify(
     {

@@ -32,7 +32,14 @@ const option = (name: string, fallback: number) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? Number(args[i + 1]) : fallback;
 };
-const sizes = { orders: option('orders', 100_000), facilities: option('facilities', 200), skus: option('skus', 20_000), batch: option('batch', 1000), rounds: option('rounds', 1), workers: option('workers', 1) };
+const sizes = {
+  orders: option('orders', 100_000),
+  facilities: option('facilities', 200),
+  skus: option('skus', 20_000),
+  batch: option('batch', 1000),
+  rounds: option('rounds', 1),
+  workers: option('workers', 1),
+};
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 function firstFitDocument(): RuleDocument {
@@ -50,7 +57,16 @@ function firstFitDocument(): RuleDocument {
             name: 'all',
             orderFilters: { queues: ['brokering'] },
             orderSorts: [{ field: 'order_date', direction: 'asc' }],
-            rules: [{ name: 'first facility holding the line', filters: { capabilities: ['ship'] }, sorts: [{ field: 'priority', direction: 'asc' }], useScores: false, assignment: { mode: 'split' }, onUnfilled: { action: 'queue', queue: 'unfillable' } }],
+            rules: [
+              {
+                name: 'first facility holding the line',
+                filters: { capabilities: ['ship'] },
+                sorts: [{ field: 'priority', direction: 'asc' }],
+                useScores: false,
+                assignment: { mode: 'split' },
+                onUnfilled: { action: 'queue', queue: 'unfillable' },
+              },
+            ],
           },
         ],
       },
@@ -71,7 +87,9 @@ async function build(db: Db) {
     select 'F' || lpad(g::text, 4, '0'), 'Facility ' || g, case when g % 10 = 0 then 'WAREHOUSE' else 'STORE' end,
            25 + random() * 23, -123 + random() * 53, (g % 10 = 0) or random() < 0.6, g % 10 <> 0, random() < 0.2, 'America/New_York'
     from generate_series(1, ${sizes.facilities}) g`);
-  await db.execute(sql`insert into products (shopify_product_id, title) select 'gid://shopify/Product/' || g, 'Product ' || g from generate_series(1, ${Math.ceil(sizes.skus / 4)}) g`);
+  await db.execute(
+    sql`insert into products (shopify_product_id, title) select 'gid://shopify/Product/' || g, 'Product ' || g from generate_series(1, ${Math.ceil(sizes.skus / 4)}) g`,
+  );
   await db.execute(sql`
     insert into variants (product_id, shopify_variant_id, shopify_inventory_item_id, sku, title, price)
     select p.id, 'gid://shopify/ProductVariant/' || g, 'gid://shopify/InventoryItem/' || g, 'SKU-' || g, 'Variant ' || g, (5 + (g % 20) * 5)::numeric
@@ -95,8 +113,13 @@ async function build(db: Db) {
     cross join lateral (select 1 + floor(random() * 2)::int + (n * 0) as q, 1 + floor(random() * ${sizes.skus})::int + (n * 0) as pick) r
     join variants v on v.shopify_variant_id = 'gid://shopify/ProductVariant/' || r.pick`);
   await db.execute(sql`analyze`);
-  const [counts] = await queryRows<{ lines: number; levels: number }>(db, sql`select (select count(*)::int from order_lines) as lines, (select count(*)::int from inventory_levels) as levels`);
-  console.error(`built: ${sizes.orders} orders, ${counts!.lines} lines, ${counts!.levels} levels in ${Math.round(performance.now() - started)} ms`);
+  const [counts] = await queryRows<{ lines: number; levels: number }>(
+    db,
+    sql`select (select count(*)::int from order_lines) as lines, (select count(*)::int from inventory_levels) as levels`,
+  );
+  console.error(
+    `built: ${sizes.orders} orders, ${counts!.lines} lines, ${counts!.levels} levels in ${Math.round(performance.now() - started)} ms`,
+  );
   return counts!;
 }
 
@@ -108,7 +131,10 @@ async function cpuSeconds(db: Db): Promise<{ node: number; postgres: Map<number,
   const usage = process.cpuUsage();
   const node = (usage.user + usage.system) / 1e6;
   if (!process.env['DATABASE_URL'] || !existsSync('/proc/self/stat')) return { node, postgres: null };
-  const pids = await queryRows<{ pid: number }>(db, sql`select pid from pg_stat_activity where datname = current_database()`);
+  const pids = await queryRows<{ pid: number }>(
+    db,
+    sql`select pid from pg_stat_activity where datname = current_database()`,
+  );
   const postgres = new Map<number, number>();
   for (const { pid } of pids) {
     try {
@@ -134,7 +160,14 @@ function cpuBetween(before: Awaited<ReturnType<typeof cpuSeconds>>, after: Await
 }
 
 async function allOrders(db: Db): Promise<RoutableOrder[]> {
-  const rows = await queryRows<{ id: number; name: string; created: Date; lat: number; lon: number; lines: Array<{ id: number; v: number; q: number; p: string }> }>(
+  const rows = await queryRows<{
+    id: number;
+    name: string;
+    created: Date;
+    lat: number;
+    lon: number;
+    lines: Array<{ id: number; v: number; q: number; p: string }>;
+  }>(
     db,
     sql`select o.id, o.name, o.shopify_created_at as created, o.latitude as lat, o.longitude as lon,
           (select json_agg(json_build_object('id', ol.id, 'v', ol.variant_id, 'q', ol.current_quantity, 'p', ol.unit_price)) from order_lines ol where ol.order_id = o.id) as lines
@@ -152,11 +185,27 @@ async function allOrders(db: Db): Promise<RoutableOrder[]> {
     latitude: r.lat,
     longitude: r.lon,
     pickupFacilityId: null,
-    lines: r.lines.map((l) => ({ id: Number(l.id), variantId: Number(l.v), sku: null, quantity: l.q, unitPrice: Number(l.p), groupKey: null, queue: 'brokering', excludedFacilityIds: [] })),
+    lines: r.lines.map((l) => ({
+      id: Number(l.id),
+      variantId: Number(l.v),
+      sku: null,
+      quantity: l.q,
+      unitPrice: Number(l.p),
+      groupKey: null,
+      queue: 'brokering',
+      excludedFacilityIds: [],
+    })),
   }));
 }
 
-const runs: Array<{ seconds: number; lines: number; linesPerSecond: number; conflicts: number; parked: number; phaseSeconds: Record<string, number> }> = [];
+const runs: Array<{
+  seconds: number;
+  lines: number;
+  linesPerSecond: number;
+  conflicts: number;
+  parked: number;
+  phaseSeconds: Record<string, number>;
+}> = [];
 let quality: Record<string, unknown> = {};
 let built: { lines: number; levels: number } = { lines: 0, levels: 0 };
 for (let round = 0; round < sizes.rounds; round++) {
@@ -172,14 +221,34 @@ for (let round = 0; round < sizes.rounds; round++) {
       const { stock } = await loadStock(db, [...new Set(orders.flatMap((o) => o.lines.map((l) => l.variantId)))]);
       // Every order of the day in one decision, as the quality figures have always been measured.
       const whole = { stepOrders: Number.POSITIVE_INFINITY };
-      const ours = measure(await simulate((await activeRules(db)).document ?? defaultRuleDocument(), orders, facilities, stock, whole), orders, facilities);
-      const firstFit = measure(await simulate(firstFitDocument(), orders, facilities, stock, whole), orders, facilities);
-      const ratio = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? null : Math.round((a / b) * 1000) / 1000);
-      const slim = (m: typeof ours) => ({ fillRate: m.fillRate, splitRate: m.splitRate, meanDistanceKm: m.meanDistanceKm, p95DistanceKm: m.p95DistanceKm, packagesPerOrder: m.packagesPerOrder, linesParked: m.linesParked });
+      const ours = measure(
+        await simulate((await activeRules(db)).document ?? defaultRuleDocument(), orders, facilities, stock, whole),
+        orders,
+        facilities,
+      );
+      const firstFit = measure(
+        await simulate(firstFitDocument(), orders, facilities, stock, whole),
+        orders,
+        facilities,
+      );
+      const ratio = (a: number | null, b: number | null) =>
+        a === null || b === null || b === 0 ? null : Math.round((a / b) * 1000) / 1000;
+      const slim = (m: typeof ours) => ({
+        fillRate: m.fillRate,
+        splitRate: m.splitRate,
+        meanDistanceKm: m.meanDistanceKm,
+        p95DistanceKm: m.p95DistanceKm,
+        packagesPerOrder: m.packagesPerOrder,
+        linesParked: m.linesParked,
+      });
       quality = {
         switchyardDefaultRules: slim(ours),
         firstFitBaseline: slim(firstFit),
-        ratios: { fillRate: ratio(ours.fillRate, firstFit.fillRate), splitRate: ratio(ours.splitRate, firstFit.splitRate), meanDistanceKm: ratio(ours.meanDistanceKm, firstFit.meanDistanceKm) },
+        ratios: {
+          fillRate: ratio(ours.fillRate, firstFit.fillRate),
+          splitRate: ratio(ours.splitRate, firstFit.splitRate),
+          meanDistanceKm: ratio(ours.meanDistanceKm, firstFit.meanDistanceKm),
+        },
         inMemorySeconds: Math.round((performance.now() - t0) / 100) / 10,
       };
       console.error(`quality: ${JSON.stringify(quality)}`);
@@ -187,7 +256,11 @@ for (let round = 0; round < sizes.rounds; round++) {
     const cpuBefore = await cpuSeconds(db);
     const started = performance.now();
     // Workers side by side, each with its own connection (on PostgreSQL); they claim disjoint orders.
-    const all = await Promise.all(Array.from({ length: sizes.workers }, () => runBrokering(db, { runs: 'all', trigger: 'bench', now: () => new Date(), batchSize: sizes.batch })));
+    const all = await Promise.all(
+      Array.from({ length: sizes.workers }, () =>
+        runBrokering(db, { runs: 'all', trigger: 'bench', now: () => new Date(), batchSize: sizes.batch }),
+      ),
+    );
     const seconds = (performance.now() - started) / 1000;
     const cpuAfter = await cpuSeconds(db);
     const counts = { linesRouted: 0, linesParked: 0, conflicts: 0 };
@@ -197,11 +270,20 @@ for (let round = 0; round < sizes.rounds; round++) {
       counts.linesRouted += c.linesRouted;
       counts.linesParked += c.linesParked;
       counts.conflicts += c.conflicts;
-      for (const [phase, ms] of Object.entries(c.phases)) phaseSeconds[phase] = Math.round(((phaseSeconds[phase] ?? 0) + ms / 1000) * 100) / 100;
+      for (const [phase, ms] of Object.entries(c.phases))
+        phaseSeconds[phase] = Math.round(((phaseSeconds[phase] ?? 0) + ms / 1000) * 100) / 100;
     }
     const lines = counts.linesRouted + counts.linesParked;
     const cpu = cpuBetween(cpuBefore, cpuAfter);
-    const figures = { seconds: Math.round(seconds * 10) / 10, lines, linesPerSecond: Math.round(lines / seconds), conflicts: counts.conflicts, parked: counts.linesParked, cpuSeconds: cpu, phaseSeconds };
+    const figures = {
+      seconds: Math.round(seconds * 10) / 10,
+      lines,
+      linesPerSecond: Math.round(lines / seconds),
+      conflicts: counts.conflicts,
+      parked: counts.linesParked,
+      cpuSeconds: cpu,
+      phaseSeconds,
+    };
     console.error(`round ${round + 1}: ${JSON.stringify(figures)}`);
     runs.push(figures);
   } finally {
@@ -214,8 +296,20 @@ process.stdout.write(
     {
       benchmark: 'routing',
       database: process.env['DATABASE_URL'] ? 'postgres' : 'pglite',
-      sizes: { orders: sizes.orders, lines: built.lines, facilities: sizes.facilities, skus: sizes.skus, inventoryLevels: built.levels, batchSize: sizes.batch, workers: sizes.workers, rounds: sizes.rounds },
-      endToEnd: { linesPerSecond: { median: median(runs.map((r) => r.linesPerSecond)), goal: '>= 10000 on PostgreSQL' }, rounds: runs },
+      sizes: {
+        orders: sizes.orders,
+        lines: built.lines,
+        facilities: sizes.facilities,
+        skus: sizes.skus,
+        inventoryLevels: built.levels,
+        batchSize: sizes.batch,
+        workers: sizes.workers,
+        rounds: sizes.rounds,
+      },
+      endToEnd: {
+        linesPerSecond: { median: median(runs.map((r) => r.linesPerSecond)), goal: '>= 10000 on PostgreSQL' },
+        rounds: runs,
+      },
       quality,
     },
     null,

@@ -17,18 +17,44 @@ const runs = option('runs', 3);
 const concurrency = option('concurrency', 32);
 const sizes = { products: 500, stores: 10, orders: 2000 };
 
-const child = spawn(process.execPath, ['--import', 'tsx', 'bench/support/simulator-process.ts', String(sizes.products), String(sizes.stores), String(sizes.orders)], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
+const child = spawn(
+  process.execPath,
+  [
+    '--import',
+    'tsx',
+    'bench/support/simulator-process.ts',
+    String(sizes.products),
+    String(sizes.stores),
+    String(sizes.orders),
+  ],
+  {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  },
+);
 const [line] = (await once(child.stdout!, 'data')) as [Buffer];
-const sim = JSON.parse(line.toString().trim().split('\n')[0]!) as { url: string; accessToken: string; apiVersion: string };
+const sim = JSON.parse(line.toString().trim().split('\n')[0]!) as {
+  url: string;
+  accessToken: string;
+  apiVersion: string;
+};
 const endpoint = new URL(`${sim.url}/admin/api/${sim.apiVersion}/graphql.json`);
 const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
 
 function post(body: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: endpoint.hostname, port: endpoint.port, path: endpoint.pathname, method: 'POST', agent, headers: { 'content-type': 'application/json', 'x-shopify-access-token': sim.accessToken, 'content-length': Buffer.byteLength(body) } },
+      {
+        host: endpoint.hostname,
+        port: endpoint.port,
+        path: endpoint.pathname,
+        method: 'POST',
+        agent,
+        headers: {
+          'content-type': 'application/json',
+          'x-shopify-access-token': sim.accessToken,
+          'content-length': Buffer.byteLength(body),
+        },
+      },
       (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
@@ -58,7 +84,8 @@ async function measure(body: string): Promise<{ requestsPerSecond: number; error
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const queries = {
   simple: '{ shop { name } }',
-  ordersPage: '{ orders(first: 50, sortKey: UPDATED_AT) { nodes { id name updatedAt lineItems(first: 5) { nodes { id sku quantity currentQuantity } } } } }',
+  ordersPage:
+    '{ orders(first: 50, sortKey: UPDATED_AT) { nodes { id name updatedAt lineItems(first: 5) { nodes { id sku quantity currentQuantity } } } } }',
 };
 const results: Record<string, unknown> = {};
 for (const [name, query] of Object.entries(queries)) {

@@ -18,8 +18,13 @@ const option = (name: string, fallback: number) => {
   const index = args.indexOf(`--${name}`);
   return index >= 0 ? Number(args[index + 1]) : fallback;
 };
-const sizes = { products: option('products', 10_000), openOrders: option('orders', 20_000), stores: option('stores', 8), latencyOrders: option('latency-orders', 300), ratePerSecond: option('rate', 20) };
-
+const sizes = {
+  products: option('products', 10_000),
+  openOrders: option('orders', 20_000),
+  stores: option('stores', 8),
+  latencyOrders: option('latency-orders', 300),
+  ratePerSecond: option('rate', 20),
+};
 
 const percentile = (values: number[], p: number) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -28,25 +33,42 @@ const percentile = (values: number[], p: number) => {
 
 // --- the shop
 const sim = await startSimulator({ bulkStepMs: 50 });
-const creds = sim.createShop({ seed: 4, products: sizes.products, stores: sizes.stores, maxVariants: 5, plan: 'plus' } as never);
+const creds = sim.createShop({
+  seed: 4,
+  products: sizes.products,
+  stores: sizes.stores,
+  maxVariants: 5,
+  plan: 'plus',
+} as never);
 const shop = sim.shop(creds.shop);
 const variants = [...shop.variants.values()];
 for (const v of variants) v.inventoryPolicy = 'CONTINUE';
 const random = makeRandom(99);
 const now = sim.now().getTime();
 for (let i = 0; i < sizes.openOrders; i++) {
-  const lines = Array.from({ length: random.int(1, 4) }, () => ({ variantId: random.pick(variants).id, quantity: random.int(1, 3) }));
-  placeOrder(shop, { lines, shipping: random.chance(0.2) ? 'express' : 'standard', createdAt: new Date(now - random.int(1, 28 * 24 * 60) * 60_000) });
+  const lines = Array.from({ length: random.int(1, 4) }, () => ({
+    variantId: random.pick(variants).id,
+    quantity: random.int(1, 3),
+  }));
+  placeOrder(shop, {
+    lines,
+    shipping: random.chance(0.2) ? 'express' : 'standard',
+    createdAt: new Date(now - random.int(1, 28 * 24 * 60) * 60_000),
+  });
 }
 
 // --- Switchyard
 const database = await benchDatabase();
 const port = await freePort();
 const config = database.config(sim.url, creds, port);
-const health = async () => (await (await fetch(`http://127.0.0.1:${port}/api/v1/sync/health`)).json()) as Record<string, any>;
+const health = async () =>
+  (await (await fetch(`http://127.0.0.1:${port}/api/v1/sync/health`)).json()) as Record<string, any>;
 
 const loadStart = performance.now();
-const switchyard = await startSwitchyard(config, { logger: makeLogger({ level: 'warn', destination: process.stderr }), schedulerTickMs: 250 });
+const switchyard = await startSwitchyard(config, {
+  logger: makeLogger({ level: 'warn', destination: process.stderr }),
+  schedulerTickMs: 250,
+});
 for (;;) {
   const h = await health();
   if (h.shop.status === 'connected') break;
@@ -74,7 +96,9 @@ const stores = [...shop.locations.values()].filter((l) => l.kind === 'store');
 for (let i = 0; i < sizes.latencyOrders; i++) {
   const lines = Array.from({ length: random.int(1, 4) }, () => ({ variantId: random.pick(variants).id, quantity: 1 }));
   // 15% pickup at a store (those need one API lookup each: the webhook body does not name the store).
-  const placed = random.chance(0.15) ? placeOrder(shop, { lines, shipping: 'pickup', locationId: random.pick(stores).id }) : placeOrder(shop, { lines, shipping: 'standard' });
+  const placed = random.chance(0.15)
+    ? placeOrder(shop, { lines, shipping: 'pickup', locationId: random.pick(stores).id })
+    : placeOrder(shop, { lines, shipping: 'standard' });
   if (!placed.ok) throw new Error(`bench order refused: ${JSON.stringify(placed.userErrors)}`);
   if (placed.ok) pending.set(`gid://shopify/Order/${placed.value.id}`, performance.now());
   await new Promise((r) => setTimeout(r, interval));
@@ -95,7 +119,14 @@ process.stdout.write(
     {
       benchmark: 'shopify-sync',
       database: database.kind,
-      sizes: { ...sizes, variants: variants.length, inventoryLevels: shop.levels.size, plan: 'plus (1,000 points/s)', warehouses: 2, processes: 'simulator and Switchyard in one process' },
+      sizes: {
+        ...sizes,
+        variants: variants.length,
+        inventoryLevels: shop.levels.size,
+        plan: 'plus (1,000 points/s)',
+        warehouses: 2,
+        processes: 'simulator and Switchyard in one process',
+      },
       initialLoad: {
         wallSeconds: Math.round(loadSeconds * 10) / 10,
         apiCalls: afterLoad.calls,

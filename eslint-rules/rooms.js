@@ -2,7 +2,19 @@
 // ARCHITECTURE.md). It resolves each relative import to its file and checks the two rooms.
 import path from 'node:path';
 
-const ROOMS = ['main', 'harness', 'platform', 'shopify', 'ingest', 'domains', 'flows', 'outbound', 'jobs', 'http', 'simulator'];
+const ROOMS = [
+  'main',
+  'harness',
+  'platform',
+  'shopify',
+  'ingest',
+  'domains',
+  'flows',
+  'outbound',
+  'jobs',
+  'http',
+  'simulator',
+];
 
 /** Which rooms each room may import (besides itself). Domains are handled apart: see below. */
 const ALLOWED = {
@@ -64,20 +76,33 @@ export const roomsRule = {
       const target = roomOf(path.resolve(path.dirname(filename), source), srcDir);
       if (!target) return;
       if (target.room === from.room) {
-        if (from.room === 'domains' && target.domain !== from.domain && !isDomainIndex(target) && !isSchemaToSchema(from, target)) {
+        if (
+          from.room === 'domains' &&
+          target.domain !== from.domain &&
+          !isDomainIndex(target) &&
+          !isSchemaToSchema(from, target)
+        ) {
           context.report({ node, messageId: 'domainIndex', data: { domain: target.domain } });
         }
         return;
       }
       if (ENTRY_ONLY.has(target.room) && from.room !== 'main' && !(ENTRY_ALSO[target.room] ?? []).includes(from.room)) {
-        context.report({ node, messageId: 'forbidden', data: { from: from.room, to: target.room, why: `only main/ imports ${target.room}/` } });
+        context.report({
+          node,
+          messageId: 'forbidden',
+          data: { from: from.room, to: target.room, why: `only main/ imports ${target.room}/` },
+        });
         return;
       }
       if (!ALLOWED[from.room].includes(target.room)) {
         context.report({
           node,
           messageId: 'forbidden',
-          data: { from: from.room, to: target.room, why: `${from.room}/ imports only ${ALLOWED[from.room].map((r) => `${r}/`).join(', ') || 'itself'}` },
+          data: {
+            from: from.room,
+            to: target.room,
+            why: `${from.room}/ imports only ${ALLOWED[from.room].map((r) => `${r}/`).join(', ') || 'itself'}`,
+          },
         });
         return;
       }

@@ -77,20 +77,27 @@ const RAW_WRITES = [
 const TRUNCATE = new RegExp(String.raw`\btruncate\s+(?:table\s+)?(?:only\s+)?(${NAME}(?:\s*,\s*${NAME})*)`, 'gi');
 const TRUNCATE_ITEM = new RegExp(NAME, 'gi');
 // A write whose table is interpolated: sql`update ${orderLines} set ...`.
-const WRITE_BEFORE_HOLE = /\b(?:insert\s+into|update(?:\s+only)?|delete\s+from(?:\s+only)?|truncate(?:\s+table)?(?:\s+only)?)\s+$/i;
+const WRITE_BEFORE_HOLE =
+  /\b(?:insert\s+into|update(?:\s+only)?|delete\s+from(?:\s+only)?|truncate(?:\s+table)?(?:\s+only)?)\s+$/i;
 
 /** Each table written by the SQL text, with the offset of its name in text. */
 function rawWrites(text) {
   const writes = [];
   for (const pattern of RAW_WRITES) {
     for (const match of text.matchAll(pattern)) {
-      writes.push({ name: match[1], index: match.index + match[0].length - match[1].length - (match[0].endsWith('"') ? 1 : 0) });
+      writes.push({
+        name: match[1],
+        index: match.index + match[0].length - match[1].length - (match[0].endsWith('"') ? 1 : 0),
+      });
     }
   }
   for (const match of text.matchAll(TRUNCATE)) {
     const start = match.index + match[0].length - match[1].length;
     for (const item of match[1].matchAll(TRUNCATE_ITEM)) {
-      writes.push({ name: item[1], index: start + item.index + item[0].indexOf(item[1], item[0].lastIndexOf('.') + 1) });
+      writes.push({
+        name: item[1],
+        index: start + item.index + item[0].indexOf(item[1], item[0].lastIndexOf('.') + 1),
+      });
     }
   }
   return writes;
@@ -104,7 +111,8 @@ function isTestFile(file) {
 function trailingName(node) {
   if (!node) return null;
   if (node.type === 'Identifier') return node.name;
-  if (node.type === 'MemberExpression' && !node.computed && node.property.type === 'Identifier') return node.property.name;
+  if (node.type === 'MemberExpression' && !node.computed && node.property.type === 'Identifier')
+    return node.property.name;
   return null;
 }
 
@@ -114,7 +122,8 @@ export const tableOwnersRule = {
     docs: { description: 'Only the room that declares a table writes it' },
     schema: [{ type: 'object', properties: { srcDir: { type: 'string' } }, additionalProperties: false }],
     messages: {
-      foreignWrite: '{{room}}/ may not write {{table}} (owned by {{owner}}/): call a function of {{owner}}/. See docs/TABLES.md.',
+      foreignWrite:
+        '{{room}}/ may not write {{table}} (owned by {{owner}}/): call a function of {{owner}}/. See docs/TABLES.md.',
     },
   },
   create(context) {
@@ -156,7 +165,11 @@ export const tableOwnersRule = {
         const owner = byTable.get(write.name.toLowerCase());
         if (!owner) continue;
         const from = start + write.index;
-        report(node, { start: sourceCode.getLocFromIndex(from), end: sourceCode.getLocFromIndex(from + write.name.length) }, owner);
+        report(
+          node,
+          { start: sourceCode.getLocFromIndex(from), end: sourceCode.getLocFromIndex(from + write.name.length) },
+          owner,
+        );
       }
     }
 

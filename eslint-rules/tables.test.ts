@@ -39,11 +39,26 @@ const message = (room: string, table: string, owner: string) =>
 describe('tableOwners', () => {
   it('maps each table to its drizzle name, its room and its schema file, sorted by table', () => {
     expect(tableOwners(srcDir)).toEqual([
-      { table: 'inventory_levels', identifier: 'inventoryLevels', room: 'domains/inventory', file: 'src/domains/inventory/inventory.schema.ts' },
-      { table: 'order_lines', identifier: 'orderLines', room: 'domains/orders', file: 'src/domains/orders/orders.schema.ts' },
+      {
+        table: 'inventory_levels',
+        identifier: 'inventoryLevels',
+        room: 'domains/inventory',
+        file: 'src/domains/inventory/inventory.schema.ts',
+      },
+      {
+        table: 'order_lines',
+        identifier: 'orderLines',
+        room: 'domains/orders',
+        file: 'src/domains/orders/orders.schema.ts',
+      },
       { table: 'orders', identifier: 'orders', room: 'domains/orders', file: 'src/domains/orders/orders.schema.ts' },
       { table: 'outbox', identifier: 'outbox', room: 'platform', file: 'src/platform/db/platform.schema.ts' },
-      { table: 'routing_decisions', identifier: 'routingDecisions', room: 'domains/routing', file: 'src/domains/routing/routing.schema.ts' },
+      {
+        table: 'routing_decisions',
+        identifier: 'routingDecisions',
+        room: 'domains/routing',
+        file: 'src/domains/routing/routing.schema.ts',
+      },
     ]);
   });
 });
@@ -59,23 +74,67 @@ describe('docs/TABLES.md', () => {
 tester.run('switchyard/table-owners', tableOwnersRule as never, {
   valid: [
     // a room writes its own tables, by drizzle and by raw SQL
-    { filename: at('domains/orders/orders.repo.ts'), code: 'await tx.update(orderLines).set({ qty: 1 }); await tx.insert(orders).values(row);', options },
-    { filename: at('domains/orders/orders.repo.ts'), code: 'await tx.execute(sql`update order_lines set qty = qty - ${n} where id = ${id}`);', options },
-    { filename: at('domains/inventory/inventory.repo.ts'), code: 'await db.execute(sql`with u as (update inventory_levels set on_hand = on_hand + 1 returning *) select * from u`);', options },
-    { filename: at('platform/db/outbox.ts'), code: "await tx.insert(schema.outbox).values(e); await db.execute(sql.raw('delete from outbox where sent'));", options },
+    {
+      filename: at('domains/orders/orders.repo.ts'),
+      code: 'await tx.update(orderLines).set({ qty: 1 }); await tx.insert(orders).values(row);',
+      options,
+    },
+    {
+      filename: at('domains/orders/orders.repo.ts'),
+      code: 'await tx.execute(sql`update order_lines set qty = qty - ${n} where id = ${id}`);',
+      options,
+    },
+    {
+      filename: at('domains/inventory/inventory.repo.ts'),
+      code: 'await db.execute(sql`with u as (update inventory_levels set on_hand = on_hand + 1 returning *) select * from u`);',
+      options,
+    },
+    {
+      filename: at('platform/db/outbox.ts'),
+      code: "await tx.insert(schema.outbox).values(e); await db.execute(sql.raw('delete from outbox where sent'));",
+      options,
+    },
     // reading another room's table
-    { filename: at('domains/routing/routing.repo.ts'), code: 'await tx.execute(sql`select l.id from order_lines l join orders o on o.id = l.order_id for update of l skip locked`);', options },
-    { filename: at('domains/routing/routing.repo.ts'), code: 'await tx.select().from(orderLines).where(eq(orderLines.id, id));', options },
+    {
+      filename: at('domains/routing/routing.repo.ts'),
+      code: 'await tx.execute(sql`select l.id from order_lines l join orders o on o.id = l.order_id for update of l skip locked`);',
+      options,
+    },
+    {
+      filename: at('domains/routing/routing.repo.ts'),
+      code: 'await tx.select().from(orderLines).where(eq(orderLines.id, id));',
+      options,
+    },
     // a write to its own table that reads another's
-    { filename: at('domains/routing/routing.repo.ts'), code: 'await tx.execute(sql`insert into routing_decisions (order_id) select id from orders on conflict do update set at = now()`);', options },
+    {
+      filename: at('domains/routing/routing.repo.ts'),
+      code: 'await tx.execute(sql`insert into routing_decisions (order_id) select id from orders on conflict do update set at = now()`);',
+      options,
+    },
     // English words are not tables; only known table names are
-    { filename: at('flows/place-order.ts'), code: "throw new Error('could not update the order, delete from the cart and insert into the queue');", options },
+    {
+      filename: at('flows/place-order.ts'),
+      code: "throw new Error('could not update the order, delete from the cart and insert into the queue');",
+      options,
+    },
     // a local value named like a table is not the table
-    { filename: at('flows/place-order.ts'), code: 'function f(orders) { seen.delete(orders); } const outbox = new Set(); outbox.delete(x); cache.delete(outbox);', options },
+    {
+      filename: at('flows/place-order.ts'),
+      code: 'function f(orders) { seen.delete(orders); } const outbox = new Set(); outbox.delete(x); cache.delete(outbox);',
+      options,
+    },
     // a table named in a hole that is not written
-    { filename: at('domains/routing/routing.repo.ts'), code: 'await tx.execute(sql`select * from ${orderLines} where id = ${id}`);', options },
+    {
+      filename: at('domains/routing/routing.repo.ts'),
+      code: 'await tx.execute(sql`select * from ${orderLines} where id = ${id}`);',
+      options,
+    },
     // tests may set up any table
-    { filename: at('domains/routing/routing.test.ts'), code: 'await db.execute(sql`update order_lines set qty = 0`); await db.delete(orderLines);', options },
+    {
+      filename: at('domains/routing/routing.test.ts'),
+      code: 'await db.execute(sql`update order_lines set qty = 0`); await db.delete(orderLines);',
+      options,
+    },
     // outside src/ the rule does not apply
     { filename: path.join(root, 'test/e2e.ts'), code: 'await db.execute(sql`truncate order_lines`);', options },
   ],
@@ -96,7 +155,10 @@ tester.run('switchyard/table-owners', tableOwnersRule as never, {
       filename: at('flows/place-order.ts'),
       code: 'import { orderLines } from "../domains/orders/index.js"; await tx.delete(orderLines); await tx.insert(schema.orders).values(o);',
       options,
-      errors: [{ message: message('flows', 'order_lines', 'domains/orders') }, { message: message('flows', 'orders', 'domains/orders') }],
+      errors: [
+        { message: message('flows', 'order_lines', 'domains/orders') },
+        { message: message('flows', 'orders', 'domains/orders') },
+      ],
     },
     {
       // a write hidden in a CTE

@@ -24,7 +24,10 @@ type Schema = {
   format?: string;
   nullable?: boolean;
 };
-type Operation = { parameters?: Array<{ in: 'path' | 'query'; name: string; schema: Schema }>; requestBody?: { content: Record<string, { schema: Schema }> } };
+type Operation = {
+  parameters?: Array<{ in: 'path' | 'query'; name: string; schema: Schema }>;
+  requestBody?: { content: Record<string, { schema: Schema }> };
+};
 
 let c: Connected;
 let port: number;
@@ -37,11 +40,20 @@ beforeAll(async () => {
   const variant = [...c.shop.variants.values()][0]!;
   const placed = placeOrder(c.shop, { lines: [{ variantId: variant.id, quantity: 1 }], shipping: 'standard' });
   if (!placed.ok) throw new Error(`could not place an order: ${JSON.stringify(placed.userErrors)}`);
-  const order = await waitFor('the order to be routed', async () => {
-    const { body } = await c.api('GET', '/api/v1/orders?limit=5');
-    return (body.orders as Array<{ id: number; lines: Array<{ id: number; status: string }> }>).find((o) => o.lines.every((l) => l.status === 'brokered'));
-  }, 60_000);
-  const facilities = (await c.api('GET', '/api/v1/facilities')).body.facilities as Array<{ code: string; kind: string }>;
+  const order = await waitFor(
+    'the order to be routed',
+    async () => {
+      const { body } = await c.api('GET', '/api/v1/orders?limit=5');
+      return (body.orders as Array<{ id: number; lines: Array<{ id: number; status: string }> }>).find((o) =>
+        o.lines.every((l) => l.status === 'brokered'),
+      );
+    },
+    60_000,
+  );
+  const facilities = (await c.api('GET', '/api/v1/facilities')).body.facilities as Array<{
+    code: string;
+    kind: string;
+  }>;
   Object.assign(known, {
     id: String(order.id),
     lineId: String(order.lines[0]!.id),
@@ -52,9 +64,12 @@ beforeAll(async () => {
     queue: 'unfillable',
   });
   const rules = (await c.api('GET', '/api/v1/routing/default-rules')).body;
-  const draft = (await c.api('POST', '/api/v1/routing/versions', { name: 'fuzz draft', document: rules })).body as { id: number };
+  const draft = (await c.api('POST', '/api/v1/routing/versions', { name: 'fuzz draft', document: rules })).body as {
+    id: number;
+  };
   known['draftId'] = String(draft.id);
-  for (const path of ['/api/v1/routing/versions/{id}', '/api/v1/routing/versions/{id}/activate']) knownForPath[path] = { id: String(draft.id) };
+  for (const path of ['/api/v1/routing/versions/{id}', '/api/v1/routing/versions/{id}/activate'])
+    knownForPath[path] = { id: String(draft.id) };
   const settings = (await c.api('GET', '/api/v1/fulfillment/settings')).body;
   Object.assign(openBodies, {
     'POST /api/v1/routing/validate': rules,
@@ -79,7 +94,10 @@ async function fingerprint(): Promise<string> {
     // Import reports are kept for refused files too, on purpose (GET /api/v1/inventory/imports/{id}).
     sql`select tablename as name from pg_tables where schemaname = 'public' and tablename not like 'job\_%' and tablename <> 'inventory_imports' order by tablename`,
   );
-  const parts = tables.map((t) => `select '${t.name}' as t, count(*)::text || ':' || coalesce(sum(hashtext(x::text)::bigint), 0)::text as h from "${t.name}" x`);
+  const parts = tables.map(
+    (t) =>
+      `select '${t.name}' as t, count(*)::text || ':' || coalesce(sum(hashtext(x::text)::bigint), 0)::text as h from "${t.name}" x`,
+  );
   const rows = await queryRows<{ t: string; h: string }>(c.db(), sql.raw(parts.join(' union all ')));
   return rows.map((r) => `${r.t}=${r.h}`).join(' ');
 }
@@ -132,10 +150,48 @@ function validValue(schema: Schema, name: string): unknown {
 }
 
 const BAD_JSON_VALUES: unknown[] = [
-  '3', true, [2], {}, null, 1.5, -1, 0, 2 ** 31, 3e9, 1e12, -1e12, 1e308, Number.MAX_SAFE_INTEGER + 2, '99999999999999999999',
-  'a\u0000b', '\u0000', 'a\ud800b', '\udfff', 'x'.repeat(100_000), 'ÿ漢字🙂\u202e', '', ' ', "'; drop table orders; --", ['BOSTON-STORE'],
+  '3',
+  true,
+  [2],
+  {},
+  null,
+  1.5,
+  -1,
+  0,
+  2 ** 31,
+  3e9,
+  1e12,
+  -1e12,
+  1e308,
+  Number.MAX_SAFE_INTEGER + 2,
+  '99999999999999999999',
+  'a\u0000b',
+  '\u0000',
+  'a\ud800b',
+  '\udfff',
+  'x'.repeat(100_000),
+  'ÿ漢字🙂\u202e',
+  '',
+  ' ',
+  "'; drop table orders; --",
+  ['BOSTON-STORE'],
 ];
-const BAD_TEXT_VALUES = ['99999999999999999999', '-1', '0', '1.5', '2147483648', '9007199254740993', '%00', 'a%00b', '%F0%9F%99%82', 'x'.repeat(3000), '..%2F..', '%FF', 'true', '[]'];
+const BAD_TEXT_VALUES = [
+  '99999999999999999999',
+  '-1',
+  '0',
+  '1.5',
+  '2147483648',
+  '9007199254740993',
+  '%00',
+  'a%00b',
+  '%F0%9F%99%82',
+  'x'.repeat(3000),
+  '..%2F..',
+  '%FF',
+  'true',
+  '[]',
+];
 const RAW_BODIES: Array<[string, string]> = [
   ['application/json', ''],
   ['application/json', 'null'],
@@ -168,7 +224,10 @@ const openBodies: Record<string, unknown> = {};
 function leafMutations(value: unknown, bads: unknown[], path: string[] = []): Array<{ path: string; value: unknown }> {
   if (value !== null && typeof value === 'object') {
     return Object.entries(value).flatMap(([k, v]) =>
-      leafMutations(v, bads, [...path, k]).map((m) => ({ path: m.path, value: Array.isArray(value) ? Object.assign([...value], { [k]: m.value }) : { ...value, [k]: m.value } })),
+      leafMutations(v, bads, [...path, k]).map((m) => ({
+        path: m.path,
+        value: Array.isArray(value) ? Object.assign([...value], { [k]: m.value }) : { ...value, [k]: m.value },
+      })),
     );
   }
   return bads.map((bad) => ({ path: `${path.join('.')}=${JSON.stringify(bad).slice(0, 20)}`, value: bad }));
@@ -179,40 +238,78 @@ const LEAF_BADS: unknown[] = ['3', true, null, -1, 2 ** 31, 1e308, 'a\u0000b', '
 function probesFor(path: string, method: string, op: Operation): Probe[] {
   const params = op.parameters ?? [];
   const fill = (overrides: Record<string, string> = {}) =>
-    path.replace(/\{(\w+)\}/g, (_m, n: string) => overrides[n] ?? knownForPath[path]?.[n] ?? encodeURIComponent(String(validValue(params.find((p) => p.name === n)?.schema ?? {}, n))));
+    path.replace(
+      /\{(\w+)\}/g,
+      (_m, n: string) =>
+        overrides[n] ??
+        knownForPath[path]?.[n] ??
+        encodeURIComponent(String(validValue(params.find((p) => p.name === n)?.schema ?? {}, n))),
+    );
   const query = (overrides: Record<string, string> = {}) => {
-    const parts = params.filter((p) => p.in === 'query' && overrides[p.name] !== undefined).map((p) => `${p.name}=${overrides[p.name]}`);
+    const parts = params
+      .filter((p) => p.in === 'query' && overrides[p.name] !== undefined)
+      .map((p) => `${p.name}=${overrides[p.name]}`);
     return parts.length ? `?${parts.join('&')}` : '';
   };
   const json = op.requestBody?.content['application/json']?.schema;
   const validBody = json ? JSON.stringify(validValue(json, '')) : undefined;
   const base = { method, contentType: json ? 'application/json' : undefined, body: validBody };
   const probes: Probe[] = [{ ...base, target: fill(), what: 'valid' }];
-  for (const p of params.filter((x) => x.in === 'path')) for (const bad of BAD_TEXT_VALUES) probes.push({ ...base, target: fill({ [p.name]: bad }), what: `path ${p.name}=${bad.slice(0, 30)}` });
-  for (const p of params.filter((x) => x.in === 'query')) for (const bad of BAD_TEXT_VALUES) probes.push({ ...base, target: fill() + query({ [p.name]: bad }), what: `query ${p.name}=${bad.slice(0, 30)}` });
+  for (const p of params.filter((x) => x.in === 'path'))
+    for (const bad of BAD_TEXT_VALUES)
+      probes.push({ ...base, target: fill({ [p.name]: bad }), what: `path ${p.name}=${bad.slice(0, 30)}` });
+  for (const p of params.filter((x) => x.in === 'query'))
+    for (const bad of BAD_TEXT_VALUES)
+      probes.push({ ...base, target: fill() + query({ [p.name]: bad }), what: `query ${p.name}=${bad.slice(0, 30)}` });
   if (json) {
     const valid = validValue(json, '') as Record<string, unknown>;
     const props = Object.keys(json.properties ?? {});
     for (const prop of props) {
-      for (const bad of BAD_JSON_VALUES) probes.push({ ...base, target: fill(), body: JSON.stringify({ ...valid, [prop]: bad }), what: `body ${prop}=${JSON.stringify(bad).slice(0, 30)}` });
+      for (const bad of BAD_JSON_VALUES)
+        probes.push({
+          ...base,
+          target: fill(),
+          body: JSON.stringify({ ...valid, [prop]: bad }),
+          what: `body ${prop}=${JSON.stringify(bad).slice(0, 30)}`,
+        });
       const inner = json.properties![prop]!;
       if (inner.type === 'array' && inner.items?.type === 'object') {
         for (const itemProp of Object.keys(inner.items.properties ?? {})) {
           for (const bad of BAD_JSON_VALUES) {
             const item = { ...(validValue(inner.items, prop) as Record<string, unknown>), [itemProp]: bad };
-            probes.push({ ...base, target: fill(), body: JSON.stringify({ ...valid, [prop]: [item] }), what: `body ${prop}[0].${itemProp}=${JSON.stringify(bad).slice(0, 30)}` });
+            probes.push({
+              ...base,
+              target: fill(),
+              body: JSON.stringify({ ...valid, [prop]: [item] }),
+              what: `body ${prop}[0].${itemProp}=${JSON.stringify(bad).slice(0, 30)}`,
+            });
           }
         }
       }
     }
-    probes.push({ ...base, target: fill(), body: JSON.stringify({ ...valid, unexpected: 1 }), what: 'body with an unknown property' });
+    probes.push({
+      ...base,
+      target: fill(),
+      body: JSON.stringify({ ...valid, unexpected: 1 }),
+      what: 'body with an unknown property',
+    });
     const open = openBodies[`${method} ${path}`];
     if (open !== undefined) {
-      for (const m of leafMutations(open, LEAF_BADS)) probes.push({ ...base, target: fill(), body: JSON.stringify(m.value), what: `leaf ${m.path}` });
+      for (const m of leafMutations(open, LEAF_BADS))
+        probes.push({ ...base, target: fill(), body: JSON.stringify(m.value), what: `leaf ${m.path}` });
     }
-    if (props.length === 0) for (const bad of BAD_JSON_VALUES) probes.push({ ...base, target: fill(), body: JSON.stringify({ document: bad, anything: bad }), what: `free body ${JSON.stringify(bad).slice(0, 30)}` });
+    if (props.length === 0)
+      for (const bad of BAD_JSON_VALUES)
+        probes.push({
+          ...base,
+          target: fill(),
+          body: JSON.stringify({ document: bad, anything: bad }),
+          what: `free body ${JSON.stringify(bad).slice(0, 30)}`,
+        });
   }
-  if (method !== 'GET' && method !== 'DELETE') for (const [contentType, body] of RAW_BODIES) probes.push({ method, target: fill(), contentType, body, what: `raw ${contentType} ${body.slice(0, 20)}` });
+  if (method !== 'GET' && method !== 'DELETE')
+    for (const [contentType, body] of RAW_BODIES)
+      probes.push({ method, target: fill(), contentType, body, what: `raw ${contentType} ${body.slice(0, 20)}` });
   return probes;
 }
 
@@ -289,7 +386,12 @@ describe(`bodies keep their JSON types (${backend})`, () => {
     const before = await quiet();
     for (const [method, path, body] of cases) {
       const { status, body: answer } = await c.api(method, path, body);
-      expect({ path, body, status, code: answer.error?.code }).toEqual({ path, body, status: 400, code: 'request.invalid' });
+      expect({ path, body, status, code: answer.error?.code }).toEqual({
+        path,
+        body,
+        status: 400,
+        code: 'request.invalid',
+      });
     }
     expect(await fingerprint()).toBe(before);
     // Query strings and paths are text: their numbers are still read as numbers.

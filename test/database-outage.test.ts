@@ -5,7 +5,16 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, test } from 'vitest';
-import { backend, createTestDatabase, serverUrl, TEST_API_TOKEN, TEST_AUTH, testConfig, waitFor, type TestDatabase } from './support/backend.js';
+import {
+  backend,
+  createTestDatabase,
+  serverUrl,
+  TEST_API_TOKEN,
+  TEST_AUTH,
+  testConfig,
+  waitFor,
+  type TestDatabase,
+} from './support/backend.js';
 import { freePort } from './support/net.js';
 import { startSwitchyard, type Switchyard } from '../src/main/switchyard.js';
 import { makeLogger } from '../src/platform/logger.js';
@@ -74,7 +83,11 @@ describe(`when the database cannot be reached (${backend})`, () => {
     if (backend === 'postgres') {
       const target = new URL(serverUrl!);
       const relay = makeRelay({ host: target.hostname, port: Number(target.port || 5432) }, await freePort());
-      const config = testConfig(testDb, { DATABASE_URL: relay.url(testDb.url!), SWITCHYARD_DATABASE_WAIT_SECONDS: '60', SWITCHYARD_API_TOKEN: TEST_API_TOKEN });
+      const config = testConfig(testDb, {
+        DATABASE_URL: relay.url(testDb.url!),
+        SWITCHYARD_DATABASE_WAIT_SECONDS: '60',
+        SWITCHYARD_API_TOKEN: TEST_API_TOKEN,
+      });
       // The database comes up two seconds after Switchyard starts.
       const starting = startSwitchyard(config, { logger: log.logger });
       await new Promise((r) => setTimeout(r, 2_000));
@@ -88,8 +101,18 @@ describe(`when the database cannot be reached (${backend})`, () => {
       const during = await api('/api/v1/orders');
       expect(during.status).toBe(503);
       expect(during.headers.get('retry-after')).toBe('5');
-      expect(await during.json()).toEqual({ error: { code: 'database.unavailable', message: 'The database cannot be reached right now. Try again shortly.' } });
-      for (const path of ['/api/v1/facilities', '/api/v1/jobs', '/api/v1/routing/versions', '/api/v1/inventory/safety-stock-rules']) {
+      expect(await during.json()).toEqual({
+        error: {
+          code: 'database.unavailable',
+          message: 'The database cannot be reached right now. Try again shortly.',
+        },
+      });
+      for (const path of [
+        '/api/v1/facilities',
+        '/api/v1/jobs',
+        '/api/v1/routing/versions',
+        '/api/v1/inventory/safety-stock-rules',
+      ]) {
         expect({ path, status: (await api(path)).status }).toEqual({ path, status: 503 });
       }
       expect((await api('/health')).status).toBe(503);
@@ -116,13 +139,18 @@ describe(`when the database cannot be reached (${backend})`, () => {
     const port = await freePort();
     const db = await createTestDatabase();
     try {
-      const config = testConfig(db, { DATABASE_URL: `postgres://postgres:secret-password@127.0.0.1:${port}/nowhere`, SWITCHYARD_DATABASE_WAIT_SECONDS: '1' });
+      const config = testConfig(db, {
+        DATABASE_URL: `postgres://postgres:secret-password@127.0.0.1:${port}/nowhere`,
+        SWITCHYARD_DATABASE_WAIT_SECONDS: '1',
+      });
       const log = captured();
       const failure = await startSwitchyard(config, { logger: log.logger }).then(
         () => undefined,
         (e: unknown) => e as Error,
       );
-      expect(failure?.message).toBe(`The database at 127.0.0.1:${port}/nowhere cannot be reached (ECONNREFUSED); gave up after 1 s (SWITCHYARD_DATABASE_WAIT_SECONDS).`);
+      expect(failure?.message).toBe(
+        `The database at 127.0.0.1:${port}/nowhere cannot be reached (ECONNREFUSED); gave up after 1 s (SWITCHYARD_DATABASE_WAIT_SECONDS).`,
+      );
       expect(log.text()).toContain(`waiting for the database at 127.0.0.1:${port}/nowhere (ECONNREFUSED)`);
       expect(log.text()).not.toContain('secret-password');
     } finally {

@@ -18,8 +18,14 @@ let warehouse: { id: number; code: string };
 beforeAll(async () => {
   c = await connectToSimulatedShop({ seed: 61, products: 12, stores: 2, plan: 'enterprise', bucketFactor: 50 });
   const online = [...c.shop.locations.values()].filter((l) => l.kind === 'warehouse').sort((a, b) => a.id - b.id)[0]!;
-  const facilities = (await c.api('GET', '/api/v1/facilities')).body.facilities as Array<{ code: string; shopifyLocationId: string | null }>;
-  warehouse = { id: online.id, code: facilities.find((f) => f.shopifyLocationId === `gid://shopify/Location/${online.id}`)!.code };
+  const facilities = (await c.api('GET', '/api/v1/facilities')).body.facilities as Array<{
+    code: string;
+    shopifyLocationId: string | null;
+  }>;
+  warehouse = {
+    id: online.id,
+    code: facilities.find((f) => f.shopifyLocationId === `gid://shopify/Location/${online.id}`)!.code,
+  };
 }, 120_000);
 afterAll(async () => {
   await c?.close();
@@ -37,26 +43,37 @@ async function ok(method: string, path: string, body?: unknown) {
 
 /** An order of 3 units of one item, routed to the warehouse, picked and packed there. */
 async function packedParcel(): Promise<{ order: SimOrder; orderId: number; shipmentId: number; lineItemId: number }> {
-  const v = [...c.shop.variants.values()].find((x) => (c.shop.level(x.inventoryItemId, warehouse.id)?.quantities.available ?? 0) >= 6)!;
+  const v = [...c.shop.variants.values()].find(
+    (x) => (c.shop.level(x.inventoryItemId, warehouse.id)?.quantities.available ?? 0) >= 6,
+  )!;
   const placed = placeOrder(c.shop, { lines: [{ variantId: v.id, quantity: 3 }], shipping: 'standard' });
   if (!placed.ok) throw new Error(JSON.stringify(placed.userErrors));
   await c.sim.webhooks(c.creds.shop).idle();
-  const orderId = await waitFor('the order to be routed', async () => {
-    const [row] = await queryRows<{ order_id: number; status: string; code: string | null }>(
-      c.db(),
-      sql`select ol.order_id, ol.status, f.code from order_lines ol join orders o on o.id = ol.order_id left join facilities f on f.id = ol.facility_id
+  const orderId = await waitFor(
+    'the order to be routed',
+    async () => {
+      const [row] = await queryRows<{ order_id: number; status: string; code: string | null }>(
+        c.db(),
+        sql`select ol.order_id, ol.status, f.code from order_lines ol join orders o on o.id = ol.order_id left join facilities f on f.id = ol.facility_id
           where o.shopify_order_id = ${`gid://shopify/Order/${placed.value.id}`}`,
-    );
-    return row?.status === 'brokered' && row.code === warehouse.code ? row.order_id : null;
-  }, 60_000, 200);
+      );
+      return row?.status === 'brokered' && row.code === warehouse.code ? row.order_id : null;
+    },
+    60_000,
+    200,
+  );
   const shipment = await ok('POST', `/api/v1/facilities/${warehouse.code}/shipments`, { order: String(orderId) });
-  await ok('POST', `/api/v1/facilities/${warehouse.code}/shipments/${shipment.id}/pack`, { packages: [{ weightGrams: 900 }] });
+  await ok('POST', `/api/v1/facilities/${warehouse.code}/shipments/${shipment.id}/pack`, {
+    packages: [{ weightGrams: 900 }],
+  });
   return { order: placed.value, orderId, shipmentId: shipment.id, lineItemId: placed.value.lineItems[0]!.id };
 }
 
 /** Shopify's fulfilments of the order: units per fulfilment. */
 const shopifyFulfilled = (order: SimOrder) =>
-  [...c.shop.fulfillments.values()].filter((f) => f.orderId === order.id && f.status === 'SUCCESS').map((f) => f.lines.reduce((n, l) => n + l.quantity, 0));
+  [...c.shop.fulfillments.values()]
+    .filter((f) => f.orderId === order.id && f.status === 'SUCCESS')
+    .map((f) => f.lines.reduce((n, l) => n + l.quantity, 0));
 
 describe(`units Shopify no longer owes (${backend})`, () => {
   test('a refund Switchyard missed is found before the parcel ships: the step is refused, the change taken, the parcel shrunk; then it ships what is owed', async () => {
@@ -65,7 +82,10 @@ describe(`units Shopify no longer owes (${backend})`, () => {
     c.sim.setWebhookFaults(c.creds.shop, { ...NO_WEBHOOK_FAULTS, dropRate: 1 });
     expect(refund(c.shop, order.id, { lines: [{ lineItemId, quantity: 1, restockType: 'CANCEL' }] }).ok).toBe(true);
     c.sim.setWebhookFaults(c.creds.shop, NO_WEBHOOK_FAULTS);
-    const refused = await c.api('POST', `/api/v1/facilities/${warehouse.code}/shipments/${shipmentId}/ship`, { carrier: 'UPS', trackingNumber: '1Z-OWED-1' });
+    const refused = await c.api('POST', `/api/v1/facilities/${warehouse.code}/shipments/${shipmentId}/ship`, {
+      carrier: 'UPS',
+      trackingNumber: '1Z-OWED-1',
+    });
     expect(refused.status).toBe(409);
     expect(refused.body.error).toMatchObject({
       code: 'fulfillment.no_longer_owed',
@@ -73,13 +93,21 @@ describe(`units Shopify no longer owes (${backend})`, () => {
       details: { shipmentId, lines: [expect.objectContaining({ inParcel: 3, owed: 2 })] },
     });
     // Nothing left the building, and the parcel shrinks to what is owed, with the extra unit to put back.
-    const shrunk = await waitFor('the parcel to shrink', async () => {
-      const s = await ok('GET', `/api/v1/facilities/${warehouse.code}/shipments/${shipmentId}`);
-      return s.lines[0]?.quantity === 2 ? s : null;
-    }, 30_000, 200);
+    const shrunk = await waitFor(
+      'the parcel to shrink',
+      async () => {
+        const s = await ok('GET', `/api/v1/facilities/${warehouse.code}/shipments/${shipmentId}`);
+        return s.lines[0]?.quantity === 2 ? s : null;
+      },
+      30_000,
+      200,
+    );
     expect(shrunk.status).toBe('packed');
     expect(Object.values(shrunk.putBack)).toEqual([1]);
-    const shipped = await ok('POST', `/api/v1/facilities/${warehouse.code}/shipments/${shipmentId}/ship`, { carrier: 'UPS', trackingNumber: '1Z-OWED-1' });
+    const shipped = await ok('POST', `/api/v1/facilities/${warehouse.code}/shipments/${shipmentId}/ship`, {
+      carrier: 'UPS',
+      trackingNumber: '1Z-OWED-1',
+    });
     expect(shipped.status).toBe('shipped');
     await waitFor('Shopify to have the fulfilment', async () => shopifyFulfilled(order).length === 1, 30_000, 200);
     expect(shopifyFulfilled(order)).toEqual([2]);
@@ -93,14 +121,26 @@ describe(`units Shopify no longer owes (${backend})`, () => {
     expect(refund(c.shop, order.id, { lines: [{ lineItemId, quantity: 1, restockType: 'CANCEL' }] }).ok).toBe(true);
     // Shopify is down while the associate ships: the check gives up after a few seconds.
     c.sim.setFaults(c.creds.shop, { ...NO_FAULTS, errorRate: 1 });
-    const shipped = await c.api('POST', `/api/v1/facilities/${warehouse.code}/shipments/${shipmentId}/ship`, { carrier: 'UPS', trackingNumber: '1Z-OWED-2' });
+    const shipped = await c.api('POST', `/api/v1/facilities/${warehouse.code}/shipments/${shipmentId}/ship`, {
+      carrier: 'UPS',
+      trackingNumber: '1Z-OWED-2',
+    });
     expect(shipped.status).toBe(200);
     c.sim.setFaults(c.creds.shop, NO_FAULTS);
     c.sim.setWebhookFaults(c.creds.shop, NO_WEBHOOK_FAULTS);
-    const view = await waitFor('the push to settle', async () => {
-      const s = await ok('GET', `/api/v1/facilities/${warehouse.code}/shipments/${shipmentId}`);
-      return s.shopify.some((p: { action: string; status: string }) => p.action === 'fulfil' && p.status === 'confirmed') ? s : null;
-    }, 60_000, 250);
+    const view = await waitFor(
+      'the push to settle',
+      async () => {
+        const s = await ok('GET', `/api/v1/facilities/${warehouse.code}/shipments/${shipmentId}`);
+        return s.shopify.some(
+          (p: { action: string; status: string }) => p.action === 'fulfil' && p.status === 'confirmed',
+        )
+          ? s
+          : null;
+      },
+      60_000,
+      250,
+    );
     expect(view.beyondOwed).toEqual([{ lineId: view.lines[0].lineId, sku: view.lines[0].sku, units: 1 }]);
     expect(shopifyFulfilled(order)).toEqual([2]);
     const work = await ok('GET', `/api/v1/facilities/${warehouse.code}/work`);
@@ -116,19 +156,42 @@ describe(`units Shopify no longer owes (${backend})`, () => {
     // Shopify answers queries but refuses every mutation: the fulfilment call goes out and is refused
     // without an answer Switchyard can trust (the push stays `sending`).
     c.sim.setFaults(c.creds.shop, { ...NO_FAULTS, mutationErrorRate: 1 });
-    expect((await c.api('POST', `/api/v1/facilities/${warehouse.code}/shipments/${shipmentId}/ship`, { carrier: 'UPS', trackingNumber: '1Z-OWED-4' })).status).toBe(200);
-    await waitFor('the push to be left sending', async () => {
-      const s = await ok('GET', `/api/v1/facilities/${warehouse.code}/shipments/${shipmentId}`);
-      return s.shopify.some((p: { action: string; status: string }) => p.action === 'fulfil' && p.status === 'sending');
-    }, 30_000, 100);
+    expect(
+      (
+        await c.api('POST', `/api/v1/facilities/${warehouse.code}/shipments/${shipmentId}/ship`, {
+          carrier: 'UPS',
+          trackingNumber: '1Z-OWED-4',
+        })
+      ).status,
+    ).toBe(200);
+    await waitFor(
+      'the push to be left sending',
+      async () => {
+        const s = await ok('GET', `/api/v1/facilities/${warehouse.code}/shipments/${shipmentId}`);
+        return s.shopify.some(
+          (p: { action: string; status: string }) => p.action === 'fulfil' && p.status === 'sending',
+        );
+      },
+      30_000,
+      100,
+    );
     // Meanwhile a unit is cancelled in Shopify, its webhook lost.
     c.sim.setWebhookFaults(c.creds.shop, { ...NO_WEBHOOK_FAULTS, dropRate: 1 });
     expect(refund(c.shop, order.id, { lines: [{ lineItemId, quantity: 1, restockType: 'CANCEL' }] }).ok).toBe(true);
     c.sim.setFaults(c.creds.shop, NO_FAULTS);
-    const view = await waitFor('the push to settle', async () => {
-      const s = await ok('GET', `/api/v1/facilities/${warehouse.code}/shipments/${shipmentId}`);
-      return s.shopify.some((p: { action: string; status: string }) => p.action === 'fulfil' && p.status === 'confirmed') ? s : null;
-    }, 60_000, 250);
+    const view = await waitFor(
+      'the push to settle',
+      async () => {
+        const s = await ok('GET', `/api/v1/facilities/${warehouse.code}/shipments/${shipmentId}`);
+        return s.shopify.some(
+          (p: { action: string; status: string }) => p.action === 'fulfil' && p.status === 'confirmed',
+        )
+          ? s
+          : null;
+      },
+      60_000,
+      250,
+    );
     expect(view.beyondOwed).toEqual([{ lineId: view.lines[0].lineId, sku: view.lines[0].sku, units: 1 }]);
     expect(shopifyFulfilled(order)).toEqual([2]);
   }, 120_000);
@@ -136,15 +199,27 @@ describe(`units Shopify no longer owes (${backend})`, () => {
   test('an order cancelled in Shopify after its parcel left, unknown to Switchyard: no fulfilment is made, every unit is recorded', async () => {
     const { order, shipmentId } = await packedParcel();
     c.sim.setFaults(c.creds.shop, { ...NO_FAULTS, errorRate: 1 });
-    const shipped = await c.api('POST', `/api/v1/facilities/${warehouse.code}/shipments/${shipmentId}/ship`, { carrier: 'UPS', trackingNumber: '1Z-OWED-3' });
+    const shipped = await c.api('POST', `/api/v1/facilities/${warehouse.code}/shipments/${shipmentId}/ship`, {
+      carrier: 'UPS',
+      trackingNumber: '1Z-OWED-3',
+    });
     expect(shipped.status).toBe(200);
     c.sim.setWebhookFaults(c.creds.shop, { ...NO_WEBHOOK_FAULTS, dropRate: 1 });
     expect(cancelOrder(c.shop, order.id, { reason: 'CUSTOMER', restock: true }).ok).toBe(true);
     c.sim.setFaults(c.creds.shop, NO_FAULTS);
-    const view = await waitFor('the push to settle', async () => {
-      const s = await ok('GET', `/api/v1/facilities/${warehouse.code}/shipments/${shipmentId}`);
-      return s.shopify.some((p: { action: string; status: string }) => p.action === 'fulfil' && p.status === 'confirmed') ? s : null;
-    }, 60_000, 250);
+    const view = await waitFor(
+      'the push to settle',
+      async () => {
+        const s = await ok('GET', `/api/v1/facilities/${warehouse.code}/shipments/${shipmentId}`);
+        return s.shopify.some(
+          (p: { action: string; status: string }) => p.action === 'fulfil' && p.status === 'confirmed',
+        )
+          ? s
+          : null;
+      },
+      60_000,
+      250,
+    );
     expect(view.beyondOwed).toEqual([{ lineId: view.lines[0].lineId, sku: view.lines[0].sku, units: 3 }]);
     expect(shopifyFulfilled(order)).toEqual([]);
   }, 120_000);

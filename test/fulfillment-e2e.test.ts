@@ -20,10 +20,19 @@ let c: Connected;
 
 beforeAll(async () => {
   c = await connectToSimulatedShop({ seed: 41, products: 40, stores: 4, plan: 'enterprise', bucketFactor: 50 });
-  const facilities = (await c.api('GET', '/api/v1/facilities')).body.facilities as Array<{ code: string; shopifyLocationId: string | null; kind: string }>;
+  const facilities = (await c.api('GET', '/api/v1/facilities')).body.facilities as Array<{
+    code: string;
+    shopifyLocationId: string | null;
+    kind: string;
+  }>;
   const online = [...c.shop.locations.values()].filter((l) => l.kind === 'warehouse').sort((a, b) => a.id - b.id)[0]!;
   for (const f of facilities.filter((x) => x.shopifyLocationId)) {
-    const mode = f.shopifyLocationId === `gid://shopify/Location/${online.id}` ? 'aggregate' : f.kind === 'STORE' ? 'mirror' : 'none';
+    const mode =
+      f.shopifyLocationId === `gid://shopify/Location/${online.id}`
+        ? 'aggregate'
+        : f.kind === 'STORE'
+          ? 'mirror'
+          : 'none';
     expect((await c.api('PATCH', `/api/v1/facilities/${f.code}`, { publishMode: mode })).status).toBe(200);
   }
 }, 120_000);
@@ -58,14 +67,21 @@ async function routedLines(o: SimOrder) {
 async function placeRoutedOrder(quantity: number) {
   const { shop } = c;
   const warehouse = [...shop.locations.values()].filter((l) => l.kind === 'warehouse').sort((a, b) => a.id - b.id)[0]!;
-  const v = [...shop.variants.values()].find((x) => (shop.level(x.inventoryItemId, warehouse.id)?.quantities.available ?? 0) >= quantity + 2)!;
+  const v = [...shop.variants.values()].find(
+    (x) => (shop.level(x.inventoryItemId, warehouse.id)?.quantities.available ?? 0) >= quantity + 2,
+  )!;
   const placed = placeOrder(shop, { lines: [{ variantId: v.id, quantity }], shipping: 'standard' });
   if (!placed.ok) throw new Error(`could not place: ${JSON.stringify(placed.userErrors)}`);
   await c.sim.webhooks(c.creds.shop).idle();
-  const line = await waitFor('the order to be routed', async () => {
-    const lines = await routedLines(placed.value);
-    return lines.length === 1 && lines[0]!.status === 'brokered' ? lines[0]! : null;
-  }, 60_000, 200);
+  const line = await waitFor(
+    'the order to be routed',
+    async () => {
+      const lines = await routedLines(placed.value);
+      return lines.length === 1 && lines[0]!.status === 'brokered' ? lines[0]! : null;
+    },
+    60_000,
+    200,
+  );
   return { order: placed.value, line };
 }
 
@@ -101,11 +117,15 @@ async function settle(): Promise<void> {
                    (select json_agg(r) from (select id, status, started_at, finished_at, error from job_runs where job_name = 'fulfillment.push' and status <> 'succeeded' order by id desc limit 5) r) as push_runs_not_succeeded,
                    (select json_object_agg(job_name, last_slot_at) from job_schedules) as schedule_slots`,
       ),
-      new Promise<unknown[]>((resolve) => setTimeout(() => resolve(['the database did not answer within 10 s']), 10_000)),
+      new Promise<unknown[]>((resolve) =>
+        setTimeout(() => resolve(['the database did not answer within 10 s']), 10_000),
+      ),
     ]);
     // And how the calls to Shopify went (a call waiting out THROTTLED or retrying holds its order's claim).
     const calls = await Promise.race([
-      c.api('GET', '/api/v1/sync/health').then((r) => ({ switchyard: r.body?.api ?? null, credentials: r.body?.credentials ?? null })),
+      c
+        .api('GET', '/api/v1/sync/health')
+        .then((r) => ({ switchyard: r.body?.api ?? null, credentials: r.body?.credentials ?? null })),
       new Promise((resolve) => setTimeout(() => resolve('sync health did not answer within 10 s'), 10_000)),
     ]).catch((e: unknown) => String(e));
     const simulated = c.sim.stats(c.creds.shop);
@@ -115,30 +135,40 @@ async function settle(): Promise<void> {
   }
 }
 
-
 /** The ledger recomputes to the counters, and Shopify shows Switchyard's target at every published location. */
 async function expectInventoryToAgree(): Promise<void> {
   const { shop } = c;
-    expect((await compareCountersWithLedger(c.db())).drift).toEqual([]);
-    expect((await c.switchyard.jobs.runHere('inventory.publish-all', 'cli')).status).toBe('succeeded');
-    await settle();
-    const targets = await publishTargets(c.db(), await publishedPairs(c.db(), 'all'));
-    const drift = targets
-      .map((t) => ({ item: t.itemId, location: t.locationId, target: t.target, shopify: shop.level(num(t.itemId), num(t.locationId))!.quantities.available }))
-      .filter((d) => d.target !== d.shopify);
-    for (const d of drift) {
-      // Say why: Shopify's figures, Switchyard's view of them, and the open lines of that item.
-      const shadow = await queryRows(c.db(), sql`select available, committed, on_hand from shopify_inventory_snapshot where shopify_inventory_item_id = ${d.item} and shopify_location_id = ${d.location}`);
-      const lines = await queryRows(
-        c.db(),
-        sql`select o.shopify_order_id, o.shipping_method, o.cancelled_at is not null as cancelled, ol.status, ol.current_quantity, ol.shipped_quantity, ol.shopify_fulfilled_quantity, f.code
+  expect((await compareCountersWithLedger(c.db())).drift).toEqual([]);
+  expect((await c.switchyard.jobs.runHere('inventory.publish-all', 'cli')).status).toBe('succeeded');
+  await settle();
+  const targets = await publishTargets(c.db(), await publishedPairs(c.db(), 'all'));
+  const drift = targets
+    .map((t) => ({
+      item: t.itemId,
+      location: t.locationId,
+      target: t.target,
+      shopify: shop.level(num(t.itemId), num(t.locationId))!.quantities.available,
+    }))
+    .filter((d) => d.target !== d.shopify);
+  for (const d of drift) {
+    // Say why: Shopify's figures, Switchyard's view of them, and the open lines of that item.
+    const shadow = await queryRows(
+      c.db(),
+      sql`select available, committed, on_hand from shopify_inventory_snapshot where shopify_inventory_item_id = ${d.item} and shopify_location_id = ${d.location}`,
+    );
+    const lines = await queryRows(
+      c.db(),
+      sql`select o.shopify_order_id, o.shipping_method, o.cancelled_at is not null as cancelled, ol.status, ol.current_quantity, ol.shipped_quantity, ol.shopify_fulfilled_quantity, f.code
             from order_lines ol join orders o on o.id = ol.order_id join variants v on v.id = ol.variant_id left join facilities f on f.id = ol.facility_id
             where v.shopify_inventory_item_id = ${d.item}`,
-      );
-      const known = targets.find((t) => t.itemId === d.item && t.locationId === d.location)!.knownCommitted;
-      console.error('DRIFT', JSON.stringify({ ...d, level: shop.level(num(d.item), num(d.location))!.quantities, known, shadow, lines }));
-    }
-    expect(drift).toEqual([]);
+    );
+    const known = targets.find((t) => t.itemId === d.item && t.locationId === d.location)!.knownCommitted;
+    console.error(
+      'DRIFT',
+      JSON.stringify({ ...d, level: shop.level(num(d.item), num(d.location))!.quantities, known, shadow, lines }),
+    );
+  }
+  expect(drift).toEqual([]);
 }
 
 describe(`fulfilment loop against Shopify (${backend})`, () => {
@@ -148,7 +178,9 @@ describe(`fulfilment loop against Shopify (${backend})`, () => {
 
   test(`${ORDERS} orders: shipped partly and fully, pickups prepared and handed over, some cancelled mid-way, some fulfilled in Shopify`, async () => {
     const { shop } = c;
-    const warehouse = [...shop.locations.values()].filter((l) => l.kind === 'warehouse').sort((a, b) => a.id - b.id)[0]!;
+    const warehouse = [...shop.locations.values()]
+      .filter((l) => l.kind === 'warehouse')
+      .sort((a, b) => a.id - b.id)[0]!;
     const stores = [...shop.locations.values()].filter((l) => l.kind === 'store' && l.pickupEnabled);
     const variants = [...shop.variants.values()];
     let seed = 7;
@@ -156,21 +188,41 @@ describe(`fulfilment loop against Shopify (${backend})`, () => {
     for (let i = 0; placed.length < ORDERS && i < ORDERS * 20; i++) {
       const pickup = i % 5 === 4 && stores.length > 0;
       const location = pickup ? stores[rnd(stores.length)]! : warehouse;
-      const stocked = variants.filter((v) => (shop.level(v.inventoryItemId, location.id)?.quantities.available ?? 0) >= 3);
+      const stocked = variants.filter(
+        (v) => (shop.level(v.inventoryItemId, location.id)?.quantities.available ?? 0) >= 3,
+      );
       if (stocked.length < 2) continue;
       const a = stocked[rnd(stocked.length)]!;
       const b = stocked[rnd(stocked.length)]!;
-      const lines = a.id === b.id ? [{ variantId: a.id, quantity: 2 }] : [{ variantId: a.id, quantity: 1 + rnd(2) }, { variantId: b.id, quantity: 1 }];
-      const result = placeOrder(shop, { lines, shipping: pickup ? 'pickup' : i % 10 === 3 ? 'express' : 'standard', ...(pickup ? { locationId: location.id } : {}) });
+      const lines =
+        a.id === b.id
+          ? [{ variantId: a.id, quantity: 2 }]
+          : [
+              { variantId: a.id, quantity: 1 + rnd(2) },
+              { variantId: b.id, quantity: 1 },
+            ];
+      const result = placeOrder(shop, {
+        lines,
+        shipping: pickup ? 'pickup' : i % 10 === 3 ? 'express' : 'standard',
+        ...(pickup ? { locationId: location.id } : {}),
+      });
       if (result.ok) placed.push({ order: result.value, pickup });
     }
     expect(placed.length).toBe(ORDERS);
     await c.sim.webhooks(c.creds.shop).idle();
-    await waitFor('every order to be routed or parked', async () => {
-      const [row] = await queryRows<{ n: number }>(c.db(), sql`select count(*)::int as n from order_lines where status in ('created', 'approved')`);
-      const [orders] = await queryRows<{ n: number }>(c.db(), sql`select count(*)::int as n from orders`);
-      return row!.n === 0 && orders!.n >= ORDERS;
-    }, 120_000, 250);
+    await waitFor(
+      'every order to be routed or parked',
+      async () => {
+        const [row] = await queryRows<{ n: number }>(
+          c.db(),
+          sql`select count(*)::int as n from order_lines where status in ('created', 'approved')`,
+        );
+        const [orders] = await queryRows<{ n: number }>(c.db(), sql`select count(*)::int as n from orders`);
+        return row!.n === 0 && orders!.n >= ORDERS;
+      },
+      120_000,
+      250,
+    );
 
     // Some answers from Shopify are lost on the way back (the call applied): pushes must not repeat.
     c.sim.setFaults(c.creds.shop, { lostResponseRate: 0.1 });
@@ -183,8 +235,15 @@ describe(`fulfilment loop against Shopify (${backend})`, () => {
       const scenario = i % 10;
       if (scenario === 7 && !pickup) {
         // The merchant fulfils it in Shopify admin: Switchyard imports it and the store's work closes.
-        const fos = shop.orders.get(order.id)!.fulfillmentOrderIds.map((id) => shop.fulfillmentOrders.get(id)!).filter((fo) => fo.status === 'OPEN');
-        const made = createFulfillment(shop, { fulfillmentOrders: fos.map((fo) => ({ fulfillmentOrderId: fo.id, lines: null })), trackingInfo: { company: 'UPS', number: `SHOP-${order.id}`, url: null }, notifyCustomer: false });
+        const fos = shop.orders
+          .get(order.id)!
+          .fulfillmentOrderIds.map((id) => shop.fulfillmentOrders.get(id)!)
+          .filter((fo) => fo.status === 'OPEN');
+        const made = createFulfillment(shop, {
+          fulfillmentOrders: fos.map((fo) => ({ fulfillmentOrderId: fo.id, lines: null })),
+          trackingInfo: { company: 'UPS', number: `SHOP-${order.id}`, url: null },
+          notifyCustomer: false,
+        });
         if (!made.ok) throw new Error(JSON.stringify(made.userErrors));
         fulfilledInShopify.add(order.id);
         continue;
@@ -207,25 +266,43 @@ describe(`fulfilment loop against Shopify (${backend})`, () => {
         }
         if (scenario === 5 && mine[0]!.quantity >= 2) {
           // Two parcels: one unit first, the rest later.
-          const first = await ok('POST', `/api/v1/facilities/${code}/shipments`, { order: String(orderId), lines: [{ lineId: mine[0]!.id, quantity: 1 }] });
-          await ok('POST', `/api/v1/facilities/${code}/shipments/${first.id}/pack`, { packages: [{ weightGrams: 400 }] });
-          await ok('POST', `/api/v1/facilities/${code}/shipments/${first.id}/ship`, { carrier: 'DHL', trackingNumber: `TRK-${first.id}`, trackingUrl: `https://track.example/${first.id}` });
+          const first = await ok('POST', `/api/v1/facilities/${code}/shipments`, {
+            order: String(orderId),
+            lines: [{ lineId: mine[0]!.id, quantity: 1 }],
+          });
+          await ok('POST', `/api/v1/facilities/${code}/shipments/${first.id}/pack`, {
+            packages: [{ weightGrams: 400 }],
+          });
+          await ok('POST', `/api/v1/facilities/${code}/shipments/${first.id}/ship`, {
+            carrier: 'DHL',
+            trackingNumber: `TRK-${first.id}`,
+            trackingUrl: `https://track.example/${first.id}`,
+          });
         }
         const s = await ok('POST', `/api/v1/facilities/${code}/shipments`, { order: String(orderId) });
-        await ok('POST', `/api/v1/facilities/${code}/shipments/${s.id}/pack`, { packages: [{ weightGrams: 900, box: 'M' }] });
+        await ok('POST', `/api/v1/facilities/${code}/shipments/${s.id}/pack`, {
+          packages: [{ weightGrams: 900, box: 'M' }],
+        });
         if (scenario === 6) {
           // Cancelled in Shopify after packing: the parcel is flagged for putting back, never shipped.
           cancelOrder(shop, order.id, { reason: 'CUSTOMER', restock: true });
           cancelled.add(order.id);
           break;
         }
-        await ok('POST', `/api/v1/facilities/${code}/shipments/${s.id}/ship`, { carrier: 'DHL', trackingNumber: `TRK-${s.id}`, trackingUrl: `https://track.example/${s.id}` });
+        await ok('POST', `/api/v1/facilities/${code}/shipments/${s.id}/ship`, {
+          carrier: 'DHL',
+          trackingNumber: `TRK-${s.id}`,
+          trackingUrl: `https://track.example/${s.id}`,
+        });
       }
     }
     expect(facilitiesUsed.size).toBeGreaterThan(1);
     await settle();
     c.sim.setFaults(c.creds.shop, { lostResponseRate: 0 });
-    const [found] = await queryRows<{ n: number }>(c.db(), sql`select count(*)::int as n from fulfillment_push_log where outcome = 'found_existing'`);
+    const [found] = await queryRows<{ n: number }>(
+      c.db(),
+      sql`select count(*)::int as n from fulfillment_push_log where outcome = 'found_existing'`,
+    );
     expect(found!.n).toBeGreaterThan(0);
 
     // Cancelled mid-way: the work left the store (flagged to put back), nothing reached Shopify, stock released.
@@ -260,7 +337,16 @@ describe(`fulfilment loop against Shopify (${backend})`, () => {
     }
 
     // Exactly one Shopify fulfilment per completed shipment, with its tracking; pickups prepared first.
-    const shipments = await queryRows<{ id: number; kind: string; status: string; source: string; tracking_number: string | null; shopify_fulfillment_id: string | null; order: string; units: number }>(
+    const shipments = await queryRows<{
+      id: number;
+      kind: string;
+      status: string;
+      source: string;
+      tracking_number: string | null;
+      shopify_fulfillment_id: string | null;
+      order: string;
+      units: number;
+    }>(
       c.db(),
       sql`select s.id, s.kind, s.status, s.source, s.tracking_number, s.shopify_fulfillment_id, o.shopify_order_id as order,
                  (select sum(quantity)::int from shipment_lines where shipment_id = s.id) as units
@@ -282,7 +368,10 @@ describe(`fulfilment loop against Shopify (${backend})`, () => {
       }
     }
     expect(shipments.filter((s) => s.kind === 'pickup').length).toBeGreaterThan(0);
-    const [failed] = await queryRows<{ n: number }>(c.db(), sql`select count(*)::int as n from fulfillment_pushes where status <> 'confirmed'`);
+    const [failed] = await queryRows<{ n: number }>(
+      c.db(),
+      sql`select count(*)::int as n from fulfillment_pushes where status <> 'confirmed'`,
+    );
     expect(failed!.n).toBe(0);
 
     await expectInventoryToAgree();
@@ -291,43 +380,149 @@ describe(`fulfilment loop against Shopify (${backend})`, () => {
   test('wrong steps, unknown lines and other facilities are refused with a clear error, and change nothing', async () => {
     const { shop } = c;
     const { order: placedOrder, line } = await placeRoutedOrder(2);
-    const other = ((await ok('GET', '/api/v1/facilities')).facilities as Array<{ code: string; kind: string }>).find((f) => f.kind !== 'VIRTUAL' && f.code !== line!.code)!.code;
+    const other = ((await ok('GET', '/api/v1/facilities')).facilities as Array<{ code: string; kind: string }>).find(
+      (f) => f.kind !== 'VIRTUAL' && f.code !== line!.code,
+    )!.code;
     const state = async () =>
-      queryRows(c.db(), sql`select (select count(*)::int from shipments) as shipments, (select count(*)::int from inventory_ledger) as ledger, (select count(*)::int from fulfillment_pushes) as pushes,
-                                   (select string_agg(status || ':' || shipped_quantity, ',' order by id) from order_lines) as lines`);
+      queryRows(
+        c.db(),
+        sql`select (select count(*)::int from shipments) as shipments, (select count(*)::int from inventory_ledger) as ledger, (select count(*)::int from fulfillment_pushes) as pushes,
+                                   (select string_agg(status || ':' || shipped_quantity, ',' order by id) from order_lines) as lines`,
+      );
     const before = await state();
 
-    const expectError = async (method: string, path: string, body: unknown, status: number, code: string, message?: RegExp) => {
+    const expectError = async (
+      method: string,
+      path: string,
+      body: unknown,
+      status: number,
+      code: string,
+      message?: RegExp,
+    ) => {
       const r = await c.api(method, path, body);
       expect({ path, status: r.status, code: r.body?.error?.code }).toEqual({ path, status, code });
       if (message) expect(r.body.error.message).toMatch(message);
     };
-    await expectError('POST', `/api/v1/facilities/${line!.code}/shipments`, { order: String(line!.order_id), lines: [{ lineId: 999999, quantity: 1 }] }, 404, 'fulfillment.unknown_line', /has no line 999999/);
-    await expectError('POST', `/api/v1/facilities/${line!.code}/shipments`, { order: String(line!.order_id), lines: [{ lineId: line!.id, quantity: 3 }] }, 400, 'fulfillment.quantity_exceeds_open', /has 2 open unit\(s\); asked for 3/);
-    await expectError('POST', `/api/v1/facilities/${other}/shipments`, { order: String(line!.order_id) }, 409, 'fulfillment.nothing_open');
-    await expectError('POST', `/api/v1/facilities/${other}/shipments`, { order: String(line!.order_id), lines: [{ lineId: line!.id, quantity: 1 }] }, 409, 'fulfillment.line_not_at_facility', new RegExp(`not routed to ${other}`));
-    await expectError('POST', `/api/v1/facilities/NOPE/shipments`, { order: String(line!.order_id) }, 404, 'fulfillment.unknown_facility');
-    await expectError('POST', `/api/v1/facilities/${line!.code}/shipments`, { order: '99999999' }, 404, 'orders.unknown_order');
+    await expectError(
+      'POST',
+      `/api/v1/facilities/${line!.code}/shipments`,
+      { order: String(line!.order_id), lines: [{ lineId: 999999, quantity: 1 }] },
+      404,
+      'fulfillment.unknown_line',
+      /has no line 999999/,
+    );
+    await expectError(
+      'POST',
+      `/api/v1/facilities/${line!.code}/shipments`,
+      { order: String(line!.order_id), lines: [{ lineId: line!.id, quantity: 3 }] },
+      400,
+      'fulfillment.quantity_exceeds_open',
+      /has 2 open unit\(s\); asked for 3/,
+    );
+    await expectError(
+      'POST',
+      `/api/v1/facilities/${other}/shipments`,
+      { order: String(line!.order_id) },
+      409,
+      'fulfillment.nothing_open',
+    );
+    await expectError(
+      'POST',
+      `/api/v1/facilities/${other}/shipments`,
+      { order: String(line!.order_id), lines: [{ lineId: line!.id, quantity: 1 }] },
+      409,
+      'fulfillment.line_not_at_facility',
+      new RegExp(`not routed to ${other}`),
+    );
+    await expectError(
+      'POST',
+      `/api/v1/facilities/NOPE/shipments`,
+      { order: String(line!.order_id) },
+      404,
+      'fulfillment.unknown_facility',
+    );
+    await expectError(
+      'POST',
+      `/api/v1/facilities/${line!.code}/shipments`,
+      { order: '99999999' },
+      404,
+      'orders.unknown_order',
+    );
     expect(await state()).toEqual(before);
 
     const s = await ok('POST', `/api/v1/facilities/${line!.code}/shipments`, { order: String(line!.order_id) });
     const started = await state();
-    await expectError('POST', `/api/v1/facilities/${line!.code}/shipments/${s.id}/ship`, { carrier: 'DHL', trackingNumber: 'X1' }, 409, 'fulfillment.wrong_state', /is picking: it cannot be shipped \(only from packed\)/);
-    await expectError('POST', `/api/v1/facilities/${line!.code}/shipments/${s.id}/ready`, undefined, 409, 'fulfillment.wrong_kind');
-    await expectError('POST', `/api/v1/facilities/${line!.code}/shipments/${s.id}/hand-over`, { to: 'someone' }, 409, 'fulfillment.wrong_kind');
-    await expectError('POST', `/api/v1/facilities/${other}/shipments/${s.id}/pack`, { packages: [{ weightGrams: 100 }] }, 409, 'fulfillment.wrong_facility');
-    await expectError('POST', `/api/v1/facilities/${line!.code}/shipments/${s.id}/pack`, { packages: [] }, 400, 'request.invalid');
-    await expectError('POST', `/api/v1/facilities/${line!.code}/shipments`, { order: String(line!.order_id) }, 409, 'fulfillment.nothing_open');
+    await expectError(
+      'POST',
+      `/api/v1/facilities/${line!.code}/shipments/${s.id}/ship`,
+      { carrier: 'DHL', trackingNumber: 'X1' },
+      409,
+      'fulfillment.wrong_state',
+      /is picking: it cannot be shipped \(only from packed\)/,
+    );
+    await expectError(
+      'POST',
+      `/api/v1/facilities/${line!.code}/shipments/${s.id}/ready`,
+      undefined,
+      409,
+      'fulfillment.wrong_kind',
+    );
+    await expectError(
+      'POST',
+      `/api/v1/facilities/${line!.code}/shipments/${s.id}/hand-over`,
+      { to: 'someone' },
+      409,
+      'fulfillment.wrong_kind',
+    );
+    await expectError(
+      'POST',
+      `/api/v1/facilities/${other}/shipments/${s.id}/pack`,
+      { packages: [{ weightGrams: 100 }] },
+      409,
+      'fulfillment.wrong_facility',
+    );
+    await expectError(
+      'POST',
+      `/api/v1/facilities/${line!.code}/shipments/${s.id}/pack`,
+      { packages: [] },
+      400,
+      'request.invalid',
+    );
+    await expectError(
+      'POST',
+      `/api/v1/facilities/${line!.code}/shipments`,
+      { order: String(line!.order_id) },
+      409,
+      'fulfillment.nothing_open',
+    );
     expect(await state()).toEqual(started);
 
     // Cancelled in Shopify: the shipment cannot be shipped any more.
     await ok('POST', `/api/v1/facilities/${line!.code}/shipments/${s.id}/pack`, { packages: [{ weightGrams: 100 }] });
     cancelOrder(shop, placedOrder.id, { reason: 'CUSTOMER', restock: true });
     await c.sim.webhooks(c.creds.shop).idle();
-    await waitFor('the cancellation to reach the shipment', async () => (await ok('GET', `/api/v1/facilities/${line!.code}/shipments/${s.id}`)).status === 'cancelled', 60_000, 200);
+    await waitFor(
+      'the cancellation to reach the shipment',
+      async () => (await ok('GET', `/api/v1/facilities/${line!.code}/shipments/${s.id}`)).status === 'cancelled',
+      60_000,
+      200,
+    );
     const gone = await state();
-    await expectError('POST', `/api/v1/facilities/${line!.code}/shipments/${s.id}/ship`, { carrier: 'DHL', trackingNumber: 'X2' }, 409, 'fulfillment.wrong_state', /is cancelled/);
-    await expectError('POST', `/api/v1/facilities/${line!.code}/shipments`, { order: String(line!.order_id) }, 409, 'fulfillment.order_cancelled');
+    await expectError(
+      'POST',
+      `/api/v1/facilities/${line!.code}/shipments/${s.id}/ship`,
+      { carrier: 'DHL', trackingNumber: 'X2' },
+      409,
+      'fulfillment.wrong_state',
+      /is cancelled/,
+    );
+    await expectError(
+      'POST',
+      `/api/v1/facilities/${line!.code}/shipments`,
+      { order: String(line!.order_id) },
+      409,
+      'fulfillment.order_cancelled',
+    );
     expect(await state()).toEqual(gone);
     const view = await ok('GET', `/api/v1/facilities/${line!.code}/shipments/${s.id}`);
     expect(view.putBack).toEqual({ [String(line!.id)]: 2 });
@@ -341,16 +536,29 @@ describe(`fulfilment loop against Shopify (${backend})`, () => {
     c.sim.setFaults(c.creds.shop, { errorRate: 1 });
     const s = await ok('POST', `/api/v1/facilities/${line!.code}/shipments`, { order: String(line!.order_id) });
     await ok('POST', `/api/v1/facilities/${line!.code}/shipments/${s.id}/pack`, { packages: [{ weightGrams: 100 }] });
-    await ok('POST', `/api/v1/facilities/${line!.code}/shipments/${s.id}/ship`, { carrier: 'DHL', trackingNumber: `SWEEP-${s.id}` });
-    await waitFor('a failed attempt to set a retry', async () => {
-      const [row] = await queryRows<{ due_at: Date; leased_until: Date | null }>(c.db(), sql`select due_at, leased_until from fulfillment_sync where order_id = ${line!.order_id}`);
-      return row && row.leased_until === null && row.due_at.getTime() > Date.now() ? row : null;
-    }, 60_000, 100);
+    await ok('POST', `/api/v1/facilities/${line!.code}/shipments/${s.id}/ship`, {
+      carrier: 'DHL',
+      trackingNumber: `SWEEP-${s.id}`,
+    });
+    await waitFor(
+      'a failed attempt to set a retry',
+      async () => {
+        const [row] = await queryRows<{ due_at: Date; leased_until: Date | null }>(
+          c.db(),
+          sql`select due_at, leased_until from fulfillment_sync where order_id = ${line!.order_id}`,
+        );
+        return row && row.leased_until === null && row.due_at.getTime() > Date.now() ? row : null;
+      },
+      60_000,
+      100,
+    );
     // The request is lost (a bug, a restore from backup): nothing would ask for this order again.
     await c.db().execute(sql`delete from fulfillment_sync where order_id = ${line!.order_id}`);
     c.sim.setFaults(c.creds.shop, { errorRate: 0 });
     await new Promise((r) => setTimeout(r, 1500));
-    expect((await ok('GET', `/api/v1/facilities/${line!.code}/shipments/${s.id}`)).shopify[0].status).not.toBe('confirmed');
+    expect((await ok('GET', `/api/v1/facilities/${line!.code}/shipments/${s.id}`)).shopify[0].status).not.toBe(
+      'confirmed',
+    );
     expect((await c.switchyard.jobs.runHere('fulfillment.sweep', 'cli')).counts).toEqual({ orders: 1 });
     await settle();
     expect((await ok('GET', `/api/v1/facilities/${line!.code}/shipments/${s.id}`)).shopify[0].status).toBe('confirmed');
@@ -359,46 +567,94 @@ describe(`fulfilment loop against Shopify (${backend})`, () => {
 
   test('settings: fulfilment orders moved to the routed store, uncollected pickups cancelled (restocked or returned to stock); bad settings refused', async () => {
     const { shop } = c;
-    const bad = await c.api('PATCH', '/api/v1/fulfillment/settings', { fulfillmentOrderLocation: 'teleport', pickupExpiryDays: 0, colour: 'red' });
+    const bad = await c.api('PATCH', '/api/v1/fulfillment/settings', {
+      fulfillmentOrderLocation: 'teleport',
+      pickupExpiryDays: 0,
+      colour: 'red',
+    });
     expect(bad.status).toBe(400);
-    expect(bad.body.error.details.problems.map((p: { path: string }) => p.path)).toEqual(['colour', 'fulfillmentOrderLocation', 'pickupExpiryDays']);
+    expect(bad.body.error.details.problems.map((p: { path: string }) => p.path)).toEqual([
+      'colour',
+      'fulfillmentOrderLocation',
+      'pickupExpiryDays',
+    ]);
     expect((await ok('GET', '/api/v1/fulfillment/settings')).fulfillmentOrderLocation).toBe('keep');
     await ok('PATCH', '/api/v1/fulfillment/settings', { fulfillmentOrderLocation: 'move', pickupExpiryDays: 2 });
 
     // Orders placed online, routed to stores, shipped from there: Shopify's fulfilment is made at the store.
     const stores = [...shop.locations.values()].filter((l) => l.kind === 'store');
-    const warehouse = [...shop.locations.values()].filter((l) => l.kind === 'warehouse').sort((a, b) => a.id - b.id)[0]!;
-    const storeFacility = new Map(((await ok('GET', '/api/v1/facilities')).facilities as Array<{ code: string; shopifyLocationId: string | null }>).map((f) => [f.code, f.shopifyLocationId]));
+    const warehouse = [...shop.locations.values()]
+      .filter((l) => l.kind === 'warehouse')
+      .sort((a, b) => a.id - b.id)[0]!;
+    const storeFacility = new Map(
+      (
+        (await ok('GET', '/api/v1/facilities')).facilities as Array<{ code: string; shopifyLocationId: string | null }>
+      ).map((f) => [f.code, f.shopifyLocationId]),
+    );
     const movedShipments: Array<{ id: number; location: string }> = [];
     // Customers living next to a store: routing sends their orders there (Shopify put them at the warehouse).
     const fresh: SimOrder[] = [];
     for (const store of stores) {
-      const v = [...shop.variants.values()].find((x) => (shop.level(x.inventoryItemId, store.id)?.quantities.available ?? 0) >= 5 && (shop.level(x.inventoryItemId, warehouse.id)?.quantities.available ?? 0) >= 5);
+      const v = [...shop.variants.values()].find(
+        (x) =>
+          (shop.level(x.inventoryItemId, store.id)?.quantities.available ?? 0) >= 5 &&
+          (shop.level(x.inventoryItemId, warehouse.id)?.quantities.available ?? 0) >= 5,
+      );
       if (!v) continue;
-      const placed = placeOrder(shop, { lines: [{ variantId: v.id, quantity: 1 }], shipping: 'standard', address: { ...store.address, firstName: 'Near', lastName: 'Store' } });
+      const placed = placeOrder(shop, {
+        lines: [{ variantId: v.id, quantity: 1 }],
+        shipping: 'standard',
+        address: { ...store.address, firstName: 'Near', lastName: 'Store' },
+      });
       if (placed.ok) fresh.push(placed.value);
     }
     await c.sim.webhooks(c.creds.shop).idle();
-    await waitFor('the new orders to be routed', async () => (await Promise.all(fresh.map(routedLines))).every((l) => l.length > 0 && l.every((x) => x.status === 'brokered')), 60_000, 200);
+    await waitFor(
+      'the new orders to be routed',
+      async () =>
+        (await Promise.all(fresh.map(routedLines))).every(
+          (l) => l.length > 0 && l.every((x) => x.status === 'brokered'),
+        ),
+      60_000,
+      200,
+    );
     for (const order of fresh) {
       const lines = await routedLines(order);
-      const atStore = lines.filter((l) => l.status === 'brokered' && stores.some((s) => `gid://shopify/Location/${s.id}` === storeFacility.get(l.code!)));
+      const atStore = lines.filter(
+        (l) =>
+          l.status === 'brokered' &&
+          stores.some((s) => `gid://shopify/Location/${s.id}` === storeFacility.get(l.code!)),
+      );
       const fo = shop.fulfillmentOrders.get(order.fulfillmentOrderIds[0]!)!;
-      if (atStore.length === 0 || lines.some((l) => l.status !== 'brokered') || fo.deliveryMethod !== 'SHIPPING' || fo.assignedLocationId !== warehouse.id) continue;
+      if (
+        atStore.length === 0 ||
+        lines.some((l) => l.status !== 'brokered') ||
+        fo.deliveryMethod !== 'SHIPPING' ||
+        fo.assignedLocationId !== warehouse.id
+      )
+        continue;
       const code = atStore[0]!.code!;
       if (atStore.some((l) => l.code !== code)) continue;
       const s = await ok('POST', `/api/v1/facilities/${code}/shipments`, { order: String(atStore[0]!.order_id) });
       await ok('POST', `/api/v1/facilities/${code}/shipments/${s.id}/pack`, { packages: [{ weightGrams: 300 }] });
-      await ok('POST', `/api/v1/facilities/${code}/shipments/${s.id}/ship`, { carrier: 'UPS', trackingNumber: `MOVE-${s.id}` });
+      await ok('POST', `/api/v1/facilities/${code}/shipments/${s.id}/ship`, {
+        carrier: 'UPS',
+        trackingNumber: `MOVE-${s.id}`,
+      });
       movedShipments.push({ id: s.id, location: storeFacility.get(code)! });
       if (movedShipments.length === 3) break;
     }
     expect(movedShipments.length).toBeGreaterThan(0);
     await settle();
     for (const m of movedShipments) {
-      const view = await ok('GET', `/api/v1/facilities/${(await queryRows<{ code: string }>(c.db(), sql`select f.code from shipments s join facilities f on f.id = s.facility_id where s.id = ${m.id}`))[0]!.code}/shipments/${m.id}`);
+      const view = await ok(
+        'GET',
+        `/api/v1/facilities/${(await queryRows<{ code: string }>(c.db(), sql`select f.code from shipments s join facilities f on f.id = s.facility_id where s.id = ${m.id}`))[0]!.code}/shipments/${m.id}`,
+      );
       expect(view.shopify[0].status).toBe('confirmed');
-      expect(`gid://shopify/Location/${shop.fulfillments.get(num(view.shopify[0].fulfillmentId))!.locationId}`).toBe(m.location);
+      expect(`gid://shopify/Location/${shop.fulfillments.get(num(view.shopify[0].fulfillmentId))!.locationId}`).toBe(
+        m.location,
+      );
     }
     await expectInventoryToAgree();
 
@@ -406,11 +662,22 @@ describe(`fulfilment loop against Shopify (${backend})`, () => {
     const pickups: Array<{ order: SimOrder; shipmentId: number; code: string }> = [];
     for (const action of ['cancel_restock', 'cancel_return_to_stock'] as const) {
       const store = stores.find((l) => l.pickupEnabled)!;
-      const v = [...shop.variants.values()].find((x) => (shop.level(x.inventoryItemId, store.id)?.quantities.available ?? 0) >= 2)!;
-      const placed = placeOrder(shop, { lines: [{ variantId: v.id, quantity: 1 }], shipping: 'pickup', locationId: store.id });
+      const v = [...shop.variants.values()].find(
+        (x) => (shop.level(x.inventoryItemId, store.id)?.quantities.available ?? 0) >= 2,
+      )!;
+      const placed = placeOrder(shop, {
+        lines: [{ variantId: v.id, quantity: 1 }],
+        shipping: 'pickup',
+        locationId: store.id,
+      });
       if (!placed.ok) throw new Error(JSON.stringify(placed.userErrors));
       await c.sim.webhooks(c.creds.shop).idle();
-      await waitFor('the pickup to be routed', async () => (await routedLines(placed.value)).some((l) => l.status === 'brokered'), 60_000, 200);
+      await waitFor(
+        'the pickup to be routed',
+        async () => (await routedLines(placed.value)).some((l) => l.status === 'brokered'),
+        60_000,
+        200,
+      );
       const [line] = await routedLines(placed.value);
       const s = await ok('POST', `/api/v1/facilities/${line!.code}/shipments`, { order: String(line!.order_id) });
       await ok('POST', `/api/v1/facilities/${line!.code}/shipments/${s.id}/ready`);

@@ -32,7 +32,10 @@ beforeAll(async () => {
     SHOPIFY_ADMIN_TOKEN: SECRETS[0]!,
     SHOPIFY_API_SECRET: SECRETS[1]!,
   });
-  switchyard = await startSwitchyard(config, { logger: makeLogger({ level: 'debug', destination: logSink }), schedulerTickMs: 100 });
+  switchyard = await startSwitchyard(config, {
+    logger: makeLogger({ level: 'debug', destination: logSink }),
+    schedulerTickMs: 100,
+  });
 });
 afterAll(async () => {
   await switchyard?.stop();
@@ -73,7 +76,13 @@ describe(`HTTP on ${backend}`, () => {
     expect(status).toBe(200);
     expect(body.openapi).toMatch(/^3\./);
     expect(Object.keys(body.paths)).toEqual(
-      expect.arrayContaining(['/health', '/api/v1/jobs', '/api/v1/jobs/{name}/run', '/api/v1/jobs/{name}/schedule', '/api/v1/jobs/{name}/runs']),
+      expect.arrayContaining([
+        '/health',
+        '/api/v1/jobs',
+        '/api/v1/jobs/{name}/run',
+        '/api/v1/jobs/{name}/schedule',
+        '/api/v1/jobs/{name}/runs',
+      ]),
     );
   });
 
@@ -83,7 +92,9 @@ describe(`HTTP on ${backend}`, () => {
     const text = await response.text();
     expect(response.headers.get('content-type')).toContain('text/plain');
     expect(text).toContain('switchyard_process_cpu_seconds_total');
-    expect(text).toMatch(/switchyard_http_request_duration_seconds_count\{method="GET",route="\/api\/v1\/jobs",status="200"\} \d+/);
+    expect(text).toMatch(
+      /switchyard_http_request_duration_seconds_count\{method="GET",route="\/api\/v1\/jobs",status="200"\} \d+/,
+    );
   });
 
   test('the API and metrics need the token; health does not', async () => {
@@ -103,7 +114,9 @@ describe(`HTTP on ${backend}`, () => {
     expect(run.body).toMatchObject({ job: 'housekeeping.prune-history', queueJobId: expect.any(String) });
     const history = await waitFor('the requested run', async () => {
       const { body } = await call('/api/v1/jobs/housekeeping.prune-history/runs?limit=5');
-      return body.runs.find((r: { trigger: string; status: string }) => r.trigger === 'api' && r.status === 'succeeded');
+      return body.runs.find(
+        (r: { trigger: string; status: string }) => r.trigger === 'api' && r.status === 'succeeded',
+      );
     });
     expect(history).toMatchObject({ counts: { jobRunsDeleted: 0, outboxDeleted: 0 }, error: null });
     const one = await call(`/api/v1/job-runs/${history.id}`);
@@ -141,15 +154,24 @@ describe(`HTTP on ${backend}`, () => {
       body: JSON.stringify({ schedule: 'every 1m', colour: 'red' }),
     });
     expect(extra.body.error.message).toBe('body must NOT have additional properties ("colour")');
-    const [row] = await switchyard.database.db.select().from(jobSchedules).where(eq(jobSchedules.jobName, 'housekeeping.prune-history'));
+    const [row] = await switchyard.database.db
+      .select()
+      .from(jobSchedules)
+      .where(eq(jobSchedules.jobName, 'housekeeping.prune-history'));
     expect(row!.schedule).toBe('0 4 * * * tz=Europe/Berlin');
   });
 
   test('unknown things: 404 with a stable code; malformed JSON: 400', async () => {
     const unknownJob = await call('/api/v1/jobs/no.such.job/run', { method: 'POST' });
     expect(unknownJob.status).toBe(404);
-    expect(unknownJob.body.error).toMatchObject({ code: 'jobs.unknown_job', message: expect.stringContaining('housekeeping.prune-history') });
-    expect(await call('/api/v1/nowhere')).toMatchObject({ status: 404, body: { error: { code: 'request.not_found' } } });
+    expect(unknownJob.body.error).toMatchObject({
+      code: 'jobs.unknown_job',
+      message: expect.stringContaining('housekeeping.prune-history'),
+    });
+    expect(await call('/api/v1/nowhere')).toMatchObject({
+      status: 404,
+      body: { error: { code: 'request.not_found' } },
+    });
     const malformed = await call('/api/v1/jobs/housekeeping.prune-history/schedule', {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
@@ -199,7 +221,9 @@ describe('when the database goes away', () => {
     const response = await app.inject({ method: 'GET', url: '/api/v1/jobs' });
     expect(response.statusCode).toBe(503);
     expect(response.headers['retry-after']).toBe('5');
-    expect(response.json()).toEqual({ error: { code: 'database.unavailable', message: 'The database cannot be reached right now. Try again shortly.' } });
+    expect(response.json()).toEqual({
+      error: { code: 'database.unavailable', message: 'The database cannot be reached right now. Try again shortly.' },
+    });
     expect(logged).toContain('database unavailable');
     const health = await app.inject({ method: 'GET', url: '/health' });
     expect(health.statusCode).toBe(503);

@@ -1,7 +1,16 @@
 // The ERP drop folder: files are claimed by an atomic rename, imported, and moved to done/ or
 // failed/ with a report; a file with a bad row applies nothing; whatever is wrong with a file, it is
 // set aside and the run goes on; a file the process dies on is set aside after three takes.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql } from 'drizzle-orm';
@@ -47,7 +56,10 @@ describe(`ERP drop folder (${backend})`, () => {
   test('good files are applied and moved to done/, bad ones to failed/ with their report; nothing is taken twice', async () => {
     const at = new Date(Date.now() - 60_000).toISOString();
     writeFileSync(path.join(dir, 'morning.csv'), `facility,sku,quantity,counted_at\nWH1,A,12,${at}\n`);
-    writeFileSync(path.join(dir, 'broken.jsonl'), `{"facility":"WH1","sku":"A","quantity":5,"counted_at":"${at}"}\n{"facility":"WH1","sku":"NOPE","quantity":1,"counted_at":"${at}"}\n`);
+    writeFileSync(
+      path.join(dir, 'broken.jsonl'),
+      `{"facility":"WH1","sku":"A","quantity":5,"counted_at":"${at}"}\n{"facility":"WH1","sku":"NOPE","quantity":1,"counted_at":"${at}"}\n`,
+    );
     writeFileSync(path.join(dir, 'notes.txt'), 'not a count file');
     const job = makeInventoryJobs({ importDir: dir }).find((j) => j.name === INVENTORY_JOB_NAMES.importFolder)!;
     const counts: Record<string, number> = {};
@@ -56,7 +68,11 @@ describe(`ERP drop folder (${backend})`, () => {
     expect(readdirSync(path.join(dir, 'done')).sort()).toEqual(['morning.csv', 'morning.csv.report.json']);
     expect(readdirSync(path.join(dir, 'failed')).sort()).toEqual(['broken.jsonl', 'broken.jsonl.report.json']);
     const report = JSON.parse(readFileSync(path.join(dir, 'failed', 'broken.jsonl.report.json'), 'utf8'));
-    expect(report).toMatchObject({ status: 'rejected', errorCount: 1, errors: [{ line: 2, reason: 'unknown SKU "NOPE"' }] });
+    expect(report).toMatchObject({
+      status: 'rejected',
+      errorCount: 1,
+      errors: [{ line: 2, reason: 'unknown SKU "NOPE"' }],
+    });
     expect(existsSync(path.join(dir, 'notes.txt'))).toBe(true);
     const [level] = await queryRows<{ on_hand: number }>(database.db, sql`select on_hand from inventory_levels`);
     expect(level!.on_hand).toBe(12);
@@ -70,14 +86,20 @@ describe(`ERP drop folder (${backend})`, () => {
 /** A fresh drop folder and its job. */
 function dropFolder(options: { maxLineBytes?: number } = {}) {
   const folder = mkdtempSync(path.join(dir, 'drop-'));
-  const job = makeInventoryJobs({ importDir: folder, ...options }).find((j) => j.name === INVENTORY_JOB_NAMES.importFolder)!;
+  const job = makeInventoryJobs({ importDir: folder, ...options }).find(
+    (j) => j.name === INVENTORY_JOB_NAMES.importFolder,
+  )!;
   const list = (sub: string) => readdirSync(path.join(folder, sub)).sort();
-  const report = (sub: string, name: string) => JSON.parse(readFileSync(path.join(folder, sub, `${name}.report.json`), 'utf8'));
+  const report = (sub: string, name: string) =>
+    JSON.parse(readFileSync(path.join(folder, sub, `${name}.report.json`), 'utf8'));
   return { folder, job, list, report };
 }
 
 async function onHandA(): Promise<number> {
-  const [level] = await queryRows<{ on_hand: number }>(database.db, sql`select coalesce(sum(on_hand), 0)::int as on_hand from inventory_levels`);
+  const [level] = await queryRows<{ on_hand: number }>(
+    database.db,
+    sql`select coalesce(sum(on_hand), 0)::int as on_hand from inventory_levels`,
+  );
   return level!.on_hand;
 }
 
@@ -85,8 +107,17 @@ describe(`bad files in the drop folder (${backend})`, () => {
   test('every kind of bad file goes to failed/ with a report saying why; the run goes on; nothing is taken twice', async () => {
     const { folder, job, list, report } = dropFolder({ maxLineBytes: 1024 });
     const at = new Date(Date.now() - 60_000).toISOString();
-    writeFileSync(path.join(folder, 'a-long-line.csv'), `facility,sku,quantity,counted_at\nWH1,${'A'.repeat(200_000)},1,${at}\n`);
-    writeFileSync(path.join(folder, 'b-utf16.csv'), Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(`facility,sku,quantity,counted_at\nWH1,A,1,${at}\n`, 'utf16le')]));
+    writeFileSync(
+      path.join(folder, 'a-long-line.csv'),
+      `facility,sku,quantity,counted_at\nWH1,${'A'.repeat(200_000)},1,${at}\n`,
+    );
+    writeFileSync(
+      path.join(folder, 'b-utf16.csv'),
+      Buffer.concat([
+        Buffer.from([0xff, 0xfe]),
+        Buffer.from(`facility,sku,quantity,counted_at\nWH1,A,1,${at}\n`, 'utf16le'),
+      ]),
+    );
     mkdirSync(path.join(folder, 'c-folder.csv'));
     symlinkSync(path.join(folder, 'gone.csv'), path.join(folder, 'd-vanished.csv'));
     writeFileSync(path.join(folder, 'e-binary.jsonl'), Buffer.from([0x00, 0x01, 0xc3, 0x28, 0x0a, 0x00, 0x7b, 0x0a]));
@@ -109,9 +140,26 @@ describe(`bad files in the drop folder (${backend})`, () => {
       'e-binary.jsonl.report.json',
     ]);
     expect(list('processing')).toEqual([]);
-    expect(report('failed', 'a-long-line.csv')).toMatchObject({ status: 'rejected', errors: [{ line: 2, reason: `line is ${(4 + 200_000 + 3 + at.length).toLocaleString('en-US')} bytes long, more than the 1,024 allowed: not read` }] });
-    expect(report('failed', 'b-utf16.csv')).toMatchObject({ status: 'rejected', errors: [{ line: 1, reason: 'the file is UTF-16 text: save it as UTF-8' }] });
-    expect(report('failed', 'c-folder.csv')).toEqual({ status: 'failed', fileName: 'c-folder.csv', reason: 'could not be imported: EISDIR: illegal operation on a directory, read', attempts: 1, at: expect.any(String) });
+    expect(report('failed', 'a-long-line.csv')).toMatchObject({
+      status: 'rejected',
+      errors: [
+        {
+          line: 2,
+          reason: `line is ${(4 + 200_000 + 3 + at.length).toLocaleString('en-US')} bytes long, more than the 1,024 allowed: not read`,
+        },
+      ],
+    });
+    expect(report('failed', 'b-utf16.csv')).toMatchObject({
+      status: 'rejected',
+      errors: [{ line: 1, reason: 'the file is UTF-16 text: save it as UTF-8' }],
+    });
+    expect(report('failed', 'c-folder.csv')).toEqual({
+      status: 'failed',
+      fileName: 'c-folder.csv',
+      reason: 'could not be imported: EISDIR: illegal operation on a directory, read',
+      attempts: 1,
+      at: expect.any(String),
+    });
     expect(report('failed', 'd-vanished.csv')).toEqual({
       status: 'failed',
       fileName: 'd-vanished.csv',
@@ -173,11 +221,19 @@ describe(`bad files in the drop folder (${backend})`, () => {
     expect(report('failed', 'thrice.csv')).toEqual({
       status: 'failed',
       fileName: 'thrice.csv',
-      reason: 'its import was cut short 3 times (the process stopped or died while importing it): set aside so that it cannot stop the process again; move it back to the folder to try again',
+      reason:
+        'its import was cut short 3 times (the process stopped or died while importing it): set aside so that it cannot stop the process again; move it back to the folder to try again',
       attempts: 3,
       at: expect.any(String),
     });
-    expect(list('done')).toEqual(['twice.csv', 'twice.csv.report.json', 'unrecorded.csv', 'unrecorded.csv.report.json', 'x.csv', 'x.csv.report.json']);
+    expect(list('done')).toEqual([
+      'twice.csv',
+      'twice.csv.report.json',
+      'unrecorded.csv',
+      'unrecorded.csv.report.json',
+      'x.csv',
+      'x.csv.report.json',
+    ]);
     expect(list('processing')).toEqual(['recent.csv', 'recent.csv.attempt.json']);
     expect(existsSync(path.join(folder, 'recent.csv'))).toBe(true);
     // The file set aside was not applied (77 would have been).
@@ -202,7 +258,11 @@ describe(`a count file the process dies on (${backend})`, () => {
       const where = serverUrl ? crashDb.url! : crashDb.dataDir;
       for (let take = 1; take <= 3; take++) {
         // Each run 31 minutes after the last: a file left in processing/ is taken again.
-        const child = startChild('test/support/import-folder-once.ts', [folder, String((take - 1) * 31 * 60_000), where], {});
+        const child = startChild(
+          'test/support/import-folder-once.ts',
+          [folder, String((take - 1) * 31 * 60_000), where],
+          {},
+        );
         const deadline = Date.now() + 60_000;
         const takes = () => (existsSync(marker) ? JSON.parse(readFileSync(marker, 'utf8')).attempts : 0);
         while (takes() !== take) {
@@ -217,7 +277,10 @@ describe(`a count file the process dies on (${backend})`, () => {
       expect(await last.exited).toBe(0);
       expect(last.output().trim()).toBe('{"failed":1}');
       expect(readdirSync(path.join(folder, 'failed')).sort()).toEqual(['huge.csv', 'huge.csv.report.json']);
-      expect(JSON.parse(readFileSync(path.join(folder, 'failed', 'huge.csv.report.json'), 'utf8'))).toMatchObject({ status: 'failed', attempts: 3 });
+      expect(JSON.parse(readFileSync(path.join(folder, 'failed', 'huge.csv.report.json'), 'utf8'))).toMatchObject({
+        status: 'failed',
+        attempts: 3,
+      });
       expect(readdirSync(path.join(folder, 'processing'))).toEqual([]);
     } finally {
       await crashDb.drop();

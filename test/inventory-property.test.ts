@@ -13,7 +13,12 @@ import type { ShopCredentials, Simulator } from '../src/simulator/server.js';
 import { cancelOrder, placeOrder, posSale } from '../src/simulator/orders.js';
 import type { SimShop } from '../src/simulator/state.js';
 import { queryRows } from '../src/platform/db/rows.js';
-import { compareCountersWithLedger, publishTargets, publishedPairs, recordEntries } from '../src/domains/inventory/index.js';
+import {
+  compareCountersWithLedger,
+  publishTargets,
+  publishedPairs,
+  recordEntries,
+} from '../src/domains/inventory/index.js';
 
 let c: Connected;
 let sim: Simulator;
@@ -24,10 +29,21 @@ let shop: SimShop;
 beforeAll(async () => {
   c = await connectToSimulatedShop({ seed: 11, products: 6, stores: 2, plan: 'enterprise', bucketFactor: 50 });
   ({ sim, creds, shop, switchyard } = c);
-  const facilities = (await api('GET', '/api/v1/facilities')).facilities as Array<{ code: string; shopifyLocationId: string; kind: string }>;
-  const firstWarehouse = [...shop.locations.values()].filter((l) => l.kind === 'warehouse').sort((a, b) => a.id - b.id)[0]!;
+  const facilities = (await api('GET', '/api/v1/facilities')).facilities as Array<{
+    code: string;
+    shopifyLocationId: string;
+    kind: string;
+  }>;
+  const firstWarehouse = [...shop.locations.values()]
+    .filter((l) => l.kind === 'warehouse')
+    .sort((a, b) => a.id - b.id)[0]!;
   for (const f of facilities) {
-    const mode = f.shopifyLocationId === `gid://shopify/Location/${firstWarehouse.id}` ? 'aggregate' : f.kind === 'STORE' ? 'mirror' : 'none';
+    const mode =
+      f.shopifyLocationId === `gid://shopify/Location/${firstWarehouse.id}`
+        ? 'aggregate'
+        : f.kind === 'STORE'
+          ? 'mirror'
+          : 'none';
     await api('PATCH', `/api/v1/facilities/${f.code}`, { publishMode: mode });
   }
 }, 120_000);
@@ -39,7 +55,9 @@ afterAll(async () => {
 async function api(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<any> {
   const response = await fetch(`${switchyard.url}${path}`, {
     method,
-    ...(body === undefined ? {} : { headers: { 'content-type': contentType }, body: typeof body === 'string' ? body : JSON.stringify(body) }),
+    ...(body === undefined
+      ? {}
+      : { headers: { 'content-type': contentType }, body: typeof body === 'string' ? body : JSON.stringify(body) }),
   });
   const json = await response.json();
   if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
@@ -80,12 +98,32 @@ type Op =
   | { kind: 'count'; variant: number; facility: number; back: number };
 
 const op: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({ kind: fc.constant('pos' as const), variant: fc.nat(1), store: fc.nat(1), quantity: fc.integer({ min: 1, max: 3 }) }),
+  fc.record({
+    kind: fc.constant('pos' as const),
+    variant: fc.nat(1),
+    store: fc.nat(1),
+    quantity: fc.integer({ min: 1, max: 3 }),
+  }),
   fc.record({ kind: fc.constant('online' as const), variant: fc.nat(1), quantity: fc.integer({ min: 1, max: 4 }) }),
   fc.record({ kind: fc.constant('cancel' as const), pick: fc.nat(50), restock: fc.boolean() }),
-  fc.record({ kind: fc.constant('receipt' as const), variant: fc.nat(1), facility: fc.nat(3), quantity: fc.integer({ min: 1, max: 20 }) }),
-  fc.record({ kind: fc.constant('found' as const), variant: fc.nat(1), facility: fc.nat(3), quantity: fc.integer({ min: 1, max: 5 }) }),
-  fc.record({ kind: fc.constant('damaged' as const), variant: fc.nat(1), facility: fc.nat(3), quantity: fc.integer({ min: 1, max: 5 }) }),
+  fc.record({
+    kind: fc.constant('receipt' as const),
+    variant: fc.nat(1),
+    facility: fc.nat(3),
+    quantity: fc.integer({ min: 1, max: 20 }),
+  }),
+  fc.record({
+    kind: fc.constant('found' as const),
+    variant: fc.nat(1),
+    facility: fc.nat(3),
+    quantity: fc.integer({ min: 1, max: 5 }),
+  }),
+  fc.record({
+    kind: fc.constant('damaged' as const),
+    variant: fc.nat(1),
+    facility: fc.nat(3),
+    quantity: fc.integer({ min: 1, max: 5 }),
+  }),
   fc.record({ kind: fc.constant('count' as const), variant: fc.nat(1), facility: fc.nat(3), back: fc.nat(100) }),
 );
 
@@ -121,7 +159,11 @@ describe(`inventory property (${backend})`, () => {
             truth.set(key(v.id, l.id), [{ at: start, delta: row?.on_hand ?? 0 }]);
           }
         }
-        const truthAt = (k: string, at: number) => truth.get(k)!.filter((e) => e.at <= at).reduce((s, e) => s + e.delta, 0);
+        const truthAt = (k: string, at: number) =>
+          truth
+            .get(k)!
+            .filter((e) => e.at <= at)
+            .reduce((s, e) => s + e.delta, 0);
         const move = (k: string, at: number, delta: number) => truth.get(k)!.push({ at, delta });
 
         sim.setWebhookFaults(creds.shop, { dropRate: 0.3, duplicateRate: 0.1, maxDelayMs: 50 });
@@ -135,10 +177,18 @@ describe(`inventory property (${backend})`, () => {
           if (o.kind === 'pos') {
             const v = variants[o.variant]!;
             const store = storeLocations[o.store]!;
-            const sale = posSale(shop, { locationId: store.id, lines: [{ variantId: v.id, quantity: o.quantity }], createdAt: new Date(at) });
+            const sale = posSale(shop, {
+              locationId: store.id,
+              lines: [{ variantId: v.id, quantity: o.quantity }],
+              createdAt: new Date(at),
+            });
             if (sale.ok) move(key(v.id, store.id), at, -o.quantity);
           } else if (o.kind === 'online') {
-            const placed = placeOrder(shop, { lines: [{ variantId: variants[o.variant]!.id, quantity: o.quantity }], shipping: 'standard', createdAt: new Date(at) });
+            const placed = placeOrder(shop, {
+              lines: [{ variantId: variants[o.variant]!.id, quantity: o.quantity }],
+              shipping: 'standard',
+              createdAt: new Date(at),
+            });
             if (placed.ok) openOrders.push(placed.value.id);
           } else if (o.kind === 'cancel') {
             if (openOrders.length === 0) continue;
@@ -155,23 +205,63 @@ describe(`inventory property (${backend})`, () => {
                 sql`select v.id as variant_id, f.id as facility_id from variants v, facilities f where v.shopify_variant_id = ${`gid://shopify/ProductVariant/${v.id}`} and f.code = ${code}`,
               );
               await db().transaction((tx) =>
-                recordEntries(tx, [{ variantId: ids!.variant_id, facilityId: ids!.facility_id, delta: o.quantity, kind: 'receipt', occurredAt: new Date(at), source: 'test', idempotencyKey: `prop-receipt-${runs}-${at}` }], new Date()),
+                recordEntries(
+                  tx,
+                  [
+                    {
+                      variantId: ids!.variant_id,
+                      facilityId: ids!.facility_id,
+                      delta: o.quantity,
+                      kind: 'receipt',
+                      occurredAt: new Date(at),
+                      source: 'test',
+                      idempotencyKey: `prop-receipt-${runs}-${at}`,
+                    },
+                  ],
+                  new Date(),
+                ),
               );
-              await api('POST', '/api/v1/inventory/variances', { facility: code, sku: v.sku, kind: 'found', quantity: 1, reason: 'nudge', occurredAt: new Date(at).toISOString() });
+              await api('POST', '/api/v1/inventory/variances', {
+                facility: code,
+                sku: v.sku,
+                kind: 'found',
+                quantity: 1,
+                reason: 'nudge',
+                occurredAt: new Date(at).toISOString(),
+              });
               move(k, at, o.quantity + 1);
             } else if (o.kind === 'found') {
-              await api('POST', '/api/v1/inventory/variances', { facility: code, sku: v.sku, kind: 'found', quantity: o.quantity, reason: 'found', occurredAt: new Date(at).toISOString() });
+              await api('POST', '/api/v1/inventory/variances', {
+                facility: code,
+                sku: v.sku,
+                kind: 'found',
+                quantity: o.quantity,
+                reason: 'found',
+                occurredAt: new Date(at).toISOString(),
+              });
               move(k, at, o.quantity);
             } else if (o.kind === 'damaged') {
               if (truthAt(k, at) < o.quantity) continue;
-              await api('POST', '/api/v1/inventory/variances', { facility: code, sku: v.sku, kind: 'damaged', quantity: o.quantity, reason: 'damaged', occurredAt: new Date(at).toISOString() });
+              await api('POST', '/api/v1/inventory/variances', {
+                facility: code,
+                sku: v.sku,
+                kind: 'damaged',
+                quantity: o.quantity,
+                reason: 'damaged',
+                occurredAt: new Date(at).toISOString(),
+              });
               move(k, at, -o.quantity);
             } else {
               // The ERP counted this pair at a past moment of this run: it reports the truth then.
               const asOf = Math.max(start, at - o.back * 100);
               const counted = truthAt(k, asOf);
               if (counted < 0) continue;
-              await api('POST', `/api/v1/inventory/imports?fileName=prop-${runs}-${at}.csv`, `facility,sku,quantity,counted_at\n${code},${v.sku},${counted},${new Date(asOf).toISOString()}\n`, 'text/csv');
+              await api(
+                'POST',
+                `/api/v1/inventory/imports?fileName=prop-${runs}-${at}.csv`,
+                `facility,sku,quantity,counted_at\n${code},${v.sku},${counted},${new Date(asOf).toISOString()}\n`,
+                'text/csv',
+              );
             }
           }
           if (at % 3 === 0) await new Promise((r) => setTimeout(r, 5));
@@ -192,20 +282,31 @@ describe(`inventory property (${backend})`, () => {
         // 1. Shopify shows Switchyard's target at every published location.
         const targets = await publishTargets(db(), await publishedPairs(db(), 'all'));
         const drift = targets
-          .map((t) => ({ item: t.itemId, location: t.locationId, target: t.target, shopify: shop.level(num(t.itemId), num(t.locationId))!.quantities.available }))
+          .map((t) => ({
+            item: t.itemId,
+            location: t.locationId,
+            target: t.target,
+            shopify: shop.level(num(t.itemId), num(t.locationId))!.quantities.available,
+          }))
           .filter((d) => d.target !== d.shopify);
         if (drift.length > 0) {
           // Say why: what Switchyard believes Shopify holds, what it knows is committed, what it sent.
           for (const d of drift) {
             const level = shop.level(num(d.item), num(d.location))!.quantities;
-            const shadow = await queryRows(db(), sql`select * from shopify_inventory_snapshot where shopify_inventory_item_id = ${d.item} and shopify_location_id = ${d.location}`);
+            const shadow = await queryRows(
+              db(),
+              sql`select * from shopify_inventory_snapshot where shopify_inventory_item_id = ${d.item} and shopify_location_id = ${d.location}`,
+            );
             const sent = await queryRows(
               db(),
               sql`select at, outcome, q from inventory_publish_log, jsonb_array_elements(quantities) q
                   where q->>'inventoryItemId' = ${d.item} and q->>'locationId' = ${d.location} order by id desc limit 5`,
             );
             const known = targets.find((t) => t.itemId === d.item && t.locationId === d.location)!.knownCommitted;
-            console.error('DRIFT', JSON.stringify({ ...d, shopifyLevel: level, knownCommitted: known, shadow, sent }, null, 1));
+            console.error(
+              'DRIFT',
+              JSON.stringify({ ...d, shopifyLevel: level, knownCommitted: known, shadow, sent }, null, 1),
+            );
           }
         }
         expect(drift).toEqual([]);
@@ -219,7 +320,11 @@ describe(`inventory property (${backend})`, () => {
               sql`select l.on_hand from inventory_levels l join variants v on v.id = l.variant_id join facilities f on f.id = l.facility_id
                   where v.shopify_variant_id = ${`gid://shopify/ProductVariant/${v.id}`} and f.shopify_location_id = ${`gid://shopify/Location/${l.id}`}`,
             );
-            expect({ variant: v.sku, location: l.name, onHand: row?.on_hand ?? 0 }).toEqual({ variant: v.sku, location: l.name, onHand: truthAt(key(v.id, l.id), clock) });
+            expect({ variant: v.sku, location: l.name, onHand: row?.on_hand ?? 0 }).toEqual({
+              variant: v.sku,
+              location: l.name,
+              onHand: truthAt(key(v.id, l.id), clock),
+            });
           }
         }
       }),

@@ -1,6 +1,15 @@
 // Every GraphQL document Switchyard sends is valid against Shopify's real Admin schema (2026-07), and
 // every query stays under Shopify's 1,000-point limit with the cost it reserves.
-import { getOperationAST, isObjectType, parse, TypeInfo, validate, visit, visitWithTypeInfo, type DocumentNode } from 'graphql';
+import {
+  getOperationAST,
+  isObjectType,
+  parse,
+  TypeInfo,
+  validate,
+  visit,
+  visitWithTypeInfo,
+  type DocumentNode,
+} from 'graphql';
 import { describe, expect, test } from 'vitest';
 import { loadAdminSchema } from '../src/simulator/admin-schema.js';
 import { requestedCost } from '../src/simulator/cost.js';
@@ -16,15 +25,18 @@ const schema = loadAdminSchema('2026-07');
 const operations = [...ALL_OPERATIONS, BulkRunQuery, BulkOperationStatus, StagedUploadsCreate, BulkRunMutation];
 
 describe('connector operations against the real Admin schema', () => {
-  test.each(operations.map((op) => [op.name, op] as const))('%s is valid, named, and reserves its real cost', (_name, op) => {
-    const document = parse(op.document);
-    expect(validate(schema, document).map((e) => e.message)).toEqual([]);
-    const operation = getOperationAST(document)!;
-    expect(operation.name?.value).toBe(op.name);
-    const cost = requestedCost(schema, document, operation, {});
-    expect(cost).toBeLessThanOrEqual(1000);
-    expect(op.estimatedCost).toBe(cost);
-  });
+  test.each(operations.map((op) => [op.name, op] as const))(
+    '%s is valid, named, and reserves its real cost',
+    (_name, op) => {
+      const document = parse(op.document);
+      expect(validate(schema, document).map((e) => e.message)).toEqual([]);
+      const operation = getOperationAST(document)!;
+      expect(operation.name?.value).toBe(op.name);
+      const cost = requestedCost(schema, document, operation, {});
+      expect(cost).toBeLessThanOrEqual(1000);
+      expect(op.estimatedCost).toBe(cost);
+    },
+  );
 
   test.each(Object.entries(BULK_QUERIES))('bulk query %s is valid and within bulk limits', (_name, query) => {
     const document = parse(query);
@@ -57,8 +69,8 @@ describe('the access scopes Switchyard lists (src/shopify/scopes.ts)', () => {
     return found;
   };
   const everyRequirement = [
-    ...[...operations.map((op) => [op.name, op.document] as const), ...Object.entries(BULK_QUERIES)].flatMap(([name, document]) =>
-      requirementsOf(parse(document)).map((r) => ({ ...r, at: `${name}: ${r.at}` })),
+    ...[...operations.map((op) => [op.name, op.document] as const), ...Object.entries(BULK_QUERIES)].flatMap(
+      ([name, document]) => requirementsOf(parse(document)).map((r) => ({ ...r, at: `${name}: ${r.at}` })),
     ),
     ...[...HANDLED_TOPICS].flatMap((topic) => {
       const required = rules.topic(subscriptionTopic(topic));
@@ -68,14 +80,21 @@ describe('the access scopes Switchyard lists (src/shopify/scopes.ts)', () => {
 
   test('cover every field Switchyard reads or writes and every topic it subscribes to', () => {
     const listed = SCOPES_NEEDED.map((n) => n.scope);
-    expect(everyRequirement.filter((r) => !r.required.some((scope) => isGranted(listed, scope))).map((r) => `${r.at} needs ${r.required.join(' or ')}`)).toEqual([]);
+    expect(
+      everyRequirement
+        .filter((r) => !r.required.some((scope) => isGranted(listed, scope)))
+        .map((r) => `${r.at} needs ${r.required.join(' or ')}`),
+    ).toEqual([]);
   });
 
   test('and nothing else: each listed scope is the only one listed to meet some requirement', () => {
     for (const need of SCOPES_NEEDED) {
       const others = SCOPES_NEEDED.filter((n) => n !== need).map((n) => n.scope);
       // Exact names here: a listed read_x is needed in its own right, not only through write_x.
-      expect({ scope: need.scope, needed: everyRequirement.some((r) => !r.required.some((scope) => others.includes(scope))) }).toEqual({ scope: need.scope, needed: true });
+      expect({
+        scope: need.scope,
+        needed: everyRequirement.some((r) => !r.required.some((scope) => others.includes(scope))),
+      }).toEqual({ scope: need.scope, needed: true });
     }
   });
 
@@ -88,6 +107,10 @@ describe('the access scopes Switchyard lists (src/shopify/scopes.ts)', () => {
       'write_merchant_managed_fulfillment_orders',
     ]);
     expect(scopesNeeded(1).map((n) => n.scope)).not.toContain('read_all_orders');
-    expect(scopesNeeded(2).map((n) => n.scope).at(-1)).toBe('read_all_orders');
+    expect(
+      scopesNeeded(2)
+        .map((n) => n.scope)
+        .at(-1),
+    ).toBe('read_all_orders');
   });
 });

@@ -10,7 +10,12 @@ import { connectToSimulatedShop, type Connected } from './support/switchyard-sim
 import { placeOrder, posSale, refund, type SimOrder } from '../src/simulator/orders.js';
 import type { SimLocation, SimVariant } from '../src/simulator/state.js';
 import { queryRows } from '../src/platform/db/rows.js';
-import { compareCountersWithLedger, desiredAvailable, publishedPairs, publishTargets } from '../src/domains/inventory/index.js';
+import {
+  compareCountersWithLedger,
+  desiredAvailable,
+  publishedPairs,
+  publishTargets,
+} from '../src/domains/inventory/index.js';
 import { publishVariants } from '../src/outbound/index.js';
 import { makeShopifyClient } from '../src/shopify/client.js';
 import { makeLogger } from '../src/platform/logger.js';
@@ -21,16 +26,26 @@ const codeOf = new Map<number, string>();
 
 beforeAll(async () => {
   c = await connectToSimulatedShop({ seed: 61, products: 20, stores: 3, plan: 'enterprise', bucketFactor: 20 });
-  const facilities = (await c.api('GET', '/api/v1/facilities')).body.facilities as Array<{ code: string; shopifyLocationId: string | null; kind: string }>;
+  const facilities = (await c.api('GET', '/api/v1/facilities')).body.facilities as Array<{
+    code: string;
+    shopifyLocationId: string | null;
+    kind: string;
+  }>;
   const online = warehouse();
   for (const f of facilities.filter((x) => x.shopifyLocationId)) {
     codeOf.set(num(f.shopifyLocationId!), f.code);
-    const mode = f.shopifyLocationId === `gid://shopify/Location/${online.id}` ? 'aggregate' : f.kind === 'STORE' ? 'mirror' : 'none';
+    const mode =
+      f.shopifyLocationId === `gid://shopify/Location/${online.id}`
+        ? 'aggregate'
+        : f.kind === 'STORE'
+          ? 'mirror'
+          : 'none';
     expect((await c.api('PATCH', `/api/v1/facilities/${f.code}`, { publishMode: mode })).status).toBe(200);
   }
   // The tests run the polls by hand, when a lost webhook's change should be found: their wall-clock
   // slots (:00, :15, :30) must not find it earlier.
-  for (const job of ['sync.orders-new', 'sync.orders-updated', 'sync.reconcile', 'sync.inventory-snapshot']) await c.switchyard.jobs.setSchedule(job, { enabled: false }, 'test');
+  for (const job of ['sync.orders-new', 'sync.orders-updated', 'sync.reconcile', 'sync.inventory-snapshot'])
+    await c.switchyard.jobs.setSchedule(job, { enabled: false }, 'test');
   await settle();
 }, 120_000);
 
@@ -45,7 +60,8 @@ afterEach(async () => {
 });
 
 const num = (gid: string) => Number(gid.split('/').pop());
-const warehouse = () => [...c.shop.locations.values()].filter((l) => l.kind === 'warehouse').sort((a, b) => a.id - b.id)[0]!;
+const warehouse = () =>
+  [...c.shop.locations.values()].filter((l) => l.kind === 'warehouse').sort((a, b) => a.id - b.id)[0]!;
 const stores = () => [...c.shop.locations.values()].filter((l) => l.kind === 'store').sort((a, b) => a.id - b.id);
 const available = (v: SimVariant, l: SimLocation) => c.shop.level(v.inventoryItemId, l.id)!.quantities.available;
 const lineGid = (o: SimOrder, index = 0) => `gid://shopify/LineItem/${o.lineItems[index]!.id}`;
@@ -102,7 +118,12 @@ async function drift() {
   return targets
     .map((t) => {
       const level = c.shop.level(num(t.itemId), num(t.locationId))!.quantities;
-      return { item: t.itemId, location: t.locationId, shopify: level.available, wanted: desiredAvailable(t.target, level.committed, t.knownCommitted).desired };
+      return {
+        item: t.itemId,
+        location: t.locationId,
+        shopify: level.available,
+        wanted: desiredAvailable(t.target, level.committed, t.knownCommitted).desired,
+      };
     })
     .filter((d) => d.shopify !== d.wanted);
 }
@@ -110,7 +131,12 @@ async function drift() {
 /** A variant the store holds at least `units` of, not used by an earlier test. */
 const used = new Set<number>();
 function stocked(at: SimLocation, units: number): SimVariant {
-  const v = [...c.shop.variants.values()].find((x) => !used.has(x.id) && available(x, at) >= units && c.shop.level(x.inventoryItemId, at.id)!.quantities.committed === 0);
+  const v = [...c.shop.variants.values()].find(
+    (x) =>
+      !used.has(x.id) &&
+      available(x, at) >= units &&
+      c.shop.level(x.inventoryItemId, at.id)!.quantities.committed === 0,
+  );
   if (!v) throw new Error(`no variant with ${units} units at ${at.name}`);
   used.add(v.id);
   return v;
@@ -121,7 +147,8 @@ function expectOk<T>(result: { ok: true; value: T } | { ok: false; userErrors: u
   return result.value;
 }
 
-const returnEntryKey = (r: { lines: Array<{ id: number }> }) => `return_restock:gid://shopify/RefundLineItem/${r.lines[0]!.id}`;
+const returnEntryKey = (r: { lines: Array<{ id: number }> }) =>
+  `return_restock:gid://shopify/RefundLineItem/${r.lines[0]!.id}`;
 
 describe(`POS returns and ship-to-customer sales (${backend})`, () => {
   test('a unit returned at a mirrored store is on hand there once, and Shopify keeps it on sale', async () => {
@@ -130,11 +157,17 @@ describe(`POS returns and ship-to-customer sales (${backend})`, () => {
     const sale = expectOk(posSale(c.shop, { locationId: store!.id, lines: [{ variantId: v.id, quantity: 2 }] }));
     await settle();
     const before = await onHand(v, store!);
-    const back = expectOk(refund(c.shop, sale.id, { lines: [{ lineItemId: sale.lineItems[0]!.id, quantity: 1, restockType: 'RETURN', locationId: store!.id }] }));
+    const back = expectOk(
+      refund(c.shop, sale.id, {
+        lines: [{ lineItemId: sale.lineItems[0]!.id, quantity: 1, restockType: 'RETURN', locationId: store!.id }],
+      }),
+    );
     const shown = available(v, store!);
     await settle();
     expect(await onHand(v, store!)).toBe(before + 1);
-    expect(await entries('return_restock', v)).toEqual([{ key: returnEntryKey(back), delta: 1, facility: codeOf.get(store!.id) }]);
+    expect(await entries('return_restock', v)).toEqual([
+      { key: returnEntryKey(back), delta: 1, facility: codeOf.get(store!.id) },
+    ]);
     // Shopify had put the unit back on sale itself; Switchyard agrees and does not take it away.
     expect(available(v, store!)).toBe(shown);
     expect(await drift()).toEqual([]);
@@ -148,7 +181,11 @@ describe(`POS returns and ship-to-customer sales (${backend})`, () => {
     await settle();
     const before = await onHand(v, store!);
     c.sim.setWebhookFaults(c.creds.shop, { dropRate: 1 });
-    const lost = expectOk(refund(c.shop, sale.id, { lines: [{ lineItemId: sale.lineItems[0]!.id, quantity: 1, restockType: 'RETURN', locationId: store!.id }] }));
+    const lost = expectOk(
+      refund(c.shop, sale.id, {
+        lines: [{ lineItemId: sale.lineItems[0]!.id, quantity: 1, restockType: 'RETURN', locationId: store!.id }],
+      }),
+    );
     await c.sim.webhooks(c.creds.shop).idle();
     c.sim.setWebhookFaults(c.creds.shop, { dropRate: 0 });
     expect(await onHand(v, store!)).toBe(before);
@@ -159,7 +196,11 @@ describe(`POS returns and ship-to-customer sales (${backend})`, () => {
     expect((await c.switchyard.jobs.runHere('sync.orders-updated', 'cli')).status).toBe('succeeded');
     expect((await c.switchyard.jobs.runHere('sync.reconcile', 'cli')).status).toBe('succeeded');
     c.sim.setWebhookFaults(c.creds.shop, { duplicateRate: 1 });
-    const twice = expectOk(refund(c.shop, sale.id, { lines: [{ lineItemId: sale.lineItems[0]!.id, quantity: 1, restockType: 'RETURN', locationId: store!.id }] }));
+    const twice = expectOk(
+      refund(c.shop, sale.id, {
+        lines: [{ lineItemId: sale.lineItems[0]!.id, quantity: 1, restockType: 'RETURN', locationId: store!.id }],
+      }),
+    );
     await settle();
     c.sim.setWebhookFaults(c.creds.shop, { duplicateRate: 0 });
     expect((await c.switchyard.jobs.runHere('sync.orders-updated', 'cli')).status).toBe('succeeded');
@@ -182,7 +223,11 @@ describe(`POS returns and ship-to-customer sales (${backend})`, () => {
     const sale = expectOk(posSale(c.shop, { locationId: store!.id, lines: [{ variantId: v.id, quantity: 2 }] }));
     await c.sim.webhooks(c.creds.shop).idle();
     c.sim.setWebhookFaults(c.creds.shop, { dropRate: 0 });
-    const back = expectOk(refund(c.shop, sale.id, { lines: [{ lineItemId: sale.lineItems[0]!.id, quantity: 1, restockType: 'RETURN', locationId: store!.id }] }));
+    const back = expectOk(
+      refund(c.shop, sale.id, {
+        lines: [{ lineItemId: sale.lineItems[0]!.id, quantity: 1, restockType: 'RETURN', locationId: store!.id }],
+      }),
+    );
     await settle();
     expect((await entries('pos_sale', v)).map((e) => [e.key, e.delta])).toEqual([[`pos_sale:${lineGid(sale)}`, -2]]);
     expect((await entries('return_restock', v)).map((e) => [e.key, e.delta])).toEqual([[returnEntryKey(back), 1]]);
@@ -191,7 +236,7 @@ describe(`POS returns and ship-to-customer sales (${backend})`, () => {
     expect(await drift()).toEqual([]);
   }, 90_000);
 
-  test('a sale hidden by a return (Shopify\'s on hand did not move) is still held back until its order arrives', async () => {
+  test("a sale hidden by a return (Shopify's on hand did not move) is still held back until its order arrives", async () => {
     // One unit sold earlier comes back while another is sold and its order is still on its way:
     // Shopify's on hand at the store is what it was. Knowing of the return, Switchyard sees the sale.
     const [, , store] = stores();
@@ -207,7 +252,11 @@ describe(`POS returns and ship-to-customer sales (${backend})`, () => {
     c.sim.setWebhookFaults(c.creds.shop, { dropRate: 0 });
     // The return comes a little later than the publisher's last look at this level.
     await new Promise((r) => setTimeout(r, 1_500));
-    const back = expectOk(refund(c.shop, first.id, { lines: [{ lineItemId: first.lineItems[0]!.id, quantity: 1, restockType: 'RETURN', locationId: store!.id }] }));
+    const back = expectOk(
+      refund(c.shop, first.id, {
+        lines: [{ lineItemId: first.lineItems[0]!.id, quantity: 1, restockType: 'RETURN', locationId: store!.id }],
+      }),
+    );
     await c.sim.webhooks(c.creds.shop).idle();
     await waitFor('the return on hand', async () => (await entries('return_restock', v)).length === 1, 30_000, 100);
     expect(await onHand(v, store!)).toBe(start + 1);
@@ -229,9 +278,14 @@ describe(`POS returns and ship-to-customer sales (${backend})`, () => {
     await settle();
     expect(await onHand(v, store!)).toBe(start);
     expect(available(v, store!)).toBe(shown);
-    const [differences] = await queryRows<{ n: number }>(c.db(), sql`select count(*)::int as n from inventory_sync_differences where shopify_inventory_item_id = ${`gid://shopify/InventoryItem/${v.inventoryItemId}`}`);
+    const [differences] = await queryRows<{ n: number }>(
+      c.db(),
+      sql`select count(*)::int as n from inventory_sync_differences where shopify_inventory_item_id = ${`gid://shopify/InventoryItem/${v.inventoryItemId}`}`,
+    );
     expect(differences!.n).toBe(0);
-    expect(await entries('return_restock', v)).toEqual([{ key: returnEntryKey(back), delta: 1, facility: codeOf.get(store!.id) }]);
+    expect(await entries('return_restock', v)).toEqual([
+      { key: returnEntryKey(back), delta: 1, facility: codeOf.get(store!.id) },
+    ]);
     expect(await drift()).toEqual([]);
   }, 120_000);
 
@@ -244,11 +298,17 @@ describe(`POS returns and ship-to-customer sales (${backend})`, () => {
     const sale = expectOk(posSale(c.shop, { locationId: store!.id, lines: [{ variantId: v.id, quantity: 1 }] }));
     await settle();
     const start = await onHand(v, store!);
-    const [ids] = await queryRows<{ variant: number }>(c.db(), sql`select id as variant from variants where shopify_variant_id = ${`gid://shopify/ProductVariant/${v.id}`}`);
+    const [ids] = await queryRows<{ variant: number }>(
+      c.db(),
+      sql`select id as variant from variants where shopify_variant_id = ${`gid://shopify/ProductVariant/${v.id}`}`,
+    );
     // Switchyard learns of the return only afterwards (its webhooks lost; the poll run below finds it),
     // so no publish run takes this variant while the slow one is under way.
     c.sim.setWebhookFaults(c.creds.shop, { dropRate: 1 });
-    const real = makeShopifyClient({ shop: c.creds.shop, accessToken: c.creds.accessToken, apiVersion: '2026-07', apiUrl: c.sim.url }, { logger: makeLogger({ level: 'silent' }) });
+    const real = makeShopifyClient(
+      { shop: c.creds.shop, accessToken: c.creds.accessToken, apiVersion: '2026-07', apiUrl: c.sim.url },
+      { logger: makeLogger({ level: 'silent' }) },
+    );
     let returned = false;
     const slowRead: typeof real = {
       shop: real.shop,
@@ -259,13 +319,21 @@ describe(`POS returns and ship-to-customer sales (${backend})`, () => {
         if (!returned && 'ids' in variables) {
           returned = true;
           await new Promise((r) => setTimeout(r, 1_500));
-          expectOk(refund(c.shop, sale.id, { lines: [{ lineItemId: sale.lineItems[0]!.id, quantity: 1, restockType: 'RETURN', locationId: store!.id }] }));
+          expectOk(
+            refund(c.shop, sale.id, {
+              lines: [{ lineItemId: sale.lineItems[0]!.id, quantity: 1, restockType: 'RETURN', locationId: store!.id }],
+            }),
+          );
           await new Promise((r) => setTimeout(r, 1_500));
         }
         return real.request(operation, variables);
       },
     };
-    await publishVariants({ db: c.db(), shopify: slowRead, logger: makeLogger({ level: 'silent' }), now: () => new Date() }, [ids!.variant], new Set([ids!.variant]));
+    await publishVariants(
+      { db: c.db(), shopify: slowRead, logger: makeLogger({ level: 'silent' }), now: () => new Date() },
+      [ids!.variant],
+      new Set([ids!.variant]),
+    );
     expect(returned).toBe(true);
     await c.sim.webhooks(c.creds.shop).idle();
     c.sim.setWebhookFaults(c.creds.shop, { dropRate: 0 });
@@ -273,7 +341,9 @@ describe(`POS returns and ship-to-customer sales (${backend})`, () => {
     await settle();
     expect(await onHand(v, store!)).toBe(start + 1);
     // The returned unit is on sale in Shopify, not held back as a sale on its way.
-    const [target] = (await publishTargets(c.db(), await publishedPairs(c.db(), [ids!.variant]))).filter((t) => t.locationId === `gid://shopify/Location/${store!.id}`);
+    const [target] = (await publishTargets(c.db(), await publishedPairs(c.db(), [ids!.variant]))).filter(
+      (t) => t.locationId === `gid://shopify/Location/${store!.id}`,
+    );
     expect(target!.target).toBe(start + 1);
     expect(available(v, store!)).toBe(start + 1);
     expect(await drift()).toEqual([]);
@@ -284,30 +354,52 @@ describe(`POS returns and ship-to-customer sales (${backend})`, () => {
     expect(shadow!.unexplained_since).toBeNull();
   }, 90_000);
 
-  test('a return without restock is on the order\'s record and moves no stock', async () => {
+  test("a return without restock is on the order's record and moves no stock", async () => {
     const [store] = stores();
     const v = stocked(store!, 2);
     const sale = expectOk(posSale(c.shop, { locationId: store!.id, lines: [{ variantId: v.id, quantity: 1 }] }));
     await settle();
-    const levels = async () => queryRows(c.db(), sql`select variant_id, facility_id, on_hand, reserved from inventory_levels order by 1, 2`);
+    const levels = async () =>
+      queryRows(c.db(), sql`select variant_id, facility_id, on_hand, reserved from inventory_levels order by 1, 2`);
     const before = await levels();
     const shown = available(v, store!);
-    const kept = expectOk(refund(c.shop, sale.id, { lines: [{ lineItemId: sale.lineItems[0]!.id, quantity: 1, restockType: 'NO_RESTOCK' }], note: 'damaged' }));
+    const kept = expectOk(
+      refund(c.shop, sale.id, {
+        lines: [{ lineItemId: sale.lineItems[0]!.id, quantity: 1, restockType: 'NO_RESTOCK' }],
+        note: 'damaged',
+      }),
+    );
     await settle();
     expect(await levels()).toEqual(before);
     expect(available(v, store!)).toBe(shown);
-    const order = (await ok('GET', `/api/v1/orders/${encodeURIComponent(`gid://shopify/Order/${sale.id}`)}`)) as { id: number };
-    const [record] = await queryRows<{ shopify_refund_line_id: string; quantity: number; restock_type: string; facility_id: number | null }>(
+    const order = (await ok('GET', `/api/v1/orders/${encodeURIComponent(`gid://shopify/Order/${sale.id}`)}`)) as {
+      id: number;
+    };
+    const [record] = await queryRows<{
+      shopify_refund_line_id: string;
+      quantity: number;
+      restock_type: string;
+      facility_id: number | null;
+    }>(
       c.db(),
       sql`select shopify_refund_line_id, quantity, restock_type, facility_id from order_refund_lines where order_id = ${order.id}`,
     );
-    expect(record).toEqual({ shopify_refund_line_id: `gid://shopify/RefundLineItem/${kept.lines[0]!.id}`, quantity: 1, restock_type: 'NO_RESTOCK', facility_id: null });
-    const history = (await ok('GET', `/api/v1/orders/${order.id}/history`)) as { history: Array<{ kind: string; details: { lines: Array<{ restockType: string }> } }> };
-    expect(history.history.filter((h) => h.kind === 'order.refunded').map((h) => h.details.lines.map((l) => l.restockType))).toEqual([['NO_RESTOCK']]);
+    expect(record).toEqual({
+      shopify_refund_line_id: `gid://shopify/RefundLineItem/${kept.lines[0]!.id}`,
+      quantity: 1,
+      restock_type: 'NO_RESTOCK',
+      facility_id: null,
+    });
+    const history = (await ok('GET', `/api/v1/orders/${order.id}/history`)) as {
+      history: Array<{ kind: string; details: { lines: Array<{ restockType: string }> } }>;
+    };
+    expect(
+      history.history.filter((h) => h.kind === 'order.refunded').map((h) => h.details.lines.map((l) => l.restockType)),
+    ).toEqual([['NO_RESTOCK']]);
     expect(await drift()).toEqual([]);
   }, 90_000);
 
-  test('an online order shipped from one facility and returned at a store: the store\'s stock rises, the shipping facility\'s does not', async () => {
+  test("an online order shipped from one facility and returned at a store: the store's stock rises, the shipping facility's does not", async () => {
     const wh = warehouse();
     const v = [...c.shop.variants.values()].find((x) => !used.has(x.id) && available(x, wh) >= 3)!;
     used.add(v.id);
@@ -322,15 +414,24 @@ describe(`POS returns and ship-to-customer sales (${backend})`, () => {
     const store = stores().find((l) => l.id !== from.id)!;
     const s = await ok('POST', `/api/v1/facilities/${line!.code}/shipments`, { order: String(line!.order_id) });
     await ok('POST', `/api/v1/facilities/${line!.code}/shipments/${s.id}/pack`, { packages: [{ weightGrams: 500 }] });
-    await ok('POST', `/api/v1/facilities/${line!.code}/shipments/${s.id}/ship`, { carrier: 'UPS', trackingNumber: `RET-${s.id}` });
+    await ok('POST', `/api/v1/facilities/${line!.code}/shipments/${s.id}/ship`, {
+      carrier: 'UPS',
+      trackingNumber: `RET-${s.id}`,
+    });
     await settle();
     expect(c.shop.orders.get(order.id)!.fulfillmentIds).toHaveLength(1);
     const [shipped, atStore] = [await onHand(v, from), await onHand(v, store)];
-    const back = expectOk(refund(c.shop, order.id, { lines: [{ lineItemId: order.lineItems[0]!.id, quantity: 1, restockType: 'RETURN', locationId: store.id }] }));
+    const back = expectOk(
+      refund(c.shop, order.id, {
+        lines: [{ lineItemId: order.lineItems[0]!.id, quantity: 1, restockType: 'RETURN', locationId: store.id }],
+      }),
+    );
     await settle();
     expect(await onHand(v, store)).toBe(atStore + 1);
     expect(await onHand(v, from)).toBe(shipped);
-    expect(await entries('return_restock', v)).toEqual([{ key: returnEntryKey(back), delta: 1, facility: codeOf.get(store.id) }]);
+    expect(await entries('return_restock', v)).toEqual([
+      { key: returnEntryKey(back), delta: 1, facility: codeOf.get(store.id) },
+    ]);
     expect(await drift()).toEqual([]);
     expect((await compareCountersWithLedger(c.db())).drift).toEqual([]);
   }, 90_000);
@@ -354,7 +455,14 @@ describe(`POS returns and ship-to-customer sales (${backend})`, () => {
       }),
     );
     await settle();
-    const lines = await queryRows<{ id: number; order_id: number; sold_over_counter: boolean; status: string; code: string | null; reserved: number }>(
+    const lines = await queryRows<{
+      id: number;
+      order_id: number;
+      sold_over_counter: boolean;
+      status: string;
+      code: string | null;
+      reserved: number;
+    }>(
       c.db(),
       sql`select ol.id, ol.order_id, ol.sold_over_counter, ol.status, f.code,
                  coalesce((select sum(r.quantity) from reservations r where r.order_line_id = ol.id and r.status = 'active'), 0)::int as reserved
@@ -366,7 +474,9 @@ describe(`POS returns and ship-to-customer sales (${backend})`, () => {
     ]);
     // The counter line left the store's shelf once; the shipped one did not.
     expect(await onHand(taken, store!)).toBe(onShelf - 1);
-    expect((await entries('pos_sale', taken)).map((e) => [e.key, e.delta, e.facility])).toEqual([[`pos_sale:${lineGid(sale, 0)}`, -1, codeOf.get(store!.id)]]);
+    expect((await entries('pos_sale', taken)).map((e) => [e.key, e.delta, e.facility])).toEqual([
+      [`pos_sale:${lineGid(sale, 0)}`, -1, codeOf.get(store!.id)],
+    ]);
     expect(await entries('pos_sale', sent)).toEqual([]);
     // The routed facility ships it; Shopify gets one fulfilment of those units, on the shipping fulfilment order.
     const code = lines[1]!.code!;
@@ -375,21 +485,36 @@ describe(`POS returns and ship-to-customer sales (${backend})`, () => {
     const work = (await ok('GET', `/api/v1/facilities/${code}/work`)) as { open: Array<{ orderId: number }> };
     expect(work.open.map((o) => o.orderId)).toContain(lines[1]!.order_id);
     const s = await ok('POST', `/api/v1/facilities/${code}/shipments`, { order: String(lines[1]!.order_id) });
-    expect(s.lines.map((l: { lineId: number; quantity: number }) => [l.lineId, l.quantity])).toEqual([[lines[1]!.id, 2]]);
+    expect(s.lines.map((l: { lineId: number; quantity: number }) => [l.lineId, l.quantity])).toEqual([
+      [lines[1]!.id, 2],
+    ]);
     await ok('POST', `/api/v1/facilities/${code}/shipments/${s.id}/pack`, { packages: [{ weightGrams: 700 }] });
-    await ok('POST', `/api/v1/facilities/${code}/shipments/${s.id}/ship`, { carrier: 'UPS', trackingNumber: `POS-${s.id}` });
+    await ok('POST', `/api/v1/facilities/${code}/shipments/${s.id}/ship`, {
+      carrier: 'UPS',
+      trackingNumber: `POS-${s.id}`,
+    });
     await settle();
     expect(await onHand(sent, from)).toBe(before - 2);
     const order = c.shop.orders.get(sale.id)!;
     const fulfilments = order.fulfillmentIds.map((id) => c.shop.fulfillments.get(id)!);
-    const shipping = order.fulfillmentOrderIds.map((id) => c.shop.fulfillmentOrders.get(id)!).find((fo) => fo.deliveryMethod === 'SHIPPING')!;
-    expect(fulfilments.map((f) => [f.lines.map((l) => [l.fulfillmentOrderId, l.lineItemId, l.quantity]), f.trackingInfo[0]?.number ?? null])).toEqual([
+    const shipping = order.fulfillmentOrderIds
+      .map((id) => c.shop.fulfillmentOrders.get(id)!)
+      .find((fo) => fo.deliveryMethod === 'SHIPPING')!;
+    expect(
+      fulfilments.map((f) => [
+        f.lines.map((l) => [l.fulfillmentOrderId, l.lineItemId, l.quantity]),
+        f.trackingInfo[0]?.number ?? null,
+      ]),
+    ).toEqual([
       [[[order.fulfillmentOrderIds[0]!, order.lineItems[0]!.id, 1]], null],
       [[[shipping.id, order.lineItems[1]!.id, 2]], `POS-${s.id}`],
     ]);
     expect(shipping.status).toBe('CLOSED');
     // The counter sale's own fulfilment is not taken for a shipment made in Shopify.
-    const shipments = await queryRows<{ source: string; status: string }>(c.db(), sql`select source, status from shipments where order_id = ${lines[1]!.order_id}`);
+    const shipments = await queryRows<{ source: string; status: string }>(
+      c.db(),
+      sql`select source, status from shipments where order_id = ${lines[1]!.order_id}`,
+    );
     expect(shipments).toEqual([{ source: 'store', status: 'shipped' }]);
     expect(await entries('pos_sale', taken)).toHaveLength(1);
     expect(await drift()).toEqual([]);

@@ -1,7 +1,15 @@
 // Switchyard as real processes: the data-dir lock, graceful shutdown during a job, roles, the CLI.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { eq, sql } from 'drizzle-orm';
-import { backend, childEnv, createTestDatabase, TEST_API_TOKEN, TEST_AUTH, waitFor, type TestDatabase } from './support/backend.js';
+import {
+  backend,
+  childEnv,
+  createTestDatabase,
+  TEST_API_TOKEN,
+  TEST_AUTH,
+  waitFor,
+  type TestDatabase,
+} from './support/backend.js';
 import { CLI, listeningUrl, startChild, type Child } from './support/child.js';
 import { stepsByRun } from './support/jobs.js';
 import { jobRuns } from '../src/platform/db/platform.schema.js';
@@ -45,7 +53,9 @@ describe('the embedded database is locked to one process', () => {
 
     const second = spawnChild(CLI, ['serve'], env);
     expect(await second.exited).toBe(1);
-    expect(second.output()).toContain(`switchyard: The data directory ${db.dataDir} is in use by another Switchyard process (pid ${first.process.pid}`);
+    expect(second.output()).toContain(
+      `switchyard: The data directory ${db.dataDir} is in use by another Switchyard process (pid ${first.process.pid}`,
+    );
 
     expect((await getJson(`${url}/health`)).status).toBe(200);
     const jobs = await getJson(`${url}/api/v1/jobs`);
@@ -78,7 +88,11 @@ describe(`graceful shutdown on ${backend}`, () => {
   }
 
   async function startAndTriggerSlowJob(extraEnv: Record<string, string>) {
-    const child = spawnChild(SERVE_WITH_TEST_JOBS, [], childEnv(db, { PORT: '0', SWITCHYARD_API_TOKEN: TEST_API_TOKEN, ...extraEnv }));
+    const child = spawnChild(
+      SERVE_WITH_TEST_JOBS,
+      [],
+      childEnv(db, { PORT: '0', SWITCHYARD_API_TOKEN: TEST_API_TOKEN, ...extraEnv }),
+    );
     const url = await listeningUrl(child);
     const requested = await fetch(`${url}/api/v1/jobs/test.slow/run`, { method: 'POST', headers: TEST_AUTH });
     expect(requested.status).toBe(202);
@@ -112,13 +126,19 @@ describe(`graceful shutdown on ${backend}`, () => {
     expect(interrupted!.counts.steps).toBeLessThan(10);
     expect(interrupted!.error).toBe('Interrupted by shutdown; the job stopped at a safe point and will be retried.');
 
-    const restarted = spawnChild(SERVE_WITH_TEST_JOBS, [], childEnv(db, { PORT: '0', SWITCHYARD_API_TOKEN: TEST_API_TOKEN }));
+    const restarted = spawnChild(
+      SERVE_WITH_TEST_JOBS,
+      [],
+      childEnv(db, { PORT: '0', SWITCHYARD_API_TOKEN: TEST_API_TOKEN }),
+    );
     const url = await listeningUrl(restarted);
     const retried = await waitFor(
       'the queue to retry the interrupted job',
       async () => {
         const { body } = await getJson(`${url}/api/v1/jobs/test.slow/runs?limit=10`);
-        return body.runs.find((r: { id: number; status: string; trigger: string }) => r.id > interrupted!.id && r.status === 'succeeded');
+        return body.runs.find(
+          (r: { id: number; status: string; trigger: string }) => r.id > interrupted!.id && r.status === 'succeeded',
+        );
       },
       40_000,
       250,
@@ -138,8 +158,16 @@ describe(`roles on ${backend}`, () => {
 
   if (backend === 'postgres') {
     test('--role api and --role worker run apart: the API queues, a worker runs', async () => {
-      const api = spawnChild(SERVE_WITH_TEST_JOBS, ['api'], childEnv(db, { PORT: '0', SWITCHYARD_API_TOKEN: TEST_API_TOKEN }));
-      const worker = spawnChild(SERVE_WITH_TEST_JOBS, ['worker'], childEnv(db, { PORT: '0', SWITCHYARD_API_TOKEN: TEST_API_TOKEN }));
+      const api = spawnChild(
+        SERVE_WITH_TEST_JOBS,
+        ['api'],
+        childEnv(db, { PORT: '0', SWITCHYARD_API_TOKEN: TEST_API_TOKEN }),
+      );
+      const worker = spawnChild(
+        SERVE_WITH_TEST_JOBS,
+        ['worker'],
+        childEnv(db, { PORT: '0', SWITCHYARD_API_TOKEN: TEST_API_TOKEN }),
+      );
       const url = await listeningUrl(api);
       await worker.waitForLine(/database ready/);
       expect((await getJson(`${url}/health`)).body.role).toBe('api');
@@ -156,7 +184,11 @@ describe(`roles on ${backend}`, () => {
     });
   } else {
     test('--role api on the embedded database is refused: it serves one process', async () => {
-      const child = spawnChild(CLI, ['serve', '--role', 'api'], childEnv(db, { PORT: '0', SWITCHYARD_API_TOKEN: TEST_API_TOKEN }));
+      const child = spawnChild(
+        CLI,
+        ['serve', '--role', 'api'],
+        childEnv(db, { PORT: '0', SWITCHYARD_API_TOKEN: TEST_API_TOKEN }),
+      );
       expect(await child.exited).toBe(1);
       expect(child.output()).toContain('switchyard: --role api needs PostgreSQL (set DATABASE_URL)');
     });
@@ -175,11 +207,15 @@ describe('CLI', () => {
     const env = childEnv(db, { LOG_LEVEL: 'warn' });
     const migrate = spawnChild(CLI, ['migrate'], env);
     expect(await migrate.exited).toBe(0);
-    expect(migrate.output()).toMatch(new RegExp(`migrations applied: (\\d+) of \\1; version 0014_shopify_credentials \\(${backend}\\)`));
+    expect(migrate.output()).toMatch(
+      new RegExp(`migrations applied: (\\d+) of \\1; version 0014_shopify_credentials \\(${backend}\\)`),
+    );
 
     const run = spawnChild(CLI, ['jobs', 'run', 'housekeeping.prune-history'], env);
     expect(await run.exited).toBe(0);
-    expect(run.output()).toMatch(/^run #\d+ housekeeping.prune-history: succeeded in \d+ ms \(jobRunsDeleted=0 outboxDeleted=0\)/);
+    expect(run.output()).toMatch(
+      /^run #\d+ housekeeping.prune-history: succeeded in \d+ ms \(jobRunsDeleted=0 outboxDeleted=0\)/,
+    );
 
     const schedule = spawnChild(CLI, ['jobs', 'schedule', 'housekeeping.prune-history', 'every 2h'], env);
     expect(await schedule.exited).toBe(0);
@@ -206,18 +242,77 @@ describe('CLI', () => {
       const { facilities } = await import('../src/domains/facilities/facilities.schema.js');
       const { applyProductSnapshot } = await import('../src/domains/catalog/index.js');
       const now = new Date();
-      const [wh] = await database.db.insert(facilities).values({ code: 'WH', name: 'Warehouse', kind: 'WAREHOUSE', canShip: true, latitude: 40.7, longitude: -74 }).returning();
-      await applyProductSnapshot(database.db, { shopifyProductId: 'gid://shopify/Product/1', handle: 'p', title: 'P', status: 'ACTIVE', vendor: null, productType: null, tags: [], imageUrl: null, updatedAt: now, variants: [{ shopifyVariantId: 'gid://shopify/ProductVariant/1', shopifyInventoryItemId: 'gid://shopify/InventoryItem/1', sku: 'S1', barcode: null, title: 'S1', price: '12.00', weightGrams: null, inventoryPolicy: 'DENY', updatedAt: now }] }, now);
+      const [wh] = await database.db
+        .insert(facilities)
+        .values({ code: 'WH', name: 'Warehouse', kind: 'WAREHOUSE', canShip: true, latitude: 40.7, longitude: -74 })
+        .returning();
+      await applyProductSnapshot(
+        database.db,
+        {
+          shopifyProductId: 'gid://shopify/Product/1',
+          handle: 'p',
+          title: 'P',
+          status: 'ACTIVE',
+          vendor: null,
+          productType: null,
+          tags: [],
+          imageUrl: null,
+          updatedAt: now,
+          variants: [
+            {
+              shopifyVariantId: 'gid://shopify/ProductVariant/1',
+              shopifyInventoryItemId: 'gid://shopify/InventoryItem/1',
+              sku: 'S1',
+              barcode: null,
+              title: 'S1',
+              price: '12.00',
+              weightGrams: null,
+              inventoryPolicy: 'DENY',
+              updatedAt: now,
+            },
+          ],
+        },
+        now,
+      );
       const { queryRows } = await import('../src/platform/db/rows.js');
       const [variant] = await queryRows<{ id: number }>(database.db, sql`select id from variants where sku = 'S1'`);
-      await database.db.transaction((tx) => recordEntries(tx, [{ variantId: Number(variant!.id), facilityId: wh!.id, delta: 1000, kind: 'receipt', occurredAt: now, source: 'test', idempotencyKey: 'cli-replay' }], now));
+      await database.db.transaction((tx) =>
+        recordEntries(
+          tx,
+          [
+            {
+              variantId: Number(variant!.id),
+              facilityId: wh!.id,
+              delta: 1000,
+              kind: 'receipt',
+              occurredAt: now,
+              source: 'test',
+              idempotencyKey: 'cli-replay',
+            },
+          ],
+          now,
+        ),
+      );
       const parkAll = defaultRuleDocument();
-      parkAll.runs[0]!.routings[0]!.rules = [{ name: 'nowhere', filters: { radiusKm: 0.001 }, sorts: [], useScores: true, assignment: { mode: 'single' }, onUnfilled: { action: 'queue', queue: 'unfillable' } }];
+      parkAll.runs[0]!.routings[0]!.rules = [
+        {
+          name: 'nowhere',
+          filters: { radiusKm: 0.001 },
+          sorts: [],
+          useScores: true,
+          assignment: { mode: 'single' },
+          onUnfilled: { action: 'queue', queue: 'unfillable' },
+        },
+      ];
       draftId = (await createDraft(database.db, { name: 'park all', document: parkAll, by: 'test' }, now)).id;
     } finally {
       await database.close();
     }
-    const replay = spawnChild(CLI, ['routing', 'replay', '--draft', String(draftId), '--generate', '50', '--seed', '2'], env);
+    const replay = spawnChild(
+      CLI,
+      ['routing', 'replay', '--draft', String(draftId), '--generate', '50', '--seed', '2'],
+      env,
+    );
     expect(await replay.exited).toBe(0);
     expect(replay.output()).toContain('50 generated orders');
     expect(replay.output()).toMatch(/fill rate\s+0\s+1\s+0×/);
@@ -225,7 +320,14 @@ describe('CLI', () => {
     expect(await unknownDraft.exited).toBe(1);
     expect(unknownDraft.output()).toContain('No rule version 9999.');
 
-    const helps = [['--help'], ['serve', '--help'], ['migrate', '--help'], ['jobs', 'run', '--help'], ['sim', '--help'], ['routing', 'replay', '--help']].map((args) => spawnChild(CLI, args, env));
+    const helps = [
+      ['--help'],
+      ['serve', '--help'],
+      ['migrate', '--help'],
+      ['jobs', 'run', '--help'],
+      ['sim', '--help'],
+      ['routing', 'replay', '--help'],
+    ].map((args) => spawnChild(CLI, args, env));
     for (const help of helps) {
       expect(await help.exited).toBe(0);
       expect(help.output()).toContain('Usage: switchyard');

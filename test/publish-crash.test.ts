@@ -12,7 +12,11 @@ import { publishedPairs, publishTargets } from '../src/domains/inventory/index.j
 
 let p: SwitchyardProcess;
 const api = (method: string, path: string, body?: unknown) => p.api(method, path, body);
-const backlog = async () => (await api('GET', '/api/v1/inventory/publish-log?limit=1')).backlog as { variantsWaiting: number; callsWithoutAnswer: number };
+const backlog = async () =>
+  (await api('GET', '/api/v1/inventory/publish-log?limit=1')).backlog as {
+    variantsWaiting: number;
+    callsWithoutAnswer: number;
+  };
 const published = async () => {
   const b = await backlog();
   return b.variantsWaiting === 0 && b.callsWithoutAnswer === 0;
@@ -28,10 +32,15 @@ afterAll(async () => {
 
 describe(`publishing survives SIGKILL (${backend})`, () => {
   test('killed three times while Shopify holds the answers to its pushes back: every published quantity ends at its target', async () => {
-    const facilities = (await api('GET', '/api/v1/facilities')).facilities as Array<{ code: string; shopifyLocationId: string }>;
+    const facilities = (await api('GET', '/api/v1/facilities')).facilities as Array<{
+      code: string;
+      shopifyLocationId: string;
+    }>;
     const { sim, creds, shop, testDb } = p;
     const stores = [...shop.locations.values()].filter((l) => l.kind === 'store').sort((a, b) => a.id - b.id);
-    const codes = stores.map((s) => facilities.find((f) => f.shopifyLocationId === `gid://shopify/Location/${s.id}`)!.code);
+    const codes = stores.map(
+      (s) => facilities.find((f) => f.shopifyLocationId === `gid://shopify/Location/${s.id}`)!.code,
+    );
     for (const code of codes) await api('PATCH', `/api/v1/facilities/${code}`, { publishMode: 'mirror' });
     await waitFor('the stores to be published', published, 90_000, 250);
 
@@ -42,8 +51,19 @@ describe(`publishing survives SIGKILL (${backend})`, () => {
     for (let round = 0; round < 3; round++) {
       // Stock found damaged at the stores: Switchyard lowers what Shopify shows there.
       for (const [i, code] of codes.entries()) {
-        for (const v of variants.filter((x, n) => n % 3 === (round + i) % 3 && shop.level(x.inventoryItemId, stores[i]!.id)!.quantities.available >= 3).slice(0, 4)) {
-          await api('POST', '/api/v1/inventory/variances', { facility: code, sku: v.sku, kind: 'damaged', quantity: 1, reason: `crash round ${round}` });
+        for (const v of variants
+          .filter(
+            (x, n) =>
+              n % 3 === (round + i) % 3 && shop.level(x.inventoryItemId, stores[i]!.id)!.quantities.available >= 3,
+          )
+          .slice(0, 4)) {
+          await api('POST', '/api/v1/inventory/variances', {
+            facility: code,
+            sku: v.sku,
+            kind: 'damaged',
+            quantity: 1,
+            reason: `crash round ${round}`,
+          });
         }
       }
       // Kill while a push waits for its answer (Shopify has applied it).
@@ -64,7 +84,12 @@ describe(`publishing survives SIGKILL (${backend})`, () => {
     try {
       const targets = await publishTargets(database.db, await publishedPairs(database.db, 'all'));
       const differing = targets
-        .map((t) => ({ pair: `${t.itemId.split('/').pop()}@${t.locationId.split('/').pop()}`, target: t.target, shopify: shop.level(Number(t.itemId.split('/').pop()), Number(t.locationId.split('/').pop()))!.quantities.available }))
+        .map((t) => ({
+          pair: `${t.itemId.split('/').pop()}@${t.locationId.split('/').pop()}`,
+          target: t.target,
+          shopify: shop.level(Number(t.itemId.split('/').pop()), Number(t.locationId.split('/').pop()))!.quantities
+            .available,
+        }))
         .filter((d) => d.target !== d.shopify);
       expect(differing).toEqual([]);
       // The kills did cut calls off from their answers, and those were settled under their keys.

@@ -29,7 +29,8 @@ async function seed() {
   await fx.rules(rules);
   // Scarce stock: about 1,000 units wanted, 500 on hand, spread over the facilities.
   const random = makeRandom(42);
-  for (const sku of SKUS) for (const f of ['WH-EAST', 'WH-WEST', 'ST-BOS', 'ST-PHL', 'ST-CHI']) await fx.stock(sku, f, random.int(5, 28));
+  for (const sku of SKUS)
+    for (const f of ['WH-EAST', 'WH-WEST', 'ST-BOS', 'ST-PHL', 'ST-CHI']) await fx.stock(sku, f, random.int(5, 28));
   await db.execute(sql`update facilities set daily_order_capacity = 60 where code = 'ST-BOS'`);
   const places = ['NYC', 'BOS', 'PHL', 'LA', 'CHI'] as const;
   for (let i = 0; i < ORDERS; i++) {
@@ -38,7 +39,11 @@ async function seed() {
       name: `#W${i}`,
       at: random.pick(places),
       lines: Array.from({ length: random.int(1, 3) }, () => ({ sku: random.pick(SKUS), quantity: random.int(1, 2) })),
-      ...(kind < 0.15 ? { method: 'pickup' as const, pickupAt: random.pick(['ST-BOS', 'ST-PHL', 'ST-CHI']) } : kind < 0.3 ? { method: 'express' as const } : {}),
+      ...(kind < 0.15
+        ? { method: 'pickup' as const, pickupAt: random.pick(['ST-BOS', 'ST-PHL', 'ST-CHI']) }
+        : kind < 0.3
+          ? { method: 'express' as const }
+          : {}),
     });
   }
 }
@@ -47,11 +52,17 @@ async function seed() {
 async function expectEveryLineDecidedOnce(results: BrokeringCounts[]) {
   // Each worked, and between them they decided every order once.
   expect(results.every((r) => r.orders > 0)).toBe(true);
-  const lines = await queryRows<{ status: string; n: number }>(db, sql`select status, count(*)::int as n from order_lines group by status order by status`);
+  const lines = await queryRows<{ status: string; n: number }>(
+    db,
+    sql`select status, count(*)::int as n from order_lines group by status order by status`,
+  );
   expect(lines.find((l) => l.status === 'approved' || l.status === 'created')).toBeUndefined();
   const decided = lines.reduce((n, l) => n + l.n, 0);
   expect(results.reduce((n, r) => n + r.linesRouted + r.linesParked, 0)).toBe(decided);
-  const [orderCount] = await queryRows<{ n: number }>(db, sql`select count(distinct order_id)::int as n from routing_decisions`);
+  const [orderCount] = await queryRows<{ n: number }>(
+    db,
+    sql`select count(distinct order_id)::int as n from routing_decisions`,
+  );
   expect(orderCount!.n).toBe(ORDERS);
   // No unit twice: reserved never above on hand; reserved = the active reservations = the brokered units.
   const over = await queryRows(db, sql`select * from inventory_levels where reserved > on_hand or reserved < 0`);
@@ -71,7 +82,10 @@ async function expectEveryLineDecidedOnce(results: BrokeringCounts[]) {
   );
   expect(units!.reserved).toBe(units!.brokered);
   expect(units!.lines_reserved_twice).toBe(0);
-  const [capacity] = await queryRows<{ orders: number }>(db, sql`select coalesce(sum(orders), 0)::int as orders from facility_capacity_usage u join facilities f on f.id = u.facility_id where f.code = 'ST-BOS'`);
+  const [capacity] = await queryRows<{ orders: number }>(
+    db,
+    sql`select coalesce(sum(orders), 0)::int as orders from facility_capacity_usage u join facilities f on f.id = u.facility_id where f.code = 'ST-BOS'`,
+  );
   expect(capacity!.orders).toBeLessThanOrEqual(60);
   // Stock was scarce: some lines had to park, so the guards were tested against real contention.
   expect(lines.find((l) => l.status === 'unfillable')?.n ?? 0).toBeGreaterThan(0);
@@ -90,7 +104,10 @@ test(`two workers at once (${backend}): every line decided once, no unit reserve
   await seed();
   let results: BrokeringCounts[];
   if (testDb.url) {
-    const workers = [startChild('test/support/route-worker.ts', [testDb.url, '15'], process.env), startChild('test/support/route-worker.ts', [testDb.url, '15'], process.env)];
+    const workers = [
+      startChild('test/support/route-worker.ts', [testDb.url, '15'], process.env),
+      startChild('test/support/route-worker.ts', [testDb.url, '15'], process.env),
+    ];
     const codes = await Promise.all(workers.map((w) => w.exited));
     expect(codes, workers.map((w) => w.output()).join('\n')).toEqual([0, 0]);
     results = workers.map((w) => JSON.parse(w.output().trim().split('\n').at(-1)!) as BrokeringCounts);
@@ -114,7 +131,13 @@ async function outcome() {
 
 test(`one worker (${backend}): batches that overlap (read and decide the next while the last one writes) decide exactly as batches in turn`, async () => {
   await seed();
-  const inTurn = await runBrokering(db, { runs: 'all', trigger: 'test', now: () => new Date(), batchSize: 15, pipeline: false });
+  const inTurn = await runBrokering(db, {
+    runs: 'all',
+    trigger: 'test',
+    now: () => new Date(),
+    batchSize: 15,
+    pipeline: false,
+  });
   const expected = await outcome();
   await seed();
   const overlapping = await runBrokering(db, { runs: 'all', trigger: 'test', now: () => new Date(), batchSize: 15 });
@@ -141,7 +164,9 @@ test(`one worker (${backend}): a batch whose guard fails is decided again; the b
     sql.raw(`create function test_steal() returns trigger language plpgsql as $$
              begin if nextval('test_steal') = 1 then update inventory_levels set on_hand = reserved; end if; return null; end $$`),
   );
-  await db.execute(sql`create trigger test_steal after insert on routing_decisions for each statement execute function test_steal()`);
+  await db.execute(
+    sql`create trigger test_steal after insert on routing_decisions for each statement execute function test_steal()`,
+  );
   try {
     const counts = await runBrokering(db, { runs: 'all', trigger: 'test', now: () => new Date(), batchSize: 15 });
     expect(counts.conflicts).toBe(1);

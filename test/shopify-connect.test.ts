@@ -40,7 +40,10 @@ function order(shop: SimShop, input: Parameters<typeof placeOrder>[1]): string {
 const health = async (switchyard: Switchyard) => (await api(switchyard, 'GET', '/api/v1/sync/health')).body;
 
 async function orderCount(switchyard: Switchyard, shopifyIds: string[]): Promise<number> {
-  const [row] = await queryRows<{ n: number }>(switchyard.database.db, sql`select count(*)::int as n from orders where shopify_order_id = any(${`{${shopifyIds.join(',')}}`}::text[])`);
+  const [row] = await queryRows<{ n: number }>(
+    switchyard.database.db,
+    sql`select count(*)::int as n from orders where shopify_order_id = any(${`{${shopifyIds.join(',')}}`}::text[])`,
+  );
   return row!.n;
 }
 
@@ -88,10 +91,17 @@ describe(`client credentials grant (${backend})`, () => {
     const placed: string[] = [];
     // Orders over 6 s: two token lifetimes.
     for (let i = 0; i < 12; i++) {
-      placed.push(order(shop, { lines: [{ variantId: variants[i % variants.length]!.id, quantity: 1 }], shipping: 'standard' }));
+      placed.push(
+        order(shop, { lines: [{ variantId: variants[i % variants.length]!.id, quantity: 1 }], shipping: 'standard' }),
+      );
       await new Promise((r) => setTimeout(r, 500));
     }
-    await waitFor('every order in Switchyard', async () => (await orderCount(switchyard, placed)) === placed.length, 60_000, 250);
+    await waitFor(
+      'every order in Switchyard',
+      async () => (await orderCount(switchyard, placed)) === placed.length,
+      60_000,
+      250,
+    );
     const { credentials, api: calls } = await health(switchyard);
     expect(credentials).toMatchObject({ grant: 'client_credentials', status: 'connected', failure: null });
     // Renewed when a call needs a token (no call, no renewal): at least once more over 6 s of orders.
@@ -101,7 +111,10 @@ describe(`client credentials grant (${backend})`, () => {
     expect(calls.unauthorized).toBe(calls.retriedWithNewToken);
     expect(await runsLostToTokens(switchyard)).toEqual([]);
     // The token is sealed at rest.
-    const [row] = await queryRows<{ access_token: string }>(switchyard.database.db, sql`select access_token from shopify_credentials`);
+    const [row] = await queryRows<{ access_token: string }>(
+      switchyard.database.db,
+      sql`select access_token from shopify_credentials`,
+    );
     expect(row!.access_token.startsWith('v1:')).toBe(true);
     expect(row!.access_token).not.toContain('shpat_');
   });
@@ -125,8 +138,18 @@ describe(`client credentials grant (${backend})`, () => {
     expect((await health(switchyard)).credentials.status).toBe('waiting');
     const whileDown = order(shop, { lines: [{ variantId: variants[0]!.id, quantity: 1 }], shipping: 'standard' });
     sim.setFaults(creds.shop, { tokenEndpointErrorRate: 0 });
-    await waitFor('credentials back', async () => (await health(switchyard)).credentials.status === 'connected', 60_000, 250);
-    await waitFor('the order placed meanwhile', async () => (await orderCount(switchyard, [whileDown])) === 1, 60_000, 250);
+    await waitFor(
+      'credentials back',
+      async () => (await health(switchyard)).credentials.status === 'connected',
+      60_000,
+      250,
+    );
+    await waitFor(
+      'the order placed meanwhile',
+      async () => (await orderCount(switchyard, [whileDown])) === 1,
+      60_000,
+      250,
+    );
 
     // The merchant uninstalls the app: every token ends, renewing is refused.
     sim.uninstallApp(creds.shop, 'Switchyard');
@@ -140,17 +163,35 @@ describe(`client credentials grant (${backend})`, () => {
       1_000,
     );
     // Shopify's app/uninstalled is believed: a new token was refused.
-    await waitFor('the shop marked uninstalled', async () => (await health(switchyard)).shop.status === 'uninstalled', 30_000, 250);
+    await waitFor(
+      'the shop marked uninstalled',
+      async () => (await health(switchyard)).shop.status === 'uninstalled',
+      30_000,
+      250,
+    );
     const waiting = (await health(switchyard)).credentials;
     expect(waiting.status).toBe('waiting');
     expect(waiting.failure.message).toContain('install it again');
-    const whileUninstalled = order(shop, { lines: [{ variantId: variants[1]!.id, quantity: 2 }], shipping: 'standard' });
+    const whileUninstalled = order(shop, {
+      lines: [{ variantId: variants[1]!.id, quantity: 2 }],
+      shipping: 'standard',
+    });
     // The API still answers.
     expect((await api(switchyard, 'GET', '/api/v1/orders?limit=1')).status).toBe(200);
     // Installed again: within the back-off Switchyard has a token, reconciles, and the order placed meanwhile arrives.
     sim.reinstallApp(creds.shop, 'Switchyard');
-    await waitFor('credentials back after the reinstall', async () => (await health(switchyard)).credentials.status === 'connected', 90_000, 500);
-    await waitFor('the order placed while uninstalled', async () => (await orderCount(switchyard, [whileUninstalled])) === 1, 90_000, 500);
+    await waitFor(
+      'credentials back after the reinstall',
+      async () => (await health(switchyard)).credentials.status === 'connected',
+      90_000,
+      500,
+    );
+    await waitFor(
+      'the order placed while uninstalled',
+      async () => (await orderCount(switchyard, [whileUninstalled])) === 1,
+      90_000,
+      500,
+    );
     expect((await health(switchyard)).shop.status).toBe('connected');
   });
 });
@@ -181,7 +222,13 @@ describe(`install through the install link: authorization code grant, expiring o
         SWITCHYARD_ENCRYPTION_KEY: KEY,
         SHOPIFY_API_URL: sim.url,
       }),
-      { ...SYNC, logger: makeLogger({ level: 'debug', destination: new Writable({ write: (chunk: Buffer, _e, done) => ((logs += chunk.toString()), done()) }) }) },
+      {
+        ...SYNC,
+        logger: makeLogger({
+          level: 'debug',
+          destination: new Writable({ write: (chunk: Buffer, _e, done) => ((logs += chunk.toString()), done()) }),
+        }),
+      },
     );
   });
   afterAll(async () => {
@@ -189,7 +236,11 @@ describe(`install through the install link: authorization code grant, expiring o
     await testDb?.drop();
   });
 
-  const get = (path: string, cookie?: string) => fetch(path.startsWith('http') ? path : `${publicUrl}${path}`, { redirect: 'manual', headers: cookie ? { cookie } : {} });
+  const get = (path: string, cookie?: string) =>
+    fetch(path.startsWith('http') ? path : `${publicUrl}${path}`, {
+      redirect: 'manual',
+      headers: cookie ? { cookie } : {},
+    });
 
   /** Starts an install: the state cookie and Shopify's answer (the callback URL). */
   async function startInstall(): Promise<{ cookie: string; callback: URL }> {
@@ -208,7 +259,10 @@ describe(`install through the install link: authorization code grant, expiring o
   const resigned = (url: URL, change: Record<string, string>, secret = app.clientSecret) => {
     const params = { ...Object.fromEntries(url.searchParams), ...change };
     delete (params as Record<string, string>)['hmac'];
-    const message = Object.keys(params).sort().map((k) => `${k}=${params[k]}`).join('&');
+    const message = Object.keys(params)
+      .sort()
+      .map((k) => `${k}=${params[k]}`)
+      .join('&');
     const next = new URL(url.toString());
     for (const [k, v] of Object.entries(change)) next.searchParams.set(k, v);
     next.searchParams.set('hmac', createHmac('sha256', secret).update(message).digest('hex'));
@@ -218,7 +272,12 @@ describe(`install through the install link: authorization code grant, expiring o
   test('before the install: running, waiting for the install with the link; the callback refuses what is not this install', async () => {
     const before = await health(switchyard);
     expect(before.credentials).toMatchObject({ grant: 'authorization_code', status: 'not_installed' });
-    await waitFor('the initial load to wait for the install', async () => (await health(switchyard)).credentials.failure?.message?.includes('/shopify/install?shop='), 30_000, 250);
+    await waitFor(
+      'the initial load to wait for the install',
+      async () => (await health(switchyard)).credentials.failure?.message?.includes('/shopify/install?shop='),
+      30_000,
+      250,
+    );
     // Only the configured shop, and only a myshopify domain.
     expect((await get('/shopify/install?shop=other-store.myshopify.com')).status).toBe(403);
     expect((await get('/shopify/install?shop=evil.example.com')).status).toBe(400);
@@ -237,12 +296,22 @@ describe(`install through the install link: authorization code grant, expiring o
     await refused(unsigned, cookie, 400, 'not signed by Shopify');
     // Signed, but not a myshopify shop, or another shop.
     await refused(resigned(callback, { shop: 'evil.example.com' }), cookie, 400, 'myshopify.com');
-    await refused(resigned(callback, { shop: 'other-store.myshopify.com' }), cookie, 403, 'cannot be installed on another shop');
+    await refused(
+      resigned(callback, { shop: 'other-store.myshopify.com' }),
+      cookie,
+      403,
+      'cannot be installed on another shop',
+    );
     // A missing or foreign state; a browser that did not start it.
     const stateless = new URL(callback.toString());
     stateless.searchParams.delete('state');
     await refused(resigned(stateless, {}), cookie, 400, 'no state');
-    await refused(resigned(callback, { state: 'f'.repeat(48) }), 'switchyard_install_state=' + 'f'.repeat(48), 400, 'already used or has expired');
+    await refused(
+      resigned(callback, { state: 'f'.repeat(48) }),
+      'switchyard_install_state=' + 'f'.repeat(48),
+      400,
+      'already used or has expired',
+    );
     await refused(callback, undefined, 400, 'did not start this install');
     expect((await health(switchyard)).credentials.status).toBe('not_installed');
 
@@ -255,15 +324,27 @@ describe(`install through the install link: authorization code grant, expiring o
 
   test('after the install: the shop is loaded, and offline tokens of 2 s are refreshed with rotation without a call lost; the refresh token is sealed', async () => {
     const installedAt = new Date();
-    await waitFor('the initial load after the install', async () => (await health(switchyard)).shop.status === 'connected', 90_000, 250);
+    await waitFor(
+      'the initial load after the install',
+      async () => (await health(switchyard)).shop.status === 'connected',
+      90_000,
+      250,
+    );
     const shop = sim.shop(app.shop);
     const variants = [...shop.variants.values()];
     const placed: string[] = [];
     for (let i = 0; i < 10; i++) {
-      placed.push(order(shop, { lines: [{ variantId: variants[i % variants.length]!.id, quantity: 1 }], shipping: 'standard' }));
+      placed.push(
+        order(shop, { lines: [{ variantId: variants[i % variants.length]!.id, quantity: 1 }], shipping: 'standard' }),
+      );
       await new Promise((r) => setTimeout(r, 500));
     }
-    await waitFor('every order in Switchyard', async () => (await orderCount(switchyard, placed)) === placed.length, 60_000, 250);
+    await waitFor(
+      'every order in Switchyard',
+      async () => (await orderCount(switchyard, placed)) === placed.length,
+      60_000,
+      250,
+    );
     const { credentials, api: calls } = await health(switchyard);
     expect(credentials).toMatchObject({ grant: 'authorization_code', status: 'connected', failure: null });
     expect(sim.stats(app.shop).tokenRequests.refresh_token.issued).toBeGreaterThanOrEqual(2);
@@ -271,7 +352,10 @@ describe(`install through the install link: authorization code grant, expiring o
     expect(calls.unauthorized).toBe(calls.retriedWithNewToken);
     // (Before the install, the initial load waited for it: those runs are not lost calls.)
     expect(await runsLostToTokens(switchyard, installedAt)).toEqual([]);
-    const [row] = await queryRows<{ refresh_token: string }>(switchyard.database.db, sql`select refresh_token from shopify_credentials`);
+    const [row] = await queryRows<{ refresh_token: string }>(
+      switchyard.database.db,
+      sql`select refresh_token from shopify_credentials`,
+    );
     expect(row!.refresh_token.startsWith('v1:')).toBe(true);
     expect(row!.refresh_token).not.toContain('shprt_');
     // Renewals are logged, never a token, a code or the secret (debug level included).
@@ -285,15 +369,35 @@ describe(`switchyard shopify connect (${backend})`, () => {
   test('with a client ID and secret: says how it connected, which scopes are granted and which are missing, and loads', async () => {
     const creds = sim.createShop({ seed: 63, products: 3, stores: 1 });
     // An app without write_orders: connecting goes on, naming what stops working.
-    const app = sim.addApp(creds.shop, { name: 'Fewer', scopes: ['read_customers', 'read_inventory', 'write_inventory', 'read_locations', 'read_merchant_managed_fulfillment_orders', 'write_merchant_managed_fulfillment_orders', 'read_orders', 'read_products'] });
+    const app = sim.addApp(creds.shop, {
+      name: 'Fewer',
+      scopes: [
+        'read_customers',
+        'read_inventory',
+        'write_inventory',
+        'read_locations',
+        'read_merchant_managed_fulfillment_orders',
+        'write_merchant_managed_fulfillment_orders',
+        'read_orders',
+        'read_products',
+      ],
+    });
     const testDb = await createTestDatabase();
     try {
-      const env = childEnv(testDb, { SHOPIFY_SHOP: app.shop, SHOPIFY_CLIENT_ID: app.clientId, SHOPIFY_API_SECRET: app.clientSecret, SHOPIFY_API_URL: sim.url, LOG_LEVEL: 'silent' });
+      const env = childEnv(testDb, {
+        SHOPIFY_SHOP: app.shop,
+        SHOPIFY_CLIENT_ID: app.clientId,
+        SHOPIFY_API_SECRET: app.clientSecret,
+        SHOPIFY_API_URL: sim.url,
+        LOG_LEVEL: 'silent',
+      });
       const child = startChild(CLI, ['shopify', 'connect', '--yes'], env);
       expect(await child.exited).toBe(0);
       const output = child.output();
       expect(output).toContain(`Connected to ${app.shop} (client credentials grant, token valid until`);
-      expect(output).toMatch(/Access scopes granted: read_customers, read_inventory, read_locations, .*write_inventory/);
+      expect(output).toMatch(
+        /Access scopes granted: read_customers, read_inventory, read_locations, .*write_inventory/,
+      );
       expect(output).toMatch(/write_orders +Cancelling orders and refunding lines/);
       expect(output).toContain('Loaded:');
       // A wrong secret: a clear error naming the settings, exit code not 0.

@@ -18,7 +18,10 @@ let connected: Connected;
 
 beforeAll(async () => {
   // The legacy token: its scopes follow the app's as the test changes them.
-  connected = await connectToSimulatedShop({ seed: 91, products: 6, stores: 2, scopes: without('write_inventory', 'write_orders') }, { legacyToken: true });
+  connected = await connectToSimulatedShop(
+    { seed: 91, products: 6, stores: 2, scopes: without('write_inventory', 'write_orders') },
+    { legacyToken: true },
+  );
 }, 120_000);
 afterAll(() => connected?.close(), 60_000);
 
@@ -30,8 +33,15 @@ describe(`access scopes on ${backend}`, () => {
       checkedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       granted: without('write_inventory', 'write_orders'),
       missing: [
-        { scope: 'write_inventory', whatStopsWorking: 'Publishing available quantities is refused: Shopify keeps selling from its own figures.' },
-        { scope: 'write_orders', whatStopsWorking: 'Cancelling orders and refunding lines that cannot be fulfilled (routing.auto-cancel) is refused in Shopify.' },
+        {
+          scope: 'write_inventory',
+          whatStopsWorking: 'Publishing available quantities is refused: Shopify keeps selling from its own figures.',
+        },
+        {
+          scope: 'write_orders',
+          whatStopsWorking:
+            'Cancelling orders and refunding lines that cannot be fulfilled (routing.auto-cancel) is refused in Shopify.',
+        },
       ],
     });
   });
@@ -49,7 +59,11 @@ describe(`access scopes on ${backend}`, () => {
     expect(after.shop).toEqual(before.shop);
     expect(after.initialLoad).toEqual(before.initialLoad);
     expect(after.scopes.granted).toEqual(without('write_inventory', 'write_orders', 'read_customers'));
-    expect(after.scopes.missing.map((m: { scope: string }) => m.scope)).toEqual(['read_customers', 'write_inventory', 'write_orders']);
+    expect(after.scopes.missing.map((m: { scope: string }) => m.scope)).toEqual([
+      'read_customers',
+      'write_inventory',
+      'write_orders',
+    ]);
 
     // Granted again, the load goes through and health says so.
     sim.setAppScopes(creds.shop, 'Switchyard', DEFAULT_SCOPES);
@@ -64,23 +78,38 @@ describe(`access scopes on ${backend}`, () => {
     const stream = new PassThrough();
     stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString('utf8').trim().split('\n')));
     const log = makeLogger({ level: 'warn', destination: stream });
-    const shopify = makeShopifyClient({ shop: creds.shop, accessToken: creds.accessToken, apiVersion: creds.apiVersion, apiUrl: sim.url }, { logger: log });
-    const check = (orderWindowMonths: number) => checkAccessScopes({ db: connected.db(), shopify, shop: creds.shop, orderWindowMonths, at: new Date(), log });
+    const shopify = makeShopifyClient(
+      { shop: creds.shop, accessToken: creds.accessToken, apiVersion: creds.apiVersion, apiUrl: sim.url },
+      { logger: log },
+    );
+    const check = (orderWindowMonths: number) =>
+      checkAccessScopes({ db: connected.db(), shopify, shop: creds.shop, orderWindowMonths, at: new Date(), log });
 
     const oneMonth = await check(1);
     expect(oneMonth.missing.map((m) => m.scope)).toEqual(['write_merchant_managed_fulfillment_orders']);
     const sixMonths = await check(6);
-    expect(sixMonths.missing.map((m) => m.scope)).toEqual(['write_merchant_managed_fulfillment_orders', 'read_all_orders']);
+    expect(sixMonths.missing.map((m) => m.scope)).toEqual([
+      'write_merchant_managed_fulfillment_orders',
+      'read_all_orders',
+    ]);
     await new Promise((resolve) => setImmediate(resolve));
     const warnings = lines.map((l) => JSON.parse(l) as { level: number; msg: string; missing: unknown });
     expect(warnings.map((w) => [w.level, w.msg])).toEqual([
-      [40, `The Shopify app lacks access scopes Switchyard needs. write_merchant_managed_fulfillment_orders: ${stopsWorking('write_merchant_managed_fulfillment_orders')} Grant them in the app's configuration, then connect again.`],
+      [
+        40,
+        `The Shopify app lacks access scopes Switchyard needs. write_merchant_managed_fulfillment_orders: ${stopsWorking('write_merchant_managed_fulfillment_orders')} Grant them in the app's configuration, then connect again.`,
+      ],
       [
         40,
         `The Shopify app lacks access scopes Switchyard needs. write_merchant_managed_fulfillment_orders: ${stopsWorking('write_merchant_managed_fulfillment_orders')} read_all_orders: Orders older than 60 days are invisible: an initial load of 2 or 6 months brings only the last 60 days. Grant them in the app's configuration, then connect again.`,
       ],
     ]);
-    expect(warnings[0]!.missing).toEqual([{ scope: 'write_merchant_managed_fulfillment_orders', whatStopsWorking: stopsWorking('write_merchant_managed_fulfillment_orders') }]);
+    expect(warnings[0]!.missing).toEqual([
+      {
+        scope: 'write_merchant_managed_fulfillment_orders',
+        whatStopsWorking: stopsWorking('write_merchant_managed_fulfillment_orders'),
+      },
+    ]);
     sim.setAppScopes(creds.shop, 'Switchyard', DEFAULT_SCOPES);
   });
 });

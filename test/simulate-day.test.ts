@@ -12,8 +12,21 @@ describe(`a day in the life (${backend})`, () => {
     const testDb = await createTestDatabase();
     try {
       const config = testConfig(testDb);
-      const report = await simulateDay(config, { orders: 250, stores: 4, products: 30, seed: 7, dropWebhooks: 0.3, duplicateWebhooks: 0.05, apiErrors: 0.02, killWorker, clockSpeed: 1440, tokenLifetimeSeconds: 15 });
-      console.info(`[simulate-day] ${JSON.stringify({ orders: report.orders, orderToRoutedMs: report.orderToRoutedMs, api: report.shopifyApi, webhooks: report.webhooks, seconds: report.durationSeconds })}`);
+      const report = await simulateDay(config, {
+        orders: 250,
+        stores: 4,
+        products: 30,
+        seed: 7,
+        dropWebhooks: 0.3,
+        duplicateWebhooks: 0.05,
+        apiErrors: 0.02,
+        killWorker,
+        clockSpeed: 1440,
+        tokenLifetimeSeconds: 15,
+      });
+      console.info(
+        `[simulate-day] ${JSON.stringify({ orders: report.orders, orderToRoutedMs: report.orderToRoutedMs, api: report.shopifyApi, webhooks: report.webhooks, seconds: report.durationSeconds })}`,
+      );
       expect(report.invariants.filter((i) => !i.holds)).toEqual([]);
       expect(report.invariants).toHaveLength(8);
       // Connected with the client ID and secret; tokens of 15 s expired and were renewed all day.
@@ -43,7 +56,20 @@ describe(`a day in the life (${backend})`, () => {
     const testDb = await createTestDatabase();
     try {
       await expect(
-        simulateDay({ ...testConfig(testDb), databaseUrl: undefined }, { orders: 1, stores: 1, products: 1, seed: 1, dropWebhooks: 0, duplicateWebhooks: 0, apiErrors: 0, killWorker: 1, clockSpeed: 1440 }),
+        simulateDay(
+          { ...testConfig(testDb), databaseUrl: undefined },
+          {
+            orders: 1,
+            stores: 1,
+            products: 1,
+            seed: 1,
+            dropWebhooks: 0,
+            duplicateWebhooks: 0,
+            apiErrors: 0,
+            killWorker: 1,
+            clockSpeed: 1440,
+          },
+        ),
       ).rejects.toThrow(/--kill-worker needs PostgreSQL/);
     } finally {
       await testDb.drop();

@@ -43,11 +43,17 @@ async function start(log: { text: string }): Promise<Switchyard> {
       },
     }),
   });
-  return startSwitchyard(testConfig(testDb, { ...simulatedShopVariables(sim.url, creds, port), SWITCHYARD_SHUTDOWN_GRACE_SECONDS: String(GRACE_SECONDS) }), {
-    logger,
-    syncSettings: { overlapMs: 120_000, delayMs: 0, defaultLookbackMs: 86_400_000 },
-    schedulerTickMs: 200,
-  });
+  return startSwitchyard(
+    testConfig(testDb, {
+      ...simulatedShopVariables(sim.url, creds, port),
+      SWITCHYARD_SHUTDOWN_GRACE_SECONDS: String(GRACE_SECONDS),
+    }),
+    {
+      logger,
+      syncSettings: { overlapMs: 120_000, delayMs: 0, defaultLookbackMs: 86_400_000 },
+      schedulerTickMs: 200,
+    },
+  );
 }
 
 /** Orders into Shopify and requests into Switchyard, until told to stop. */
@@ -58,15 +64,22 @@ function load(url: string, seed: number) {
   const variants = [...shop.variants.values()];
   const orders = (async () => {
     while (running) {
-      placeOrder(shop, { lines: [{ variantId: random.pick(variants).id, quantity: 1 }], shipping: random.chance(0.2) ? 'express' : 'standard' });
+      placeOrder(shop, {
+        lines: [{ variantId: random.pick(variants).id, quantity: 1 }],
+        shipping: random.chance(0.2) ? 'express' : 'standard',
+      });
       await new Promise((r) => setTimeout(r, 20));
     }
   })();
   const requests = (async () => {
     while (running) {
       // A refused connection once the server is closing is expected: the point is load up to the stop.
-      await fetch(`${url}/api/v1/orders?limit=50`).then((r) => r.arrayBuffer()).catch(() => undefined);
-      await fetch(`${url}/api/v1/facilities`).then((r) => r.arrayBuffer()).catch(() => undefined);
+      await fetch(`${url}/api/v1/orders?limit=50`)
+        .then((r) => r.arrayBuffer())
+        .catch(() => undefined);
+      await fetch(`${url}/api/v1/facilities`)
+        .then((r) => r.arrayBuffer())
+        .catch(() => undefined);
     }
   })();
   return async () => {
@@ -85,12 +98,21 @@ describe(`stopping under load (${backend})`, () => {
       // The first stop comes in the middle of the initial load (bulk operations under way); the next
       // start takes it up again.
       if (cycle === 1) {
-        await waitFor('the initial load', async () => ((await (await fetch(`${switchyard.url}/api/v1/sync/health`)).json()) as { shop: { status: string } }).shop.status === 'connected', 90_000, 250);
+        await waitFor(
+          'the initial load',
+          async () =>
+            ((await (await fetch(`${switchyard.url}/api/v1/sync/health`)).json()) as { shop: { status: string } }).shop
+              .status === 'connected',
+          90_000,
+          250,
+        );
       }
       const stopLoad = load(switchyard.url!, cycle);
       await new Promise((r) => setTimeout(r, cycle === 0 ? 300 : 500 + Math.floor(random.next() * 3_000)));
       if (cycle === 0) {
-        const status = ((await (await fetch(`${switchyard.url}/api/v1/sync/health`)).json()) as { shop: { status: string } }).shop.status;
+        const status = (
+          (await (await fetch(`${switchyard.url}/api/v1/sync/health`)).json()) as { shop: { status: string } }
+        ).shop.status;
         expect(status, 'the first stop comes while the initial load is under way').not.toBe('connected');
       }
       const started = performance.now();

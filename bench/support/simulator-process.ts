@@ -11,7 +11,13 @@ const variants = [...shop.variants.values()];
 for (let i = 0; i < orders; i++) {
   const variant = variants[i % variants.length]!;
   variant.inventoryPolicy = 'CONTINUE';
-  placeOrder(shop, { lines: [{ variantId: variant.id, quantity: 1 }, { variantId: variants[(i * 7 + 3) % variants.length]!.id, quantity: 2 }], shipping: 'standard' });
+  placeOrder(shop, {
+    lines: [
+      { variantId: variant.id, quantity: 1 },
+      { variantId: variants[(i * 7 + 3) % variants.length]!.id, quantity: 2 },
+    ],
+    shipping: 'standard',
+  });
 }
 process.stdout.write(`${JSON.stringify({ url: sim.url, ...credentials })}\n`);
 process.on('SIGTERM', () => void sim.close().then(() => process.exit(0)));

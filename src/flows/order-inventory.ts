@@ -49,7 +49,8 @@ export function makeOrderInventoryHandlers(now: () => Date): Record<string, Outb
     },
     [ORDER_EVENTS.lineAdded]: async (tx, { payload }) => markOrderVariantsChanged(tx, orderIdOf(payload), now()),
     // Shopify shows more units fulfilled: compare its fulfilments with Switchyard's (some may be made in Shopify).
-    [ORDER_EVENTS.fulfilledInShopify]: async (tx, { payload }) => requestSync(tx, orderIdOf(payload), now(), { check: true }),
+    [ORDER_EVENTS.fulfilledInShopify]: async (tx, { payload }) =>
+      requestSync(tx, orderIdOf(payload), now(), { check: true }),
     [ORDER_EVENTS.statusChanged]: async (tx, { payload }) => {
       // A POS order first seen without its store gets its sale once the store is known.
       const orderId = orderIdOf(payload);

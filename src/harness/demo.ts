@@ -34,7 +34,12 @@ export interface Demo {
 
 export async function startDemo(config: Config, options: DemoOptions): Promise<Demo> {
   const access = apiAccessOf({ ...config, shopify: undefined });
-  if (access.mode === 'closed') throw new ConfigError('HOST', `must be this machine (127.0.0.1) for the demo unless SWITCHYARD_API_TOKEN is set: ${access.reason}`, config.host);
+  if (access.mode === 'closed')
+    throw new ConfigError(
+      'HOST',
+      `must be this machine (127.0.0.1) for the demo unless SWITCHYARD_API_TOKEN is set: ${access.reason}`,
+      config.host,
+    );
   // The data dir is ours before anything in it is touched: a second demo in the same folder stops
   // here, naming this one, instead of wiping its database.
   const lock = acquireDataDirLock(config.dataDir);
@@ -45,7 +50,14 @@ export async function startDemo(config: Config, options: DemoOptions): Promise<D
     rmSync(dataDir, { recursive: true, force: true });
     mkdirSync(join(dataDir, 'erp-drop'), { recursive: true });
     started = await startWithSimulatedShop(config, {
-      shop: { seed: options.seed, products: 60, stores: 6, warehouses: 2, plan: 'plus', domain: 'switchyard-demo.myshopify.com' },
+      shop: {
+        seed: options.seed,
+        products: 60,
+        stores: 6,
+        warehouses: 2,
+        plan: 'plus',
+        domain: 'switchyard-demo.myshopify.com',
+      },
       webhookTimeScale: 0.01,
       bulkStepMs: 200,
       config: { dataDir, databaseUrl: undefined, inventoryImportDir: join(dataDir, 'erp-drop') },
@@ -82,7 +94,10 @@ export async function startDemo(config: Config, options: DemoOptions): Promise<D
     setupDone = true;
     log.info({ facilities }, 'demo: connected to the simulated shop; traffic starts');
     // The first morning's count comes soon after opening.
-    setTimeout(() => void morningCount().catch((error: unknown) => log.warn({ err: error }, 'demo ERP count failed')), 15_000).unref();
+    setTimeout(
+      () => void morningCount().catch((error: unknown) => log.warn({ err: error }, 'demo ERP count failed')),
+      15_000,
+    ).unref();
   });
 
   // Customers.
@@ -94,14 +109,19 @@ export async function startDemo(config: Config, options: DemoOptions): Promise<D
   }
 
   // Store associates.
-  const bot = makeStoreBot(api, { seed: options.seed, associateDelaySeconds: options.associateDelaySeconds, rejectShare: 0.04, label: 'demo' });
+  const bot = makeStoreBot(api, {
+    seed: options.seed,
+    associateDelaySeconds: options.associateDelaySeconds,
+    rejectShare: 0.04,
+    label: 'demo',
+  });
   every(2000, 'store associates', async () => {
     if (setupDone) await bot.round();
   });
 
   // The ERP's morning count: what each store and warehouse holds, with the odd unit found or missing.
   let roll = options.seed;
-  const chance = () => ((roll = (roll * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const chance = () => (roll = (roll * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   let day = 0;
   const morningCount = async () => {
     if (!setupDone || stopped) return;
@@ -112,7 +132,10 @@ export async function startDemo(config: Config, options: DemoOptions): Promise<D
           where f.kind <> 'VIRTUAL' and v.sku is not null order by f.code, v.sku`,
     );
     const countedAt = new Date().toISOString();
-    const lines = rows.map((r) => `${r.code},${r.sku},${Math.max(0, r.on_hand + (chance() < 0.02 ? (chance() < 0.5 ? -1 : 1) : 0))},${countedAt}`);
+    const lines = rows.map(
+      (r) =>
+        `${r.code},${r.sku},${Math.max(0, r.on_hand + (chance() < 0.02 ? (chance() < 0.5 ? -1 : 1) : 0))},${countedAt}`,
+    );
     writeFileSync(join(importDir, `counts-day-${day}.csv`), `facility,sku,quantity,counted_at\n${lines.join('\n')}\n`);
     await switchyard.jobs.requestRun('inventory.import-folder', 'system');
     log.info({ day, rows: lines.length }, 'demo: the ERP dropped its morning count file');

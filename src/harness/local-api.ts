@@ -9,7 +9,10 @@ export function apiClient(baseUrl: string, apiToken: string | undefined): ApiCal
   return async <T = unknown>(method: string, path: string, body?: unknown): Promise<T> => {
     const response = await fetch(`${baseUrl}${path}`, {
       method,
-      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(apiToken ? { authorization: `Bearer ${apiToken}` } : {}) },
+      headers: {
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(apiToken ? { authorization: `Bearer ${apiToken}` } : {}),
+      },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     const json = response.status === 204 ? null : await response.json();

@@ -50,7 +50,15 @@ export interface DayReport {
   /** Publishing the merchant's set-up before the day (every variant compared once at each published location). */
   setUpSeconds: number;
   /** Orders with something to deliver (online, and POS sales shipped to the customer); counter sales (POS, taken home). */
-  orders: { placed: number; routed: number; shipped: number; pickedUp: number; cancelled: number; parked: number; posSales: number };
+  orders: {
+    placed: number;
+    routed: number;
+    shipped: number;
+    pickedUp: number;
+    cancelled: number;
+    parked: number;
+    posSales: number;
+  };
   /** What the simulated customers did in Shopify (orders by kind, POS sales, cancellations, edits, refunds). */
   customerEvents: Record<string, number>;
   orderToRoutedMs: { p50: number; p95: number; max: number; orders: number };
@@ -65,7 +73,12 @@ export interface DayReport {
    */
   storeWork: { handOffsRefusedNoLongerOwed: number; unitsShippedBeyondOwed: number };
   /** The connection: client credentials; tokens issued by Shopify, and calls Shopify answered 401 for an expired token (each sent again with a new one). */
-  credentials: { grant: 'client_credentials'; tokenLifetimeSeconds: number; tokensIssued: number; expiredTokenAnswers: number };
+  credentials: {
+    grant: 'client_credentials';
+    tokenLifetimeSeconds: number;
+    tokensIssued: number;
+    expiredTokenAnswers: number;
+  };
   invariants: Invariant[];
   ok: boolean;
 }
@@ -91,7 +104,8 @@ export function defaultClockSpeed(orders: number): number {
   return Math.max(1, Math.floor((12 * 3600) / Math.max(60, orders / DAY_ORDERS_PER_SECOND)));
 }
 
-const percentile = (sorted: number[], p: number) => (sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!);
+const percentile = (sorted: number[], p: number) =>
+  sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** What every stage of the day works with: the simulated shop, Switchyard, and the worker processes. */
@@ -120,7 +134,11 @@ interface Daytime {
   stopBot: () => Promise<void>;
 }
 
-export async function simulateDay(config: Config, options: DayOptions, progress: (message: string) => void = () => {}): Promise<DayReport> {
+export async function simulateDay(
+  config: Config,
+  options: DayOptions,
+  progress: (message: string) => void = () => {},
+): Promise<DayReport> {
   const started = Date.now();
   const day = await startDay(config, options, progress);
   try {
@@ -128,7 +146,15 @@ export async function simulateDay(config: Config, options: DayOptions, progress:
     const daytime = await runTheDay(day);
     const { eveningRetries, ordersFoundByReconciliation } = await runTheEvening(day, daytime);
     const { invariants, shipments } = await checkInvariants(day);
-    return await dayReport(day, { started, setUpSeconds, daytime, eveningRetries, ordersFoundByReconciliation, invariants, shipments });
+    return await dayReport(day, {
+      started,
+      setUpSeconds,
+      daytime,
+      eveningRetries,
+      ordersFoundByReconciliation,
+      invariants,
+      shipments,
+    });
   } finally {
     await day.workers?.stopAll(10_000);
     await day.switchyard.stop();
@@ -140,7 +166,9 @@ export async function simulateDay(config: Config, options: DayOptions, progress:
 async function startDay(config: Config, options: DayOptions, progress: (message: string) => void): Promise<Day> {
   // Killing workers needs them in processes of their own, which share only a database server.
   if (options.killWorker > 0 && !config.databaseUrl) {
-    throw new Error('--kill-worker needs PostgreSQL (set DATABASE_URL): the embedded database serves a single process, so there is no worker process to kill.');
+    throw new Error(
+      '--kill-worker needs PostgreSQL (set DATABASE_URL): the embedded database serves a single process, so there is no worker process to kill.',
+    );
   }
   const separateWorkers = options.killWorker > 0;
   const dataDir = join(config.dataDir, `simulate-day-${options.seed}`);
@@ -149,13 +177,31 @@ async function startDay(config: Config, options: DayOptions, progress: (message:
   const simulated = await startWithSimulatedShop(
     { ...config, port: 0 },
     {
-      shop: { seed: options.seed, products: options.products, stores: options.stores, warehouses: 2, plan: 'plus', domain: `day-${options.seed}.myshopify.com` },
+      shop: {
+        seed: options.seed,
+        products: options.products,
+        stores: options.stores,
+        warehouses: 2,
+        plan: 'plus',
+        domain: `day-${options.seed}.myshopify.com`,
+      },
       webhookTimeScale: 0.002,
       bulkStepMs: 50,
-      ...(options.tokenLifetimeSeconds ? { tokenLifetimes: { clientCredentialsSeconds: options.tokenLifetimeSeconds } } : {}),
+      ...(options.tokenLifetimeSeconds
+        ? { tokenLifetimes: { clientCredentialsSeconds: options.tokenLifetimeSeconds } }
+        : {}),
       // The store bot stands in for the devices of dozens of stores, all calling from this one address.
-      config: { host: '127.0.0.1', rateLimit: { perMinute: 0, webhooksPerMinute: config.rateLimit.webhooksPerMinute }, dataDir, logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel },
-      start: { role: separateWorkers ? 'api' : 'all', syncSettings: { overlapMs: 10 * 60_000, delayMs: 0, defaultLookbackMs: 86_400_000 }, schedulerTickMs: 200 },
+      config: {
+        host: '127.0.0.1',
+        rateLimit: { perMinute: 0, webhooksPerMinute: config.rateLimit.webhooksPerMinute },
+        dataDir,
+        logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel,
+      },
+      start: {
+        role: separateWorkers ? 'api' : 'all',
+        syncSettings: { overlapMs: 10 * 60_000, delayMs: 0, defaultLookbackMs: 86_400_000 },
+        schedulerTickMs: 200,
+      },
     },
   );
   const sy = simulated.switchyard;
@@ -231,7 +277,9 @@ async function connectAndPublishSetUp(day: Day): Promise<number> {
       },
       (index) => join(dataDir, `worker-${index}.log`),
       (worker, how) => {
-        day.workerFailure ??= new Error(`simulate-day: worker ${worker.index} (pid ${worker.pid}) ended on its own (${how}); see ${join(dataDir, `worker-${worker.index}.log`)}`);
+        day.workerFailure ??= new Error(
+          `simulate-day: worker ${worker.index} (pid ${worker.pid}) ended on its own (${how}); see ${join(dataDir, `worker-${worker.index}.log`)}`,
+        );
       },
     );
     day.workers.start(0);
@@ -248,17 +296,28 @@ async function connectAndPublishSetUp(day: Day): Promise<number> {
   const setUpStarted = Date.now();
   await until('the set-up to be published', quiet, 3_600_000);
   const setUpSeconds = Math.round((Date.now() - setUpStarted) / 100) / 10;
-  progress(`connected: ${shop.variants.size} variants, ${facilities} facilities; set-up published in ${setUpSeconds} s`);
+  progress(
+    `connected: ${shop.variants.size} variants, ${facilities} facilities; set-up published in ${setUpSeconds} s`,
+  );
   return setUpSeconds;
 }
 
 /** The day: customers over 12 simulated hours, the faults on, associates working as orders come, workers killed. */
 async function runTheDay(day: Day): Promise<Daytime> {
   const { options, simulator, creds, shop, api, db, workers, noWorkerFailure, progress } = day;
-  simulator.setWebhookFaults(creds.shop, { dropRate: options.dropWebhooks, duplicateRate: options.duplicateWebhooks, maxDelayMs: 200 });
+  simulator.setWebhookFaults(creds.shop, {
+    dropRate: options.dropWebhooks,
+    duplicateRate: options.duplicateWebhooks,
+    maxDelayMs: 200,
+  });
   simulator.setFaults(creds.shop, { errorRate: options.apiErrors });
   const traffic = makeTrafficGenerator(shop, options.seed);
-  const bot = makeStoreBot(api, { seed: options.seed, associateDelaySeconds: 0.5, rejectShare: 0.02, label: 'simulate-day' });
+  const bot = makeStoreBot(api, {
+    seed: options.seed,
+    associateDelaySeconds: 0.5,
+    rejectShare: 0.02,
+    label: 'simulate-day',
+  });
   const placed = () => traffic.counts.online + traffic.counts.express + traffic.counts.pickup;
   const dayMs = (12 * 3600 * 1000) / options.clockSpeed;
   const everyMs = dayMs / (options.orders / 0.75);
@@ -279,14 +338,21 @@ async function runTheDay(day: Day): Promise<Daytime> {
     const candidates = await Promise.all(
       workers!.running().map(async (w) => ({
         w,
-        jobs: (await queryRows<{ job_name: string }>(db, sql`select job_name from job_runs where status = 'running' and worker_id like ${`%:${w.pid}:%`}`)).map((r) => r.job_name),
+        jobs: (
+          await queryRows<{ job_name: string }>(
+            db,
+            sql`select job_name from job_runs where status = 'running' and worker_id like ${`%:${w.pid}:%`}`,
+          )
+        ).map((r) => r.job_name),
       })),
     );
     const victim = candidates.sort((a, b) => b.jobs.length - a.jobs.length)[0];
     if (!victim) return;
     await workers!.kill(victim.w.index);
     const atSecond = Math.round((Date.now() - trafficStarted) / 100) / 10;
-    progress(`killed worker ${victim.w.index} (pid ${victim.w.pid}) at ${atSecond} s, in the middle of: ${victim.jobs.join(', ') || 'no job run'}`);
+    progress(
+      `killed worker ${victim.w.index} (pid ${victim.w.pid}) at ${atSecond} s, in the middle of: ${victim.jobs.join(', ') || 'no job run'}`,
+    );
     await sleep(1_000);
     const restarted = workers!.start(victim.w.index);
     kills.push({ atSecond, pid: victim.w.pid, runningJobs: victim.jobs, restartedPid: restarted.pid });
@@ -321,7 +387,10 @@ async function runTheDay(day: Day): Promise<Daytime> {
 }
 
 /** The evening: the faults stop, the safety nets run, the stores finish their work, everything is published. */
-async function runTheEvening(day: Day, daytime: Daytime): Promise<{ eveningRetries: DayReport['eveningRetries']; ordersFoundByReconciliation: number }> {
+async function runTheEvening(
+  day: Day,
+  daytime: Daytime,
+): Promise<{ eveningRetries: DayReport['eveningRetries']; ordersFoundByReconciliation: number }> {
   const { options, simulator, creds, db, until, quiet, runAfterAnyRunning, noWorkerFailure, progress } = day;
   const { bot } = daytime;
   simulator.setWebhookFaults(creds.shop, { dropRate: 0, duplicateRate: 0, maxDelayMs: 0 });
@@ -340,12 +409,18 @@ async function runTheEvening(day: Day, daytime: Daytime): Promise<{ eveningRetri
   }
   // Orders whose first news came from a poller or the reconciliation, not from a webhook.
   const ordersFoundByReconciliation = (
-    await queryRows<{ n: number }>(db, sql`select count(*)::int as n from order_history where kind = 'order.created' and source not like 'webhook:%' and source <> 'initial-load'`)
+    await queryRows<{ n: number }>(
+      db,
+      sql`select count(*)::int as n from order_history where kind = 'order.created' and source not like 'webhook:%' and source <> 'initial-load'`,
+    )
   )[0]!.n;
   // The evening: the stores finish the day's parcels; a busy day leaves more.
   await until('the stores to finish and every queue to empty', quiet, 600_000 + options.orders * 100);
   await daytime.stopBot();
-  if (bot.connectionsLost > 0) progress(`store bot: ${bot.connectionsLost} call(s) got no answer (connection dropped) and were tried again in a later round`);
+  if (bot.connectionsLost > 0)
+    progress(
+      `store bot: ${bot.connectionsLost} call(s) got no answer (connection dropped) and were tried again in a later round`,
+    );
   const publishAll = await runAfterAnyRunning('inventory.publish-all');
   if (publishAll.status !== 'succeeded') throw new Error(`simulate-day: inventory.publish-all ${publishAll.status}`);
   await until('the last publish', quiet, 120_000);
@@ -371,25 +446,38 @@ async function checkInvariants(day: Day): Promise<{ invariants: Invariant[]; shi
 async function checkOrdersAndFulfilments(day: Day, check: Check): Promise<ShipmentRow[]> {
   const { db, shop } = day;
   const mine = new Map(
-    (await queryRows<{ shopify_order_id: string; cancelled: boolean; lines: Record<string, number> }>(
-      db,
-      sql`select o.shopify_order_id, o.cancelled_at is not null as cancelled, coalesce(jsonb_object_agg(ol.shopify_line_item_id, ol.current_quantity) filter (where ol.id is not null), '{}'::jsonb) as lines
+    (
+      await queryRows<{ shopify_order_id: string; cancelled: boolean; lines: Record<string, number> }>(
+        db,
+        sql`select o.shopify_order_id, o.cancelled_at is not null as cancelled, coalesce(jsonb_object_agg(ol.shopify_line_item_id, ol.current_quantity) filter (where ol.id is not null), '{}'::jsonb) as lines
           from orders o left join order_lines ol on ol.order_id = o.id group by o.id`,
-    )).map((r) => [r.shopify_order_id, r]),
+      )
+    ).map((r) => [r.shopify_order_id, r]),
   );
   let orderMismatches = 0;
   for (const o of shop.orders.values()) {
     const m = mine.get(`gid://shopify/Order/${o.id}`);
-    const same = m && m.cancelled === (o.cancelledAt !== null) && o.lineItems.every((l) => m.lines[`gid://shopify/LineItem/${l.id}`] === l.currentQuantity);
+    const same =
+      m &&
+      m.cancelled === (o.cancelledAt !== null) &&
+      o.lineItems.every((l) => m.lines[`gid://shopify/LineItem/${l.id}`] === l.currentQuantity);
     if (!same) orderMismatches++;
   }
-  check('every Shopify order is in Switchyard with equal lines and state', orderMismatches, `${orderMismatches} of ${shop.orders.size} orders differ or are missing`);
+  check(
+    'every Shopify order is in Switchyard with equal lines and state',
+    orderMismatches,
+    `${orderMismatches} of ${shop.orders.size} orders differ or are missing`,
+  );
   const [dupes] = await queryRows<{ orders: number; fulfilments: number }>(
     db,
     sql`select (select count(*)::int from (select shopify_order_id from orders group by 1 having count(*) > 1) x) as orders,
                (select count(*)::int from (select shopify_fulfillment_id from shipments where shopify_fulfillment_id is not null group by 1 having count(*) > 1) y) as fulfilments`,
   );
-  check('no order and no fulfilment exists twice', dupes!.orders + dupes!.fulfilments, `${dupes!.orders} orders, ${dupes!.fulfilments} fulfilments twice`);
+  check(
+    'no order and no fulfilment exists twice',
+    dupes!.orders + dupes!.fulfilments,
+    `${dupes!.orders} orders, ${dupes!.fulfilments} fulfilments twice`,
+  );
   // Units that left beyond what Shopify still owed (the order changed in Shopify and Switchyard
   // could not know before they went) are recorded on the push and have no fulfilment: counted apart.
   const shipments = await queryRows<ShipmentRow>(
@@ -400,7 +488,11 @@ async function checkOrdersAndFulfilments(day: Day, check: Check): Promise<Shipme
         from shipments s join orders o on o.id = s.order_id where s.status in ('shipped', 'handed_over')`,
   );
   // A counter sale's fulfilment (its in-store fulfillment order) is the sale itself, not a shipment.
-  const simFulfillments = [...shop.fulfillments.values()].filter((f) => f.status === 'SUCCESS' && f.lines.some((l) => shop.fulfillmentOrders.get(l.fulfillmentOrderId)?.deliveryMethod !== 'RETAIL'));
+  const simFulfillments = [...shop.fulfillments.values()].filter(
+    (f) =>
+      f.status === 'SUCCESS' &&
+      f.lines.some((l) => shop.fulfillmentOrders.get(l.fulfillmentOrderId)?.deliveryMethod !== 'RETAIL'),
+  );
   const withFulfilment = shipments.filter((s) => s.beyond < s.units);
   let unmatched = Math.abs(simFulfillments.length - withFulfilment.length);
   const unmatchedExamples: string[] = [];
@@ -409,7 +501,10 @@ async function checkOrdersAndFulfilments(day: Day, check: Check): Promise<Shipme
     const fulfilled = f ? f.lines.reduce((a, l) => a + l.quantity, 0) : 0;
     if (fulfilled + s.beyond !== s.units || (s.beyond < s.units && !f)) {
       unmatched++;
-      if (unmatchedExamples.length < 5) unmatchedExamples.push(`shipment ${s.id} (${s.units} units, ${fulfilled} in its fulfilment, ${s.beyond} recorded beyond owed, push ${s.push ?? 'none'})`);
+      if (unmatchedExamples.length < 5)
+        unmatchedExamples.push(
+          `shipment ${s.id} (${s.units} units, ${fulfilled} in its fulfilment, ${s.beyond} recorded beyond owed, push ${s.push ?? 'none'})`,
+        );
     }
   }
   const beyondShipments = shipments.filter((s) => s.beyond > 0);
@@ -427,29 +522,63 @@ async function checkInventory(day: Day, check: Check): Promise<void> {
   const ledger = (await compareCountersWithLedger(db)).drift.length;
   check('the ledger recomputes to the counters', ledger, `${ledger} counters differ from the ledger`);
   // Every unit Shopify put back on a shelf by a return is on hand there in Switchyard, once.
-  const restocks = [...shop.orders.values()].flatMap((o) => o.refunds.flatMap((r) => r.lines.filter((l) => l.restockType === 'RETURN').map((l) => ({ key: `return_restock:gid://shopify/RefundLineItem/${l.id}`, quantity: l.quantity, location: l.locationId }))));
-  const entries = new Map(
-    (await queryRows<{ key: string; delta: number; location: string | null }>(
-      db,
-      sql`select g.idempotency_key as key, g.delta, f.shopify_location_id as location from inventory_ledger g join facilities f on f.id = g.facility_id where g.kind = 'return_restock'`,
-    )).map((r) => [r.key, r]),
+  const restocks = [...shop.orders.values()].flatMap((o) =>
+    o.refunds.flatMap((r) =>
+      r.lines
+        .filter((l) => l.restockType === 'RETURN')
+        .map((l) => ({
+          key: `return_restock:gid://shopify/RefundLineItem/${l.id}`,
+          quantity: l.quantity,
+          location: l.locationId,
+        })),
+    ),
   );
-  const unrecorded = restocks.filter((r) => entries.get(r.key)?.delta !== r.quantity || entries.get(r.key)?.location !== `gid://shopify/Location/${r.location}`);
+  const entries = new Map(
+    (
+      await queryRows<{ key: string; delta: number; location: string | null }>(
+        db,
+        sql`select g.idempotency_key as key, g.delta, f.shopify_location_id as location from inventory_ledger g join facilities f on f.id = g.facility_id where g.kind = 'return_restock'`,
+      )
+    ).map((r) => [r.key, r]),
+  );
+  const unrecorded = restocks.filter(
+    (r) =>
+      entries.get(r.key)?.delta !== r.quantity ||
+      entries.get(r.key)?.location !== `gid://shopify/Location/${r.location}`,
+  );
   check(
     'every unit a return put back on a shelf is on hand there once',
     unrecorded.length + Math.max(0, entries.size - restocks.length),
-    `${restocks.length} units returned and restocked in Shopify, ${entries.size} return entries in the ledger, ${unrecorded.length} missing or different${unrecorded.length > 0 ? ` (${unrecorded.slice(0, 5).map((r) => r.key).join(', ')})` : ''}`,
+    `${restocks.length} units returned and restocked in Shopify, ${entries.size} return entries in the ledger, ${unrecorded.length} missing or different${
+      unrecorded.length > 0
+        ? ` (${unrecorded
+            .slice(0, 5)
+            .map((r) => r.key)
+            .join(', ')})`
+        : ''
+    }`,
   );
   const targets = await publishTargets(db, await publishedPairs(db, 'all'));
   const differing = targets
-    .map((t) => ({ t, level: shop.level(Number(t.itemId.split('/').pop()), Number(t.locationId.split('/').pop()))?.quantities }))
+    .map((t) => ({
+      t,
+      level: shop.level(Number(t.itemId.split('/').pop()), Number(t.locationId.split('/').pop()))?.quantities,
+    }))
     .filter(({ t, level }) => level?.available !== t.target);
   const drift = differing.length;
   // What the publisher's shadow says of each example: a base above Shopify's on hand is a drop taken
   // for a sale still on its way (held back); calls still `sending` lost their answer.
   const shadows = new Map(
     (
-      await queryRows<{ item: string; location: string; on_hand: number; base_on_hand: number | null; base_moves: number; unexplained_since: Date | null; learned: string | null }>(
+      await queryRows<{
+        item: string;
+        location: string;
+        on_hand: number;
+        base_on_hand: number | null;
+        base_moves: number;
+        unexplained_since: Date | null;
+        learned: string | null;
+      }>(
         db,
         // With the moves of Shopify's on hand Switchyard learned of since the base (POS sales, returns).
         sql`select s.shopify_inventory_item_id as item, s.shopify_location_id as location, s.on_hand, s.base_on_hand, s.base_moves, s.unexplained_since,
@@ -469,7 +598,11 @@ async function checkInventory(day: Day, check: Check): Promise<void> {
       : '';
     return `${t.itemId.split('/').pop()}@${t.locationId.split('/').pop()} (${t.mode}): target ${t.target}, Shopify ${level?.available} (committed ${level?.committed}, on hand ${level ? onHand(level) : undefined}, known ${t.knownCommitted}${seen})`;
   });
-  check("Shopify's available equals Switchyard's target at every published location", drift, `${drift} of ${targets.length} published quantities differ${examples.length > 0 ? `: ${examples.join('; ')}` : ''}`);
+  check(
+    "Shopify's available equals Switchyard's target at every published location",
+    drift,
+    `${drift} of ${targets.length} published quantities differ${examples.length > 0 ? `: ${examples.join('; ')}` : ''}`,
+  );
 }
 
 /** No line parked for stock Switchyard did not have, and no call lost to an expired token. */
@@ -505,18 +638,39 @@ async function checkParkedLinesAndTokens(day: Day, check: Check): Promise<void> 
     sql`select count(*)::int as n, string_agg(distinct job_name, ', ') as jobs from job_runs
         where status = 'failed' and (error like '%HTTP 401%' or error ilike '%access token%' or error ilike '%Shopify credentials%')`,
   );
-  check('no call lost to an expired or renewed token', lostToTokens!.n, `${lostToTokens!.n} job runs failed for a token${lostToTokens!.jobs ? ` (${lostToTokens!.jobs})` : ''}`);
+  check(
+    'no call lost to an expired or renewed token',
+    lostToTokens!.n,
+    `${lostToTokens!.n} job runs failed for a token${lostToTokens!.jobs ? ` (${lostToTokens!.jobs})` : ''}`,
+  );
 }
 
 /** The figures of the day, with the invariants. */
 async function dayReport(
   day: Day,
-  the: { started: number; setUpSeconds: number; daytime: Daytime; eveningRetries: DayReport['eveningRetries']; ordersFoundByReconciliation: number; invariants: Invariant[]; shipments: ShipmentRow[] },
+  the: {
+    started: number;
+    setUpSeconds: number;
+    daytime: Daytime;
+    eveningRetries: DayReport['eveningRetries'];
+    ordersFoundByReconciliation: number;
+    invariants: Invariant[];
+    shipments: ShipmentRow[];
+  },
 ): Promise<DayReport> {
   const { db, options, simulator, creds, workers, switchyard: sy } = day;
   const { started, setUpSeconds, eveningRetries, ordersFoundByReconciliation, invariants, shipments } = the;
   const { traffic, bot, kills, trafficSeconds } = the.daytime;
-  const [counts] = await queryRows<{ placed: number; routed: number; shipped: number; picked_up: number; cancelled: number; parked: number; pos: number; lines_routed: number }>(
+  const [counts] = await queryRows<{
+    placed: number;
+    routed: number;
+    shipped: number;
+    picked_up: number;
+    cancelled: number;
+    parked: number;
+    pos: number;
+    lines_routed: number;
+  }>(
     db,
     sql`select count(*) filter (where exists (select 1 from order_lines l where l.order_id = o.id and not l.sold_over_counter))::int as placed,
                count(*) filter (where exists (select 1 from order_lines l where l.order_id = o.id and l.brokered_at is not null))::int as routed,
@@ -543,14 +697,32 @@ async function dayReport(
   const report: DayReport = {
     command: '',
     sizes: { orders: options.orders, stores: options.stores, products: options.products, seed: options.seed },
-    faults: { dropWebhooks: options.dropWebhooks, duplicateWebhooks: options.duplicateWebhooks, apiErrors: options.apiErrors, killWorker: options.killWorker },
+    faults: {
+      dropWebhooks: options.dropWebhooks,
+      duplicateWebhooks: options.duplicateWebhooks,
+      apiErrors: options.apiErrors,
+      killWorker: options.killWorker,
+    },
     workers: workers ? { processes: WORKER_PROCESSES, kills } : null,
     database: sy.database.kind === 'pglite' ? 'pglite' : 'postgres',
     durationSeconds: Math.round(durationSeconds * 10) / 10,
     setUpSeconds,
-    orders: { placed: counts!.placed, routed: counts!.routed, shipped: counts!.shipped, pickedUp: counts!.picked_up, cancelled: counts!.cancelled, parked: counts!.parked, posSales: counts!.pos },
+    orders: {
+      placed: counts!.placed,
+      routed: counts!.routed,
+      shipped: counts!.shipped,
+      pickedUp: counts!.picked_up,
+      cancelled: counts!.cancelled,
+      parked: counts!.parked,
+      posSales: counts!.pos,
+    },
     customerEvents: { ...traffic.counts },
-    orderToRoutedMs: { p50: Math.round(percentile(latencies, 50)), p95: Math.round(percentile(latencies, 95)), max: Math.round(latencies.at(-1) ?? 0), orders: latencies.length },
+    orderToRoutedMs: {
+      p50: Math.round(percentile(latencies, 50)),
+      p95: Math.round(percentile(latencies, 95)),
+      max: Math.round(latencies.at(-1) ?? 0),
+      orders: latencies.length,
+    },
     linesRoutedPerSecond: Math.round((counts!.lines_routed / Math.max(1, trafficSeconds)) * 10) / 10,
     shopifyApi: {
       calls: stats.calls,
@@ -559,9 +731,17 @@ async function dayReport(
       throttled: stats.throttled,
       faultsInjected: stats.faultsInjected,
     },
-    webhooks: { events: webhookStats.events, dropped: webhookStats.dropped, duplicated: webhookStats.duplicated, ordersFoundByReconciliation },
+    webhooks: {
+      events: webhookStats.events,
+      dropped: webhookStats.dropped,
+      duplicated: webhookStats.duplicated,
+      ordersFoundByReconciliation,
+    },
     eveningRetries,
-    storeWork: { handOffsRefusedNoLongerOwed: bot.handOffsRefusedNoLongerOwed, unitsShippedBeyondOwed: shipments.reduce((n, s) => n + s.beyond, 0) },
+    storeWork: {
+      handOffsRefusedNoLongerOwed: bot.handOffsRefusedNoLongerOwed,
+      unitsShippedBeyondOwed: shipments.reduce((n, s) => n + s.beyond, 0),
+    },
     credentials: {
       grant: 'client_credentials',
       tokenLifetimeSeconds: options.tokenLifetimeSeconds ?? 86_399,

@@ -18,10 +18,22 @@ export interface SimulatedShop {
 
 export async function startWithSimulatedShop(
   config: Config,
-  options: { shop: CreateShopOptions; webhookTimeScale: number; bulkStepMs: number; config: Partial<Config>; start?: StartOptions; tokenLifetimes?: Partial<TokenLifetimes> },
+  options: {
+    shop: CreateShopOptions;
+    webhookTimeScale: number;
+    bulkStepMs: number;
+    config: Partial<Config>;
+    start?: StartOptions;
+    tokenLifetimes?: Partial<TokenLifetimes>;
+  },
 ): Promise<SimulatedShop> {
   const port = config.port === 0 ? await freePort() : config.port;
-  const simulator = await startSimulator({ host: '127.0.0.1', webhookTimeScale: options.webhookTimeScale, bulkStepMs: options.bulkStepMs, ...(options.tokenLifetimes ? { tokenLifetimes: options.tokenLifetimes } : {}) });
+  const simulator = await startSimulator({
+    host: '127.0.0.1',
+    webhookTimeScale: options.webhookTimeScale,
+    bulkStepMs: options.bulkStepMs,
+    ...(options.tokenLifetimes ? { tokenLifetimes: options.tokenLifetimes } : {}),
+  });
   const creds = simulator.createShop(options.shop);
   try {
     const switchyard = await startSwitchyard(
@@ -30,11 +42,26 @@ export async function startWithSimulatedShop(
         ...options.config,
         port,
         publicUrl: `http://127.0.0.1:${port}`,
-        shopify: { shop: creds.shop, auth: { grant: 'client_credentials', clientId: creds.clientId }, apiSecret: creds.clientSecret, encryptionKey: undefined, apiVersion: creds.apiVersion, apiUrl: simulator.url, initialLoadMonths: 1, webhookMaxAgeSeconds: 86_400 },
+        shopify: {
+          shop: creds.shop,
+          auth: { grant: 'client_credentials', clientId: creds.clientId },
+          apiSecret: creds.clientSecret,
+          encryptionKey: undefined,
+          apiVersion: creds.apiVersion,
+          apiUrl: simulator.url,
+          initialLoadMonths: 1,
+          webhookMaxAgeSeconds: 86_400,
+        },
       },
       options.start,
     );
-    return { simulator, creds, shop: simulator.shop(creds.shop), switchyard, api: apiClient(switchyard.url!, config.apiToken) };
+    return {
+      simulator,
+      creds,
+      shop: simulator.shop(creds.shop),
+      switchyard,
+      api: apiClient(switchyard.url!, config.apiToken),
+    };
   } catch (error) {
     await simulator.close();
     throw error;
@@ -51,11 +78,21 @@ export async function connected(api: ApiCall): Promise<boolean> {
  * mirror their shelves, warehouses hand parcels to the express carrier. Returns the facilities.
  */
 export async function setUpFacilities(api: ApiCall, shop: SimShop): Promise<number> {
-  const { facilities } = await api<{ facilities: Array<{ code: string; kind: string; shopifyLocationId: string | null }> }>('GET', '/api/v1/facilities');
+  const { facilities } = await api<{
+    facilities: Array<{ code: string; kind: string; shopifyLocationId: string | null }>;
+  }>('GET', '/api/v1/facilities');
   const online = [...shop.locations.values()].find((l) => l.fulfillsOnlineOrders && l.isActive);
   for (const f of facilities.filter((x) => x.shopifyLocationId)) {
-    const mode = online && f.shopifyLocationId === `gid://shopify/Location/${online.id}` ? 'aggregate' : f.kind === 'STORE' ? 'mirror' : 'none';
-    await api('PATCH', `/api/v1/facilities/${f.code}`, { publishMode: mode, ...(f.kind === 'WAREHOUSE' ? { canExpress: true } : {}) });
+    const mode =
+      online && f.shopifyLocationId === `gid://shopify/Location/${online.id}`
+        ? 'aggregate'
+        : f.kind === 'STORE'
+          ? 'mirror'
+          : 'none';
+    await api('PATCH', `/api/v1/facilities/${f.code}`, {
+      publishMode: mode,
+      ...(f.kind === 'WAREHOUSE' ? { canExpress: true } : {}),
+    });
   }
   return facilities.length;
 }

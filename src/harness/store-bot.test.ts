@@ -12,8 +12,15 @@ function scriptedApi(fail: (method: string, path: string) => Error | null) {
     calls.push(`${method} ${path}`);
     const error = fail(method, path);
     if (error) throw error;
-    if (path === '/api/v1/facilities') return { facilities: [{ code: 'ST-1', kind: 'STORE' }, { code: 'ST-2', kind: 'STORE' }] };
-    if (path.endsWith('/work')) return { open: [{ orderId: 7, lines: [{ lineId: 70, transferTo: null }] }], shipments: [] };
+    if (path === '/api/v1/facilities')
+      return {
+        facilities: [
+          { code: 'ST-1', kind: 'STORE' },
+          { code: 'ST-2', kind: 'STORE' },
+        ],
+      };
+    if (path.endsWith('/work'))
+      return { open: [{ orderId: 7, lines: [{ lineId: 70, transferTo: null }] }], shipments: [] };
     return {};
   }) as ApiCall;
   return { api, calls };
@@ -42,7 +49,9 @@ test('a dropped connection is counted and tried again next round; the round goes
 });
 
 test('an HTTP error that is not a changed-work answer (404/409) still stops the bot', async () => {
-  const { api } = scriptedApi((method) => (method === 'POST' ? new Error('POST /api/v1/facilities/ST-1/shipments: 500 {"error":"boom"}') : null));
+  const { api } = scriptedApi((method) =>
+    method === 'POST' ? new Error('POST /api/v1/facilities/ST-1/shipments: 500 {"error":"boom"}') : null,
+  );
   const bot = makeStoreBot(api, { seed: 1, associateDelaySeconds: 0, rejectShare: 0, label: 'test' });
   await expect(bot.round()).rejects.toThrow(/500/);
   expect(bot.connectionsLost).toBe(0);

@@ -3,7 +3,6 @@
 // and then a line turns out damaged and is rejected. Used by the demo and the day simulation.
 import type { ApiCall } from './local-api.js';
 
-
 /** Facilities worked at the same time in a round. */
 const FACILITIES_AT_ONCE = 16;
 
@@ -24,12 +23,15 @@ interface Work {
   shipments: Array<{ id: number; kind: string; status: string; putBack: Record<string, number> }>;
 }
 
-export function makeStoreBot(api: ApiCall, options: { seed: number; associateDelaySeconds: number; rejectShare: number; label: string }): StoreBot {
+export function makeStoreBot(
+  api: ApiCall,
+  options: { seed: number; associateDelaySeconds: number; rejectShare: number; label: string },
+): StoreBot {
   const seenAt = new Map<string, number>();
   let connectionsLost = 0;
   let noLongerOwed = 0;
   let roll = options.seed;
-  const chance = () => ((roll = (roll * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const chance = () => (roll = (roll * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   // A step is due a human pause after the bot first saw its work.
   const due = (key: string) => {
     const now = Date.now();
@@ -75,7 +77,10 @@ export function makeStoreBot(api: ApiCall, options: { seed: number; associateDel
       };
       let facilities: Array<{ code: string; kind: string }>;
       try {
-        ({ facilities } = await api<{ facilities: Array<{ code: string; kind: string }> }>('GET', '/api/v1/facilities'));
+        ({ facilities } = await api<{ facilities: Array<{ code: string; kind: string }> }>(
+          'GET',
+          '/api/v1/facilities',
+        ));
       } catch (error) {
         if (!noAnswer(error)) throw error;
         connectionsLost++;
@@ -95,7 +100,11 @@ export function makeStoreBot(api: ApiCall, options: { seed: number; associateDel
         for (const o of work.open) {
           if (o.lines.some((l) => l.transferTo) || !due(`open:${f.code}:${o.orderId}`)) continue;
           if (chance() < options.rejectShare) {
-            await act('POST', `/api/v1/orders/${o.orderId}/lines/${o.lines[0]!.lineId}/reject`, { facility: f.code, reason: 'damaged', note: `${options.label}: box crushed` });
+            await act('POST', `/api/v1/orders/${o.orderId}/lines/${o.lines[0]!.lineId}/reject`, {
+              facility: f.code,
+              reason: 'damaged',
+              note: `${options.label}: box crushed`,
+            });
           } else {
             await act('POST', `/api/v1/facilities/${f.code}/shipments`, { order: String(o.orderId) });
           }
@@ -105,10 +114,17 @@ export function makeStoreBot(api: ApiCall, options: { seed: number; associateDel
           if (Object.keys(s.putBack).length > 0) await act('POST', `${at}/put-back-done`);
           if (!due(`${s.id}:${s.status}`)) continue;
           const tracking = `1Z${String(s.id).padStart(10, '0')}`;
-          if (s.kind === 'ship' && s.status === 'picking') await act('POST', `${at}/pack`, { packages: [{ weightGrams: 400 + Math.round(chance() * 2000) }] });
-          else if (s.kind === 'ship' && s.status === 'packed') await act('POST', `${at}/ship`, { carrier: 'UPS', trackingNumber: tracking, trackingUrl: `https://www.ups.com/track?tracknum=${tracking}` });
+          if (s.kind === 'ship' && s.status === 'picking')
+            await act('POST', `${at}/pack`, { packages: [{ weightGrams: 400 + Math.round(chance() * 2000) }] });
+          else if (s.kind === 'ship' && s.status === 'packed')
+            await act('POST', `${at}/ship`, {
+              carrier: 'UPS',
+              trackingNumber: tracking,
+              trackingUrl: `https://www.ups.com/track?tracknum=${tracking}`,
+            });
           else if (s.kind === 'pickup' && s.status === 'picking') await act('POST', `${at}/ready`);
-          else if (s.kind === 'pickup' && s.status === 'ready') await act('POST', `${at}/hand-over`, { to: 'the customer' });
+          else if (s.kind === 'pickup' && s.status === 'ready')
+            await act('POST', `${at}/hand-over`, { to: 'the customer' });
         }
       };
       await Promise.all(

@@ -33,7 +33,11 @@ const root = join(dirname(here), '..', '..');
  * `onExit` hears of a worker that ended without being asked to (a crash at start-up, say), with its
  * exit code or signal.
  */
-export function workerProcesses(env: NodeJS.ProcessEnv, logFile: (index: number) => string, onExit: (worker: WorkerProcess, how: string) => void): WorkerProcesses {
+export function workerProcesses(
+  env: NodeJS.ProcessEnv,
+  logFile: (index: number) => string,
+  onExit: (worker: WorkerProcess, how: string) => void,
+): WorkerProcesses {
   const children = new Map<number, { child: ChildProcess; info: WorkerProcess }>();
   const asked = new Set<ChildProcess>();
   // A simulation that ends abruptly must not leave workers behind.
@@ -46,11 +50,15 @@ export function workerProcesses(env: NodeJS.ProcessEnv, logFile: (index: number)
     start(index) {
       if (children.has(index)) throw new Error(`worker ${index} is already running`);
       const log = openSync(logFile(index), 'a');
-      const child = spawn(process.execPath, [...(compiled ? [] : ['--import', 'tsx']), cli, 'serve', '--role', 'worker'], {
-        cwd: root,
-        env,
-        stdio: ['ignore', log, log],
-      });
+      const child = spawn(
+        process.execPath,
+        [...(compiled ? [] : ['--import', 'tsx']), cli, 'serve', '--role', 'worker'],
+        {
+          cwd: root,
+          env,
+          stdio: ['ignore', log, log],
+        },
+      );
       closeSync(log);
       const exited = new Promise<void>((resolve) =>
         child.once('exit', (code, signal) => {

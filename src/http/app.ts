@@ -46,7 +46,15 @@ export interface AppDeps {
   publicUrl: string;
   /** Present when a Shopify shop is connected. */
   /** Present when a shop is connected; `owedBeforeHandOff` asks Shopify what it still owes before units leave. */
-  shopify?: { sync: SyncService; receiveWebhook: WebhookReceiver; owedBeforeHandOff?: OwedUnitsOf; install?: ShopifyInstall | undefined; onInstalled?: () => void } | undefined;
+  shopify?:
+    | {
+        sync: SyncService;
+        receiveWebhook: WebhookReceiver;
+        owedBeforeHandOff?: OwedUnitsOf;
+        install?: ShopifyInstall | undefined;
+        onInstalled?: () => void;
+      }
+    | undefined;
   /** Asks for a job run soon (a change to publish). */
   requestJob?: ((name: string) => void) | undefined;
   /** Count file uploads: size and line limits, spool folder (defaults: 1 GiB, 64 KiB, the system's temp folder). */
@@ -125,7 +133,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       timeWindow: 60_000,
       errorResponseBuilder: (_request, context) => {
         const body: ErrorBody = {
-          error: { code: 'request.rate_limited', message: `Too many requests from this address: at most ${context.max} a minute. Try again in ${context.after}.` },
+          error: {
+            code: 'request.rate_limited',
+            message: `Too many requests from this address: at most ${context.max} a minute. Try again in ${context.after}.`,
+          },
         };
         return Object.assign(new Error(body.error.message), { statusCode: 429, body });
       },
@@ -133,7 +144,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   }
 
   // The limiter counts per route; a target that matches no route is counted here, in the same bucket.
-  const limitUnmatched = deps.rateLimit.perMinute > 0 ? (app.rateLimit() as unknown as (this: App, request: unknown, reply: unknown) => Promise<void>) : undefined;
+  const limitUnmatched =
+    deps.rateLimit.perMinute > 0
+      ? (app.rateLimit() as unknown as (this: App, request: unknown, reply: unknown) => Promise<void>)
+      : undefined;
   app.addHook('preParsing', async (request, reply, payload) => {
     if (limitUnmatched && request.routeOptions.url === undefined) await limitUnmatched.call(app, request, reply);
     const refusal = checkAccess(request, deps.apiAccess);
@@ -146,9 +160,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   // No text Switchyard stores may hold a NUL or a lone surrogate (PostgreSQL refuses both): refused
   // here, wherever it hides.
   app.addHook('preValidation', async (request) => {
-    const found = findUnstorableText(request.params, 'params') ?? findUnstorableText(request.query, 'querystring') ?? findUnstorableText(request.body, 'body');
+    const found =
+      findUnstorableText(request.params, 'params') ??
+      findUnstorableText(request.query, 'querystring') ??
+      findUnstorableText(request.body, 'body');
     if (!found) return;
-    const body: ErrorBody = { error: { code: 'request.invalid', message: `${found.where} ${found.problem}.`, details: { issues: [found] } } };
+    const body: ErrorBody = {
+      error: { code: 'request.invalid', message: `${found.where} ${found.problem}.`, details: { issues: [found] } },
+    };
     throw Object.assign(new Error(body.error.message), { statusCode: 400, body });
   });
 
@@ -178,14 +197,23 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       { method: request.method, route, status: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );
-    if (reply.statusCode >= 500) request.log.warn({ method: request.method, route, status: reply.statusCode }, 'request failed');
+    if (reply.statusCode >= 500)
+      request.log.warn({ method: request.method, route, status: reply.statusCode }, 'request failed');
   });
 
   app.setErrorHandler((error: FastifyError & { body?: ErrorBody }, request, reply) => {
     if (error.body) return reply.status(error.statusCode ?? 400).send(error.body);
     if (isDatabaseUnavailable(error)) {
-      request.log.error({ err: error, method: request.method, route: request.routeOptions.url }, 'database unavailable');
-      const body: ErrorBody = { error: { code: 'database.unavailable', message: 'The database cannot be reached right now. Try again shortly.' } };
+      request.log.error(
+        { err: error, method: request.method, route: request.routeOptions.url },
+        'database unavailable',
+      );
+      const body: ErrorBody = {
+        error: {
+          code: 'database.unavailable',
+          message: 'The database cannot be reached right now. Try again shortly.',
+        },
+      };
       return reply.status(503).header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS)).send(body);
     }
     if (isAppError(error)) {
@@ -207,7 +235,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     }
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
       // Fastify's own client errors: bad JSON, wrong content type, body too large.
-      const body: ErrorBody = { error: { code: `request.${error.code ?? 'bad_request'}`.toLowerCase(), message: error.message } };
+      const body: ErrorBody = {
+        error: { code: `request.${error.code ?? 'bad_request'}`.toLowerCase(), message: error.message },
+      };
       return reply.status(error.statusCode).send(body);
     }
     request.log.error({ err: error, method: request.method, route: request.routeOptions.url }, 'unhandled error');
@@ -216,7 +246,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
 
   app.setNotFoundHandler((request, reply) => {
-    const body: ErrorBody = { error: { code: 'request.not_found', message: `No route ${request.method} ${request.url.split('?')[0]}.` } };
+    const body: ErrorBody = {
+      error: { code: 'request.not_found', message: `No route ${request.method} ${request.url.split('?')[0]}.` },
+    };
     return reply.status(404).send(body);
   });
 
@@ -230,7 +262,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerFulfillmentRoutes(app, deps);
   if (deps.shopify) registerSyncRoutes(app, { ...deps.shopify, webhooksPerMinute: deps.rateLimit.webhooksPerMinute });
   if (deps.shopify?.install) {
-    registerShopifyInstallRoutes(app, { install: deps.shopify.install, publicUrl: deps.publicUrl, ...(deps.shopify.onInstalled ? { onInstalled: deps.shopify.onInstalled } : {}) });
+    registerShopifyInstallRoutes(app, {
+      install: deps.shopify.install,
+      publicUrl: deps.publicUrl,
+      ...(deps.shopify.onInstalled ? { onInstalled: deps.shopify.onInstalled } : {}),
+    });
   }
   return app;
 }

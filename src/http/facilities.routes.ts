@@ -1,6 +1,11 @@
 import { Type } from 'typebox';
 import type { App, AppDeps } from './app.js';
-import { listFacilities, updateFacilitySettings, PUBLISH_MODES, type FacilityRow } from '../domains/facilities/index.js';
+import {
+  listFacilities,
+  updateFacilitySettings,
+  PUBLISH_MODES,
+  type FacilityRow,
+} from '../domains/facilities/index.js';
 import { markAllVariantsChanged } from '../domains/inventory/index.js';
 import { Code, MAX_UNITS, Units } from './schemas.js';
 
@@ -28,15 +33,20 @@ function view(f: FacilityRow) {
 }
 
 export function registerFacilityRoutes(app: App, deps: AppDeps): void {
-  app.get('/api/v1/facilities', { schema: { summary: 'Warehouses, stores and queues with their settings', tags: ['facilities'] } }, async () => ({
-    facilities: (await listFacilities(deps.database.db)).map(view),
-  }));
+  app.get(
+    '/api/v1/facilities',
+    { schema: { summary: 'Warehouses, stores and queues with their settings', tags: ['facilities'] } },
+    async () => ({
+      facilities: (await listFacilities(deps.database.db)).map(view),
+    }),
+  );
 
   app.patch(
     '/api/v1/facilities/:code',
     {
       schema: {
-        summary: 'Changes a facility\'s settings: publishing mode (none, aggregate, mirror), brokering, online ATP exclusion, safety stock default, capacity, priority',
+        summary:
+          "Changes a facility's settings: publishing mode (none, aggregate, mirror), brokering, online ATP exclusion, safety stock default, capacity, priority",
         tags: ['facilities'],
         params: Type.Object({ code: Code() }),
         body: Type.Object(
@@ -45,8 +55,12 @@ export function registerFacilityRoutes(app: App, deps: AppDeps): void {
             brokeringEnabled: Type.Optional(Type.Boolean()),
             excludedFromOnlineAtp: Type.Optional(Type.Boolean()),
             defaultSafetyStock: Type.Optional(Units(0)),
-            dailyOrderCapacity: Type.Optional(Type.Union([Units(0, { description: 'orders a local day' }), Type.Null()])),
-            brokeringPriority: Type.Optional(Type.Integer({ minimum: -MAX_UNITS, maximum: MAX_UNITS, description: 'higher is preferred' })),
+            dailyOrderCapacity: Type.Optional(
+              Type.Union([Units(0, { description: 'orders a local day' }), Type.Null()]),
+            ),
+            brokeringPriority: Type.Optional(
+              Type.Integer({ minimum: -MAX_UNITS, maximum: MAX_UNITS, description: 'higher is preferred' }),
+            ),
             canShip: Type.Optional(Type.Boolean()),
             canPickup: Type.Optional(Type.Boolean()),
             canExpress: Type.Optional(Type.Boolean()),
@@ -56,7 +70,12 @@ export function registerFacilityRoutes(app: App, deps: AppDeps): void {
       },
     },
     async (request) => {
-      const updated = await updateFacilitySettings(deps.database.db, request.params.code, request.body, deps.clock.now());
+      const updated = await updateFacilitySettings(
+        deps.database.db,
+        request.params.code,
+        request.body,
+        deps.clock.now(),
+      );
       // Every SKU's ATP may have moved: republish.
       await markAllVariantsChanged(deps.database.db, deps.clock.now());
       deps.requestJob?.('inventory.publish');

@@ -23,7 +23,6 @@ const FacilityParams = Type.Object({ facility: Code() });
 const ShipmentParams = Type.Object({ facility: Code(), id: Id() });
 const PUSH_JOB = 'fulfillment.push';
 
-
 // eslint-disable-next-line max-lines-per-function -- a registrar: one short handler per fulfilment route, sharing the route file's db and clock
 export function registerFulfillmentRoutes(app: App, deps: AppDeps): void {
   const db = deps.database.db;
@@ -35,13 +34,25 @@ export function registerFulfillmentRoutes(app: App, deps: AppDeps): void {
     return value;
   };
   // Units leave only if Shopify still owes them (when a change Switchyard has not heard of is possible).
-  const confirmStillOwed = async (facility: string, shipmentId: number, kind: 'ship' | 'pickup', from: 'packed' | 'ready') => {
+  const confirmStillOwed = async (
+    facility: string,
+    shipmentId: number,
+    kind: 'ship' | 'pickup',
+    from: 'packed' | 'ready',
+  ) => {
     const owedUnitsOf = deps.shopify?.owedBeforeHandOff;
     if (owedUnitsOf) await checkStillOwed(db, { facility, shipmentId, kind, from }, owedUnitsOf);
   };
 
-  app.get('/api/v1/fulfillment/settings', { schema: { summary: 'Fulfilment settings: customer notices, where fulfilment orders live, uncollected pickups', tags: ['store work'] } }, async () =>
-    fulfillmentSettings(db),
+  app.get(
+    '/api/v1/fulfillment/settings',
+    {
+      schema: {
+        summary: 'Fulfilment settings: customer notices, where fulfilment orders live, uncollected pickups',
+        tags: ['store work'],
+      },
+    },
+    async () => fulfillmentSettings(db),
   );
 
   app.patch(
@@ -58,7 +69,14 @@ export function registerFulfillmentRoutes(app: App, deps: AppDeps): void {
 
   app.get(
     '/api/v1/facilities/:facility/work',
-    { schema: { summary: 'Open work at a facility: shipments and pickups in hand, and routed lines not started (with customer, age, promise date)', tags: ['store work'], params: FacilityParams } },
+    {
+      schema: {
+        summary:
+          'Open work at a facility: shipments and pickups in hand, and routed lines not started (with customer, age, promise date)',
+        tags: ['store work'],
+        params: FacilityParams,
+      },
+    },
     async (request) => facilityWork(db, request.params.facility, now()),
   );
 
@@ -66,13 +84,19 @@ export function registerFulfillmentRoutes(app: App, deps: AppDeps): void {
     '/api/v1/facilities/:facility/shipments',
     {
       schema: {
-        summary: 'Starts picking an order: a parcel (or a pickup, for pickup orders) of some or all of its open units here',
+        summary:
+          'Starts picking an order: a parcel (or a pickup, for pickup orders) of some or all of its open units here',
         tags: ['store work'],
         params: FacilityParams,
         body: Type.Object(
           {
             order: OrderRef({ description: 'Switchyard id or Shopify GID' }),
-            lines: Type.Optional(Type.Array(Type.Object({ lineId: Id(), quantity: Units(1) }, { additionalProperties: false }), { minItems: 1, maxItems: 250 })),
+            lines: Type.Optional(
+              Type.Array(Type.Object({ lineId: Id(), quantity: Units(1) }, { additionalProperties: false }), {
+                minItems: 1,
+                maxItems: 250,
+              }),
+            ),
           },
           { additionalProperties: false },
         ),
@@ -80,16 +104,35 @@ export function registerFulfillmentRoutes(app: App, deps: AppDeps): void {
     },
     async (request, reply) => {
       const order = await findOrder(deps, request.body.order);
-      const shipment = await startShipment(db, { facility: request.params.facility, orderId: order.id, lines: request.body.lines, by: 'api' }, now());
+      const shipment = await startShipment(
+        db,
+        { facility: request.params.facility, orderId: order.id, lines: request.body.lines, by: 'api' },
+        now(),
+      );
       return reply.code(201).send(shipment);
     },
   );
 
-  app.get('/api/v1/facilities/:facility/shipments/:id', { schema: { summary: 'One shipment or pickup, with what Shopify was told', tags: ['store work'], params: ShipmentParams } }, async (request) => {
-    const shipment = await getShipment(db, request.params.id);
-    if (shipment.facility !== request.params.facility) throw notFound('fulfillment.unknown_shipment', `${request.params.facility} has no shipment ${request.params.id}.`, { shipmentId: request.params.id });
-    return shipment;
-  });
+  app.get(
+    '/api/v1/facilities/:facility/shipments/:id',
+    {
+      schema: {
+        summary: 'One shipment or pickup, with what Shopify was told',
+        tags: ['store work'],
+        params: ShipmentParams,
+      },
+    },
+    async (request) => {
+      const shipment = await getShipment(db, request.params.id);
+      if (shipment.facility !== request.params.facility)
+        throw notFound(
+          'fulfillment.unknown_shipment',
+          `${request.params.facility} has no shipment ${request.params.id}.`,
+          { shipmentId: request.params.id },
+        );
+      return shipment;
+    },
+  );
 
   app.post(
     '/api/v1/facilities/:facility/shipments/:id/pack',
@@ -99,12 +142,28 @@ export function registerFulfillmentRoutes(app: App, deps: AppDeps): void {
         tags: ['store work'],
         params: ShipmentParams,
         body: Type.Object(
-          { packages: Type.Array(Type.Object({ weightGrams: Type.Number({ exclusiveMinimum: 0, maximum: 1_000_000 }), box: Type.Optional(Text(100)) }, { additionalProperties: false }), { minItems: 1, maxItems: 100 }) },
+          {
+            packages: Type.Array(
+              Type.Object(
+                {
+                  weightGrams: Type.Number({ exclusiveMinimum: 0, maximum: 1_000_000 }),
+                  box: Type.Optional(Text(100)),
+                },
+                { additionalProperties: false },
+              ),
+              { minItems: 1, maxItems: 100 },
+            ),
+          },
           { additionalProperties: false },
         ),
       },
     },
-    async (request) => packShipment(db, { facility: request.params.facility, shipmentId: request.params.id, packages: request.body.packages }, now()),
+    async (request) =>
+      packShipment(
+        db,
+        { facility: request.params.facility, shipmentId: request.params.id, packages: request.body.packages },
+        now(),
+      ),
   );
 
   app.post(
@@ -148,8 +207,17 @@ export function registerFulfillmentRoutes(app: App, deps: AppDeps): void {
 
   app.post(
     '/api/v1/facilities/:facility/shipments/:id/ready',
-    { schema: { summary: 'A pickup is ready: Shopify marks it prepared and tells the customer', tags: ['store work'], params: ShipmentParams } },
-    async (request) => pushSoon(await markReadyForPickup(db, { facility: request.params.facility, shipmentId: request.params.id }, now())),
+    {
+      schema: {
+        summary: 'A pickup is ready: Shopify marks it prepared and tells the customer',
+        tags: ['store work'],
+        params: ShipmentParams,
+      },
+    },
+    async (request) =>
+      pushSoon(
+        await markReadyForPickup(db, { facility: request.params.facility, shipmentId: request.params.id }, now()),
+      ),
   );
 
   app.post(
@@ -159,12 +227,26 @@ export function registerFulfillmentRoutes(app: App, deps: AppDeps): void {
         summary: 'The customer collected the pickup: the units leave stock and Shopify gets the fulfilment',
         tags: ['store work'],
         params: ShipmentParams,
-        body: Type.Object({ to: Text(200, { description: 'who collected' }), at: Type.Optional(DateTime()) }, { additionalProperties: false }),
+        body: Type.Object(
+          { to: Text(200, { description: 'who collected' }), at: Type.Optional(DateTime()) },
+          { additionalProperties: false },
+        ),
       },
     },
     async (request) => {
       await confirmStillOwed(request.params.facility, request.params.id, 'pickup', 'ready');
-      return pushSoon(await handOver(db, { facility: request.params.facility, shipmentId: request.params.id, to: request.body.to, at: request.body.at ? new Date(request.body.at) : undefined }, now()));
+      return pushSoon(
+        await handOver(
+          db,
+          {
+            facility: request.params.facility,
+            shipmentId: request.params.id,
+            to: request.body.to,
+            at: request.body.at ? new Date(request.body.at) : undefined,
+          },
+          now(),
+        ),
+      );
     },
   );
 
@@ -172,18 +254,31 @@ export function registerFulfillmentRoutes(app: App, deps: AppDeps): void {
     '/api/v1/facilities/:facility/shipments/:id/cancel',
     {
       schema: {
-        summary: 'Abandons a shipment still in hand: its units go back on the shelf, its lines back to open work (to reject a line, cancel its shipment first)',
+        summary:
+          'Abandons a shipment still in hand: its units go back on the shelf, its lines back to open work (to reject a line, cancel its shipment first)',
         tags: ['store work'],
         params: ShipmentParams,
         body: Type.Object({ reason: Text(500) }, { additionalProperties: false }),
       },
     },
-    async (request) => cancelShipment(db, { facility: request.params.facility, shipmentId: request.params.id, reason: request.body.reason }, now()),
+    async (request) =>
+      cancelShipment(
+        db,
+        { facility: request.params.facility, shipmentId: request.params.id, reason: request.body.reason },
+        now(),
+      ),
   );
 
   app.post(
     '/api/v1/facilities/:facility/shipments/:id/put-back-done',
-    { schema: { summary: 'The units of lines cancelled after picking are back on the shelf', tags: ['store work'], params: ShipmentParams } },
-    async (request) => acknowledgePutBack(db, { facility: request.params.facility, shipmentId: request.params.id }, now()),
+    {
+      schema: {
+        summary: 'The units of lines cancelled after picking are back on the shelf',
+        tags: ['store work'],
+        params: ShipmentParams,
+      },
+    },
+    async (request) =>
+      acknowledgePutBack(db, { facility: request.params.facility, shipmentId: request.params.id }, now()),
   );
 }

@@ -51,7 +51,13 @@ export function registerHealthRoutes(app: App, deps: AppDeps): void {
         return reply.status(503).send({
           status: 'unavailable',
           ...base,
-          database: { kind: deps.database.kind, reachable: false, migrationsVersion: null, migrationsApplied: 0, migrationsPending: 0 },
+          database: {
+            kind: deps.database.kind,
+            reachable: false,
+            migrationsVersion: null,
+            migrationsApplied: 0,
+            migrationsPending: 0,
+          },
         });
       }
     },

@@ -70,16 +70,27 @@ export function registerInventoryRoutes(app: App, deps: AppDeps): void {
     '/api/v1/inventory/:sku',
     {
       schema: {
-        summary: 'Explains a SKU\'s available-to-promise: every term per facility, the online figure, and what was last published to each Shopify location',
+        summary:
+          "Explains a SKU's available-to-promise: every term per facility, the online figure, and what was last published to each Shopify location",
         tags: ['inventory'],
         params: Type.Object({ sku: Sku() }),
       },
     },
     async (request) => {
       const { atp, variantId, title, sku } = await explainSkuAtp(db, request.params.sku);
-      const [variant] = await queryRows<{ shopify_inventory_item_id: string | null }>(db, sql`select shopify_inventory_item_id from variants where id = ${variantId}`);
-      const locations = variant?.shopify_inventory_item_id ? await shopifySideOf(db, variant.shopify_inventory_item_id) : [];
-      const facilities = await queryRows<{ id: number; code: string; shopify_location_id: string | null; publish_mode: string }>(
+      const [variant] = await queryRows<{ shopify_inventory_item_id: string | null }>(
+        db,
+        sql`select shopify_inventory_item_id from variants where id = ${variantId}`,
+      );
+      const locations = variant?.shopify_inventory_item_id
+        ? await shopifySideOf(db, variant.shopify_inventory_item_id)
+        : [];
+      const facilities = await queryRows<{
+        id: number;
+        code: string;
+        shopify_location_id: string | null;
+        publish_mode: string;
+      }>(
         db,
         sql`select id, code, shopify_location_id, publish_mode from facilities where shopify_location_id is not null order by id`,
       );
@@ -88,7 +99,8 @@ export function registerInventoryRoutes(app: App, deps: AppDeps): void {
         title,
         formula: {
           facility: 'max(0, on hand − reserved − safety stock); 0 when the facility does not broker',
-          online: 'max(0, Σ facility ATP of channel facilities not excluded − channel threshold − units waiting in queues)',
+          online:
+            'max(0, Σ facility ATP of channel facilities not excluded − channel threshold − units waiting in queues)',
         },
         facilities: atp.facilities.map((f) => ({
           facility: f.facilityCode,
@@ -104,7 +116,12 @@ export function registerInventoryRoutes(app: App, deps: AppDeps): void {
           atp: f.atp,
           countsOnline: f.countsOnline,
         })),
-        online: { facilityAtpSum: atp.facilityAtpSum, channelThreshold: atp.channelThreshold, queueDemand: atp.queueDemand, atp: atp.onlineAtp },
+        online: {
+          facilityAtpSum: atp.facilityAtpSum,
+          channelThreshold: atp.channelThreshold,
+          queueDemand: atp.queueDemand,
+          atp: atp.onlineAtp,
+        },
         shopify: locations.map((l) => {
           const facility = facilities.find((f) => f.shopify_location_id === l.locationId);
           return {
@@ -137,7 +154,9 @@ export function registerInventoryRoutes(app: App, deps: AppDeps): void {
             quantity: Type.Integer({ minimum: -MAX_VARIANCE_UNITS, maximum: MAX_VARIANCE_UNITS }),
             reason: Type.String({ minLength: 1, maxLength: VARIANCE_TEXT_LIMITS.reason }),
             occurredAt: Type.Optional(Type.String({ format: 'date-time', maxLength: 64 })),
-            idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: VARIANCE_TEXT_LIMITS.idempotencyKey })),
+            idempotencyKey: Type.Optional(
+              Type.String({ minLength: 1, maxLength: VARIANCE_TEXT_LIMITS.idempotencyKey }),
+            ),
           },
           { additionalProperties: false },
         ),
@@ -168,7 +187,9 @@ export function registerInventoryRoutes(app: App, deps: AppDeps): void {
   const imports: InventoryImportSettings = deps.imports ?? { ...DEFAULT_IMPORT_LIMITS, uploadDir: tmpdir() };
   void app.register(async (plain) => {
     const scope = plain as unknown as App;
-    scope.addContentTypeParser(['text/csv', 'application/x-ndjson', 'application/jsonl'], (_request, payload, done) => done(null, payload));
+    scope.addContentTypeParser(['text/csv', 'application/x-ndjson', 'application/jsonl'], (_request, payload, done) =>
+      done(null, payload),
+    );
     scope.post(
       '/api/v1/inventory/imports',
       {
@@ -185,9 +206,17 @@ export function registerInventoryRoutes(app: App, deps: AppDeps): void {
         },
       },
       async (request, reply) => {
-        const type = String(request.headers['content-type'] ?? '').split(';')[0]!.trim();
-        const format = type === 'text/csv' ? 'csv' : type === 'application/x-ndjson' || type === 'application/jsonl' ? 'jsonl' : undefined;
-        if (!format) throw invalid('inventory.import_content_type', 'Send the file as text/csv or application/x-ndjson.');
+        const type = String(request.headers['content-type'] ?? '')
+          .split(';')[0]!
+          .trim();
+        const format =
+          type === 'text/csv'
+            ? 'csv'
+            : type === 'application/x-ndjson' || type === 'application/jsonl'
+              ? 'jsonl'
+              : undefined;
+        if (!format)
+          throw invalid('inventory.import_content_type', 'Send the file as text/csv or application/x-ndjson.');
         checkFileName(request.query.fileName);
         const tooLarge = (details: { contentLength: number } | { receivedMoreThan: number }) => {
           const body: ErrorBody = {
@@ -233,9 +262,18 @@ export function registerInventoryRoutes(app: App, deps: AppDeps): void {
 
   app.get(
     '/api/v1/inventory/imports/:id',
-    { schema: { summary: 'One count file import: counts and every bad row (the first 1,000)', tags: ['inventory'], params: Type.Object({ id: Id() }) } },
+    {
+      schema: {
+        summary: 'One count file import: counts and every bad row (the first 1,000)',
+        tags: ['inventory'],
+        params: Type.Object({ id: Id() }),
+      },
+    },
     async (request) => {
-      const [row] = await queryRows<Record<string, unknown>>(db, sql`select * from inventory_imports where id = ${request.params.id}`);
+      const [row] = await queryRows<Record<string, unknown>>(
+        db,
+        sql`select * from inventory_imports where id = ${request.params.id}`,
+      );
       if (!row) throw notFound('inventory.unknown_import', `No import ${request.params.id}.`);
       return row;
     },
@@ -245,7 +283,8 @@ export function registerInventoryRoutes(app: App, deps: AppDeps): void {
     '/api/v1/inventory/safety-stock',
     {
       schema: {
-        summary: 'Safety stock for one SKU at one facility (null clears it: tag rules and the facility default apply again)',
+        summary:
+          'Safety stock for one SKU at one facility (null clears it: tag rules and the facility default apply again)',
         tags: ['inventory'],
         body: Type.Object(
           { sku: Sku(), facility: Code(), quantity: Type.Union([Units(0), Type.Null()]) },
@@ -260,9 +299,13 @@ export function registerInventoryRoutes(app: App, deps: AppDeps): void {
     },
   );
 
-  app.get('/api/v1/inventory/safety-stock-rules', { schema: { summary: 'Safety stock rules by product tag', tags: ['inventory'] } }, async () => ({
-    rules: await listSafetyStockRules(db),
-  }));
+  app.get(
+    '/api/v1/inventory/safety-stock-rules',
+    { schema: { summary: 'Safety stock rules by product tag', tags: ['inventory'] } },
+    async () => ({
+      rules: await listSafetyStockRules(db),
+    }),
+  );
 
   app.put(
     '/api/v1/inventory/safety-stock-rules',
@@ -271,7 +314,11 @@ export function registerInventoryRoutes(app: App, deps: AppDeps): void {
         summary: 'Creates or replaces the rule for a tag (and facility, or every facility when facility is null)',
         tags: ['inventory'],
         body: Type.Object(
-          { tag: Type.String({ minLength: 1, maxLength: 255 }), facility: Type.Union([Code(), Type.Null()]), quantity: Units(0) },
+          {
+            tag: Type.String({ minLength: 1, maxLength: 255 }),
+            facility: Type.Union([Code(), Type.Null()]),
+            quantity: Units(0),
+          },
           { additionalProperties: false },
         ),
       },
@@ -300,7 +347,10 @@ export function registerInventoryRoutes(app: App, deps: AppDeps): void {
         summary: 'The online channel: units held back from its ATP (threshold) and which facilities sell online',
         tags: ['inventory'],
         body: Type.Object(
-          { threshold: Type.Optional(Units(0)), facilities: Type.Optional(Type.Array(Code(), { uniqueItems: true, maxItems: 1000 })) },
+          {
+            threshold: Type.Optional(Units(0)),
+            facilities: Type.Optional(Type.Array(Code(), { uniqueItems: true, maxItems: 1000 })),
+          },
           { additionalProperties: false, minProperties: 1 },
         ),
       },
@@ -316,13 +366,26 @@ export function registerInventoryRoutes(app: App, deps: AppDeps): void {
     '/api/v1/inventory/publish-log',
     {
       schema: {
-        summary: 'What was sent to Shopify, when, and its answer (newest first); the backlog: variants waiting to be published, calls still without an answer',
+        summary:
+          'What was sent to Shopify, when, and its answer (newest first); the backlog: variants waiting to be published, calls still without an answer',
         tags: ['inventory'],
-        querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }) }, { additionalProperties: false }),
+        querystring: Type.Object(
+          { limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }) },
+          { additionalProperties: false },
+        ),
       },
     },
     async (request) => {
-      const rows = await queryRows<{ id: number; at: Date; method: string; idempotency_key: string; outcome: string; quantities: unknown; response: unknown; duration_ms: number }>(
+      const rows = await queryRows<{
+        id: number;
+        at: Date;
+        method: string;
+        idempotency_key: string;
+        outcome: string;
+        quantities: unknown;
+        response: unknown;
+        duration_ms: number;
+      }>(
         db,
         sql`select id, at, method, idempotency_key, outcome, quantities, response, duration_ms from inventory_publish_log order by id desc limit ${request.query.limit}`,
       );
@@ -332,7 +395,16 @@ export function registerInventoryRoutes(app: App, deps: AppDeps): void {
       );
       return {
         backlog: { variantsWaiting: backlog!.waiting, callsWithoutAnswer: backlog!.sending },
-        entries: rows.map((r) => ({ id: r.id, at: r.at.toISOString(), method: r.method, idempotencyKey: r.idempotency_key, outcome: r.outcome, quantities: r.quantities, response: r.response, durationMs: r.duration_ms })),
+        entries: rows.map((r) => ({
+          id: r.id,
+          at: r.at.toISOString(),
+          method: r.method,
+          idempotencyKey: r.idempotency_key,
+          outcome: r.outcome,
+          quantities: r.quantities,
+          response: r.response,
+          durationMs: r.duration_ms,
+        })),
       };
     },
   );

@@ -13,7 +13,10 @@ const JobRun = Type.Object({
   finishedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   durationMs: Type.Union([Type.Integer(), Type.Null()]),
   counts: Type.Record(Type.String(), Type.Number()),
-  progress: Type.Union([Type.Object({ percent: Type.Optional(Type.Number()), message: Type.Optional(Type.String()) }), Type.Null()]),
+  progress: Type.Union([
+    Type.Object({ percent: Type.Optional(Type.Number()), message: Type.Optional(Type.String()) }),
+    Type.Null(),
+  ]),
   error: Type.Union([Type.String(), Type.Null()]),
 });
 
@@ -49,7 +52,13 @@ export function presentRun(run: JobRunRow) {
 export function registerJobRoutes(app: App, deps: AppDeps): void {
   app.get(
     '/api/v1/jobs',
-    { schema: { summary: 'List jobs with their schedules and last run', tags: ['jobs'], response: { 200: Type.Object({ jobs: Type.Array(Job) }) } } },
+    {
+      schema: {
+        summary: 'List jobs with their schedules and last run',
+        tags: ['jobs'],
+        response: { 200: Type.Object({ jobs: Type.Array(Job) }) },
+      },
+    },
     async () => {
       const jobs = await deps.jobs.list();
       return { jobs: jobs.map((job) => ({ ...job, lastRun: job.lastRun ? presentRun(job.lastRun) : null })) };
@@ -82,7 +91,10 @@ export function registerJobRoutes(app: App, deps: AppDeps): void {
         tags: ['jobs'],
         params: NameParams,
         body: Type.Object(
-          { schedule: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })), enabled: Type.Optional(Type.Boolean()) },
+          {
+            schedule: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+            enabled: Type.Optional(Type.Boolean()),
+          },
           { additionalProperties: false },
         ),
         response: { 200: Job, ...errorResponses },
@@ -101,7 +113,10 @@ export function registerJobRoutes(app: App, deps: AppDeps): void {
         summary: 'Run history of one job, newest first',
         tags: ['jobs'],
         params: NameParams,
-        querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }) }, { additionalProperties: false }),
+        querystring: Type.Object(
+          { limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }) },
+          { additionalProperties: false },
+        ),
         response: { 200: Type.Object({ runs: Type.Array(JobRun) }), ...errorResponses },
       },
     },

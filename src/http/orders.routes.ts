@@ -1,6 +1,13 @@
 import { Type } from 'typebox';
 import type { App, AppDeps } from './app.js';
-import { getOrder, getOrderHistory, listOrders, ORDER_STATUSES, type OrderLineRow, type OrderRow } from '../domains/orders/index.js';
+import {
+  getOrder,
+  getOrderHistory,
+  listOrders,
+  ORDER_STATUSES,
+  type OrderLineRow,
+  type OrderRow,
+} from '../domains/orders/index.js';
 import { notFound } from '../platform/errors.js';
 import { After, DateTime, Id, OrderRef } from './schemas.js';
 
@@ -87,17 +94,28 @@ export function registerOrderRoutes(app: App, deps: AppDeps): void {
     },
   );
 
-  app.get('/api/v1/orders/:id', { schema: { summary: 'One order with its lines', tags: ['orders'], params: OrderParams } }, async (request) =>
-    present(await findOrder(deps, request.params.id)),
+  app.get(
+    '/api/v1/orders/:id',
+    { schema: { summary: 'One order with its lines', tags: ['orders'], params: OrderParams } },
+    async (request) => present(await findOrder(deps, request.params.id)),
   );
 
   app.get(
     '/api/v1/orders/:id/history',
-    { schema: { summary: "The order's history: every change, from Shopify or inside Switchyard", tags: ['orders'], params: OrderParams } },
+    {
+      schema: {
+        summary: "The order's history: every change, from Shopify or inside Switchyard",
+        tags: ['orders'],
+        params: OrderParams,
+      },
+    },
     async (request) => {
       const order = await findOrder(deps, request.params.id);
       const history = await getOrderHistory(deps.database.db, order.id);
-      return { order: { id: order.id, name: order.name }, history: history.map((h) => ({ at: h.at.toISOString(), kind: h.kind, source: h.source, details: h.details })) };
+      return {
+        order: { id: order.id, name: order.name },
+        history: history.map((h) => ({ at: h.at.toISOString(), kind: h.kind, source: h.source, details: h.details })),
+      };
     },
   );
 }

@@ -55,7 +55,13 @@ type Trace = {
     candidates: number;
     outcome: string;
     removed: Array<{ filter: string; reason: string; facilities: string[]; count?: number }>;
-    scores: Array<{ facility: string; score: number; distanceKm: number | null; covers: number; parts: Record<string, number> }>;
+    scores: Array<{
+      facility: string;
+      score: number;
+      distanceKm: number | null;
+      covers: number;
+      parts: Record<string, number>;
+    }>;
   }>;
 };
 
@@ -66,9 +72,11 @@ function explain(trace: Trace) {
     outcome: r.outcome,
     candidatesLeft: r.candidates,
     removed: r.removed.map((x) =>
-      x.facilities.length === 0 ? `${x.count ?? 0} facilities: ${x.reason}`
-      : x.count !== undefined && x.count > x.facilities.length ? `${x.facilities.join(', ')} and ${x.count - x.facilities.length} more: ${x.reason}`
-      : `${x.facilities.join(', ')}: ${x.reason}`,
+      x.facilities.length === 0
+        ? `${x.count ?? 0} facilities: ${x.reason}`
+        : x.count !== undefined && x.count > x.facilities.length
+          ? `${x.facilities.join(', ')} and ${x.count - x.facilities.length} more: ${x.reason}`
+          : `${x.facilities.join(', ')}: ${x.reason}`,
     ),
     scores: r.scores.map(
       (s) =>
@@ -83,18 +91,34 @@ export function registerRoutingRoutes(app: App, deps: AppDeps): void {
   const db = deps.database.db;
   const now = () => deps.clock.now();
 
-  app.get('/api/v1/routing/versions', { schema: { summary: 'Rule versions (drafts, the active one, archived), newest first', tags: ['routing'] } }, async () => ({
-    versions: (await listRuleVersions(db)).map(versionView),
-  }));
+  app.get(
+    '/api/v1/routing/versions',
+    { schema: { summary: 'Rule versions (drafts, the active one, archived), newest first', tags: ['routing'] } },
+    async () => ({
+      versions: (await listRuleVersions(db)).map(versionView),
+    }),
+  );
 
-  app.get('/api/v1/routing/default-rules', { schema: { summary: 'The default rule document a new shop starts with', tags: ['routing'] } }, async () => defaultRuleDocument());
+  app.get(
+    '/api/v1/routing/default-rules',
+    { schema: { summary: 'The default rule document a new shop starts with', tags: ['routing'] } },
+    async () => defaultRuleDocument(),
+  );
 
   app.post(
     '/api/v1/routing/validate',
-    { schema: { summary: 'Checks a rule document without saving it; lists every problem with its path', tags: ['routing'], body: Type.Unknown() } },
+    {
+      schema: {
+        summary: 'Checks a rule document without saving it; lists every problem with its path',
+        tags: ['routing'],
+        body: Type.Unknown(),
+      },
+    },
     async (request) => {
       const result = await checkRuleDocument(db, request.body);
-      return result.ok ? { valid: true, problems: [], document: result.document } : { valid: false, problems: result.problems };
+      return result.ok
+        ? { valid: true, problems: [], document: result.document }
+        : { valid: false, problems: result.problems };
     },
   );
 
@@ -104,13 +128,25 @@ export function registerRoutingRoutes(app: App, deps: AppDeps): void {
       schema: {
         summary: 'Creates a draft: the given document, or a copy of the active rules',
         tags: ['routing'],
-        body: Type.Object({ name: Text(200), note: Type.Optional(Type.String({ maxLength: 2000 })), document: Type.Optional(Type.Unknown()) }, { additionalProperties: false }),
+        body: Type.Object(
+          {
+            name: Text(200),
+            note: Type.Optional(Type.String({ maxLength: 2000 })),
+            document: Type.Optional(Type.Unknown()),
+          },
+          { additionalProperties: false },
+        ),
       },
     },
-    async (request, reply) => reply.status(201).send(versionView(await createDraft(db, { ...request.body, by: 'api' }, now()))),
+    async (request, reply) =>
+      reply.status(201).send(versionView(await createDraft(db, { ...request.body, by: 'api' }, now()))),
   );
 
-  app.get('/api/v1/routing/versions/:id', { schema: { summary: 'One rule version', tags: ['routing'], params: IdParams } }, async (request) => versionView(await getRuleVersion(db, request.params.id)));
+  app.get(
+    '/api/v1/routing/versions/:id',
+    { schema: { summary: 'One rule version', tags: ['routing'], params: IdParams } },
+    async (request) => versionView(await getRuleVersion(db, request.params.id)),
+  );
 
   app.put(
     '/api/v1/routing/versions/:id',
@@ -119,25 +155,45 @@ export function registerRoutingRoutes(app: App, deps: AppDeps): void {
         summary: 'Changes a draft (name, note, document); active and archived versions do not change',
         tags: ['routing'],
         params: IdParams,
-        body: Type.Object({ name: Type.Optional(Text(200)), note: Type.Optional(Type.String({ maxLength: 2000 })), document: Type.Optional(Type.Unknown()) }, { additionalProperties: false, minProperties: 1 }),
+        body: Type.Object(
+          {
+            name: Type.Optional(Text(200)),
+            note: Type.Optional(Type.String({ maxLength: 2000 })),
+            document: Type.Optional(Type.Unknown()),
+          },
+          { additionalProperties: false, minProperties: 1 },
+        ),
       },
     },
     async (request) => versionView(await updateDraft(db, request.params.id, request.body, now())),
   );
 
-  app.delete('/api/v1/routing/versions/:id', { schema: { summary: 'Deletes a draft', tags: ['routing'], params: IdParams } }, async (request, reply) => {
-    await deleteDraft(db, request.params.id);
-    return reply.status(204).send();
-  });
+  app.delete(
+    '/api/v1/routing/versions/:id',
+    { schema: { summary: 'Deletes a draft', tags: ['routing'], params: IdParams } },
+    async (request, reply) => {
+      await deleteDraft(db, request.params.id);
+      return reply.status(204).send();
+    },
+  );
 
   app.post(
     '/api/v1/routing/versions/:id/activate',
-    { schema: { summary: 'Makes this version the active rules (the current ones are archived); activating an archived version rolls back to it', tags: ['routing'], params: IdParams } },
+    {
+      schema: {
+        summary:
+          'Makes this version the active rules (the current ones are archived); activating an archived version rolls back to it',
+        tags: ['routing'],
+        params: IdParams,
+      },
+    },
     async (request) => versionView(await activateVersion(db, request.params.id, now())),
   );
 
-  app.post('/api/v1/routing/rollback', { schema: { summary: 'Re-activates the version that was active before the current one', tags: ['routing'] } }, async () =>
-    versionView(await rollbackRules(db, now())),
+  app.post(
+    '/api/v1/routing/rollback',
+    { schema: { summary: 'Re-activates the version that was active before the current one', tags: ['routing'] } },
+    async () => versionView(await rollbackRules(db, now())),
   );
 
   app.post(
@@ -150,13 +206,21 @@ export function registerRoutingRoutes(app: App, deps: AppDeps): void {
       },
     },
     async (request) => {
-      const counts = await runBrokering(db, { runs: request.body.run ? { code: request.body.run } : 'all', trigger: 'api', now });
+      const counts = await runBrokering(db, {
+        runs: request.body.run ? { code: request.body.run } : 'all',
+        trigger: 'api',
+        now,
+      });
       deps.requestJob?.('inventory.publish');
       return counts;
     },
   );
 
-  app.get('/api/v1/routing/queues', { schema: { summary: 'Lines waiting or parked, per queue', tags: ['routing'] } }, async () => ({ queues: await queueSummary(db) }));
+  app.get(
+    '/api/v1/routing/queues',
+    { schema: { summary: 'Lines waiting or parked, per queue', tags: ['routing'] } },
+    async () => ({ queues: await queueSummary(db) }),
+  );
 
   app.get(
     '/api/v1/routing/queues/:queue',
@@ -165,15 +229,30 @@ export function registerRoutingRoutes(app: App, deps: AppDeps): void {
         summary: 'The lines in one queue, oldest order first, with the last routing decision',
         tags: ['routing'],
         params: Type.Object({ queue: Code() }),
-        querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }) }, { additionalProperties: false }),
+        querystring: Type.Object(
+          { limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }) },
+          { additionalProperties: false },
+        ),
       },
     },
-    async (request) => ({ queue: request.params.queue, lines: await queueLines(db, request.params.queue, request.query.limit) }),
+    async (request) => ({
+      queue: request.params.queue,
+      lines: await queueLines(db, request.params.queue, request.query.limit),
+    }),
   );
 
-  app.get('/api/v1/routing/rejection-reasons', { schema: { summary: 'Reasons a store can give for rejecting a line, and what each does to its stock', tags: ['routing'] } }, async () => ({
-    reasons: await listRejectionReasons(db),
-  }));
+  app.get(
+    '/api/v1/routing/rejection-reasons',
+    {
+      schema: {
+        summary: 'Reasons a store can give for rejecting a line, and what each does to its stock',
+        tags: ['routing'],
+      },
+    },
+    async () => ({
+      reasons: await listRejectionReasons(db),
+    }),
+  );
 
   app.put(
     '/api/v1/routing/rejection-reasons/:code',
@@ -183,7 +262,12 @@ export function registerRoutingRoutes(app: App, deps: AppDeps): void {
         tags: ['routing'],
         params: Type.Object({ code: Code() }),
         body: Type.Object(
-          { label: Text(200), stockEffect: Code(), collateral: Type.Optional(Type.Boolean()), active: Type.Optional(Type.Boolean()) },
+          {
+            label: Text(200),
+            stockEffect: Code(),
+            collateral: Type.Optional(Type.Boolean()),
+            active: Type.Optional(Type.Boolean()),
+          },
           { additionalProperties: false },
         ),
       },
@@ -199,7 +283,12 @@ export function registerRoutingRoutes(app: App, deps: AppDeps): void {
         tags: ['routing'],
         params: LineParams,
         body: Type.Object(
-          { facility: Code(), reason: Code(), note: Type.Optional(Type.String({ maxLength: 2000 })), collateral: Type.Optional(Type.Boolean()) },
+          {
+            facility: Code(),
+            reason: Code(),
+            note: Type.Optional(Type.String({ maxLength: 2000 })),
+            collateral: Type.Optional(Type.Boolean()),
+          },
           { additionalProperties: false },
         ),
       },
@@ -208,13 +297,35 @@ export function registerRoutingRoutes(app: App, deps: AppDeps): void {
       const orderId = await orderIdOf(deps, request.params.id);
       const result = await rejectLine(
         db,
-        { orderId, lineId: request.params.lineId, facilityCode: request.body.facility, reason: request.body.reason, ...(request.body.note ? { note: request.body.note } : {}), ...(request.body.collateral !== undefined ? { collateral: request.body.collateral } : {}), by: 'api' },
+        {
+          orderId,
+          lineId: request.params.lineId,
+          facilityCode: request.body.facility,
+          reason: request.body.reason,
+          ...(request.body.note ? { note: request.body.note } : {}),
+          ...(request.body.collateral !== undefined ? { collateral: request.body.collateral } : {}),
+          by: 'api',
+        },
         now(),
       );
-      const rerouted = await runBrokering(db, { runs: 'all', orderIds: result.affectedOrderIds, trigger: `rejection:${request.body.reason}`, now });
+      const rerouted = await runBrokering(db, {
+        runs: 'all',
+        orderIds: result.affectedOrderIds,
+        trigger: `rejection:${request.body.reason}`,
+        now,
+      });
       deps.requestJob?.('inventory.publish');
-      const decisions = await Promise.all(result.affectedOrderIds.map(async (id) => ({ orderId: id, decision: (await orderRoutingHistory(db, id)).at(-1)?.summary ?? null })));
-      return { ...result, rerouted: { orders: rerouted.orders, linesRouted: rerouted.linesRouted, linesParked: rerouted.linesParked }, decisions };
+      const decisions = await Promise.all(
+        result.affectedOrderIds.map(async (id) => ({
+          orderId: id,
+          decision: (await orderRoutingHistory(db, id)).at(-1)?.summary ?? null,
+        })),
+      );
+      return {
+        ...result,
+        rerouted: { orders: rerouted.orders, linesRouted: rerouted.linesRouted, linesParked: rerouted.linesParked },
+        decisions,
+      };
     },
   );
 
@@ -228,12 +339,20 @@ export function registerRoutingRoutes(app: App, deps: AppDeps): void {
         body: Type.Object({ held: Type.Boolean() }, { additionalProperties: false }),
       },
     },
-    async (request) => setLineHold(db, await orderIdOf(deps, request.params.id), request.params.lineId, request.body.held, 'api', now()),
+    async (request) =>
+      setLineHold(db, await orderIdOf(deps, request.params.id), request.params.lineId, request.body.held, 'api', now()),
   );
 
   app.get(
     '/api/v1/orders/:id/routing',
-    { schema: { summary: 'Why each line of the order is where it is: every routing decision with its candidates, filters, scores and splits', tags: ['routing'], params: Type.Object({ id: OrderRef() }) } },
+    {
+      schema: {
+        summary:
+          'Why each line of the order is where it is: every routing decision with its candidates, filters, scores and splits',
+        tags: ['routing'],
+        params: Type.Object({ id: OrderRef() }),
+      },
+    },
     async (request) => {
       const orderId = await orderIdOf(deps, request.params.id);
       const lines = await orderLineLocations(db, orderId);
@@ -282,7 +401,15 @@ export function registerRoutingRoutes(app: App, deps: AppDeps): void {
             baselineId: Type.Optional(Id()),
             from: Type.Optional(DateTime()),
             to: Type.Optional(DateTime()),
-            generated: Type.Optional(Type.Object({ orders: Type.Integer({ minimum: 1, maximum: MAX_REPLAY_ORDERS }), seed: Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1 }) }, { additionalProperties: false })),
+            generated: Type.Optional(
+              Type.Object(
+                {
+                  orders: Type.Integer({ minimum: 1, maximum: MAX_REPLAY_ORDERS }),
+                  seed: Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1 }),
+                },
+                { additionalProperties: false },
+              ),
+            ),
           },
           { additionalProperties: false },
         ),
@@ -290,7 +417,10 @@ export function registerRoutingRoutes(app: App, deps: AppDeps): void {
     },
     async (request, reply) => {
       const b = request.body;
-      if (!b.generated && (!b.from || !b.to)) throw invalid('routing.replay_period', 'Give a period (from and to) or generated: { orders, seed }.', { field: 'from' });
+      if (!b.generated && (!b.from || !b.to))
+        throw invalid('routing.replay_period', 'Give a period (from and to) or generated: { orders, seed }.', {
+          field: 'from',
+        });
       const queued = await requestReplay(
         db,
         {
@@ -310,7 +440,14 @@ export function registerRoutingRoutes(app: App, deps: AppDeps): void {
 
   app.get(
     '/api/v1/routing/replays/:id',
-    { schema: { summary: 'A what-if replay: queued, running (with progress), succeeded (with the comparison) or failed (with why)', tags: ['routing'], params: IdParams } },
+    {
+      schema: {
+        summary:
+          'A what-if replay: queued, running (with progress), succeeded (with the comparison) or failed (with why)',
+        tags: ['routing'],
+        params: IdParams,
+      },
+    },
     async (request) => getReplay(db, request.params.id),
   );
 }

@@ -27,14 +27,21 @@ export const MAX_UNITS = 1_000_000;
 /** A row id (path or body). */
 export const Id = (options: { description?: string } = {}) => Type.Integer({ minimum: 1, maximum: MAX_ID, ...options });
 /** Where a list page starts: the last id of the previous page. */
-export const After = (options: { description?: string } = {}) => Type.Integer({ minimum: 0, maximum: MAX_ID, ...options });
+export const After = (options: { description?: string } = {}) =>
+  Type.Integer({ minimum: 0, maximum: MAX_ID, ...options });
 /** A merchant's code: a facility, a queue, a reason, a brokering run. */
-export const Code = (options: { description?: string } = {}) => Type.String({ minLength: 1, maxLength: 100, ...options });
-export const Sku = (options: { description?: string } = {}) => Type.String({ minLength: 1, maxLength: 255, ...options });
+export const Code = (options: { description?: string } = {}) =>
+  Type.String({ minLength: 1, maxLength: 100, ...options });
+export const Sku = (options: { description?: string } = {}) =>
+  Type.String({ minLength: 1, maxLength: 255, ...options });
 /** Free text a person types: a reason, a note, a name. */
-export const Text = (maxLength: number, options: { description?: string } = {}) => Type.String({ minLength: 1, maxLength, ...options });
+export const Text = (maxLength: number, options: { description?: string } = {}) =>
+  Type.String({ minLength: 1, maxLength, ...options });
 /** A number of units. */
-export const Units = (minimum: number, options: { description?: string } = {}) => Type.Integer({ minimum, maximum: MAX_UNITS, ...options });
-export const DateTime = (options: { description?: string } = {}) => Type.String({ format: 'date-time', maxLength: 40, ...options });
+export const Units = (minimum: number, options: { description?: string } = {}) =>
+  Type.Integer({ minimum, maximum: MAX_UNITS, ...options });
+export const DateTime = (options: { description?: string } = {}) =>
+  Type.String({ format: 'date-time', maxLength: 40, ...options });
 /** An order named by Switchyard's id or Shopify's GID (URL-encoded in paths). */
-export const OrderRef = (options: { description?: string } = {}) => Type.String({ minLength: 1, maxLength: 200, ...options });
+export const OrderRef = (options: { description?: string } = {}) =>
+  Type.String({ minLength: 1, maxLength: 200, ...options });

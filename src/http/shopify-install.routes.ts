@@ -5,7 +5,10 @@ import { isAppError } from '../platform/errors.js';
 /** Implemented by shopify/install.ts, wired by main/ (the authorization code grant). */
 export interface ShopifyInstall {
   begin(shop: string | undefined): Promise<{ location: string; state: string }>;
-  complete(query: Record<string, string | undefined>, browserState: string | undefined): Promise<{ shop: string; scope: string }>;
+  complete(
+    query: Record<string, string | undefined>,
+    browserState: string | undefined,
+  ): Promise<{ shop: string; scope: string }>;
 }
 
 const STATE_COOKIE = 'switchyard_install_state';
@@ -29,7 +32,10 @@ function cookieOf(header: string | undefined, name: string): string | undefined 
 
 const Query = Type.Record(Type.String(), Type.String({ maxLength: 2048 }));
 
-export function registerShopifyInstallRoutes(app: App, deps: { install: ShopifyInstall; publicUrl: string; onInstalled?: () => void }): void {
+export function registerShopifyInstallRoutes(
+  app: App,
+  deps: { install: ShopifyInstall; publicUrl: string; onInstalled?: () => void },
+): void {
   const secure = deps.publicUrl.startsWith('https:') ? '; Secure' : '';
   // The path the browser sees (a proxy may serve Switchyard under a prefix).
   const cookiePath = `${new URL(deps.publicUrl).pathname.replace(/\/+$/, '')}/shopify`;
@@ -37,7 +43,11 @@ export function registerShopifyInstallRoutes(app: App, deps: { install: ShopifyI
   app.get(
     '/shopify/install',
     {
-      schema: { summary: 'Install link: sends the merchant to Shopify to approve the app (authorization code grant)', tags: ['shopify'], querystring: Query },
+      schema: {
+        summary: 'Install link: sends the merchant to Shopify to approve the app (authorization code grant)',
+        tags: ['shopify'],
+        querystring: Query,
+      },
       // Anyone may start an install: Shopify asks the merchant to log in and approve it, and only the
       // configured shop can be installed.
       config: { access: 'shopify-install' },
@@ -47,11 +57,17 @@ export function registerShopifyInstallRoutes(app: App, deps: { install: ShopifyI
       try {
         const { location, state } = await deps.install.begin(query['shop']);
         return reply
-          .header('set-cookie', `${STATE_COOKIE}=${state}; HttpOnly; SameSite=Lax; Path=${cookiePath}; Max-Age=600${secure}`)
+          .header(
+            'set-cookie',
+            `${STATE_COOKIE}=${state}; HttpOnly; SameSite=Lax; Path=${cookiePath}; Max-Age=600${secure}`,
+          )
           .redirect(location, 302);
       } catch (error) {
         if (!isAppError(error)) throw error;
-        return reply.status(error.kind === 'forbidden' ? 403 : 400).type('text/html; charset=utf-8').send(page('Cannot install Switchyard', [error.message]));
+        return reply
+          .status(error.kind === 'forbidden' ? 403 : 400)
+          .type('text/html; charset=utf-8')
+          .send(page('Cannot install Switchyard', [error.message]));
       }
     },
   );
@@ -59,7 +75,11 @@ export function registerShopifyInstallRoutes(app: App, deps: { install: ShopifyI
   app.get(
     '/shopify/callback',
     {
-      schema: { summary: "Shopify's answer to an install: verified (HMAC, state, shop), then the code is traded for tokens", tags: ['shopify'], querystring: Query },
+      schema: {
+        summary: "Shopify's answer to an install: verified (HMAC, state, shop), then the code is traded for tokens",
+        tags: ['shopify'],
+        querystring: Query,
+      },
       config: { access: 'shopify-install' },
     },
     async (request, reply) => {
@@ -72,12 +92,20 @@ export function registerShopifyInstallRoutes(app: App, deps: { install: ShopifyI
         request.log.info({ shop }, 'Switchyard installed on the shop; tokens stored');
         return reply
           .type('text/html; charset=utf-8')
-          .send(page('Switchyard is connected', [`Installed on ${shop}. Shopify granted: ${scope || '(no scopes)'}.`, 'Switchyard now loads the shop (locations, products, open orders) and keeps it in step; see /api/v1/sync/health.']));
+          .send(
+            page('Switchyard is connected', [
+              `Installed on ${shop}. Shopify granted: ${scope || '(no scopes)'}.`,
+              'Switchyard now loads the shop (locations, products, open orders) and keeps it in step; see /api/v1/sync/health.',
+            ]),
+          );
       } catch (error) {
         if (!isAppError(error)) throw error;
         const status = error.kind === 'forbidden' ? 403 : error.kind === 'unavailable' ? 503 : 400;
         request.log.warn({ code: error.code }, 'install callback refused');
-        return reply.status(status).type('text/html; charset=utf-8').send(page('Switchyard was not installed', [error.message]));
+        return reply
+          .status(status)
+          .type('text/html; charset=utf-8')
+          .send(page('Switchyard was not installed', [error.message]));
       }
     },
   );

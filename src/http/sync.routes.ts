@@ -10,19 +10,33 @@ export interface SyncService {
   discard(id: number): Promise<{ id: number; status: string }>;
 }
 
-export type WebhookReceiver = (request: { rawBody: Buffer; headers: Record<string, string | string[] | undefined> }) => Promise<{ status: number; body: unknown }>;
+export type WebhookReceiver = (request: {
+  rawBody: Buffer;
+  headers: Record<string, string | string[] | undefined>;
+}) => Promise<{ status: number; body: unknown }>;
 
-export function registerSyncRoutes(app: App, deps: { sync: SyncService; receiveWebhook: WebhookReceiver; webhooksPerMinute: number }): void {
+export function registerSyncRoutes(
+  app: App,
+  deps: { sync: SyncService; receiveWebhook: WebhookReceiver; webhooksPerMinute: number },
+): void {
   // Shopify's webhooks: the raw body is needed for the signature, so JSON is not parsed here.
   void app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 10 * 1024 * 1024 }, (_request, body, done) => done(null, body));
+    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 10 * 1024 * 1024 }, (_request, body, done) =>
+      done(null, body),
+    );
     scope.post(
       '/webhooks/shopify',
       {
-        schema: { summary: 'Shopify webhook deliveries (HMAC-verified, stored, processed asynchronously)', tags: ['sync'] },
+        schema: {
+          summary: 'Shopify webhook deliveries (HMAC-verified, stored, processed asynchronously)',
+          tags: ['sync'],
+        },
         // Shopify calls from its own addresses in bursts: a limit of its own, far above the API's.
-        config: { access: 'shopify-webhook', rateLimit: deps.webhooksPerMinute > 0 ? { max: deps.webhooksPerMinute } : false },
+        config: {
+          access: 'shopify-webhook',
+          rateLimit: deps.webhooksPerMinute > 0 ? { max: deps.webhooksPerMinute } : false,
+        },
       },
       async (request, reply) => {
         const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
@@ -32,8 +46,16 @@ export function registerSyncRoutes(app: App, deps: { sync: SyncService; receiveW
     );
   });
 
-  app.get('/api/v1/sync/health', { schema: { summary: 'Sync health per resource: polls, lag, inbox, parked deliveries, last reconciliation, access scopes granted and missing', tags: ['sync'] } }, async () =>
-    deps.sync.health(),
+  app.get(
+    '/api/v1/sync/health',
+    {
+      schema: {
+        summary:
+          'Sync health per resource: polls, lag, inbox, parked deliveries, last reconciliation, access scopes granted and missing',
+        tags: ['sync'],
+      },
+    },
+    async () => deps.sync.health(),
   );
 
   app.get(
@@ -44,7 +66,10 @@ export function registerSyncRoutes(app: App, deps: { sync: SyncService; receiveW
         tags: ['sync'],
         querystring: Type.Object(
           {
-            status: Type.Union([Type.Literal('pending'), Type.Literal('processed'), Type.Literal('parked'), Type.Literal('discarded')], { default: 'parked' }),
+            status: Type.Union(
+              [Type.Literal('pending'), Type.Literal('processed'), Type.Literal('parked'), Type.Literal('discarded')],
+              { default: 'parked' },
+            ),
             limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
           },
           { additionalProperties: false },

@@ -30,7 +30,11 @@ function unstorable(text: string): string | undefined {
 }
 
 /** Where in a parsed request a text that cannot be stored hides, and why; undefined when none does. */
-export function findUnstorableText(value: unknown, where: string, depth = 0): { where: string; problem: string } | undefined {
+export function findUnstorableText(
+  value: unknown,
+  where: string,
+  depth = 0,
+): { where: string; problem: string } | undefined {
   if (typeof value === 'string') {
     const problem = unstorable(value);
     return problem ? { where, problem } : undefined;

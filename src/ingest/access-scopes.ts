@@ -22,7 +22,14 @@ export interface ScopesHealth {
  * Reads the granted scopes, records them and what is missing, warns about what is missing, and
  * stops (AppError `shopify.missing_scopes`) when an essential one is.
  */
-export async function checkAccessScopes(options: { db: Db; shopify: ShopifyClient; shop: string; orderWindowMonths: number; at: Date; log?: Logger }): Promise<{ granted: string[]; missing: ScopeNeed[] }> {
+export async function checkAccessScopes(options: {
+  db: Db;
+  shopify: ShopifyClient;
+  shop: string;
+  orderWindowMonths: number;
+  at: Date;
+  log?: Logger;
+}): Promise<{ granted: string[]; missing: ScopeNeed[] }> {
   const { db, shop, at } = options;
   const data = await options.shopify.request(AppAccessScopes, {});
   const granted = data.currentAppInstallation.accessScopes.map((s) => s.handle).sort();
@@ -56,6 +63,9 @@ export async function scopesHealth(db: Db, shop: string): Promise<ScopesHealth |
   return {
     checkedAt: recorded.checkedAt,
     granted: row?.scopes ?? [],
-    missing: recorded.missing.map((scope) => ({ scope, whatStopsWorking: scopeNeedOf(scope)?.whatStopsWorking ?? 'No longer needed by this version of Switchyard.' })),
+    missing: recorded.missing.map((scope) => ({
+      scope,
+      whatStopsWorking: scopeNeedOf(scope)?.whatStopsWorking ?? 'No longer needed by this version of Switchyard.',
+    })),
   };
 }

@@ -29,32 +29,54 @@ export interface OwedUnits {
   refreshed: boolean;
 }
 
-export function makeHandOffCheck(deps: { db: Db; clock: Clock; shopify: ShopifyClient; shop: string; logger: Logger; onOrderApplied?: () => void }) {
+export function makeHandOffCheck(deps: {
+  db: Db;
+  clock: Clock;
+  shopify: ShopifyClient;
+  shop: string;
+  logger: Logger;
+  onOrderApplied?: () => void;
+}) {
   /**
    * Shopify's owed units for the order, or null when no check is needed or Shopify did not answer
    * (then the units go, and the fulfilment push records anything Shopify no longer owed).
    */
   return async function owedBeforeHandOff(orderId: number): Promise<OwedUnits | null> {
-    const [order] = await queryRows<{ shopify_order_id: string; shopify_created_at: Date; shopify_updated_at: Date; lines: number }>(
+    const [order] = await queryRows<{
+      shopify_order_id: string;
+      shopify_created_at: Date;
+      shopify_updated_at: Date;
+      lines: number;
+    }>(
       deps.db,
       sql`select o.shopify_order_id, o.shopify_created_at, o.shopify_updated_at, (select count(*)::int from order_lines where order_id = o.id) as lines from orders o where o.id = ${orderId}`,
     );
     // Beyond one page of lines the answer would be partial: not asked (the push still decides).
     if (!order || order.lines > 250) return null;
     const now = deps.clock.now().getTime();
-    const recent = now - order.shopify_updated_at.getTime() < RECENT_ORDER_MS || now - order.shopify_created_at.getTime() < RECENT_ORDER_MS;
+    const recent =
+      now - order.shopify_updated_at.getTime() < RECENT_ORDER_MS ||
+      now - order.shopify_created_at.getTime() < RECENT_ORDER_MS;
     const polled = await readWatermark(deps.db, deps.shop, 'orders.updated_at');
     const pollLate = !polled || now - polled.getTime() > UPDATES_POLL_LATE_MS;
     if (!recent && !pollLate) return null;
     try {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => reject(new Error(`Shopify did not answer within ${HAND_OFF_CHECK_TIMEOUT_MS} ms`)), HAND_OFF_CHECK_TIMEOUT_MS);
+        timer = setTimeout(
+          () => reject(new Error(`Shopify did not answer within ${HAND_OFF_CHECK_TIMEOUT_MS} ms`)),
+          HAND_OFF_CHECK_TIMEOUT_MS,
+        );
       });
       // A read: left to finish in the background when it is too slow.
-      const data = await Promise.race([deps.shopify.request(OrderOwed, { id: order.shopify_order_id, first: Math.min(250, Math.max(1, order.lines)) }), timeout]).finally(() => clearTimeout(timer));
+      const data = await Promise.race([
+        deps.shopify.request(OrderOwed, { id: order.shopify_order_id, first: Math.min(250, Math.max(1, order.lines)) }),
+        timeout,
+      ]).finally(() => clearTimeout(timer));
       if (!data.order) return { owed: new Map(), refreshed: false };
-      const owed = new Map(data.order.lineItems.nodes.map((l) => [l.id, data.order!.cancelledAt ? 0 : l.unfulfilledQuantity]));
+      const owed = new Map(
+        data.order.lineItems.nodes.map((l) => [l.id, data.order!.cancelledAt ? 0 : l.unfulfilledQuantity]),
+      );
       let refreshed = false;
       if (new Date(data.order.updatedAt).getTime() > order.shopify_updated_at.getTime()) {
         // Switchyard's copy is behind: taken now, so the parcel shrinks to what is owed. Should that
@@ -72,7 +94,10 @@ export function makeHandOffCheck(deps: { db: Db; clock: Clock; shopify: ShopifyC
       }
       return { owed, refreshed };
     } catch (error) {
-      deps.logger.warn({ orderId, err: error }, 'could not ask Shopify what it still owes before units leave; they go, and the push records any units no longer owed');
+      deps.logger.warn(
+        { orderId, err: error },
+        'could not ask Shopify what it still owes before units leave; they go, and the push records any units no longer owed',
+      );
       return null;
     }
   };

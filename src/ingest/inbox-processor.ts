@@ -56,7 +56,9 @@ export async function processInboxBatch(deps: {
     try {
       const outcome = await deps.handle(delivery);
       result.outcomes[outcome] = (result.outcomes[outcome] ?? 0) + 1;
-      await deps.db.execute(sql`update webhook_inbox set status = 'processed', processed_at = ${deps.clock.now()}, last_error = null where id = ${delivery.id}`);
+      await deps.db.execute(
+        sql`update webhook_inbox set status = 'processed', processed_at = ${deps.clock.now()}, last_error = null where id = ${delivery.id}`,
+      );
       result.processed += 1;
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
@@ -67,7 +69,10 @@ export async function processInboxBatch(deps: {
       );
       if (park) result.parked += 1;
       else result.failed += 1;
-      deps.logger.warn({ delivery: delivery.id, topic: delivery.topic, attempts: delivery.attempts, parked: park, err: error }, 'webhook delivery failed');
+      deps.logger.warn(
+        { delivery: delivery.id, topic: delivery.topic, attempts: delivery.attempts, parked: park, err: error },
+        'webhook delivery failed',
+      );
     }
   };
   // One lane per resource, in arrival order within it; several lanes at once.
@@ -90,9 +95,14 @@ export async function processInboxBatch(deps: {
 export function resourceKey(delivery: { id: number; topic: string; payload: Record<string, unknown> }): string {
   const p = delivery.payload;
   const edit = p['order_edit'] as { order_id?: unknown } | undefined;
-  const order = delivery.topic.startsWith('orders/') ? (edit?.order_id ?? p['id']) : delivery.topic === 'refunds/create' ? p['order_id'] : undefined;
+  const order = delivery.topic.startsWith('orders/')
+    ? (edit?.order_id ?? p['id'])
+    : delivery.topic === 'refunds/create'
+      ? p['order_id']
+      : undefined;
   if (order !== undefined && order !== null) return `order:${String(order).split('/').pop()}`;
-  if (delivery.topic === 'inventory_levels/update' && p['inventory_item_id'] != null) return `item:${String(p['inventory_item_id']).split('/').pop()}`;
+  if (delivery.topic === 'inventory_levels/update' && p['inventory_item_id'] != null)
+    return `item:${String(p['inventory_item_id']).split('/').pop()}`;
   if (delivery.topic.startsWith('products/') && p['id'] != null) return `product:${String(p['id']).split('/').pop()}`;
   return `delivery:${delivery.id}`;
 }

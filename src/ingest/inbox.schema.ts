@@ -39,6 +39,8 @@ export const webhookInbox = pgTable(
   (t) => [
     uniqueIndex('webhook_inbox_webhook_id').on(t.webhookId),
     uniqueIndex('webhook_inbox_topic_body').on(t.topic, t.bodySha256),
-    index('webhook_inbox_pending').on(t.nextAttemptAt).where(sql`status = 'pending'`),
+    index('webhook_inbox_pending')
+      .on(t.nextAttemptAt)
+      .where(sql`status = 'pending'`),
   ],
 );

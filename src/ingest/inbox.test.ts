@@ -42,12 +42,20 @@ function delivery(id: string, topic: string, body: Record<string, unknown>) {
 }
 
 // The sync API reports the client's statistics; this client is never asked to call Shopify.
-const idleShopify = makeShopifyClient({ shop: SHOP, accessToken: 'unused', apiVersion: '2026-07', apiUrl: 'http://127.0.0.1:9' }, { logger: silentLogger });
+const idleShopify = makeShopifyClient(
+  { shop: SHOP, accessToken: 'unused', apiVersion: '2026-07', apiUrl: 'http://127.0.0.1:9' },
+  { logger: silentLogger },
+);
 
 describe(`webhook inbox (${backend})`, () => {
   test('a delivery Shopify sends twice is stored once', async () => {
     const receive = makeWebhookReceiver({ db: database.db, clock, shop: SHOP, secret: SECRET, maxAgeSeconds: 86_400 });
-    const product = { id: 1, admin_graphql_api_id: 'gid://shopify/Product/1', variants: [], updated_at: '2026-11-28T07:00:00Z' };
+    const product = {
+      id: 1,
+      admin_graphql_api_id: 'gid://shopify/Product/1',
+      variants: [],
+      updated_at: '2026-11-28T07:00:00Z',
+    };
     const first = await receive(delivery('dup-1', 'products/update', product));
     const again = await receive(delivery('dup-1', 'products/update', product));
     expect(first).toEqual({ status: 200, body: { received: true, duplicate: false } });
@@ -91,8 +99,14 @@ describe(`webhook inbox (${backend})`, () => {
     await api.retry(one!.id);
     healthy = true;
     expect(await run()).toMatchObject({ processed: 1, failed: 0, parked: 0 });
-    const rows = await database.db.select({ id: webhookInbox.webhookId, status: webhookInbox.status }).from(webhookInbox);
-    expect(Object.fromEntries(rows.map((r) => [r.id, r.status]))).toEqual({ 'dup-1': 'processed', 'bad-1': 'processed', 'bad-2': 'discarded' });
+    const rows = await database.db
+      .select({ id: webhookInbox.webhookId, status: webhookInbox.status })
+      .from(webhookInbox);
+    expect(Object.fromEntries(rows.map((r) => [r.id, r.status]))).toEqual({
+      'dup-1': 'processed',
+      'bad-1': 'processed',
+      'bad-2': 'discarded',
+    });
   });
 
   test('deliveries about one order are handled one after the other, in arrival order; other orders side by side', async () => {
@@ -117,12 +131,17 @@ describe(`webhook inbox (${backend})`, () => {
       busy.delete(id);
       return 'applied';
     };
-    expect(await processInboxBatch({ db: database.db, clock, logger: silentLogger, handle })).toMatchObject({ processed: 8, failed: 0 });
+    expect(await processInboxBatch({ db: database.db, clock, logger: silentLogger, handle })).toMatchObject({
+      processed: 8,
+      failed: 0,
+    });
     expect(seen).toEqual({ '501': [0, 1, 2, 3], '502': [0, 1, 2, 3] });
     expect(mostInFlight).toBe(2);
     expect(resourceKey({ id: 1, topic: 'orders/edited', payload: { order_edit: { order_id: 77 } } })).toBe('order:77');
     expect(resourceKey({ id: 2, topic: 'refunds/create', payload: { order_id: 77 } })).toBe('order:77');
-    expect(resourceKey({ id: 3, topic: 'inventory_levels/update', payload: { inventory_item_id: 5, location_id: 9 } })).toBe('item:5');
+    expect(
+      resourceKey({ id: 3, topic: 'inventory_levels/update', payload: { inventory_item_id: 5, location_id: 9 } }),
+    ).toBe('item:5');
     expect(resourceKey({ id: 4, topic: 'bulk_operations/finish', payload: {} })).toBe('delivery:4');
   });
 });

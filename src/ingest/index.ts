@@ -43,7 +43,14 @@ export interface IngestOptions {
 
 export function makeIngest(options: IngestOptions) {
   const bulkSignals = makeBulkFinishSignals();
-  const handler = makeWebhookHandler({ db: options.db, clock: options.clock, shopify: options.shopify, shop: options.shop, bulkSignals, ...(options.onLevelChanged ? { onLevelChanged: options.onLevelChanged } : {}) });
+  const handler = makeWebhookHandler({
+    db: options.db,
+    clock: options.clock,
+    shopify: options.shopify,
+    shop: options.shop,
+    bulkSignals,
+    ...(options.onLevelChanged ? { onLevelChanged: options.onLevelChanged } : {}),
+  });
   const initialLoad: JobDefinition = {
     name: INITIAL_LOAD_JOB,
     description: `Downloads locations (as facilities), all products and the open orders of the last ${options.initialLoadMonths} month(s), and subscribes to webhooks.`,
@@ -79,9 +86,39 @@ export function makeIngest(options: IngestOptions) {
     },
   };
   return {
-    jobs: [verifySubscriptions, ...makeIngestJobs({ shopify: options.shopify, shop: options.shop, handler, ...(options.settings ? { settings: options.settings } : {}), ...(options.onProcessed ? { onProcessed: options.onProcessed } : {}) }), makeReconcileJob({ shopify: options.shopify, shop: options.shop }), makeInventorySnapshotJob({ shopify: options.shopify, signals: bulkSignals, ...(options.onLevelChanged ? { onDifferences: options.onLevelChanged } : {}) }), initialLoad],
-    receiveWebhook: makeWebhookReceiver({ db: options.db, clock: options.clock, shop: options.shop, secret: options.apiSecret, maxAgeSeconds: options.webhookMaxAgeSeconds, ...(options.onWebhookStored ? { onStored: options.onWebhookStored } : {}) }),
-    owedBeforeHandOff: makeHandOffCheck({ db: options.db, clock: options.clock, shopify: options.shopify, shop: options.shop, logger: options.logger, ...(options.onProcessed ? { onOrderApplied: options.onProcessed } : {}) }),
+    jobs: [
+      verifySubscriptions,
+      ...makeIngestJobs({
+        shopify: options.shopify,
+        shop: options.shop,
+        handler,
+        ...(options.settings ? { settings: options.settings } : {}),
+        ...(options.onProcessed ? { onProcessed: options.onProcessed } : {}),
+      }),
+      makeReconcileJob({ shopify: options.shopify, shop: options.shop }),
+      makeInventorySnapshotJob({
+        shopify: options.shopify,
+        signals: bulkSignals,
+        ...(options.onLevelChanged ? { onDifferences: options.onLevelChanged } : {}),
+      }),
+      initialLoad,
+    ],
+    receiveWebhook: makeWebhookReceiver({
+      db: options.db,
+      clock: options.clock,
+      shop: options.shop,
+      secret: options.apiSecret,
+      maxAgeSeconds: options.webhookMaxAgeSeconds,
+      ...(options.onWebhookStored ? { onStored: options.onWebhookStored } : {}),
+    }),
+    owedBeforeHandOff: makeHandOffCheck({
+      db: options.db,
+      clock: options.clock,
+      shopify: options.shopify,
+      shop: options.shop,
+      logger: options.logger,
+      ...(options.onProcessed ? { onOrderApplied: options.onProcessed } : {}),
+    }),
     sync: makeSyncApi({ db: options.db, clock: options.clock, shop: options.shop, shopify: options.shopify }),
     bulkSignals,
     processJobName: INGEST_JOB_NAMES.processWebhooks,

@@ -20,7 +20,11 @@ export interface SyncSettings {
   defaultLookbackMs: number;
 }
 
-export const DEFAULT_SYNC_SETTINGS: SyncSettings = { overlapMs: 5 * 60_000, delayMs: 15_000, defaultLookbackMs: 86_400_000 };
+export const DEFAULT_SYNC_SETTINGS: SyncSettings = {
+  overlapMs: 5 * 60_000,
+  delayMs: 15_000,
+  defaultLookbackMs: 86_400_000,
+};
 
 export const INGEST_JOB_NAMES = {
   processWebhooks: 'ingest.process-webhooks',
@@ -39,10 +43,34 @@ interface PollSpec {
 }
 
 const POLLS: PollSpec[] = [
-  { name: INGEST_JOB_NAMES.ordersNew, description: 'Reads orders created since the last poll (catches missed orders/create webhooks).', defaultSchedule: 'every 15m', resource: 'orders', field: 'created_at' },
-  { name: INGEST_JOB_NAMES.ordersUpdated, description: 'Reads orders updated since the last poll: edits, partial and full cancellations.', defaultSchedule: 'every 30m', resource: 'orders', field: 'updated_at' },
-  { name: INGEST_JOB_NAMES.productsNew, description: 'Reads products created since the last poll.', defaultSchedule: 'every 15m', resource: 'products', field: 'created_at' },
-  { name: INGEST_JOB_NAMES.productsRefresh, description: 'Reads products updated since the last poll (titles, tags, variants, barcodes).', defaultSchedule: 'every 6h', resource: 'products', field: 'updated_at' },
+  {
+    name: INGEST_JOB_NAMES.ordersNew,
+    description: 'Reads orders created since the last poll (catches missed orders/create webhooks).',
+    defaultSchedule: 'every 15m',
+    resource: 'orders',
+    field: 'created_at',
+  },
+  {
+    name: INGEST_JOB_NAMES.ordersUpdated,
+    description: 'Reads orders updated since the last poll: edits, partial and full cancellations.',
+    defaultSchedule: 'every 30m',
+    resource: 'orders',
+    field: 'updated_at',
+  },
+  {
+    name: INGEST_JOB_NAMES.productsNew,
+    description: 'Reads products created since the last poll.',
+    defaultSchedule: 'every 15m',
+    resource: 'products',
+    field: 'created_at',
+  },
+  {
+    name: INGEST_JOB_NAMES.productsRefresh,
+    description: 'Reads products updated since the last poll (titles, tags, variants, barcodes).',
+    defaultSchedule: 'every 6h',
+    resource: 'products',
+    field: 'updated_at',
+  },
 ];
 
 export async function pollWindow(
@@ -52,7 +80,8 @@ export async function pollWindow(
 ): Promise<{ from: Date; until: Date; complete: boolean }> {
   const key = `${spec.resource}.${spec.field}`;
   const now = deps.clock.now();
-  const watermark = (await readWatermark(deps.db, deps.shop, key)) ?? new Date(now.getTime() - deps.settings.defaultLookbackMs);
+  const watermark =
+    (await readWatermark(deps.db, deps.shop, key)) ?? new Date(now.getTime() - deps.settings.defaultLookbackMs);
   const from = new Date(watermark.getTime() - deps.settings.overlapMs);
   const until = new Date(now.getTime() - deps.settings.delayMs);
   if (until.getTime() <= from.getTime()) return { from, until, complete: true };
@@ -64,31 +93,46 @@ export async function pollWindow(
       // Most of a window's orders came by webhook: read ids and versions first (cheap), then in full
       // only the orders Switchyard lacks, holds older, or holds without their pickup store.
       const page = await readOrdersIndexPage(deps.shopify, query, after);
-      const held = await orderVersions(deps.db, page.orders.map((o) => o.shopifyOrderId));
+      const held = await orderVersions(
+        deps.db,
+        page.orders.map((o) => o.shopifyOrderId),
+      );
       const wanted = page.orders.filter((o) => {
         const mine = held.get(o.shopifyOrderId);
         return !mine || mine.updatedAt.getTime() < o.updatedAt.getTime() || mine.pickupWithoutStore;
       });
       ctx.count('orders_known', page.orders.length - wanted.length);
-      for (const order of await readOrdersByIds(deps.shopify, wanted.map((o) => o.shopifyOrderId))) {
+      for (const order of await readOrdersByIds(
+        deps.shopify,
+        wanted.map((o) => o.shopifyOrderId),
+      )) {
         ctx.count(`orders_${await applyOrderSnapshot(deps.db, order, `poll:${key}`, deps.clock.now())}`);
       }
       if (!page.pageInfo.hasNextPage) break;
       after = page.pageInfo.endCursor;
     } else {
       const page = await readProductsPage(deps.shopify, query, after);
-      for (const product of page.products) ctx.count(`products_${await applyProductSnapshot(deps.db, product, deps.clock.now())}`);
+      for (const product of page.products)
+        ctx.count(`products_${await applyProductSnapshot(deps.db, product, deps.clock.now())}`);
       if (!page.pageInfo.hasNextPage) break;
       after = page.pageInfo.endCursor;
     }
   }
   // Everything up to `until` has been applied: only now may the watermark move.
   await writeWatermark(deps.db, deps.shop, key, until);
-  await mergeSyncState(deps.db, deps.shop, { [`poll:${key}`]: { at: deps.clock.now().toISOString(), from: from.toISOString(), until: until.toISOString() } });
+  await mergeSyncState(deps.db, deps.shop, {
+    [`poll:${key}`]: { at: deps.clock.now().toISOString(), from: from.toISOString(), until: until.toISOString() },
+  });
   return { from, until, complete: true };
 }
 
-export function makeIngestJobs(deps: { shopify: ShopifyClient; shop: string; handler: DeliveryHandler; settings?: SyncSettings; onProcessed?: () => void }): JobDefinition[] {
+export function makeIngestJobs(deps: {
+  shopify: ShopifyClient;
+  shop: string;
+  handler: DeliveryHandler;
+  settings?: SyncSettings;
+  onProcessed?: () => void;
+}): JobDefinition[] {
   const settings = deps.settings ?? DEFAULT_SYNC_SETTINGS;
   const processWebhooks: JobDefinition = {
     name: INGEST_JOB_NAMES.processWebhooks,
@@ -108,17 +152,19 @@ export function makeIngestJobs(deps: { shopify: ShopifyClient; shop: string; han
       }
     },
   };
-  const polls = POLLS.map(
-    (spec): JobDefinition => ({
-      name: spec.name,
-      description: spec.description,
-      defaultSchedule: spec.defaultSchedule,
-      timeoutSeconds: 3600,
-      async run(ctx) {
-        const { complete } = await pollWindow({ db: ctx.db, clock: ctx.clock, shopify: deps.shopify, shop: deps.shop, settings }, spec, ctx);
-        if (!complete) throw ctx.signal.reason ?? new Error('poll interrupted');
-      },
-    }),
-  );
+  const polls = POLLS.map((spec): JobDefinition => ({
+    name: spec.name,
+    description: spec.description,
+    defaultSchedule: spec.defaultSchedule,
+    timeoutSeconds: 3600,
+    async run(ctx) {
+      const { complete } = await pollWindow(
+        { db: ctx.db, clock: ctx.clock, shopify: deps.shopify, shop: deps.shop, settings },
+        spec,
+        ctx,
+      );
+      if (!complete) throw ctx.signal.reason ?? new Error('poll interrupted');
+    },
+  }));
   return [processWebhooks, ...polls];
 }

@@ -9,16 +9,25 @@ import { INVENTORY_BULK, inventoryLevelsOf, type ShopifyLevel as Level } from '.
 
 export const INVENTORY_SNAPSHOT_JOB = 'sync.inventory-snapshot';
 
-export function makeInventorySnapshotJob(deps: { shopify: ShopifyClient; signals?: BulkFinishSignals; onDifferences?: () => void }): JobDefinition {
+export function makeInventorySnapshotJob(deps: {
+  shopify: ShopifyClient;
+  signals?: BulkFinishSignals;
+  onDifferences?: () => void;
+}): JobDefinition {
   return {
     name: INVENTORY_SNAPSHOT_JOB,
-    description: 'Downloads Shopify\'s inventory levels (bulk query), records every difference from Switchyard\'s published targets with its cause, and has the publisher correct them.',
+    description:
+      "Downloads Shopify's inventory levels (bulk query), records every difference from Switchyard's published targets with its cause, and has the publisher correct them.",
     defaultSchedule: 'every 1h',
     timeoutSeconds: 3600,
     async run(ctx) {
       // The levels are as of some moment after this one: a shadow confirmed later is fresher.
       const readFrom = ctx.clock.now();
-      const op = await runBulkQuery(deps.shopify, INVENTORY_BULK, { ...(deps.signals ? { signals: deps.signals } : {}), pollMs: 1000, signal: ctx.signal });
+      const op = await runBulkQuery(deps.shopify, INVENTORY_BULK, {
+        ...(deps.signals ? { signals: deps.signals } : {}),
+        pollMs: 1000,
+        signal: ctx.signal,
+      });
       let batch: Level[] = [];
       let differences = 0;
       const flush = async () => {
@@ -37,4 +46,3 @@ export function makeInventorySnapshotJob(deps: { shopify: ShopifyClient; signals
     },
   };
 }
-

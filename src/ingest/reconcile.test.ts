@@ -26,12 +26,31 @@ const snapshot: OrderSnapshot = {
   pickupLocationId: 'gid://shopify/Location/7',
   currencyCode: 'USD',
   totalPrice: '10.00',
-  lines: [{ shopifyLineItemId: 'gid://shopify/LineItem/1', shopifyVariantId: null, sku: 'A', title: 'A', quantity: 2, currentQuantity: 1, unitPrice: '10.00', soldOverCounter: true }],
+  lines: [
+    {
+      shopifyLineItemId: 'gid://shopify/LineItem/1',
+      shopifyVariantId: null,
+      sku: 'A',
+      title: 'A',
+      quantity: 2,
+      currentQuantity: 1,
+      unitPrice: '10.00',
+      soldOverCounter: true,
+    },
+  ],
   refunds: [
     {
       shopifyRefundId: 'gid://shopify/Refund/5',
       createdAt: at,
-      lines: [{ shopifyRefundLineId: 'gid://shopify/RefundLineItem/6', shopifyLineItemId: 'gid://shopify/LineItem/1', quantity: 1, restockType: 'RETURN', locationId: 'gid://shopify/Location/7' }],
+      lines: [
+        {
+          shopifyRefundLineId: 'gid://shopify/RefundLineItem/6',
+          shopifyLineItemId: 'gid://shopify/LineItem/1',
+          quantity: 1,
+          restockType: 'RETURN',
+          locationId: 'gid://shopify/Location/7',
+        },
+      ],
     },
   ],
 };
@@ -43,7 +62,14 @@ const stored = (refundLineIds: string[], soldOverCounter = true) =>
     financialStatus: snapshot.financialStatus,
     fulfillmentStatus: snapshot.fulfillmentStatus,
     shopifyUpdatedAt: at,
-    lines: [{ shopifyLineItemId: 'gid://shopify/LineItem/1', quantity: 2, currentQuantity: 1, soldOverCounter } as OrderLineRow],
+    lines: [
+      {
+        shopifyLineItemId: 'gid://shopify/LineItem/1',
+        quantity: 2,
+        currentQuantity: 1,
+        soldOverCounter,
+      } as OrderLineRow,
+    ],
     refundLineIds,
   }) as unknown as OrderRow & { lines: OrderLineRow[]; refundLineIds: string[] };
 

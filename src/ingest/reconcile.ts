@@ -4,7 +4,13 @@
 import type { Clock } from '../platform/clock.js';
 import type { Db } from '../platform/db/client.js';
 import type { JobContext, JobDefinition } from '../platform/jobs/job.types.js';
-import { applyOrderSnapshot, ordersByShopifyIds, type OrderLineRow, type OrderRow, type OrderSnapshot } from '../domains/orders/index.js';
+import {
+  applyOrderSnapshot,
+  ordersByShopifyIds,
+  type OrderLineRow,
+  type OrderRow,
+  type OrderSnapshot,
+} from '../domains/orders/index.js';
 import { applyProductSnapshot } from '../domains/catalog/index.js';
 import type { ShopifyClient } from '../shopify/client.js';
 import { readOrdersPage, readProductsPage } from '../shopify/readers.js';
@@ -19,26 +25,55 @@ export interface Difference {
 }
 
 /** What differs between Switchyard's order and Shopify's snapshot of it (empty when equal). */
-export function compareOrder(stored: (OrderRow & { lines: OrderLineRow[]; refundLineIds?: string[] }) | undefined, snapshot: OrderSnapshot): Difference[] {
+export function compareOrder(
+  stored: (OrderRow & { lines: OrderLineRow[]; refundLineIds?: string[] }) | undefined,
+  snapshot: OrderSnapshot,
+): Difference[] {
   const id = snapshot.shopifyOrderId;
   if (!stored) return [{ resource: 'order', id, kind: 'missing', detail: `${snapshot.name} is not in Switchyard` }];
   const differences: Difference[] = [];
   if (Boolean(stored.cancelledAt) !== Boolean(snapshot.cancelledAt)) {
-    differences.push({ resource: 'order', id, kind: 'cancelled', detail: `cancelled in Shopify: ${Boolean(snapshot.cancelledAt)}, in Switchyard: ${Boolean(stored.cancelledAt)}` });
+    differences.push({
+      resource: 'order',
+      id,
+      kind: 'cancelled',
+      detail: `cancelled in Shopify: ${Boolean(snapshot.cancelledAt)}, in Switchyard: ${Boolean(stored.cancelledAt)}`,
+    });
   }
   const lines = new Map(stored.lines.map((l) => [l.shopifyLineItemId, l]));
   for (const line of snapshot.lines) {
     const mine = lines.get(line.shopifyLineItemId);
     if (!mine) {
-      differences.push({ resource: 'order', id, kind: 'line_missing', detail: `line ${line.shopifyLineItemId} (${line.sku ?? 'no SKU'}) is missing` });
+      differences.push({
+        resource: 'order',
+        id,
+        kind: 'line_missing',
+        detail: `line ${line.shopifyLineItemId} (${line.sku ?? 'no SKU'}) is missing`,
+      });
       continue;
     }
-    if (mine.quantity !== line.quantity) differences.push({ resource: 'order', id, kind: 'line_quantity', detail: `${line.shopifyLineItemId}: quantity ${mine.quantity} → ${line.quantity}` });
+    if (mine.quantity !== line.quantity)
+      differences.push({
+        resource: 'order',
+        id,
+        kind: 'line_quantity',
+        detail: `${line.shopifyLineItemId}: quantity ${mine.quantity} → ${line.quantity}`,
+      });
     if (mine.currentQuantity !== line.currentQuantity) {
-      differences.push({ resource: 'order', id, kind: 'line_current_quantity', detail: `${line.shopifyLineItemId}: current quantity ${mine.currentQuantity} → ${line.currentQuantity}` });
+      differences.push({
+        resource: 'order',
+        id,
+        kind: 'line_current_quantity',
+        detail: `${line.shopifyLineItemId}: current quantity ${mine.currentQuantity} → ${line.currentQuantity}`,
+      });
     }
     if (mine.soldOverCounter !== line.soldOverCounter) {
-      differences.push({ resource: 'order', id, kind: 'line_counter', detail: `${line.shopifyLineItemId}: sold over the counter ${mine.soldOverCounter} → ${line.soldOverCounter}` });
+      differences.push({
+        resource: 'order',
+        id,
+        kind: 'line_counter',
+        detail: `${line.shopifyLineItemId}: sold over the counter ${mine.soldOverCounter} → ${line.soldOverCounter}`,
+      });
     }
   }
   // A refund whose webhook was lost (a return restocked at a store must still reach the ledger).
@@ -46,14 +81,29 @@ export function compareOrder(stored: (OrderRow & { lines: OrderLineRow[]; refund
   for (const refund of snapshot.refunds ?? []) {
     const missing = refund.lines.filter((l) => l.quantity > 0 && !recorded.has(l.shopifyRefundLineId));
     if (missing.length > 0) {
-      differences.push({ resource: 'order', id, kind: 'refund_missing', detail: `refund ${refund.shopifyRefundId}: ${missing.map((l) => `${l.quantity} × ${l.shopifyLineItemId} ${l.restockType}`).join(', ')}` });
+      differences.push({
+        resource: 'order',
+        id,
+        kind: 'refund_missing',
+        detail: `refund ${refund.shopifyRefundId}: ${missing.map((l) => `${l.quantity} × ${l.shopifyLineItemId} ${l.restockType}`).join(', ')}`,
+      });
     }
   }
   if (stored.financialStatus !== snapshot.financialStatus || stored.fulfillmentStatus !== snapshot.fulfillmentStatus) {
-    differences.push({ resource: 'order', id, kind: 'status', detail: `status ${stored.financialStatus}/${stored.fulfillmentStatus} → ${snapshot.financialStatus}/${snapshot.fulfillmentStatus}` });
+    differences.push({
+      resource: 'order',
+      id,
+      kind: 'status',
+      detail: `status ${stored.financialStatus}/${stored.fulfillmentStatus} → ${snapshot.financialStatus}/${snapshot.fulfillmentStatus}`,
+    });
   }
   if (differences.length === 0 && stored.shopifyUpdatedAt.getTime() < snapshot.updatedAt.getTime()) {
-    differences.push({ resource: 'order', id, kind: 'updated', detail: `a later change (${snapshot.updatedAt.toISOString()}) was not applied` });
+    differences.push({
+      resource: 'order',
+      id,
+      kind: 'updated',
+      detail: `a later change (${snapshot.updatedAt.toISOString()}) was not applied`,
+    });
   }
   return differences;
 }
@@ -78,7 +128,10 @@ export async function reconcile(
   do {
     if (ctx.signal.aborted) throw ctx.signal.reason;
     const page = await readOrdersPage(deps.shopify, query, after);
-    const stored = await ordersByShopifyIds(deps.db, page.orders.map((o) => o.shopifyOrderId));
+    const stored = await ordersByShopifyIds(
+      deps.db,
+      page.orders.map((o) => o.shopifyOrderId),
+    );
     for (const snapshot of page.orders) {
       result.ordersChecked += 1;
       const differences = compareOrder(stored.get(snapshot.shopifyOrderId), snapshot);
@@ -100,7 +153,12 @@ export async function reconcile(
       const outcome = await applyProductSnapshot(deps.db, snapshot, deps.clock.now());
       if (outcome === 'created' || outcome === 'updated') {
         result.fixed += 1;
-        result.differences.push({ resource: 'product', id: snapshot.shopifyProductId, kind: outcome === 'created' ? 'missing' : 'updated', detail: snapshot.title });
+        result.differences.push({
+          resource: 'product',
+          id: snapshot.shopifyProductId,
+          kind: outcome === 'created' ? 'missing' : 'updated',
+          detail: snapshot.title,
+        });
         ctx.count(`fixed_product_${outcome}`);
       }
     }
@@ -133,7 +191,11 @@ export function makeReconcileJob(deps: { shopify: ShopifyClient; shop: string; w
     timeoutSeconds: 3600,
     async run(ctx) {
       const to = ctx.clock.now();
-      await reconcile({ db: ctx.db, clock: ctx.clock, shopify: deps.shopify, shop: deps.shop }, { from: new Date(to.getTime() - windowMs), to }, ctx);
+      await reconcile(
+        { db: ctx.db, clock: ctx.clock, shopify: deps.shopify, shop: deps.shop },
+        { from: new Date(to.getTime() - windowMs), to },
+        ctx,
+      );
     },
   };
 }

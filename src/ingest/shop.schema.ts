@@ -20,4 +20,3 @@ export const shops = pgTable('shops', {
   createdAt: ts('created_at').notNull().defaultNow(),
   updatedAt: ts('updated_at').notNull().defaultNow(),
 });
-

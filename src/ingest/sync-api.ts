@@ -17,7 +17,12 @@ export function makeSyncApi(deps: { db: Db; clock: Clock; shop: string; shopify:
       const [shop] = await db.select().from(shops).where(eq(shops.domain, deps.shop));
       const state = await readSyncState(db, deps.shop);
       const now = clock.now().getTime();
-      const [inbox] = await queryRows<{ pending: number; parked: number; oldest: Date | null; processed_last_hour: number }>(
+      const [inbox] = await queryRows<{
+        pending: number;
+        parked: number;
+        oldest: Date | null;
+        processed_last_hour: number;
+      }>(
         db,
         sql`select count(*) filter (where status = 'pending') as pending,
                    count(*) filter (where status = 'parked') as parked,
@@ -26,7 +31,9 @@ export function makeSyncApi(deps: { db: Db; clock: Clock; shop: string; shopify:
             from webhook_inbox`,
       );
       const resource = (name: 'orders' | 'products') => {
-        const watermarks = ['created_at', 'updated_at'].map((field) => state[`watermark:${name}.${field}`]).filter((v): v is string => typeof v === 'string');
+        const watermarks = ['created_at', 'updated_at']
+          .map((field) => state[`watermark:${name}.${field}`])
+          .filter((v): v is string => typeof v === 'string');
         const oldest = watermarks.length > 0 ? Math.min(...watermarks.map((w) => Date.parse(w))) : null;
         return {
           lastPollNew: state[`poll:${name}.created_at`] ?? null,
@@ -36,7 +43,11 @@ export function makeSyncApi(deps: { db: Db; clock: Clock; shop: string; shopify:
         };
       };
       return {
-        shop: { domain: deps.shop, status: shop?.status ?? 'not connected', connectedAt: shop?.connectedAt?.toISOString() ?? null },
+        shop: {
+          domain: deps.shop,
+          status: shop?.status ?? 'not connected',
+          connectedAt: shop?.connectedAt?.toISOString() ?? null,
+        },
         /** How Switchyard gets its token, when it expires, and why calls wait if renewing fails. */
         credentials: await deps.shopify.tokens.status(),
         orders: resource('orders'),
@@ -71,7 +82,11 @@ export function makeSyncApi(deps: { db: Db; clock: Clock; shop: string; shopify:
         .where(eq(webhookInbox.status, status))
         .orderBy(desc(webhookInbox.id))
         .limit(limit);
-      return rows.map((r) => ({ ...r, receivedAt: r.receivedAt.toISOString(), processedAt: r.processedAt?.toISOString() ?? null }));
+      return rows.map((r) => ({
+        ...r,
+        receivedAt: r.receivedAt.toISOString(),
+        processedAt: r.processedAt?.toISOString() ?? null,
+      }));
     },
 
     /** Puts a parked delivery back in the queue, with fresh attempts. */
@@ -100,7 +115,11 @@ export function makeSyncApi(deps: { db: Db; clock: Clock; shop: string; shopify:
   async function explain(id: number, action: string): Promise<never> {
     const [row] = await db.select({ status: webhookInbox.status }).from(webhookInbox).where(eq(webhookInbox.id, id));
     if (!row) throw notFound('sync.unknown_delivery', `There is no webhook delivery #${id}.`, { id });
-    throw conflict('sync.delivery_not_parked', `Delivery #${id} is ${row.status}; only parked deliveries can be ${action === 'retry' ? 'retried' : 'discarded'}.`, { id, status: row.status });
+    throw conflict(
+      'sync.delivery_not_parked',
+      `Delivery #${id} is ${row.status}; only parked deliveries can be ${action === 'retry' ? 'retried' : 'discarded'}.`,
+      { id, status: row.status },
+    );
   }
 }
 

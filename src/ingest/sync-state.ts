@@ -39,9 +39,14 @@ export async function writeWatermark(db: Db, domain: string, key: string, at: Da
  * never loaded needs its initial load; one loaded before (maybe marked uninstalled meanwhile) is
  * connected again and needs a reconciliation for what happened while Switchyard could not look.
  */
-export async function resumeAfterCredentials(db: Db, domain: string, apiVersion: string): Promise<'load' | 'reconcile'> {
+export async function resumeAfterCredentials(
+  db: Db,
+  domain: string,
+  apiVersion: string,
+): Promise<'load' | 'reconcile'> {
   const shop = await ensureShop(db, domain, apiVersion);
   if (shop.connectedAt === null) return 'load';
-  if (shop.status !== 'connected') await db.update(shops).set({ status: 'connected', updatedAt: new Date() }).where(eq(shops.domain, domain));
+  if (shop.status !== 'connected')
+    await db.update(shops).set({ status: 'connected', updatedAt: new Date() }).where(eq(shops.domain, domain));
   return 'reconcile';
 }

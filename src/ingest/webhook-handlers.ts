@@ -20,9 +20,17 @@ import type { DeliveryHandler } from './inbox-processor.js';
 /** How far Shopify's clock and Switchyard's may disagree, for comparing a level webhook's time with a confirmation. */
 const LEVEL_CLOCK_MARGIN_MS = 1_000;
 
-const orderGid = (id: unknown) => (typeof id === 'string' && id.startsWith('gid://') ? id : `gid://shopify/Order/${String(id)}`);
+const orderGid = (id: unknown) =>
+  typeof id === 'string' && id.startsWith('gid://') ? id : `gid://shopify/Order/${String(id)}`;
 
-export function makeWebhookHandler(deps: { db: Db; clock: Clock; shopify: ShopifyClient; shop: string; bulkSignals?: BulkFinishSignals; onLevelChanged?: () => void }): DeliveryHandler {
+export function makeWebhookHandler(deps: {
+  db: Db;
+  clock: Clock;
+  shopify: ShopifyClient;
+  shop: string;
+  bulkSignals?: BulkFinishSignals;
+  onLevelChanged?: () => void;
+}): DeliveryHandler {
   const { db, clock, shopify } = deps;
 
   async function refetchAndApply(id: string, source: string): Promise<string> {
@@ -64,20 +72,29 @@ export function makeWebhookHandler(deps: { db: Db; clock: Clock; shopify: Shopif
         // Shopify builds this body from the level's state when it sends it, so it is a "look again"
         // signal, not an event to apply: the publisher reads the level and reconciles it.
         const item = payload['inventory_item_id'];
-        if (item === undefined || item === null) throw new Error('inventory_levels/update body has no inventory_item_id');
+        if (item === undefined || item === null)
+          throw new Error('inventory_levels/update body has no inventory_item_id');
         const itemId = String(item).startsWith('gid://') ? String(item) : `gid://shopify/InventoryItem/${String(item)}`;
         const variantIds = await variantIdsOfInventoryItem(db, itemId);
         if (variantIds.length === 0) return 'unknown_inventory_item';
         // The echo of Switchyard's own push (Shopify shows what the shadow holds or what was just sent):
         // nothing to look at.
         const location = payload['location_id'];
-        const locationId = String(location).startsWith('gid://') ? String(location) : `gid://shopify/Location/${String(location)}`;
+        const locationId = String(location).startsWith('gid://')
+          ? String(location)
+          : `gid://shopify/Location/${String(location)}`;
         const shadow = await shadowOf(db, itemId, locationId);
-        if (shadow && typeof payload['available'] === 'number' && (payload['available'] === shadow.available || payload['available'] === shadow.sent)) return 'level_as_published';
+        if (
+          shadow &&
+          typeof payload['available'] === 'number' &&
+          (payload['available'] === shadow.available || payload['available'] === shadow.sent)
+        )
+          return 'level_as_published';
         // A change older than Shopify's last confirmation of this level (a read, or a compare-and-set
         // it accepted) is already in the shadow; a margin covers the two clocks.
         const changedAt = typeof payload['updated_at'] === 'string' ? Date.parse(payload['updated_at']) : Number.NaN;
-        if (shadow && Number.isFinite(changedAt) && changedAt <= shadow.confirmedAt.getTime() - LEVEL_CLOCK_MARGIN_MS) return 'level_already_confirmed';
+        if (shadow && Number.isFinite(changedAt) && changedAt <= shadow.confirmedAt.getTime() - LEVEL_CLOCK_MARGIN_MS)
+          return 'level_already_confirmed';
         await markChanged(db, variantIds, clock.now(), { needsRead: true, readAt: locationId });
         deps.onLevelChanged?.();
         return 'level_marked';
@@ -94,9 +111,15 @@ export function makeWebhookHandler(deps: { db: Db; clock: Clock; shopify: Shopif
         } catch (error) {
           // Refused outright, or refused a new token (`invalid_grant`: the app is not installed). A
           // token endpoint that is down, or a wrong secret, proves nothing: tried again later.
-          const refused = isAppError(error) && (error.code === 'shopify.unauthorized' || (error.code === 'shopify.credentials_unavailable' && error.details['reason'] === 'invalid_grant'));
+          const refused =
+            isAppError(error) &&
+            (error.code === 'shopify.unauthorized' ||
+              (error.code === 'shopify.credentials_unavailable' && error.details['reason'] === 'invalid_grant'));
           if (!refused) throw error;
-          await db.update(shops).set({ status: 'uninstalled', updatedAt: clock.now() }).where(eq(shops.domain, deps.shop));
+          await db
+            .update(shops)
+            .set({ status: 'uninstalled', updatedAt: clock.now() })
+            .where(eq(shops.domain, deps.shop));
           return 'uninstalled';
         }
         return 'uninstall_not_confirmed';

@@ -6,13 +6,21 @@ import { requestSyncForUnsettledPushes } from '../domains/fulfillment/index.js';
 import type { ShopifyClient } from '../shopify/client.js';
 import { expireUncollectedPickups, pushFulfilments } from '../outbound/index.js';
 
-export const FULFILLMENT_JOB_NAMES = { push: 'fulfillment.push', sweep: 'fulfillment.sweep', pickupExpiry: 'fulfillment.pickup-expiry' } as const;
+export const FULFILLMENT_JOB_NAMES = {
+  push: 'fulfillment.push',
+  sweep: 'fulfillment.sweep',
+  pickupExpiry: 'fulfillment.pickup-expiry',
+} as const;
 
-export function makeFulfillmentJobs(deps: { shopify?: ShopifyClient | undefined; requestRun?: (name: string) => void }): JobDefinition[] {
+export function makeFulfillmentJobs(deps: {
+  shopify?: ShopifyClient | undefined;
+  requestRun?: (name: string) => void;
+}): JobDefinition[] {
   const shopify = deps.shopify;
   const push: JobDefinition = {
     name: FULFILLMENT_JOB_NAMES.push,
-    description: 'Tells Shopify about shipments (fulfilments with tracking) and pickups (prepared, then fulfilled) exactly once; imports fulfilments made in Shopify.',
+    description:
+      'Tells Shopify about shipments (fulfilments with tracking) and pickups (prepared, then fulfilled) exactly once; imports fulfilments made in Shopify.',
     defaultSchedule: 'every 10s',
     defaultEnabled: shopify !== undefined,
     timeoutSeconds: 1800,
@@ -34,7 +42,8 @@ export function makeFulfillmentJobs(deps: { shopify?: ShopifyClient | undefined;
   };
   const pickupExpiry: JobDefinition = {
     name: FULFILLMENT_JOB_NAMES.pickupExpiry,
-    description: 'Cancels pickups not collected within the set number of days, in Shopify (restocked or returned to stock, as set); the store puts the units back.',
+    description:
+      'Cancels pickups not collected within the set number of days, in Shopify (restocked or returned to stock, as set); the store puts the units back.',
     defaultSchedule: 'every 1h',
     defaultEnabled: shopify !== undefined,
     timeoutSeconds: 1800,

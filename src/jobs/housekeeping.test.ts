@@ -44,7 +44,9 @@ describe(`table upkeep on ${backend}`, () => {
     // Churn: 2,000 rows written, every one rewritten, half deleted. The statistics are flushed when the
     // session goes idle; forcing it spares the test the collector's 1–10 s pause.
     await database.db.transaction(async (tx) => {
-      await tx.execute(sql`insert into facility_groups (code, name) select 'g' || g, 'Group ' || g from generate_series(1, 2000) g`);
+      await tx.execute(
+        sql`insert into facility_groups (code, name) select 'g' || g, 'Group ' || g from generate_series(1, 2000) g`,
+      );
       await tx.execute(sql`update facility_groups set name = name || '!'`);
       await tx.execute(sql`delete from facility_groups where id % 2 = 0`);
       await tx.execute(sql`select pg_stat_force_next_flush()`);

@@ -8,7 +8,10 @@ import { deleteRunsBefore } from '../platform/jobs/runs.repo.js';
 
 const DAY_MS = 86_400_000;
 
-export function makePruneHistoryJob(options: { jobRunRetentionDays: number; outboxRetentionDays: number }): JobDefinition {
+export function makePruneHistoryJob(options: {
+  jobRunRetentionDays: number;
+  outboxRetentionDays: number;
+}): JobDefinition {
   return {
     name: 'housekeeping.prune-history',
     description: `Deletes job runs older than ${options.jobRunRetentionDays} days and delivered outbox entries older than ${options.outboxRetentionDays} days.`,
@@ -62,21 +65,29 @@ export async function autovacuumRunning(db: Db): Promise<boolean> {
 }
 
 /** Vacuums and analyzes the tables that need it, one statement per table (VACUUM runs outside a transaction). */
-export async function upkeepTables(db: Db, options: { signal?: AbortSignal; evenWithAutovacuum?: boolean } = {}): Promise<UpkeepOutcome> {
-  if (!options.evenWithAutovacuum && (await autovacuumRunning(db))) return { needed: false, vacuumed: [], analyzed: [] };
+export async function upkeepTables(
+  db: Db,
+  options: { signal?: AbortSignal; evenWithAutovacuum?: boolean } = {},
+): Promise<UpkeepOutcome> {
+  if (!options.evenWithAutovacuum && (await autovacuumRunning(db)))
+    return { needed: false, vacuumed: [], analyzed: [] };
   const tables = await queryRows<TableStats>(
     db,
     sql`select schemaname as schema, relname as name, n_live_tup::int8 as live, n_dead_tup::int8 as dead,
                n_mod_since_analyze::int8 as modified, n_ins_since_vacuum::int8 as inserted
           from pg_stat_user_tables
-         where schemaname in (${sql.join(UPKEEP_SCHEMAS.map((s) => sql`${s}`), sql`, `)})
+         where schemaname in (${sql.join(
+           UPKEEP_SCHEMAS.map((s) => sql`${s}`),
+           sql`, `,
+         )})
          order by schemaname, relname`,
   );
   const outcome: UpkeepOutcome = { needed: true, vacuumed: [], analyzed: [] };
   for (const table of tables) {
     if (options.signal?.aborted) break;
     const vacuum =
-      table.dead > VACUUM_THRESHOLD + VACUUM_SCALE * table.live || table.inserted > INSERT_VACUUM_THRESHOLD + VACUUM_SCALE * table.live;
+      table.dead > VACUUM_THRESHOLD + VACUUM_SCALE * table.live ||
+      table.inserted > INSERT_VACUUM_THRESHOLD + VACUUM_SCALE * table.live;
     const analyze = table.modified > ANALYZE_THRESHOLD + ANALYZE_SCALE * table.live;
     if (!vacuum && !analyze) continue;
     const target = `${quoteIdent(table.schema)}.${quoteIdent(table.name)}`;
@@ -93,14 +104,17 @@ export function makeTableUpkeepJob(): JobDefinition {
   let warned = false;
   return {
     name: 'housekeeping.table-upkeep',
-    description: 'Vacuums and analyzes Switchyard tables with many changed rows when the database runs no autovacuum (always on the embedded database).',
+    description:
+      'Vacuums and analyzes Switchyard tables with many changed rows when the database runs no autovacuum (always on the embedded database).',
     defaultSchedule: 'every 5m',
     timeoutSeconds: 1800,
     async run(ctx) {
       const outcome = await upkeepTables(ctx.db, { signal: ctx.signal });
       if (outcome.needed && !warned && canRunTransactionsSideBySide(ctx.db)) {
         warned = true;
-        ctx.log.warn('PostgreSQL runs no autovacuum: Switchyard vacuums and analyzes its own tables every 5 minutes; switch autovacuum on for the server');
+        ctx.log.warn(
+          'PostgreSQL runs no autovacuum: Switchyard vacuums and analyzes its own tables every 5 minutes; switch autovacuum on for the server',
+        );
       }
       ctx.count('vacuumed', outcome.vacuumed.length);
       ctx.count('analyzed', outcome.analyzed.length);

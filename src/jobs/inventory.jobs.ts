@@ -34,14 +34,20 @@ export interface InventoryJobDeps {
 export function makeInventoryJobs(deps: InventoryJobDeps): JobDefinition[] {
   const dispatch: JobDefinition = {
     name: INVENTORY_JOB_NAMES.dispatch,
-    description: 'Delivers outbox events (order changes) to the rooms that react to them: reservations, POS sales, publishing marks.',
+    description:
+      'Delivers outbox events (order changes) to the rooms that react to them: reservations, POS sales, publishing marks.',
     defaultSchedule: 'every 10s',
     timeoutSeconds: 300,
     async run(ctx) {
       const handlers = makeOrderInventoryHandlers(() => ctx.clock.now());
       let delivered = 0;
       while (!ctx.signal.aborted) {
-        const batch = await dispatchOutbox({ db: ctx.db, now: () => ctx.clock.now(), handlers, onError: (m, e) => ctx.log.warn({ err: e, event: m.topic, id: m.id }, 'outbox event failed; will retry') });
+        const batch = await dispatchOutbox({
+          db: ctx.db,
+          now: () => ctx.clock.now(),
+          handlers,
+          onError: (m, e) => ctx.log.warn({ err: e, event: m.topic, id: m.id }, 'outbox event failed; will retry'),
+        });
         ctx.count('delivered', batch.delivered);
         ctx.count('failed', batch.failed);
         delivered += batch.delivered;
@@ -56,7 +62,8 @@ export function makeInventoryJobs(deps: InventoryJobDeps): JobDefinition[] {
   const shopify = deps.shopify;
   const publish: JobDefinition = {
     name: INVENTORY_JOB_NAMES.publish,
-    description: 'Publishes changed available-to-promise to Shopify: compare-and-set in batches of 250, holding back units of orders not yet downloaded.',
+    description:
+      'Publishes changed available-to-promise to Shopify: compare-and-set in batches of 250, holding back units of orders not yet downloaded.',
     defaultSchedule: 'every 10s',
     defaultEnabled: shopify !== undefined,
     timeoutSeconds: 1800,
@@ -67,7 +74,8 @@ export function makeInventoryJobs(deps: InventoryJobDeps): JobDefinition[] {
   };
   const publishAll: JobDefinition = {
     name: INVENTORY_JOB_NAMES.publishAll,
-    description: 'Marks every variant for publishing: a full reconcile of what Shopify shows against Switchyard\'s targets.',
+    description:
+      "Marks every variant for publishing: a full reconcile of what Shopify shows against Switchyard's targets.",
     defaultSchedule: 'every 1h',
     defaultEnabled: shopify !== undefined,
     timeoutSeconds: 600,
@@ -126,7 +134,10 @@ async function importDroppedFiles(ctx: JobContext, importDir: string, maxLineByt
   }
   // A new file under the name of one still in processing/ waits for that one to be settled.
   const fresh = (await readdir(importDir)).filter((f) => COUNT_FILE.test(f) && !inProcessing.includes(f)).sort();
-  const work = [...left.map((l) => ({ ...l, fresh: false })), ...fresh.map((name) => ({ name, attempts: 0, fresh: true }))];
+  const work = [
+    ...left.map((l) => ({ ...l, fresh: false })),
+    ...fresh.map((name) => ({ name, attempts: 0, fresh: true })),
+  ];
 
   for (const { name, attempts, fresh: isFresh } of work) {
     if (ctx.signal.aborted) break;
@@ -142,7 +153,13 @@ async function importDroppedFiles(ctx: JobContext, importDir: string, maxLineByt
     try {
       if (attempts >= MAX_IMPORT_ATTEMPTS) {
         const reason = `its import was cut short ${attempts} times (the process stopped or died while importing it): set aside so that it cannot stop the process again; move it back to the folder to try again`;
-        await settle(importDir, name, 'failed', { status: 'failed', fileName: shown, reason, attempts, at: now().toISOString() });
+        await settle(importDir, name, 'failed', {
+          status: 'failed',
+          fileName: shown,
+          reason,
+          attempts,
+          at: now().toISOString(),
+        });
         ctx.count('failed');
         ctx.log.warn({ file: shown, attempts }, 'count file set aside in failed/: its import was cut short too often');
         continue;
@@ -150,12 +167,25 @@ async function importDroppedFiles(ctx: JobContext, importDir: string, maxLineByt
       await recordAttempt(processing, name, attempts + 1, now());
       let report: ImportReport;
       try {
-        report = await importCountFile(ctx.db, { path: claimed, fileName: name, source: 'folder', now, signal: ctx.signal, ...(maxLineBytes ? { maxLineBytes } : {}) });
+        report = await importCountFile(ctx.db, {
+          path: claimed,
+          fileName: name,
+          source: 'folder',
+          now,
+          signal: ctx.signal,
+          ...(maxLineBytes ? { maxLineBytes } : {}),
+        });
       } catch (error) {
         // Stopped (shutdown, timeout): the file stays in processing/ and is taken again later.
         if (ctx.signal.aborted) break;
         const reason = `could not be imported: ${storable(error instanceof Error ? error.message : String(error), 300)}`;
-        await settle(importDir, name, 'failed', { status: 'failed', fileName: shown, reason, attempts: attempts + 1, at: now().toISOString() });
+        await settle(importDir, name, 'failed', {
+          status: 'failed',
+          fileName: shown,
+          reason,
+          attempts: attempts + 1,
+          at: now().toISOString(),
+        });
         ctx.count('failed');
         ctx.log.warn({ file: shown, reason }, 'count file set aside in failed/');
         continue;
@@ -163,7 +193,11 @@ async function importDroppedFiles(ctx: JobContext, importDir: string, maxLineByt
       await settle(importDir, name, report.status === 'applied' ? 'done' : 'failed', report);
       ctx.count(report.status);
       ctx.count('rows', report.rowsTotal);
-      if (report.status !== 'applied') ctx.log.warn({ file: shown, errors: report.errorCount, importId: report.importId }, 'count file rejected: moved to failed/ with its report');
+      if (report.status !== 'applied')
+        ctx.log.warn(
+          { file: shown, errors: report.errorCount, importId: report.importId },
+          'count file rejected: moved to failed/ with its report',
+        );
     } catch (error) {
       // Settling failed (a full disk, permissions): the file stays in processing/, its takes counted.
       ctx.count('errors');
@@ -184,9 +218,13 @@ async function recordAttempt(processing: string, name: string, attempts: number,
 /** How often and when the file was taken; a file without a record (taken just before a crash) counts once, from its own time. */
 async function readAttempt(processing: string, name: string): Promise<{ attempts: number; at: Date } | null> {
   try {
-    const record = JSON.parse(await readFile(attemptFile(processing, name), 'utf8')) as { attempts?: unknown; at?: unknown };
+    const record = JSON.parse(await readFile(attemptFile(processing, name), 'utf8')) as {
+      attempts?: unknown;
+      at?: unknown;
+    };
     const at = new Date(String(record.at));
-    if (Number.isInteger(record.attempts) && !Number.isNaN(at.getTime())) return { attempts: record.attempts as number, at };
+    if (Number.isInteger(record.attempts) && !Number.isNaN(at.getTime()))
+      return { attempts: record.attempts as number, at };
   } catch {
     // no record, or not one this job wrote
   }
@@ -198,7 +236,12 @@ async function readAttempt(processing: string, name: string): Promise<{ attempts
 }
 
 /** Writes the report, then moves the file beside it (under a new name if one of that name is there). */
-async function settle(importDir: string, name: string, to: 'done' | 'failed', report: ImportReport | FolderFailure): Promise<void> {
+async function settle(
+  importDir: string,
+  name: string,
+  to: 'done' | 'failed',
+  report: ImportReport | FolderFailure,
+): Promise<void> {
   const folder = path.join(importDir, to);
   const target = await freeName(folder, name);
   await writeFile(path.join(folder, `${target}.report.json`), `${JSON.stringify(report, null, 2)}\n`);
@@ -217,7 +260,8 @@ async function freeName(folder: string, name: string): Promise<string> {
   const [stem, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ''];
   for (let n = 1; ; n++) {
     const candidate = n === 1 ? name : `${stem}.${n}${ext}`;
-    if (!(await exists(path.join(folder, candidate))) && !(await exists(path.join(folder, `${candidate}.report.json`)))) return candidate;
+    if (!(await exists(path.join(folder, candidate))) && !(await exists(path.join(folder, `${candidate}.report.json`))))
+      return candidate;
   }
 }
 

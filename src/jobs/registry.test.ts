@@ -23,7 +23,15 @@ function documentedJobs(): string[] {
 
 describe('job registry', () => {
   const logger = makeLogger({ level: 'silent' });
-  const shopify = makeShopifyClient({ shop: 'registry-test.myshopify.com', tokens: staticAccessToken('unused'), apiVersion: '2026-10', apiUrl: 'http://127.0.0.1:9' }, { logger });
+  const shopify = makeShopifyClient(
+    {
+      shop: 'registry-test.myshopify.com',
+      tokens: staticAccessToken('unused'),
+      apiVersion: '2026-10',
+      apiUrl: 'http://127.0.0.1:9',
+    },
+    { logger },
+  );
   const ingest = makeIngest({
     db: {} as Db,
     clock: systemClock,
@@ -38,12 +46,17 @@ describe('job registry', () => {
   });
 
   test('lists every job a process with a shop runs, and nothing else', () => {
-    const registered = makeJobRegistry({ shopify, requestRun: () => {}, ingestJobs: ingest.jobs }).map((job) => job.name);
+    const registered = makeJobRegistry({ shopify, requestRun: () => {}, ingestJobs: ingest.jobs }).map(
+      (job) => job.name,
+    );
     expect(new Set(registered).size).toBe(registered.length);
     expect([...registered].sort()).toEqual([...documentedJobs()].sort());
   });
 
   test('the CLI registers the housekeeping jobs alone', () => {
-    expect(housekeepingJobs().map((job) => job.name)).toEqual(['housekeeping.prune-history', 'housekeeping.table-upkeep']);
+    expect(housekeepingJobs().map((job) => job.name)).toEqual([
+      'housekeeping.prune-history',
+      'housekeeping.table-upkeep',
+    ]);
   });
 });

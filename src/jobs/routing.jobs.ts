@@ -21,7 +21,8 @@ export interface RoutingJobDeps {
 }
 
 export function makeRoutingJobs(deps: RoutingJobDeps): JobDefinition[] {
-  const route = (runs: 'due' | 'arrivals'): JobDefinition['run'] =>
+  const route =
+    (runs: 'due' | 'arrivals'): JobDefinition['run'] =>
     async (ctx) => {
       const counts = await runBrokering(ctx.db, {
         runs,
@@ -31,7 +32,8 @@ export function makeRoutingJobs(deps: RoutingJobDeps): JobDefinition[] {
         now: () => ctx.clock.now(),
         signal: ctx.signal,
         ...(deps.batchSize ? { batchSize: deps.batchSize } : {}),
-        onBatch: (c) => ctx.progress(0, `${c.orders} orders decided, ${c.linesRouted} lines routed, ${c.linesParked} parked`),
+        onBatch: (c) =>
+          ctx.progress(0, `${c.orders} orders decided, ${c.linesRouted} lines routed, ${c.linesParked} parked`),
       });
       ctx.count('approved', counts.approved);
       ctx.count('orders', counts.orders);
@@ -42,7 +44,8 @@ export function makeRoutingJobs(deps: RoutingJobDeps): JobDefinition[] {
     };
   const arrivals: JobDefinition = {
     name: ROUTING_JOB_NAMES.arrivals,
-    description: 'Routes newly approved orders under the continuous brokering runs (asked for whenever order events are delivered).',
+    description:
+      'Routes newly approved orders under the continuous brokering runs (asked for whenever order events are delivered).',
     defaultSchedule: 'every 30s',
     timeoutSeconds: 900,
     run: route('arrivals'),
@@ -57,7 +60,8 @@ export function makeRoutingJobs(deps: RoutingJobDeps): JobDefinition[] {
   const shopify = deps.shopify;
   const autoCancel: JobDefinition = {
     name: ROUTING_JOB_NAMES.autoCancel,
-    description: 'Cancels parked lines past their auto-cancel date (not held): in Shopify (whole order, or a refund of those units), then here.',
+    description:
+      'Cancels parked lines past their auto-cancel date (not held): in Shopify (whole order, or a refund of those units), then here.',
     defaultSchedule: '0 5 * * *',
     defaultEnabled: shopify !== undefined,
     timeoutSeconds: 1800,
@@ -68,11 +72,16 @@ export function makeRoutingJobs(deps: RoutingJobDeps): JobDefinition[] {
   };
   const replay: JobDefinition = {
     name: ROUTING_JOB_NAMES.replay,
-    description: 'Runs the what-if replays asked for through the API, one at a time, with progress (asked for at each request).',
+    description:
+      'Runs the what-if replays asked for through the API, one at a time, with progress (asked for at each request).',
     defaultSchedule: 'every 1m',
     timeoutSeconds: 3600,
     async run(ctx) {
-      const counts = await runQueuedReplays(ctx.db, { now: () => ctx.clock.now(), signal: ctx.signal, onProgress: (message) => ctx.progress(0, message) });
+      const counts = await runQueuedReplays(ctx.db, {
+        now: () => ctx.clock.now(),
+        signal: ctx.signal,
+        onProgress: (message) => ctx.progress(0, message),
+      });
       ctx.count('succeeded', counts.succeeded);
       ctx.count('failed', counts.failed);
     },

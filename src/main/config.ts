@@ -65,7 +65,13 @@ export interface Config {
    * Demo mode (SWITCHYARD_DEMO=auto|off): with no shop and no DATABASE_URL, `serve` runs its own
    * simulated shop with traffic (see src/harness/demo.ts).
    */
-  demo: { mode: 'auto' | 'off'; ordersPerMinute: number; seed: number; associateDelaySeconds: number; minutesPerDay: number };
+  demo: {
+    mode: 'auto' | 'off';
+    ordersPerMinute: number;
+    seed: number;
+    associateDelaySeconds: number;
+    minutesPerDay: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -79,7 +85,13 @@ export class ConfigError extends Error {
 }
 
 /** Names of values that must never be printed. */
-export const SECRET_VARIABLES = ['SHOPIFY_ADMIN_TOKEN', 'SHOPIFY_API_SECRET', 'SWITCHYARD_API_TOKEN', 'SWITCHYARD_ENCRYPTION_KEY', 'DATABASE_URL'] as const;
+export const SECRET_VARIABLES = [
+  'SHOPIFY_ADMIN_TOKEN',
+  'SHOPIFY_API_SECRET',
+  'SWITCHYARD_API_TOKEN',
+  'SWITCHYARD_ENCRYPTION_KEY',
+  'DATABASE_URL',
+] as const;
 
 const KNOWN_VARIABLES = [
   'PORT',
@@ -170,7 +182,11 @@ export function readConfigFile(path: string): Source {
   const result: Source = {};
   for (const [key, value] of Object.entries(parsed)) {
     if (!KNOWN_VARIABLES.includes(key as Variable)) {
-      throw new ConfigError(key, `is not a known setting (in ${path}); known: ${KNOWN_VARIABLES.join(', ')}`, undefined);
+      throw new ConfigError(
+        key,
+        `is not a known setting (in ${path}); known: ${KNOWN_VARIABLES.join(', ')}`,
+        undefined,
+      );
     }
     if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
       throw new ConfigError(key, `must be a string or number (in ${path})`, undefined);
@@ -194,7 +210,11 @@ function sourceOf(env: Source, configPath: string | undefined): Source {
 function shopifyApiVersionOf(source: Source): string {
   const apiVersion = text(source, 'SHOPIFY_API_VERSION') ?? '2026-07';
   if (!/^(\d{4}-(01|04|07|10)|unstable)$/.test(apiVersion)) {
-    throw new ConfigError('SHOPIFY_API_VERSION', 'must be a Shopify API version like 2026-07 (YYYY-01/04/07/10)', apiVersion);
+    throw new ConfigError(
+      'SHOPIFY_API_VERSION',
+      'must be a Shopify API version like 2026-07 (YYYY-01/04/07/10)',
+      apiVersion,
+    );
   }
   return apiVersion;
 }
@@ -204,22 +224,34 @@ function shopifyApiVersionOf(source: Source): string {
  * the rest of the Shopify settings (a token, a secret) cannot be there yet. The URL is checked by the
  * command, which knows whether it came from --url or from here.
  */
-export function loadAppConfigSettings(env: Source = process.env, configPath?: string): { publicUrl: string | undefined; clientId: string | undefined; apiVersion: string } {
+export function loadAppConfigSettings(
+  env: Source = process.env,
+  configPath?: string,
+): { publicUrl: string | undefined; clientId: string | undefined; apiVersion: string } {
   const source = sourceOf(env, configPath);
-  return { publicUrl: text(source, 'SWITCHYARD_PUBLIC_URL'), clientId: text(source, 'SHOPIFY_CLIENT_ID'), apiVersion: shopifyApiVersionOf(source) };
+  return {
+    publicUrl: text(source, 'SWITCHYARD_PUBLIC_URL'),
+    clientId: text(source, 'SHOPIFY_CLIENT_ID'),
+    apiVersion: shopifyApiVersionOf(source),
+  };
 }
 
 /**
  * Builds the configuration from a config file (SWITCHYARD_CONFIG or `configPath`) overlaid by the
  * environment. Throws ConfigError on the first bad value.
  */
-// eslint-disable-next-line complexity -- one line per setting, each with its default and bounds: the branches are the settings' fallbacks, read top to bottom
+// eslint-disable-next-line complexity, max-lines-per-function -- one line per setting, each with its default and bounds: the branches are the settings' fallbacks, read top to bottom
 export function loadConfig(env: Source = process.env, configPath?: string): Config {
   const source = sourceOf(env, configPath);
 
   const port = integer(source, 'PORT', 8080, 0, 65535);
   const dataDir = resolve(text(source, 'SWITCHYARD_DATA_DIR') ?? './.switchyard');
-  const databaseUrl = url(source, 'DATABASE_URL', ['postgres:', 'postgresql:'], 'must be a postgres:// or postgresql:// URL');
+  const databaseUrl = url(
+    source,
+    'DATABASE_URL',
+    ['postgres:', 'postgresql:'],
+    'must be a postgres:// or postgresql:// URL',
+  );
 
   const logLevelRaw = text(source, 'LOG_LEVEL') ?? 'info';
   if (!LOG_LEVELS.includes(logLevelRaw as LogLevel)) {
@@ -239,26 +271,62 @@ export function loadConfig(env: Source = process.env, configPath?: string): Conf
   const keyText = text(source, 'SWITCHYARD_ENCRYPTION_KEY');
   const encryptionKey = keyText === undefined ? undefined : parseKey(keyText);
   if (keyText !== undefined && encryptionKey === undefined) {
-    throw new ConfigError('SWITCHYARD_ENCRYPTION_KEY', 'must be 32 random bytes as 64 hex digits or base64 (make one with: openssl rand -hex 32)', undefined);
+    throw new ConfigError(
+      'SWITCHYARD_ENCRYPTION_KEY',
+      'must be 32 random bytes as 64 hex digits or base64 (make one with: openssl rand -hex 32)',
+      undefined,
+    );
   }
   let shopify: ShopifyConfig | undefined;
   if (shop !== undefined) {
-    if (apiSecret === undefined) throw new ConfigError('SHOPIFY_API_SECRET', "is required when SHOPIFY_SHOP is set (the app's client secret, from the Dev Dashboard)", undefined);
+    if (apiSecret === undefined)
+      throw new ConfigError(
+        'SHOPIFY_API_SECRET',
+        "is required when SHOPIFY_SHOP is set (the app's client secret, from the Dev Dashboard)",
+        undefined,
+      );
     if (grant !== undefined && grant !== 'client_credentials' && grant !== 'authorization_code') {
-      throw new ConfigError('SHOPIFY_GRANT', 'must be client_credentials (an app of your own organization) or authorization_code (an app installed through its install link)', grant);
+      throw new ConfigError(
+        'SHOPIFY_GRANT',
+        'must be client_credentials (an app of your own organization) or authorization_code (an app installed through its install link)',
+        grant,
+      );
     }
     let auth: ShopifyAuth;
     if (adminToken !== undefined) {
-      if (grant !== undefined) throw new ConfigError('SHOPIFY_GRANT', 'does not go with SHOPIFY_ADMIN_TOKEN (a legacy custom app has a fixed token): set one or the other', grant);
-      if (clientId !== undefined) throw new ConfigError('SHOPIFY_CLIENT_ID', 'does not go with SHOPIFY_ADMIN_TOKEN: set the client ID (a Dev Dashboard app) or the token (a legacy custom app), not both', undefined);
+      if (grant !== undefined)
+        throw new ConfigError(
+          'SHOPIFY_GRANT',
+          'does not go with SHOPIFY_ADMIN_TOKEN (a legacy custom app has a fixed token): set one or the other',
+          grant,
+        );
+      if (clientId !== undefined)
+        throw new ConfigError(
+          'SHOPIFY_CLIENT_ID',
+          'does not go with SHOPIFY_ADMIN_TOKEN: set the client ID (a Dev Dashboard app) or the token (a legacy custom app), not both',
+          undefined,
+        );
       auth = { grant: 'static', adminToken };
     } else {
       if (clientId === undefined) {
-        throw new ConfigError('SHOPIFY_CLIENT_ID', "is required when SHOPIFY_SHOP is set (the app's client ID, from the Dev Dashboard; or SHOPIFY_ADMIN_TOKEN for a legacy custom app)", undefined);
+        throw new ConfigError(
+          'SHOPIFY_CLIENT_ID',
+          "is required when SHOPIFY_SHOP is set (the app's client ID, from the Dev Dashboard; or SHOPIFY_ADMIN_TOKEN for a legacy custom app)",
+          undefined,
+        );
       }
-      if (!/^[A-Za-z0-9_-]{8,100}$/.test(clientId)) throw new ConfigError('SHOPIFY_CLIENT_ID', 'must be the client ID shown in the Dev Dashboard (letters and digits)', undefined);
+      if (!/^[A-Za-z0-9_-]{8,100}$/.test(clientId))
+        throw new ConfigError(
+          'SHOPIFY_CLIENT_ID',
+          'must be the client ID shown in the Dev Dashboard (letters and digits)',
+          undefined,
+        );
       if (grant === 'authorization_code' && encryptionKey === undefined) {
-        throw new ConfigError('SWITCHYARD_ENCRYPTION_KEY', 'is required with SHOPIFY_GRANT=authorization_code: it seals the refresh token at rest (make one with: openssl rand -hex 32)', undefined);
+        throw new ConfigError(
+          'SWITCHYARD_ENCRYPTION_KEY',
+          'is required with SHOPIFY_GRANT=authorization_code: it seals the refresh token at rest (make one with: openssl rand -hex 32)',
+          undefined,
+        );
       }
       if (grant === 'authorization_code') {
         // Shopify sends the install's code to this address: it must be set, and https unless on this machine.
@@ -266,13 +334,18 @@ export function loadConfig(env: Source = process.env, configPath?: string): Conf
         const parsed = given === undefined ? undefined : URL.canParse(given) ? new URL(given) : undefined;
         const local = parsed !== undefined && ['localhost', '127.0.0.1', '[::1]'].includes(parsed.hostname);
         if (parsed === undefined || (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && local))) {
-          throw new ConfigError('SWITCHYARD_PUBLIC_URL', 'must be set to the https:// address Shopify sends the install back to, with SHOPIFY_GRANT=authorization_code (http:// only on localhost)', given);
+          throw new ConfigError(
+            'SWITCHYARD_PUBLIC_URL',
+            'must be set to the https:// address Shopify sends the install back to, with SHOPIFY_GRANT=authorization_code (http:// only on localhost)',
+            given,
+          );
         }
       }
       auth = { grant: grant === 'authorization_code' ? 'authorization_code' : 'client_credentials', clientId };
     }
     const months = integer(source, 'SHOPIFY_INITIAL_LOAD_MONTHS', 1, 1, 6);
-    if (![1, 2, 6].includes(months)) throw new ConfigError('SHOPIFY_INITIAL_LOAD_MONTHS', 'must be 1, 2 or 6', String(months));
+    if (![1, 2, 6].includes(months))
+      throw new ConfigError('SHOPIFY_INITIAL_LOAD_MONTHS', 'must be 1, 2 or 6', String(months));
     shopify = {
       shop,
       auth,
@@ -284,7 +357,11 @@ export function loadConfig(env: Source = process.env, configPath?: string): Conf
       webhookMaxAgeSeconds: integer(source, 'SHOPIFY_WEBHOOK_MAX_AGE_HOURS', 24, 1, 24 * 30) * 3600,
     };
   } else if (adminToken !== undefined || apiSecret !== undefined || clientId !== undefined || grant !== undefined) {
-    throw new ConfigError('SHOPIFY_SHOP', 'is required when SHOPIFY_ADMIN_TOKEN, SHOPIFY_CLIENT_ID, SHOPIFY_API_SECRET or SHOPIFY_GRANT is set', undefined);
+    throw new ConfigError(
+      'SHOPIFY_SHOP',
+      'is required when SHOPIFY_ADMIN_TOKEN, SHOPIFY_CLIENT_ID, SHOPIFY_API_SECRET or SHOPIFY_GRANT is set',
+      undefined,
+    );
   }
 
   const publicUrl =
@@ -297,14 +374,22 @@ export function loadConfig(env: Source = process.env, configPath?: string): Conf
   }
 
   const demoMode = text(source, 'SWITCHYARD_DEMO') ?? 'auto';
-  if (demoMode !== 'auto' && demoMode !== 'off') throw new ConfigError('SWITCHYARD_DEMO', 'must be auto or off', demoMode);
+  if (demoMode !== 'auto' && demoMode !== 'off')
+    throw new ConfigError('SWITCHYARD_DEMO', 'must be auto or off', demoMode);
   // The demo is open without a credential, so by default it listens on this machine only.
   const demoWouldRun = demoMode === 'auto' && shopify === undefined && databaseUrl === undefined;
   const host = text(source, 'HOST') ?? (demoWouldRun ? '127.0.0.1' : '0.0.0.0');
-  const trustProxy = (text(source, 'SWITCHYARD_TRUST_PROXY') ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '');
+  const trustProxy = (text(source, 'SWITCHYARD_TRUST_PROXY') ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
   for (const proxy of trustProxy) {
     if (!/^(loopback|linklocal|uniquelocal|[0-9a-fA-F.:]+(\/\d{1,3})?)$/.test(proxy)) {
-      throw new ConfigError('SWITCHYARD_TRUST_PROXY', 'must be a comma-separated list of addresses, CIDR ranges, or loopback, linklocal, uniquelocal', proxy);
+      throw new ConfigError(
+        'SWITCHYARD_TRUST_PROXY',
+        'must be a comma-separated list of addresses, CIDR ranges, or loopback, linklocal, uniquelocal',
+        proxy,
+      );
     }
   }
   const demo = {
@@ -332,7 +417,9 @@ export function loadConfig(env: Source = process.env, configPath?: string): Conf
     shopify,
     shopifyApiVersion: apiVersion,
     shutdownGraceSeconds: integer(source, 'SWITCHYARD_SHUTDOWN_GRACE_SECONDS', 25, 0, 3600),
-    inventoryImportDir: text(source, 'INVENTORY_IMPORT_DIR') ? resolve(text(source, 'INVENTORY_IMPORT_DIR')!) : undefined,
+    inventoryImportDir: text(source, 'INVENTORY_IMPORT_DIR')
+      ? resolve(text(source, 'INVENTORY_IMPORT_DIR')!)
+      : undefined,
     imports: {
       // A count line is under 100 bytes; 64 KiB leaves room for wide ERP exports. At most 16 MiB:
       // the reader holds one line.
@@ -360,7 +447,9 @@ export function describeConfig(config: Config): Record<string, unknown> {
           shop: config.shopify.shop,
           apiVersion: config.shopify.apiVersion,
           grant: config.shopify.auth.grant,
-          ...(config.shopify.auth.grant === 'static' ? { adminToken: '[set]' } : { clientId: config.shopify.auth.clientId }),
+          ...(config.shopify.auth.grant === 'static'
+            ? { adminToken: '[set]' }
+            : { clientId: config.shopify.auth.clientId }),
           apiSecret: '[set]',
           encryptionKey: config.shopify.encryptionKey ? '[set]' : '[derived from the client secret]',
         }
@@ -382,15 +471,33 @@ function isLoopbackUrl(raw: string): boolean {
  * shop, a server database, a proxy, another interface) is closed until a credential is configured:
  * nothing opens up because a setting is missing.
  */
-export function apiAccessOf(config: Pick<Config, 'apiToken' | 'host' | 'shopify' | 'databaseUrl' | 'trustProxy'>): ApiAccess {
+export function apiAccessOf(
+  config: Pick<Config, 'apiToken' | 'host' | 'shopify' | 'databaseUrl' | 'trustProxy'>,
+): ApiAccess {
   if (config.apiToken) return { mode: 'token', token: config.apiToken };
   const set = 'Set SWITCHYARD_API_TOKEN (at least 16 characters)';
-  const realShop = config.shopify !== undefined && (config.shopify.apiUrl === undefined || !isLoopbackUrl(config.shopify.apiUrl));
-  if (realShop) return { mode: 'closed', reason: `a Shopify shop is connected and no credential is configured. ${set} and restart.` };
-  if (!isLoopbackHost(config.host)) return { mode: 'closed', reason: `it listens on ${config.host}, beyond this machine, and no credential is configured. ${set}, or HOST=127.0.0.1, and restart.` };
-  if (config.trustProxy.length > 0) return { mode: 'closed', reason: `a reverse proxy forwards requests from elsewhere (SWITCHYARD_TRUST_PROXY) and no credential is configured. ${set} and restart.` };
+  const realShop =
+    config.shopify !== undefined && (config.shopify.apiUrl === undefined || !isLoopbackUrl(config.shopify.apiUrl));
+  if (realShop)
+    return {
+      mode: 'closed',
+      reason: `a Shopify shop is connected and no credential is configured. ${set} and restart.`,
+    };
+  if (!isLoopbackHost(config.host))
+    return {
+      mode: 'closed',
+      reason: `it listens on ${config.host}, beyond this machine, and no credential is configured. ${set}, or HOST=127.0.0.1, and restart.`,
+    };
+  if (config.trustProxy.length > 0)
+    return {
+      mode: 'closed',
+      reason: `a reverse proxy forwards requests from elsewhere (SWITCHYARD_TRUST_PROXY) and no credential is configured. ${set} and restart.`,
+    };
   if (config.shopify === undefined && config.databaseUrl !== undefined) {
-    return { mode: 'closed', reason: `it runs on a PostgreSQL database (DATABASE_URL) and no credential is configured. ${set} and restart.` };
+    return {
+      mode: 'closed',
+      reason: `it runs on a PostgreSQL database (DATABASE_URL) and no credential is configured. ${set} and restart.`,
+    };
   }
   return { mode: 'open' };
 }
@@ -411,7 +518,10 @@ function maskUrl(raw: string): string {
 export const CONFIG_VARIABLES: readonly string[] = [...KNOWN_VARIABLES, 'SWITCHYARD_CONFIG'];
 
 /** Variables the test-suite support reads (not product settings). Kept here so only this file reads the environment. */
-export function readTestEnvironment(env: Source = process.env): { databaseUrl: string | undefined; path: string | undefined } {
+export function readTestEnvironment(env: Source = process.env): {
+  databaseUrl: string | undefined;
+  path: string | undefined;
+} {
   return { databaseUrl: text(env, 'DATABASE_URL'), path: env['PATH'] };
 }
 

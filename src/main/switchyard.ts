@@ -89,10 +89,17 @@ export async function openConfiguredDatabase(config: Config, logger: Logger): Pr
       const where = describeDatabase(config.databaseUrl);
       const reason = (error as { code?: string }).code ?? (error as Error).message;
       if (Date.now() >= deadline) {
-        throw new AppError('platform.database_unreachable', 'unavailable', `The database at ${where} cannot be reached (${reason}); gave up after ${config.databaseWaitSeconds} s (SWITCHYARD_DATABASE_WAIT_SECONDS).`);
+        throw new AppError(
+          'platform.database_unreachable',
+          'unavailable',
+          `The database at ${where} cannot be reached (${reason}); gave up after ${config.databaseWaitSeconds} s (SWITCHYARD_DATABASE_WAIT_SECONDS).`,
+        );
       }
       const waitMs = Math.min(5_000, 250 * 2 ** Math.min(attempt, 5), Math.max(0, deadline - Date.now()));
-      logger.warn({ database: where, reason, attempt }, `waiting for the database at ${where} (${reason}); trying again in ${Math.round(waitMs / 100) / 10} s`);
+      logger.warn(
+        { database: where, reason, attempt },
+        `waiting for the database at ${where} (${reason}); trying again in ${Math.round(waitMs / 100) / 10} s`,
+      );
       await new Promise((resolve) => setTimeout(resolve, waitMs));
     }
   }
@@ -107,7 +114,14 @@ export async function openConfiguredDatabase(config: Config, logger: Logger): Pr
 }
 
 /** The job runtime over `jobs` (default: the housekeeping jobs alone, for the CLI) and the options' extra jobs. */
-export function makeJobs(database: Database, options: StartOptions, logger: Logger, metrics: Metrics, clock: Clock, jobs: JobDefinition[] = housekeepingJobs()): JobRuntime {
+export function makeJobs(
+  database: Database,
+  options: StartOptions,
+  logger: Logger,
+  metrics: Metrics,
+  clock: Clock,
+  jobs: JobDefinition[] = housekeepingJobs(),
+): JobRuntime {
   return makeJobRuntime({
     database,
     jobs: [...jobs, ...(options.extraJobs ?? [])],
@@ -137,8 +151,12 @@ export async function startSwitchyard(config: Config, options: StartOptions = {}
   }
   logger.info({ config: describeConfig(config), role, version: VERSION }, 'starting Switchyard');
   const apiAccess = apiAccessOf(config);
-  if (role !== 'worker' && apiAccess.mode === 'closed') logger.error(`The API refuses every request until a credential is configured: ${apiAccess.reason}`);
-  if (role !== 'worker' && apiAccess.mode === 'open') logger.warn(`SWITCHYARD_API_TOKEN is not set: the API is open to anyone on this machine (it listens on ${config.host} only).`);
+  if (role !== 'worker' && apiAccess.mode === 'closed')
+    logger.error(`The API refuses every request until a credential is configured: ${apiAccess.reason}`);
+  if (role !== 'worker' && apiAccess.mode === 'open')
+    logger.warn(
+      `SWITCHYARD_API_TOKEN is not set: the API is open to anyone on this machine (it listens on ${config.host} only).`,
+    );
 
   const startedAt = clock.now();
   const metrics = makeMetrics();
@@ -158,49 +176,57 @@ export async function startSwitchyard(config: Config, options: StartOptions = {}
   // never loaded is loaded: nothing waits for a restart.
   let loadIfNeverLoaded = () => {};
   const tokens = shopifyConfig
-    ? accessTokensFor(shopifyConfig, { db: database.db, logger, installUrl: `${config.publicUrl}/shopify/install?shop=${shopifyConfig.shop}`, onRecovered: () => loadIfNeverLoaded() })
-    : undefined;
-  const shopify = shopifyConfig && tokens
-    ? makeShopifyClient(
-        {
-          shop: shopifyConfig.shop,
-          tokens,
-          apiVersion: shopifyConfig.apiVersion,
-          apiUrl: shopifyConfig.apiUrl,
-        },
-        { logger },
-      )
-    : undefined;
-  const installFlow = shopifyConfig && shopifyConfig.auth.grant === 'authorization_code'
-    ? makeInstallFlow({
+    ? accessTokensFor(shopifyConfig, {
         db: database.db,
-        shop: shopifyConfig.shop,
-        clientId: shopifyConfig.auth.clientId,
-        clientSecret: shopifyConfig.apiSecret,
-        apiUrl: shopifyConfig.apiUrl,
-        redirectUrl: `${config.publicUrl}/shopify/callback`,
-        scopes: scopesNeeded(shopifyConfig.initialLoadMonths).map((need) => need.scope),
-        ...tokenEndpointAndBox(shopifyConfig, shopifyConfig.auth.clientId),
-      })
-    : undefined;
-  const ingest = shopifyConfig && shopify
-    ? makeIngest({
-        db: database.db,
-        clock,
         logger,
-        shopify,
-        shop: shopifyConfig.shop,
-        apiSecret: shopifyConfig.apiSecret,
-        apiVersion: shopifyConfig.apiVersion,
-        webhookMaxAgeSeconds: shopifyConfig.webhookMaxAgeSeconds,
-        webhookUrl: `${config.publicUrl}/webhooks/shopify`,
-        initialLoadMonths: shopifyConfig.initialLoadMonths,
-        ...(options.syncSettings ? { settings: options.syncSettings } : {}),
-        onWebhookStored: () => requestProcessing(),
-        onProcessed: () => requestJob(INVENTORY_JOB_NAMES.dispatch),
-        onLevelChanged: () => requestJob(INVENTORY_JOB_NAMES.publish),
+        installUrl: `${config.publicUrl}/shopify/install?shop=${shopifyConfig.shop}`,
+        onRecovered: () => loadIfNeverLoaded(),
       })
     : undefined;
+  const shopify =
+    shopifyConfig && tokens
+      ? makeShopifyClient(
+          {
+            shop: shopifyConfig.shop,
+            tokens,
+            apiVersion: shopifyConfig.apiVersion,
+            apiUrl: shopifyConfig.apiUrl,
+          },
+          { logger },
+        )
+      : undefined;
+  const installFlow =
+    shopifyConfig && shopifyConfig.auth.grant === 'authorization_code'
+      ? makeInstallFlow({
+          db: database.db,
+          shop: shopifyConfig.shop,
+          clientId: shopifyConfig.auth.clientId,
+          clientSecret: shopifyConfig.apiSecret,
+          apiUrl: shopifyConfig.apiUrl,
+          redirectUrl: `${config.publicUrl}/shopify/callback`,
+          scopes: scopesNeeded(shopifyConfig.initialLoadMonths).map((need) => need.scope),
+          ...tokenEndpointAndBox(shopifyConfig, shopifyConfig.auth.clientId),
+        })
+      : undefined;
+  const ingest =
+    shopifyConfig && shopify
+      ? makeIngest({
+          db: database.db,
+          clock,
+          logger,
+          shopify,
+          shop: shopifyConfig.shop,
+          apiSecret: shopifyConfig.apiSecret,
+          apiVersion: shopifyConfig.apiVersion,
+          webhookMaxAgeSeconds: shopifyConfig.webhookMaxAgeSeconds,
+          webhookUrl: `${config.publicUrl}/webhooks/shopify`,
+          initialLoadMonths: shopifyConfig.initialLoadMonths,
+          ...(options.syncSettings ? { settings: options.syncSettings } : {}),
+          onWebhookStored: () => requestProcessing(),
+          onProcessed: () => requestJob(INVENTORY_JOB_NAMES.dispatch),
+          onLevelChanged: () => requestJob(INVENTORY_JOB_NAMES.publish),
+        })
+      : undefined;
   const registry = makeJobRegistry({
     shopify,
     importDir: config.inventoryImportDir,
@@ -217,7 +243,9 @@ export async function startSwitchyard(config: Config, options: StartOptions = {}
     requested.add(name);
     setTimeout(() => {
       requested.delete(name);
-      jobs.requestRun(name, 'system').catch((error: unknown) => logger.warn({ err: error, job: name }, 'could not request a job run'));
+      jobs
+        .requestRun(name, 'system')
+        .catch((error: unknown) => logger.warn({ err: error, job: name }, 'could not request a job run'));
     }, 20).unref();
   };
   if (ingest) {
@@ -228,7 +256,9 @@ export async function startSwitchyard(config: Config, options: StartOptions = {}
       requested = true;
       setTimeout(() => {
         requested = false;
-        jobs.requestRun(ingest.processJobName, 'system').catch((error: unknown) => logger.warn({ err: error }, 'could not start webhook processing'));
+        jobs
+          .requestRun(ingest.processJobName, 'system')
+          .catch((error: unknown) => logger.warn({ err: error }, 'could not start webhook processing'));
       }, 20).unref();
     };
   }
@@ -263,7 +293,10 @@ export async function startSwitchyard(config: Config, options: StartOptions = {}
         imports: { ...config.imports, uploadDir: join(config.dataDir, 'uploads') },
       });
       url = await app.listen({ port: config.port, host: config.host });
-      logger.info({ url, docs: `${config.publicUrl}/docs`, health: `${config.publicUrl}/health` }, 'Switchyard is listening');
+      logger.info(
+        { url, docs: `${config.publicUrl}/docs`, health: `${config.publicUrl}/health` },
+        'Switchyard is listening',
+      );
     }
     if (shopifyConfig && options.autoConnect !== false) {
       const shopConfig = shopifyConfig;
@@ -271,9 +304,16 @@ export async function startSwitchyard(config: Config, options: StartOptions = {}
         void (async () => {
           if (stopRequested) return;
           const next = await resumeAfterCredentials(database.db, shopConfig.shop, shopConfig.apiVersion);
-          logger.info({ shop: shopConfig.shop, next }, next === 'load' ? 'Shopify credentials work: running the initial load' : 'Shopify credentials work again: reconciling what was missed');
+          logger.info(
+            { shop: shopConfig.shop, next },
+            next === 'load'
+              ? 'Shopify credentials work: running the initial load'
+              : 'Shopify credentials work again: reconciling what was missed',
+          );
           await jobs.requestRun(next === 'load' ? INITIAL_LOAD_JOB : 'sync.reconcile', 'system');
-        })().catch((error: unknown) => logger.warn({ err: error }, 'could not request the sync after credentials came back'));
+        })().catch((error: unknown) =>
+          logger.warn({ err: error }, 'could not request the sync after credentials came back'),
+        );
       };
       if (role !== 'api') {
         const shop = await ensureShop(database.db, shopifyConfig.shop, shopifyConfig.apiVersion);
@@ -306,7 +346,12 @@ export async function startSwitchyard(config: Config, options: StartOptions = {}
         logger.info('stopping: no new requests or jobs');
         // Each step is bounded: a stuck connection must not keep the process from stopping.
         await bounded(app?.close(), 10_000, 'closing the HTTP server', logger);
-        await bounded(jobs.stop(config.shutdownGraceSeconds * 1000), config.shutdownGraceSeconds * 1000 + 15_000, 'stopping the jobs', logger);
+        await bounded(
+          jobs.stop(config.shutdownGraceSeconds * 1000),
+          config.shutdownGraceSeconds * 1000 + 15_000,
+          'stopping the jobs',
+          logger,
+        );
         await bounded(database.close(), 10_000, 'closing the database', logger);
         logger.info('stopped');
       })();

@@ -6,7 +6,11 @@ import type { ShopifyClient } from '../shopify/client.js';
 import { OrderById, OrderCancel, RefundCreate } from '../shopify/operations.js';
 
 /** One auto-cancel run; `notifyCustomer`: whether Shopify emails the customer. */
-export async function autoCancelDueLines(ctx: JobContext, shopify: ShopifyClient, notifyCustomer: boolean): Promise<void> {
+export async function autoCancelDueLines(
+  ctx: JobContext,
+  shopify: ShopifyClient,
+  notifyCustomer: boolean,
+): Promise<void> {
   const due = await linesDueForAutoCancel(ctx.db, ctx.clock.now());
   const byOrder = new Map<number, DueLine[]>();
   for (const line of due) {
@@ -20,7 +24,13 @@ export async function autoCancelDueLines(ctx: JobContext, shopify: ShopifyClient
     // Shopify's present state first: a retry after a crash must not cancel units twice.
     const { order } = await shopify.request(OrderById, { id: first.shopifyOrderId });
     if (!order || order.cancelledAt) {
-      await markAutoCancelled(ctx.db, first.orderId, lines.map((l) => l.lineId), 'already cancelled in Shopify', ctx.clock.now());
+      await markAutoCancelled(
+        ctx.db,
+        first.orderId,
+        lines.map((l) => l.lineId),
+        'already cancelled in Shopify',
+        ctx.clock.now(),
+      );
       ctx.count('already_cancelled', lines.length);
       continue;
     }
@@ -41,27 +51,51 @@ export async function autoCancelDueLines(ctx: JobContext, shopify: ShopifyClient
         ctx.count('refused', lines.length);
         continue;
       }
-      await markAutoCancelled(ctx.db, first.orderId, lines.map((l) => l.lineId), 'order cancelled in Shopify', ctx.clock.now());
+      await markAutoCancelled(
+        ctx.db,
+        first.orderId,
+        lines.map((l) => l.lineId),
+        'order cancelled in Shopify',
+        ctx.clock.now(),
+      );
       ctx.count('orders_cancelled', 1);
       ctx.count('lines_cancelled', lines.length);
       continue;
     }
     const refundLines = lines
-      .map((l) => ({ lineItemId: l.shopifyLineItemId, quantity: Math.min(l.quantity, current.get(l.shopifyLineItemId) ?? 0), restockType: 'CANCEL' as const }))
+      .map((l) => ({
+        lineItemId: l.shopifyLineItemId,
+        quantity: Math.min(l.quantity, current.get(l.shopifyLineItemId) ?? 0),
+        restockType: 'CANCEL' as const,
+      }))
       .filter((l) => l.quantity > 0);
     if (refundLines.length > 0) {
       const result = await shopify.request(RefundCreate, {
         // The same cancellation asked twice (a crash before it was recorded) applies once.
         key: `auto-cancel:${first.orderId}:${refundLines.map((l) => `${l.lineItemId.split('/').pop()}x${l.quantity}`).join(',')}`,
-        input: { orderId: first.shopifyOrderId, notify: notifyCustomer, note: 'Switchyard: no facility could fill these units before their auto-cancel date.', refundLineItems: refundLines },
+        input: {
+          orderId: first.shopifyOrderId,
+          notify: notifyCustomer,
+          note: 'Switchyard: no facility could fill these units before their auto-cancel date.',
+          refundLineItems: refundLines,
+        },
       });
       if (result.refundCreate.userErrors.length > 0) {
-        ctx.log.warn({ order: first.orderName, errors: result.refundCreate.userErrors }, 'Shopify refused the cancellation of the lines; they stay parked');
+        ctx.log.warn(
+          { order: first.orderName, errors: result.refundCreate.userErrors },
+          'Shopify refused the cancellation of the lines; they stay parked',
+        );
         ctx.count('refused', lines.length);
         continue;
       }
     }
-    await markAutoCancelled(ctx.db, first.orderId, lines.map((l) => l.lineId), 'units cancelled in Shopify (refund)', ctx.clock.now());
+    await markAutoCancelled(
+      ctx.db,
+      first.orderId,
+      lines.map((l) => l.lineId),
+      'units cancelled in Shopify (refund)',
+      ctx.clock.now(),
+    );
     ctx.count('lines_cancelled', lines.length);
   }
 }

@@ -34,7 +34,14 @@ import {
   type SyncClaim,
 } from '../domains/fulfillment/index.js';
 import type { ShopifyClient } from '../shopify/client.js';
-import { FulfillmentCreate, FulfillmentOrderMove, OrderFulfillmentState, PreparedForPickup, type FulfillmentNode, type FulfillmentOrderNode } from '../shopify/operations.js';
+import {
+  FulfillmentCreate,
+  FulfillmentOrderMove,
+  OrderFulfillmentState,
+  PreparedForPickup,
+  type FulfillmentNode,
+  type FulfillmentOrderNode,
+} from '../shopify/operations.js';
 import { isAppError } from '../platform/errors.js';
 import { explainOnHandDrop } from './shadow.js';
 
@@ -63,7 +70,15 @@ function sameLines(f: FulfillmentNode, push: PushWork): boolean {
  * location (Shopify's rule for one fulfilment). Null, with the reason, when Shopify has too few
  * units left to fulfil.
  */
-function planFulfillment(fos: FulfillmentOrderNode[], push: PushWork): { plan: Array<{ fulfillmentOrderId: string; fulfillmentOrderLineItems: Array<{ id: string; quantity: number }> }>; locationId: string | null } | { error: string } {
+function planFulfillment(
+  fos: FulfillmentOrderNode[],
+  push: PushWork,
+):
+  | {
+      plan: Array<{ fulfillmentOrderId: string; fulfillmentOrderLineItems: Array<{ id: string; quantity: number }> }>;
+      locationId: string | null;
+    }
+  | { error: string } {
   const open = fos.filter((fo) => fo.status === 'OPEN' || fo.status === 'IN_PROGRESS');
   const locations = [...new Set(open.map((fo) => fo.assignedLocation.location?.id ?? null))];
   // Prefer the shipment's own location when a fulfilment order sits there, else the others in turn.
@@ -85,9 +100,17 @@ function planFulfillment(fos: FulfillmentOrderNode[], push: PushWork): { plan: A
           byFo.set(fo.id, [...(byFo.get(fo.id) ?? []), { id: item.id, quantity: take }]);
         }
       }
-      if (need > 0) short = `Shopify has ${l.quantity - need} of ${l.quantity} unit(s) of line ${l.shopifyLineItemId} left to fulfil at ${location ?? 'its location'}.`;
+      if (need > 0)
+        short = `Shopify has ${l.quantity - need} of ${l.quantity} unit(s) of line ${l.shopifyLineItemId} left to fulfil at ${location ?? 'its location'}.`;
     }
-    if (!short) return { plan: [...byFo].map(([fulfillmentOrderId, fulfillmentOrderLineItems]) => ({ fulfillmentOrderId, fulfillmentOrderLineItems })), locationId: location };
+    if (!short)
+      return {
+        plan: [...byFo].map(([fulfillmentOrderId, fulfillmentOrderLineItems]) => ({
+          fulfillmentOrderId,
+          fulfillmentOrderLineItems,
+        })),
+        locationId: location,
+      };
     lastError = short;
   }
   return { error: lastError };
@@ -101,10 +124,14 @@ const OWING_STATUSES = new Set(['OPEN', 'IN_PROGRESS', 'ON_HOLD', 'SCHEDULED']);
  * order's fulfilment orders that still owe anything (the order was edited or refunded after the
  * units were picked, and the change reached Switchyard too late).
  */
-export function unitsBeyondOwed(fos: FulfillmentOrderNode[], push: PushWork): Array<{ orderLineId: number; quantity: number }> {
+export function unitsBeyondOwed(
+  fos: FulfillmentOrderNode[],
+  push: PushWork,
+): Array<{ orderLineId: number; quantity: number }> {
   const owed = new Map<string, number>();
   for (const fo of fos.filter((f) => OWING_STATUSES.has(f.status))) {
-    for (const item of fo.lineItems.nodes) owed.set(item.lineItem.id, (owed.get(item.lineItem.id) ?? 0) + item.remainingQuantity);
+    for (const item of fo.lineItems.nodes)
+      owed.set(item.lineItem.id, (owed.get(item.lineItem.id) ?? 0) + item.remainingQuantity);
   }
   const beyond: Array<{ orderLineId: number; quantity: number }> = [];
   for (const l of push.lines) {
@@ -121,7 +148,10 @@ export function unitsBeyondOwed(fos: FulfillmentOrderNode[], push: PushWork): Ar
  * yet in an open fulfilment order there, taken from open fulfilment orders elsewhere. Computed from
  * Shopify's present state each time, so a move that applied without an answer is not repeated.
  */
-function plannedMoves(fos: FulfillmentOrderNode[], push: PushWork): Map<string, Array<{ id: string; quantity: number }>> {
+function plannedMoves(
+  fos: FulfillmentOrderNode[],
+  push: PushWork,
+): Map<string, Array<{ id: string; quantity: number }>> {
   const target = push.facilityLocationId;
   const moves = new Map<string, Array<{ id: string; quantity: number }>>();
   const open = fos.filter((fo) => fo.status === 'OPEN' || fo.status === 'IN_PROGRESS');
@@ -133,7 +163,9 @@ function plannedMoves(fos: FulfillmentOrderNode[], push: PushWork): Map<string, 
     let need = l.quantity - there;
     // Only an OPEN fulfilment order can move (one in progress stays where it is).
     for (const fo of open.filter((f) => f.status === 'OPEN' && f.assignedLocation.location?.id !== target)) {
-      for (const item of fo.lineItems.nodes.filter((n) => n.lineItem.id === l.shopifyLineItemId && n.remainingQuantity > 0)) {
+      for (const item of fo.lineItems.nodes.filter(
+        (n) => n.lineItem.id === l.shopifyLineItemId && n.remainingQuantity > 0,
+      )) {
         if (need <= 0) break;
         const take = Math.min(need, item.remainingQuantity);
         moves.set(fo.id, [...(moves.get(fo.id) ?? []), { id: item.id, quantity: take }]);
@@ -167,7 +199,10 @@ interface OrderSync {
 }
 
 /** Syncs one order; returns when to come back if something is left. */
-export async function syncOrder(deps: FulfillmentPusherDeps, claim: SyncClaim): Promise<{ done: true } | { done: false; retryAt: Date }> {
+export async function syncOrder(
+  deps: FulfillmentPusherDeps,
+  claim: SyncClaim,
+): Promise<{ done: true } | { done: false; retryAt: Date }> {
   const { db, shopify, now } = deps;
   const state = await orderSyncState(db, claim.orderId);
   if (!state || (state.pushes.length === 0 && !claim.check)) return { done: true };
@@ -184,7 +219,17 @@ export async function syncOrder(deps: FulfillmentPusherDeps, claim: SyncClaim): 
   }
   const known = state.knownFulfillmentIds;
   const settings = await fulfillmentSettings(db);
-  const sync: OrderSync = { deps, claim, order, known, settings, pushes: [...state.pushes], settled: new Set<number>(), read, retryLater };
+  const sync: OrderSync = {
+    deps,
+    claim,
+    order,
+    known,
+    settings,
+    pushes: [...state.pushes],
+    settled: new Set<number>(),
+    read,
+    retryLater,
+  };
 
   // 1. Calls whose outcome is unknown: did Shopify apply them?
   await settleUnknownPushes(sync);
@@ -198,12 +243,21 @@ export async function syncOrder(deps: FulfillmentPusherDeps, claim: SyncClaim): 
 
 // One transaction: a worker killed between the confirmation and the base move would leave the
 // fulfilment's drop of Shopify's on hand looking like a sale still on its way (units held back).
-async function confirm(sync: OrderSync, push: PushWork, fulfillment: FulfillmentNode | { id: string; createdAt: string; location: { id: string } | null } | null, outcome: string, request: Record<string, unknown>, response: Record<string, unknown>, ms: number): Promise<void> {
+async function confirm(
+  sync: OrderSync,
+  push: PushWork,
+  fulfillment: FulfillmentNode | { id: string; createdAt: string; location: { id: string } | null } | null,
+  outcome: string,
+  request: Record<string, unknown>,
+  response: Record<string, unknown>,
+  ms: number,
+): Promise<void> {
   const { db, now } = sync.deps;
   await db.transaction(async (tx) => {
     const confirmed = await confirmPush(tx, push, fulfillment?.id ?? null, now());
     await logPush(tx, push.id, outcome, request, response, ms, now());
-    if (confirmed && fulfillment) await explainOnHandDrop(tx, fulfillment.location?.id ?? null, new Date(fulfillment.createdAt), push.lines);
+    if (confirmed && fulfillment)
+      await explainOnHandDrop(tx, fulfillment.location?.id ?? null, new Date(fulfillment.createdAt), push.lines);
   });
   if (fulfillment) sync.known.add(fulfillment.id);
   sync.settled.add(push.id);
@@ -216,7 +270,9 @@ async function settleUnknownPushes(sync: OrderSync): Promise<void> {
   const successful = () => order.fulfillments.filter((f) => f.status === 'SUCCESS');
   for (const push of sync.pushes.filter((p) => p.status === 'sending')) {
     if (push.action === 'fulfil') {
-      const mine = successful().find((f) => !known.has(f.id) && !push.fulfillmentsBefore.includes(f.id) && sameLines(f, push));
+      const mine = successful().find(
+        (f) => !known.has(f.id) && !push.fulfillmentsBefore.includes(f.id) && sameLines(f, push),
+      );
       if (mine) {
         await confirm(sync, push, mine, 'found_existing', {}, { fulfillmentId: mine.id }, 0);
         continue;
@@ -224,7 +280,15 @@ async function settleUnknownPushes(sync: OrderSync): Promise<void> {
     } else {
       const pickupFos = order.fulfillmentOrders.nodes.filter((fo) => fo.deliveryMethod?.methodType === 'PICK_UP');
       if (pickupFos.length > 0 && pickupFos.every((fo) => fo.status === 'IN_PROGRESS' || fo.status === 'CLOSED')) {
-        await confirm(sync, push, null, 'found_existing', {}, { fulfillmentOrders: pickupFos.map((fo) => ({ id: fo.id, status: fo.status })) }, 0);
+        await confirm(
+          sync,
+          push,
+          null,
+          'found_existing',
+          {},
+          { fulfillmentOrders: pickupFos.map((fo) => ({ id: fo.id, status: fo.status })) },
+          0,
+        );
         continue;
       }
     }
@@ -242,11 +306,16 @@ async function sendPendingPushes(sync: OrderSync): Promise<SyncOutcome | undefin
   for (const push of pushes) {
     if (settled.has(push.id) || push.status !== 'pending') continue;
     // A pickup's fulfilment waits until Shopify knows it was prepared (the customer's notice first).
-    if (push.action === 'fulfil' && push.kind === 'pickup' && pushes.some((p) => p.shipmentId === push.shipmentId && p.action === 'prepare_pickup' && !settled.has(p.id))) {
+    if (
+      push.action === 'fulfil' &&
+      push.kind === 'pickup' &&
+      pushes.some((p) => p.shipmentId === push.shipmentId && p.action === 'prepare_pickup' && !settled.has(p.id))
+    ) {
       await logPush(db, push.id, 'waiting', {}, { for: 'prepared for pickup' }, 0, now());
       return sync.retryLater(5_000);
     }
-    const retry = push.action === 'prepare_pickup' ? await sendPreparedForPickup(sync, push) : await sendFulfilment(sync, push);
+    const retry =
+      push.action === 'prepare_pickup' ? await sendPreparedForPickup(sync, push) : await sendFulfilment(sync, push);
     if (retry) return retry;
   }
   return undefined;
@@ -256,10 +325,26 @@ async function sendPendingPushes(sync: OrderSync): Promise<SyncOutcome | undefin
 async function sendPreparedForPickup(sync: OrderSync, push: PushWork): Promise<SyncOutcome | undefined> {
   const { db, shopify, now } = sync.deps;
   const { order, claim } = sync;
-  const fos = order.fulfillmentOrders.nodes.filter((fo) => fo.deliveryMethod?.methodType === 'PICK_UP' && (fo.status === 'OPEN' || fo.status === 'IN_PROGRESS'));
+  const fos = order.fulfillmentOrders.nodes.filter(
+    (fo) => fo.deliveryMethod?.methodType === 'PICK_UP' && (fo.status === 'OPEN' || fo.status === 'IN_PROGRESS'),
+  );
   if (fos.length === 0) {
     await failPush(db, push.id, 'Shopify has no open pickup fulfilment order for this order.');
-    await logPush(db, push.id, 'refused', {}, { fulfillmentOrders: order.fulfillmentOrders.nodes.map((fo) => ({ id: fo.id, status: fo.status, method: fo.deliveryMethod?.methodType })) }, 0, now());
+    await logPush(
+      db,
+      push.id,
+      'refused',
+      {},
+      {
+        fulfillmentOrders: order.fulfillmentOrders.nodes.map((fo) => ({
+          id: fo.id,
+          status: fo.status,
+          method: fo.deliveryMethod?.methodType,
+        })),
+      },
+      0,
+      now(),
+    );
     sync.settled.add(push.id);
     return undefined;
   }
@@ -280,7 +365,15 @@ async function sendPreparedForPickup(sync: OrderSync, push: PushWork): Promise<S
   } catch (error) {
     // Marking ready twice is harmless to the order, but the next run checks first anyway.
     await noteError(db, push.id, error instanceof Error ? error.message : String(error));
-    await logPush(db, push.id, 'unknown', input, { error: error instanceof Error ? error.message : String(error) }, performance.now() - started, now());
+    await logPush(
+      db,
+      push.id,
+      'unknown',
+      input,
+      { error: error instanceof Error ? error.message : String(error) },
+      performance.now() - started,
+      now(),
+    );
     return sync.retryLater(5_000);
   }
   return undefined;
@@ -295,7 +388,10 @@ async function sendFulfilment(sync: OrderSync, push: PushWork): Promise<SyncOutc
   if (beyond.length > 0) {
     await recordBeyondOwed(db, push, beyond, now());
     await logPush(db, push.id, 'beyond_owed', {}, { units: beyond }, 0, now());
-    log.warn({ orderId: claim.orderId, shipmentId: push.shipmentId, units: beyond }, 'units shipped beyond what Shopify still owed; recorded on the shipment');
+    log.warn(
+      { orderId: claim.orderId, shipmentId: push.shipmentId, units: beyond },
+      'units shipped beyond what Shopify still owed; recorded on the shipment',
+    );
     if (push.lines.length === 0) {
       await confirm(sync, push, null, 'nothing_owed', {}, { beyondOwed: beyond }, 0);
       return undefined;
@@ -309,7 +405,11 @@ async function sendFulfilment(sync: OrderSync, push: PushWork): Promise<SyncOutc
   // Where Shopify holds these units decides which location's committed figure they are in: record
   // a move made now, or one an earlier attempt made without hearing the answer.
   const atFacility = moved || (!('error' in planned) && planned.locationId === push.facilityLocationId);
-  if (settings.fulfillmentOrderLocation === 'move' && atFacility && push.lines.some((l) => l.fulfillmentFacilityId !== push.facilityId)) {
+  if (
+    settings.fulfillmentOrderLocation === 'move' &&
+    atFacility &&
+    push.lines.some((l) => l.fulfillmentFacilityId !== push.facilityId)
+  ) {
     await recordFulfillmentOrderMove(db, push, now());
   }
   if ('error' in planned) {
@@ -325,7 +425,12 @@ async function sendFulfilment(sync: OrderSync, push: PushWork): Promise<SyncOutc
   };
   // The claim must outlast the call: if it was lost, another worker owns the order now.
   await keepClaim(db, claim, now());
-  await markSending(db, push.id, sync.order.fulfillments.map((f) => f.id), now());
+  await markSending(
+    db,
+    push.id,
+    sync.order.fulfillments.map((f) => f.id),
+    now(),
+  );
   const started = performance.now();
   try {
     const result = await shopify.request(FulfillmentCreate, { fulfillment: input, message: null });
@@ -337,12 +442,31 @@ async function sendFulfilment(sync: OrderSync, push: PushWork): Promise<SyncOutc
       settled.add(push.id);
       return undefined;
     }
-    await confirm(sync, push, fulfillment, 'created', input, { fulfillmentId: fulfillment.id }, performance.now() - started);
+    await confirm(
+      sync,
+      push,
+      fulfillment,
+      'created',
+      input,
+      { fulfillmentId: fulfillment.id },
+      performance.now() - started,
+    );
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     await noteError(db, push.id, message);
-    await logPush(db, push.id, isAppError(error) && error.code === 'shopify.outcome_unknown' ? 'unknown' : 'error', input, { error: message }, performance.now() - started, now());
-    log.warn({ orderId: claim.orderId, pushId: push.id, err: error }, 'fulfilment push got no answer; Shopify is checked before it is sent again');
+    await logPush(
+      db,
+      push.id,
+      isAppError(error) && error.code === 'shopify.outcome_unknown' ? 'unknown' : 'error',
+      input,
+      { error: message },
+      performance.now() - started,
+      now(),
+    );
+    log.warn(
+      { orderId: claim.orderId, pushId: push.id, err: error },
+      'fulfilment push got no answer; Shopify is checked before it is sent again',
+    );
     return sync.retryLater(5_000);
   }
   // Shopify's remaining quantities moved: read again before the next push of this order.
@@ -361,16 +485,38 @@ async function moveToFacility(sync: OrderSync, push: PushWork): Promise<{ moved:
     const moves = plannedMoves(sync.order.fulfillmentOrders.nodes, push);
     for (const [fulfillmentOrderId, lines] of moves) {
       await keepClaim(db, sync.claim, now());
-      const request = { id: fulfillmentOrderId, newLocationId: push.facilityLocationId, fulfillmentOrderLineItems: lines };
+      const request = {
+        id: fulfillmentOrderId,
+        newLocationId: push.facilityLocationId,
+        fulfillmentOrderLineItems: lines,
+      };
       const started = performance.now();
       try {
         const result = await shopify.request(FulfillmentOrderMove, request);
         const errors = result.fulfillmentOrderMove.userErrors;
-        await logPush(db, push.id, errors.length > 0 ? 'move_refused' : 'moved', request, errors.length > 0 ? { userErrors: errors } : { moved: result.fulfillmentOrderMove.movedFulfillmentOrder?.id ?? null }, performance.now() - started, now());
+        await logPush(
+          db,
+          push.id,
+          errors.length > 0 ? 'move_refused' : 'moved',
+          request,
+          errors.length > 0
+            ? { userErrors: errors }
+            : { moved: result.fulfillmentOrderMove.movedFulfillmentOrder?.id ?? null },
+          performance.now() - started,
+          now(),
+        );
         // Refused (the location does not stock the item, say): fulfilled where it is.
         if (errors.length === 0) moved = true;
       } catch (error) {
-        await logPush(db, push.id, 'unknown', request, { error: error instanceof Error ? error.message : String(error) }, performance.now() - started, now());
+        await logPush(
+          db,
+          push.id,
+          'unknown',
+          request,
+          { error: error instanceof Error ? error.message : String(error) },
+          performance.now() - started,
+          now(),
+        );
         return sync.retryLater(5_000);
       }
     }
@@ -392,7 +538,14 @@ async function importShopifyFulfilments(sync: OrderSync): Promise<SyncOutcome> {
     const left = await db.transaction(async (tx) => {
       const units = await importShopifyFulfillment(
         tx,
-        { orderId: claim.orderId, fulfillmentId: f.id, locationId: f.location?.id ?? null, createdAt: new Date(f.createdAt), tracking: f.trackingInfo[0] ?? null, lines },
+        {
+          orderId: claim.orderId,
+          fulfillmentId: f.id,
+          locationId: f.location?.id ?? null,
+          createdAt: new Date(f.createdAt),
+          tracking: f.trackingInfo[0] ?? null,
+          lines,
+        },
         now(),
       );
       if (units) await explainOnHandDrop(tx, f.location?.id ?? null, new Date(f.createdAt), units);

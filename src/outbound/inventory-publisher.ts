@@ -14,10 +14,26 @@ import { sql } from 'drizzle-orm';
 import type { Db } from '../platform/db/client.js';
 import { queryRows } from '../platform/db/rows.js';
 import type { Logger } from '../platform/logger.js';
-import { claimChangedVariants, desiredAvailable, freeLeasesOfGoneProcesses, markChanged, publishedPairs, publishTargets, releaseClaims, type PublishPair } from '../domains/inventory/index.js';
+import {
+  claimChangedVariants,
+  desiredAvailable,
+  freeLeasesOfGoneProcesses,
+  markChanged,
+  publishedPairs,
+  publishTargets,
+  releaseClaims,
+  type PublishPair,
+} from '../domains/inventory/index.js';
 import type { JobContext } from '../platform/jobs/job.types.js';
 import { isGoneLocalProcess, THIS_PROCESS } from '../platform/processes.js';
-import { recordDifference, saveSnapshot, shadowNoteSent, shadowsOf, shadowTookPush, type SnapshotRow } from './shadow.js';
+import {
+  recordDifference,
+  saveSnapshot,
+  shadowNoteSent,
+  shadowsOf,
+  shadowTookPush,
+  type SnapshotRow,
+} from './shadow.js';
 import type { ShopifyClient } from '../shopify/client.js';
 import { InventoryLevelsByIds, InventorySetQuantities, type InventoryLevelNode } from '../shopify/operations.js';
 import { runBulkMutation, type BulkFinishSignals } from '../shopify/bulk-runner.js';
@@ -36,7 +52,13 @@ export interface PublishSettings {
   bulkThreshold: number;
 }
 
-export const DEFAULT_PUBLISH_SETTINGS: PublishSettings = { batchSize: 250, readBatchSize: 100, maxRounds: 3, unexplainedGraceMs: 30 * 60_000, bulkThreshold: 2500 };
+export const DEFAULT_PUBLISH_SETTINGS: PublishSettings = {
+  batchSize: 250,
+  readBatchSize: 100,
+  maxRounds: 3,
+  unexplainedGraceMs: 30 * 60_000,
+  bulkThreshold: 2500,
+};
 
 type Pair = PublishPair;
 
@@ -62,9 +84,15 @@ export interface PublishOutcome {
   calls: number;
 }
 
-const levelGid = (locationId: string, itemId: string) => `gid://shopify/InventoryLevel/${locationId.split('/').pop()}?inventory_item_id=${itemId.split('/').pop()}`;
+const levelGid = (locationId: string, itemId: string) =>
+  `gid://shopify/InventoryLevel/${locationId.split('/').pop()}?inventory_item_id=${itemId.split('/').pop()}`;
 
-async function readLevels(shopify: ShopifyClient, pairs: Pair[], readBatchSize: number, counter: { calls: number }): Promise<Map<string, InventoryLevelNode>> {
+async function readLevels(
+  shopify: ShopifyClient,
+  pairs: Pair[],
+  readBatchSize: number,
+  counter: { calls: number },
+): Promise<Map<string, InventoryLevelNode>> {
   const found = new Map<string, InventoryLevelNode>();
   for (let i = 0; i < pairs.length; i += readBatchSize) {
     const ids = pairs.slice(i, i + readBatchSize).map((p) => levelGid(p.locationId, p.itemId));
@@ -75,7 +103,8 @@ async function readLevels(shopify: ShopifyClient, pairs: Pair[], readBatchSize: 
   return found;
 }
 
-const quantityOf = (node: InventoryLevelNode, name: string) => node.quantities.find((q) => q.name === name)?.quantity ?? 0;
+const quantityOf = (node: InventoryLevelNode, name: string) =>
+  node.quantities.find((q) => q.name === name)?.quantity ?? 0;
 
 /**
  * Decides what each pair should show in Shopify. Pairs of variants in `readVariants` (Shopify may have
@@ -95,8 +124,17 @@ export async function decide(
 ): Promise<PairDecision[]> {
   const shadows = await shadowsOf(db, pairs);
   const key = (p: Pair) => `${p.itemId}|${p.locationId}`;
-  const toRead = pairs.filter((p) => readVariants === 'all' || readVariants.has(p.variantId) || readPairs.has(`${p.variantId}|${p.locationId}`) || shadows.get(key(p))?.baseOnHand == null);
-  const [targets, levels] = await Promise.all([publishTargets(db, pairs), readLevels(shopify, toRead, settings.readBatchSize, counter)]);
+  const toRead = pairs.filter(
+    (p) =>
+      readVariants === 'all' ||
+      readVariants.has(p.variantId) ||
+      readPairs.has(`${p.variantId}|${p.locationId}`) ||
+      shadows.get(key(p))?.baseOnHand == null,
+  );
+  const [targets, levels] = await Promise.all([
+    publishTargets(db, pairs),
+    readLevels(shopify, toRead, settings.readBatchSize, counter),
+  ]);
   const read = new Set(toRead.map(key));
   const decisions: PairDecision[] = [];
   const snapshot: SnapshotRow[] = [];
@@ -105,7 +143,14 @@ export async function decide(
     const level = levels.get(key(pair));
     const fresh = read.has(key(pair));
     if (fresh && !level) {
-      decisions.push({ ...pair, shopifyAvailable: null, shopifyCommitted: null, heldBack: 0, unexplainedSale: 0, desired: null });
+      decisions.push({
+        ...pair,
+        shopifyAvailable: null,
+        shopifyCommitted: null,
+        heldBack: 0,
+        unexplainedSale: 0,
+        desired: null,
+      });
       continue;
     }
     const available = level ? quantityOf(level, 'available') : shadow!.available;
@@ -132,7 +177,15 @@ export async function decide(
     if (unexplained > 0) {
       const since = base?.unexplainedSince ?? now;
       if (fresh && now.getTime() - since.getTime() > settings.unexplainedGraceMs) {
-        await recordDifference(db, pair, onHand + unexplained, onHand, 'on_hand_lower_in_shopify: no sale arrived to explain it; taken for an edit in Shopify admin', 'corrected', now);
+        await recordDifference(
+          db,
+          pair,
+          onHand + unexplained,
+          onHand,
+          'on_hand_lower_in_shopify: no sale arrived to explain it; taken for an edit in Shopify admin',
+          'corrected',
+          now,
+        );
         unexplained = 0;
       } else {
         row = { ...row, rebase: false, unexplainedSince: since };
@@ -140,7 +193,14 @@ export async function decide(
     }
     const { heldBack, desired } = desiredAvailable(pair.target, committed, pair.knownCommitted);
     const pendingSale = Math.max(0, unexplained);
-    decisions.push({ ...pair, shopifyAvailable: available, shopifyCommitted: committed, heldBack, unexplainedSale: pendingSale, desired: Math.max(0, desired - pendingSale) });
+    decisions.push({
+      ...pair,
+      shopifyAvailable: available,
+      shopifyCommitted: committed,
+      heldBack,
+      unexplainedSale: pendingSale,
+      desired: Math.max(0, desired - pendingSale),
+    });
     if (fresh) snapshot.push(row);
   }
   await saveSnapshot(db, snapshot, now);
@@ -149,14 +209,29 @@ export async function decide(
 
 /** Decides and pushes for these variants (reading Shopify where needed); returns what happened. */
 export async function publishVariants(
-  deps: { db: Db; shopify: ShopifyClient; logger: Logger; now: () => Date; settings?: PublishSettings; signals?: BulkFinishSignals | undefined },
+  deps: {
+    db: Db;
+    shopify: ShopifyClient;
+    logger: Logger;
+    now: () => Date;
+    settings?: PublishSettings;
+    signals?: BulkFinishSignals | undefined;
+  },
   variantIds: number[],
   readVariants: Set<number> | 'all' = new Set(),
   readPairs: ReadonlySet<string> = new Set(),
 ): Promise<PublishOutcome> {
   const settings = deps.settings ?? DEFAULT_PUBLISH_SETTINGS;
   const counter = { calls: 0 };
-  const outcome: PublishOutcome = { variants: variantIds.length, pairs: 0, unchanged: 0, pushed: 0, stale: 0, missingLevels: 0, calls: 0 };
+  const outcome: PublishOutcome = {
+    variants: variantIds.length,
+    pairs: 0,
+    unchanged: 0,
+    pushed: 0,
+    stale: 0,
+    missingLevels: 0,
+    calls: 0,
+  };
   // A level whose last call is still under way elsewhere waits for its answer (left for the next run).
   const unsettled = await settleUnknownPushes(deps);
   let pending = await publishedPairs(deps.db, variantIds);
@@ -165,7 +240,16 @@ export async function publishVariants(
   if (waiting.length > 0) pending = pending.filter((p) => !unsettled.has(`${p.itemId}|${p.locationId}`));
   for (let round = 0; round < settings.maxRounds && pending.length > 0; round++) {
     // After a refused compare-and-set, Shopify moved: read those items, never resend blindly.
-    const decisions = await decide(deps.db, deps.shopify, pending, round === 0 ? readVariants : 'all', settings, counter, deps.now(), round === 0 ? readPairs : new Set());
+    const decisions = await decide(
+      deps.db,
+      deps.shopify,
+      pending,
+      round === 0 ? readVariants : 'all',
+      settings,
+      counter,
+      deps.now(),
+      round === 0 ? readPairs : new Set(),
+    );
     const missing = decisions.filter((d) => d.desired === null).length;
     const changes = decisions.filter((d) => d.desired !== null && d.desired !== d.shopifyAvailable);
     outcome.missingLevels += missing;
@@ -199,7 +283,8 @@ export async function publishVariants(
     pending = staleAgain;
   }
   outcome.calls = counter.calls;
-  if (pending.length + waiting.length > 0) throw new PublishIncomplete([...new Set([...pending, ...waiting].map((p) => p.variantId))], outcome);
+  if (pending.length + waiting.length > 0)
+    throw new PublishIncomplete([...new Set([...pending, ...waiting].map((p) => p.variantId))], outcome);
   return outcome;
 }
 
@@ -208,7 +293,9 @@ export class PublishIncomplete extends Error {
     readonly variantIds: number[],
     readonly outcome: PublishOutcome,
   ) {
-    super(`${variantIds.length} variant(s) kept changing in Shopify during ${DEFAULT_PUBLISH_SETTINGS.maxRounds} read-and-reconcile rounds, or wait for the answer to a call still under way; left for the next run`);
+    super(
+      `${variantIds.length} variant(s) kept changing in Shopify during ${DEFAULT_PUBLISH_SETTINGS.maxRounds} read-and-reconcile rounds, or wait for the answer to a call still under way; left for the next run`,
+    );
   }
 }
 
@@ -217,11 +304,21 @@ type Quantity = { inventoryItemId: string; locationId: string; quantity: number;
 type PushOutcome = 'accepted' | 'stale' | 'not_applied' | 'failed';
 
 const quantitiesOf = (batch: PairDecision[]): Quantity[] =>
-  batch.map((d) => ({ inventoryItemId: d.itemId, locationId: d.locationId, quantity: d.desired!, changeFromQuantity: d.shopifyAvailable! }));
+  batch.map((d) => ({
+    inventoryItemId: d.itemId,
+    locationId: d.locationId,
+    quantity: d.desired!,
+    changeFromQuantity: d.shopifyAvailable!,
+  }));
 // A fresh key per attempt: the client's own retries of a call reuse it (applied once), while a later
 // publish of the same figures is a new change, not a replay.
 const newKey = () => `switchyard-publish-${randomUUID()}`;
-const inputOf = (key: string, quantities: Quantity[]) => ({ name: 'available' as const, reason: 'correction', referenceDocumentUri: `switchyard://inventory/publish/${key}`, quantities });
+const inputOf = (key: string, quantities: Quantity[]) => ({
+  name: 'available' as const,
+  reason: 'correction',
+  referenceDocumentUri: `switchyard://inventory/publish/${key}`,
+  quantities,
+});
 
 function outcomeOf(errors: Array<{ code: string | null }>): PushOutcome {
   if (errors.length === 0) return 'accepted';
@@ -236,7 +333,17 @@ function outcomeOf(errors: Array<{ code: string | null }>): PushOutcome {
  * Shopify's available was exactly that) and counts the move, so a read under way since does not
  * replace it.
  */
-async function recordPush(db: Db, push: { logId: number; outcome: PushOutcome; quantities: Quantity[]; response: Record<string, unknown>; durationMs: number }, now: Date): Promise<void> {
+async function recordPush(
+  db: Db,
+  push: {
+    logId: number;
+    outcome: PushOutcome;
+    quantities: Quantity[];
+    response: Record<string, unknown>;
+    durationMs: number;
+  },
+  now: Date,
+): Promise<void> {
   await db.transaction(async (tx) => {
     // Only a row still `sending`: two publishers settling the same lost call apply it once.
     const updated = await queryRows<{ id: number }>(
@@ -254,7 +361,12 @@ async function recordPush(db: Db, push: { logId: number; outcome: PushOutcome; q
  * a crash leaves the rows for `settleUnknownPushes`, and Shopify's level webhooks for these values,
  * which may arrive before the answer, are recognised as the echo of this push (the webhook handler).
  */
-async function noteAttempt(db: Db, method: 'set' | 'bulk', calls: Array<{ key: string; quantities: Quantity[] }>, now: Date): Promise<number[]> {
+async function noteAttempt(
+  db: Db,
+  method: 'set' | 'bulk',
+  calls: Array<{ key: string; quantities: Quantity[] }>,
+  now: Date,
+): Promise<number[]> {
   return db.transaction(async (tx) => {
     const rows = await queryRows<{ id: number; key: string }>(
       tx,
@@ -283,8 +395,19 @@ const SENDING_GIVE_UP_MS = 10 * 60_000;
  * attempt failed. Each outcome is recorded as if the answer had come; the variants are read again.
  * Returns the levels (`item|location`) named by calls still `sending`: under way, not settled yet.
  */
-export async function settleUnknownPushes(deps: { db: Db; shopify: ShopifyClient; logger: Logger; now: () => Date }): Promise<Set<string>> {
-  const rows = await queryRows<{ id: number; at: Date; idempotency_key: string; quantities: Quantity[]; holder: string | null }>(
+export async function settleUnknownPushes(deps: {
+  db: Db;
+  shopify: ShopifyClient;
+  logger: Logger;
+  now: () => Date;
+}): Promise<Set<string>> {
+  const rows = await queryRows<{
+    id: number;
+    at: Date;
+    idempotency_key: string;
+    quantities: Quantity[];
+    holder: string | null;
+  }>(
     deps.db,
     sql`select id, at, idempotency_key, quantities, holder from inventory_publish_log where outcome = 'sending' order by id`,
   );
@@ -297,7 +420,10 @@ export async function settleUnknownPushes(deps: { db: Db; shopify: ShopifyClient
   const stillSending = rows.filter((r) => !lost.includes(r));
   for (const row of lost) {
     const started = Date.now();
-    const data = await deps.shopify.request(InventorySetQuantities, { key: row.idempotency_key, input: inputOf(row.idempotency_key, row.quantities) });
+    const data = await deps.shopify.request(InventorySetQuantities, {
+      key: row.idempotency_key,
+      input: inputOf(row.idempotency_key, row.quantities),
+    });
     const errors = data.inventorySetQuantities.userErrors;
     // Still under way at Shopify: its answer is for a later run.
     if (errors.some((e) => e.code === 'IDEMPOTENCY_CONCURRENT_REQUEST')) {
@@ -305,19 +431,43 @@ export async function settleUnknownPushes(deps: { db: Db; shopify: ShopifyClient
       continue;
     }
     const outcome = outcomeOf(errors);
-    await recordPush(deps.db, { logId: row.id, outcome, quantities: row.quantities, response: { userErrors: errors, settledAfterLostAnswer: true }, durationMs: Date.now() - started }, deps.now());
+    await recordPush(
+      deps.db,
+      {
+        logId: row.id,
+        outcome,
+        quantities: row.quantities,
+        response: { userErrors: errors, settledAfterLostAnswer: true },
+        durationMs: Date.now() - started,
+      },
+      deps.now(),
+    );
     const variants = await queryRows<{ id: number }>(
       deps.db,
-      sql`select id from variants where shopify_inventory_item_id = any(${sql`array[${sql.join([...new Set(row.quantities.map((q) => q.inventoryItemId))].map((i) => sql`${i}`), sql`, `)}]::text[]`})`,
+      sql`select id from variants where shopify_inventory_item_id = any(${sql`array[${sql.join(
+        [...new Set(row.quantities.map((q) => q.inventoryItemId))].map((i) => sql`${i}`),
+        sql`, `,
+      )}]::text[]`})`,
     );
-    await markChanged(deps.db, variants.map((v) => v.id), deps.now(), { needsRead: true });
-    deps.logger.info({ key: row.idempotency_key, outcome, levels: row.quantities.length }, 'settled an inventory push whose answer was lost');
+    await markChanged(
+      deps.db,
+      variants.map((v) => v.id),
+      deps.now(),
+      { needsRead: true },
+    );
+    deps.logger.info(
+      { key: row.idempotency_key, outcome, levels: row.quantities.length },
+      'settled an inventory push whose answer was lost',
+    );
   }
   return new Set(stillSending.flatMap((r) => r.quantities.map((q) => `${q.inventoryItemId}|${q.locationId}`)));
 }
 
 /** One compare-and-set call. True when Shopify took it; false when nothing applied (a value had moved). */
-async function pushBatch(deps: { db: Db; shopify: ShopifyClient; now: () => Date }, batch: PairDecision[]): Promise<boolean> {
+async function pushBatch(
+  deps: { db: Db; shopify: ShopifyClient; now: () => Date },
+  batch: PairDecision[],
+): Promise<boolean> {
   const quantities = quantitiesOf(batch);
   const key = newKey();
   const [logId] = await noteAttempt(deps.db, 'set', [{ key, quantities }], deps.now());
@@ -334,8 +484,15 @@ async function pushBatch(deps: { db: Db; shopify: ShopifyClient; now: () => Date
   // Not applied (the client re-sent it after a lost answer and the first attempt had failed): read
   // and decide again, as for stale.
   const outcome = outcomeOf(errors);
-  await recordPush(deps.db, { logId: logId!, outcome, quantities, response: { userErrors: errors }, durationMs: Date.now() - started }, deps.now());
-  if (outcome === 'failed') throw new Error(`Shopify refused an inventory push: ${errors.map((e) => `${e.code ?? ''} ${e.message}`).join('; ')}`);
+  await recordPush(
+    deps.db,
+    { logId: logId!, outcome, quantities, response: { userErrors: errors }, durationMs: Date.now() - started },
+    deps.now(),
+  );
+  if (outcome === 'failed')
+    throw new Error(
+      `Shopify refused an inventory push: ${errors.map((e) => `${e.code ?? ''} ${e.message}`).join('; ')}`,
+    );
   return outcome === 'accepted';
 }
 
@@ -343,7 +500,11 @@ async function pushBatch(deps: { db: Db; shopify: ShopifyClient; now: () => Date
  * Many batches as one bulk mutation (a JSONL of variables through a staged upload): the same
  * compare-and-set per line, a fraction of the calls. Returns the decisions whose line went stale.
  */
-async function pushBulk(deps: { db: Db; shopify: ShopifyClient; now: () => Date; signals?: BulkFinishSignals | undefined }, changes: PairDecision[], batchSize: number): Promise<PairDecision[]> {
+async function pushBulk(
+  deps: { db: Db; shopify: ShopifyClient; now: () => Date; signals?: BulkFinishSignals | undefined },
+  changes: PairDecision[],
+  batchSize: number,
+): Promise<PairDecision[]> {
   const lines: Array<{ key: string; batch: PairDecision[]; quantities: Quantity[] }> = [];
   for (let i = 0; i < changes.length; i += batchSize) {
     const batch = changes.slice(i, i + batchSize);
@@ -364,7 +525,17 @@ async function pushBulk(deps: { db: Db; shopify: ShopifyClient; now: () => Date;
     // Refused before it ran (Shopify's bulk limit): nothing was applied, and the caller sends call by call.
     if (error instanceof AppError && error.code === 'shopify.bulk_refused') {
       for (const [index, line] of lines.entries()) {
-        await recordPush(deps.db, { logId: logIds[index]!, outcome: 'not_applied', quantities: line.quantities, response: { error: error.message }, durationMs: Date.now() - started }, deps.now());
+        await recordPush(
+          deps.db,
+          {
+            logId: logIds[index]!,
+            outcome: 'not_applied',
+            quantities: line.quantities,
+            response: { error: error.message },
+            durationMs: Date.now() - started,
+          },
+          deps.now(),
+        );
       }
     }
     throw error;
@@ -375,37 +546,66 @@ async function pushBulk(deps: { db: Db; shopify: ShopifyClient; now: () => Date;
   const failures: string[] = [];
   let unanswered = 0;
   for (const [index, line] of lines.entries()) {
-    const result = results.get(index) as { data?: { inventorySetQuantities?: { userErrors: Array<{ code: string | null; message: string }> } }; errors?: Array<{ message: string }> } | undefined;
+    const result = results.get(index) as
+      | {
+          data?: { inventorySetQuantities?: { userErrors: Array<{ code: string | null; message: string }> } };
+          errors?: Array<{ message: string }>;
+        }
+      | undefined;
     // A line the result file does not answer stays `sending`: the next publish asks Shopify under its key.
     if (!result) {
       unanswered++;
       continue;
     }
-    const errors = result.data?.inventorySetQuantities?.userErrors ?? [{ code: null, message: result.errors?.map((e) => e.message).join('; ') ?? 'no answer for this line' }];
+    const errors = result.data?.inventorySetQuantities?.userErrors ?? [
+      { code: null, message: result.errors?.map((e) => e.message).join('; ') ?? 'no answer for this line' },
+    ];
     const outcome = outcomeOf(errors);
-    await recordPush(deps.db, { logId: logIds[index]!, outcome, quantities: line.quantities, response: { userErrors: errors }, durationMs: Date.now() - started }, deps.now());
+    await recordPush(
+      deps.db,
+      {
+        logId: logIds[index]!,
+        outcome,
+        quantities: line.quantities,
+        response: { userErrors: errors },
+        durationMs: Date.now() - started,
+      },
+      deps.now(),
+    );
     if (outcome === 'stale' || outcome === 'not_applied') stale.push(...line.batch);
     if (outcome === 'failed') failures.push(errors.map((e) => e.message).join('; '));
   }
   if (failures.length > 0) throw new Error(`Shopify refused ${failures.length} bulk inventory line(s): ${failures[0]}`);
-  if (unanswered > 0) throw new Error(`the bulk mutation's result has no answer for ${unanswered} of ${lines.length} line(s); they are asked again under their keys`);
+  if (unanswered > 0)
+    throw new Error(
+      `the bulk mutation's result has no answer for ${unanswered} of ${lines.length} line(s); they are asked again under their keys`,
+    );
   return stale;
 }
-
 
 /**
  * One publish run: takes the marked variants under a lease, in rounds of up to 10,000, publishes them
  * and gives the marks back (kept, read next time, when a publish did not finish).
  */
-export async function publishChangedVariants(ctx: JobContext, shopify: ShopifyClient, settings: PublishSettings): Promise<void> {
+export async function publishChangedVariants(
+  ctx: JobContext,
+  shopify: ShopifyClient,
+  settings: PublishSettings,
+): Promise<void> {
   ctx.count('leases_freed', await freeLeasesOfGoneProcesses(ctx.db, ctx.clock.now()));
   while (!ctx.signal.aborted) {
     const claims = await claimChangedVariants(ctx.db, ctx.clock.now(), 10_000);
     if (claims.length === 0) break;
     try {
       // Read Shopify where it may have moved: every location of a variant, or the one a level webhook named.
-      const readVariants = new Set(claims.filter((c) => c.needsRead && c.readLocations === null).map((c) => c.variantId));
-      const readPairs = new Set(claims.flatMap((c) => (c.needsRead && c.readLocations ? c.readLocations.map((l) => `${c.variantId}|${l}`) : [])));
+      const readVariants = new Set(
+        claims.filter((c) => c.needsRead && c.readLocations === null).map((c) => c.variantId),
+      );
+      const readPairs = new Set(
+        claims.flatMap((c) =>
+          c.needsRead && c.readLocations ? c.readLocations.map((l) => `${c.variantId}|${l}`) : [],
+        ),
+      );
       const outcome = await publishVariants(
         { db: ctx.db, shopify, logger: ctx.log, now: () => ctx.clock.now(), settings },
         claims.map((c) => c.variantId),
@@ -418,8 +618,17 @@ export async function publishChangedVariants(ctx: JobContext, shopify: ShopifyCl
       if (error instanceof PublishIncomplete) {
         const left = new Set(error.variantIds);
         for (const [k, v] of Object.entries(error.outcome)) ctx.count(k, v);
-        await releaseClaims(ctx.db, claims.filter((c) => !left.has(c.variantId)), true);
-        await releaseClaims(ctx.db, claims.filter((c) => left.has(c.variantId)), false, new Date(ctx.clock.now().getTime() + 5000));
+        await releaseClaims(
+          ctx.db,
+          claims.filter((c) => !left.has(c.variantId)),
+          true,
+        );
+        await releaseClaims(
+          ctx.db,
+          claims.filter((c) => left.has(c.variantId)),
+          false,
+          new Date(ctx.clock.now().getTime() + 5000),
+        );
         ctx.log.warn({ variants: error.variantIds.length }, error.message);
         continue;
       }

@@ -69,7 +69,12 @@ export const inventoryPublishLog = pgTable(
     response: jsonb('response').$type<Record<string, unknown>>().notNull().default({}),
     durationMs: integer('duration_ms').notNull().default(0),
   },
-  (t) => [index('inventory_publish_log_at').on(t.at), index('inventory_publish_log_sending').on(t.id).where(sql`outcome = 'sending'`)],
+  (t) => [
+    index('inventory_publish_log_at').on(t.at),
+    index('inventory_publish_log_sending')
+      .on(t.id)
+      .where(sql`outcome = 'sending'`),
+  ],
 );
 
 /** A difference found between what Shopify holds and what Switchyard expected, with its cause. */

@@ -2,7 +2,12 @@
 // order, or a refund of those units), with or without Shopify's restock as the merchant chose. Shopify's
 // update then closes the store's work (the units go back on the shelf) and releases the reservation.
 import type { JobContext } from '../platform/jobs/job.types.js';
-import { expiredPickups, fulfillmentSettings, markExpiryRequested, markExpirySent } from '../domains/fulfillment/index.js';
+import {
+  expiredPickups,
+  fulfillmentSettings,
+  markExpiryRequested,
+  markExpirySent,
+} from '../domains/fulfillment/index.js';
 import type { ShopifyClient } from '../shopify/client.js';
 import { OrderById, OrderCancel, RefundCreate } from '../shopify/operations.js';
 import { explainOnHandDrop } from './shadow.js';
@@ -17,7 +22,8 @@ export async function expireUncollectedPickups(ctx: JobContext, shopify: Shopify
     // moves with the drop (so the publisher puts them back) in the transaction that closes the request.
     const done = async (outcome: string, units: Array<{ variantId: number | null; quantity: number }>) =>
       ctx.db.transaction(async (tx) => {
-        if (!restock && units.length > 0) await explainOnHandDrop(tx, pickup.facilityLocationId, ctx.clock.now(), units);
+        if (!restock && units.length > 0)
+          await explainOnHandDrop(tx, pickup.facilityLocationId, ctx.clock.now(), units);
         await markExpiryRequested(tx, pickup.shipmentId, outcome, ctx.clock.now());
       });
     // Shopify's present state first: a retry after a crash must not cancel units twice. If an earlier
@@ -29,19 +35,34 @@ export async function expireUncollectedPickups(ctx: JobContext, shopify: Shopify
       continue;
     }
     const unfulfilled = new Map(order.lineItems.nodes.map((l) => [l.id, l.unfulfilledQuantity]));
-    const units = pickup.lines.map((l) => ({ ...l, quantity: Math.min(l.quantity, unfulfilled.get(l.shopifyLineItemId) ?? 0) })).filter((l) => l.quantity > 0);
+    const units = pickup.lines
+      .map((l) => ({ ...l, quantity: Math.min(l.quantity, unfulfilled.get(l.shopifyLineItemId) ?? 0) }))
+      .filter((l) => l.quantity > 0);
     if (units.length === 0) {
       await done('nothing left to cancel in Shopify', pickup.expirySentAt ? pickup.lines : []);
       continue;
     }
     await markExpirySent(ctx.db, pickup.shipmentId, ctx.clock.now());
-    const whole = order.lineItems.nodes.every((l) => l.unfulfilledQuantity === 0 || units.some((u) => u.shopifyLineItemId === l.id && u.quantity === l.unfulfilledQuantity));
+    const whole = order.lineItems.nodes.every(
+      (l) =>
+        l.unfulfilledQuantity === 0 ||
+        units.some((u) => u.shopifyLineItemId === l.id && u.quantity === l.unfulfilledQuantity),
+    );
     const note = `Switchyard: not collected within ${settings.pickupExpiryDays} day(s) of being ready.`;
     if (whole) {
-      const result = await shopify.request(OrderCancel, { orderId: pickup.shopifyOrderId, reason: 'CUSTOMER', restock, notifyCustomer: settings.notifyCustomer, staffNote: note });
+      const result = await shopify.request(OrderCancel, {
+        orderId: pickup.shopifyOrderId,
+        reason: 'CUSTOMER',
+        restock,
+        notifyCustomer: settings.notifyCustomer,
+        staffNote: note,
+      });
       const errors = result.orderCancel.orderCancelUserErrors;
       if (errors.length > 0 && !errors.some((e) => /already cancel/i.test(e.message))) {
-        ctx.log.warn({ order: pickup.orderName, errors }, 'Shopify refused to cancel an uncollected pickup; it stays ready');
+        ctx.log.warn(
+          { order: pickup.orderName, errors },
+          'Shopify refused to cancel an uncollected pickup; it stays ready',
+        );
         await markExpirySent(ctx.db, pickup.shipmentId, null);
         ctx.count('refused', 1);
         continue;
@@ -53,11 +74,18 @@ export async function expireUncollectedPickups(ctx: JobContext, shopify: Shopify
           orderId: pickup.shopifyOrderId,
           notify: settings.notifyCustomer,
           note,
-          refundLineItems: units.map((u) => ({ lineItemId: u.shopifyLineItemId, quantity: u.quantity, restockType: restock ? ('CANCEL' as const) : ('NO_RESTOCK' as const) })),
+          refundLineItems: units.map((u) => ({
+            lineItemId: u.shopifyLineItemId,
+            quantity: u.quantity,
+            restockType: restock ? ('CANCEL' as const) : ('NO_RESTOCK' as const),
+          })),
         },
       });
       if (result.refundCreate.userErrors.length > 0) {
-        ctx.log.warn({ order: pickup.orderName, errors: result.refundCreate.userErrors }, 'Shopify refused to cancel an uncollected pickup; it stays ready');
+        ctx.log.warn(
+          { order: pickup.orderName, errors: result.refundCreate.userErrors },
+          'Shopify refused to cancel an uncollected pickup; it stays ready',
+        );
         await markExpirySent(ctx.db, pickup.shipmentId, null);
         ctx.count('refused', 1);
         continue;

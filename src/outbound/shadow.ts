@@ -19,7 +19,16 @@ export async function saveShopifyLevels(db: Db, levels: AsyncIterable<ShopifyLev
       .values(batch)
       .onConflictDoUpdate({
         target: [shopifyInventorySnapshot.shopifyInventoryItemId, shopifyInventorySnapshot.shopifyLocationId],
-        set: { available: sql`excluded.available`, onHand: sql`excluded.on_hand`, committed: sql`excluded.committed`, snapshotAt: sql`excluded.snapshot_at`, baseOnHand: sql`excluded.base_on_hand`, baseAt: sql`excluded.base_at`, baseLevelUpdatedAt: null, unexplainedSince: null },
+        set: {
+          available: sql`excluded.available`,
+          onHand: sql`excluded.on_hand`,
+          committed: sql`excluded.committed`,
+          snapshotAt: sql`excluded.snapshot_at`,
+          baseOnHand: sql`excluded.base_on_hand`,
+          baseAt: sql`excluded.base_at`,
+          baseLevelUpdatedAt: null,
+          unexplainedSince: null,
+        },
       });
     total += batch.length;
     batch = [];
@@ -48,11 +57,24 @@ export async function shopifyLevels(db: Db): Promise<Array<typeof shopifyInvento
 }
 
 /** What the shadow holds for one level: Shopify's last confirmed available, the last value sent, and when. */
-export async function shadowOf(db: Db, itemId: string, locationId: string): Promise<{ available: number; sent: number | null; confirmedAt: Date } | undefined> {
+export async function shadowOf(
+  db: Db,
+  itemId: string,
+  locationId: string,
+): Promise<{ available: number; sent: number | null; confirmedAt: Date } | undefined> {
   const [shadow] = await db
-    .select({ available: shopifyInventorySnapshot.available, sent: shopifyInventorySnapshot.lastPublishedQuantity, confirmedAt: shopifyInventorySnapshot.snapshotAt })
+    .select({
+      available: shopifyInventorySnapshot.available,
+      sent: shopifyInventorySnapshot.lastPublishedQuantity,
+      confirmedAt: shopifyInventorySnapshot.snapshotAt,
+    })
     .from(shopifyInventorySnapshot)
-    .where(and(eq(shopifyInventorySnapshot.shopifyInventoryItemId, itemId), eq(shopifyInventorySnapshot.shopifyLocationId, locationId)));
+    .where(
+      and(
+        eq(shopifyInventorySnapshot.shopifyInventoryItemId, itemId),
+        eq(shopifyInventorySnapshot.shopifyLocationId, locationId),
+      ),
+    );
   return shadow;
 }
 
@@ -83,7 +105,13 @@ export async function reconcileLevels(db: Db, levels: Level[], readFrom: Date, n
     sql`, `,
   );
   // Published pairs among these levels; variants already waiting for the publisher are its business.
-  const pairs = await queryRows<{ variant_id: number; facility_id: number; mode: 'aggregate' | 'mirror'; item: string; location: string }>(
+  const pairs = await queryRows<{
+    variant_id: number;
+    facility_id: number;
+    mode: 'aggregate' | 'mirror';
+    item: string;
+    location: string;
+  }>(
     db,
     sql`select v.id as variant_id, f.id as facility_id, f.publish_mode as mode, l.item, l.location
         from (values ${fresh}) as l(item, location)
@@ -93,7 +121,13 @@ export async function reconcileLevels(db: Db, levels: Level[], readFrom: Date, n
   );
   const targets = await publishTargets(
     db,
-    pairs.map((p): PublishPair => ({ variantId: p.variant_id, facilityId: p.facility_id, mode: p.mode, itemId: p.item, locationId: p.location })),
+    pairs.map((p): PublishPair => ({
+      variantId: p.variant_id,
+      facilityId: p.facility_id,
+      mode: p.mode,
+      itemId: p.item,
+      locationId: p.location,
+    })),
   );
   const byKey = new Map(levels.map((l) => [`${l.item}|${l.location}`, l]));
   const differing: Array<{ target: (typeof targets)[number]; level: Level; desired: number; heldBack: number }> = [];
@@ -112,7 +146,9 @@ export async function reconcileLevels(db: Db, levels: Level[], readFrom: Date, n
       ),
       sql`, `,
     );
-    await tx.execute(sql`insert into inventory_sync_differences (at, shopify_inventory_item_id, shopify_location_id, expected, found, cause, action) values ${rows}`);
+    await tx.execute(
+      sql`insert into inventory_sync_differences (at, shopify_inventory_item_id, shopify_location_id, expected, found, cause, action) values ${rows}`,
+    );
     await markChanged(
       tx,
       differing.map((d) => d.target.variantId),
@@ -166,10 +202,22 @@ export async function shadowsOf(db: Db, pairs: PublishPair[]): Promise<Map<strin
   const result = new Map<string, Shadow>();
   for (let i = 0; i < pairs.length; i += 1000) {
     const values = sql.join(
-      pairs.slice(i, i + 1000).map((p) => sql`(${p.itemId}, ${p.locationId}, ${p.variantId}::bigint, ${p.facilityId}::bigint)`),
+      pairs
+        .slice(i, i + 1000)
+        .map((p) => sql`(${p.itemId}, ${p.locationId}, ${p.variantId}::bigint, ${p.facilityId}::bigint)`),
       sql`, `,
     );
-    const rows = await queryRows<{ item: string; location: string; available: number; on_hand: number; committed: number; base_on_hand: number | null; base_moves: number; learned: number; unexplained_since: Date | null }>(
+    const rows = await queryRows<{
+      item: string;
+      location: string;
+      available: number;
+      on_hand: number;
+      committed: number;
+      base_on_hand: number | null;
+      base_moves: number;
+      learned: number;
+      unexplained_since: Date | null;
+    }>(
       db,
       sql`select p.item, p.location, s.available, s.on_hand, s.committed, s.base_on_hand, s.base_moves, s.unexplained_since,
             coalesce((select -sum(g.delta) from inventory_ledger g where g.variant_id = p.variant and g.facility_id = p.facility
@@ -179,13 +227,29 @@ export async function shadowsOf(db: Db, pairs: PublishPair[]): Promise<Map<strin
           join shopify_inventory_snapshot s on s.shopify_inventory_item_id = p.item and s.shopify_location_id = p.location`,
     );
     for (const r of rows) {
-      result.set(`${r.item}|${r.location}`, { available: r.available, onHand: r.on_hand, committed: r.committed, baseOnHand: r.base_on_hand, baseMoves: r.base_moves, learned: r.learned, unexplainedSince: r.unexplained_since });
+      result.set(`${r.item}|${r.location}`, {
+        available: r.available,
+        onHand: r.on_hand,
+        committed: r.committed,
+        baseOnHand: r.base_on_hand,
+        baseMoves: r.base_moves,
+        learned: r.learned,
+        unexplainedSince: r.unexplained_since,
+      });
     }
   }
   return result;
 }
 
-export async function recordDifference(db: Db, pair: PublishPair, expected: number, found: number, cause: string, action: string, now: Date): Promise<void> {
+export async function recordDifference(
+  db: Db,
+  pair: PublishPair,
+  expected: number,
+  found: number,
+  cause: string,
+  action: string,
+  now: Date,
+): Promise<void> {
   await db.execute(
     sql`insert into inventory_sync_differences (at, shopify_inventory_item_id, shopify_location_id, expected, found, cause, action)
         values (${now}, ${pair.itemId}, ${pair.locationId}, ${expected}, ${found}, ${cause}, ${action})`,
@@ -234,7 +298,10 @@ export async function saveSnapshot(db: Db, rows: SnapshotRow[], now: Date): Prom
  * Locks these shadow rows in (item, location) order, the order every writer of the shadow takes them:
  * an update in join order could otherwise deadlock with a read being saved (publisher or snapshot job).
  */
-export async function lockShadowRows(tx: Db, quantities: Array<{ inventoryItemId: string; locationId: string }>): Promise<void> {
+export async function lockShadowRows(
+  tx: Db,
+  quantities: Array<{ inventoryItemId: string; locationId: string }>,
+): Promise<void> {
   await tx.execute(
     sql`select 1 from shopify_inventory_snapshot s
         join jsonb_to_recordset(${JSON.stringify(quantities.map((q) => ({ item: q.inventoryItemId, location: q.locationId })))}::jsonb) as v(item text, location text)
@@ -248,7 +315,12 @@ export async function lockShadowRows(tx: Db, quantities: Array<{ inventoryItemId
  * restock): the shadow's base moves with it, so a mirrored store does not take the drop for a sale
  * still on its way. Only a base set before `at` moves: a later read already shows the drop.
  */
-export async function explainOnHandDrop(db: Db, locationId: string | null, at: Date, lines: Array<{ variantId: number | null; quantity: number }>): Promise<void> {
+export async function explainOnHandDrop(
+  db: Db,
+  locationId: string | null,
+  at: Date,
+  lines: Array<{ variantId: number | null; quantity: number }>,
+): Promise<void> {
   if (!locationId) return;
   for (const l of lines) {
     if (l.variantId === null) continue;
@@ -260,7 +332,6 @@ export async function explainOnHandDrop(db: Db, locationId: string | null, at: D
   }
 }
 
-
 /**
  * Shopify accepted a compare-and-set: the shadow shows exactly what was set. The base moves by what
  * the call moved (quantity − changeFromQuantity: compare-and-set means Shopify's available was
@@ -268,7 +339,12 @@ export async function explainOnHandDrop(db: Db, locationId: string | null, at: D
  */
 export async function shadowTookPush(tx: Db, quantities: PushedQuantity[], now: Date): Promise<void> {
   await lockShadowRows(tx, quantities);
-  const moves = quantities.map((q) => ({ item: q.inventoryItemId, location: q.locationId, quantity: q.quantity, change_from: q.changeFromQuantity }));
+  const moves = quantities.map((q) => ({
+    item: q.inventoryItemId,
+    location: q.locationId,
+    quantity: q.quantity,
+    change_from: q.changeFromQuantity,
+  }));
   await tx.execute(
     sql`update shopify_inventory_snapshot s set available = v.quantity, on_hand = s.on_hand + (v.quantity - s.available), base_on_hand = s.base_on_hand + (v.quantity - v.change_from),
         base_moves = s.base_moves + 1, snapshot_at = ${now}, last_published_quantity = v.quantity, last_published_at = ${now}
@@ -287,4 +363,9 @@ export async function shadowNoteSent(tx: Db, quantities: PushedQuantity[], now: 
   );
 }
 
-export type PushedQuantity = { inventoryItemId: string; locationId: string; quantity: number; changeFromQuantity: number };
+export type PushedQuantity = {
+  inventoryItemId: string;
+  locationId: string;
+  quantity: number;
+  changeFromQuantity: number;
+};

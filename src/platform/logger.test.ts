@@ -55,9 +55,19 @@ test(`a row PostgreSQL refuses is logged without the row (${backend})`, async ()
   });
   await database.db.execute(sql`create table logged_customers (name text not null, email text not null)`);
   // A not-null failure: PostgreSQL's detail repeats the failing row.
-  const notNull = await database.db.execute(sql`insert into logged_customers (name, email) values (${'Jane Roe'}, null)`).then(() => undefined, (e: unknown) => e);
+  const notNull = await database.db
+    .execute(sql`insert into logged_customers (name, email) values (${'Jane Roe'}, null)`)
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
   // Bad JSON text: PostgreSQL's `where` quotes the text it was reading.
-  const badJson = await database.db.execute(sql`select ${'{"email":"jane.roe@example.com","x":"\\ud800"}'}::jsonb`).then(() => undefined, (e: unknown) => e);
+  const badJson = await database.db
+    .execute(sql`select ${'{"email":"jane.roe@example.com","x":"\\ud800"}'}::jsonb`)
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
   expect(notNull).toBeInstanceOf(Error);
   expect(badJson).toBeInstanceOf(Error);
   logger.error({ err: notNull }, 'insert failed');

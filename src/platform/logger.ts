@@ -50,12 +50,15 @@ function scrubQueryValues(value: Record<string, unknown>, depth: number): Record
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value)) {
     if (ROW_DATA_FIELDS.has(key)) out[key] = '[redacted]';
-    else if ((key === 'message' || key === 'stack') && typeof v === 'string') out[key] = v.replace(/\nparams: [\s\S]*?(?=\n {4}at |$)/, '\nparams: [redacted]');
-    else if (key === 'cause' && v && typeof v === 'object' && depth < 5) out[key] = scrubQueryValues(v as Record<string, unknown>, depth + 1);
+    else if ((key === 'message' || key === 'stack') && typeof v === 'string')
+      out[key] = v.replace(/\nparams: [\s\S]*?(?=\n {4}at |$)/, '\nparams: [redacted]');
+    else if (key === 'cause' && v && typeof v === 'object' && depth < 5)
+      out[key] = scrubQueryValues(v as Record<string, unknown>, depth + 1);
     else if ((key === 'errors' || key === 'aggregateErrors') && Array.isArray(v) && depth < 5) {
-      out[key] = v.map((e) => (e && typeof e === 'object' ? scrubQueryValues(e as Record<string, unknown>, depth + 1) : e));
-    }
-    else out[key] = v;
+      out[key] = v.map((e) =>
+        e && typeof e === 'object' ? scrubQueryValues(e as Record<string, unknown>, depth + 1) : e,
+      );
+    } else out[key] = v;
   }
   return out;
 }

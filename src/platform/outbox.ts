@@ -46,7 +46,14 @@ export async function dispatchOutbox(deps: {
   onError?: (message: OutboxMessage, error: unknown) => void;
 }): Promise<{ delivered: number; failed: number }> {
   const now = deps.now();
-  const claimed = await queryRows<{ id: number; topic: string; aggregate_type: string; aggregate_id: string; payload: Record<string, unknown>; attempts: number }>(
+  const claimed = await queryRows<{
+    id: number;
+    topic: string;
+    aggregate_type: string;
+    aggregate_id: string;
+    payload: Record<string, unknown>;
+    attempts: number;
+  }>(
     deps.db,
     sql`update outbox set attempts = attempts + 1, available_at = ${new Date(now.getTime() + 60_000)}
         where id in (select id from outbox where status = 'pending' and available_at <= ${now}
@@ -56,11 +63,20 @@ export async function dispatchOutbox(deps: {
   let delivered = 0;
   let failed = 0;
   for (const row of claimed.sort((a, b) => a.id - b.id)) {
-    const message: OutboxMessage = { id: row.id, topic: row.topic, aggregateType: row.aggregate_type, aggregateId: row.aggregate_id, payload: row.payload, attempts: row.attempts };
+    const message: OutboxMessage = {
+      id: row.id,
+      topic: row.topic,
+      aggregateType: row.aggregate_type,
+      aggregateId: row.aggregate_id,
+      payload: row.payload,
+      attempts: row.attempts,
+    };
     try {
       await deps.db.transaction(async (tx) => {
         await deps.handlers[row.topic]?.(tx, message);
-        await tx.execute(sql`update outbox set status = 'sent', sent_at = ${deps.now()}, last_error = null where id = ${row.id}`);
+        await tx.execute(
+          sql`update outbox set status = 'sent', sent_at = ${deps.now()}, last_error = null where id = ${row.id}`,
+        );
       });
       delivered++;
     } catch (error) {

@@ -33,7 +33,11 @@ export function clip(text: string, max = ECHO_MAX_CHARS): { shown: string; cut: 
   while (i < text.length) {
     const code = text.charCodeAt(i);
     const pair = isHigh(code) && isLow(text.charCodeAt(i + 1));
-    const piece = pair ? text.slice(i, i + 2) : isControl(code) || isHigh(code) || isLow(code) ? `\\u${code.toString(16).padStart(4, '0')}` : text[i]!;
+    const piece = pair
+      ? text.slice(i, i + 2)
+      : isControl(code) || isHigh(code) || isLow(code)
+        ? `\\u${code.toString(16).padStart(4, '0')}`
+        : text[i]!;
     if (shown.length + piece.length > max) break;
     shown += piece;
     i += pair ? 2 : 1;

@@ -56,9 +56,21 @@ function fakeEndpoint(options: { lifetimeSeconds: number; delayMs?: number }) {
           throw new TokenEndpointError('invalid_grant', 'refresh token already used: installation locked out', 400);
         }
         liveRefresh = `refresh-${sequence}`;
-        return { accessToken: `access-${sequence}`, scope: 'read_orders', expiresInSeconds: options.lifetimeSeconds, refreshToken: liveRefresh, refreshExpiresInSeconds: 7_776_000 };
+        return {
+          accessToken: `access-${sequence}`,
+          scope: 'read_orders',
+          expiresInSeconds: options.lifetimeSeconds,
+          refreshToken: liveRefresh,
+          refreshExpiresInSeconds: 7_776_000,
+        };
       }
-      return { accessToken: `access-${sequence}`, scope: 'read_orders', expiresInSeconds: options.lifetimeSeconds, refreshToken: undefined, refreshExpiresInSeconds: undefined };
+      return {
+        accessToken: `access-${sequence}`,
+        scope: 'read_orders',
+        expiresInSeconds: options.lifetimeSeconds,
+        refreshToken: undefined,
+        refreshExpiresInSeconds: undefined,
+      };
     },
   };
   return {
@@ -73,8 +85,24 @@ function fakeEndpoint(options: { lifetimeSeconds: number; delayMs?: number }) {
   };
 }
 
-function source(db: Database, endpoint: TokenEndpoint, grant: 'client_credentials' | 'authorization_code', extra: { onRecovered?: () => void } = {}): AccessTokens {
-  return storedAccessTokens({ db: db.db, shop: SHOP, grant, endpoint, box, logger, now, installUrl: 'http://oms.test/shopify/install?shop=x', waitForOthersMs: 10_000, ...extra });
+function source(
+  db: Database,
+  endpoint: TokenEndpoint,
+  grant: 'client_credentials' | 'authorization_code',
+  extra: { onRecovered?: () => void } = {},
+): AccessTokens {
+  return storedAccessTokens({
+    db: db.db,
+    shop: SHOP,
+    grant,
+    endpoint,
+    box,
+    logger,
+    now,
+    installUrl: 'http://oms.test/shopify/install?shop=x',
+    waitForOthersMs: 10_000,
+    ...extra,
+  });
 }
 
 async function reason(promise: Promise<unknown>): Promise<string | undefined> {
@@ -111,7 +139,19 @@ describe(`access tokens (${backend})`, () => {
 
   test('two processes renewing at the same moment under refresh-token rotation: one refresh, the other reads it; never locked out', async () => {
     const shopify = fakeEndpoint({ lifetimeSeconds: 3600, delayMs: 150 });
-    await storeInstalledTokens(first.db, box, SHOP, { accessToken: 'access-0', scope: 'read_orders', expiresInSeconds: 3600, refreshToken: 'refresh-0', refreshExpiresInSeconds: 7_776_000 }, clock);
+    await storeInstalledTokens(
+      first.db,
+      box,
+      SHOP,
+      {
+        accessToken: 'access-0',
+        scope: 'read_orders',
+        expiresInSeconds: 3600,
+        refreshToken: 'refresh-0',
+        refreshExpiresInSeconds: 7_776_000,
+      },
+      clock,
+    );
     const a = source(first, shopify.endpoint, 'authorization_code');
     const b = source(second, shopify.endpoint, 'authorization_code');
     expect(await a.current()).toBe('access-0');
@@ -139,7 +179,19 @@ describe(`access tokens (${backend})`, () => {
 
   test('a renewal refused while the app was being installed again does not cover the new install', async () => {
     const shopify = fakeEndpoint({ lifetimeSeconds: 3600, delayMs: 200 });
-    await storeInstalledTokens(first.db, box, SHOP, { accessToken: 'access-0', scope: 'read_orders', expiresInSeconds: 3600, refreshToken: 'refresh-old', refreshExpiresInSeconds: 7_776_000 }, clock);
+    await storeInstalledTokens(
+      first.db,
+      box,
+      SHOP,
+      {
+        accessToken: 'access-0',
+        scope: 'read_orders',
+        expiresInSeconds: 3600,
+        refreshToken: 'refresh-old',
+        refreshExpiresInSeconds: 7_776_000,
+      },
+      clock,
+    );
     const a = source(first, shopify.endpoint, 'authorization_code');
     expect(await a.current()).toBe('access-0');
     // Shopify refuses the old refresh token (the app was uninstalled)...
@@ -147,7 +199,19 @@ describe(`access tokens (${backend})`, () => {
     const renewing = a.refused('access-0');
     // ...while the merchant installs it again and the callback stores new tokens.
     await new Promise((r) => setTimeout(r, 50));
-    await storeInstalledTokens(first.db, box, SHOP, { accessToken: 'access-new', scope: 'read_orders', expiresInSeconds: 3600, refreshToken: 'refresh-new', refreshExpiresInSeconds: 7_776_000 }, clock);
+    await storeInstalledTokens(
+      first.db,
+      box,
+      SHOP,
+      {
+        accessToken: 'access-new',
+        scope: 'read_orders',
+        expiresInSeconds: 3600,
+        refreshToken: 'refresh-new',
+        refreshExpiresInSeconds: 7_776_000,
+      },
+      clock,
+    );
     expect(await renewing).toBe('access-new');
     expect(await a.status()).toMatchObject({ status: 'connected', failure: null, nextAttemptAt: null });
   });
@@ -157,7 +221,9 @@ describe(`access tokens (${backend})`, () => {
     const a = source(first, shopify.endpoint, 'client_credentials');
     await a.current();
     clock += 50_000;
-    await first.db.update(shopifyCredentials).set({ renewingBy: 'gone-host:1:1', renewingUntil: new Date(clock + 5_000) });
+    await first.db
+      .update(shopifyCredentials)
+      .set({ renewingBy: 'gone-host:1:1', renewingUntil: new Date(clock + 5_000) });
     const b = source(second, shopify.endpoint, 'client_credentials');
     // The dead process's claim still holds for 5 s: the token, still good for 10 s, serves meanwhile.
     expect(await b.current()).toBe('access-1');
@@ -165,7 +231,9 @@ describe(`access tokens (${backend})`, () => {
     clock += 6_000;
     expect(await b.current()).toBe('access-2');
     // Refused by Shopify while a dead claim holds: the other waits for the claim to run out.
-    await first.db.update(shopifyCredentials).set({ renewingBy: 'gone-host:1:1', renewingUntil: new Date(clock + 5_000) });
+    await first.db
+      .update(shopifyCredentials)
+      .set({ renewingBy: 'gone-host:1:1', renewingUntil: new Date(clock + 5_000) });
     const started = performance.now();
     const waited = b.refused('access-2');
     setTimeout(() => {
@@ -229,7 +297,19 @@ describe(`access tokens (${backend})`, () => {
     expect(shopify.calls).toHaveLength(0);
     expect((await a.status()).status).toBe('not_installed');
     // The install stores tokens: every process picks them up.
-    await storeInstalledTokens(first.db, box, SHOP, { accessToken: 'access-0', scope: 'read_orders', expiresInSeconds: 3600, refreshToken: 'refresh-0', refreshExpiresInSeconds: 7_776_000 }, clock);
+    await storeInstalledTokens(
+      first.db,
+      box,
+      SHOP,
+      {
+        accessToken: 'access-0',
+        scope: 'read_orders',
+        expiresInSeconds: 3600,
+        refreshToken: 'refresh-0',
+        refreshExpiresInSeconds: 7_776_000,
+      },
+      clock,
+    );
     expect(await a.current()).toBe('access-0');
     expect((await a.status()).status).toBe('connected');
   });
@@ -237,7 +317,19 @@ describe(`access tokens (${backend})`, () => {
   test('tokens sealed under another key are not used: client credentials obtains a new one, an install asks to be redone', async () => {
     const shopify = fakeEndpoint({ lifetimeSeconds: 60 });
     const otherBox = makeSecretBox(Buffer.alloc(32, 9));
-    await storeInstalledTokens(first.db, otherBox, SHOP, { accessToken: 'old', scope: '', expiresInSeconds: 3600, refreshToken: 'refresh-0', refreshExpiresInSeconds: 100 }, clock);
+    await storeInstalledTokens(
+      first.db,
+      otherBox,
+      SHOP,
+      {
+        accessToken: 'old',
+        scope: '',
+        expiresInSeconds: 3600,
+        refreshToken: 'refresh-0',
+        refreshExpiresInSeconds: 100,
+      },
+      clock,
+    );
     const installed = source(first, shopify.endpoint, 'authorization_code');
     let message = '';
     await installed.current().catch((error: Error) => (message = error.message));
@@ -245,7 +337,15 @@ describe(`access tokens (${backend})`, () => {
     expect(shopify.calls).toHaveLength(0);
     await first.db.delete(shopifyCredentials);
     const own = source(first, shopify.endpoint, 'client_credentials');
-    await first.db.insert(shopifyCredentials).values({ shop: SHOP, grant: 'client_credentials', accessToken: otherBox.seal('old', `${SHOP}/access_token`), accessExpiresAt: new Date(clock + 3_600_000), generation: 1 });
+    await first.db
+      .insert(shopifyCredentials)
+      .values({
+        shop: SHOP,
+        grant: 'client_credentials',
+        accessToken: otherBox.seal('old', `${SHOP}/access_token`),
+        accessExpiresAt: new Date(clock + 3_600_000),
+        generation: 1,
+      });
     expect(await own.current()).toBe('access-1');
   });
 });

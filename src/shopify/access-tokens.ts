@@ -43,7 +43,16 @@ export function staticAccessToken(token: string): AccessTokens {
     current: () => Promise.resolve(token),
     refused: () => Promise.resolve(undefined),
     status: () =>
-      Promise.resolve({ grant: 'static', status: 'connected', accessTokenExpiresAt: null, refreshTokenExpiresAt: null, renewedAt: null, renewals: 0, failure: null, nextAttemptAt: null }),
+      Promise.resolve({
+        grant: 'static',
+        status: 'connected',
+        accessTokenExpiresAt: null,
+        refreshTokenExpiresAt: null,
+        renewedAt: null,
+        renewals: 0,
+        failure: null,
+        nextAttemptAt: null,
+      }),
   };
 }
 
@@ -92,7 +101,8 @@ export function storedAccessTokens(options: StoredTokensOptions): AccessTokens {
   let lastFailureCode: string | undefined;
 
   // Renew a quarter of the lifetime ahead, at most 5 minutes: a 60 s token at 45 s, a day's at 23 h 55.
-  const fresh = (h: Held) => h.expiresAt === undefined || h.expiresAt - now() > Math.min(300_000, (h.expiresAt - h.issuedAt) / 4);
+  const fresh = (h: Held) =>
+    h.expiresAt === undefined || h.expiresAt - now() > Math.min(300_000, (h.expiresAt - h.issuedAt) / 4);
   const usable = (h: Held) => h.expiresAt === undefined || h.expiresAt - now() > 2_000;
 
   const context = (field: string) => `${shop}/${field}`;
@@ -101,7 +111,12 @@ export function storedAccessTokens(options: StoredTokensOptions): AccessTokens {
     if (!row?.accessToken || row.grant !== options.grant) return undefined;
     const token = box.open(row.accessToken, context('access_token'));
     if (token === undefined) return undefined;
-    return { token, generation: row.generation, expiresAt: row.accessExpiresAt?.getTime(), issuedAt: row.renewedAt?.getTime() ?? now() };
+    return {
+      token,
+      generation: row.generation,
+      expiresAt: row.accessExpiresAt?.getTime(),
+      issuedAt: row.renewedAt?.getTime() ?? now(),
+    };
   }
 
   async function readRow(): Promise<Row | undefined> {
@@ -116,18 +131,28 @@ export function storedAccessTokens(options: StoredTokensOptions): AccessTokens {
     const [row] = await db
       .update(shopifyCredentials)
       .set({ renewingBy: me, renewingUntil: new Date(now() + leaseMs) })
-      .where(sql`${shopifyCredentials.shop} = ${shop} and (${shopifyCredentials.renewingUntil} is null or ${shopifyCredentials.renewingUntil} < ${at} or ${shopifyCredentials.renewingBy} = ${me})`)
+      .where(
+        sql`${shopifyCredentials.shop} = ${shop} and (${shopifyCredentials.renewingUntil} is null or ${shopifyCredentials.renewingUntil} < ${at} or ${shopifyCredentials.renewingBy} = ${me})`,
+      )
       .returning();
     return row;
   }
 
   async function release(): Promise<void> {
-    await db.update(shopifyCredentials).set({ renewingBy: null, renewingUntil: null }).where(sql`${shopifyCredentials.shop} = ${shop} and ${shopifyCredentials.renewingBy} = ${me}`);
+    await db
+      .update(shopifyCredentials)
+      .set({ renewingBy: null, renewingUntil: null })
+      .where(sql`${shopifyCredentials.shop} = ${shop} and ${shopifyCredentials.renewingBy} = ${me}`);
   }
 
   function waiting(failure: CredentialFailure, nextAttemptAt: Date | null): AppError {
     const when = nextAttemptAt ? ` Next try at ${nextAttemptAt.toISOString()}.` : '';
-    return new AppError('shopify.credentials_unavailable', 'unavailable', `Waiting for Shopify credentials: ${failure.message}${when}`, { reason: failure.code, nextAttemptAt: nextAttemptAt?.toISOString() ?? null });
+    return new AppError(
+      'shopify.credentials_unavailable',
+      'unavailable',
+      `Waiting for Shopify credentials: ${failure.message}${when}`,
+      { reason: failure.code, nextAttemptAt: nextAttemptAt?.toISOString() ?? null },
+    );
   }
 
   function notInstalled(why: string): CredentialFailure {
@@ -141,7 +166,12 @@ export function storedAccessTokens(options: StoredTokensOptions): AccessTokens {
 
   async function store(claimed: Row, issued: IssuedToken): Promise<Held> {
     const at = now();
-    const next: Held = { token: issued.accessToken, generation: claimed.generation + 1, expiresAt: issued.expiresInSeconds === undefined ? undefined : at + issued.expiresInSeconds * 1000, issuedAt: at };
+    const next: Held = {
+      token: issued.accessToken,
+      generation: claimed.generation + 1,
+      expiresAt: issued.expiresInSeconds === undefined ? undefined : at + issued.expiresInSeconds * 1000,
+      issuedAt: at,
+    };
     const stored = await db
       .update(shopifyCredentials)
       .set({
@@ -152,7 +182,9 @@ export function storedAccessTokens(options: StoredTokensOptions): AccessTokens {
         ...(options.grant === 'authorization_code'
           ? {
               refreshToken: issued.refreshToken ? box.seal(issued.refreshToken, context('refresh_token')) : null,
-              refreshExpiresAt: issued.refreshExpiresInSeconds ? new Date(at + issued.refreshExpiresInSeconds * 1000) : null,
+              refreshExpiresAt: issued.refreshExpiresInSeconds
+                ? new Date(at + issued.refreshExpiresInSeconds * 1000)
+                : null,
             }
           : {}),
         scope: issued.scope,
@@ -178,16 +210,30 @@ export function storedAccessTokens(options: StoredTokensOptions): AccessTokens {
       log.info('Shopify credentials work again');
       options.onRecovered?.();
     }
-    log.info({ expiresAt: next.expiresAt === undefined ? null : new Date(next.expiresAt).toISOString(), generation: next.generation }, 'Shopify access token renewed');
+    log.info(
+      {
+        expiresAt: next.expiresAt === undefined ? null : new Date(next.expiresAt).toISOString(),
+        generation: next.generation,
+      },
+      'Shopify access token renewed',
+    );
     return next;
   }
 
   /** Records why renewing failed; undefined when newer tokens arrived meanwhile (an install, another renewer): use those. */
-  async function recordFailure(claimed: Row, failure: TokenEndpointError | CredentialFailure): Promise<AppError | undefined> {
+  async function recordFailure(
+    claimed: Row,
+    failure: TokenEndpointError | CredentialFailure,
+  ): Promise<AppError | undefined> {
     const attempts = (claimed.failure?.attempts ?? 0) + 1;
     const code = failure.code;
     const message = failure.message;
-    const next: CredentialFailure = { code, message, since: claimed.failure?.code === code ? claimed.failure.since : new Date(now()).toISOString(), attempts };
+    const next: CredentialFailure = {
+      code,
+      message,
+      since: claimed.failure?.code === code ? claimed.failure.since : new Date(now()).toISOString(),
+      attempts,
+    };
     // Nothing to retry until somebody installs the app: the callback clears this.
     const nextAttemptAt = code === 'not_installed' ? null : new Date(now() + renewalBackoffMs(attempts));
     const recorded = await db
@@ -200,7 +246,11 @@ export function storedAccessTokens(options: StoredTokensOptions): AccessTokens {
       await release().catch(() => {});
       return undefined;
     }
-    if (lastFailureCode !== code) log.warn({ reason: code, attempts, nextAttemptAt: nextAttemptAt?.toISOString() ?? null }, `Shopify credentials not available: ${message}`);
+    if (lastFailureCode !== code)
+      log.warn(
+        { reason: code, attempts, nextAttemptAt: nextAttemptAt?.toISOString() ?? null },
+        `Shopify credentials not available: ${message}`,
+      );
     lastFailureCode = code;
     return waiting(next, nextAttemptAt);
   }
@@ -217,12 +267,19 @@ export function storedAccessTokens(options: StoredTokensOptions): AccessTokens {
         if (theirs && theirs.generation > rejectedGeneration && usable(theirs)) return keep(theirs);
         throw waiting(row.failure, row.nextAttemptAt);
       }
-      if (row?.failure?.code === 'not_installed' && options.grant === 'authorization_code' && !row.refreshToken) throw waiting(row.failure, null);
+      if (row?.failure?.code === 'not_installed' && options.grant === 'authorization_code' && !row.refreshToken)
+        throw waiting(row.failure, null);
       const claimed = await claim();
       if (!claimed) {
         // Another process is renewing: a token that still works serves meanwhile.
         if (theirs && theirs.generation > rejectedGeneration && usable(theirs)) return keep(theirs);
-        if (now() > deadline) throw new AppError('shopify.credentials_unavailable', 'unavailable', 'Waiting for Shopify credentials: another process has been renewing the access token for too long; retried later.', { reason: 'renewal_busy' });
+        if (now() > deadline)
+          throw new AppError(
+            'shopify.credentials_unavailable',
+            'unavailable',
+            'Waiting for Shopify credentials: another process has been renewing the access token for too long; retried later.',
+            { reason: 'renewal_busy' },
+          );
         await new Promise((r) => setTimeout(r, 200));
         continue;
       }
@@ -236,17 +293,24 @@ export function storedAccessTokens(options: StoredTokensOptions): AccessTokens {
         if (options.grant === 'client_credentials') {
           issued = await endpoint.request({ grant: 'client_credentials' });
         } else {
-          const refreshToken = claimed.grant === 'authorization_code' && claimed.refreshToken ? box.open(claimed.refreshToken, context('refresh_token')) : undefined;
+          const refreshToken =
+            claimed.grant === 'authorization_code' && claimed.refreshToken
+              ? box.open(claimed.refreshToken, context('refresh_token'))
+              : undefined;
           if (refreshToken === undefined) {
-            const why = claimed.refreshToken && claimed.grant === 'authorization_code'
-              ? `The stored refresh token for ${shop} cannot be read with SWITCHYARD_ENCRYPTION_KEY (was the key changed?).`
-              : `Switchyard is not installed on ${shop} yet.`;
+            const why =
+              claimed.refreshToken && claimed.grant === 'authorization_code'
+                ? `The stored refresh token for ${shop} cannot be read with SWITCHYARD_ENCRYPTION_KEY (was the key changed?).`
+                : `Switchyard is not installed on ${shop} yet.`;
             const failed = await recordFailure(claimed, notInstalled(why));
             if (failed) throw failed;
             continue;
           }
           if (claimed.refreshExpiresAt && claimed.refreshExpiresAt.getTime() <= now()) {
-            const failed = await recordFailure(claimed, notInstalled(`The refresh token for ${shop} expired on ${claimed.refreshExpiresAt.toISOString()}.`));
+            const failed = await recordFailure(
+              claimed,
+              notInstalled(`The refresh token for ${shop} expired on ${claimed.refreshExpiresAt.toISOString()}.`),
+            );
             if (failed) throw failed;
             continue;
           }
@@ -308,7 +372,8 @@ export function storedAccessTokens(options: StoredTokensOptions): AccessTokens {
     async status() {
       const row = await readRow();
       const failure = row?.failure ?? null;
-      const installed = options.grant === 'client_credentials' || (row?.grant === 'authorization_code' && row.refreshToken !== null);
+      const installed =
+        options.grant === 'client_credentials' || (row?.grant === 'authorization_code' && row.refreshToken !== null);
       return {
         grant: options.grant,
         status: !installed || failure?.code === 'not_installed' ? 'not_installed' : failure ? 'waiting' : 'connected',
@@ -327,7 +392,13 @@ export function storedAccessTokens(options: StoredTokensOptions): AccessTokens {
  * Stores the tokens an install gave (the callback of the authorization code grant): the shop's
  * credentials from now on, for every process, with any failure cleared.
  */
-export async function storeInstalledTokens(db: Db, box: SecretBox, shop: string, issued: IssuedToken, at: number = Date.now()): Promise<void> {
+export async function storeInstalledTokens(
+  db: Db,
+  box: SecretBox,
+  shop: string,
+  issued: IssuedToken,
+  at: number = Date.now(),
+): Promise<void> {
   const values = {
     grant: 'authorization_code',
     accessToken: box.seal(issued.accessToken, `${shop}/access_token`),
@@ -345,27 +416,42 @@ export async function storeInstalledTokens(db: Db, box: SecretBox, shop: string,
   await db
     .insert(shopifyCredentials)
     .values({ shop, ...values, generation: 1 })
-    .onConflictDoUpdate({ target: shopifyCredentials.shop, set: { ...values, generation: sql`${shopifyCredentials.generation} + 1` } });
+    .onConflictDoUpdate({
+      target: shopifyCredentials.shop,
+      set: { ...values, generation: sql`${shopifyCredentials.generation} + 1` },
+    });
 }
 
 export interface ConnectionSettings {
   shop: string;
-  auth: { grant: 'static'; adminToken: string } | { grant: 'client_credentials' | 'authorization_code'; clientId: string };
+  auth:
+    { grant: 'static'; adminToken: string } | { grant: 'client_credentials' | 'authorization_code'; clientId: string };
   apiSecret: string;
   encryptionKey: Buffer | undefined;
   apiUrl: string | undefined;
 }
 
 /** A Dev Dashboard app's token endpoint, and the sealing of the tokens it gives (the token source's and the install's). */
-export function tokenEndpointAndBox(settings: ConnectionSettings, clientId: string): { endpoint: TokenEndpoint; box: SecretBox } {
+export function tokenEndpointAndBox(
+  settings: ConnectionSettings,
+  clientId: string,
+): { endpoint: TokenEndpoint; box: SecretBox } {
   return {
-    endpoint: makeTokenEndpoint({ shop: settings.shop, clientId, clientSecret: settings.apiSecret, apiUrl: settings.apiUrl }),
+    endpoint: makeTokenEndpoint({
+      shop: settings.shop,
+      clientId,
+      clientSecret: settings.apiSecret,
+      apiUrl: settings.apiUrl,
+    }),
     box: makeSecretBox(settings.encryptionKey ?? keyFromSecret(settings.apiSecret)),
   };
 }
 
 /** The token source a configuration asks for (every process builds its own; obtained tokens are shared through the database). */
-export function accessTokensFor(settings: ConnectionSettings, deps: { db: Db; logger: Logger; installUrl?: string; onRecovered?: () => void }): AccessTokens {
+export function accessTokensFor(
+  settings: ConnectionSettings,
+  deps: { db: Db; logger: Logger; installUrl?: string; onRecovered?: () => void },
+): AccessTokens {
   if (settings.auth.grant === 'static') return staticAccessToken(settings.auth.adminToken);
   return storedAccessTokens({
     db: deps.db,

@@ -13,7 +13,12 @@ import { isAppError } from '../platform/errors.js';
 import { readTestEnvironment } from '../main/config.js';
 import { CLI, startChild } from '../../test/support/child.js';
 
-const base = { url: 'https://oms.example.com', clientId: 'abc', apiVersion: '2026-07', registeredTopics: HANDLED_TOPICS };
+const base = {
+  url: 'https://oms.example.com',
+  clientId: 'abc',
+  apiVersion: '2026-07',
+  registeredTopics: HANDLED_TOPICS,
+};
 const parsed = (toml: string) => parse(toml) as Record<string, any>;
 
 describe('appConfigToml', () => {
@@ -24,7 +29,8 @@ describe('appConfigToml', () => {
       application_url: 'https://oms.example.com/shopify/install',
       embedded: false,
       access_scopes: {
-        scopes: 'read_customers,read_inventory,read_locations,read_merchant_managed_fulfillment_orders,read_orders,read_products,write_inventory,write_merchant_managed_fulfillment_orders,write_orders',
+        scopes:
+          'read_customers,read_inventory,read_locations,read_merchant_managed_fulfillment_orders,read_orders,read_products,write_inventory,write_merchant_managed_fulfillment_orders,write_orders',
         use_legacy_install_flow: false,
       },
       auth: { redirect_urls: ['https://oms.example.com/shopify/callback'] },
@@ -43,7 +49,9 @@ describe('appConfigToml', () => {
     try {
       const toml = appConfigToml(base);
       expect(parsed(toml).access_scopes.scopes.split(',')).toContain('read_returns');
-      expect(toml.slice(toml.indexOf('cannot connect without'), toml.indexOf('Without the others'))).toContain('read_returns');
+      expect(toml.slice(toml.indexOf('cannot connect without'), toml.indexOf('Without the others'))).toContain(
+        'read_returns',
+      );
     } finally {
       needs.pop();
     }
@@ -68,7 +76,10 @@ describe('appConfigToml', () => {
 
   test('without a client ID, a placeholder the merchant is told where to find; the API version as configured', () => {
     const toml = appConfigToml({ ...base, clientId: undefined, apiVersion: '2026-10' });
-    expect(parsed(toml)).toMatchObject({ client_id: 'REPLACE-WITH-THE-APP-CLIENT-ID', webhooks: { api_version: '2026-10' } });
+    expect(parsed(toml)).toMatchObject({
+      client_id: 'REPLACE-WITH-THE-APP-CLIENT-ID',
+      webhooks: { api_version: '2026-10' },
+    });
     expect(toml).toContain("# The app's client ID, from its Settings page in the Dev Dashboard");
   });
 
@@ -112,11 +123,20 @@ describe('appConfigToml', () => {
       }
       return 'accepted';
     };
-    expect(refusal({ url: 'http://oms.example.com' })).toMatch(/^shopify\.app_config_invalid: url must be an https:\/\/ URL/);
+    expect(refusal({ url: 'http://oms.example.com' })).toMatch(
+      /^shopify\.app_config_invalid: url must be an https:\/\/ URL/,
+    );
     expect(refusal({ clientId: 'abc"\ninjected = true' })).toMatch(/^shopify\.app_config_invalid: clientId must be/);
-    expect(refusal({ name: 'x'.repeat(31) })).toBe('shopify.app_config_invalid: name must be 1 to 30 characters without control characters');
-    expect(refusal({ apiVersion: '2026-05' })).toMatch(/^shopify\.app_config_invalid: apiVersion must be a Shopify API version/);
-    expect(checkClientId(' 0123456789abcdef0123456789abcdef ')).toEqual({ ok: true, value: '0123456789abcdef0123456789abcdef' });
+    expect(refusal({ name: 'x'.repeat(31) })).toBe(
+      'shopify.app_config_invalid: name must be 1 to 30 characters without control characters',
+    );
+    expect(refusal({ apiVersion: '2026-05' })).toMatch(
+      /^shopify\.app_config_invalid: apiVersion must be a Shopify API version/,
+    );
+    expect(checkClientId(' 0123456789abcdef0123456789abcdef ')).toEqual({
+      ok: true,
+      value: '0123456789abcdef0123456789abcdef',
+    });
     expect(checkAppName('  ')).toMatchObject({ ok: false });
   });
 });
@@ -147,7 +167,11 @@ describe('switchyard shopify app-config', () => {
       ].join('\n'),
     });
     expect(readFileSync(out, 'utf8')).toBe(appConfigToml(base));
-    expect(missing).toEqual({ code: 2, output: 'switchyard: Configuration error: --url is required (or set SWITCHYARD_PUBLIC_URL): the https:// URL Shopify reaches Switchyard at\n' });
+    expect(missing).toEqual({
+      code: 2,
+      output:
+        'switchyard: Configuration error: --url is required (or set SWITCHYARD_PUBLIC_URL): the https:// URL Shopify reaches Switchyard at\n',
+    });
     expect(insecure.code).toBe(2);
     expect(insecure.output).toBe(
       'switchyard: Configuration error: --url must be an https:// URL without query or fragment, like https://oms.example.com (http:// only for localhost or 127.0.0.1) (got "http://oms.example.com")\n',
@@ -159,7 +183,10 @@ describe('switchyard shopify app-config', () => {
       // From the environment, to stdout: nothing but the TOML, so it can be piped.
       run(['--out', '-'], { SWITCHYARD_PUBLIC_URL: 'https://oms.example.com/', SHOPIFY_CLIENT_ID: 'abc' }),
     ]);
-    expect(refused).toEqual({ code: 2, output: `switchyard: Configuration error: --out names a file that exists: pass --force to overwrite it, or choose another --out (got ${JSON.stringify(out)})\n` });
+    expect(refused).toEqual({
+      code: 2,
+      output: `switchyard: Configuration error: --out names a file that exists: pass --force to overwrite it, or choose another --out (got ${JSON.stringify(out)})\n`,
+    });
     expect(readFileSync(out, 'utf8')).toBe('# edited by the merchant\n');
     expect(printed).toEqual({ code: 0, output: appConfigToml(base) });
 

@@ -34,7 +34,8 @@ const LOOPBACK_HOST = /^(localhost|127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\])$/;
  * machine (a rehearsal with a tunnel or the simulator), since Shopify sends codes and webhooks there.
  */
 export function checkAppUrl(raw: string): Checked {
-  const expected = 'must be an https:// URL without query or fragment, like https://oms.example.com (http:// only for localhost or 127.0.0.1)';
+  const expected =
+    'must be an https:// URL without query or fragment, like https://oms.example.com (http:// only for localhost or 127.0.0.1)';
   const text = raw.trim();
   if (text.includes('?') || text.includes('#') || hasUnsafeCharacters(text)) return { ok: false, expected };
   let url: URL;
@@ -50,7 +51,9 @@ export function checkAppUrl(raw: string): Checked {
 
 export function checkClientId(raw: string): Checked {
   const text = raw.trim();
-  return /^[A-Za-z0-9_-]{1,100}$/.test(text) ? { ok: true, value: text } : { ok: false, expected: "must be the app's client ID (letters and digits, as shown in the Dev Dashboard)" };
+  return /^[A-Za-z0-9_-]{1,100}$/.test(text)
+    ? { ok: true, value: text }
+    : { ok: false, expected: "must be the app's client ID (letters and digits, as shown in the Dev Dashboard)" };
 }
 
 export function checkAppName(raw: string): Checked {
@@ -85,17 +88,29 @@ export function appConfigToml(input: AppConfigInput): string {
   const clientId = input.clientId === undefined ? undefined : checked('clientId', checkClientId(input.clientId));
   const name = checked('name', checkAppName(input.name ?? DEFAULT_APP_NAME));
   if (!/^(\d{4}-(01|04|07|10)|unstable)$/.test(input.apiVersion)) {
-    throw invalid('shopify.app_config_invalid', `apiVersion must be a Shopify API version like 2026-07 (got ${JSON.stringify(input.apiVersion)})`, { field: 'apiVersion' });
+    throw invalid(
+      'shopify.app_config_invalid',
+      `apiVersion must be a Shopify API version like 2026-07 (got ${JSON.stringify(input.apiVersion)})`,
+      { field: 'apiVersion' },
+    );
   }
   const registered = [...new Set(input.registeredTopics)].sort();
   const both = DECLARED_WEBHOOK_TOPICS.filter((topic) => registered.includes(topic));
   if (both.length > 0) {
-    throw invalid('shopify.app_config_invalid', `Topics both declared and registered by Switchyard would be delivered twice: ${both.join(', ')}`, { topics: both });
+    throw invalid(
+      'shopify.app_config_invalid',
+      `Topics both declared and registered by Switchyard would be delivered twice: ${both.join(', ')}`,
+      { topics: both },
+    );
   }
 
   const scopes = SCOPES_NEEDED.map((need) => need.scope).sort();
-  const essential = SCOPES_NEEDED.filter((need) => need.essential).map((need) => need.scope).sort();
-  const optional = SCOPES_NEEDED.filter((need) => !need.essential).map((need) => need.scope).sort();
+  const essential = SCOPES_NEEDED.filter((need) => need.essential)
+    .map((need) => need.scope)
+    .sort();
+  const optional = SCOPES_NEEDED.filter((need) => !need.essential)
+    .map((need) => need.scope)
+    .sort();
 
   const lines = [
     '# The Shopify app Switchyard connects through. Deploy with `shopify app deploy` from this folder,',
@@ -103,7 +118,10 @@ export function appConfigToml(input: AppConfigInput): string {
     '# Keys: https://shopify.dev/docs/apps/build/cli-for-apps/app-configuration',
     '',
     ...(clientId === undefined
-      ? ["# The app's client ID, from its Settings page in the Dev Dashboard (or run this again with --client-id).", `client_id = ${str(CLIENT_ID_PLACEHOLDER)}`]
+      ? [
+          "# The app's client ID, from its Settings page in the Dev Dashboard (or run this again with --client-id).",
+          `client_id = ${str(CLIENT_ID_PLACEHOLDER)}`,
+        ]
       : [`client_id = ${str(clientId)}`]),
     `name = ${str(name)}`,
     `application_url = ${str(url + INSTALL_PATH)}`,
@@ -130,7 +148,12 @@ export function appConfigToml(input: AppConfigInput): string {
     `# ${url}${WEBHOOK_PATH}, and checks every hour that each subscription is there:`,
     ...wrap(registered, '#   '),
     '# None of them is declared here: a topic subscribed to both ways is delivered twice.',
-    ...DECLARED_WEBHOOK_TOPICS.flatMap((topic) => ['', '[[webhooks.subscriptions]]', `topics = [${str(topic)}]`, `uri = ${str(WEBHOOK_PATH)}`]),
+    ...DECLARED_WEBHOOK_TOPICS.flatMap((topic) => [
+      '',
+      '[[webhooks.subscriptions]]',
+      `topics = [${str(topic)}]`,
+      `uri = ${str(WEBHOOK_PATH)}`,
+    ]),
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -18,7 +18,12 @@ function groupedLines(): BulkRecord[] {
     lines.push({ id: productId(p), title: `Product ${p}` });
     for (let v = 1; v <= 3; v++) {
       lines.push({ id: variantId(p, v), sku: `SKU-${p}-${v}`, __parentId: productId(p) });
-      for (let l = 1; l <= 2; l++) lines.push({ id: `gid://shopify/InventoryLevel/${l}?inventory_item_id=${p * 10 + v}`, available: l, __parentId: variantId(p, v) });
+      for (let l = 1; l <= 2; l++)
+        lines.push({
+          id: `gid://shopify/InventoryLevel/${l}?inventory_item_id=${p * 10 + v}`,
+          available: l,
+          __parentId: variantId(p, v),
+        });
     }
   }
   return lines;
@@ -31,7 +36,9 @@ function expectedObjects() {
     return {
       root: { id: productId(p), title: `Product ${p}` },
       ProductVariant: [1, 2, 3].map((v) => variantId(p, v)),
-      InventoryLevel: [1, 2, 3].flatMap((v) => [1, 2].map((l) => `gid://shopify/InventoryLevel/${l}?inventory_item_id=${p * 10 + v}`)).sort(),
+      InventoryLevel: [1, 2, 3]
+        .flatMap((v) => [1, 2].map((l) => `gid://shopify/InventoryLevel/${l}?inventory_item_id=${p * 10 + v}`))
+        .sort(),
     };
   });
 }
@@ -72,14 +79,19 @@ afterAll(() => rm(tempDir, { recursive: true, force: true }));
 async function read(lines: BulkRecord[], chunkSize = 64 * 1024) {
   const text = lines.map((l) => JSON.stringify(l)).join('\n') + '\n';
   const objects = [];
-  for await (const { root, children } of readBulkObjects('https://bulk.example/result.jsonl', { fetchFile: served(text, chunkSize), tempDir })) {
+  for await (const { root, children } of readBulkObjects('https://bulk.example/result.jsonl', {
+    fetchFile: served(text, chunkSize),
+    tempDir,
+  })) {
     objects.push({
       root,
       ProductVariant: (children.get('ProductVariant') ?? []).map((c) => String(c['id'])).sort(),
       InventoryLevel: (children.get('InventoryLevel') ?? []).map((c) => String(c['id'])).sort(),
     });
   }
-  return objects.sort((a, b) => Number(String(a.root['id']).split('/').pop()) - Number(String(b.root['id']).split('/').pop()));
+  return objects.sort(
+    (a, b) => Number(String(a.root['id']).split('/').pop()) - Number(String(b.root['id']).split('/').pop()),
+  );
 }
 
 describe('readBulkObjects', () => {
@@ -89,7 +101,10 @@ describe('readBulkObjects', () => {
       ['grouped', grouped],
       ['shuffled (seed 1)', shuffled(grouped, 1)],
       ['shuffled (seed 2)', shuffled(grouped, 2)],
-      ['children first', [...grouped.filter((l) => l.__parentId !== undefined), ...grouped.filter((l) => l.__parentId === undefined)]],
+      [
+        'children first',
+        [...grouped.filter((l) => l.__parentId !== undefined), ...grouped.filter((l) => l.__parentId === undefined)],
+      ],
       ['reversed', [...grouped].reverse()],
     ];
     for (const [name, lines] of orders) {
@@ -100,14 +115,21 @@ describe('readBulkObjects', () => {
     // The lines really were out of order: children come before their parent.
     const sample = shuffled(grouped, 1);
     const position = new Map(sample.map((l, i) => [l['id'], i]));
-    expect(sample.filter((l, i) => l.__parentId !== undefined && position.get(l.__parentId)! > i).length).toBeGreaterThan(50);
+    expect(
+      sample.filter((l, i) => l.__parentId !== undefined && position.get(l.__parentId)! > i).length,
+    ).toBeGreaterThan(50);
   });
 
   test('the temporary copy of the file is removed when the read ends, also when the reader stops early', async () => {
     await read(shuffled(groupedLines(), 4));
     expect(await readdir(tempDir)).toEqual([]);
-    const text = groupedLines().map((l) => JSON.stringify(l)).join('\n');
-    for await (const object of readBulkObjects('https://bulk.example/result.jsonl', { fetchFile: served(text, 1024), tempDir })) {
+    const text = groupedLines()
+      .map((l) => JSON.stringify(l))
+      .join('\n');
+    for await (const object of readBulkObjects('https://bulk.example/result.jsonl', {
+      fetchFile: served(text, 1024),
+      tempDir,
+    })) {
       expect(object.root['id']).toBe(productId(1));
       break;
     }
@@ -115,14 +137,23 @@ describe('readBulkObjects', () => {
   });
 
   test('a line whose parent is not in the file fails the read, naming both', async () => {
-    const lines = [...groupedLines(), { id: 'gid://shopify/ProductVariant/999', __parentId: 'gid://shopify/Product/999' }];
-    await expect(read(shuffled(lines, 5))).rejects.toThrow('Bulk line for gid://shopify/ProductVariant/999 names parent gid://shopify/Product/999, which is not in the result.');
+    const lines = [
+      ...groupedLines(),
+      { id: 'gid://shopify/ProductVariant/999', __parentId: 'gid://shopify/Product/999' },
+    ];
+    await expect(read(shuffled(lines, 5))).rejects.toThrow(
+      'Bulk line for gid://shopify/ProductVariant/999 names parent gid://shopify/Product/999, which is not in the result.',
+    );
   });
 
   test('a line that is not JSON fails the read with its line number', async () => {
     const text = `${JSON.stringify({ id: productId(1) })}\n${JSON.stringify({ id: variantId(1, 1), __parentId: productId(1) })}\n{"id": "gid://shopify/Product/2"\n`;
     const reading = async () => {
-      for await (const _ of readBulkObjects('https://bulk.example/result.jsonl', { fetchFile: served(text, 16), tempDir })) void _;
+      for await (const _ of readBulkObjects('https://bulk.example/result.jsonl', {
+        fetchFile: served(text, 16),
+        tempDir,
+      }))
+        void _;
     };
     await expect(reading()).rejects.toThrow('Line 3 of the bulk result is not JSON.');
     expect(await readdir(tempDir)).toEqual([]);

@@ -26,7 +26,12 @@ export interface BulkOperationNode {
 }
 
 export const BulkRunQuery = operation<
-  { bulkOperationRunQuery: { bulkOperation: { id: string; status: string } | null; userErrors: Array<UserErrorNode & { code: string | null }> } },
+  {
+    bulkOperationRunQuery: {
+      bulkOperation: { id: string; status: string } | null;
+      userErrors: Array<UserErrorNode & { code: string | null }>;
+    };
+  },
   { query: string }
 >(
   'BulkRunQuery',
@@ -56,7 +61,10 @@ export function makeBulkFinishSignals(): BulkFinishSignals {
     wait(id, timeoutMs) {
       return new Promise((resolve) => {
         const timer = setTimeout(() => {
-          waiting.set(id, (waiting.get(id) ?? []).filter((r) => r !== done));
+          waiting.set(
+            id,
+            (waiting.get(id) ?? []).filter((r) => r !== done),
+          );
           resolve(false);
         }, timeoutMs);
         const done = () => {
@@ -82,12 +90,23 @@ export interface BulkProgress {
 export async function runBulkQuery(
   client: ShopifyClient,
   query: string,
-  options: { signals?: BulkFinishSignals; pollMs?: number; timeoutMs?: number; onProgress?: (progress: BulkProgress) => void; signal?: AbortSignal },
+  options: {
+    signals?: BulkFinishSignals;
+    pollMs?: number;
+    timeoutMs?: number;
+    onProgress?: (progress: BulkProgress) => void;
+    signal?: AbortSignal;
+  },
 ): Promise<BulkOperationNode> {
   const started = await client.request(BulkRunQuery, { query });
   const { bulkOperation, userErrors } = started.bulkOperationRunQuery;
   if (!bulkOperation) {
-    throw new AppError('shopify.bulk_refused', 'unavailable', `Shopify refused the bulk query: ${userErrors.map((e) => `${e.code ?? ''} ${e.message}`.trim()).join('; ')}`, { userErrors });
+    throw new AppError(
+      'shopify.bulk_refused',
+      'unavailable',
+      `Shopify refused the bulk query: ${userErrors.map((e) => `${e.code ?? ''} ${e.message}`.trim()).join('; ')}`,
+      { userErrors },
+    );
   }
   const deadline = Date.now() + (options.timeoutMs ?? 3_600_000);
   const pollMs = options.pollMs ?? 2_000;
@@ -98,9 +117,14 @@ export async function runBulkQuery(
     options.onProgress?.({ status: op.status, objectCount: Number(op.objectCount) });
     if (op.status === 'COMPLETED') return op;
     if (['FAILED', 'CANCELED', 'EXPIRED'].includes(op.status)) {
-      throw new AppError('shopify.bulk_failed', 'unavailable', `Bulk operation ${op.id} ended ${op.status}${op.errorCode ? ` (${op.errorCode})` : ''}.`);
+      throw new AppError(
+        'shopify.bulk_failed',
+        'unavailable',
+        `Bulk operation ${op.id} ended ${op.status}${op.errorCode ? ` (${op.errorCode})` : ''}.`,
+      );
     }
-    if (Date.now() > deadline) throw new AppError('shopify.bulk_timeout', 'unavailable', `Bulk operation ${op.id} did not finish in time.`);
+    if (Date.now() > deadline)
+      throw new AppError('shopify.bulk_timeout', 'unavailable', `Bulk operation ${op.id} did not finish in time.`);
     // Wake on the finish webhook, or poll again after pollMs.
     if (options.signals) await options.signals.wait(op.id, pollMs);
     else await new Promise((resolve) => setTimeout(resolve, pollMs));
@@ -108,11 +132,22 @@ export async function runBulkQuery(
 }
 
 /** Streams the JSONL result of a finished bulk operation, one parsed line at a time. */
-export async function* readBulkResult(url: string | null, fetchFile: (url: string) => Promise<Response> = (u) => fetch(u)): AsyncGenerator<BulkRecord> {
+export async function* readBulkResult(
+  url: string | null,
+  fetchFile: (url: string) => Promise<Response> = (u) => fetch(u),
+): AsyncGenerator<BulkRecord> {
   if (!url) return; // Shopify gives no URL when there were no objects
   const response = await fetchFile(url);
-  if (!response.ok || !response.body) throw new AppError('shopify.bulk_download_failed', 'unavailable', `Downloading the bulk result failed: HTTP ${response.status}.`);
-  const lines = createInterface({ input: Readable.fromWeb(response.body as never), crlfDelay: Number.POSITIVE_INFINITY });
+  if (!response.ok || !response.body)
+    throw new AppError(
+      'shopify.bulk_download_failed',
+      'unavailable',
+      `Downloading the bulk result failed: HTTP ${response.status}.`,
+    );
+  const lines = createInterface({
+    input: Readable.fromWeb(response.body as never),
+    crlfDelay: Number.POSITIVE_INFINITY,
+  });
   let lineNumber = 0;
   for await (const line of lines) {
     lineNumber += 1;
@@ -172,7 +207,11 @@ export async function* readBulkObjects(
       if (orphaned) {
         const [parent, places] = orphaned;
         const [child] = await readLines(file, places.slice(0, 2));
-        throw new AppError('shopify.bulk_orphan', 'unavailable', `Bulk line for ${String(child!['id'])} names parent ${parent}, which is not in the result.`);
+        throw new AppError(
+          'shopify.bulk_orphan',
+          'unavailable',
+          `Bulk line for ${String(child!['id'])} names parent ${parent}, which is not in the result.`,
+        );
       }
     } finally {
       await file.close();
@@ -183,9 +222,18 @@ export async function* readBulkObjects(
 }
 
 /** Downloads the file to `path`, indexing every line: roots in order, children under their parent (flat [offset, length] pairs). */
-async function spoolAndIndex(url: string, path: string, fetchFile: (url: string) => Promise<Response>): Promise<{ roots: number[]; childrenOf: Map<string, number[]> }> {
+async function spoolAndIndex(
+  url: string,
+  path: string,
+  fetchFile: (url: string) => Promise<Response>,
+): Promise<{ roots: number[]; childrenOf: Map<string, number[]> }> {
   const response = await fetchFile(url);
-  if (!response.ok || !response.body) throw new AppError('shopify.bulk_download_failed', 'unavailable', `Downloading the bulk result failed: HTTP ${response.status}.`);
+  if (!response.ok || !response.body)
+    throw new AppError(
+      'shopify.bulk_download_failed',
+      'unavailable',
+      `Downloading the bulk result failed: HTTP ${response.status}.`,
+    );
   const roots: number[] = [];
   const childrenOf = new Map<string, number[]>();
   let lineNumber = 0;
@@ -236,7 +284,7 @@ async function spoolAndIndex(url: string, path: string, fetchFile: (url: string)
 /** Reads and parses the lines at the given places (flat [offset, length] pairs); neighbours are read in one go. */
 async function readLines(file: FileHandle, places: number[]): Promise<BulkRecord[]> {
   const records: BulkRecord[] = [];
-  for (let i = 0; i < places.length; ) {
+  for (let i = 0; i < places.length;) {
     const start = places[i]!;
     let end = start + places[i + 1]!;
     i += 2;
@@ -246,7 +294,8 @@ async function readLines(file: FileHandle, places: number[]): Promise<BulkRecord
     }
     const buffer = Buffer.alloc(end - start);
     await file.read(buffer, 0, buffer.length, start);
-    for (const line of buffer.toString('utf8').split('\n')) if (line.trim() !== '') records.push(JSON.parse(line) as BulkRecord);
+    for (const line of buffer.toString('utf8').split('\n'))
+      if (line.trim() !== '') records.push(JSON.parse(line) as BulkRecord);
   }
   return records;
 }
@@ -254,7 +303,11 @@ async function readLines(file: FileHandle, places: number[]): Promise<BulkRecord
 export const StagedUploadsCreate = operation<
   {
     stagedUploadsCreate: {
-      stagedTargets: Array<{ url: string; resourceUrl: string | null; parameters: Array<{ name: string; value: string }> }>;
+      stagedTargets: Array<{
+        url: string;
+        resourceUrl: string | null;
+        parameters: Array<{ name: string; value: string }>;
+      }>;
       userErrors: UserErrorNode[];
     };
   },
@@ -270,7 +323,12 @@ export const StagedUploadsCreate = operation<
 );
 
 export const BulkRunMutation = operation<
-  { bulkOperationRunMutation: { bulkOperation: { id: string; status: string } | null; userErrors: Array<UserErrorNode & { code: string | null }> } },
+  {
+    bulkOperationRunMutation: {
+      bulkOperation: { id: string; status: string } | null;
+      userErrors: Array<UserErrorNode & { code: string | null }>;
+    };
+  },
   { mutation: string; path: string }
 >(
   'BulkRunMutation',
@@ -289,25 +347,51 @@ export async function runBulkMutation(
   client: ShopifyClient,
   mutation: string,
   variables: Array<Record<string, unknown>>,
-  options: { signals?: BulkFinishSignals; pollMs?: number; timeoutMs?: number; signal?: AbortSignal; fetchFile?: (url: string, init?: RequestInit) => Promise<Response> } = {},
+  options: {
+    signals?: BulkFinishSignals;
+    pollMs?: number;
+    timeoutMs?: number;
+    signal?: AbortSignal;
+    fetchFile?: (url: string, init?: RequestInit) => Promise<Response>;
+  } = {},
 ): Promise<Map<number, BulkRecord>> {
   const fetchFile = options.fetchFile ?? ((url, init) => fetch(url, init));
   const staged = await client.request(StagedUploadsCreate, { filename: 'switchyard-bulk.jsonl' });
   const target = staged.stagedUploadsCreate.stagedTargets[0];
-  if (!target) throw new AppError('shopify.staged_upload_refused', 'unavailable', `Shopify gave no upload target: ${staged.stagedUploadsCreate.userErrors.map((e) => e.message).join('; ')}`);
+  if (!target)
+    throw new AppError(
+      'shopify.staged_upload_refused',
+      'unavailable',
+      `Shopify gave no upload target: ${staged.stagedUploadsCreate.userErrors.map((e) => e.message).join('; ')}`,
+    );
   const form = new FormData();
   for (const { name, value } of target.parameters) form.append(name, value);
-  form.append('file', new Blob([variables.map((v) => JSON.stringify(v)).join('\n')], { type: 'text/jsonl' }), 'switchyard-bulk.jsonl');
+  form.append(
+    'file',
+    new Blob([variables.map((v) => JSON.stringify(v)).join('\n')], { type: 'text/jsonl' }),
+    'switchyard-bulk.jsonl',
+  );
   const upload = await fetchFile(target.url, { method: 'POST', body: form });
-  if (!upload.ok) throw new AppError('shopify.staged_upload_failed', 'unavailable', `Uploading the bulk variables failed with HTTP ${upload.status}.`);
+  if (!upload.ok)
+    throw new AppError(
+      'shopify.staged_upload_failed',
+      'unavailable',
+      `Uploading the bulk variables failed with HTTP ${upload.status}.`,
+    );
   const path = target.parameters.find((p) => p.name === 'key')?.value;
-  if (!path) throw new AppError('shopify.staged_upload_refused', 'unavailable', 'The upload target has no key parameter.');
+  if (!path)
+    throw new AppError('shopify.staged_upload_refused', 'unavailable', 'The upload target has no key parameter.');
   const started = await client.request(BulkRunMutation, { mutation, path });
   const { bulkOperation, userErrors } = started.bulkOperationRunMutation;
   if (!bulkOperation) {
-    throw new AppError('shopify.bulk_refused', 'unavailable', `Shopify refused the bulk mutation: ${userErrors.map((e) => `${e.code ?? ''} ${e.message}`.trim()).join('; ')}`, {
-      userErrors,
-    });
+    throw new AppError(
+      'shopify.bulk_refused',
+      'unavailable',
+      `Shopify refused the bulk mutation: ${userErrors.map((e) => `${e.code ?? ''} ${e.message}`.trim()).join('; ')}`,
+      {
+        userErrors,
+      },
+    );
   }
   const finished = await waitForBulk(client, bulkOperation.id, options);
   const results = new Map<number, BulkRecord>();
@@ -315,7 +399,11 @@ export async function runBulkMutation(
   return results;
 }
 
-async function waitForBulk(client: ShopifyClient, id: string, options: { signals?: BulkFinishSignals; pollMs?: number; timeoutMs?: number; signal?: AbortSignal }): Promise<BulkOperationNode> {
+async function waitForBulk(
+  client: ShopifyClient,
+  id: string,
+  options: { signals?: BulkFinishSignals; pollMs?: number; timeoutMs?: number; signal?: AbortSignal },
+): Promise<BulkOperationNode> {
   const deadline = Date.now() + (options.timeoutMs ?? 3_600_000);
   const pollMs = options.pollMs ?? 1_000;
   for (;;) {
@@ -324,9 +412,14 @@ async function waitForBulk(client: ShopifyClient, id: string, options: { signals
     if (!op) throw new AppError('shopify.bulk_lost', 'unavailable', `Bulk operation ${id} disappeared.`);
     if (op.status === 'COMPLETED') return op;
     if (['FAILED', 'CANCELED', 'EXPIRED'].includes(op.status)) {
-      throw new AppError('shopify.bulk_failed', 'unavailable', `Bulk operation ${op.id} ended ${op.status}${op.errorCode ? ` (${op.errorCode})` : ''}.`);
+      throw new AppError(
+        'shopify.bulk_failed',
+        'unavailable',
+        `Bulk operation ${op.id} ended ${op.status}${op.errorCode ? ` (${op.errorCode})` : ''}.`,
+      );
     }
-    if (Date.now() > deadline) throw new AppError('shopify.bulk_timeout', 'unavailable', `Bulk operation ${op.id} did not finish in time.`);
+    if (Date.now() > deadline)
+      throw new AppError('shopify.bulk_timeout', 'unavailable', `Bulk operation ${op.id} did not finish in time.`);
     if (options.signals) await options.signals.wait(op.id, pollMs);
     else await new Promise((resolve) => setTimeout(resolve, pollMs));
   }

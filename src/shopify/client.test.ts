@@ -13,9 +13,16 @@ beforeAll(async () => {
 });
 afterAll(() => sim.close());
 
-const Twenty = operation<{ products: { nodes: Array<{ id: string }> } }>('Twenty', 22, `query Twenty { products(first: 20) { nodes { id } } }`);
+const Twenty = operation<{ products: { nodes: Array<{ id: string }> } }>(
+  'Twenty',
+  22,
+  `query Twenty { products(first: 20) { nodes { id } } }`,
+);
 
-function clientFor(shop: ReturnType<Simulator['createShop']>, options: { maxAttempts?: number; throttlePatienceMs?: number } = {}) {
+function clientFor(
+  shop: ReturnType<Simulator['createShop']>,
+  options: { maxAttempts?: number; throttlePatienceMs?: number } = {},
+) {
   return makeShopifyClient(
     { shop: shop.shop, accessToken: shop.accessToken, apiVersion: shop.apiVersion, apiUrl: sim.url },
     { logger: silentLogger, budget: makeCostBudget(), baseDelayMs: 5, maxDelayMs: 40, ...options },
@@ -57,7 +64,10 @@ describe('Shopify connector', () => {
     // Throttled without end: the call gives up once its patience is spent, and says so.
     sim.setFaults(shop.shop, { throttleRate: 1 });
     const impatient = clientFor(shop, { throttlePatienceMs: 300 });
-    await expect(impatient.request(ShopInfo, {})).rejects.toMatchObject({ code: 'shopify.throttled', message: expect.stringMatching(/kept throttling ShopInfo for \d+ s \(\d+ tries\)/) });
+    await expect(impatient.request(ShopInfo, {})).rejects.toMatchObject({
+      code: 'shopify.throttled',
+      message: expect.stringMatching(/kept throttling ShopInfo for \d+ s \(\d+ tries\)/),
+    });
     sim.setFaults(shop.shop, { throttleRate: 0 });
   });
 
@@ -65,11 +75,17 @@ describe('Shopify connector', () => {
     const shop = sim.createShop({ seed: 43, products: 3, stores: 1 });
     sim.setFaults(shop.shop, { errorRate: 1 });
     const client = clientFor(shop, { maxAttempts: 3 });
-    await expect(client.request(ShopInfo, {})).rejects.toMatchObject({ code: 'shopify.unavailable', message: expect.stringContaining('after 3 tries') });
+    await expect(client.request(ShopInfo, {})).rejects.toMatchObject({
+      code: 'shopify.unavailable',
+      message: expect.stringContaining('after 3 tries'),
+    });
     sim.setFaults(shop.shop, { errorRate: 0 });
     const Broken = operation<unknown>('Broken', 1, `query Broken { shop { nmae } }`);
     const calls = client.stats.calls;
-    await expect(client.request(Broken, {})).rejects.toMatchObject({ code: 'shopify.request_failed', message: expect.stringContaining('Cannot query field "nmae"') });
+    await expect(client.request(Broken, {})).rejects.toMatchObject({
+      code: 'shopify.request_failed',
+      message: expect.stringContaining('Cannot query field "nmae"'),
+    });
     expect(client.stats.calls).toBe(calls + 1);
   });
 

@@ -39,7 +39,10 @@ export interface ShopifyClient {
   readonly tokens: AccessTokens;
   readonly budget: CostBudget;
   readonly stats: CallStats;
-  request<TData, TVariables extends Record<string, unknown>>(operation: Operation<TData, TVariables>, variables: TVariables): Promise<TData>;
+  request<TData, TVariables extends Record<string, unknown>>(
+    operation: Operation<TData, TVariables>,
+    variables: TVariables,
+  ): Promise<TData>;
 }
 
 export interface ClientOptions {
@@ -68,7 +71,9 @@ interface GraphQLErrorShape {
 interface ClientResponse {
   data?: unknown;
   errors?: { networkStatusCode?: number; message?: string; graphQLErrors?: GraphQLErrorShape[] };
-  extensions?: { cost?: { requestedQueryCost: number; actualQueryCost: number | null; throttleStatus: ThrottleStatus } };
+  extensions?: {
+    cost?: { requestedQueryCost: number; actualQueryCost: number | null; throttleStatus: ThrottleStatus };
+  };
 }
 
 const budgets = new Map<string, CostBudget>();
@@ -96,8 +101,17 @@ export function makeShopifyClient(connection: ShopifyConnection, options: Client
   const random = options.random ?? Math.random;
   const budget = options.budget ?? sharedBudget(connection.shop);
   const apiUrl = (connection.apiUrl ?? `https://${connection.shop}`).replace(/\/+$/, '');
-  const stats: CallStats = { calls: 0, costPoints: 0, throttled: 0, retries: 0, failures: 0, unauthorized: 0, retriedWithNewToken: 0 };
-  if (!connection.tokens && !connection.accessToken) throw new Error('A Shopify connection needs tokens or an access token.');
+  const stats: CallStats = {
+    calls: 0,
+    costPoints: 0,
+    throttled: 0,
+    retries: 0,
+    failures: 0,
+    unauthorized: 0,
+    retriedWithNewToken: 0,
+  };
+  if (!connection.tokens && !connection.accessToken)
+    throw new Error('A Shopify connection needs tokens or an access token.');
   const tokens = connection.tokens ?? staticAccessToken(connection.accessToken!);
   /** Last requested cost seen per operation: a better reservation than the static estimate. */
   const knownCost = new Map<string, number>();
@@ -115,35 +129,56 @@ export function makeShopifyClient(connection: ShopifyConnection, options: Client
       const token = headers[TOKEN_CARRIER];
       delete headers[TOKEN_CARRIER];
       if (token !== undefined) headers['X-Shopify-Access-Token'] = token;
-      return fetch(String(url).replace(/^https:\/\/[^/]+/, apiUrl), { ...(init as RequestInit), headers, signal: AbortSignal.timeout(timeoutMs) });
+      return fetch(String(url).replace(/^https:\/\/[^/]+/, apiUrl), {
+        ...(init as RequestInit),
+        headers,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
     },
   });
   const log = options.logger.child({ shop: connection.shop });
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-  const backoff = (attempt: number) => Math.round(Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1)) * (0.5 + random()));
+  const backoff = (attempt: number) =>
+    Math.round(Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1)) * (0.5 + random()));
 
-  async function request<TData, TVariables extends Record<string, unknown>>(op: Operation<TData, TVariables>, variables: TVariables): Promise<TData> {
+  /** One call under the shop's budget; what Shopify answered (a call that failed is an answer with errors). */
+  async function callOnce<TData, TVariables extends Record<string, unknown>>(
+    op: Operation<TData, TVariables>,
+    variables: TVariables,
+    token: string,
+  ): Promise<ClientResponse> {
+    const cost = knownCost.get(op.name) ?? op.estimatedCost;
+    await budget.reserve(cost);
+    stats.calls += 1;
+    let response: ClientResponse;
+    try {
+      response = (await client.request(op.document, {
+        variables,
+        headers: { [TOKEN_CARRIER]: token },
+      })) as ClientResponse;
+    } catch (error) {
+      response = { errors: { message: error instanceof Error ? error.message : String(error) } };
+    }
+    const costInfo = response.extensions?.cost;
+    budget.settle(cost, costInfo?.throttleStatus);
+    if (costInfo) {
+      knownCost.set(op.name, costInfo.requestedQueryCost);
+      stats.costPoints += costInfo.actualQueryCost ?? 0;
+    }
+    return response;
+  }
+
+  async function request<TData, TVariables extends Record<string, unknown>>(
+    op: Operation<TData, TVariables>,
+    variables: TVariables,
+  ): Promise<TData> {
     let throttledTries = 0;
     let throttledSince = 0;
     let transientTries = 0;
     let renewedAfter401 = false;
     let token = await tokens.current();
     for (;;) {
-      const cost = knownCost.get(op.name) ?? op.estimatedCost;
-      await budget.reserve(cost);
-      stats.calls += 1;
-      let response: ClientResponse;
-      try {
-        response = (await client.request(op.document, { variables, headers: { [TOKEN_CARRIER]: token } })) as ClientResponse;
-      } catch (error) {
-        response = { errors: { message: error instanceof Error ? error.message : String(error) } };
-      }
-      const costInfo = response.extensions?.cost;
-      budget.settle(cost, costInfo?.throttleStatus);
-      if (costInfo) {
-        knownCost.set(op.name, costInfo.requestedQueryCost);
-        stats.costPoints += costInfo.actualQueryCost ?? 0;
-      }
+      const response = await callOnce(op, variables, token);
       const errors = response.errors;
       if (!errors) return response.data as TData;
 
@@ -155,10 +190,15 @@ export function makeShopifyClient(connection: ShopifyConnection, options: Client
         const waited = performance.now() - throttledSince;
         if (waited >= throttlePatienceMs) {
           stats.failures += 1;
-          throw new AppError('shopify.throttled', 'unavailable', `Shopify kept throttling ${op.name} for ${Math.round(waited / 1000)} s (${throttledTries} tries).`, {
-            operation: op.name,
-            tries: throttledTries,
-          });
+          throw new AppError(
+            'shopify.throttled',
+            'unavailable',
+            `Shopify kept throttling ${op.name} for ${Math.round(waited / 1000)} s (${throttledTries} tries).`,
+            {
+              operation: op.name,
+              tries: throttledTries,
+            },
+          );
         }
         // The budget now knows how empty the bucket is: the next reserve() waits for it. The pause
         // on top spreads competing callers out (the same jittered back-off as for failures).
@@ -171,19 +211,29 @@ export function makeShopifyClient(connection: ShopifyConnection, options: Client
       if (graphQLErrors.length === 0 && transient && op.outcomeUnknownOnFailure && status !== 429) {
         // It may have applied: re-sending could do it twice. The caller looks at Shopify first.
         stats.failures += 1;
-        throw new AppError('shopify.outcome_unknown', 'unavailable', `No answer from Shopify to ${op.name} (${errors.message ?? `HTTP ${status}`}); it may or may not have applied.`, {
-          operation: op.name,
-          status: status ?? null,
-        });
+        throw new AppError(
+          'shopify.outcome_unknown',
+          'unavailable',
+          `No answer from Shopify to ${op.name} (${errors.message ?? `HTTP ${status}`}); it may or may not have applied.`,
+          {
+            operation: op.name,
+            status: status ?? null,
+          },
+        );
       }
       if (graphQLErrors.length === 0 && transient) {
         transientTries += 1;
         if (transientTries >= maxAttempts) {
           stats.failures += 1;
-          throw new AppError('shopify.unavailable', 'unavailable', `Shopify did not answer ${op.name}: ${errors.message ?? 'no response'} (after ${transientTries} tries).`, {
-            operation: op.name,
-            status: status ?? null,
-          });
+          throw new AppError(
+            'shopify.unavailable',
+            'unavailable',
+            `Shopify did not answer ${op.name}: ${errors.message ?? 'no response'} (after ${transientTries} tries).`,
+            {
+              operation: op.name,
+              status: status ?? null,
+            },
+          );
         }
         stats.retries += 1;
         const delay = backoff(transientTries);
@@ -198,7 +248,11 @@ export function makeShopifyClient(connection: ShopifyConnection, options: Client
           renewedAfter401 = true;
           const renewed = await tokens.refused(token).catch((error: unknown) => {
             // Shopify refusing the app itself (secret, grant, install) is as final as the 401.
-            if (isAppError(error) && ['invalid_client', 'invalid_grant', 'not_installed'].includes(String(error.details['reason']))) return undefined;
+            if (
+              isAppError(error) &&
+              ['invalid_client', 'invalid_grant', 'not_installed'].includes(String(error.details['reason']))
+            )
+              return undefined;
             stats.failures += 1;
             throw error;
           });
@@ -211,10 +265,15 @@ export function makeShopifyClient(connection: ShopifyConnection, options: Client
       }
       stats.failures += 1;
       if (status === 401) {
-        throw new AppError('shopify.unauthorized', 'unavailable', `Shopify does not accept the access token for ${connection.shop} (HTTP 401): the app was uninstalled or the token revoked.`, {
-          operation: op.name,
-          status,
-        });
+        throw new AppError(
+          'shopify.unauthorized',
+          'unavailable',
+          `Shopify does not accept the access token for ${connection.shop} (HTTP 401): the app was uninstalled or the token revoked.`,
+          {
+            operation: op.name,
+            status,
+          },
+        );
       }
       const detail = graphQLErrors.map((e) => e.message).join('; ') || errors.message || 'unknown error';
       throw new AppError('shopify.request_failed', 'unavailable', `Shopify refused ${op.name}: ${detail}`, {

@@ -37,7 +37,10 @@ export interface InstallFlow {
   /** The URL of Shopify's approval page, and the nonce the browser must bring back. */
   begin(shop: string | undefined): Promise<{ location: string; state: string }>;
   /** Checks Shopify's answer and stores the tokens; the scopes Shopify granted. */
-  complete(query: Record<string, string | undefined>, browserState: string | undefined): Promise<{ shop: string; scope: string }>;
+  complete(
+    query: Record<string, string | undefined>,
+    browserState: string | undefined,
+  ): Promise<{ shop: string; scope: string }>;
 }
 
 const refuse = (code: string, message: string) => new AppError(code, 'invalid', message);
@@ -64,9 +67,16 @@ export function makeInstallFlow(options: InstallFlowOptions): InstallFlow {
   const adminBase = (options.apiUrl ?? `https://${options.shop}`).replace(/\/+$/, '');
 
   function checkShop(shop: string | undefined): string {
-    if (shop === undefined || shop === '') throw refuse('install.shop_missing', 'Name the shop: ?shop=your-store.myshopify.com');
-    if (shop.length > 255 || !SHOP_DOMAIN.test(shop)) throw refuse('install.shop_invalid', 'The shop must be a myshopify.com domain such as your-store.myshopify.com.');
-    if (shop !== options.shop) throw new AppError('install.other_shop', 'forbidden', `This Switchyard serves ${options.shop} only (SHOPIFY_SHOP); it cannot be installed on another shop.`);
+    if (shop === undefined || shop === '')
+      throw refuse('install.shop_missing', 'Name the shop: ?shop=your-store.myshopify.com');
+    if (shop.length > 255 || !SHOP_DOMAIN.test(shop))
+      throw refuse('install.shop_invalid', 'The shop must be a myshopify.com domain such as your-store.myshopify.com.');
+    if (shop !== options.shop)
+      throw new AppError(
+        'install.other_shop',
+        'forbidden',
+        `This Switchyard serves ${options.shop} only (SHOPIFY_SHOP); it cannot be installed on another shop.`,
+      );
     return shop;
   }
 
@@ -77,8 +87,15 @@ export function makeInstallFlow(options: InstallFlowOptions): InstallFlow {
       const at = now();
       // Old nonces go as new ones come: the table stays a handful of rows.
       await db.delete(shopifyOauthStates).where(lt(shopifyOauthStates.expiresAt, new Date(at - STATE_TTL_MS)));
-      await db.insert(shopifyOauthStates).values({ state, shop, createdAt: new Date(at), expiresAt: new Date(at + STATE_TTL_MS) });
-      const query = new URLSearchParams({ client_id: options.clientId, scope: options.scopes.join(','), redirect_uri: options.redirectUrl, state });
+      await db
+        .insert(shopifyOauthStates)
+        .values({ state, shop, createdAt: new Date(at), expiresAt: new Date(at + STATE_TTL_MS) });
+      const query = new URLSearchParams({
+        client_id: options.clientId,
+        scope: options.scopes.join(','),
+        redirect_uri: options.redirectUrl,
+        state,
+      });
       // Empty grant options: an offline token (the app works with nobody logged in).
       query.append('grant_options[]', '');
       return { location: `${adminBase}/admin/oauth/authorize?${query.toString()}`, state };
@@ -86,33 +103,64 @@ export function makeInstallFlow(options: InstallFlowOptions): InstallFlow {
 
     async complete(query, browserState) {
       const { hmac, state, code } = query;
-      if (!hmac || !/^[0-9a-f]{64}$/i.test(hmac) || !sameText(redirectHmac(query, options.clientSecret), hmac.toLowerCase())) {
-        throw refuse('install.bad_hmac', "The callback is not signed by Shopify with this app's secret (hmac missing or wrong).");
+      if (
+        !hmac ||
+        !/^[0-9a-f]{64}$/i.test(hmac) ||
+        !sameText(redirectHmac(query, options.clientSecret), hmac.toLowerCase())
+      ) {
+        throw refuse(
+          'install.bad_hmac',
+          "The callback is not signed by Shopify with this app's secret (hmac missing or wrong).",
+        );
       }
       const shop = checkShop(query['shop']);
-      if (!state) throw refuse('install.state_missing', 'The callback carries no state: start again from the install link.');
+      if (!state)
+        throw refuse('install.state_missing', 'The callback carries no state: start again from the install link.');
       if (!browserState || !sameText(browserState, state)) {
-        throw refuse('install.state_mismatch', 'This browser did not start this install (its state cookie is missing or differs): start again from the install link.');
+        throw refuse(
+          'install.state_mismatch',
+          'This browser did not start this install (its state cookie is missing or differs): start again from the install link.',
+        );
       }
-      if (!code || code.length > 512) throw refuse('install.code_missing', 'The callback carries no authorization code.');
+      if (!code || code.length > 512)
+        throw refuse('install.code_missing', 'The callback carries no authorization code.');
       // Single use: taken in one statement, so two deliveries of one callback cannot both pass.
       const taken = await db
         .update(shopifyOauthStates)
         .set({ usedAt: new Date(now()) })
-        .where(and(eq(shopifyOauthStates.state, state), eq(shopifyOauthStates.shop, shop), isNull(shopifyOauthStates.usedAt), gt(shopifyOauthStates.expiresAt, new Date(now()))))
+        .where(
+          and(
+            eq(shopifyOauthStates.state, state),
+            eq(shopifyOauthStates.shop, shop),
+            isNull(shopifyOauthStates.usedAt),
+            gt(shopifyOauthStates.expiresAt, new Date(now())),
+          ),
+        )
         .returning({ state: shopifyOauthStates.state });
-      if (taken.length === 0) throw refuse('install.state_invalid', 'This install link was already used or has expired (10 minutes): start again from the install link.');
+      if (taken.length === 0)
+        throw refuse(
+          'install.state_invalid',
+          'This install link was already used or has expired (10 minutes): start again from the install link.',
+        );
       let issued;
       try {
         issued = await endpoint.request({ grant: 'authorization_code', code });
       } catch (error) {
         if (error instanceof TokenEndpointError) {
-          throw new AppError(`install.${error.code}`, error.code === 'unavailable' ? 'unavailable' : 'invalid', `Shopify did not give an access token for the install: ${error.message}`);
+          throw new AppError(
+            `install.${error.code}`,
+            error.code === 'unavailable' ? 'unavailable' : 'invalid',
+            `Shopify did not give an access token for the install: ${error.message}`,
+          );
         }
         throw error;
       }
       if (!issued.refreshToken || issued.expiresInSeconds === undefined) {
-        throw new AppError('install.not_expiring', 'invalid', 'Shopify gave a non-expiring token; Switchyard asks for expiring offline tokens with a refresh token. Install again.');
+        throw new AppError(
+          'install.not_expiring',
+          'invalid',
+          'Shopify gave a non-expiring token; Switchyard asks for expiring offline tokens with a refresh token. Install again.',
+        );
       }
       await storeInstalledTokens(db, box, shop, issued, now());
       return { shop, scope: issued.scope };

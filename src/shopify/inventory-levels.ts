@@ -23,7 +23,9 @@ export interface ShopifyLevel {
 export async function* inventoryLevelsOf(url: string | null): AsyncGenerator<ShopifyLevel> {
   for await (const record of readBulkResult(url)) {
     if (record.__parentId === undefined) continue; // an inventory item line: its id is all it holds
-    const quantities = new Map(((record['quantities'] as Array<{ name: string; quantity: number }>) ?? []).map((q) => [q.name, q.quantity]));
+    const quantities = new Map(
+      ((record['quantities'] as Array<{ name: string; quantity: number }>) ?? []).map((q) => [q.name, q.quantity]),
+    );
     yield {
       item: record.__parentId,
       location: String((record['location'] as { id: string }).id),

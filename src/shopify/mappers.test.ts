@@ -6,7 +6,9 @@ import { describe, expect, test } from 'vitest';
 import { counterLinesOf, counterSaleOf, orderFromNode, orderFromPayload } from './mappers.js';
 import type { OrderNode } from './operations.js';
 
-const sample = JSON.parse(readFileSync(new URL('../../test/fixtures/shopify/refunds-create.json', import.meta.url), 'utf8'));
+const sample = JSON.parse(
+  readFileSync(new URL('../../test/fixtures/shopify/refunds-create.json', import.meta.url), 'utf8'),
+);
 
 function body(overrides: Record<string, unknown> = {}) {
   return {
@@ -21,8 +23,26 @@ function body(overrides: Record<string, unknown> = {}) {
     fulfillment_status: 'fulfilled',
     shipping_lines: [],
     line_items: [
-      { id: 1, admin_graphql_api_id: 'gid://shopify/LineItem/1', variant_id: 11, sku: 'A', title: 'A', quantity: 1, current_quantity: 1, fulfillable_quantity: 0 },
-      { id: 2, admin_graphql_api_id: 'gid://shopify/LineItem/2', variant_id: 12, sku: 'B', title: 'B', quantity: 2, current_quantity: 2, fulfillable_quantity: 0 },
+      {
+        id: 1,
+        admin_graphql_api_id: 'gid://shopify/LineItem/1',
+        variant_id: 11,
+        sku: 'A',
+        title: 'A',
+        quantity: 1,
+        current_quantity: 1,
+        fulfillable_quantity: 0,
+      },
+      {
+        id: 2,
+        admin_graphql_api_id: 'gid://shopify/LineItem/2',
+        variant_id: 12,
+        sku: 'B',
+        title: 'B',
+        quantity: 2,
+        current_quantity: 2,
+        fulfillable_quantity: 0,
+      },
     ],
     refunds: [],
     ...overrides,
@@ -55,7 +75,17 @@ function node(fos: Array<ReturnType<typeof fo>>, sourceName = 'pos'): OrderNode 
     shippingLines: { nodes: [] },
     currentTotalPriceSet: null,
     lineItems: {
-      nodes: ['1', '2'].map((n) => ({ id: `gid://shopify/LineItem/${n}`, sku: n, title: n, variantTitle: null, quantity: 1, currentQuantity: 1, unfulfilledQuantity: 0, variant: null, originalUnitPriceSet: null })),
+      nodes: ['1', '2'].map((n) => ({
+        id: `gid://shopify/LineItem/${n}`,
+        sku: n,
+        title: n,
+        variantTitle: null,
+        quantity: 1,
+        currentQuantity: 1,
+        unfulfilledQuantity: 0,
+        variant: null,
+        originalUnitPriceSet: null,
+      })),
       pageInfo: { hasNextPage: false, endCursor: null },
     },
     fulfillmentOrders: { nodes: fos },
@@ -73,10 +103,18 @@ describe('which lines were sold over the counter', () => {
   });
 
   test('a POS body with a shipping line or a line still to fulfil needs the fulfilment orders; an online body never has counter lines', () => {
-    expect(orderFromPayload(body({ shipping_lines: [{ title: 'Standard', code: 'STANDARD' }] })).needsLookup).toBe(true);
+    expect(orderFromPayload(body({ shipping_lines: [{ title: 'Standard', code: 'STANDARD' }] })).needsLookup).toBe(
+      true,
+    );
     const open = body({ line_items: [{ ...body().line_items[0]!, fulfillable_quantity: 1 }] });
     expect(orderFromPayload(open).needsLookup).toBe(true);
-    const web = orderFromPayload(body({ source_name: 'web', location_id: null, line_items: [{ ...body().line_items[0]!, fulfillable_quantity: 1 }] }));
+    const web = orderFromPayload(
+      body({
+        source_name: 'web',
+        location_id: null,
+        line_items: [{ ...body().line_items[0]!, fulfillable_quantity: 1 }],
+      }),
+    );
     expect(web.needsLookup).toBe(false);
     expect(web.snapshot.lines.map((l) => l.soldOverCounter)).toEqual([false]);
     expect(web.snapshot.pickupLocationId).toBeNull();
@@ -92,7 +130,9 @@ describe('which lines were sold over the counter', () => {
     const mixed = [fo('RETAIL', ['gid://shopify/LineItem/1']), fo('SHIPPING', ['gid://shopify/LineItem/2'])];
     expect([...counterLinesOf(mixed)]).toEqual(['gid://shopify/LineItem/1']);
     // A line under both (never made by POS, which keeps a line under one delivery method) is delivered.
-    expect([...counterLinesOf([fo('RETAIL', ['gid://shopify/LineItem/1']), fo('SHIPPING', ['gid://shopify/LineItem/1'])])]).toEqual([]);
+    expect([
+      ...counterLinesOf([fo('RETAIL', ['gid://shopify/LineItem/1']), fo('SHIPPING', ['gid://shopify/LineItem/1'])]),
+    ]).toEqual([]);
     expect(() => orderFromNode(node(mixed))).toThrow(/read their lines/);
     const snapshot = orderFromNode(node(mixed), [], counterLinesOf(mixed));
     expect(snapshot.lines.map((l) => [l.shopifyLineItemId, l.soldOverCounter])).toEqual([
@@ -108,7 +148,10 @@ describe('refunds', () => {
     const { snapshot } = orderFromPayload(body({ source_name: 'web', refunds: [sample] }));
     const first = sample.refund_line_items[0];
     expect(snapshot.refunds).toHaveLength(1);
-    expect(snapshot.refunds![0]).toMatchObject({ shopifyRefundId: sample.admin_graphql_api_id, createdAt: new Date(sample.created_at) });
+    expect(snapshot.refunds![0]).toMatchObject({
+      shopifyRefundId: sample.admin_graphql_api_id,
+      createdAt: new Date(sample.created_at),
+    });
     expect(snapshot.refunds![0]!.lines).toHaveLength(5);
     // The line item's GID is taken from the body as text (the numeric ids of Shopify's sample were rounded in transit).
     expect(snapshot.refunds![0]!.lines[0]).toEqual({
@@ -126,14 +169,32 @@ describe('refunds', () => {
       {
         id: 'gid://shopify/Refund/5',
         createdAt: '2026-11-28T10:00:00Z',
-        refundLineItems: { nodes: [{ id: 'gid://shopify/RefundLineItem/6', quantity: 1, restockType: 'RETURN', location: { id: 'gid://shopify/Location/78' }, lineItem: { id: 'gid://shopify/LineItem/1' } }] },
+        refundLineItems: {
+          nodes: [
+            {
+              id: 'gid://shopify/RefundLineItem/6',
+              quantity: 1,
+              restockType: 'RETURN',
+              location: { id: 'gid://shopify/Location/78' },
+              lineItem: { id: 'gid://shopify/LineItem/1' },
+            },
+          ],
+        },
       },
     ];
     expect(orderFromNode(read).refunds).toEqual([
       {
         shopifyRefundId: 'gid://shopify/Refund/5',
         createdAt: new Date('2026-11-28T10:00:00Z'),
-        lines: [{ shopifyRefundLineId: 'gid://shopify/RefundLineItem/6', shopifyLineItemId: 'gid://shopify/LineItem/1', quantity: 1, restockType: 'RETURN', locationId: 'gid://shopify/Location/78' }],
+        lines: [
+          {
+            shopifyRefundLineId: 'gid://shopify/RefundLineItem/6',
+            shopifyLineItemId: 'gid://shopify/LineItem/1',
+            quantity: 1,
+            restockType: 'RETURN',
+            locationId: 'gid://shopify/Location/78',
+          },
+        ],
       },
     ]);
     const { refunds: _refunds, ...bulk } = read;

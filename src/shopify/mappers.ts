@@ -13,7 +13,8 @@ type Body = Record<string, any>;
 const EXPRESS = /express|overnight|next[\s-]?day|same[\s-]?day|priority/i;
 const PICKUP = /pick[\s-]?up/i;
 
-const gid = (type: string, id: number | string | null | undefined) => (id === null || id === undefined ? null : `gid://shopify/${type}/${id}`);
+const gid = (type: string, id: number | string | null | undefined) =>
+  id === null || id === undefined ? null : `gid://shopify/${type}/${id}`;
 
 const WEIGHT_TO_GRAMS: Record<string, number> = { GRAMS: 1, KILOGRAMS: 1000, POUNDS: 453.592, OUNCES: 28.3495 };
 
@@ -80,7 +81,12 @@ export function productFromPayload(body: Body): ProductSnapshot {
   };
 }
 
-const RESTOCK_TYPES: Record<string, RefundSnapshot['lines'][number]['restockType']> = { CANCEL: 'CANCEL', RETURN: 'RETURN', NO_RESTOCK: 'NO_RESTOCK', LEGACY_RESTOCK: 'LEGACY_RESTOCK' };
+const RESTOCK_TYPES: Record<string, RefundSnapshot['lines'][number]['restockType']> = {
+  CANCEL: 'CANCEL',
+  RETURN: 'RETURN',
+  NO_RESTOCK: 'NO_RESTOCK',
+  LEGACY_RESTOCK: 'LEGACY_RESTOCK',
+};
 const restockTypeOf = (value: unknown) => RESTOCK_TYPES[String(value ?? 'NO_RESTOCK').toUpperCase()] ?? 'NO_RESTOCK';
 
 /**
@@ -98,8 +104,18 @@ export function counterSaleOf(o: Pick<OrderNode, 'sourceName' | 'fulfillmentOrde
 }
 
 /** The lines under an in-store fulfilment order and under no other (an order's fulfilment orders with their lines). */
-export function counterLinesOf(fos: Array<{ deliveryMethod: { methodType: string } | null; lineItems: { nodes: Array<{ lineItem: { id: string } }> } }>): Set<string> {
-  const linesOf = (retail: boolean) => new Set(fos.filter((fo) => (fo.deliveryMethod?.methodType === 'RETAIL') === retail).flatMap((fo) => fo.lineItems.nodes.map((l) => l.lineItem.id)));
+export function counterLinesOf(
+  fos: Array<{
+    deliveryMethod: { methodType: string } | null;
+    lineItems: { nodes: Array<{ lineItem: { id: string } }> };
+  }>,
+): Set<string> {
+  const linesOf = (retail: boolean) =>
+    new Set(
+      fos
+        .filter((fo) => (fo.deliveryMethod?.methodType === 'RETAIL') === retail)
+        .flatMap((fo) => fo.lineItems.nodes.map((l) => l.lineItem.id)),
+    );
   const delivered = linesOf(false);
   return new Set([...linesOf(true)].filter((id) => !delivered.has(id)));
 }
@@ -110,7 +126,13 @@ function refundsFromNode(refunds: NonNullable<OrderNode['refunds']>): RefundSnap
     createdAt: new Date(r.createdAt),
     lines: r.refundLineItems.nodes
       .filter((l) => l.id !== null)
-      .map((l) => ({ shopifyRefundLineId: l.id!, shopifyLineItemId: l.lineItem.id, quantity: l.quantity, restockType: restockTypeOf(l.restockType), locationId: l.location?.id ?? null })),
+      .map((l) => ({
+        shopifyRefundLineId: l.id!,
+        shopifyLineItemId: l.lineItem.id,
+        quantity: l.quantity,
+        restockType: restockTypeOf(l.restockType),
+        locationId: l.location?.id ?? null,
+      })),
   }));
 }
 
@@ -118,9 +140,16 @@ function refundsFromNode(refunds: NonNullable<OrderNode['refunds']>): RefundSnap
  * An order read by GraphQL. `counterLines`: the lines taken home at the counter, which the caller reads
  * (`OrderFulfillmentOrderLines`) when `counterSaleOf` says only the lines tell.
  */
-export function orderFromNode(o: OrderNode, extraLines: OrderNode['lineItems']['nodes'] = [], counterLines?: Set<string>): OrderSnapshot {
+export function orderFromNode(
+  o: OrderNode,
+  extraLines: OrderNode['lineItems']['nodes'] = [],
+  counterLines?: Set<string>,
+): OrderSnapshot {
   const counter = counterSaleOf(o);
-  if (counter === 'per-line' && !counterLines) throw new Error(`order ${o.id} has in-store and delivered fulfilment orders: read their lines to tell which were taken home`);
+  if (counter === 'per-line' && !counterLines)
+    throw new Error(
+      `order ${o.id} has in-store and delivered fulfilment orders: read their lines to tell which were taken home`,
+    );
   const pickup = o.fulfillmentOrders.nodes.find((fo) => fo.deliveryMethod?.methodType === 'PICK_UP');
   const shippingLine = o.shippingLines.nodes[0] ?? null;
   const express = o.shippingLines.nodes.some((l) => EXPRESS.test(`${l.title} ${l.code ?? ''}`));
@@ -137,9 +166,22 @@ export function orderFromNode(o: OrderNode, extraLines: OrderNode['lineItems']['
     updatedAt: new Date(o.updatedAt),
     cancelledAt: o.cancelledAt ? new Date(o.cancelledAt) : null,
     cancelReason: o.cancelReason,
-    customer: o.customer ? compact({ email: o.customer.email, firstName: o.customer.firstName, lastName: o.customer.lastName }) : null,
+    customer: o.customer
+      ? compact({ email: o.customer.email, firstName: o.customer.firstName, lastName: o.customer.lastName })
+      : null,
     shippingAddress: a
-      ? { firstName: a.firstName, lastName: a.lastName, address1: a.address1, address2: a.address2, city: a.city, province: a.province, provinceCode: a.provinceCode, zip: a.zip, countryCode: a.countryCodeV2, phone: a.phone }
+      ? {
+          firstName: a.firstName,
+          lastName: a.lastName,
+          address1: a.address1,
+          address2: a.address2,
+          city: a.city,
+          province: a.province,
+          provinceCode: a.provinceCode,
+          zip: a.zip,
+          countryCode: a.countryCodeV2,
+          phone: a.phone,
+        }
       : null,
     latitude: a?.latitude ?? null,
     longitude: a?.longitude ?? null,
@@ -156,7 +198,8 @@ export function orderFromNode(o: OrderNode, extraLines: OrderNode['lineItems']['
       title: l.variantTitle ? `${l.title} - ${l.variantTitle}` : l.title,
       quantity: l.quantity,
       currentQuantity: l.currentQuantity,
-      fulfilledQuantity: typeof l.unfulfilledQuantity === 'number' ? Math.max(0, l.currentQuantity - l.unfulfilledQuantity) : null,
+      fulfilledQuantity:
+        typeof l.unfulfilledQuantity === 'number' ? Math.max(0, l.currentQuantity - l.unfulfilledQuantity) : null,
       unitPrice: l.originalUnitPriceSet?.shopMoney.amount ?? null,
       soldOverCounter: counter === 'all' || (counter === 'per-line' && counterLines!.has(l.id)),
     })),
@@ -164,7 +207,14 @@ export function orderFromNode(o: OrderNode, extraLines: OrderNode['lineItems']['
   };
 }
 
-const FINANCIAL: Record<string, string> = { paid: 'PAID', partially_refunded: 'PARTIALLY_REFUNDED', refunded: 'REFUNDED', voided: 'VOIDED', pending: 'PENDING', authorized: 'AUTHORIZED' };
+const FINANCIAL: Record<string, string> = {
+  paid: 'PAID',
+  partially_refunded: 'PARTIALLY_REFUNDED',
+  refunded: 'REFUNDED',
+  voided: 'VOIDED',
+  pending: 'PENDING',
+  authorized: 'AUTHORIZED',
+};
 
 function refundsFromPayload(refunds: Body[]): RefundSnapshot[] {
   return refunds.map((r) => ({
@@ -194,7 +244,12 @@ export function orderFromPayload(body: Body): { snapshot: OrderSnapshot; needsLo
   const lineItems: Body[] = body['line_items'] ?? [];
   const counterSale = pos && shippingLines.length === 0 && lineItems.every((l) => l['fulfillable_quantity'] === 0);
   const a = body['shipping_address'] as Body | null;
-  const fulfillmentStatus = body['fulfillment_status'] === 'fulfilled' ? 'FULFILLED' : body['fulfillment_status'] === 'partial' ? 'PARTIALLY_FULFILLED' : 'UNFULFILLED';
+  const fulfillmentStatus =
+    body['fulfillment_status'] === 'fulfilled'
+      ? 'FULFILLED'
+      : body['fulfillment_status'] === 'partial'
+        ? 'PARTIALLY_FULFILLED'
+        : 'UNFULFILLED';
   const snapshot: OrderSnapshot = {
     shopifyOrderId: body['admin_graphql_api_id'] ?? gid('Order', body['id']),
     name: body['name'],
@@ -204,15 +259,34 @@ export function orderFromPayload(body: Body): { snapshot: OrderSnapshot; needsLo
       .split(',')
       .map((t: string) => t.trim())
       .filter(Boolean),
-    financialStatus: FINANCIAL[String(body['financial_status'])] ?? (body['financial_status'] ? String(body['financial_status']).toUpperCase() : null),
+    financialStatus:
+      FINANCIAL[String(body['financial_status'])] ??
+      (body['financial_status'] ? String(body['financial_status']).toUpperCase() : null),
     fulfillmentStatus,
     createdAt: new Date(body['created_at']),
     updatedAt: new Date(body['updated_at']),
     cancelledAt: body['cancelled_at'] ? new Date(body['cancelled_at']) : null,
     cancelReason: body['cancel_reason'] ? String(body['cancel_reason']).toUpperCase() : null,
-    customer: body['customer'] ? compact({ email: body['customer']['email'], firstName: body['customer']['first_name'], lastName: body['customer']['last_name'] }) : null,
+    customer: body['customer']
+      ? compact({
+          email: body['customer']['email'],
+          firstName: body['customer']['first_name'],
+          lastName: body['customer']['last_name'],
+        })
+      : null,
     shippingAddress: a
-      ? { firstName: a['first_name'], lastName: a['last_name'], address1: a['address1'], address2: a['address2'], city: a['city'], province: a['province'], provinceCode: a['province_code'], zip: a['zip'], countryCode: a['country_code'], phone: a['phone'] }
+      ? {
+          firstName: a['first_name'],
+          lastName: a['last_name'],
+          address1: a['address1'],
+          address2: a['address2'],
+          city: a['city'],
+          province: a['province'],
+          provinceCode: a['province_code'],
+          zip: a['zip'],
+          countryCode: a['country_code'],
+          phone: a['phone'],
+        }
       : null,
     latitude: a?.['latitude'] ?? null,
     longitude: a?.['longitude'] ?? null,
@@ -229,7 +303,10 @@ export function orderFromPayload(body: Body): { snapshot: OrderSnapshot; needsLo
       title: l['variant_title'] ? `${l['title']} - ${l['variant_title']}` : l['title'],
       quantity: l['quantity'],
       currentQuantity: l['current_quantity'] ?? l['quantity'],
-      fulfilledQuantity: typeof l['fulfillable_quantity'] === 'number' ? Math.max(0, (l['current_quantity'] ?? l['quantity']) - l['fulfillable_quantity']) : null,
+      fulfilledQuantity:
+        typeof l['fulfillable_quantity'] === 'number'
+          ? Math.max(0, (l['current_quantity'] ?? l['quantity']) - l['fulfillable_quantity'])
+          : null,
       unitPrice: l['price'] ?? null,
       soldOverCounter: counterSale,
     })),
@@ -239,5 +316,7 @@ export function orderFromPayload(body: Body): { snapshot: OrderSnapshot; needsLo
 }
 
 function compact<T extends Record<string, unknown>>(value: T): { [K in keyof T]?: NonNullable<T[K]> } {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null && v !== undefined)) as { [K in keyof T]?: NonNullable<T[K]> };
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null && v !== undefined)) as {
+    [K in keyof T]?: NonNullable<T[K]>;
+  };
 }

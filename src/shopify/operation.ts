@@ -23,6 +23,12 @@ export function operation<TData, TVariables extends Record<string, unknown> = Re
   options: { outcomeUnknownOnFailure?: boolean } = {},
 ): Operation<TData, TVariables> {
   const declared = /^\s*(query|mutation)\s+(\w+)/.exec(document)?.[2];
-  if (declared !== name) throw new Error(`Operation ${name}: its document must be named ${name} (found ${declared ?? 'none'})`);
-  return { name, document, estimatedCost, ...(options.outcomeUnknownOnFailure ? { outcomeUnknownOnFailure: true } : {}) };
+  if (declared !== name)
+    throw new Error(`Operation ${name}: its document must be named ${name} (found ${declared ?? 'none'})`);
+  return {
+    name,
+    document,
+    estimatedCost,
+    ...(options.outcomeUnknownOnFailure ? { outcomeUnknownOnFailure: true } : {}),
+  };
 }

@@ -64,7 +64,14 @@ export interface OrderNode {
   shippingLines: { nodes: Array<{ title: string; code: string | null; source: string | null }> };
   currentTotalPriceSet: { shopMoney: { amount: string; currencyCode: string } } | null;
   lineItems: { nodes: LineItemNode[]; pageInfo: PageInfo };
-  fulfillmentOrders: { nodes: Array<{ id: string; status: string; deliveryMethod: { methodType: string } | null; assignedLocation: { location: { id: string } | null } }> };
+  fulfillmentOrders: {
+    nodes: Array<{
+      id: string;
+      status: string;
+      deliveryMethod: { methodType: string } | null;
+      assignedLocation: { location: { id: string } | null };
+    }>;
+  };
   /** POS orders: the store of the sale. */
   retailLocation?: { id: string } | null;
   /** Absent where the read does not ask for them (the initial load's bulk query). */
@@ -74,7 +81,15 @@ export interface OrderNode {
 export interface RefundNode {
   id: string;
   createdAt: string;
-  refundLineItems: { nodes: Array<{ id: string | null; quantity: number; restockType: string; location: { id: string } | null; lineItem: { id: string } }> };
+  refundLineItems: {
+    nodes: Array<{
+      id: string | null;
+      quantity: number;
+      restockType: string;
+      location: { id: string } | null;
+      lineItem: { id: string };
+    }>;
+  };
 }
 
 export interface LineItemNode {
@@ -116,11 +131,9 @@ fragment OrderFields on Order {
 // ---------------------------------------------------------------------------------------------
 // Queries
 
-export const ShopInfo = operation<{ shop: { name: string; myshopifyDomain: string; currencyCode: string; ianaTimezone: string } }>(
-  'ShopInfo',
-  1,
-  `query ShopInfo { shop { name myshopifyDomain currencyCode ianaTimezone } }`,
-);
+export const ShopInfo = operation<{
+  shop: { name: string; myshopifyDomain: string; currencyCode: string; ianaTimezone: string };
+}>('ShopInfo', 1, `query ShopInfo { shop { name myshopifyDomain currencyCode ianaTimezone } }`);
 
 /** The scopes granted to the app (see scopes.ts for what Switchyard needs). */
 export const AppAccessScopes = operation<{ currentAppInstallation: { accessScopes: Array<{ handle: string }> } }>(
@@ -135,10 +148,22 @@ export interface LocationNode {
   isActive: boolean;
   fulfillsOnlineOrders: boolean;
   shipsInventory: boolean;
-  address: { address1: string | null; city: string | null; province: string | null; provinceCode: string | null; zip: string | null; countryCode: string | null; latitude: number | null; longitude: number | null };
+  address: {
+    address1: string | null;
+    city: string | null;
+    province: string | null;
+    provinceCode: string | null;
+    zip: string | null;
+    countryCode: string | null;
+    latitude: number | null;
+    longitude: number | null;
+  };
 }
 
-export const LocationsPage = operation<{ locations: { nodes: LocationNode[]; pageInfo: PageInfo } }, { after: string | null }>(
+export const LocationsPage = operation<
+  { locations: { nodes: LocationNode[]; pageInfo: PageInfo } },
+  { after: string | null }
+>(
   'LocationsPage',
   202,
   `query LocationsPage($after: String) {
@@ -149,7 +174,10 @@ export const LocationsPage = operation<{ locations: { nodes: LocationNode[]; pag
   }`,
 );
 
-export const ProductsPage = operation<{ products: { nodes: ProductNode[]; pageInfo: PageInfo } }, { query: string | null; after: string | null }>(
+export const ProductsPage = operation<
+  { products: { nodes: ProductNode[]; pageInfo: PageInfo } },
+  { query: string | null; after: string | null }
+>(
   'ProductsPage',
   852,
   `query ProductsPage($query: String, $after: String) {
@@ -158,7 +186,10 @@ export const ProductsPage = operation<{ products: { nodes: ProductNode[]; pageIn
   ${PRODUCT_FIELDS}`,
 );
 
-export const ProductVariantsPage = operation<{ product: { variants: { nodes: VariantNode[]; pageInfo: PageInfo } } | null }, { id: string; after: string | null }>(
+export const ProductVariantsPage = operation<
+  { product: { variants: { nodes: VariantNode[]; pageInfo: PageInfo } } | null },
+  { id: string; after: string | null }
+>(
   'ProductVariantsPage',
   403,
   `query ProductVariantsPage($id: ID!, $after: String) {
@@ -171,7 +202,10 @@ export const ProductVariantsPage = operation<{ product: { variants: { nodes: Var
   }`,
 );
 
-export const OrdersPage = operation<{ orders: { nodes: OrderNode[]; pageInfo: PageInfo } }, { query: string | null; after: string | null }>(
+export const OrdersPage = operation<
+  { orders: { nodes: OrderNode[]; pageInfo: PageInfo } },
+  { query: string | null; after: string | null }
+>(
   'OrdersPage',
   992,
   `query OrdersPage($query: String, $after: String) {
@@ -181,7 +215,10 @@ export const OrdersPage = operation<{ orders: { nodes: OrderNode[]; pageInfo: Pa
 );
 
 /** Only the ids and versions of a window's orders: a poll fetches in full only those it lacks or has older. */
-export const OrdersIndexPage = operation<{ orders: { nodes: Array<{ id: string; updatedAt: string }>; pageInfo: PageInfo } }, { query: string | null; after: string | null }>(
+export const OrdersIndexPage = operation<
+  { orders: { nodes: Array<{ id: string; updatedAt: string }>; pageInfo: PageInfo } },
+  { query: string | null; after: string | null }
+>(
   'OrdersIndexPage',
   252,
   `query OrdersIndexPage($query: String, $after: String) {
@@ -209,7 +246,17 @@ export const OrderById = operation<{ order: OrderNode | null }, { id: string }>(
 );
 
 /** What Shopify still owes of an order, per line: cheap (a few points), read before units leave a store. */
-export const OrderOwed = operation<{ order: { id: string; updatedAt: string; cancelledAt: string | null; lineItems: { nodes: Array<{ id: string; currentQuantity: number; unfulfilledQuantity: number }> } } | null }, { id: string; first: number }>(
+export const OrderOwed = operation<
+  {
+    order: {
+      id: string;
+      updatedAt: string;
+      cancelledAt: string | null;
+      lineItems: { nodes: Array<{ id: string; currentQuantity: number; unfulfilledQuantity: number }> };
+    } | null;
+  },
+  { id: string; first: number }
+>(
   'OrderOwed',
   // The order and the connection; each line adds a point (the budget learns the real cost per call).
   3,
@@ -223,7 +270,16 @@ export const OrderOwed = operation<{ order: { id: string; updatedAt: string; can
  * (RETAIL) fulfilment order and one to deliver, to tell which lines the customer took home.
  */
 export const OrderFulfillmentOrderLines = operation<
-  { order: { fulfillmentOrders: { nodes: Array<{ deliveryMethod: { methodType: string } | null; lineItems: { nodes: Array<{ lineItem: { id: string } }> } }> } } | null },
+  {
+    order: {
+      fulfillmentOrders: {
+        nodes: Array<{
+          deliveryMethod: { methodType: string } | null;
+          lineItems: { nodes: Array<{ lineItem: { id: string } }> };
+        }>;
+      };
+    } | null;
+  },
   { id: string }
 >(
   'OrderFulfillmentOrderLines',
@@ -233,7 +289,10 @@ export const OrderFulfillmentOrderLines = operation<
   }`,
 );
 
-export const OrderLineItemsPage = operation<{ order: { lineItems: { nodes: LineItemNode[]; pageInfo: PageInfo } } | null }, { id: string; after: string | null }>(
+export const OrderLineItemsPage = operation<
+  { order: { lineItems: { nodes: LineItemNode[]; pageInfo: PageInfo } } | null },
+  { id: string; after: string | null }
+>(
   'OrderLineItemsPage',
   403,
   `query OrderLineItemsPage($id: ID!, $after: String) {
@@ -243,7 +302,9 @@ export const OrderLineItemsPage = operation<{ order: { lineItems: { nodes: LineI
   }`,
 );
 
-export const WebhookSubscriptions = operation<{ webhookSubscriptions: { nodes: Array<{ id: string; topic: string; uri: string }> } }>(
+export const WebhookSubscriptions = operation<{
+  webhookSubscriptions: { nodes: Array<{ id: string; topic: string; uri: string }> };
+}>(
   'WebhookSubscriptions',
   102,
   `query WebhookSubscriptions { webhookSubscriptions(first: 100) { nodes { id topic uri } } }`,
@@ -296,7 +357,6 @@ export const WebhookSubscriptionDelete = operation<
   `mutation WebhookSubscriptionDelete($id: ID!) { webhookSubscriptionDelete(id: $id) { deletedWebhookSubscriptionId userErrors { field message } } }`,
 );
 
-
 export interface InventoryUserError extends UserErrorNode {
   code: string | null;
 }
@@ -305,7 +365,12 @@ export interface InventorySetInput {
   name: 'available';
   reason: string;
   referenceDocumentUri: string;
-  quantities: Array<{ inventoryItemId: string; locationId: string; quantity: number; changeFromQuantity: number | null }>;
+  quantities: Array<{
+    inventoryItemId: string;
+    locationId: string;
+    quantity: number;
+    changeFromQuantity: number | null;
+  }>;
 }
 
 /** Compare-and-set of `available` (≤ 250 quantities), under an idempotency key. */
@@ -322,8 +387,19 @@ export const InventorySetQuantities = operation<
 
 /** Cancels a whole order (asynchronous in Shopify: the job finishes it); restocks and refunds. */
 export const OrderCancel = operation<
-  { orderCancel: { job: { id: string; done: boolean } | null; orderCancelUserErrors: Array<UserErrorNode & { code: string | null }> } },
-  { orderId: string; reason: 'CUSTOMER' | 'DECLINED' | 'FRAUD' | 'INVENTORY' | 'OTHER' | 'STAFF'; restock: boolean; notifyCustomer: boolean; staffNote: string | null }
+  {
+    orderCancel: {
+      job: { id: string; done: boolean } | null;
+      orderCancelUserErrors: Array<UserErrorNode & { code: string | null }>;
+    };
+  },
+  {
+    orderId: string;
+    reason: 'CUSTOMER' | 'DECLINED' | 'FRAUD' | 'INVENTORY' | 'OTHER' | 'STAFF';
+    restock: boolean;
+    notifyCustomer: boolean;
+    staffNote: string | null;
+  }
 >(
   'OrderCancel',
   10,
@@ -340,7 +416,15 @@ export const OrderCancel = operation<
  */
 export const RefundCreate = operation<
   { refundCreate: { refund: { id: string } | null; userErrors: UserErrorNode[] } },
-  { key: string; input: { orderId: string; notify: boolean; note: string | null; refundLineItems: Array<{ lineItemId: string; quantity: number; restockType: 'CANCEL' | 'NO_RESTOCK' }> } }
+  {
+    key: string;
+    input: {
+      orderId: string;
+      notify: boolean;
+      note: string | null;
+      refundLineItems: Array<{ lineItemId: string; quantity: number; restockType: 'CANCEL' | 'NO_RESTOCK' }>;
+    };
+  }
 >(
   'RefundCreate',
   10,
@@ -365,7 +449,17 @@ export interface FulfillmentOrderNode {
 }
 
 /** An order's fulfilments and fulfilment orders: what a push needs, and what it checks before retrying. */
-export const OrderFulfillmentState = operation<{ order: { id: string; cancelledAt: string | null; fulfillments: FulfillmentNode[]; fulfillmentOrders: { nodes: FulfillmentOrderNode[] } } | null }, { id: string }>(
+export const OrderFulfillmentState = operation<
+  {
+    order: {
+      id: string;
+      cancelledAt: string | null;
+      fulfillments: FulfillmentNode[];
+      fulfillmentOrders: { nodes: FulfillmentOrderNode[] };
+    } | null;
+  },
+  { id: string }
+>(
   'OrderFulfillmentState',
   508,
   `query OrderFulfillmentState($id: ID!) {
@@ -386,7 +480,10 @@ export const OrderFulfillmentState = operation<{ order: { id: string; cancelledA
 );
 
 export interface FulfillmentInput {
-  lineItemsByFulfillmentOrder: Array<{ fulfillmentOrderId: string; fulfillmentOrderLineItems: Array<{ id: string; quantity: number }> }>;
+  lineItemsByFulfillmentOrder: Array<{
+    fulfillmentOrderId: string;
+    fulfillmentOrderLineItems: Array<{ id: string; quantity: number }>;
+  }>;
   notifyCustomer: boolean;
   trackingInfo?: { company: string | null; number: string | null; url: string | null };
 }
@@ -414,7 +511,12 @@ export const FulfillmentOrderMove = operation<
 );
 
 export const FulfillmentCreate = operation<
-  { fulfillmentCreate: { fulfillment: { id: string; status: string; createdAt: string; location: { id: string } | null } | null; userErrors: UserErrorNode[] } },
+  {
+    fulfillmentCreate: {
+      fulfillment: { id: string; status: string; createdAt: string; location: { id: string } | null } | null;
+      userErrors: UserErrorNode[];
+    };
+  },
   { fulfillment: FulfillmentInput; message: string | null }
 >(
   'FulfillmentCreate',

@@ -3,7 +3,22 @@
 import type { OrderSnapshot, ProductSnapshot } from './mappers.js';
 import { counterLinesOf, counterSaleOf, orderFromNode, productFromNode } from './mappers.js';
 import type { ShopifyClient } from './client.js';
-import { OrderById, OrderFulfillmentOrderLines, OrderLineItemsPage, OrdersByIds, OrdersIndexPage, OrdersPage, ORDERS_BY_IDS_MAX, ProductsPage, ProductVariantsPage, type LineItemNode, type OrderNode, type PageInfo, type ProductNode, type VariantNode } from './operations.js';
+import {
+  OrderById,
+  OrderFulfillmentOrderLines,
+  OrderLineItemsPage,
+  OrdersByIds,
+  OrdersIndexPage,
+  OrdersPage,
+  ORDERS_BY_IDS_MAX,
+  ProductsPage,
+  ProductVariantsPage,
+  type LineItemNode,
+  type OrderNode,
+  type PageInfo,
+  type ProductNode,
+  type VariantNode,
+} from './operations.js';
 
 async function restOfLines(client: ShopifyClient, order: OrderNode): Promise<LineItemNode[]> {
   const extra: LineItemNode[] = [];
@@ -46,7 +61,11 @@ export async function readOrder(client: ShopifyClient, id: string): Promise<Orde
   return orderSnapshotOf(client, data.order);
 }
 
-export async function readOrdersPage(client: ShopifyClient, query: string | null, after: string | null): Promise<{ orders: OrderSnapshot[]; pageInfo: PageInfo }> {
+export async function readOrdersPage(
+  client: ShopifyClient,
+  query: string | null,
+  after: string | null,
+): Promise<{ orders: OrderSnapshot[]; pageInfo: PageInfo }> {
   const data = await client.request(OrdersPage, { query, after });
   const orders: OrderSnapshot[] = [];
   for (const node of data.orders.nodes) orders.push(await orderSnapshotOf(client, node));
@@ -54,9 +73,16 @@ export async function readOrdersPage(client: ShopifyClient, query: string | null
 }
 
 /** One page of a window's order ids and versions (250 at a time, cheap: no order's details). */
-export async function readOrdersIndexPage(client: ShopifyClient, query: string | null, after: string | null): Promise<{ orders: Array<{ shopifyOrderId: string; updatedAt: Date }>; pageInfo: PageInfo }> {
+export async function readOrdersIndexPage(
+  client: ShopifyClient,
+  query: string | null,
+  after: string | null,
+): Promise<{ orders: Array<{ shopifyOrderId: string; updatedAt: Date }>; pageInfo: PageInfo }> {
   const data = await client.request(OrdersIndexPage, { query, after });
-  return { orders: data.orders.nodes.map((n) => ({ shopifyOrderId: n.id, updatedAt: new Date(n.updatedAt) })), pageInfo: data.orders.pageInfo };
+  return {
+    orders: data.orders.nodes.map((n) => ({ shopifyOrderId: n.id, updatedAt: new Date(n.updatedAt) })),
+    pageInfo: data.orders.pageInfo,
+  };
 }
 
 /** These orders in full, in calls of up to ORDERS_BY_IDS_MAX; an order deleted meanwhile is left out. */
@@ -69,7 +95,11 @@ export async function readOrdersByIds(client: ShopifyClient, ids: string[]): Pro
   return orders;
 }
 
-export async function readProductsPage(client: ShopifyClient, query: string | null, after: string | null): Promise<{ products: ProductSnapshot[]; pageInfo: PageInfo }> {
+export async function readProductsPage(
+  client: ShopifyClient,
+  query: string | null,
+  after: string | null,
+): Promise<{ products: ProductSnapshot[]; pageInfo: PageInfo }> {
   const data = await client.request(ProductsPage, { query, after });
   const products: ProductSnapshot[] = [];
   for (const node of data.products.nodes) products.push(productFromNode(node, await restOfVariants(client, node)));

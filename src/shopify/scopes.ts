@@ -17,17 +17,20 @@ export const SCOPES_NEEDED: readonly ScopeNeed[] = [
   {
     scope: 'read_locations',
     essential: true,
-    whatStopsWorking: "Shopify's locations cannot be read: no facilities are created, and orders cannot be tied to the location Shopify assigned them to.",
+    whatStopsWorking:
+      "Shopify's locations cannot be read: no facilities are created, and orders cannot be tied to the location Shopify assigned them to.",
   },
   {
     scope: 'read_products',
     essential: true,
-    whatStopsWorking: 'Products and variants cannot be downloaded: no catalog, so order lines match no SKU and nothing is routed or published.',
+    whatStopsWorking:
+      'Products and variants cannot be downloaded: no catalog, so order lines match no SKU and nothing is routed or published.',
   },
   {
     scope: 'read_inventory',
     essential: true,
-    whatStopsWorking: "Shopify's inventory levels cannot be read: no opening stock, no snapshot reconciliation, no inventory_levels/update webhooks.",
+    whatStopsWorking:
+      "Shopify's inventory levels cannot be read: no opening stock, no snapshot reconciliation, no inventory_levels/update webhooks.",
   },
   {
     scope: 'read_orders',
@@ -42,7 +45,8 @@ export const SCOPES_NEEDED: readonly ScopeNeed[] = [
   {
     scope: 'read_merchant_managed_fulfillment_orders',
     essential: true,
-    whatStopsWorking: "Orders' fulfilment orders cannot be read, so Shopify refuses every order download (pickup stores, assigned locations).",
+    whatStopsWorking:
+      "Orders' fulfilment orders cannot be read, so Shopify refuses every order download (pickup stores, assigned locations).",
   },
   {
     scope: 'write_inventory',
@@ -52,12 +56,14 @@ export const SCOPES_NEEDED: readonly ScopeNeed[] = [
   {
     scope: 'write_orders',
     essential: false,
-    whatStopsWorking: 'Cancelling orders and refunding lines that cannot be fulfilled (routing.auto-cancel) is refused in Shopify.',
+    whatStopsWorking:
+      'Cancelling orders and refunding lines that cannot be fulfilled (routing.auto-cancel) is refused in Shopify.',
   },
   {
     scope: 'write_merchant_managed_fulfillment_orders',
     essential: false,
-    whatStopsWorking: 'Fulfilments with tracking, pickups marked ready and fulfilment-order moves cannot be sent to Shopify: customers are not told.',
+    whatStopsWorking:
+      'Fulfilments with tracking, pickups marked ready and fulfilment-order moves cannot be sent to Shopify: customers are not told.',
   },
 ];
 
@@ -65,7 +71,8 @@ export const SCOPES_NEEDED: readonly ScopeNeed[] = [
 export const READ_ALL_ORDERS: ScopeNeed = {
   scope: 'read_all_orders',
   essential: false,
-  whatStopsWorking: 'Orders older than 60 days are invisible: an initial load of 2 or 6 months brings only the last 60 days.',
+  whatStopsWorking:
+    'Orders older than 60 days are invisible: an initial load of 2 or 6 months brings only the last 60 days.',
 };
 
 /** What Switchyard needs for an initial load of the open orders of the last `orderWindowMonths`. */
@@ -75,7 +82,9 @@ export function scopesNeeded(orderWindowMonths: number): readonly ScopeNeed[] {
 
 /** Whether the granted scopes include `scope`; `write_x` includes `read_x`, as in Shopify. */
 export function isGranted(granted: readonly string[], scope: string): boolean {
-  return granted.includes(scope) || (scope.startsWith('read_') && granted.includes(`write_${scope.slice('read_'.length)}`));
+  return (
+    granted.includes(scope) || (scope.startsWith('read_') && granted.includes(`write_${scope.slice('read_'.length)}`))
+  );
 }
 
 /** The needs the granted scopes leave uncovered, in the order of the list. */
@@ -84,4 +93,5 @@ export function missingScopes(granted: readonly string[], needed: readonly Scope
 }
 
 /** Every scope Switchyard may need, by name (for reading back a recorded check). */
-export const scopeNeedOf = (scope: string): ScopeNeed | undefined => [...SCOPES_NEEDED, READ_ALL_ORDERS].find((need) => need.scope === scope);
+export const scopeNeedOf = (scope: string): ScopeNeed | undefined =>
+  [...SCOPES_NEEDED, READ_ALL_ORDERS].find((need) => need.scope === scope);

@@ -79,7 +79,11 @@ export function makeTokenEndpoint(options: TokenEndpointOptions): TokenEndpoint 
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (error) {
-      throw new TokenEndpointError('unavailable', `Shopify's token endpoint did not answer (${error instanceof Error ? error.message : String(error)}).`, undefined);
+      throw new TokenEndpointError(
+        'unavailable',
+        `Shopify's token endpoint did not answer (${error instanceof Error ? error.message : String(error)}).`,
+        undefined,
+      );
     }
     const text = await response.text().catch(() => '');
     let body: Record<string, unknown> = {};
@@ -90,29 +94,56 @@ export function makeTokenEndpoint(options: TokenEndpointOptions): TokenEndpoint 
       // not JSON: judged by the status below
     }
     if (response.ok && typeof body['access_token'] === 'string' && body['access_token'] !== '') {
-      const seconds = (key: string) => (typeof body[key] === 'number' && Number.isFinite(body[key]) && (body[key] as number) > 0 ? (body[key] as number) : undefined);
+      const seconds = (key: string) =>
+        typeof body[key] === 'number' && Number.isFinite(body[key]) && (body[key] as number) > 0
+          ? (body[key] as number)
+          : undefined;
       return {
         accessToken: body['access_token'],
         scope: typeof body['scope'] === 'string' ? body['scope'] : '',
         expiresInSeconds: seconds('expires_in'),
-        refreshToken: typeof body['refresh_token'] === 'string' && body['refresh_token'] !== '' ? body['refresh_token'] : undefined,
+        refreshToken:
+          typeof body['refresh_token'] === 'string' && body['refresh_token'] !== '' ? body['refresh_token'] : undefined,
         refreshExpiresInSeconds: seconds('refresh_token_expires_in'),
       };
     }
     // Shopify's words, cut short: an error description never holds a token.
     const error = typeof body['error'] === 'string' ? body['error'] : undefined;
-    const description = typeof body['error_description'] === 'string' ? body['error_description'].slice(0, 300) : undefined;
+    const description =
+      typeof body['error_description'] === 'string' ? body['error_description'].slice(0, 300) : undefined;
     const said = [error, description].filter(Boolean).join(': ') || `HTTP ${response.status}`;
     if (response.status >= 500 || response.status === 429) {
-      throw new TokenEndpointError('unavailable', `Shopify's token endpoint failed (HTTP ${response.status}${error ? `, ${error}` : ''}).`, response.status);
+      throw new TokenEndpointError(
+        'unavailable',
+        `Shopify's token endpoint failed (HTTP ${response.status}${error ? `, ${error}` : ''}).`,
+        response.status,
+      );
     }
-    if (response.ok) throw new TokenEndpointError('unavailable', `Shopify's token endpoint answered without an access token (HTTP ${response.status}).`, response.status);
+    if (response.ok)
+      throw new TokenEndpointError(
+        'unavailable',
+        `Shopify's token endpoint answered without an access token (HTTP ${response.status}).`,
+        response.status,
+      );
     if (error === 'invalid_client' || response.status === 401) {
-      throw new TokenEndpointError('invalid_client', `Shopify refused the app's client ID or secret (${said}): check SHOPIFY_CLIENT_ID and SHOPIFY_API_SECRET, and that the secret was not rotated in the Dev Dashboard.`, response.status);
+      throw new TokenEndpointError(
+        'invalid_client',
+        `Shopify refused the app's client ID or secret (${said}): check SHOPIFY_CLIENT_ID and SHOPIFY_API_SECRET, and that the secret was not rotated in the Dev Dashboard.`,
+        response.status,
+      );
     }
     if (error === 'invalid_grant') {
-      const what = grant.grant === 'refresh_token' ? 'the refresh token' : grant.grant === 'authorization_code' ? 'the install code' : 'the grant';
-      throw new TokenEndpointError('invalid_grant', `Shopify refused ${what} (${said}): the app was uninstalled or its access revoked; install it again.`, response.status);
+      const what =
+        grant.grant === 'refresh_token'
+          ? 'the refresh token'
+          : grant.grant === 'authorization_code'
+            ? 'the install code'
+            : 'the grant';
+      throw new TokenEndpointError(
+        'invalid_grant',
+        `Shopify refused ${what} (${said}): the app was uninstalled or its access revoked; install it again.`,
+        response.status,
+      );
     }
     throw new TokenEndpointError('refused', `Shopify's token endpoint refused the request (${said}).`, response.status);
   }
@@ -127,7 +158,8 @@ export function makeTokenEndpoint(options: TokenEndpointOptions): TokenEndpoint 
           // A refresh token is retried only on no answer at all or a 5xx: Shopify keeps the old one
           // usable until its replacement is used, so trying again after a lost answer is safe.
           // An install code is good once: after a lost answer it cannot be tried again.
-          const retriable = error instanceof TokenEndpointError && error.code === 'unavailable' && grant.grant !== 'authorization_code';
+          const retriable =
+            error instanceof TokenEndpointError && error.code === 'unavailable' && grant.grant !== 'authorization_code';
           if (!retriable || attempt >= attempts) throw error;
           await new Promise((r) => setTimeout(r, baseDelayMs * 2 ** (attempt - 1) * (0.5 + Math.random())));
         }

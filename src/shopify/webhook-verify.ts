@@ -6,7 +6,11 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  * comparing bytes would let junk through: Node's base64 decoder skips characters it does not know
  * and stops at padding, so `<signature>!!junk` decodes to the same bytes.
  */
-export function isValidWebhookSignature(rawBody: Buffer | string, signature: string | undefined, secret: string): boolean {
+export function isValidWebhookSignature(
+  rawBody: Buffer | string,
+  signature: string | undefined,
+  secret: string,
+): boolean {
   if (!signature) return false;
   const expected = Buffer.from(createHmac('sha256', secret).update(rawBody).digest('base64'), 'utf8');
   const given = Buffer.from(signature, 'utf8');

@@ -23,19 +23,26 @@ const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 /** Path of the verified schema file for `version`, fetching it when the cache lacks it. */
 export function ensureAdminSchemaFile(version: string, cacheDir: string = DEFAULT_SCHEMA_CACHE_DIR): string {
   const expected = SCHEMA_SHA256[version];
-  if (!expected) throw new Error(`No pinned Admin schema for API version ${version}; known: ${Object.keys(SCHEMA_SHA256).join(', ')}`);
+  if (!expected)
+    throw new Error(
+      `No pinned Admin schema for API version ${version}; known: ${Object.keys(SCHEMA_SHA256).join(', ')}`,
+    );
   const file = join(cacheDir, `admin_${version}.json.gz`);
   if (existsSync(file) && sha256(readFileSync(file)) === expected) return file;
 
   mkdirSync(cacheDir, { recursive: true });
   const work = mkdtempSync(join(tmpdir(), 'switchyard-schema-'));
   try {
-    const tarball = execFileSync('npm', ['pack', SCHEMA_PACKAGE, '--silent'], { cwd: work, encoding: 'utf8' }).trim().split('\n').pop()!;
+    const tarball = execFileSync('npm', ['pack', SCHEMA_PACKAGE, '--silent'], { cwd: work, encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .pop()!;
     const member = `package/dist/data/admin_${version}.json.gz`;
     execFileSync('tar', ['xzf', tarball, member], { cwd: work });
     const data = readFileSync(join(work, member));
     const actual = sha256(data);
-    if (actual !== expected) throw new Error(`Admin schema ${version} from ${SCHEMA_PACKAGE} has sha256 ${actual}, expected ${expected}`);
+    if (actual !== expected)
+      throw new Error(`Admin schema ${version} from ${SCHEMA_PACKAGE} has sha256 ${actual}, expected ${expected}`);
     renameSync(join(work, member), file);
     return file;
   } finally {
@@ -49,7 +56,9 @@ const loaded = new Map<string, GraphQLSchema>();
 export function loadAdminSchema(version: string, cacheDir?: string): GraphQLSchema {
   const cached = loaded.get(version);
   if (cached) return cached;
-  const json = JSON.parse(gunzipSync(readFileSync(ensureAdminSchemaFile(version, cacheDir))).toString('utf8')) as { data: IntrospectionQuery };
+  const json = JSON.parse(gunzipSync(readFileSync(ensureAdminSchemaFile(version, cacheDir))).toString('utf8')) as {
+    data: IntrospectionQuery;
+  };
   const schema = buildClientSchema(json.data, { assumeValid: true });
   loaded.set(version, schema);
   return schema;

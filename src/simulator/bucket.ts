@@ -58,6 +58,10 @@ export class CostBucket {
 
   status(now: number): ThrottleStatus {
     this.refill(now);
-    return { maximumAvailable: this.maximum, currentlyAvailable: Math.floor(this.available), restoreRate: this.restoreRate };
+    return {
+      maximumAvailable: this.maximum,
+      currentlyAvailable: Math.floor(this.available),
+      restoreRate: this.restoreRate,
+    };
   }
 }

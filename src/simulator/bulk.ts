@@ -79,12 +79,21 @@ export function checkBulkQuery(schema: GraphQLSchema, document: DocumentNode): s
   if (!operation || operation.operation !== 'query') return 'Bulk queries must be a single query operation.';
   let connections = 0;
   let problem: string | null = null;
-  const fragments = new Map(document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]));
-  const walk = (selectionSet: SelectionSetNode | undefined, type: GraphQLCompositeType, depth: number, parentSelectsId: boolean) => {
+  const fragments = new Map(
+    document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]),
+  );
+  const walk = (
+    selectionSet: SelectionSetNode | undefined,
+    type: GraphQLCompositeType,
+    depth: number,
+    parentSelectsId: boolean,
+  ) => {
     for (const selection of selectionSet?.selections ?? []) {
       if (selection.kind !== Kind.FIELD) {
         const fragment = selection.kind === Kind.INLINE_FRAGMENT ? selection : fragments.get(selection.name.value);
-        const on = fragment?.typeCondition ? (schema.getType(fragment.typeCondition.name.value) as GraphQLCompositeType) : type;
+        const on = fragment?.typeCondition
+          ? (schema.getType(fragment.typeCondition.name.value) as GraphQLCompositeType)
+          : type;
         if (fragment) walk(fragment.selectionSet, on, depth, parentSelectsId);
         continue;
       }
@@ -94,8 +103,10 @@ export function checkBulkQuery(schema: GraphQLSchema, document: DocumentNode): s
       const named = getNamedType(field.type);
       if (isConnectionType(named)) {
         connections += 1;
-        if (depth + 1 > MAX_BULK_NESTING) problem ??= `Bulk queries cannot contain connections with a nesting depth greater than ${MAX_BULK_NESTING}.`;
-        if (depth >= 1 && !parentSelectsId) problem ??= `The parent 'node' field for a nested connection must select the 'id' field. Connection field: '${selection.name.value}'.`;
+        if (depth + 1 > MAX_BULK_NESTING)
+          problem ??= `Bulk queries cannot contain connections with a nesting depth greater than ${MAX_BULK_NESTING}.`;
+        if (depth >= 1 && !parentSelectsId)
+          problem ??= `The parent 'node' field for a nested connection must select the 'id' field. Connection field: '${selection.name.value}'.`;
         const nodeSelection = nodeSelectionOf(selection);
         const nodeType = getNamedType((named as GraphQLObjectType).getFields()['nodes']!.type) as GraphQLCompositeType;
         walk(nodeSelection, nodeType, depth + 1, selectsId(nodeSelection));
@@ -106,7 +117,8 @@ export function checkBulkQuery(schema: GraphQLSchema, document: DocumentNode): s
   };
   walk(operation.selectionSet, schema.getQueryType()!, 0, false);
   if (connections === 0) return 'Bulk queries must contain at least one connection.';
-  if (connections > MAX_BULK_CONNECTIONS) return `Bulk queries cannot contain more than ${MAX_BULK_CONNECTIONS} connections.`;
+  if (connections > MAX_BULK_CONNECTIONS)
+    return `Bulk queries cannot contain more than ${MAX_BULK_CONNECTIONS} connections.`;
   return problem;
 }
 
@@ -115,7 +127,9 @@ function nodeSelectionOf(connectionField: FieldNode): SelectionSetNode | undefin
     if (s.kind !== Kind.FIELD) continue;
     if (s.name.value === 'nodes') return s.selectionSet;
     if (s.name.value === 'edges') {
-      const node = s.selectionSet?.selections.find((n): n is FieldNode => n.kind === Kind.FIELD && n.name.value === 'node');
+      const node = s.selectionSet?.selections.find(
+        (n): n is FieldNode => n.kind === Kind.FIELD && n.name.value === 'node',
+      );
       return node?.selectionSet;
     }
   }
@@ -126,23 +140,48 @@ const selectsId = (selectionSet: SelectionSetNode | undefined) =>
   selectionSet?.selections.some((s) => s.kind === Kind.FIELD && s.name.value === 'id' && !s.alias) ?? false;
 
 /** Flattens a bulk query result into JSONL lines: nodes of nested connections become their own lines. */
-export function toJsonLines(schema: GraphQLSchema, document: DocumentNode, data: Record<string, unknown>): { lines: string[]; roots: number } {
+export function toJsonLines(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  data: Record<string, unknown>,
+): { lines: string[]; roots: number } {
   const lines: string[] = [];
   let roots = 0;
   const operation = getOperationAST(document)!;
 
   // Returns a copy of `value` without its connections, emitting their nodes (after the parent line).
-  const strip = (value: Record<string, unknown>, selectionSet: SelectionSetNode | undefined, type: GraphQLCompositeType, pendingChildren: Array<() => void>, parentId: string | null) => {
+  const strip = (
+    value: Record<string, unknown>,
+    selectionSet: SelectionSetNode | undefined,
+    type: GraphQLCompositeType,
+    pendingChildren: Array<() => void>,
+    parentId: string | null,
+  ) => {
     const copy: Record<string, unknown> = {};
     for (const [key, fieldValue] of Object.entries(value)) {
       const selection = findField(selectionSet, key);
-      const field = selection && (isObjectType(type) || isInterfaceType(type)) ? type.getFields()[selection.name.value] : undefined;
+      const field =
+        selection && (isObjectType(type) || isInterfaceType(type)) ? type.getFields()[selection.name.value] : undefined;
       const named = field ? getNamedType(field.type) : undefined;
       if (named && isConnectionType(named) && fieldValue && typeof fieldValue === 'object') {
         const nodeType = getNamedType((named as GraphQLObjectType).getFields()['nodes']!.type) as GraphQLCompositeType;
-        pendingChildren.push(() => emitConnection(fieldValue as Record<string, unknown>, nodeSelectionOf(selection!), nodeType, parentId));
-      } else if (named && (isObjectType(named) || isInterfaceType(named)) && fieldValue && typeof fieldValue === 'object' && !Array.isArray(fieldValue)) {
-        copy[key] = strip(fieldValue as Record<string, unknown>, selection?.selectionSet, named, pendingChildren, parentId);
+        pendingChildren.push(() =>
+          emitConnection(fieldValue as Record<string, unknown>, nodeSelectionOf(selection!), nodeType, parentId),
+        );
+      } else if (
+        named &&
+        (isObjectType(named) || isInterfaceType(named)) &&
+        fieldValue &&
+        typeof fieldValue === 'object' &&
+        !Array.isArray(fieldValue)
+      ) {
+        copy[key] = strip(
+          fieldValue as Record<string, unknown>,
+          selection?.selectionSet,
+          named,
+          pendingChildren,
+          parentId,
+        );
       } else {
         copy[key] = fieldValue;
       }
@@ -150,13 +189,24 @@ export function toJsonLines(schema: GraphQLSchema, document: DocumentNode, data:
     return copy;
   };
 
-  const emitConnection = (connection: Record<string, unknown>, nodeSelection: SelectionSetNode | undefined, nodeType: GraphQLCompositeType, parentId: string | null) => {
+  const emitConnection = (
+    connection: Record<string, unknown>,
+    nodeSelection: SelectionSetNode | undefined,
+    nodeType: GraphQLCompositeType,
+    parentId: string | null,
+  ) => {
     const nodes = Array.isArray(connection['nodes'])
       ? (connection['nodes'] as Array<Record<string, unknown>>)
       : ((connection['edges'] as Array<{ node: Record<string, unknown> }> | undefined) ?? []).map((e) => e.node);
     for (const node of nodes) {
       const children: Array<() => void> = [];
-      const line = strip(node, nodeSelection, nodeType, children, typeof node['id'] === 'string' ? (node['id'] as string) : parentId);
+      const line = strip(
+        node,
+        nodeSelection,
+        nodeType,
+        children,
+        typeof node['id'] === 'string' ? (node['id'] as string) : parentId,
+      );
       if (parentId !== null) line['__parentId'] = parentId;
       else roots += 1;
       lines.push(JSON.stringify(line));
@@ -203,14 +253,24 @@ export function makeBulkRunner(shop: SimShop, options: BulkOptions) {
   const operations = shop.bulkOperations;
 
   const active = (type: SimBulkOperation['type']) =>
-    [...operations.values()].filter((op) => op.type === type && (op.status === 'CREATED' || op.status === 'RUNNING' || op.status === 'CANCELING')).length;
+    [...operations.values()].filter(
+      (op) => op.type === type && (op.status === 'CREATED' || op.status === 'RUNNING' || op.status === 'CANCELING'),
+    ).length;
 
   function limitError(type: SimBulkOperation['type']): UserError | null {
     const limit = options.concurrency();
     if (active(type) < limit) return null;
     return limit === 1
-      ? { code: 'OPERATION_IN_PROGRESS', field: null, message: `A bulk ${type.toLowerCase()} operation for this app and shop is already in progress.` }
-      : { code: 'LIMIT_REACHED', field: null, message: `Limit of ${limit} concurrent bulk ${type.toLowerCase()} operations reached for this shop.` };
+      ? {
+          code: 'OPERATION_IN_PROGRESS',
+          field: null,
+          message: `A bulk ${type.toLowerCase()} operation for this app and shop is already in progress.`,
+        }
+      : {
+          code: 'LIMIT_REACHED',
+          field: null,
+          message: `Limit of ${limit} concurrent bulk ${type.toLowerCase()} operations reached for this shop.`,
+        };
   }
 
   function finish(op: SimBulkOperation, lines: string[], roots: number) {
@@ -256,7 +316,8 @@ export function makeBulkRunner(shop: SimShop, options: BulkOptions) {
   return {
     operations,
     view(op: SimBulkOperation) {
-      const expired = op.status === 'COMPLETED' && op.completedAt && shop.now().getTime() > op.completedAt.getTime() + RESULT_TTL_MS;
+      const expired =
+        op.status === 'COMPLETED' && op.completedAt && shop.now().getTime() > op.completedAt.getTime() + RESULT_TTL_MS;
       return {
         id: gid('BulkOperation', op.id),
         type: op.type,
@@ -273,15 +334,28 @@ export function makeBulkRunner(shop: SimShop, options: BulkOptions) {
       };
     },
 
-    runQuery(query: string, groupObjects: boolean, ctx: RequestContext): { op: SimBulkOperation | null; userErrors: UserError[] } {
+    runQuery(
+      query: string,
+      groupObjects: boolean,
+      ctx: RequestContext,
+    ): { op: SimBulkOperation | null; userErrors: UserError[] } {
       let document: DocumentNode;
       try {
         document = parse(query);
       } catch (error) {
-        return { op: null, userErrors: [{ code: 'INVALID', field: ['query'], message: `Invalid bulk query: ${(error as Error).message}` }] };
+        return {
+          op: null,
+          userErrors: [
+            { code: 'INVALID', field: ['query'], message: `Invalid bulk query: ${(error as Error).message}` },
+          ],
+        };
       }
       const invalid = validate(options.schema, document);
-      if (invalid.length > 0) return { op: null, userErrors: [{ code: 'INVALID', field: ['query'], message: `Invalid bulk query: ${invalid[0]!.message}` }] };
+      if (invalid.length > 0)
+        return {
+          op: null,
+          userErrors: [{ code: 'INVALID', field: ['query'], message: `Invalid bulk query: ${invalid[0]!.message}` }],
+        };
       const shape = checkBulkQuery(options.schema, document);
       if (shape) return { op: null, userErrors: [{ code: 'INVALID', field: ['query'], message: shape }] };
       const limited = limitError('QUERY');
@@ -305,7 +379,9 @@ export function makeBulkRunner(shop: SimShop, options: BulkOptions) {
           if (result.errors?.length || !result.data) {
             op.status = 'FAILED';
             // A field the app lacks the scope for fails the whole operation (BulkOperationErrorCode).
-            op.errorCode = result.errors?.some((e) => e.extensions['code'] === 'ACCESS_DENIED') ? 'ACCESS_DENIED' : 'INTERNAL_SERVER_ERROR';
+            op.errorCode = result.errors?.some((e) => e.extensions['code'] === 'ACCESS_DENIED')
+              ? 'ACCESS_DENIED'
+              : 'INTERNAL_SERVER_ERROR';
             op.completedAt = shop.now();
             shop.emit({ topic: 'bulk_operations/finish', resource: 'bulk_operation', bulkOperationId: op.id });
             return;
@@ -317,27 +393,60 @@ export function makeBulkRunner(shop: SimShop, options: BulkOptions) {
       return { op, userErrors: [] };
     },
 
-    runMutation(mutation: string, stagedUploadPath: string, ctx: RequestContext): { op: SimBulkOperation | null; userErrors: UserError[] } {
+    runMutation(
+      mutation: string,
+      stagedUploadPath: string,
+      ctx: RequestContext,
+    ): { op: SimBulkOperation | null; userErrors: UserError[] } {
       let document: DocumentNode;
       try {
         document = parse(mutation);
       } catch (error) {
-        return { op: null, userErrors: [{ code: 'INVALID_MUTATION', field: ['mutation'], message: `Invalid mutation: ${(error as Error).message}` }] };
+        return {
+          op: null,
+          userErrors: [
+            { code: 'INVALID_MUTATION', field: ['mutation'], message: `Invalid mutation: ${(error as Error).message}` },
+          ],
+        };
       }
       const operation = getOperationAST(document);
       const invalid = validate(options.schema, document);
       if (invalid.length > 0 || operation?.operation !== 'mutation' || operation.selectionSet.selections.length !== 1) {
-        return { op: null, userErrors: [{ code: 'INVALID_MUTATION', field: ['mutation'], message: invalid[0]?.message ?? 'A bulk mutation must be one mutation operation with one mutation field.' }] };
+        return {
+          op: null,
+          userErrors: [
+            {
+              code: 'INVALID_MUTATION',
+              field: ['mutation'],
+              message: invalid[0]?.message ?? 'A bulk mutation must be one mutation operation with one mutation field.',
+            },
+          ],
+        };
       }
       const file = options.files.staged.get(stagedUploadPath);
-      if (!file) return { op: null, userErrors: [{ code: 'NO_SUCH_FILE', field: ['stagedUploadPath'], message: `No staged upload at ${stagedUploadPath}.` }] };
+      if (!file)
+        return {
+          op: null,
+          userErrors: [
+            { code: 'NO_SUCH_FILE', field: ['stagedUploadPath'], message: `No staged upload at ${stagedUploadPath}.` },
+          ],
+        };
       const variablesPerLine: Array<Record<string, unknown>> = [];
       for (const [index, raw] of file.toString('utf8').split('\n').entries()) {
         if (raw.trim() === '') continue;
         try {
           variablesPerLine.push(JSON.parse(raw) as Record<string, unknown>);
         } catch {
-          return { op: null, userErrors: [{ code: 'INVALID_STAGED_UPLOAD_FILE', field: ['stagedUploadPath'], message: `Line ${index + 1} of the staged file is not JSON.` }] };
+          return {
+            op: null,
+            userErrors: [
+              {
+                code: 'INVALID_STAGED_UPLOAD_FILE',
+                field: ['stagedUploadPath'],
+                message: `Line ${index + 1} of the staged file is not JSON.`,
+              },
+            ],
+          };
         }
       }
       const limited = limitError('MUTATION');
@@ -360,7 +469,13 @@ export function makeBulkRunner(shop: SimShop, options: BulkOptions) {
               fieldResolver: options.fieldResolver,
               typeResolver: options.typeResolver,
             });
-            lines.push(JSON.stringify({ data: result.data ?? null, ...(result.errors ? { errors: result.errors.map((e) => ({ message: e.message })) } : {}), __lineNumber: lineNumber }));
+            lines.push(
+              JSON.stringify({
+                data: result.data ?? null,
+                ...(result.errors ? { errors: result.errors.map((e) => ({ message: e.message })) } : {}),
+                __lineNumber: lineNumber,
+              }),
+            );
           }
           finish(op, lines, lines.length);
         });
@@ -370,9 +485,22 @@ export function makeBulkRunner(shop: SimShop, options: BulkOptions) {
 
     cancel(id: number): { op: SimBulkOperation | null; userErrors: UserError[] } {
       const op = operations.get(id);
-      if (!op) return { op: null, userErrors: [{ code: 'INVALID', field: ['id'], message: 'Bulk operation does not exist.' }] };
+      if (!op)
+        return {
+          op: null,
+          userErrors: [{ code: 'INVALID', field: ['id'], message: 'Bulk operation does not exist.' }],
+        };
       if (op.status !== 'CREATED' && op.status !== 'RUNNING') {
-        return { op, userErrors: [{ code: 'INVALID', field: ['id'], message: `A bulk operation cannot be canceled when it is ${op.status.toLowerCase()}.` }] };
+        return {
+          op,
+          userErrors: [
+            {
+              code: 'INVALID',
+              field: ['id'],
+              message: `A bulk operation cannot be canceled when it is ${op.status.toLowerCase()}.`,
+            },
+          ],
+        };
       }
       op.status = op.status === 'CREATED' ? 'CANCELED' : 'CANCELING';
       if (op.status === 'CANCELED') {

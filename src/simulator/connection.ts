@@ -58,9 +58,12 @@ export function checkPageArgs(args: ConnectionArgs): number {
   }
   const size = (first ?? last)!;
   if (size < 0 || size > MAX_PAGE_SIZE) {
-    throw new GraphQLError(`The ${first != null ? 'first' : 'last'} argument must be between 0 and ${MAX_PAGE_SIZE}, got ${size}.`, {
-      extensions: { code: 'BAD_REQUEST' },
-    });
+    throw new GraphQLError(
+      `The ${first != null ? 'first' : 'last'} argument must be between 0 and ${MAX_PAGE_SIZE}, got ${size}.`,
+      {
+        extensions: { code: 'BAD_REQUEST' },
+      },
+    );
   }
   return size;
 }
@@ -69,7 +72,12 @@ export function checkPageArgs(args: ConnectionArgs): number {
  * Pages over `sorted` (already filtered and in sort-key order). A cursor holds the position and id
  * of its item, so paging stays stable while items are added at the end.
  */
-export function paginate<T, V>(sorted: T[], args: ConnectionArgs, idOf: (item: T) => number, view: (item: T) => V): Connection<V> {
+export function paginate<T, V>(
+  sorted: T[],
+  args: ConnectionArgs,
+  idOf: (item: T) => number,
+  view: (item: T) => V,
+): Connection<V> {
   const size = checkPageArgs(args);
   const list = args.reverse ? [...sorted].reverse() : sorted;
   const indexOfCursor = (cursor: string) => {
@@ -83,8 +91,12 @@ export function paginate<T, V>(sorted: T[], args: ConnectionArgs, idOf: (item: T
   if (args.after) start = indexOfCursor(args.after) + 1;
   if (args.before) end = indexOfCursor(args.before);
   let slice: Array<{ item: T; index: number }>;
-  if (args.first != null) slice = list.slice(start, Math.min(end, start + size)).map((item, k) => ({ item, index: start + k }));
-  else slice = list.slice(Math.max(start, end - size), end).map((item, k) => ({ item, index: Math.max(start, end - size) + k }));
+  if (args.first != null)
+    slice = list.slice(start, Math.min(end, start + size)).map((item, k) => ({ item, index: start + k }));
+  else
+    slice = list
+      .slice(Math.max(start, end - size), end)
+      .map((item, k) => ({ item, index: Math.max(start, end - size) + k }));
   const edges = slice.map(({ item, index }) => ({ cursor: encodeCursor(index, idOf(item)), node: view(item) }));
   const firstIndex = slice[0]?.index ?? start;
   const lastIndex = slice.at(-1)?.index ?? start - 1;

@@ -32,7 +32,11 @@ interface Walk {
 }
 
 export function isConnectionType(type: GraphQLNamedType): boolean {
-  return isObjectType(type) && type.name.endsWith('Connection') && ('edges' in type.getFields() || 'nodes' in type.getFields());
+  return (
+    isObjectType(type) &&
+    type.name.endsWith('Connection') &&
+    ('edges' in type.getFields() || 'nodes' in type.getFields())
+  );
 }
 
 function argument(field: FieldNode, name: string, variables: Record<string, unknown>): unknown {
@@ -40,7 +44,12 @@ function argument(field: FieldNode, name: string, variables: Record<string, unkn
   return node ? valueFromASTUntyped(node.value, variables) : undefined;
 }
 
-function selectionCost(walk: Walk, selectionSet: SelectionSetNode | undefined, type: GraphQLCompositeType, data: Data): number {
+function selectionCost(
+  walk: Walk,
+  selectionSet: SelectionSetNode | undefined,
+  type: GraphQLCompositeType,
+  data: Data,
+): number {
   if (!selectionSet) return 0;
   let total = 0;
   for (const selection of selectionSet.selections) {
@@ -49,7 +58,9 @@ function selectionCost(walk: Walk, selectionSet: SelectionSetNode | undefined, t
     } else {
       const fragment = selection.kind === Kind.INLINE_FRAGMENT ? selection : walk.fragments.get(selection.name.value);
       if (!fragment) continue;
-      const conditionType = fragment.typeCondition ? (walk.schema.getType(fragment.typeCondition.name.value) as GraphQLCompositeType) : type;
+      const conditionType = fragment.typeCondition
+        ? (walk.schema.getType(fragment.typeCondition.name.value) as GraphQLCompositeType)
+        : type;
       total += selectionCost(walk, fragment.selectionSet, conditionType ?? type, data);
     }
   }
@@ -68,13 +79,17 @@ function fieldCost(walk: Walk, field: FieldNode, parent: GraphQLCompositeType, d
   if (isConnectionType(named)) return connectionCost(walk, field, named as GraphQLCompositeType, value as Data);
   const composite = named as GraphQLCompositeType;
   if (walk.actual && Array.isArray(value)) {
-    return value.reduce<number>((sum, item) => sum + (item == null ? 0 : 1 + selectionCost(walk, field.selectionSet, composite, item as Data)), 0);
+    return value.reduce<number>(
+      (sum, item) => sum + (item == null ? 0 : 1 + selectionCost(walk, field.selectionSet, composite, item as Data)),
+      0,
+    );
   }
   return 1 + selectionCost(walk, field.selectionSet, composite, value as Data);
 }
 
 function connectionCost(walk: Walk, field: FieldNode, type: GraphQLCompositeType, value: Data): number {
-  const pageSize = Number(argument(field, 'first', walk.variables) ?? argument(field, 'last', walk.variables) ?? 0) || 0;
+  const pageSize =
+    Number(argument(field, 'first', walk.variables) ?? argument(field, 'last', walk.variables) ?? 0) || 0;
   const fields = (type as GraphQLObjectType).getFields();
   let total = 2;
   for (const selection of field.selectionSet?.selections ?? []) {
@@ -82,19 +97,23 @@ function connectionCost(walk: Walk, field: FieldNode, type: GraphQLCompositeType
     const sub = selection.name.value;
     if (sub === 'edges') {
       const edgeType = getNamedType(fields['edges']!.type) as GraphQLCompositeType;
-      const nodeField = selection.selectionSet?.selections.find((s): s is FieldNode => s.kind === Kind.FIELD && s.name.value === 'node');
+      const nodeField = selection.selectionSet?.selections.find(
+        (s): s is FieldNode => s.kind === Kind.FIELD && s.name.value === 'node',
+      );
       if (!nodeField) continue;
       const nodeType = getNamedType((edgeType as GraphQLObjectType).getFields()['node']!.type) as GraphQLCompositeType;
       if (walk.actual) {
-        const edges = ((value?.[selection.alias?.value ?? 'edges'] as Array<Record<string, unknown>> | undefined) ?? []);
-        for (const edge of edges) total += 1 + selectionCost(walk, nodeField.selectionSet, nodeType, edge[nodeField.alias?.value ?? 'node'] as Data);
+        const edges = (value?.[selection.alias?.value ?? 'edges'] as Array<Record<string, unknown>> | undefined) ?? [];
+        for (const edge of edges)
+          total +=
+            1 + selectionCost(walk, nodeField.selectionSet, nodeType, edge[nodeField.alias?.value ?? 'node'] as Data);
       } else {
         total += pageSize * (1 + selectionCost(walk, nodeField.selectionSet, nodeType, undefined));
       }
     } else if (sub === 'nodes') {
       const nodeType = getNamedType(fields['nodes']!.type) as GraphQLCompositeType;
       if (walk.actual) {
-        const nodes = ((value?.[selection.alias?.value ?? 'nodes'] as Data[] | undefined) ?? []);
+        const nodes = (value?.[selection.alias?.value ?? 'nodes'] as Data[] | undefined) ?? [];
         for (const node of nodes) total += 1 + selectionCost(walk, selection.selectionSet, nodeType, node);
       } else {
         total += pageSize * (1 + selectionCost(walk, selection.selectionSet, nodeType, undefined));
@@ -104,22 +123,45 @@ function connectionCost(walk: Walk, field: FieldNode, type: GraphQLCompositeType
   return total;
 }
 
-function operationCost(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown>, data: Data, actual: boolean): number {
+function operationCost(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  variables: Record<string, unknown>,
+  data: Data,
+  actual: boolean,
+): number {
   const fragments = new Map(
-    document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]),
+    document.definitions
+      .filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION)
+      .map((d) => [d.name.value, d]),
   );
   if (operation.operation === 'mutation') {
     // Each top-level mutation field costs 10, whatever it selects.
-    return operation.selectionSet.selections.filter((s) => s.kind === Kind.FIELD && !s.name.value.startsWith('__')).length * MUTATION_COST;
+    return (
+      operation.selectionSet.selections.filter((s) => s.kind === Kind.FIELD && !s.name.value.startsWith('__')).length *
+      MUTATION_COST
+    );
   }
   const root = schema.getQueryType()!;
   return selectionCost({ schema, fragments, variables, actual }, operation.selectionSet, root, data);
 }
 
-export function requestedCost(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown>): number {
+export function requestedCost(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  variables: Record<string, unknown>,
+): number {
   return operationCost(schema, document, operation, variables, undefined, false);
 }
 
-export function actualCost(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown>, data: Data): number {
+export function actualCost(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  variables: Record<string, unknown>,
+  data: Data,
+): number {
   return operationCost(schema, document, operation, variables, data, true);
 }

@@ -33,7 +33,9 @@ export interface GraphQLResponse {
   body: {
     data?: unknown;
     errors?: unknown;
-    extensions?: { cost: { requestedQueryCost: number; actualQueryCost: number | null; throttleStatus: ThrottleStatus } };
+    extensions?: {
+      cost: { requestedQueryCost: number; actualQueryCost: number | null; throttleStatus: ThrottleStatus };
+    };
   };
   /** Points charged after refund (for statistics). */
   charged: number;
@@ -42,13 +44,23 @@ export interface GraphQLResponse {
 
 /** Field resolver that answers only what a view defines, and names anything else. */
 export const strictFieldResolver: GraphQLFieldResolver<unknown, RequestContext> = (source, args, context, info) => {
-  if (source !== null && typeof source === 'object' && info.fieldName in source && !Object.hasOwn(Object.prototype, info.fieldName)) {
+  if (
+    source !== null &&
+    typeof source === 'object' &&
+    info.fieldName in source &&
+    !Object.hasOwn(Object.prototype, info.fieldName)
+  ) {
     const value = (source as Record<string, unknown>)[info.fieldName];
-    return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).call(source, args, context, info) : value;
+    return typeof value === 'function'
+      ? (value as (...a: unknown[]) => unknown).call(source, args, context, info)
+      : value;
   }
-  throw new GraphQLError(`Field '${info.parentType.name}.${info.fieldName}' is not implemented by the Switchyard Shopify simulator.`, {
-    extensions: { code: 'NOT_IMPLEMENTED', typeName: info.parentType.name, fieldName: info.fieldName },
-  });
+  throw new GraphQLError(
+    `Field '${info.parentType.name}.${info.fieldName}' is not implemented by the Switchyard Shopify simulator.`,
+    {
+      extensions: { code: 'NOT_IMPLEMENTED', typeName: info.parentType.name, fieldName: info.fieldName },
+    },
+  );
 };
 
 /**
@@ -78,7 +90,9 @@ const throwIfError = (value: unknown) => {
 };
 
 export const typeResolver: GraphQLTypeResolver<unknown, RequestContext> = (value) =>
-  value && typeof value === 'object' && '__typename' in value ? String((value as { __typename: string }).__typename) : undefined;
+  value && typeof value === 'object' && '__typename' in value
+    ? String((value as { __typename: string }).__typename)
+    : undefined;
 
 function largestArray(value: unknown): number {
   if (Array.isArray(value)) return Math.max(value.length, ...value.map(largestArray));
@@ -127,20 +141,36 @@ export async function executeAdminRequest(options: {
   fieldResolver: GraphQLFieldResolver<unknown, RequestContext>;
 }): Promise<GraphQLResponse> {
   const { schema, shop, app, bucket, body, nowMs, services } = options;
-  const noCost = (status: number, errors: unknown): GraphQLResponse => ({ status, body: { errors }, charged: 0, throttled: false });
+  const noCost = (status: number, errors: unknown): GraphQLResponse => ({
+    status,
+    body: { errors },
+    charged: 0,
+    throttled: false,
+  });
 
   if (typeof body.query !== 'string' || body.query.trim() === '') {
     return noCost(400, { query: 'Required parameter missing or invalid' });
   }
-  const variables = (body.variables && typeof body.variables === 'object' ? body.variables : {}) as Record<string, unknown>;
+  const variables = (body.variables && typeof body.variables === 'object' ? body.variables : {}) as Record<
+    string,
+    unknown
+  >;
   const parsed = parsedDocument(schema, body.query);
   if (!('kind' in parsed)) {
-    return noCost(200, parsed.map((e) => ({ message: e.message, locations: e.locations, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })));
+    return noCost(
+      200,
+      parsed.map((e) => ({
+        message: e.message,
+        locations: e.locations,
+        extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+      })),
+    );
   }
   const document = parsed;
   const operation = getOperationAST(document, typeof body.operationName === 'string' ? body.operationName : undefined);
   if (!operation) return noCost(200, [{ message: 'Could not determine which operation to run: give operationName.' }]);
-  if (operation.operation === 'subscription') return noCost(200, [{ message: 'Subscriptions are not supported by the Admin API.' }]);
+  if (operation.operation === 'subscription')
+    return noCost(200, [{ message: 'Subscriptions are not supported by the Admin API.' }]);
 
   const largest = Math.max(largestArray(variables), largestLiteralList(document));
   if (largest > MAX_INPUT_ARRAY) {
@@ -176,7 +206,12 @@ export async function executeAdminRequest(options: {
     return {
       status: 200,
       body: {
-        errors: [{ message: 'Throttled', extensions: { code: 'THROTTLED', documentation: 'https://shopify.dev/api/usage/rate-limits' } }],
+        errors: [
+          {
+            message: 'Throttled',
+            extensions: { code: 'THROTTLED', documentation: 'https://shopify.dev/api/usage/rate-limits' },
+          },
+        ],
         extensions: costExtension(null),
       },
       charged: 0,
@@ -196,10 +231,18 @@ export async function executeAdminRequest(options: {
     fieldResolver: options.fieldResolver,
     typeResolver,
   });
-  const actual = operation.operation === 'mutation' ? requested : actualCost(schema, document, operation, variables, result.data as Record<string, unknown> | null);
+  const actual =
+    operation.operation === 'mutation'
+      ? requested
+      : actualCost(schema, document, operation, variables, result.data as Record<string, unknown> | null);
   const charged = Math.min(requested, actual);
   bucket.refund(requested - charged, nowMs);
-  const errors = result.errors?.map((e) => ({ message: e.message, locations: e.locations, path: e.path, extensions: e.extensions }));
+  const errors = result.errors?.map((e) => ({
+    message: e.message,
+    locations: e.locations,
+    path: e.path,
+    extensions: e.extensions,
+  }));
   return {
     status: 200,
     body: { ...(errors ? { errors } : {}), data: result.data ?? null, extensions: costExtension(charged) },
@@ -207,4 +250,3 @@ export async function executeAdminRequest(options: {
     throttled: false,
   };
 }
-

@@ -14,7 +14,11 @@ beforeAll(async () => {
 afterAll(() => sim.close());
 
 async function control(method: string, path: string, body?: unknown) {
-  const response = await fetch(`${sim.url}/_sim${path}`, { method, headers: { 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  const response = await fetch(`${sim.url}/_sim${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
   return { status: response.status, body: (await response.json()) as Record<string, any> };
 }
 
@@ -28,7 +32,12 @@ async function tokenRequest(params: Record<string, string>, as: 'form' | 'json' 
 }
 
 const scopesQuery = { query: '{ currentAppInstallation { accessScopes { handle } } }' };
-const scopesOf = async (token: string) => ((await rawGraphQL(sim.url, token, scopesQuery)).body['data']?.currentAppInstallation.accessScopes as Array<{ handle: string }>).map((s) => s.handle);
+const scopesOf = async (token: string) =>
+  (
+    (await rawGraphQL(sim.url, token, scopesQuery)).body['data']?.currentAppInstallation.accessScopes as Array<{
+      handle: string;
+    }>
+  ).map((s) => s.handle);
 
 const shopQuery = { query: '{ shop { name } }' };
 const statusOf = async (token: string) => (await rawGraphQL(sim.url, token, shopQuery)).status;
@@ -36,15 +45,32 @@ const statusOf = async (token: string) => (await rawGraphQL(sim.url, token, shop
 /** Installs `app` through the install page; the code and the redirect's parameters. */
 async function install(app: ShopCredentials, scope: string, redirect = 'https://oms.example/shopify/callback') {
   const url = new URL(`${sim.url}/admin/oauth/authorize`);
-  url.search = new URLSearchParams({ client_id: app.clientId, scope, redirect_uri: redirect, state: 'nonce-1', 'grant_options[]': '' }).toString();
+  url.search = new URLSearchParams({
+    client_id: app.clientId,
+    scope,
+    redirect_uri: redirect,
+    state: 'nonce-1',
+    'grant_options[]': '',
+  }).toString();
   const response = await fetch(url, { redirect: 'manual' });
-  return { status: response.status, location: response.headers.get('location'), text: response.status === 302 ? '' : await response.text() };
+  return {
+    status: response.status,
+    location: response.headers.get('location'),
+    text: response.status === 302 ? '' : await response.text(),
+  };
 }
 
 /** Installs `app` and trades the code for an expiring pair. */
 async function installExpiring(app: ShopCredentials, scope: string) {
   const back = new URL((await install(app, scope)).location!);
-  return (await tokenRequest({ client_id: app.clientId, client_secret: app.clientSecret, code: back.searchParams.get('code')!, expiring: '1' })).body;
+  return (
+    await tokenRequest({
+      client_id: app.clientId,
+      client_secret: app.clientSecret,
+      code: back.searchParams.get('code')!,
+      expiring: '1',
+    })
+  ).body;
 }
 
 const refreshWith = (app: ShopCredentials, token: string, secret = app.clientSecret) =>
@@ -55,15 +81,31 @@ describe('client credentials grant', () => {
     expect(creds.clientId).toMatch(/^[0-9a-f]{32}$/);
     expect(creds.clientSecret).toMatch(/^shpss_/);
     for (const as of ['form', 'json'] as const) {
-      const answer = await tokenRequest({ grant_type: 'client_credentials', client_id: creds.clientId, client_secret: creds.clientSecret }, as);
+      const answer = await tokenRequest(
+        { grant_type: 'client_credentials', client_id: creds.clientId, client_secret: creds.clientSecret },
+        as,
+      );
       expect(answer.status).toBe(200);
       expect(answer.body).toMatchObject({ expires_in: 86_399, scope: expect.stringContaining('read_orders') });
       expect((await rawGraphQL(sim.url, answer.body['access_token'], { query: '{ shop { name } }' })).status).toBe(200);
     }
-    expect(await tokenRequest({ grant_type: 'client_credentials', client_id: creds.clientId, client_secret: 'shpss_wrong' })).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
-    expect(await tokenRequest({ grant_type: 'client_credentials', client_id: creds.clientId })).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
-    expect(await tokenRequest({ grant_type: 'password', client_id: creds.clientId, client_secret: creds.clientSecret })).toMatchObject({ status: 400, body: { error: 'unsupported_grant_type' } });
-    expect(await tokenRequest({ grant_type: 'client_credentials', client_id: 'f'.repeat(32), client_secret: creds.clientSecret })).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
+    expect(
+      await tokenRequest({ grant_type: 'client_credentials', client_id: creds.clientId, client_secret: 'shpss_wrong' }),
+    ).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
+    expect(await tokenRequest({ grant_type: 'client_credentials', client_id: creds.clientId })).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_request' },
+    });
+    expect(
+      await tokenRequest({ grant_type: 'password', client_id: creds.clientId, client_secret: creds.clientSecret }),
+    ).toMatchObject({ status: 400, body: { error: 'unsupported_grant_type' } });
+    expect(
+      await tokenRequest({
+        grant_type: 'client_credentials',
+        client_id: 'f'.repeat(32),
+        client_secret: creds.clientSecret,
+      }),
+    ).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
     // The legacy static token keeps working beside them.
     expect(await statusOf(creds.accessToken)).toBe(200);
   });
@@ -72,13 +114,19 @@ describe('client credentials grant', () => {
     const app = sim.addApp(creds.shop, { name: 'short-lived' });
     sim.setTokenLifetimes(creds.shop, { clientCredentialsSeconds: 1 });
     try {
-      const { body } = await tokenRequest({ grant_type: 'client_credentials', client_id: app.clientId, client_secret: app.clientSecret });
+      const { body } = await tokenRequest({
+        grant_type: 'client_credentials',
+        client_id: app.clientId,
+        client_secret: app.clientSecret,
+      });
       expect(body['expires_in']).toBe(1);
       expect((await rawGraphQL(sim.url, body['access_token'], { query: '{ shop { name } }' })).status).toBe(200);
       await new Promise((r) => setTimeout(r, 1_100));
       const expired = await rawGraphQL(sim.url, body['access_token'], { query: '{ shop { name } }' });
       expect(expired.status).toBe(401);
-      expect(expired.body).toEqual({ errors: '[API] Invalid API key or access token (unrecognized login or wrong password)' });
+      expect(expired.body).toEqual({
+        errors: '[API] Invalid API key or access token (unrecognized login or wrong password)',
+      });
       expect(sim.stats(creds.shop).expiredTokenCalls).toBeGreaterThan(0);
     } finally {
       sim.setTokenLifetimes(creds.shop, { clientCredentialsSeconds: 86_399 });
@@ -87,29 +135,50 @@ describe('client credentials grant', () => {
 
   test('a token keeps the scopes it was issued with; rotating the secret or uninstalling ends every token', async () => {
     const app = sim.addApp(creds.shop, { name: 'scoped', scopes: ['read_orders', 'read_products'] });
-    const first = (await tokenRequest({ grant_type: 'client_credentials', client_id: app.clientId, client_secret: app.clientSecret })).body['access_token'] as string;
+    const first = (
+      await tokenRequest({ grant_type: 'client_credentials', client_id: app.clientId, client_secret: app.clientSecret })
+    ).body['access_token'] as string;
     sim.setAppScopes(creds.shop, 'scoped', ['read_orders']);
-    const second = (await tokenRequest({ grant_type: 'client_credentials', client_id: app.clientId, client_secret: app.clientSecret })).body['access_token'] as string;
+    const second = (
+      await tokenRequest({ grant_type: 'client_credentials', client_id: app.clientId, client_secret: app.clientSecret })
+    ).body['access_token'] as string;
     expect(await scopesOf(first)).toEqual(['read_orders', 'read_products']);
     expect(await scopesOf(second)).toEqual(['read_orders']);
     const revokedBefore = sim.stats(creds.shop).revokedTokenCalls;
     const secret = sim.rotateSecret(creds.shop, 'scoped');
     expect((await rawGraphQL(sim.url, second, scopesQuery)).status).toBe(401);
     expect(sim.stats(creds.shop).revokedTokenCalls).toBe(revokedBefore + 1);
-    expect((await tokenRequest({ grant_type: 'client_credentials', client_id: app.clientId, client_secret: app.clientSecret })).status).toBe(401);
-    const third = (await tokenRequest({ grant_type: 'client_credentials', client_id: app.clientId, client_secret: secret })).body['access_token'] as string;
+    expect(
+      (
+        await tokenRequest({
+          grant_type: 'client_credentials',
+          client_id: app.clientId,
+          client_secret: app.clientSecret,
+        })
+      ).status,
+    ).toBe(401);
+    const third = (
+      await tokenRequest({ grant_type: 'client_credentials', client_id: app.clientId, client_secret: secret })
+    ).body['access_token'] as string;
     expect((await rawGraphQL(sim.url, third, scopesQuery)).status).toBe(200);
     sim.uninstallApp(creds.shop, 'scoped');
     expect((await rawGraphQL(sim.url, third, scopesQuery)).status).toBe(401);
-    expect(await tokenRequest({ grant_type: 'client_credentials', client_id: app.clientId, client_secret: secret })).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    expect(
+      await tokenRequest({ grant_type: 'client_credentials', client_id: app.clientId, client_secret: secret }),
+    ).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
     sim.reinstallApp(creds.shop, 'scoped');
-    expect((await tokenRequest({ grant_type: 'client_credentials', client_id: app.clientId, client_secret: secret })).status).toBe(200);
+    expect(
+      (await tokenRequest({ grant_type: 'client_credentials', client_id: app.clientId, client_secret: secret })).status,
+    ).toBe(200);
   });
 
   test('token endpoint faults answer 503, for the next N requests or by share; each request is counted by grant and outcome', async () => {
     const own = sim.createShop({ seed: 44, products: 1, stores: 1 });
     expect((await control('PUT', `/shops/${own.shop}/faults`, { tokenEndpointFailNext: 1.5 })).status).toBe(400);
-    expect((await control('PUT', `/shops/${own.shop}/faults`, { tokenEndpointFailNext: 2 })).body).toMatchObject({ tokenEndpointFailNext: 2, tokenEndpointErrorRate: 0 });
+    expect((await control('PUT', `/shops/${own.shop}/faults`, { tokenEndpointFailNext: 2 })).body).toMatchObject({
+      tokenEndpointFailNext: 2,
+      tokenEndpointErrorRate: 0,
+    });
     const params = { grant_type: 'client_credentials', client_id: own.clientId, client_secret: own.clientSecret };
     expect(await tokenRequest(params)).toEqual({ status: 503, body: { errors: 'Service Unavailable' } });
     expect((await tokenRequest(params)).status).toBe(503);
@@ -129,15 +198,30 @@ describe('client credentials grant', () => {
 
   test('token lifetimes: set through the control API (whole seconds > 0), answered in force; live tokens listed with their expiry', async () => {
     const own = sim.createShop({ seed: 45, products: 1, stores: 1 });
-    expect(await control('PUT', `/shops/${own.shop}/token-lifetimes`, { clientCredentialsSeconds: 0 })).toMatchObject({ status: 400 });
-    expect(await control('PUT', `/shops/${own.shop}/token-lifetimes`, { clientCredentialsSeconds: 1.5 })).toMatchObject({ status: 400 });
-    expect(await control('PUT', `/shops/${own.shop}/token-lifetimes`, { accessSeconds: 60 })).toMatchObject({ status: 400 });
+    expect(await control('PUT', `/shops/${own.shop}/token-lifetimes`, { clientCredentialsSeconds: 0 })).toMatchObject({
+      status: 400,
+    });
+    expect(await control('PUT', `/shops/${own.shop}/token-lifetimes`, { clientCredentialsSeconds: 1.5 })).toMatchObject(
+      { status: 400 },
+    );
+    expect(await control('PUT', `/shops/${own.shop}/token-lifetimes`, { accessSeconds: 60 })).toMatchObject({
+      status: 400,
+    });
     expect(await control('PUT', `/shops/${own.shop}/token-lifetimes`, { clientCredentialsSeconds: 120 })).toEqual({
       status: 200,
-      body: { clientCredentialsSeconds: 120, expiringOfflineSeconds: 3600, refreshTokenSeconds: 7_776_000, refreshRetrySeconds: 2_592_000 },
+      body: {
+        clientCredentialsSeconds: 120,
+        expiringOfflineSeconds: 3600,
+        refreshTokenSeconds: 7_776_000,
+        refreshRetrySeconds: 2_592_000,
+      },
     });
     const before = Date.now();
-    const { body } = await tokenRequest({ grant_type: 'client_credentials', client_id: own.clientId, client_secret: own.clientSecret });
+    const { body } = await tokenRequest({
+      grant_type: 'client_credentials',
+      client_id: own.clientId,
+      client_secret: own.clientSecret,
+    });
     expect(body['expires_in']).toBe(120);
     const [live, ...others] = sim.liveTokens(own.shop, 'Switchyard');
     expect(others).toEqual([]);
@@ -146,22 +230,38 @@ describe('client credentials grant', () => {
     expect(live!.expiresAt).toBeLessThanOrEqual(Date.now() + 120_000);
     sim.rotateSecret(own.shop, 'Switchyard');
     expect(sim.liveTokens(own.shop, 'Switchyard')).toEqual([]);
-    await expect(startSimulator({ tokenLifetimes: { clientCredentialsSeconds: -1 } })).rejects.toThrow('whole number of seconds');
+    await expect(startSimulator({ tokenLifetimes: { clientCredentialsSeconds: -1 } })).rejects.toThrow(
+      'whole number of seconds',
+    );
   });
 });
 
 describe('install (authorization code grant) and refresh', () => {
   test('the install page redirects with a code signed by the app secret; the code is good once; expiring=1 gives a refresh token', async () => {
-    const app = sim.addApp(creds.shop, { name: 'public', installed: false, redirectUrls: ['https://oms.example/shopify/callback'] });
+    const app = sim.addApp(creds.shop, {
+      name: 'public',
+      installed: false,
+      redirectUrls: ['https://oms.example/shopify/callback'],
+    });
     // Not installed yet: the token endpoint and the legacy token are refused.
-    expect(await tokenRequest({ grant_type: 'client_credentials', client_id: app.clientId, client_secret: app.clientSecret })).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    expect(
+      await tokenRequest({
+        grant_type: 'client_credentials',
+        client_id: app.clientId,
+        client_secret: app.clientSecret,
+      }),
+    ).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
     expect(await statusOf(app.accessToken)).toBe(401);
     const refused = await install(app, 'read_orders', 'https://evil.example/cb');
     expect(refused.status).toBe(400);
     expect(refused.text).toContain('redirect_uri is not allowed');
     expect((await install(app, 'read_orders,READ-ALL')).status).toBe(400);
     expect((await install({ ...app, clientId: '0'.repeat(32) }, 'read_orders')).status).toBe(400);
-    expect((await control('GET', `/shops/${creds.shop}/apps`)).body['apps'].find((a: { name: string }) => a.name === 'public')).toEqual({
+    expect(
+      (await control('GET', `/shops/${creds.shop}/apps`)).body['apps'].find(
+        (a: { name: string }) => a.name === 'public',
+      ),
+    ).toEqual({
       name: 'public',
       clientId: app.clientId,
       installed: false,
@@ -174,24 +274,57 @@ describe('install (authorization code grant) and refresh', () => {
     expect(back.origin + back.pathname).toBe('https://oms.example/shopify/callback');
     const params = Object.fromEntries(back.searchParams);
     expect(Object.keys(params).sort()).toEqual(['code', 'hmac', 'host', 'shop', 'state', 'timestamp']);
-    expect(params).toMatchObject({ shop: creds.shop, state: 'nonce-1', host: Buffer.from(`${creds.shop}/admin`).toString('base64url') });
+    expect(params).toMatchObject({
+      shop: creds.shop,
+      state: 'nonce-1',
+      host: Buffer.from(`${creds.shop}/admin`).toString('base64url'),
+    });
     expect(Math.abs(Number(params['timestamp']) - Date.now() / 1000)).toBeLessThan(5);
-    const message = Object.keys(params).filter((k) => k !== 'hmac').sort().map((k) => `${k}=${params[k]}`).join('&');
+    const message = Object.keys(params)
+      .filter((k) => k !== 'hmac')
+      .sort()
+      .map((k) => `${k}=${params[k]}`)
+      .join('&');
     expect(params['hmac']).toBe(createHmac('sha256', app.clientSecret).update(message).digest('hex'));
-    const exchange = await tokenRequest({ client_id: app.clientId, client_secret: app.clientSecret, code: params['code']!, expiring: '1' });
-    expect(exchange).toMatchObject({ status: 200, body: { expires_in: 3600, refresh_token_expires_in: 7_776_000, scope: 'read_orders,write_inventory' } });
+    const exchange = await tokenRequest({
+      client_id: app.clientId,
+      client_secret: app.clientSecret,
+      code: params['code']!,
+      expiring: '1',
+    });
+    expect(exchange).toMatchObject({
+      status: 200,
+      body: { expires_in: 3600, refresh_token_expires_in: 7_776_000, scope: 'read_orders,write_inventory' },
+    });
     expect(exchange.body['refresh_token']).toMatch(/^shprt_/);
     expect(await scopesOf(exchange.body['access_token'])).toEqual(['read_orders', 'write_inventory']);
-    expect(await tokenRequest({ client_id: app.clientId, client_secret: app.clientSecret, code: params['code']!, expiring: '1' })).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    expect(
+      await tokenRequest({
+        client_id: app.clientId,
+        client_secret: app.clientSecret,
+        code: params['code']!,
+        expiring: '1',
+      }),
+    ).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
     // Without expiring=1: a token that does not expire, and no refresh token.
     const again = new URL((await install(app, 'read_orders')).location!);
-    const plain = await tokenRequest({ client_id: app.clientId, client_secret: app.clientSecret, code: again.searchParams.get('code')! });
+    const plain = await tokenRequest({
+      client_id: app.clientId,
+      client_secret: app.clientSecret,
+      code: again.searchParams.get('code')!,
+    });
     expect(plain.body['refresh_token']).toBeUndefined();
     expect(plain.body['expires_in']).toBeUndefined();
     // Installed: the legacy token works too. The redirect URLs can be changed afterwards.
     expect(await statusOf(app.accessToken)).toBe(200);
-    expect(await control('PUT', `/shops/${creds.shop}/apps/public/redirect-urls`, { redirectUrls: ['not a url'] })).toMatchObject({ status: 400 });
-    expect(await control('PUT', `/shops/${creds.shop}/apps/public/redirect-urls`, { redirectUrls: ['https://new.example/cb'] })).toEqual({ status: 200, body: { name: 'public', redirectUrls: ['https://new.example/cb'] } });
+    expect(
+      await control('PUT', `/shops/${creds.shop}/apps/public/redirect-urls`, { redirectUrls: ['not a url'] }),
+    ).toMatchObject({ status: 400 });
+    expect(
+      await control('PUT', `/shops/${creds.shop}/apps/public/redirect-urls`, {
+        redirectUrls: ['https://new.example/cb'],
+      }),
+    ).toEqual({ status: 200, body: { name: 'public', redirectUrls: ['https://new.example/cb'] } });
     expect((await install(app, 'read_orders')).status).toBe(400);
     expect((await install(app, 'read_orders', 'https://new.example/cb')).status).toBe(302);
   });
@@ -199,8 +332,21 @@ describe('install (authorization code grant) and refresh', () => {
   test('refresh rotation: the used refresh token may be retried until its replacement is used, then it is refused', async () => {
     const app = sim.addApp(creds.shop, { name: 'rotating', installed: false });
     const back = new URL((await install(app, 'read_orders')).location!);
-    const r0 = (await tokenRequest({ client_id: app.clientId, client_secret: app.clientSecret, code: back.searchParams.get('code')!, expiring: '1' })).body['refresh_token'] as string;
-    const refresh = (token: string) => tokenRequest({ grant_type: 'refresh_token', client_id: app.clientId, client_secret: app.clientSecret, refresh_token: token });
+    const r0 = (
+      await tokenRequest({
+        client_id: app.clientId,
+        client_secret: app.clientSecret,
+        code: back.searchParams.get('code')!,
+        expiring: '1',
+      })
+    ).body['refresh_token'] as string;
+    const refresh = (token: string) =>
+      tokenRequest({
+        grant_type: 'refresh_token',
+        client_id: app.clientId,
+        client_secret: app.clientSecret,
+        refresh_token: token,
+      });
     const first = await refresh(r0);
     expect(first.status).toBe(200);
     const r1 = first.body['refresh_token'] as string;
@@ -223,7 +369,9 @@ describe('install (authorization code grant) and refresh', () => {
       expect(pair['expires_in']).toBe(1);
       await new Promise((r) => setTimeout(r, 1_100));
       expect((await rawGraphQL(sim.url, pair['access_token'], scopesQuery)).status).toBe(401);
-      expect((await rawGraphQL(sim.url, (await refresh(pair['refresh_token'])).body['access_token'], scopesQuery)).status).toBe(200);
+      expect(
+        (await rawGraphQL(sim.url, (await refresh(pair['refresh_token'])).body['access_token'], scopesQuery)).status,
+      ).toBe(200);
     } finally {
       sim.setTokenLifetimes(creds.shop, { expiringOfflineSeconds: 3600 });
     }
@@ -261,7 +409,10 @@ describe('install (authorization code grant) and refresh', () => {
       const pair = await installExpiring(app, 'read_orders');
       expect(pair['refresh_token_expires_in']).toBe(1);
       await new Promise((r) => setTimeout(r, 1_100));
-      expect(await refreshWith(app, pair['refresh_token'])).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+      expect(await refreshWith(app, pair['refresh_token'])).toMatchObject({
+        status: 400,
+        body: { error: 'invalid_grant' },
+      });
     } finally {
       sim.setTokenLifetimes(creds.shop, { refreshTokenSeconds: 7_776_000 });
     }
@@ -275,9 +426,15 @@ describe('install (authorization code grant) and refresh', () => {
     expect(refreshed.body['scope']).toBe('read_orders');
     expect(await scopesOf(refreshed.body['access_token'])).toEqual(['read_orders']);
     expect(await scopesOf(pair['access_token'])).toEqual(['read_orders', 'read_products']);
-    const denied = await rawGraphQL(sim.url, refreshed.body['access_token'], { query: '{ products(first: 1) { nodes { id } } }' });
+    const denied = await rawGraphQL(sim.url, refreshed.body['access_token'], {
+      query: '{ products(first: 1) { nodes { id } } }',
+    });
     expect(denied.body['errors'][0].extensions.code).toBe('ACCESS_DENIED');
-    expect((await rawGraphQL(sim.url, pair['access_token'], { query: '{ products(first: 1) { nodes { id } } }' })).body['errors']).toBeUndefined();
+    expect(
+      (await rawGraphQL(sim.url, pair['access_token'], { query: '{ products(first: 1) { nodes { id } } }' })).body[
+        'errors'
+      ],
+    ).toBeUndefined();
   });
 
   test('rotating the secret (control API) ends access tokens, refresh tokens and unused codes; uninstalling by client ID ends the new ones', async () => {
@@ -285,20 +442,34 @@ describe('install (authorization code grant) and refresh', () => {
     const pair = await installExpiring(app, 'read_orders');
     const pendingCode = new URL((await install(app, 'read_orders')).location!).searchParams.get('code')!;
     const rotated = await control('POST', `/shops/${creds.shop}/apps/revoked/rotate-secret`);
-    expect(rotated).toMatchObject({ status: 200, body: { name: 'revoked', clientSecret: expect.stringMatching(/^shpss_/) } });
+    expect(rotated).toMatchObject({
+      status: 200,
+      body: { name: 'revoked', clientSecret: expect.stringMatching(/^shpss_/) },
+    });
     const secret = rotated.body['clientSecret'] as string;
     expect(secret).not.toBe(app.clientSecret);
     expect(await statusOf(pair['access_token'])).toBe(401);
-    expect(await refreshWith(app, pair['refresh_token'])).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
-    expect(await refreshWith(app, pair['refresh_token'], secret)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
-    expect(await tokenRequest({ client_id: app.clientId, client_secret: secret, code: pendingCode, expiring: '1' })).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    expect(await refreshWith(app, pair['refresh_token'])).toMatchObject({
+      status: 401,
+      body: { error: 'invalid_client' },
+    });
+    expect(await refreshWith(app, pair['refresh_token'], secret)).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_grant' },
+    });
+    expect(
+      await tokenRequest({ client_id: app.clientId, client_secret: secret, code: pendingCode, expiring: '1' }),
+    ).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
     // Installed again with the new secret, then uninstalled by client ID: its tokens end and refreshes are refused.
     const renewed = await installExpiring({ ...app, clientSecret: secret }, 'read_orders');
     expect(await statusOf(renewed['access_token'])).toBe(200);
     expect((await control('DELETE', `/shops/${creds.shop}/apps/${app.clientId}`)).body).toEqual({ uninstalled: true });
     expect(await statusOf(renewed['access_token'])).toBe(401);
     expect(await statusOf(app.accessToken)).toBe(401);
-    expect(await refreshWith(app, renewed['refresh_token'], secret)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    expect(await refreshWith(app, renewed['refresh_token'], secret)).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_grant' },
+    });
     expect(sim.liveTokens(creds.shop, 'revoked')).toEqual([]);
     // An install through the install page brings it back, with new tokens only.
     const back = await installExpiring({ ...app, clientSecret: secret }, 'read_orders');

@@ -22,7 +22,12 @@ export interface TokenLifetimes {
 }
 
 /** Shopify's documented lifetimes. */
-export const SHOPIFY_TOKEN_LIFETIMES: TokenLifetimes = { clientCredentialsSeconds: 86_399, expiringOfflineSeconds: 3_600, refreshTokenSeconds: 7_776_000, refreshRetrySeconds: 2_592_000 };
+export const SHOPIFY_TOKEN_LIFETIMES: TokenLifetimes = {
+  clientCredentialsSeconds: 86_399,
+  expiringOfflineSeconds: 3_600,
+  refreshTokenSeconds: 7_776_000,
+  refreshRetrySeconds: 2_592_000,
+};
 
 export type TokenGrantName = 'client_credentials' | 'authorization_code' | 'refresh_token';
 
@@ -39,7 +44,12 @@ export interface OAuthShop {
   lifetimes: TokenLifetimes;
   faults: { tokenEndpointErrorRate: number; tokenEndpointFailNext: number };
   random: Random;
-  stats: { tokenRequests: Record<TokenGrantName, TokenStats>; expiredTokenCalls: number; revokedTokenCalls: number; faultsInjected: number };
+  stats: {
+    tokenRequests: Record<TokenGrantName, TokenStats>;
+    expiredTokenCalls: number;
+    revokedTokenCalls: number;
+    faultsInjected: number;
+  };
 }
 
 export interface OAuthApp {
@@ -93,7 +103,10 @@ export interface TokenAnswer {
 }
 
 const token = (prefix: string) => `${prefix}_${randomBytes(16).toString('hex')}`;
-const oauthError = (status: number, error: string, description: string): TokenAnswer => ({ status, body: { error, error_description: description } });
+const oauthError = (status: number, error: string, description: string): TokenAnswer => ({
+  status,
+  body: { error, error_description: description },
+});
 
 /** Shopify's signature of a redirect: HMAC-SHA256 (hex) of the other parameters sorted, `k=v` joined by `&`. */
 export function signRedirect(params: Record<string, string>, secret: string): string {
@@ -112,16 +125,40 @@ export function makeOAuth(appByClientId: (clientId: string) => OAuthApp | undefi
   const codes = new Map<string, IssuedCode>();
   const realNow = () => Date.now();
 
-  function issueAccess(found: OAuthApp, grant: TokenGrantName, scopes: Set<string>, lifetimeSeconds: number | undefined): string {
+  function issueAccess(
+    found: OAuthApp,
+    grant: TokenGrantName,
+    scopes: Set<string>,
+    lifetimeSeconds: number | undefined,
+  ): string {
     const value = token('shpat');
-    access.set(value, { clientId: found.app.clientId, grant, scopes, expiresAt: lifetimeSeconds === undefined ? undefined : realNow() + lifetimeSeconds * 1000, epoch: found.app.epoch });
+    access.set(value, {
+      clientId: found.app.clientId,
+      grant,
+      scopes,
+      expiresAt: lifetimeSeconds === undefined ? undefined : realNow() + lifetimeSeconds * 1000,
+      epoch: found.app.epoch,
+    });
     return value;
   }
 
-  function expiringPair(found: OAuthApp, grant: TokenGrantName, scopes: Set<string>, replaced: string | undefined): Record<string, unknown> {
+  function expiringPair(
+    found: OAuthApp,
+    grant: TokenGrantName,
+    scopes: Set<string>,
+    replaced: string | undefined,
+  ): Record<string, unknown> {
     const { lifetimes } = found.shop;
     const refresh = token('shprt');
-    refreshes.set(refresh, { clientId: found.app.clientId, expiresAt: realNow() + lifetimes.refreshTokenSeconds * 1000, epoch: found.app.epoch, replaced, replacements: [], firstUsedAt: undefined, retired: false });
+    refreshes.set(refresh, {
+      clientId: found.app.clientId,
+      expiresAt: realNow() + lifetimes.refreshTokenSeconds * 1000,
+      epoch: found.app.epoch,
+      replaced,
+      replacements: [],
+      firstUsedAt: undefined,
+      retired: false,
+    });
     if (replaced !== undefined) refreshes.get(replaced)?.replacements.push(refresh);
     return {
       access_token: issueAccess(found, grant, scopes, lifetimes.expiringOfflineSeconds),
@@ -133,28 +170,52 @@ export function makeOAuth(appByClientId: (clientId: string) => OAuthApp | undefi
   }
 
   /** Whether a refresh token may still be traded: live, of the app's current secret, not retired, retry window open. */
-  function refreshable(record: IssuedRefresh | undefined, { app, shop }: OAuthApp, now: number): record is IssuedRefresh {
-    if (!record || record.clientId !== app.clientId || record.epoch !== app.epoch || record.retired || record.expiresAt <= now) return false;
+  function refreshable(
+    record: IssuedRefresh | undefined,
+    { app, shop }: OAuthApp,
+    now: number,
+  ): record is IssuedRefresh {
+    if (
+      !record ||
+      record.clientId !== app.clientId ||
+      record.epoch !== app.epoch ||
+      record.retired ||
+      record.expiresAt <= now
+    )
+      return false;
     return record.firstUsedAt === undefined || now < record.firstUsedAt + shop.lifetimes.refreshRetrySeconds * 1000;
   }
 
   function grant(found: OAuthApp, params: Record<string, string>, grantName: TokenGrantName): TokenAnswer {
     const { app, shop } = found;
     if (grantName === 'client_credentials') {
-      const body = { access_token: issueAccess(found, grantName, new Set(app.scopes), shop.lifetimes.clientCredentialsSeconds), scope: [...app.scopes].sort().join(','), expires_in: shop.lifetimes.clientCredentialsSeconds };
+      const body = {
+        access_token: issueAccess(found, grantName, new Set(app.scopes), shop.lifetimes.clientCredentialsSeconds),
+        scope: [...app.scopes].sort().join(','),
+        expires_in: shop.lifetimes.clientCredentialsSeconds,
+      };
       return { status: 200, body };
     }
     const now = realNow();
     if (grantName === 'authorization_code') {
       const code = codes.get(params['code'] ?? '');
-      if (!code || code.clientId !== app.clientId || code.epoch !== app.epoch || code.used || code.expiresAt <= now) return oauthError(400, 'invalid_grant', 'The authorization code is invalid, expired or already used.');
+      if (!code || code.clientId !== app.clientId || code.epoch !== app.epoch || code.used || code.expiresAt <= now)
+        return oauthError(400, 'invalid_grant', 'The authorization code is invalid, expired or already used.');
       code.used = true;
-      if (params['expiring'] === '1') return { status: 200, body: expiringPair(found, grantName, code.scopes, undefined) };
-      return { status: 200, body: { access_token: issueAccess(found, grantName, code.scopes, undefined), scope: [...code.scopes].sort().join(',') } };
+      if (params['expiring'] === '1')
+        return { status: 200, body: expiringPair(found, grantName, code.scopes, undefined) };
+      return {
+        status: 200,
+        body: {
+          access_token: issueAccess(found, grantName, code.scopes, undefined),
+          scope: [...code.scopes].sort().join(','),
+        },
+      };
     }
     const presented = params['refresh_token'] ?? '';
     const record = refreshes.get(presented);
-    if (!refreshable(record, found, now)) return oauthError(400, 'invalid_grant', 'The refresh token is invalid, expired or was replaced.');
+    if (!refreshable(record, found, now))
+      return oauthError(400, 'invalid_grant', 'The refresh token is invalid, expired or was replaced.');
     record.firstUsedAt ??= now;
     // Using a replacement retires the token it replaced, and the other replacements issued for it
     // (answers the app did not keep): one chain goes on.
@@ -175,13 +236,19 @@ export function makeOAuth(appByClientId: (clientId: string) => OAuthApp | undefi
       if (!clientId || !secret) return oauthError(400, 'invalid_request', 'client_id and client_secret are required.');
       const found = appByClientId(clientId);
       const grantName: TokenGrantName | undefined =
-        params['grant_type'] === 'client_credentials' ? 'client_credentials'
-        : params['grant_type'] === 'refresh_token' ? 'refresh_token'
-        : params['grant_type'] === undefined || params['grant_type'] === 'authorization_code' ? 'authorization_code'
-        : undefined;
+        params['grant_type'] === 'client_credentials'
+          ? 'client_credentials'
+          : params['grant_type'] === 'refresh_token'
+            ? 'refresh_token'
+            : params['grant_type'] === undefined || params['grant_type'] === 'authorization_code'
+              ? 'authorization_code'
+              : undefined;
       if (found) {
         const { faults, random } = found.shop;
-        if (faults.tokenEndpointFailNext > 0 || (faults.tokenEndpointErrorRate > 0 && random.chance(faults.tokenEndpointErrorRate))) {
+        if (
+          faults.tokenEndpointFailNext > 0 ||
+          (faults.tokenEndpointErrorRate > 0 && random.chance(faults.tokenEndpointErrorRate))
+        ) {
           if (faults.tokenEndpointFailNext > 0) faults.tokenEndpointFailNext -= 1;
           found.shop.stats.faultsInjected += 1;
           if (grantName) found.shop.stats.tokenRequests[grantName].unavailable += 1;
@@ -189,14 +256,22 @@ export function makeOAuth(appByClientId: (clientId: string) => OAuthApp | undefi
         }
       }
       const count = (answer: TokenAnswer): TokenAnswer => {
-        if (found && grantName) found.shop.stats.tokenRequests[grantName][answer.status === 200 ? 'issued' : 'refused'] += 1;
+        if (found && grantName)
+          found.shop.stats.tokenRequests[grantName][answer.status === 200 ? 'issued' : 'refused'] += 1;
         return answer;
       };
-      if (!found || found.app.clientSecret !== secret) return count(oauthError(401, 'invalid_client', 'Client authentication failed: unknown client_id or wrong client_secret.'));
-      if (!grantName) return oauthError(400, 'unsupported_grant_type', `The grant type "${params['grant_type']}" is not supported.`);
-      if (!found.app.installed) return count(oauthError(400, 'invalid_grant', `The app is not installed on ${found.shop.domain}.`));
-      if (grantName === 'authorization_code' && !params['code']) return count(oauthError(400, 'invalid_request', 'code is required.'));
-      if (grantName === 'refresh_token' && !params['refresh_token']) return count(oauthError(400, 'invalid_request', 'refresh_token is required.'));
+      if (!found || found.app.clientSecret !== secret)
+        return count(
+          oauthError(401, 'invalid_client', 'Client authentication failed: unknown client_id or wrong client_secret.'),
+        );
+      if (!grantName)
+        return oauthError(400, 'unsupported_grant_type', `The grant type "${params['grant_type']}" is not supported.`);
+      if (!found.app.installed)
+        return count(oauthError(400, 'invalid_grant', `The app is not installed on ${found.shop.domain}.`));
+      if (grantName === 'authorization_code' && !params['code'])
+        return count(oauthError(400, 'invalid_request', 'code is required.'));
+      if (grantName === 'refresh_token' && !params['refresh_token'])
+        return count(oauthError(400, 'invalid_request', 'refresh_token is required.'));
       return count(grant(found, params, grantName));
     },
 
@@ -215,15 +290,27 @@ export function makeOAuth(appByClientId: (clientId: string) => OAuthApp | undefi
         return { status: 400, message: 'redirect_uri must be an absolute URL.' };
       }
       if (found.app.redirectUrls.length > 0 && !found.app.redirectUrls.includes(redirectUri)) {
-        return { status: 400, message: `The redirect_uri is not allowed for this app (allowed: ${found.app.redirectUrls.join(', ')}).` };
+        return {
+          status: 400,
+          message: `The redirect_uri is not allowed for this app (allowed: ${found.app.redirectUrls.join(', ')}).`,
+        };
       }
-      const requested = (params['scope'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+      const requested = (params['scope'] ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
       const unknown = requested.filter((s) => !isScopeHandle(s));
       if (unknown.length > 0) return { status: 400, message: `Unknown access scopes: ${unknown.join(', ')}.` };
       found.app.installed = true;
       found.app.scopes = new Set(requested);
       const code = randomBytes(16).toString('hex');
-      codes.set(code, { clientId: found.app.clientId, scopes: new Set(requested), expiresAt: realNow() + 10 * 60_000, epoch: found.app.epoch, used: false });
+      codes.set(code, {
+        clientId: found.app.clientId,
+        scopes: new Set(requested),
+        expiresAt: realNow() + 10 * 60_000,
+        epoch: found.app.epoch,
+        used: false,
+      });
       const answer: Record<string, string> = {
         code,
         host: Buffer.from(`${found.shop.domain}/admin`).toString('base64url'),
@@ -259,7 +346,9 @@ export function makeOAuth(appByClientId: (clientId: string) => OAuthApp | undefi
       if (!app?.installed) return [];
       const now = realNow();
       return [...access.values()]
-        .filter((t) => t.clientId === clientId && t.epoch === app.epoch && (t.expiresAt === undefined || t.expiresAt > now))
+        .filter(
+          (t) => t.clientId === clientId && t.epoch === app.epoch && (t.expiresAt === undefined || t.expiresAt > now),
+        )
         .map((t) => ({ grant: t.grant, scopes: [...t.scopes].sort(), expiresAt: t.expiresAt }));
     },
   };

@@ -80,7 +80,12 @@ export interface SimFulfillment {
   status: 'SUCCESS' | 'CANCELLED';
   trackingInfo: Array<{ company: string | null; number: string | null; url: string | null }>;
   notifyCustomer: boolean;
-  lines: Array<{ lineItemId: number; fulfillmentOrderId: number; fulfillmentOrderLineItemId: number; quantity: number }>;
+  lines: Array<{
+    lineItemId: number;
+    fulfillmentOrderId: number;
+    fulfillmentOrderLineItemId: number;
+    quantity: number;
+  }>;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -119,7 +124,9 @@ function levelFor(shop: SimShop, variantId: number, locationId: number): SimInve
 /** The location Shopify assigns a shipping order to: the first active location that fulfils online
  * orders and stocks every line (falling back to the first online location). */
 export function defaultShippingLocation(shop: SimShop, variantIds: number[]): number {
-  const online = [...shop.locations.values()].filter((l) => l.isActive && l.fulfillsOnlineOrders).sort((a, b) => a.id - b.id);
+  const online = [...shop.locations.values()]
+    .filter((l) => l.isActive && l.fulfillsOnlineOrders)
+    .sort((a, b) => a.id - b.id);
   const stocking = online.find((l) => variantIds.every((v) => levelFor(shop, v, l.id)));
   return (stocking ?? online[0]!).id;
 }
@@ -154,26 +161,54 @@ export interface PlaceOrderInput {
 }
 
 /** Checks lines to be taken from `locationId`: known variants, whole quantities, stocked there, enough when the variant denies overselling. */
-function checkLines(shop: SimShop, lines: Array<{ variantId: number; quantity: number }>, locationId: number, field: (index: number) => string[]): UserError[] | null {
+function checkLines(
+  shop: SimShop,
+  lines: Array<{ variantId: number; quantity: number }>,
+  locationId: number,
+  field: (index: number) => string[],
+): UserError[] | null {
   const location = shop.locations.get(locationId)!;
   for (const [index, line] of lines.entries()) {
     const variant = shop.variants.get(line.variantId);
     if (!variant) return fail('INVALID_VARIANT', [...field(index), 'variantId'], 'Unknown variant.').userErrors;
-    if (!Number.isInteger(line.quantity) || line.quantity < 1) return fail('INVALID_QUANTITY', [...field(index), 'quantity'], 'Quantity must be at least 1.').userErrors;
+    if (!Number.isInteger(line.quantity) || line.quantity < 1)
+      return fail('INVALID_QUANTITY', [...field(index), 'quantity'], 'Quantity must be at least 1.').userErrors;
     const level = shop.level(variant.inventoryItemId, locationId);
-    if (!level) return fail('ITEM_NOT_STOCKED_AT_LOCATION', field(index), `${variant.sku} is not stocked at ${location.name}.`).userErrors;
+    if (!level)
+      return fail('ITEM_NOT_STOCKED_AT_LOCATION', field(index), `${variant.sku} is not stocked at ${location.name}.`)
+        .userErrors;
     const wanted = lines.filter((l) => l.variantId === line.variantId).reduce((sum, l) => sum + l.quantity, 0);
     if (variant.inventoryPolicy === 'DENY' && level.quantities.available < wanted) {
-      return fail('NOT_ENOUGH_STOCK', field(index), `Only ${level.quantities.available} of ${variant.sku} available.`).userErrors;
+      return fail('NOT_ENOUGH_STOCK', field(index), `Only ${level.quantities.available} of ${variant.sku} available.`)
+        .userErrors;
     }
   }
   return null;
 }
 
-type OrderDraft = Omit<SimOrder, 'id' | 'number' | 'name' | 'email' | 'customer' | 'lineItems' | 'fulfillmentOrderIds' | 'fulfillmentIds' | 'refunds' | 'createdAt' | 'updatedAt' | 'processedAt'>;
+type OrderDraft = Omit<
+  SimOrder,
+  | 'id'
+  | 'number'
+  | 'name'
+  | 'email'
+  | 'customer'
+  | 'lineItems'
+  | 'fulfillmentOrderIds'
+  | 'fulfillmentIds'
+  | 'refunds'
+  | 'createdAt'
+  | 'updatedAt'
+  | 'processedAt'
+>;
 
 /** A new order record (not stored yet), with its customer. */
-function newOrder(shop: SimShop, at: Date, customer: PlaceOrderInput['customer'], draft: (customer: SimOrder['customer']) => OrderDraft): SimOrder {
+function newOrder(
+  shop: SimShop,
+  at: Date,
+  customer: PlaceOrderInput['customer'],
+  draft: (customer: SimOrder['customer']) => OrderDraft,
+): SimOrder {
   const number = shop.nextOrderNumber();
   const who = customer ?? { firstName: 'Alex', lastName: 'Doe', email: `customer${number}@example.com` };
   const withId = { id: shop.nextId(), ...who };
@@ -195,14 +230,35 @@ function newOrder(shop: SimShop, at: Date, customer: PlaceOrderInput['customer']
 }
 
 /** Adds the lines to the order under one new fulfillment order at `locationId`; their units become committed there. */
-function addFulfillmentOrder(shop: SimShop, order: SimOrder, locationId: number, deliveryMethod: SimFulfillmentOrder['deliveryMethod'], lines: Array<{ variantId: number; quantity: number }>): SimFulfillmentOrder {
+function addFulfillmentOrder(
+  shop: SimShop,
+  order: SimOrder,
+  locationId: number,
+  deliveryMethod: SimFulfillmentOrder['deliveryMethod'],
+  lines: Array<{ variantId: number; quantity: number }>,
+): SimFulfillmentOrder {
   const at = order.createdAt;
-  const fo: SimFulfillmentOrder = { id: shop.nextId(), orderId: order.id, assignedLocationId: locationId, status: 'OPEN', deliveryMethod, lineItems: [], preparedForPickupAt: null, createdAt: at, updatedAt: at };
+  const fo: SimFulfillmentOrder = {
+    id: shop.nextId(),
+    orderId: order.id,
+    assignedLocationId: locationId,
+    status: 'OPEN',
+    deliveryMethod,
+    lineItems: [],
+    preparedForPickupAt: null,
+    createdAt: at,
+    updatedAt: at,
+  };
   for (const line of lines) {
     const variant = shop.variants.get(line.variantId)!;
     const item = newLineItem(shop, line.variantId, line.quantity);
     order.lineItems.push(item);
-    fo.lineItems.push({ id: shop.nextId(), lineItemId: item.id, totalQuantity: line.quantity, remainingQuantity: line.quantity });
+    fo.lineItems.push({
+      id: shop.nextId(),
+      lineItemId: item.id,
+      totalQuantity: line.quantity,
+      remainingQuantity: line.quantity,
+    });
     const level = shop.level(variant.inventoryItemId, locationId)!;
     shop.changeQuantities(level, { available: -line.quantity, committed: line.quantity });
   }
@@ -221,15 +277,24 @@ const shippingLineOf = (shipping: ShippingKind, location: { name: string }) =>
 /** An online order, as the checkout creates it. */
 export function placeOrder(shop: SimShop, input: PlaceOrderInput): MutationResult<SimOrder> {
   if (input.lines.length === 0) return fail('INVALID', ['lines'], 'An order needs at least one line.');
-  const locationId = input.locationId ?? defaultShippingLocation(shop, input.lines.map((l) => l.variantId));
+  const locationId =
+    input.locationId ??
+    defaultShippingLocation(
+      shop,
+      input.lines.map((l) => l.variantId),
+    );
   const location = shop.locations.get(locationId);
   if (!location) return fail('INVALID_LOCATION', ['locationId'], 'Unknown location.');
-  if (input.shipping === 'pickup' && !location.pickupEnabled) return fail('PICKUP_NOT_AVAILABLE', ['locationId'], `${location.name} does not offer pickup.`);
+  if (input.shipping === 'pickup' && !location.pickupEnabled)
+    return fail('PICKUP_NOT_AVAILABLE', ['locationId'], `${location.name} does not offer pickup.`);
   const refused = checkLines(shop, input.lines, locationId, (index) => ['lines', String(index)]);
   if (refused) return { ok: false, userErrors: refused };
   const at = input.createdAt ?? shop.now();
   const order = newOrder(shop, at, input.customer, (customer) => ({
-    shippingAddress: input.shipping === 'pickup' ? null : (input.address ?? { ...location.address, firstName: customer.firstName, lastName: customer.lastName }),
+    shippingAddress:
+      input.shipping === 'pickup'
+        ? null
+        : (input.address ?? { ...location.address, firstName: customer.firstName, lastName: customer.lastName }),
     shippingLine: shippingLineOf(input.shipping, location),
     sourceName: 'web',
     retailLocationId: null,
@@ -271,19 +336,33 @@ function sellAtCounter(shop: SimShop, input: PosSaleInput): MutationResult<SimOr
   if (input.lines.length === 0) return fail('INVALID', ['lines'], 'A sale needs at least one line.');
   const store = shop.locations.get(input.locationId);
   if (!store) return fail('INVALID_LOCATION', ['locationId'], 'Unknown location.');
-  const lines = input.lines.map((l, index) => ({ variantId: l.variantId, quantity: l.quantity, ship: Boolean(l.ship), index }));
+  const lines = input.lines.map((l, index) => ({
+    variantId: l.variantId,
+    quantity: l.quantity,
+    ship: Boolean(l.ship),
+    index,
+  }));
   const counter = lines.filter((l) => !l.ship);
   const shipped = lines.filter((l) => l.ship);
   const refusedHere = checkLines(shop, counter, store.id, (k) => ['lines', String(counter[k]!.index)]);
   if (refusedHere) return { ok: false, userErrors: refusedHere };
-  const shipFrom = shipped.length > 0 ? defaultShippingLocation(shop, shipped.map((l) => l.variantId)) : null;
+  const shipFrom =
+    shipped.length > 0
+      ? defaultShippingLocation(
+          shop,
+          shipped.map((l) => l.variantId),
+        )
+      : null;
   if (shipFrom !== null) {
     const refused = checkLines(shop, shipped, shipFrom, (k) => ['lines', String(shipped[k]!.index)]);
     if (refused) return { ok: false, userErrors: refused };
   }
   const at = input.createdAt ?? shop.now();
   const order = newOrder(shop, at, undefined, (customer) => ({
-    shippingAddress: shipped.length > 0 ? (input.shipTo ?? { ...store.address, firstName: customer.firstName, lastName: customer.lastName }) : null,
+    shippingAddress:
+      shipped.length > 0
+        ? (input.shipTo ?? { ...store.address, firstName: customer.firstName, lastName: customer.lastName })
+        : null,
     shippingLine: shipped.length > 0 ? shippingLineOf(input.shipping ?? 'standard', store) : null,
     sourceName: 'pos',
     retailLocationId: store.id,
@@ -299,14 +378,20 @@ function sellAtCounter(shop: SimShop, input: PosSaleInput): MutationResult<SimOr
   shop.orders.set(order.id, order);
   shop.emit({ topic: 'orders/create', resource: 'order', orderId: order.id });
   if (retail) {
-    const fulfilled = createFulfillment(shop, { fulfillmentOrders: [{ fulfillmentOrderId: retail.id, lines: null }], trackingInfo: null, notifyCustomer: false });
+    const fulfilled = createFulfillment(shop, {
+      fulfillmentOrders: [{ fulfillmentOrderId: retail.id, lines: null }],
+      trackingInfo: null,
+      notifyCustomer: false,
+    });
     if (!fulfilled.ok) return fulfilled;
   }
   return { ok: true, value: order };
 }
 
 function refreshOrderStatus(shop: SimShop, order: SimOrder): void {
-  const open = order.fulfillmentOrderIds.map((id) => shop.fulfillmentOrders.get(id)!).filter((fo) => fo.status !== 'CLOSED' && fo.status !== 'CANCELLED');
+  const open = order.fulfillmentOrderIds
+    .map((id) => shop.fulfillmentOrders.get(id)!)
+    .filter((fo) => fo.status !== 'CLOSED' && fo.status !== 'CANCELLED');
   if (open.length === 0 && !order.closedAt) order.closedAt = shop.now();
 }
 
@@ -320,22 +405,39 @@ export function createFulfillment(
   },
 ): MutationResult<SimFulfillment> {
   const fos = input.fulfillmentOrders.map((entry) => shop.fulfillmentOrders.get(entry.fulfillmentOrderId));
-  if (fos.some((fo) => !fo)) return fail('NOT_FOUND', ['fulfillment', 'lineItemsByFulfillmentOrder'], 'Fulfillment order does not exist.');
+  if (fos.some((fo) => !fo))
+    return fail('NOT_FOUND', ['fulfillment', 'lineItemsByFulfillmentOrder'], 'Fulfillment order does not exist.');
   const orderIds = new Set(fos.map((fo) => fo!.orderId));
   const locationIds = new Set(fos.map((fo) => fo!.assignedLocationId));
   if (orderIds.size > 1 || locationIds.size > 1) {
-    return fail('INVALID', ['fulfillment'], 'All fulfillment orders must belong to the same order and be assigned to the same location.');
+    return fail(
+      'INVALID',
+      ['fulfillment'],
+      'All fulfillment orders must belong to the same order and be assigned to the same location.',
+    );
   }
   const plan: Array<{ fo: SimFulfillmentOrder; line: SimFulfillmentOrderLine; quantity: number }> = [];
   for (const [index, entry] of input.fulfillmentOrders.entries()) {
     const fo = fos[index]!;
-    if (fo.status === 'CLOSED' || fo.status === 'CANCELLED') return fail('INVALID', ['fulfillment'], `Fulfillment order ${fo.id} is ${fo.status.toLowerCase()}.`);
-    const lines = entry.lines ?? fo.lineItems.filter((l) => l.remainingQuantity > 0).map((l) => ({ id: l.id, quantity: l.remainingQuantity }));
+    if (fo.status === 'CLOSED' || fo.status === 'CANCELLED')
+      return fail('INVALID', ['fulfillment'], `Fulfillment order ${fo.id} is ${fo.status.toLowerCase()}.`);
+    const lines =
+      entry.lines ??
+      fo.lineItems.filter((l) => l.remainingQuantity > 0).map((l) => ({ id: l.id, quantity: l.remainingQuantity }));
     for (const wanted of lines) {
       const line = fo.lineItems.find((l) => l.id === wanted.id);
-      if (!line) return fail('INVALID', ['fulfillment'], `Fulfillment order line item ${wanted.id} is not on fulfillment order ${fo.id}.`);
+      if (!line)
+        return fail(
+          'INVALID',
+          ['fulfillment'],
+          `Fulfillment order line item ${wanted.id} is not on fulfillment order ${fo.id}.`,
+        );
       if (wanted.quantity < 1 || wanted.quantity > line.remainingQuantity) {
-        return fail('INVALID', ['fulfillment'], `Invalid fulfillment order line item quantity requested: ${wanted.quantity} of ${line.remainingQuantity} remaining.`);
+        return fail(
+          'INVALID',
+          ['fulfillment'],
+          `Invalid fulfillment order line item quantity requested: ${wanted.quantity} of ${line.remainingQuantity} remaining.`,
+        );
       }
       plan.push({ fo, line, quantity: wanted.quantity });
     }
@@ -349,7 +451,15 @@ export function createFulfillment(
     orderId: order.id,
     locationId,
     status: 'SUCCESS',
-    trackingInfo: input.trackingInfo ? [{ company: input.trackingInfo.company ?? null, number: input.trackingInfo.number ?? null, url: input.trackingInfo.url ?? null }] : [],
+    trackingInfo: input.trackingInfo
+      ? [
+          {
+            company: input.trackingInfo.company ?? null,
+            number: input.trackingInfo.number ?? null,
+            url: input.trackingInfo.url ?? null,
+          },
+        ]
+      : [],
     notifyCustomer: input.notifyCustomer,
     lines: [],
     createdAt: at,
@@ -360,7 +470,12 @@ export function createFulfillment(
     const lineItem = order.lineItems.find((l) => l.id === line.lineItemId)!;
     const level = levelFor(shop, lineItem.variantId, locationId)!;
     shop.changeQuantity(level, 'committed', -quantity);
-    fulfillment.lines.push({ lineItemId: lineItem.id, fulfillmentOrderId: fo.id, fulfillmentOrderLineItemId: line.id, quantity });
+    fulfillment.lines.push({
+      lineItemId: lineItem.id,
+      fulfillmentOrderId: fo.id,
+      fulfillmentOrderLineItemId: line.id,
+      quantity,
+    });
     fo.status = fo.lineItems.every((l) => l.remainingQuantity === 0) ? 'CLOSED' : 'IN_PROGRESS';
     fo.updatedAt = at;
   }
@@ -369,7 +484,8 @@ export function createFulfillment(
   refreshOrderStatus(shop, order);
   touch(shop, order);
   shop.emit({ topic: 'fulfillments/create', resource: 'fulfillment', fulfillmentId: fulfillment.id });
-  if (fulfillmentStatus(shop, order) === 'FULFILLED') shop.emit({ topic: 'orders/fulfilled', resource: 'order', orderId: order.id });
+  if (fulfillmentStatus(shop, order) === 'FULFILLED')
+    shop.emit({ topic: 'orders/fulfilled', resource: 'order', orderId: order.id });
   shop.emit({ topic: 'orders/updated', resource: 'order', orderId: order.id });
   return { ok: true, value: fulfillment };
 }
@@ -393,7 +509,10 @@ export function fulfilledQuantity(shop: SimShop, order: SimOrder, lineItemId: nu
 
 export function fulfillmentStatus(shop: SimShop, order: SimOrder): 'UNFULFILLED' | 'PARTIALLY_FULFILLED' | 'FULFILLED' {
   const wanted = order.lineItems.reduce((sum, l) => sum + l.currentQuantity, 0);
-  const fulfilled = order.lineItems.reduce((sum, l) => sum + Math.min(l.currentQuantity, fulfilledQuantity(shop, order, l.id)), 0);
+  const fulfilled = order.lineItems.reduce(
+    (sum, l) => sum + Math.min(l.currentQuantity, fulfilledQuantity(shop, order, l.id)),
+    0,
+  );
   if (wanted > 0 && fulfilled >= wanted) return 'FULFILLED';
   if (wanted === 0 && order.fulfillmentIds.length > 0) return 'FULFILLED';
   return fulfilled > 0 ? 'PARTIALLY_FULFILLED' : 'UNFULFILLED';
@@ -403,7 +522,13 @@ export function fulfillmentStatus(shop: SimShop, order: SimOrder): 'UNFULFILLED'
  * Takes `quantity` unfulfilled units of a line out of its fulfillment orders, releasing them from
  * `committed` at their location: back to `available` when restocked, else out of stock entirely.
  */
-function releaseUnfulfilled(shop: SimShop, order: SimOrder, lineItem: SimLineItem, quantity: number, restock: boolean): number | null {
+function releaseUnfulfilled(
+  shop: SimShop,
+  order: SimOrder,
+  lineItem: SimLineItem,
+  quantity: number,
+  restock: boolean,
+): number | null {
   let left = quantity;
   let location: number | null = null;
   for (const fo of order.fulfillmentOrderIds.map((id) => shop.fulfillmentOrders.get(id)!)) {
@@ -436,7 +561,10 @@ function releaseUnfulfilled(shop: SimShop, order: SimOrder, lineItem: SimLineIte
 export function refund(
   shop: SimShop,
   orderId: number,
-  input: { lines: Array<{ lineItemId: number; quantity: number; restockType: RestockType; locationId?: number }>; note?: string },
+  input: {
+    lines: Array<{ lineItemId: number; quantity: number; restockType: RestockType; locationId?: number }>;
+    note?: string;
+  },
 ): MutationResult<SimRefund> {
   const order = shop.orders.get(orderId);
   if (!order) return fail('NOT_FOUND', ['orderId'], 'Order does not exist.');
@@ -445,14 +573,33 @@ export function refund(
     if (!lineItem) return fail('INVALID', ['refundLineItems', String(index)], 'Line item is not on this order.');
     const unfulfilled = unfulfilledQuantity(shop, order, lineItem.id);
     // Fulfilled units not refunded yet: what is still wanted beyond the units waiting for fulfilment.
-    const limit = line.restockType === 'CANCEL' ? unfulfilled : line.restockType === 'RETURN' ? lineItem.currentQuantity - unfulfilled : lineItem.currentQuantity;
+    const limit =
+      line.restockType === 'CANCEL'
+        ? unfulfilled
+        : line.restockType === 'RETURN'
+          ? lineItem.currentQuantity - unfulfilled
+          : lineItem.currentQuantity;
     if (!Number.isInteger(line.quantity) || line.quantity < 1 || line.quantity > limit) {
-      return fail('INVALID', ['refundLineItems', String(index), 'quantity'], `Cannot refund ${line.quantity} with restock type ${line.restockType}: only ${Math.max(0, limit)} can be.`);
+      return fail(
+        'INVALID',
+        ['refundLineItems', String(index), 'quantity'],
+        `Cannot refund ${line.quantity} with restock type ${line.restockType}: only ${Math.max(0, limit)} can be.`,
+      );
     }
     if (line.restockType === 'RETURN' && line.locationId !== undefined) {
       const location = shop.locations.get(line.locationId);
-      if (!location?.isActive) return fail('INVALID', ['refundLineItems', String(index), 'locationId'], 'Location does not exist or is not active.');
-      if (!levelFor(shop, lineItem.variantId, line.locationId)) return fail('INVALID', ['refundLineItems', String(index), 'locationId'], `${lineItem.sku} is not stocked at ${location.name}.`);
+      if (!location?.isActive)
+        return fail(
+          'INVALID',
+          ['refundLineItems', String(index), 'locationId'],
+          'Location does not exist or is not active.',
+        );
+      if (!levelFor(shop, lineItem.variantId, line.locationId))
+        return fail(
+          'INVALID',
+          ['refundLineItems', String(index), 'locationId'],
+          `${lineItem.sku} is not stocked at ${location.name}.`,
+        );
     }
   }
   const record: SimRefund = { id: shop.nextId(), createdAt: shop.now(), note: input.note ?? null, lines: [] };
@@ -460,7 +607,11 @@ export function refund(
     const lineItem = order.lineItems.find((l) => l.id === line.lineItemId)!;
     let locationId: number | null = null;
     if (line.restockType === 'RETURN') {
-      locationId = line.locationId ?? order.fulfillmentIds.map((id) => shop.fulfillments.get(id)!).find((f) => f.lines.some((l) => l.lineItemId === lineItem.id))!.locationId;
+      locationId =
+        line.locationId ??
+        order.fulfillmentIds
+          .map((id) => shop.fulfillments.get(id)!)
+          .find((f) => f.lines.some((l) => l.lineItemId === lineItem.id))!.locationId;
       const level = levelFor(shop, lineItem.variantId, locationId)!;
       shop.changeQuantity(level, 'available', line.quantity);
     } else if (line.restockType === 'CANCEL') {
@@ -470,7 +621,13 @@ export function refund(
       if (unfulfilled > 0) releaseUnfulfilled(shop, order, lineItem, unfulfilled, false);
     }
     lineItem.currentQuantity -= line.quantity;
-    record.lines.push({ id: shop.nextId(), lineItemId: lineItem.id, quantity: line.quantity, restockType: line.restockType, locationId });
+    record.lines.push({
+      id: shop.nextId(),
+      lineItemId: lineItem.id,
+      quantity: line.quantity,
+      restockType: line.restockType,
+      locationId,
+    });
   }
   order.refunds.push(record);
   const remaining = order.lineItems.reduce((sum, l) => sum + l.currentQuantity, 0);
@@ -486,24 +643,40 @@ export function refund(
 export function editOrder(
   shop: SimShop,
   orderId: number,
-  input: { remove?: Array<{ lineItemId: number; quantity: number }>; add?: Array<{ variantId: number; quantity: number }> },
+  input: {
+    remove?: Array<{ lineItemId: number; quantity: number }>;
+    add?: Array<{ variantId: number; quantity: number }>;
+  },
 ): MutationResult<SimOrder> {
   const order = shop.orders.get(orderId);
   if (!order) return fail('NOT_FOUND', ['orderId'], 'Order does not exist.');
   if (order.cancelledAt) return fail('INVALID', ['orderId'], 'A cancelled order cannot be edited.');
-  const fo = order.fulfillmentOrderIds.map((id) => shop.fulfillmentOrders.get(id)!).find((f) => f.status === 'OPEN' || f.status === 'IN_PROGRESS');
+  const fo = order.fulfillmentOrderIds
+    .map((id) => shop.fulfillmentOrders.get(id)!)
+    .find((f) => f.status === 'OPEN' || f.status === 'IN_PROGRESS');
   for (const [index, removal] of (input.remove ?? []).entries()) {
     const lineItem = order.lineItems.find((l) => l.id === removal.lineItemId);
     if (!lineItem || removal.quantity < 1 || removal.quantity > unfulfilledQuantity(shop, order, removal.lineItemId)) {
-      return fail('INVALID', ['remove', String(index)], 'Only unfulfilled units of a line on this order can be removed.');
+      return fail(
+        'INVALID',
+        ['remove', String(index)],
+        'Only unfulfilled units of a line on this order can be removed.',
+      );
     }
   }
   for (const [index, addition] of (input.add ?? []).entries()) {
     const variant = shop.variants.get(addition.variantId);
-    if (!variant || !fo || addition.quantity < 1) return fail('INVALID', ['add', String(index)], 'Unknown variant, bad quantity, or no open fulfillment order.');
+    if (!variant || !fo || addition.quantity < 1)
+      return fail('INVALID', ['add', String(index)], 'Unknown variant, bad quantity, or no open fulfillment order.');
     const level = shop.level(variant.inventoryItemId, fo.assignedLocationId);
-    if (!level) return fail('ITEM_NOT_STOCKED_AT_LOCATION', ['add', String(index)], `${variant.sku} is not stocked at the order's location.`);
-    if (variant.inventoryPolicy === 'DENY' && level.quantities.available < addition.quantity) return fail('NOT_ENOUGH_STOCK', ['add', String(index)], `Not enough ${variant.sku}.`);
+    if (!level)
+      return fail(
+        'ITEM_NOT_STOCKED_AT_LOCATION',
+        ['add', String(index)],
+        `${variant.sku} is not stocked at the order's location.`,
+      );
+    if (variant.inventoryPolicy === 'DENY' && level.quantities.available < addition.quantity)
+      return fail('NOT_ENOUGH_STOCK', ['add', String(index)], `Not enough ${variant.sku}.`);
   }
   const removals: Array<Record<string, unknown>> = [];
   const additions: Array<Record<string, unknown>> = [];
@@ -517,7 +690,12 @@ export function editOrder(
     const variant = shop.variants.get(addition.variantId)!;
     const lineItem = newLineItem(shop, addition.variantId, addition.quantity);
     order.lineItems.push(lineItem);
-    fo!.lineItems.push({ id: shop.nextId(), lineItemId: lineItem.id, totalQuantity: addition.quantity, remainingQuantity: addition.quantity });
+    fo!.lineItems.push({
+      id: shop.nextId(),
+      lineItemId: lineItem.id,
+      totalQuantity: addition.quantity,
+      remainingQuantity: addition.quantity,
+    });
     fo!.status = 'OPEN';
     const level = shop.level(variant.inventoryItemId, fo!.assignedLocationId)!;
     shop.changeQuantities(level, { available: -addition.quantity, committed: addition.quantity });
@@ -533,11 +711,16 @@ export function editOrder(
 export const CANCEL_REASONS = ['CUSTOMER', 'DECLINED', 'FRAUD', 'INVENTORY', 'OTHER', 'STAFF'] as const;
 
 /** Cancels an order: every unfulfilled unit leaves its fulfillment order; restocked if asked. */
-export function cancelOrder(shop: SimShop, orderId: number, input: { reason: string; restock: boolean }): MutationResult<SimOrder> {
+export function cancelOrder(
+  shop: SimShop,
+  orderId: number,
+  input: { reason: string; restock: boolean },
+): MutationResult<SimOrder> {
   const order = shop.orders.get(orderId);
   if (!order) return fail('NOT_FOUND', ['orderId'], 'Order does not exist.');
   if (order.cancelledAt) return fail('INVALID', ['orderId'], 'Order is already cancelled.');
-  if (!(CANCEL_REASONS as readonly string[]).includes(input.reason)) return fail('INVALID', ['reason'], `Unknown cancel reason ${input.reason}.`);
+  if (!(CANCEL_REASONS as readonly string[]).includes(input.reason))
+    return fail('INVALID', ['reason'], `Unknown cancel reason ${input.reason}.`);
   for (const lineItem of order.lineItems) {
     const open = unfulfilledQuantity(shop, order, lineItem.id);
     if (open > 0) {
@@ -568,24 +751,44 @@ export function moveFulfillmentOrder(
 ): MutationResult<{ original: SimFulfillmentOrder; moved: SimFulfillmentOrder }> {
   const fo = shop.fulfillmentOrders.get(fulfillmentOrderId);
   if (!fo) return fail('NOT_FOUND', ['id'], 'Fulfillment order does not exist.');
-  if (fo.status !== 'OPEN') return fail('INVALID', ['id'], `Cannot move a fulfillment order that is ${fo.status.toLowerCase()}.`);
-  if (!shop.locations.get(newLocationId)?.isActive) return fail('INVALID', ['newLocationId'], 'Location does not exist or is not active.');
-  if (newLocationId === fo.assignedLocationId) return fail('INVALID', ['newLocationId'], 'The fulfillment order is already assigned to this location.');
+  if (fo.status !== 'OPEN')
+    return fail('INVALID', ['id'], `Cannot move a fulfillment order that is ${fo.status.toLowerCase()}.`);
+  if (!shop.locations.get(newLocationId)?.isActive)
+    return fail('INVALID', ['newLocationId'], 'Location does not exist or is not active.');
+  if (newLocationId === fo.assignedLocationId)
+    return fail('INVALID', ['newLocationId'], 'The fulfillment order is already assigned to this location.');
   const order = shop.orders.get(fo.orderId)!;
-  const moving = (lines ?? fo.lineItems.filter((l) => l.remainingQuantity > 0).map((l) => ({ id: l.id, quantity: l.remainingQuantity }))).map((wanted) => ({
+  const moving = (
+    lines ??
+    fo.lineItems.filter((l) => l.remainingQuantity > 0).map((l) => ({ id: l.id, quantity: l.remainingQuantity }))
+  ).map((wanted) => ({
     wanted,
     line: fo.lineItems.find((l) => l.id === wanted.id),
   }));
   for (const { wanted, line } of moving) {
-    if (!line || wanted.quantity < 1 || wanted.quantity > line.remainingQuantity) return fail('INVALID', ['fulfillmentOrderLineItems'], `Bad line ${wanted.id} or quantity.`);
+    if (!line || wanted.quantity < 1 || wanted.quantity > line.remainingQuantity)
+      return fail('INVALID', ['fulfillmentOrderLineItems'], `Bad line ${wanted.id} or quantity.`);
     const lineItem = order.lineItems.find((l) => l.id === line.lineItemId)!;
-    if (!levelFor(shop, lineItem.variantId, newLocationId)) return fail('INVALID', ['newLocationId'], `${lineItem.sku} is not stocked at the new location.`);
+    if (!levelFor(shop, lineItem.variantId, newLocationId))
+      return fail('INVALID', ['newLocationId'], `${lineItem.sku} is not stocked at the new location.`);
   }
-  const whole = moving.length === fo.lineItems.filter((l) => l.remainingQuantity > 0).length && moving.every(({ wanted, line }) => wanted.quantity === line!.remainingQuantity);
+  const whole =
+    moving.length === fo.lineItems.filter((l) => l.remainingQuantity > 0).length &&
+    moving.every(({ wanted, line }) => wanted.quantity === line!.remainingQuantity);
   const at = shop.now();
   const target: SimFulfillmentOrder = whole
     ? fo
-    : { id: shop.nextId(), orderId: fo.orderId, assignedLocationId: newLocationId, status: 'OPEN', deliveryMethod: fo.deliveryMethod, lineItems: [], preparedForPickupAt: null, createdAt: at, updatedAt: at };
+    : {
+        id: shop.nextId(),
+        orderId: fo.orderId,
+        assignedLocationId: newLocationId,
+        status: 'OPEN',
+        deliveryMethod: fo.deliveryMethod,
+        lineItems: [],
+        preparedForPickupAt: null,
+        createdAt: at,
+        updatedAt: at,
+      };
   for (const { wanted, line } of moving) {
     const lineItem = order.lineItems.find((l) => l.id === line!.lineItemId)!;
     const from = levelFor(shop, lineItem.variantId, fo.assignedLocationId)!;
@@ -595,7 +798,12 @@ export function moveFulfillmentOrder(
     if (!whole) {
       line!.remainingQuantity -= wanted.quantity;
       line!.totalQuantity -= wanted.quantity;
-      target.lineItems.push({ id: shop.nextId(), lineItemId: lineItem.id, totalQuantity: wanted.quantity, remainingQuantity: wanted.quantity });
+      target.lineItems.push({
+        id: shop.nextId(),
+        lineItemId: lineItem.id,
+        totalQuantity: wanted.quantity,
+        remainingQuantity: wanted.quantity,
+      });
     }
   }
   if (whole) fo.assignedLocationId = newLocationId;
@@ -605,7 +813,12 @@ export function moveFulfillmentOrder(
   }
   fo.updatedAt = at;
   touch(shop, order);
-  shop.emit({ topic: 'fulfillment_orders/moved', resource: 'fulfillment_order', fulfillmentOrderId: target.id, extra: { originalId: fo.id } });
+  shop.emit({
+    topic: 'fulfillment_orders/moved',
+    resource: 'fulfillment_order',
+    fulfillmentOrderId: target.id,
+    extra: { originalId: fo.id },
+  });
   return { ok: true, value: { original: fo, moved: target } };
 }
 
@@ -613,16 +826,35 @@ export function moveFulfillmentOrder(
 export function prepareForPickup(shop: SimShop, fulfillmentOrderIds: number[]): MutationResult<SimFulfillmentOrder[]> {
   const fos = fulfillmentOrderIds.map((id) => shop.fulfillmentOrders.get(id));
   for (const [index, fo] of fos.entries()) {
-    if (!fo) return fail('NOT_FOUND', ['input', 'lineItemsByFulfillmentOrder', String(index)], 'Fulfillment order does not exist.');
-    if (fo.deliveryMethod !== 'PICK_UP') return fail('INVALID', ['input', 'lineItemsByFulfillmentOrder', String(index)], 'Only pickup fulfillment orders can be prepared for pickup.');
-    if (fo.status === 'CLOSED' || fo.status === 'CANCELLED') return fail('INVALID', ['input', 'lineItemsByFulfillmentOrder', String(index)], `Fulfillment order is ${fo.status.toLowerCase()}.`);
+    if (!fo)
+      return fail(
+        'NOT_FOUND',
+        ['input', 'lineItemsByFulfillmentOrder', String(index)],
+        'Fulfillment order does not exist.',
+      );
+    if (fo.deliveryMethod !== 'PICK_UP')
+      return fail(
+        'INVALID',
+        ['input', 'lineItemsByFulfillmentOrder', String(index)],
+        'Only pickup fulfillment orders can be prepared for pickup.',
+      );
+    if (fo.status === 'CLOSED' || fo.status === 'CANCELLED')
+      return fail(
+        'INVALID',
+        ['input', 'lineItemsByFulfillmentOrder', String(index)],
+        `Fulfillment order is ${fo.status.toLowerCase()}.`,
+      );
   }
   const at = shop.now();
   for (const fo of fos as SimFulfillmentOrder[]) {
     fo.preparedForPickupAt = at;
     fo.status = 'IN_PROGRESS';
     fo.updatedAt = at;
-    shop.emit({ topic: 'fulfillment_orders/line_items_prepared_for_pickup', resource: 'fulfillment_order', fulfillmentOrderId: fo.id });
+    shop.emit({
+      topic: 'fulfillment_orders/line_items_prepared_for_pickup',
+      resource: 'fulfillment_order',
+      fulfillmentOrderId: fo.id,
+    });
   }
   return { ok: true, value: fos as SimFulfillmentOrder[] };
 }

@@ -62,7 +62,16 @@ function orderPayload(shop: SimShop, order: SimOrder) {
         }
       : null,
     shipping_lines: order.shippingLine
-      ? [{ id: order.id, title: order.shippingLine.title, code: order.shippingLine.code, source: order.shippingLine.source, price: '0.00', is_removed: false }]
+      ? [
+          {
+            id: order.id,
+            title: order.shippingLine.title,
+            code: order.shippingLine.code,
+            source: order.shippingLine.source,
+            price: '0.00',
+            is_removed: false,
+          },
+        ]
       : [],
     line_items: order.lineItems.map((line) => lineItemPayload(shop, order, line)),
     fulfillments: order.fulfillmentIds.map((id) => fulfillmentPayload(shop, id)),
@@ -91,7 +100,13 @@ function fulfillmentPayload(shop: SimShop, id: number) {
     notify_customer: f.notifyCustomer,
     line_items: f.lines.map((l) => {
       const line = order.lineItems.find((li) => li.id === l.lineItemId)!;
-      return { id: line.id, admin_graphql_api_id: gid('LineItem', line.id), variant_id: line.variantId, sku: line.sku, quantity: l.quantity };
+      return {
+        id: line.id,
+        admin_graphql_api_id: gid('LineItem', line.id),
+        variant_id: line.variantId,
+        sku: line.sku,
+        quantity: l.quantity,
+      };
     }),
   };
 }
@@ -187,7 +202,10 @@ function productPayload(shop: SimShop, productId: number) {
     tags: p.tags.join(', '),
     created_at: iso(p.createdAt),
     updated_at: iso(p.updatedAt),
-    variant_gids: p.variantIds.map((id) => ({ admin_graphql_api_id: gid('ProductVariant', id), updated_at: iso(shop.variants.get(id)!.updatedAt) })),
+    variant_gids: p.variantIds.map((id) => ({
+      admin_graphql_api_id: gid('ProductVariant', id),
+      updated_at: iso(shop.variants.get(id)!.updatedAt),
+    })),
     variants: p.variantIds.map((id) => {
       const v = shop.variants.get(id)!;
       return {
@@ -205,7 +223,12 @@ function productPayload(shop: SimShop, productId: number) {
         updated_at: iso(v.updatedAt),
       };
     }),
-    media: p.imageUrls.map((url, index) => ({ id: p.id * 100 + index, admin_graphql_api_id: gid('MediaImage', p.id * 100 + index), media_content_type: 'IMAGE', preview_image: { src: url } })),
+    media: p.imageUrls.map((url, index) => ({
+      id: p.id * 100 + index,
+      admin_graphql_api_id: gid('MediaImage', p.id * 100 + index),
+      media_content_type: 'IMAGE',
+      preview_image: { src: url },
+    })),
   };
 }
 
@@ -261,7 +284,11 @@ export function buildPayload(shop: SimShop, event: ShopEvent): Record<string, un
       const fo = shop.fulfillmentOrders.get(event.fulfillmentOrderId)!;
       const summary = (id: number) => {
         const f = shop.fulfillmentOrders.get(id)!;
-        return { id: gid('FulfillmentOrder', f.id), status: f.status.toLowerCase(), assigned_location_id: gid('Location', f.assignedLocationId) };
+        return {
+          id: gid('FulfillmentOrder', f.id),
+          status: f.status.toLowerCase(),
+          assigned_location_id: gid('Location', f.assignedLocationId),
+        };
       };
       if (event.topic === 'fulfillment_orders/moved') {
         const originalId = Number(event.extra?.['originalId'] ?? fo.id);
@@ -273,7 +300,9 @@ export function buildPayload(shop: SimShop, event: ShopEvent): Record<string, un
           source_location: { id: gid('Location', shop.fulfillmentOrders.get(originalId)!.assignedLocationId) },
         };
       }
-      return { fulfillment_order: { id: gid('FulfillmentOrder', fo.id), status: fo.status.toLowerCase(), preparable: true } };
+      return {
+        fulfillment_order: { id: gid('FulfillmentOrder', fo.id), status: fo.status.toLowerCase(), preparable: true },
+      };
     }
     case 'app':
       // The shop, as Shopify sends it with app/uninstalled.

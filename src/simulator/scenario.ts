@@ -5,10 +5,28 @@ import type { MutationResult, SimProduct, SimShop } from './state.js';
 
 export function createProduct(
   shop: SimShop,
-  input: { title: string; tags?: string[]; vendor?: string; productType?: string; variants: Array<{ sku: string; title?: string; price?: string; barcode?: string; inventoryPolicy?: 'DENY' | 'CONTINUE' }>; stock?: number },
+  input: {
+    title: string;
+    tags?: string[];
+    vendor?: string;
+    productType?: string;
+    variants: Array<{
+      sku: string;
+      title?: string;
+      price?: string;
+      barcode?: string;
+      inventoryPolicy?: 'DENY' | 'CONTINUE';
+    }>;
+    stock?: number;
+  },
 ): MutationResult<SimProduct> {
-  if (!input.title.trim()) return { ok: false, userErrors: [{ code: 'BLANK', field: ['title'], message: "Title can't be blank" }] };
-  if (input.variants.length === 0) return { ok: false, userErrors: [{ code: 'BLANK', field: ['variants'], message: 'A product needs at least one variant.' }] };
+  if (!input.title.trim())
+    return { ok: false, userErrors: [{ code: 'BLANK', field: ['title'], message: "Title can't be blank" }] };
+  if (input.variants.length === 0)
+    return {
+      ok: false,
+      userErrors: [{ code: 'BLANK', field: ['variants'], message: 'A product needs at least one variant.' }],
+    };
   const at = shop.now();
   const id = shop.nextId();
   const handle = `${input.title.toLowerCase().replace(/[^a-z0-9]+/g, '-')}-${id}`;
@@ -43,7 +61,14 @@ export function createProduct(
       createdAt: at,
       updatedAt: at,
     });
-    shop.inventoryItems.set(itemId, { id: itemId, variantId, tracked: true, weightGrams: 500, createdAt: at, updatedAt: at });
+    shop.inventoryItems.set(itemId, {
+      id: itemId,
+      variantId,
+      tracked: true,
+      weightGrams: 500,
+      createdAt: at,
+      updatedAt: at,
+    });
     product.variantIds.push(variantId);
     for (const location of shop.locations.values()) shop.activate(itemId, location.id, { available: input.stock ?? 0 });
   });
@@ -51,9 +76,14 @@ export function createProduct(
   return { ok: true, value: product };
 }
 
-export function editProduct(shop: SimShop, productId: number, change: { title?: string; tags?: string[]; status?: SimProduct['status'] }): MutationResult<SimProduct> {
+export function editProduct(
+  shop: SimShop,
+  productId: number,
+  change: { title?: string; tags?: string[]; status?: SimProduct['status'] },
+): MutationResult<SimProduct> {
   const product = shop.products.get(productId);
-  if (!product) return { ok: false, userErrors: [{ code: 'NOT_FOUND', field: ['id'], message: 'Product does not exist.' }] };
+  if (!product)
+    return { ok: false, userErrors: [{ code: 'NOT_FOUND', field: ['id'], message: 'Product does not exist.' }] };
   if (change.title !== undefined) product.title = change.title;
   if (change.tags !== undefined) product.tags = [...change.tags].sort();
   if (change.status !== undefined) product.status = change.status;
@@ -63,9 +93,18 @@ export function editProduct(shop: SimShop, productId: number, change: { title?: 
 }
 
 /** A person changes `available` in Shopify admin (a correction, a recount): no app is involved. */
-export function adminInventoryEdit(shop: SimShop, input: { itemId: number; locationId: number; delta: number }): MutationResult<number> {
+export function adminInventoryEdit(
+  shop: SimShop,
+  input: { itemId: number; locationId: number; delta: number },
+): MutationResult<number> {
   const level = shop.level(input.itemId, input.locationId);
-  if (!level) return { ok: false, userErrors: [{ code: 'ITEM_NOT_STOCKED_AT_LOCATION', field: ['locationId'], message: 'Item not stocked at location.' }] };
+  if (!level)
+    return {
+      ok: false,
+      userErrors: [
+        { code: 'ITEM_NOT_STOCKED_AT_LOCATION', field: ['locationId'], message: 'Item not stocked at location.' },
+      ],
+    };
   shop.changeQuantity(level, 'available', input.delta);
   return { ok: true, value: level.quantities.available };
 }

@@ -20,7 +20,11 @@ beforeAll(async () => {
 afterAll(() => sim.close());
 
 async function control(method: string, path: string, body?: unknown) {
-  const response = await fetch(`${sim.url}/_sim${path}`, { method, headers: { 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  const response = await fetch(`${sim.url}/_sim${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
   return { status: response.status, body: (await response.json()) as Record<string, any> };
 }
 
@@ -32,14 +36,25 @@ async function appWith(name: string, scopes: string[]): Promise<ShopCredentials>
 }
 
 const DOCUMENTATION = 'https://shopify.dev/api/usage/access-scopes';
-const ORDER_ACCESS = '`read_orders` access scope, `read_marketplace_orders` access scope or `read_buyer_membership_orders` access scope.';
+const ORDER_ACCESS =
+  '`read_orders` access scope, `read_marketplace_orders` access scope or `read_buyer_membership_orders` access scope.';
 
 describe('requirements read from the schema', () => {
   test("a description's scope sentence, in each of Shopify's phrasings", () => {
-    expect(scopesStatedIn('The webhook topic for `orders/delete` events. Occurs whenever an order is deleted. Requires the `read_orders` scope.')).toEqual(['read_orders']);
-    expect(scopesStatedIn('Occurs whenever an\ninventory item is created. Requires at least one of the following scopes:\nread_inventory, read_products.')).toEqual(['read_inventory', 'read_products']);
+    expect(
+      scopesStatedIn(
+        'The webhook topic for `orders/delete` events. Occurs whenever an order is deleted. Requires the `read_orders` scope.',
+      ),
+    ).toEqual(['read_orders']);
+    expect(
+      scopesStatedIn(
+        'Occurs whenever an\ninventory item is created. Requires at least one of the following scopes:\nread_inventory, read_products.',
+      ),
+    ).toEqual(['read_inventory', 'read_products']);
     expect(scopesStatedIn('Requires an active user. Requires the\n`read_themes` scope.')).toEqual(['read_themes']);
-    expect(scopesStatedIn('The ID of the customer. Requires `write_customers` access_scope.')).toEqual(['write_customers']);
+    expect(scopesStatedIn('The ID of the customer. Requires `write_customers` access_scope.')).toEqual([
+      'write_customers',
+    ]);
     expect(scopesStatedIn('Notifies when a Bulk Operation finishes.')).toBeNull();
     expect(scopesStatedIn(null)).toBeNull();
   });
@@ -48,7 +63,22 @@ describe('requirements read from the schema', () => {
     const schema = loadAdminSchema(SIMULATED_API_VERSION);
     const rules = scopeRulesOf(schema);
     const types = Object.fromEntries(
-      ['Order', 'Refund', 'Product', 'ProductVariant', 'InventoryItem', 'InventoryLevel', 'Location', 'FulfillmentOrder', 'Fulfillment', 'Customer', 'LineItem', 'Shop', 'BulkOperation', 'AppInstallation'].map((t) => [t, rules.type(t) ?? null]),
+      [
+        'Order',
+        'Refund',
+        'Product',
+        'ProductVariant',
+        'InventoryItem',
+        'InventoryLevel',
+        'Location',
+        'FulfillmentOrder',
+        'Fulfillment',
+        'Customer',
+        'LineItem',
+        'Shop',
+        'BulkOperation',
+        'AppInstallation',
+      ].map((t) => [t, rules.type(t) ?? null]),
     );
     expect(types).toEqual({
       Order: ['read_orders', 'read_marketplace_orders', 'read_buyer_membership_orders'],
@@ -58,7 +88,12 @@ describe('requirements read from the schema', () => {
       InventoryItem: ['read_inventory', 'read_products'],
       InventoryLevel: ['read_inventory'],
       Location: ['read_locations'],
-      FulfillmentOrder: ['read_assigned_fulfillment_orders', 'read_merchant_managed_fulfillment_orders', 'read_third_party_fulfillment_orders', 'read_marketplace_fulfillment_orders'],
+      FulfillmentOrder: [
+        'read_assigned_fulfillment_orders',
+        'read_merchant_managed_fulfillment_orders',
+        'read_third_party_fulfillment_orders',
+        'read_marketplace_fulfillment_orders',
+      ],
       Fulfillment: ['read_orders', 'read_marketplace_orders', 'read_buyer_membership_orders'],
       Customer: ['read_customers'],
       LineItem: null,
@@ -68,7 +103,11 @@ describe('requirements read from the schema', () => {
     });
     const query = schema.getQueryType()!;
     const field = (type: string, name: string) => rules.field(schema.getType(type) as never, name) ?? null;
-    expect(['orders', 'inventoryItems', 'locations', 'shop', 'bulkOperations', 'currentAppInstallation'].map((f) => rules.field(query, f) ?? null)).toEqual([
+    expect(
+      ['orders', 'inventoryItems', 'locations', 'shop', 'bulkOperations', 'currentAppInstallation'].map(
+        (f) => rules.field(query, f) ?? null,
+      ),
+    ).toEqual([
       ['read_orders', 'read_marketplace_orders', 'read_buyer_membership_orders'],
       ['read_inventory', 'read_products'],
       ['read_locations'],
@@ -76,26 +115,42 @@ describe('requirements read from the schema', () => {
       null,
       null,
     ]);
-    expect([field('LineItem', 'variant'), field('FulfillmentOrderAssignedLocation', 'location'), field('Order', 'customer'), field('Order', 'lineItems')]).toEqual([
-      ['read_products'],
-      ['read_locations'],
-      ['read_customers'],
-      null,
-    ]);
-    expect(['inventorySetQuantities', 'fulfillmentCreate', 'bulkOperationRunQuery'].map((f) => field('Mutation', f))).toEqual([
+    expect([
+      field('LineItem', 'variant'),
+      field('FulfillmentOrderAssignedLocation', 'location'),
+      field('Order', 'customer'),
+      field('Order', 'lineItems'),
+    ]).toEqual([['read_products'], ['read_locations'], ['read_customers'], null]);
+    expect(
+      ['inventorySetQuantities', 'fulfillmentCreate', 'bulkOperationRunQuery'].map((f) => field('Mutation', f)),
+    ).toEqual([
       ['write_inventory'],
-      ['write_assigned_fulfillment_orders', 'write_merchant_managed_fulfillment_orders', 'write_third_party_fulfillment_orders'],
+      [
+        'write_assigned_fulfillment_orders',
+        'write_merchant_managed_fulfillment_orders',
+        'write_third_party_fulfillment_orders',
+      ],
       null,
     ]);
-    expect([rules.checksEachObject(query, 'node'), rules.checksEachObject(query, 'nodes'), rules.checksEachObject(query, 'orders')]).toEqual([true, true, false]);
-    expect([rules.topic('ORDERS_CREATE'), rules.topic('INVENTORY_LEVELS_UPDATE'), rules.topic('APP_UNINSTALLED') ?? null]).toEqual([['read_orders', 'read_marketplace_orders'], ['read_inventory'], null]);
+    expect([
+      rules.checksEachObject(query, 'node'),
+      rules.checksEachObject(query, 'nodes'),
+      rules.checksEachObject(query, 'orders'),
+    ]).toEqual([true, true, false]);
+    expect([
+      rules.topic('ORDERS_CREATE'),
+      rules.topic('INVENTORY_LEVELS_UPDATE'),
+      rules.topic('APP_UNINSTALLED') ?? null,
+    ]).toEqual([['read_orders', 'read_marketplace_orders'], ['read_inventory'], null]);
   });
 });
 
 describe('ACCESS_DENIED', () => {
   test("a query field without its scope: Shopify's error, data null where the field was, nothing else lost", async () => {
     const products = await appWith('catalog reader', ['read_products']);
-    const { status, body } = await rawGraphQL(sim.url, products.accessToken, { query: '{ shop { name } orders(first: 1) { nodes { id } } }' });
+    const { status, body } = await rawGraphQL(sim.url, products.accessToken, {
+      query: '{ shop { name } orders(first: 1) { nodes { id } } }',
+    });
     expect(status).toBe(200);
     expect(body.errors).toEqual([
       {
@@ -107,14 +162,19 @@ describe('ACCESS_DENIED', () => {
     ]);
     // `orders` is non-null: its null takes the whole answer, as in Shopify.
     expect(body.data).toBeNull();
-    const allowed = await officialClient(sim.url, products).request('{ shop { name } products(first: 1) { nodes { id } } }');
+    const allowed = await officialClient(sim.url, products).request(
+      '{ shop { name } products(first: 1) { nodes { id } } }',
+    );
     expect(allowed.errors).toBeUndefined();
     expect(allowed.data.products.nodes).toHaveLength(1);
   });
 
   test('a nested field is refused on its own path; write_x includes read_x', async () => {
     const orderOnly = await appWith('order reader', ['write_orders']);
-    const order = placeOrder(shop, { lines: [{ variantId: [...shop.variants.keys()][0]!, quantity: 1 }], shipping: 'standard' });
+    const order = placeOrder(shop, {
+      lines: [{ variantId: [...shop.variants.keys()][0]!, quantity: 1 }],
+      shipping: 'standard',
+    });
     if (!order.ok) throw new Error(JSON.stringify(order.userErrors));
     const { body } = await rawGraphQL(sim.url, orderOnly.accessToken, {
       query: 'query($id: ID!) { order(id: $id) { id lineItems(first: 5) { nodes { sku variant { id } } } } }',
@@ -125,10 +185,19 @@ describe('ACCESS_DENIED', () => {
         message: 'Access denied for variant field. Required access: `read_products` access scope.',
         locations: [{ line: 1, column: 73 }],
         path: ['order', 'lineItems', 'nodes', 0, 'variant'],
-        extensions: { code: 'ACCESS_DENIED', documentation: DOCUMENTATION, requiredAccess: '`read_products` access scope.' },
+        extensions: {
+          code: 'ACCESS_DENIED',
+          documentation: DOCUMENTATION,
+          requiredAccess: '`read_products` access scope.',
+        },
       },
     ]);
-    expect(body.data).toEqual({ order: { id: gid('Order', order.value.id), lineItems: { nodes: [{ sku: order.value.lineItems[0]!.sku, variant: null }] } } });
+    expect(body.data).toEqual({
+      order: {
+        id: gid('Order', order.value.id),
+        lineItems: { nodes: [{ sku: order.value.lineItems[0]!.sku, variant: null }] },
+      },
+    });
   });
 
   test('nodes refuses each object the app may not read, and answers the others', async () => {
@@ -160,7 +229,14 @@ describe('ACCESS_DENIED', () => {
         input: {
           name: 'available',
           reason: 'correction',
-          quantities: [{ inventoryItemId: gid('InventoryItem', level.itemId), locationId: gid('Location', level.locationId), quantity: before.available + 5, changeFromQuantity: null }],
+          quantities: [
+            {
+              inventoryItemId: gid('InventoryItem', level.itemId),
+              locationId: gid('Location', level.locationId),
+              quantity: before.available + 5,
+              changeFromQuantity: null,
+            },
+          ],
         },
       },
     });
@@ -170,7 +246,11 @@ describe('ACCESS_DENIED', () => {
         message: 'Access denied for inventorySetQuantities field. Required access: `write_inventory` access scope.',
         locations: [{ line: 1, column: 50 }],
         path: ['inventorySetQuantities'],
-        extensions: { code: 'ACCESS_DENIED', documentation: DOCUMENTATION, requiredAccess: '`write_inventory` access scope.' },
+        extensions: {
+          code: 'ACCESS_DENIED',
+          documentation: DOCUMENTATION,
+          requiredAccess: '`write_inventory` access scope.',
+        },
       },
     ]);
     expect(level.quantities).toEqual(before);
@@ -183,11 +263,15 @@ describe('ACCESS_DENIED', () => {
     const product = [...shop.products.values()][1]!;
     const order = [...shop.orders.values()][0]!;
     const tag = `mutation($id: ID!) { tagsAdd(id: $id, tags: ["checked"]) { node { id } userErrors { message } } }`;
-    expect((await client.request(tag, { variables: { id: gid('Product', product.id) } })).data.tagsAdd).toEqual({ node: { id: gid('Product', product.id) }, userErrors: [] });
+    expect((await client.request(tag, { variables: { id: gid('Product', product.id) } })).data.tagsAdd).toEqual({
+      node: { id: gid('Product', product.id) },
+      userErrors: [],
+    });
     expect(product.tags).toContain('checked');
     const refused = await client.request(tag, { variables: { id: gid('Order', order.id) } });
     expect(refused.errors?.graphQLErrors?.[0]).toMatchObject({
-      message: 'Access denied for tagsAdd field. Required access: `write_orders` access scope, `write_marketplace_orders` access scope or `write_buyer_membership_orders` access scope.',
+      message:
+        'Access denied for tagsAdd field. Required access: `write_orders` access scope, `write_marketplace_orders` access scope or `write_buyer_membership_orders` access scope.',
       extensions: { code: 'ACCESS_DENIED' },
     });
     expect(order.tags).not.toContain('checked');
@@ -196,27 +280,43 @@ describe('ACCESS_DENIED', () => {
     const subscriptions = shop.webhookSubscriptions.size;
     const ordersCreate = await client.request(subscribe, { variables: { t: 'ORDERS_CREATE' } });
     expect(ordersCreate.errors?.graphQLErrors?.[0]).toMatchObject({
-      message: 'Access denied for webhookSubscriptionCreate field. Required access: `read_orders` access scope or `read_marketplace_orders` access scope.',
-      extensions: { code: 'ACCESS_DENIED', requiredAccess: '`read_orders` access scope or `read_marketplace_orders` access scope.' },
+      message:
+        'Access denied for webhookSubscriptionCreate field. Required access: `read_orders` access scope or `read_marketplace_orders` access scope.',
+      extensions: {
+        code: 'ACCESS_DENIED',
+        requiredAccess: '`read_orders` access scope or `read_marketplace_orders` access scope.',
+      },
     });
     expect(shop.webhookSubscriptions.size).toBe(subscriptions);
     const productsUpdate = await client.request(subscribe, { variables: { t: 'PRODUCTS_UPDATE' } });
-    expect(productsUpdate.data.webhookSubscriptionCreate).toEqual({ webhookSubscription: { topic: 'PRODUCTS_UPDATE' }, userErrors: [] });
+    expect(productsUpdate.data.webhookSubscriptionCreate).toEqual({
+      webhookSubscription: { topic: 'PRODUCTS_UPDATE' },
+      userErrors: [],
+    });
   });
 
   test('a bulk query touching a field without its scope fails with ACCESS_DENIED', async () => {
     const products = await appWith('bulk reader', ['read_products']);
     const client = officialClient(sim.url, products);
     const run = async (query: string) => {
-      const started = await client.request(`mutation($q: String!) { bulkOperationRunQuery(query: $q) { bulkOperation { id } userErrors { message } } }`, { variables: { q: query } });
+      const started = await client.request(
+        `mutation($q: String!) { bulkOperationRunQuery(query: $q) { bulkOperation { id } userErrors { message } } }`,
+        { variables: { q: query } },
+      );
       const id = started.data.bulkOperationRunQuery.bulkOperation.id;
       for (;;) {
-        const { data } = await client.request(`query($id: ID!) { bulkOperation(id: $id) { status errorCode url } }`, { variables: { id } });
+        const { data } = await client.request(`query($id: ID!) { bulkOperation(id: $id) { status errorCode url } }`, {
+          variables: { id },
+        });
         if (!['CREATED', 'RUNNING'].includes(data.bulkOperation.status)) return data.bulkOperation;
         await new Promise((r) => setTimeout(r, 20));
       }
     };
-    expect(await run('{ orders { edges { node { id } } } }')).toEqual({ status: 'FAILED', errorCode: 'ACCESS_DENIED', url: null });
+    expect(await run('{ orders { edges { node { id } } } }')).toEqual({
+      status: 'FAILED',
+      errorCode: 'ACCESS_DENIED',
+      url: null,
+    });
     expect(await run('{ products { edges { node { id } } } }')).toMatchObject({ status: 'COMPLETED', errorCode: null });
   });
 });
@@ -224,7 +324,9 @@ describe('ACCESS_DENIED', () => {
 describe('granted scopes', () => {
   test('currentAppInstallation lists the granted scopes (write_x without the read_x it includes)', async () => {
     const app = await appWith('lister', ['write_orders', 'read_products']);
-    const { data } = await officialClient(sim.url, app).request('{ currentAppInstallation { id accessScopes { handle description } } }');
+    const { data } = await officialClient(sim.url, app).request(
+      '{ currentAppInstallation { id accessScopes { handle description } } }',
+    );
     expect(data.currentAppInstallation.accessScopes).toEqual([
       { handle: 'read_products', description: 'Read products' },
       { handle: 'write_orders', description: 'Modify orders' },
@@ -233,7 +335,9 @@ describe('granted scopes', () => {
   });
 
   test("a generated shop's first app has the scopes Switchyard needs", async () => {
-    const { data } = await officialClient(sim.url, creds).request('{ currentAppInstallation { accessScopes { handle } } }');
+    const { data } = await officialClient(sim.url, creds).request(
+      '{ currentAppInstallation { accessScopes { handle } } }',
+    );
     expect(data.currentAppInstallation.accessScopes.map((s: { handle: string }) => s.handle)).toEqual([
       'read_customers',
       'read_inventory',
@@ -251,26 +355,42 @@ describe('granted scopes', () => {
   test('the control API lists apps and changes their scopes; bad input is refused and changes nothing', async () => {
     const app = await appWith('changing', ['read_products']);
     const client = officialClient(sim.url, app);
-    expect((await client.request('{ locations(first: 1) { nodes { id } } }')).errors?.graphQLErrors?.[0]?.extensions?.code).toBe('ACCESS_DENIED');
-    const changed = await control('PUT', `/shops/${creds.shop}/apps/changing/scopes`, { scopes: ['read_products', 'read_locations'] });
+    expect(
+      (await client.request('{ locations(first: 1) { nodes { id } } }')).errors?.graphQLErrors?.[0]?.extensions?.code,
+    ).toBe('ACCESS_DENIED');
+    const changed = await control('PUT', `/shops/${creds.shop}/apps/changing/scopes`, {
+      scopes: ['read_products', 'read_locations'],
+    });
     expect(changed).toEqual({ status: 200, body: { name: 'changing', scopes: ['read_locations', 'read_products'] } });
     expect((await client.request('{ locations(first: 1) { nodes { id } } }')).data.locations.nodes).toHaveLength(1);
     const listed = await control('GET', `/shops/${creds.shop}/apps`);
-    expect(listed.body.apps.find((a: { name: string }) => a.name === 'changing')).toMatchObject({ name: 'changing', installed: true, scopes: ['read_locations', 'read_products'] });
+    expect(listed.body.apps.find((a: { name: string }) => a.name === 'changing')).toMatchObject({
+      name: 'changing',
+      installed: true,
+      scopes: ['read_locations', 'read_products'],
+    });
 
     expect(await control('PUT', `/shops/${creds.shop}/apps/changing/scopes`, { scopes: ['read orders'] })).toEqual({
       status: 400,
       body: { error: 'scopes must be an array of scope handles such as "read_orders" (got ["read orders"]).' },
     });
-    expect(await control('PUT', `/shops/${creds.shop}/apps/nobody/scopes`, { scopes: [] })).toEqual({ status: 404, body: { error: `Shop ${creds.shop} has no app named "nobody".` } });
-    expect(await control('POST', `/shops/${creds.shop}/apps`, { name: 'changing' })).toEqual({ status: 409, body: { error: `Shop ${creds.shop} has an app named "changing" already.` } });
+    expect(await control('PUT', `/shops/${creds.shop}/apps/nobody/scopes`, { scopes: [] })).toEqual({
+      status: 404,
+      body: { error: `Shop ${creds.shop} has no app named "nobody".` },
+    });
+    expect(await control('POST', `/shops/${creds.shop}/apps`, { name: 'changing' })).toEqual({
+      status: 409,
+      body: { error: `Shop ${creds.shop} has an app named "changing" already.` },
+    });
     expect(await control('POST', `/shops/${creds.shop}/apps`, { name: 'bad', scopes: 'read_orders' })).toEqual({
       status: 400,
       body: { error: 'scopes must be an array of scope handles such as "read_orders" (got "read_orders").' },
     });
     // Nothing half-applied: the refused changes left the app as it was, and no app "bad" exists.
-    expect((await control('GET', `/shops/${creds.shop}/apps`)).body.apps.filter((a: { name: string }) => ['changing', 'bad'].includes(a.name))).toMatchObject([
-      { name: 'changing', scopes: ['read_locations', 'read_products'] },
-    ]);
+    expect(
+      (await control('GET', `/shops/${creds.shop}/apps`)).body.apps.filter((a: { name: string }) =>
+        ['changing', 'bad'].includes(a.name),
+      ),
+    ).toMatchObject([{ name: 'changing', scopes: ['read_locations', 'read_products'] }]);
   });
 });

@@ -10,7 +10,15 @@
 //   topics state, together), and so does every field that returns such objects (`orders`,
 //   `LineItem.variant`, `FulfillmentOrder.assignedLocation.location`...);
 // - a mutation needs what Shopify's reference page for it says (MUTATION_SCOPES).
-import { GraphQLError, getNamedType, isAbstractType, isObjectType, type GraphQLObjectType, type GraphQLSchema, type GraphQLType } from 'graphql';
+import {
+  GraphQLError,
+  getNamedType,
+  isAbstractType,
+  isObjectType,
+  type GraphQLObjectType,
+  type GraphQLSchema,
+  type GraphQLType,
+} from 'graphql';
 import { isConnectionType } from './cost.js';
 
 /** Any one of these scopes grants access. */
@@ -31,7 +39,12 @@ const TYPE_RESOURCE: Record<string, string> = {
 const TYPE_SCOPES: Record<string, ScopeRequirement> = {
   // Together the fulfillment_orders/* topics also name read_buyer_membership_orders; the object
   // page names these four.
-  FulfillmentOrder: ['read_assigned_fulfillment_orders', 'read_merchant_managed_fulfillment_orders', 'read_third_party_fulfillment_orders', 'read_marketplace_fulfillment_orders'],
+  FulfillmentOrder: [
+    'read_assigned_fulfillment_orders',
+    'read_merchant_managed_fulfillment_orders',
+    'read_third_party_fulfillment_orders',
+    'read_marketplace_fulfillment_orders',
+  ],
   // The fulfillments/* topics name read_fulfillments, the scope of fulfillment services; a
   // fulfilment is read as part of its order.
   Fulfillment: ['read_orders', 'read_marketplace_orders', 'read_buyer_membership_orders'],
@@ -49,7 +62,11 @@ const TYPE_SCOPES: Record<string, ScopeRequirement> = {
 const MUTATION_SCOPES: Record<string, ScopeRequirement> = {
   inventorySetQuantities: ['write_inventory'],
   inventoryAdjustQuantities: ['write_inventory'],
-  fulfillmentCreate: ['write_assigned_fulfillment_orders', 'write_merchant_managed_fulfillment_orders', 'write_third_party_fulfillment_orders'],
+  fulfillmentCreate: [
+    'write_assigned_fulfillment_orders',
+    'write_merchant_managed_fulfillment_orders',
+    'write_third_party_fulfillment_orders',
+  ],
   fulfillmentOrderMove: ['write_merchant_managed_fulfillment_orders', 'write_third_party_fulfillment_orders'],
   fulfillmentOrderLineItemsPreparedForPickup: ['write_merchant_managed_fulfillment_orders'], // unconfirmed
   orderCancel: ['write_orders', 'write_marketplace_orders'], // unconfirmed
@@ -118,7 +135,9 @@ function buildScopeRules(schema: GraphQLSchema): ScopeRules {
     const named = getNamedType(fieldType);
     if (!isObjectType(named) || !isConnectionType(named)) return named;
     const fields = named.getFields();
-    return getNamedType(fields['nodes']?.type ?? (getNamedType(fields['edges']!.type) as GraphQLObjectType).getFields()['node']!.type);
+    return getNamedType(
+      fields['nodes']?.type ?? (getNamedType(fields['edges']!.type) as GraphQLObjectType).getFields()['node']!.type,
+    );
   };
 
   const fields = new Map<GraphQLObjectType, Map<string, ScopeRequirement>>();
@@ -132,7 +151,8 @@ function buildScopeRules(schema: GraphQLSchema): ScopeRules {
       const returned = objectTypeOf(field.type);
       const required = type === mutationType ? MUTATION_SCOPES[field.name] : typeRequirements.get(returned.name);
       if (required) own.set(field.name, required);
-      if (isAbstractType(returned) && schema.getPossibleTypes(returned).some((t) => typeRequirements.has(t.name))) abstract.add(field.name);
+      if (isAbstractType(returned) && schema.getPossibleTypes(returned).some((t) => typeRequirements.has(t.name)))
+        abstract.add(field.name);
     }
     if (own.size > 0) fields.set(type, own);
     if (abstract.size > 0) eachObject.set(type, abstract);
@@ -148,11 +168,14 @@ function buildScopeRules(schema: GraphQLSchema): ScopeRules {
 
 /** Whether granted scopes meet a requirement; `write_x` includes `read_x`, as in Shopify. */
 export function grants(granted: ReadonlySet<string>, required: ScopeRequirement): boolean {
-  return required.some((scope) => granted.has(scope) || (scope.startsWith('read_') && granted.has(`write_${scope.slice('read_'.length)}`)));
+  return required.some(
+    (scope) => granted.has(scope) || (scope.startsWith('read_') && granted.has(`write_${scope.slice('read_'.length)}`)),
+  );
 }
 
 /** `read_x` → `write_x`: what changing an object needs, from what reading it needs. */
-export const writeScopesFor = (read: ScopeRequirement): ScopeRequirement => read.map((scope) => scope.replace(/^read_/, 'write_'));
+export const writeScopesFor = (read: ScopeRequirement): ScopeRequirement =>
+  read.map((scope) => scope.replace(/^read_/, 'write_'));
 
 /** Shopify's words for a requirement: "`a` access scope, `b` access scope or `c` access scope." */
 export function requiredAccessText(required: ScopeRequirement): string {
@@ -169,11 +192,13 @@ export function accessDenied(fieldName: string, required: ScopeRequirement): Gra
 }
 
 /** A well-formed scope handle (`read_orders`, `write_merchant_managed_fulfillment_orders`). */
-export const isScopeHandle = (value: unknown): value is string => typeof value === 'string' && /^[a-z]+(_[a-z]+)+$/.test(value);
+export const isScopeHandle = (value: unknown): value is string =>
+  typeof value === 'string' && /^[a-z]+(_[a-z]+)+$/.test(value);
 
 /** An AccessScope as `currentAppInstallation { accessScopes }` lists it. */
 export function accessScopeView(handle: string) {
   const [action, ...resource] = handle.split('_');
-  const verb = action === 'write' ? 'Modify' : action === 'read' ? 'Read' : action!.charAt(0).toUpperCase() + action!.slice(1);
+  const verb =
+    action === 'write' ? 'Modify' : action === 'read' ? 'Read' : action!.charAt(0).toUpperCase() + action!.slice(1);
   return { handle, description: `${verb} ${resource.join(' ')}` };
 }

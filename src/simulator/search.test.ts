@@ -10,9 +10,21 @@ interface Order {
 }
 const spec: SearchFields<Order> = {
   defaultFields: ['name'],
-  fields: { name: (o) => o.name, status: (o) => o.status, tag: (o) => o.tags, created_at: (o) => o.createdAt, total: (o) => o.total },
+  fields: {
+    name: (o) => o.name,
+    status: (o) => o.status,
+    tag: (o) => o.tags,
+    created_at: (o) => o.createdAt,
+    total: (o) => o.total,
+  },
 };
-const order: Order = { name: '#1001', status: 'open', tags: ['express', 'vip'], createdAt: new Date('2026-11-20T10:00:00Z'), total: 120 };
+const order: Order = {
+  name: '#1001',
+  status: 'open',
+  tags: ['express', 'vip'],
+  createdAt: new Date('2026-11-20T10:00:00Z'),
+  total: 120,
+};
 const match = (query: string) => matches(parseSearch(query), order, spec);
 
 describe('Shopify search syntax', () => {

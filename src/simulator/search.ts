@@ -65,7 +65,12 @@ function tokenize(input: string): Token[] {
 function parseTerm(text: string): SearchNode {
   const match = /^([a-z_][a-z0-9_.]*):(>=|<=|>|<)?(.*)$/i.exec(text);
   if (!match) return { kind: 'term', field: null, comparator: ':', value: text };
-  return { kind: 'term', field: match[1]!.toLowerCase(), comparator: (match[2] as Comparator | undefined) ?? ':', value: match[3]! };
+  return {
+    kind: 'term',
+    field: match[1]!.toLowerCase(),
+    comparator: (match[2] as Comparator | undefined) ?? ':',
+    value: match[3]!,
+  };
 }
 
 export function parseSearch(input: string): SearchNode | null {
@@ -156,7 +161,10 @@ function compare(actual: string | number | boolean | Date, comparator: Comparato
   }
   const a = String(actual).toLowerCase();
   const w = raw.toLowerCase();
-  if (comparator !== ':') return comparator.startsWith('>') ? a > w || (comparator === '>=' && a === w) : a < w || (comparator === '<=' && a === w);
+  if (comparator !== ':')
+    return comparator.startsWith('>')
+      ? a > w || (comparator === '>=' && a === w)
+      : a < w || (comparator === '<=' && a === w);
   return w.endsWith('*') ? a.startsWith(w.slice(0, -1)) : a === w;
 }
 

@@ -10,14 +10,32 @@ import { executeAdminRequest, type GraphQLBody } from './executor.js';
 import { generateShop, makeRandom, type Random } from './seed.js';
 import { gid, onHand, parseGid, type MutationResult, type SimShop } from './state.js';
 import type { SimApp } from './views.js';
-import { cancelOrder, editOrder, placeOrder, posSale, refund, type PlaceOrderInput, type PosSaleInput, type RestockType, type SimRefund } from './orders.js';
+import {
+  cancelOrder,
+  editOrder,
+  placeOrder,
+  posSale,
+  refund,
+  type PlaceOrderInput,
+  type PosSaleInput,
+  type RestockType,
+  type SimRefund,
+} from './orders.js';
 import { adminInventoryEdit, createProduct, editProduct } from './scenario.js';
 import { makeBulkRunner, type BulkFiles, type BulkRunner } from './bulk.js';
 import { scopedFieldResolver, typeResolver } from './executor.js';
 import { isScopeHandle, scopeRulesOf } from './scopes.js';
 import type { StagedTarget } from './views.js';
 import { startWebhookDispatcher, type WebhookDispatcher, type WebhookFaults, NO_WEBHOOK_FAULTS } from './webhooks.js';
-import { makeOAuth, SHOPIFY_TOKEN_LIFETIMES, type LiveToken, type OAuthApp, type TokenGrantName, type TokenLifetimes, type TokenStats } from './oauth.js';
+import {
+  makeOAuth,
+  SHOPIFY_TOKEN_LIFETIMES,
+  type LiveToken,
+  type OAuthApp,
+  type TokenGrantName,
+  type TokenLifetimes,
+  type TokenStats,
+} from './oauth.js';
 
 /** The version of the pinned Admin schema, and of webhook bodies. */
 export const SIMULATED_API_VERSION = '2026-07';
@@ -204,24 +222,34 @@ export const DEFAULT_SCOPES = [
 
 /** Checks token lifetimes from the control API, a test or the simulator's options: whole seconds > 0. */
 function validLifetimes(lifetimes: unknown): Partial<TokenLifetimes> {
-  if (!lifetimes || typeof lifetimes !== 'object' || Array.isArray(lifetimes)) throw new SimulatorError(400, `Token lifetimes must be an object such as { "clientCredentialsSeconds": 60 }.`);
+  if (!lifetimes || typeof lifetimes !== 'object' || Array.isArray(lifetimes))
+    throw new SimulatorError(400, `Token lifetimes must be an object such as { "clientCredentialsSeconds": 60 }.`);
   for (const [key, value] of Object.entries(lifetimes)) {
-    if (!(key in SHOPIFY_TOKEN_LIFETIMES)) throw new SimulatorError(400, `Unknown lifetime "${key}"; known: ${Object.keys(SHOPIFY_TOKEN_LIFETIMES).join(', ')}`);
-    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) throw new SimulatorError(400, `${key} must be a whole number of seconds > 0 (got ${JSON.stringify(value)}).`);
+    if (!(key in SHOPIFY_TOKEN_LIFETIMES))
+      throw new SimulatorError(
+        400,
+        `Unknown lifetime "${key}"; known: ${Object.keys(SHOPIFY_TOKEN_LIFETIMES).join(', ')}`,
+      );
+    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0)
+      throw new SimulatorError(400, `${key} must be a whole number of seconds > 0 (got ${JSON.stringify(value)}).`);
   }
   return lifetimes as Partial<TokenLifetimes>;
 }
 
 /** Checks redirect URIs: an array of absolute URLs. */
 function validRedirectUrls(urls: unknown): string[] {
-  if (!Array.isArray(urls) || !urls.every((url) => typeof url === 'string' && URL.canParse(url))) throw new SimulatorError(400, `redirectUrls must be an array of absolute URLs (got ${JSON.stringify(urls)}).`);
+  if (!Array.isArray(urls) || !urls.every((url) => typeof url === 'string' && URL.canParse(url)))
+    throw new SimulatorError(400, `redirectUrls must be an array of absolute URLs (got ${JSON.stringify(urls)}).`);
   return [...new Set(urls as string[])];
 }
 
 /** Checks a list of scopes from the control API (or a test): an array of scope handles. */
 function validScopes(scopes: unknown, field: string): string[] {
   if (!Array.isArray(scopes) || !scopes.every(isScopeHandle)) {
-    throw new SimulatorError(400, `${field} must be an array of scope handles such as "read_orders" (got ${JSON.stringify(scopes)}).`);
+    throw new SimulatorError(
+      400,
+      `${field} must be an array of scope handles such as "read_orders" (got ${JSON.stringify(scopes)}).`,
+    );
   }
   return [...new Set(scopes)];
 }
@@ -276,7 +304,11 @@ const orderIdOf = (path: string[]) => (path[3] ? (parseGid(path[3], 'Order') ?? 
 
 function send(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  response.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
   response.end(text);
 }
 
@@ -305,25 +337,39 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     const found = byClientId.get(clientId);
     if (!found) return undefined;
     const { entry, appEntry } = found;
-    return { app: appEntry.app, shop: { domain: entry.shop.domain, lifetimes: entry.lifetimes, faults: entry.faults, random: entry.random, stats: entry.stats } };
+    return {
+      app: appEntry.app,
+      shop: {
+        domain: entry.shop.domain,
+        lifetimes: entry.lifetimes,
+        faults: entry.faults,
+        random: entry.random,
+        stats: entry.stats,
+      },
+    };
   });
 
   function appNamed(domain: string, name: string): AppEntry {
     const entry = entryOf(domain);
-    const found = [...entry.apps.values()].find((a) => a.app.name === name || a.app.clientId === name || a.app.accessToken === name);
+    const found = [...entry.apps.values()].find(
+      (a) => a.app.name === name || a.app.clientId === name || a.app.accessToken === name,
+    );
     if (!found) throw new SimulatorError(404, `Shop ${domain} has no app "${name}".`);
     return found;
   }
 
   function addApp(domain: string, appOptions: AddAppOptions): ShopCredentials {
     const entry = entryOf(domain);
-    if (typeof appOptions.name !== 'string' || appOptions.name.trim() === '') throw new SimulatorError(400, 'An app needs a "name".');
-    if ([...entry.apps.values()].some((a) => a.app.name === appOptions.name)) throw new SimulatorError(409, `Shop ${domain} has an app named "${appOptions.name}" already.`);
+    if (typeof appOptions.name !== 'string' || appOptions.name.trim() === '')
+      throw new SimulatorError(400, 'An app needs a "name".');
+    if ([...entry.apps.values()].some((a) => a.app.name === appOptions.name))
+      throw new SimulatorError(409, `Shop ${domain} has an app named "${appOptions.name}" already.`);
     const scopes = appOptions.scopes === undefined ? DEFAULT_SCOPES : validScopes(appOptions.scopes, 'scopes');
     const plan = appOptions.plan ?? entry.plan;
     const restoreRate = PLANS[plan].restoreRate;
     const redirectUrls = appOptions.redirectUrls === undefined ? [] : validRedirectUrls(appOptions.redirectUrls);
-    if (appOptions.installed !== undefined && typeof appOptions.installed !== 'boolean') throw new SimulatorError(400, 'installed must be true or false.');
+    if (appOptions.installed !== undefined && typeof appOptions.installed !== 'boolean')
+      throw new SimulatorError(400, 'installed must be true or false.');
     const app: SimApp = {
       name: appOptions.name,
       accessToken: `shpat_${randomBytes(16).toString('hex')}`,
@@ -334,11 +380,25 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       epoch: 0,
       scopes: new Set(scopes),
     };
-    const appEntry: AppEntry = { app, bucket: new CostBucket(restoreRate * (appOptions.bucketFactor ?? DEFAULT_BUCKET_FACTOR), restoreRate, performance.now()) };
+    const appEntry: AppEntry = {
+      app,
+      bucket: new CostBucket(
+        restoreRate * (appOptions.bucketFactor ?? DEFAULT_BUCKET_FACTOR),
+        restoreRate,
+        performance.now(),
+      ),
+    };
     entry.apps.set(app.accessToken, appEntry);
     byToken.set(app.accessToken, { entry, appEntry });
     byClientId.set(app.clientId, { entry, appEntry });
-    return { shop: domain, accessToken: app.accessToken, clientId: app.clientId, clientSecret: app.clientSecret, apiVersion: SIMULATED_API_VERSION, plan };
+    return {
+      shop: domain,
+      accessToken: app.accessToken,
+      clientId: app.clientId,
+      clientSecret: app.clientSecret,
+      apiVersion: SIMULATED_API_VERSION,
+      plan,
+    };
   }
 
   /**
@@ -354,7 +414,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     entry.shop.emit({ topic: 'app/uninstalled', resource: 'app', appToken: accessToken });
     app.installed = false;
     app.epoch += 1;
-    for (const [id, subscription] of entry.shop.webhookSubscriptions) if (subscription.appToken === accessToken) entry.shop.webhookSubscriptions.delete(id);
+    for (const [id, subscription] of entry.shop.webhookSubscriptions)
+      if (subscription.appToken === accessToken) entry.shop.webhookSubscriptions.delete(id);
   }
 
   function reinstallApp(domain: string, appName: string): void {
@@ -441,7 +502,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     });
   }
 
-  async function handleGraphQL(request: IncomingMessage, response: ServerResponse, requestedVersion: string): Promise<void> {
+  async function handleGraphQL(
+    request: IncomingMessage,
+    response: ServerResponse,
+    requestedVersion: string,
+  ): Promise<void> {
     const version = servedApiVersion(requestedVersion);
     if (version === null) {
       await readBody(request).catch(() => '');
@@ -469,7 +534,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     }
     if (!found) {
       await readBody(request).catch(() => '');
-      send(response, 401, { errors: '[API] Invalid API key or access token (unrecognized login or wrong password)' }, versionHeader);
+      send(
+        response,
+        401,
+        { errors: '[API] Invalid API key or access token (unrecognized login or wrong password)' },
+        versionHeader,
+      );
       return;
     }
     const { entry, appEntry } = found;
@@ -494,7 +564,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       send(response, 400, { errors: 'Body must be JSON: { "query": "...", "variables": { ... } }' }, versionHeader);
       return;
     }
-    if (faults.mutationErrorRate > 0 && /^\s*mutation\b/.test(typeof body.query === 'string' ? body.query : '') && entry.random.chance(faults.mutationErrorRate)) {
+    if (
+      faults.mutationErrorRate > 0 &&
+      /^\s*mutation\b/.test(typeof body.query === 'string' ? body.query : '') &&
+      entry.random.chance(faults.mutationErrorRate)
+    ) {
       entry.stats.faultsInjected += 1;
       send(response, 503, { errors: 'Service Unavailable' });
       return;
@@ -511,13 +585,18 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       bucket: appEntry.bucket,
       body,
       nowMs,
-      services: { bulk: entry.bulk, scopes: scopeRules, stage: (input) => stageTarget(entry.shop, input.filename, input.mimeType) },
+      services: {
+        bulk: entry.bulk,
+        scopes: scopeRules,
+        stage: (input) => stageTarget(entry.shop, input.filename, input.mimeType),
+      },
       fieldResolver,
     });
     entry.stats.pointsCharged += result.charged;
     if (result.throttled) entry.stats.throttled += 1;
     const mutation = /^\s*mutation\b/.test(typeof body.query === 'string' ? body.query : '');
-    if (mutation && faults.mutationAnswerDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, faults.mutationAnswerDelayMs));
+    if (mutation && faults.mutationAnswerDelayMs > 0)
+      await new Promise((resolve) => setTimeout(resolve, faults.mutationAnswerDelayMs));
     if (faults.lostResponseRate > 0 && mutation && !result.throttled && entry.random.chance(faults.lostResponseRate)) {
       // Done, but the caller never hears of it: only a look at the shop tells.
       entry.stats.faultsInjected += 1;
@@ -552,7 +631,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       const data = findRoute(shopDataRoutes, method, rest);
       if (data) {
         const answer = (result: MutationResult<unknown>, view: (value: never) => unknown) =>
-          result.ok ? send(response, 201, view(result.value as never)) : send(response, 422, { userErrors: result.userErrors });
+          result.ok
+            ? send(response, 201, view(result.value as never))
+            : send(response, 422, { userErrors: result.userErrors });
         return data[2]({ domain, path, input, response, shop, answer });
       }
     }
@@ -569,8 +650,17 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
   // /_sim/shops/{domain}/…: the shop's apps, faults and what it has seen.
   const shopRoutes: Array<ControlRoute<ShopControl>> = [
-    ['POST', 'apps', ({ domain, input, response }) => send(response, 201, addApp(domain, input as unknown as AddAppOptions))],
-    ['POST', 'apps/*/rotate-secret', ({ domain, path, response }) => send(response, 200, { name: path[3], clientSecret: rotateSecret(domain, path[3]!) })],
+    [
+      'POST',
+      'apps',
+      ({ domain, input, response }) => send(response, 201, addApp(domain, input as unknown as AddAppOptions)),
+    ],
+    [
+      'POST',
+      'apps/*/rotate-secret',
+      ({ domain, path, response }) =>
+        send(response, 200, { name: path[3], clientSecret: rotateSecret(domain, path[3]!) }),
+    ],
     [
       'POST',
       'apps/*/install',
@@ -579,8 +669,20 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         send(response, 200, { name: path[3], installed: true });
       },
     ],
-    ['PUT', 'token-lifetimes', ({ domain, input, response }) => send(response, 200, setTokenLifetimes(domain, input as Partial<TokenLifetimes>))],
-    ['PUT', 'apps/*/redirect-urls', ({ domain, path, input, response }) => send(response, 200, { name: path[3], redirectUrls: setRedirectUrls(domain, path[3]!, input['redirectUrls'] as string[]) })],
+    [
+      'PUT',
+      'token-lifetimes',
+      ({ domain, input, response }) => send(response, 200, setTokenLifetimes(domain, input as Partial<TokenLifetimes>)),
+    ],
+    [
+      'PUT',
+      'apps/*/redirect-urls',
+      ({ domain, path, input, response }) =>
+        send(response, 200, {
+          name: path[3],
+          redirectUrls: setRedirectUrls(domain, path[3]!, input['redirectUrls'] as string[]),
+        }),
+    ],
     [
       'DELETE',
       'apps/*',
@@ -593,12 +695,33 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       'GET',
       'apps',
       ({ domain, response }) =>
-        send(response, 200, { apps: [...entryOf(domain).apps.values()].map(({ app }) => ({ name: app.name, clientId: app.clientId, installed: app.installed, scopes: [...app.scopes].sort(), redirectUrls: app.redirectUrls })) }),
+        send(response, 200, {
+          apps: [...entryOf(domain).apps.values()].map(({ app }) => ({
+            name: app.name,
+            clientId: app.clientId,
+            installed: app.installed,
+            scopes: [...app.scopes].sort(),
+            redirectUrls: app.redirectUrls,
+          })),
+        }),
     ],
-    ['PUT', 'apps/*/scopes', ({ domain, path, input, response }) => send(response, 200, { name: path[3], scopes: setAppScopes(domain, path[3]!, input['scopes'] as string[]) })],
-    ['PUT', 'faults', ({ domain, input, response }) => send(response, 200, setFaults(domain, input as Partial<ApiFaults>))],
+    [
+      'PUT',
+      'apps/*/scopes',
+      ({ domain, path, input, response }) =>
+        send(response, 200, { name: path[3], scopes: setAppScopes(domain, path[3]!, input['scopes'] as string[]) }),
+    ],
+    [
+      'PUT',
+      'faults',
+      ({ domain, input, response }) => send(response, 200, setFaults(domain, input as Partial<ApiFaults>)),
+    ],
     ['GET', 'state', ({ domain, response }) => send(response, 200, dumpState(entryOf(domain)))],
-    ['PUT', 'webhook-faults', ({ domain, input, response }) => send(response, 200, setWebhookFaults(domain, input as Partial<WebhookFaults>))],
+    [
+      'PUT',
+      'webhook-faults',
+      ({ domain, input, response }) => send(response, 200, setWebhookFaults(domain, input as Partial<WebhookFaults>)),
+    ],
     [
       'GET',
       'webhooks',
@@ -611,7 +734,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
   // /_sim/shops/{domain}/…: what customers, staff and the merchant do in the shop.
   const shopDataRoutes: Array<ControlRoute<ShopDataControl>> = [
-    ['POST', 'orders', ({ shop, input, answer }) => answer(placeOrder(shop, resolveOrderInput(shop, input)), (o: { id: number }) => ({ id: gid('Order', o.id) }))],
+    [
+      'POST',
+      'orders',
+      ({ shop, input, answer }) =>
+        answer(placeOrder(shop, resolveOrderInput(shop, input)), (o: { id: number }) => ({ id: gid('Order', o.id) })),
+    ],
     [
       'POST',
       'pos-sales',
@@ -622,7 +750,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         const shipTo = input['shipTo'] as PosSaleInput['shipTo'] | undefined;
         const shipping = input['shipping'] === 'express' ? 'express' : 'standard';
         answer(
-          posSale(shop, { locationId: parseGid(String(input['locationId']), 'Location') ?? -1, lines: lines.map((l, i) => ({ ...l, ship: ship[i] ?? false })), shipping, ...(shipTo ? { shipTo } : {}) }),
+          posSale(shop, {
+            locationId: parseGid(String(input['locationId']), 'Location') ?? -1,
+            lines: lines.map((l, i) => ({ ...l, ship: ship[i] ?? false })),
+            shipping,
+            ...(shipTo ? { shipTo } : {}),
+          }),
           (o: { id: number }) => ({ id: gid('Order', o.id) }),
         );
       },
@@ -631,7 +764,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       'POST',
       'orders/*/edit',
       ({ shop, path, input, answer }) => {
-        const remove = ((input['remove'] as Array<{ lineItemId: string; quantity: number }>) ?? []).map((r) => ({ lineItemId: parseGid(r.lineItemId, 'LineItem') ?? -1, quantity: r.quantity }));
+        const remove = ((input['remove'] as Array<{ lineItemId: string; quantity: number }>) ?? []).map((r) => ({
+          lineItemId: parseGid(r.lineItemId, 'LineItem') ?? -1,
+          quantity: r.quantity,
+        }));
         const add = resolveOrderInput(shop, { lines: input['add'] ?? [], shipping: 'standard' }, true).lines;
         answer(editOrder(shop, orderIdOf(path), { remove, add }), (o: { id: number }) => ({ id: gid('Order', o.id) }));
       },
@@ -641,26 +777,65 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       'orders/*/refunds',
       ({ shop, path, input, answer }) => {
         // `locationId`: where a RETURN puts the units back (a store where the customer brought them).
-        const lines = ((input['lines'] as Array<{ lineItemId: string; quantity: number; restockType: RestockType; locationId?: string }>) ?? []).map((l) => ({
+        const lines = (
+          (input['lines'] as Array<{
+            lineItemId: string;
+            quantity: number;
+            restockType: RestockType;
+            locationId?: string;
+          }>) ?? []
+        ).map((l) => ({
           lineItemId: parseGid(l.lineItemId, 'LineItem') ?? -1,
           quantity: l.quantity,
           restockType: l.restockType,
           ...(l.locationId ? { locationId: parseGid(l.locationId, 'Location') ?? -1 } : {}),
         }));
-        answer(refund(shop, orderIdOf(path), { lines, ...(typeof input['note'] === 'string' ? { note: input['note'] } : {}) }), (r: SimRefund) => ({
-          id: gid('Refund', r.id),
-          lines: r.lines.map((l) => ({ id: gid('RefundLineItem', l.id), lineItemId: gid('LineItem', l.lineItemId), quantity: l.quantity, restockType: l.restockType, locationId: l.locationId === null ? null : gid('Location', l.locationId) })),
-        }));
+        answer(
+          refund(shop, orderIdOf(path), {
+            lines,
+            ...(typeof input['note'] === 'string' ? { note: input['note'] } : {}),
+          }),
+          (r: SimRefund) => ({
+            id: gid('Refund', r.id),
+            lines: r.lines.map((l) => ({
+              id: gid('RefundLineItem', l.id),
+              lineItemId: gid('LineItem', l.lineItemId),
+              quantity: l.quantity,
+              restockType: l.restockType,
+              locationId: l.locationId === null ? null : gid('Location', l.locationId),
+            })),
+          }),
+        );
       },
     ],
     [
       'POST',
       'orders/*/cancel',
       ({ shop, path, input, answer }) =>
-        answer(cancelOrder(shop, orderIdOf(path), { reason: String(input['reason'] ?? 'CUSTOMER'), restock: input['restock'] !== false }), (o: { id: number }) => ({ id: gid('Order', o.id) })),
+        answer(
+          cancelOrder(shop, orderIdOf(path), {
+            reason: String(input['reason'] ?? 'CUSTOMER'),
+            restock: input['restock'] !== false,
+          }),
+          (o: { id: number }) => ({ id: gid('Order', o.id) }),
+        ),
     ],
-    ['POST', 'products', ({ shop, input, answer }) => answer(createProduct(shop, input as unknown as Parameters<typeof createProduct>[1]), (p: { id: number }) => ({ id: gid('Product', p.id) }))],
-    ['PATCH', 'products/*', ({ shop, path, input, answer }) => answer(editProduct(shop, parseGid(path[3], 'Product') ?? Number(path[3]), input), (p: { id: number }) => ({ id: gid('Product', p.id) }))],
+    [
+      'POST',
+      'products',
+      ({ shop, input, answer }) =>
+        answer(createProduct(shop, input as unknown as Parameters<typeof createProduct>[1]), (p: { id: number }) => ({
+          id: gid('Product', p.id),
+        })),
+    ],
+    [
+      'PATCH',
+      'products/*',
+      ({ shop, path, input, answer }) =>
+        answer(editProduct(shop, parseGid(path[3], 'Product') ?? Number(path[3]), input), (p: { id: number }) => ({
+          id: gid('Product', p.id),
+        })),
+    ],
     [
       'POST',
       'inventory',
@@ -681,9 +856,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   function setFaults(domain: string, faults: Partial<ApiFaults>): ApiFaults {
     const entry = entryOf(domain);
     for (const [key, value] of Object.entries(faults)) {
-      if (!(key in NO_FAULTS)) throw new SimulatorError(400, `Unknown fault "${key}"; known: ${Object.keys(NO_FAULTS).join(', ')}`);
-      if (typeof value !== 'number' || value < 0 || (key.endsWith('Rate') && value > 1)) throw new SimulatorError(400, `Fault ${key} must be a number (rates 0 to 1).`);
-      if (key === 'tokenEndpointFailNext' && !Number.isInteger(value)) throw new SimulatorError(400, 'Fault tokenEndpointFailNext must be a whole number of requests.');
+      if (!(key in NO_FAULTS))
+        throw new SimulatorError(400, `Unknown fault "${key}"; known: ${Object.keys(NO_FAULTS).join(', ')}`);
+      if (typeof value !== 'number' || value < 0 || (key.endsWith('Rate') && value > 1))
+        throw new SimulatorError(400, `Fault ${key} must be a number (rates 0 to 1).`);
+      if (key === 'tokenEndpointFailNext' && !Number.isInteger(value))
+        throw new SimulatorError(400, 'Fault tokenEndpointFailNext must be a whole number of requests.');
     }
     entry.faults = { ...entry.faults, ...faults };
     return entry.faults;
@@ -699,7 +877,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         { name: 'Content-Type', value: mimeType },
         { name: 'success_action_status', value: '201' },
         { name: 'acl', value: 'private' },
-        { name: 'policy', value: Buffer.from(JSON.stringify({ key, expires: now().getTime() + 86_400_000 })).toString('base64') },
+        {
+          name: 'policy',
+          value: Buffer.from(JSON.stringify({ key, expires: now().getTime() + 86_400_000 })).toString('base64'),
+        },
       ],
     };
   }
@@ -707,22 +888,36 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   /** The staged upload target: multipart/form-data, form parameters first and the file last. */
   async function handleStagedUpload(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const raw = await readRawBody(request, 100 * 1024 * 1024);
-    const form = await new Request('http://simulator/upload', { method: 'POST', headers: { 'content-type': String(request.headers['content-type'] ?? '') }, body: raw })
+    const form = await new Request('http://simulator/upload', {
+      method: 'POST',
+      headers: { 'content-type': String(request.headers['content-type'] ?? '') },
+      body: raw,
+    })
       .formData()
       .catch(() => null);
     const key = form?.get('key');
     const file = form?.get('file');
     if (!form || typeof key !== 'string' || !file || typeof file === 'string') {
-      response.writeHead(400, { 'content-type': 'application/xml' }).end('<Error><Code>InvalidArgument</Code><Message>Expected multipart form data with a key parameter and a file.</Message></Error>');
+      response
+        .writeHead(400, { 'content-type': 'application/xml' })
+        .end(
+          '<Error><Code>InvalidArgument</Code><Message>Expected multipart form data with a key parameter and a file.</Message></Error>',
+        );
       return;
     }
     const keys = [...form.keys()];
     if (keys.indexOf('file') !== keys.length - 1) {
-      response.writeHead(400, { 'content-type': 'application/xml' }).end('<Error><Code>InvalidArgument</Code><Message>The file must be the last field of the form.</Message></Error>');
+      response
+        .writeHead(400, { 'content-type': 'application/xml' })
+        .end(
+          '<Error><Code>InvalidArgument</Code><Message>The file must be the last field of the form.</Message></Error>',
+        );
       return;
     }
     files.staged.set(key, Buffer.from(await file.arrayBuffer()));
-    response.writeHead(201, { 'content-type': 'application/xml' }).end(`<PostResponse><Key>${key}</Key></PostResponse>`);
+    response
+      .writeHead(201, { 'content-type': 'application/xml' })
+      .end(`<PostResponse><Key>${key}</Key></PostResponse>`);
   }
 
   function handleBulkFile(response: ServerResponse, key: string): void {
@@ -732,17 +927,26 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       return;
     }
     if (now().getTime() > file.expiresAt) {
-      response.writeHead(403, { 'content-type': 'application/xml' }).end('<Error><Code>ExpiredToken</Code><Message>Request has expired</Message></Error>');
+      response
+        .writeHead(403, { 'content-type': 'application/xml' })
+        .end('<Error><Code>ExpiredToken</Code><Message>Request has expired</Message></Error>');
       return;
     }
-    response.writeHead(200, { 'content-type': 'application/jsonl', 'content-length': Buffer.byteLength(file.content) }).end(file.content);
+    response
+      .writeHead(200, { 'content-type': 'application/jsonl', 'content-length': Buffer.byteLength(file.content) })
+      .end(file.content);
   }
 
   function setWebhookFaults(domain: string, faults: Partial<WebhookFaults>): WebhookFaults {
     const dispatcher = entryOf(domain).webhooks;
     for (const [key, value] of Object.entries(faults)) {
-      if (!(key in NO_WEBHOOK_FAULTS)) throw new SimulatorError(400, `Unknown webhook fault "${key}"; known: ${Object.keys(NO_WEBHOOK_FAULTS).join(', ')}`);
-      if (typeof value !== 'number' || value < 0 || (key.endsWith('Rate') && value > 1)) throw new SimulatorError(400, `Webhook fault ${key} must be a number (rates 0 to 1).`);
+      if (!(key in NO_WEBHOOK_FAULTS))
+        throw new SimulatorError(
+          400,
+          `Unknown webhook fault "${key}"; known: ${Object.keys(NO_WEBHOOK_FAULTS).join(', ')}`,
+        );
+      if (typeof value !== 'number' || value < 0 || (key.endsWith('Rate') && value > 1))
+        throw new SimulatorError(400, `Webhook fault ${key} must be a number (rates 0 to 1).`);
     }
     Object.assign(dispatcher.faults, faults);
     return dispatcher.faults;
@@ -755,7 +959,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     if (type.includes('application/json')) {
       try {
         const parsed: unknown = JSON.parse(raw);
-        if (parsed && typeof parsed === 'object') params = Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, String(v)]));
+        if (parsed && typeof parsed === 'object')
+          params = Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, String(v)]));
       } catch {
         send(response, 400, { error: 'invalid_request', error_description: 'The body is not valid JSON.' });
         return;
@@ -775,19 +980,25 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
   const server = createServer((request, response) => {
     const url = new URL(request.url ?? '/', 'http://simulator');
-    const segments = url.pathname.split('/').filter(Boolean).map((segment) => decodeURIComponent(segment));
+    const segments = url.pathname
+      .split('/')
+      .filter(Boolean)
+      .map((segment) => decodeURIComponent(segment));
     const run = async () => {
       const graphql = /^\/admin\/api\/([^/]+)\/graphql\.json$/.exec(url.pathname);
       if (graphql && request.method === 'POST') return handleGraphQL(request, response, graphql[1]!);
-      if (url.pathname === '/admin/oauth/access_token' && request.method === 'POST') return handleTokenRequest(request, response);
+      if (url.pathname === '/admin/oauth/access_token' && request.method === 'POST')
+        return handleTokenRequest(request, response);
       if (url.pathname === '/admin/oauth/authorize' && request.method === 'GET') {
         const answer = oauth.authorize(Object.fromEntries(url.searchParams));
         if (answer.location) response.writeHead(302, { location: answer.location }).end();
         else send(response, answer.status, { errors: answer.message });
         return;
       }
-      if (segments[0] === '_sim' && segments[1] === 'staged-uploads' && request.method === 'POST') return handleStagedUpload(request, response);
-      if (segments[0] === '_sim' && segments[1] === 'bulk' && request.method === 'GET') return handleBulkFile(response, segments.slice(2).join('/'));
+      if (segments[0] === '_sim' && segments[1] === 'staged-uploads' && request.method === 'POST')
+        return handleStagedUpload(request, response);
+      if (segments[0] === '_sim' && segments[1] === 'bulk' && request.method === 'GET')
+        return handleBulkFile(response, segments.slice(2).join('/'));
       if (segments[0] === '_sim') return handleControl(request, response, segments.slice(1));
       send(response, 404, { errors: 'Not Found' });
     };
@@ -835,11 +1046,17 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
 /** Order input from the control API: lines by SKU or variant GID, locations by GID. */
 function resolveOrderInput(shop: SimShop, input: Record<string, unknown>, allowEmpty = false): PlaceOrderInput {
-  const lines = ((input['lines'] as Array<{ sku?: string; variantId?: string; quantity: number }>) ?? []).map((line) => {
-    const variant = line.sku ? [...shop.variants.values()].find((v) => v.sku === line.sku) : undefined;
-    return { variantId: variant?.id ?? parseGid(line.variantId ?? null, 'ProductVariant') ?? -1, quantity: Number(line.quantity) };
-  });
-  if (!allowEmpty && lines.length === 0) throw new SimulatorError(400, 'Give "lines": [{ "sku" or "variantId", "quantity" }].');
+  const lines = ((input['lines'] as Array<{ sku?: string; variantId?: string; quantity: number }>) ?? []).map(
+    (line) => {
+      const variant = line.sku ? [...shop.variants.values()].find((v) => v.sku === line.sku) : undefined;
+      return {
+        variantId: variant?.id ?? parseGid(line.variantId ?? null, 'ProductVariant') ?? -1,
+        quantity: Number(line.quantity),
+      };
+    },
+  );
+  if (!allowEmpty && lines.length === 0)
+    throw new SimulatorError(400, 'Give "lines": [{ "sku" or "variantId", "quantity" }].');
   const locationId = input['locationId'] ? (parseGid(String(input['locationId']), 'Location') ?? -1) : undefined;
   return {
     lines,
@@ -864,7 +1081,13 @@ export function dumpState(entry: ShopEntry) {
   const { shop } = entry;
   return {
     shop: { domain: shop.domain, name: shop.name, plan: entry.plan },
-    locations: [...shop.locations.values()].map((l) => ({ id: gid('Location', l.id), name: l.name, kind: l.kind, address: l.address, isActive: l.isActive })),
+    locations: [...shop.locations.values()].map((l) => ({
+      id: gid('Location', l.id),
+      name: l.name,
+      kind: l.kind,
+      address: l.address,
+      isActive: l.isActive,
+    })),
     products: [...shop.products.values()].map((p) => ({
       id: gid('Product', p.id),
       title: p.title,
@@ -873,7 +1096,14 @@ export function dumpState(entry: ShopEntry) {
       tags: p.tags,
       variants: p.variantIds.map((id) => {
         const v = shop.variants.get(id)!;
-        return { id: gid('ProductVariant', v.id), sku: v.sku, barcode: v.barcode, title: v.title, price: v.price, inventoryItemId: gid('InventoryItem', v.inventoryItemId) };
+        return {
+          id: gid('ProductVariant', v.id),
+          sku: v.sku,
+          barcode: v.barcode,
+          title: v.title,
+          price: v.price,
+          inventoryItemId: gid('InventoryItem', v.inventoryItemId),
+        };
       }),
     })),
     inventoryLevels: [...shop.levels.values()].map((l) => ({

@@ -32,12 +32,18 @@ describe('schema-driven GraphQL', () => {
       }`,
     );
     expect(errors).toBeUndefined();
-    expect(data.shop).toEqual({ name: 'Simulated shop 7', myshopifyDomain: 'sim-7.myshopify.com', currencyCode: 'USD' });
+    expect(data.shop).toEqual({
+      name: 'Simulated shop 7',
+      myshopifyDomain: 'sim-7.myshopify.com',
+      currencyCode: 'USD',
+    });
     expect(data.locations.nodes).toHaveLength(5); // 2 warehouses + 3 stores
     expect(data.locations.nodes[0].address.latitude).toBeTypeOf('number');
     const product = data.products.nodes[0];
     expect(product.id).toMatch(/^gid:\/\/shopify\/Product\/\d+$/);
-    expect(product.featuredMedia.image.url).toBe(`https://cdn.shopify.com/s/files/1/0000/0001/products/${product.handle}.jpg`);
+    expect(product.featuredMedia.image.url).toBe(
+      `https://cdn.shopify.com/s/files/1/0000/0001/products/${product.handle}.jpg`,
+    );
     for (const variant of product.variants.nodes) {
       expect(variant.sku).toMatch(/^SY-00001-\d$/);
       expect(isValidUpcA(variant.barcode)).toBe(true);
@@ -66,7 +72,9 @@ describe('schema-driven GraphQL', () => {
   });
 
   test('search syntax and sort keys', async () => {
-    const { data } = await client().request(`{ productVariants(first: 10, query: "sku:SY-00003-*") { nodes { sku product { title } } } }`);
+    const { data } = await client().request(
+      `{ productVariants(first: 10, query: "sku:SY-00003-*") { nodes { sku product { title } } } }`,
+    );
     expect(data.productVariants.nodes.length).toBeGreaterThan(0);
     for (const v of data.productVariants.nodes) expect(v.sku.startsWith('SY-00003-')).toBe(true);
     const byTitle = await client().request(`{ products(first: 250, sortKey: TITLE) { nodes { title } } }`);
@@ -82,7 +90,11 @@ describe('schema-driven GraphQL', () => {
     const location = [...state.locations.values()][0]!;
     const { data } = await client().request(
       `query($ids: [ID!]!) { nodes(ids: $ids) { __typename id ... on ProductVariant { sku } ... on Location { name } } }`,
-      { variables: { ids: [gid('ProductVariant', variant.id), gid('Location', location.id), 'gid://shopify/Product/1'] } },
+      {
+        variables: {
+          ids: [gid('ProductVariant', variant.id), gid('Location', location.id), 'gid://shopify/Product/1'],
+        },
+      },
     );
     expect(data.nodes).toEqual([
       { __typename: 'ProductVariant', id: gid('ProductVariant', variant.id), sku: variant.sku },
@@ -119,14 +131,25 @@ describe('schema-driven GraphQL', () => {
   });
 
   test('every supported version is served; an unsupported older one falls forward to the oldest supported; anything else is 404', async () => {
-    const ask = (version: string) => rawGraphQL(sim.url, creds.accessToken, { query: '{ shop { myshopifyDomain } }' }, version);
+    const ask = (version: string) =>
+      rawGraphQL(sim.url, creds.accessToken, { query: '{ shop { myshopifyDomain } }' }, version);
     for (const version of ['2026-01', '2026-04', '2026-07', '2026-10']) {
       const answer = await ask(version);
-      expect([version, answer.status, answer.headers.get('x-shopify-api-version'), answer.body.data]).toEqual([version, 200, version, { shop: { myshopifyDomain: creds.shop } }]);
+      expect([version, answer.status, answer.headers.get('x-shopify-api-version'), answer.body.data]).toEqual([
+        version,
+        200,
+        version,
+        { shop: { myshopifyDomain: creds.shop } },
+      ]);
     }
     for (const version of ['2025-10', '2025-01', '2019-04']) {
       const answer = await ask(version);
-      expect([version, answer.status, answer.headers.get('x-shopify-api-version'), answer.body.data]).toEqual([version, 200, '2026-01', { shop: { myshopifyDomain: creds.shop } }]);
+      expect([version, answer.status, answer.headers.get('x-shopify-api-version'), answer.body.data]).toEqual([
+        version,
+        200,
+        '2026-01',
+        { shop: { myshopifyDomain: creds.shop } },
+      ]);
     }
     for (const version of ['2026-13', '2026-02', '2026-7', 'latest', 'unstable', '2027-01']) {
       const answer = await ask(version);
@@ -157,14 +180,23 @@ describe('cost and limits', () => {
   test('requested cost per Shopify rules; actual cost counts what was returned', async () => {
     expect(await cost('{ shop { name } }')).toMatchObject({ requestedQueryCost: 1, actualQueryCost: 1 });
     // connection: 2 + first × (node 1)
-    expect(await cost('{ products(first: 10) { edges { cursor node { id title } } } }')).toMatchObject({ requestedQueryCost: 12, actualQueryCost: 12 });
+    expect(await cost('{ products(first: 10) { edges { cursor node { id title } } } }')).toMatchObject({
+      requestedQueryCost: 12,
+      actualQueryCost: 12,
+    });
     // 5 locations exist: 2 + 5 × 1 actually returned of 2 + 50 requested
-    expect(await cost('{ locations(first: 50) { nodes { id } } }')).toMatchObject({ requestedQueryCost: 52, actualQueryCost: 7 });
+    expect(await cost('{ locations(first: 50) { nodes { id } } }')).toMatchObject({
+      requestedQueryCost: 52,
+      actualQueryCost: 7,
+    });
     // nested: 2 + 10 × (1 + 1 (inventoryItem) + 2 + 5 × 1)
-    const nested = '{ productVariants(first: 10) { nodes { sku inventoryItem { inventoryLevels(first: 5) { nodes { id } } } } } }';
+    const nested =
+      '{ productVariants(first: 10) { nodes { sku inventoryItem { inventoryLevels(first: 5) { nodes { id } } } } } }';
     expect((await cost(nested)).requestedQueryCost).toBe(92);
     // variables count too
-    expect((await cost('query($n: Int) { products(first: $n) { nodes { id } } }', { n: 3 })).requestedQueryCost).toBe(5);
+    expect((await cost('query($n: Int) { products(first: $n) { nodes { id } } }', { n: 3 })).requestedQueryCost).toBe(
+      5,
+    );
   });
 
   test('a mutation costs 10', async () => {
@@ -201,13 +233,22 @@ describe('cost and limits', () => {
     const small = sim.createShop({ seed: 9, products: 25, stores: 1, bucketFactor: 0.5 }); // 50 points, 100/s
     const query = { query: '{ products(first: 20) { nodes { id } } }' }; // 22 points
     const first = await rawGraphQL(sim.url, small.accessToken, query);
-    expect(first.body.extensions.cost).toMatchObject({ requestedQueryCost: 22, actualQueryCost: 22, throttleStatus: { maximumAvailable: 50, restoreRate: 100 } });
+    expect(first.body.extensions.cost).toMatchObject({
+      requestedQueryCost: 22,
+      actualQueryCost: 22,
+      throttleStatus: { maximumAvailable: 50, restoreRate: 100 },
+    });
     expect(first.body.extensions.cost.throttleStatus.currentlyAvailable).toBeGreaterThanOrEqual(27);
     await rawGraphQL(sim.url, small.accessToken, query);
     const throttled = await rawGraphQL(sim.url, small.accessToken, query);
     expect(throttled.status).toBe(200);
     expect(throttled.body.data).toBeUndefined();
-    expect(throttled.body.errors).toEqual([{ message: 'Throttled', extensions: { code: 'THROTTLED', documentation: 'https://shopify.dev/api/usage/rate-limits' } }]);
+    expect(throttled.body.errors).toEqual([
+      {
+        message: 'Throttled',
+        extensions: { code: 'THROTTLED', documentation: 'https://shopify.dev/api/usage/rate-limits' },
+      },
+    ]);
     expect(throttled.body.extensions.cost).toMatchObject({ requestedQueryCost: 22, actualQueryCost: null });
     expect(throttled.body.extensions.cost.throttleStatus.currentlyAvailable).toBeLessThan(22);
     // 100 points/s: 22 points are back within about 0.22 s.
@@ -244,7 +285,12 @@ describe('inventory mutations', () => {
     const ok = await client().request(SET, {
       variables: {
         key: 'set-1',
-        input: { name: 'available', reason: 'correction', referenceDocumentUri: 'gid://switchyard/Publish/1', quantities: [{ inventoryItemId: itemId, locationId, quantity: before + 5, changeFromQuantity: before }] },
+        input: {
+          name: 'available',
+          reason: 'correction',
+          referenceDocumentUri: 'gid://switchyard/Publish/1',
+          quantities: [{ inventoryItemId: itemId, locationId, quantity: before + 5, changeFromQuantity: before }],
+        },
       },
     });
     expect(ok.data.inventorySetQuantities.userErrors).toEqual([]);
@@ -253,11 +299,24 @@ describe('inventory mutations', () => {
       { name: 'on_hand', delta: 5, quantityAfterChange: expect.any(Number) },
     ]);
     const stale = await client().request(SET, {
-      variables: { key: 'set-2', input: { name: 'available', reason: 'correction', quantities: [{ inventoryItemId: itemId, locationId, quantity: 0, changeFromQuantity: before }] } },
+      variables: {
+        key: 'set-2',
+        input: {
+          name: 'available',
+          reason: 'correction',
+          quantities: [{ inventoryItemId: itemId, locationId, quantity: 0, changeFromQuantity: before }],
+        },
+      },
     });
     expect(stale.data.inventorySetQuantities).toEqual({
       inventoryAdjustmentGroup: null,
-      userErrors: [{ code: 'CHANGE_FROM_QUANTITY_STALE', field: ['input', 'quantities', '0', 'changeFromQuantity'], message: 'The changeFromQuantity value does not match persisted value.' }],
+      userErrors: [
+        {
+          code: 'CHANGE_FROM_QUANTITY_STALE',
+          field: ['input', 'quantities', '0', 'changeFromQuantity'],
+          message: 'The changeFromQuantity value does not match persisted value.',
+        },
+      ],
     });
     expect(level.quantities.available).toBe(before + 5);
   });
@@ -266,9 +325,21 @@ describe('inventory mutations', () => {
     const { level, itemId, locationId } = firstLevel();
     const before = level.quantities.available;
     const missing = await client().request(SET, {
-      variables: { key: 'set-3', input: { name: 'available', reason: 'correction', quantities: [{ inventoryItemId: itemId, locationId, quantity: 1 }] } },
+      variables: {
+        key: 'set-3',
+        input: {
+          name: 'available',
+          reason: 'correction',
+          quantities: [{ inventoryItemId: itemId, locationId, quantity: 1 }],
+        },
+      },
     });
-    expect(missing.data.inventorySetQuantities.userErrors[0].field).toEqual(['input', 'quantities', '0', 'changeFromQuantity']);
+    expect(missing.data.inventorySetQuantities.userErrors[0].field).toEqual([
+      'input',
+      'quantities',
+      '0',
+      'changeFromQuantity',
+    ]);
     const mixed = await client().request(SET, {
       variables: {
         key: 'set-4',
@@ -282,10 +353,19 @@ describe('inventory mutations', () => {
         },
       },
     });
-    expect(mixed.data.inventorySetQuantities.userErrors.map((e: { code: string }) => e.code)).toEqual(['INVALID_INVENTORY_ITEM']);
+    expect(mixed.data.inventorySetQuantities.userErrors.map((e: { code: string }) => e.code)).toEqual([
+      'INVALID_INVENTORY_ITEM',
+    ]);
     expect(level.quantities.available).toBe(before);
     const badReason = await client().request(SET, {
-      variables: { key: 'set-5', input: { name: 'available', reason: 'because', quantities: [{ inventoryItemId: itemId, locationId, quantity: 3, changeFromQuantity: null }] } },
+      variables: {
+        key: 'set-5',
+        input: {
+          name: 'available',
+          reason: 'because',
+          quantities: [{ inventoryItemId: itemId, locationId, quantity: 3, changeFromQuantity: null }],
+        },
+      },
     });
     expect(badReason.data.inventorySetQuantities.userErrors[0].code).toBe('INVALID_REASON');
   });
@@ -293,36 +373,87 @@ describe('inventory mutations', () => {
   test('@idempotent: a repeat changes nothing; the same key with other arguments is refused; no key is an error', async () => {
     const { level, itemId, locationId } = firstLevel();
     const before = level.quantities.available;
-    const input = { name: 'available', reason: 'received', changes: [{ inventoryItemId: itemId, locationId, delta: 4, changeFromQuantity: before }] };
+    const input = {
+      name: 'available',
+      reason: 'received',
+      changes: [{ inventoryItemId: itemId, locationId, delta: 4, changeFromQuantity: before }],
+    };
     const first = await client().request(ADJUST, { variables: { key: 'adjust-1', input } });
     const repeat = await client().request(ADJUST, { variables: { key: 'adjust-1', input } });
     expect(repeat.data).toEqual(first.data);
     expect(level.quantities.available).toBe(before + 4);
-    const mismatch = await client().request(ADJUST, { variables: { key: 'adjust-1', input: { ...input, changes: [{ ...input.changes[0], delta: 9 }] } } });
+    const mismatch = await client().request(ADJUST, {
+      variables: { key: 'adjust-1', input: { ...input, changes: [{ ...input.changes[0], delta: 9 }] } },
+    });
     expect(mismatch.data.inventoryAdjustQuantities.userErrors).toEqual([
-      { code: 'IDEMPOTENCY_KEY_PARAMETER_MISMATCH', field: ['idempotent', 'key'], message: 'The same idempotency key cannot be used with different operation parameters.' },
+      {
+        code: 'IDEMPOTENCY_KEY_PARAMETER_MISMATCH',
+        field: ['idempotent', 'key'],
+        message: 'The same idempotency key cannot be used with different operation parameters.',
+      },
     ]);
     expect(level.quantities.available).toBe(before + 4);
     const noKey = await rawGraphQL(sim.url, creds.accessToken, {
       query: `mutation($input: InventoryAdjustQuantitiesInput!) { inventoryAdjustQuantities(input: $input) { userErrors { code } } }`,
       variables: { input },
     });
-    expect(noKey.body.errors[0].message).toBe('inventoryAdjustQuantities requires the @idempotent(key: "...") directive from API version 2026-04.');
+    expect(noKey.body.errors[0].message).toBe(
+      'inventoryAdjustQuantities requires the @idempotent(key: "...") directive from API version 2026-04.',
+    );
   });
 
   test('adjusting damaged needs a ledger document and moves on_hand; available forbids one', async () => {
     const { level, itemId, locationId } = firstLevel();
     const damaged = await client().request(ADJUST, {
-      variables: { key: 'dmg-1', input: { name: 'damaged', reason: 'damaged', changes: [{ inventoryItemId: itemId, locationId, delta: 2, changeFromQuantity: null, ledgerDocumentUri: 'switchyard://ledger/1' }] } },
+      variables: {
+        key: 'dmg-1',
+        input: {
+          name: 'damaged',
+          reason: 'damaged',
+          changes: [
+            {
+              inventoryItemId: itemId,
+              locationId,
+              delta: 2,
+              changeFromQuantity: null,
+              ledgerDocumentUri: 'switchyard://ledger/1',
+            },
+          ],
+        },
+      },
     });
-    expect(damaged.data.inventoryAdjustQuantities.inventoryAdjustmentGroup.changes.map((c: { name: string }) => c.name)).toEqual(['damaged', 'on_hand']);
+    expect(
+      damaged.data.inventoryAdjustQuantities.inventoryAdjustmentGroup.changes.map((c: { name: string }) => c.name),
+    ).toEqual(['damaged', 'on_hand']);
     expect(level.quantities.damaged).toBe(2);
     const noDoc = await client().request(ADJUST, {
-      variables: { key: 'dmg-2', input: { name: 'damaged', reason: 'damaged', changes: [{ inventoryItemId: itemId, locationId, delta: 1, changeFromQuantity: null }] } },
+      variables: {
+        key: 'dmg-2',
+        input: {
+          name: 'damaged',
+          reason: 'damaged',
+          changes: [{ inventoryItemId: itemId, locationId, delta: 1, changeFromQuantity: null }],
+        },
+      },
     });
     expect(noDoc.data.inventoryAdjustQuantities.userErrors[0].code).toBe('INVALID_LEDGER_DOCUMENT');
     const docOnAvailable = await client().request(ADJUST, {
-      variables: { key: 'dmg-3', input: { name: 'available', reason: 'correction', changes: [{ inventoryItemId: itemId, locationId, delta: 1, changeFromQuantity: null, ledgerDocumentUri: 'switchyard://x' }] } },
+      variables: {
+        key: 'dmg-3',
+        input: {
+          name: 'available',
+          reason: 'correction',
+          changes: [
+            {
+              inventoryItemId: itemId,
+              locationId,
+              delta: 1,
+              changeFromQuantity: null,
+              ledgerDocumentUri: 'switchyard://x',
+            },
+          ],
+        },
+      },
     });
     expect(docOnAvailable.data.inventoryAdjustQuantities.userErrors[0].code).toBe('INVALID_AVAILABLE_DOCUMENT');
   });
@@ -345,7 +476,9 @@ describe('fault injection on the GraphQL endpoint', () => {
     expect(sim.stats(faulty.shop).faultsInjected).toBe(3);
     // Other shops are untouched.
     expect((await rawGraphQL(sim.url, creds.accessToken, { query: '{ shop { name } }' })).status).toBe(200);
-    expect(() => sim.setFaults(faulty.shop, { errorRate: 2 })).toThrow('Fault errorRate must be a number (rates 0 to 1).');
+    expect(() => sim.setFaults(faulty.shop, { errorRate: 2 })).toThrow(
+      'Fault errorRate must be a number (rates 0 to 1).',
+    );
   });
 
   test('a lost answer: the mutation applies, the caller hears nothing; queries still answer', async () => {
@@ -357,7 +490,18 @@ describe('fault injection on the GraphQL endpoint', () => {
     const before = level.quantities.available;
     sim.setFaults(faulty.shop, { lostResponseRate: 1 });
     const set = `mutation Set($input: InventorySetQuantitiesInput!) { inventorySetQuantities(input: $input) @idempotent(key: "lost-1") { userErrors { message } } }`;
-    const input = { name: 'available', reason: 'correction', quantities: [{ inventoryItemId: `gid://shopify/InventoryItem/${variant.inventoryItemId}`, locationId: `gid://shopify/Location/${location.id}`, quantity: before + 3, changeFromQuantity: before }] };
+    const input = {
+      name: 'available',
+      reason: 'correction',
+      quantities: [
+        {
+          inventoryItemId: `gid://shopify/InventoryItem/${variant.inventoryItemId}`,
+          locationId: `gid://shopify/Location/${location.id}`,
+          quantity: before + 3,
+          changeFromQuantity: before,
+        },
+      ],
+    };
     await expect(rawGraphQL(sim.url, faulty.accessToken, { query: set, variables: { input } })).rejects.toThrow();
     expect(level.quantities.available).toBe(before + 3);
     expect((await rawGraphQL(sim.url, faulty.accessToken, { query: '{ shop { name } }' })).status).toBe(200);

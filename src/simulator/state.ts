@@ -4,7 +4,16 @@ import { createHash } from 'node:crypto';
 import type { SimFulfillment, SimFulfillmentOrder, SimOrder } from './orders.js';
 import type { SimBulkOperation } from './bulk.js';
 
-export const QUANTITY_NAMES = ['available', 'on_hand', 'committed', 'reserved', 'incoming', 'damaged', 'safety_stock', 'quality_control'] as const;
+export const QUANTITY_NAMES = [
+  'available',
+  'on_hand',
+  'committed',
+  'reserved',
+  'incoming',
+  'damaged',
+  'safety_stock',
+  'quality_control',
+] as const;
 export type QuantityName = (typeof QUANTITY_NAMES)[number];
 /** Stored quantity states; `on_hand` is derived from them. */
 type StoredQuantities = Record<Exclude<QuantityName, 'on_hand'>, number>;
@@ -187,6 +196,23 @@ export interface IdempotencyRecord {
   response: unknown;
 }
 
+/** What is wrong with an adjustment's ledger document URI for this quantity name, if anything. */
+function ledgerDocumentProblem(name: string, uri: string | null): { code: string; message: string } | null {
+  if (name === 'available' && uri !== null) {
+    return {
+      code: 'INVALID_AVAILABLE_DOCUMENT',
+      message: 'A ledger document URI is not allowed when adjusting available.',
+    };
+  }
+  if (name !== 'available' && uri === null) {
+    return { code: 'INVALID_LEDGER_DOCUMENT', message: 'A ledger document URI is required for this quantity name.' };
+  }
+  if (uri?.startsWith('gid://shopify/')) {
+    return { code: 'INTERNAL_LEDGER_DOCUMENT', message: 'A ledger document URI cannot be a Shopify GID.' };
+  }
+  return null;
+}
+
 export class SimShop {
   readonly locations = new Map<number, SimLocation>();
   readonly products = new Map<number, SimProduct>();
@@ -242,7 +268,13 @@ export class SimShop {
     if (!changed) return;
     level.updatedAt = this.now();
     if (this.levelsInOneChange) this.levelsInOneChange.add(level);
-    else this.emit({ topic: 'inventory_levels/update', resource: 'inventory_level', itemId: level.itemId, locationId: level.locationId });
+    else
+      this.emit({
+        topic: 'inventory_levels/update',
+        resource: 'inventory_level',
+        itemId: level.itemId,
+        locationId: level.locationId,
+      });
   }
 
   /**
@@ -257,7 +289,13 @@ export class SimShop {
       return run();
     } finally {
       this.levelsInOneChange = null;
-      for (const level of touched) this.emit({ topic: 'inventory_levels/update', resource: 'inventory_level', itemId: level.itemId, locationId: level.locationId });
+      for (const level of touched)
+        this.emit({
+          topic: 'inventory_levels/update',
+          resource: 'inventory_level',
+          itemId: level.itemId,
+          locationId: level.locationId,
+        });
     }
   }
 
@@ -283,7 +321,13 @@ export class SimShop {
     const existing = this.level(itemId, locationId);
     if (existing) return existing;
     const at = this.now();
-    const level: SimInventoryLevel = { itemId, locationId, quantities: { ...emptyQuantities(), ...quantities }, createdAt: at, updatedAt: at };
+    const level: SimInventoryLevel = {
+      itemId,
+      locationId,
+      quantities: { ...emptyQuantities(), ...quantities },
+      createdAt: at,
+      updatedAt: at,
+    };
     this.levels.set(`${itemId}:${locationId}`, level);
     this.levelsByItem.set(itemId, [...(this.levelsByItem.get(itemId) ?? []), level]);
     const atLocation = this.levelsByLocation.get(locationId);
@@ -305,14 +349,24 @@ export class SimShop {
    * to compare with, or an explicit null to opt out); a mismatch fails the whole call as stale.
    */
   setQuantities(
-    input: { name: string; reason: string; referenceDocumentUri?: string | null; quantities: Array<Record<string, unknown>> },
+    input: {
+      name: string;
+      reason: string;
+      referenceDocumentUri?: string | null;
+      quantities: Array<Record<string, unknown>>;
+    },
     appName: string,
   ): MutationResult<InventoryAdjustmentGroup> {
     const errors: UserError[] = [];
     if (input.name !== 'available' && input.name !== 'on_hand') {
-      errors.push({ code: 'INVALID_NAME', field: ['input', 'name'], message: "The quantity name must be either 'available' or 'on_hand'." });
+      errors.push({
+        code: 'INVALID_NAME',
+        field: ['input', 'name'],
+        message: "The quantity name must be either 'available' or 'on_hand'.",
+      });
     }
-    if (!INVENTORY_REASONS.has(input.reason)) errors.push({ code: 'INVALID_REASON', field: ['input', 'reason'], message: 'The specified reason is invalid.' });
+    if (!INVENTORY_REASONS.has(input.reason))
+      errors.push({ code: 'INVALID_REASON', field: ['input', 'reason'], message: 'The specified reason is invalid.' });
     const seen = new Set<string>();
     const resolved: Array<{ level: SimInventoryLevel; quantity: number }> = [];
     input.quantities.forEach((q, index) => {
@@ -340,16 +394,28 @@ export class SimShop {
         return;
       }
       if (quantity < 0) {
-        errors.push({ code: 'INVALID_QUANTITY_NEGATIVE', field: field('quantity'), message: "The quantity can't be negative." });
+        errors.push({
+          code: 'INVALID_QUANTITY_NEGATIVE',
+          field: field('quantity'),
+          message: "The quantity can't be negative.",
+        });
         return;
       }
       if (quantity > QUANTITY_LIMIT) {
-        errors.push({ code: 'INVALID_QUANTITY_TOO_HIGH', field: field('quantity'), message: "The total quantity can't be higher than 1,000,000,000." });
+        errors.push({
+          code: 'INVALID_QUANTITY_TOO_HIGH',
+          field: field('quantity'),
+          message: "The total quantity can't be higher than 1,000,000,000.",
+        });
         return;
       }
       const level = this.level(itemId, locationId);
       if (!level) {
-        errors.push({ code: 'ITEM_NOT_STOCKED_AT_LOCATION', field: field('locationId'), message: 'The specified inventory item is not stocked at the location.' });
+        errors.push({
+          code: 'ITEM_NOT_STOCKED_AT_LOCATION',
+          field: field('locationId'),
+          message: 'The specified inventory item is not stocked at the location.',
+        });
         return;
       }
       const expected = q['changeFromQuantity'] as number | null;
@@ -375,23 +441,47 @@ export class SimShop {
       // Setting on_hand moves the difference into `available`, as Shopify does.
       this.changeQuantity(level, 'available', delta);
       level.updatedAt = at;
-      changes.push({ name: 'available', delta, quantityAfterChange: level.quantities.available, itemId: level.itemId, locationId: level.locationId, ledgerDocumentUri: null });
-      changes.push({ name: 'on_hand', delta, quantityAfterChange: onHand(level.quantities), itemId: level.itemId, locationId: level.locationId, ledgerDocumentUri: null });
+      changes.push({
+        name: 'available',
+        delta,
+        quantityAfterChange: level.quantities.available,
+        itemId: level.itemId,
+        locationId: level.locationId,
+        ledgerDocumentUri: null,
+      });
+      changes.push({
+        name: 'on_hand',
+        delta,
+        quantityAfterChange: onHand(level.quantities),
+        itemId: level.itemId,
+        locationId: level.locationId,
+        ledgerDocumentUri: null,
+      });
     }
     return { ok: true, value: this.recordGroup(input.reason, input.referenceDocumentUri ?? null, changes, appName) };
   }
 
   /** `inventoryAdjustQuantities`: all-or-nothing deltas, with the same compare-and-set rule. */
   adjustQuantities(
-    input: { name: string; reason: string; referenceDocumentUri?: string | null; changes: Array<Record<string, unknown>> },
+    input: {
+      name: string;
+      reason: string;
+      referenceDocumentUri?: string | null;
+      changes: Array<Record<string, unknown>>;
+    },
     appName: string,
   ): MutationResult<InventoryAdjustmentGroup> {
     const adjustable = new Set(['available', 'damaged', 'incoming', 'quality_control', 'reserved', 'safety_stock']);
     const errors: UserError[] = [];
     if (!adjustable.has(input.name)) {
-      errors.push({ code: 'INVALID_QUANTITY_NAME', field: ['input', 'name'], message: `The quantity name ${input.name} can't be adjusted.` });
+      errors.push({
+        code: 'INVALID_QUANTITY_NAME',
+        field: ['input', 'name'],
+        message: `The quantity name ${input.name} can't be adjusted.`,
+      });
     }
-    if (!INVENTORY_REASONS.has(input.reason)) errors.push({ code: 'INVALID_REASON', field: ['input', 'reason'], message: 'The specified reason is invalid.' });
+    if (!INVENTORY_REASONS.has(input.reason))
+      errors.push({ code: 'INVALID_REASON', field: ['input', 'reason'], message: 'The specified reason is invalid.' });
     const resolved: Array<{ level: SimInventoryLevel; delta: number; ledgerDocumentUri: string | null }> = [];
     input.changes.forEach((c, index) => {
       const field = (name: string) => ['input', 'changes', String(index), name];
@@ -400,16 +490,9 @@ export class SimShop {
       const target = this.itemAtLocation(c, field, errors);
       if (!target) return;
       const { itemId, locationId } = target;
-      if (input.name === 'available' && ledgerDocumentUri !== null) {
-        errors.push({ code: 'INVALID_AVAILABLE_DOCUMENT', field: field('ledgerDocumentUri'), message: 'A ledger document URI is not allowed when adjusting available.' });
-        return;
-      }
-      if (input.name !== 'available' && ledgerDocumentUri === null) {
-        errors.push({ code: 'INVALID_LEDGER_DOCUMENT', field: field('ledgerDocumentUri'), message: 'A ledger document URI is required for this quantity name.' });
-        return;
-      }
-      if (ledgerDocumentUri?.startsWith('gid://shopify/')) {
-        errors.push({ code: 'INTERNAL_LEDGER_DOCUMENT', field: field('ledgerDocumentUri'), message: 'A ledger document URI cannot be a Shopify GID.' });
+      const documentProblem = ledgerDocumentProblem(input.name, ledgerDocumentUri);
+      if (documentProblem) {
+        errors.push({ ...documentProblem, field: field('ledgerDocumentUri') });
         return;
       }
       if (!('changeFromQuantity' in c)) {
@@ -422,21 +505,37 @@ export class SimShop {
       }
       const level = this.level(itemId, locationId);
       if (!level) {
-        errors.push({ code: 'ITEM_NOT_STOCKED_AT_LOCATION', field: field('locationId'), message: 'The specified inventory item is not stocked at the location.' });
+        errors.push({
+          code: 'ITEM_NOT_STOCKED_AT_LOCATION',
+          field: field('locationId'),
+          message: 'The specified inventory item is not stocked at the location.',
+        });
         return;
       }
       const current = quantityOf(level, input.name as QuantityName);
       const expected = c['changeFromQuantity'] as number | null;
       if (expected !== null && expected !== current) {
-        errors.push({ code: 'CHANGE_FROM_QUANTITY_STALE', field: field('changeFromQuantity'), message: 'The changeFromQuantity value does not match persisted value.' });
+        errors.push({
+          code: 'CHANGE_FROM_QUANTITY_STALE',
+          field: field('changeFromQuantity'),
+          message: 'The changeFromQuantity value does not match persisted value.',
+        });
         return;
       }
       if (current + delta > QUANTITY_LIMIT) {
-        errors.push({ code: 'INVALID_QUANTITY_TOO_HIGH', field: field('delta'), message: "The total quantity can't be higher than 1,000,000,000." });
+        errors.push({
+          code: 'INVALID_QUANTITY_TOO_HIGH',
+          field: field('delta'),
+          message: "The total quantity can't be higher than 1,000,000,000.",
+        });
         return;
       }
       if (current + delta < -QUANTITY_LIMIT) {
-        errors.push({ code: 'INVALID_QUANTITY_TOO_LOW', field: field('delta'), message: "The total quantity can't be lower than -1,000,000,000." });
+        errors.push({
+          code: 'INVALID_QUANTITY_TOO_LOW',
+          field: field('delta'),
+          message: "The total quantity can't be lower than -1,000,000,000.",
+        });
         return;
       }
       resolved.push({ level, delta, ledgerDocumentUri });
@@ -449,31 +548,69 @@ export class SimShop {
     for (const { level, delta, ledgerDocumentUri } of resolved) {
       this.changeQuantity(level, name, delta);
       level.updatedAt = at;
-      changes.push({ name, delta, quantityAfterChange: level.quantities[name], itemId: level.itemId, locationId: level.locationId, ledgerDocumentUri });
+      changes.push({
+        name,
+        delta,
+        quantityAfterChange: level.quantities[name],
+        itemId: level.itemId,
+        locationId: level.locationId,
+        ledgerDocumentUri,
+      });
       if (name !== 'incoming') {
-        changes.push({ name: 'on_hand', delta, quantityAfterChange: onHand(level.quantities), itemId: level.itemId, locationId: level.locationId, ledgerDocumentUri });
+        changes.push({
+          name: 'on_hand',
+          delta,
+          quantityAfterChange: onHand(level.quantities),
+          itemId: level.itemId,
+          locationId: level.locationId,
+          ledgerDocumentUri,
+        });
       }
     }
     return { ok: true, value: this.recordGroup(input.reason, input.referenceDocumentUri ?? null, changes, appName) };
   }
 
   /** The inventory item and location a mutation line names, or an error for the first unknown one. */
-  private itemAtLocation(line: Record<string, unknown>, field: (name: string) => string[], errors: UserError[]): { itemId: number; locationId: number } | null {
+  private itemAtLocation(
+    line: Record<string, unknown>,
+    field: (name: string) => string[],
+    errors: UserError[],
+  ): { itemId: number; locationId: number } | null {
     const itemId = parseGid(line['inventoryItemId'] as string, 'InventoryItem');
     const locationId = parseGid(line['locationId'] as string, 'Location');
     if (itemId === null || !this.inventoryItems.has(itemId)) {
-      errors.push({ code: 'INVALID_INVENTORY_ITEM', field: field('inventoryItemId'), message: 'The specified inventory item could not be found.' });
+      errors.push({
+        code: 'INVALID_INVENTORY_ITEM',
+        field: field('inventoryItemId'),
+        message: 'The specified inventory item could not be found.',
+      });
       return null;
     }
     if (locationId === null || !this.locations.has(locationId)) {
-      errors.push({ code: 'INVALID_LOCATION', field: field('locationId'), message: 'The specified location could not be found.' });
+      errors.push({
+        code: 'INVALID_LOCATION',
+        field: field('locationId'),
+        message: 'The specified location could not be found.',
+      });
       return null;
     }
     return { itemId, locationId };
   }
 
-  private recordGroup(reason: string, referenceDocumentUri: string | null, changes: InventoryChangeRecord[], appName: string): InventoryAdjustmentGroup {
-    const group: InventoryAdjustmentGroup = { id: this.nextId(), createdAt: this.now(), reason, referenceDocumentUri, changes, appName };
+  private recordGroup(
+    reason: string,
+    referenceDocumentUri: string | null,
+    changes: InventoryChangeRecord[],
+    appName: string,
+  ): InventoryAdjustmentGroup {
+    const group: InventoryAdjustmentGroup = {
+      id: this.nextId(),
+      createdAt: this.now(),
+      reason,
+      referenceDocumentUri,
+      changes,
+      appName,
+    };
     this.adjustmentGroups.push(group);
     return group;
   }
@@ -502,5 +639,7 @@ export function fingerprint(value: unknown): string {
               .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
           )
         : v;
-  return createHash('sha256').update(JSON.stringify(canonical(value))).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(value)))
+    .digest('hex');
 }

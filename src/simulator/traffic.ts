@@ -35,7 +35,17 @@ function random(seed: number): () => number {
 export function makeTrafficGenerator(shop: SimShop, seed: number): TrafficGenerator {
   const next = random(seed);
   const pick = <T>(list: T[]): T | undefined => list[Math.floor(next() * list.length)];
-  const counts: TrafficGenerator['counts'] = { online: 0, express: 0, pickup: 0, pos: 0, pos_ship: 0, cancel: 0, edit: 0, refund: 0, return: 0 };
+  const counts: TrafficGenerator['counts'] = {
+    online: 0,
+    express: 0,
+    pickup: 0,
+    pos: 0,
+    pos_ship: 0,
+    cancel: 0,
+    edit: 0,
+    refund: 0,
+    return: 0,
+  };
   const recent: SimOrder[] = [];
   /** Orders whose units may come back: recent online orders and counter sales. */
   const sold: SimOrder[] = [];
@@ -46,7 +56,8 @@ export function makeTrafficGenerator(shop: SimShop, seed: number): TrafficGenera
   const activeStores = () => [...shop.locations.values()].filter((l) => l.kind === 'store' && l.isActive);
 
   const allVariants = [...shop.variants.values()];
-  const hasStock = (v: SimVariant, locationId: number, atLeast: number) => (shop.level(v.inventoryItemId, locationId)?.quantities.available ?? 0) >= atLeast;
+  const hasStock = (v: SimVariant, locationId: number, atLeast: number) =>
+    (shop.level(v.inventoryItemId, locationId)?.quantities.available ?? 0) >= atLeast;
   // A customer looks at a few products, not the whole catalogue: random tries first, a full scan
   // only when they find nothing (large catalogues stay cheap).
   const pickInStock = (locationId: number, atLeast: number): SimVariant | undefined => {
@@ -73,7 +84,9 @@ export function makeTrafficGenerator(shop: SimShop, seed: number): TrafficGenera
       lines,
       shipping: kind === 'online' ? 'standard' : kind,
       ...(pickupStore ? { locationId: pickupStore.id } : {}),
-      ...(near && kind !== 'pickup' ? { address: { ...near.address, firstName: 'Demo', lastName: `Customer ${shop.orders.size + 1}` } } : {}),
+      ...(near && kind !== 'pickup'
+        ? { address: { ...near.address, firstName: 'Demo', lastName: `Customer ${shop.orders.size + 1}` } }
+        : {}),
     });
     if (!result.ok) return { kind, ok: false, detail: result.userErrors[0]?.message ?? 'refused' };
     remember(recent, result.value);
@@ -104,7 +117,10 @@ export function makeTrafficGenerator(shop: SimShop, seed: number): TrafficGenera
     const near = pick(stores) ?? store;
     const result = posSale(shop, {
       locationId: store.id,
-      lines: [...(taken ? [{ variantId: taken.id, quantity: 1 }] : []), { variantId: shipped.id, quantity: 1, ship: true }],
+      lines: [
+        ...(taken ? [{ variantId: taken.id, quantity: 1 }] : []),
+        { variantId: shipped.id, quantity: 1, ship: true },
+      ],
       shipTo: { ...near.address, firstName: 'Demo', lastName: `Customer ${shop.orders.size + 1}` },
     });
     if (!result.ok) return { kind: 'pos_ship', ok: false, detail: result.userErrors[0]?.message ?? 'refused' };
@@ -114,7 +130,8 @@ export function makeTrafficGenerator(shop: SimShop, seed: number): TrafficGenera
 
   /** A customer brings a unit back to a store: mostly back on its shelf, sometimes refunded without restock (damaged). */
   function storeReturn(): TrafficEvent {
-    const returnable = (o: SimOrder) => o.lineItems.filter((l) => l.currentQuantity - unfulfilledQuantity(shop, o, l.id) > 0);
+    const returnable = (o: SimOrder) =>
+      o.lineItems.filter((l) => l.currentQuantity - unfulfilledQuantity(shop, o, l.id) > 0);
     const target = pick(sold.filter((o) => returnable(o).length > 0));
     const store = pick(activeStores());
     if (!target || !store) return { kind: 'return', ok: false, detail: 'nothing to return' };
@@ -123,14 +140,22 @@ export function makeTrafficGenerator(shop: SimShop, seed: number): TrafficGenera
     const to = target.retailLocationId !== null && next() < 0.7 ? target.retailLocationId : store.id;
     const restocked = next() < 0.85;
     const result = refund(shop, target.id, {
-      lines: [restocked ? { lineItemId: line.id, quantity: 1, restockType: 'RETURN', locationId: to } : { lineItemId: line.id, quantity: 1, restockType: 'NO_RESTOCK' }],
+      lines: [
+        restocked
+          ? { lineItemId: line.id, quantity: 1, restockType: 'RETURN', locationId: to }
+          : { lineItemId: line.id, quantity: 1, restockType: 'NO_RESTOCK' },
+      ],
       note: restocked ? 'returned at a store' : 'returned damaged',
     });
-    return result.ok ? { kind: 'return', ok: true, orderId: target.id } : { kind: 'return', ok: false, detail: result.userErrors[0]?.message ?? 'refused' };
+    return result.ok
+      ? { kind: 'return', ok: true, orderId: target.id }
+      : { kind: 'return', ok: false, detail: result.userErrors[0]?.message ?? 'refused' };
   }
 
   function changeOfMind(kind: 'cancel' | 'edit' | 'refund'): TrafficEvent {
-    const open = recent.filter((o) => o.cancelledAt === null && o.lineItems.some((l) => unfulfilledQuantity(shop, o, l.id) > 0));
+    const open = recent.filter(
+      (o) => o.cancelledAt === null && o.lineItems.some((l) => unfulfilledQuantity(shop, o, l.id) > 0),
+    );
     const target = pick(open);
     if (!target) return { kind, ok: false, detail: 'no open order' };
     if (kind === 'cancel') {
@@ -144,10 +169,16 @@ export function makeTrafficGenerator(shop: SimShop, seed: number): TrafficGenera
       const extra = where === undefined || target.shippingLine?.code === 'pickup' ? undefined : pickInStock(where, 3);
       const fewer = target.lineItems.find((l) => unfulfilledQuantity(shop, target, l.id) >= 2);
       if (!extra && !fewer) return { kind, ok: false, detail: 'nothing to edit' };
-      const result = editOrder(shop, target.id, { ...(extra ? { add: [{ variantId: extra.id, quantity: 1 }] } : {}), ...(fewer ? { remove: [{ lineItemId: fewer.id, quantity: 1 }] } : {}) });
+      const result = editOrder(shop, target.id, {
+        ...(extra ? { add: [{ variantId: extra.id, quantity: 1 }] } : {}),
+        ...(fewer ? { remove: [{ lineItemId: fewer.id, quantity: 1 }] } : {}),
+      });
       return { kind, ok: result.ok, orderId: target.id };
     }
-    const result = refund(shop, target.id, { lines: [{ lineItemId: line.id, quantity: 1, restockType: 'CANCEL' }], note: 'customer changed their mind' });
+    const result = refund(shop, target.id, {
+      lines: [{ lineItemId: line.id, quantity: 1, restockType: 'CANCEL' }],
+      note: 'customer changed their mind',
+    });
     return { kind, ok: result.ok, orderId: target.id };
   }
 

@@ -1,7 +1,16 @@
 // GraphQL views of orders, fulfillment orders, fulfillments and refunds (see views.ts for the rules).
 import { GraphQLError } from 'graphql';
 import { paginate, type ConnectionArgs } from './connection.js';
-import { fulfilledQuantity, fulfillmentStatus, unfulfilledQuantity, type SimFulfillment, type SimFulfillmentOrder, type SimLineItem, type SimOrder, type SimRefund } from './orders.js';
+import {
+  fulfilledQuantity,
+  fulfillmentStatus,
+  unfulfilledQuantity,
+  type SimFulfillment,
+  type SimFulfillmentOrder,
+  type SimLineItem,
+  type SimOrder,
+  type SimRefund,
+} from './orders.js';
 import { matches, parseSearch, SearchSyntaxError, type SearchFields } from './search.js';
 import { gid, type SimShop } from './state.js';
 import { LocationView, VariantView, ProductView } from './views.js';
@@ -13,7 +22,10 @@ export const ORDER_VISIBILITY_DAYS = 60;
 
 const money = (shop: SimShop, amount: number | string) => ({
   shopMoney: { amount: typeof amount === 'number' ? amount.toFixed(2) : amount, currencyCode: shop.currencyCode },
-  presentmentMoney: { amount: typeof amount === 'number' ? amount.toFixed(2) : amount, currencyCode: shop.currencyCode },
+  presentmentMoney: {
+    amount: typeof amount === 'number' ? amount.toFixed(2) : amount,
+    currencyCode: shop.currencyCode,
+  },
 });
 
 export function orderTotal(order: SimOrder, current: boolean): number {
@@ -69,7 +81,8 @@ export class OrderView {
     return this.order.sourceName;
   }
   get retailLocation() {
-    const location = this.order.retailLocationId === null ? undefined : this.shop.locations.get(this.order.retailLocationId);
+    const location =
+      this.order.retailLocationId === null ? undefined : this.shop.locations.get(this.order.retailLocationId);
     return location ? new LocationView(this.shop, location) : null;
   }
   get tags() {
@@ -92,7 +105,13 @@ export class OrderView {
   }
   get customer() {
     const c = this.order.customer;
-    return { id: gid('Customer', c.id), firstName: c.firstName, lastName: c.lastName, email: c.email, displayName: `${c.firstName} ${c.lastName}` };
+    return {
+      id: gid('Customer', c.id),
+      firstName: c.firstName,
+      lastName: c.lastName,
+      email: c.email,
+      displayName: `${c.firstName} ${c.lastName}`,
+    };
   }
   get shippingAddress() {
     const a = this.order.shippingAddress;
@@ -110,18 +129,42 @@ export class OrderView {
   }
   private shippingLineView() {
     const s = this.order.shippingLine;
-    return s ? { id: gid('ShippingLine', this.order.id), title: s.title, code: s.code, source: s.source, isRemoved: false, originalPriceSet: money(this.shop, 0) } : null;
+    return s
+      ? {
+          id: gid('ShippingLine', this.order.id),
+          title: s.title,
+          code: s.code,
+          source: s.source,
+          isRemoved: false,
+          originalPriceSet: money(this.shop, 0),
+        }
+      : null;
   }
   shippingLines(args: ConnectionArgs) {
     const line = this.shippingLineView();
-    return paginate(line ? [line] : [], args, () => this.order.id, (l) => l);
+    return paginate(
+      line ? [line] : [],
+      args,
+      () => this.order.id,
+      (l) => l,
+    );
   }
   lineItems(args: ConnectionArgs) {
-    return paginate(this.order.lineItems, args, (l) => l.id, (l) => new LineItemView(this.shop, this.order, l));
+    return paginate(
+      this.order.lineItems,
+      args,
+      (l) => l.id,
+      (l) => new LineItemView(this.shop, this.order, l),
+    );
   }
   fulfillmentOrders(args: ConnectionArgs) {
     const fos = this.order.fulfillmentOrderIds.map((id) => this.shop.fulfillmentOrders.get(id)!);
-    return paginate(fos, args, (f) => f.id, (f) => new FulfillmentOrderView(this.shop, f));
+    return paginate(
+      fos,
+      args,
+      (f) => f.id,
+      (f) => new FulfillmentOrderView(this.shop, f),
+    );
   }
   fulfillments(args: { first?: number | null }) {
     const list = this.order.fulfillmentIds.map((id) => new FulfillmentView(this.shop, this.shop.fulfillments.get(id)!));
@@ -223,7 +266,9 @@ export class FulfillmentOrderView {
     return new OrderView(this.shop, this.shop.orders.get(this.fo.orderId)!);
   }
   get deliveryMethod() {
-    const presentedName = { PICK_UP: 'Pickup', RETAIL: 'In store', SHIPPING: 'Shipping', LOCAL: 'Local delivery' }[this.fo.deliveryMethod];
+    const presentedName = { PICK_UP: 'Pickup', RETAIL: 'In store', SHIPPING: 'Shipping', LOCAL: 'Local delivery' }[
+      this.fo.deliveryMethod
+    ];
     return { id: gid('DeliveryMethod', this.fo.id), methodType: this.fo.deliveryMethod, presentedName };
   }
   get assignedLocation() {
@@ -250,24 +295,36 @@ export class FulfillmentOrderView {
   }
   lineItems(args: ConnectionArgs) {
     const order = this.shop.orders.get(this.fo.orderId)!;
-    return paginate(this.fo.lineItems, args, (l) => l.id, (l) => {
-      const lineItem = order.lineItems.find((li) => li.id === l.lineItemId)!;
-      return {
-        id: gid('FulfillmentOrderLineItem', l.id),
-        totalQuantity: l.totalQuantity,
-        remainingQuantity: l.remainingQuantity,
-        sku: lineItem.sku,
-        productTitle: lineItem.title,
-        variantTitle: lineItem.variantTitle,
-        inventoryItemId: gid('InventoryItem', this.shop.variants.get(lineItem.variantId)!.inventoryItemId),
-        lineItem: new LineItemView(this.shop, order, lineItem),
-        variant: new VariantView(this.shop, this.shop.variants.get(lineItem.variantId)!),
-      };
-    });
+    return paginate(
+      this.fo.lineItems,
+      args,
+      (l) => l.id,
+      (l) => {
+        const lineItem = order.lineItems.find((li) => li.id === l.lineItemId)!;
+        return {
+          id: gid('FulfillmentOrderLineItem', l.id),
+          totalQuantity: l.totalQuantity,
+          remainingQuantity: l.remainingQuantity,
+          sku: lineItem.sku,
+          productTitle: lineItem.title,
+          variantTitle: lineItem.variantTitle,
+          inventoryItemId: gid('InventoryItem', this.shop.variants.get(lineItem.variantId)!.inventoryItemId),
+          lineItem: new LineItemView(this.shop, order, lineItem),
+          variant: new VariantView(this.shop, this.shop.variants.get(lineItem.variantId)!),
+        };
+      },
+    );
   }
   fulfillments(args: ConnectionArgs) {
-    const list = [...this.shop.fulfillments.values()].filter((f) => f.lines.some((l) => l.fulfillmentOrderId === this.fo.id));
-    return paginate(list, args, (f) => f.id, (f) => new FulfillmentView(this.shop, f));
+    const list = [...this.shop.fulfillments.values()].filter((f) =>
+      f.lines.some((l) => l.fulfillmentOrderId === this.fo.id),
+    );
+    return paginate(
+      list,
+      args,
+      (f) => f.id,
+      (f) => new FulfillmentView(this.shop, f),
+    );
   }
 }
 
@@ -313,11 +370,20 @@ export class FulfillmentView {
   }
   fulfillmentLineItems(args: ConnectionArgs) {
     const order = this.shop.orders.get(this.fulfillment.orderId)!;
-    return paginate(this.fulfillment.lines, args, (l) => l.fulfillmentOrderLineItemId, (l) => ({
-      id: gid('FulfillmentLineItem', l.fulfillmentOrderLineItemId),
-      quantity: l.quantity,
-      lineItem: new LineItemView(this.shop, order, order.lineItems.find((li) => li.id === l.lineItemId)!),
-    }));
+    return paginate(
+      this.fulfillment.lines,
+      args,
+      (l) => l.fulfillmentOrderLineItemId,
+      (l) => ({
+        id: gid('FulfillmentLineItem', l.fulfillmentOrderLineItemId),
+        quantity: l.quantity,
+        lineItem: new LineItemView(
+          this.shop,
+          order,
+          order.lineItems.find((li) => li.id === l.lineItemId)!,
+        ),
+      }),
+    );
   }
 }
 
@@ -350,20 +416,25 @@ export class RefundView {
     return null;
   }
   refundLineItems(args: ConnectionArgs) {
-    return paginate(this.refund.lines, args, (l) => l.id, (l) => {
-      const lineItem = this.owner.lineItems.find((li) => li.id === l.lineItemId)!;
-      return {
-        id: gid('RefundLineItem', l.id),
-        quantity: l.quantity,
-        restockType: l.restockType,
-        restocked: l.restockType !== 'NO_RESTOCK',
-        location: l.locationId ? new LocationView(this.shop, this.shop.locations.get(l.locationId)!) : null,
-        lineItem: new LineItemView(this.shop, this.owner, lineItem),
-        priceSet: money(this.shop, lineItem.price),
-        subtotalSet: money(this.shop, Number(lineItem.price) * l.quantity),
-        totalTaxSet: money(this.shop, 0),
-      };
-    });
+    return paginate(
+      this.refund.lines,
+      args,
+      (l) => l.id,
+      (l) => {
+        const lineItem = this.owner.lineItems.find((li) => li.id === l.lineItemId)!;
+        return {
+          id: gid('RefundLineItem', l.id),
+          quantity: l.quantity,
+          restockType: l.restockType,
+          restocked: l.restockType !== 'NO_RESTOCK',
+          location: l.locationId ? new LocationView(this.shop, this.shop.locations.get(l.locationId)!) : null,
+          lineItem: new LineItemView(this.shop, this.owner, lineItem),
+          priceSet: money(this.shop, lineItem.price),
+          subtotalSet: money(this.shop, Number(lineItem.price) * l.quantity),
+          totalTaxSet: money(this.shop, 0),
+        };
+      },
+    );
   }
 }
 
@@ -382,7 +453,11 @@ const orderSearch = (shop: SimShop): SearchFields<SimOrder> => ({
     financial_status: (o) => o.financialStatus.toLowerCase(),
     fulfillment_status: (o) => {
       const status = fulfillmentStatus(shop, o);
-      return status === 'FULFILLED' ? ['shipped', 'fulfilled'] : status === 'PARTIALLY_FULFILLED' ? ['partial', 'unshipped'] : ['unshipped', 'unfulfilled'];
+      return status === 'FULFILLED'
+        ? ['shipped', 'fulfilled']
+        : status === 'PARTIALLY_FULFILLED'
+          ? ['partial', 'unshipped']
+          : ['unshipped', 'unfulfilled'];
     },
     tag: (o) => o.tags,
     sku: (o) => o.lineItems.map((l) => l.sku),
@@ -421,11 +496,15 @@ export function makeOrderQueries(shop: SimShop, readAllOrders: boolean) {
       try {
         tree = args.query ? parseSearch(args.query) : null;
       } catch (error) {
-        if (error instanceof SearchSyntaxError) throw new GraphQLError(error.message, { extensions: { code: 'BAD_REQUEST' } });
+        if (error instanceof SearchSyntaxError)
+          throw new GraphQLError(error.message, { extensions: { code: 'BAD_REQUEST' } });
         throw error;
       }
       const sortKey = ORDER_SORTS[args.sortKey ?? 'ID'];
-      if (!sortKey) throw new GraphQLError(`Sort key ${args.sortKey} is not supported by the simulator for orders.`, { extensions: { code: 'NOT_IMPLEMENTED' } });
+      if (!sortKey)
+        throw new GraphQLError(`Sort key ${args.sortKey} is not supported by the simulator for orders.`, {
+          extensions: { code: 'NOT_IMPLEMENTED' },
+        });
       const spec = orderSearch(shop);
       const list = visibleOrders(shop, readAllOrders)
         .filter((o) => matches(tree, o, spec))
@@ -434,7 +513,12 @@ export function makeOrderQueries(shop: SimShop, readAllOrders: boolean) {
           const kb = sortKey(b);
           return ka < kb ? -1 : ka > kb ? 1 : a.id - b.id;
         });
-      return paginate(list, args, (o) => o.id, (o) => new OrderView(shop, o));
+      return paginate(
+        list,
+        args,
+        (o) => o.id,
+        (o) => new OrderView(shop, o),
+      );
     },
     order: (args: Record<string, unknown>) => {
       const match = /^gid:\/\/shopify\/Order\/(\d+)$/.exec(String(args['id']));
@@ -449,7 +533,9 @@ export function makeOrderQueries(shop: SimShop, readAllOrders: boolean) {
     fulfillment: (args: Record<string, unknown>) => {
       const match = /^gid:\/\/shopify\/Fulfillment\/(\d+)$/.exec(String(args['id']));
       const fulfillment = match ? shop.fulfillments.get(Number(match[1])) : undefined;
-      return fulfillment && canSee(shop.orders.get(fulfillment.orderId)) ? new FulfillmentView(shop, fulfillment) : null;
+      return fulfillment && canSee(shop.orders.get(fulfillment.orderId))
+        ? new FulfillmentView(shop, fulfillment)
+        : null;
     },
   };
 }

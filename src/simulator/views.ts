@@ -67,7 +67,8 @@ function search<T>(items: Iterable<T>, query: string | null | undefined, spec: S
   try {
     tree = query ? parseSearch(query) : null;
   } catch (error) {
-    if (error instanceof SearchSyntaxError) throw new GraphQLError(error.message, { extensions: { code: 'BAD_REQUEST' } });
+    if (error instanceof SearchSyntaxError)
+      throw new GraphQLError(error.message, { extensions: { code: 'BAD_REQUEST' } });
     throw error;
   }
   const result: T[] = [];
@@ -85,7 +86,8 @@ function sortBy<T>(items: T[], key: (item: T) => string | number): T[] {
 
 const iso = (date: Date) => date.toISOString();
 
-const pageInfoOnly = <T>(items: T[], args: ConnectionArgs, idOf: (item: T) => number, view: (item: T) => object) => paginate(items, args, idOf, view);
+const pageInfoOnly = <T>(items: T[], args: ConnectionArgs, idOf: (item: T) => number, view: (item: T) => object) =>
+  paginate(items, args, idOf, view);
 
 // ---------------------------------------------------------------------------------------------
 // Objects
@@ -158,7 +160,12 @@ export class LocationView {
   }
   inventoryLevels(args: SearchArgs) {
     const levels = sortBy([...this.shop.levelsAtLocation(this.location.id)], (l) => l.itemId);
-    return paginate(levels, args, (l) => l.itemId, (l) => new InventoryLevelView(this.shop, l));
+    return paginate(
+      levels,
+      args,
+      (l) => l.itemId,
+      (l) => new InventoryLevelView(this.shop, l),
+    );
   }
   inventoryLevel(args: Args) {
     const itemId = parseGid(args['inventoryItemId'] as string, 'InventoryItem');
@@ -204,7 +211,10 @@ export class ProductView {
     return iso(this.product.updatedAt);
   }
   get totalInventory() {
-    return this.product.variantIds.reduce((sum, id) => sum + variantInventoryQuantity(this.shop, this.shop.variants.get(id)!), 0);
+    return this.product.variantIds.reduce(
+      (sum, id) => sum + variantInventoryQuantity(this.shop, this.shop.variants.get(id)!),
+      0,
+    );
   }
   get featuredMedia() {
     const url = this.product.imageUrls[0];
@@ -212,11 +222,21 @@ export class ProductView {
   }
   variants(args: ConnectionArgs) {
     const variants = this.product.variantIds.map((id) => this.shop.variants.get(id)!);
-    return paginate(variants, args, (v) => v.id, (v) => new VariantView(this.shop, v));
+    return paginate(
+      variants,
+      args,
+      (v) => v.id,
+      (v) => new VariantView(this.shop, v),
+    );
   }
   media(args: ConnectionArgs) {
     const media = this.product.imageUrls.map((url, index) => ({ url, index }));
-    return paginate(media, args, (m) => m.index, (m) => mediaImage(this.product.id, m.index, m.url, this.product.title));
+    return paginate(
+      media,
+      args,
+      (m) => m.index,
+      (m) => mediaImage(this.product.id, m.index, m.url, this.product.title),
+    );
   }
   metafield(args: Args) {
     const entry = this.product.metafields.get(`${String(args['namespace'] ?? '')}.${String(args['key'])}`);
@@ -237,7 +257,10 @@ function mediaImage(productId: number, index: number, url: string, alt: string) 
   };
 }
 
-function metafieldView(ownerId: number, entry: { namespace: string; key: string; type: string; value: string; updatedAt: Date }) {
+function metafieldView(
+  ownerId: number,
+  entry: { namespace: string; key: string; type: string; value: string; updatedAt: Date },
+) {
   return {
     __typename: 'Metafield',
     id: gid('Metafield', ownerId * 1000 + entry.key.length),
@@ -303,7 +326,9 @@ export class VariantView {
   }
   get image() {
     const url = this.shop.products.get(this.variant.productId)!.imageUrls[0];
-    return url ? { id: gid('ImageSource', this.variant.id), url, altText: this.variant.title, width: 1200, height: 1200 } : null;
+    return url
+      ? { id: gid('ImageSource', this.variant.id), url, altText: this.variant.title, width: 1200, height: 1200 }
+      : null;
   }
 }
 
@@ -338,11 +363,19 @@ export class InventoryItemView {
     return new VariantView(this.shop, this.shop.variants.get(this.item.variantId)!);
   }
   get measurement() {
-    return { id: gid('InventoryItemMeasurement', this.item.id), weight: { unit: 'GRAMS', value: this.item.weightGrams } };
+    return {
+      id: gid('InventoryItemMeasurement', this.item.id),
+      weight: { unit: 'GRAMS', value: this.item.weightGrams },
+    };
   }
   inventoryLevels(args: ConnectionArgs) {
     const levels = sortBy([...this.shop.levelsOfItem(this.item.id)], (l) => l.locationId);
-    return paginate(levels, args, (l) => l.locationId, (l) => new InventoryLevelView(this.shop, l));
+    return paginate(
+      levels,
+      args,
+      (l) => l.locationId,
+      (l) => new InventoryLevelView(this.shop, l),
+    );
   }
   inventoryLevel(args: Args) {
     const locationId = parseGid(args['locationId'] as string, 'Location');
@@ -382,7 +415,9 @@ export class InventoryLevelView {
     const names = args['names'] as string[];
     return names.map((name) => {
       if (!(QUANTITY_NAMES as readonly string[]).includes(name)) {
-        throw new GraphQLError(`Invalid quantity name "${name}". Valid names: ${QUANTITY_NAMES.join(', ')}.`, { extensions: { code: 'BAD_REQUEST' } });
+        throw new GraphQLError(`Invalid quantity name "${name}". Valid names: ${QUANTITY_NAMES.join(', ')}.`, {
+          extensions: { code: 'BAD_REQUEST' },
+        });
       }
       return {
         id: `gid://shopify/InventoryQuantity/${this.level.locationId}?inventory_item_id=${this.level.itemId}&name=${name}`,
@@ -430,7 +465,12 @@ const variantSearch = (shop: SimShop): SearchFields<SimVariant> => ({
 
 const locationSearch: SearchFields<SimLocation> = {
   defaultFields: ['name'],
-  fields: { id: (l) => l.id, name: (l) => l.name, active: (l) => String(l.isActive), pickup_in_store: (l) => (l.pickupEnabled ? 'enabled' : 'disabled') },
+  fields: {
+    id: (l) => l.id,
+    name: (l) => l.name,
+    active: (l) => String(l.isActive),
+    pickup_in_store: (l) => (l.pickupEnabled ? 'enabled' : 'disabled'),
+  },
 };
 
 const itemSearch = (shop: SimShop): SearchFields<SimInventoryItem> => ({
@@ -460,9 +500,16 @@ const VARIANT_SORTS: Record<string, (v: SimVariant) => string | number> = {
   UPDATED_AT: (v) => v.updatedAt.getTime(),
 };
 
-function sortKeyOf<T>(sorts: Record<string, (item: T) => string | number>, key: string | null | undefined, fallback: string) {
+function sortKeyOf<T>(
+  sorts: Record<string, (item: T) => string | number>,
+  key: string | null | undefined,
+  fallback: string,
+) {
   const chosen = sorts[key ?? fallback];
-  if (!chosen) throw new GraphQLError(`Sort key ${key} is not supported by the simulator for this connection.`, { extensions: { code: 'NOT_IMPLEMENTED' } });
+  if (!chosen)
+    throw new GraphQLError(`Sort key ${key} is not supported by the simulator for this connection.`, {
+      extensions: { code: 'NOT_IMPLEMENTED' },
+    });
   // Ties broken by id, as Shopify does, so pages never overlap.
   return chosen;
 }
@@ -523,8 +570,15 @@ export function makeQueryRoot(shop: SimShop, ctx: RequestContext) {
     ...makeOtherQueries(shop, ctx),
     shop: new ShopView(shop),
     locations: (args: SearchArgs & { includeInactive?: boolean | null }) => {
-      const all = search(shop.locations.values(), args.query, locationSearch).filter((l) => args.includeInactive || l.isActive);
-      return pageInfoOnly(sorted(all, (l) => (args.sortKey === 'NAME' ? l.name : l.id)), args, (l) => l.id, (l) => new LocationView(shop, l));
+      const all = search(shop.locations.values(), args.query, locationSearch).filter(
+        (l) => args.includeInactive || l.isActive,
+      );
+      return pageInfoOnly(
+        sorted(all, (l) => (args.sortKey === 'NAME' ? l.name : l.id)),
+        args,
+        (l) => l.id,
+        (l) => new LocationView(shop, l),
+      );
     },
     location: (args: Args) => {
       const id = parseGid(args['id'] as string, 'Location');
@@ -534,7 +588,12 @@ export function makeQueryRoot(shop: SimShop, ctx: RequestContext) {
     products: (args: SearchArgs) => {
       const key = sortKeyOf(PRODUCT_SORTS, args.sortKey, 'ID');
       const items = sorted(search(shop.products.values(), args.query, productSearch(shop)), key);
-      return paginate(items, args, (p) => p.id, (p) => new ProductView(shop, p));
+      return paginate(
+        items,
+        args,
+        (p) => p.id,
+        (p) => new ProductView(shop, p),
+      );
     },
     product: (args: Args) => {
       const id = parseGid(args['id'] as string, 'Product');
@@ -544,7 +603,12 @@ export function makeQueryRoot(shop: SimShop, ctx: RequestContext) {
     productVariants: (args: SearchArgs) => {
       const key = sortKeyOf(VARIANT_SORTS, args.sortKey, 'ID');
       const items = sorted(search(shop.variants.values(), args.query, variantSearch(shop)), key);
-      return paginate(items, args, (v) => v.id, (v) => new VariantView(shop, v));
+      return paginate(
+        items,
+        args,
+        (v) => v.id,
+        (v) => new VariantView(shop, v),
+      );
     },
     productVariant: (args: Args) => {
       const id = parseGid(args['id'] as string, 'ProductVariant');
@@ -553,7 +617,12 @@ export function makeQueryRoot(shop: SimShop, ctx: RequestContext) {
     },
     inventoryItems: (args: SearchArgs) => {
       const items = sorted(search(shop.inventoryItems.values(), args.query, itemSearch(shop)), (i) => i.id);
-      return paginate(items, args, (i) => i.id, (i) => new InventoryItemView(shop, i));
+      return paginate(
+        items,
+        args,
+        (i) => i.id,
+        (i) => new InventoryItemView(shop, i),
+      );
     },
     inventoryItem: (args: Args) => {
       const id = parseGid(args['id'] as string, 'InventoryItem');
@@ -617,9 +686,12 @@ function idempotent<T extends { userErrors: unknown[] }>(
 ): T {
   const key = idempotencyKey(info, ctx.variables);
   if (key === null) {
-    throw new GraphQLError(`${info.fieldName} requires the @idempotent(key: "...") directive from API version 2026-04.`, {
-      extensions: { code: 'BAD_REQUEST' },
-    });
+    throw new GraphQLError(
+      `${info.fieldName} requires the @idempotent(key: "...") directive from API version 2026-04.`,
+      {
+        extensions: { code: 'BAD_REQUEST' },
+      },
+    );
   }
   const print = `${info.fieldName}:${fingerprint(args)}`;
   const previous = shop.idempotency.get(key);
@@ -645,7 +717,11 @@ function idempotent<T extends { userErrors: unknown[] }>(
   }
   shop.idempotency.set(key, { fingerprint: print, state: 'in_flight', response: null });
   const response = apply();
-  shop.idempotency.set(key, { fingerprint: print, state: response.userErrors.length === 0 ? 'succeeded' : 'failed', response });
+  shop.idempotency.set(key, {
+    fingerprint: print,
+    state: response.userErrors.length === 0 ? 'succeeded' : 'failed',
+    response,
+  });
   return response;
 }
 
@@ -661,19 +737,36 @@ export function makeMutationRoot(shop: SimShop, ctx: RequestContext) {
     ...others,
     inventorySetQuantities: (args: Args, _ctx: unknown, info: GraphQLResolveInfo) =>
       idempotent(
-        shop, info, ctx, args,
-        () => inventoryChange(shop, shop.setQuantities(args['input'] as Parameters<SimShop['setQuantities']>[0], ctx.app.name)),
+        shop,
+        info,
+        ctx,
+        args,
+        () =>
+          inventoryChange(
+            shop,
+            shop.setQuantities(args['input'] as Parameters<SimShop['setQuantities']>[0], ctx.app.name),
+          ),
         (e) => ({ inventoryAdjustmentGroup: null, userErrors: [e] }),
       ),
     inventoryAdjustQuantities: (args: Args, _ctx: unknown, info: GraphQLResolveInfo) =>
       idempotent(
-        shop, info, ctx, args,
-        () => inventoryChange(shop, shop.adjustQuantities(args['input'] as Parameters<SimShop['adjustQuantities']>[0], ctx.app.name)),
+        shop,
+        info,
+        ctx,
+        args,
+        () =>
+          inventoryChange(
+            shop,
+            shop.adjustQuantities(args['input'] as Parameters<SimShop['adjustQuantities']>[0], ctx.app.name),
+          ),
         (e) => ({ inventoryAdjustmentGroup: null, userErrors: [e] }),
       ),
     refundCreate: (args: Args, _ctx: unknown, info: GraphQLResolveInfo) =>
       idempotent(
-        shop, info, ctx, args,
+        shop,
+        info,
+        ctx,
+        args,
         () => others.refundCreate(args) as { userErrors: unknown[] },
         (e) => ({ order: null, refund: null, userErrors: [e] }),
       ),

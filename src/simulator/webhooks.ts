@@ -67,7 +67,15 @@ export function startWebhookDispatcher(options: {
   timeScale: number;
 }): WebhookDispatcher {
   const { shop } = options;
-  const stats: WebhookStats = { events: 0, deliveries: 0, delivered: 0, dropped: 0, duplicated: 0, failedAttempts: 0, abandoned: 0 };
+  const stats: WebhookStats = {
+    events: 0,
+    deliveries: 0,
+    delivered: 0,
+    dropped: 0,
+    duplicated: 0,
+    failedAttempts: 0,
+    abandoned: 0,
+  };
   const log: DeliveryRecord[] = [];
   const timers = new Set<NodeJS.Timeout>();
   let pending = 0;
@@ -114,7 +122,12 @@ export function startWebhookDispatcher(options: {
     record.attempts += 1;
     let ok = false;
     try {
-      const response = await fetch(record.uri, { method: 'POST', headers, body, signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS) });
+      const response = await fetch(record.uri, {
+        method: 'POST',
+        headers,
+        body,
+        signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
+      });
       await response.arrayBuffer().catch(() => undefined);
       ok = response.status >= 200 && response.status < 300;
     } catch {

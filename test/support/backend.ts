@@ -79,9 +79,20 @@ export function testConfig(db: TestDatabase, overrides: Record<string, string> =
 }
 
 /** Environment for a child `switchyard` process on the test database. */
-export function childEnv(db: Pick<TestDatabase, 'url' | 'dataDir'>, overrides: Record<string, string> = {}): NodeJS.ProcessEnv {
+export function childEnv(
+  db: Pick<TestDatabase, 'url' | 'dataDir'>,
+  overrides: Record<string, string> = {},
+): NodeJS.ProcessEnv {
   // The demo (a simulated shop with traffic when no shop is configured) only where a test asks for it.
-  const env: NodeJS.ProcessEnv = { PATH: readPath(), HOME: tmpdir(), LOG_LEVEL: 'info', HOST: '127.0.0.1', SWITCHYARD_DATA_DIR: db.dataDir, SWITCHYARD_DEMO: 'off', SWITCHYARD_RATE_LIMIT_PER_MINUTE: '1000000' };
+  const env: NodeJS.ProcessEnv = {
+    PATH: readPath(),
+    HOME: tmpdir(),
+    LOG_LEVEL: 'info',
+    HOST: '127.0.0.1',
+    SWITCHYARD_DATA_DIR: db.dataDir,
+    SWITCHYARD_DEMO: 'off',
+    SWITCHYARD_RATE_LIMIT_PER_MINUTE: '1000000',
+  };
   if (db.url) env['DATABASE_URL'] = db.url;
   return { ...env, ...overrides };
 }
@@ -91,7 +102,12 @@ function readPath(): string {
   return readTestEnvironment().path ?? '/usr/local/bin:/usr/bin:/bin';
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 20_000, everyMs = 100): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | null | false>,
+  timeoutMs = 20_000,
+  everyMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {

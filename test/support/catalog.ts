@@ -6,7 +6,12 @@ import type { Db } from '../../src/platform/db/client.js';
  * Product 1 ("Tee") with a variant per SKU, in order: variant and inventory item ids 1, 2, …,
  * price 10.00, 100 g; `barcodeOf(i)` gives the i-th variant's barcode (none by default).
  */
-export async function seedTee(db: Db, skus: string[], now: Date, barcodeOf: (index: number) => string | null = () => null): Promise<void> {
+export async function seedTee(
+  db: Db,
+  skus: string[],
+  now: Date,
+  barcodeOf: (index: number) => string | null = () => null,
+): Promise<void> {
   await applyProductSnapshot(
     db,
     {

@@ -5,7 +5,10 @@ import { settings } from '../../src/platform/db/platform.schema.js';
 import type { Db } from '../../src/platform/db/client.js';
 import type { JobDefinition } from '../../src/platform/jobs/job.types.js';
 
-export function makeStepJob(name: string, options: { steps: number; stepMs: number; schedule?: string; timeoutSeconds?: number }): JobDefinition {
+export function makeStepJob(
+  name: string,
+  options: { steps: number; stepMs: number; schedule?: string; timeoutSeconds?: number },
+): JobDefinition {
   return {
     name,
     description: `test job: ${options.steps} steps of ${options.stepMs} ms`,
@@ -39,7 +42,10 @@ export function makeFailingJob(name: string): JobDefinition {
 
 /** Steps recorded by makeStepJob runs, by run id. */
 export async function stepsByRun(db: Db, name: string): Promise<Map<number, number>> {
-  const rows = await db.select({ key: settings.key }).from(settings).where(like(settings.key, `${name}.run%`));
+  const rows = await db
+    .select({ key: settings.key })
+    .from(settings)
+    .where(like(settings.key, `${name}.run%`));
   const result = new Map<number, number>();
   for (const { key } of rows) {
     const runId = Number(/\.run(\d+)\./.exec(key)![1]);

@@ -8,7 +8,13 @@ export interface RawResponse {
   body: string;
 }
 
-export function rawRequest(port: number, method: string, target: string, headers: Record<string, string> = {}, body = ''): Promise<RawResponse> {
+export function rawRequest(
+  port: number,
+  method: string,
+  target: string,
+  headers: Record<string, string> = {},
+  body = '',
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];
@@ -20,7 +26,10 @@ export function rawRequest(port: number, method: string, target: string, headers
       const [head = '', ...rest] = text.split('\r\n\r\n');
       const [statusLine = '', ...headerLines] = head.split('\r\n');
       const status = Number(statusLine.split(' ')[1]);
-      if (!Number.isInteger(status)) return reject(new Error(`no status line in the answer to ${method} ${target}: ${JSON.stringify(text.slice(0, 200))}`));
+      if (!Number.isInteger(status))
+        return reject(
+          new Error(`no status line in the answer to ${method} ${target}: ${JSON.stringify(text.slice(0, 200))}`),
+        );
       const parsed: Record<string, string> = {};
       for (const line of headerLines) {
         const at = line.indexOf(':');
@@ -28,8 +37,14 @@ export function rawRequest(port: number, method: string, target: string, headers
       }
       resolve({ status, headers: parsed, body: rest.join('\r\n\r\n') });
     });
-    const lines = [`${method} ${target} HTTP/1.1`, 'Host: 127.0.0.1', 'Connection: close', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
-    if (body !== '' || method === 'POST' || method === 'PUT' || method === 'PATCH') lines.push(`Content-Length: ${Buffer.byteLength(body)}`);
+    const lines = [
+      `${method} ${target} HTTP/1.1`,
+      'Host: 127.0.0.1',
+      'Connection: close',
+      ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+    ];
+    if (body !== '' || method === 'POST' || method === 'PUT' || method === 'PATCH')
+      lines.push(`Content-Length: ${Buffer.byteLength(body)}`);
     socket.write(`${lines.join('\r\n')}\r\n\r\n${body}`);
   });
 }

@@ -6,7 +6,12 @@ import { runBrokering } from '../../src/domains/routing/index.js';
 const url = process.argv[2]!;
 const database = await openDatabase({ url, poolSize: 2 });
 try {
-  const counts = await runBrokering(database.db, { runs: 'all', trigger: `worker-${process.pid}`, now: () => new Date(), batchSize: Number(process.argv[3] ?? 20) });
+  const counts = await runBrokering(database.db, {
+    runs: 'all',
+    trigger: `worker-${process.pid}`,
+    now: () => new Date(),
+    batchSize: Number(process.argv[3] ?? 20),
+  });
   process.stdout.write(`${JSON.stringify(counts)}\n`);
 } finally {
   await database.close();

@@ -28,7 +28,15 @@ export interface Fixture {
   order(input: OrderInput): Promise<{ id: number; lines: number[] }>;
   rules(document: RuleDocument): Promise<number>;
   reset(): Promise<void>;
-  line(lineId: number): Promise<{ status: string; facility: string | null; transferTo: string | null; autoCancelAt: Date | null; excluded: number[] }>;
+  line(
+    lineId: number,
+  ): Promise<{
+    status: string;
+    facility: string | null;
+    transferTo: string | null;
+    autoCancelAt: Date | null;
+    excluded: number[];
+  }>;
   level(sku: string, facility: string): Promise<{ onHand: number; reserved: number }>;
 }
 
@@ -53,16 +61,60 @@ export async function makeFixture(db: Db, now: Date): Promise<Fixture> {
   const made = await db
     .insert(facilities)
     .values([
-      { code: 'WH-EAST', name: 'East warehouse', kind: 'WAREHOUSE', ...PLACES.NYC, canShip: true, timeZone: 'America/New_York' },
-      { code: 'WH-WEST', name: 'West warehouse', kind: 'WAREHOUSE', ...PLACES.LA, canShip: true, timeZone: 'America/Los_Angeles' },
-      { code: 'ST-BOS', name: 'Boston store', kind: 'STORE', ...PLACES.BOS, canShip: true, canPickup: true, canExpress: true, timeZone: 'America/New_York' },
-      { code: 'ST-PHL', name: 'Philadelphia store', kind: 'STORE', ...PLACES.PHL, canShip: true, canPickup: true, timeZone: 'America/New_York' },
-      { code: 'ST-CHI', name: 'Chicago store', kind: 'STORE', ...PLACES.CHI, canPickup: true, timeZone: 'America/Chicago' },
+      {
+        code: 'WH-EAST',
+        name: 'East warehouse',
+        kind: 'WAREHOUSE',
+        ...PLACES.NYC,
+        canShip: true,
+        timeZone: 'America/New_York',
+      },
+      {
+        code: 'WH-WEST',
+        name: 'West warehouse',
+        kind: 'WAREHOUSE',
+        ...PLACES.LA,
+        canShip: true,
+        timeZone: 'America/Los_Angeles',
+      },
+      {
+        code: 'ST-BOS',
+        name: 'Boston store',
+        kind: 'STORE',
+        ...PLACES.BOS,
+        canShip: true,
+        canPickup: true,
+        canExpress: true,
+        timeZone: 'America/New_York',
+      },
+      {
+        code: 'ST-PHL',
+        name: 'Philadelphia store',
+        kind: 'STORE',
+        ...PLACES.PHL,
+        canShip: true,
+        canPickup: true,
+        timeZone: 'America/New_York',
+      },
+      {
+        code: 'ST-CHI',
+        name: 'Chicago store',
+        kind: 'STORE',
+        ...PLACES.CHI,
+        canPickup: true,
+        timeZone: 'America/Chicago',
+      },
     ])
     .returning({ id: facilities.id, code: facilities.code });
   for (const f of made) ids[f.code] = f.id;
-  const [pilot] = await db.insert(facilityGroups).values({ code: 'pilot', name: 'Ship-from-store pilot', purpose: 'routing' }).returning({ id: facilityGroups.id });
-  await db.insert(facilityGroupMembers).values([{ groupId: pilot!.id, facilityId: ids['ST-BOS']! }, { groupId: pilot!.id, facilityId: ids['ST-PHL']! }]);
+  const [pilot] = await db
+    .insert(facilityGroups)
+    .values({ code: 'pilot', name: 'Ship-from-store pilot', purpose: 'routing' })
+    .returning({ id: facilityGroups.id });
+  await db.insert(facilityGroupMembers).values([
+    { groupId: pilot!.id, facilityId: ids['ST-BOS']! },
+    { groupId: pilot!.id, facilityId: ids['ST-PHL']! },
+  ]);
   await applyProductSnapshot(
     db,
     {
@@ -89,19 +141,42 @@ export async function makeFixture(db: Db, now: Date): Promise<Fixture> {
     },
     now,
   );
-  for (const v of await queryRows<{ id: number; sku: string }>(db, sql`select id, sku from variants where sku is not null`)) ids[v.sku] = v.id;
+  for (const v of await queryRows<{ id: number; sku: string }>(
+    db,
+    sql`select id, sku from variants where sku is not null`,
+  ))
+    ids[v.sku] = v.id;
 
   let stockSeq = 0;
   return {
     ids,
     async stock(sku, facility, units) {
       await db.transaction((tx) =>
-        recordEntries(tx, [{ variantId: ids[sku]!, facilityId: ids[facility]!, delta: units, kind: 'receipt', occurredAt: now, source: 'test', idempotencyKey: `fixture-${++stockSeq}-${Date.now()}` }], now),
+        recordEntries(
+          tx,
+          [
+            {
+              variantId: ids[sku]!,
+              facilityId: ids[facility]!,
+              delta: units,
+              kind: 'receipt',
+              occurredAt: now,
+              source: 'test',
+              idempotencyKey: `fixture-${++stockSeq}-${Date.now()}`,
+            },
+          ],
+          now,
+        ),
       );
     },
     async order(input) {
       const n = orderSeq++;
-      const place = input.at === null ? { latitude: null, longitude: null } : typeof input.at === 'string' ? PLACES[input.at] : input.at;
+      const place =
+        input.at === null
+          ? { latitude: null, longitude: null }
+          : typeof input.at === 'string'
+            ? PLACES[input.at]
+            : input.at;
       const [row] = await db
         .insert(orders)
         .values({
@@ -144,22 +219,45 @@ export async function makeFixture(db: Db, now: Date): Promise<Fixture> {
       return draft.id;
     },
     async reset() {
-      await db.execute(sql`truncate reservations, routing_decisions, facility_capacity_usage, order_history, order_lines, orders, inventory_ledger, inventory_levels, inventory_count_marks, inventory_publish_queue, routing_run_slots, safety_stock_rules cascade`);
+      await db.execute(
+        sql`truncate reservations, routing_decisions, facility_capacity_usage, order_history, order_lines, orders, inventory_ledger, inventory_levels, inventory_count_marks, inventory_publish_queue, routing_run_slots, safety_stock_rules cascade`,
+      );
       await db.execute(sql`update products set tags = '{}'`);
-      await db.execute(sql`update facilities set daily_order_capacity = null, brokering_priority = 0, default_safety_stock = 0, brokering_enabled = true`);
+      await db.execute(
+        sql`update facilities set daily_order_capacity = null, brokering_priority = 0, default_safety_stock = 0, brokering_enabled = true`,
+      );
       await db.execute(sql`delete from routing_rule_versions`);
-      await activateVersion(db, (await createDraft(db, { name: 'default', document: defaultRuleDocument(), by: 'test' }, now)).id, now);
+      await activateVersion(
+        db,
+        (await createDraft(db, { name: 'default', document: defaultRuleDocument(), by: 'test' }, now)).id,
+        now,
+      );
     },
     async line(lineId) {
-      const [row] = await queryRows<{ status: string; code: string | null; transfer: string | null; auto_cancel_at: Date | null; excluded: number[] }>(
+      const [row] = await queryRows<{
+        status: string;
+        code: string | null;
+        transfer: string | null;
+        auto_cancel_at: Date | null;
+        excluded: number[];
+      }>(
         db,
         sql`select ol.status, f.code, t.code as transfer, ol.auto_cancel_at, ol.excluded_facility_ids as excluded
             from order_lines ol left join facilities f on f.id = ol.facility_id left join facilities t on t.id = ol.transfer_to_facility_id where ol.id = ${lineId}`,
       );
-      return { status: row!.status, facility: row!.code, transferTo: row!.transfer, autoCancelAt: row!.auto_cancel_at, excluded: row!.excluded.map(Number) };
+      return {
+        status: row!.status,
+        facility: row!.code,
+        transferTo: row!.transfer,
+        autoCancelAt: row!.auto_cancel_at,
+        excluded: row!.excluded.map(Number),
+      };
     },
     async level(sku, facility) {
-      const [row] = await queryRows<{ on_hand: number; reserved: number }>(db, sql`select on_hand, reserved from inventory_levels where variant_id = ${ids[sku]!} and facility_id = ${ids[facility]!}`);
+      const [row] = await queryRows<{ on_hand: number; reserved: number }>(
+        db,
+        sql`select on_hand, reserved from inventory_levels where variant_id = ${ids[sku]!} and facility_id = ${ids[facility]!}`,
+      );
       return { onHand: row?.on_hand ?? 0, reserved: row?.reserved ?? 0 };
     },
   };

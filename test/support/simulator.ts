@@ -3,7 +3,11 @@
 import { createAdminApiClient, type AdminApiClient } from '@shopify/admin-api-client';
 import type { ShopCredentials } from '../../src/simulator/server.js';
 
-export function officialClient(simulatorUrl: string, credentials: ShopCredentials, apiVersion = credentials.apiVersion): AdminApiClient {
+export function officialClient(
+  simulatorUrl: string,
+  credentials: ShopCredentials,
+  apiVersion = credentials.apiVersion,
+): AdminApiClient {
   return createAdminApiClient({
     storeDomain: credentials.shop,
     apiVersion,

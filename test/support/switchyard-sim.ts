@@ -21,7 +21,12 @@ export interface Connected {
 }
 
 /** The settings that point Switchyard, listening on `port`, at a shop of the simulator. */
-export function simulatedShopVariables(simulatorUrl: string, creds: ShopCredentials, port: number, options: { legacyToken?: boolean } = {}): Record<string, string> {
+export function simulatedShopVariables(
+  simulatorUrl: string,
+  creds: ShopCredentials,
+  port: number,
+  options: { legacyToken?: boolean } = {},
+): Record<string, string> {
   return {
     PORT: String(port),
     SWITCHYARD_PUBLIC_URL: `http://127.0.0.1:${port}`,
@@ -36,21 +41,32 @@ export function simulatedShopVariables(simulatorUrl: string, creds: ShopCredenti
 }
 
 /** `legacyToken`: connect with the app's static token, whose scopes follow the app's at once (a token from the token endpoint keeps those it was issued with). */
-export async function connectToSimulatedShop(shopOptions: Parameters<Simulator['createShop']>[0], options: { legacyToken?: boolean } = {}): Promise<Connected> {
+export async function connectToSimulatedShop(
+  shopOptions: Parameters<Simulator['createShop']>[0],
+  options: { legacyToken?: boolean } = {},
+): Promise<Connected> {
   const sim = await startSimulator({ webhookTimeScale: 0.0005, bulkStepMs: 20 });
   const creds = sim.createShop(shopOptions);
   const shop = sim.shop(creds.shop);
   const testDb = await createTestDatabase();
   const port = await freePort();
-  const switchyard = await startSwitchyard(
-    testConfig(testDb, simulatedShopVariables(sim.url, creds, port, options)),
-    { syncSettings: { overlapMs: 120_000, delayMs: 0, defaultLookbackMs: 86_400_000 }, schedulerTickMs: 200 },
-  );
+  const switchyard = await startSwitchyard(testConfig(testDb, simulatedShopVariables(sim.url, creds, port, options)), {
+    syncSettings: { overlapMs: 120_000, delayMs: 0, defaultLookbackMs: 86_400_000 },
+    schedulerTickMs: 200,
+  });
   const api = async (method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> => {
-    const response = await fetch(`${switchyard.url}${path}`, { method, ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }) });
+    const response = await fetch(`${switchyard.url}${path}`, {
+      method,
+      ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+    });
     return { status: response.status, body: response.status === 204 ? null : await response.json() };
   };
-  await waitFor('the initial load', async () => (await api('GET', '/api/v1/sync/health')).body.shop.status === 'connected', 90_000, 250);
+  await waitFor(
+    'the initial load',
+    async () => (await api('GET', '/api/v1/sync/health')).body.shop.status === 'connected',
+    90_000,
+    250,
+  );
   return {
     sim,
     creds,
@@ -82,7 +98,9 @@ export interface SwitchyardProcess {
   close(): Promise<void>;
 }
 
-export async function startSwitchyardProcess(shopOptions: Parameters<Simulator['createShop']>[0]): Promise<SwitchyardProcess> {
+export async function startSwitchyardProcess(
+  shopOptions: Parameters<Simulator['createShop']>[0],
+): Promise<SwitchyardProcess> {
   const sim = await startSimulator({ webhookTimeScale: 0.0005, bulkStepMs: 20 });
   const creds = sim.createShop(shopOptions);
   const testDb = await createTestDatabase();
@@ -94,13 +112,21 @@ export async function startSwitchyardProcess(shopOptions: Parameters<Simulator['
     url = await listeningUrl(child);
   };
   const api = async (method: string, path: string, body?: unknown): Promise<any> => {
-    const response = await fetch(`${url}${path}`, { method, ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }) });
+    const response = await fetch(`${url}${path}`, {
+      method,
+      ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+    });
     const json = await response.json();
     if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
     return json;
   };
   await start();
-  await waitFor('the initial load', async () => (await api('GET', '/api/v1/sync/health')).shop.status === 'connected', 90_000, 250);
+  await waitFor(
+    'the initial load',
+    async () => (await api('GET', '/api/v1/sync/health')).shop.status === 'connected',
+    90_000,
+    250,
+  );
   return {
     sim,
     creds,

@@ -28,7 +28,12 @@ function variantValues(productId: number, v: VariantSnapshot, now: Date) {
 export async function applyProductSnapshot(db: Db, snapshot: ProductSnapshot, now: Date): Promise<UpsertOutcome> {
   return db.transaction(async (tx) => {
     const existing = await repo.findProductByShopifyId(tx, snapshot.shopifyProductId);
-    if (existing && !existing.isPlaceholder && existing.shopifyUpdatedAt && existing.shopifyUpdatedAt.getTime() > snapshot.updatedAt.getTime()) {
+    if (
+      existing &&
+      !existing.isPlaceholder &&
+      existing.shopifyUpdatedAt &&
+      existing.shopifyUpdatedAt.getTime() > snapshot.updatedAt.getTime()
+    ) {
       return 'stale';
     }
     const values = {
@@ -61,14 +66,28 @@ export async function applyProductSnapshot(db: Db, snapshot: ProductSnapshot, no
       outcome = same ? 'unchanged' : 'updated';
       if (!same) await tx.update(products).set(values).where(eq(products.id, productId));
     }
-    const known = new Map((await repo.findVariantsByShopifyIds(tx, snapshot.variants.map((v) => v.shopifyVariantId))).map((v) => [v.shopifyVariantId, v]));
-    const placeholderProducts = new Set([...known.values()].filter((v) => v.isPlaceholder && v.productId !== productId).map((v) => v.productId));
+    const known = new Map(
+      (
+        await repo.findVariantsByShopifyIds(
+          tx,
+          snapshot.variants.map((v) => v.shopifyVariantId),
+        )
+      ).map((v) => [v.shopifyVariantId, v]),
+    );
+    const placeholderProducts = new Set(
+      [...known.values()].filter((v) => v.isPlaceholder && v.productId !== productId).map((v) => v.productId),
+    );
     for (const variant of snapshot.variants) {
       const row = known.get(variant.shopifyVariantId);
       if (!row) {
         await tx.insert(variants).values(variantValues(productId, variant, now));
         if (outcome === 'unchanged') outcome = 'updated';
-      } else if (row.isPlaceholder || row.productId !== productId || !row.shopifyUpdatedAt || row.shopifyUpdatedAt.getTime() <= variant.updatedAt.getTime()) {
+      } else if (
+        row.isPlaceholder ||
+        row.productId !== productId ||
+        !row.shopifyUpdatedAt ||
+        row.shopifyUpdatedAt.getTime() <= variant.updatedAt.getTime()
+      ) {
         const changed =
           row.isPlaceholder ||
           row.productId !== productId ||
@@ -79,14 +98,19 @@ export async function applyProductSnapshot(db: Db, snapshot: ProductSnapshot, no
           row.shopifyInventoryItemId !== variant.shopifyInventoryItemId ||
           row.price !== variant.price;
         if (changed) {
-          await tx.update(variants).set(variantValues(productId, variant, now)).where(eq(variants.id, row.id));
+          await tx
+            .update(variants)
+            .set(variantValues(productId, variant, now))
+            .where(eq(variants.id, row.id));
           if (outcome === 'unchanged') outcome = 'updated';
         }
       }
     }
     // A placeholder product whose variants all moved to their real product is no longer needed.
     for (const placeholderId of placeholderProducts) {
-      await tx.execute(sql`delete from products p where p.id = ${placeholderId} and p.is_placeholder and not exists (select 1 from variants v where v.product_id = p.id)`);
+      await tx.execute(
+        sql`delete from products p where p.id = ${placeholderId} and p.is_placeholder and not exists (select 1 from variants v where v.product_id = p.id)`,
+      );
     }
     return outcome;
   });
@@ -96,20 +120,43 @@ export async function applyProductSnapshot(db: Db, snapshot: ProductSnapshot, no
  * The variant an order line names, creating a placeholder (product + variant) when the catalog has
  * not downloaded it yet. Returns the variant id, or null when the line has no variant (custom item).
  */
-export async function ensureVariant(db: Db, input: { shopifyVariantId: string | null; sku: string | null; title: string }, now: Date): Promise<number | null> {
+export async function ensureVariant(
+  db: Db,
+  input: { shopifyVariantId: string | null; sku: string | null; title: string },
+  now: Date,
+): Promise<number | null> {
   if (!input.shopifyVariantId) return null;
-  const [found] = await db.select({ id: variants.id }).from(variants).where(eq(variants.shopifyVariantId, input.shopifyVariantId));
+  const [found] = await db
+    .select({ id: variants.id })
+    .from(variants)
+    .where(eq(variants.shopifyVariantId, input.shopifyVariantId));
   if (found) return found.id;
   const [product] = await db
     .insert(products)
-    .values({ shopifyProductId: `placeholder:${input.shopifyVariantId}`, title: input.title, status: 'UNKNOWN', isPlaceholder: true, updatedAt: now })
+    .values({
+      shopifyProductId: `placeholder:${input.shopifyVariantId}`,
+      title: input.title,
+      status: 'UNKNOWN',
+      isPlaceholder: true,
+      updatedAt: now,
+    })
     .onConflictDoUpdate({ target: products.shopifyProductId, set: { updatedAt: now } })
     .returning({ id: products.id });
   await db
     .insert(variants)
-    .values({ productId: product!.id, shopifyVariantId: input.shopifyVariantId, sku: input.sku, title: input.title, isPlaceholder: true, updatedAt: now })
+    .values({
+      productId: product!.id,
+      shopifyVariantId: input.shopifyVariantId,
+      sku: input.sku,
+      title: input.title,
+      isPlaceholder: true,
+      updatedAt: now,
+    })
     .onConflictDoNothing();
-  const [created] = await db.select({ id: variants.id }).from(variants).where(eq(variants.shopifyVariantId, input.shopifyVariantId));
+  const [created] = await db
+    .select({ id: variants.id })
+    .from(variants)
+    .where(eq(variants.shopifyVariantId, input.shopifyVariantId));
   return created!.id;
 }
 
@@ -131,11 +178,22 @@ export interface ProductListItem {
   tags: string[];
   isPlaceholder: boolean;
   updatedAt: Date;
-  variants: Array<{ id: number; shopifyVariantId: string; sku: string | null; barcode: string | null; title: string; inventoryPolicy: string; isPlaceholder: boolean }>;
+  variants: Array<{
+    id: number;
+    shopifyVariantId: string;
+    sku: string | null;
+    barcode: string | null;
+    title: string;
+    inventoryPolicy: string;
+    isPlaceholder: boolean;
+  }>;
 }
 
 /** Products by id, with their variants; `query` matches title, SKU or barcode. */
-export async function listProducts(db: Db, options: { limit: number; afterId?: number | undefined; query?: string | undefined }): Promise<ProductListItem[]> {
+export async function listProducts(
+  db: Db,
+  options: { limit: number; afterId?: number | undefined; query?: string | undefined },
+): Promise<ProductListItem[]> {
   const pattern = options.query ? `%${options.query.toLowerCase()}%` : null;
   const rows = await db
     .select()
@@ -166,12 +224,23 @@ export async function listProducts(db: Db, options: { limit: number; afterId?: n
     updatedAt: p.updatedAt,
     variants: variantRows
       .filter((v) => v.productId === p.id)
-      .map((v) => ({ id: v.id, shopifyVariantId: v.shopifyVariantId, sku: v.sku, barcode: v.barcode, title: v.title, inventoryPolicy: v.inventoryPolicy, isPlaceholder: v.isPlaceholder })),
+      .map((v) => ({
+        id: v.id,
+        shopifyVariantId: v.shopifyVariantId,
+        sku: v.sku,
+        barcode: v.barcode,
+        title: v.title,
+        inventoryPolicy: v.inventoryPolicy,
+        isPlaceholder: v.isPlaceholder,
+      })),
   }));
 }
 
 /** The variants of a Shopify inventory item (usually one). */
 export async function variantIdsOfInventoryItem(db: Db, inventoryItemId: string): Promise<number[]> {
-  const rows = await db.select({ id: variants.id }).from(variants).where(eq(variants.shopifyInventoryItemId, inventoryItemId));
+  const rows = await db
+    .select({ id: variants.id })
+    .from(variants)
+    .where(eq(variants.shopifyInventoryItemId, inventoryItemId));
   return rows.map((r) => r.id);
 }

@@ -73,8 +73,12 @@ export const facilities = pgTable(
   },
   (t) => [
     uniqueIndex('facilities_code').on(t.code),
-    uniqueIndex('facilities_shopify_location').on(t.shopifyLocationId).where(sql`shopify_location_id IS NOT NULL`),
-    uniqueIndex('facilities_one_per_queue_kind').on(t.queueKind).where(sql`queue_kind IS NOT NULL`),
+    uniqueIndex('facilities_shopify_location')
+      .on(t.shopifyLocationId)
+      .where(sql`shopify_location_id IS NOT NULL`),
+    uniqueIndex('facilities_one_per_queue_kind')
+      .on(t.queueKind)
+      .where(sql`queue_kind IS NOT NULL`),
   ],
 );
 

@@ -23,30 +23,62 @@ export async function listFacilities(db: Db): Promise<FacilityRow[]> {
   return db.select().from(facilities).orderBy(asc(facilities.id));
 }
 
-export async function updateFacilitySettings(db: Db, code: string, settings: FacilitySettings, now: Date): Promise<FacilityRow> {
+export async function updateFacilitySettings(
+  db: Db,
+  code: string,
+  settings: FacilitySettings,
+  now: Date,
+): Promise<FacilityRow> {
   return db.transaction(async (tx) => {
     const [facility] = await tx.select().from(facilities).where(eq(facilities.code, code)).for('update');
     if (!facility) throw notFound('facilities.unknown_facility', `No facility has code "${code}".`, { facility: code });
     if (settings.publishMode !== undefined) {
-      if (!PUBLISH_MODES.includes(settings.publishMode)) throw invalid('facilities.publish_mode', `publishMode must be one of ${PUBLISH_MODES.join(', ')}.`, { field: 'publishMode' });
+      if (!PUBLISH_MODES.includes(settings.publishMode))
+        throw invalid('facilities.publish_mode', `publishMode must be one of ${PUBLISH_MODES.join(', ')}.`, {
+          field: 'publishMode',
+        });
       if (settings.publishMode !== 'none' && !facility.shopifyLocationId) {
-        throw invalid('facilities.no_shopify_location', `${code} has no Shopify location to publish to.`, { field: 'publishMode' });
+        throw invalid('facilities.no_shopify_location', `${code} has no Shopify location to publish to.`, {
+          field: 'publishMode',
+        });
       }
-      if (settings.publishMode !== 'none' && facility.kind === 'VIRTUAL') throw invalid('facilities.virtual', `${code} is a queue: it holds no stock to publish.`, { field: 'publishMode' });
+      if (settings.publishMode !== 'none' && facility.kind === 'VIRTUAL')
+        throw invalid('facilities.virtual', `${code} is a queue: it holds no stock to publish.`, {
+          field: 'publishMode',
+        });
       if (settings.publishMode === 'aggregate') {
         // One location carries the online channel's ATP: two would offer the same units twice.
-        const other = (await tx.select().from(facilities).where(eq(facilities.publishMode, 'aggregate'))).find((f) => f.id !== facility.id);
-        if (other) throw invalid('facilities.second_aggregate', `${other.code} already publishes the online ATP (aggregate); set it to mirror or none first.`, { field: 'publishMode', current: other.code });
+        const other = (await tx.select().from(facilities).where(eq(facilities.publishMode, 'aggregate'))).find(
+          (f) => f.id !== facility.id,
+        );
+        if (other)
+          throw invalid(
+            'facilities.second_aggregate',
+            `${other.code} already publishes the online ATP (aggregate); set it to mirror or none first.`,
+            { field: 'publishMode', current: other.code },
+          );
       }
     }
     for (const field of ['defaultSafetyStock', 'brokeringPriority'] as const) {
       const value = settings[field];
       if (value !== undefined && (!Number.isInteger(value) || (field === 'defaultSafetyStock' && value < 0))) {
-        throw invalid('facilities.invalid_setting', `${field} must be a whole number${field === 'defaultSafetyStock' ? ' ≥ 0' : ''}.`, { field });
+        throw invalid(
+          'facilities.invalid_setting',
+          `${field} must be a whole number${field === 'defaultSafetyStock' ? ' ≥ 0' : ''}.`,
+          { field },
+        );
       }
     }
-    if (settings.dailyOrderCapacity !== undefined && settings.dailyOrderCapacity !== null && (!Number.isInteger(settings.dailyOrderCapacity) || settings.dailyOrderCapacity < 0)) {
-      throw invalid('facilities.invalid_setting', 'dailyOrderCapacity must be null (unlimited) or a whole number ≥ 0.', { field: 'dailyOrderCapacity' });
+    if (
+      settings.dailyOrderCapacity !== undefined &&
+      settings.dailyOrderCapacity !== null &&
+      (!Number.isInteger(settings.dailyOrderCapacity) || settings.dailyOrderCapacity < 0)
+    ) {
+      throw invalid(
+        'facilities.invalid_setting',
+        'dailyOrderCapacity must be null (unlimited) or a whole number ≥ 0.',
+        { field: 'dailyOrderCapacity' },
+      );
     }
     const [updated] = await tx
       .update(facilities)
@@ -67,7 +99,12 @@ export const queueCode = (kind: QueueKind) => `QUEUE-${kind.toUpperCase().replac
 export async function ensureQueueFacilities(db: Db): Promise<Map<QueueKind, number>> {
   const read = async () =>
     new Map(
-      (await db.select({ id: facilities.id, queueKind: facilities.queueKind }).from(facilities).where(eq(facilities.kind, 'VIRTUAL')))
+      (
+        await db
+          .select({ id: facilities.id, queueKind: facilities.queueKind })
+          .from(facilities)
+          .where(eq(facilities.kind, 'VIRTUAL'))
+      )
         .filter((f) => f.queueKind)
         .map((f) => [f.queueKind!, f.id]),
     );
@@ -77,12 +114,24 @@ export async function ensureQueueFacilities(db: Db): Promise<Map<QueueKind, numb
   // Another worker may create them at the same time: insert what is missing, then read again.
   await db
     .insert(facilities)
-    .values(missing.map((kind) => ({ code: queueCode(kind), name: `${kind.replace(/_/g, ' ')} queue`, kind: 'VIRTUAL' as const, queueKind: kind, brokeringEnabled: false })))
+    .values(
+      missing.map((kind) => ({
+        code: queueCode(kind),
+        name: `${kind.replace(/_/g, ' ')} queue`,
+        kind: 'VIRTUAL' as const,
+        queueKind: kind,
+        brokeringEnabled: false,
+      })),
+    )
     .onConflictDoNothing();
   const after = await read();
   const still = QUEUE_KINDS.filter((k) => !after.has(k));
   if (still.length > 0) {
-    throw conflict('facilities.queue_code_taken', `Cannot create the ${still.join(', ')} queue(s): another facility already has the code ${still.map(queueCode).join(', ')}.`, { queues: still });
+    throw conflict(
+      'facilities.queue_code_taken',
+      `Cannot create the ${still.join(', ')} queue(s): another facility already has the code ${still.map(queueCode).join(', ')}.`,
+      { queues: still },
+    );
   }
   return after;
 }
@@ -102,6 +151,9 @@ export async function facilityIdsByLocation(db: Db): Promise<Map<string | null, 
 /** Facility ids by Shopify location id, for these locations (those with no facility are left out). */
 export async function facilityIdsOfLocations(db: Db, locationIds: string[]): Promise<Map<string, number>> {
   if (locationIds.length === 0) return new Map();
-  const rows = await db.select({ id: facilities.id, location: facilities.shopifyLocationId }).from(facilities).where(inArray(facilities.shopifyLocationId, locationIds));
+  const rows = await db
+    .select({ id: facilities.id, location: facilities.shopifyLocationId })
+    .from(facilities)
+    .where(inArray(facilities.shopifyLocationId, locationIds));
   return new Map(rows.map((f) => [f.location!, f.id]));
 }

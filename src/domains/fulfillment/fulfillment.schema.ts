@@ -1,6 +1,18 @@
 // Store work (shipments and pickups) and the pushes that tell Shopify about them.
 import { sql } from 'drizzle-orm';
-import { bigint, bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import {
+  bigint,
+  bigserial,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
 import { facilities } from '../facilities/facilities.schema.js';
 import { orderLines, orders } from '../orders/orders.schema.js';
 
@@ -113,7 +125,10 @@ export const fulfillmentPushes = pgTable(
     nextAttemptAt: ts('next_attempt_at').notNull().defaultNow(),
     leasedUntil: ts('leased_until'),
     /** The order's Shopify fulfilments just before the call: a new one matching this shipment is ours. */
-    fulfillmentsBefore: text('fulfillments_before').array().notNull().default(sql`'{}'::text[]`),
+    fulfillmentsBefore: text('fulfillments_before')
+      .array()
+      .notNull()
+      .default(sql`'{}'::text[]`),
     shopifyFulfillmentId: text('shopify_fulfillment_id'),
     /**
      * Units that left in this parcel beyond what Shopify still owed the customer when it was pushed
@@ -128,10 +143,14 @@ export const fulfillmentPushes = pgTable(
   },
   (t) => [
     uniqueIndex('fulfillment_pushes_shipment_action').on(t.shipmentId, t.action),
-    index('fulfillment_pushes_due').on(t.status, t.nextAttemptAt).where(sql`status in ('pending', 'sending')`),
+    index('fulfillment_pushes_due')
+      .on(t.status, t.nextAttemptAt)
+      .where(sql`status in ('pending', 'sending')`),
     index('fulfillment_pushes_order').on(t.orderId),
     // The few parcels with units beyond what Shopify owed: read by the store's work and the metrics.
-    index('fulfillment_pushes_beyond_owed').on(t.shipmentId).where(sql`beyond_owed <> '[]'::jsonb`),
+    index('fulfillment_pushes_beyond_owed')
+      .on(t.shipmentId)
+      .where(sql`beyond_owed <> '[]'::jsonb`),
   ],
 );
 

@@ -1,5 +1,16 @@
 // The room's tables are its own: other rooms read them through its functions (docs/TABLES.md).
-export { SHIPMENT_KINDS, SHIPMENT_STATUSES, ACTIVE_SHIPMENT_STATUSES, PUSH_ACTIONS, PUSH_STATUSES, type ShipmentKind, type ShipmentStatus, type Package, type PushAction, type PushStatus } from './fulfillment.schema.js';
+export {
+  SHIPMENT_KINDS,
+  SHIPMENT_STATUSES,
+  ACTIVE_SHIPMENT_STATUSES,
+  PUSH_ACTIONS,
+  PUSH_STATUSES,
+  type ShipmentKind,
+  type ShipmentStatus,
+  type Package,
+  type PushAction,
+  type PushStatus,
+} from './fulfillment.schema.js';
 export {
   facilityWork,
   getShipment,
@@ -43,5 +54,10 @@ export {
   type PushWork,
   type OrderSyncState,
 } from './sync.repo.js';
-export { fulfillmentSettings, updateFulfillmentSettings, DEFAULT_FULFILLMENT_SETTINGS, type FulfillmentSettings } from './settings.js';
+export {
+  fulfillmentSettings,
+  updateFulfillmentSettings,
+  DEFAULT_FULFILLMENT_SETTINGS,
+  type FulfillmentSettings,
+} from './settings.js';
 export { importShopifyFulfillment } from './shopify-import.js';

@@ -31,28 +31,47 @@ export const DEFAULT_FULFILLMENT_SETTINGS: FulfillmentSettings = {
 const KEY = 'fulfillment';
 
 export async function fulfillmentSettings(db: Db): Promise<FulfillmentSettings> {
-  const [row] = await queryRows<{ value: Partial<FulfillmentSettings> }>(db, sql`select value from settings where key = ${KEY}`);
+  const [row] = await queryRows<{ value: Partial<FulfillmentSettings> }>(
+    db,
+    sql`select value from settings where key = ${KEY}`,
+  );
   return { ...DEFAULT_FULFILLMENT_SETTINGS, ...(row?.value ?? {}) };
 }
 
 /** Changes some settings; every problem is reported at once and nothing is saved if there is one. */
-export async function updateFulfillmentSettings(db: Db, change: Record<string, unknown>, by: string, now: Date): Promise<FulfillmentSettings> {
+export async function updateFulfillmentSettings(
+  db: Db,
+  change: Record<string, unknown>,
+  by: string,
+  now: Date,
+): Promise<FulfillmentSettings> {
   const problems: Array<{ path: string; message: string }> = [];
   const known = Object.keys(DEFAULT_FULFILLMENT_SETTINGS);
-  for (const key of Object.keys(change)) if (!known.includes(key)) problems.push({ path: key, message: `unknown setting; known: ${known.join(', ')}` });
-  if ('notifyCustomer' in change && typeof change['notifyCustomer'] !== 'boolean') problems.push({ path: 'notifyCustomer', message: 'must be true or false' });
-  if ('fulfillmentOrderLocation' in change && !['keep', 'move'].includes(change['fulfillmentOrderLocation'] as string)) {
+  for (const key of Object.keys(change))
+    if (!known.includes(key)) problems.push({ path: key, message: `unknown setting; known: ${known.join(', ')}` });
+  if ('notifyCustomer' in change && typeof change['notifyCustomer'] !== 'boolean')
+    problems.push({ path: 'notifyCustomer', message: 'must be true or false' });
+  if (
+    'fulfillmentOrderLocation' in change &&
+    !['keep', 'move'].includes(change['fulfillmentOrderLocation'] as string)
+  ) {
     problems.push({ path: 'fulfillmentOrderLocation', message: 'must be "keep" or "move"' });
   }
   if ('pickupExpiryDays' in change) {
     const days = change['pickupExpiryDays'];
-    if (typeof days !== 'number' || !Number.isInteger(days) || days < 1 || days > 90) problems.push({ path: 'pickupExpiryDays', message: 'must be a whole number of days from 1 to 90' });
+    if (typeof days !== 'number' || !Number.isInteger(days) || days < 1 || days > 90)
+      problems.push({ path: 'pickupExpiryDays', message: 'must be a whole number of days from 1 to 90' });
   }
-  if ('pickupExpiryAction' in change && !['cancel_restock', 'cancel_return_to_stock'].includes(change['pickupExpiryAction'] as string)) {
+  if (
+    'pickupExpiryAction' in change &&
+    !['cancel_restock', 'cancel_return_to_stock'].includes(change['pickupExpiryAction'] as string)
+  ) {
     problems.push({ path: 'pickupExpiryAction', message: 'must be "cancel_restock" or "cancel_return_to_stock"' });
   }
   if (problems.length > 0) {
-    throw invalid('fulfillment.invalid_settings', problems.map((p) => `${p.path}: ${p.message}`).join('; '), { problems });
+    throw invalid('fulfillment.invalid_settings', problems.map((p) => `${p.path}: ${p.message}`).join('; '), {
+      problems,
+    });
   }
   const next = { ...(await fulfillmentSettings(db)), ...change } as FulfillmentSettings;
   await writeSetting(db, KEY, next, by, now);

@@ -9,7 +9,12 @@ import { addShopifyFulfilledUnits, appendOrderHistory, setShopifyFulfillmentFaci
 import type { PushAction, PushStatus, ShipmentKind } from './fulfillment.schema.js';
 
 /** Asks for an order's sync with Shopify (soon, or at `dueAt`); `check` also compares Shopify's fulfilments. */
-export async function requestSync(tx: Db, orderId: number, now: Date, options: { check?: boolean } = {}): Promise<void> {
+export async function requestSync(
+  tx: Db,
+  orderId: number,
+  now: Date,
+  options: { check?: boolean } = {},
+): Promise<void> {
   await tx.execute(
     sql`insert into fulfillment_sync (order_id, requested_at, due_at, "check") values (${orderId}, ${now}, ${now}, ${options.check ?? false})
         on conflict (order_id) do update set requested_at = excluded.requested_at, due_at = least(fulfillment_sync.due_at, excluded.due_at),
@@ -33,7 +38,13 @@ export interface SyncClaim {
 export const SYNC_LEASE_MS = 60_000;
 
 /** Takes due orders under a lease (two workers never take the same order). */
-export async function claimSyncOrders(db: Db, now: Date, limit: number, holder: string, leaseMs = SYNC_LEASE_MS): Promise<SyncClaim[]> {
+export async function claimSyncOrders(
+  db: Db,
+  now: Date,
+  limit: number,
+  holder: string,
+  leaseMs = SYNC_LEASE_MS,
+): Promise<SyncClaim[]> {
   const rows = await queryRows<{ order_id: number; requested_at: Date; check: boolean }>(
     db,
     // The rows are picked once, in a CTE: as `where order_id in (select … limit n)` the planner may
@@ -50,13 +61,19 @@ export async function claimSyncOrders(db: Db, now: Date, limit: number, holder: 
 
 /** Holders of live leases (`host:pid`), for the caller to find the ones whose process is gone. */
 export async function syncLeaseHolders(db: Db, now: Date): Promise<string[]> {
-  const rows = await queryRows<{ leased_by: string }>(db, sql`select distinct leased_by from fulfillment_sync where leased_until > ${now} and leased_by is not null`);
+  const rows = await queryRows<{ leased_by: string }>(
+    db,
+    sql`select distinct leased_by from fulfillment_sync where leased_until > ${now} and leased_by is not null`,
+  );
   return rows.map((r) => r.leased_by);
 }
 
 /** Frees the leases of a holder known to be gone (a process of this machine that was killed). */
 export async function releaseLeasesOf(db: Db, holder: string): Promise<number> {
-  const rows = await queryRows<{ order_id: number }>(db, sql`update fulfillment_sync set leased_until = null, leased_by = null where leased_by = ${holder} returning order_id`);
+  const rows = await queryRows<{ order_id: number }>(
+    db,
+    sql`update fulfillment_sync set leased_until = null, leased_by = null where leased_by = ${holder} returning order_id`,
+  );
   return rows.length;
 }
 
@@ -73,12 +90,22 @@ export async function renewSyncLease(db: Db, claim: SyncClaim, now: Date, leaseM
  * Ends a claim: done removes the request unless a newer one came meanwhile; otherwise it comes back
  * at `retryAt` (keeping its check flag).
  */
-export async function releaseSync(db: Db, claim: SyncClaim, outcome: { done: true } | { done: false; retryAt: Date }): Promise<void> {
+export async function releaseSync(
+  db: Db,
+  claim: SyncClaim,
+  outcome: { done: true } | { done: false; retryAt: Date },
+): Promise<void> {
   if (outcome.done) {
-    await db.execute(sql`delete from fulfillment_sync where order_id = ${claim.orderId} and requested_at = ${claim.requestedAt} and leased_by = ${claim.holder}`);
-    await db.execute(sql`update fulfillment_sync set leased_until = null where order_id = ${claim.orderId} and leased_by = ${claim.holder}`);
+    await db.execute(
+      sql`delete from fulfillment_sync where order_id = ${claim.orderId} and requested_at = ${claim.requestedAt} and leased_by = ${claim.holder}`,
+    );
+    await db.execute(
+      sql`update fulfillment_sync set leased_until = null where order_id = ${claim.orderId} and leased_by = ${claim.holder}`,
+    );
   } else {
-    await db.execute(sql`update fulfillment_sync set leased_until = null, due_at = ${outcome.retryAt} where order_id = ${claim.orderId} and leased_by = ${claim.holder}`);
+    await db.execute(
+      sql`update fulfillment_sync set leased_until = null, due_at = ${outcome.retryAt} where order_id = ${claim.orderId} and leased_by = ${claim.holder}`,
+    );
   }
 }
 
@@ -106,7 +133,13 @@ export interface PushWork {
   facilityLocationId: string | null;
   tracking: { company: string | null; number: string | null; url: string | null } | null;
   /** What this push tells Shopify: the parcel's units less those found beyond what Shopify owed. */
-  lines: Array<{ orderLineId: number; shopifyLineItemId: string; variantId: number | null; quantity: number; fulfillmentFacilityId: number | null }>;
+  lines: Array<{
+    orderLineId: number;
+    shopifyLineItemId: string;
+    variantId: number | null;
+    quantity: number;
+    fulfillmentFacilityId: number | null;
+  }>;
   /** Units of the parcel Shopify no longer owed when it was pushed (recorded, never fulfilled). */
   beyondOwed: Array<{ orderLineId: number; quantity: number }>;
 }
@@ -120,11 +153,24 @@ export interface OrderSyncState {
 }
 
 export async function orderSyncState(db: Db, orderId: number): Promise<OrderSyncState | null> {
-  const [order] = await queryRows<{ id: number; shopify_order_id: string }>(db, sql`select id, shopify_order_id from orders where id = ${orderId}`);
+  const [order] = await queryRows<{ id: number; shopify_order_id: string }>(
+    db,
+    sql`select id, shopify_order_id from orders where id = ${orderId}`,
+  );
   if (!order) return null;
   const pushes = await queryRows<{
-    id: number; shipment_id: number; action: PushAction; status: PushStatus; notify_customer: boolean; fulfillments_before: string[];
-    kind: ShipmentKind; facility_id: number; location_id: string | null; carrier: string | null; tracking_number: string | null; tracking_url: string | null;
+    id: number;
+    shipment_id: number;
+    action: PushAction;
+    status: PushStatus;
+    notify_customer: boolean;
+    fulfillments_before: string[];
+    kind: ShipmentKind;
+    facility_id: number;
+    location_id: string | null;
+    carrier: string | null;
+    tracking_number: string | null;
+    tracking_url: string | null;
     beyond_owed: Array<{ orderLineId: number; quantity: number }>;
   }>(
     db,
@@ -133,7 +179,14 @@ export async function orderSyncState(db: Db, orderId: number): Promise<OrderSync
         from fulfillment_pushes p join shipments s on s.id = p.shipment_id join facilities f on f.id = s.facility_id
         where p.order_id = ${orderId} and p.status in ('pending', 'sending') order by p.id`,
   );
-  const shipmentLines = await queryRows<{ shipment_id: number; order_line_id: number; shopify_line_item_id: string; variant_id: number | null; quantity: number; fulfillment_facility_id: number | null }>(
+  const shipmentLines = await queryRows<{
+    shipment_id: number;
+    order_line_id: number;
+    shopify_line_item_id: string;
+    variant_id: number | null;
+    quantity: number;
+    fulfillment_facility_id: number | null;
+  }>(
     db,
     sql`select sl.shipment_id, sl.order_line_id, ol.shopify_line_item_id, ol.variant_id, sl.quantity, ol.shopify_fulfillment_facility_id as fulfillment_facility_id from shipment_lines sl join order_lines ol on ol.id = sl.order_line_id
         where sl.shipment_id in (select shipment_id from fulfillment_pushes where order_id = ${orderId} and status in ('pending', 'sending')) order by sl.order_line_id`,
@@ -163,7 +216,9 @@ export async function orderSyncState(db: Db, orderId: number): Promise<OrderSync
           orderLineId: l.order_line_id,
           shopifyLineItemId: l.shopify_line_item_id,
           variantId: l.variant_id,
-          quantity: l.quantity - p.beyond_owed.filter((b) => b.orderLineId === l.order_line_id).reduce((n, b) => n + b.quantity, 0),
+          quantity:
+            l.quantity -
+            p.beyond_owed.filter((b) => b.orderLineId === l.order_line_id).reduce((n, b) => n + b.quantity, 0),
           fulfillmentFacilityId: l.fulfillment_facility_id,
         }))
         .filter((l) => l.quantity > 0),
@@ -173,7 +228,15 @@ export async function orderSyncState(db: Db, orderId: number): Promise<OrderSync
   };
 }
 
-export async function logPush(db: Db, pushId: number, outcome: string, request: Record<string, unknown>, response: Record<string, unknown>, durationMs: number, now: Date): Promise<void> {
+export async function logPush(
+  db: Db,
+  pushId: number,
+  outcome: string,
+  request: Record<string, unknown>,
+  response: Record<string, unknown>,
+  durationMs: number,
+  now: Date,
+): Promise<void> {
   await db.execute(
     sql`insert into fulfillment_push_log (push_id, at, outcome, request, response, duration_ms)
         values (${pushId}, ${now}, ${outcome}, ${JSON.stringify(request)}::jsonb, ${JSON.stringify(response)}::jsonb, ${Math.round(durationMs)})`,
@@ -183,7 +246,10 @@ export async function logPush(db: Db, pushId: number, outcome: string, request: 
 /** Records the intent before the call: from here on, a crash leaves the push `sending`, settled by a check of Shopify's fulfilments. */
 export async function markSending(db: Db, pushId: number, fulfillmentsBefore: string[], now: Date): Promise<void> {
   await db.execute(
-    sql`update fulfillment_pushes set status = 'sending', fulfillments_before = ${sql`array[${sql.join(fulfillmentsBefore.map((f) => sql`${f}`), sql`, `)}]::text[]`},
+    sql`update fulfillment_pushes set status = 'sending', fulfillments_before = ${sql`array[${sql.join(
+      fulfillmentsBefore.map((f) => sql`${f}`),
+      sql`, `,
+    )}]::text[]`},
           attempts = attempts + 1, sent_at = ${now} where id = ${pushId}`,
   );
 }
@@ -201,13 +267,20 @@ export async function confirmPush(db: Db, push: PushWork, fulfillmentId: string 
     );
     if (updated.length === 0) return false;
     if (push.action === 'fulfil') {
-      await tx.execute(sql`update shipments set shopify_fulfillment_id = ${fulfillmentId}, updated_at = ${now} where id = ${push.shipmentId}`);
+      await tx.execute(
+        sql`update shipments set shopify_fulfillment_id = ${fulfillmentId}, updated_at = ${now} where id = ${push.shipmentId}`,
+      );
       for (const l of push.lines) {
         await addShopifyFulfilledUnits(tx, l.orderLineId, l.quantity, now);
       }
       // Shopify's committed units for these lines are gone (its level webhook shows no change in
       // `available`, so it looks like an echo): the publisher reads the levels again.
-      await markChanged(tx, [...new Set(push.lines.map((l) => l.variantId).filter((v): v is number => v !== null))], now, { needsRead: true });
+      await markChanged(
+        tx,
+        [...new Set(push.lines.map((l) => l.variantId).filter((v): v is number => v !== null))],
+        now,
+        { needsRead: true },
+      );
     }
     return true;
   });
@@ -222,8 +295,16 @@ export async function recordFulfillmentOrderMove(db: Db, push: PushWork, now: Da
     for (const l of push.lines) {
       await setShopifyFulfillmentFacility(tx, l.orderLineId, push.facilityId, now);
     }
-    await markChanged(tx, [...new Set(push.lines.map((l) => l.variantId).filter((v): v is number => v !== null))], now, { needsRead: true });
-    const [shipment] = await queryRows<{ order_id: number }>(tx, sql`select order_id from shipments where id = ${push.shipmentId}`);
+    await markChanged(
+      tx,
+      [...new Set(push.lines.map((l) => l.variantId).filter((v): v is number => v !== null))],
+      now,
+      { needsRead: true },
+    );
+    const [shipment] = await queryRows<{ order_id: number }>(
+      tx,
+      sql`select order_id from shipments where id = ${push.shipmentId}`,
+    );
     if (shipment) {
       await appendOrderHistory(tx, {
         orderId: shipment.order_id,
@@ -241,7 +322,12 @@ export async function recordFulfillmentOrderMove(db: Db, push: PushWork, now: Da
  * Switchyard heard): the push tells Shopify only what it owes, and the rest is recorded on the push,
  * in the order's history, and shown in the store's work. Only while the push is still to be sent.
  */
-export async function recordBeyondOwed(db: Db, push: PushWork, units: Array<{ orderLineId: number; quantity: number }>, now: Date): Promise<void> {
+export async function recordBeyondOwed(
+  db: Db,
+  push: PushWork,
+  units: Array<{ orderLineId: number; quantity: number }>,
+  now: Date,
+): Promise<void> {
   const recorded = [...push.beyondOwed, ...units];
   await db.transaction(async (tx) => {
     const updated = await queryRows<{ order_id: number }>(
@@ -249,8 +335,15 @@ export async function recordBeyondOwed(db: Db, push: PushWork, units: Array<{ or
       sql`update fulfillment_pushes set beyond_owed = ${JSON.stringify(recorded)}::jsonb where id = ${push.id} and status = 'pending' returning order_id`,
     );
     // Only a push still to be sent is decided here; anything else is a bug in the caller.
-    if (updated.length === 0) throw new Error(`push ${push.id} is not pending: its units beyond owed cannot be recorded`);
-    await appendOrderHistory(tx, { orderId: updated[0]!.order_id, at: now, kind: 'fulfillment.shipped_beyond_owed', source: 'switchyard', details: { shipmentId: push.shipmentId, units } });
+    if (updated.length === 0)
+      throw new Error(`push ${push.id} is not pending: its units beyond owed cannot be recorded`);
+    await appendOrderHistory(tx, {
+      orderId: updated[0]!.order_id,
+      at: now,
+      kind: 'fulfillment.shipped_beyond_owed',
+      source: 'switchyard',
+      details: { shipmentId: push.shipmentId, units },
+    });
   });
   push.beyondOwed = recorded;
   for (const unit of units) {

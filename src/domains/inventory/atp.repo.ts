@@ -24,11 +24,20 @@ export async function onlineChannel(db: Db): Promise<{ groupId: number | null; c
     db,
     sql`select id, code, channel_threshold from facility_groups where purpose = 'online_channel' order by id limit 1`,
   );
-  return group ? { groupId: group.id, code: group.code, threshold: group.channel_threshold } : { groupId: null, code: 'all-facilities', threshold: 0 };
+  return group
+    ? { groupId: group.id, code: group.code, threshold: group.channel_threshold }
+    : { groupId: null, code: 'all-facilities', threshold: 0 };
 }
 
-export async function facilityTerms(db: Db, variantIds: number[] | 'all', channelGroupId: number | null): Promise<Map<number, FacilityTerms[]>> {
-  const inChannel = channelGroupId === null ? sql`true` : sql`exists (select 1 from facility_group_members m where m.group_id = ${channelGroupId} and m.facility_id = f.id)`;
+export async function facilityTerms(
+  db: Db,
+  variantIds: number[] | 'all',
+  channelGroupId: number | null,
+): Promise<Map<number, FacilityTerms[]>> {
+  const inChannel =
+    channelGroupId === null
+      ? sql`true`
+      : sql`exists (select 1 from facility_group_members m where m.group_id = ${channelGroupId} and m.facility_id = f.id)`;
   const rows = await queryRows<{
     variant_id: number;
     facility_id: number;
@@ -115,11 +124,18 @@ export interface VariantAtp {
 /** ATP for these variants (or all): every facility's terms and the online channel's figure. */
 export async function computeAtp(db: Db, variantIds: number[] | 'all'): Promise<Map<number, VariantAtp>> {
   const channel = await onlineChannel(db);
-  const [terms, demand] = await Promise.all([facilityTerms(db, variantIds, channel.groupId), queueDemand(db, variantIds)]);
+  const [terms, demand] = await Promise.all([
+    facilityTerms(db, variantIds, channel.groupId),
+    queueDemand(db, variantIds),
+  ]);
   const ids = variantIds === 'all' ? [...new Set([...terms.keys(), ...demand.keys()])] : variantIds;
   const result = new Map<number, VariantAtp>();
   for (const variantId of ids) {
-    const facilities = (terms.get(variantId) ?? []).map((t) => ({ ...t, atp: facilityAtp(t), countsOnline: countsOnline(t) }));
+    const facilities = (terms.get(variantId) ?? []).map((t) => ({
+      ...t,
+      atp: facilityAtp(t),
+      countsOnline: countsOnline(t),
+    }));
     const sum = facilities.filter((f) => f.countsOnline).reduce((s, f) => s + f.atp, 0);
     const queued = demand.get(variantId) ?? 0;
     result.set(variantId, {

@@ -18,13 +18,16 @@ export interface FacilityTerms {
 }
 
 /** facility ATP = max(0, on hand − reserved − safety stock); 0 when the facility may not broker. */
-export function facilityAtp(t: Pick<FacilityTerms, 'onHand' | 'reserved' | 'safetyStock' | 'brokeringEnabled'>): number {
+export function facilityAtp(
+  t: Pick<FacilityTerms, 'onHand' | 'reserved' | 'safetyStock' | 'brokeringEnabled'>,
+): number {
   if (!t.brokeringEnabled) return 0;
   return Math.max(0, t.onHand - t.reserved - t.safetyStock);
 }
 
 /** Counts toward the online channel: a channel member that is not excluded. */
-export const countsOnline = (t: Pick<FacilityTerms, 'inChannel' | 'excludedFromOnlineAtp'>) => t.inChannel && !t.excludedFromOnlineAtp;
+export const countsOnline = (t: Pick<FacilityTerms, 'inChannel' | 'excludedFromOnlineAtp'>) =>
+  t.inChannel && !t.excludedFromOnlineAtp;
 
 /** online ATP = max(0, Σ facility ATP of the channel's facilities − channel threshold − units in queues). */
 export function onlineAtp(facilityAtpSum: number, channelThreshold: number, queueDemand: number): number {

@@ -25,8 +25,10 @@ function file(name: string, content: string | Buffer): string {
   return p;
 }
 
-const importFile = (p: string, options: { perRow?: boolean; maxLineBytes?: number; fileName?: string } = {}): Promise<ImportReport> =>
-  importCountFile(db, { path: p, source: 'test', now: () => now, ...options });
+const importFile = (
+  p: string,
+  options: { perRow?: boolean; maxLineBytes?: number; fileName?: string } = {},
+): Promise<ImportReport> => importCountFile(db, { path: p, source: 'test', now: () => now, ...options });
 
 /** Everything an import could have changed. */
 async function state() {
@@ -39,10 +41,12 @@ async function state() {
 }
 
 async function stored(importId: number) {
-  const [row] = await queryRows<{ status: string; file_name: string; error_count: number; errors: Array<{ line: number; reason: string }> }>(
-    db,
-    sql`select status, file_name, error_count, errors from inventory_imports where id = ${importId}`,
-  );
+  const [row] = await queryRows<{
+    status: string;
+    file_name: string;
+    error_count: number;
+    errors: Array<{ line: number; reason: string }>;
+  }>(db, sql`select status, file_name, error_count, errors from inventory_imports where id = ${importId}`);
   return row!;
 }
 
@@ -60,7 +64,9 @@ describe(`count files with lines too long (${backend})`, () => {
     const before = await state();
     const rejected = await importFile(file('long.csv', text));
     expect(rejected).toMatchObject({ status: 'rejected', rowsTotal: 2, rowsValid: 2, errorCount: 1 });
-    expect(rejected.errors).toEqual([{ line: 3, reason: 'line is 5,000,027 bytes long, more than the 65,536 allowed: not read' }]);
+    expect(rejected.errors).toEqual([
+      { line: 3, reason: 'line is 5,000,027 bytes long, more than the 65,536 allowed: not read' },
+    ]);
     expect(await state()).toEqual(before);
     expect((await stored(rejected.importId)).errors).toEqual(rejected.errors);
 
@@ -69,12 +75,23 @@ describe(`count files with lines too long (${backend})`, () => {
     expect((await state()).on_hand).toBe(before.on_hand + 7);
   });
 
-  test('the limit is the caller\'s; a header past it stops the file with one error', async () => {
-    const short = await importFile(file('limit.jsonl', `{"facility":"WH1","sku":"A","quantity":1,"counted_at":"${at}"}\n{"facility":"WH1","sku":"B","quantity":1,"counted_at":"${at}","note":"${'n'.repeat(40)}"}\n`), { maxLineBytes: 80 });
+  test("the limit is the caller's; a header past it stops the file with one error", async () => {
+    const short = await importFile(
+      file(
+        'limit.jsonl',
+        `{"facility":"WH1","sku":"A","quantity":1,"counted_at":"${at}"}\n{"facility":"WH1","sku":"B","quantity":1,"counted_at":"${at}","note":"${'n'.repeat(40)}"}\n`,
+      ),
+      { maxLineBytes: 80 },
+    );
     expect(short.errors).toEqual([{ line: 2, reason: 'line is 127 bytes long, more than the 80 allowed: not read' }]);
-    const header = await importFile(file('long-header.csv', `facility,sku,quantity,counted_at,${'c'.repeat(200)}\nWH1,A,1,${at}\n`), { maxLineBytes: 100 });
+    const header = await importFile(
+      file('long-header.csv', `facility,sku,quantity,counted_at,${'c'.repeat(200)}\nWH1,A,1,${at}\n`),
+      { maxLineBytes: 100 },
+    );
     expect(header).toMatchObject({ status: 'rejected', rowsTotal: 0, errorCount: 1 });
-    expect(header.errors).toEqual([{ line: 1, reason: 'header: line is 233 bytes long, more than the 100 allowed: not read' }]);
+    expect(header.errors).toEqual([
+      { line: 1, reason: 'header: line is 233 bytes long, more than the 100 allowed: not read' },
+    ]);
   });
 });
 
@@ -121,7 +138,14 @@ describe(`values echoed in errors (${backend})`, () => {
   });
 
   test('NUL, control characters and lone surrogates in fields give row errors and are stored visibly', async () => {
-    const csv = ['facility,sku,quantity,counted_at', `WH1,A\u0000,1,${at}`, `W\u0000H1,A,1,${at}`, `WH1,B,1\u0000,${at}`, `WH1,A,1,${at}\u0000`, `WH1,\u001b[31mB,1,${at}`].join('\n');
+    const csv = [
+      'facility,sku,quantity,counted_at',
+      `WH1,A\u0000,1,${at}`,
+      `W\u0000H1,A,1,${at}`,
+      `WH1,B,1\u0000,${at}`,
+      `WH1,A,1,${at}\u0000`,
+      `WH1,\u001b[31mB,1,${at}`,
+    ].join('\n');
     const before = await state();
     const report = await importFile(file('controls.csv', csv));
     expect(report.errors).toEqual([
@@ -160,16 +184,45 @@ describe(`values echoed in errors (${backend})`, () => {
 describe(`encodings and dates (${backend})`, () => {
   test('a UTF-16 file is refused with one error; a line that is not UTF-8 is a row error', async () => {
     const before = await state();
-    const utf16 = await importFile(file('excel.csv', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(`facility,sku,quantity,counted_at\r\nWH1,A,1,${at}\r\n`, 'utf16le')])));
-    expect(utf16).toMatchObject({ status: 'rejected', rowsTotal: 0, errorCount: 1, errors: [{ line: 1, reason: 'the file is UTF-16 text: save it as UTF-8' }] });
-    const latin1 = await importFile(file('latin1.csv', Buffer.concat([Buffer.from(`facility,sku,quantity,counted_at\nWH1,A,1,${at}\nWH1,caf`), Buffer.from([0xe9]), Buffer.from(`,1,${at}\n`)])));
-    expect(latin1).toMatchObject({ status: 'rejected', rowsTotal: 1, errorCount: 1, errors: [{ line: 3, reason: 'line is not valid UTF-8 text (save the file as UTF-8)' }] });
+    const utf16 = await importFile(
+      file(
+        'excel.csv',
+        Buffer.concat([
+          Buffer.from([0xff, 0xfe]),
+          Buffer.from(`facility,sku,quantity,counted_at\r\nWH1,A,1,${at}\r\n`, 'utf16le'),
+        ]),
+      ),
+    );
+    expect(utf16).toMatchObject({
+      status: 'rejected',
+      rowsTotal: 0,
+      errorCount: 1,
+      errors: [{ line: 1, reason: 'the file is UTF-16 text: save it as UTF-8' }],
+    });
+    const latin1 = await importFile(
+      file(
+        'latin1.csv',
+        Buffer.concat([
+          Buffer.from(`facility,sku,quantity,counted_at\nWH1,A,1,${at}\nWH1,caf`),
+          Buffer.from([0xe9]),
+          Buffer.from(`,1,${at}\n`),
+        ]),
+      ),
+    );
+    expect(latin1).toMatchObject({
+      status: 'rejected',
+      rowsTotal: 1,
+      errorCount: 1,
+      errors: [{ line: 3, reason: 'line is not valid UTF-8 text (save the file as UTF-8)' }],
+    });
     expect(await state()).toEqual(before);
   });
 
   test('a count before 2000 (a zero date, year 0000) is a row error, not a database failure', async () => {
     const before = await state();
-    const report = await importFile(file('old.csv', `facility,sku,quantity,counted_at\nWH1,A,1,0000-01-01T00:00:00Z\nWH1,B,1,1999-12-31T23:59:59Z\n`));
+    const report = await importFile(
+      file('old.csv', `facility,sku,quantity,counted_at\nWH1,A,1,0000-01-01T00:00:00Z\nWH1,B,1,1999-12-31T23:59:59Z\n`),
+    );
     expect(report.errors).toEqual([
       { line: 2, reason: 'counted_at 0000-01-01T00:00:00Z is before 2000-01-01' },
       { line: 3, reason: 'counted_at 1999-12-31T23:59:59Z is before 2000-01-01' },
@@ -195,7 +248,11 @@ describe(`bounded reports (${backend})`, () => {
     ]);
     expect(report.errors.at(-1)).toEqual({ line: 1002, reason: 'unknown SKU "NOPE-499"' });
     const row = await stored(report.importId);
-    expect({ count: row.error_count, kept: row.errors.length, last: row.errors.at(-1) }).toEqual({ count: 4500, kept: 1000, last: report.errors.at(-1) });
+    expect({ count: row.error_count, kept: row.errors.length, last: row.errors.at(-1) }).toEqual({
+      count: 4500,
+      kept: 1000,
+      last: report.errors.at(-1),
+    });
     expect(await state()).toEqual(before);
   });
 });
@@ -207,9 +264,21 @@ describe(`stopping an import (${backend})`, () => {
     const stop = new AbortController();
     stop.abort(new Error('shutting down'));
     const before = await state();
-    await expect(importCountFile(db, { path: file('stopped.csv', lines.join('\n')), source: 'test', now: () => now, signal: stop.signal })).rejects.toThrow('shutting down');
+    await expect(
+      importCountFile(db, {
+        path: file('stopped.csv', lines.join('\n')),
+        source: 'test',
+        now: () => now,
+        signal: stop.signal,
+      }),
+    ).rejects.toThrow('shutting down');
     const [last] = await queryRows<{ id: number }>(db, sql`select max(id)::int as id from inventory_imports`);
-    expect(await stored(last!.id)).toEqual({ status: 'failed', file_name: 'stopped.csv', error_count: 0, errors: [{ line: 0, reason: 'the import stopped: shutting down' }] });
+    expect(await stored(last!.id)).toEqual({
+      status: 'failed',
+      file_name: 'stopped.csv',
+      error_count: 0,
+      errors: [{ line: 0, reason: 'the import stopped: shutting down' }],
+    });
     expect(await state()).toEqual(before);
   });
 });
@@ -225,11 +294,23 @@ describe('file names', () => {
       }
       return undefined;
     };
-    expect(refused('../../etc/passwd.csv')).toEqual({ code: 'inventory.import_file_name', message: 'fileName "../../etc/passwd.csv" names a folder or a path: give a plain file name like counts-2026-11-28.csv.' });
-    expect(refused('a\\b.csv')?.message).toBe('fileName "a\\b.csv" names a folder or a path: give a plain file name like counts-2026-11-28.csv.');
+    expect(refused('../../etc/passwd.csv')).toEqual({
+      code: 'inventory.import_file_name',
+      message:
+        'fileName "../../etc/passwd.csv" names a folder or a path: give a plain file name like counts-2026-11-28.csv.',
+    });
+    expect(refused('a\\b.csv')?.message).toBe(
+      'fileName "a\\b.csv" names a folder or a path: give a plain file name like counts-2026-11-28.csv.',
+    );
     expect(refused('..')?.code).toBe('inventory.import_file_name');
-    expect(refused('a\u0000b.csv')?.message).toBe('fileName "a\\u0000b.csv" holds control characters: give a plain file name like counts-2026-11-28.csv.');
-    expect(refused(`${'n'.repeat(300)}.csv`)?.message).toBe(`fileName "${'n'.repeat(80)}…" (304 characters) is 304 characters long (at most 255): give a plain file name like counts-2026-11-28.csv.`);
-    expect(() => formatOf(`${'n'.repeat(5000)}.txt`)).toThrow(`Cannot tell the format of "${'n'.repeat(80)}…" (5,004 characters): name it .csv or .jsonl, or say the format (csv or jsonl).`);
+    expect(refused('a\u0000b.csv')?.message).toBe(
+      'fileName "a\\u0000b.csv" holds control characters: give a plain file name like counts-2026-11-28.csv.',
+    );
+    expect(refused(`${'n'.repeat(300)}.csv`)?.message).toBe(
+      `fileName "${'n'.repeat(80)}…" (304 characters) is 304 characters long (at most 255): give a plain file name like counts-2026-11-28.csv.`,
+    );
+    expect(() => formatOf(`${'n'.repeat(5000)}.txt`)).toThrow(
+      `Cannot tell the format of "${'n'.repeat(80)}…" (5,004 characters): name it .csv or .jsonl, or say the format (csv or jsonl).`,
+    );
   });
 });

@@ -61,9 +61,13 @@ interface RawRow {
 }
 
 export function formatOf(fileName: string, declared?: string): ImportFormat {
-  const format = declared ?? (/\.(jsonl|ndjson)$/i.test(fileName) ? 'jsonl' : /\.csv$/i.test(fileName) ? 'csv' : undefined);
+  const format =
+    declared ?? (/\.(jsonl|ndjson)$/i.test(fileName) ? 'jsonl' : /\.csv$/i.test(fileName) ? 'csv' : undefined);
   if (format !== 'csv' && format !== 'jsonl') {
-    throw invalid('inventory.import_format', `Cannot tell the format of ${quoted(fileName)}: name it .csv or .jsonl, or say the format (csv or jsonl).`);
+    throw invalid(
+      'inventory.import_format',
+      `Cannot tell the format of ${quoted(fileName)}: name it .csv or .jsonl, or say the format (csv or jsonl).`,
+    );
   }
   return format;
 }
@@ -82,7 +86,11 @@ export function checkFileName(fileName: string): void {
           ? 'holds control characters'
           : undefined;
   if (why) {
-    throw invalid('inventory.import_file_name', `fileName ${quoted(fileName)} ${why}: give a plain file name like counts-2026-11-28.csv.`, { field: 'fileName' });
+    throw invalid(
+      'inventory.import_file_name',
+      `fileName ${quoted(fileName)} ${why}: give a plain file name like counts-2026-11-28.csv.`,
+      { field: 'fileName' },
+    );
   }
 }
 
@@ -121,7 +129,11 @@ const HEADER_NAMES: Record<string, keyof RawRow> = {
 };
 
 /** Yields [line number, row or error] for every data line of the file. */
-async function* readRows(path: string, format: ImportFormat, maxLineBytes: number): AsyncGenerator<[number, RawRow | string]> {
+async function* readRows(
+  path: string,
+  format: ImportFormat,
+  maxLineBytes: number,
+): AsyncGenerator<[number, RawRow | string]> {
   let lastLine = 0;
   let columns: Array<keyof RawRow | null> | null = null;
   for await (const read of readLines(createReadStream(path, { highWaterMark: 64 * 1024 }), maxLineBytes)) {
@@ -143,7 +155,10 @@ async function* readRows(path: string, format: ImportFormat, maxLineBytes: numbe
         const missing = ['facility', 'quantity', 'countedAt'].filter((c) => !columns!.includes(c as keyof RawRow));
         if (!columns.includes('sku') && !columns.includes('barcode')) missing.push('sku or barcode');
         if (missing.length > 0) {
-          yield [read.line, `header must name the columns facility, sku (or barcode), quantity, counted_at; missing: ${missing.join(', ').replace('countedAt', 'counted_at')}; found ${quoted(text)}`];
+          yield [
+            read.line,
+            `header must name the columns facility, sku (or barcode), quantity, counted_at; missing: ${missing.join(', ').replace('countedAt', 'counted_at')}; found ${quoted(text)}`,
+          ];
           return;
         }
         continue;
@@ -171,8 +186,18 @@ async function* readRows(path: string, format: ImportFormat, maxLineBytes: numbe
         continue;
       }
       const o = value as Record<string, unknown>;
-      const str = (v: unknown) => (v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v).trim());
-      yield [read.line, { facility: str(o['facility'] ?? o['facility_code']), sku: str(o['sku']), barcode: str(o['barcode'] ?? o['upc']), quantity: str(o['quantity']), countedAt: str(o['counted_at']) }];
+      const str = (v: unknown) =>
+        v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v).trim();
+      yield [
+        read.line,
+        {
+          facility: str(o['facility'] ?? o['facility_code']),
+          sku: str(o['sku']),
+          barcode: str(o['barcode'] ?? o['upc']),
+          quantity: str(o['quantity']),
+          countedAt: str(o['counted_at']),
+        },
+      ];
     }
   }
   if (format === 'csv' && !columns) yield [Math.max(1, lastLine), 'the file is empty: it needs a header line'];
@@ -242,11 +267,16 @@ async function checkAndApply(
   };
 
   const facilities = new Map(
-    (await queryRows<{ id: number; code: string }>(db, sql`select id, code from facilities where kind <> 'VIRTUAL'`)).map((f) => [f.code, f.id]),
+    (
+      await queryRows<{ id: number; code: string }>(db, sql`select id, code from facilities where kind <> 'VIRTUAL'`)
+    ).map((f) => [f.code, f.id]),
   );
   const bySku = new Map<string, number>();
   const byBarcode = new Map<string, number>();
-  for (const v of await queryRows<{ id: number; sku: string | null; barcode: string | null }>(db, sql`select id, sku, barcode from variants`)) {
+  for (const v of await queryRows<{ id: number; sku: string | null; barcode: string | null }>(
+    db,
+    sql`select id, sku, barcode from variants`,
+  )) {
     if (v.sku) bySku.set(v.sku, v.id);
     if (v.barcode) byBarcode.set(v.barcode, v.id);
   }
@@ -255,7 +285,9 @@ async function checkAndApply(
   let staged: Array<{ line: number; facilityId: number; variantId: number; quantity: number; countedAt: Date }> = [];
   const flush = async () => {
     if (staged.length === 0) return;
-    const json = JSON.stringify(staged.map((r) => ({ l: r.line, f: r.facilityId, v: r.variantId, q: r.quantity, c: r.countedAt.toISOString() })));
+    const json = JSON.stringify(
+      staged.map((r) => ({ l: r.line, f: r.facilityId, v: r.variantId, q: r.quantity, c: r.countedAt.toISOString() })),
+    );
     await db.execute(
       sql`insert into inventory_import_rows (import_id, line, facility_id, variant_id, quantity, counted_at)
           select ${importId}::bigint, x.l, x.f, x.v, x.q, x.c from jsonb_to_recordset(${json}::jsonb) as x(l int, f bigint, v bigint, q int, c timestamptz)`,
@@ -264,7 +296,11 @@ async function checkAndApply(
   };
   const latest = options.now().getTime() + FUTURE_TOLERANCE_MS;
   let read = 0;
-  for await (const [line, row] of readRows(options.path, file.format, options.maxLineBytes ?? DEFAULT_IMPORT_LIMITS.maxLineBytes)) {
+  for await (const [line, row] of readRows(
+    options.path,
+    file.format,
+    options.maxLineBytes ?? DEFAULT_IMPORT_LIMITS.maxLineBytes,
+  )) {
     if (++read % 1000 === 0) options.signal?.throwIfAborted();
     if (typeof row === 'string') {
       fail(line, row);
@@ -302,7 +338,9 @@ async function checkAndApply(
       fail(line, `quantity ${echoed(row.quantity)} is too large (at most ${MAX_QUANTITY.toLocaleString('en-US')})`);
       continue;
     }
-    const countedAt = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(row.countedAt) ? new Date(row.countedAt) : null;
+    const countedAt = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(row.countedAt)
+      ? new Date(row.countedAt)
+      : null;
     if (!countedAt || Number.isNaN(countedAt.getTime())) {
       fail(line, `counted_at ${quoted(row.countedAt)} is not a time with a zone (e.g. 2026-11-28T06:00:00Z)`);
       continue;
@@ -337,14 +375,20 @@ async function checkAndApply(
           where n > 1 order by line limit ${MAX_STORED_ERRORS}`,
     );
     errorCount += repeats!.n;
-    errors = [...errors, ...firstRepeats.map((d) => ({ line: d.line, reason: `the same SKU and facility as line ${d.first_line}` }))];
+    errors = [
+      ...errors,
+      ...firstRepeats.map((d) => ({ line: d.line, reason: `the same SKU and facility as line ${d.first_line}` })),
+    ];
     await db.execute(sql`delete from inventory_import_rows r using (
       select import_id, line, row_number() over (partition by facility_id, variant_id order by line) as n
       from inventory_import_rows where import_id = ${importId}) d
       where r.import_id = d.import_id and r.line = d.line and d.n > 1`);
   }
   errors = errors.sort((a, b) => a.line - b.line).slice(0, MAX_STORED_ERRORS);
-  const [{ n: rowsValid } = { n: 0 }] = await queryRows<{ n: number }>(db, sql`select count(*)::int as n from inventory_import_rows where import_id = ${importId}`);
+  const [{ n: rowsValid } = { n: 0 }] = await queryRows<{ n: number }>(
+    db,
+    sql`select count(*)::int as n from inventory_import_rows where import_id = ${importId}`,
+  );
 
   const base = { importId, fileName: file.fileName, fileSha256: sha, rowsTotal, rowsValid, errorCount, errors };
   if (errorCount > 0 && !options.perRow) {
@@ -384,7 +428,13 @@ async function applyStagedCounts(
   let after = 0;
   for (;;) {
     signal?.throwIfAborted();
-    const rows = await queryRows<{ line: number; facility_id: number; variant_id: number; quantity: number; counted_at: Date }>(
+    const rows = await queryRows<{
+      line: number;
+      facility_id: number;
+      variant_id: number;
+      quantity: number;
+      counted_at: Date;
+    }>(
       db,
       sql`select line, facility_id, variant_id, quantity, counted_at from inventory_import_rows
           where import_id = ${importId} and line > ${after} order by line limit ${APPLY_CHUNK}`,
@@ -393,7 +443,10 @@ async function applyStagedCounts(
     const before = after;
     after = rows[rows.length - 1]!.line;
     await db.transaction(async (tx) => {
-      await lockLevels(tx, rows.map((r) => ({ variantId: r.variant_id, facilityId: r.facility_id })));
+      await lockLevels(
+        tx,
+        rows.map((r) => ({ variantId: r.variant_id, facilityId: r.facility_id })),
+      );
       const asOf = await queryRows<{ line: number; on_hand_as_of: number; mark: Date | null }>(
         tx,
         sql`select r.line,

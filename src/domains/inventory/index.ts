@@ -1,5 +1,12 @@
 // The room's tables are its own: other rooms read them through its functions (docs/TABLES.md).
-export { LEDGER_KINDS, RESERVATION_STATUSES, IMPORT_STATUSES, type LedgerKind, type ReservationStatus, type ImportStatus } from './inventory.schema.js';
+export {
+  LEDGER_KINDS,
+  RESERVATION_STATUSES,
+  IMPORT_STATUSES,
+  type LedgerKind,
+  type ReservationStatus,
+  type ImportStatus,
+} from './inventory.schema.js';
 export { facilityAtp, onlineAtp, mirrorQuantity, countsOnline, type FacilityTerms } from './atp.js';
 export { computeAtp, knownCommitments, onlineChannel, type VariantAtp, type KnownCommitments } from './atp.repo.js';
 export {
@@ -14,7 +21,15 @@ export {
   type RecordOutcome,
   type CounterDrift,
 } from './ledger.service.js';
-export { reserveStock, releaseReservation, consumeReservation, reserveForRouting, reserveLevelsGuarded, safetyStockSql, type ReserveInput } from './reservations.service.js';
+export {
+  reserveStock,
+  releaseReservation,
+  consumeReservation,
+  reserveForRouting,
+  reserveLevelsGuarded,
+  safetyStockSql,
+  type ReserveInput,
+} from './reservations.service.js';
 export {
   recordVariance,
   recordPosSale,
@@ -50,4 +65,11 @@ export {
   type ImportLimits,
 } from './erp-import.js';
 export { claimChangedVariants, freeLeasesOfGoneProcesses, releaseClaims } from './publish-queue.js';
-export { publishedPairs, publishTargets, desiredAvailable, shopifySideOf, type PublishPair, type PublishTarget } from './publish-targets.js';
+export {
+  publishedPairs,
+  publishTargets,
+  desiredAvailable,
+  shopifySideOf,
+  type PublishPair,
+  type PublishTarget,
+} from './publish-targets.js';

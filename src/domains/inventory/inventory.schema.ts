@@ -1,6 +1,19 @@
 // Inventory truth: an append-only ledger, counters derived from it, and reservations.
 import { sql } from 'drizzle-orm';
-import { bigint, bigserial, boolean, check, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import {
+  bigint,
+  bigserial,
+  boolean,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
 import { variants } from '../catalog/catalog.schema.js';
 import { facilities } from '../facilities/facilities.schema.js';
 import { orderLines } from '../orders/orders.schema.js';
@@ -71,7 +84,10 @@ export const inventoryLevels = pgTable(
     safetyStock: integer('safety_stock'),
     updatedAt: ts('updated_at').notNull().defaultNow(),
   },
-  (t) => [primaryKey({ columns: [t.variantId, t.facilityId] }), check('inventory_levels_reserved_nonnegative', sql`reserved >= 0`)],
+  (t) => [
+    primaryKey({ columns: [t.variantId, t.facilityId] }),
+    check('inventory_levels_reserved_nonnegative', sql`reserved >= 0`),
+  ],
 );
 
 export const RESERVATION_STATUSES = ['active', 'consumed', 'released'] as const;

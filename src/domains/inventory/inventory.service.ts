@@ -9,7 +9,12 @@ import { echoed, hasUnsafeCharacters, quoted } from '../../platform/text.js';
 import { computeAtp, type VariantAtp } from './atp.repo.js';
 import { lockLevels, markAllVariantsChanged, markChanged, recordEntries } from './ledger.service.js';
 import { releaseReservation } from './reservations.service.js';
-import { createOnlineChannelGroup, lockOnlineChannelGroup, replaceGroupMembers, setGroupThreshold } from '../facilities/index.js';
+import {
+  createOnlineChannelGroup,
+  lockOnlineChannelGroup,
+  replaceGroupMembers,
+  setGroupThreshold,
+} from '../facilities/index.js';
 
 export const VARIANCE_KINDS = ['damaged', 'found', 'count_variance'] as const;
 export type VarianceKind = (typeof VARIANCE_KINDS)[number];
@@ -30,15 +35,27 @@ export interface VarianceInput {
 async function variantBySku(db: Db, sku: string): Promise<{ id: number; sku: string; title: string }> {
   const [row] = hasUnsafeCharacters(sku)
     ? []
-    : await queryRows<{ id: number; sku: string; title: string }>(db, sql`select id, sku, title from variants where sku = ${sku} order by id limit 1`);
+    : await queryRows<{ id: number; sku: string; title: string }>(
+        db,
+        sql`select id, sku, title from variants where sku = ${sku} order by id limit 1`,
+      );
   if (!row) throw notFound('inventory.unknown_sku', `No variant has SKU ${quoted(sku)}.`, { sku: echoed(sku) });
   return row;
 }
 
 async function physicalFacility(db: Db, code: string): Promise<{ id: number; code: string }> {
-  const [row] = hasUnsafeCharacters(code) ? [] : await queryRows<{ id: number; code: string; kind: string }>(db, sql`select id, code, kind from facilities where code = ${code}`);
-  if (!row) throw notFound('inventory.unknown_facility', `No facility has code ${quoted(code)}.`, { facility: echoed(code) });
-  if (row.kind === 'VIRTUAL') throw invalid('inventory.virtual_facility', `"${code}" is a queue, not a place that holds stock.`, { facility: code });
+  const [row] = hasUnsafeCharacters(code)
+    ? []
+    : await queryRows<{ id: number; code: string; kind: string }>(
+        db,
+        sql`select id, code, kind from facilities where code = ${code}`,
+      );
+  if (!row)
+    throw notFound('inventory.unknown_facility', `No facility has code ${quoted(code)}.`, { facility: echoed(code) });
+  if (row.kind === 'VIRTUAL')
+    throw invalid('inventory.virtual_facility', `"${code}" is a queue, not a place that holds stock.`, {
+      facility: code,
+    });
   return row;
 }
 
@@ -57,27 +74,49 @@ const units = (n: number) => `${n.toLocaleString('en-US')} unit${Math.abs(n) ===
 
 /** Refuses what cannot be true before anything is read or written (see the room README). */
 function checkVariance(input: VarianceInput, now: Date): void {
-  if (!VARIANCE_KINDS.includes(input.kind)) throw invalid('inventory.variance_kind', `kind must be one of ${VARIANCE_KINDS.join(', ')}.`, { field: 'kind' });
+  if (!VARIANCE_KINDS.includes(input.kind))
+    throw invalid('inventory.variance_kind', `kind must be one of ${VARIANCE_KINDS.join(', ')}.`, { field: 'kind' });
   for (const field of ['facility', 'sku', 'reason', 'idempotencyKey'] as const) {
     const value = input[field];
     if (value === undefined) continue;
     const max = VARIANCE_TEXT_LIMITS[field];
-    if (value.length > max) throw invalid('inventory.variance_text', `${field} is ${value.length.toLocaleString('en-US')} characters long: at most ${max}.`, { field });
+    if (value.length > max)
+      throw invalid(
+        'inventory.variance_text',
+        `${field} is ${value.length.toLocaleString('en-US')} characters long: at most ${max}.`,
+        { field },
+      );
     // A reason may run over lines; nothing may hold NUL (PostgreSQL refuses it) or other control characters.
     if (hasUnsafeCharacters(field === 'reason' ? value.replace(/[\t\n\r]/g, ' ') : value)) {
-      throw invalid('inventory.variance_text', `${field} ${quoted(value)} holds control characters: send plain text.`, { field });
+      throw invalid('inventory.variance_text', `${field} ${quoted(value)} holds control characters: send plain text.`, {
+        field,
+      });
     }
   }
-  if (!Number.isInteger(input.quantity) || input.quantity === 0) throw invalid('inventory.variance_quantity', 'quantity must be a whole number other than 0.', { field: 'quantity' });
+  if (!Number.isInteger(input.quantity) || input.quantity === 0)
+    throw invalid('inventory.variance_quantity', 'quantity must be a whole number other than 0.', {
+      field: 'quantity',
+    });
   if (Math.abs(input.quantity) > MAX_VARIANCE_UNITS) {
-    throw invalid('inventory.variance_quantity', `quantity ${input.quantity} is more than one record can move (at most ${MAX_VARIANCE_UNITS.toLocaleString('en-US')} units).`, { field: 'quantity' });
+    throw invalid(
+      'inventory.variance_quantity',
+      `quantity ${input.quantity} is more than one record can move (at most ${MAX_VARIANCE_UNITS.toLocaleString('en-US')} units).`,
+      { field: 'quantity' },
+    );
   }
-  if (input.kind === 'damaged' && input.quantity < 0) throw invalid('inventory.variance_quantity', 'damaged takes the number of damaged units (positive).', { field: 'quantity' });
-  if (input.kind === 'found' && input.quantity < 0) throw invalid('inventory.variance_quantity', 'found takes the number of units found (positive).', { field: 'quantity' });
+  if (input.kind === 'damaged' && input.quantity < 0)
+    throw invalid('inventory.variance_quantity', 'damaged takes the number of damaged units (positive).', {
+      field: 'quantity',
+    });
+  if (input.kind === 'found' && input.quantity < 0)
+    throw invalid('inventory.variance_quantity', 'found takes the number of units found (positive).', {
+      field: 'quantity',
+    });
   if (!input.reason.trim()) throw invalid('inventory.variance_reason', 'reason is required.', { field: 'reason' });
   const at = input.occurredAt;
   if (at !== undefined) {
-    if (Number.isNaN(at.getTime())) throw invalid('inventory.variance_time', 'occurredAt is not a time.', { field: 'occurredAt' });
+    if (Number.isNaN(at.getTime()))
+      throw invalid('inventory.variance_time', 'occurredAt is not a time.', { field: 'occurredAt' });
     if (at.getTime() > now.getTime() + VARIANCE_CLOCK_SKEW_MS) {
       throw invalid(
         'inventory.variance_in_future',
@@ -86,7 +125,11 @@ function checkVariance(input: VarianceInput, now: Date): void {
       );
     }
     if (at.getTime() < EARLIEST_VARIANCE.getTime()) {
-      throw invalid('inventory.variance_too_old', `occurredAt ${at.toISOString()} is before 2000-01-01: a typo or a zero date.`, { field: 'occurredAt', occurredAt: at.toISOString() });
+      throw invalid(
+        'inventory.variance_too_old',
+        `occurredAt ${at.toISOString()} is before 2000-01-01: a typo or a zero date.`,
+        { field: 'occurredAt', occurredAt: at.toISOString() },
+      );
     }
   }
 }
@@ -96,7 +139,11 @@ function checkVariance(input: VarianceInput, now: Date): void {
  * the future or before 2000, a quantity of 0 or beyond ±1,000,000, text with control characters,
  * taking away more units than the facility has on hand, or on hand past the counter's range.
  */
-export async function recordVariance(db: Db, input: VarianceInput, now: Date): Promise<{ entryKey: string; delta: number; onHand: number; replayed: boolean }> {
+export async function recordVariance(
+  db: Db,
+  input: VarianceInput,
+  now: Date,
+): Promise<{ entryKey: string; delta: number; onHand: number; replayed: boolean }> {
   checkVariance(input, now);
   const variant = await variantBySku(db, input.sku);
   const facility = await physicalFacility(db, input.facility);
@@ -121,11 +168,15 @@ export async function recordVariance(db: Db, input: VarianceInput, now: Date): P
       );
     }
     if (onHand + delta > MAX_ON_HAND) {
-      throw conflict('inventory.variance_out_of_range', `${input.kind} ${units(delta)} would take on hand of ${input.sku} at ${input.facility} past ${MAX_ON_HAND.toLocaleString('en-US')}.`, {
-        field: 'quantity',
-        onHand,
-        quantity: input.quantity,
-      });
+      throw conflict(
+        'inventory.variance_out_of_range',
+        `${input.kind} ${units(delta)} would take on hand of ${input.sku} at ${input.facility} past ${MAX_ON_HAND.toLocaleString('en-US')}.`,
+        {
+          field: 'quantity',
+          onHand,
+          quantity: input.quantity,
+        },
+      );
     }
     const outcome = await recordEntries(
       tx,
@@ -145,7 +196,10 @@ export async function recordVariance(db: Db, input: VarianceInput, now: Date): P
       now,
       { levelsLocked: true },
     );
-    const [after] = await queryRows<{ on_hand: number }>(tx, sql`select on_hand from inventory_levels where variant_id = ${variant.id} and facility_id = ${facility.id}`);
+    const [after] = await queryRows<{ on_hand: number }>(
+      tx,
+      sql`select on_hand from inventory_levels where variant_id = ${variant.id} and facility_id = ${facility.id}`,
+    );
     return { entryKey, delta, onHand: after?.on_hand ?? 0, replayed: outcome.written === 0 };
   });
 }
@@ -156,7 +210,14 @@ export async function recordVariance(db: Db, input: VarianceInput, now: Date): P
  * arrives. A POS line shipped to the customer is not one: it is routed and leaves by a shipment.
  */
 export async function recordPosSale(tx: Db, orderId: number, now: Date): Promise<number> {
-  const lines = await queryRows<{ shopify_line_item_id: string; variant_id: number | null; quantity: number; facility_id: number | null; created: Date; name: string }>(
+  const lines = await queryRows<{
+    shopify_line_item_id: string;
+    variant_id: number | null;
+    quantity: number;
+    facility_id: number | null;
+    created: Date;
+    name: string;
+  }>(
     tx,
     sql`select ol.shopify_line_item_id, ol.variant_id, ol.quantity, o.pickup_facility_id as facility_id, o.shopify_created_at as created, o.name
         from order_lines ol join orders o on o.id = ol.order_id
@@ -183,7 +244,13 @@ export async function recordPosSale(tx: Db, orderId: number, now: Date): Promise
  * say so now): the units never left the store, so its POS sale is reversed, once.
  */
 export async function reversePosSale(tx: Db, lineId: number, now: Date): Promise<number> {
-  const [sale] = await queryRows<{ variant_id: number; facility_id: number; delta: number; reference_id: string | null; key: string }>(
+  const [sale] = await queryRows<{
+    variant_id: number;
+    facility_id: number;
+    delta: number;
+    reference_id: string | null;
+    key: string;
+  }>(
     tx,
     sql`select g.variant_id, g.facility_id, g.delta, g.reference_id, g.idempotency_key as key from inventory_ledger g
         join order_lines ol on g.idempotency_key = 'pos_sale:' || ol.shopify_line_item_id where ol.id = ${lineId}`,
@@ -237,7 +304,10 @@ export async function recordRefundRestocks(tx: Db, refundLineIds: number[], now:
   );
   if (rows.length === 0) return 0;
   // The counters first, in key order, so what is decided below is read under lock.
-  await lockLevels(tx, rows.map((r) => ({ variantId: r.variant_id!, facilityId: r.facility_id! })));
+  await lockLevels(
+    tx,
+    rows.map((r) => ({ variantId: r.variant_id!, facilityId: r.facility_id! })),
+  );
   let written = 0;
   for (const r of rows) {
     const kind = 'return_restock' as const;
@@ -260,8 +330,16 @@ export async function recordRefundRestocks(tx: Db, refundLineIds: number[], now:
 }
 
 /** Every variant of an order: their queue demand or reservations may have moved. */
-export async function markOrderVariantsChanged(tx: Db, orderId: number, now: Date, options: { needsRead?: boolean } = {}): Promise<void> {
-  const rows = await queryRows<{ variant_id: number }>(tx, sql`select distinct variant_id from order_lines where order_id = ${orderId} and variant_id is not null`);
+export async function markOrderVariantsChanged(
+  tx: Db,
+  orderId: number,
+  now: Date,
+  options: { needsRead?: boolean } = {},
+): Promise<void> {
+  const rows = await queryRows<{ variant_id: number }>(
+    tx,
+    sql`select distinct variant_id from order_lines where order_id = ${orderId} and variant_id is not null`,
+  );
   await markChanged(
     tx,
     rows.map((r) => r.variant_id),
@@ -281,8 +359,15 @@ export async function releaseOrderReservations(tx: Db, orderId: number, now: Dat
         where ol.order_id = ${orderId} and r.status = 'active' order by 1, 2`,
   );
   if (held.length > 0) {
-    await lockLevels(tx, held.map((h) => ({ variantId: h.variant_id, facilityId: h.facility_id })));
-    await markChanged(tx, held.map((h) => h.variant_id), now);
+    await lockLevels(
+      tx,
+      held.map((h) => ({ variantId: h.variant_id, facilityId: h.facility_id })),
+    );
+    await markChanged(
+      tx,
+      held.map((h) => h.variant_id),
+      now,
+    );
   }
   let released = 0;
   for (const line of lines) released += await releaseReservation(tx, line.id, 'order_cancelled', now);
@@ -339,17 +424,17 @@ export async function recordOpeningBalances(
     );
     written += await db.transaction(async (tx) => {
       const outcome = await recordEntries(
-          tx,
-          pairs.map((p) => ({
-            variantId: p.variant_id,
-            facilityId: p.facility_id,
-            delta: p.on_hand,
-            kind: 'opening_balance' as const,
-            referenceType: 'shopify_inventory_snapshot',
-            occurredAt: at,
-            source: 'shopify',
-            idempotencyKey: `opening:${p.variant_id}:${p.facility_id}`,
-          })),
+        tx,
+        pairs.map((p) => ({
+          variantId: p.variant_id,
+          facilityId: p.facility_id,
+          delta: p.on_hand,
+          kind: 'opening_balance' as const,
+          referenceType: 'shopify_inventory_snapshot',
+          occurredAt: at,
+          source: 'shopify',
+          idempotencyKey: `opening:${p.variant_id}:${p.facility_id}`,
+        })),
         now,
       );
       // The opening balance is a count as of `at`: an older ERP count says nothing new, and a change
@@ -371,15 +456,23 @@ export async function recordOpeningBalances(
 }
 
 /** Safety stock for one product × facility (null: back to the tag rules and the facility default). */
-export async function setProductSafetyStock(db: Db, input: { sku: string; facility: string; quantity: number | null }, now: Date): Promise<void> {
+export async function setProductSafetyStock(
+  db: Db,
+  input: { sku: string; facility: string; quantity: number | null },
+  now: Date,
+): Promise<void> {
   if (input.quantity !== null && (!Number.isInteger(input.quantity) || input.quantity < 0)) {
-    throw invalid('inventory.safety_stock', 'quantity must be a whole number ≥ 0, or null to clear it.', { field: 'quantity' });
+    throw invalid('inventory.safety_stock', 'quantity must be a whole number ≥ 0, or null to clear it.', {
+      field: 'quantity',
+    });
   }
   const variant = await variantBySku(db, input.sku);
   const facility = await physicalFacility(db, input.facility);
   await db.transaction(async (tx) => {
     await lockLevels(tx, [{ variantId: variant.id, facilityId: facility.id }]);
-    await tx.execute(sql`update inventory_levels set safety_stock = ${input.quantity}, updated_at = ${now} where variant_id = ${variant.id} and facility_id = ${facility.id}`);
+    await tx.execute(
+      sql`update inventory_levels set safety_stock = ${input.quantity}, updated_at = ${now} where variant_id = ${variant.id} and facility_id = ${facility.id}`,
+    );
     await markChanged(tx, [variant.id], now);
   });
 }
@@ -400,13 +493,20 @@ export async function listSafetyStockRules(db: Db): Promise<SafetyStockRule[]> {
 }
 
 /** A tag rule: products with `tag` keep `quantity` units at the facility (or at every facility). */
-export async function putSafetyStockRule(db: Db, input: { tag: string; facility: string | null; quantity: number }, now: Date): Promise<SafetyStockRule> {
+export async function putSafetyStockRule(
+  db: Db,
+  input: { tag: string; facility: string | null; quantity: number },
+  now: Date,
+): Promise<SafetyStockRule> {
   const tag = input.tag.trim();
   if (!tag) throw invalid('inventory.safety_rule_tag', 'tag is required.', { field: 'tag' });
-  if (!Number.isInteger(input.quantity) || input.quantity < 0) throw invalid('inventory.safety_stock', 'quantity must be a whole number ≥ 0.', { field: 'quantity' });
+  if (!Number.isInteger(input.quantity) || input.quantity < 0)
+    throw invalid('inventory.safety_stock', 'quantity must be a whole number ≥ 0.', { field: 'quantity' });
   const facility = input.facility === null ? null : await physicalFacility(db, input.facility);
   return db.transaction(async (tx) => {
-    await tx.execute(sql`delete from safety_stock_rules where tag = ${tag} and coalesce(facility_id, 0) = ${facility?.id ?? 0}`);
+    await tx.execute(
+      sql`delete from safety_stock_rules where tag = ${tag} and coalesce(facility_id, 0) = ${facility?.id ?? 0}`,
+    );
     const [row] = await queryRows<{ id: number }>(
       tx,
       sql`insert into safety_stock_rules (tag, facility_id, quantity, created_at) values (${tag}, ${facility?.id ?? null}, ${input.quantity}, ${now}) returning id`,
@@ -418,14 +518,20 @@ export async function putSafetyStockRule(db: Db, input: { tag: string; facility:
 
 export async function deleteSafetyStockRule(db: Db, id: number, now: Date): Promise<void> {
   await db.transaction(async (tx) => {
-    const [row] = await queryRows<{ tag: string }>(tx, sql`delete from safety_stock_rules where id = ${id} returning tag`);
+    const [row] = await queryRows<{ tag: string }>(
+      tx,
+      sql`delete from safety_stock_rules where id = ${id} returning tag`,
+    );
     if (!row) throw notFound('inventory.unknown_safety_rule', `No safety stock rule ${id}.`);
     await markTaggedChanged(tx, row.tag, now);
   });
 }
 
 async function markTaggedChanged(tx: Db, tag: string, now: Date): Promise<void> {
-  const ids = await queryRows<{ id: number }>(tx, sql`select v.id from variants v join products p on p.id = v.product_id where ${tag} = any(p.tags)`);
+  const ids = await queryRows<{ id: number }>(
+    tx,
+    sql`select v.id from variants v join products p on p.id = v.product_id where ${tag} = any(p.tags)`,
+  );
   await markChanged(
     tx,
     ids.map((r) => r.id),
@@ -434,19 +540,37 @@ async function markTaggedChanged(tx: Db, tag: string, now: Date): Promise<void> 
 }
 
 /** The online channel's threshold and, optionally, its facilities (by code; the group is created when missing). */
-export async function setOnlineChannel(db: Db, input: { threshold?: number; facilities?: string[] }, now: Date): Promise<{ code: string; threshold: number; facilities: string[] }> {
+export async function setOnlineChannel(
+  db: Db,
+  input: { threshold?: number; facilities?: string[] },
+  now: Date,
+): Promise<{ code: string; threshold: number; facilities: string[] }> {
   if (input.threshold !== undefined && (!Number.isInteger(input.threshold) || input.threshold < 0)) {
     throw invalid('inventory.channel_threshold', 'threshold must be a whole number ≥ 0.', { field: 'threshold' });
   }
-  const members = input.facilities === undefined ? undefined : await Promise.all(input.facilities.map((code) => physicalFacility(db, code)));
+  const members =
+    input.facilities === undefined
+      ? undefined
+      : await Promise.all(input.facilities.map((code) => physicalFacility(db, code)));
   return db.transaction(async (tx) => {
     let group = await lockOnlineChannelGroup(tx);
     if (!group) group = await createOnlineChannelGroup(tx, now, !members);
     if (input.threshold !== undefined) await setGroupThreshold(tx, group.id, input.threshold);
-    if (members) await replaceGroupMembers(tx, group.id, members.map((m) => m.id));
+    if (members)
+      await replaceGroupMembers(
+        tx,
+        group.id,
+        members.map((m) => m.id),
+      );
     await markAllVariantsChanged(tx, now);
-    const [after] = await queryRows<{ channel_threshold: number }>(tx, sql`select channel_threshold from facility_groups where id = ${group.id}`);
-    const codes = await queryRows<{ code: string }>(tx, sql`select f.code from facility_group_members m join facilities f on f.id = m.facility_id where m.group_id = ${group.id} order by m.sequence, f.code`);
+    const [after] = await queryRows<{ channel_threshold: number }>(
+      tx,
+      sql`select channel_threshold from facility_groups where id = ${group.id}`,
+    );
+    const codes = await queryRows<{ code: string }>(
+      tx,
+      sql`select f.code from facility_group_members m join facilities f on f.id = m.facility_id where m.group_id = ${group.id} order by m.sequence, f.code`,
+    );
     return { code: group.code, threshold: after!.channel_threshold, facilities: codes.map((c) => c.code) };
   });
 }

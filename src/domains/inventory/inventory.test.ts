@@ -11,7 +11,20 @@ import { applyProductSnapshot } from '../catalog/index.js';
 import { facilities, facilityGroupMembers, facilityGroups } from '../facilities/facilities.schema.js';
 import { applyOrderSnapshot, type OrderSnapshot } from '../orders/index.js';
 import { makeOrderInventoryHandlers } from '../../flows/order-inventory.js';
-import { compareCountersWithLedger, computeAtp, explainSkuAtp, consumeReservation, importCountFile, markChanged, recordEntries, recordRefundRestocks, recordVariance, releaseReservation, reserveStock, type ImportReport } from './index.js';
+import {
+  compareCountersWithLedger,
+  computeAtp,
+  explainSkuAtp,
+  consumeReservation,
+  importCountFile,
+  markChanged,
+  recordEntries,
+  recordRefundRestocks,
+  recordVariance,
+  releaseReservation,
+  reserveStock,
+  type ImportReport,
+} from './index.js';
 import { safetyStockRules } from './inventory.schema.js';
 
 let testDb: TestDatabase;
@@ -40,7 +53,8 @@ function file(name: string, text: string): string {
   return p;
 }
 
-const importFile = (p: string, perRow = false): Promise<ImportReport> => importCountFile(db, { path: p, perRow, source: 'test', now: () => now });
+const importFile = (p: string, perRow = false): Promise<ImportReport> =>
+  importCountFile(db, { path: p, perRow, source: 'test', now: () => now });
 
 beforeAll(async () => {
   testDb = await createTestDatabase();
@@ -51,7 +65,14 @@ beforeAll(async () => {
     .values([
       { code: 'WH1', name: 'Warehouse', kind: 'WAREHOUSE', canShip: true, defaultSafetyStock: 0 },
       { code: 'ST1', name: 'Store 1', kind: 'STORE', canPickup: true, defaultSafetyStock: 2 },
-      { code: 'ST2', name: 'Store 2', kind: 'STORE', canPickup: true, defaultSafetyStock: 1, excludedFromOnlineAtp: true },
+      {
+        code: 'ST2',
+        name: 'Store 2',
+        kind: 'STORE',
+        canPickup: true,
+        defaultSafetyStock: 1,
+        excludedFromOnlineAtp: true,
+      },
       { code: 'ST3', name: 'Store 3', kind: 'STORE', brokeringEnabled: false },
       { code: 'QUEUE', name: 'Brokering queue', kind: 'VIRTUAL', queueKind: 'brokering' },
     ])
@@ -83,7 +104,8 @@ beforeAll(async () => {
     },
     now,
   );
-  for (const v of await queryRows<{ id: number; sku: string }>(db, sql`select id, sku from variants`)) ids[v.sku] = v.id;
+  for (const v of await queryRows<{ id: number; sku: string }>(db, sql`select id, sku from variants`))
+    ids[v.sku] = v.id;
 });
 afterAll(() => testDb.drop());
 
@@ -104,7 +126,9 @@ describe(`ledger and counters (${backend})`, () => {
     expect(again).toEqual({ written: 0, replayed: 1 });
     // 40 writers at once, each +1 on the same counter, 10 of them replays of one key.
     await Promise.all(
-      Array.from({ length: 40 }, (_, i) => db.transaction((tx) => recordEntries(tx, [entry(i < 10 ? 'r-same' : `r-par-${i}`, 1)], now))),
+      Array.from({ length: 40 }, (_, i) =>
+        db.transaction((tx) => recordEntries(tx, [entry(i < 10 ? 'r-same' : `r-par-${i}`, 1)], now)),
+      ),
     );
     expect(await onHand('SKU-C', 'WH1')).toBe(10 + 1 + 30);
     expect((await compareCountersWithLedger(db)).drift).toEqual([]);
@@ -115,7 +139,12 @@ describe(`publishing marks (${backend})`, () => {
   test('a level webhook asks to read one location; marks for the same variant add up; a read of everything wins', async () => {
     const v = ids['SKU-C']!;
     const mark = async () =>
-      (await queryRows<{ needs_read: boolean; read_locations: string[] | null }>(db, sql`select needs_read, read_locations from inventory_publish_queue where variant_id = ${v}`))[0];
+      (
+        await queryRows<{ needs_read: boolean; read_locations: string[] | null }>(
+          db,
+          sql`select needs_read, read_locations from inventory_publish_queue where variant_id = ${v}`,
+        )
+      )[0];
     await db.execute(sql`delete from inventory_publish_queue`);
     await markChanged(db, [v], now);
     expect(await mark()).toEqual({ needs_read: false, read_locations: null });
@@ -123,7 +152,10 @@ describe(`publishing marks (${backend})`, () => {
     expect(await mark()).toEqual({ needs_read: true, read_locations: ['gid://shopify/Location/1'] });
     await markChanged(db, [v], now);
     await markChanged(db, [v], now, { needsRead: true, readAt: 'gid://shopify/Location/2' });
-    expect(await mark()).toEqual({ needs_read: true, read_locations: ['gid://shopify/Location/1', 'gid://shopify/Location/2'] });
+    expect(await mark()).toEqual({
+      needs_read: true,
+      read_locations: ['gid://shopify/Location/1', 'gid://shopify/Location/2'],
+    });
     await markChanged(db, [v], now, { needsRead: true });
     expect(await mark()).toEqual({ needs_read: true, read_locations: null });
     await markChanged(db, [v], now, { needsRead: true, readAt: 'gid://shopify/Location/3' });
@@ -139,16 +171,42 @@ describe(`ERP count files (${backend})`, () => {
       recordEntries(
         tx,
         [
-          { variantId: ids['SKU-A']!, facilityId: ids['ST1']!, delta: 1, kind: 'return_restock', occurredAt: new Date('2026-11-28T05:00:00Z'), source: 'test', idempotencyKey: 'ret-1' },
-          { variantId: ids['SKU-A']!, facilityId: ids['ST1']!, delta: -2, kind: 'pos_sale', occurredAt: new Date('2026-11-28T09:05:00Z'), source: 'test', idempotencyKey: 'pos-1' },
+          {
+            variantId: ids['SKU-A']!,
+            facilityId: ids['ST1']!,
+            delta: 1,
+            kind: 'return_restock',
+            occurredAt: new Date('2026-11-28T05:00:00Z'),
+            source: 'test',
+            idempotencyKey: 'ret-1',
+          },
+          {
+            variantId: ids['SKU-A']!,
+            facilityId: ids['ST1']!,
+            delta: -2,
+            kind: 'pos_sale',
+            occurredAt: new Date('2026-11-28T09:05:00Z'),
+            source: 'test',
+            idempotencyKey: 'pos-1',
+          },
         ],
         now,
       ),
     );
     expect(await onHand('SKU-A', 'ST1')).toBe(-1);
-    const csv = file('count-1.csv', 'facility,sku,quantity,counted_at\nST1,SKU-A,20,2026-11-28T06:00:00Z\nWH1,SKU-A,100,2026-11-28T06:00:00Z\nST1,SKU-B,5,2026-11-28T06:00:00Z\n');
+    const csv = file(
+      'count-1.csv',
+      'facility,sku,quantity,counted_at\nST1,SKU-A,20,2026-11-28T06:00:00Z\nWH1,SKU-A,100,2026-11-28T06:00:00Z\nST1,SKU-B,5,2026-11-28T06:00:00Z\n',
+    );
     const report = await importFile(csv);
-    expect(report).toMatchObject({ status: 'applied', rowsTotal: 3, rowsValid: 3, rowsApplied: 3, errorCount: 0, entriesWritten: 3 });
+    expect(report).toMatchObject({
+      status: 'applied',
+      rowsTotal: 3,
+      rowsValid: 3,
+      rowsApplied: 3,
+      errorCount: 0,
+      entriesWritten: 3,
+    });
     // 20 counted at 06:00, then the 09:05 sale: 18.
     expect(await onHand('SKU-A', 'ST1')).toBe(18);
     expect(await onHand('SKU-A', 'WH1')).toBe(100);
@@ -160,11 +218,27 @@ describe(`ERP count files (${backend})`, () => {
     expect(await onHand('SKU-A', 'ST1')).toBe(18);
     // A sale from 05:30 arrives late: the 06:00 count already saw it, so on hand stays.
     await db.transaction((tx) =>
-      recordEntries(tx, [{ variantId: ids['SKU-A']!, facilityId: ids['ST1']!, delta: -3, kind: 'pos_sale', occurredAt: new Date('2026-11-28T05:30:00Z'), source: 'test', idempotencyKey: 'pos-late' }], now),
+      recordEntries(
+        tx,
+        [
+          {
+            variantId: ids['SKU-A']!,
+            facilityId: ids['ST1']!,
+            delta: -3,
+            kind: 'pos_sale',
+            occurredAt: new Date('2026-11-28T05:30:00Z'),
+            source: 'test',
+            idempotencyKey: 'pos-late',
+          },
+        ],
+        now,
+      ),
     );
     expect(await onHand('SKU-A', 'ST1')).toBe(18);
     // An older count (yesterday's file, late) says nothing new.
-    const old = await importFile(file('count-0.csv', 'facility,sku,quantity,counted_at\nST1,SKU-A,50,2026-11-27T06:00:00Z\n'));
+    const old = await importFile(
+      file('count-0.csv', 'facility,sku,quantity,counted_at\nST1,SKU-A,50,2026-11-27T06:00:00Z\n'),
+    );
     expect(old).toMatchObject({ status: 'applied', rowsApplied: 0, rowsSuperseded: 1, entriesWritten: 0 });
     expect(await onHand('SKU-A', 'ST1')).toBe(18);
     expect((await compareCountersWithLedger(db)).drift).toEqual([]);
@@ -197,7 +271,9 @@ describe(`ERP count files (${backend})`, () => {
       { line: 9, reason: 'expected 4 fields, found 2' },
       { line: 10, reason: 'unknown facility "QUEUE"' },
     ]);
-    expect({ size: await ledgerSize(), b: await onHand('SKU-B', 'ST1'), c: await onHand('SKU-C', 'WH1') }).toEqual(before);
+    expect({ size: await ledgerSize(), b: await onHand('SKU-B', 'ST1'), c: await onHand('SKU-C', 'WH1') }).toEqual(
+      before,
+    );
 
     const partial = await importFile(file('bad-per-row.csv', text), true);
     expect(partial).toMatchObject({ status: 'applied', errorCount: 8, rowsValid: 2, rowsApplied: 2 });
@@ -207,29 +283,60 @@ describe(`ERP count files (${backend})`, () => {
   });
 
   test('JSON Lines with barcodes; a header without the needed columns is refused', async () => {
-    const jsonl = file('count.jsonl', '{"facility":"ST2","barcode":"000003","quantity":9,"counted_at":"2026-11-28T07:00:00Z"}\nnot json\n');
+    const jsonl = file(
+      'count.jsonl',
+      '{"facility":"ST2","barcode":"000003","quantity":9,"counted_at":"2026-11-28T07:00:00Z"}\nnot json\n',
+    );
     const bad = await importFile(jsonl);
     expect(bad.errors).toEqual([{ line: 2, reason: 'not valid JSON' }]);
-    const good = await importFile(file('count2.jsonl', '{"facility":"ST2","barcode":"000003","quantity":9,"counted_at":"2026-11-28T07:00:00Z"}\n'));
+    const good = await importFile(
+      file('count2.jsonl', '{"facility":"ST2","barcode":"000003","quantity":9,"counted_at":"2026-11-28T07:00:00Z"}\n'),
+    );
     expect(good.status).toBe('applied');
     expect(await onHand('SKU-C', 'ST2')).toBe(9);
     const header = await importFile(file('header.csv', 'store,item,qty\nST1,SKU-A,1\n'));
-    expect(header.errors).toEqual([{ line: 1, reason: 'header must name the columns facility, sku (or barcode), quantity, counted_at; missing: facility, counted_at, sku or barcode; found "store,item,qty"' }]);
+    expect(header.errors).toEqual([
+      {
+        line: 1,
+        reason:
+          'header must name the columns facility, sku (or barcode), quantity, counted_at; missing: facility, counted_at, sku or barcode; found "store,item,qty"',
+      },
+    ]);
   });
 });
 
 describe(`variances (${backend})`, () => {
   test('found and damaged stock move on hand with a reason; a retried request applies once; bad input changes nothing', async () => {
     const start = await onHand('SKU-B', 'WH1');
-    const found = await recordVariance(db, { facility: 'WH1', sku: 'SKU-B', kind: 'found', quantity: 4, reason: 'back room', idempotencyKey: 'v1' }, now);
+    const found = await recordVariance(
+      db,
+      { facility: 'WH1', sku: 'SKU-B', kind: 'found', quantity: 4, reason: 'back room', idempotencyKey: 'v1' },
+      now,
+    );
     expect(found).toMatchObject({ delta: 4, onHand: start + 4, replayed: false });
-    expect(await recordVariance(db, { facility: 'WH1', sku: 'SKU-B', kind: 'found', quantity: 4, reason: 'back room', idempotencyKey: 'v1' }, now)).toMatchObject({ replayed: true, onHand: start + 4 });
-    expect(await recordVariance(db, { facility: 'WH1', sku: 'SKU-B', kind: 'damaged', quantity: 1, reason: 'wet box' }, now)).toMatchObject({ delta: -1, onHand: start + 3 });
+    expect(
+      await recordVariance(
+        db,
+        { facility: 'WH1', sku: 'SKU-B', kind: 'found', quantity: 4, reason: 'back room', idempotencyKey: 'v1' },
+        now,
+      ),
+    ).toMatchObject({ replayed: true, onHand: start + 4 });
+    expect(
+      await recordVariance(db, { facility: 'WH1', sku: 'SKU-B', kind: 'damaged', quantity: 1, reason: 'wet box' }, now),
+    ).toMatchObject({ delta: -1, onHand: start + 3 });
     const size = await ledgerSize();
-    await expect(recordVariance(db, { facility: 'WH1', sku: 'NOPE', kind: 'found', quantity: 1, reason: 'x' }, now)).rejects.toMatchObject({ code: 'inventory.unknown_sku' });
-    await expect(recordVariance(db, { facility: 'XX', sku: 'SKU-B', kind: 'found', quantity: 1, reason: 'x' }, now)).rejects.toMatchObject({ code: 'inventory.unknown_facility' });
-    await expect(recordVariance(db, { facility: 'WH1', sku: 'SKU-B', kind: 'damaged', quantity: -1, reason: 'x' }, now)).rejects.toMatchObject({ code: 'inventory.variance_quantity' });
-    await expect(recordVariance(db, { facility: 'QUEUE', sku: 'SKU-B', kind: 'found', quantity: 1, reason: 'x' }, now)).rejects.toMatchObject({ code: 'inventory.virtual_facility' });
+    await expect(
+      recordVariance(db, { facility: 'WH1', sku: 'NOPE', kind: 'found', quantity: 1, reason: 'x' }, now),
+    ).rejects.toMatchObject({ code: 'inventory.unknown_sku' });
+    await expect(
+      recordVariance(db, { facility: 'XX', sku: 'SKU-B', kind: 'found', quantity: 1, reason: 'x' }, now),
+    ).rejects.toMatchObject({ code: 'inventory.unknown_facility' });
+    await expect(
+      recordVariance(db, { facility: 'WH1', sku: 'SKU-B', kind: 'damaged', quantity: -1, reason: 'x' }, now),
+    ).rejects.toMatchObject({ code: 'inventory.variance_quantity' });
+    await expect(
+      recordVariance(db, { facility: 'QUEUE', sku: 'SKU-B', kind: 'found', quantity: 1, reason: 'x' }, now),
+    ).rejects.toMatchObject({ code: 'inventory.virtual_facility' });
     expect(await ledgerSize()).toBe(size);
     expect(await onHand('SKU-B', 'WH1')).toBe(start + 3);
   });
@@ -246,7 +353,14 @@ describe(`ATP (${backend})`, () => {
     await recordVariance(db, { facility: 'ST3', sku: 'SKU-A', kind: 'found', quantity: 6, reason: 'count' }, now);
     let atp = (await computeAtp(db, [ids['SKU-A']!])).get(ids['SKU-A']!)!;
     const byCode = Object.fromEntries(atp.facilities.map((f) => [f.facilityCode, f]));
-    expect(byCode['WH1']).toMatchObject({ onHand: 100, reserved: 0, safetyStock: 0, safetySource: 'facility_default', atp: 100, countsOnline: true });
+    expect(byCode['WH1']).toMatchObject({
+      onHand: 100,
+      reserved: 0,
+      safetyStock: 0,
+      safetySource: 'facility_default',
+      atp: 100,
+      countsOnline: true,
+    });
     expect(byCode['ST1']).toMatchObject({ onHand: 18, safetyStock: 2, atp: 16, countsOnline: true });
     expect(byCode['ST3']).toMatchObject({ onHand: 6, brokeringEnabled: false, atp: 0 });
     expect(atp).toMatchObject({ facilityAtpSum: 116, channelThreshold: 0, queueDemand: 0, onlineAtp: 116 });
@@ -256,7 +370,9 @@ describe(`ATP (${backend})`, () => {
       { tag: 'fragile', facilityId: null, quantity: 3 },
       { tag: 'summer', facilityId: ids['ST1']!, quantity: 5 },
     ]);
-    await db.execute(sql`update inventory_levels set safety_stock = 10 where variant_id = ${ids['SKU-A']!} and facility_id = ${ids['WH1']!}`);
+    await db.execute(
+      sql`update inventory_levels set safety_stock = 10 where variant_id = ${ids['SKU-A']!} and facility_id = ${ids['WH1']!}`,
+    );
     atp = (await computeAtp(db, [ids['SKU-A']!])).get(ids['SKU-A']!)!;
     const terms = Object.fromEntries(atp.facilities.map((f) => [f.facilityCode, f]));
     expect(terms['WH1']).toMatchObject({ safetyStock: 10, safetySource: 'product', atp: 90 });
@@ -264,9 +380,20 @@ describe(`ATP (${backend})`, () => {
     expect(atp.onlineAtp).toBe(103);
 
     // A channel group with a threshold, and an order waiting to be routed.
-    const [group] = await db.insert(facilityGroups).values({ code: 'online', name: 'Online', purpose: 'online_channel', channelThreshold: 4 }).returning({ id: facilityGroups.id });
-    await db.insert(facilityGroupMembers).values([{ groupId: group!.id, facilityId: ids['WH1']! }, { groupId: group!.id, facilityId: ids['ST1']! }]);
-    await applyOrderSnapshot(db, order('gid://shopify/Order/50', [{ sku: 'SKU-A', variant: 1, quantity: 7 }]), 'test', now);
+    const [group] = await db
+      .insert(facilityGroups)
+      .values({ code: 'online', name: 'Online', purpose: 'online_channel', channelThreshold: 4 })
+      .returning({ id: facilityGroups.id });
+    await db.insert(facilityGroupMembers).values([
+      { groupId: group!.id, facilityId: ids['WH1']! },
+      { groupId: group!.id, facilityId: ids['ST1']! },
+    ]);
+    await applyOrderSnapshot(
+      db,
+      order('gid://shopify/Order/50', [{ sku: 'SKU-A', variant: 1, quantity: 7 }]),
+      'test',
+      now,
+    );
     const explained = await explainSkuAtp(db, 'SKU-A');
     expect(explained.atp).toMatchObject({ facilityAtpSum: 103, channelThreshold: 4, queueDemand: 7, onlineAtp: 92 });
     await expect(explainSkuAtp(db, 'NOPE')).rejects.toMatchObject({ code: 'inventory.unknown_sku' });
@@ -275,7 +402,11 @@ describe(`ATP (${backend})`, () => {
   });
 });
 
-function order(id: string, lines: Array<{ sku: string; variant: number; quantity: number; current?: number; counter?: boolean }>, overrides: Partial<OrderSnapshot> = {}): OrderSnapshot {
+function order(
+  id: string,
+  lines: Array<{ sku: string; variant: number; quantity: number; current?: number; counter?: boolean }>,
+  overrides: Partial<OrderSnapshot> = {},
+): OrderSnapshot {
   return {
     shopifyOrderId: id,
     name: `#${id.split('/').pop()}`,
@@ -319,13 +450,32 @@ describe(`reservations and order events (${backend})`, () => {
   test('reserving never promises more than is there, even with parallel reservers', async () => {
     // SKU-B at WH1: on hand as the variance test left it.
     const there = await onHand('SKU-B', 'WH1');
-    await applyOrderSnapshot(db, order('gid://shopify/Order/60', [{ sku: 'SKU-B', variant: 2, quantity: 1 }]), 'test', now);
-    const [line] = await queryRows<{ id: number }>(db, sql`select id from order_lines where shopify_line_item_id = 'gid://shopify/Order/60/line/0'`);
+    await applyOrderSnapshot(
+      db,
+      order('gid://shopify/Order/60', [{ sku: 'SKU-B', variant: 2, quantity: 1 }]),
+      'test',
+      now,
+    );
+    const [line] = await queryRows<{ id: number }>(
+      db,
+      sql`select id from order_lines where shopify_line_item_id = 'gid://shopify/Order/60/line/0'`,
+    );
     const tries = await Promise.all(
-      Array.from({ length: there + 3 }, () => db.transaction((tx) => reserveStock(tx, { orderLineId: line!.id, variantId: ids['SKU-B']!, facilityId: ids['WH1']!, quantity: 1 }, now))),
+      Array.from({ length: there + 3 }, () =>
+        db.transaction((tx) =>
+          reserveStock(
+            tx,
+            { orderLineId: line!.id, variantId: ids['SKU-B']!, facilityId: ids['WH1']!, quantity: 1 },
+            now,
+          ),
+        ),
+      ),
     );
     expect(tries.filter(Boolean)).toHaveLength(there);
-    const [level] = await queryRows<{ reserved: number }>(db, sql`select reserved from inventory_levels where variant_id = ${ids['SKU-B']!} and facility_id = ${ids['WH1']!}`);
+    const [level] = await queryRows<{ reserved: number }>(
+      db,
+      sql`select reserved from inventory_levels where variant_id = ${ids['SKU-B']!} and facility_id = ${ids['WH1']!}`,
+    );
     expect(level!.reserved).toBe(there);
     expect(await db.transaction((tx) => releaseReservation(tx, line!.id, 'test', now))).toBe(there);
   });
@@ -335,22 +485,59 @@ describe(`reservations and order events (${backend})`, () => {
     const o = order('gid://shopify/Order/70', [{ sku: 'SKU-A', variant: 1, quantity: 5 }]);
     await applyOrderSnapshot(db, o, 'test', now);
     await deliver();
-    const [line] = await queryRows<{ id: number }>(db, sql`select id from order_lines where shopify_line_item_id = 'gid://shopify/Order/70/line/0'`);
-    expect(await db.transaction((tx) => reserveStock(tx, { orderLineId: line!.id, variantId: ids['SKU-A']!, facilityId: ids['WH1']!, quantity: 5 }, now))).toBe(true);
+    const [line] = await queryRows<{ id: number }>(
+      db,
+      sql`select id from order_lines where shopify_line_item_id = 'gid://shopify/Order/70/line/0'`,
+    );
+    expect(
+      await db.transaction((tx) =>
+        reserveStock(
+          tx,
+          { orderLineId: line!.id, variantId: ids['SKU-A']!, facilityId: ids['WH1']!, quantity: 5 },
+          now,
+        ),
+      ),
+    ).toBe(true);
     const reserved = async () =>
-      (await queryRows<{ reserved: number }>(db, sql`select reserved from inventory_levels where variant_id = ${ids['SKU-A']!} and facility_id = ${ids['WH1']!}`))[0]!.reserved;
+      (
+        await queryRows<{ reserved: number }>(
+          db,
+          sql`select reserved from inventory_levels where variant_id = ${ids['SKU-A']!} and facility_id = ${ids['WH1']!}`,
+        )
+      )[0]!.reserved;
     expect(await reserved()).toBe(5);
-    await applyOrderSnapshot(db, { ...o, updatedAt: new Date('2026-11-28T09:10:00Z'), lines: [{ ...o.lines[0]!, currentQuantity: 2 }] }, 'test', now);
+    await applyOrderSnapshot(
+      db,
+      { ...o, updatedAt: new Date('2026-11-28T09:10:00Z'), lines: [{ ...o.lines[0]!, currentQuantity: 2 }] },
+      'test',
+      now,
+    );
     expect(await deliver()).toMatchObject({ failed: 0 });
     expect(await reserved()).toBe(2);
-    await applyOrderSnapshot(db, { ...o, updatedAt: new Date('2026-11-28T09:20:00Z'), cancelledAt: new Date('2026-11-28T09:20:00Z'), lines: [{ ...o.lines[0]!, currentQuantity: 0 }] }, 'test', now);
+    await applyOrderSnapshot(
+      db,
+      {
+        ...o,
+        updatedAt: new Date('2026-11-28T09:20:00Z'),
+        cancelledAt: new Date('2026-11-28T09:20:00Z'),
+        lines: [{ ...o.lines[0]!, currentQuantity: 0 }],
+      },
+      'test',
+      now,
+    );
     await deliver();
     expect(await reserved()).toBe(0);
 
     // POS: the store's on hand drops once, however often the order arrives.
-    await db.execute(sql`update facilities set shopify_location_id = 'gid://shopify/Location/7' where id = ${ids['ST1']!}`);
+    await db.execute(
+      sql`update facilities set shopify_location_id = 'gid://shopify/Location/7' where id = ${ids['ST1']!}`,
+    );
     const before = await onHand('SKU-B', 'ST1');
-    const pos = order('gid://shopify/Order/80', [{ sku: 'SKU-B', variant: 2, quantity: 2, counter: true }], { sourceName: 'pos', fulfillmentStatus: 'FULFILLED', pickupLocationId: 'gid://shopify/Location/7' });
+    const pos = order('gid://shopify/Order/80', [{ sku: 'SKU-B', variant: 2, quantity: 2, counter: true }], {
+      sourceName: 'pos',
+      fulfillmentStatus: 'FULFILLED',
+      pickupLocationId: 'gid://shopify/Location/7',
+    });
     await applyOrderSnapshot(db, pos, 'webhook', now);
     await applyOrderSnapshot(db, pos, 'poll', now);
     await deliver();
@@ -363,14 +550,24 @@ describe(`reservations and order events (${backend})`, () => {
   });
 
   test('refunds: a return restocked at a store raises on hand there once; without restock nothing moves; a cancellation puts back no unit that already left in a parcel', async () => {
-    await db.execute(sql`update facilities set shopify_location_id = 'gid://shopify/Location/8' where id = ${ids['ST2']!}`);
-    await db.execute(sql`update facilities set shopify_location_id = 'gid://shopify/Location/9' where id = ${ids['WH1']!}`);
+    await db.execute(
+      sql`update facilities set shopify_location_id = 'gid://shopify/Location/8' where id = ${ids['ST2']!}`,
+    );
+    await db.execute(
+      sql`update facilities set shopify_location_id = 'gid://shopify/Location/9' where id = ${ids['WH1']!}`,
+    );
     const entries = async (kind: string) =>
       queryRows<{ key: string; delta: number; facility: string; occurred_at: Date }>(
         db,
         sql`select g.idempotency_key as key, g.delta, f.code as facility, g.occurred_at from inventory_ledger g join facilities f on f.id = g.facility_id where g.kind = ${kind} order by g.id`,
       );
-    const refundLine = (id: string, line: string, quantity: number, restockType: 'RETURN' | 'NO_RESTOCK' | 'CANCEL', locationId: string | null) => ({
+    const refundLine = (
+      id: string,
+      line: string,
+      quantity: number,
+      restockType: 'RETURN' | 'NO_RESTOCK' | 'CANCEL',
+      locationId: string | null,
+    ) => ({
       shopifyRefundLineId: `gid://shopify/RefundLineItem/${id}`,
       shopifyLineItemId: line,
       quantity,
@@ -380,7 +577,11 @@ describe(`reservations and order events (${backend})`, () => {
     const at = new Date('2026-11-28T09:45:00Z');
 
     // A counter sale at ST1: one unit brought back to ST2 and put on its shelf, one refunded without restock.
-    const sale = order('gid://shopify/Order/90', [{ sku: 'SKU-A', variant: 1, quantity: 2, counter: true }], { sourceName: 'pos', fulfillmentStatus: 'FULFILLED', pickupLocationId: 'gid://shopify/Location/7' });
+    const sale = order('gid://shopify/Order/90', [{ sku: 'SKU-A', variant: 1, quantity: 2, counter: true }], {
+      sourceName: 'pos',
+      fulfillmentStatus: 'FULFILLED',
+      pickupLocationId: 'gid://shopify/Location/7',
+    });
     await applyOrderSnapshot(db, sale, 'webhook', now);
     await deliver();
     const [st1, st2] = [await onHand('SKU-A', 'ST1'), await onHand('SKU-A', 'ST2')];
@@ -389,17 +590,35 @@ describe(`reservations and order events (${backend})`, () => {
       updatedAt: new Date('2026-11-28T09:46:00Z'),
       lines: [{ ...sale.lines[0]!, currentQuantity: 0 }],
       refunds: [
-        { shopifyRefundId: 'gid://shopify/Refund/91', createdAt: at, lines: [refundLine('911', 'gid://shopify/Order/90/line/0', 1, 'RETURN', 'gid://shopify/Location/8')] },
-        { shopifyRefundId: 'gid://shopify/Refund/92', createdAt: at, lines: [refundLine('921', 'gid://shopify/Order/90/line/0', 1, 'NO_RESTOCK', null)] },
+        {
+          shopifyRefundId: 'gid://shopify/Refund/91',
+          createdAt: at,
+          lines: [refundLine('911', 'gid://shopify/Order/90/line/0', 1, 'RETURN', 'gid://shopify/Location/8')],
+        },
+        {
+          shopifyRefundId: 'gid://shopify/Refund/92',
+          createdAt: at,
+          lines: [refundLine('921', 'gid://shopify/Order/90/line/0', 1, 'NO_RESTOCK', null)],
+        },
       ],
     };
     expect(await applyOrderSnapshot(db, returned, 'webhook:refunds/create', now)).toBe('updated');
     expect(await applyOrderSnapshot(db, returned, 'poll', now)).toBe('unchanged');
     await deliver();
     expect([await onHand('SKU-A', 'ST1'), await onHand('SKU-A', 'ST2')]).toEqual([st1, st2 + 1]);
-    expect(await entries('return_restock')).toContainEqual({ key: 'return_restock:gid://shopify/RefundLineItem/911', delta: 1, facility: 'ST2', occurred_at: at });
+    expect(await entries('return_restock')).toContainEqual({
+      key: 'return_restock:gid://shopify/RefundLineItem/911',
+      delta: 1,
+      facility: 'ST2',
+      occurred_at: at,
+    });
     // The same refund lines handled again (an event delivered twice) write nothing.
-    const rows = (await queryRows<{ id: number }>(db, sql`select id from order_refund_lines where shopify_refund_id in ('gid://shopify/Refund/91', 'gid://shopify/Refund/92')`)).map((r) => r.id);
+    const rows = (
+      await queryRows<{ id: number }>(
+        db,
+        sql`select id from order_refund_lines where shopify_refund_id in ('gid://shopify/Refund/91', 'gid://shopify/Refund/92')`,
+      )
+    ).map((r) => r.id);
     expect(await db.transaction((tx) => recordRefundRestocks(tx, rows, now))).toBe(0);
     expect(await onHand('SKU-A', 'ST2')).toBe(st2 + 1);
 
@@ -410,10 +629,31 @@ describe(`reservations and order events (${backend})`, () => {
     const shipOne = async (shopifyId: string) => {
       const o = order(shopifyId, [{ sku: 'SKU-C', variant: 3, quantity: 2 }]);
       await applyOrderSnapshot(db, o, 'webhook', now);
-      const [line] = await queryRows<{ id: number }>(db, sql`select id from order_lines where shopify_line_item_id = ${`${shopifyId}/line/0`}`);
+      const [line] = await queryRows<{ id: number }>(
+        db,
+        sql`select id from order_lines where shopify_line_item_id = ${`${shopifyId}/line/0`}`,
+      );
       await db.transaction(async (tx) => {
-        expect(await reserveStock(tx, { orderLineId: line!.id, variantId: ids['SKU-C']!, facilityId: ids['WH1']!, quantity: 2 }, now)).toBe(true);
-        await consumeReservation(tx, { orderLineId: line!.id, variantId: ids['SKU-C']!, facilityId: ids['WH1']!, quantity: 1, shipmentKey: `test:${line!.id}`, occurredAt: now, source: 'test' }, now);
+        expect(
+          await reserveStock(
+            tx,
+            { orderLineId: line!.id, variantId: ids['SKU-C']!, facilityId: ids['WH1']!, quantity: 2 },
+            now,
+          ),
+        ).toBe(true);
+        await consumeReservation(
+          tx,
+          {
+            orderLineId: line!.id,
+            variantId: ids['SKU-C']!,
+            facilityId: ids['WH1']!,
+            quantity: 1,
+            shipmentKey: `test:${line!.id}`,
+            occurredAt: now,
+            source: 'test',
+          },
+          now,
+        );
         await tx.execute(sql`update order_lines set shipped_quantity = 1 where id = ${line!.id}`);
       });
       return o;
@@ -426,7 +666,13 @@ describe(`reservations and order events (${backend})`, () => {
       ...o,
       updatedAt: new Date('2026-11-28T09:50:00Z'),
       lines: [{ ...o.lines[0]!, currentQuantity: 2 - quantity }],
-      refunds: [{ shopifyRefundId: `gid://shopify/Refund/${id}`, createdAt: at, lines: [refundLine(id, o.lines[0]!.shopifyLineItemId, quantity, 'CANCEL', 'gid://shopify/Location/9')] }],
+      refunds: [
+        {
+          shopifyRefundId: `gid://shopify/Refund/${id}`,
+          createdAt: at,
+          lines: [refundLine(id, o.lines[0]!.shopifyLineItemId, quantity, 'CANCEL', 'gid://shopify/Location/9')],
+        },
+      ],
     });
     await applyOrderSnapshot(db, cancelled(partly, '931', 1), 'webhook:refunds/create', now);
     await applyOrderSnapshot(db, cancelled(wholly, '941', 2), 'webhook:refunds/create', now);
@@ -438,8 +684,14 @@ describe(`reservations and order events (${backend})`, () => {
       sql`select g.kind, g.delta from inventory_ledger g join order_lines ol on g.reference_type = 'order_line' and g.reference_id = ol.id::text
           where ol.shopify_line_item_id in ('gid://shopify/Order/93/line/0', 'gid://shopify/Order/94/line/0') order by g.id`,
     );
-    expect(kinds).toEqual([{ kind: 'shipment', delta: -1 }, { kind: 'shipment', delta: -1 }]);
-    const [reserved] = await queryRows<{ reserved: number }>(db, sql`select reserved from inventory_levels where variant_id = ${ids['SKU-C']!} and facility_id = ${ids['WH1']!}`);
+    expect(kinds).toEqual([
+      { kind: 'shipment', delta: -1 },
+      { kind: 'shipment', delta: -1 },
+    ]);
+    const [reserved] = await queryRows<{ reserved: number }>(
+      db,
+      sql`select reserved from inventory_levels where variant_id = ${ids['SKU-C']!} and facility_id = ${ids['WH1']!}`,
+    );
     expect(reserved!.reserved).toBe(0);
     expect((await compareCountersWithLedger(db)).drift).toEqual([]);
   });

@@ -51,7 +51,10 @@ export async function lockLevels(tx: Db, pairs: Array<{ variantId: number; facil
  * Takes the counter rows of these pairs under lock, in key order, without creating missing ones
  * (for callers that only move stock where a row exists, e.g. routing's reservations).
  */
-export async function lockExistingLevels(tx: Db, pairs: Array<{ variantId: number; facilityId: number }>): Promise<void> {
+export async function lockExistingLevels(
+  tx: Db,
+  pairs: Array<{ variantId: number; facilityId: number }>,
+): Promise<void> {
   if (pairs.length === 0) return;
   await tx.execute(
     sql`select 1 from inventory_levels l
@@ -65,7 +68,12 @@ export async function lockExistingLevels(tx: Db, pairs: Array<{ variantId: numbe
  * before the latest ERP count of its pair was already in that count: it is written together with an
  * equal and opposite `erp_reset` correction, so on hand stays what the count said plus what came after.
  */
-export async function recordEntries(tx: Db, entries: LedgerEntryInput[], now: Date, options: { levelsLocked?: boolean } = {}): Promise<RecordOutcome> {
+export async function recordEntries(
+  tx: Db,
+  entries: LedgerEntryInput[],
+  now: Date,
+  options: { levelsLocked?: boolean } = {},
+): Promise<RecordOutcome> {
   const real = entries.filter((e) => e.delta !== 0);
   if (real.length === 0) return { written: 0, replayed: 0 };
   // Callers that decided on these figures took the locks already (same transaction).
@@ -75,7 +83,12 @@ export async function recordEntries(tx: Db, entries: LedgerEntryInput[], now: Da
   const corrections: LedgerEntryInput[] = [];
   for (const entry of inserted) {
     const countedAt = marks.get(pairKey(entry.variantId, entry.facilityId));
-    if (entry.kind !== 'erp_reset' && countedAt && entry.occurredAt.getTime() < countedAt.getTime() && entry.delta !== 0) {
+    if (
+      entry.kind !== 'erp_reset' &&
+      countedAt &&
+      entry.occurredAt.getTime() < countedAt.getTime() &&
+      entry.delta !== 0
+    ) {
       corrections.push({
         variantId: entry.variantId,
         facilityId: entry.facilityId,
@@ -160,7 +173,12 @@ async function addToCounters(tx: Db, entries: LedgerEntryInput[], now: Date): Pr
  * Marks variants for publishing (same transaction as the change that moved them). `needsRead` says
  * Shopify may have changed as well, so the publisher reads its levels instead of trusting the shadow.
  */
-export async function markChanged(tx: Db, variantIds: number[], now: Date, options: { needsRead?: boolean; readAt?: string } = {}): Promise<void> {
+export async function markChanged(
+  tx: Db,
+  variantIds: number[],
+  now: Date,
+  options: { needsRead?: boolean; readAt?: string } = {},
+): Promise<void> {
   const ids = [...new Set(variantIds)].sort((a, b) => a - b);
   const needsRead = options.needsRead ?? false;
   // Read at one location (a level webhook names it), or at all of them (null).
@@ -203,7 +221,12 @@ export async function compareCountersWithLedger(db: Db): Promise<{ pairs: number
   const [count] = await queryRows<{ n: number }>(db, sql`select count(*)::int as n from inventory_levels`);
   return {
     pairs: count?.n ?? 0,
-    drift: rows.map((r) => ({ variantId: r.variant_id, facilityId: r.facility_id, counter: r.counter, ledger: r.ledger })),
+    drift: rows.map((r) => ({
+      variantId: r.variant_id,
+      facilityId: r.facility_id,
+      counter: r.counter,
+      ledger: r.ledger,
+    })),
   };
 }
 
@@ -213,9 +236,15 @@ export async function rebuildCountersFromLedger(db: Db, now: Date): Promise<numb
     const { drift } = await compareCountersWithLedger(tx);
     await lockLevels(tx, drift);
     for (const d of drift) {
-      await tx.execute(sql`update inventory_levels set on_hand = ${d.ledger}, updated_at = ${now} where variant_id = ${d.variantId} and facility_id = ${d.facilityId}`);
+      await tx.execute(
+        sql`update inventory_levels set on_hand = ${d.ledger}, updated_at = ${now} where variant_id = ${d.variantId} and facility_id = ${d.facilityId}`,
+      );
     }
-    await markChanged(tx, drift.map((d) => d.variantId), now);
+    await markChanged(
+      tx,
+      drift.map((d) => d.variantId),
+      now,
+    );
     return drift.length;
   });
 }

@@ -8,7 +8,8 @@ async function* chunked(bytes: Buffer, size: number): AsyncGenerator<Buffer> {
 
 async function lines(text: string | Buffer, max: number, chunk = 7): Promise<FileLine[]> {
   const out: FileLine[] = [];
-  for await (const line of readLines(chunked(Buffer.isBuffer(text) ? text : Buffer.from(text), chunk), max)) out.push(line);
+  for await (const line of readLines(chunked(Buffer.isBuffer(text) ? text : Buffer.from(text), chunk), max))
+    out.push(line);
   return out;
 }
 
@@ -56,6 +57,8 @@ describe('line reader', () => {
 
   test('a UTF-16 file is said to be one, once, and not read', async () => {
     const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('facility,sku\nWH1,A\n', 'utf16le')]);
-    expect(await lines(utf16, 1000)).toEqual([{ line: 1, problem: 'the file is UTF-16 text: save it as UTF-8', fatal: true }]);
+    expect(await lines(utf16, 1000)).toEqual([
+      { line: 1, problem: 'the file is UTF-16 text: save it as UTF-8', fatal: true },
+    ]);
   });
 });

@@ -13,14 +13,24 @@ export async function claimChangedVariants(
   limit: number,
   leaseMs = 120_000,
 ): Promise<Array<{ variantId: number; changedAt: Date; needsRead: boolean; readLocations: string[] | null }>> {
-  const rows = await queryRows<{ variant_id: number; changed_at: Date; needs_read: boolean; read_locations: string[] | null }>(
+  const rows = await queryRows<{
+    variant_id: number;
+    changed_at: Date;
+    needs_read: boolean;
+    read_locations: string[] | null;
+  }>(
     db,
     sql`update inventory_publish_queue set leased_until = ${new Date(now.getTime() + leaseMs)}, leased_by = ${THIS_PROCESS}
         where variant_id in (select variant_id from inventory_publish_queue where leased_until is null or leased_until < ${now}
                              order by changed_at limit ${limit} for update skip locked)
         returning variant_id, changed_at, needs_read, read_locations`,
   );
-  return rows.map((r) => ({ variantId: r.variant_id, changedAt: r.changed_at, needsRead: r.needs_read, readLocations: r.read_locations }));
+  return rows.map((r) => ({
+    variantId: r.variant_id,
+    changedAt: r.changed_at,
+    needsRead: r.needs_read,
+    readLocations: r.read_locations,
+  }));
 }
 
 /**
@@ -46,7 +56,12 @@ export async function freeLeasesOfGoneProcesses(db: Db, now: Date): Promise<numb
 }
 
 /** Done: forget the marks, unless a newer change came in while publishing. */
-export async function releaseClaims(db: Db, claims: Array<{ variantId: number; changedAt: Date }>, published: boolean, retryAt?: Date): Promise<void> {
+export async function releaseClaims(
+  db: Db,
+  claims: Array<{ variantId: number; changedAt: Date }>,
+  published: boolean,
+  retryAt?: Date,
+): Promise<void> {
   if (claims.length === 0) return;
   const values = sql.join(
     claims.map((c) => sql`(${c.variantId}::bigint, ${c.changedAt}::timestamptz)`),
@@ -59,10 +74,14 @@ export async function releaseClaims(db: Db, claims: Array<{ variantId: number; c
       sql`select 1 from inventory_publish_queue where variant_id = any(${intArray(claims.map((c) => c.variantId))}::bigint[]) order by variant_id for update`,
     );
     if (published) {
-      await tx.execute(sql`delete from inventory_publish_queue q using (values ${values}) as c(v, t) where q.variant_id = c.v and q.changed_at = c.t`);
+      await tx.execute(
+        sql`delete from inventory_publish_queue q using (values ${values}) as c(v, t) where q.variant_id = c.v and q.changed_at = c.t`,
+      );
     } else {
       // Whatever happened, Shopify may be other than the shadow says: read it next time.
-      await tx.execute(sql`update inventory_publish_queue q set leased_until = ${retryAt ?? null}, needs_read = true, read_locations = null from (values ${values}) as c(v, t) where q.variant_id = c.v`);
+      await tx.execute(
+        sql`update inventory_publish_queue q set leased_until = ${retryAt ?? null}, needs_read = true, read_locations = null from (values ${values}) as c(v, t) where q.variant_id = c.v`,
+      );
     }
   });
 }

@@ -17,10 +17,18 @@ export interface ReserveInput {
  * Reserves `quantity` at the facility if it is there to promise (on hand − reserved − safety stock ≥
  * quantity, unless `allowShortfall`). Returns false, changing nothing, when it is not.
  */
-export async function reserveStock(tx: Db, input: ReserveInput, now: Date, options: { safetyStock?: number; allowShortfall?: boolean } = {}): Promise<boolean> {
-  if (!Number.isInteger(input.quantity) || input.quantity <= 0) throw new Error(`reserveStock: quantity must be a positive integer, got ${input.quantity}`);
+export async function reserveStock(
+  tx: Db,
+  input: ReserveInput,
+  now: Date,
+  options: { safetyStock?: number; allowShortfall?: boolean } = {},
+): Promise<boolean> {
+  if (!Number.isInteger(input.quantity) || input.quantity <= 0)
+    throw new Error(`reserveStock: quantity must be a positive integer, got ${input.quantity}`);
   await lockLevels(tx, [input]);
-  const guard = options.allowShortfall ? sql`true` : sql`on_hand - reserved - ${options.safetyStock ?? 0} >= ${input.quantity}`;
+  const guard = options.allowShortfall
+    ? sql`true`
+    : sql`on_hand - reserved - ${options.safetyStock ?? 0} >= ${input.quantity}`;
   const moved = await queryRows<{ reserved: number }>(
     tx,
     sql`update inventory_levels set reserved = reserved + ${input.quantity}, updated_at = ${now}
@@ -41,28 +49,45 @@ export async function reserveStock(tx: Db, input: ReserveInput, now: Date, optio
  * Releases up to `quantity` units (all when omitted) of a line's active reservations: cancellations,
  * partial cancellations and rejections. Returns the units released.
  */
-export async function releaseReservation(tx: Db, orderLineId: number, reason: string, now: Date, quantity?: number): Promise<number> {
+export async function releaseReservation(
+  tx: Db,
+  orderLineId: number,
+  reason: string,
+  now: Date,
+  quantity?: number,
+): Promise<number> {
   const active = await queryRows<{ id: number; variant_id: number; facility_id: number; quantity: number }>(
     tx,
     sql`select id, variant_id, facility_id, quantity from reservations where order_line_id = ${orderLineId} and status = 'active' order by id`,
   );
   if (active.length === 0) return 0;
-  await lockLevels(tx, active.map((r) => ({ variantId: r.variant_id, facilityId: r.facility_id })));
+  await lockLevels(
+    tx,
+    active.map((r) => ({ variantId: r.variant_id, facilityId: r.facility_id })),
+  );
   let left = quantity ?? Number.POSITIVE_INFINITY;
   let released = 0;
   for (const r of active) {
     if (left <= 0) break;
     const take = Math.min(left, r.quantity);
     if (take === r.quantity) {
-      await tx.execute(sql`update reservations set status = 'released', closed_at = ${now}, close_reason = ${reason} where id = ${r.id}`);
+      await tx.execute(
+        sql`update reservations set status = 'released', closed_at = ${now}, close_reason = ${reason} where id = ${r.id}`,
+      );
     } else {
       await tx.execute(sql`update reservations set quantity = quantity - ${take} where id = ${r.id}`);
     }
-    await tx.execute(sql`update inventory_levels set reserved = reserved - ${take}, updated_at = ${now} where variant_id = ${r.variant_id} and facility_id = ${r.facility_id}`);
+    await tx.execute(
+      sql`update inventory_levels set reserved = reserved - ${take}, updated_at = ${now} where variant_id = ${r.variant_id} and facility_id = ${r.facility_id}`,
+    );
     left -= take;
     released += take;
   }
-  await markChanged(tx, active.map((r) => r.variant_id), now);
+  await markChanged(
+    tx,
+    active.map((r) => r.variant_id),
+    now,
+  );
   return released;
 }
 
@@ -74,10 +99,19 @@ export async function releaseReservation(tx: Db, orderLineId: number, reason: st
  */
 export async function consumeReservation(
   tx: Db,
-  input: { orderLineId: number; variantId: number; facilityId: number; quantity: number; shipmentKey: string; occurredAt: Date; source: string },
+  input: {
+    orderLineId: number;
+    variantId: number;
+    facilityId: number;
+    quantity: number;
+    shipmentKey: string;
+    occurredAt: Date;
+    source: string;
+  },
   now: Date,
 ): Promise<{ consumed: number; replayed: boolean }> {
-  if (!Number.isInteger(input.quantity) || input.quantity <= 0) throw new Error(`consumeReservation: quantity must be a positive integer, got ${input.quantity}`);
+  if (!Number.isInteger(input.quantity) || input.quantity <= 0)
+    throw new Error(`consumeReservation: quantity must be a positive integer, got ${input.quantity}`);
   const outcome = await recordEntries(
     tx,
     [
@@ -106,11 +140,15 @@ export async function consumeReservation(
   }
   const take = Math.min(input.quantity, r.quantity);
   if (take === r.quantity) {
-    await tx.execute(sql`update reservations set status = 'consumed', closed_at = ${now}, close_reason = 'shipped' where id = ${r.id}`);
+    await tx.execute(
+      sql`update reservations set status = 'consumed', closed_at = ${now}, close_reason = 'shipped' where id = ${r.id}`,
+    );
   } else {
     await tx.execute(sql`update reservations set quantity = quantity - ${take} where id = ${r.id}`);
   }
-  await tx.execute(sql`update inventory_levels set reserved = reserved - ${take}, updated_at = ${now} where variant_id = ${input.variantId} and facility_id = ${input.facilityId}`);
+  await tx.execute(
+    sql`update inventory_levels set reserved = reserved - ${take}, updated_at = ${now} where variant_id = ${input.variantId} and facility_id = ${input.facilityId}`,
+  );
   await markChanged(tx, [input.variantId], now);
   return { consumed: take, replayed: false };
 }
@@ -132,7 +170,11 @@ export function safetyStockSql(tagRules: boolean): SQL {
 }
 
 /** Reservations for the lines a routing batch assigned (one per line × facility; a second adds to it). */
-export async function reserveForRouting(tx: Db, assignments: Array<{ lineId: number; variantId: number; facilityId: number; quantity: number }>, now: Date): Promise<void> {
+export async function reserveForRouting(
+  tx: Db,
+  assignments: Array<{ lineId: number; variantId: number; facilityId: number; quantity: number }>,
+  now: Date,
+): Promise<void> {
   await tx.execute(
     sql`insert into reservations (order_line_id, variant_id, facility_id, quantity, status, created_at)
         select x.l, x.v, x.f, x.q, 'active', ${now}::timestamptz
@@ -147,7 +189,12 @@ export async function reserveForRouting(tx: Db, assignments: Array<{ lineId: num
  * locked in key order by the caller), only where on hand − reserved still covers them and the safety
  * stock. Returns how many pairs moved: fewer than asked means another worker took the stock first.
  */
-export async function reserveLevelsGuarded(tx: Db, pairs: Array<{ v: number; f: number; q: number }>, now: Date, tagRules: boolean): Promise<number> {
+export async function reserveLevelsGuarded(
+  tx: Db,
+  pairs: Array<{ v: number; f: number; q: number }>,
+  now: Date,
+  tagRules: boolean,
+): Promise<number> {
   const moved = await queryRows<{ n: number }>(
     tx,
     sql`with d as (select * from unnest(${intArray(pairs.map((p) => p.v))}::bigint[], ${intArray(pairs.map((p) => p.f))}::bigint[], ${intArray(pairs.map((p) => p.q))}::int[]) as x(v, f, q)),

@@ -28,18 +28,37 @@ async function state() {
 }
 
 async function onHand(sku: string, facility: string): Promise<number> {
-  const [row] = await queryRows<{ on_hand: number }>(db, sql`select on_hand from inventory_levels where variant_id = ${ids[sku]!} and facility_id = ${ids[facility]!}`);
+  const [row] = await queryRows<{ on_hand: number }>(
+    db,
+    sql`select on_hand from inventory_levels where variant_id = ${ids[sku]!} and facility_id = ${ids[facility]!}`,
+  );
   return row?.on_hand ?? 0;
 }
 
 async function receive(sku: string, facility: string, units: number, key: string): Promise<void> {
   await db.transaction((tx) =>
-    recordEntries(tx, [{ variantId: ids[sku]!, facilityId: ids[facility]!, delta: units, kind: 'receipt', occurredAt: new Date('2026-11-01T00:00:00Z'), source: 'test', idempotencyKey: key }], now),
+    recordEntries(
+      tx,
+      [
+        {
+          variantId: ids[sku]!,
+          facilityId: ids[facility]!,
+          delta: units,
+          kind: 'receipt',
+          occurredAt: new Date('2026-11-01T00:00:00Z'),
+          source: 'test',
+          idempotencyKey: key,
+        },
+      ],
+      now,
+    ),
   );
 }
 
 /** The error a refused variance throws, and proof that it wrote nothing. */
-async function refused(input: Partial<VarianceInput>): Promise<{ code: string; message: string; details: Record<string, unknown> }> {
+async function refused(
+  input: Partial<VarianceInput>,
+): Promise<{ code: string; message: string; details: Record<string, unknown> }> {
   const before = await state();
   let caught: unknown;
   try {
@@ -65,7 +84,8 @@ beforeAll(async () => {
     .returning({ id: facilities.id, code: facilities.code });
   for (const f of made) ids[f.code] = f.id;
   await seedTee(db, ['A', 'B', 'C'], now);
-  for (const v of await queryRows<{ id: number; sku: string }>(db, sql`select id, sku from variants`)) ids[v.sku] = v.id;
+  for (const v of await queryRows<{ id: number; sku: string }>(db, sql`select id, sku from variants`))
+    ids[v.sku] = v.id;
   await receive('A', 'WH1', 23, 'r-a');
 });
 afterAll(() => testDb.drop());
@@ -78,7 +98,9 @@ describe(`variances that cannot be true (${backend})`, () => {
         "occurredAt 9999-12-31T00:00:00.000Z is in the future (the server's time is 2026-11-28T10:00:00.000Z; up to 5 minutes of clock difference are allowed). A variance is recorded once it happened.",
       details: { field: 'occurredAt', occurredAt: '9999-12-31T00:00:00.000Z', now: '2026-11-28T10:00:00.000Z' },
     });
-    expect((await refused({ occurredAt: new Date(now.getTime() + 5 * 60_000 + 1) })).code).toBe('inventory.variance_in_future');
+    expect((await refused({ occurredAt: new Date(now.getTime() + 5 * 60_000 + 1) })).code).toBe(
+      'inventory.variance_in_future',
+    );
     expect(await refused({ occurredAt: new Date('1999-12-31T23:59:59Z') })).toEqual({
       code: 'inventory.variance_too_old',
       message: 'occurredAt 1999-12-31T23:59:59.000Z is before 2000-01-01: a typo or a zero date.',
@@ -87,18 +109,35 @@ describe(`variances that cannot be true (${backend})`, () => {
     expect((await refused({ occurredAt: new Date('0000-01-01T00:00:00Z') })).code).toBe('inventory.variance_too_old');
     expect((await refused({ occurredAt: new Date('not a time') })).code).toBe('inventory.variance_time');
     // A clock a little ahead of the server's is fine.
-    const ahead = await recordVariance(db, { facility: 'ST1', sku: 'B', kind: 'found', quantity: 2, reason: 'shelf', occurredAt: new Date(now.getTime() + 4 * 60_000) }, now);
+    const ahead = await recordVariance(
+      db,
+      {
+        facility: 'ST1',
+        sku: 'B',
+        kind: 'found',
+        quantity: 2,
+        reason: 'shelf',
+        occurredAt: new Date(now.getTime() + 4 * 60_000),
+      },
+      now,
+    );
     expect(ahead).toMatchObject({ delta: 2, onHand: 2, replayed: false });
   });
 
   test('a quantity of 0, past ±1,000,000, or of the wrong sign is refused', async () => {
-    expect(await refused({ quantity: 0 })).toEqual({ code: 'inventory.variance_quantity', message: 'quantity must be a whole number other than 0.', details: { field: 'quantity' } });
+    expect(await refused({ quantity: 0 })).toEqual({
+      code: 'inventory.variance_quantity',
+      message: 'quantity must be a whole number other than 0.',
+      details: { field: 'quantity' },
+    });
     expect(await refused({ quantity: 1_000_001 })).toEqual({
       code: 'inventory.variance_quantity',
       message: 'quantity 1000001 is more than one record can move (at most 1,000,000 units).',
       details: { field: 'quantity' },
     });
-    expect((await refused({ kind: 'count_variance', quantity: -2_000_000_000 })).code).toBe('inventory.variance_quantity');
+    expect((await refused({ kind: 'count_variance', quantity: -2_000_000_000 })).code).toBe(
+      'inventory.variance_quantity',
+    );
     expect((await refused({ quantity: 1.5 })).code).toBe('inventory.variance_quantity');
     expect((await refused({ kind: 'damaged', quantity: -1 })).code).toBe('inventory.variance_quantity');
   });
@@ -107,17 +146,37 @@ describe(`variances that cannot be true (${backend})`, () => {
     expect(await onHand('A', 'WH1')).toBe(23);
     expect(await refused({ kind: 'damaged', quantity: 100_000 })).toEqual({
       code: 'inventory.variance_exceeds_on_hand',
-      message: 'damaged 100,000 units of A at WH1 is more than the 23 units on hand there: on hand cannot go below 0. Count the shelf, or record what is there.',
+      message:
+        'damaged 100,000 units of A at WH1 is more than the 23 units on hand there: on hand cannot go below 0. Count the shelf, or record what is there.',
       details: { field: 'quantity', facility: 'WH1', sku: 'A', onHand: 23, quantity: 100_000 },
     });
-    expect((await refused({ kind: 'count_variance', quantity: -24 })).details).toMatchObject({ onHand: 23, quantity: -24 });
-    const all = await recordVariance(db, { facility: 'WH1', sku: 'A', kind: 'damaged', quantity: 23, reason: 'flood', idempotencyKey: 'flood-1' }, now);
+    expect((await refused({ kind: 'count_variance', quantity: -24 })).details).toMatchObject({
+      onHand: 23,
+      quantity: -24,
+    });
+    const all = await recordVariance(
+      db,
+      { facility: 'WH1', sku: 'A', kind: 'damaged', quantity: 23, reason: 'flood', idempotencyKey: 'flood-1' },
+      now,
+    );
     expect(all).toMatchObject({ delta: -23, onHand: 0, replayed: false });
-    expect(await refused({ kind: 'damaged', quantity: 1 })).toMatchObject({ code: 'inventory.variance_exceeds_on_hand', details: { onHand: 0 } });
+    expect(await refused({ kind: 'damaged', quantity: 1 })).toMatchObject({
+      code: 'inventory.variance_exceeds_on_hand',
+      details: { onHand: 0 },
+    });
     // A pair never seen before holds 0: nothing to take away, and no level row is left behind.
-    expect(await refused({ sku: 'C', kind: 'count_variance', quantity: -1 })).toMatchObject({ code: 'inventory.variance_exceeds_on_hand', details: { onHand: 0 } });
+    expect(await refused({ sku: 'C', kind: 'count_variance', quantity: -1 })).toMatchObject({
+      code: 'inventory.variance_exceeds_on_hand',
+      details: { onHand: 0 },
+    });
     // The retried request answers as the first did, though on hand is 0 now.
-    expect(await recordVariance(db, { facility: 'WH1', sku: 'A', kind: 'damaged', quantity: 23, reason: 'flood', idempotencyKey: 'flood-1' }, now)).toMatchObject({
+    expect(
+      await recordVariance(
+        db,
+        { facility: 'WH1', sku: 'A', kind: 'damaged', quantity: 23, reason: 'flood', idempotencyKey: 'flood-1' },
+        now,
+      ),
+    ).toMatchObject({
       delta: -23,
       onHand: 0,
       replayed: true,
@@ -131,11 +190,13 @@ describe(`variances that cannot be true (${backend})`, () => {
       recordVariance(db, { facility: 'WH1', sku: 'B', kind: 'damaged', quantity: 5, reason: 'dropped' }, now),
     ]);
     expect(outcomes.map((o) => o.status).sort()).toEqual(['fulfilled', 'rejected']);
-    expect(outcomes.find((o) => o.status === 'rejected')).toMatchObject({ reason: { code: 'inventory.variance_exceeds_on_hand' } });
+    expect(outcomes.find((o) => o.status === 'rejected')).toMatchObject({
+      reason: { code: 'inventory.variance_exceeds_on_hand' },
+    });
     expect(await onHand('B', 'WH1')).toBe(0);
   });
 
-  test('on hand past the counter\'s range is refused', async () => {
+  test("on hand past the counter's range is refused", async () => {
     await receive('C', 'ST1', 2_147_000_000, 'r-c');
     expect(await refused({ facility: 'ST1', sku: 'C', quantity: 1_000_000 })).toEqual({
       code: 'inventory.variance_out_of_range',
@@ -145,14 +206,40 @@ describe(`variances that cannot be true (${backend})`, () => {
   });
 
   test('text with NUL or control characters, or too long, is refused before anything is looked up', async () => {
-    expect(await refused({ reason: 'wet\u0000box' })).toEqual({ code: 'inventory.variance_text', message: 'reason "wet\\u0000box" holds control characters: send plain text.', details: { field: 'reason' } });
-    expect(await refused({ sku: 'A\u0000' })).toMatchObject({ code: 'inventory.variance_text', details: { field: 'sku' } });
-    expect(await refused({ facility: 'WH1\u001b' })).toMatchObject({ code: 'inventory.variance_text', details: { field: 'facility' } });
-    expect(await refused({ idempotencyKey: 'k\u0000' })).toMatchObject({ code: 'inventory.variance_text', details: { field: 'idempotencyKey' } });
-    expect(await refused({ reason: 'r'.repeat(1001) })).toEqual({ code: 'inventory.variance_text', message: 'reason is 1,001 characters long: at most 1000.', details: { field: 'reason' } });
+    expect(await refused({ reason: 'wet\u0000box' })).toEqual({
+      code: 'inventory.variance_text',
+      message: 'reason "wet\\u0000box" holds control characters: send plain text.',
+      details: { field: 'reason' },
+    });
+    expect(await refused({ sku: 'A\u0000' })).toMatchObject({
+      code: 'inventory.variance_text',
+      details: { field: 'sku' },
+    });
+    expect(await refused({ facility: 'WH1\u001b' })).toMatchObject({
+      code: 'inventory.variance_text',
+      details: { field: 'facility' },
+    });
+    expect(await refused({ idempotencyKey: 'k\u0000' })).toMatchObject({
+      code: 'inventory.variance_text',
+      details: { field: 'idempotencyKey' },
+    });
+    expect(await refused({ reason: 'r'.repeat(1001) })).toEqual({
+      code: 'inventory.variance_text',
+      message: 'reason is 1,001 characters long: at most 1000.',
+      details: { field: 'reason' },
+    });
     // A reason may run over lines.
-    expect(await recordVariance(db, { facility: 'ST1', sku: 'B', kind: 'found', quantity: 1, reason: 'back room,\nbehind the boxes' }, now)).toMatchObject({ delta: 1 });
+    expect(
+      await recordVariance(
+        db,
+        { facility: 'ST1', sku: 'B', kind: 'found', quantity: 1, reason: 'back room,\nbehind the boxes' },
+        now,
+      ),
+    ).toMatchObject({ delta: 1 });
     // Looking a SKU up by a name holding NUL finds nothing (PostgreSQL is not asked).
-    await expect(explainSkuAtp(db, 'A\u0000')).rejects.toMatchObject({ code: 'inventory.unknown_sku', message: 'No variant has SKU "A\\u0000".' });
+    await expect(explainSkuAtp(db, 'A\u0000')).rejects.toMatchObject({
+      code: 'inventory.unknown_sku',
+      message: 'No variant has SKU "A\\u0000".',
+    });
   });
 });

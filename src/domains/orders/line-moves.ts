@@ -11,7 +11,10 @@ import { intArray, queryRows } from '../../platform/db/rows.js';
 export const newLine = sql`ol.status = 'created' and ol.current_quantity > ol.shipped_quantity and ol.variant_id is not null and not ol.sold_over_counter`;
 
 /** One entry in an order's history. */
-export async function appendOrderHistory(tx: Db, entry: { orderId: number; kind: string; source: string; details: Record<string, unknown>; at: Date }): Promise<void> {
+export async function appendOrderHistory(
+  tx: Db,
+  entry: { orderId: number; kind: string; source: string; details: Record<string, unknown>; at: Date },
+): Promise<void> {
   await tx.execute(
     sql`insert into order_history (order_id, at, kind, source, details) values (${entry.orderId}, ${entry.at}, ${entry.kind}, ${entry.source}, ${JSON.stringify(entry.details)}::jsonb)`,
   );
@@ -23,7 +26,12 @@ export async function appendOrderHistory(tx: Db, entry: { orderId: number; kind:
  * Approval: the new lines of the orders `orders` selects (SQL yielding `id`, locking its rows) move to
  * the brokering queue. Returns the lines approved.
  */
-export async function approveNewLinesOf(tx: Db, orders: ReturnType<typeof sql>, brokeringQueueId: number, now: Date): Promise<number[]> {
+export async function approveNewLinesOf(
+  tx: Db,
+  orders: ReturnType<typeof sql>,
+  brokeringQueueId: number,
+  now: Date,
+): Promise<number[]> {
   const rows = await queryRows<{ id: number }>(
     tx,
     sql`update order_lines ol set status = 'approved', facility_id = ${brokeringQueueId}, updated_at = ${now}
@@ -35,7 +43,11 @@ export async function approveNewLinesOf(tx: Db, orders: ReturnType<typeof sql>, 
 }
 
 /** Lines routed: each goes to its facility (and the store it is sent on to, for a transfer). */
-export async function assignLines(tx: Db, assignments: Array<{ lineId: number; facilityId: number; transferToFacilityId: number | null }>, now: Date): Promise<void> {
+export async function assignLines(
+  tx: Db,
+  assignments: Array<{ lineId: number; facilityId: number; transferToFacilityId: number | null }>,
+  now: Date,
+): Promise<void> {
   if (assignments.length === 0) return;
   await tx.execute(
     sql`update order_lines ol set status = 'brokered', facility_id = x.f, transfer_to_facility_id = x.t, brokered_at = ${now}, auto_cancel_at = null, updated_at = ${now}
@@ -46,7 +58,11 @@ export async function assignLines(tx: Db, assignments: Array<{ lineId: number; f
 }
 
 /** Lines parked in a queue. A line parked again keeps its first auto-cancel date; one parked without a date loses it. */
-export async function parkLines(tx: Db, parked: Array<{ l: number; f: number; s: string; days?: number | null | undefined }>, now: Date): Promise<void> {
+export async function parkLines(
+  tx: Db,
+  parked: Array<{ l: number; f: number; s: string; days?: number | null | undefined }>,
+  now: Date,
+): Promise<void> {
   if (parked.length === 0) return;
   await tx.execute(
     sql`update order_lines ol set status = x.s, facility_id = x.f, updated_at = ${now},
@@ -80,11 +96,19 @@ export async function cancelUnfillableLines(tx: Db, lineIds: number[], now: Date
 
 /** A routed line back to the brokering queue, to be routed whole again. */
 export async function requeueLine(tx: Db, lineId: number, brokeringQueueId: number, now: Date): Promise<void> {
-  await tx.execute(sql`update order_lines set status = 'approved', facility_id = ${brokeringQueueId}, transfer_to_facility_id = null, updated_at = ${now} where id = ${lineId}`);
+  await tx.execute(
+    sql`update order_lines set status = 'approved', facility_id = ${brokeringQueueId}, transfer_to_facility_id = null, updated_at = ${now} where id = ${lineId}`,
+  );
 }
 
 /** A line a facility rejected: to the rejected queue, that facility excluded from routing it again. */
-export async function moveLineToRejected(tx: Db, lineId: number, rejectedQueueId: number, facilityId: number, now: Date): Promise<void> {
+export async function moveLineToRejected(
+  tx: Db,
+  lineId: number,
+  rejectedQueueId: number,
+  facilityId: number,
+  now: Date,
+): Promise<void> {
   await tx.execute(
     sql`update order_lines set status = 'rejected', facility_id = ${rejectedQueueId}, updated_at = ${now},
           excluded_facility_ids = array_append(excluded_facility_ids, ${facilityId}::bigint)
@@ -96,16 +120,26 @@ export async function moveLineToRejected(tx: Db, lineId: number, rejectedQueueId
 
 /** Store work started on a routed line. */
 export async function startLine(tx: Db, lineId: number, now: Date): Promise<void> {
-  await tx.execute(sql`update order_lines set status = 'in_progress', updated_at = ${now} where id = ${lineId} and status = 'brokered'`);
+  await tx.execute(
+    sql`update order_lines set status = 'in_progress', updated_at = ${now} where id = ${lineId} and status = 'brokered'`,
+  );
 }
 
 /** Store work started on the order (once it is past approval). */
 export async function startOrder(tx: Db, orderId: number, now: Date): Promise<void> {
-  await tx.execute(sql`update orders set status = 'in_progress', updated_at = ${now} where id = ${orderId} and status in ('created', 'approved')`);
+  await tx.execute(
+    sql`update orders set status = 'in_progress', updated_at = ${now} where id = ${orderId} and status in ('created', 'approved')`,
+  );
 }
 
 /** Units of a line left in a parcel (or were handed over): the line is done once every unit has, unless cancelled. */
-export async function recordShippedUnits(tx: Db, lineId: number, quantity: number, doneStatus: 'shipped' | 'picked_up', now: Date): Promise<void> {
+export async function recordShippedUnits(
+  tx: Db,
+  lineId: number,
+  quantity: number,
+  doneStatus: 'shipped' | 'picked_up',
+  now: Date,
+): Promise<void> {
   await tx.execute(
     sql`update order_lines set shipped_quantity = least(current_quantity, shipped_quantity + ${quantity}),
           status = case when status = 'cancelled' then status when shipped_quantity + ${quantity} >= current_quantity then ${doneStatus} else status end, updated_at = ${now}
@@ -132,10 +166,19 @@ export async function reopenLines(tx: Db, lineIds: number[], now: Date): Promise
 
 /** Shopify fulfilled these units of the line (a push it confirmed). */
 export async function addShopifyFulfilledUnits(tx: Db, lineId: number, quantity: number, now: Date): Promise<void> {
-  await tx.execute(sql`update order_lines set shopify_fulfilled_quantity = least(current_quantity, shopify_fulfilled_quantity + ${quantity}), updated_at = ${now} where id = ${lineId}`);
+  await tx.execute(
+    sql`update order_lines set shopify_fulfilled_quantity = least(current_quantity, shopify_fulfilled_quantity + ${quantity}), updated_at = ${now} where id = ${lineId}`,
+  );
 }
 
 /** Shopify's fulfilment order for the line is now at this facility's location. */
-export async function setShopifyFulfillmentFacility(tx: Db, lineId: number, facilityId: number, now: Date): Promise<void> {
-  await tx.execute(sql`update order_lines set shopify_fulfillment_facility_id = ${facilityId}, updated_at = ${now} where id = ${lineId}`);
+export async function setShopifyFulfillmentFacility(
+  tx: Db,
+  lineId: number,
+  facilityId: number,
+  now: Date,
+): Promise<void> {
+  await tx.execute(
+    sql`update order_lines set shopify_fulfillment_facility_id = ${facilityId}, updated_at = ${now} where id = ${lineId}`,
+  );
 }

@@ -111,7 +111,10 @@ export const orderLines = pgTable(
     /** Held lines are never auto-cancelled (the merchant is sourcing them). */
     held: boolean('held').notNull().default(false),
     /** Facilities that rejected this line: routing never offers it to them again. */
-    excludedFacilityIds: bigint('excluded_facility_ids', { mode: 'number' }).array().notNull().default(sql`'{}'::bigint[]`),
+    excludedFacilityIds: bigint('excluded_facility_ids', { mode: 'number' })
+      .array()
+      .notNull()
+      .default(sql`'{}'::bigint[]`),
     /** Pickup lines sourced elsewhere: the store they travel to for the customer. */
     transferToFacilityId: bigint('transfer_to_facility_id', { mode: 'number' }).references(() => facilities.id),
     brokeredAt: ts('brokered_at'),
@@ -123,7 +126,9 @@ export const orderLines = pgTable(
      * The facility whose Shopify location holds the line's fulfilment order, once Switchyard moved it
      * there (null: where Shopify put it, the online location or the pickup store).
      */
-    shopifyFulfillmentFacilityId: bigint('shopify_fulfillment_facility_id', { mode: 'number' }).references(() => facilities.id),
+    shopifyFulfillmentFacilityId: bigint('shopify_fulfillment_facility_id', { mode: 'number' }).references(
+      () => facilities.id,
+    ),
     createdAt: ts('created_at').notNull().defaultNow(),
     updatedAt: ts('updated_at').notNull().defaultNow(),
   },
@@ -192,5 +197,8 @@ export const orderRefundLines = pgTable(
     refundedAt: ts('refunded_at').notNull(),
     recordedAt: ts('recorded_at').notNull().defaultNow(),
   },
-  (t) => [uniqueIndex('order_refund_lines_shopify_id').on(t.shopifyRefundLineId), index('order_refund_lines_line').on(t.orderLineId)],
+  (t) => [
+    uniqueIndex('order_refund_lines_shopify_id').on(t.shopifyRefundLineId),
+    index('order_refund_lines_line').on(t.orderLineId),
+  ],
 );

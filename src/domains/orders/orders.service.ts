@@ -43,7 +43,12 @@ async function pickupFacility(db: Db, locationId: string | null): Promise<number
   return (await facilityIdsOfLocations(db, [locationId])).get(locationId) ?? null;
 }
 
-export async function applyOrderSnapshot(db: Db, snapshot: OrderSnapshot, source: string, now: Date): Promise<ApplyOutcome> {
+export async function applyOrderSnapshot(
+  db: Db,
+  snapshot: OrderSnapshot,
+  source: string,
+  now: Date,
+): Promise<ApplyOutcome> {
   try {
     return await applyOnce(db, snapshot, source, now);
   } catch (error) {
@@ -54,7 +59,8 @@ export async function applyOrderSnapshot(db: Db, snapshot: OrderSnapshot, source
 }
 
 /** Refund lines a snapshot carries that are stored (lines refunding no unit are not). */
-const refundLineCount = (snapshot: OrderSnapshot) => snapshot.refunds?.reduce((sum, r) => sum + r.lines.filter((l) => l.quantity > 0).length, 0) ?? 0;
+const refundLineCount = (snapshot: OrderSnapshot) =>
+  snapshot.refunds?.reduce((sum, r) => sum + r.lines.filter((l) => l.quantity > 0).length, 0) ?? 0;
 
 /**
  * 'stale' or 'unchanged' when the order as stored already holds this snapshot (or a later one), else
@@ -86,7 +92,11 @@ async function applyOnce(db: Db, snapshot: OrderSnapshot, source: string, now: D
   // Most snapshots a poll or reconciliation reads are already applied: one plain read tells, without
   // a transaction that waits on a commit. The locked read below decides for the others.
   const [stored] = await db
-    .select({ shopifyUpdatedAt: orders.shopifyUpdatedAt, pickupFacilityId: orders.pickupFacilityId, refundLines: storedRefundLines })
+    .select({
+      shopifyUpdatedAt: orders.shopifyUpdatedAt,
+      pickupFacilityId: orders.pickupFacilityId,
+      refundLines: storedRefundLines,
+    })
     .from(orders)
     .where(eq(orders.shopifyOrderId, snapshot.shopifyOrderId));
   const known = alreadyApplied(stored, snapshot);
@@ -94,8 +104,17 @@ async function applyOnce(db: Db, snapshot: OrderSnapshot, source: string, now: D
   // eslint-disable-next-line max-lines-per-function, complexity -- one transaction under the order's row lock: the order, each line, the refunds, history and outbox events build one outcome and one set of events, written together or not at all
   return db.transaction(async (tx) => {
     // Lock the order row (or its absence, through the unique index on insert) for this change.
-    const [existing] = await tx.select().from(orders).where(eq(orders.shopifyOrderId, snapshot.shopifyOrderId)).for('update');
-    const [refunded] = existing ? await tx.select({ n: sql<number>`count(*)::int` }).from(orderRefundLines).where(eq(orderRefundLines.orderId, existing.id)) : [];
+    const [existing] = await tx
+      .select()
+      .from(orders)
+      .where(eq(orders.shopifyOrderId, snapshot.shopifyOrderId))
+      .for('update');
+    const [refunded] = existing
+      ? await tx
+          .select({ n: sql<number>`count(*)::int` })
+          .from(orderRefundLines)
+          .where(eq(orderRefundLines.orderId, existing.id))
+      : [];
     const applied = alreadyApplied(existing && { ...existing, refundLines: refunded?.n ?? 0 }, snapshot);
     if (applied) return applied;
     const pickupFacilityId = await pickupFacility(tx, snapshot.pickupLocationId);
@@ -103,20 +122,32 @@ async function applyOnce(db: Db, snapshot: OrderSnapshot, source: string, now: D
     const events: OutboxEvent[] = [];
     const key = `${snapshot.shopifyOrderId}@${snapshot.updatedAt.toISOString()}`;
     const event = (topic: string, payload: Record<string, unknown>, suffix = '') =>
-      events.push({ topic, aggregateType: 'order', aggregateId: snapshot.shopifyOrderId, payload, idempotencyKey: `${topic}:${key}${suffix}` });
+      events.push({
+        topic,
+        aggregateType: 'order',
+        aggregateId: snapshot.shopifyOrderId,
+        payload,
+        idempotencyKey: `${topic}:${key}${suffix}`,
+      });
 
     let orderId: number;
     let outcome: ApplyOutcome = 'unchanged';
     if (!existing) {
       const [row] = await tx
         .insert(orders)
-        .values({ ...orderValues(snapshot, pickupFacilityId, now), status: snapshot.cancelledAt ? 'cancelled' : 'created' })
+        .values({
+          ...orderValues(snapshot, pickupFacilityId, now),
+          status: snapshot.cancelledAt ? 'cancelled' : 'created',
+        })
         .onConflictDoNothing({ target: orders.shopifyOrderId })
         .returning({ id: orders.id });
       if (!row) return applyOrderSnapshotConflict();
       orderId = row.id;
       outcome = 'created';
-      history.push({ kind: ORDER_EVENTS.created, details: { lines: snapshot.lines.length, source: snapshot.sourceName } });
+      history.push({
+        kind: ORDER_EVENTS.created,
+        details: { lines: snapshot.lines.length, source: snapshot.sourceName },
+      });
     } else {
       orderId = existing.id;
       const changes: string[] = [];
@@ -125,29 +156,52 @@ async function applyOnce(db: Db, snapshot: OrderSnapshot, source: string, now: D
         changes.push('cancelled');
       }
       if (JSON.stringify(existing.shippingAddress) !== JSON.stringify(snapshot.shippingAddress)) {
-        history.push({ kind: ORDER_EVENTS.addressChanged, details: { from: existing.shippingAddress, to: snapshot.shippingAddress } });
+        history.push({
+          kind: ORDER_EVENTS.addressChanged,
+          details: { from: existing.shippingAddress, to: snapshot.shippingAddress },
+        });
         changes.push('address');
       }
-      if (existing.shippingMethod !== snapshot.shippingMethod || existing.shippingLineTitle !== snapshot.shippingLineTitle || existing.pickupFacilityId !== pickupFacilityId) {
+      if (
+        existing.shippingMethod !== snapshot.shippingMethod ||
+        existing.shippingLineTitle !== snapshot.shippingLineTitle ||
+        existing.pickupFacilityId !== pickupFacilityId
+      ) {
         history.push({
           kind: ORDER_EVENTS.shippingChanged,
-          details: { from: { method: existing.shippingMethod, title: existing.shippingLineTitle }, to: { method: snapshot.shippingMethod, title: snapshot.shippingLineTitle } },
+          details: {
+            from: { method: existing.shippingMethod, title: existing.shippingLineTitle },
+            to: { method: snapshot.shippingMethod, title: snapshot.shippingLineTitle },
+          },
         });
         changes.push('shipping');
       }
       if (JSON.stringify(existing.tags) !== JSON.stringify([...snapshot.tags].sort())) {
-        history.push({ kind: ORDER_EVENTS.tagsChanged, details: { from: existing.tags, to: [...snapshot.tags].sort() } });
+        history.push({
+          kind: ORDER_EVENTS.tagsChanged,
+          details: { from: existing.tags, to: [...snapshot.tags].sort() },
+        });
         changes.push('tags');
       }
-      if (existing.financialStatus !== snapshot.financialStatus || existing.fulfillmentStatus !== snapshot.fulfillmentStatus) {
+      if (
+        existing.financialStatus !== snapshot.financialStatus ||
+        existing.fulfillmentStatus !== snapshot.fulfillmentStatus
+      ) {
         history.push({
           kind: ORDER_EVENTS.statusChanged,
-          details: { financial: [existing.financialStatus, snapshot.financialStatus], fulfillment: [existing.fulfillmentStatus, snapshot.fulfillmentStatus] },
+          details: {
+            financial: [existing.financialStatus, snapshot.financialStatus],
+            fulfillment: [existing.fulfillmentStatus, snapshot.fulfillmentStatus],
+          },
         });
         changes.push('status');
       }
-      await tx.update(orders).set(orderValues(snapshot, pickupFacilityId, now)).where(eq(orders.id, orderId));
-      if (changes.length > 0 || existing.shopifyUpdatedAt.getTime() !== snapshot.updatedAt.getTime()) outcome = 'updated';
+      await tx
+        .update(orders)
+        .set(orderValues(snapshot, pickupFacilityId, now))
+        .where(eq(orders.id, orderId));
+      if (changes.length > 0 || existing.shopifyUpdatedAt.getTime() !== snapshot.updatedAt.getTime())
+        outcome = 'updated';
       if (changes.includes('cancelled')) event(ORDER_EVENTS.cancelled, { orderId, reason: snapshot.cancelReason });
       // What is waiting to be routed depends on these too (fulfilled in Shopify, pickup store).
       if (changes.includes('status') || changes.includes('shipping')) event(ORDER_EVENTS.statusChanged, { orderId });
@@ -156,12 +210,18 @@ async function applyOnce(db: Db, snapshot: OrderSnapshot, source: string, now: D
     // Lines: added lines, and quantity changes (partial cancellations, edits, refunds).
     const fulfilledInShopify: string[] = [];
     const lineIds = new Map<string, number>();
-    const storedLines = new Map((await tx.select().from(orderLines).where(eq(orderLines.orderId, orderId))).map((l) => [l.shopifyLineItemId, l]));
+    const storedLines = new Map(
+      (await tx.select().from(orderLines).where(eq(orderLines.orderId, orderId))).map((l) => [l.shopifyLineItemId, l]),
+    );
     for (const line of snapshot.lines) {
       const stored = storedLines.get(line.shopifyLineItemId);
       const cancelledLine = snapshot.cancelledAt !== null || line.currentQuantity === 0;
       if (!stored) {
-        const variantId = await ensureVariant(tx, { shopifyVariantId: line.shopifyVariantId, sku: line.sku, title: line.title }, now);
+        const variantId = await ensureVariant(
+          tx,
+          { shopifyVariantId: line.shopifyVariantId, sku: line.sku, title: line.title },
+          now,
+        );
         const [inserted] = await tx
           .insert(orderLines)
           .values({
@@ -181,8 +241,15 @@ async function applyOnce(db: Db, snapshot: OrderSnapshot, source: string, now: D
         lineIds.set(line.shopifyLineItemId, inserted!.id);
         if ((line.fulfilledQuantity ?? 0) > 0 && !line.soldOverCounter) fulfilledInShopify.push(line.shopifyLineItemId);
         if (existing) {
-          history.push({ kind: ORDER_EVENTS.lineAdded, details: { line: line.shopifyLineItemId, sku: line.sku, quantity: line.currentQuantity } });
-          event(ORDER_EVENTS.lineAdded, { orderId, lineId: inserted!.id, quantity: line.currentQuantity }, `:${line.shopifyLineItemId}`);
+          history.push({
+            kind: ORDER_EVENTS.lineAdded,
+            details: { line: line.shopifyLineItemId, sku: line.sku, quantity: line.currentQuantity },
+          });
+          event(
+            ORDER_EVENTS.lineAdded,
+            { orderId, lineId: inserted!.id, quantity: line.currentQuantity },
+            `:${line.shopifyLineItemId}`,
+          );
           outcome = 'updated';
         }
         continue;
@@ -193,21 +260,46 @@ async function applyOnce(db: Db, snapshot: OrderSnapshot, source: string, now: D
       let soldOverCounter = stored.soldOverCounter;
       if (stored.soldOverCounter !== line.soldOverCounter) {
         const routed = line.soldOverCounter && stored.status !== 'created';
-        history.push({ kind: ORDER_EVENTS.counterChanged, details: { line: line.shopifyLineItemId, sku: line.sku, soldOverCounter: line.soldOverCounter, ...(routed ? { kept: `the line is ${stored.status} already` } : {}) } });
+        history.push({
+          kind: ORDER_EVENTS.counterChanged,
+          details: {
+            line: line.shopifyLineItemId,
+            sku: line.sku,
+            soldOverCounter: line.soldOverCounter,
+            ...(routed ? { kept: `the line is ${stored.status} already` } : {}),
+          },
+        });
         if (!routed) {
           soldOverCounter = line.soldOverCounter;
-          event(ORDER_EVENTS.counterChanged, { orderId, lineId: stored.id, soldOverCounter }, `:${line.shopifyLineItemId}`);
+          event(
+            ORDER_EVENTS.counterChanged,
+            { orderId, lineId: stored.id, soldOverCounter },
+            `:${line.shopifyLineItemId}`,
+          );
         }
         outcome = 'updated';
       }
       if (stored.currentQuantity !== line.currentQuantity || stored.quantity !== line.quantity) {
         const delta = line.currentQuantity - stored.currentQuantity;
         const kind = delta < 0 ? ORDER_EVENTS.lineQuantityReduced : ORDER_EVENTS.lineQuantityIncreased;
-        history.push({ kind, details: { line: line.shopifyLineItemId, sku: line.sku, from: stored.currentQuantity, to: line.currentQuantity } });
-        event(kind, { orderId, lineId: stored.id, from: stored.currentQuantity, to: line.currentQuantity, delta }, `:${line.shopifyLineItemId}`);
+        history.push({
+          kind,
+          details: {
+            line: line.shopifyLineItemId,
+            sku: line.sku,
+            from: stored.currentQuantity,
+            to: line.currentQuantity,
+          },
+        });
+        event(
+          kind,
+          { orderId, lineId: stored.id, from: stored.currentQuantity, to: line.currentQuantity, delta },
+          `:${line.shopifyLineItemId}`,
+        );
         outcome = 'updated';
       }
-      const status = cancelledLine && stored.status !== 'shipped' && stored.status !== 'picked_up' ? 'cancelled' : stored.status;
+      const status =
+        cancelledLine && stored.status !== 'shipped' && stored.status !== 'picked_up' ? 'cancelled' : stored.status;
       const shopifyFulfilledQuantity = line.fulfilledQuantity ?? stored.shopifyFulfilledQuantity;
       if (shopifyFulfilledQuantity > stored.shopifyFulfilledQuantity) {
         if (!soldOverCounter) fulfilledInShopify.push(line.shopifyLineItemId);
@@ -215,7 +307,14 @@ async function applyOnce(db: Db, snapshot: OrderSnapshot, source: string, now: D
       }
       await tx
         .update(orderLines)
-        .set({ quantity: line.quantity, currentQuantity: line.currentQuantity, shopifyFulfilledQuantity, soldOverCounter, status, updatedAt: now })
+        .set({
+          quantity: line.quantity,
+          currentQuantity: line.currentQuantity,
+          shopifyFulfilledQuantity,
+          soldOverCounter,
+          status,
+          updatedAt: now,
+        })
         .where(eq(orderLines.id, stored.id));
     }
     if (snapshot.refunds) {
@@ -227,7 +326,9 @@ async function applyOnce(db: Db, snapshot: OrderSnapshot, source: string, now: D
       }
     }
     if (history.length > 0) {
-      await tx.insert(orderHistory).values(history.map((h) => ({ orderId, kind: h.kind, source, details: h.details, at: now })));
+      await tx
+        .insert(orderHistory)
+        .values(history.map((h) => ({ orderId, kind: h.kind, source, details: h.details, at: now })));
     }
     if (outcome === 'created') event(ORDER_EVENTS.created, { orderId });
     // Some of these units may have been fulfilled in Shopify itself: the fulfilment room compares.
@@ -250,7 +351,9 @@ async function recordRefunds(
   lineIds: Map<string, number>,
   now: Date,
 ): Promise<Array<{ shopifyRefundId: string; rowIds: number[]; lines: Array<Record<string, unknown>> }>> {
-  const locations = [...new Set(refunds.flatMap((r) => r.lines.map((l) => l.locationId)).filter((l): l is string => l !== null))];
+  const locations = [
+    ...new Set(refunds.flatMap((r) => r.lines.map((l) => l.locationId)).filter((l): l is string => l !== null)),
+  ];
   const facilityOf = await facilityIdsOfLocations(tx, locations);
   const recorded: Array<{ shopifyRefundId: string; rowIds: number[]; lines: Array<Record<string, unknown>> }> = [];
   for (const refund of refunds) {
@@ -269,13 +372,24 @@ async function recordRefunds(
         recordedAt: now,
       }));
     if (values.length === 0) continue;
-    const rows = await tx.insert(orderRefundLines).values(values).onConflictDoNothing({ target: orderRefundLines.shopifyRefundLineId }).returning({ id: orderRefundLines.id, refundLineId: orderRefundLines.shopifyRefundLineId });
+    const rows = await tx
+      .insert(orderRefundLines)
+      .values(values)
+      .onConflictDoNothing({ target: orderRefundLines.shopifyRefundLineId })
+      .returning({ id: orderRefundLines.id, refundLineId: orderRefundLines.shopifyRefundLineId });
     if (rows.length === 0) continue;
     const fresh = new Set(rows.map((r) => r.refundLineId));
     recorded.push({
       shopifyRefundId: refund.shopifyRefundId,
       rowIds: rows.map((r) => r.id),
-      lines: refund.lines.filter((l) => fresh.has(l.shopifyRefundLineId)).map((l) => ({ line: l.shopifyLineItemId, quantity: l.quantity, restockType: l.restockType, location: l.locationId })),
+      lines: refund.lines
+        .filter((l) => fresh.has(l.shopifyRefundLineId))
+        .map((l) => ({
+          line: l.shopifyLineItemId,
+          quantity: l.quantity,
+          restockType: l.restockType,
+          location: l.locationId,
+        })),
     });
   }
   return recorded;

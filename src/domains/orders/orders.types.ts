@@ -31,7 +31,13 @@ export interface OrderSnapshot {
 export interface RefundSnapshot {
   shopifyRefundId: string;
   createdAt: Date;
-  lines: Array<{ shopifyRefundLineId: string; shopifyLineItemId: string; quantity: number; restockType: RestockType; locationId: string | null }>;
+  lines: Array<{
+    shopifyRefundLineId: string;
+    shopifyLineItemId: string;
+    quantity: number;
+    restockType: RestockType;
+    locationId: string | null;
+  }>;
 }
 
 export interface OrderLineSnapshot {

@@ -105,7 +105,10 @@ export interface EngineInput {
 }
 
 const EARTH_KM = 6371;
-export function distanceKm(a: { latitude: number | null; longitude: number | null }, b: { latitude: number | null; longitude: number | null }): number | null {
+export function distanceKm(
+  a: { latitude: number | null; longitude: number | null },
+  b: { latitude: number | null; longitude: number | null },
+): number | null {
   if (a.latitude === null || a.longitude === null || b.latitude === null || b.longitude === null) return null;
   const rad = Math.PI / 180;
   const dLat = (b.latitude - a.latitude) * rad;
@@ -123,11 +126,16 @@ export function orderMatches(order: RoutableOrder, filters: OrderFilters, now: D
   if (filters.salesChannels && !filters.salesChannels.includes(order.sourceName ?? '')) return false;
   if (filters.tagsAll && !filters.tagsAll.every((t) => order.tags.includes(t))) return false;
   if (filters.tagsNone && filters.tagsNone.some((t) => order.tags.includes(t))) return false;
-  if (filters.promisedWithinHours !== undefined && (!order.promiseDate || order.promiseDate.getTime() - now.getTime() > filters.promisedWithinHours * 3_600_000)) return false;
+  if (
+    filters.promisedWithinHours !== undefined &&
+    (!order.promiseDate || order.promiseDate.getTime() - now.getTime() > filters.promisedWithinHours * 3_600_000)
+  )
+    return false;
   return true;
 }
 
-const available = (stock: StockMap, variantId: number, facilityId: number) => stock.get(variantId)?.get(facilityId) ?? 0;
+const available = (stock: StockMap, variantId: number, facilityId: number) =>
+  stock.get(variantId)?.get(facilityId) ?? 0;
 
 /** Groups of lines that travel together: a kit's lines, or a line alone. */
 function groupsOf(lines: RoutableLine[]): RoutableLine[][] {
@@ -144,7 +152,9 @@ function groupsOf(lines: RoutableLine[]): RoutableLine[][] {
 /** Facilities named per removal reason in a trace; beyond that they are counted (traces stay small). */
 export const TRACE_NAMED_FACILITIES = 8;
 function removal(filter: string, reason: string, codes: string[]): RuleTrace['removed'][number] {
-  return codes.length <= TRACE_NAMED_FACILITIES ? { filter, reason, facilities: codes } : { filter, reason, facilities: codes.slice(0, TRACE_NAMED_FACILITIES), count: codes.length };
+  return codes.length <= TRACE_NAMED_FACILITIES
+    ? { filter, reason, facilities: codes }
+    : { filter, reason, facilities: codes.slice(0, TRACE_NAMED_FACILITIES), count: codes.length };
 }
 
 /**
@@ -163,7 +173,8 @@ function takeable(stock: StockMap, facilityId: number, groups: RoutableLine[][],
     const need = new Map<number, number>();
     for (const line of group) need.set(line.variantId, (need.get(line.variantId) ?? 0) + line.quantity);
     let fits = true;
-    for (const [variantId, units] of need) if (available(stock, variantId, facilityId) - (used.get(variantId) ?? 0) - units < keep) fits = false;
+    for (const [variantId, units] of need)
+      if (available(stock, variantId, facilityId) - (used.get(variantId) ?? 0) - units < keep) fits = false;
     if (!fits) continue;
     for (const [variantId, units] of need) used.set(variantId, (used.get(variantId) ?? 0) + units);
     taken.push(group);
@@ -173,7 +184,8 @@ function takeable(stock: StockMap, facilityId: number, groups: RoutableLine[][],
 
 /** No item appears on two of these single-line groups. */
 function distinctItems(groups: RoutableLine[][]): boolean {
-  for (let i = 1; i < groups.length; i++) for (let j = 0; j < i; j++) if (groups[i]![0]!.variantId === groups[j]![0]!.variantId) return false;
+  for (let i = 1; i < groups.length; i++)
+    for (let j = 0; j < i; j++) if (groups[i]![0]!.variantId === groups[j]![0]!.variantId) return false;
   return true;
 }
 
@@ -197,7 +209,12 @@ function capacityLeft(f: RoutingFacility): number {
 }
 
 /** The facility filters of a rule, in order; each returns why it removes a facility, or null. */
-function facilityFilters(rule: InventoryRule, distanceTo: (f: RoutingFacility) => number | null, lines: RoutableLine[], express: boolean) {
+function facilityFilters(
+  rule: InventoryRule,
+  distanceTo: (f: RoutingFacility) => number | null,
+  lines: RoutableLine[],
+  express: boolean,
+) {
   const excluded = new Set(lines.flatMap((l) => l.excludedFacilityIds));
   const f = rule.filters;
   const capabilities = new Set(f.capabilities ?? []);
@@ -210,19 +227,39 @@ function facilityFilters(rule: InventoryRule, distanceTo: (f: RoutingFacility) =
       name: 'capabilities',
       reason: (x) => {
         const lacks = (c: string) => (c === 'ship' ? !x.canShip : c === 'pickup' ? !x.canPickup : !x.canExpress);
-        if (!((capabilities.has('ship') && !x.canShip) || (capabilities.has('pickup') && !x.canPickup) || (capabilities.has('express') && !x.canExpress))) return null;
+        if (!(
+          (capabilities.has('ship') && !x.canShip) ||
+          (capabilities.has('pickup') && !x.canPickup) ||
+          (capabilities.has('express') && !x.canExpress)
+        ))
+          return null;
         return `cannot ${[...capabilities].filter(lacks).join(' or ')}`;
       },
     });
   }
-  if (f.groupsInclude) filters.push({ name: 'groupsInclude', reason: (x) => (f.groupsInclude!.some((g) => x.groups.has(g)) ? null : `not in ${f.groupsInclude!.join(' or ')}`) });
-  if (f.groupsExclude) filters.push({ name: 'groupsExclude', reason: (x) => (f.groupsExclude!.some((g) => x.groups.has(g)) ? `in excluded group ${f.groupsExclude!.filter((g) => x.groups.has(g)).join(', ')}` : null) });
+  if (f.groupsInclude)
+    filters.push({
+      name: 'groupsInclude',
+      reason: (x) => (f.groupsInclude!.some((g) => x.groups.has(g)) ? null : `not in ${f.groupsInclude!.join(' or ')}`),
+    });
+  if (f.groupsExclude)
+    filters.push({
+      name: 'groupsExclude',
+      reason: (x) =>
+        f.groupsExclude!.some((g) => x.groups.has(g))
+          ? `in excluded group ${f.groupsExclude!.filter((g) => x.groups.has(g)).join(', ')}`
+          : null,
+    });
   if (f.radiusKm !== undefined) {
     filters.push({
       name: 'radiusKm',
       reason: (x) => {
         const d = distanceTo(x);
-        return d === null ? 'distance unknown (no coordinates)' : d > f.radiusKm! ? `more than ${f.radiusKm} km away` : null;
+        return d === null
+          ? 'distance unknown (no coordinates)'
+          : d > f.radiusKm!
+            ? `more than ${f.radiusKm} km away`
+            : null;
       },
     });
   }
@@ -231,7 +268,9 @@ function facilityFilters(rule: InventoryRule, distanceTo: (f: RoutingFacility) =
     reason: (x) => {
       if (x.capacity === 0) return 'switched off (capacity 0)';
       const need = f.minCapacityLeft ?? 1;
-      return capacityLeft(x) < need ? `no capacity left today (${Math.max(0, capacityLeft(x))} of ${x.capacity} orders left, needs ${need})` : null;
+      return capacityLeft(x) < need
+        ? `no capacity left today (${Math.max(0, capacityLeft(x))} of ${x.capacity} orders left, needs ${need})`
+        : null;
     },
   });
   return filters;
@@ -257,7 +296,8 @@ export function decide(input: EngineInput): OrderDecision[] {
       const lines = order.lines.filter((l) => queues.includes(l.queue as never));
       let n = 0;
       const first = lines[0] ? stock.get(lines[0].variantId) : undefined;
-      for (const facilityId of first?.keys() ?? []) if (facilityById.has(facilityId) && holds(stock, facilityId, lines, 0)) n++;
+      for (const facilityId of first?.keys() ?? [])
+        if (facilityById.has(facilityId) && holds(stock, facilityId, lines, 0)) n++;
       scarcity.set(order.id, n);
     }
     selected.sort((a, b) => {
@@ -266,8 +306,18 @@ export function decide(input: EngineInput): OrderDecision[] {
         if (d !== 0) return d;
       }
       for (const s of routing.orderSorts) {
-        const av = s.field === 'order_date' ? a.createdAt.getTime() : s.field === 'priority' ? a.priority : (a.promiseDate?.getTime() ?? Number.MAX_SAFE_INTEGER);
-        const bv = s.field === 'order_date' ? b.createdAt.getTime() : s.field === 'priority' ? b.priority : (b.promiseDate?.getTime() ?? Number.MAX_SAFE_INTEGER);
+        const av =
+          s.field === 'order_date'
+            ? a.createdAt.getTime()
+            : s.field === 'priority'
+              ? a.priority
+              : (a.promiseDate?.getTime() ?? Number.MAX_SAFE_INTEGER);
+        const bv =
+          s.field === 'order_date'
+            ? b.createdAt.getTime()
+            : s.field === 'priority'
+              ? b.priority
+              : (b.promiseDate?.getTime() ?? Number.MAX_SAFE_INTEGER);
         if (av !== bv) return s.direction === 'asc' ? av - bv : bv - av;
       }
       return a.id - b.id;
@@ -275,7 +325,17 @@ export function decide(input: EngineInput): OrderDecision[] {
     for (const order of selected) {
       decided.add(order.id);
       const lines = order.lines.filter((l) => queues.includes(l.queue as never));
-      decisions.push(decideOrder(order, lines, routing, run.code, scarcity.get(order.id)!, { scratch, document, stock, facilityById, facilities: input.facilities, maxPriority, now }));
+      decisions.push(
+        decideOrder(order, lines, routing, run.code, scarcity.get(order.id)!, {
+          scratch,
+          document,
+          stock,
+          facilityById,
+          facilities: input.facilities,
+          maxPriority,
+          now,
+        }),
+      );
     }
   }
   return decisions;
@@ -315,7 +375,14 @@ interface OrderWork {
   distanceTo: (f: RoutingFacility) => number | null;
 }
 
-function decideOrder(order: RoutableOrder, waiting: RoutableLine[], routing: Routing, runCode: string, scarcity: number, ctx: Ctx): OrderDecision {
+function decideOrder(
+  order: RoutableOrder,
+  waiting: RoutableLine[],
+  routing: Routing,
+  runCode: string,
+  scarcity: number,
+  ctx: Ctx,
+): OrderDecision {
   const work = startDecision(order, waiting, routing, runCode, scarcity, ctx);
 
   // Pickup: the chosen store, whole order, or the fallback.
@@ -331,12 +398,32 @@ function decideOrder(order: RoutableOrder, waiting: RoutableLine[], routing: Rou
   return work.decision;
 }
 
-function startDecision(order: RoutableOrder, waiting: RoutableLine[], routing: Routing, runCode: string, scarcity: number, ctx: Ctx): OrderWork {
-  const decision: OrderDecision = { orderId: order.id, run: runCode, routing: routing.name, assignments: [], parked: [], trace: { scarcity, rules: [], summary: '', split: null } };
+function startDecision(
+  order: RoutableOrder,
+  waiting: RoutableLine[],
+  routing: Routing,
+  runCode: string,
+  scarcity: number,
+  ctx: Ctx,
+): OrderWork {
+  const decision: OrderDecision = {
+    orderId: order.id,
+    run: runCode,
+    routing: routing.name,
+    assignments: [],
+    parked: [],
+    trace: { scarcity, rules: [], summary: '', split: null },
+  };
   const usedFacilities = new Set<number>();
   const assign = (facility: RoutingFacility, lines: RoutableLine[], transferTo: number | null) => {
     for (const line of lines) {
-      decision.assignments.push({ lineId: line.id, variantId: line.variantId, facilityId: facility.id, quantity: line.quantity, transferToFacilityId: transferTo });
+      decision.assignments.push({
+        lineId: line.id,
+        variantId: line.variantId,
+        facilityId: facility.id,
+        quantity: line.quantity,
+        transferToFacilityId: transferTo,
+      });
       const m = ctx.stock.get(line.variantId)!;
       m.set(facility.id, (m.get(facility.id) ?? 0) - line.quantity);
     }
@@ -363,33 +450,64 @@ function routePickup(work: OrderWork): boolean {
   const { order, decision, ctx, assign } = work;
   let remaining = work.remaining;
   const store = order.pickupFacilityId === null ? undefined : ctx.facilityById.get(order.pickupFacilityId);
-  const why =
-    !store ? 'the chosen pickup store is not a routable facility'
-    : !store.canPickup ? `${store.code} does not do pickup`
-    : remaining.some((l) => l.excludedFacilityIds.includes(store.id)) ? `${store.code} rejected this order before`
-    : store.capacity === 0 || capacityLeft(store) < 1 ? `${store.code} has no capacity left today`
-    : !holds(ctx.stock, store.id, remaining, 0) ? `${store.code} does not hold every line`
-    : null;
+  const why = !store
+    ? 'the chosen pickup store is not a routable facility'
+    : !store.canPickup
+      ? `${store.code} does not do pickup`
+      : remaining.some((l) => l.excludedFacilityIds.includes(store.id))
+        ? `${store.code} rejected this order before`
+        : store.capacity === 0 || capacityLeft(store) < 1
+          ? `${store.code} has no capacity left today`
+          : !holds(ctx.stock, store.id, remaining, 0)
+            ? `${store.code} does not hold every line`
+            : null;
   if (!why) {
     assign(store!, remaining, null);
-    decision.trace.rules.push({ rule: 'pickup at the chosen store', candidates: 1, removed: [], scores: [], outcome: `all lines reserved at ${store!.code}` });
+    decision.trace.rules.push({
+      rule: 'pickup at the chosen store',
+      candidates: 1,
+      removed: [],
+      scores: [],
+      outcome: `all lines reserved at ${store!.code}`,
+    });
     decision.trace.summary = `Pickup at ${store!.code}, the store the customer chose.`;
     return true;
   }
   if (ctx.document.pickupFallback === 'queue' || !store) {
-    for (const line of remaining) decision.parked.push({ lineId: line.id, queue: 'pickup_rejected', autoCancelAfterDays: null });
-    decision.trace.rules.push({ rule: 'pickup at the chosen store', candidates: store ? 1 : 0, removed: [], scores: [], outcome: `parked in pickup_rejected: ${why}` });
+    for (const line of remaining)
+      decision.parked.push({ lineId: line.id, queue: 'pickup_rejected', autoCancelAfterDays: null });
+    decision.trace.rules.push({
+      rule: 'pickup at the chosen store',
+      candidates: store ? 1 : 0,
+      removed: [],
+      scores: [],
+      outcome: `parked in pickup_rejected: ${why}`,
+    });
     decision.trace.summary = `Not routed: ${why}; parked in the pickup-rejected queue.`;
     return true;
   }
   // Transfer: what the store holds stays there; the rest is sourced elsewhere and sent to the store.
   const open = remaining.filter((l) => !l.excludedFacilityIds.includes(store.id));
-  const atStore = store.canPickup && capacityLeft(store) >= 1 ? takeable(ctx.stock, store.id, open.map((l) => [l]), 0).flat() : [];
+  const atStore =
+    store.canPickup && capacityLeft(store) >= 1
+      ? takeable(
+          ctx.stock,
+          store.id,
+          open.map((l) => [l]),
+          0,
+        ).flat()
+      : [];
   if (atStore.length > 0) assign(store, atStore, null);
   remaining = remaining.filter((l) => !atStore.includes(l));
   work.remaining = remaining;
   work.transferTo = store.id;
-  decision.trace.rules.push({ rule: 'pickup at the chosen store', candidates: 1, removed: [], scores: [], outcome: `${why}; ${atStore.length} line(s) at ${store.code}, the rest by transfer` });
+  decision.trace.rules.push({
+    rule: 'pickup at the chosen store',
+    candidates: 1,
+    removed: [],
+    scores: [],
+    outcome: `${why}; ${atStore.length} line(s) at ${store.code}, the rest by transfer`,
+  });
   return false;
 }
 
@@ -416,7 +534,15 @@ function applyRule(work: OrderWork, rule: InventoryRule, hasNextRule: boolean, e
   if (withStock.length < candidates.length) {
     const kept = new Set(withStock);
     const noStock = candidates.filter((f) => !kept.has(f)).map((f) => f.code);
-    trace.removed.push(removal('stock', mode === 'single' ? `cannot fill every line${keep ? ` and keep ${keep}` : ''}` : `holds no line${keep ? ` while keeping ${keep}` : ''}`, noStock));
+    trace.removed.push(
+      removal(
+        'stock',
+        mode === 'single'
+          ? `cannot fill every line${keep ? ` and keep ${keep}` : ''}`
+          : `holds no line${keep ? ` while keeping ${keep}` : ''}`,
+        noStock,
+      ),
+    );
   }
   trace.candidates = withStock.length;
   const ranking = makeRanking(work, sorts, useScores);
@@ -428,7 +554,12 @@ function applyRule(work: OrderWork, rule: InventoryRule, hasNextRule: boolean, e
 }
 
 /** The facilities that hold some of the lines and pass every filter of the rule; the trace says who was removed and why. */
-function filteredCandidates(work: OrderWork, rule: InventoryRule, trace: RuleTrace, express: boolean): RoutingFacility[] {
+function filteredCandidates(
+  work: OrderWork,
+  rule: InventoryRule,
+  trace: RuleTrace,
+  express: boolean,
+): RoutingFacility[] {
   const { ctx, remaining } = work;
   // Only facilities holding some of these items can take part; the others are counted, not listed.
   // (Marked in a scratch array, then read in facility id order: no set, no sort per order.)
@@ -440,9 +571,15 @@ function filteredCandidates(work: OrderWork, rule: InventoryRule, trace: RuleTra
     });
   }
   let candidates: RoutingFacility[] = [];
-  for (let i = 0; i < ctx.scratch.byId.length; i++) if (ctx.scratch.marks[i] === mark) candidates.push(ctx.scratch.byId[i]!);
+  for (let i = 0; i < ctx.scratch.byId.length; i++)
+    if (ctx.scratch.marks[i] === mark) candidates.push(ctx.scratch.byId[i]!);
   if (ctx.facilities.length > candidates.length) {
-    trace.removed.push({ filter: 'stock', reason: 'holds none of these items', facilities: [], count: ctx.facilities.length - candidates.length });
+    trace.removed.push({
+      filter: 'stock',
+      reason: 'holds none of these items',
+      facilities: [],
+      count: ctx.facilities.length - candidates.length,
+    });
   }
   for (const filter of facilityFilters(rule, work.distanceTo, remaining, express)) {
     const reasons = new Map<string, string[]>();
@@ -470,51 +607,87 @@ function makeRanking(work: OrderWork, sorts: Array<Sort<FacilitySortField>>, use
   const { ctx, distanceTo } = work;
   // Reads the lines still to place when called: in a split they shrink part by part.
   const sortKey = (f: RoutingFacility, field: FacilitySortField) =>
-    field === 'distance' ? (distanceTo(f) ?? Number.POSITIVE_INFINITY)
-    : field === 'priority' ? f.priority
-    : field === 'capacity_left' ? capacityLeft(f)
-    : work.remaining.reduce((s, l) => s + available(ctx.stock, l.variantId, f.id), 0);
+    field === 'distance'
+      ? (distanceTo(f) ?? Number.POSITIVE_INFINITY)
+      : field === 'priority'
+        ? f.priority
+        : field === 'capacity_left'
+          ? capacityLeft(f)
+          : work.remaining.reduce((s, l) => s + available(ctx.stock, l.variantId, f.id), 0);
   const round3 = (x: number) => Math.round(x * 1000) / 1000;
   const w = ctx.document.scoring;
   const distancePart = (d: number | null) => round3(d === null ? 0 : Math.max(0, 1 - d / ctx.document.distanceScaleKm));
-  const packagesPart = (coverUnits: number, remainingUnits: number) => round3(remainingUnits === 0 ? 0 : coverUnits / remainingUnits);
-  const headroomPart = (f: RoutingFacility) => round3(f.capacity === null ? 1 : f.capacity === 0 ? 0 : Math.max(0, capacityLeft(f) / f.capacity));
+  const packagesPart = (coverUnits: number, remainingUnits: number) =>
+    round3(remainingUnits === 0 ? 0 : coverUnits / remainingUnits);
+  const headroomPart = (f: RoutingFacility) =>
+    round3(f.capacity === null ? 1 : f.capacity === 0 ? 0 : Math.max(0, capacityLeft(f) / f.capacity));
   const priorityPart = (f: RoutingFacility) => round3(f.priority / ctx.maxPriority);
   /** The score alone (ranking needs only the number; the trace keeps the parts of the best few). */
   const scoreOf = (f: RoutingFacility, coverUnits: number, remainingUnits: number) =>
-    round3(w.distance * distancePart(distanceTo(f)) + w.packages * packagesPart(coverUnits, remainingUnits) + w.capacityHeadroom * headroomPart(f) + w.facilityPriority * priorityPart(f));
+    round3(
+      w.distance * distancePart(distanceTo(f)) +
+        w.packages * packagesPart(coverUnits, remainingUnits) +
+        w.capacityHeadroom * headroomPart(f) +
+        w.facilityPriority * priorityPart(f),
+    );
   const scoreInWords = (f: RoutingFacility, coverUnits: number, remainingUnits: number): CandidateScore => {
     const d = distanceTo(f);
-    const parts = { distance: distancePart(d), packages: packagesPart(coverUnits, remainingUnits), capacityHeadroom: headroomPart(f), facilityPriority: priorityPart(f) };
-    return { facility: f.code, score: scoreOf(f, coverUnits, remainingUnits), distanceKm: d === null ? null : Math.round(d * 10) / 10, covers: coverUnits, parts };
+    const parts = {
+      distance: distancePart(d),
+      packages: packagesPart(coverUnits, remainingUnits),
+      capacityHeadroom: headroomPart(f),
+      facilityPriority: priorityPart(f),
+    };
+    return {
+      facility: f.code,
+      score: scoreOf(f, coverUnits, remainingUnits),
+      distanceKm: d === null ? null : Math.round(d * 10) / 10,
+      covers: coverUnits,
+      parts,
+    };
   };
   const rank = (list: Array<{ f: RoutingFacility; groups: RoutableLine[][] }>, remainingUnits: number) => {
     // Scores and sort keys worked out once per candidate, not once per comparison.
     const scored = list.map((x) => {
       const cover = x.groups.reduce((n, g) => n + units(g), 0);
-      return { f: x.f, cover, score: scoreOf(x.f, cover, remainingUnits), keys: sorts.map((sort) => sortKey(x.f, sort.field)) };
+      return {
+        f: x.f,
+        cover,
+        score: scoreOf(x.f, cover, remainingUnits),
+        keys: sorts.map((sort) => sortKey(x.f, sort.field)),
+      };
     });
     scored.sort((a, b) => {
       if (useScores && b.score !== a.score) return b.score - a.score;
       for (let i = 0; i < sorts.length; i++) {
         const av = a.keys[i]!;
         const bv = b.keys[i]!;
-        if (av !== bv) return (av < bv) === (sorts[i]!.direction === 'asc') ? -1 : 1;
+        if (av !== bv) return av < bv === (sorts[i]!.direction === 'asc') ? -1 : 1;
       }
       return a.f.id - b.f.id;
     });
     return scored;
   };
-  const best = (ranked: Ranked, remainingUnits: number) => ranked.slice(0, TRACE_SCORES).map((r) => scoreInWords(r.f, r.cover, remainingUnits));
+  const best = (ranked: Ranked, remainingUnits: number) =>
+    ranked.slice(0, TRACE_SCORES).map((r) => scoreInWords(r.f, r.cover, remainingUnits));
   /** The best candidates kept in the trace. */
   const TRACE_SCORES = 3;
   return { rank, best };
 }
 
 /** Mode single: the best facility that holds every line takes them all. */
-function assignWhole(work: OrderWork, ranking: Ranking, withStock: RoutingFacility[], coverage: Map<RoutingFacility, RoutableLine[][]>, trace: RuleTrace): void {
+function assignWhole(
+  work: OrderWork,
+  ranking: Ranking,
+  withStock: RoutingFacility[],
+  coverage: Map<RoutingFacility, RoutableLine[][]>,
+  trace: RuleTrace,
+): void {
   const remaining = work.remaining;
-  const ranked = ranking.rank(withStock.map((f) => ({ f, groups: coverage.get(f)! })), units(remaining));
+  const ranked = ranking.rank(
+    withStock.map((f) => ({ f, groups: coverage.get(f)! })),
+    units(remaining),
+  );
   trace.scores = ranking.best(ranked, units(remaining));
   if (ranked.length > 0) {
     const chosen = ranked[0]!.f;
@@ -525,7 +698,15 @@ function assignWhole(work: OrderWork, ranking: Ranking, withStock: RoutingFacili
 }
 
 /** Mode split: the best facility takes what it can, then the next best takes from what is left, and so on. */
-function assignSplit(work: OrderWork, ranking: Ranking, withStock: RoutingFacility[], ruleName: string, keep: number, minPart: number, trace: RuleTrace): void {
+function assignSplit(
+  work: OrderWork,
+  ranking: Ranking,
+  withStock: RoutingFacility[],
+  ruleName: string,
+  keep: number,
+  minPart: number,
+  trace: RuleTrace,
+): void {
   const { ctx, decision } = work;
   const parts: string[] = [];
   let pool = withStock;
@@ -533,10 +714,13 @@ function assignSplit(work: OrderWork, ranking: Ranking, withStock: RoutingFacili
     const open = groupsOf(work.remaining);
     // A part is what one facility takes. Below the threshold it is not split off, unless it is
     // the whole order (then there is no split at all).
-    const wholeOrder = (groups: RoutableLine[][]) => parts.length === 0 && decision.assignments.length === 0 && groups.length === open.length;
+    const wholeOrder = (groups: RoutableLine[][]) =>
+      parts.length === 0 && decision.assignments.length === 0 && groups.length === open.length;
     const eligible = pool
       .map((f) => ({ f, groups: takeable(ctx.stock, f.id, open, keep) }))
-      .filter((x) => x.groups.length > 0 && (minPart === 0 || wholeOrder(x.groups) || value(x.groups.flat()) >= minPart));
+      .filter(
+        (x) => x.groups.length > 0 && (minPart === 0 || wholeOrder(x.groups) || value(x.groups.flat()) >= minPart),
+      );
     if (eligible.length === 0) break;
     const ranked = ranking.rank(eligible, units(work.remaining));
     if (parts.length === 0) trace.scores = ranking.best(ranked, units(work.remaining));
@@ -549,14 +733,23 @@ function assignSplit(work: OrderWork, ranking: Ranking, withStock: RoutingFacili
     if (work.remaining.length === 0) break;
   }
   trace.outcome = parts.length > 0 ? parts.join(', ') : 'no facility could take any part';
-  if (parts.length > 1) decision.trace.split = `No single facility could fill the order under "${ruleName}"; split into ${parts.length} parts (${parts.join('; ')}).`;
-  if (minPart > 0 && work.remaining.length > 0 && parts.length > 0) trace.outcome += `; parts under ${minPart} in value were not split off`;
+  if (parts.length > 1)
+    decision.trace.split = `No single facility could fill the order under "${ruleName}"; split into ${parts.length} parts (${parts.join('; ')}).`;
+  if (minPart > 0 && work.remaining.length > 0 && parts.length > 0)
+    trace.outcome += `; parts under ${minPart} in value were not split off`;
 }
 
 /** What the rule could not place: left for the next rule, or parked in the rule's queue. */
-function parkOrPassOn(work: OrderWork, rule: InventoryRule, trace: RuleTrace, withStockCount: number, hasNextRule: boolean): void {
+function parkOrPassOn(
+  work: OrderWork,
+  rule: InventoryRule,
+  trace: RuleTrace,
+  withStockCount: number,
+  hasNextRule: boolean,
+): void {
   const remaining = work.remaining;
-  if (trace.outcome === '') trace.outcome = withStockCount === 0 ? 'no facility passed every filter with the stock' : 'not assigned';
+  if (trace.outcome === '')
+    trace.outcome = withStockCount === 0 ? 'no facility passed every filter with the stock' : 'not assigned';
   const action = rule.onUnfilled;
   if (action.action === 'next_rule' && hasNextRule) {
     trace.outcome += `; ${remaining.length} line(s) left for the next rule`;
@@ -574,9 +767,13 @@ function summarise(work: OrderWork): void {
   const { decision, ctx, transferTo } = work;
   const byFacility = new Map<number, number>();
   for (const a of decision.assignments) byFacility.set(a.facilityId, (byFacility.get(a.facilityId) ?? 0) + 1);
-  const where = [...byFacility.entries()].map(([id, n]) => `${n} line(s) at ${ctx.facilityById.get(id)!.code}`).join(', ');
+  const where = [...byFacility.entries()]
+    .map(([id, n]) => `${n} line(s) at ${ctx.facilityById.get(id)!.code}`)
+    .join(', ');
   decision.trace.summary =
-    decision.parked.length === 0 ? `Routed: ${where}${transferTo ? ` (by transfer to ${ctx.facilityById.get(transferTo)!.code} where needed)` : ''}.`
-    : decision.assignments.length === 0 ? `Not routed: ${decision.parked.length} line(s) parked in ${[...new Set(decision.parked.map((p) => p.queue))].join(', ')}.`
-    : `Partly routed: ${where}; ${decision.parked.length} line(s) parked in ${[...new Set(decision.parked.map((p) => p.queue))].join(', ')}.`;
+    decision.parked.length === 0
+      ? `Routed: ${where}${transferTo ? ` (by transfer to ${ctx.facilityById.get(transferTo)!.code} where needed)` : ''}.`
+      : decision.assignments.length === 0
+        ? `Not routed: ${decision.parked.length} line(s) parked in ${[...new Set(decision.parked.map((p) => p.queue))].join(', ')}.`
+        : `Partly routed: ${where}; ${decision.parked.length} line(s) parked in ${[...new Set(decision.parked.map((p) => p.queue))].join(', ')}.`;
 }

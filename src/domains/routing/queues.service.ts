@@ -9,9 +9,17 @@ import { releaseReservation } from '../inventory/index.js';
 import { appendOrderHistory, cancelUnfillableLines, requeueLine, setLineHeld } from '../orders/index.js';
 import { CONTINUOUS, type BrokeringRun } from './rules.js';
 
-export async function queueSummary(db: Db): Promise<Array<{ queue: QueueKind; lines: number; orders: number; units: number; oldest: Date | null }>> {
+export async function queueSummary(
+  db: Db,
+): Promise<Array<{ queue: QueueKind; lines: number; orders: number; units: number; oldest: Date | null }>> {
   const ids = await ensureQueueFacilities(db);
-  const rows = await queryRows<{ facility_id: number; lines: number; orders: number; units: number; oldest: Date | null }>(
+  const rows = await queryRows<{
+    facility_id: number;
+    lines: number;
+    orders: number;
+    units: number;
+    oldest: Date | null;
+  }>(
     db,
     sql`select ol.facility_id, count(*)::int as lines, count(distinct ol.order_id)::int as orders, coalesce(sum(ol.current_quantity), 0)::int as units, min(o.shopify_created_at) as oldest
         from order_lines ol join orders o on o.id = ol.order_id join facilities f on f.id = ol.facility_id and f.kind = 'VIRTUAL'
@@ -26,9 +34,22 @@ export async function queueSummary(db: Db): Promise<Array<{ queue: QueueKind; li
 }
 
 export async function queueLines(db: Db, queue: string, limit: number) {
-  if (!(QUEUE_KINDS as readonly string[]).includes(queue)) throw notFound('routing.unknown_queue', `No queue "${queue}"; queues: ${QUEUE_KINDS.join(', ')}.`, { queue });
+  if (!(QUEUE_KINDS as readonly string[]).includes(queue))
+    throw notFound('routing.unknown_queue', `No queue "${queue}"; queues: ${QUEUE_KINDS.join(', ')}.`, { queue });
   const ids = await ensureQueueFacilities(db);
-  return queryRows<{ order_id: number; order_name: string; line_id: number; sku: string | null; quantity: number; status: string; held: boolean; auto_cancel_at: Date | null; ordered_at: Date; shipping_method: string; last_decision: string | null }>(
+  return queryRows<{
+    order_id: number;
+    order_name: string;
+    line_id: number;
+    sku: string | null;
+    quantity: number;
+    status: string;
+    held: boolean;
+    auto_cancel_at: Date | null;
+    ordered_at: Date;
+    shipping_method: string;
+    last_decision: string | null;
+  }>(
     db,
     sql`select o.id as order_id, o.name as order_name, ol.id as line_id, ol.sku, ol.current_quantity as quantity, ol.status, ol.held, ol.auto_cancel_at,
           o.shopify_created_at as ordered_at, o.shipping_method,
@@ -41,13 +62,33 @@ export async function queueLines(db: Db, queue: string, limit: number) {
 }
 
 /** Holds (or releases) a parked line: a held line is never auto-cancelled. */
-export async function setLineHold(db: Db, orderId: number, lineId: number, held: boolean, by: string, now: Date): Promise<{ lineId: number; held: boolean }> {
+export async function setLineHold(
+  db: Db,
+  orderId: number,
+  lineId: number,
+  held: boolean,
+  by: string,
+  now: Date,
+): Promise<{ lineId: number; held: boolean }> {
   return db.transaction(async (tx) => {
-    const [line] = await queryRows<{ order_id: number; status: string }>(tx, sql`select order_id, status from order_lines where id = ${lineId} for update`);
-    if (!line || line.order_id !== orderId) throw notFound('orders.unknown_line', `Order ${orderId} has no line ${lineId}.`, { orderId, lineId });
-    if (['shipped', 'picked_up', 'cancelled'].includes(line.status)) throw conflict('routing.line_closed', `Line ${lineId} is ${line.status}: there is nothing to hold.`, { status: line.status });
+    const [line] = await queryRows<{ order_id: number; status: string }>(
+      tx,
+      sql`select order_id, status from order_lines where id = ${lineId} for update`,
+    );
+    if (!line || line.order_id !== orderId)
+      throw notFound('orders.unknown_line', `Order ${orderId} has no line ${lineId}.`, { orderId, lineId });
+    if (['shipped', 'picked_up', 'cancelled'].includes(line.status))
+      throw conflict('routing.line_closed', `Line ${lineId} is ${line.status}: there is nothing to hold.`, {
+        status: line.status,
+      });
     await setLineHeld(tx, lineId, held, now);
-    await appendOrderHistory(tx, { orderId, at: now, kind: held ? 'order.line_held' : 'order.line_released', source: by, details: { lineId } });
+    await appendOrderHistory(tx, {
+      orderId,
+      at: now,
+      kind: held ? 'order.line_held' : 'order.line_released',
+      source: by,
+      details: { lineId },
+    });
     return { lineId, held };
   });
 }
@@ -91,7 +132,16 @@ export interface DueLine {
 
 /** Parked lines past their auto-cancel date, not held, in orders not on hold. */
 export async function linesDueForAutoCancel(db: Db, now: Date, limit = 1000): Promise<DueLine[]> {
-  const rows = await queryRows<{ order_id: number; shopify_order_id: string; name: string; line_id: number; shopify_line_item_id: string; quantity: number; open_lines: number; due_lines: number }>(
+  const rows = await queryRows<{
+    order_id: number;
+    shopify_order_id: string;
+    name: string;
+    line_id: number;
+    shopify_line_item_id: string;
+    quantity: number;
+    open_lines: number;
+    due_lines: number;
+  }>(
     db,
     sql`with due as (
           select ol.id, ol.order_id from order_lines ol join orders o on o.id = ol.order_id
@@ -116,11 +166,23 @@ export async function linesDueForAutoCancel(db: Db, now: Date, limit = 1000): Pr
 }
 
 /** After Shopify accepted the cancellation: the lines are cancelled here too (the webhook confirms later). */
-export async function markAutoCancelled(db: Db, orderId: number, lineIds: number[], how: string, now: Date): Promise<void> {
+export async function markAutoCancelled(
+  db: Db,
+  orderId: number,
+  lineIds: number[],
+  how: string,
+  now: Date,
+): Promise<void> {
   if (lineIds.length === 0) throw invalid('routing.no_lines', 'No lines to mark cancelled.');
   await db.transaction(async (tx) => {
     await cancelUnfillableLines(tx, lineIds, now);
-    await appendOrderHistory(tx, { orderId, at: now, kind: 'order.lines_auto_cancelled', source: 'routing.auto-cancel', details: { lineIds, how } });
+    await appendOrderHistory(tx, {
+      orderId,
+      at: now,
+      kind: 'order.lines_auto_cancelled',
+      source: 'routing.auto-cancel',
+      details: { lineIds, how },
+    });
   });
 }
 
@@ -139,13 +201,29 @@ export async function requeueGrownLine(tx: Db, lineId: number, now: Date): Promi
   const queues = await ensureQueueFacilities(tx);
   await releaseReservation(tx, lineId, 'quantity_increased', now);
   await requeueLine(tx, lineId, queues.get('brokering')!, now);
-  await appendOrderHistory(tx, { orderId: line.order_id, at: now, kind: 'order.line_requeued', source: 'routing', details: { lineId, reason: 'quantity increased', from: line.reserved, to: line.current_quantity } });
+  await appendOrderHistory(tx, {
+    orderId: line.order_id,
+    at: now,
+    kind: 'order.line_requeued',
+    source: 'routing',
+    details: { lineId, reason: 'quantity increased', from: line.reserved, to: line.current_quantity },
+  });
   return true;
 }
 
 /** Each line of an order: where it is now (facility or queue), hold, auto-cancel date, stores that rejected it. */
 export async function orderLineLocations(db: Db, orderId: number) {
-  return queryRows<{ id: number; sku: string | null; quantity: number; status: string; code: string | null; kind: string | null; held: boolean; auto_cancel_at: Date | null; excluded: string[] | null }>(
+  return queryRows<{
+    id: number;
+    sku: string | null;
+    quantity: number;
+    status: string;
+    code: string | null;
+    kind: string | null;
+    held: boolean;
+    auto_cancel_at: Date | null;
+    excluded: string[] | null;
+  }>(
     db,
     sql`select ol.id, ol.sku, ol.current_quantity as quantity, ol.status, f.code, f.kind, ol.held, ol.auto_cancel_at,
           (select array_agg(x.code) from facilities x where x.id = any(ol.excluded_facility_ids)) as excluded

@@ -24,14 +24,35 @@ export async function listRejectionReasons(db: Db): Promise<RejectionReasonRow[]
   return db.select().from(rejectionReasons).orderBy(rejectionReasons.code);
 }
 
-export async function putRejectionReason(db: Db, code: string, input: { label: string; stockEffect: string; collateral?: boolean; active?: boolean }): Promise<RejectionReasonRow> {
-  if (!/^[a-z0-9_]{1,40}$/.test(code)) throw invalid('routing.reason_code', 'A reason code is 1–40 lowercase letters, digits or underscores.', { field: 'code' });
+export async function putRejectionReason(
+  db: Db,
+  code: string,
+  input: { label: string; stockEffect: string; collateral?: boolean; active?: boolean },
+): Promise<RejectionReasonRow> {
+  if (!/^[a-z0-9_]{1,40}$/.test(code))
+    throw invalid('routing.reason_code', 'A reason code is 1–40 lowercase letters, digits or underscores.', {
+      field: 'code',
+    });
   if (!STOCK_EFFECTS.includes(input.stockEffect as StockEffect)) {
-    throw invalid('routing.stock_effect', `stockEffect must be one of ${STOCK_EFFECTS.join(', ')} (none: stock unchanged; zero: the store has none; lower: fewer by the line's quantity).`, { field: 'stockEffect' });
+    throw invalid(
+      'routing.stock_effect',
+      `stockEffect must be one of ${STOCK_EFFECTS.join(', ')} (none: stock unchanged; zero: the store has none; lower: fewer by the line's quantity).`,
+      { field: 'stockEffect' },
+    );
   }
   if (!input.label.trim()) throw invalid('routing.reason_label', 'label is required.', { field: 'label' });
-  const values = { code, label: input.label, stockEffect: input.stockEffect as StockEffect, collateral: input.collateral ?? false, active: input.active ?? true };
-  const [row] = await db.insert(rejectionReasons).values(values).onConflictDoUpdate({ target: rejectionReasons.code, set: values }).returning();
+  const values = {
+    code,
+    label: input.label,
+    stockEffect: input.stockEffect as StockEffect,
+    collateral: input.collateral ?? false,
+    active: input.active ?? true,
+  };
+  const [row] = await db
+    .insert(rejectionReasons)
+    .values(values)
+    .onConflictDoUpdate({ target: rejectionReasons.code, set: values })
+    .returning();
   return row!;
 }
 
@@ -54,27 +75,97 @@ export interface RejectResult {
   stockDelta: number;
 }
 
-export async function rejectLine(db: Db, input: RejectInput, now: Date): Promise<RejectResult> {
+/** The active rejection reason with this code; refused (with the known codes) otherwise. */
+async function activeReason(db: Db, code: string) {
   await listRejectionReasons(db);
-  const [reason] = await db.select().from(rejectionReasons).where(eq(rejectionReasons.code, input.reason));
+  const [reason] = await db.select().from(rejectionReasons).where(eq(rejectionReasons.code, code));
   if (!reason || !reason.active) {
-    const known = (await db.select({ code: rejectionReasons.code }).from(rejectionReasons).where(eq(rejectionReasons.active, true))).map((r) => r.code);
-    throw invalid('routing.unknown_reason', `"${input.reason}" is not a rejection reason; use one of ${known.join(', ')}.`, { field: 'reason', known });
+    const known = (
+      await db.select({ code: rejectionReasons.code }).from(rejectionReasons).where(eq(rejectionReasons.active, true))
+    ).map((r) => r.code);
+    throw invalid('routing.unknown_reason', `"${code}" is not a rejection reason; use one of ${known.join(', ')}.`, {
+      field: 'reason',
+      known,
+    });
   }
+  return reason;
+}
+
+/** The stock a rejection says is not there (all of it, or the line's units) leaves the store's on hand, once. */
+async function recordStockEffect(
+  tx: Db,
+  line: { id: number; variant_id: number; current_quantity: number },
+  facilityId: number,
+  reason: { code: string; label: string; stockEffect: StockEffect },
+  note: string | undefined,
+  now: Date,
+): Promise<number> {
+  const [level] = await queryRows<{ on_hand: number }>(
+    tx,
+    sql`select on_hand from inventory_levels where variant_id = ${line.variant_id} and facility_id = ${facilityId}`,
+  );
+  const onHand = level?.on_hand ?? 0;
+  const stockDelta =
+    reason.stockEffect === 'zero' ? -Math.max(0, onHand) : -Math.min(Math.max(0, onHand), line.current_quantity);
+  if (stockDelta !== 0) {
+    await recordEntries(
+      tx,
+      [
+        {
+          variantId: line.variant_id,
+          facilityId,
+          delta: stockDelta,
+          kind: reason.stockEffect === 'zero' ? 'count_variance' : 'damaged',
+          referenceType: 'rejection',
+          referenceId: String(line.id),
+          occurredAt: now,
+          source: `rejection:${reason.code}`,
+          idempotencyKey: `rejection:${line.id}:${facilityId}`,
+          note: note ?? reason.label,
+        },
+      ],
+      now,
+    );
+  }
+  return stockDelta;
+}
+
+export async function rejectLine(db: Db, input: RejectInput, now: Date): Promise<RejectResult> {
+  const reason = await activeReason(db, input.reason);
   const queues = await ensureQueueFacilities(db);
   return db.transaction(async (tx) => {
-    const [line] = await queryRows<{ id: number; order_id: number; status: string; facility_id: number | null; variant_id: number; current_quantity: number; code: string | null }>(
+    const [line] = await queryRows<{
+      id: number;
+      order_id: number;
+      status: string;
+      facility_id: number | null;
+      variant_id: number;
+      current_quantity: number;
+      code: string | null;
+    }>(
       tx,
       sql`select ol.id, ol.order_id, ol.status, ol.facility_id, ol.variant_id, ol.current_quantity, f.code
           from order_lines ol left join facilities f on f.id = ol.facility_id
           where ol.id = ${input.lineId} for update of ol`,
     );
-    if (!line || line.order_id !== input.orderId) throw notFound('orders.unknown_line', `Order ${input.orderId} has no line ${input.lineId}.`, { orderId: input.orderId, lineId: input.lineId });
+    if (!line || line.order_id !== input.orderId)
+      throw notFound('orders.unknown_line', `Order ${input.orderId} has no line ${input.lineId}.`, {
+        orderId: input.orderId,
+        lineId: input.lineId,
+      });
     if (line.status !== 'brokered' && line.status !== 'in_progress') {
-      throw conflict('routing.line_not_assigned', `Line ${input.lineId} is ${line.status}; only a line assigned to a facility can be rejected.`, { status: line.status });
+      throw conflict(
+        'routing.line_not_assigned',
+        `Line ${input.lineId} is ${line.status}; only a line assigned to a facility can be rejected.`,
+        { status: line.status },
+      );
     }
     if (line.code !== input.facilityCode) {
-      throw conflict('routing.other_facility', `Line ${input.lineId} is assigned to ${line.code}, not ${input.facilityCode}.`, { assignedTo: line.code });
+      throw conflict(
+        'routing.other_facility',
+        `Line ${input.lineId} is assigned to ${line.code}, not ${input.facilityCode}.`,
+        { assignedTo: line.code },
+      );
     }
     const facilityId = line.facility_id!;
     const collateral = input.collateral ?? reason.collateral;
@@ -99,32 +190,8 @@ export async function rejectLine(db: Db, input: RejectInput, now: Date): Promise
     ]);
 
     // What the rejection says about the store's stock, once per rejection (keyed by line and store).
-    let stockDelta = 0;
-    if (reason.stockEffect !== 'none') {
-      const [level] = await queryRows<{ on_hand: number }>(tx, sql`select on_hand from inventory_levels where variant_id = ${line.variant_id} and facility_id = ${facilityId}`);
-      const onHand = level?.on_hand ?? 0;
-      stockDelta = reason.stockEffect === 'zero' ? -Math.max(0, onHand) : -Math.min(Math.max(0, onHand), line.current_quantity);
-      if (stockDelta !== 0) {
-        await recordEntries(
-          tx,
-          [
-            {
-              variantId: line.variant_id,
-              facilityId,
-              delta: stockDelta,
-              kind: reason.stockEffect === 'zero' ? 'count_variance' : 'damaged',
-              referenceType: 'rejection',
-              referenceId: String(line.id),
-              occurredAt: now,
-              source: `rejection:${reason.code}`,
-              idempotencyKey: `rejection:${line.id}:${facilityId}`,
-              note: input.note ?? reason.label,
-            },
-          ],
-          now,
-        );
-      }
-    }
+    const stockDelta =
+      reason.stockEffect === 'none' ? 0 : await recordStockEffect(tx, line, facilityId, reason, input.note, now);
     for (const l of lines) {
       await releaseReservation(tx, l.id, `rejected:${reason.code}`, now);
       await moveLineToRejected(tx, l.id, queues.get('rejected')!, facilityId, now);
@@ -133,9 +200,20 @@ export async function rejectLine(db: Db, input: RejectInput, now: Date): Promise
         at: now,
         kind: 'order.line_rejected',
         source: input.by,
-        details: { lineId: l.id, facility: input.facilityCode, reason: reason.code, collateral: l.id !== line.id, note: input.note ?? null },
+        details: {
+          lineId: l.id,
+          facility: input.facilityCode,
+          reason: reason.code,
+          collateral: l.id !== line.id,
+          note: input.note ?? null,
+        },
       });
     }
-    return { rejectedLineIds: lines.map((l) => l.id), affectedOrderIds: [...new Set(lines.map((l) => l.order_id))], stockEffect: reason.stockEffect, stockDelta };
+    return {
+      rejectedLineIds: lines.map((l) => l.id),
+      affectedOrderIds: [...new Set(lines.map((l) => l.order_id))],
+      stockEffect: reason.stockEffect,
+      stockDelta,
+    };
   });
 }

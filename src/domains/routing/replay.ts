@@ -9,8 +9,22 @@ import type { Db } from '../../platform/db/client.js';
 import { invalid } from '../../platform/errors.js';
 import { queryRows } from '../../platform/db/rows.js';
 import { makeRandom } from '../../platform/random.js';
-import { decide, distanceKm, type OrderDecision, type RoutableOrder, type RoutingFacility, type StockMap } from './engine.js';
-import { localDate, loadRoutingFacilities, loadStock, orderColumns, toRoutableOrder, type OrderRowWithLines } from './routing.repo.js';
+import {
+  decide,
+  distanceKm,
+  type OrderDecision,
+  type RoutableOrder,
+  type RoutingFacility,
+  type StockMap,
+} from './engine.js';
+import {
+  localDate,
+  loadRoutingFacilities,
+  loadStock,
+  orderColumns,
+  toRoutableOrder,
+  type OrderRowWithLines,
+} from './routing.repo.js';
 import { activeRules, getRuleVersion } from './versions.service.js';
 import type { RuleDocument } from './rules.js';
 
@@ -55,54 +69,102 @@ export interface ReplayResult {
   candidate: { versionId: number; name: string; metrics: ReplayMetrics };
   baseline: { versionId: number; name: string; metrics: ReplayMetrics };
   /** candidate ÷ baseline for the rates and distances. */
-  ratios: { fillRate: number | null; splitRate: number | null; meanDistanceKm: number | null; packagesPerOrder: number | null };
+  ratios: {
+    fillRate: number | null;
+    splitRate: number | null;
+    meanDistanceKm: number | null;
+    packagesPerOrder: number | null;
+  };
 }
 
-const ratio = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? null : Math.round((a / b) * 1000) / 1000);
+const ratio = (a: number | null, b: number | null) =>
+  a === null || b === null || b === 0 ? null : Math.round((a / b) * 1000) / 1000;
 
 /**
  * Checks a replay request without running it: the versions exist, the period or the generated size is
  * given, and the orders fit MAX_REPLAY_ORDERS. Throws a clear `invalid` when not.
  */
-export async function checkReplayInput(db: Db, input: ReplayInput, maxOrders = MAX_REPLAY_ORDERS): Promise<{ orders: number }> {
+export async function checkReplayInput(
+  db: Db,
+  input: ReplayInput,
+  maxOrders = MAX_REPLAY_ORDERS,
+): Promise<{ orders: number }> {
   await getRuleVersion(db, input.candidateId);
   if (input.baselineId !== undefined) await getRuleVersion(db, input.baselineId);
-  else if ((await activeRules(db)).versionId === null) throw invalid('routing.no_active_rules', 'There are no active rules to compare with: give baselineId.', { field: 'baselineId' });
+  else if ((await activeRules(db)).versionId === null)
+    throw invalid('routing.no_active_rules', 'There are no active rules to compare with: give baselineId.', {
+      field: 'baselineId',
+    });
   if (input.generated) {
     if (!Number.isInteger(input.generated.orders) || input.generated.orders < 1 || input.generated.orders > maxOrders) {
-      throw invalid('routing.replay_size', `generated.orders must be a whole number from 1 to ${maxOrders.toLocaleString('en-US')}.`, { field: 'generated.orders', max: maxOrders });
+      throw invalid(
+        'routing.replay_size',
+        `generated.orders must be a whole number from 1 to ${maxOrders.toLocaleString('en-US')}.`,
+        { field: 'generated.orders', max: maxOrders },
+      );
     }
     return { orders: input.generated.orders };
   }
   if (!input.from || !input.to || Number.isNaN(input.from.getTime()) || Number.isNaN(input.to.getTime())) {
-    throw invalid('routing.replay_period', 'Give a period (from, to as ISO times) or generated: { orders, seed }.', { field: 'from' });
+    throw invalid('routing.replay_period', 'Give a period (from, to as ISO times) or generated: { orders, seed }.', {
+      field: 'from',
+    });
   }
   if (input.from >= input.to) throw invalid('routing.replay_period', '"from" must be before "to".', { field: 'from' });
-  const [{ n } = { n: 0 }] = await queryRows<{ n: number }>(db, sql`select count(*)::int as n from orders o where ${periodCondition(input.from, input.to)}`);
+  const [{ n } = { n: 0 }] = await queryRows<{ n: number }>(
+    db,
+    sql`select count(*)::int as n from orders o where ${periodCondition(input.from, input.to)}`,
+  );
   if (n > maxOrders) {
-    throw invalid('routing.replay_size', `The period holds ${n.toLocaleString('en-US')} orders; a replay routes at most ${maxOrders.toLocaleString('en-US')}: choose a shorter period.`, {
-      field: 'from',
-      orders: n,
-      max: maxOrders,
-    });
+    throw invalid(
+      'routing.replay_size',
+      `The period holds ${n.toLocaleString('en-US')} orders; a replay routes at most ${maxOrders.toLocaleString('en-US')}: choose a shorter period.`,
+      {
+        field: 'from',
+        orders: n,
+        max: maxOrders,
+      },
+    );
   }
   return { orders: n };
 }
 
-export async function replayRules(db: Db, input: ReplayInput, onProgress?: (percent: number, message: string) => Promise<void> | void): Promise<ReplayResult> {
+export async function replayRules(
+  db: Db,
+  input: ReplayInput,
+  onProgress?: (percent: number, message: string) => Promise<void> | void,
+): Promise<ReplayResult> {
   await checkReplayInput(db, input);
   const candidate = await getRuleVersion(db, input.candidateId);
-  const baseline = input.baselineId !== undefined ? await getRuleVersion(db, input.baselineId) : await getRuleVersion(db, (await activeRules(db)).versionId!);
+  const baseline =
+    input.baselineId !== undefined
+      ? await getRuleVersion(db, input.baselineId)
+      : await getRuleVersion(db, (await activeRules(db)).versionId!);
   const now = new Date();
   const { facilities } = await loadRoutingFacilities(db, now);
-  const orders = input.generated ? await generateOrders(db, facilities, input.generated.orders, input.generated.seed, now) : await periodOrders(db, input.from!, input.to!);
+  const orders = input.generated
+    ? await generateOrders(db, facilities, input.generated.orders, input.generated.seed, now)
+    : await periodOrders(db, input.from!, input.to!);
   const variantIds = [...new Set(orders.flatMap((o) => o.lines.map((l) => l.variantId)))];
   const { stock } = await loadStock(db, variantIds);
-  const progress = (from: number, what: string) => (done: number) => onProgress?.(from + Math.round((done / orders.length) * 50), `${what}: ${done} of ${orders.length} orders`);
-  const c = measure(await simulate(candidate.document, orders, facilities, stock, { onStep: progress(0, 'candidate') }), orders, facilities);
-  const b = measure(await simulate(baseline.document, orders, facilities, stock, { onStep: progress(50, 'baseline') }), orders, facilities);
+  const progress = (from: number, what: string) => (done: number) =>
+    onProgress?.(from + Math.round((done / orders.length) * 50), `${what}: ${done} of ${orders.length} orders`);
+  const c = measure(
+    await simulate(candidate.document, orders, facilities, stock, { onStep: progress(0, 'candidate') }),
+    orders,
+    facilities,
+  );
+  const b = measure(
+    await simulate(baseline.document, orders, facilities, stock, { onStep: progress(50, 'baseline') }),
+    orders,
+    facilities,
+  );
   return {
-    period: { from: input.from?.toISOString() ?? null, to: input.to?.toISOString() ?? null, generated: input.generated ?? null },
+    period: {
+      from: input.from?.toISOString() ?? null,
+      to: input.to?.toISOString() ?? null,
+      generated: input.generated ?? null,
+    },
     candidate: { versionId: candidate.id, name: candidate.name, metrics: c },
     baseline: { versionId: baseline.id, name: baseline.name, metrics: b },
     ratios: {
@@ -147,7 +209,14 @@ export async function simulate(
       // The engine decides the orders a run takes; lines a run leaves waiting go to the next run.
       const waiting = new Map(dayOrders.map((o) => [o.id, { ...o, lines: o.lines.map((l) => ({ ...l })) }]));
       for (const run of document.runs) {
-        const out = decide({ document, runCode: run.code, orders: [...waiting.values()], facilities: copies, stock: stockCopy, now: dayOrders[0]!.createdAt });
+        const out = decide({
+          document,
+          runCode: run.code,
+          orders: [...waiting.values()],
+          facilities: copies,
+          stock: stockCopy,
+          now: dayOrders[0]!.createdAt,
+        });
         for (const d of out) {
           decisions.push({ orderId: d.orderId, assignments: d.assignments, parked: d.parked });
           const order = waiting.get(d.orderId)!;
@@ -164,7 +233,11 @@ export async function simulate(
   return decisions;
 }
 
-export function measure(decisions: ReplayDecision[], orders: RoutableOrder[], facilities: RoutingFacility[]): ReplayMetrics {
+export function measure(
+  decisions: ReplayDecision[],
+  orders: RoutableOrder[],
+  facilities: RoutingFacility[],
+): ReplayMetrics {
   const facilityById = new Map(facilities.map((f) => [f.id, f]));
   const orderById = new Map(orders.map((o) => [o.id, o]));
   const units = orders.reduce((n, o) => n + o.lines.reduce((m, l) => m + l.quantity, 0), 0);
@@ -209,7 +282,10 @@ export function measure(decisions: ReplayDecision[], orders: RoutableOrder[], fa
     fillRate: units === 0 ? 0 : round(assignedUnits / units),
     splitRate: routed === 0 ? 0 : round(split / routed),
     meanDistanceKm: distances.length === 0 ? null : round(distances.reduce((a, b) => a + b, 0) / distances.length, 1),
-    p95DistanceKm: distances.length === 0 ? null : round(distances[Math.min(distances.length - 1, Math.floor(0.95 * distances.length))]!, 1),
+    p95DistanceKm:
+      distances.length === 0
+        ? null
+        : round(distances[Math.min(distances.length - 1, Math.floor(0.95 * distances.length))]!, 1),
     packagesPerOrder: routed === 0 ? 0 : round(packages / routed, 3),
     linesParked,
     parkedByQueue,
@@ -235,13 +311,20 @@ async function periodOrders(db: Db, from: Date, to: Date): Promise<RoutableOrder
 }
 
 /** Orders for a what-if when there is no history yet: stocked items, customers near the facilities. */
-async function generateOrders(db: Db, facilities: RoutingFacility[], count: number, seed: number, now: Date): Promise<RoutableOrder[]> {
+async function generateOrders(
+  db: Db,
+  facilities: RoutingFacility[],
+  count: number,
+  seed: number,
+  now: Date,
+): Promise<RoutableOrder[]> {
   const random = makeRandom(seed);
   const variants = await queryRows<{ id: number; sku: string | null; price: string | null }>(
     db,
     sql`select v.id, v.sku, v.price::text as price from variants v where not v.is_placeholder and exists (select 1 from inventory_levels l where l.variant_id = v.id and l.on_hand > 0) order by v.id`,
   );
-  if (variants.length === 0) throw invalid('routing.replay_no_stock', 'No item is in stock anywhere: there is nothing to generate orders from.');
+  if (variants.length === 0)
+    throw invalid('routing.replay_no_stock', 'No item is in stock anywhere: there is nothing to generate orders from.');
   const located = facilities.filter((f) => f.latitude !== null && f.longitude !== null);
   let lineId = 1;
   return Array.from({ length: count }, (_, i) => {
@@ -261,7 +344,16 @@ async function generateOrders(db: Db, facilities: RoutingFacility[], count: numb
       pickupFacilityId: null,
       lines: Array.from({ length: lineCount }, () => {
         const v = random.pick(variants);
-        return { id: -lineId++, variantId: v.id, sku: v.sku, quantity: random.int(1, 2), unitPrice: Number(v.price ?? 0), groupKey: null, queue: 'brokering', excludedFacilityIds: [] };
+        return {
+          id: -lineId++,
+          variantId: v.id,
+          sku: v.sku,
+          quantity: random.int(1, 2),
+          unitPrice: Number(v.price ?? 0),
+          groupKey: null,
+          queue: 'brokering',
+          excludedFacilityIds: [],
+        };
       }),
     };
   });

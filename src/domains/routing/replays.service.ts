@@ -12,7 +12,13 @@ export interface ReplayRequest {
   id: number;
   status: ReplayStatus;
   orders: number;
-  input: { candidateId: number; baselineId: number | null; from: string | null; to: string | null; generated: { orders: number; seed: number } | null };
+  input: {
+    candidateId: number;
+    baselineId: number | null;
+    from: string | null;
+    to: string | null;
+    generated: { orders: number; seed: number } | null;
+  };
   progress: { percent: number; message: string } | null;
   result: Record<string, unknown> | null;
   error: string | null;
@@ -56,7 +62,13 @@ const toInput = (stored: ReplayRequest['input']): ReplayInput => ({
 });
 
 /** Checks and queues a replay; throws `invalid`/`not_found` (nothing queued) when it cannot run. */
-export async function requestReplay(db: Db, input: ReplayInput, by: string, now: Date, maxOrders?: number): Promise<ReplayRequest> {
+export async function requestReplay(
+  db: Db,
+  input: ReplayInput,
+  by: string,
+  now: Date,
+  maxOrders?: number,
+): Promise<ReplayRequest> {
   const { orders } = await checkReplayInput(db, input, maxOrders);
   const stored: ReplayRequest['input'] = {
     candidateId: input.candidateId,
@@ -74,7 +86,10 @@ export async function requestReplay(db: Db, input: ReplayInput, by: string, now:
 }
 
 export async function getReplay(db: Db, id: number): Promise<ReplayRequest> {
-  const [row] = await queryRows<ReplayRow>(db, sql`select id, status, orders, input, progress, result, error, requested_at, started_at, finished_at from routing_replays where id = ${id}`);
+  const [row] = await queryRows<ReplayRow>(
+    db,
+    sql`select id, status, orders, input, progress, result, error, requested_at, started_at, finished_at from routing_replays where id = ${id}`,
+  );
   if (!row) throw notFound('routing.unknown_replay', `There is no replay ${id}.`, { id });
   return present(row);
 }
@@ -87,7 +102,10 @@ const REPLAY_LEASE_MS = 2 * 60_000;
  * past its claim belongs to a run that died: it starts again. One whose claim is alive is another
  * run's (a worker taken for dead while the database was away, say) and is left to it.
  */
-export async function runQueuedReplays(db: Db, options: { now: () => Date; signal: AbortSignal; onProgress?: (message: string) => void }): Promise<{ succeeded: number; failed: number }> {
+export async function runQueuedReplays(
+  db: Db,
+  options: { now: () => Date; signal: AbortSignal; onProgress?: (message: string) => void },
+): Promise<{ succeeded: number; failed: number }> {
   const counts = { succeeded: 0, failed: 0 };
   while (!options.signal.aborted) {
     const now = options.now();
@@ -117,11 +135,15 @@ export async function runQueuedReplays(db: Db, options: { now: () => Date; signa
     } catch (error) {
       // Stopped at a safe point (shutdown): the replay waits for the next run, from the start.
       if (error instanceof ReplayStopped) {
-        await db.execute(sql`update routing_replays set status = 'queued', progress = null, started_at = null, leased_until = null where id = ${claimed.id}`);
+        await db.execute(
+          sql`update routing_replays set status = 'queued', progress = null, started_at = null, leased_until = null where id = ${claimed.id}`,
+        );
         break;
       }
       const message = error instanceof Error ? error.message.slice(0, 1000) : String(error).slice(0, 1000);
-      await db.execute(sql`update routing_replays set status = 'failed', error = ${message}, finished_at = ${options.now()}, leased_until = null where id = ${claimed.id}`);
+      await db.execute(
+        sql`update routing_replays set status = 'failed', error = ${message}, finished_at = ${options.now()}, leased_until = null where id = ${claimed.id}`,
+      );
       counts.failed++;
     }
   }

@@ -5,7 +5,13 @@ import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../../platform/db/client.js';
 import { intArray, queryRows } from '../../platform/db/rows.js';
 import type { QueueKind } from '../facilities/index.js';
-import { lockExistingLevels, markChanged, reserveForRouting, reserveLevelsGuarded, safetyStockSql } from '../inventory/index.js';
+import {
+  lockExistingLevels,
+  markChanged,
+  reserveForRouting,
+  reserveLevelsGuarded,
+  safetyStockSql,
+} from '../inventory/index.js';
 import { approveLinesInto, approveNewLinesOf, assignLines, newLine, parkLines } from '../orders/index.js';
 import type { OrderDecision, RoutableOrder, RoutingFacility, StockMap } from './engine.js';
 
@@ -20,7 +26,10 @@ export const HOLD_TAG = 'switchyard-hold';
 /** The checks an order passes before its lines may be routed (SQL over `o`, the order). */
 const approvableOrder = sql`o.cancelled_at is null and coalesce(o.fulfillment_status, '') <> 'FULFILLED'
   and not (${HOLD_TAG} = any(o.tags))
-  and (o.financial_status in (${sql.join(APPROVED_FINANCIAL.map((s) => sql`${s}`), sql`, `)}) or ${APPROVE_TAG} = any(o.tags))`;
+  and (o.financial_status in (${sql.join(
+    APPROVED_FINANCIAL.map((s) => sql`${s}`),
+    sql`, `,
+  )}) or ${APPROVE_TAG} = any(o.tags))`;
 /** A line waiting in a queue with something left to send (SQL over `ol`). */
 const waitingLine = sql`ol.status in ('approved', 'rejected', 'unfillable') and ol.current_quantity > ol.shipped_quantity and ol.variant_id is not null`;
 
@@ -30,7 +39,12 @@ const waitingLine = sql`ol.status in ('approved', 'rejected', 'unfillable') and 
  * routed; a POS line shipped to the customer is, like an online one. Brokering approves the
  * lines of the orders it routes as it routes them (one line update, not two); this catches the rest.
  */
-export async function approveNewLines(db: Db, brokeringQueueId: number, now: Date, orderIds?: number[]): Promise<number> {
+export async function approveNewLines(
+  db: Db,
+  brokeringQueueId: number,
+  now: Date,
+  orderIds?: number[],
+): Promise<number> {
   const only = orderIds ? sql`and o.id = any(${intArray(orderIds)}::bigint[])` : sql``;
   // Orders a routing batch holds are skipped (it approves their lines itself): waiting for them, or
   // taking their lines in another order, could deadlock with it.
@@ -45,7 +59,14 @@ export async function approveNewLines(db: Db, brokeringQueueId: number, now: Dat
  * them for this transaction; another worker skips them. With `brokeringQueueId`, new lines of approvable
  * orders count as waiting in the brokering queue.
  */
-export async function claimOrders(tx: Db, queueIds: number[], afterId: number, limit: number, orderIds: number[] | undefined, brokeringQueueId: number | null): Promise<number[]> {
+export async function claimOrders(
+  tx: Db,
+  queueIds: number[],
+  afterId: number,
+  limit: number,
+  orderIds: number[] | undefined,
+  brokeringQueueId: number | null,
+): Promise<number[]> {
   const only = orderIds ? sql`and o.id = any(${intArray(orderIds)}::bigint[])` : sql``;
   const fresh = brokeringQueueId === null ? sql`` : sql`or (${newLine} and ${approvableOrder})`;
   // The lines' own `order_id > afterId` and status list let PostgreSQL read `order_lines_waiting` from
@@ -77,14 +98,26 @@ export interface OrderRowWithLines {
   latitude: number | null;
   longitude: number | null;
   pickup_facility_id: number | null;
-  lines: Array<{ id: number; variant_id: number; sku: string | null; quantity: number; unit_price: string | null; group_key: string | null; facility_id?: number; excluded?: number[] }> | null;
+  lines: Array<{
+    id: number;
+    variant_id: number;
+    sku: string | null;
+    quantity: number;
+    unit_price: string | null;
+    group_key: string | null;
+    facility_id?: number;
+    excluded?: number[];
+  }> | null;
 }
 
 /** The order columns routing reads; `linesSql` is the subquery giving the lines as a JSON array. */
 export const orderColumns = (linesSql: SQL) =>
   sql`o.id, o.name, o.shopify_created_at, o.priority, o.promise_date, o.shipping_method, o.source_name, o.tags, o.latitude, o.longitude, o.pickup_facility_id, (${linesSql}) as lines`;
 
-export function toRoutableOrder(r: OrderRowWithLines, queueOf: (facilityId: number | undefined) => string): RoutableOrder {
+export function toRoutableOrder(
+  r: OrderRowWithLines,
+  queueOf: (facilityId: number | undefined) => string,
+): RoutableOrder {
   return {
     id: r.id,
     name: r.name,
@@ -132,7 +165,11 @@ export async function loadOrders(
         order by o.id`,
   );
   for (const r of rows) for (const l of r.lines ?? []) if ((l as { new?: boolean }).new) newLineIds.add(Number(l.id));
-  const orders = rows.map((r) => toRoutableOrder(r, (facilityId) => (facilityId === undefined ? 'unknown' : (queueKindById.get(facilityId) ?? 'unknown'))));
+  const orders = rows.map((r) =>
+    toRoutableOrder(r, (facilityId) =>
+      facilityId === undefined ? 'unknown' : (queueKindById.get(facilityId) ?? 'unknown'),
+    ),
+  );
   return { orders, newLineIds };
 }
 
@@ -176,7 +213,11 @@ export interface FacilityWithZone extends RoutingFacility {
  * Physical facilities open for routing, with their groups and the capacity used today; `seen` says
  * which of the `markers` the capacity read saw committed.
  */
-export async function loadRoutingFacilities(db: Db, now: Date, markers: BatchMarker[] = []): Promise<{ facilities: FacilityWithZone[]; seen: boolean[] }> {
+export async function loadRoutingFacilities(
+  db: Db,
+  now: Date,
+  markers: BatchMarker[] = [],
+): Promise<{ facilities: FacilityWithZone[]; seen: boolean[] }> {
   const rows = await queryRows<{
     id: number;
     code: string;
@@ -235,7 +276,11 @@ async function hasTagRules(db: Db): Promise<boolean> {
  * What each routable facility can promise of these variants (on hand − reserved − safety stock; only
  * positive amounts); `seen` says which of the `markers` this read saw committed.
  */
-export async function loadStock(db: Db, variantIds: number[], markers: BatchMarker[] = []): Promise<{ stock: StockMap; tagRules: boolean; seen: boolean[] }> {
+export async function loadStock(
+  db: Db,
+  variantIds: number[],
+  markers: BatchMarker[] = [],
+): Promise<{ stock: StockMap; tagRules: boolean; seen: boolean[] }> {
   const stock: StockMap = new Map();
   const tagRules = await hasTagRules(db);
   const ids = intArray([...new Set(variantIds)]);
@@ -310,7 +355,12 @@ export async function writeOwnRows(tx: Db, decisions: OrderDecision[], ctx: Comm
   }
   const parked = decisions.flatMap((d) => d.parked);
   if (parked.length > 0) {
-    const rows = parked.map((p) => ({ l: p.lineId, f: ctx.queueIds.get(p.queue as QueueKind)!, s: p.queue === 'rejected' ? 'rejected' : 'unfillable', days: p.autoCancelAfterDays }));
+    const rows = parked.map((p) => ({
+      l: p.lineId,
+      f: ctx.queueIds.get(p.queue as QueueKind)!,
+      s: p.queue === 'rejected' ? 'rejected' : 'unfillable',
+      days: p.autoCancelAfterDays,
+    }));
     await parkLines(tx, rows, now);
     t = timePhase(phases, 'write.parked', t);
   }
@@ -361,11 +411,15 @@ export async function takeSharedStock(tx: Db, decisions: OrderDecision[], ctx: C
     need.set(key, entry);
   }
   const pairs = [...need.values()].sort((a, b) => a.v - b.v || a.f - b.f);
-  await lockExistingLevels(tx, pairs.map((p) => ({ variantId: p.v, facilityId: p.f })));
+  await lockExistingLevels(
+    tx,
+    pairs.map((p) => ({ variantId: p.v, facilityId: p.f })),
+  );
   t = timePhase(phases, 'shared.lockLevels', t);
   const { tagRules } = ctx;
   const moved = await reserveLevelsGuarded(tx, pairs, now, tagRules);
-  if (moved !== pairs.length) throw new RoutingConflict(`stock moved for ${pairs.length - moved} of ${pairs.length} item × facility pairs`);
+  if (moved !== pairs.length)
+    throw new RoutingConflict(`stock moved for ${pairs.length - moved} of ${pairs.length} item × facility pairs`);
   t = timePhase(phases, 'shared.reserveLevels', t);
   // Capacity: one order per facility per local day, however many lines it sends there.
   const perFacility = new Map<string, { f: number; d: string; n: number }>();
@@ -392,7 +446,8 @@ export async function takeSharedStock(tx: Db, decisions: OrderDecision[], ctx: C
           returning 1)
         select count(*)::int as n from u`,
   );
-  if (counted[0]!.n !== usage.length) throw new RoutingConflict(`capacity taken for ${usage.length - counted[0]!.n} facilities`);
+  if (counted[0]!.n !== usage.length)
+    throw new RoutingConflict(`capacity taken for ${usage.length - counted[0]!.n} facilities`);
   t = timePhase(phases, 'shared.capacity', t);
   await markChanged(tx, [...new Set(assignments.map((a) => a.variantId))], now);
   timePhase(phases, 'shared.publishMarks', t);

@@ -1,7 +1,21 @@
 // Routing: versioned rule documents, per-order decision traces, facility capacity per local day, and
 // the reasons a store may give for rejecting a line.
 import { sql } from 'drizzle-orm';
-import { bigint, bigserial, boolean, date, index, integer, json, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import {
+  bigint,
+  bigserial,
+  boolean,
+  date,
+  index,
+  integer,
+  json,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
 import { facilities } from '../facilities/facilities.schema.js';
 import { orders } from '../orders/orders.schema.js';
 import type { RuleDocument } from './rules.js';
@@ -28,7 +42,11 @@ export const routingRuleVersions = pgTable(
     archivedAt: ts('archived_at'),
   },
   // At most one active version: activating is one statement pair in one transaction.
-  (t) => [uniqueIndex('routing_rule_versions_one_active').on(t.status).where(sql`status = 'active'`)],
+  (t) => [
+    uniqueIndex('routing_rule_versions_one_active')
+      .on(t.status)
+      .where(sql`status = 'active'`),
+  ],
 );
 
 export const routingDecisions = pgTable(
@@ -46,8 +64,12 @@ export const routingDecisions = pgTable(
     trigger: text('trigger').notNull(),
     summary: text('summary').notNull(),
     // json, not jsonb: written in bulk by every routing batch and only ever read back whole.
-    assignments: json('assignments').$type<Array<{ lineId: number; facility: string; quantity: number; transferTo: string | null }>>().notNull(),
-    parked: json('parked').$type<Array<{ lineId: number; queue: string; autoCancelAfterDays: number | null }>>().notNull(),
+    assignments: json('assignments')
+      .$type<Array<{ lineId: number; facility: string; quantity: number; transferTo: string | null }>>()
+      .notNull(),
+    parked: json('parked')
+      .$type<Array<{ lineId: number; queue: string; autoCancelAfterDays: number | null }>>()
+      .notNull(),
     trace: json('trace').$type<Record<string, unknown>>().notNull(),
   },
   (t) => [index('routing_decisions_order').on(t.orderId, t.at)],
@@ -112,5 +134,9 @@ export const routingReplays = pgTable(
     startedAt: ts('started_at'),
     finishedAt: ts('finished_at'),
   },
-  (t) => [index('routing_replays_waiting').on(t.id).where(sql`status in ('queued', 'running')`)],
+  (t) => [
+    index('routing_replays_waiting')
+      .on(t.id)
+      .where(sql`status in ('queued', 'running')`),
+  ],
 );

@@ -7,7 +7,18 @@ import { canRunTransactionsSideBySide, type Db } from '../../platform/db/client.
 import { queryRows } from '../../platform/db/rows.js';
 import { ensureQueueFacilities, type QueueKind } from '../facilities/index.js';
 import { decide, type OrderDecision, type RoutingFacility, type StockMap } from './engine.js';
-import { approveNewLines, claimOrders, loadOrders, loadRoutingFacilities, loadStock, RoutingConflict, takeSharedStock, timePhase, writeOwnRows, type BatchMarker } from './routing.repo.js';
+import {
+  approveNewLines,
+  claimOrders,
+  loadOrders,
+  loadRoutingFacilities,
+  loadStock,
+  RoutingConflict,
+  takeSharedStock,
+  timePhase,
+  writeOwnRows,
+  type BatchMarker,
+} from './routing.repo.js';
 import { activeRules } from './versions.service.js';
 import { CONTINUOUS, SOURCE_QUEUES, type RuleDocument } from './rules.js';
 import { dueRuns } from './queues.service.js';
@@ -51,29 +62,49 @@ export interface BrokeringCounts {
   phases: Record<string, number>;
 }
 
-
 const MAX_CONFLICTS_PER_BATCH = 20;
 
 export async function runBrokering(db: Db, options: BrokeringOptions): Promise<BrokeringCounts> {
-  const counts: BrokeringCounts = { runs: [], approved: 0, orders: 0, linesRouted: 0, linesParked: 0, unchanged: 0, conflicts: 0, pipelined: false, phases: {} };
+  const counts: BrokeringCounts = {
+    runs: [],
+    approved: 0,
+    orders: 0,
+    linesRouted: 0,
+    linesParked: 0,
+    unchanged: 0,
+    conflicts: 0,
+    pipelined: false,
+    phases: {},
+  };
   const queueIds = await ensureQueueFacilities(db);
   const queueKindById = new Map([...queueIds.entries()].map(([kind, id]) => [id, kind]));
   const { versionId, document } = await activeRules(db);
   const selection = options.runs;
   const runs =
-    selection === 'all' ? document.runs
-    : selection === 'arrivals' ? document.runs.filter((r) => r.schedule === CONTINUOUS)
-    : selection === 'due' ? await dueRuns(db, document.runs, options.now())
-    : document.runs.filter((r) => r.code === selection.code);
+    selection === 'all'
+      ? document.runs
+      : selection === 'arrivals'
+        ? document.runs.filter((r) => r.schedule === CONTINUOUS)
+        : selection === 'due'
+          ? await dueRuns(db, document.runs, options.now())
+          : document.runs.filter((r) => r.code === selection.code);
   if (typeof selection === 'object' && runs.length === 0) {
-    throw notFound('routing.unknown_run', `The active rules have no run "${selection.code}"; runs: ${document.runs.map((r) => r.code).join(', ')}.`, { run: selection.code });
+    throw notFound(
+      'routing.unknown_run',
+      `The active rules have no run "${selection.code}"; runs: ${document.runs.map((r) => r.code).join(', ')}.`,
+      { run: selection.code },
+    );
   }
   counts.runs = runs.map((r) => r.code);
   for (const run of runs) {
     const sourceQueues = new Set<QueueKind>();
-    for (const routing of run.routings.filter((r) => r.enabled)) for (const q of routing.orderFilters.queues ?? ['brokering']) sourceQueues.add(q);
+    for (const routing of run.routings.filter((r) => r.enabled))
+      for (const q of routing.orderFilters.queues ?? ['brokering']) sourceQueues.add(q);
     const queueList = [...sourceQueues]
-      .filter((q) => (SOURCE_QUEUES as readonly string[]).includes(q) && (!options.onlyQueues || options.onlyQueues.includes(q)))
+      .filter(
+        (q) =>
+          (SOURCE_QUEUES as readonly string[]).includes(q) && (!options.onlyQueues || options.onlyQueues.includes(q)),
+      )
       .map((q) => queueIds.get(q)!);
     if (queueList.length === 0) continue;
     await routeRun(db, { document, versionId, runCode: run.code, queueIds, queueKindById, queueList, options, counts });
@@ -209,7 +240,14 @@ function startBatch(db: Db, p: RunContext, afterId: number, earlier: BatchInFlig
       let t = performance.now();
       const brokering = p.queueIds.get('brokering')!;
       const brokeringQueueId = p.queueList.includes(brokering) ? brokering : null;
-      const ids = await claimOrders(tx, p.queueList, afterId, p.options.batchSize ?? 500, p.options.orderIds, brokeringQueueId);
+      const ids = await claimOrders(
+        tx,
+        p.queueList,
+        afterId,
+        p.options.batchSize ?? 500,
+        p.options.orderIds,
+        brokeringQueueId,
+      );
       t = timePhase(phases, 'claim', t);
       if (ids.length === 0) {
         resolveDecided(null);
@@ -222,14 +260,20 @@ function startBatch(db: Db, p: RunContext, afterId: number, earlier: BatchInFlig
       // A batch that rolled back took nothing; one not seen committed is taken off by hand.
       takers.forEach((b, i) => read.seen[i] || b.failed || takeOffCapacity(b.taking!.decisions, facilities));
       t = timePhase(phases, 'loadFacilities', t);
-      const { stock, tagRules, seen } = await loadStock(tx, orders.flatMap((o) => o.lines.map((l) => l.variantId)), markers);
+      const { stock, tagRules, seen } = await loadStock(
+        tx,
+        orders.flatMap((o) => o.lines.map((l) => l.variantId)),
+        markers,
+      );
       takers.forEach((b, i) => seen[i] || b.failed || takeOffStock(b.taking!.decisions, stock));
       t = timePhase(phases, 'loadStock', t);
       const all: OrderDecision[] = decide({ document: p.document, runCode: p.runCode, orders, facilities, stock, now });
       // A parked order that is still parked where it was is not news: no line update, no new trace
       // (the sweep re-tries parked orders every minute).
       const queueOf = new Map(orders.flatMap((o) => o.lines.map((l) => [l.id, l.queue] as const)));
-      const decisions = all.filter((d) => d.assignments.length > 0 || d.parked.some((x) => queueOf.get(x.lineId) !== x.queue));
+      const decisions = all.filter(
+        (d) => d.assignments.length > 0 || d.parked.some((x) => queueOf.get(x.lineId) !== x.queue),
+      );
       timePhase(phases, 'decide', t);
       const first = decisions.find((d) => d.assignments.length > 0);
       batch.taking = first ? { decisions, marker: { orderId: first.orderId, at: now } } : null;
@@ -294,7 +338,17 @@ function takeOffCapacity(decisions: OrderDecision[], facilities: RoutingFacility
 
 /** The decisions taken for an order, newest last, for `GET /orders/{id}/routing`. */
 export async function orderRoutingHistory(db: Db, orderId: number) {
-  return queryRows<{ at: Date; run_code: string; routing: string; trigger: string; version_id: number | null; summary: string; assignments: unknown; parked: unknown; trace: unknown }>(
+  return queryRows<{
+    at: Date;
+    run_code: string;
+    routing: string;
+    trigger: string;
+    version_id: number | null;
+    summary: string;
+    assignments: unknown;
+    parked: unknown;
+    trace: unknown;
+  }>(
     db,
     sql`select at, run_code, routing, trigger, version_id, summary, assignments, parked, trace from routing_decisions where order_id = ${orderId} order by at, id`,
   );

@@ -59,8 +59,7 @@ export interface FacilityFilters {
 }
 
 export type UnfilledAction =
-  | { action: 'next_rule' }
-  | { action: 'queue'; queue: ParkingQueue; autoCancelAfterDays?: number };
+  { action: 'next_rule' } | { action: 'queue'; queue: ParkingQueue; autoCancelAfterDays?: number };
 
 export interface InventoryRule {
   name: string;
@@ -106,7 +105,12 @@ export interface RuleDocument {
   distanceScaleKm: number;
 }
 
-export const DEFAULT_WEIGHTS: ScoringWeights = { distance: 1, packages: 2, capacityHeadroom: 0.5, facilityPriority: 0.25 };
+export const DEFAULT_WEIGHTS: ScoringWeights = {
+  distance: 1,
+  packages: 2,
+  capacityHeadroom: 0.5,
+  facilityPriority: 0.25,
+};
 
 /** What a new shop routes with on day one: nearest facility that holds the whole order, else split, else park. */
 export function defaultRuleDocument(): RuleDocument {
@@ -175,9 +179,14 @@ interface Checker {
 function makeChecker(problems: RuleProblem[], known: { groups: Set<string> }): Checker {
   const fail = (path: string, message: string) => void problems.push({ path, message });
   const allowed = (path: string, value: Obj, keys: string[]) => {
-    for (const key of Object.keys(value)) if (!keys.includes(key)) fail(`${path}.${key}`, `unknown field; allowed: ${keys.join(', ')}`);
+    for (const key of Object.keys(value))
+      if (!keys.includes(key)) fail(`${path}.${key}`, `unknown field; allowed: ${keys.join(', ')}`);
   };
-  const num = (path: string, value: unknown, opts: { min?: number; integer?: boolean; optional?: boolean } = {}): number | undefined => {
+  const num = (
+    path: string,
+    value: unknown,
+    opts: { min?: number; integer?: boolean; optional?: boolean } = {},
+  ): number | undefined => {
     if (value === undefined && opts.optional) return undefined;
     if (typeof value !== 'number' || !Number.isFinite(value)) return void fail(path, 'must be a number');
     if (opts.integer && !Number.isInteger(value)) return void fail(path, 'must be a whole number');
@@ -186,17 +195,21 @@ function makeChecker(problems: RuleProblem[], known: { groups: Set<string> }): C
   };
   const strings = (path: string, value: unknown, allowedValues?: readonly string[]): string[] | undefined => {
     if (value === undefined) return undefined;
-    if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || v.length === 0)) return void fail(path, 'must be a list of non-empty strings');
-    if (allowedValues) for (const [i, v] of value.entries()) if (!allowedValues.includes(v)) fail(`${path}[${i}]`, `"${v}" is not one of ${allowedValues.join(', ')}`);
+    if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || v.length === 0))
+      return void fail(path, 'must be a list of non-empty strings');
+    if (allowedValues)
+      for (const [i, v] of value.entries())
+        if (!allowedValues.includes(v)) fail(`${path}[${i}]`, `"${v}" is not one of ${allowedValues.join(', ')}`);
     return value as string[];
   };
   const sorts = <F extends string>(path: string, value: unknown, fields: readonly F[]): Array<Sort<F>> => {
     if (value === undefined) return [];
-    if (!Array.isArray(value)) return fail(path, 'must be a list of { field, direction }'), [];
+    if (!Array.isArray(value)) return (fail(path, 'must be a list of { field, direction }'), []);
     return value.flatMap((s, i) => {
-      if (!isObj(s)) return fail(`${path}[${i}]`, 'must be { field, direction }'), [];
+      if (!isObj(s)) return (fail(`${path}[${i}]`, 'must be { field, direction }'), []);
       allowed(`${path}[${i}]`, s, ['field', 'direction']);
-      if (!fields.includes(s['field'] as F)) fail(`${path}[${i}].field`, `"${String(s['field'])}" is not one of ${fields.join(', ')}`);
+      if (!fields.includes(s['field'] as F))
+        fail(`${path}[${i}].field`, `"${String(s['field'])}" is not one of ${fields.join(', ')}`);
       const direction = s['direction'] ?? 'asc';
       if (direction !== 'asc' && direction !== 'desc') fail(`${path}[${i}].direction`, 'must be asc or desc');
       return [{ field: s['field'] as F, direction: direction as 'asc' | 'desc' }];
@@ -209,20 +222,26 @@ function makeChecker(problems: RuleProblem[], known: { groups: Set<string> }): C
  * Checks a rule document (shape, values, references to facility groups). Returns every problem with
  * its JSON path, or the normalised document (defaults filled in).
  */
-export function validateRuleDocument(input: unknown, known: { groups: Set<string> }): { ok: true; document: RuleDocument } | { ok: false; problems: RuleProblem[] } {
+export function validateRuleDocument(
+  input: unknown,
+  known: { groups: Set<string> },
+): { ok: true; document: RuleDocument } | { ok: false; problems: RuleProblem[] } {
   const problems: RuleProblem[] = [];
   const c = makeChecker(problems, known);
   const { fail, allowed, num } = c;
 
-  if (!isObj(input)) return { ok: false, problems: [{ path: '$', message: 'the rule document must be a JSON object' }] };
+  if (!isObj(input))
+    return { ok: false, problems: [{ path: '$', message: 'the rule document must be a JSON object' }] };
   allowed('$', input, ['runs', 'scoring', 'scarceFirst', 'pickupFallback', 'distanceScaleKm']);
   const defaults = defaultRuleDocument();
   const scoring = validateScoring(c, input['scoring'] ?? defaults.scoring);
   const scarceFirst = input['scarceFirst'] ?? true;
   if (typeof scarceFirst !== 'boolean') fail('$.scarceFirst', 'must be true or false');
   const pickupFallback = input['pickupFallback'] ?? 'queue';
-  if (pickupFallback !== 'queue' && pickupFallback !== 'transfer') fail('$.pickupFallback', 'must be "queue" or "transfer"');
-  const distanceScaleKm = num('$.distanceScaleKm', input['distanceScaleKm'] ?? defaults.distanceScaleKm, { min: 1 }) ?? 1;
+  if (pickupFallback !== 'queue' && pickupFallback !== 'transfer')
+    fail('$.pickupFallback', 'must be "queue" or "transfer"');
+  const distanceScaleKm =
+    num('$.distanceScaleKm', input['distanceScaleKm'] ?? defaults.distanceScaleKm, { min: 1 }) ?? 1;
 
   const runsIn = input['runs'];
   const runs: BrokeringRun[] = [];
@@ -235,7 +254,13 @@ export function validateRuleDocument(input: unknown, known: { groups: Set<string
   if (problems.length > 0) return { ok: false, problems };
   return {
     ok: true,
-    document: { runs, scoring, scarceFirst: scarceFirst === true, pickupFallback: pickupFallback as RuleDocument['pickupFallback'], distanceScaleKm },
+    document: {
+      runs,
+      scoring,
+      scarceFirst: scarceFirst === true,
+      pickupFallback: pickupFallback as RuleDocument['pickupFallback'],
+      distanceScaleKm,
+    },
   };
 }
 
@@ -260,11 +285,13 @@ function validateRun(c: Checker, rp: string, runIn: unknown, codes: Set<string>)
   }
   allowed(rp, runIn, ['code', 'name', 'schedule', 'routings']);
   const code = runIn['code'];
-  if (typeof code !== 'string' || !/^[a-z0-9][a-z0-9-]{0,39}$/.test(code)) fail(`${rp}.code`, 'must be 1–40 lowercase letters, digits or dashes');
+  if (typeof code !== 'string' || !/^[a-z0-9][a-z0-9-]{0,39}$/.test(code))
+    fail(`${rp}.code`, 'must be 1–40 lowercase letters, digits or dashes');
   else if (codes.has(code)) fail(`${rp}.code`, `"${code}" is used by another run`);
   else codes.add(code);
   const schedule = runIn['schedule'] ?? CONTINUOUS;
-  if (typeof schedule !== 'string' || schedule.trim() === '') fail(`${rp}.schedule`, 'must be "continuous", "every N(s|m|h|d)" or a cron expression');
+  if (typeof schedule !== 'string' || schedule.trim() === '')
+    fail(`${rp}.schedule`, 'must be "continuous", "every N(s|m|h|d)" or a cron expression');
   else if (schedule !== CONTINUOUS) {
     try {
       parseSchedule(schedule);
@@ -273,13 +300,19 @@ function validateRun(c: Checker, rp: string, runIn: unknown, codes: Set<string>)
     }
   }
   const routingsIn = runIn['routings'];
-  if (!Array.isArray(routingsIn) || routingsIn.length === 0) fail(`${rp}.routings`, 'must be a non-empty list of routings');
+  if (!Array.isArray(routingsIn) || routingsIn.length === 0)
+    fail(`${rp}.routings`, 'must be a non-empty list of routings');
   const routings: Routing[] = [];
   for (const [g, routingIn] of (Array.isArray(routingsIn) ? routingsIn : []).entries()) {
     const routing = validateRouting(c, `${rp}.routings[${g}]`, routingIn);
     if (routing) routings.push(routing);
   }
-  return { code: String(code), name: typeof runIn['name'] === 'string' ? runIn['name'] : String(code), schedule: String(schedule), routings };
+  return {
+    code: String(code),
+    name: typeof runIn['name'] === 'string' ? runIn['name'] : String(code),
+    schedule: String(schedule),
+    routings,
+  };
 }
 
 function validateRouting(c: Checker, gp: string, routingIn: unknown): Routing | undefined {
@@ -289,13 +322,15 @@ function validateRouting(c: Checker, gp: string, routingIn: unknown): Routing | 
     return undefined;
   }
   allowed(gp, routingIn, ['name', 'enabled', 'orderFilters', 'orderSorts', 'rules']);
-  if (typeof routingIn['name'] !== 'string' || routingIn['name'] === '') fail(`${gp}.name`, 'must be a non-empty string');
+  if (typeof routingIn['name'] !== 'string' || routingIn['name'] === '')
+    fail(`${gp}.name`, 'must be a non-empty string');
   const enabled = routingIn['enabled'] ?? true;
   if (typeof enabled !== 'boolean') fail(`${gp}.enabled`, 'must be true or false');
   const orderFilters = validateOrderFilters(c, `${gp}.orderFilters`, routingIn['orderFilters'] ?? {});
   const orderSorts = c.sorts(`${gp}.orderSorts`, routingIn['orderSorts'], ORDER_SORT_FIELDS);
   const rulesIn = routingIn['rules'];
-  if (!Array.isArray(rulesIn) || rulesIn.length === 0) fail(`${gp}.rules`, 'must be a non-empty list of inventory rules');
+  if (!Array.isArray(rulesIn) || rulesIn.length === 0)
+    fail(`${gp}.rules`, 'must be a non-empty list of inventory rules');
   const rules: InventoryRule[] = [];
   const ruleList = Array.isArray(rulesIn) ? rulesIn : [];
   for (const [i, ruleIn] of ruleList.entries()) {
@@ -312,7 +347,16 @@ function validateOrderFilters(c: Checker, fp: string, ofIn: unknown): OrderFilte
     fail(fp, 'must be an object');
     return orderFilters;
   }
-  c.allowed(fp, ofIn, ['queues', 'shippingMethods', 'minPriority', 'maxPriority', 'salesChannels', 'tagsAll', 'tagsNone', 'promisedWithinHours']);
+  c.allowed(fp, ofIn, [
+    'queues',
+    'shippingMethods',
+    'minPriority',
+    'maxPriority',
+    'salesChannels',
+    'tagsAll',
+    'tagsNone',
+    'promisedWithinHours',
+  ]);
   const queues = strings(`${fp}.queues`, ofIn['queues'], SOURCE_QUEUES);
   if (queues) orderFilters.queues = queues as SourceQueue[];
   const methods = strings(`${fp}.shippingMethods`, ofIn['shippingMethods'], SHIPPING_FILTER);
@@ -321,13 +365,16 @@ function validateOrderFilters(c: Checker, fp: string, ofIn: unknown): OrderFilte
   const maxP = num(`${fp}.maxPriority`, ofIn['maxPriority'], { integer: true, optional: true });
   if (minP !== undefined) orderFilters.minPriority = minP;
   if (maxP !== undefined) orderFilters.maxPriority = maxP;
-  if (minP !== undefined && maxP !== undefined && minP > maxP) fail(`${fp}.minPriority`, `is above maxPriority (${maxP}): no order can match`);
+  if (minP !== undefined && maxP !== undefined && minP > maxP)
+    fail(`${fp}.minPriority`, `is above maxPriority (${maxP}): no order can match`);
   for (const key of ['salesChannels', 'tagsAll', 'tagsNone'] as const) {
     const list = strings(`${fp}.${key}`, ofIn[key]);
     if (list) orderFilters[key] = list;
   }
   if (orderFilters.tagsAll && orderFilters.tagsNone) {
-    for (const tag of orderFilters.tagsAll) if (orderFilters.tagsNone.includes(tag)) fail(`${fp}.tagsNone`, `"${tag}" is also required by tagsAll: no order can match`);
+    for (const tag of orderFilters.tagsAll)
+      if (orderFilters.tagsNone.includes(tag))
+        fail(`${fp}.tagsNone`, `"${tag}" is also required by tagsAll: no order can match`);
   }
   const within = num(`${fp}.promisedWithinHours`, ofIn['promisedWithinHours'], { min: 0, optional: true });
   if (within !== undefined) orderFilters.promisedWithinHours = within;
@@ -349,7 +396,14 @@ function validateInventoryRule(c: Checker, ip: string, ruleIn: unknown, isLast: 
   if (typeof useScores !== 'boolean') fail(`${ip}.useScores`, 'must be true or false');
   const assignment = validateAssignment(c, ip, ruleIn['assignment'] ?? { mode: 'single' });
   const onUnfilled = validateOnUnfilled(c, ip, ruleIn['onUnfilled'] ?? { action: 'next_rule' }, isLast);
-  return { name: String(ruleIn['name']), filters, sorts: ruleSorts, useScores: useScores === true, assignment, onUnfilled };
+  return {
+    name: String(ruleIn['name']),
+    filters,
+    sorts: ruleSorts,
+    useScores: useScores === true,
+    assignment,
+    onUnfilled,
+  };
 }
 
 function validateFacilityFilters(c: Checker, fp: string, ffIn: unknown): FacilityFilters {
@@ -359,15 +413,25 @@ function validateFacilityFilters(c: Checker, fp: string, ffIn: unknown): Facilit
     fail(fp, 'must be an object');
     return filters;
   }
-  c.allowed(fp, ffIn, ['groupsInclude', 'groupsExclude', 'radiusKm', 'minStockToKeep', 'minCapacityLeft', 'capabilities']);
+  c.allowed(fp, ffIn, [
+    'groupsInclude',
+    'groupsExclude',
+    'radiusKm',
+    'minStockToKeep',
+    'minCapacityLeft',
+    'capabilities',
+  ]);
   for (const key of ['groupsInclude', 'groupsExclude'] as const) {
     const list = strings(`${fp}.${key}`, ffIn[key]);
     if (!list) continue;
-    for (const [k, group] of list.entries()) if (!known.groups.has(group)) fail(`${fp}.${key}[${k}]`, `no facility group has code "${group}"`);
+    for (const [k, group] of list.entries())
+      if (!known.groups.has(group)) fail(`${fp}.${key}[${k}]`, `no facility group has code "${group}"`);
     filters[key] = list;
   }
   if (filters.groupsInclude && filters.groupsExclude) {
-    for (const group of filters.groupsInclude) if (filters.groupsExclude.includes(group)) fail(`${fp}.groupsExclude`, `"${group}" is also included: no facility can match`);
+    for (const group of filters.groupsInclude)
+      if (filters.groupsExclude.includes(group))
+        fail(`${fp}.groupsExclude`, `"${group}" is also included: no facility can match`);
   }
   const radius = num(`${fp}.radiusKm`, ffIn['radiusKm'], { optional: true });
   if (radius !== undefined && radius <= 0) fail(`${fp}.radiusKm`, 'must be above 0');
@@ -399,15 +463,25 @@ function validateAssignment(c: Checker, ip: string, asIn: unknown): InventoryRul
 function validateOnUnfilled(c: Checker, ip: string, ouIn: unknown, isLast: boolean): UnfilledAction {
   const { fail } = c;
   let onUnfilled: UnfilledAction = { action: 'next_rule' };
-  if (!isObj(ouIn)) fail(`${ip}.onUnfilled`, 'must be { action: "next_rule" } or { action: "queue", queue, autoCancelAfterDays? }');
+  if (!isObj(ouIn))
+    fail(`${ip}.onUnfilled`, 'must be { action: "next_rule" } or { action: "queue", queue, autoCancelAfterDays? }');
   else {
     c.allowed(`${ip}.onUnfilled`, ouIn, ['action', 'queue', 'autoCancelAfterDays']);
     if (ouIn['action'] === 'queue') {
       const queue = ouIn['queue'];
-      if (!PARKING_QUEUES.includes(queue as ParkingQueue)) fail(`${ip}.onUnfilled.queue`, `"${String(queue)}" is not one of ${PARKING_QUEUES.join(', ')}`);
-      const days = c.num(`${ip}.onUnfilled.autoCancelAfterDays`, ouIn['autoCancelAfterDays'], { min: 1, integer: true, optional: true });
-      if (days !== undefined && queue === 'unfillable_hold') fail(`${ip}.onUnfilled.autoCancelAfterDays`, 'the unfillable_hold queue is never auto-cancelled');
-      onUnfilled = days === undefined ? { action: 'queue', queue: queue as ParkingQueue } : { action: 'queue', queue: queue as ParkingQueue, autoCancelAfterDays: days };
+      if (!PARKING_QUEUES.includes(queue as ParkingQueue))
+        fail(`${ip}.onUnfilled.queue`, `"${String(queue)}" is not one of ${PARKING_QUEUES.join(', ')}`);
+      const days = c.num(`${ip}.onUnfilled.autoCancelAfterDays`, ouIn['autoCancelAfterDays'], {
+        min: 1,
+        integer: true,
+        optional: true,
+      });
+      if (days !== undefined && queue === 'unfillable_hold')
+        fail(`${ip}.onUnfilled.autoCancelAfterDays`, 'the unfillable_hold queue is never auto-cancelled');
+      onUnfilled =
+        days === undefined
+          ? { action: 'queue', queue: queue as ParkingQueue }
+          : { action: 'queue', queue: queue as ParkingQueue, autoCancelAfterDays: days };
     } else if (ouIn['action'] !== 'next_rule') fail(`${ip}.onUnfilled.action`, 'must be "next_rule" or "queue"');
     else if (isLast) fail(`${ip}.onUnfilled`, 'the last rule has no next rule: say which queue gets what is left');
   }

@@ -22,7 +22,11 @@ async function checked(db: Db, document: unknown): Promise<RuleDocument> {
   const result = await checkRuleDocument(db, document);
   if (!result.ok) {
     const first = result.problems[0]!;
-    throw invalid('routing.invalid_rules', `The rule document has ${result.problems.length} problem(s); first: ${first.path}: ${first.message}.`, { problems: result.problems });
+    throw invalid(
+      'routing.invalid_rules',
+      `The rule document has ${result.problems.length} problem(s); first: ${first.path}: ${first.message}.`,
+      { problems: result.problems },
+    );
   }
   return result.document;
 }
@@ -33,7 +37,14 @@ export async function activeRules(db: Db): Promise<{ versionId: number | null; d
   if (active) return { versionId: active.id, document: active.document };
   const [created] = await db
     .insert(routingRuleVersions)
-    .values({ name: 'Default rules', status: 'active', document: defaultRuleDocument(), createdBy: 'switchyard', activatedAt: new Date(), note: 'Created on first use: nearest facility for the whole order, else split, else park.' })
+    .values({
+      name: 'Default rules',
+      status: 'active',
+      document: defaultRuleDocument(),
+      createdBy: 'switchyard',
+      activatedAt: new Date(),
+      note: 'Created on first use: nearest facility for the whole order, else split, else park.',
+    })
     .onConflictDoNothing()
     .returning();
   if (created) return { versionId: created.id, document: created.document };
@@ -52,25 +63,53 @@ export async function getRuleVersion(db: Db, id: number): Promise<RuleVersionRow
 }
 
 /** A new draft: the given document, or a copy of the active rules. */
-export async function createDraft(db: Db, input: { name: string; document?: unknown; note?: string; by: string }, now: Date): Promise<RuleVersionRow> {
+export async function createDraft(
+  db: Db,
+  input: { name: string; document?: unknown; note?: string; by: string },
+  now: Date,
+): Promise<RuleVersionRow> {
   const active = await activeRules(db);
   const document = input.document === undefined ? active.document : await checked(db, input.document);
   const [row] = await db
     .insert(routingRuleVersions)
-    .values({ name: input.name, status: 'draft', document, note: input.note ?? null, basedOnId: active.versionId, createdBy: input.by, createdAt: now, updatedAt: now })
+    .values({
+      name: input.name,
+      status: 'draft',
+      document,
+      note: input.note ?? null,
+      basedOnId: active.versionId,
+      createdBy: input.by,
+      createdAt: now,
+      updatedAt: now,
+    })
     .returning();
   return row!;
 }
 
-export async function updateDraft(db: Db, id: number, input: { name?: string; document?: unknown; note?: string }, now: Date): Promise<RuleVersionRow> {
+export async function updateDraft(
+  db: Db,
+  id: number,
+  input: { name?: string; document?: unknown; note?: string },
+  now: Date,
+): Promise<RuleVersionRow> {
   return db.transaction(async (tx) => {
     const [row] = await tx.select().from(routingRuleVersions).where(eq(routingRuleVersions.id, id)).for('update');
     if (!row) throw notFound('routing.unknown_version', `No rule version ${id}.`, { id });
-    if (row.status !== 'draft') throw conflict('routing.not_a_draft', `Version ${id} is ${row.status}; only drafts change. Make a draft from it instead.`, { id, status: row.status });
+    if (row.status !== 'draft')
+      throw conflict(
+        'routing.not_a_draft',
+        `Version ${id} is ${row.status}; only drafts change. Make a draft from it instead.`,
+        { id, status: row.status },
+      );
     const document = input.document === undefined ? row.document : await checked(tx, input.document);
     const [updated] = await tx
       .update(routingRuleVersions)
-      .set({ ...(input.name ? { name: input.name } : {}), ...(input.note !== undefined ? { note: input.note } : {}), document, updatedAt: now })
+      .set({
+        ...(input.name ? { name: input.name } : {}),
+        ...(input.note !== undefined ? { note: input.note } : {}),
+        document,
+        updatedAt: now,
+      })
       .where(eq(routingRuleVersions.id, id))
       .returning();
     return updated!;
@@ -78,10 +117,16 @@ export async function updateDraft(db: Db, id: number, input: { name?: string; do
 }
 
 export async function deleteDraft(db: Db, id: number): Promise<void> {
-  const deleted = await db.delete(routingRuleVersions).where(and(eq(routingRuleVersions.id, id), eq(routingRuleVersions.status, 'draft'))).returning({ id: routingRuleVersions.id });
+  const deleted = await db
+    .delete(routingRuleVersions)
+    .where(and(eq(routingRuleVersions.id, id), eq(routingRuleVersions.status, 'draft')))
+    .returning({ id: routingRuleVersions.id });
   if (deleted.length === 0) {
     const row = await getRuleVersion(db, id);
-    throw conflict('routing.not_a_draft', `Version ${id} is ${row.status}; only drafts can be deleted.`, { id, status: row.status });
+    throw conflict('routing.not_a_draft', `Version ${id} is ${row.status}; only drafts can be deleted.`, {
+      id,
+      status: row.status,
+    });
   }
 }
 
@@ -94,7 +139,10 @@ export async function activateVersion(db: Db, id: number, now: Date): Promise<Ru
     if (row.status === 'active') return row;
     // Facility groups may have been removed since the version was written.
     await checked(tx, row.document);
-    await tx.update(routingRuleVersions).set({ status: 'archived', archivedAt: now, updatedAt: now }).where(eq(routingRuleVersions.status, 'active'));
+    await tx
+      .update(routingRuleVersions)
+      .set({ status: 'archived', archivedAt: now, updatedAt: now })
+      .where(eq(routingRuleVersions.status, 'active'));
     const [activated] = await tx
       .update(routingRuleVersions)
       .set({ status: 'active', activatedAt: now, archivedAt: null, updatedAt: now })

@@ -45,15 +45,26 @@ describe(`database on ${backend}`, () => {
   });
 
   test('an int8 beyond 2^53 is refused rather than silently rounded', async () => {
-    await expect(queryRows(database.db, sql`select 9007199254740993::int8 as big`)).rejects.toThrow(/beyond JavaScript's safe integer range/);
-    const viaDrizzle = await database.db.execute(sql`select 9007199254740993::int8 as big`).catch((error: unknown) => error);
-    expect(String((viaDrizzle as { cause?: unknown }).cause ?? viaDrizzle)).toMatch(/beyond JavaScript's safe integer range/);
+    await expect(queryRows(database.db, sql`select 9007199254740993::int8 as big`)).rejects.toThrow(
+      /beyond JavaScript's safe integer range/,
+    );
+    const viaDrizzle = await database.db
+      .execute(sql`select 9007199254740993::int8 as big`)
+      .catch((error: unknown) => error);
+    expect(String((viaDrizzle as { cause?: unknown }).cause ?? viaDrizzle)).toMatch(
+      /beyond JavaScript's safe integer range/,
+    );
   });
 
   test('ids and counts come back as numbers through drizzle, raw SQL and inside transactions', async () => {
-    const rows = await queryRows<{ id: number }>(database.db, sql`insert into facility_groups (code, name) values ('g1', 'Group 1') returning id`);
+    const rows = await queryRows<{ id: number }>(
+      database.db,
+      sql`insert into facility_groups (code, name) values ('g1', 'Group 1') returning id`,
+    );
     expect(typeof rows[0]!.id).toBe('number');
-    const viaDrizzle = (await database.db.execute(sql`select count(*) as n from facility_groups`)) as unknown as { rows: Array<{ n: unknown }> };
+    const viaDrizzle = (await database.db.execute(sql`select count(*) as n from facility_groups`)) as unknown as {
+      rows: Array<{ n: unknown }>;
+    };
     expect(viaDrizzle.rows[0]!.n).toBe(1);
     const inTx = await database.db.transaction(async (tx) =>
       queryRows<{ n: number; at: Date }>(tx, sql`select count(*) as n, now() as at from facility_groups`),
@@ -71,10 +82,17 @@ describe(`database on ${backend}`, () => {
 
   test('migrations are idempotent', async () => {
     const first = await database.migrationStatus();
-    expect(first).toEqual({ version: '0014_shopify_credentials', applied: first.available, available: first.available });
+    expect(first).toEqual({
+      version: '0014_shopify_credentials',
+      applied: first.available,
+      available: first.available,
+    });
     const again = await database.migrate();
     expect(again).toEqual(first);
-    const tables = await queryRows<{ n: number }>(database.db, sql`select count(*)::int as n from drizzle.__drizzle_migrations`);
+    const tables = await queryRows<{ n: number }>(
+      database.db,
+      sql`select count(*)::int as n from drizzle.__drizzle_migrations`,
+    );
     expect(tables[0]!.n).toBe(first.available);
   });
 
@@ -132,10 +150,17 @@ describe('concurrent migrations', () => {
     const fresh = await createTestDatabase();
     try {
       if (backend === 'postgres') {
-        const [a, b, c] = await Promise.all([fresh.open({ migrate: false }), fresh.open({ migrate: false }), fresh.open({ migrate: false })]);
+        const [a, b, c] = await Promise.all([
+          fresh.open({ migrate: false }),
+          fresh.open({ migrate: false }),
+          fresh.open({ migrate: false }),
+        ]);
         const statuses = await Promise.all([a!.migrate(), b!.migrate(), c!.migrate()]);
         for (const status of statuses) expect(status.applied).toBe(status.available);
-        const rows = await queryRows<{ n: number }>(a!.db, sql`select count(*)::int as n from drizzle.__drizzle_migrations`);
+        const rows = await queryRows<{ n: number }>(
+          a!.db,
+          sql`select count(*)::int as n from drizzle.__drizzle_migrations`,
+        );
         expect(rows[0]!.n).toBe(statuses[0]!.available);
       } else {
         // The embedded database serves a single process: concurrent callers share one instance.

@@ -59,15 +59,23 @@ interface JournalEntry {
 }
 
 function readJournal(): JournalEntry[] {
-  const journal = JSON.parse(readFileSync(join(MIGRATIONS_FOLDER, 'meta', '_journal.json'), 'utf8')) as { entries: JournalEntry[] };
+  const journal = JSON.parse(readFileSync(join(MIGRATIONS_FOLDER, 'meta', '_journal.json'), 'utf8')) as {
+    entries: JournalEntry[];
+  };
   return journal.entries;
 }
 
 async function readMigrationStatus(db: Db): Promise<MigrationStatus> {
   const journal = readJournal();
-  const exists = await queryRows<{ present: boolean }>(db, sql`select to_regclass('drizzle.__drizzle_migrations') is not null as present`);
+  const exists = await queryRows<{ present: boolean }>(
+    db,
+    sql`select to_regclass('drizzle.__drizzle_migrations') is not null as present`,
+  );
   if (!exists[0]?.present) return { version: null, applied: 0, available: journal.length };
-  const rows = await queryRows<{ created_at: number }>(db, sql`select created_at from drizzle.__drizzle_migrations order by created_at`);
+  const rows = await queryRows<{ created_at: number }>(
+    db,
+    sql`select created_at from drizzle.__drizzle_migrations order by created_at`,
+  );
   const appliedWhens = new Set(rows.map((r) => Number(r.created_at)));
   const applied = journal.filter((entry) => appliedWhens.has(entry.when));
   return { version: applied.at(-1)?.tag ?? null, applied: applied.length, available: journal.length };
@@ -180,11 +188,13 @@ async function openPglite(dataDir: string): Promise<Database> {
     pglite,
     url: undefined,
     migrate() {
-      const run = migrating.catch(() => {}).then(async () => {
-        await pglite.exec('set client_min_messages = warning');
-        await migratePglite(drizzlePglite(pglite), { migrationsFolder: MIGRATIONS_FOLDER });
-        return readMigrationStatus(db);
-      });
+      const run = migrating
+        .catch(() => {})
+        .then(async () => {
+          await pglite.exec('set client_min_messages = warning');
+          await migratePglite(drizzlePglite(pglite), { migrationsFolder: MIGRATIONS_FOLDER });
+          return readMigrationStatus(db);
+        });
       migrating = run;
       return run;
     },

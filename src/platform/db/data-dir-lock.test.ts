@@ -21,8 +21,14 @@ describe('data dir lock', () => {
     // simulate another process by rewriting the owner to a live pid that is not ours (our parent).
     first.release();
     const again = acquireDataDirLock(dir);
-    const content = JSON.parse(readFileSync(join(dir, LOCK_FILE_NAME), 'utf8')) as { pid: number; startTime: string | null };
-    writeFileSync(join(dir, LOCK_FILE_NAME), JSON.stringify({ ...content, pid: process.ppid, startTime: null, acquiredAt: 'earlier' }));
+    const content = JSON.parse(readFileSync(join(dir, LOCK_FILE_NAME), 'utf8')) as {
+      pid: number;
+      startTime: string | null;
+    };
+    writeFileSync(
+      join(dir, LOCK_FILE_NAME),
+      JSON.stringify({ ...content, pid: process.ppid, startTime: null, acquiredAt: 'earlier' }),
+    );
     try {
       acquireDataDirLock(dir);
       throw new Error('expected refusal');
@@ -37,7 +43,10 @@ describe('data dir lock', () => {
 
   test('a lock left by a dead process is taken over', () => {
     const dir = freshDir();
-    writeFileSync(join(dir, LOCK_FILE_NAME), JSON.stringify({ pid: 2 ** 22 + 12345, startTime: '1', hostname: 'x', acquiredAt: 'long ago' }));
+    writeFileSync(
+      join(dir, LOCK_FILE_NAME),
+      JSON.stringify({ pid: 2 ** 22 + 12345, startTime: '1', hostname: 'x', acquiredAt: 'long ago' }),
+    );
     const lock = acquireDataDirLock(dir);
     expect(JSON.parse(readFileSync(join(dir, LOCK_FILE_NAME), 'utf8')).pid).toBe(process.pid);
     lock.release();
@@ -47,7 +56,10 @@ describe('data dir lock', () => {
   test('a lock whose pid was recycled by an unrelated process is taken over', () => {
     const dir = freshDir();
     // Our parent is alive, but its start time is not the one recorded: the pid was reused.
-    writeFileSync(join(dir, LOCK_FILE_NAME), JSON.stringify({ pid: process.ppid, startTime: '1', hostname: 'x', acquiredAt: 'long ago' }));
+    writeFileSync(
+      join(dir, LOCK_FILE_NAME),
+      JSON.stringify({ pid: process.ppid, startTime: '1', hostname: 'x', acquiredAt: 'long ago' }),
+    );
     const lock = acquireDataDirLock(dir);
     expect(JSON.parse(readFileSync(join(dir, LOCK_FILE_NAME), 'utf8')).pid).toBe(process.pid);
     lock.release();

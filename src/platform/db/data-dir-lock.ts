@@ -107,9 +107,14 @@ export function acquireDataDirLock(dataDir: string): DataDirLock {
       rmSync(takeoverPath, { force: true });
     }
   }
-  throw new AppError('platform.data_dir_locked', 'conflict', `Could not lock the data directory ${dataDir}; another process keeps taking it.`, {
-    dataDir,
-  });
+  throw new AppError(
+    'platform.data_dir_locked',
+    'conflict',
+    `Could not lock the data directory ${dataDir}; another process keeps taking it.`,
+    {
+      dataDir,
+    },
+  );
 }
 
 /** A takeover file lives for microseconds; one older than 10 s was left by a process that died in it. */

@@ -47,7 +47,9 @@ export const jobRuns = pgTable(
     error: text('error'),
   },
   (t) => [
-    uniqueIndex('job_runs_one_running').on(t.jobName).where(sql`status = 'running'`),
+    uniqueIndex('job_runs_one_running')
+      .on(t.jobName)
+      .where(sql`status = 'running'`),
     index('job_runs_by_job').on(t.jobName, t.startedAt),
   ],
 );
@@ -77,6 +79,8 @@ export const outbox = pgTable(
   },
   (t) => [
     uniqueIndex('outbox_idempotency').on(t.idempotencyKey),
-    index('outbox_pending').on(t.availableAt).where(sql`status = 'pending'`),
+    index('outbox_pending')
+      .on(t.availableAt)
+      .where(sql`status = 'pending'`),
   ],
 );

@@ -13,7 +13,10 @@ interface RawClient {
  * transaction, each configured with our parsers.
  */
 export async function queryRows<T extends Record<string, unknown>>(db: Db, query: SQL): Promise<T[]> {
-  const internals = db as unknown as { dialect: { sqlToQuery(q: SQL): { sql: string; params: unknown[] } }; session: { client: RawClient } };
+  const internals = db as unknown as {
+    dialect: { sqlToQuery(q: SQL): { sql: string; params: unknown[] } };
+    session: { client: RawClient };
+  };
   const { sql, params } = internals.dialect.sqlToQuery(query);
   try {
     const result = await internals.session.client.query(sql, params);
@@ -24,4 +27,5 @@ export async function queryRows<T extends Record<string, unknown>>(db: Db, query
 }
 
 /** A PostgreSQL array literal of whole numbers, sent as one text parameter (cheaper to parse than JSON). */
-export const intArray = (values: Array<number | null>) => `{${values.map((v) => (v === null ? 'NULL' : String(Math.trunc(v)))).join(',')}}`;
+export const intArray = (values: Array<number | null>) =>
+  `{${values.map((v) => (v === null ? 'NULL' : String(Math.trunc(v)))).join(',')}}`;

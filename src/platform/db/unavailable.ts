@@ -4,7 +4,16 @@ import { DrizzleQueryError } from 'drizzle-orm/errors';
 // with Retry-After, a start-up that waits), the others are bugs or bad input.
 
 /** Socket errors of a connection that could not be made or was cut. */
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+]);
 
 /**
  * PostgreSQL SQLSTATEs of an unusable server: class 08 (connection exception), 53300 (too many
@@ -13,7 +22,8 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_A
 const UNAVAILABLE_STATES = /^(08...|53300|57P0[123])$/;
 
 /** Messages of node-postgres for a connection it lost or could not get in time, and of a closed embedded database. */
-const UNAVAILABLE_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Cannot use a pool after calling end|PGlite is closed/i;
+const UNAVAILABLE_MESSAGES =
+  /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Cannot use a pool after calling end|PGlite is closed/i;
 
 /**
  * Whether a failed query (drizzle wraps every query's error) failed because the database is out of
@@ -33,15 +43,28 @@ export function markDatabaseError(error: unknown): unknown {
 
 /** An error from the database layer: a query drizzle ran, one marked by the raw query helper, or PostgreSQL's own. */
 function isDatabaseError(error: unknown): boolean {
-  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    if (e instanceof DrizzleQueryError || (e as { [FROM_DATABASE]?: true })[FROM_DATABASE] || typeof (e as { severity?: unknown }).severity === 'string') return true;
+  for (
+    let e: unknown = error, depth = 0;
+    e instanceof Error && depth < 5;
+    e = (e as { cause?: unknown }).cause, depth++
+  ) {
+    if (
+      e instanceof DrizzleQueryError ||
+      (e as { [FROM_DATABASE]?: true })[FROM_DATABASE] ||
+      typeof (e as { severity?: unknown }).severity === 'string'
+    )
+      return true;
   }
   return false;
 }
 
 /** Whether `error` (or an error it wraps) says a connection to the database could not be made or was cut. */
 export function isConnectionFailure(error: unknown): boolean {
-  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+  for (
+    let e: unknown = error, depth = 0;
+    e instanceof Error && depth < 5;
+    e = (e as { cause?: unknown }).cause, depth++
+  ) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && (NETWORK_CODES.has(code) || UNAVAILABLE_STATES.test(code))) return true;
     if (UNAVAILABLE_MESSAGES.test(e.message)) return true;

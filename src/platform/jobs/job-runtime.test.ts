@@ -30,8 +30,19 @@ async function workerDatabase(): Promise<Database> {
   return backend === 'postgres' ? testDb.open({ migrate: false }) : shared;
 }
 
-async function startRuntime(database: Database, jobs: JobDefinition[], options: { work?: boolean; schedule?: boolean } = {}) {
-  const runtime = makeJobRuntime({ database, jobs, clock: systemClock, logger: silentLogger, schedulerTickMs: 100, heartbeatMs: 200 });
+async function startRuntime(
+  database: Database,
+  jobs: JobDefinition[],
+  options: { work?: boolean; schedule?: boolean } = {},
+) {
+  const runtime = makeJobRuntime({
+    database,
+    jobs,
+    clock: systemClock,
+    logger: silentLogger,
+    schedulerTickMs: 100,
+    heartbeatMs: 200,
+  });
   await runtime.start({ work: options.work ?? true, schedule: options.schedule ?? true });
   started.push(runtime);
   return runtime;
@@ -111,9 +122,22 @@ describe(`jobs on ${backend}`, () => {
     const longAgo = new Date(Date.now() - 10 * 60_000);
     const [orphan] = await shared.db
       .insert(jobRuns)
-      .values({ jobName: job.name, status: 'running', trigger: 'schedule', workerId: 'gone:1', startedAt: longAgo, heartbeatAt: longAgo })
+      .values({
+        jobName: job.name,
+        status: 'running',
+        trigger: 'schedule',
+        workerId: 'gone:1',
+        startedAt: longAgo,
+        heartbeatAt: longAgo,
+      })
       .returning();
-    const runtime = makeJobRuntime({ database: shared, jobs: [job], clock: systemClock, logger: silentLogger, staleRunAfterMs: 1_000 });
+    const runtime = makeJobRuntime({
+      database: shared,
+      jobs: [job],
+      clock: systemClock,
+      logger: silentLogger,
+      staleRunAfterMs: 1_000,
+    });
     const run = await runtime.runHere(job.name, 'cli');
     expect(run.status).toBe('succeeded');
     const [after] = await shared.db.select().from(jobRuns).where(eq(jobRuns.id, orphan!.id));
@@ -128,7 +152,14 @@ describe(`jobs on ${backend}`, () => {
     const gone = spawnSync(process.execPath, ['-e', '0']).pid!;
     const [orphan] = await shared.db
       .insert(jobRuns)
-      .values({ jobName: job.name, status: 'running', trigger: 'schedule', workerId: `${hostname()}:${gone}:dead`, startedAt: justNow, heartbeatAt: justNow })
+      .values({
+        jobName: job.name,
+        status: 'running',
+        trigger: 'schedule',
+        workerId: `${hostname()}:${gone}:dead`,
+        startedAt: justNow,
+        heartbeatAt: justNow,
+      })
       .returning();
     const runtime = makeJobRuntime({ database: shared, jobs: [job], clock: systemClock, logger: silentLogger });
     expect((await runtime.runHere(job.name, 'cli')).status).toBe('succeeded');
@@ -136,7 +167,16 @@ describe(`jobs on ${backend}`, () => {
     expect(after!.status).toBe('interrupted');
 
     const other = makeStepJob('test.remote-worker', { steps: 1, stepMs: 10 });
-    await shared.db.insert(jobRuns).values({ jobName: other.name, status: 'running', trigger: 'schedule', workerId: `elsewhere:${gone}:alive`, startedAt: justNow, heartbeatAt: justNow });
+    await shared.db
+      .insert(jobRuns)
+      .values({
+        jobName: other.name,
+        status: 'running',
+        trigger: 'schedule',
+        workerId: `elsewhere:${gone}:alive`,
+        startedAt: justNow,
+        heartbeatAt: justNow,
+      });
     const second = makeJobRuntime({ database: shared, jobs: [other], clock: systemClock, logger: silentLogger });
     expect((await second.runHere(other.name, 'cli')).status).toBe('skipped');
   });
@@ -150,7 +190,11 @@ describe(`jobs on ${backend}`, () => {
     const runtime = await startRuntime(shared, [job], { schedule: false });
     await runtime.requestRun(job.name, 'api');
     // The first queued attempt fails; retries follow with back-off (5 s, then longer).
-    await waitFor('a retried attempt', async () => (await runsOf(job.name)).filter((r) => r.trigger === 'api').length >= 2, 30_000);
+    await waitFor(
+      'a retried attempt',
+      async () => (await runsOf(job.name)).filter((r) => r.trigger === 'api').length >= 2,
+      30_000,
+    );
   });
 
   test("a job failing on a query records the query's error, not the values it carried", async () => {
@@ -163,7 +207,12 @@ describe(`jobs on ${backend}`, () => {
         await ctx.db.execute(sql`insert into no_such_table (email) values (${'jane.roe@example.com'})`);
       },
     };
-    const run = await makeJobRuntime({ database: shared, jobs: [job], clock: systemClock, logger: silentLogger }).runHere(job.name, 'cli');
+    const run = await makeJobRuntime({
+      database: shared,
+      jobs: [job],
+      clock: systemClock,
+      logger: silentLogger,
+    }).runHere(job.name, 'cli');
     expect(run.status).toBe('failed');
     expect(run.error).toContain('insert into no_such_table');
     expect(run.error).toContain('params: [redacted]');
@@ -190,7 +239,10 @@ describe(`jobs on ${backend}`, () => {
     const [row] = await shared.db.select().from(jobSchedules).where(eq(jobSchedules.jobName, job.name));
     expect(row!.schedule).toBe('every 5m');
     expect(row!.updatedBy).toBe('test');
-    await expect(runtime.requestRun('no.such.job', 'api')).rejects.toMatchObject({ code: 'jobs.unknown_job', kind: 'not_found' });
+    await expect(runtime.requestRun('no.such.job', 'api')).rejects.toMatchObject({
+      code: 'jobs.unknown_job',
+      kind: 'not_found',
+    });
     await expect(runtime.setSchedule(job.name, {}, 'test')).rejects.toMatchObject({ code: 'jobs.empty_change' });
     const off = await runtime.setSchedule(job.name, { enabled: false }, 'test');
     expect(off).toMatchObject({ enabled: false, schedule: 'every 5m', nextRunAt: null });

@@ -83,23 +83,49 @@ export function makeJobRuntime(options: JobRuntimeOptions): JobRuntime {
   function definitionOf(name: string): JobDefinition {
     const definition = definitions.get(name);
     if (!definition) {
-      throw notFound('jobs.unknown_job', `There is no job named "${name}". Known jobs: ${[...definitions.keys()].join(', ') || '(none)'}.`, {
-        name,
-      });
+      throw notFound(
+        'jobs.unknown_job',
+        `There is no job named "${name}". Known jobs: ${[...definitions.keys()].join(', ') || '(none)'}.`,
+        {
+          name,
+        },
+      );
     }
     return definition;
   }
 
-  async function executeRun(definition: JobDefinition, trigger: JobTrigger, queueJobId: string | null): Promise<JobRunRow> {
+  async function executeRun(
+    definition: JobDefinition,
+    trigger: JobTrigger,
+    queueJobId: string | null,
+  ): Promise<JobRunRow> {
     const startedAt = clock.now();
-    let run = await runsRepo.insertRunningRun(db, { jobName: definition.name, trigger, queueJobId, workerId, now: startedAt });
+    let run = await runsRepo.insertRunningRun(db, {
+      jobName: definition.name,
+      trigger,
+      queueJobId,
+      workerId,
+      now: startedAt,
+    });
     if (!run) {
       // Another run holds the slot. If its worker died, free the slot and try once more: a process of
       // this machine that is gone at once, any other once its heartbeat is stale.
       const freed =
         (await runsRepo.interruptRunsOfGoneWorkers(db, isGoneLocalProcess, startedAt, definition.name)) +
-        (await runsRepo.interruptStaleRuns(db, new Date(startedAt.getTime() - staleRunAfterMs), startedAt, definition.name));
-      if (freed > 0) run = await runsRepo.insertRunningRun(db, { jobName: definition.name, trigger, queueJobId, workerId, now: startedAt });
+        (await runsRepo.interruptStaleRuns(
+          db,
+          new Date(startedAt.getTime() - staleRunAfterMs),
+          startedAt,
+          definition.name,
+        ));
+      if (freed > 0)
+        run = await runsRepo.insertRunningRun(db, {
+          jobName: definition.name,
+          trigger,
+          queueJobId,
+          workerId,
+          now: startedAt,
+        });
     }
     if (!run) {
       const holder = await runsRepo.findRunningRun(db, definition.name);
@@ -136,7 +162,9 @@ export function makeJobRuntime(options: JobRuntimeOptions): JobRuntime {
       },
     };
     const beat = setInterval(() => {
-      runsRepo.heartbeat(db, runId, clock.now(), counts, progress).catch((error: unknown) => log.warn({ err: error }, 'heartbeat failed'));
+      runsRepo
+        .heartbeat(db, runId, clock.now(), counts, progress)
+        .catch((error: unknown) => log.warn({ err: error }, 'heartbeat failed'));
     }, heartbeatMs);
     beat.unref();
 
@@ -145,7 +173,9 @@ export function makeJobRuntime(options: JobRuntimeOptions): JobRuntime {
       let errorText: string | null = null;
       try {
         // A job that ignores its signal is still bounded: the timeout settles the run.
-        const timedOut = new Promise((_, reject) => timeout.addEventListener('abort', () => reject(timeout.reason), { once: true }));
+        const timedOut = new Promise((_, reject) =>
+          timeout.addEventListener('abort', () => reject(timeout.reason), { once: true }),
+        );
         timedOut.catch(() => {});
         if (signal.aborted) throw signal.reason;
         await Promise.race([definition.run(ctx), timedOut]);
@@ -161,7 +191,8 @@ export function makeJobRuntime(options: JobRuntimeOptions): JobRuntime {
           // Shown in the job's history through the API: never the values of a failed query.
           errorText = withoutQueryValues(error instanceof Error ? error.message : String(error));
           // Waiting for Shopify's credentials is said once by the connector, not as every job's error.
-          if (isAppError(error) && error.code === 'shopify.credentials_unavailable') log.info({ reason: error.details['reason'] }, 'job waits for Shopify credentials');
+          if (isAppError(error) && error.code === 'shopify.credentials_unavailable')
+            log.info({ reason: error.details['reason'] }, 'job waits for Shopify credentials');
           else log.error({ err: error }, 'job failed');
         }
       } finally {
@@ -169,7 +200,11 @@ export function makeJobRuntime(options: JobRuntimeOptions): JobRuntime {
       }
       const finishedAt = clock.now();
       await runsRepo.finishRun(db, runId, { status, now: finishedAt, counts, error: errorText });
-      options.onRunFinished?.({ jobName: definition.name, status, durationMs: finishedAt.getTime() - startedAt.getTime() });
+      options.onRunFinished?.({
+        jobName: definition.name,
+        status,
+        durationMs: finishedAt.getTime() - startedAt.getTime(),
+      });
       log.info({ status, counts, ms: finishedAt.getTime() - startedAt.getTime() }, 'job run finished');
       return status;
     })();
@@ -220,7 +255,11 @@ export function makeJobRuntime(options: JobRuntimeOptions): JobRuntime {
     }, tickMs);
   }
 
-  function summarise(definition: JobDefinition, row: JobScheduleRow | undefined, lastRun: JobRunRow | undefined): JobSummary {
+  function summarise(
+    definition: JobDefinition,
+    row: JobScheduleRow | undefined,
+    lastRun: JobRunRow | undefined,
+  ): JobSummary {
     const scheduleText = row?.schedule ?? definition.defaultSchedule;
     const enabled = row?.enabled ?? definition.defaultEnabled ?? true;
     let nextRunAt: string | null = null;
@@ -250,7 +289,11 @@ export function makeJobRuntime(options: JobRuntimeOptions): JobRuntime {
       for (const definition of definitions.values()) parseSchedule(definition.defaultSchedule);
       await runsRepo.ensureSchedules(
         db,
-        [...definitions.values()].map((d) => ({ jobName: d.name, schedule: d.defaultSchedule, enabled: d.defaultEnabled ?? true })),
+        [...definitions.values()].map((d) => ({
+          jobName: d.name,
+          schedule: d.defaultSchedule,
+          enabled: d.defaultEnabled ?? true,
+        })),
       );
       const common = { schedule: false, supervise: work, migrate: true, persistWarnings: false } as const;
       boss =
@@ -270,16 +313,23 @@ export function makeJobRuntime(options: JobRuntimeOptions): JobRuntime {
       }
       if (work) {
         for (const definition of definitions.values()) {
-          await boss.work<QueuePayload>(definition.name, { pollingIntervalSeconds: 0.5, batchSize: 1 }, async (jobs: Job<QueuePayload>[]) => {
-            for (const job of jobs) await executeRun(definition, job.data?.trigger ?? 'system', job.id);
-          });
+          await boss.work<QueuePayload>(
+            definition.name,
+            { pollingIntervalSeconds: 0.5, batchSize: 1 },
+            async (jobs: Job<QueuePayload>[]) => {
+              for (const job of jobs) await executeRun(definition, job.data?.trigger ?? 'system', job.id);
+            },
+          );
         }
       }
       if (schedule) loopScheduler();
     },
 
     async list() {
-      const [rows, last] = await Promise.all([runsRepo.listSchedules(db), runsRepo.latestRuns(db, [...definitions.keys()])]);
+      const [rows, last] = await Promise.all([
+        runsRepo.listSchedules(db),
+        runsRepo.latestRuns(db, [...definitions.keys()]),
+      ]);
       const byName = new Map(rows.map((r) => [r.jobName, r]));
       return [...definitions.values()].map((d) => summarise(d, byName.get(d.name), last.get(d.name)));
     },
@@ -302,11 +352,16 @@ export function makeJobRuntime(options: JobRuntimeOptions): JobRuntime {
         throw invalid('jobs.empty_change', 'Give a new "schedule", "enabled", or both.');
       }
       const normalised = change.schedule === undefined ? undefined : parseSchedule(change.schedule).text;
-      await runsRepo.ensureSchedules(db, [{ jobName: name, schedule: definition.defaultSchedule, enabled: definition.defaultEnabled ?? true }]);
+      await runsRepo.ensureSchedules(db, [
+        { jobName: name, schedule: definition.defaultSchedule, enabled: definition.defaultEnabled ?? true },
+      ]);
       const row = await runsRepo.updateSchedule(
         db,
         name,
-        { ...(normalised === undefined ? {} : { schedule: normalised }), ...(change.enabled === undefined ? {} : { enabled: change.enabled }) },
+        {
+          ...(normalised === undefined ? {} : { schedule: normalised }),
+          ...(change.enabled === undefined ? {} : { enabled: change.enabled }),
+        },
         updatedBy,
       );
       const last = await runsRepo.latestRuns(db, [name]);

@@ -6,11 +6,21 @@ export type JobRunRow = typeof jobRuns.$inferSelect;
 export type JobScheduleRow = typeof jobSchedules.$inferSelect;
 
 /** Creates schedule rows for jobs that have none; existing rows (the merchant's settings) stay. */
-export async function ensureSchedules(db: Db, defaults: Array<{ jobName: string; schedule: string; enabled?: boolean }>): Promise<void> {
+export async function ensureSchedules(
+  db: Db,
+  defaults: Array<{ jobName: string; schedule: string; enabled?: boolean }>,
+): Promise<void> {
   if (defaults.length === 0) return;
   await db
     .insert(jobSchedules)
-    .values(defaults.map((d) => ({ jobName: d.jobName, schedule: d.schedule, enabled: d.enabled ?? true, updatedBy: 'default' })))
+    .values(
+      defaults.map((d) => ({
+        jobName: d.jobName,
+        schedule: d.schedule,
+        enabled: d.enabled ?? true,
+        updatedBy: 'default',
+      })),
+    )
     .onConflictDoNothing();
 }
 
@@ -90,7 +100,15 @@ export async function findRunningRun(db: Db, jobName: string): Promise<JobRunRow
 
 export async function insertFinishedRun(
   db: Db,
-  values: { jobName: string; trigger: string; queueJobId: string | null; workerId: string; now: Date; status: JobRunStatus; error: string },
+  values: {
+    jobName: string;
+    trigger: string;
+    queueJobId: string | null;
+    workerId: string;
+    now: Date;
+    status: JobRunStatus;
+    error: string;
+  },
 ): Promise<JobRunRow> {
   const [row] = await db
     .insert(jobRuns)
@@ -130,7 +148,13 @@ export async function finishRun(
 ): Promise<boolean> {
   const rows = await db
     .update(jobRuns)
-    .set({ status: values.status, finishedAt: values.now, heartbeatAt: values.now, counts: values.counts, error: values.error })
+    .set({
+      status: values.status,
+      finishedAt: values.now,
+      heartbeatAt: values.now,
+      counts: values.counts,
+      error: values.error,
+    })
     .where(and(eq(jobRuns.id, runId), eq(jobRuns.status, 'running')))
     .returning({ id: jobRuns.id });
   return rows.length > 0;
@@ -140,7 +164,11 @@ export async function finishRun(
 export async function interruptStaleRuns(db: Db, olderThan: Date, now: Date, jobName?: string): Promise<number> {
   const rows = await db
     .update(jobRuns)
-    .set({ status: 'interrupted', finishedAt: now, error: 'The worker running this job stopped responding (crash or kill).' })
+    .set({
+      status: 'interrupted',
+      finishedAt: now,
+      error: 'The worker running this job stopped responding (crash or kill).',
+    })
     .where(
       and(
         eq(jobRuns.status, 'running'),
@@ -157,7 +185,12 @@ export async function interruptStaleRuns(db: Db, olderThan: Date, now: Date, job
  * interrupted at once instead of after their heartbeat goes stale. A run of another machine, or of a
  * live process, is left to the heartbeat rule.
  */
-export async function interruptRunsOfGoneWorkers(db: Db, isGone: (workerId: string) => boolean, now: Date, jobName?: string): Promise<number> {
+export async function interruptRunsOfGoneWorkers(
+  db: Db,
+  isGone: (workerId: string) => boolean,
+  now: Date,
+  jobName?: string,
+): Promise<number> {
   const running = await db
     .select({ id: jobRuns.id, workerId: jobRuns.workerId })
     .from(jobRuns)
@@ -166,8 +199,20 @@ export async function interruptRunsOfGoneWorkers(db: Db, isGone: (workerId: stri
   if (gone.length === 0) return 0;
   const rows = await db
     .update(jobRuns)
-    .set({ status: 'interrupted', finishedAt: now, error: 'The worker running this job stopped responding (crash or kill).' })
-    .where(and(eq(jobRuns.status, 'running'), inArray(jobRuns.id, gone.map((d) => d.id))))
+    .set({
+      status: 'interrupted',
+      finishedAt: now,
+      error: 'The worker running this job stopped responding (crash or kill).',
+    })
+    .where(
+      and(
+        eq(jobRuns.status, 'running'),
+        inArray(
+          jobRuns.id,
+          gone.map((d) => d.id),
+        ),
+      ),
+    )
     .returning({ id: jobRuns.id });
   return rows.length;
 }

@@ -8,7 +8,9 @@ describe('job schedules', () => {
     expect(latestSlot(every15m, new Date('2026-11-28T06:44:59.999Z'))).toEqual(new Date('2026-11-28T06:30:00Z'));
     expect(latestSlot(every15m, new Date('2026-11-28T06:45:00Z'))).toEqual(new Date('2026-11-28T06:45:00Z'));
     expect(nextSlot(every15m, new Date('2026-11-28T06:45:00Z'))).toEqual(new Date('2026-11-28T07:00:00Z'));
-    expect(latestSlot(parseSchedule('every 1s'), new Date('2026-11-28T06:45:03.700Z'))).toEqual(new Date('2026-11-28T06:45:03Z'));
+    expect(latestSlot(parseSchedule('every 1s'), new Date('2026-11-28T06:45:03.700Z'))).toEqual(
+      new Date('2026-11-28T06:45:03Z'),
+    );
   });
 
   test('cron expressions, with seconds and time zones', () => {
@@ -21,7 +23,9 @@ describe('job schedules', () => {
     const everyTenSeconds = parseSchedule('*/10 * * * * *');
     expect(latestSlot(everyTenSeconds, new Date('2026-11-28T06:45:19.500Z'))).toEqual(new Date('2026-11-28T06:45:10Z'));
     // A slot exactly at `now` is the latest slot.
-    expect(latestSlot(parseSchedule('30 3 * * *'), new Date('2026-11-28T03:30:00Z'))).toEqual(new Date('2026-11-28T03:30:00Z'));
+    expect(latestSlot(parseSchedule('30 3 * * *'), new Date('2026-11-28T03:30:00Z'))).toEqual(
+      new Date('2026-11-28T03:30:00Z'),
+    );
   });
 
   test.each([

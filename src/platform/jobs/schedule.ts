@@ -17,7 +17,9 @@ export function parseSchedule(text: string): Schedule {
   if (every) {
     const seconds = Number(every[1]) * (UNIT_SECONDS[every[2]!.toLowerCase()] ?? 0);
     if (seconds < 1 || seconds > 31 * 86400) {
-      throw invalid('jobs.invalid_schedule', `Schedule "${text}": an interval must be between 1 second and 31 days.`, { schedule: text });
+      throw invalid('jobs.invalid_schedule', `Schedule "${text}": an interval must be between 1 second and 31 days.`, {
+        schedule: text,
+      });
     }
     return { kind: 'interval', seconds, text: trimmed };
   }
@@ -40,9 +42,13 @@ export function parseSchedule(text: string): Schedule {
   try {
     CronExpressionParser.parse(expression, { tz: timeZone, strict: false });
   } catch (error) {
-    throw invalid('jobs.invalid_schedule', `Schedule "${text}" is not a valid cron expression: ${(error as Error).message}`, {
-      schedule: text,
-    });
+    throw invalid(
+      'jobs.invalid_schedule',
+      `Schedule "${text}" is not a valid cron expression: ${(error as Error).message}`,
+      {
+        schedule: text,
+      },
+    );
   }
   return { kind: 'cron', expression, timeZone, text: trimmed };
 }
