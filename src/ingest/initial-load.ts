@@ -217,9 +217,7 @@ export async function ensureWebhookSubscriptions(
   return { created, present: have.size };
 }
 
-export async function runInitialLoad(
-  options: InitialLoadOptions,
-): Promise<{
+export async function runInitialLoad(options: InitialLoadOptions): Promise<{
   proposals: LocationProposal[];
   counts: Record<string, number>;
   completed: boolean;

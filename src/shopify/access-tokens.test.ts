@@ -337,15 +337,13 @@ describe(`access tokens (${backend})`, () => {
     expect(shopify.calls).toHaveLength(0);
     await first.db.delete(shopifyCredentials);
     const own = source(first, shopify.endpoint, 'client_credentials');
-    await first.db
-      .insert(shopifyCredentials)
-      .values({
-        shop: SHOP,
-        grant: 'client_credentials',
-        accessToken: otherBox.seal('old', `${SHOP}/access_token`),
-        accessExpiresAt: new Date(clock + 3_600_000),
-        generation: 1,
-      });
+    await first.db.insert(shopifyCredentials).values({
+      shop: SHOP,
+      grant: 'client_credentials',
+      accessToken: otherBox.seal('old', `${SHOP}/access_token`),
+      accessExpiresAt: new Date(clock + 3_600_000),
+      generation: 1,
+    });
     expect(await own.current()).toBe('access-1');
   });
 });

@@ -28,9 +28,7 @@ export interface Fixture {
   order(input: OrderInput): Promise<{ id: number; lines: number[] }>;
   rules(document: RuleDocument): Promise<number>;
   reset(): Promise<void>;
-  line(
-    lineId: number,
-  ): Promise<{
+  line(lineId: number): Promise<{
     status: string;
     facility: string | null;
     transferTo: string | null;

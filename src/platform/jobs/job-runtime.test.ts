@@ -167,16 +167,14 @@ describe(`jobs on ${backend}`, () => {
     expect(after!.status).toBe('interrupted');
 
     const other = makeStepJob('test.remote-worker', { steps: 1, stepMs: 10 });
-    await shared.db
-      .insert(jobRuns)
-      .values({
-        jobName: other.name,
-        status: 'running',
-        trigger: 'schedule',
-        workerId: `elsewhere:${gone}:alive`,
-        startedAt: justNow,
-        heartbeatAt: justNow,
-      });
+    await shared.db.insert(jobRuns).values({
+      jobName: other.name,
+      status: 'running',
+      trigger: 'schedule',
+      workerId: `elsewhere:${gone}:alive`,
+      startedAt: justNow,
+      heartbeatAt: justNow,
+    });
     const second = makeJobRuntime({ database: shared, jobs: [other], clock: systemClock, logger: silentLogger });
     expect((await second.runHere(other.name, 'cli')).status).toBe('skipped');
   });
