@@ -155,7 +155,11 @@ export async function completeOrderIfDone(tx: Db, orderId: number, now: Date): P
   );
 }
 
-/** Lines in progress with nothing shipped are open work again (their parcel was dropped). */
+/**
+ * Lines in progress with nothing shipped are open work again (their parcel was dropped). The caller
+ * holds the order's row lock, as every creator of store work does: no other parcel takes a line between
+ * the caller's choice of lines and this update.
+ */
 export async function reopenLines(tx: Db, lineIds: number[], now: Date): Promise<void> {
   if (lineIds.length === 0) return;
   await tx.execute(
