@@ -1,7 +1,13 @@
 // The HTTP edge. buildApp() makes the Fastify app from its dependencies and does not listen, so tests
 // can inject requests and main/ decides where to listen.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
@@ -92,7 +98,48 @@ export interface ErrorBody {
   error: { code: string; message: string; details?: Record<string, unknown> };
 }
 
-// eslint-disable-next-line max-lines-per-function -- the Fastify app's set-up in the order Fastify needs it (plugins, hooks, error handler, routes); each part is a few lines
+/** Every error a request meets, as an answer: its own body, 503 for the database, AppError by kind, 400 for validation, 500 for the rest (logged). */
+function replyToError(error: FastifyError & { body?: ErrorBody }, request: FastifyRequest, reply: FastifyReply) {
+  if (error.body) return reply.status(error.statusCode ?? 400).send(error.body);
+  if (isDatabaseUnavailable(error)) {
+    request.log.error({ err: error, method: request.method, route: request.routeOptions.url }, 'database unavailable');
+    const body: ErrorBody = {
+      error: {
+        code: 'database.unavailable',
+        message: 'The database cannot be reached right now. Try again shortly.',
+      },
+    };
+    return reply.status(503).header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS)).send(body);
+  }
+  if (isAppError(error)) {
+    const body: ErrorBody = { error: { code: error.code, message: error.message, details: error.details } };
+    return reply.status(STATUS_BY_KIND[error.kind]).send(body);
+  }
+  if (error.validation) {
+    const issues = error.validation.map((v) => ({
+      where: `${error.validationContext ?? 'request'}${v.instancePath || ''}`,
+      problem: v.message ?? 'is invalid',
+      ...(v.params && 'additionalProperty' in v.params ? { property: v.params['additionalProperty'] } : {}),
+      ...(v.params && 'allowedValues' in v.params ? { allowed: v.params['allowedValues'] } : {}),
+    }));
+    const message = issues
+      .map((i) => `${i.where} ${i.problem}${'property' in i ? ` ("${String(i.property)}")` : ''}`)
+      .join('; ');
+    const body: ErrorBody = { error: { code: 'request.invalid', message, details: { issues } } };
+    return reply.status(400).send(body);
+  }
+  if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+    // Fastify's own client errors: bad JSON, wrong content type, body too large.
+    const body: ErrorBody = {
+      error: { code: `request.${error.code ?? 'bad_request'}`.toLowerCase(), message: error.message },
+    };
+    return reply.status(error.statusCode).send(body);
+  }
+  request.log.error({ err: error, method: request.method, route: request.routeOptions.url }, 'unhandled error');
+  const body: ErrorBody = { error: { code: 'internal', message: 'Internal error. It has been logged.' } };
+  return reply.status(500).send(body);
+}
+
 export async function buildApp(deps: AppDeps): Promise<App> {
   const app = Fastify({
     loggerInstance: deps.logger,
@@ -201,49 +248,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       request.log.warn({ method: request.method, route, status: reply.statusCode }, 'request failed');
   });
 
-  app.setErrorHandler((error: FastifyError & { body?: ErrorBody }, request, reply) => {
-    if (error.body) return reply.status(error.statusCode ?? 400).send(error.body);
-    if (isDatabaseUnavailable(error)) {
-      request.log.error(
-        { err: error, method: request.method, route: request.routeOptions.url },
-        'database unavailable',
-      );
-      const body: ErrorBody = {
-        error: {
-          code: 'database.unavailable',
-          message: 'The database cannot be reached right now. Try again shortly.',
-        },
-      };
-      return reply.status(503).header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS)).send(body);
-    }
-    if (isAppError(error)) {
-      const body: ErrorBody = { error: { code: error.code, message: error.message, details: error.details } };
-      return reply.status(STATUS_BY_KIND[error.kind]).send(body);
-    }
-    if (error.validation) {
-      const issues = error.validation.map((v) => ({
-        where: `${error.validationContext ?? 'request'}${v.instancePath || ''}`,
-        problem: v.message ?? 'is invalid',
-        ...(v.params && 'additionalProperty' in v.params ? { property: v.params['additionalProperty'] } : {}),
-        ...(v.params && 'allowedValues' in v.params ? { allowed: v.params['allowedValues'] } : {}),
-      }));
-      const message = issues
-        .map((i) => `${i.where} ${i.problem}${'property' in i ? ` ("${String(i.property)}")` : ''}`)
-        .join('; ');
-      const body: ErrorBody = { error: { code: 'request.invalid', message, details: { issues } } };
-      return reply.status(400).send(body);
-    }
-    if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
-      // Fastify's own client errors: bad JSON, wrong content type, body too large.
-      const body: ErrorBody = {
-        error: { code: `request.${error.code ?? 'bad_request'}`.toLowerCase(), message: error.message },
-      };
-      return reply.status(error.statusCode).send(body);
-    }
-    request.log.error({ err: error, method: request.method, route: request.routeOptions.url }, 'unhandled error');
-    const body: ErrorBody = { error: { code: 'internal', message: 'Internal error. It has been logged.' } };
-    return reply.status(500).send(body);
-  });
+  app.setErrorHandler((error: FastifyError & { body?: ErrorBody }, request, reply) =>
+    replyToError(error, request, reply),
+  );
 
   app.setNotFoundHandler((request, reply) => {
     const body: ErrorBody = {

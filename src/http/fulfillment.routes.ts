@@ -23,10 +23,9 @@ const FacilityParams = Type.Object({ facility: Code() });
 const ShipmentParams = Type.Object({ facility: Code(), id: Id() });
 const PUSH_JOB = 'fulfillment.push';
 
-// eslint-disable-next-line max-lines-per-function -- a registrar: one short handler per fulfilment route, sharing the route file's db and clock
-export function registerFulfillmentRoutes(app: App, deps: AppDeps): void {
+/** What every store step does besides its own work: tell Shopify soon, and check first that it still owes the units. */
+function stepHelpers(deps: AppDeps) {
   const db = deps.database.db;
-  const now = () => deps.clock.now();
   // Shopify hears of each step at once (the job's schedule is the safety net).
   const pushSoon = <T>(value: T): T => {
     deps.requestJob?.(PUSH_JOB);
@@ -43,7 +42,20 @@ export function registerFulfillmentRoutes(app: App, deps: AppDeps): void {
     const owedUnitsOf = deps.shopify?.owedBeforeHandOff;
     if (owedUnitsOf) await checkStillOwed(db, { facility, shipmentId, kind, from }, owedUnitsOf);
   };
+  return { pushSoon, confirmStillOwed };
+}
 
+export function registerFulfillmentRoutes(app: App, deps: AppDeps): void {
+  registerSettingsAndWorkRoutes(app, deps);
+  registerParcelRoutes(app, deps);
+  registerHandOffRoutes(app, deps);
+  registerCancelRoutes(app, deps);
+}
+
+/** The merchant's fulfilment settings, and a facility's open work. */
+function registerSettingsAndWorkRoutes(app: App, deps: AppDeps): void {
+  const db = deps.database.db;
+  const now = () => deps.clock.now();
   app.get(
     '/api/v1/fulfillment/settings',
     {
@@ -79,7 +91,12 @@ export function registerFulfillmentRoutes(app: App, deps: AppDeps): void {
     },
     async (request) => facilityWork(db, request.params.facility, now()),
   );
+}
 
+/** Parcels: started, read, packed. */
+function registerParcelRoutes(app: App, deps: AppDeps): void {
+  const db = deps.database.db;
+  const now = () => deps.clock.now();
   app.post(
     '/api/v1/facilities/:facility/shipments',
     {
@@ -165,7 +182,13 @@ export function registerFulfillmentRoutes(app: App, deps: AppDeps): void {
         now(),
       ),
   );
+}
 
+/** Units leave: a parcel shipped, a pickup made ready and handed over. */
+function registerHandOffRoutes(app: App, deps: AppDeps): void {
+  const db = deps.database.db;
+  const now = () => deps.clock.now();
+  const { pushSoon, confirmStillOwed } = stepHelpers(deps);
   app.post(
     '/api/v1/facilities/:facility/shipments/:id/ship',
     {
@@ -249,7 +272,12 @@ export function registerFulfillmentRoutes(app: App, deps: AppDeps): void {
       );
     },
   );
+}
 
+/** Parcels cancelled, and their units put back on the shelf. */
+function registerCancelRoutes(app: App, deps: AppDeps): void {
+  const db = deps.database.db;
+  const now = () => deps.clock.now();
   app.post(
     '/api/v1/facilities/:facility/shipments/:id/cancel',
     {

@@ -62,10 +62,16 @@ async function spool(body: Readable, file: string, max: number): Promise<number 
   }
 }
 
-// eslint-disable-next-line max-lines-per-function -- a registrar: one short handler per inventory route, sharing the route file's db
 export function registerInventoryRoutes(app: App, deps: AppDeps): void {
-  const db = deps.database.db;
+  registerStockRoutes(app, deps);
+  registerImportRoutes(app, deps);
+  registerStockSettingRoutes(app, deps);
+  registerPublishLogRoutes(app, deps);
+}
 
+/** A SKU's stock and ATP, explained; variances recorded. */
+function registerStockRoutes(app: App, deps: AppDeps): void {
+  const db = deps.database.db;
   app.get(
     '/api/v1/inventory/:sku',
     {
@@ -184,6 +190,11 @@ export function registerInventoryRoutes(app: App, deps: AppDeps): void {
 
   // Count files arrive as the raw body (text/csv or application/x-ndjson), streamed to a file in the
   // upload folder: a million rows never sit in memory, and nothing past the upload limit is kept.
+}
+
+/** ERP count files uploaded, checked and applied; their reports. */
+function registerImportRoutes(app: App, deps: AppDeps): void {
+  const db = deps.database.db;
   const imports: InventoryImportSettings = deps.imports ?? { ...DEFAULT_IMPORT_LIMITS, uploadDir: tmpdir() };
   void app.register(async (plain) => {
     const scope = plain as unknown as App;
@@ -278,7 +289,11 @@ export function registerInventoryRoutes(app: App, deps: AppDeps): void {
       return row;
     },
   );
+}
 
+/** Safety stock (per level and by tag) and the online channel. */
+function registerStockSettingRoutes(app: App, deps: AppDeps): void {
+  const db = deps.database.db;
   app.put(
     '/api/v1/inventory/safety-stock',
     {
@@ -361,7 +376,11 @@ export function registerInventoryRoutes(app: App, deps: AppDeps): void {
       return channel;
     },
   );
+}
 
+/** What was sent to Shopify, call by call. */
+function registerPublishLogRoutes(app: App, deps: AppDeps): void {
+  const db = deps.database.db;
   app.get(
     '/api/v1/inventory/publish-log',
     {

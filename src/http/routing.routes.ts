@@ -86,11 +86,17 @@ function explain(trace: Trace) {
   }));
 }
 
-// eslint-disable-next-line max-lines-per-function -- a registrar: one short handler per routing route, sharing the route file's db and clock
 export function registerRoutingRoutes(app: App, deps: AppDeps): void {
+  registerRuleVersionRoutes(app, deps);
+  registerRunAndQueueRoutes(app, deps);
+  registerOrderLineRoutes(app, deps);
+  registerReplayRoutes(app, deps);
+}
+
+/** Rule documents: versions, validation, activation, rollback. */
+function registerRuleVersionRoutes(app: App, deps: AppDeps): void {
   const db = deps.database.db;
   const now = () => deps.clock.now();
-
   app.get(
     '/api/v1/routing/versions',
     { schema: { summary: 'Rule versions (drafts, the active one, archived), newest first', tags: ['routing'] } },
@@ -195,7 +201,12 @@ export function registerRoutingRoutes(app: App, deps: AppDeps): void {
     { schema: { summary: 'Re-activates the version that was active before the current one', tags: ['routing'] } },
     async () => versionView(await rollbackRules(db, now())),
   );
+}
 
+/** Routing runs on demand, the queues, rejection reasons. */
+function registerRunAndQueueRoutes(app: App, deps: AppDeps): void {
+  const now = () => deps.clock.now();
+  const db = deps.database.db;
   app.post(
     '/api/v1/routing/runs',
     {
@@ -274,7 +285,12 @@ export function registerRoutingRoutes(app: App, deps: AppDeps): void {
     },
     async (request) => putRejectionReason(db, request.params.code, request.body),
   );
+}
 
+/** An order line rejected or held; how an order was routed. */
+function registerOrderLineRoutes(app: App, deps: AppDeps): void {
+  const db = deps.database.db;
+  const now = () => deps.clock.now();
   app.post(
     '/api/v1/orders/:id/lines/:lineId/reject',
     {
@@ -388,7 +404,12 @@ export function registerRoutingRoutes(app: App, deps: AppDeps): void {
       };
     },
   );
+}
 
+/** What-if replays of past orders under other rules. */
+function registerReplayRoutes(app: App, deps: AppDeps): void {
+  const db = deps.database.db;
+  const now = () => deps.clock.now();
   app.post(
     '/api/v1/routing/replay',
     {

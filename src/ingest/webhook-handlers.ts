@@ -40,7 +40,38 @@ export function makeWebhookHandler(deps: {
     return applyOrderSnapshot(db, snapshot, source, clock.now());
   }
 
-  // eslint-disable-next-line complexity -- one case per webhook topic; each case is a line or two
+  /** A level changed in Shopify: marked for the publisher to read, unless it is the echo of its own push or already confirmed. */
+  async function levelChanged(payload: Record<string, unknown>): Promise<string> {
+    // Shopify builds this body from the level's state when it sends it, so it is a "look again"
+    // signal, not an event to apply: the publisher reads the level and reconciles it.
+    const item = payload['inventory_item_id'];
+    if (item === undefined || item === null) throw new Error('inventory_levels/update body has no inventory_item_id');
+    const itemId = String(item).startsWith('gid://') ? String(item) : `gid://shopify/InventoryItem/${String(item)}`;
+    const variantIds = await variantIdsOfInventoryItem(db, itemId);
+    if (variantIds.length === 0) return 'unknown_inventory_item';
+    // The echo of Switchyard's own push (Shopify shows what the shadow holds or what was just sent):
+    // nothing to look at.
+    const location = payload['location_id'];
+    const locationId = String(location).startsWith('gid://')
+      ? String(location)
+      : `gid://shopify/Location/${String(location)}`;
+    const shadow = await shadowOf(db, itemId, locationId);
+    if (
+      shadow &&
+      typeof payload['available'] === 'number' &&
+      (payload['available'] === shadow.available || payload['available'] === shadow.sent)
+    )
+      return 'level_as_published';
+    // A change older than Shopify's last confirmation of this level (a read, or a compare-and-set
+    // it accepted) is already in the shadow; a margin covers the two clocks.
+    const changedAt = typeof payload['updated_at'] === 'string' ? Date.parse(payload['updated_at']) : Number.NaN;
+    if (shadow && Number.isFinite(changedAt) && changedAt <= shadow.confirmedAt.getTime() - LEVEL_CLOCK_MARGIN_MS)
+      return 'level_already_confirmed';
+    await markChanged(db, variantIds, clock.now(), { needsRead: true, readAt: locationId });
+    deps.onLevelChanged?.();
+    return 'level_marked';
+  }
+
   return async ({ topic, payload }) => {
     const source = `webhook:${topic}`;
     switch (topic) {
@@ -68,37 +99,8 @@ export function makeWebhookHandler(deps: {
         const id = payload['admin_graphql_api_id'] ?? `gid://shopify/Product/${String(payload['id'])}`;
         return (await markProductDeleted(db, String(id), clock.now())) ? 'deleted' : 'unknown_product';
       }
-      case 'inventory_levels/update': {
-        // Shopify builds this body from the level's state when it sends it, so it is a "look again"
-        // signal, not an event to apply: the publisher reads the level and reconciles it.
-        const item = payload['inventory_item_id'];
-        if (item === undefined || item === null)
-          throw new Error('inventory_levels/update body has no inventory_item_id');
-        const itemId = String(item).startsWith('gid://') ? String(item) : `gid://shopify/InventoryItem/${String(item)}`;
-        const variantIds = await variantIdsOfInventoryItem(db, itemId);
-        if (variantIds.length === 0) return 'unknown_inventory_item';
-        // The echo of Switchyard's own push (Shopify shows what the shadow holds or what was just sent):
-        // nothing to look at.
-        const location = payload['location_id'];
-        const locationId = String(location).startsWith('gid://')
-          ? String(location)
-          : `gid://shopify/Location/${String(location)}`;
-        const shadow = await shadowOf(db, itemId, locationId);
-        if (
-          shadow &&
-          typeof payload['available'] === 'number' &&
-          (payload['available'] === shadow.available || payload['available'] === shadow.sent)
-        )
-          return 'level_as_published';
-        // A change older than Shopify's last confirmation of this level (a read, or a compare-and-set
-        // it accepted) is already in the shadow; a margin covers the two clocks.
-        const changedAt = typeof payload['updated_at'] === 'string' ? Date.parse(payload['updated_at']) : Number.NaN;
-        if (shadow && Number.isFinite(changedAt) && changedAt <= shadow.confirmedAt.getTime() - LEVEL_CLOCK_MARGIN_MS)
-          return 'level_already_confirmed';
-        await markChanged(db, variantIds, clock.now(), { needsRead: true, readAt: locationId });
-        deps.onLevelChanged?.();
-        return 'level_marked';
-      }
+      case 'inventory_levels/update':
+        return levelChanged(payload);
       case 'bulk_operations/finish':
         // Wakes a bulk runner of this process that waits for it (others poll).
         deps.bulkSignals?.notify(String(payload['admin_graphql_api_id']));

@@ -252,7 +252,34 @@ export async function importCountFile(db: Db, options: ImportOptions): Promise<I
   }
 }
 
-// eslint-disable-next-line max-lines-per-function -- checks the staged file, then applies it: every step reports into the one error list and counter (fail) and the apply must see exactly what the checks passed
+/** One row checked against the facilities and the catalog: what is wrong with it, or the count to stage. */
+function checkRow(
+  row: RawRow,
+  lookups: { facilities: Map<string, number>; bySku: Map<string, number>; byBarcode: Map<string, number> },
+  latest: number,
+): string | { facilityId: number; variantId: number; quantity: number; countedAt: Date } {
+  const facilityId = lookups.facilities.get(row.facility);
+  if (!row.facility) return 'facility is empty';
+  if (facilityId === undefined) return `unknown facility ${quoted(row.facility)}`;
+  const variantId = row.sku ? lookups.bySku.get(row.sku) : lookups.byBarcode.get(row.barcode);
+  if (!row.sku && !row.barcode) return 'sku and barcode are both empty';
+  if (variantId === undefined)
+    return row.sku ? `unknown SKU ${quoted(row.sku)}` : `unknown barcode ${quoted(row.barcode)}`;
+  if (!/^-?\d+$/.test(row.quantity)) return `quantity ${quoted(row.quantity)} is not a whole number`;
+  if (row.quantity.startsWith('-') && /[1-9]/.test(row.quantity)) return `quantity ${echoed(row.quantity)} is negative`;
+  const quantity = Number(row.quantity);
+  if (quantity > MAX_QUANTITY)
+    return `quantity ${echoed(row.quantity)} is too large (at most ${MAX_QUANTITY.toLocaleString('en-US')})`;
+  const countedAt = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(row.countedAt)
+    ? new Date(row.countedAt)
+    : null;
+  if (!countedAt || Number.isNaN(countedAt.getTime()))
+    return `counted_at ${quoted(row.countedAt)} is not a time with a zone (e.g. 2026-11-28T06:00:00Z)`;
+  if (countedAt.getTime() > latest) return `counted_at ${echoed(row.countedAt)} is in the future`;
+  if (countedAt.getTime() < EARLIEST_COUNT.getTime()) return `counted_at ${echoed(row.countedAt)} is before 2000-01-01`;
+  return { facilityId, variantId, quantity: quantity === 0 ? 0 : quantity, countedAt };
+}
+
 async function checkAndApply(
   db: Db,
   options: ImportOptions,
@@ -307,53 +334,12 @@ async function checkAndApply(
       continue;
     }
     rowsTotal++;
-    const facilityId = facilities.get(row.facility);
-    if (!row.facility) {
-      fail(line, 'facility is empty');
+    const checked = checkRow(row, { facilities, bySku, byBarcode }, latest);
+    if (typeof checked === 'string') {
+      fail(line, checked);
       continue;
     }
-    if (facilityId === undefined) {
-      fail(line, `unknown facility ${quoted(row.facility)}`);
-      continue;
-    }
-    const variantId = row.sku ? bySku.get(row.sku) : byBarcode.get(row.barcode);
-    if (!row.sku && !row.barcode) {
-      fail(line, 'sku and barcode are both empty');
-      continue;
-    }
-    if (variantId === undefined) {
-      fail(line, row.sku ? `unknown SKU ${quoted(row.sku)}` : `unknown barcode ${quoted(row.barcode)}`);
-      continue;
-    }
-    if (!/^-?\d+$/.test(row.quantity)) {
-      fail(line, `quantity ${quoted(row.quantity)} is not a whole number`);
-      continue;
-    }
-    if (row.quantity.startsWith('-') && /[1-9]/.test(row.quantity)) {
-      fail(line, `quantity ${echoed(row.quantity)} is negative`);
-      continue;
-    }
-    const quantity = Number(row.quantity);
-    if (quantity > MAX_QUANTITY) {
-      fail(line, `quantity ${echoed(row.quantity)} is too large (at most ${MAX_QUANTITY.toLocaleString('en-US')})`);
-      continue;
-    }
-    const countedAt = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(row.countedAt)
-      ? new Date(row.countedAt)
-      : null;
-    if (!countedAt || Number.isNaN(countedAt.getTime())) {
-      fail(line, `counted_at ${quoted(row.countedAt)} is not a time with a zone (e.g. 2026-11-28T06:00:00Z)`);
-      continue;
-    }
-    if (countedAt.getTime() > latest) {
-      fail(line, `counted_at ${echoed(row.countedAt)} is in the future`);
-      continue;
-    }
-    if (countedAt.getTime() < EARLIEST_COUNT.getTime()) {
-      fail(line, `counted_at ${echoed(row.countedAt)} is before 2000-01-01`);
-      continue;
-    }
-    staged.push({ line, facilityId, variantId, quantity: quantity === 0 ? 0 : quantity, countedAt });
+    staged.push({ line, ...checked });
     if (staged.length >= STAGE_BATCH) await flush();
   }
   await flush();
