@@ -32,6 +32,7 @@ import {
   shadowNoteSent,
   shadowsOf,
   shadowTookPush,
+  type PushedQuantity,
   type SnapshotRow,
 } from './shadow.js';
 import type { ShopifyClient } from '../shopify/client.js';
@@ -299,7 +300,7 @@ export class PublishIncomplete extends Error {
   }
 }
 
-type Quantity = { inventoryItemId: string; locationId: string; quantity: number; changeFromQuantity: number };
+type Quantity = PushedQuantity;
 /** `not_applied`: Shopify says an earlier attempt under this key failed, so nothing was applied. */
 type PushOutcome = 'accepted' | 'stale' | 'not_applied' | 'failed';
 
@@ -327,12 +328,7 @@ function outcomeOf(errors: Array<{ code: string | null }>): PushOutcome {
   return errors.every((e) => e.code === 'CHANGE_FROM_QUANTITY_STALE') ? 'stale' : 'failed';
 }
 
-/**
- * Shopify answered: the log row says so and, on acceptance, the shadow shows exactly what was set.
- * The base moves by what the call moved (quantity − changeFromQuantity: compare-and-set means
- * Shopify's available was exactly that) and counts the move, so a read under way since does not
- * replace it.
- */
+/** Shopify answered: the log row says so and, on acceptance, the shadow takes the push (`shadowTookPush`). */
 async function recordPush(
   db: Db,
   push: {

@@ -5,7 +5,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../platform/db/client.js';
 import { queryRows } from '../platform/db/rows.js';
 import { desiredAvailable, markChanged, publishTargets, type PublishPair } from '../domains/inventory/index.js';
-import type { ShopifyLevel as Level, ShopifyLevel } from '../shopify/inventory-levels.js';
+import type { ShopifyLevel } from '../shopify/inventory-levels.js';
 import { shopifyInventorySnapshot } from './outbound.schema.js';
 
 /** Shopify's inventory as it is now, per item × location, into the snapshot table (batched upserts). */
@@ -83,7 +83,7 @@ export async function shadowOf(
  * differences found. A level Switchyard confirmed after `readFrom` (a publish, a read) is newer than
  * this download: it is left alone, neither saved over nor compared.
  */
-export async function reconcileLevels(db: Db, levels: Level[], readFrom: Date, now: Date): Promise<number> {
+export async function reconcileLevels(db: Db, levels: ShopifyLevel[], readFrom: Date, now: Date): Promise<number> {
   if (levels.length === 0) return 0;
   const values = sql.join(
     levels.map((l) => sql`(${l.item}, ${l.location}, ${l.available}::int, ${l.onHand}::int, ${l.committed}::int)`),
@@ -130,7 +130,8 @@ export async function reconcileLevels(db: Db, levels: Level[], readFrom: Date, n
     })),
   );
   const byKey = new Map(levels.map((l) => [`${l.item}|${l.location}`, l]));
-  const differing: Array<{ target: (typeof targets)[number]; level: Level; desired: number; heldBack: number }> = [];
+  const differing: Array<{ target: (typeof targets)[number]; level: ShopifyLevel; desired: number; heldBack: number }> =
+    [];
   for (const target of targets) {
     const level = byKey.get(`${target.itemId}|${target.locationId}`)!;
     const { desired, heldBack } = desiredAvailable(target.target, level.committed, target.knownCommitted);

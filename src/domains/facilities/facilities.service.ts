@@ -1,6 +1,6 @@
 // Facility settings a merchant changes: publishing mode, brokering, online ATP exclusion, safety
 // stock default, capacity and priority. Checked as a whole before anything is saved.
-import { asc, eq, inArray } from 'drizzle-orm';
+import { asc, eq, inArray, isNotNull } from 'drizzle-orm';
 import type { Db } from '../../platform/db/client.js';
 import { conflict, invalid, notFound } from '../../platform/errors.js';
 import { facilities, PUBLISH_MODES, QUEUE_KINDS, type PublishMode, type QueueKind } from './facilities.schema.js';
@@ -142,18 +142,15 @@ export async function addFacilityIfNew(db: Db, values: typeof facilities.$inferI
   return rows.length > 0;
 }
 
-/** Each facility's id by its Shopify location id (null: a facility with no location). */
-export async function facilityIdsByLocation(db: Db): Promise<Map<string | null, number>> {
-  const rows = await db.select({ id: facilities.id, loc: facilities.shopifyLocationId }).from(facilities);
-  return new Map(rows.map((f) => [f.loc, f.id]));
-}
-
-/** Facility ids by Shopify location id, for these locations (those with no facility are left out). */
-export async function facilityIdsOfLocations(db: Db, locationIds: string[]): Promise<Map<string, number>> {
-  if (locationIds.length === 0) return new Map();
+/**
+ * Facility ids by Shopify location id: of these locations (those with no facility are left out), or
+ * of every facility with a location when none are named.
+ */
+export async function facilityIdsByLocation(db: Db, locationIds?: string[]): Promise<Map<string, number>> {
+  if (locationIds?.length === 0) return new Map();
   const rows = await db
     .select({ id: facilities.id, location: facilities.shopifyLocationId })
     .from(facilities)
-    .where(inArray(facilities.shopifyLocationId, locationIds));
+    .where(locationIds ? inArray(facilities.shopifyLocationId, locationIds) : isNotNull(facilities.shopifyLocationId));
   return new Map(rows.map((f) => [f.location!, f.id]));
 }

@@ -10,7 +10,6 @@ export {
 export {
   addFacilityIfNew,
   facilityIdsByLocation,
-  facilityIdsOfLocations,
   listFacilities,
   updateFacilitySettings,
   ensureQueueFacilities,

@@ -3,7 +3,7 @@
 // ship, reopen, Shopify's fulfilled units). Every write of `order_lines`, `orders` and `order_history`
 // outside the order download lives here, so the line status model has one place. All take the
 // caller's transaction; callers lock what they read first (these are set-based updates).
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../../platform/db/client.js';
 import { intArray, queryRows } from '../../platform/db/rows.js';
 
@@ -26,12 +26,7 @@ export async function appendOrderHistory(
  * Approval: the new lines of the orders `orders` selects (SQL yielding `id`, locking its rows) move to
  * the brokering queue. Returns the lines approved.
  */
-export async function approveNewLinesOf(
-  tx: Db,
-  orders: ReturnType<typeof sql>,
-  brokeringQueueId: number,
-  now: Date,
-): Promise<number[]> {
+export async function approveNewLinesOf(tx: Db, orders: SQL, brokeringQueueId: number, now: Date): Promise<number[]> {
   const rows = await queryRows<{ id: number }>(
     tx,
     sql`update order_lines ol set status = 'approved', facility_id = ${brokeringQueueId}, updated_at = ${now}

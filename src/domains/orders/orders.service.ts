@@ -6,7 +6,7 @@ import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../../platform/db/client.js';
 import { enqueueOutbox, type OutboxEvent } from '../../platform/outbox.js';
 import { ensureVariant } from '../catalog/index.js';
-import { facilityIdsOfLocations } from '../facilities/index.js';
+import { facilityIdsByLocation } from '../facilities/index.js';
 import { orderHistory, orderLines, orderRefundLines, orders } from './orders.schema.js';
 import { ORDER_EVENTS, type ApplyOutcome, type OrderSnapshot, type RefundSnapshot } from './orders.types.js';
 
@@ -40,7 +40,7 @@ function orderValues(s: OrderSnapshot, pickupFacilityId: number | null, now: Dat
 
 async function pickupFacility(db: Db, locationId: string | null): Promise<number | null> {
   if (!locationId) return null;
-  return (await facilityIdsOfLocations(db, [locationId])).get(locationId) ?? null;
+  return (await facilityIdsByLocation(db, [locationId])).get(locationId) ?? null;
 }
 
 export async function applyOrderSnapshot(
@@ -354,7 +354,7 @@ async function recordRefunds(
   const locations = [
     ...new Set(refunds.flatMap((r) => r.lines.map((l) => l.locationId)).filter((l): l is string => l !== null)),
   ];
-  const facilityOf = await facilityIdsOfLocations(tx, locations);
+  const facilityOf = await facilityIdsByLocation(tx, locations);
   const recorded: Array<{ shopifyRefundId: string; rowIds: number[]; lines: Array<Record<string, unknown>> }> = [];
   for (const refund of refunds) {
     const values = refund.lines
